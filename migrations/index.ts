@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261122000100_foundation } from './Migration20261122000100_foundation.js';
+
+/** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
+export const MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261122000100_foundation', class: Migration20261122000100_foundation },
+];

@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../platform/config.js';
+import { createLogger } from '../platform/logger.js';
+import { loadTopology } from '../platform/regions.js';
+import { startPod } from '../pod.js';
+import { migrate, resolveDatabase } from './database-url.js';
+
+// One pod (one region) in this process: `npm run pod -- --region us-east [--port 3002]`.
+const { values } = parseArgs({ options: { region: { type: 'string' }, port: { type: 'string' } } });
+const topology = loadTopology();
+const config = loadConfig();
+const region = values.region ?? config.regions[0]!;
+const spec = topology.regions.find((candidate) => candidate.name === region);
+if (!spec) {
+  console.error(`unknown region ${region}; regions/regions.json has ${topology.regions.map((r) => r.name).join(', ')}`);
+  process.exit(2);
+}
+const logger = createLogger({ level: config.log_level, region });
+const database = await resolveDatabase(config, logger);
+if (database.embedded) await migrate(config, topology, database.url, logger);
+const pod = await startPod({
+  config,
+  topology,
+  region,
+  database_url: database.url,
+  host: config.host,
+  port: values.port ? Number(values.port) : spec.port + config.port_offset,
+  process_metrics: true,
+  run_workers: true,
+  logger,
+});
+logger.info({ url: pod.url }, 'pod listening');
+process.send?.({ type: 'ready', region, url: pod.url });
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'draining');
+  await pod.stop();
+  await database.embedded?.stop();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('disconnect', () => void shutdown('parent exited'));

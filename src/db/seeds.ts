@@ -1,0 +1,7 @@
+import type { Topology } from '../platform/regions.js';
+import type { SqlTx } from './sql.js';
+
+/** Idempotent data every environment needs (system accounts, demo catalog), run after migrations. */
+export type Seed = (tx: SqlTx, topology: Topology) => Promise<void>;
+
+export const SEEDS: Seed[] = [];

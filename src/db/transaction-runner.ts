@@ -1,0 +1,178 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { IsolationLevel, type MikroORM, type Knex } from '@mikro-orm/postgresql';
+import { DomainError } from '../domain/errors.js';
+import type { Metrics } from '../platform/metrics.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { SqlTx } from './sql.js';
+
+export interface RetryPolicy {
+  attempts_max: number;
+  backoff_base_ms: number;
+  backoff_max_ms: number;
+}
+
+export interface RunOptions {
+  /**
+   * Player accounts whose wallets the transaction writes. Within a pod their transactions run
+   * one at a time; once an account has seen a serialization conflict, its transactions also
+   * queue on a row lock so that pods stop aborting each other. Correctness never depends on
+   * either: the SERIALIZABLE transaction alone guarantees it (locks are only a way to avoid
+   * aborts, and on CockroachDB they are best effort).
+   */
+  contended_accounts?: readonly string[];
+}
+
+/** SQLSTATEs after which the whole transaction is run again. 40003 (ambiguous commit) is safe
+ * to retry only because every write records its idempotency key in the same transaction. */
+const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '40003']);
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '57P', '53'];
+const UNAVAILABLE_SQLSTATES = new Set(['57014', '25P03']);
+const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+const HOT_ACCOUNT_TTL_MS = 5_000;
+const HOT_ACCOUNTS_MAX = 10_000;
+
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isRetryable(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && RETRYABLE_SQLSTATES.has(state);
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state === undefined) return (error as Error | null)?.name === 'KnexTimeoutError';
+  return (
+    UNAVAILABLE_SQLSTATES.has(state) ||
+    UNAVAILABLE_NODE_CODES.has(state) ||
+    UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => state.startsWith(prefix))
+  );
+}
+
+export class RetriesExhausted extends DomainError {
+  constructor(name: string, attempts: number, readonly last_error: unknown) {
+    super('unavailable', `transaction ${name} did not commit after ${attempts} attempts; retry with the same Idempotency-Key`);
+  }
+}
+
+export class TransactionRunner {
+  private readonly mutex: KeyedMutex;
+  private readonly hot_until_ms = new Map<string, number>();
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly lock_pool: pg.Pool,
+    private readonly metrics: Metrics,
+    private readonly policy: RetryPolicy,
+    contention_waiters_max = 1_000,
+  ) {
+    this.mutex = new KeyedMutex(contention_waiters_max);
+  }
+
+  /** Runs `work` as one SERIALIZABLE transaction, retried whole (fresh ORM context) on 40001. */
+  async run<T>(name: string, work: (tx: SqlTx) => Promise<T>, options: RunOptions = {}): Promise<T> {
+    const accounts = options.contended_accounts ?? [];
+    if (accounts.length === 0) return this.runWithRetries(name, work, accounts);
+    return this.mutex.runExclusive(accounts, () => this.runWithRetries(name, work, accounts));
+  }
+
+  private async runWithRetries<T>(name: string, work: (tx: SqlTx) => Promise<T>, accounts: readonly string[]): Promise<T> {
+    let lock: pg.PoolClient | undefined;
+    try {
+      for (let attempt = 1; ; attempt += 1) {
+        if (lock === undefined && accounts.length > 0 && (attempt > 1 || this.isHot(accounts))) {
+          lock = await this.lockAccounts(name, accounts);
+        }
+        this.metrics.transaction_attempts_total.inc({ name });
+        try {
+          const result = await this.attempt(work);
+          this.metrics.transaction_outcomes_total.inc({ name, outcome: 'committed' });
+          return result;
+        } catch (error) {
+          await this.handleFailure(name, error, attempt, accounts);
+        }
+      }
+    } finally {
+      if (lock) await this.unlock(lock);
+    }
+  }
+
+  private async attempt<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const em = this.orm.em.fork({ clear: true });
+    return em.transactional(
+      async (txEm) => work(new SqlTx(txEm, txEm.getTransactionContext<Knex.Transaction>() ?? txEm.getKnex())),
+      { isolationLevel: IsolationLevel.SERIALIZABLE },
+    );
+  }
+
+  /** Returns to retry; throws when the error is final. */
+  private async handleFailure(name: string, error: unknown, attempt: number, accounts: readonly string[]): Promise<void> {
+    if (!isRetryable(error)) {
+      this.metrics.transaction_outcomes_total.inc({ name, outcome: 'failed' });
+      if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
+      throw error;
+    }
+    this.markHot(accounts);
+    if (attempt >= this.policy.attempts_max) {
+      this.metrics.transaction_outcomes_total.inc({ name, outcome: 'exhausted' });
+      throw new RetriesExhausted(name, attempt, error);
+    }
+    this.metrics.transaction_retries_total.inc({ name, sqlstate: sqlState(error) ?? 'unknown' });
+    await sleep(this.backoffMs(attempt));
+  }
+
+  /** Full jitter: uniform in [0, min(max, base * 2^attempt)]. */
+  private backoffMs(attempt: number): number {
+    const ceiling = Math.min(this.policy.backoff_max_ms, this.policy.backoff_base_ms * 2 ** attempt);
+    return Math.random() * ceiling;
+  }
+
+  private isHot(accounts: readonly string[]): boolean {
+    const now = Date.now();
+    return accounts.some((account) => (this.hot_until_ms.get(account) ?? 0) > now);
+  }
+
+  private markHot(accounts: readonly string[]): void {
+    if (accounts.length === 0) return;
+    const now = Date.now();
+    if (this.hot_until_ms.size >= HOT_ACCOUNTS_MAX) {
+      for (const [account, until] of this.hot_until_ms) if (until <= now) this.hot_until_ms.delete(account);
+    }
+    if (this.hot_until_ms.size >= HOT_ACCOUNTS_MAX) return;
+    for (const account of accounts) this.hot_until_ms.set(account, now + HOT_ACCOUNT_TTL_MS);
+  }
+
+  /**
+   * Queues behind other pods' transactions on the same accounts: a row lock held by a separate
+   * connection (its own pool, so lock waiters can never starve the transactions they wait for)
+   * until our transaction has finished. The transaction itself starts after the lock is granted,
+   * so its snapshot already contains the previous holder's commit.
+   */
+  private async lockAccounts(name: string, accounts: readonly string[]): Promise<pg.PoolClient> {
+    this.metrics.contention_locks_total.inc({ name });
+    const client = await this.lock_pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT id FROM accounts WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE', [
+        [...new Set(accounts)].sort(),
+      ]);
+      return client;
+    } catch (error) {
+      client.release(true);
+      if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
+      throw error;
+    }
+  }
+
+  private async unlock(client: pg.PoolClient): Promise<void> {
+    try {
+      await client.query('COMMIT');
+      client.release();
+    } catch {
+      client.release(true);
+    }
+  }
+}

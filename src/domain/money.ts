@@ -1,0 +1,27 @@
+import Joi from 'joi';
+
+/** Currencies this deployment accepts: ISO-4217 codes and game currencies, upper case. */
+export const CURRENCY_PATTERN = /^[A-Z][A-Z0-9]{2,9}$/;
+
+export function currencySchema(supported: readonly string[]) {
+  return Joi.string()
+    .pattern(CURRENCY_PATTERN)
+    .valid(...supported)
+    .messages({ 'any.only': '{{#label}} is not a supported currency ({{#valids}})' });
+}
+
+/** A positive integer amount in minor units, bounded by the configured per-operation maximum. */
+export function amountSchema(amount_max_minor: number) {
+  return Joi.number().integer().strict().min(1).max(amount_max_minor);
+}
+
+export interface WalletBalance {
+  currency: string;
+  balance: number;
+  held: number;
+  available: number;
+}
+
+export function walletBalance(currency: string, balance_minor: number, held_minor: number): WalletBalance {
+  return { currency, balance: balance_minor, held: held_minor, available: balance_minor - held_minor };
+}

@@ -1,0 +1,73 @@
+import type { ErrorCode } from '../domain/errors.js';
+
+/** The one table from stable error codes to HTTP statuses (SPEC §4). */
+export const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  validation_error: 400,
+  idempotency_key_required: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  idempotency_key_in_flight: 409,
+  already_exists: 409,
+  insufficient_funds: 409,
+  invalid_state: 409,
+  idempotency_key_reused: 422,
+  refund_exceeds_remaining: 422,
+  not_refundable: 422,
+  price_changed: 422,
+  currency_mismatch: 422,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+const TITLE_BY_CODE: Record<ErrorCode, string> = {
+  validation_error: 'The request is not valid',
+  idempotency_key_required: 'An Idempotency-Key header is required',
+  unauthenticated: 'Missing or invalid credentials',
+  forbidden: 'Not allowed',
+  not_found: 'Not found',
+  idempotency_key_in_flight: 'A request with this Idempotency-Key is still running',
+  already_exists: 'Already exists',
+  insufficient_funds: 'Insufficient funds',
+  invalid_state: 'Invalid state for this operation',
+  idempotency_key_reused: 'Idempotency-Key reused with a different request',
+  refund_exceeds_remaining: 'Refund exceeds what is left to refund',
+  not_refundable: 'Not refundable',
+  price_changed: 'The price has changed',
+  currency_mismatch: 'Currency mismatch',
+  rate_limited: 'Too many requests',
+  unavailable: 'Service temporarily unavailable',
+};
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode | 'internal_error';
+  request_id?: string;
+  [extension: string]: unknown;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function problemFor(code: ErrorCode, detail: string, extensions: Record<string, unknown> = {}, status?: number): Problem {
+  return {
+    type: `urn:creditshop:problem:${code}`,
+    title: TITLE_BY_CODE[code],
+    status: status ?? STATUS_BY_CODE[code],
+    detail,
+    code,
+    ...extensions,
+  };
+}
+
+export function internalProblem(): Problem {
+  return {
+    type: 'urn:creditshop:problem:internal_error',
+    title: 'Internal error',
+    status: 500,
+    detail: 'an unexpected error occurred; it has been logged with this request id',
+    code: 'internal_error',
+  };
+}

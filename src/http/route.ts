@@ -1,0 +1,115 @@
+import Router from '@koa/router';
+import Joi from 'joi';
+import { DomainError } from '../domain/errors.js';
+import type { Actor } from '../auth/tokens.js';
+import { verifyToken } from '../auth/tokens.js';
+import type { IdempotencyScope } from '../idempotency/command-runner.js';
+import { requestFingerprint } from '../idempotency/fingerprint.js';
+import type { AppContext, AppState } from './app-context.js';
+import { STATUS_BY_CODE } from './problem.js';
+
+export type Auth = 'public' | 'bearer' | 'psp_signature';
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** Set for bearer routes. */
+  actor: Actor;
+  /** Set for idempotent routes. */
+  idempotency: IdempotencyScope;
+}
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+  replayed?: boolean;
+  headers?: Record<string, string>;
+}
+
+export interface RouteSpec<P = any, Q = any, B = any> {
+  operation_id: string;
+  method: 'get' | 'post' | 'put';
+  /** OpenAPI path template, e.g. /v1/accounts/{id}. */
+  path: string;
+  summary: string;
+  tag: string;
+  auth: Auth;
+  params?: Joi.ObjectSchema<P>;
+  query?: Joi.ObjectSchema<Q>;
+  body?: Joi.ObjectSchema<B>;
+  /** Requires Idempotency-Key; the response is stored and replayed (SPEC §4). */
+  idempotent?: { success_status: number };
+  /** Documented responses: status → description (errors are problem+json). */
+  responses: Record<number, string>;
+  response_schema?: Joi.Schema;
+  handler: (ctx: AppContext, input: RouteInput<P, Q, B>) => Promise<RouteResult>;
+}
+
+export function defineRoute<P, Q, B>(spec: RouteSpec<P, Q, B>): RouteSpec<P, Q, B> {
+  return spec;
+}
+
+// Body validation never coerces types (a "100" is not an amount); path and query strings are
+// converted because they only ever arrive as text.
+const BODY_OPTIONS: Joi.ValidationOptions = { convert: false, allowUnknown: false, abortEarly: false, presence: 'optional' };
+const TEXT_OPTIONS: Joi.ValidationOptions = { convert: true, allowUnknown: false, abortEarly: false };
+const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
+
+function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown, options: Joi.ValidationOptions): T {
+  if (!schema) return value as T;
+  const { value: validated, error } = schema.validate(value, options);
+  if (error) throw error;
+  return validated;
+}
+
+async function authenticate(ctx: AppContext): Promise<Actor> {
+  const header = ctx.get('Authorization');
+  const match = /^Bearer ([^\s]+)$/.exec(header);
+  if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
+  const { config } = ctx.state.deps;
+  const actor = await verifyToken(match[1], {
+    secret: config.auth_jwt_secret,
+    issuer: config.auth_jwt_issuer,
+    audience: config.auth_jwt_audience,
+  });
+  ctx.state.actor = actor;
+  return actor;
+}
+
+function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_status: number, body: unknown): IdempotencyScope {
+  const key = ctx.get('Idempotency-Key');
+  if (key === '') throw new DomainError('idempotency_key_required', 'this request needs an Idempotency-Key header');
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    throw new DomainError('validation_error', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
+  }
+  return {
+    caller: actor ? `${actor.kind}:${actor.id}` : 'anonymous',
+    key,
+    fingerprint: requestFingerprint(ctx.method, ctx.path, body ?? null),
+    success_status,
+    error_status: (code) => STATUS_BY_CODE[code],
+  };
+}
+
+function toRouterPath(path: string): string {
+  return path.replace(/\{([a-z_]+)\}/g, ':$1');
+}
+
+export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
+  for (const spec of routes) {
+    router[spec.method](spec.operation_id, toRouterPath(spec.path), async (ctx) => {
+      const context = ctx as AppContext;
+      const actor = spec.auth === 'bearer' ? await authenticate(context) : undefined;
+      const idempotency = spec.idempotent ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body) : undefined;
+      const params = validate(spec.params, { ...context.params }, TEXT_OPTIONS);
+      const query = validate(spec.query, { ...context.query }, TEXT_OPTIONS);
+      const body = validate(spec.body, context.state.body ?? (spec.body ? {} : undefined), BODY_OPTIONS);
+      const result = await spec.handler(context, { params, query, body, actor: actor as Actor, idempotency: idempotency as IdempotencyScope });
+      context.status = result.status;
+      context.body = result.body;
+      if (result.replayed) context.set('Idempotent-Replayed', 'true');
+      for (const [name, value] of Object.entries(result.headers ?? {})) context.set(name, value);
+    });
+  }
+}

@@ -1,0 +1,15 @@
+import type { Config } from '../../platform/config.js';
+import type { Topology } from '../../platform/regions.js';
+import { buildOpenApi } from '../openapi.js';
+import type { RouteSpec } from '../route.js';
+import { accountRoutes } from './accounts.js';
+import { operationRoutes } from './operations.js';
+
+/** Every route of the API; the router and /openapi.json are both built from this list. */
+export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
+  const api: RouteSpec[] = [...accountRoutes(config, topology)];
+  let document: unknown;
+  const openapi = (): unknown => (document ??= buildOpenApi(routes));
+  const routes: RouteSpec[] = [...operationRoutes(openapi), ...api];
+  return routes;
+}

@@ -1,0 +1,66 @@
+import { pendingMigrations } from '../../db/migrate.js';
+import { defineRoute, type RouteSpec } from '../route.js';
+
+// Once a database has every migration applied it stays so for the life of the process.
+const migrated = new WeakSet<object>();
+
+export function operationRoutes(openapi: () => unknown): RouteSpec[] {
+  return [
+    defineRoute({
+      operation_id: 'health',
+      method: 'get',
+      path: '/health',
+      summary: 'The process is up',
+      tag: 'operations',
+      auth: 'public',
+      responses: { 200: 'Up' },
+      handler: async (ctx) => ({ status: 200, body: { status: 'ok', region: ctx.state.deps.region } }),
+    }),
+    defineRoute({
+      operation_id: 'ready',
+      method: 'get',
+      path: '/ready',
+      summary: 'The database is reachable and every migration is applied',
+      tag: 'operations',
+      auth: 'public',
+      responses: { 200: 'Ready', 503: 'Not ready' },
+      handler: async (ctx) => {
+        const { db } = ctx.state.deps;
+        try {
+          await db.orm.em.getConnection().execute('SELECT 1');
+          if (!migrated.has(db)) {
+            const pending = await pendingMigrations(db);
+            if (pending.length > 0) return { status: 503, body: { status: 'migrations_pending', pending } };
+            migrated.add(db);
+          }
+        } catch {
+          return { status: 503, body: { status: 'database_unreachable' } };
+        }
+        return { status: 200, body: { status: 'ready', region: ctx.state.deps.region, dialect: db.dialect } };
+      },
+    }),
+    defineRoute({
+      operation_id: 'metrics',
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics of this pod',
+      tag: 'operations',
+      auth: 'public',
+      responses: { 200: 'Prometheus text format' },
+      handler: async (ctx) => {
+        const { registry } = ctx.state.deps.metrics;
+        return { status: 200, body: await registry.metrics(), headers: { 'Content-Type': registry.contentType } };
+      },
+    }),
+    defineRoute({
+      operation_id: 'openapi',
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This API as OpenAPI 3.1',
+      tag: 'operations',
+      auth: 'public',
+      responses: { 200: 'OpenAPI document' },
+      handler: async () => ({ status: 200, body: openapi() }),
+    }),
+  ];
+}

@@ -1,0 +1,25 @@
+import Joi from 'joi';
+
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const accountIdSchema = Joi.string().pattern(ACCOUNT_ID_PATTERN).messages({
+  'string.pattern.base': '{{#label}} must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -',
+});
+export const uuidSchema = Joi.string().guid({ version: ['uuidv4', 'uuidv5', 'uuidv7', 'uuidv8'] });
+
+export const accountParams = Joi.object({ id: accountIdSchema.required() });
+export const uuidParams = Joi.object({ id: uuidSchema.required() });
+
+export function pageQuery(page_size_max: number, page_size_default: number, extra: Joi.PartialSchemaMap = {}) {
+  return Joi.object({
+    limit: Joi.number().integer().min(1).max(page_size_max).default(page_size_default),
+    cursor: Joi.string().max(512).pattern(/^[A-Za-z0-9_-]+$/),
+    ...extra,
+  });
+}
+
+export const walletSchema = Joi.object({
+  currency: Joi.string().required(),
+  balance: Joi.number().integer().required(),
+  held: Joi.number().integer().required(),
+  available: Joi.number().integer().required(),
+});

@@ -1,0 +1,168 @@
+import Joi from 'joi';
+import { loadTopology, regionNames, type Topology } from './regions.js';
+
+// Development secrets are public (they are in this file); production refuses them.
+export const DEVELOPMENT_JWT_SECRET = 'creditshop-development-jwt-secret-not-for-production';
+export const DEVELOPMENT_PSP_SECRET = 'creditshop-development-psp-secret-not-for-production';
+const DEVELOPMENT_SECRETS = new Set([DEVELOPMENT_JWT_SECRET, DEVELOPMENT_PSP_SECRET]);
+const SECRET_LENGTH_MIN = 32;
+
+export interface Limits {
+  amount_max_minor: number;
+  balance_max_minor: number;
+  order_lines_max: number;
+  order_quantity_max: number;
+  body_limit_bytes: number;
+  page_size_max: number;
+  page_size_default: number;
+  transaction_attempts_max: number;
+  hold_ttl_max_seconds: number;
+}
+
+export interface Config {
+  node_env: 'development' | 'test' | 'production';
+  database_url: string | undefined;
+  db_dialect: 'postgres' | 'cockroach' | undefined;
+  regions: string[];
+  pod_index: number;
+  host: string;
+  port_offset: number;
+  auth_jwt_secret: string;
+  auth_jwt_issuer: string | undefined;
+  auth_jwt_audience: string | undefined;
+  psp_webhook_secret: string;
+  psp_signature_tolerance_seconds: number;
+  log_level: string;
+  data_dir: string;
+  embedded_pg_port: number;
+  db_pool_max: number;
+  db_lock_pool_max: number;
+  db_connect_timeout_ms: number;
+  db_statement_timeout_ms: number;
+  db_idle_in_transaction_timeout_ms: number;
+  transaction_backoff_base_ms: number;
+  transaction_backoff_max_ms: number;
+  http_request_timeout_ms: number;
+  shutdown_grace_ms: number;
+  idempotency_retention_hours: number;
+  worker_interval_ms: number;
+  worker_batch_size: number;
+  currencies: string[];
+  default_currency: string;
+  limits: Limits;
+}
+
+const integer = () => Joi.number().integer();
+
+function buildSchema(topology: Topology) {
+  const names = regionNames(topology);
+  return Joi.object({
+    NODE_ENV: Joi.string().valid('development', 'test', 'production').default('development'),
+    DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+    DB_DIALECT: Joi.string().valid('postgres', 'cockroach'),
+    REGIONS: Joi.string()
+      .pattern(/^[a-z0-9-]+(,[a-z0-9-]+)*$/)
+      .custom((value: string, helpers) => {
+        const unknown = value.split(',').filter((name) => !names.includes(name));
+        return unknown.length === 0 ? value : helpers.message({ custom: `unknown region(s): ${unknown.join(', ')}` });
+      })
+      .default(names.join(',')),
+    CURRENCIES: Joi.string().pattern(/^[A-Z][A-Z0-9]{2,9}(,[A-Z][A-Z0-9]{2,9})*$/).default('EUR,USD,GBP,GEMS,COINS'),
+    DEFAULT_CURRENCY: Joi.string().pattern(/^[A-Z][A-Z0-9]{2,9}$/).default('EUR'),
+    HOST: Joi.string().hostname().default('127.0.0.1'),
+    POD_INDEX: integer().min(0).max(63).default(0),
+    PORT_OFFSET: integer().min(-1000).max(60000).default(0),
+    AUTH_JWT_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_JWT_SECRET),
+    AUTH_JWT_ISSUER: Joi.string().min(1).max(255),
+    AUTH_JWT_AUDIENCE: Joi.string().min(1).max(255),
+    PSP_WEBHOOK_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_PSP_SECRET),
+    PSP_SIGNATURE_TOLERANCE_SECONDS: integer().min(1).max(3600).default(300),
+    LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+    DATA_DIR: Joi.string().default('.data'),
+    EMBEDDED_PG_PORT: integer().min(1024).max(65535).default(54329),
+    DB_POOL_MAX: integer().min(2).max(200).default(24),
+    DB_LOCK_POOL_MAX: integer().min(1).max(100).default(8),
+    DB_CONNECT_TIMEOUT_MS: integer().min(100).max(60000).default(5000),
+    DB_STATEMENT_TIMEOUT_MS: integer().min(100).max(600000).default(15000),
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer().min(100).max(600000).default(30000),
+    TX_ATTEMPTS_MAX: integer().min(1).max(50).default(10),
+    TX_BACKOFF_BASE_MS: integer().min(0).max(1000).default(2),
+    TX_BACKOFF_MAX_MS: integer().min(1).max(10000).default(250),
+    HTTP_REQUEST_TIMEOUT_MS: integer().min(100).max(600000).default(30000),
+    SHUTDOWN_GRACE_MS: integer().min(0).max(120000).default(10000),
+    IDEMPOTENCY_RETENTION_HOURS: integer().min(24).max(24 * 90).default(48),
+    WORKER_INTERVAL_MS: integer().min(50).max(600000).default(1000),
+    WORKER_BATCH_SIZE: integer().min(1).max(1000).default(100),
+    AMOUNT_MAX_MINOR: integer().min(1).max(1e12).default(1e12),
+    BALANCE_MAX_MINOR: integer().min(1).max(1e15).default(1e15),
+    ORDER_LINES_MAX: integer().min(1).max(500).default(50),
+    ORDER_QUANTITY_MAX: integer().min(1).max(100000).default(1000),
+    BODY_LIMIT_BYTES: integer().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+    PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
+    PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
+    HOLD_TTL_MAX_SECONDS: integer().min(1).max(30 * 24 * 3600).default(7 * 24 * 3600),
+  }).unknown(true);
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topology = loadTopology()): Config {
+  const { value, error } = buildSchema(topology).validate(env, { abortEarly: false, convert: true });
+  if (error) throw new ConfigError(`invalid configuration: ${error.details.map((detail) => detail.message).join('; ')}`);
+  const config: Config = {
+    node_env: value.NODE_ENV,
+    database_url: value.DATABASE_URL,
+    db_dialect: value.DB_DIALECT,
+    regions: String(value.REGIONS).split(','),
+    pod_index: value.POD_INDEX,
+    host: value.HOST,
+    port_offset: value.PORT_OFFSET,
+    auth_jwt_secret: value.AUTH_JWT_SECRET,
+    auth_jwt_issuer: value.AUTH_JWT_ISSUER,
+    auth_jwt_audience: value.AUTH_JWT_AUDIENCE,
+    psp_webhook_secret: value.PSP_WEBHOOK_SECRET,
+    psp_signature_tolerance_seconds: value.PSP_SIGNATURE_TOLERANCE_SECONDS,
+    log_level: value.LOG_LEVEL,
+    data_dir: value.DATA_DIR,
+    embedded_pg_port: value.EMBEDDED_PG_PORT,
+    db_pool_max: value.DB_POOL_MAX,
+    db_lock_pool_max: value.DB_LOCK_POOL_MAX,
+    db_connect_timeout_ms: value.DB_CONNECT_TIMEOUT_MS,
+    db_statement_timeout_ms: value.DB_STATEMENT_TIMEOUT_MS,
+    db_idle_in_transaction_timeout_ms: value.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    transaction_backoff_base_ms: value.TX_BACKOFF_BASE_MS,
+    transaction_backoff_max_ms: value.TX_BACKOFF_MAX_MS,
+    http_request_timeout_ms: value.HTTP_REQUEST_TIMEOUT_MS,
+    shutdown_grace_ms: value.SHUTDOWN_GRACE_MS,
+    idempotency_retention_hours: value.IDEMPOTENCY_RETENTION_HOURS,
+    worker_interval_ms: value.WORKER_INTERVAL_MS,
+    worker_batch_size: value.WORKER_BATCH_SIZE,
+    currencies: String(value.CURRENCIES).split(','),
+    default_currency: value.DEFAULT_CURRENCY,
+    limits: {
+      amount_max_minor: value.AMOUNT_MAX_MINOR,
+      balance_max_minor: value.BALANCE_MAX_MINOR,
+      order_lines_max: value.ORDER_LINES_MAX,
+      order_quantity_max: value.ORDER_QUANTITY_MAX,
+      body_limit_bytes: value.BODY_LIMIT_BYTES,
+      page_size_max: value.PAGE_SIZE_MAX,
+      page_size_default: Math.min(value.PAGE_SIZE_DEFAULT, value.PAGE_SIZE_MAX),
+      transaction_attempts_max: value.TX_ATTEMPTS_MAX,
+      hold_ttl_max_seconds: value.HOLD_TTL_MAX_SECONDS,
+    },
+  };
+  if (!config.currencies.includes(config.default_currency)) {
+    throw new ConfigError(`invalid configuration: DEFAULT_CURRENCY ${config.default_currency} is not in CURRENCIES`);
+  }
+  if (config.node_env === 'production') assertProductionReady(config);
+  return config;
+}
+
+function assertProductionReady(config: Config): void {
+  const problems: string[] = [];
+  if (DEVELOPMENT_SECRETS.has(config.auth_jwt_secret)) problems.push('AUTH_JWT_SECRET is the development secret');
+  if (DEVELOPMENT_SECRETS.has(config.psp_webhook_secret)) problems.push('PSP_WEBHOOK_SECRET is the development secret');
+  if (config.auth_jwt_secret === config.psp_webhook_secret) problems.push('AUTH_JWT_SECRET and PSP_WEBHOOK_SECRET must differ');
+  if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
+  if (problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);
+}

@@ -1,0 +1,19 @@
+import type { Database } from '../db/database.js';
+import type { TransactionRunner } from '../db/transaction-runner.js';
+import type { CommandRunner } from '../idempotency/command-runner.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { Topology } from './regions.js';
+
+/** Everything a pod's request handlers and use cases need, built once per pod. */
+export interface AppDeps {
+  config: Config;
+  topology: Topology;
+  region: string;
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+  transactions: TransactionRunner;
+  commands: CommandRunner;
+}

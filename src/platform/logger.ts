@@ -1,0 +1,33 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+// Anything that can carry a credential is censored wherever it appears in a log object.
+const REDACTED_PATHS = [
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'headers["psp-signature"]',
+  '*.headers["psp-signature"]',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'database_url',
+  '*.database_url',
+  'connectionString',
+  '*.connectionString',
+];
+
+export function createLogger(options: { level: string; region?: string; name?: string }): Logger {
+  return pino({
+    level: options.level,
+    name: options.name ?? 'creditshop',
+    base: options.region ? { region: options.region, pid: process.pid } : { pid: process.pid },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  http_request_duration_seconds: Histogram<'method' | 'route' | 'status'>;
+  transaction_attempts_total: Counter<'name'>;
+  transaction_retries_total: Counter<'name' | 'sqlstate'>;
+  transaction_outcomes_total: Counter<'name' | 'outcome'>;
+  contention_locks_total: Counter<'name'>;
+  db_pool_connections: Gauge<'pool' | 'state'>;
+}
+
+/** One registry per pod; default process metrics only where a process hosts exactly one pod. */
+export function createMetrics(options: { region: string; process_metrics: boolean }): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ region: options.region });
+  if (options.process_metrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    http_request_duration_seconds: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by route template and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers: [registry],
+    }),
+    transaction_attempts_total: new Counter({
+      name: 'db_transaction_attempts_total',
+      help: 'Serializable transaction attempts, first tries and retries',
+      labelNames: ['name'],
+      registers: [registry],
+    }),
+    transaction_retries_total: new Counter({
+      name: 'db_transaction_retries_total',
+      help: 'Transaction retries by the SQLSTATE that caused them',
+      labelNames: ['name', 'sqlstate'],
+      registers: [registry],
+    }),
+    transaction_outcomes_total: new Counter({
+      name: 'db_transaction_outcomes_total',
+      help: 'Transaction outcomes: committed, failed (non-retryable error), exhausted (retries used up)',
+      labelNames: ['name', 'outcome'],
+      registers: [registry],
+    }),
+    contention_locks_total: new Counter({
+      name: 'db_contention_locks_total',
+      help: 'Transactions that queued on a database row lock because their wallet was contended',
+      labelNames: ['name'],
+      registers: [registry],
+    }),
+    db_pool_connections: new Gauge({
+      name: 'db_pool_connections',
+      help: 'Database pool connections by state',
+      labelNames: ['pool', 'state'],
+      registers: [registry],
+    }),
+  };
+}

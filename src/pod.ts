@@ -1,0 +1,88 @@
+import type { Server } from 'node:http';
+import { once } from 'node:events';
+import { openDatabase, type Database } from './db/database.js';
+import { TransactionRunner } from './db/transaction-runner.js';
+import { createApp } from './http/app.js';
+import { CommandRunner } from './idempotency/command-runner.js';
+import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
+import type { Config } from './platform/config.js';
+import type { AppDeps } from './platform/deps.js';
+import { createLogger, type Logger } from './platform/logger.js';
+import { createMetrics } from './platform/metrics.js';
+import type { Topology } from './platform/regions.js';
+import { WorkerLoop, type PeriodicTask } from './platform/worker.js';
+
+export interface PodOptions {
+  config: Config;
+  topology: Topology;
+  region: string;
+  database_url: string;
+  host: string;
+  port: number;
+  /** Default Node process metrics belong to a process that hosts exactly one pod. */
+  process_metrics: boolean;
+  run_workers: boolean;
+  logger?: Logger;
+}
+
+export interface Pod {
+  deps: AppDeps;
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Background tasks every pod runs; each is safe to run in every pod at once. */
+function backgroundTasks(deps: AppDeps): PeriodicTask[] {
+  return [purgeExpiredKeysTask(deps)];
+}
+
+export function buildDeps(options: PodOptions, db: Database): AppDeps {
+  const { config, region } = options;
+  const logger = options.logger ?? createLogger({ level: config.log_level, region });
+  const metrics = createMetrics({ region, process_metrics: options.process_metrics });
+  const transactions = new TransactionRunner(db.orm, db.lock_pool, metrics, {
+    attempts_max: config.limits.transaction_attempts_max,
+    backoff_base_ms: config.transaction_backoff_base_ms,
+    backoff_max_ms: config.transaction_backoff_max_ms,
+  });
+  const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
+  return { config, topology: options.topology, region, db, logger, metrics, transactions, commands };
+}
+
+export async function startPod(options: PodOptions): Promise<Pod> {
+  const db = await openDatabase(options.config, {
+    url: options.database_url,
+    application_name: `creditshop:${options.region}`,
+    pool_max: options.config.db_pool_max,
+  });
+  const deps = buildDeps(options, db);
+  const app = createApp(deps);
+  const server = app.listen(options.port, options.host);
+  server.requestTimeout = options.config.http_request_timeout_ms;
+  server.headersTimeout = Math.min(options.config.http_request_timeout_ms, 60_000);
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const workers = new WorkerLoop(deps.logger);
+  if (options.run_workers) workers.start(backgroundTasks(deps));
+  return {
+    deps,
+    server,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await workers.stop();
+      await closeServer(server, options.config.shutdown_grace_ms);
+      await db.close();
+    },
+  };
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */
+async function closeServer(server: Server, grace_ms: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), grace_ms);
+  await closed;
+  clearTimeout(timer);
+}

@@ -1,0 +1,196 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
+
+let cluster: TestCluster;
+let mint: ReturnType<typeof tokens>;
+let accounts_writer: string;
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  mint = tokens(cluster.config);
+  accounts_writer = await mint.service('accounts:write', 'game-server');
+});
+afterAll(() => cluster.stop());
+
+const eu = () => cluster.pod('eu-west').url;
+const us = () => cluster.pod('us-east').url;
+const ap = () => cluster.pod('ap-south').url;
+
+describe('when a player creates their own account', () => {
+  it('then it is homed in the serving region with a wallet, and GET shows it', async () => {
+    const id = uniqueId('p');
+    const token = await mint.player(id);
+    const created = await request(us(), 'POST', '/v1/accounts', { currency: 'GEMS' }, { token, key: uniqueId('k') });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('x-region')).toBe('us-east');
+    expect(created.body).toMatchObject({ id, kind: 'player', home_region: 'us-east', wallets: [{ currency: 'GEMS', balance: 0, held: 0, available: 0 }] });
+    const fetched = await request(ap(), 'GET', `/v1/accounts/${id}`, undefined, { token });
+    expect(fetched.status).toBe(200);
+    expect(fetched.headers.get('x-region')).toBe('ap-south');
+    expect(fetched.body).toEqual(created.body);
+    const wallets = await request(eu(), 'GET', `/v1/accounts/${id}/wallets`, undefined, { token });
+    expect(wallets.body).toEqual({ data: [{ currency: 'GEMS', balance: 0, held: 0, available: 0 }], next_cursor: null });
+  });
+
+  it('then a named home region is honoured', async () => {
+    const id = uniqueId('p');
+    const created = await request(eu(), 'POST', '/v1/accounts', { home_region: 'ap-south' }, { token: await mint.player(id), key: uniqueId('k') });
+    expect(created.status).toBe(201);
+    expect(created.body.home_region).toBe('ap-south');
+    expect(created.body.wallets[0].currency).toBe('EUR');
+  });
+
+  it('then creating it again with another key is 409 already_exists', async () => {
+    const id = uniqueId('p');
+    const token = await mint.player(id);
+    expect((await request(eu(), 'POST', '/v1/accounts', {}, { token, key: uniqueId('k') })).status).toBe(201);
+    const again = await request(eu(), 'POST', '/v1/accounts', {}, { token, key: uniqueId('k') });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('already_exists');
+  });
+
+  it('then a player cannot create or read another player account', async () => {
+    const token = await mint.player(uniqueId('p'));
+    const other = uniqueId('p');
+    const create = await request(eu(), 'POST', '/v1/accounts', { id: other }, { token, key: uniqueId('k') });
+    expect(create.status).toBe(403);
+    expect(create.body.code).toBe('forbidden');
+    await request(eu(), 'POST', '/v1/accounts', { id: other }, { token: accounts_writer, key: uniqueId('k') });
+    const read = await request(eu(), 'GET', `/v1/accounts/${other}`, undefined, { token });
+    expect(read.status).toBe(404);
+    expect(read.body.code).toBe('not_found');
+  });
+});
+
+describe('idempotency of account creation', () => {
+  it('when the same request is replayed through another region, then the first response comes back marked as a replay', async () => {
+    const id = uniqueId('svc');
+    const key = uniqueId('k');
+    const first = await request(eu(), 'POST', '/v1/accounts', { id, currency: 'EUR' }, { token: accounts_writer, key });
+    const replay = await request(ap(), 'POST', '/v1/accounts', { currency: 'EUR', id }, { token: accounts_writer, key });
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.headers.get('x-region')).toBe('ap-south');
+    expect(replay.body).toEqual(first.body);
+  });
+
+  it('when the same key comes with a different body, then 422 idempotency_key_reused and nothing is created', async () => {
+    const key = uniqueId('k');
+    const id = uniqueId('svc');
+    await request(eu(), 'POST', '/v1/accounts', { id }, { token: accounts_writer, key });
+    const other_id = uniqueId('svc');
+    const reused = await request(eu(), 'POST', '/v1/accounts', { id: other_id }, { token: accounts_writer, key });
+    expect(reused.status).toBe(422);
+    expect(reused.body.code).toBe('idempotency_key_reused');
+    expect((await request(eu(), 'GET', `/v1/accounts/${other_id}`, undefined, { token: accounts_writer })).status).toBe(404);
+  });
+
+  it('when keys are equal but callers differ, then they do not collide', async () => {
+    const key = uniqueId('k');
+    const a = uniqueId('p');
+    const b = uniqueId('p');
+    expect((await request(eu(), 'POST', '/v1/accounts', {}, { token: await mint.player(a), key })).status).toBe(201);
+    const second = await request(eu(), 'POST', '/v1/accounts', {}, { token: await mint.player(b), key });
+    expect(second.status).toBe(201);
+    expect(second.body.id).toBe(b);
+  });
+
+  it('when 30 duplicates race over the three pods, then one account exists and every answer is the same', async () => {
+    const id = uniqueId('race');
+    const key = uniqueId('k');
+    const bases = [eu(), us(), ap()];
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        request(bases[index % 3]!, 'POST', '/v1/accounts', { id, currency: 'GEMS', home_region: 'us-east' }, { token: accounts_writer, key }),
+      ),
+    );
+    const statuses = responses.map((response) => response.status);
+    expect(statuses.every((status) => status === 201 || status === 409)).toBe(true);
+    const created = responses.filter((response) => response.status === 201);
+    expect(created.length).toBeGreaterThan(0);
+    for (const response of created) expect(response.body).toEqual(created[0]!.body);
+    for (const response of responses.filter((r) => r.status === 409)) expect(response.body.code).toBe('idempotency_key_in_flight');
+    expect(created.filter((response) => response.headers.get('idempotent-replayed') === null)).toHaveLength(1);
+    const wallets = await request(eu(), 'GET', `/v1/accounts/${id}/wallets`, undefined, { token: accounts_writer });
+    expect(wallets.body.data).toEqual([{ currency: 'GEMS', balance: 0, held: 0, available: 0 }]);
+  });
+
+  it('when the key is missing or malformed, then 400 and nothing is created', async () => {
+    const id = uniqueId('svc');
+    const missing = await request(eu(), 'POST', '/v1/accounts', { id }, { token: accounts_writer });
+    expect(missing.status).toBe(400);
+    expect(missing.body.code).toBe('idempotency_key_required');
+    const long = await request(eu(), 'POST', '/v1/accounts', { id }, { token: accounts_writer, key: 'x'.repeat(256) });
+    expect(long.status).toBe(400);
+    expect(long.body.code).toBe('validation_error');
+    expect((await request(eu(), 'GET', `/v1/accounts/${id}`, undefined, { token: accounts_writer })).status).toBe(404);
+  });
+});
+
+describe('bad input never reaches a 500', () => {
+  const problem = (response: { status: number; headers: Headers; body: any }, status: number, code: string) => {
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(JSON.stringify(response.body)).not.toMatch(/at .*\.ts:\d+/);
+  };
+
+  it('malformed JSON, unknown fields, wrong types, bad ids and oversized bodies', async () => {
+    const key = () => uniqueId('k');
+    const token = accounts_writer;
+    problem(await request(eu(), 'POST', '/v1/accounts', undefined, { token, key: key(), raw: '{"id": "a",' }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), colour: 'red' }, { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', { id: 42 }, { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', { id: 'white space' }, { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', { id: 'x'.repeat(65) }, { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), currency: 'eur' }, { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), currency: 'XYZ' }, { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), home_region: 'mars' }, { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', [1, 2], { token, key: key() }), 400, 'validation_error');
+    problem(await request(eu(), 'POST', '/v1/accounts', undefined, { token, key: key(), raw: 'id=1', headers: { 'Content-Type': 'text/plain' } }), 400, 'validation_error');
+    problem(await request(eu(), 'GET', '/v1/accounts/bad%20id', undefined, { token }), 400, 'validation_error');
+    const huge = await request(eu(), 'POST', '/v1/accounts', { id: 'a', pad: 'x'.repeat(70 * 1024) }, { token, key: key() });
+    problem(huge, 413, 'validation_error');
+    problem(await request(eu(), 'GET', '/v1/nowhere'), 404, 'not_found');
+  });
+
+  it('missing, expired, forged, alg:none and wrongly scoped tokens', async () => {
+    const path = `/v1/accounts`;
+    const body = { id: uniqueId('a') };
+    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k') }), 401, 'unauthenticated');
+    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), headers: { Authorization: 'Basic abc' } }), 401, 'unauthenticated');
+    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: await mint.player('p-1', -10) }), 401, 'unauthenticated');
+    const forged = await new SignJWT({ scope: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('attacker')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('not-the-secret-not-the-secret-not-the-secret'));
+    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: forged }), 401, 'unauthenticated');
+    const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(
+      JSON.stringify({ sub: 'attacker', scope: 'admin', exp: Math.floor(Date.now() / 1000) + 600 }),
+    ).toString('base64url')}.`;
+    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: unsigned }), 401, 'unauthenticated');
+    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: await mint.service('catalog:write') }), 403, 'forbidden');
+    problem(await request(eu(), 'GET', `/v1/accounts/${body.id}`, undefined, { token: await mint.service('catalog:write') }), 403, 'forbidden');
+  });
+});
+
+describe('operations endpoints', () => {
+  it('health, ready, metrics and openapi answer with X-Region', async () => {
+    for (const pod of cluster.pods) {
+      const health = await request(pod.url, 'GET', '/health');
+      expect(health.status).toBe(200);
+      expect(health.headers.get('x-region')).toBe(pod.deps.region);
+    }
+    const ready = await request(eu(), 'GET', '/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ready');
+    const metrics = await request(eu(), 'GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('http_request_duration_seconds_bucket');
+    expect(metrics.body).toContain('db_transaction_attempts_total');
+  });
+});

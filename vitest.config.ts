@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Test files share one embedded PostgreSQL; each file uses its own accounts, so files may run
+    // in parallel, but this machine has 2 cores.
+    maxWorkers: 2,
+    pool: 'forks',
+  },
+});
