@@ -1,7 +1,9 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261122000100_foundation } from './Migration20261122000100_foundation.js';
+import { Migration20261122000200_ledger } from './Migration20261122000200_ledger.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261122000100_foundation', class: Migration20261122000100_foundation },
+  { name: 'Migration20261122000200_ledger', class: Migration20261122000200_ledger },
 ];

@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
-import { TransactionRunner } from './db/transaction-runner.js';
+import { SHARD_SLOTS_PER_POD, TransactionRunner } from './db/transaction-runner.js';
 import { createApp } from './http/app.js';
 import { CommandRunner } from './idempotency/command-runner.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
+import { expireHoldsTask } from './ledger/expire-holds.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -34,17 +35,26 @@ export interface Pod {
 
 /** Background tasks every pod runs; each is safe to run in every pod at once. */
 function backgroundTasks(deps: AppDeps): PeriodicTask[] {
-  return [purgeExpiredKeysTask(deps)];
+  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps)];
 }
 
 export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
   const logger = options.logger ?? createLogger({ level: config.log_level, region });
   const metrics = createMetrics({ region, process_metrics: options.process_metrics });
-  const transactions = new TransactionRunner(db.orm, db.lock_pool, metrics, {
-    attempts_max: config.limits.transaction_attempts_max,
-    backoff_base_ms: config.transaction_backoff_base_ms,
-    backoff_max_ms: config.transaction_backoff_max_ms,
+  const region_index = options.topology.regions.findIndex((candidate) => candidate.name === region);
+  const transactions = new TransactionRunner({
+    orm: db.orm,
+    lock_pool: db.lock_pool,
+    metrics,
+    region,
+    shard_base: (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD,
+    contention_waiters_max: config.contention_waiters_max,
+    policy: {
+      attempts_max: config.limits.transaction_attempts_max,
+      backoff_base_ms: config.transaction_backoff_base_ms,
+      backoff_max_ms: config.transaction_backoff_max_ms,
+    },
   });
   const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
   return { config, topology: options.topology, region, db, logger, metrics, transactions, commands };

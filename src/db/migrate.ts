@@ -22,7 +22,10 @@ export async function migrateDatabase(db: Database, topology: Topology, logger: 
   if (applied.length > 0) logger.info({ migrations: applied.map((migration) => migration.name) }, 'migrations applied');
   if (db.dialect === 'cockroach') await applyMultiRegionDdl(client, topology, database_name, 'tables');
   const em = db.orm.em.fork();
-  for (const seed of SEEDS) await em.transactional((txEm) => seed(new SqlTx(txEm, txEm.getTransactionContext() ?? txEm.getKnex()), topology));
+  const context = { region: topology.primary_region, shard: 0 };
+  for (const seed of SEEDS) {
+    await em.transactional((txEm) => seed(new SqlTx(txEm, txEm.getTransactionContext() ?? txEm.getKnex(), context), topology));
+  }
 }
 
 export async function pendingMigrations(db: Database): Promise<string[]> {

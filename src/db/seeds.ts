@@ -1,7 +1,8 @@
 import type { Topology } from '../platform/regions.js';
 import type { SqlTx } from './sql.js';
+import { seedSystemAccounts } from '../ledger/system-accounts-seed.js';
 
 /** Idempotent data every environment needs (system accounts, demo catalog), run after migrations. */
 export type Seed = (tx: SqlTx, topology: Topology) => Promise<void>;
 
-export const SEEDS: Seed[] = [];
+export const SEEDS: Seed[] = [seedSystemAccounts];

@@ -9,10 +9,18 @@ export type SqlParam = string | number | boolean | null | Date | string[] | Reco
  * are sent with bind parameters (never interpolated). The ORM entity manager of the same
  * transaction is available for entity work.
  */
+export interface TxContext {
+  /** Region of the pod running the transaction. */
+  region: string;
+  /** The system-balance shard this transaction may write without racing another of this pod. */
+  shard: number;
+}
+
 export class SqlTx {
   constructor(
     readonly em: EntityManager,
     private readonly connection: Knex | Knex.Transaction,
+    readonly context: TxContext,
   ) {}
 
   async rows<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {

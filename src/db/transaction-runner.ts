@@ -58,18 +58,51 @@ export class RetriesExhausted extends DomainError {
   }
 }
 
+export interface RunnerSettings {
+  orm: MikroORM;
+  lock_pool: pg.Pool;
+  metrics: Metrics;
+  policy: RetryPolicy;
+  /** Region of this pod: where its contention lock rows and system balance shards live. */
+  region: string;
+  /** First system-balance shard number of this pod; a transaction uses shard_base + its slot. */
+  shard_base: number;
+  contention_waiters_max: number;
+}
+
+/** Shards per pod: beyond this many concurrent transactions, slots share shards (a conflict is only a retry). */
+export const SHARD_SLOTS_PER_POD = 1024;
+
 export class TransactionRunner {
   private readonly mutex: KeyedMutex;
   private readonly hot_until_ms = new Map<string, number>();
+  private readonly free_slots: number[] = [];
+  private next_slot = 0;
+  private readonly orm: MikroORM;
+  private readonly lock_pool: pg.Pool;
+  private readonly metrics: Metrics;
+  private readonly policy: RetryPolicy;
 
-  constructor(
-    private readonly orm: MikroORM,
-    private readonly lock_pool: pg.Pool,
-    private readonly metrics: Metrics,
-    private readonly policy: RetryPolicy,
-    contention_waiters_max = 1_000,
-  ) {
-    this.mutex = new KeyedMutex(contention_waiters_max);
+  constructor(private readonly settings: RunnerSettings) {
+    this.orm = settings.orm;
+    this.lock_pool = settings.lock_pool;
+    this.metrics = settings.metrics;
+    this.policy = settings.policy;
+    this.mutex = new KeyedMutex(settings.contention_waiters_max);
+  }
+
+  /**
+   * Reads outside an explicit transaction: each statement sees committed data. For queries
+   * whose rows are immutable once committed (ledger, history), or that need one statement only.
+   */
+  async read<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const em = this.orm.em.fork({ clear: true });
+    try {
+      return await work(new SqlTx(em, em.getKnex(), { region: this.settings.region, shard: this.settings.shard_base }));
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry later');
+      throw error;
+    }
   }
 
   /** Runs `work` as one SERIALIZABLE transaction, retried whole (fresh ORM context) on 40001. */
@@ -102,10 +135,16 @@ export class TransactionRunner {
 
   private async attempt<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
     const em = this.orm.em.fork({ clear: true });
-    return em.transactional(
-      async (txEm) => work(new SqlTx(txEm, txEm.getTransactionContext<Knex.Transaction>() ?? txEm.getKnex())),
-      { isolationLevel: IsolationLevel.SERIALIZABLE },
-    );
+    const slot = this.free_slots.pop() ?? this.next_slot++;
+    const context = { region: this.settings.region, shard: this.settings.shard_base + (slot % SHARD_SLOTS_PER_POD) };
+    try {
+      return await em.transactional(
+        async (txEm) => work(new SqlTx(txEm, txEm.getTransactionContext<Knex.Transaction>() ?? txEm.getKnex(), context)),
+        { isolationLevel: IsolationLevel.SERIALIZABLE },
+      );
+    } finally {
+      this.free_slots.push(slot);
+    }
   }
 
   /** Returns to retry; throws when the error is final. */
@@ -156,9 +195,14 @@ export class TransactionRunner {
     const client = await this.lock_pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT id FROM accounts WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE', [
-        [...new Set(accounts)].sort(),
-      ]);
+      // The upsert creates a missing lock row and, either way, holds its row lock until COMMIT.
+      for (const account of [...new Set(accounts)].sort()) {
+        await client.query(
+          `INSERT INTO contention_locks (account_id, crdb_region) VALUES ($1, $2)
+           ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id`,
+          [account, this.settings.region],
+        );
+      }
       return client;
     } catch (error) {
       client.release(true);

@@ -24,6 +24,7 @@ export const TABLE_LOCALITIES = {
   ledger_entries: 'regional_by_row',
   system_balance_shards: 'regional_by_row',
   holds: 'regional_by_row',
+  contention_locks: 'regional_by_row',
   orders: 'regional_by_row',
   order_lines: 'regional_by_row',
   order_status_changes: 'regional_by_row',

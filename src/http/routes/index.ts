@@ -3,11 +3,13 @@ import type { Topology } from '../../platform/regions.js';
 import { buildOpenApi } from '../openapi.js';
 import type { RouteSpec } from '../route.js';
 import { accountRoutes } from './accounts.js';
+import { adminRoutes } from './admin.js';
+import { ledgerRoutes } from './ledger.js';
 import { operationRoutes } from './operations.js';
 
 /** Every route of the API; the router and /openapi.json are both built from this list. */
 export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
-  const api: RouteSpec[] = [...accountRoutes(config, topology)];
+  const api: RouteSpec[] = [...accountRoutes(config, topology), ...ledgerRoutes(config), ...adminRoutes()];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));
   const routes: RouteSpec[] = [...operationRoutes(openapi), ...api];

@@ -14,7 +14,7 @@ export function operationRoutes(openapi: () => unknown): RouteSpec[] {
       tag: 'operations',
       auth: 'public',
       responses: { 200: 'Up' },
-      handler: async (ctx) => ({ status: 200, body: { status: 'ok', region: ctx.state.deps.region } }),
+      handler: async (ctx) => ({ status: 200, body: { status: 'ok', region: ctx.state.deps.region, pid: process.pid } }),
     }),
     defineRoute({
       operation_id: 'ready',

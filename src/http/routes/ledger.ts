@@ -1,0 +1,172 @@
+import Joi from 'joi';
+import { captureHold } from '../../ledger/capture-hold.js';
+import { createHold } from '../../ledger/create-hold.js';
+import { createTransfer } from '../../ledger/create-transfer.js';
+import { creditWallet } from '../../ledger/credit-wallet.js';
+import { debitWallet } from '../../ledger/debit-wallet.js';
+import { accountHistory, getHold, getTransaction, getTransfer } from '../../ledger/ledger-reads.js';
+import { refundTransaction } from '../../ledger/refund-transaction.js';
+import { voidHold } from '../../ledger/void-hold.js';
+import { amountSchema, currencySchema } from '../../domain/money.js';
+import type { Config } from '../../platform/config.js';
+import { defineRoute, type RouteSpec } from '../route.js';
+import { accountIdSchema, accountParams, pageQuery, uuidParams } from './schemas.js';
+
+const text = (max: number) => Joi.string().min(1).max(max);
+
+export function ledgerRoutes(config: Config): RouteSpec[] {
+  const amount = amountSchema(config.limits.amount_max_minor);
+  const currency = currencySchema(config.currencies);
+  const movementBody = Joi.object({ amount: amount.required(), currency: currency.required(), reason: text(200).required(), reference: text(200) });
+  const transactionResponses = { 201: 'The ledger transaction', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account', 409: 'Insufficient funds', 422: 'Currency mismatch or Idempotency-Key reused', 503: 'Retry with the same key' };
+  const holdResponses = { 201: 'The hold', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such hold', 409: 'Invalid state or insufficient funds', 422: 'Idempotency-Key reused', 503: 'Retry with the same key' };
+  return [
+    defineRoute({
+      operation_id: 'creditAccount',
+      method: 'post',
+      path: '/v1/accounts/{id}/credits',
+      summary: 'Add credits to a wallet (credits:write), from @bonus',
+      tag: 'credits',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      params: accountParams,
+      body: movementBody,
+      responses: transactionResponses,
+      handler: async (ctx, { actor, params, body, idempotency }) => creditWallet(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'debitAccount',
+      method: 'post',
+      path: '/v1/accounts/{id}/debits',
+      summary: 'Spend credits from a wallet (the owner, or credits:write), to @revenue',
+      tag: 'credits',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      params: accountParams,
+      body: movementBody,
+      responses: transactionResponses,
+      handler: async (ctx, { actor, params, body, idempotency }) => debitWallet(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'refundTransaction',
+      method: 'post',
+      path: '/v1/transactions/{id}/refunds',
+      summary: 'Refund all (default) or part of a previous debit or capture (credits:write or refunds:write)',
+      tag: 'credits',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      params: uuidParams,
+      body: Joi.object({ amount, reason: text(200) }),
+      responses: { ...transactionResponses, 422: 'Refund exceeds what is left, or Idempotency-Key reused' },
+      handler: async (ctx, { actor, params, body, idempotency }) =>
+        refundTransaction(ctx.state.deps, actor, { transaction_id: params.id, ...body }, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'getTransaction',
+      method: 'get',
+      path: '/v1/transactions/{id}',
+      summary: 'A ledger transaction with its entries',
+      tag: 'credits',
+      auth: 'bearer',
+      params: uuidParams,
+      responses: { 200: 'The transaction', 401: 'Unauthenticated', 404: 'Not found' },
+      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getTransaction(ctx.state.deps, actor, params.id) }),
+    }),
+    defineRoute({
+      operation_id: 'listAccountTransactions',
+      method: 'get',
+      path: '/v1/accounts/{id}/transactions',
+      summary: "The account's ledger history, newest first (cursor pagination)",
+      tag: 'credits',
+      auth: 'bearer',
+      params: accountParams,
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }),
+      responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
+      handler: async (ctx, { actor, params, query }) => ({ status: 200, body: await accountHistory(ctx.state.deps, actor, params.id, query) }),
+    }),
+    defineRoute({
+      operation_id: 'createHold',
+      method: 'post',
+      path: '/v1/holds',
+      summary: 'Authorize an amount on a wallet (credits:write)',
+      tag: 'holds',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      body: Joi.object({
+        account_id: accountIdSchema.required(),
+        amount: amount.required(),
+        currency: currency.required(),
+        expires_in_seconds: Joi.number().integer().strict().min(1).max(config.limits.hold_ttl_max_seconds).required(),
+        reference: text(200),
+      }),
+      responses: holdResponses,
+      handler: async (ctx, { actor, body, idempotency }) => createHold(ctx.state.deps, actor, body, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'getHold',
+      method: 'get',
+      path: '/v1/holds/{id}',
+      summary: 'A hold',
+      tag: 'holds',
+      auth: 'bearer',
+      params: uuidParams,
+      responses: { 200: 'The hold', 401: 'Unauthenticated', 404: 'Not found' },
+      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getHold(ctx.state.deps, actor, params.id) }),
+    }),
+    defineRoute({
+      operation_id: 'captureHold',
+      method: 'post',
+      path: '/v1/holds/{id}/capture',
+      summary: 'Capture all (default) or part of an ACTIVE hold; the rest is released',
+      tag: 'holds',
+      auth: 'bearer',
+      idempotent: { success_status: 200 },
+      params: uuidParams,
+      body: Joi.object({ amount }),
+      responses: { ...holdResponses, 200: 'The captured hold' },
+      handler: async (ctx, { actor, params, body, idempotency }) => captureHold(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'voidHold',
+      method: 'post',
+      path: '/v1/holds/{id}/void',
+      summary: 'Void an ACTIVE hold, releasing its money',
+      tag: 'holds',
+      auth: 'bearer',
+      idempotent: { success_status: 200 },
+      params: uuidParams,
+      body: Joi.object({}),
+      responses: { ...holdResponses, 200: 'The voided hold' },
+      handler: async (ctx, { actor, params, idempotency }) => voidHold(ctx.state.deps, actor, params.id, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'createTransfer',
+      method: 'post',
+      path: '/v1/transfers',
+      summary: 'Send credits to another player, in any region, in one transaction',
+      tag: 'transfers',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      body: Joi.object({
+        from_account_id: accountIdSchema.required(),
+        to_account_id: accountIdSchema.required(),
+        amount: amount.required(),
+        currency: currency.required(),
+        note: text(500),
+      }),
+      responses: { ...transactionResponses, 201: 'The transfer' },
+      handler: async (ctx, { actor, body, idempotency }) => createTransfer(ctx.state.deps, actor, body, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'getTransfer',
+      method: 'get',
+      path: '/v1/transfers/{id}',
+      summary: 'A transfer',
+      tag: 'transfers',
+      auth: 'bearer',
+      params: uuidParams,
+      responses: { 200: 'The transfer', 401: 'Unauthenticated', 404: 'Not found' },
+      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getTransfer(ctx.state.deps, actor, params.id) }),
+    }),
+  ];
+}

@@ -1,0 +1,46 @@
+import { requireAccountAccess } from '../auth/access.js';
+import type { Actor } from '../auth/tokens.js';
+import { DomainError } from '../domain/errors.js';
+import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
+import type { AppDeps } from '../platform/deps.js';
+import { postTransaction } from './ledger-repository.js';
+import { movement } from './postings.js';
+import { transferView } from './views.js';
+
+export interface TransferInput {
+  from_account_id: string;
+  to_account_id: string;
+  amount: number;
+  currency: string;
+  note?: string;
+}
+
+/**
+ * Moves credits between two players, wherever they are homed: one serializable transaction
+ * that may span regions (no saga). A player sends only from their own wallet.
+ */
+export async function createTransfer(deps: AppDeps, actor: Actor, input: TransferInput, idempotency: IdempotencyScope): Promise<CommandResult<ReturnType<typeof transferView>>> {
+  requireAccountAccess(actor, input.from_account_id, 'credits:write');
+  if (input.from_account_id === input.to_account_id) throw new DomainError('validation_error', 'a transfer needs two different accounts');
+  return deps.commands.run(
+    'create_transfer',
+    idempotency,
+    async (tx, placement) => {
+      const posted = await postTransaction(
+        tx,
+        {
+          type: 'transfer',
+          account_id: input.from_account_id,
+          currency: input.currency,
+          amount_minor: input.amount,
+          note: input.note ?? null,
+          postings: movement(input.from_account_id, input.to_account_id, input.currency, input.amount),
+        },
+        deps.config.limits,
+      );
+      placement.region = posted.region;
+      return transferView(posted);
+    },
+    { contended_accounts: [input.from_account_id, input.to_account_id] },
+  );
+}

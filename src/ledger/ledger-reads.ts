@@ -1,0 +1,40 @@
+import { requireAccountRead } from '../auth/access.js';
+import type { Actor } from '../auth/tokens.js';
+import { notFound } from '../domain/errors.js';
+import type { AppDeps } from '../platform/deps.js';
+import { findHold, findTransaction, listHistory } from './ledger-queries.js';
+import { holdView, transactionView, transferView } from './views.js';
+
+/** A ledger transaction, visible to services and to the players whose accounts it touches. */
+export async function getTransaction(deps: AppDeps, actor: Actor, id: string) {
+  const posted = await deps.transactions.read((tx) => findTransaction(tx, id));
+  const visible = posted && (actor.kind === 'service' || posted.entries.some((entry) => entry.account_id === actor.id));
+  if (!visible) throw notFound(`transaction ${id}`);
+  if (actor.kind === 'service') requireAccountRead(actor, posted.account_id);
+  return transactionView(posted);
+}
+
+export async function getTransfer(deps: AppDeps, actor: Actor, id: string) {
+  const posted = await deps.transactions.read((tx) => findTransaction(tx, id));
+  if (posted?.type !== 'transfer') throw notFound(`transfer ${id}`);
+  const visible = actor.kind === 'service' || posted.entries.some((entry) => entry.account_id === actor.id);
+  if (!visible) throw notFound(`transfer ${id}`);
+  if (actor.kind === 'service') requireAccountRead(actor, posted.account_id);
+  return transferView(posted);
+}
+
+export async function getHold(deps: AppDeps, actor: Actor, id: string) {
+  const hold = await deps.transactions.read((tx) => findHold(tx, id));
+  if (!hold || (actor.kind === 'player' && actor.id !== hold.account_id)) throw notFound(`hold ${id}`);
+  requireAccountRead(actor, hold.account_id);
+  return holdView(hold);
+}
+
+export async function accountHistory(deps: AppDeps, actor: Actor, account_id: string, page: { limit: number; cursor?: string; currency?: string }) {
+  requireAccountRead(actor, account_id);
+  return deps.transactions.read(async (tx) => {
+    const account = await tx.maybeOne('SELECT id FROM accounts WHERE id = ?', [account_id]);
+    if (!account) throw notFound(`account ${account_id}`);
+    return listHistory(tx, account_id, page);
+  });
+}

@@ -1,0 +1,87 @@
+import { int8, timestamp } from '../db/sql.js';
+import { isSystemAccount } from './postings.js';
+import type { PostedTransaction, TransactionReferences } from './ledger-repository.js';
+
+/** The public shape of a ledger transaction. System balances are sharded, so their legs carry no balance_after. */
+export function transactionView(posted: PostedTransaction) {
+  const own_entry = posted.entries.find((entry) => entry.account_id === posted.account_id && entry.currency === posted.currency);
+  return {
+    id: posted.id,
+    type: posted.type,
+    account_id: posted.account_id,
+    amount: posted.amount_minor,
+    currency: posted.currency,
+    balance_after: own_entry && !isSystemAccount(own_entry.account_id) ? own_entry.balance_after_minor : null,
+    ...referencesView(posted),
+    entries: posted.entries.map((entry) => ({
+      account_id: entry.account_id,
+      currency: entry.currency,
+      amount: entry.amount_minor,
+      ...(isSystemAccount(entry.account_id) ? {} : { balance_after: entry.balance_after_minor }),
+    })),
+    created_at: posted.created_at,
+  };
+}
+export type TransactionView = ReturnType<typeof transactionView>;
+
+export function referencesView(references: TransactionReferences) {
+  return {
+    reason: references.reason ?? null,
+    reference: references.reference ?? null,
+    note: references.note ?? null,
+    original_transaction_id: references.original_transaction_id ?? null,
+    hold_id: references.hold_id ?? null,
+    order_id: references.order_id ?? null,
+    refund_id: references.refund_id ?? null,
+    topup_id: references.topup_id ?? null,
+    purchase_request_id: references.purchase_request_id ?? null,
+  };
+}
+
+export interface HoldRow {
+  id: string;
+  account_id: string;
+  currency: string;
+  amount_minor: string;
+  captured_minor: string;
+  status: 'ACTIVE' | 'CAPTURED' | 'VOIDED' | 'EXPIRED';
+  destination_account_id: string;
+  reference: string | null;
+  capture_transaction_id: string | null;
+  expires_at: string;
+  crdb_region: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export function holdView(row: HoldRow) {
+  return {
+    id: row.id,
+    account_id: row.account_id,
+    amount: int8(row.amount_minor),
+    captured_amount: int8(row.captured_minor),
+    currency: row.currency,
+    status: row.status,
+    reference: row.reference,
+    capture_transaction_id: row.capture_transaction_id,
+    expires_at: timestamp(row.expires_at),
+    created_at: timestamp(row.created_at),
+    updated_at: timestamp(row.updated_at),
+  };
+}
+export type HoldView = ReturnType<typeof holdView>;
+
+export function transferView(posted: PostedTransaction) {
+  const destination = posted.entries.find((entry) => entry.amount_minor > 0)!;
+  return {
+    id: posted.id,
+    from_account_id: posted.account_id,
+    to_account_id: destination.account_id,
+    amount: posted.amount_minor,
+    currency: posted.currency,
+    note: posted.note ?? null,
+    status: 'COMPLETED' as const,
+    transaction_id: posted.id,
+    created_at: posted.created_at,
+  };
+}

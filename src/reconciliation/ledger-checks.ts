@@ -1,0 +1,90 @@
+import { int8, type SqlTx } from '../db/sql.js';
+import type { Mismatch } from './reconcile.js';
+
+/** Invariant 1, globally: per currency, every entry ever written sums to zero. */
+export async function currencyTotals(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ currency: string; total: string }>(
+    'SELECT currency, SUM(amount_minor) AS total FROM ledger_entries GROUP BY currency HAVING SUM(amount_minor) <> 0',
+  );
+  return rows.map((row) => ({ check: 'currency_sum', currency: row.currency, expected: 0, actual: int8(row.total) }));
+}
+
+/** Every player wallet: balance = sum of its entries = balance_after of its latest entry. */
+export async function walletBalances(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ account_id: string; currency: string; balance_minor: string; entries_total: string | null; last_balance_after: string | null }>(
+    `SELECT w.account_id, w.currency, w.balance_minor, sums.total AS entries_total, last.balance_after_minor AS last_balance_after
+     FROM wallets w
+     LEFT JOIN (SELECT account_id, currency, SUM(amount_minor) AS total, MAX(account_seq) AS last_seq
+                FROM ledger_entries WHERE account_seq IS NOT NULL GROUP BY account_id, currency) sums
+       ON sums.account_id = w.account_id AND sums.currency = w.currency
+     LEFT JOIN ledger_entries last ON last.account_id = w.account_id AND last.account_seq = sums.last_seq
+     WHERE w.balance_minor <> COALESCE(sums.total, 0) OR w.balance_minor <> COALESCE(last.balance_after_minor, 0)`,
+  );
+  return rows.flatMap((row) => {
+    const balance = int8(row.balance_minor);
+    const found: Mismatch[] = [];
+    const total = row.entries_total === null ? 0 : int8(row.entries_total);
+    const last = row.last_balance_after === null ? 0 : int8(row.last_balance_after);
+    if (balance !== total) found.push({ check: 'wallet_balance', account_id: row.account_id, currency: row.currency, expected: total, actual: balance });
+    if (balance !== last) found.push({ check: 'wallet_last_balance_after', account_id: row.account_id, currency: row.currency, expected: last, actual: balance });
+    return found;
+  });
+}
+
+/** Entries of a player account's currency that have no wallet row at all. */
+export async function orphanEntries(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ account_id: string; currency: string; total: string }>(
+    `SELECT e.account_id, e.currency, SUM(e.amount_minor) AS total FROM ledger_entries e
+     LEFT JOIN wallets w ON w.account_id = e.account_id AND w.currency = e.currency
+     WHERE e.account_seq IS NOT NULL AND w.account_id IS NULL GROUP BY e.account_id, e.currency`,
+  );
+  return rows.map((row) => ({ check: 'entries_without_wallet', account_id: row.account_id, currency: row.currency, expected: 0, actual: int8(row.total) }));
+}
+
+/** Every system-account shard: balance = sum of the entries written against it. */
+export async function systemShards(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ account_id: string; currency: string; shard: number; balance_minor: string | null; entries_total: string | null }>(
+    `SELECT COALESCE(s.account_id, e.account_id) AS account_id, COALESCE(s.currency, e.currency) AS currency,
+            COALESCE(s.shard, e.shard) AS shard, s.balance_minor, e.total AS entries_total
+     FROM system_balance_shards s
+     FULL OUTER JOIN (SELECT account_id, currency, shard, SUM(amount_minor) AS total FROM ledger_entries
+                      WHERE shard IS NOT NULL GROUP BY account_id, currency, shard) e
+       ON e.account_id = s.account_id AND e.currency = s.currency AND e.shard = s.shard
+     WHERE COALESCE(s.balance_minor, 0) <> COALESCE(e.total, 0)`,
+  );
+  return rows.map((row) => ({
+    check: 'system_shard_balance',
+    account_id: row.account_id,
+    currency: row.currency,
+    shard: row.shard,
+    expected: row.entries_total === null ? 0 : int8(row.entries_total),
+    actual: row.balance_minor === null ? 0 : int8(row.balance_minor),
+  }));
+}
+
+/** Every wallet's held amount equals the sum of its ACTIVE holds. */
+export async function heldAmounts(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ account_id: string; currency: string; held_minor: string; active_total: string | null }>(
+    `SELECT w.account_id, w.currency, w.held_minor, h.total AS active_total FROM wallets w
+     LEFT JOIN (SELECT account_id, currency, SUM(amount_minor) AS total FROM holds WHERE status = 'ACTIVE' GROUP BY account_id, currency) h
+       ON h.account_id = w.account_id AND h.currency = w.currency
+     WHERE w.held_minor <> COALESCE(h.total, 0)`,
+  );
+  return rows.map((row) => ({
+    check: 'wallet_held',
+    account_id: row.account_id,
+    currency: row.currency,
+    expected: row.active_total === null ? 0 : int8(row.active_total),
+    actual: int8(row.held_minor),
+  }));
+}
+
+/** No player wallet below zero available (invariant 2), whatever the constraints say. */
+export async function overdrafts(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ account_id: string; currency: string; available: string }>(
+    'SELECT account_id, currency, balance_minor - held_minor AS available FROM wallets WHERE balance_minor - held_minor < 0',
+  );
+  return rows.map((row) => ({ check: 'overdraft', account_id: row.account_id, currency: row.currency, expected: 0, actual: int8(row.available) }));
+}
+
+export const LEDGER_CHECKS = [currencyTotals, walletBalances, orphanEntries, systemShards, heldAmounts, overdrafts];

@@ -1,0 +1,27 @@
+import type { SqlTx } from '../db/sql.js';
+import type { AppDeps } from '../platform/deps.js';
+import { LEDGER_CHECKS } from './ledger-checks.js';
+
+export interface Mismatch {
+  check: string;
+  account_id?: string;
+  currency?: string;
+  shard?: number;
+  expected: number | string;
+  actual: number | string;
+  [detail: string]: unknown;
+}
+
+export type ReconciliationCheck = (tx: SqlTx) => Promise<Mismatch[]>;
+
+/** Every check, run over one consistent snapshot of the whole database. */
+const CHECKS: ReconciliationCheck[] = [...LEDGER_CHECKS];
+
+export async function reconcile(deps: Pick<AppDeps, 'transactions'>): Promise<{ ok: boolean; mismatches: Mismatch[] }> {
+  const mismatches = await deps.transactions.run('reconcile', async (tx) => {
+    const found: Mismatch[] = [];
+    for (const check of CHECKS) found.push(...(await check(tx)));
+    return found;
+  });
+  return { ok: mismatches.length === 0, mismatches };
+}

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import Koa from 'koa';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/database.js';
+import { RetriesExhausted } from '../../src/db/transaction-runner.js';
+import { problemResponses, requestContext } from '../../src/http/middleware.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { loadTopology } from '../../src/platform/regions.js';
+import { buildDeps } from '../../src/pod.js';
+import type { AppDeps } from '../../src/platform/deps.js';
+import { testConfig, uniqueId } from '../support/cluster.js';
+
+let db: Database;
+let outsider: pg.Client;
+
+function depsWith(attempts_max: number): AppDeps {
+  const config = testConfig({ TX_ATTEMPTS_MAX: String(attempts_max), TX_BACKOFF_BASE_MS: '1', TX_BACKOFF_MAX_MS: '5' });
+  return buildDeps(
+    { config, topology: loadTopology(), region: 'eu-west', database_url: inject('database_url'), host: '127.0.0.1', port: 0, process_metrics: false, run_workers: false, logger: createLogger({ level: 'silent' }) },
+    db,
+  );
+}
+
+async function counterValue(id: string): Promise<number> {
+  const result = await outsider.query<{ n: string }>('SELECT n FROM runner_probe WHERE id = $1', [id]);
+  return Number(result.rows[0]?.n);
+}
+
+async function metricValue(deps: AppDeps, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await deps.metrics.registry.getSingleMetric(name)?.get();
+  const match = metric?.values.find((value) => Object.entries(labels).every(([key, label]) => value.labels[key] === label));
+  return match?.value ?? 0;
+}
+
+beforeAll(async () => {
+  const config = testConfig();
+  db = await openDatabase(config, { url: inject('database_url'), application_name: 'runner-test', pool_max: 8 });
+  outsider = new pg.Client({ connectionString: inject('database_url') });
+  await outsider.connect();
+  await outsider.query('CREATE TABLE IF NOT EXISTS runner_probe (id TEXT PRIMARY KEY, n INT8 NOT NULL)');
+});
+afterAll(async () => {
+  await outsider.end();
+  await db.close();
+});
+
+describe('the transaction runner on real PostgreSQL SERIALIZABLE', () => {
+  it('when two transactions read then write the same row concurrently, then one hits a real 40001, is retried whole, and both increments land', async () => {
+    const deps = depsWith(10);
+    const id = uniqueId('probe');
+    await outsider.query('INSERT INTO runner_probe (id, n) VALUES ($1, 0)', [id]);
+    let arrived = 0;
+    let release!: () => void;
+    const both_read = new Promise<void>((resolve) => (release = resolve));
+    const increment = (name: string) =>
+      deps.transactions.run(name, async (tx) => {
+        const row = await tx.one<{ n: string }>('SELECT n FROM runner_probe WHERE id = ?', [id]);
+        arrived += 1;
+        if (arrived === 2) release();
+        if (arrived <= 2) await both_read; // first attempts overlap for sure; retries do not wait
+        await tx.execute('UPDATE runner_probe SET n = ? WHERE id = ?', [Number(row.n) + 1, id]);
+      });
+    await Promise.all([increment('probe_increment'), increment('probe_increment')]);
+    expect(await counterValue(id)).toBe(2);
+    expect(await metricValue(deps, 'db_transaction_retries_total', { name: 'probe_increment', sqlstate: '40001' })).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(deps, 'db_transaction_attempts_total', { name: 'probe_increment' })).toBeGreaterThanOrEqual(3);
+  });
+
+  it('when every attempt is beaten by a concurrent commit, then the runner gives up after the configured attempts with unavailable', async () => {
+    const deps = depsWith(3);
+    const id = uniqueId('probe');
+    await outsider.query('INSERT INTO runner_probe (id, n) VALUES ($1, 0)', [id]);
+    let attempts = 0;
+    const doomed = deps.transactions.run('probe_doomed', async (tx) => {
+      attempts += 1;
+      await tx.one('SELECT n FROM runner_probe WHERE id = ?', [id]);
+      await outsider.query('UPDATE runner_probe SET n = n + 1 WHERE id = $1', [id]);
+      await tx.execute('UPDATE runner_probe SET n = n + 100 WHERE id = ?', [id]);
+    });
+    await expect(doomed).rejects.toBeInstanceOf(RetriesExhausted);
+    await expect(doomed).rejects.toMatchObject({ code: 'unavailable' });
+    expect(attempts).toBe(3);
+    expect(await counterValue(id)).toBe(3);
+    expect(await metricValue(deps, 'db_transaction_outcomes_total', { name: 'probe_doomed', outcome: 'exhausted' })).toBe(1);
+  });
+
+  it('when retries are exhausted inside a request, then the client gets 503 unavailable as problem+json with Retry-After', async () => {
+    const deps = depsWith(2);
+    const id = uniqueId('probe');
+    await outsider.query('INSERT INTO runner_probe (id, n) VALUES ($1, 0)', [id]);
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      ctx.state.deps = deps;
+      await next();
+    });
+    app.use(requestContext() as Koa.Middleware);
+    app.use(problemResponses() as Koa.Middleware);
+    app.use(async (ctx) => {
+      await deps.transactions.run('probe_http', async (tx) => {
+        await tx.one('SELECT n FROM runner_probe WHERE id = ?', [id]);
+        await outsider.query('UPDATE runner_probe SET n = n + 1 WHERE id = $1', [id]);
+        await tx.execute('UPDATE runner_probe SET n = n + 100 WHERE id = ?', [id]);
+      });
+      ctx.body = { ok: true };
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const address = server.address() as { port: number };
+    try {
+      const response = await fetch(`http://127.0.0.1:${address.port}/`);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(response.headers.get('retry-after')).toBe('1');
+      expect(await response.json()).toMatchObject({ code: 'unavailable', status: 503 });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('when the work throws a non-retryable error, then it is not retried', async () => {
+    const deps = depsWith(5);
+    let attempts = 0;
+    await expect(
+      deps.transactions.run('probe_fails', async () => {
+        attempts += 1;
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(attempts).toBe(1);
+  });
+});
