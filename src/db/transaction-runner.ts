@@ -16,9 +16,11 @@ export interface RunOptions {
   /**
    * Player accounts whose wallets the transaction writes. Within a pod their transactions run
    * one at a time; once an account has seen a serialization conflict, its transactions also
-   * queue on a row lock so that pods stop aborting each other. Correctness never depends on
-   * either: the SERIALIZABLE transaction alone guarantees it (locks are only a way to avoid
-   * aborts, and on CockroachDB they are best effort).
+   * queue on a row lock so that pods stop aborting each other. A transaction that does not
+   * queue takes a shared NOWAIT lock on the same rows, so it never overtakes a queued one (it
+   * joins the queue instead). Correctness never depends on either: the SERIALIZABLE
+   * transaction alone guarantees it (locks are only a way to avoid aborts, and on CockroachDB
+   * they are best effort).
    */
   contended_accounts?: readonly string[];
 }
@@ -26,6 +28,8 @@ export interface RunOptions {
 /** SQLSTATEs after which the whole transaction is run again. 40003 (ambiguous commit) is safe
  * to retry only because every write records its idempotency key in the same transaction. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '40003']);
+/** lock_not_available: a NOWAIT lock request met a conflicting lock. */
+const LOCK_NOT_AVAILABLE = '55P03';
 const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '57P', '53'];
 const UNAVAILABLE_SQLSTATES = new Set(['57014', '25P03']);
 const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
@@ -68,6 +72,11 @@ export interface RunnerSettings {
   /** First system-balance shard number of this pod; a transaction uses shard_base + its slot. */
   shard_base: number;
   contention_waiters_max: number;
+}
+
+/** The accounts are queued on by another transaction: join the queue (no backoff needed). */
+class AccountsQueued extends Error {
+  readonly code = LOCK_NOT_AVAILABLE;
 }
 
 /** Shards per pod: beyond this many concurrent transactions, slots share shards (a conflict is only a retry). */
@@ -121,7 +130,7 @@ export class TransactionRunner {
         }
         this.metrics.transaction_attempts_total.inc({ name });
         try {
-          const result = await this.attempt(work);
+          const result = await this.attempt(work, lock === undefined ? accounts : []);
           this.metrics.transaction_outcomes_total.inc({ name, outcome: 'committed' });
           return result;
         } catch (error) {
@@ -133,13 +142,24 @@ export class TransactionRunner {
     }
   }
 
-  private async attempt<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+  /**
+   * One attempt. `unqueued_accounts` are contended accounts this attempt did not queue for:
+   * its first statement share-locks their queue rows without waiting. While it holds them, a
+   * queued transaction of another pod cannot start (it would otherwise lose every conflict to
+   * unqueued ones and exhaust its retries); if a queued one holds them, this attempt stops
+   * and queues too.
+   */
+  private async attempt<T>(work: (tx: SqlTx) => Promise<T>, unqueued_accounts: readonly string[]): Promise<T> {
     const em = this.orm.em.fork({ clear: true });
     const slot = this.free_slots.pop() ?? this.next_slot++;
     const context = { region: this.settings.region, shard: this.settings.shard_base + (slot % SHARD_SLOTS_PER_POD) };
     try {
       return await em.transactional(
-        async (txEm) => work(new SqlTx(txEm, txEm.getTransactionContext<Knex.Transaction>() ?? txEm.getKnex(), context)),
+        async (txEm) => {
+          const tx = new SqlTx(txEm, txEm.getTransactionContext<Knex.Transaction>() ?? txEm.getKnex(), context);
+          if (unqueued_accounts.length > 0) await this.shareQueue(tx, unqueued_accounts);
+          return work(tx);
+        },
         { isolationLevel: IsolationLevel.SERIALIZABLE },
       );
     } finally {
@@ -147,9 +167,23 @@ export class TransactionRunner {
     }
   }
 
+  private async shareQueue(tx: SqlTx, accounts: readonly string[]): Promise<void> {
+    const ordered = [...new Set(accounts)].sort();
+    try {
+      await tx.rows(
+        `SELECT account_id FROM contention_locks WHERE account_id IN (${ordered.map(() => '?').join(', ')}) ORDER BY account_id FOR SHARE NOWAIT`,
+        ordered,
+      );
+    } catch (error) {
+      if (sqlState(error) === LOCK_NOT_AVAILABLE) throw new AccountsQueued('the accounts are queued on by another transaction');
+      throw error;
+    }
+  }
+
   /** Returns to retry; throws when the error is final. */
   private async handleFailure(name: string, error: unknown, attempt: number, accounts: readonly string[]): Promise<void> {
-    if (!isRetryable(error)) {
+    const queued = error instanceof AccountsQueued;
+    if (!queued && !isRetryable(error)) {
       this.metrics.transaction_outcomes_total.inc({ name, outcome: 'failed' });
       if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
       throw error;
@@ -160,7 +194,8 @@ export class TransactionRunner {
       throw new RetriesExhausted(name, attempt, error);
     }
     this.metrics.transaction_retries_total.inc({ name, sqlstate: sqlState(error) ?? 'unknown' });
-    await sleep(this.backoffMs(attempt));
+    // Not a conflict when queued: the next attempt waits in the queue, no backoff needed.
+    if (!queued) await sleep(this.backoffMs(attempt));
   }
 
   /** Full jitter: uniform in [0, min(max, base * 2^attempt)]. */
@@ -193,15 +228,19 @@ export class TransactionRunner {
   private async lockAccounts(name: string, accounts: readonly string[]): Promise<pg.PoolClient> {
     this.metrics.contention_locks_total.inc({ name });
     const client = await this.lock_pool.connect();
+    const ordered = [...new Set(accounts)].sort();
     try {
+      // The queue rows are committed before they are locked: unqueued transactions only see
+      // committed rows, and would not notice a holder of a row that is still being inserted.
+      await client.query(
+        `INSERT INTO contention_locks (account_id, crdb_region) SELECT account_id, $2 FROM unnest($1::text[]) AS ids (account_id)
+         ON CONFLICT (account_id) DO NOTHING`,
+        [ordered, this.settings.region],
+      );
       await client.query('BEGIN');
-      // The upsert creates a missing lock row and, either way, holds its row lock until COMMIT.
-      for (const account of [...new Set(accounts)].sort()) {
-        await client.query(
-          `INSERT INTO contention_locks (account_id, crdb_region) VALUES ($1, $2)
-           ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id`,
-          [account, this.settings.region],
-        );
+      // Held until COMMIT (unlock); the rows are never modified, so taking them creates no versions.
+      for (const account of ordered) {
+        await client.query('SELECT account_id FROM contention_locks WHERE account_id = $1 FOR UPDATE', [account]);
       }
       return client;
     } catch (error) {

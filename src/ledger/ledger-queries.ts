@@ -1,5 +1,5 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
-import { DomainError } from '../domain/errors.js';
+import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { PostedTransaction, TransactionType } from './ledger-repository.js';
 import type { HoldRow } from './views.js';
 
@@ -70,28 +70,12 @@ export interface HistoryItem {
   created_at: string;
 }
 
-const CURSOR_PREFIX = 's';
-
-export function encodeSeqCursor(seq: number): string {
-  return Buffer.from(`${CURSOR_PREFIX}${seq}`).toString('base64url');
-}
-
-export function decodeSeqCursor(cursor: string | undefined): number | undefined {
-  if (cursor === undefined) return undefined;
-  const decoded = Buffer.from(cursor, 'base64url').toString();
-  const seq = Number(decoded.slice(CURSOR_PREFIX.length));
-  if (!decoded.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1) {
-    throw new DomainError('validation_error', 'cursor is not valid');
-  }
-  return seq;
-}
-
 /**
  * An account's entries, newest first. Pages are cut on the account's history sequence, which
  * is assigned in commit order, so paging never skips or repeats an entry while others are written.
  */
 export async function listHistory(tx: SqlTx, account_id: string, options: { limit: number; cursor?: string; currency?: string }) {
-  const before = decodeSeqCursor(options.cursor);
+  const before = decodeCursor(options.cursor, ['number'])?.[0];
   const rows = await tx.rows<TransactionRow & { entry_id: string; entry_amount: string; balance_after_minor: string; account_seq: string; entry_currency: string }>(
     `SELECT e.id AS entry_id, e.amount_minor AS entry_amount, e.currency AS entry_currency, e.balance_after_minor, e.account_seq, t.*
      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
@@ -117,5 +101,5 @@ export async function listHistory(tx: SqlTx, account_id: string, options: { limi
     created_at: timestamp(row.created_at),
   }));
   const last = page[page.length - 1];
-  return { data, next_cursor: rows.length > options.limit && last ? encodeSeqCursor(int8(last.account_seq)) : null };
+  return { data, next_cursor: rows.length > options.limit && last ? encodeCursor([int8(last.account_seq)]) : null };
 }

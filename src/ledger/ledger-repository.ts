@@ -110,10 +110,20 @@ export async function postTransaction(tx: SqlTx, input: NewTransaction, limits: 
 }
 
 /**
- * Takes the next history sequence numbers of every player account in the transaction. The
- * counter row serializes an account's postings, so sequence order is commit order on both
- * engines (the history cursor relies on it). Accounts are visited in id order.
+ * Takes the next `count` numbers of a player account's sequence and returns the first, with the
+ * account's home region. The counter row serializes everything appended to the account, so
+ * sequence order is commit order on both engines: history, order and entitlement cursors rely on it.
  */
+export async function reserveAccountSequence(tx: SqlTx, account_id: string, count: number): Promise<{ first_seq: number; region: string }> {
+  const row = await tx.maybeOne<{ entry_seq: string; crdb_region: string }>(
+    "UPDATE accounts SET entry_seq = entry_seq + ? WHERE id = ? AND kind = 'player' RETURNING entry_seq, crdb_region",
+    [count, account_id],
+  );
+  if (!row) throw notFound(`account ${account_id}`);
+  return { first_seq: int8(row.entry_seq) - count + 1, region: row.crdb_region };
+}
+
+/** Sequence numbers for every player account of a transaction, taken in account id order. */
 async function reserveSequences(tx: SqlTx, postings: readonly Posting[]) {
   const counts = new Map<string, number>();
   for (const posting of postings) {
@@ -121,13 +131,8 @@ async function reserveSequences(tx: SqlTx, postings: readonly Posting[]) {
   }
   const accounts = new Map<string, { next_seq: number; region: string }>();
   for (const account_id of [...counts.keys()].sort()) {
-    const count = counts.get(account_id)!;
-    const row = await tx.maybeOne<{ entry_seq: string; crdb_region: string }>(
-      "UPDATE accounts SET entry_seq = entry_seq + ? WHERE id = ? AND kind = 'player' RETURNING entry_seq, crdb_region",
-      [count, account_id],
-    );
-    if (!row) throw notFound(`account ${account_id}`);
-    accounts.set(account_id, { next_seq: int8(row.entry_seq) - count + 1, region: row.crdb_region });
+    const { first_seq, region } = await reserveAccountSequence(tx, account_id, counts.get(account_id)!);
+    accounts.set(account_id, { next_seq: first_seq, region });
   }
   return accounts;
 }

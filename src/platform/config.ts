@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { loadTopology, regionNames, type Topology } from './regions.js';
+import { SELLER_CONFIG_KEYS, sellerConfigProblems, toSellerConfig, type SellerConfig } from '../sellers/seller-config.js';
 
 // Development secrets are public (they are in this file); production refuses them.
 export const DEVELOPMENT_JWT_SECRET = 'creditshop-development-jwt-secret-not-for-production';
@@ -49,8 +50,12 @@ export interface Config {
   worker_interval_ms: number;
   worker_batch_size: number;
   currencies: string[];
+  order_pending_timeout_seconds: number;
+  player_refund_window_days: number;
+  topup_pending_timeout_seconds: number;
   default_currency: string;
   limits: Limits;
+  sellers: SellerConfig;
 }
 
 const integer = () => Joi.number().integer();
@@ -71,6 +76,9 @@ function buildSchema(topology: Topology) {
     CURRENCIES: Joi.string().pattern(/^[A-Z][A-Z0-9]{2,9}(,[A-Z][A-Z0-9]{2,9})*$/).default('EUR,USD,GBP,GEMS,COINS'),
     DEFAULT_CURRENCY: Joi.string().pattern(/^[A-Z][A-Z0-9]{2,9}$/).default('EUR'),
     HOST: Joi.string().hostname().default('127.0.0.1'),
+    ORDER_PENDING_TIMEOUT_SECONDS: integer().min(1).max(7 * 24 * 3600).default(900),
+    PLAYER_REFUND_WINDOW_DAYS: integer().min(0).max(365).default(14),
+    TOPUP_PENDING_TIMEOUT_SECONDS: integer().min(1).max(30 * 24 * 3600).default(3600),
     POD_INDEX: integer().min(0).max(63).default(0),
     PORT_OFFSET: integer().min(-1000).max(60000).default(0),
     AUTH_JWT_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_JWT_SECRET),
@@ -103,6 +111,7 @@ function buildSchema(topology: Topology) {
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
     HOLD_TTL_MAX_SECONDS: integer().min(1).max(30 * 24 * 3600).default(7 * 24 * 3600),
+    ...SELLER_CONFIG_KEYS,
   }).unknown(true);
 }
 
@@ -141,7 +150,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     worker_interval_ms: value.WORKER_INTERVAL_MS,
     worker_batch_size: value.WORKER_BATCH_SIZE,
     currencies: String(value.CURRENCIES).split(','),
+    order_pending_timeout_seconds: value.ORDER_PENDING_TIMEOUT_SECONDS,
+    player_refund_window_days: value.PLAYER_REFUND_WINDOW_DAYS,
+    topup_pending_timeout_seconds: value.TOPUP_PENDING_TIMEOUT_SECONDS,
     default_currency: value.DEFAULT_CURRENCY,
+    sellers: toSellerConfig(value),
     limits: {
       amount_max_minor: value.AMOUNT_MAX_MINOR,
       balance_max_minor: value.BALANCE_MAX_MINOR,
@@ -154,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       hold_ttl_max_seconds: value.HOLD_TTL_MAX_SECONDS,
     },
   };
+  const seller_problems = sellerConfigProblems(config.sellers);
+  if (seller_problems.length > 0) throw new ConfigError(`invalid configuration: ${seller_problems.join('; ')}`);
   if (!config.currencies.includes(config.default_currency)) {
     throw new ConfigError(`invalid configuration: DEFAULT_CURRENCY ${config.default_currency} is not in CURRENCIES`);
   }

@@ -126,7 +126,12 @@ function startSupervisor(): Supervisor {
     child,
     pid: child.pid!,
     done: false,
-    output: () => output,
+    output: () =>
+      output
+        .split('\n')
+        .filter((line) => !line.includes('token'))
+        .join('\n')
+        .slice(-4000),
     exited: new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         supervisor.done = true;
@@ -167,6 +172,8 @@ async function waitFor<T>(what: string, within_ms: number, supervisor: Superviso
 
 async function allHealthy(supervisor: Supervisor): Promise<Record<string, Health>> {
   const entries = await Promise.all(REGIONS.map(async (region) => [region, await waitFor(`${region} /health`, READY_WITHIN_MS, supervisor, () => health(region))] as const));
+  // The banner is printed once every pod has reported ready to the supervisor.
+  await waitFor('the startup banner', READY_WITHIN_MS, supervisor, async () => (supervisor.output().includes('creditshop is running') ? true : undefined));
   return Object.fromEntries(entries);
 }
 
@@ -273,7 +280,7 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
     expect(postmaster).toBeGreaterThan(0);
     process.kill(first.pid, 'SIGINT');
     const exit = await stopWithin(first, EXIT_WITHIN_MS);
-    expect(exit, first.output()).toEqual({ code: 0, signal: null });
+    expect(exit, `supervisor exit; output:\n${first.output()}`).toEqual({ code: 0, signal: null });
 
     for (const region of REGIONS) expect(await listening(portOf(region)), `${region} port ${portOf(region)}`).toBe(false);
     expect(await listening(pg_port), `embedded PostgreSQL port ${pg_port}`).toBe(false);
@@ -295,7 +302,7 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
     // What a terminal does on Ctrl-C: SIGINT to every process of the foreground group.
     process.kill(-second.pid, 'SIGINT');
     const exit = await stopWithin(second, EXIT_WITHIN_MS);
-    expect(exit, second.output()).toEqual({ code: 0, signal: null });
+    expect(exit, `supervisor exit; output:\n${second.output()}`).toEqual({ code: 0, signal: null });
     for (const region of REGIONS) expect(await listening(portOf(region)), `${region} port ${portOf(region)}`).toBe(false);
     expect(await listening(pg_port), `embedded PostgreSQL port ${pg_port}`).toBe(false);
     expect(postmasterPid()).toBeUndefined();

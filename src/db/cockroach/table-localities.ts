@@ -35,12 +35,17 @@ export const TABLE_LOCALITIES = {
   purchase_requests: 'regional_by_row',
   purchase_attempts: 'regional_by_row',
   jobs: 'regional_by_row',
+  // the quote cache and fan-out leases of each region's pods (crdb_region = the pod's region)
+  seller_quotes: 'regional_by_row',
+  quote_fanouts: 'regional_by_row',
 
   // read everywhere, written rarely
   items: 'global',
   sellers: 'global',
-  seller_rate_windows: 'global',
-  seller_health: 'global',
+
+  // Deliberately NOT listed (REGIONAL BY TABLE IN PRIMARY REGION): seller_rate_windows and
+  // seller_health are counters written by every seller call from every pod; GLOBAL would add a
+  // commit-wait to each write, and one row per seller must be shared by all regions anyway.
 } as const satisfies Record<string, TableLocality>;
 
 export type LocalizedTable = keyof typeof TABLE_LOCALITIES;

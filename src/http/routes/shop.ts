@@ -1,0 +1,157 @@
+import Joi from 'joi';
+import { amountSchema, currencySchema } from '../../domain/money.js';
+import type { Config } from '../../platform/config.js';
+import { browseItems, getItem } from '../../shop/catalog/catalog-reads.js';
+import { putItem } from '../../shop/catalog/put-item.js';
+import { cancelOrder } from '../../shop/orders/cancel-order.js';
+import { completeOrder } from '../../shop/orders/complete-order.js';
+import { accountEntitlements, accountOrders, getOrder } from '../../shop/orders/order-reads.js';
+import { placeOrder } from '../../shop/orders/place-order.js';
+import { refundOrder } from '../../shop/orders/refund-order.js';
+import { defineRoute, type RouteSpec } from '../route.js';
+import { accountIdSchema, accountParams, pageQuery, uuidParams } from './schemas.js';
+
+export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const itemId = Joi.string().pattern(ITEM_ID_PATTERN);
+const KINDS = ['game', 'currency_pack', 'skin', 'consumable'];
+
+export function shopRoutes(config: Config): RouteSpec[] {
+  const amount = amountSchema(config.limits.amount_max_minor);
+  const currency = currencySchema(config.currencies);
+  const quantity = Joi.number().integer().strict().min(1).max(config.limits.order_quantity_max);
+  const orderResponses = { 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such order', 409: 'Invalid state or insufficient funds', 422: 'Idempotency-Key reused', 503: 'Retry with the same key' };
+  const orderAction = (operation_id: 'completeOrder' | 'cancelOrder', verb: string, run: typeof completeOrder) =>
+    defineRoute({
+      operation_id,
+      method: 'post',
+      path: `/v1/orders/{id}/${verb}`,
+      summary: `${verb === 'complete' ? 'Capture the hold and grant the items of' : 'Void the hold of'} a PENDING two-step order`,
+      tag: 'orders',
+      auth: 'bearer',
+      idempotent: { success_status: 200 },
+      params: uuidParams,
+      body: Joi.object({}),
+      responses: { 200: 'The order', ...orderResponses },
+      handler: async (ctx, { actor, params, idempotency }) => run(ctx.state.deps, actor, params.id, idempotency),
+    });
+  return [
+    defineRoute({
+      operation_id: 'listItems',
+      method: 'get',
+      path: '/v1/items',
+      summary: 'The catalog, newest first',
+      tag: 'catalog',
+      auth: 'public',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { kind: Joi.string().valid(...KINDS), active: Joi.boolean() }),
+      responses: { 200: 'A page of items', 400: 'Invalid query' },
+      handler: async (ctx, { query }) => ({ status: 200, body: await browseItems(ctx.state.deps, query) }),
+    }),
+    defineRoute({
+      operation_id: 'getItem',
+      method: 'get',
+      path: '/v1/items/{id}',
+      summary: 'One catalog item',
+      tag: 'catalog',
+      auth: 'public',
+      params: Joi.object({ id: itemId.required() }),
+      responses: { 200: 'The item', 404: 'No such item' },
+      handler: async (ctx, { params }) => ({ status: 200, body: await getItem(ctx.state.deps, params.id) }),
+    }),
+    defineRoute({
+      operation_id: 'putItem',
+      method: 'put',
+      path: '/v1/items/{id}',
+      summary: 'Create or replace a catalog item (catalog:write)',
+      tag: 'catalog',
+      auth: 'bearer',
+      params: Joi.object({ id: itemId.required() }),
+      body: Joi.object({
+        name: Joi.string().min(1).max(200).required(),
+        kind: Joi.string().valid(...KINDS).required(),
+        price: amount.required(),
+        currency: currency.required(),
+        active: Joi.boolean().strict().required(),
+        refundable: Joi.boolean().strict().required(),
+        grants: Joi.object({ currency: currency.required(), amount: amount.required() }).allow(null),
+      }),
+      responses: { 200: 'The replaced item', 201: 'The created item', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden' },
+      handler: async (ctx, { actor, params, body }) => putItem(ctx.state.deps, actor, { id: params.id, ...body }),
+    }),
+    defineRoute({
+      operation_id: 'createOrder',
+      method: 'post',
+      path: '/v1/orders',
+      summary: 'Buy items: priced by the server from the catalog; immediate (default) or two_step',
+      tag: 'orders',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      body: Joi.object({
+        account_id: accountIdSchema.required(),
+        lines: Joi.array()
+          .items(Joi.object({ item_id: itemId.required(), quantity: quantity.required() }))
+          .min(1)
+          .max(config.limits.order_lines_max)
+          .unique('item_id')
+          .required(),
+        expected_total: Joi.number().integer().strict().min(1),
+        mode: Joi.string().valid('immediate', 'two_step'),
+      }),
+      responses: { 201: 'The order', ...orderResponses, 422: 'Price changed, currency mismatch or Idempotency-Key reused' },
+      handler: async (ctx, { actor, body, idempotency }) => placeOrder(ctx.state.deps, actor, body, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'getOrder',
+      method: 'get',
+      path: '/v1/orders/{id}',
+      summary: 'An order with its lines and status history',
+      tag: 'orders',
+      auth: 'bearer',
+      params: uuidParams,
+      responses: { 200: 'The order', 401: 'Unauthenticated', 404: 'Not found' },
+      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getOrder(ctx.state.deps, actor, params.id) }),
+    }),
+    orderAction('completeOrder', 'complete', completeOrder),
+    orderAction('cancelOrder', 'cancel', cancelOrder),
+    defineRoute({
+      operation_id: 'refundOrder',
+      method: 'post',
+      path: '/v1/orders/{id}/refunds',
+      summary: 'Refund an order by lines or by amount (everything left if neither); entitlements of refunded lines are revoked',
+      tag: 'orders',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      params: uuidParams,
+      body: Joi.object({
+        lines: Joi.array().items(Joi.object({ item_id: itemId.required(), quantity: quantity.required() })).min(1).max(config.limits.order_lines_max).unique('item_id'),
+        amount,
+        reason: Joi.string().min(1).max(200).required(),
+      }).oxor('lines', 'amount'),
+      responses: { 201: 'The refund', ...orderResponses, 422: 'Not refundable, refund exceeds what is left, or Idempotency-Key reused' },
+      handler: async (ctx, { actor, params, body, idempotency }) => refundOrder(ctx.state.deps, actor, { order_id: params.id, ...body }, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'listAccountOrders',
+      method: 'get',
+      path: '/v1/accounts/{id}/orders',
+      summary: "The account's orders, newest first",
+      tag: 'orders',
+      auth: 'bearer',
+      params: accountParams,
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      responses: { 200: 'A page of orders', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
+      handler: async (ctx, { actor, params, query }) => ({ status: 200, body: await accountOrders(ctx.state.deps, actor, params.id, query) }),
+    }),
+    defineRoute({
+      operation_id: 'listAccountEntitlements',
+      method: 'get',
+      path: '/v1/accounts/{id}/entitlements',
+      summary: "What the account owns, newest first",
+      tag: 'orders',
+      auth: 'bearer',
+      params: accountParams,
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { status: Joi.string().valid('ACTIVE', 'REVOKED') }),
+      responses: { 200: 'A page of entitlements', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
+      handler: async (ctx, { actor, params, query }) => ({ status: 200, body: await accountEntitlements(ctx.state.deps, actor, params.id, query) }),
+    }),
+  ];
+}

@@ -1,0 +1,24 @@
+import { hasScope } from '../../auth/access.js';
+import type { Actor } from '../../auth/tokens.js';
+import { notFound, forbidden } from '../../domain/errors.js';
+import type { SqlTx } from '../../db/sql.js';
+import type { AppDeps } from '../../platform/deps.js';
+import { findOrder, type Order } from './order-repository.js';
+
+/** The order if the actor may see it: its owner, or a service acting on accounts. Others get 404. */
+export async function visibleOrder(tx: SqlTx, actor: Actor, order_id: string): Promise<Order> {
+  const order = await findOrder(tx, order_id);
+  if (!order || (actor.kind === 'player' && actor.id !== order.account_id)) throw notFound(`order ${order_id}`);
+  return order;
+}
+
+/** Whose wallet an order moves, looked up before the transaction to queue on that wallet. */
+export async function orderOwner(deps: AppDeps, actor: Actor, order_id: string): Promise<string> {
+  const order = await deps.transactions.read((tx) => visibleOrder(tx, actor, order_id));
+  return order.account_id;
+}
+
+/** Completing or cancelling: the owner, or a service with credits:write. */
+export function requireOrderControl(actor: Actor): void {
+  if (actor.kind === 'service' && !hasScope(actor, 'credits:write')) throw forbidden('requires scope credits:write');
+}
