@@ -4,11 +4,6 @@ import { InvariantViolation } from '../domain/errors.js';
 
 export type SqlParam = string | number | boolean | null | Date | string[] | Record<string, unknown> | unknown[];
 
-/**
- * The database handle a use case gets inside a transaction. Queries use `?` placeholders and
- * are sent with bind parameters (never interpolated). The ORM entity manager of the same
- * transaction is available for entity work.
- */
 export interface TxContext {
   /** Region of the pod running the transaction. */
   region: string;
@@ -16,6 +11,12 @@ export interface TxContext {
   shard: number;
 }
 
+/**
+ * The database handle a use case gets inside a transaction. Queries use `?` placeholders and
+ * are sent with bind parameters (never interpolated); an array parameter travels as one
+ * PostgreSQL array, for `= ANY(?::text[])`. The ORM entity manager of the same transaction is
+ * available for entity work.
+ */
 export class SqlTx {
   constructor(
     readonly em: EntityManager,

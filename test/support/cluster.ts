@@ -18,7 +18,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ NODE_ENV: 'test', DATABASE_URL: inject('database_url'), LOG_LEVEL: 'silent', DB_POOL_MAX: '12', ...overrides });
 }
 
-/** One in-process pod per region, on random ports, against the shared test database. */
+/** One in-process pod per region, on random ports, against the shared test database (or env.DATABASE_URL). */
 export async function startCluster(options: { env?: Record<string, string>; workers?: boolean } = {}): Promise<TestCluster> {
   const config = testConfig(options.env);
   const topology = loadTopology();
@@ -28,7 +28,7 @@ export async function startCluster(options: { env?: Record<string, string>; work
         config,
         topology,
         region: region.name,
-        database_url: inject('database_url'),
+        database_url: options.env?.['DATABASE_URL'] ?? inject('database_url'),
         host: '127.0.0.1',
         port: 0,
         process_metrics: false,

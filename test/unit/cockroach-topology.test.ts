@@ -191,12 +191,14 @@ describe('table locality map', () => {
       'accounts', 'wallets', 'idempotency_keys', 'ledger_transactions', 'ledger_entries',
       'system_balance_shards', 'holds', 'orders', 'order_lines', 'order_status_changes',
       'entitlements', 'order_refunds', 'topups', 'psp_events', 'purchase_requests',
-      'purchase_attempts', 'jobs',
+      'purchase_attempts', 'jobs', 'seller_quotes', 'quote_fanouts',
     ];
-    const global = ['items', 'sellers', 'seller_rate_windows', 'seller_health'];
+    const global = ['items', 'sellers'];
     const map: Record<string, string> = TABLE_LOCALITIES;
     for (const table of regionalByRow) expect(map[table], table).toBe('regional_by_row');
     for (const table of global) expect(map[table], table).toBe('global');
+    // Written on every seller call: REGIONAL BY TABLE in the primary region (unmapped), not GLOBAL.
+    for (const table of ['seller_rate_windows', 'seller_health']) expect(map[table], table).toBeUndefined();
   });
 });
 
