@@ -7,6 +7,7 @@ import { CommandRunner } from './idempotency/command-runner.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
+import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -36,7 +37,7 @@ export interface Pod {
 
 /** Background tasks every pod runs; each is safe to run in every pod at once. */
 function backgroundTasks(deps: AppDeps): PeriodicTask[] {
-  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps), cancelExpiredOrdersTask(deps)];
+  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps), cancelExpiredOrdersTask(deps), flagStuckTopupsTask(deps)];
 }
 
 export function buildDeps(options: PodOptions, db: Database): AppDeps {

@@ -6,11 +6,12 @@ import { accountRoutes } from './accounts.js';
 import { adminRoutes } from './admin.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
+import { topupRoutes } from './topups.js';
 import { operationRoutes } from './operations.js';
 
 /** Every route of the API; the router and /openapi.json are both built from this list. */
 export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
-  const api: RouteSpec[] = [...accountRoutes(config, topology), ...ledgerRoutes(config), ...shopRoutes(config), ...adminRoutes()];
+  const api: RouteSpec[] = [...accountRoutes(config, topology), ...ledgerRoutes(config), ...shopRoutes(config), ...topupRoutes(config), ...adminRoutes()];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));
   const routes: RouteSpec[] = [...operationRoutes(openapi), ...api];

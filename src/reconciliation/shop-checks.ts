@@ -1,0 +1,74 @@
+import { int8, type SqlTx } from '../db/sql.js';
+import type { Mismatch } from './reconcile.js';
+
+const PAID = "('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED')";
+
+/** Invariant 4: a paid order has its payment for its total and one entitlement per line. */
+export async function paidOrders(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; account_id: string; total_minor: string; paid_minor: string | null; lines: string; entitlements: string }>(
+    `SELECT o.id, o.account_id, o.total_minor, t.amount_minor AS paid_minor,
+            (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id) AS lines,
+            (SELECT COUNT(*) FROM entitlements e WHERE e.order_id = o.id) AS entitlements
+     FROM orders o LEFT JOIN ledger_transactions t ON t.id = o.payment_transaction_id AND t.order_id = o.id AND t.type IN ('purchase')
+     WHERE o.status IN ${PAID}`,
+  );
+  return rows.flatMap((row): Mismatch[] => {
+    const found: Mismatch[] = [];
+    const total = int8(row.total_minor);
+    if (row.paid_minor === null || int8(row.paid_minor) !== total) {
+      found.push({ check: 'order_payment', order_id: row.id, account_id: row.account_id, expected: total, actual: row.paid_minor === null ? 0 : int8(row.paid_minor) });
+    }
+    if (int8(row.lines) !== int8(row.entitlements)) {
+      found.push({ check: 'order_entitlements', order_id: row.id, account_id: row.account_id, expected: int8(row.lines), actual: int8(row.entitlements) });
+    }
+    return found;
+  });
+}
+
+/** The other half of invariant 4: no payment or entitlement without a paid order. */
+export async function orphanPurchases(tx: SqlTx): Promise<Mismatch[]> {
+  const payments = await tx.rows<{ id: string; order_id: string; status: string | null }>(
+    `SELECT t.id, t.order_id, o.status FROM ledger_transactions t LEFT JOIN orders o ON o.id = t.order_id
+     WHERE t.type = 'purchase' AND (o.id IS NULL OR o.status NOT IN ${PAID})`,
+  );
+  const grants = await tx.rows<{ id: string; order_id: string; status: string }>(
+    `SELECT e.id, e.order_id, o.status FROM entitlements e JOIN orders o ON o.id = e.order_id WHERE o.status NOT IN ${PAID}`,
+  );
+  return [
+    ...payments.map((row) => ({ check: 'payment_without_order', transaction_id: row.id, order_id: row.order_id, expected: 'paid order', actual: row.status ?? 'missing' })),
+    ...grants.map((row) => ({ check: 'entitlement_without_payment', entitlement_id: row.id, order_id: row.order_id, expected: 'paid order', actual: row.status })),
+  ];
+}
+
+/** An order's refunded amount equals its refund records and their ledger transactions. */
+export async function orderRefunds(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; refunded_minor: string; records: string | null; ledger: string | null }>(
+    `SELECT o.id, o.refunded_minor,
+            (SELECT SUM(r.amount_minor) FROM order_refunds r WHERE r.order_id = o.id) AS records,
+            (SELECT SUM(t.amount_minor) FROM ledger_transactions t WHERE t.order_id = o.id AND t.type = 'order_refund') AS ledger
+     FROM orders o WHERE o.refunded_minor > 0 OR o.status IN ('PARTIALLY_REFUNDED', 'REFUNDED')`,
+  );
+  return rows
+    .filter((row) => int8(row.refunded_minor) !== int8(row.records ?? 0) || int8(row.refunded_minor) !== int8(row.ledger ?? 0))
+    .map((row) => ({ check: 'order_refunded_amount', order_id: row.id, expected: int8(row.refunded_minor), actual: `${row.records ?? 0} recorded, ${row.ledger ?? 0} in the ledger` }));
+}
+
+/** Every SUCCEEDED (or later REVERSED) top-up has exactly one credit; no other top-up has any. */
+export async function topupCredits(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; status: string; amount_minor: string; credits: string; credited_minor: string | null }>(
+    `SELECT p.id, p.status, p.amount_minor, COUNT(t.id) AS credits, SUM(t.amount_minor) AS credited_minor
+     FROM topups p LEFT JOIN ledger_transactions t ON t.topup_id = p.id AND t.type = 'topup'
+     GROUP BY p.id, p.status, p.amount_minor`,
+  );
+  return rows.flatMap((row): Mismatch[] => {
+    const expected = row.status === 'SUCCEEDED' || row.status === 'REVERSED' ? 1 : 0;
+    const credits = int8(row.credits);
+    if (credits !== expected) return [{ check: 'topup_credits', topup_id: row.id, status: row.status, expected, actual: credits }];
+    if (expected === 1 && int8(row.credited_minor) !== int8(row.amount_minor)) {
+      return [{ check: 'topup_credit_amount', topup_id: row.id, expected: int8(row.amount_minor), actual: int8(row.credited_minor) }];
+    }
+    return [];
+  });
+}
+
+export const SHOP_CHECKS = [paidOrders, orphanPurchases, orderRefunds, topupCredits];

@@ -1,0 +1,26 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const HEADER_PATTERN = /^t=(\d{1,12}),v1=([0-9a-f]{64})$/;
+
+export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+
+/** HMAC-SHA256 over "<timestamp>.<raw body>", hex encoded (SPEC §5). */
+export function signPayload(secret: string, timestamp_s: number, raw_body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp_s}.${raw_body}`).digest('hex');
+}
+
+export function signatureHeader(secret: string, timestamp_s: number, raw_body: string): string {
+  return `t=${timestamp_s},v1=${signPayload(secret, timestamp_s, raw_body)}`;
+}
+
+/** Verifies `Psp-Signature: t=<unix seconds>,v1=<hex>` over the exact bytes received. */
+export function verifySignature(header: string, raw_body: string, secret: string, now_s: number, tolerance_s: number): SignatureCheck {
+  const match = HEADER_PATTERN.exec(header);
+  if (!match) return { ok: false, reason: 'Psp-Signature header is missing or malformed' };
+  const timestamp_s = Number(match[1]);
+  if (Math.abs(now_s - timestamp_s) > tolerance_s) return { ok: false, reason: `signature timestamp is more than ${tolerance_s} s away` };
+  const expected = Buffer.from(signPayload(secret, timestamp_s, raw_body), 'hex');
+  const received = Buffer.from(match[2]!, 'hex');
+  if (!timingSafeEqual(expected, received)) return { ok: false, reason: 'signature does not match' };
+  return { ok: true };
+}
