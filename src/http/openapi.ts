@@ -1,7 +1,10 @@
 import Joi from 'joi';
-import joiToJson from 'joi-to-json';
+import joiToJsonModule from 'joi-to-json';
 import type { RouteSpec } from './route.js';
 import { STATUS_BY_CODE } from './problem.js';
+
+// The package is CommonJS (module.exports = parse) behind ESM-style typings.
+const joiToJson = joiToJsonModule as unknown as typeof joiToJsonModule.parse;
 
 const PROBLEM_SCHEMA = {
   type: 'object',
@@ -17,7 +20,7 @@ const PROBLEM_SCHEMA = {
 };
 
 function jsonSchema(schema: Joi.Schema): Record<string, unknown> {
-  return joiToJson.parse(schema as never, 'open-api-3.1') as Record<string, unknown>;
+  return joiToJson(schema as never, 'open-api-3.1') as Record<string, unknown>;
 }
 
 function parameters(spec: RouteSpec) {
