@@ -72,7 +72,8 @@ export class Migration20261122000200_ledger extends SharedMigration {
     // Rows only ever locked, never read: the cross-pod queue for contended accounts.
     this.addSql(`CREATE TABLE contention_locks (
       account_id TEXT PRIMARY KEY,
-      crdb_region ${region} NOT NULL
+      crdb_region ${region} NOT NULL,
+      locked_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )`);
   }
 }
