@@ -22,12 +22,13 @@ const REDACTED_PATHS = [
   '*.connectionString',
 ];
 
-export function createLogger(options: { level: string; region?: string; name?: string }): Logger {
-  return pino({
+export function createLogger(options: { level: string; region?: string; name?: string }, destination?: pino.DestinationStream): Logger {
+  const settings: pino.LoggerOptions = {
     level: options.level,
     name: options.name ?? 'creditshop',
     base: options.region ? { region: options.region, pid: process.pid } : { pid: process.pid },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
