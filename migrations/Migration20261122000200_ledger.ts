@@ -69,11 +69,11 @@ export class Migration20261122000200_ledger extends SharedMigration {
     )`);
     this.addSql("CREATE INDEX holds_active_expiry ON holds (expires_at) WHERE status = 'ACTIVE'");
     this.addSql('CREATE INDEX holds_account ON holds (account_id, currency, status)');
-    // Rows only ever locked, never read: the cross-pod queue for contended accounts.
+    // The cross-pod queue for contended accounts: rows are locked by queued transactions and
+    // probed (FOR SHARE NOWAIT) by unqueued ones; see TransactionRunner.
     this.addSql(`CREATE TABLE contention_locks (
       account_id TEXT PRIMARY KEY,
-      crdb_region ${region} NOT NULL,
-      locked_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      crdb_region ${region} NOT NULL
     )`);
   }
 }

@@ -233,9 +233,9 @@ export class TransactionRunner {
       // The queue rows are committed before they are locked: unqueued transactions only see
       // committed rows, and would not notice a holder of a row that is still being inserted.
       await client.query(
-        `INSERT INTO contention_locks (account_id, crdb_region) SELECT account_id, $2 FROM unnest($1::text[]) AS ids (account_id)
+        `INSERT INTO contention_locks (account_id, crdb_region) VALUES ${ordered.map((_, i) => `($${i + 2}, $1)`).join(', ')}
          ON CONFLICT (account_id) DO NOTHING`,
-        [ordered, this.settings.region],
+        [this.settings.region, ...ordered],
       );
       await client.query('BEGIN');
       // Held until COMMIT (unlock); the rows are never modified, so taking them creates no versions.

@@ -1,0 +1,234 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request, startCluster } from '../support/cluster.js';
+import { key, ledgerHarness, tally, type LedgerHarness } from '../support/ledger.js';
+
+let h: LedgerHarness;
+
+beforeAll(async () => {
+  // Every pod runs the expiry worker, often, so that a 1-second hold is released quickly.
+  h = await ledgerHarness(await startCluster({ workers: true, env: { WORKER_INTERVAL_MS: '200' } }));
+});
+afterAll(() => h?.cluster.stop());
+
+async function createHold(account_id: string, amount: number, expires_in_seconds = 600, base = h.pod(0)) {
+  const created = await request(base, 'POST', '/v1/holds', { account_id, amount, currency: 'EUR', expires_in_seconds, reference: 'order-1' }, { token: h.service, key: key() });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body;
+}
+
+const capture = (id: string, body: object = {}, base = h.pod(1)) => request(base, 'POST', `/v1/holds/${id}/capture`, body, { token: h.service, key: key() });
+const voidHold = (id: string, base = h.pod(2)) => request(base, 'POST', `/v1/holds/${id}/void`, {}, { token: h.service, key: key() });
+const getHold = (id: string, base = h.pod(0)) => request(base, 'GET', `/v1/holds/${id}`, undefined, { token: h.service });
+
+function expectInvalidState(response: { status: number; body: any; headers: Headers }) {
+  expect(response.status).toBe(409);
+  expect(response.body.code).toBe('invalid_state');
+  expect(response.headers.get('content-type')).toContain('application/problem+json');
+}
+
+describe('creating a hold', () => {
+  it('when a hold of 400 is placed on 1,000, then it is ACTIVE and available drops to 600 while the balance stays', async () => {
+    const id = await h.openAccount(1_000, { home_region: 'us-east' });
+    const hold = await createHold(id, 400);
+    expect(hold).toMatchObject({ account_id: id, amount: 400, captured_amount: 0, currency: 'EUR', status: 'ACTIVE', reference: 'order-1', capture_transaction_id: null });
+    expect(Date.parse(hold.expires_at) - Date.parse(hold.created_at)).toBeGreaterThanOrEqual(599_000);
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 400, available: 600 });
+    expect((await getHold(hold.id, h.pod(2))).body).toEqual(hold);
+    // A hold moves no money: the history shows only the seed credit.
+    expect((await h.history(id)).map((item) => item.type)).toEqual(['credit']);
+  });
+
+  it('when a hold exceeds what is available, then 409 insufficient_funds and nothing is held', async () => {
+    const id = await h.openAccount(1_000);
+    await createHold(id, 700);
+    const refused = await request(h.pod(1), 'POST', '/v1/holds', { account_id: id, amount: 301, currency: 'EUR', expires_in_seconds: 60 }, { token: h.service, key: key() });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('insufficient_funds');
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 700, available: 300 });
+    // A debit cannot spend held money either.
+    const debit = await request(h.pod(2), 'POST', `/v1/accounts/${id}/debits`, { amount: 301, currency: 'EUR', reason: 'x' }, { token: h.service, key: key() });
+    expect(debit.status).toBe(409);
+    expect(debit.body.code).toBe('insufficient_funds');
+  });
+  it('when 30 holds of 100 race for 1,000 over the pods, then exactly 10 are placed and the rest are insufficient_funds', async () => {
+    const id = await h.openAccount(1_000, { home_region: 'eu-west' });
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        request(h.pod(i), 'POST', '/v1/holds', { account_id: id, amount: 100, currency: 'EUR', expires_in_seconds: 600 }, { token: h.service, key: key() }),
+      ),
+    );
+    expect(tally(responses)).toEqual({ '201': 10, '409 insufficient_funds': 20 });
+    expect(new Set(responses.filter((response) => response.status === 201).map((response) => response.body.id)).size).toBe(10);
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 1_000, available: 0 });
+    await h.expectReconcileClean();
+  });
+});
+
+describe('capturing a hold', () => {
+  it('when 300 of a 500 hold is captured, then it is CAPTURED, 300 is charged, the other 200 is released and the capture is in the history', async () => {
+    const id = await h.openAccount(1_000, { home_region: 'ap-south' });
+    const hold = await createHold(id, 500);
+    const captured = await capture(hold.id, { amount: 300 });
+    expect(captured.status).toBe(200);
+    expect(captured.body).toMatchObject({ id: hold.id, status: 'CAPTURED', amount: 500, captured_amount: 300 });
+    expect(captured.body.capture_transaction_id).toEqual(expect.any(String));
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 700, held: 0, available: 700 });
+
+    const [latest] = await h.history(id);
+    expect(latest).toMatchObject({ type: 'hold_capture', transaction_id: captured.body.capture_transaction_id, amount: -300, balance_after: 700, references: { hold_id: hold.id } });
+    const transaction = await request(h.pod(0), 'GET', `/v1/transactions/${captured.body.capture_transaction_id}`, undefined, { token: h.service });
+    expect(transaction.body).toMatchObject({ type: 'hold_capture', amount: 300, hold_id: hold.id });
+    expect((await getHold(hold.id)).body).toEqual(captured.body);
+  });
+
+  it('when a hold is captured without an amount, then all of it is charged', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 250);
+    const captured = await capture(hold.id);
+    expect(captured.status).toBe(200);
+    expect(captured.body).toMatchObject({ status: 'CAPTURED', captured_amount: 250 });
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 750, held: 0, available: 750 });
+  });
+
+  it('when more than the hold is captured, then 409 invalid_state and the hold stays ACTIVE', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 100);
+    expectInvalidState(await capture(hold.id, { amount: 101 }));
+    expect((await getHold(hold.id)).body).toMatchObject({ status: 'ACTIVE', captured_amount: 0 });
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 100, available: 900 });
+  });
+
+  it('when a captured hold is captured or voided again, then 409 invalid_state and nothing moves', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 500);
+    expect((await capture(hold.id, { amount: 100 })).status).toBe(200);
+    expectInvalidState(await capture(hold.id, { amount: 100 }));
+    expectInvalidState(await capture(hold.id));
+    expectInvalidState(await voidHold(hold.id));
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 900, held: 0, available: 900 });
+    expect((await getHold(hold.id)).body).toMatchObject({ status: 'CAPTURED', captured_amount: 100 });
+  });
+
+  it('when one capture request is retried with its key, then the first answer is replayed and the wallet is charged once', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 500);
+    const k = key();
+    const first = await request(h.pod(0), 'POST', `/v1/holds/${hold.id}/capture`, { amount: 200 }, { token: h.service, key: k });
+    const again = await request(h.pod(2), 'POST', `/v1/holds/${hold.id}/capture`, { amount: 200 }, { token: h.service, key: k });
+    expect(first.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await h.wallet(id)).toMatchObject({ balance: 800, held: 0 });
+  });
+
+  it('when 12 different captures and voids of one hold race over the pods, then exactly one wins and the rest are invalid_state', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 600);
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? voidHold(hold.id, h.pod(i)) : capture(hold.id, { amount: 100 + i }, h.pod(i)))),
+    );
+    expect(tally(responses)).toEqual({ '200': 1, '409 invalid_state': 11 });
+    const winner = responses.find((response) => response.status === 200)!.body;
+    const wallet = await h.wallet(id);
+    if (winner.status === 'VOIDED') expect(wallet).toEqual({ currency: 'EUR', balance: 1_000, held: 0, available: 1_000 });
+    else expect(wallet).toEqual({ currency: 'EUR', balance: 1_000 - winner.captured_amount, held: 0, available: 1_000 - winner.captured_amount });
+    expect((await h.history(id)).filter((item) => item.type === 'hold_capture')).toHaveLength(winner.status === 'CAPTURED' ? 1 : 0);
+    await h.expectReconcileClean();
+  });
+  it('when a capture is partly refunded, then the money returns to the wallet and the refund references the capture', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 400);
+    const captured = await capture(hold.id, { amount: 400 });
+    const refund = await request(h.pod(2), 'POST', `/v1/transactions/${captured.body.capture_transaction_id}/refunds`, { amount: 150 }, { token: h.service, key: key() });
+    expect(refund.status).toBe(201);
+    expect(refund.body).toMatchObject({ type: 'refund', amount: 150, original_transaction_id: captured.body.capture_transaction_id });
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 750, held: 0, available: 750 });
+    const beyond = await request(h.pod(0), 'POST', `/v1/transactions/${captured.body.capture_transaction_id}/refunds`, { amount: 251 }, { token: h.service, key: key() });
+    expect(beyond.status).toBe(422);
+    expect(beyond.body).toMatchObject({ code: 'refund_exceeds_remaining', remaining: 250 });
+  });
+});
+
+describe('voiding a hold', () => {
+  it('when a hold is voided, then it is VOIDED, the money is available again and a later capture or void is 409 invalid_state', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 450);
+    const voided = await voidHold(hold.id);
+    expect(voided.status).toBe(200);
+    expect(voided.body).toMatchObject({ id: hold.id, status: 'VOIDED', captured_amount: 0, capture_transaction_id: null });
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 0, available: 1_000 });
+    expectInvalidState(await capture(hold.id));
+    expectInvalidState(await voidHold(hold.id));
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 0, available: 1_000 });
+    expect((await h.history(id)).map((item) => item.type)).toEqual(['credit']);
+  });
+
+  it('when an unknown hold is voided or read, then 404 not_found', async () => {
+    const unknown = '6f1f2a56-3c3e-4b9e-9a39-4f4f1b0b7d11';
+    expect((await voidHold(unknown)).body.code).toBe('not_found');
+    expect((await capture(unknown)).status).toBe(404);
+    expect((await getHold(unknown)).status).toBe(404);
+  });
+
+  it('when a player reads their own hold, then they see it; another player gets 404', async () => {
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 10);
+    expect((await request(h.pod(1), 'GET', `/v1/holds/${hold.id}`, undefined, { token: await h.mint.player(id) })).status).toBe(200);
+    const other = await request(h.pod(1), 'GET', `/v1/holds/${hold.id}`, undefined, { token: await h.mint.player('someone-else') });
+    expect(other.status).toBe(404);
+    expect(other.body.code).toBe('not_found');
+  });
+});
+
+describe('hold expiry', () => {
+  it('when a hold expires after 1 second, then the worker marks it EXPIRED and releases its money within seconds; capture and void are then invalid_state', async () => {
+    const id = await h.openAccount(1_000, { home_region: 'ap-south' });
+    const hold = await createHold(id, 300, 1);
+    expect(await h.wallet(id)).toMatchObject({ held: 300, available: 700 });
+
+    const deadline = Date.now() + 6_000;
+    let current = hold;
+    while (current.status === 'ACTIVE' && Date.now() < deadline) {
+      await sleep(100);
+      current = (await getHold(hold.id)).body;
+    }
+    expect(current).toMatchObject({ status: 'EXPIRED', captured_amount: 0, capture_transaction_id: null });
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 0, available: 1_000 });
+    expectInvalidState(await capture(hold.id));
+    expectInvalidState(await voidHold(hold.id));
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 0, available: 1_000 });
+    await h.expectReconcileClean();
+  });
+
+  it('when 12 holds on two wallets expire together while every pod runs the worker, then each is expired once and all the money is released', async () => {
+    const a = await h.openAccount(1_200, { home_region: 'us-east' });
+    const b = await h.openAccount(600, { home_region: 'eu-west' });
+    const holds = await Promise.all(Array.from({ length: 12 }, (_, i) => createHold(i % 2 ? b : a, 100, 1, h.pod(i))));
+    expect(await h.wallet(a)).toMatchObject({ held: 600, available: 600 });
+    expect(await h.wallet(b)).toMatchObject({ held: 600, available: 0 });
+    const deadline = Date.now() + 8_000;
+    let statuses: string[] = [];
+    do {
+      await sleep(150);
+      statuses = await Promise.all(holds.map(async (hold) => (await getHold(hold.id)).body.status));
+    } while (statuses.some((status) => status === 'ACTIVE') && Date.now() < deadline);
+    expect(statuses).toEqual(Array(12).fill('EXPIRED'));
+    expect(await h.wallet(a)).toEqual({ currency: 'EUR', balance: 1_200, held: 0, available: 1_200 });
+    expect(await h.wallet(b)).toEqual({ currency: 'EUR', balance: 600, held: 0, available: 600 });
+    await h.expectReconcileClean();
+  });
+
+  it('when a hold is past its expiry but not yet released, then it can no longer be captured', async () => {
+    // Workers run every 200 ms; right after the expiry the capture is refused whether or not the worker got there first.
+    const id = await h.openAccount(1_000);
+    const hold = await createHold(id, 100, 1);
+    await sleep(1_100);
+    expectInvalidState(await capture(hold.id));
+    const deadline = Date.now() + 6_000;
+    while ((await h.wallet(id)).held !== 0 && Date.now() < deadline) await sleep(100);
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 0, available: 1_000 });
+    expect((await getHold(hold.id)).body.status).toBe('EXPIRED');
+  });
+});

@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { loadTopology } from '../../src/platform/regions.js';
+import { request, startCluster } from '../support/cluster.js';
+import { key, ledgerHarness, type LedgerHarness } from '../support/ledger.js';
+
+// This file corrupts balances on purpose. It does so in a database of its own, so that the
+// other test files (which reconcile the shared database) never see the corruption.
+const database_name = `creditshop_reconcile_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+let database_url: string;
+let h: LedgerHarness | undefined;
+let sql: pg.Client;
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: inject('database_url') });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  await admin((client) => client.query(`CREATE DATABASE ${database_name}`));
+  const url = new URL(inject('database_url'));
+  url.pathname = `/${database_name}`;
+  database_url = url.toString();
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database_url, LOG_LEVEL: 'silent' });
+  const db = await openDatabase(config, { url: database_url, application_name: 'creditshop:test-reconcile-migrate', pool_max: 2 });
+  try {
+    await migrateDatabase(db, loadTopology(), createLogger({ level: 'silent' }));
+  } finally {
+    await db.close();
+  }
+  h = await ledgerHarness(await startCluster({ env: { DATABASE_URL: database_url, DB_POOL_MAX: '4' } }));
+  sql = new pg.Client({ connectionString: database_url });
+  await sql.connect();
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await h?.cluster.stop();
+  await admin((client) => client.query(`DROP DATABASE IF EXISTS ${database_name} WITH (FORCE)`));
+});
+
+/** `npm run reconcile` against this file's database. */
+function reconcileCli(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/reconcile.ts'], {
+      env: { ...process.env, DATABASE_URL: database_url, LOG_LEVEL: 'silent', NODE_ENV: 'test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs `work` with a wallet column moved by `delta` behind the ledger's back, always putting it back. */
+async function withCorruptedWallet<T>(account_id: string, column: 'balance_minor' | 'held_minor', delta: number, work: () => Promise<T>): Promise<T> {
+  const changed = await sql.query(`UPDATE wallets SET ${column} = ${column} + $1 WHERE account_id = $2 AND currency = 'EUR'`, [delta, account_id]);
+  expect(changed.rowCount).toBe(1);
+  try {
+    return await work();
+  } finally {
+    await sql.query(`UPDATE wallets SET ${column} = ${column} - $1 WHERE account_id = $2 AND currency = 'EUR'`, [delta, account_id]);
+  }
+}
+
+describe('reconciliation', () => {
+  it('when the ledger has only gone through the API, then reconciliation reports it clean', async () => {
+    const a = await h!.openAccount(1_000, { home_region: 'us-east' });
+    const b = await h!.openAccount(400, { home_region: 'ap-south' });
+    expect((await request(h!.pod(1), 'POST', `/v1/accounts/${a}/debits`, { amount: 250, currency: 'EUR', reason: 'x' }, { token: h!.service, key: key() })).status).toBe(201);
+    expect((await request(h!.pod(2), 'POST', '/v1/transfers', { from_account_id: b, to_account_id: a, amount: 100, currency: 'EUR' }, { token: h!.service, key: key() })).status).toBe(201);
+    await h!.expectReconcileClean();
+  });
+
+  it('when a wallet balance is changed with raw SQL, then the API reports a wallet_balance mismatch and the CLI exits non-zero; once restored, both are clean', async () => {
+    const id = await h!.openAccount(1_000, { home_region: 'eu-west' });
+    await withCorruptedWallet(id, 'balance_minor', 37, async () => {
+      const report = await h!.reconcile();
+      expect(report.status).toBe(200);
+      expect(report.body.ok).toBe(false);
+      expect(report.body.mismatches).toEqual(
+        expect.arrayContaining([
+          { check: 'wallet_balance', account_id: id, currency: 'EUR', expected: 1_000, actual: 1_037 },
+          { check: 'wallet_last_balance_after', account_id: id, currency: 'EUR', expected: 1_000, actual: 1_037 },
+        ]),
+      );
+      expect(report.body.mismatches.every((mismatch: { account_id?: string }) => mismatch.account_id === id)).toBe(true);
+
+      const cli = await reconcileCli();
+      expect(cli.code).toBe(1);
+      const printed = JSON.parse(cli.stdout);
+      expect(printed.ok).toBe(false);
+      expect(printed.mismatches).toEqual(report.body.mismatches);
+    });
+    await h!.expectReconcileClean();
+    const cli = await reconcileCli();
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toEqual({ ok: true, mismatches: [] });
+  });
+
+  it('when a wallet holds more than its active holds, then a wallet_held mismatch is reported until restored', async () => {
+    const id = await h!.openAccount(1_000);
+    const hold = await request(h!.pod(0), 'POST', '/v1/holds', { account_id: id, amount: 200, currency: 'EUR', expires_in_seconds: 600 }, { token: h!.service, key: key() });
+    expect(hold.status).toBe(201);
+    await withCorruptedWallet(id, 'held_minor', 5, async () => {
+      const report = await h!.reconcile();
+      expect(report.body).toEqual({ ok: false, mismatches: [{ check: 'wallet_held', account_id: id, currency: 'EUR', expected: 200, actual: 205 }] });
+    });
+    await h!.expectReconcileClean();
+  });
+
+  it('when raw SQL tries to drain a wallet below zero, then the database itself refuses it and the ledger stays clean', async () => {
+    const id = await h!.openAccount(100);
+    const drained = sql.query("UPDATE wallets SET balance_minor = balance_minor - 150 WHERE account_id = $1 AND currency = 'EUR'", [id]);
+    await expect(drained).rejects.toMatchObject({ code: '23514', constraint: 'wallets_no_overdraft' });
+    expect(await h!.wallet(id)).toEqual({ currency: 'EUR', balance: 100, held: 0, available: 100 });
+    await h!.expectReconcileClean();
+  });
+});
