@@ -22,17 +22,18 @@ export class Migration20261122000300_shop extends SharedMigration {
     this.addSql('CREATE INDEX items_listing ON items (created_at DESC, id DESC)');
     this.addSql(`CREATE TABLE orders (
       id UUID PRIMARY KEY,
-      account_id TEXT NOT NULL REFERENCES accounts (id),
+      account_id TEXT NOT NULL,
       account_seq INT8 NOT NULL,
       mode TEXT NOT NULL CHECK (mode IN ('immediate', 'two_step')),
       status TEXT NOT NULL CHECK (status IN ('PENDING', 'COMPLETED', 'CANCELLED', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED')),
       currency TEXT NOT NULL,
       total_minor INT8 NOT NULL CHECK (total_minor > 0),
       refunded_minor INT8 NOT NULL DEFAULT 0 CHECK (refunded_minor >= 0 AND refunded_minor <= total_minor),
-      hold_id UUID REFERENCES holds (id),
-      payment_transaction_id UUID REFERENCES ledger_transactions (id),
+      hold_id UUID,
+      payment_transaction_id UUID,
       pending_until TIMESTAMPTZ,
       completed_at TIMESTAMPTZ,
+      status_history JSONB NOT NULL,
       crdb_region ${region} NOT NULL,
       created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
       updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
@@ -40,7 +41,7 @@ export class Migration20261122000300_shop extends SharedMigration {
     this.addSql('CREATE UNIQUE INDEX orders_account_seq ON orders (account_id, account_seq)');
     this.addSql("CREATE INDEX orders_pending ON orders (pending_until) WHERE status = 'PENDING'");
     this.addSql(`CREATE TABLE order_lines (
-      order_id UUID NOT NULL REFERENCES orders (id),
+      order_id UUID NOT NULL,
       line_no INT4 NOT NULL,
       item_id TEXT NOT NULL,
       item_name TEXT NOT NULL,
@@ -54,20 +55,11 @@ export class Migration20261122000300_shop extends SharedMigration {
       crdb_region ${region} NOT NULL,
       PRIMARY KEY (order_id, line_no)
     )`);
-    this.addSql(`CREATE TABLE order_status_changes (
-      id UUID PRIMARY KEY,
-      order_id UUID NOT NULL REFERENCES orders (id),
-      status TEXT NOT NULL,
-      reason TEXT,
-      crdb_region ${region} NOT NULL,
-      changed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
-    )`);
-    this.addSql('CREATE INDEX order_status_changes_order ON order_status_changes (order_id, changed_at)');
     this.addSql(`CREATE TABLE entitlements (
       id UUID PRIMARY KEY,
-      account_id TEXT NOT NULL REFERENCES accounts (id),
+      account_id TEXT NOT NULL,
       account_seq INT8 NOT NULL,
-      order_id UUID NOT NULL REFERENCES orders (id),
+      order_id UUID NOT NULL,
       line_no INT4 NOT NULL,
       item_id TEXT NOT NULL,
       quantity INT4 NOT NULL CHECK (quantity > 0),
@@ -81,24 +73,24 @@ export class Migration20261122000300_shop extends SharedMigration {
     this.addSql('CREATE UNIQUE INDEX entitlements_order_line ON entitlements (order_id, line_no)');
     this.addSql(`CREATE TABLE order_refunds (
       id UUID PRIMARY KEY,
-      order_id UUID NOT NULL REFERENCES orders (id),
+      order_id UUID NOT NULL,
       amount_minor INT8 NOT NULL CHECK (amount_minor > 0),
       lines JSONB NOT NULL,
       reason TEXT NOT NULL,
-      transaction_id UUID NOT NULL REFERENCES ledger_transactions (id),
+      transaction_id UUID NOT NULL,
       crdb_region ${region} NOT NULL,
       created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )`);
     this.addSql('CREATE INDEX order_refunds_order ON order_refunds (order_id)');
     this.addSql(`CREATE TABLE topups (
       id UUID PRIMARY KEY,
-      account_id TEXT NOT NULL REFERENCES accounts (id),
+      account_id TEXT NOT NULL,
       amount_minor INT8 NOT NULL CHECK (amount_minor > 0),
       currency TEXT NOT NULL,
       status TEXT NOT NULL CHECK (status IN ('PENDING', 'SUCCEEDED', 'FAILED', 'REVERSED')),
       psp_payment_id TEXT,
-      credit_transaction_id UUID REFERENCES ledger_transactions (id),
-      reversal_transaction_id UUID REFERENCES ledger_transactions (id),
+      credit_transaction_id UUID,
+      reversal_transaction_id UUID,
       unrecovered_minor INT8 NOT NULL DEFAULT 0,
       review_reason TEXT,
       reconciliation_required_at TIMESTAMPTZ,

@@ -33,14 +33,19 @@ export async function findWallets(em: EntityManager, account_id: string): Promis
   return em.find(WalletEntity, { account_id }, { orderBy: { currency: 'asc' } });
 }
 
-export async function insertAccount(tx: SqlTx, account: { id: string; kind: 'player' | 'system'; region: string }): Promise<void> {
-  await tx.execute('INSERT INTO accounts (id, kind, crdb_region) VALUES (?, ?, ?)', [account.id, account.kind, account.region]);
+/**
+ * Inserts the account unless the id is taken (then undefined). No read first: on PostgreSQL a
+ * lookup inside a serializable transaction would predicate-lock the index page that concurrent
+ * sign-ups insert into. A twin still in flight makes this raise a serialization failure.
+ */
+export async function insertAccount(tx: SqlTx, account: { id: string; kind: 'player' | 'system'; region: string }): Promise<AccountRow | undefined> {
+  return tx.maybeOne<AccountRow>(
+    'INSERT INTO accounts (id, kind, crdb_region) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id, kind, crdb_region, created_at',
+    [account.id, account.kind, account.region],
+  );
 }
 
-/** Creates the wallet if it is missing; the wallet lives in its account's home region. */
-export async function ensureWallet(tx: SqlTx, account_id: string, currency: string, region: string): Promise<void> {
-  await tx.execute(
-    'INSERT INTO wallets (account_id, currency, crdb_region) VALUES (?, ?, ?) ON CONFLICT (account_id, currency) DO NOTHING',
-    [account_id, currency, region],
-  );
+/** Opens an empty wallet of a new account; it lives in its account's home region. */
+export async function insertWallet(tx: SqlTx, account_id: string, currency: string, region: string): Promise<WalletRow> {
+  return tx.one<WalletRow>('INSERT INTO wallets (account_id, currency, crdb_region) VALUES (?, ?, ?) RETURNING *', [account_id, currency, region]);
 }

@@ -3,7 +3,7 @@ import type { Actor } from '../auth/tokens.js';
 import { DomainError, forbidden } from '../domain/errors.js';
 import type { IdempotencyScope, CommandResult } from '../idempotency/command-runner.js';
 import type { AppDeps } from '../platform/deps.js';
-import { ensureWallet, findAccount, findWallets, insertAccount, toAccountView, type AccountView } from './account-repository.js';
+import { insertAccount, insertWallet, toAccountView, type AccountView } from './account-repository.js';
 
 export interface CreateAccountInput {
   id?: string;
@@ -33,10 +33,8 @@ export async function createAccount(
   const currency = input.currency ?? deps.config.default_currency;
   return deps.commands.run('create_account', idempotency, async (tx, placement) => {
     placement.region = home_region;
-    if (await findAccount(tx.em, id)) throw new DomainError('already_exists', `account ${id} already exists`);
-    await insertAccount(tx, { id, kind: 'player', region: home_region });
-    await ensureWallet(tx, id, currency, home_region);
-    const account = await findAccount(tx.em, id);
-    return toAccountView(account!, await findWallets(tx.em, id));
+    const account = await insertAccount(tx, { id, kind: 'player', region: home_region });
+    if (!account) throw new DomainError('already_exists', `account ${id} already exists`);
+    return toAccountView(account, [await insertWallet(tx, id, currency, home_region)]);
   });
 }

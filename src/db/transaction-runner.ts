@@ -23,6 +23,12 @@ export interface RunOptions {
    * they are best effort).
    */
   contended_accounts?: readonly string[];
+  /**
+   * A read-only transaction over one snapshot (REPEATABLE READ READ ONLY: snapshot isolation on
+   * PostgreSQL, serializable where the engine upgrades it). For whole-database checks, which as
+   * SERIALIZABLE readers would predicate-lock everything and abort concurrent writers.
+   */
+  read_only_snapshot?: boolean;
 }
 
 /** SQLSTATEs after which the whole transaction is run again. 40003 (ambiguous commit) is safe
@@ -61,6 +67,10 @@ export class RetriesExhausted extends DomainError {
     super('unavailable', `transaction ${name} did not commit after ${attempts} attempts; retry with the same Idempotency-Key`);
   }
 }
+
+type Isolation = { isolationLevel: IsolationLevel; readOnly?: boolean };
+const SERIALIZABLE: Isolation = { isolationLevel: IsolationLevel.SERIALIZABLE };
+const SNAPSHOT: Isolation = { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true };
 
 export interface RunnerSettings {
   orm: MikroORM;
@@ -117,11 +127,12 @@ export class TransactionRunner {
   /** Runs `work` as one SERIALIZABLE transaction, retried whole (fresh ORM context) on 40001. */
   async run<T>(name: string, work: (tx: SqlTx) => Promise<T>, options: RunOptions = {}): Promise<T> {
     const accounts = options.contended_accounts ?? [];
-    if (accounts.length === 0) return this.runWithRetries(name, work, accounts);
-    return this.mutex.runExclusive(accounts, () => this.runWithRetries(name, work, accounts));
+    const isolation = options.read_only_snapshot ? SNAPSHOT : SERIALIZABLE;
+    if (accounts.length === 0) return this.runWithRetries(name, work, accounts, isolation);
+    return this.mutex.runExclusive(accounts, () => this.runWithRetries(name, work, accounts, isolation));
   }
 
-  private async runWithRetries<T>(name: string, work: (tx: SqlTx) => Promise<T>, accounts: readonly string[]): Promise<T> {
+  private async runWithRetries<T>(name: string, work: (tx: SqlTx) => Promise<T>, accounts: readonly string[], isolation: Isolation): Promise<T> {
     let lock: pg.PoolClient | undefined;
     try {
       for (let attempt = 1; ; attempt += 1) {
@@ -130,7 +141,7 @@ export class TransactionRunner {
         }
         this.metrics.transaction_attempts_total.inc({ name });
         try {
-          const result = await this.attempt(work, lock === undefined ? accounts : []);
+          const result = await this.attempt(work, lock === undefined ? accounts : [], isolation);
           this.metrics.transaction_outcomes_total.inc({ name, outcome: 'committed' });
           return result;
         } catch (error) {
@@ -149,7 +160,7 @@ export class TransactionRunner {
    * unqueued ones and exhaust its retries); if a queued one holds them, this attempt stops
    * and queues too.
    */
-  private async attempt<T>(work: (tx: SqlTx) => Promise<T>, unqueued_accounts: readonly string[]): Promise<T> {
+  private async attempt<T>(work: (tx: SqlTx) => Promise<T>, unqueued_accounts: readonly string[], isolation: Isolation): Promise<T> {
     const em = this.orm.em.fork({ clear: true });
     const slot = this.free_slots.pop() ?? this.next_slot++;
     const context = { region: this.settings.region, shard: this.settings.shard_base + (slot % SHARD_SLOTS_PER_POD) };
@@ -160,7 +171,7 @@ export class TransactionRunner {
           if (unqueued_accounts.length > 0) await this.shareQueue(tx, unqueued_accounts);
           return work(tx);
         },
-        { isolationLevel: IsolationLevel.SERIALIZABLE },
+        isolation,
       );
     } finally {
       this.free_slots.push(slot);

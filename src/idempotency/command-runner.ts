@@ -1,4 +1,4 @@
-import { DomainError, InvariantViolation, type ErrorCode } from '../domain/errors.js';
+import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { RunOptions, TransactionRunner } from '../db/transaction-runner.js';
 import type { SqlTx } from '../db/sql.js';
 
@@ -50,9 +50,10 @@ const REMEMBERED_FAILURES = new Set<ErrorCode>([
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * Runs a write command exactly once per (caller, Idempotency-Key): the key is looked up, the
- * effect applied and the response recorded in ONE serializable transaction, so two duplicates
- * can never both commit; the loser of a race retries, finds the record and replays it.
+ * Runs a write command exactly once per (caller, Idempotency-Key): the effect and the record of
+ * its response, under the key's primary key, commit in ONE serializable transaction, so two
+ * duplicates can never both commit; the loser of a race fails on the key, retries, finds the
+ * record and replays it.
  */
 export class CommandRunner {
   constructor(
@@ -67,8 +68,14 @@ export class CommandRunner {
     work: (tx: SqlTx, placement: RecordPlacement) => Promise<T>,
     options: RunOptions = {},
   ): Promise<CommandResult<T>> {
+    // The first lookup reads outside the serializable transaction: on PostgreSQL a key lookup
+    // inside it would predicate-lock an index page that every concurrent command inserts into,
+    // turning unrelated commands into serialization failures. The unique key alone decides.
+    const stored = await this.runner.read((tx) => this.find(tx, scope));
+    if (stored) return replay<T>(stored);
+    let attempts = 0;
     try {
-      return await this.runner.run(name, (tx) => this.once(tx, scope, work), options);
+      return await this.runner.run(name, (tx) => this.once(tx, scope, work, ++attempts > 1), options);
     } catch (error) {
       if (error instanceof DomainError && !(error instanceof ReplayedFailure) && REMEMBERED_FAILURES.has(error.code)) {
         return this.rememberFailure<T>(name, scope, error);
@@ -77,12 +84,15 @@ export class CommandRunner {
     }
   }
 
-  private async once<T>(tx: SqlTx, scope: IdempotencyScope, work: (tx: SqlTx, placement: RecordPlacement) => Promise<T>) {
-    const stored = await this.find(tx, scope);
-    if (stored) return replay<T>(stored);
+  private async once<T>(tx: SqlTx, scope: IdempotencyScope, work: (tx: SqlTx, placement: RecordPlacement) => Promise<T>, retry: boolean) {
+    if (retry) {
+      const stored = await this.find(tx, scope);
+      if (stored) return replay<T>(stored);
+    }
     const placement: RecordPlacement = { region: this.default_region };
     const body = await work(tx, placement).catch(retryOnUniqueViolation);
-    await this.insert(tx, scope, placement, scope.success_status, { ok: true, body });
+    const inserted = await this.insert(tx, scope, placement, scope.success_status, { ok: true, body });
+    if (inserted.length === 0) throw twinCommitted();
     return { status: scope.success_status, body, replayed: false };
   }
 
@@ -109,12 +119,9 @@ export class CommandRunner {
   /** Records a business-rule failure under the key, unless a twin already recorded an outcome. */
   private async rememberFailure<T>(name: string, scope: IdempotencyScope, error: DomainError): Promise<CommandResult<T>> {
     const twin = await this.runner.run(`${name}:failure`, async (tx) => {
-      const stored = await this.find(tx, scope);
-      if (stored) return stored;
       const body = { ok: false as const, code: error.code, detail: error.detail, extensions: error.extensions };
       const inserted = await this.insert(tx, scope, { region: this.default_region }, scope.error_status(error.code), body);
-      if (inserted.length !== 1) throw new InvariantViolation('idempotency record appeared inside a serializable transaction');
-      return undefined;
+      return inserted.length === 1 ? undefined : this.find(tx, scope);
     });
     if (twin) return replay<T>(twin);
     throw error;
@@ -127,10 +134,12 @@ function replay<T>(stored: StoredRecord): CommandResult<T> {
   return { status: stored.status_code, body: response.body as T, replayed: true };
 }
 
-/** A unique violation inside an idempotent command means a twin committed first: run again and replay. */
+/** A twin committed the same key first: the transaction is run again, finds its record and replays it. */
+function twinCommitted(cause?: unknown): Error {
+  return Object.assign(new Error('a concurrent duplicate committed first'), { code: '40001', cause });
+}
+
+/** A unique violation inside an idempotent command means a twin committed first. */
 function retryOnUniqueViolation(error: unknown): never {
-  if ((error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION) {
-    throw Object.assign(new Error('concurrent duplicate committed first'), { code: '40001', cause: error });
-  }
-  throw error;
+  throw (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION ? twinCommitted(error) : error;
 }

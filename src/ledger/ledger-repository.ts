@@ -109,18 +109,46 @@ export async function postTransaction(tx: SqlTx, input: NewTransaction, limits: 
   };
 }
 
+interface SequenceBlock {
+  next: number;
+  end: number;
+  region: string;
+}
+
+/** Sequence numbers a transaction took for each account and has not used yet. */
+const blocks = new WeakMap<SqlTx, Map<string, SequenceBlock>>();
+
+/**
+ * A transaction takes numbers in blocks so that it updates an account's counter row once,
+ * whatever it appends: on PostgreSQL each update makes a new row version, and a transaction
+ * that reads several versions on one heap page predicate-locks the whole page, turning writes
+ * to other accounts on that page into serialization failures. Unused numbers are gaps, which
+ * cursors do not mind.
+ */
+const SEQUENCE_BLOCK = 16;
+
 /**
  * Takes the next `count` numbers of a player account's sequence and returns the first, with the
  * account's home region. The counter row serializes everything appended to the account, so
  * sequence order is commit order on both engines: history, order and entitlement cursors rely on it.
  */
 export async function reserveAccountSequence(tx: SqlTx, account_id: string, count: number): Promise<{ first_seq: number; region: string }> {
-  const row = await tx.maybeOne<{ entry_seq: string; crdb_region: string }>(
-    "UPDATE accounts SET entry_seq = entry_seq + ? WHERE id = ? AND kind = 'player' RETURNING entry_seq, crdb_region",
-    [count, account_id],
-  );
-  if (!row) throw notFound(`account ${account_id}`);
-  return { first_seq: int8(row.entry_seq) - count + 1, region: row.crdb_region };
+  const taken = blocks.get(tx) ?? new Map<string, SequenceBlock>();
+  blocks.set(tx, taken);
+  let block = taken.get(account_id);
+  if (!block || block.end - block.next < count) {
+    const size = Math.max(count, SEQUENCE_BLOCK);
+    const row = await tx.maybeOne<{ entry_seq: string; crdb_region: string }>(
+      "UPDATE accounts SET entry_seq = entry_seq + ? WHERE id = ? AND kind = 'player' RETURNING entry_seq, crdb_region",
+      [size, account_id],
+    );
+    if (!row) throw notFound(`account ${account_id}`);
+    block = { next: int8(row.entry_seq) - size + 1, end: int8(row.entry_seq) + 1, region: row.crdb_region };
+    taken.set(account_id, block);
+  }
+  const first_seq = block.next;
+  block.next += count;
+  return { first_seq, region: block.region };
 }
 
 /** Sequence numbers for every player account of a transaction, taken in account id order. */

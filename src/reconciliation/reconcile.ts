@@ -23,6 +23,6 @@ export async function reconcile(deps: Pick<AppDeps, 'transactions'>): Promise<{ 
     const found: Mismatch[] = [];
     for (const check of CHECKS) found.push(...(await check(tx)));
     return found;
-  });
+  }, { read_only_snapshot: true });
   return { ok: mismatches.length === 0, mismatches };
 }

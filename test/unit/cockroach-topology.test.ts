@@ -189,7 +189,7 @@ describe('table locality map', () => {
   it('declares the account-owned tables REGIONAL BY ROW and the catalog GLOBAL', () => {
     const regionalByRow = [
       'accounts', 'wallets', 'idempotency_keys', 'ledger_transactions', 'ledger_entries',
-      'system_balance_shards', 'holds', 'orders', 'order_lines', 'order_status_changes',
+      'system_balance_shards', 'holds', 'orders', 'order_lines',
       'entitlements', 'order_refunds', 'topups', 'psp_events', 'purchase_requests',
       'purchase_attempts', 'jobs', 'seller_quotes', 'quote_fanouts',
     ];

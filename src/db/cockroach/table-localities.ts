@@ -27,7 +27,6 @@ export const TABLE_LOCALITIES = {
   contention_locks: 'regional_by_row',
   orders: 'regional_by_row',
   order_lines: 'regional_by_row',
-  order_status_changes: 'regional_by_row',
   entitlements: 'regional_by_row',
   order_refunds: 'regional_by_row',
   topups: 'regional_by_row',
@@ -35,7 +34,7 @@ export const TABLE_LOCALITIES = {
   purchase_requests: 'regional_by_row',
   purchase_attempts: 'regional_by_row',
   jobs: 'regional_by_row',
-  // the quote cache and fan-out leases of each region's pods (crdb_region = the pod's region)
+  // the fleet-wide quote cache and fan-out leases (crdb_region = region of the pod that wrote the row last)
   seller_quotes: 'regional_by_row',
   quote_fanouts: 'regional_by_row',
 

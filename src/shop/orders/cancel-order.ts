@@ -6,15 +6,15 @@ import { findHold } from '../../ledger/ledger-queries.js';
 import { releaseHold } from '../../ledger/hold-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { orderOwner, requireOrderControl, visibleOrder } from './order-access.js';
-import { changeStatus, findOrder, type Order } from './order-repository.js';
+import { changeStatus, type Order } from './order-repository.js';
 import { orderView, type OrderView } from './views.js';
 
 /** Ends a PENDING two-step order without charging: its hold is voided in the same transaction. */
-export async function cancelPendingOrder(tx: SqlTx, order: Order, reason: string): Promise<void> {
+export async function cancelPendingOrder(tx: SqlTx, order: Order, reason: string): Promise<Order> {
   if (order.status !== 'PENDING') throw invalidState(`order ${order.id} is ${order.status}`);
   const hold = order.hold_id ? await findHold(tx, order.hold_id) : undefined;
   if (hold?.status === 'ACTIVE') await releaseHold(tx, hold, 'VOIDED');
-  await changeStatus(tx, order, 'CANCELLED', { reason });
+  return changeStatus(tx, order, 'CANCELLED', { reason });
 }
 
 export async function cancelOrder(deps: AppDeps, actor: Actor, order_id: string, idempotency: IdempotencyScope): Promise<CommandResult<OrderView>> {
@@ -26,8 +26,7 @@ export async function cancelOrder(deps: AppDeps, actor: Actor, order_id: string,
     async (tx, placement) => {
       const order = await visibleOrder(tx, actor, order_id);
       placement.region = order.region;
-      await cancelPendingOrder(tx, order, 'cancelled by request');
-      return orderView((await findOrder(tx, order_id))!);
+      return orderView(await cancelPendingOrder(tx, order, 'cancelled by request'));
     },
     { contended_accounts: [account_id] },
   );

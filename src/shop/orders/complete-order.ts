@@ -7,7 +7,7 @@ import { postTransaction } from '../../ledger/ledger-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { grantEntitlements } from './entitlement-repository.js';
 import { orderOwner, requireOrderControl, visibleOrder } from './order-access.js';
-import { changeStatus, findOrder } from './order-repository.js';
+import { changeStatus } from './order-repository.js';
 import { grantPostings } from './pricing.js';
 import { orderView, type OrderView } from './views.js';
 
@@ -36,8 +36,7 @@ export async function completeOrder(deps: AppDeps, actor: Actor, order_id: strin
         );
       }
       await grantEntitlements(tx, order);
-      await changeStatus(tx, order, 'COMPLETED', { payment_transaction_id: posted.id });
-      return orderView((await findOrder(tx, order_id))!);
+      return orderView(await changeStatus(tx, order, 'COMPLETED', { payment_transaction_id: posted.id }));
     },
     { contended_accounts: [account_id] },
   );

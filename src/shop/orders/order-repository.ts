@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { decodeCursor, encodeCursor } from '../../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import { invariant } from '../../domain/errors.js';
@@ -28,7 +27,7 @@ export interface Order {
   created_at: string;
   updated_at: string;
   lines: OrderLine[];
-  status_history: Array<{ status: OrderStatus; reason: string | null; at: string }>;
+  status_history: StatusChange[];
 }
 
 interface OrderRow {
@@ -44,6 +43,7 @@ interface OrderRow {
   payment_transaction_id: string | null;
   pending_until: string | null;
   completed_at: string | null;
+  status_history: Array<{ status: OrderStatus; reason: string | null; at: string }>;
   crdb_region: string;
   created_at: string;
   updated_at: string;
@@ -62,65 +62,98 @@ interface LineRow {
   grants_amount_minor: string | null;
 }
 
-/** Creates a PENDING order with its lines; it takes the account's next sequence number for listing. */
-export async function insertOrder(tx: SqlTx, order: { account_id: string; mode: OrderMode; priced: PricedOrder; pending_until_seconds: number | null }): Promise<string> {
-  const id = randomUUID();
+export interface StatusChange {
+  status: OrderStatus;
+  reason: string | null;
+  at: string;
+}
+
+/**
+ * Inserts an order directly in the state its transaction leaves it in (history included), so
+ * the transaction never updates or reads back a row it just inserted: on PostgreSQL such reads
+ * predicate-lock index pages that every concurrent order inserts into. The order takes the
+ * account's next sequence number, which orders the account's order list by commit.
+ */
+export async function insertOrder(
+  tx: SqlTx,
+  order: {
+    id: string;
+    account_id: string;
+    mode: OrderMode;
+    priced: PricedOrder;
+    statuses: OrderStatus[];
+    pending_until_seconds: number | null;
+    hold_id: string | null;
+    payment_transaction_id: string | null;
+  },
+): Promise<Order> {
   const { first_seq, region } = await reserveAccountSequence(tx, order.account_id, 1);
-  await tx.execute(
-    `INSERT INTO orders (id, account_id, account_seq, mode, status, currency, total_minor, pending_until, crdb_region)
-     VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ${order.pending_until_seconds === null ? 'NULL' : 'now() + CAST(? AS INTERVAL)'}, ?)`,
+  const status = order.statuses[order.statuses.length - 1]!;
+  const row = await tx.one<OrderRow>(
+    `INSERT INTO orders (id, account_id, account_seq, mode, status, currency, total_minor, hold_id, payment_transaction_id,
+       pending_until, completed_at, status_history, crdb_region)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now() + CAST(? AS INTERVAL), CASE WHEN ? = 'COMPLETED' THEN now() END,
+       (SELECT jsonb_agg(jsonb_build_object('status', s, 'reason', NULL, 'at', now())) FROM unnest(?::text[]) AS s), ?)
+     RETURNING *`,
     [
-      id, order.account_id, first_seq, order.mode, order.priced.currency, order.priced.total_minor,
-      ...(order.pending_until_seconds === null ? [] : [`${order.pending_until_seconds} seconds`]),
-      region,
+      order.id, order.account_id, first_seq, order.mode, status, order.priced.currency, order.priced.total_minor, order.hold_id,
+      order.payment_transaction_id, order.pending_until_seconds === null ? null : `${order.pending_until_seconds} seconds`, status, order.statuses, region,
     ],
   );
   await tx.execute(
     `INSERT INTO order_lines (order_id, line_no, item_id, item_name, kind, quantity, unit_price_minor, refundable, grants_currency, grants_amount_minor, crdb_region)
      VALUES ${order.priced.lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     order.priced.lines.flatMap((line) => [
-      id, line.line_no, line.item_id, line.item_name, line.kind, line.quantity, line.unit_price_minor, line.refundable,
+      order.id, line.line_no, line.item_id, line.item_name, line.kind, line.quantity, line.unit_price_minor, line.refundable,
       line.grants?.currency ?? null, line.grants?.amount_minor ?? null, region,
     ]),
   );
-  await recordStatus(tx, id, 'PENDING', null, region);
-  return id;
+  return toOrder(row, order.priced.lines.map((line) => ({ ...line, refunded_quantity: 0 })));
 }
 
-async function recordStatus(tx: SqlTx, order_id: string, status: OrderStatus, reason: string | null, region: string): Promise<void> {
-  await tx.execute('INSERT INTO order_status_changes (id, order_id, status, reason, crdb_region) VALUES (?, ?, ?, ?, ?)', [randomUUID(), order_id, status, reason, region]);
-}
-
-/** Moves an order from one status to another; the status check makes a racing change fail. */
+/** Moves an order from one status to another; the status condition makes a racing change fail loudly. */
 export async function changeStatus(
   tx: SqlTx,
   order: Order,
   to: OrderStatus,
-  changes: { reason?: string; hold_id?: string; payment_transaction_id?: string; refunded_minor?: number } = {},
-): Promise<void> {
-  const updated = await tx.execute(
-    `UPDATE orders SET status = ?, hold_id = COALESCE(?, hold_id), payment_transaction_id = COALESCE(?, payment_transaction_id),
-       refunded_minor = COALESCE(?, refunded_minor), completed_at = CASE WHEN ? = 'COMPLETED' THEN now() ELSE completed_at END,
-       pending_until = CASE WHEN ? = 'PENDING' THEN pending_until ELSE NULL END, updated_at = now()
-     WHERE id = ? AND status = ?`,
-    [to, changes.hold_id ?? null, changes.payment_transaction_id ?? null, changes.refunded_minor ?? null, to, to, order.id, order.status],
+  changes: { reason?: string; refunded_minor?: number; payment_transaction_id?: string } = {},
+): Promise<Order> {
+  const appended = to === order.status ? '[]' : JSON.stringify([{ status: to, reason: changes.reason ?? null }]);
+  const row = await tx.maybeOne<OrderRow>(
+    `UPDATE orders SET status = ?, refunded_minor = COALESCE(?, refunded_minor), payment_transaction_id = COALESCE(?, payment_transaction_id),
+       completed_at = CASE WHEN ? = 'COMPLETED' THEN now() ELSE completed_at END,
+       pending_until = CASE WHEN ? = 'PENDING' THEN pending_until ELSE NULL END,
+       status_history = status_history || (SELECT COALESCE(jsonb_agg(change || jsonb_build_object('at', now())), '[]'::jsonb) FROM jsonb_array_elements(?::jsonb) AS change),
+       updated_at = now()
+     WHERE id = ? AND status = ? RETURNING *`,
+    [to, changes.refunded_minor ?? null, changes.payment_transaction_id ?? null, to, to, appended, order.id, order.status],
   );
-  invariant(updated === 1, `order ${order.id} changed status under a serializable transaction`);
-  if (to !== order.status) await recordStatus(tx, order.id, to, changes.reason ?? null, order.region);
+  invariant(row !== undefined, `order ${order.id} changed status under a serializable transaction`);
+  return toOrder(row, order.lines);
 }
 
+/** The order and its lines: primary-key reads only, safe inside write transactions. */
 export async function findOrder(tx: SqlTx, id: string): Promise<Order | undefined> {
   const row = await tx.maybeOne<OrderRow>('SELECT * FROM orders WHERE id = ?', [id]);
   if (!row) return undefined;
   const lines = await tx.rows<LineRow>('SELECT * FROM order_lines WHERE order_id = ? ORDER BY line_no', [id]);
-  const history = await tx.rows<{ status: OrderStatus; reason: string | null; changed_at: string }>(
-    'SELECT status, reason, changed_at FROM order_status_changes WHERE order_id = ? ORDER BY changed_at, id',
-    [id],
+  return toOrder(
+    row,
+    lines.map((line) => ({
+      line_no: line.line_no,
+      item_id: line.item_id,
+      item_name: line.item_name,
+      kind: line.kind,
+      quantity: line.quantity,
+      refunded_quantity: line.refunded_quantity,
+      unit_price_minor: int8(line.unit_price_minor),
+      refundable: line.refundable,
+      grants: line.grants_currency === null ? null : { currency: line.grants_currency, amount_minor: int8(line.grants_amount_minor) },
+    })),
   );
-  return toOrder(row, lines, history);
 }
 
-function toOrder(row: OrderRow, lines: LineRow[], history: Array<{ status: OrderStatus; reason: string | null; changed_at: string }>): Order {
+function toOrder(row: OrderRow, lines: OrderLine[]): Order {
   return {
     id: row.id,
     account_id: row.account_id,
@@ -136,18 +169,8 @@ function toOrder(row: OrderRow, lines: LineRow[], history: Array<{ status: Order
     region: row.crdb_region,
     created_at: timestamp(row.created_at),
     updated_at: timestamp(row.updated_at),
-    lines: lines.map((line) => ({
-      line_no: line.line_no,
-      item_id: line.item_id,
-      item_name: line.item_name,
-      kind: line.kind,
-      quantity: line.quantity,
-      refunded_quantity: line.refunded_quantity,
-      unit_price_minor: int8(line.unit_price_minor),
-      refundable: line.refundable,
-      grants: line.grants_currency === null ? null : { currency: line.grants_currency, amount_minor: int8(line.grants_amount_minor) },
-    })),
-    status_history: history.map((change) => ({ status: change.status, reason: change.reason, at: timestamp(change.changed_at) })),
+    lines,
+    status_history: row.status_history.map((change) => ({ status: change.status, reason: change.reason, at: timestamp(change.at) })),
   };
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { DomainError } from '../../domain/errors.js';
@@ -9,7 +10,7 @@ import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { findItems } from '../catalog/item-repository.js';
 import { grantEntitlements } from './entitlement-repository.js';
-import { changeStatus, findOrder, insertOrder, type OrderMode } from './order-repository.js';
+import { insertOrder, type Order, type OrderMode } from './order-repository.js';
 import { grantPostings, priceOrder, type PricedOrder, type RequestedLine } from './pricing.js';
 import { orderView, type OrderView } from './views.js';
 
@@ -41,11 +42,7 @@ export async function placeOrder(deps: AppDeps, actor: Actor, input: PlaceOrderI
           currency: priced.currency,
         });
       }
-      const pending_seconds = mode === 'two_step' ? deps.config.order_pending_timeout_seconds : null;
-      const order_id = await insertOrder(tx, { account_id: input.account_id, mode, priced, pending_until_seconds: pending_seconds });
-      if (mode === 'immediate') await payNow(deps, tx, input.account_id, order_id, priced);
-      else await authorize(deps, tx, input.account_id, order_id, priced);
-      const order = (await findOrder(tx, order_id))!;
+      const order = mode === 'immediate' ? await payNow(deps, tx, input.account_id, priced) : await authorize(deps, tx, input.account_id, priced);
       placement.region = order.region;
       return orderView(order);
     },
@@ -53,7 +50,8 @@ export async function placeOrder(deps: AppDeps, actor: Actor, input: PlaceOrderI
   );
 }
 
-async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, order_id: string, priced: PricedOrder): Promise<void> {
+async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, priced: PricedOrder): Promise<Order> {
+  const id = randomUUID();
   const posted = await postTransaction(
     tx,
     {
@@ -61,7 +59,7 @@ async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, order_id: st
       account_id,
       currency: priced.currency,
       amount_minor: priced.total_minor,
-      order_id,
+      order_id: id,
       postings: [
         ...movement(account_id, '@revenue', priced.currency, priced.total_minor),
         ...grantPostings(account_id, priced.lines.map((line) => ({ line, quantity: line.quantity })), 1),
@@ -69,19 +67,38 @@ async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, order_id: st
     },
     deps.config.limits,
   );
-  const order = (await findOrder(tx, order_id))!;
+  const order = await insertOrder(tx, {
+    id,
+    account_id,
+    mode: 'immediate',
+    priced,
+    statuses: ['PENDING', 'COMPLETED'],
+    pending_until_seconds: null,
+    hold_id: null,
+    payment_transaction_id: posted.id,
+  });
   await grantEntitlements(tx, order);
-  await changeStatus(tx, order, 'COMPLETED', { payment_transaction_id: posted.id });
+  return order;
 }
 
-async function authorize(deps: AppDeps, tx: SqlTx, account_id: string, order_id: string, priced: PricedOrder): Promise<void> {
+async function authorize(deps: AppDeps, tx: SqlTx, account_id: string, priced: PricedOrder): Promise<Order> {
+  const id = randomUUID();
   const hold = await insertHold(tx, {
     account_id,
     currency: priced.currency,
     amount_minor: priced.total_minor,
     expires_in_seconds: deps.config.order_pending_timeout_seconds + HOLD_MARGIN_SECONDS,
     destination_account_id: '@revenue',
-    reference: `order:${order_id}`,
+    reference: `order:${id}`,
   });
-  await changeStatus(tx, (await findOrder(tx, order_id))!, 'PENDING', { hold_id: hold.id });
+  return insertOrder(tx, {
+    id,
+    account_id,
+    mode: 'two_step',
+    priced,
+    statuses: ['PENDING'],
+    pending_until_seconds: deps.config.order_pending_timeout_seconds,
+    hold_id: hold.id,
+    payment_transaction_id: null,
+  });
 }

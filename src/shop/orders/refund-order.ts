@@ -47,6 +47,9 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
     async (tx, placement) => {
       const order = await visibleOrder(tx, actor, input.order_id);
       placement.region = order.region;
+      // Nothing left is "exceeds what is left", as for ledger refunds: a refund that loses a race
+      // to the last one gets the same answer whether it read 1 unit left or none.
+      if (order.status === 'REFUNDED') throw new DomainError('refund_exceeds_remaining', `order ${order.id} is fully refunded; 0 is left to refund`, { remaining: 0 });
       if (order.status !== 'COMPLETED' && order.status !== 'PARTIALLY_REFUNDED') throw invalidState(`order ${order.id} is ${order.status}`);
       const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, refundRules(deps, actor, order));
       const refund_id = randomUUID();

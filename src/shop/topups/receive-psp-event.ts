@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { DomainError } from '../../domain/errors.js';
+import { DomainError, InvariantViolation } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
 import { postTransaction, readWallet } from '../../ledger/ledger-repository.js';
 import type { Posting } from '../../ledger/postings.js';
@@ -46,16 +46,19 @@ export async function receivePspEvent(deps: AppDeps, raw_body: string, signature
   const outcome = await deps.transactions.run(
     'psp_event',
     async (tx) => {
-      const stored = await tx.rows(
-        `INSERT INTO psp_events (id, type, topup_id, payload, outcome, crdb_region) VALUES (?, ?, ?, ?::jsonb, 'received', ?)
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [event.id, event.type, event.data.topup_id, raw_body, known?.region ?? tx.context.region],
-      );
-      if (stored.length === 0) return 'duplicate' as const;
+      // The effect first, then the event row with its outcome: a redelivery finds the top-up
+      // settled (no effect) and its insert of the same id does nothing, so it is a duplicate.
+      // Inserting last means no row is written and then updated or read back in one transaction.
       const topup = await findTopup(tx, event.data.topup_id);
       const result = topup ? await apply(deps, tx, topup, event) : 'unknown_topup';
-      await tx.execute('UPDATE psp_events SET outcome = ? WHERE id = ?', [result, event.id]);
-      return result;
+      const stored = await tx.rows(
+        `INSERT INTO psp_events (id, type, topup_id, payload, outcome, crdb_region) VALUES (?, ?, ?, ?::jsonb, ?, ?)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [event.id, event.type, event.data.topup_id, raw_body, result, known?.region ?? tx.context.region],
+      );
+      if (stored.length === 1) return result;
+      if (result === 'credited' || result === 'failed' || result === 'reversed') throw new InvariantViolation(`PSP event ${event.id} took effect twice`);
+      return 'duplicate' as const;
     },
     { contended_accounts: known ? [known.account_id] : [] },
   );
