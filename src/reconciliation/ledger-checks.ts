@@ -87,4 +87,22 @@ export async function overdrafts(tx: SqlTx): Promise<Mismatch[]> {
   return rows.map((row) => ({ check: 'overdraft', account_id: row.account_id, currency: row.currency, expected: 0, actual: int8(row.available) }));
 }
 
-export const LEDGER_CHECKS = [currencyTotals, walletBalances, orphanEntries, systemShards, heldAmounts, overdrafts];
+/** Every ledger transaction balances on its own and every entry belongs to a transaction and an account. */
+export async function transactionShapes(tx: SqlTx): Promise<Mismatch[]> {
+  const unbalanced = await tx.rows<{ transaction_id: string; currency: string; total: string; entries: string }>(
+    `SELECT t.id AS transaction_id, e.currency, COALESCE(SUM(e.amount_minor), 0) AS total, COUNT(e.id) AS entries
+     FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+     GROUP BY t.id, e.currency HAVING COALESCE(SUM(e.amount_minor), 0) <> 0 OR COUNT(e.id) < 2`,
+  );
+  const dangling = await tx.rows<{ id: string; account_id: string }>(
+    `SELECT e.id, e.account_id FROM ledger_entries e
+     LEFT JOIN ledger_transactions t ON t.id = e.transaction_id LEFT JOIN accounts a ON a.id = e.account_id
+     WHERE t.id IS NULL OR a.id IS NULL`,
+  );
+  return [
+    ...unbalanced.map((row) => ({ check: 'transaction_balance', transaction_id: row.transaction_id, currency: row.currency, expected: 0, actual: int8(row.total), entries: int8(row.entries) })),
+    ...dangling.map((row) => ({ check: 'entry_reference', entry_id: row.id, account_id: row.account_id, expected: 'transaction and account', actual: 'missing' })),
+  ];
+}
+
+export const LEDGER_CHECKS = [currencyTotals, transactionShapes, walletBalances, orphanEntries, systemShards, heldAmounts, overdrafts];
