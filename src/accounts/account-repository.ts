@@ -15,7 +15,7 @@ export function toWalletBalance(row: Pick<WalletRow, 'currency' | 'balance_minor
   return walletBalance(row.currency, int8(row.balance_minor), int8(row.held_minor));
 }
 
-export function toAccountView(account: AccountRow, wallets: WalletRow[]): AccountView {
+export function toAccountView(account: AccountRow, wallets: ReadonlyArray<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>>): AccountView {
   return {
     id: account.id,
     kind: account.kind,
@@ -31,6 +31,20 @@ export async function findAccount(em: EntityManager, id: string): Promise<Accoun
 
 export async function findWallets(em: EntityManager, account_id: string): Promise<WalletRow[]> {
   return em.find(WalletEntity, { account_id }, { orderBy: { currency: 'asc' } });
+}
+
+/** A system account's balance per currency: the sum of its shards (it has no wallet row). */
+export async function findSystemBalances(em: EntityManager, account_id: string): Promise<Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>>> {
+  const result = (await em.getKnex().raw(
+    "SELECT currency, SUM(balance_minor)::text AS balance_minor, '0' AS held_minor FROM system_balance_shards WHERE account_id = ? GROUP BY currency ORDER BY currency",
+    [account_id],
+  )) as { rows: Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>> };
+  return result.rows;
+}
+
+/** What an account holds per currency: its wallets, or for a system account its summed shards. */
+export async function findBalances(em: EntityManager, account: AccountRow) {
+  return account.kind === 'system' ? findSystemBalances(em, account.id) : findWallets(em, account.id);
 }
 
 /**

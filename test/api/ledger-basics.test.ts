@@ -73,9 +73,31 @@ describe('credits and debits', () => {
     expect(debit.body.code).toBe('currency_mismatch');
   });
 
+  it('when an admin reads a system account, then its balance is the sum of its shards and moves with every debit', async () => {
+    const revenue = async () => (await request(eu(), 'GET', '/v1/accounts/@revenue/wallets', undefined, { token: admin })).body.data.find((w: any) => w.currency === 'EUR')?.balance ?? 0;
+    const before = await revenue();
+    const id = await openAccount(eu(), 500);
+    for (const base of [eu(), us(), eu()]) {
+      expect((await request(base, 'POST', `/v1/accounts/${id}/debits`, { amount: 100, currency: 'EUR', reason: 'x' }, { token: service, key: key() })).status).toBe(201);
+    }
+    expect((await revenue()) - before).toBeGreaterThanOrEqual(300);
+    const account = await request(us(), 'GET', '/v1/accounts/@revenue', undefined, { token: admin });
+    expect(account.body).toMatchObject({ id: '@revenue', kind: 'system', home_region: 'eu-west' });
+  });
+
   it('reconciliation is clean', async () => {
     const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
     expect(report.status).toBe(200);
     expect(report.body).toEqual({ ok: true, mismatches: [] });
+  });
+});
+
+describe('system accounts', () => {
+  it('when a service tries to credit or debit a system account directly, then 400 and nothing moves', async () => {
+    for (const path of ['/v1/accounts/@revenue/credits', '/v1/accounts/@psp/debits']) {
+      const response = await request(eu(), 'POST', path, { amount: 100, currency: 'EUR', reason: 'x' }, { token: service, key: key() });
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('validation_error');
+    }
   });
 });

@@ -10,7 +10,7 @@ import { voidHold } from '../../ledger/void-hold.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageQuery, uuidParams } from './schemas.js';
+import { accountIdSchema, accountParams, pageQuery, playerAccountParams, uuidParams } from './schemas.js';
 
 const text = (max: number) => Joi.string().min(1).max(max);
 
@@ -29,7 +29,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       tag: 'credits',
       auth: 'bearer',
       idempotent: { success_status: 201 },
-      params: accountParams,
+      params: playerAccountParams,
       body: movementBody,
       responses: transactionResponses,
       handler: async (ctx, { actor, params, body, idempotency }) => creditWallet(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
@@ -42,7 +42,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       tag: 'credits',
       auth: 'bearer',
       idempotent: { success_status: 201 },
-      params: accountParams,
+      params: playerAccountParams,
       body: movementBody,
       responses: transactionResponses,
       handler: async (ctx, { actor, params, body, idempotency }) => debitWallet(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
