@@ -1,0 +1,112 @@
+import pg from 'pg';
+import { openDatabase } from '../src/db/database.js';
+import { postTransaction } from '../src/ledger/ledger-repository.js';
+import type { Posting } from '../src/ledger/postings.js';
+import type { Config } from '../src/platform/config.js';
+import { createLogger } from '../src/platform/logger.js';
+import { loadTopology } from '../src/platform/regions.js';
+import { buildDeps } from '../src/pod.js';
+import { BENCH_SERVICE, expectStatus, type PodClient } from './api.js';
+import { forEachConcurrently } from './load.js';
+import { CURRENCY, type Fixtures } from './scenarios.js';
+
+const ACCOUNT_FUNDING_MINOR = 1_000_000;
+const HOT_WALLET_FUNDING_MINOR = 1_000_000_000;
+/** Wallets credited per funding transaction (9 bind parameters per entry; PostgreSQL allows 65,535). */
+const FUNDING_BATCH = 500;
+const FUNDER = '@bonus';
+
+/**
+ * Idempotency records kept from earlier traffic (production keeps 48 h of them). PostgreSQL's
+ * SERIALIZABLE locks index pages: with few keys, concurrent requests read and insert the same
+ * pages of idempotency_keys and abort each other, and every scenario would run against a bigger
+ * index than the one before it. A large, steady index makes the scenarios comparable.
+ */
+const PREFILLED_IDEMPOTENCY_KEYS = 200_000;
+
+export interface Provisioned {
+  fixtures: Fixtures;
+  /** Set-up requests repeated with their Idempotency-Key, by reason ("503", "error ECONNRESET"). */
+  retried: Record<string, number>;
+}
+
+/**
+ * Every account is opened through the API (POST /v1/accounts, random order, bounded concurrency).
+ * The many benchmark wallets are then funded by the ledger's own postTransaction, in-process:
+ * a few balanced multi-leg credits from @bonus instead of 10,000 HTTP round trips (nothing
+ * bypasses the ledger, reconciliation checks it at the end). The two hot wallets are funded
+ * through POST credits. Last, the idempotency index gets the size of steady traffic.
+ */
+export async function provision(client: PodClient, config: Config, account_count: number, concurrency: number): Promise<Provisioned> {
+  const fixtures: Fixtures = {
+    accounts: Array.from({ length: account_count }, (_, index) => `bench-${index}`),
+    hot_single: 'bench-hot-single',
+    hot_shared: 'bench-hot-shared',
+  };
+  const hot = [fixtures.hot_single, fixtures.hot_shared];
+  const retried: Record<string, number> = {};
+  const count = (reason: string) => (retried[reason] = (retried[reason] ?? 0) + 1);
+  // Random order: concurrent creations of neighbouring ids share index pages and abort each other.
+  await forEachConcurrently(shuffle([...fixtures.accounts, ...hot]), concurrency, async (id) => {
+    expectStatus(await client.postUntilDefinite('/v1/accounts', { id, currency: CURRENCY }, count), 201, `create account ${id}`);
+  });
+  for (const id of hot) {
+    const credit = { amount: HOT_WALLET_FUNDING_MINOR, currency: CURRENCY, reason: 'bench funding' };
+    expectStatus(await client.postUntilDefinite(`/v1/accounts/${id}/credits`, credit, count), 201, `fund ${id}`);
+  }
+  await fundThroughLedger(config, fixtures.accounts);
+  await prefillIdempotencyKeys(config);
+  return { fixtures, retried };
+}
+
+async function prefillIdempotencyKeys(config: Config): Promise<void> {
+  const client = new pg.Client({ connectionString: config.database_url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO idempotency_keys (caller, key, request_fingerprint, status_code, response_body, crdb_region, expires_at)
+       SELECT $1, gen_random_uuid()::text, 'bench-prefill', 201, '{"ok": true, "body": null}'::jsonb, $2, now() + CAST($3 AS INTERVAL)
+       FROM generate_series(1, $4)`,
+      [`service:${BENCH_SERVICE}`, loadTopology().primary_region, `${config.idempotency_retention_hours} hours`, PREFILLED_IDEMPOTENCY_KEYS],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+async function fundThroughLedger(config: Config, accounts: readonly string[]): Promise<void> {
+  const topology = loadTopology();
+  const region = topology.primary_region;
+  const db = await openDatabase(config, { url: config.database_url!, application_name: 'creditshop:bench-funding', pool_max: 2 });
+  try {
+    const logger = createLogger({ level: 'warn', name: 'bench' });
+    const deps = buildDeps({ config, topology, region, database_url: config.database_url!, host: config.host, port: 0, process_metrics: false, run_workers: false, logger }, db);
+    for (let start = 0; start < accounts.length; start += FUNDING_BATCH) {
+      const postings = fundingPostings(accounts.slice(start, start + FUNDING_BATCH));
+      await deps.transactions.run('bench_funding', (tx) =>
+        postTransaction(
+          tx,
+          { type: 'credit', account_id: FUNDER, currency: CURRENCY, amount_minor: -postings[0]!.amount_minor, reason: 'bench funding', postings },
+          config.limits,
+        ),
+      );
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+function fundingPostings(accounts: readonly string[]): Posting[] {
+  return [
+    { account_id: FUNDER, currency: CURRENCY, amount_minor: -ACCOUNT_FUNDING_MINOR * accounts.length },
+    ...accounts.map((account_id) => ({ account_id, currency: CURRENCY, amount_minor: ACCOUNT_FUNDING_MINOR })),
+  ];
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let index = items.length - 1; index > 0; index -= 1) {
+    const other = Math.floor(Math.random() * (index + 1));
+    [items[index], items[other]] = [items[other]!, items[index]!];
+  }
+  return items;
+}
