@@ -34,6 +34,7 @@ export class Migration20261122000400_sellers extends SharedMigration {
       last_call_at TIMESTAMPTZ,
       updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )`);
+    await this.keepUpdatesInPlace('seller_health');
     // Fixed-window call counters per seller, shared by all pods (same locality as seller_health).
     this.addSql(`CREATE TABLE seller_rate_windows (
       seller_id TEXT NOT NULL,
@@ -42,9 +43,11 @@ export class Migration20261122000400_sellers extends SharedMigration {
       call_limit INT4 NOT NULL,
       PRIMARY KEY (seller_id, window_start_ms)
     )`);
+    await this.keepUpdatesInPlace('seller_rate_windows');
     this.addSql('CREATE INDEX seller_rate_windows_age ON seller_rate_windows (window_start_ms)');
-    // Quote cache and fan-out leases: per region (each region's pods share their own), so every
-    // write is local; the region is part of the key.
+    // Quote cache and fan-out leases, shared by the whole fleet (one fan-out per product at a time,
+    // whatever the region): keyed by product without the region, each row homed in the region of
+    // the pod that wrote it last.
     this.addSql(`CREATE TABLE seller_quotes (
       crdb_region ${region} NOT NULL,
       product_id TEXT NOT NULL,
@@ -56,8 +59,9 @@ export class Migration20261122000400_sellers extends SharedMigration {
       expires_at TIMESTAMPTZ,
       latency_ms INT4 NOT NULL,
       fetched_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-      PRIMARY KEY (crdb_region, product_id, seller_id)
+      PRIMARY KEY (product_id, seller_id)
     )`);
+    await this.keepUpdatesInPlace('seller_quotes');
     this.addSql('CREATE INDEX seller_quotes_age ON seller_quotes (fetched_at)');
     this.addSql(`CREATE TABLE quote_fanouts (
       crdb_region ${region} NOT NULL,
@@ -67,17 +71,19 @@ export class Migration20261122000400_sellers extends SharedMigration {
       started_at TIMESTAMPTZ,
       completed_at TIMESTAMPTZ,
       fresh_until TIMESTAMPTZ,
-      PRIMARY KEY (crdb_region, product_id)
+      PRIMARY KEY (product_id)
     )`);
-    // Purchase requests, their attempts and jobs live in the buyer's home region.
+    await this.keepUpdatesInPlace('quote_fanouts');
+    // Purchase requests, their attempts and jobs live in the buyer's home region. Every table
+    // below is updated in place while a request runs (counters, leases, status): keep it HOT.
     this.addSql(`CREATE TABLE purchase_requests (
       id UUID PRIMARY KEY,
-      account_id TEXT NOT NULL REFERENCES accounts (id),
+      account_id TEXT NOT NULL,
       product_id TEXT NOT NULL,
       max_price_minor INT8 NOT NULL CHECK (max_price_minor > 0),
       currency TEXT NOT NULL,
       status TEXT NOT NULL CHECK (status IN ('pending', 'purchased', 'price_not_met', 'not_available', 'failed')),
-      hold_id UUID NOT NULL REFERENCES holds (id),
+      hold_id UUID NOT NULL,
       deadline_at TIMESTAMPTZ NOT NULL,
       quotes JSONB,
       quotes_collected_at TIMESTAMPTZ,
@@ -93,8 +99,9 @@ export class Migration20261122000400_sellers extends SharedMigration {
       CHECK ((status = 'pending') = (finished_at IS NULL)),
       CHECK ((status = 'purchased') = (final_price_minor IS NOT NULL))
     )`);
+    await this.keepUpdatesInPlace('purchase_requests');
     this.addSql(`CREATE TABLE purchase_attempts (
-      purchase_request_id UUID NOT NULL REFERENCES purchase_requests (id),
+      purchase_request_id UUID NOT NULL,
       position INT4 NOT NULL CHECK (position >= 1),
       seller_id TEXT NOT NULL,
       quote_id TEXT,
@@ -111,6 +118,7 @@ export class Migration20261122000400_sellers extends SharedMigration {
       finished_at TIMESTAMPTZ,
       PRIMARY KEY (purchase_request_id, position)
     )`);
+    await this.keepUpdatesInPlace('purchase_attempts');
     this.addSql(`CREATE TABLE jobs (
       id UUID PRIMARY KEY,
       kind TEXT NOT NULL CHECK (kind IN ('purchase')),
@@ -126,6 +134,7 @@ export class Migration20261122000400_sellers extends SharedMigration {
       updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
       finished_at TIMESTAMPTZ
     )`);
+    await this.keepUpdatesInPlace('jobs');
     this.addSql('CREATE UNIQUE INDEX jobs_subject ON jobs (kind, subject_id)');
     this.addSql('CREATE INDEX jobs_runnable ON jobs (run_after) WHERE finished_at IS NULL');
   }

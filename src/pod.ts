@@ -8,6 +8,7 @@ import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
+import { sellerBackgroundTasks } from './sellers/seller-services.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -37,7 +38,7 @@ export interface Pod {
 
 /** Background tasks every pod runs; each is safe to run in every pod at once. */
 function backgroundTasks(deps: AppDeps): PeriodicTask[] {
-  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps), cancelExpiredOrdersTask(deps), flagStuckTopupsTask(deps)];
+  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps), cancelExpiredOrdersTask(deps), flagStuckTopupsTask(deps), ...sellerBackgroundTasks(deps)];
 }
 
 export function buildDeps(options: PodOptions, db: Database): AppDeps {

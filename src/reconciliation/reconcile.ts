@@ -1,6 +1,7 @@
 import type { SqlTx } from '../db/sql.js';
 import type { AppDeps } from '../platform/deps.js';
 import { LEDGER_CHECKS } from './ledger-checks.js';
+import { PURCHASE_CHECKS } from './purchase-checks.js';
 import { SHOP_CHECKS } from './shop-checks.js';
 
 export interface Mismatch {
@@ -16,7 +17,7 @@ export interface Mismatch {
 export type ReconciliationCheck = (tx: SqlTx) => Promise<Mismatch[]>;
 
 /** Every check, run over one consistent snapshot of the whole database. */
-const CHECKS: ReconciliationCheck[] = [...LEDGER_CHECKS, ...SHOP_CHECKS];
+const CHECKS: ReconciliationCheck[] = [...LEDGER_CHECKS, ...SHOP_CHECKS, ...PURCHASE_CHECKS];
 
 export async function reconcile(deps: Pick<AppDeps, 'transactions'>): Promise<{ ok: boolean; mismatches: Mismatch[] }> {
   const mismatches = await deps.transactions.run('reconcile', async (tx) => {

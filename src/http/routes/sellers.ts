@@ -1,0 +1,105 @@
+import Joi from 'joi';
+import { amountSchema, currencySchema } from '../../domain/money.js';
+import type { Config } from '../../platform/config.js';
+import { createPurchaseRequest } from '../../sellers/purchases/create-purchase-request.js';
+import { getPurchaseRequest } from '../../sellers/purchases/get-purchase-request.js';
+import { putSeller } from '../../sellers/registry/put-seller.js';
+import { getSeller, listSellers } from '../../sellers/registry/read-sellers.js';
+import { defineRoute, type RouteSpec } from '../route.js';
+import { accountIdSchema, pageQuery, uuidParams } from './schemas.js';
+
+const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+// Product ids travel in seller URLs: a conservative alphabet keeps them unambiguous there.
+const PRODUCT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const sellerParams = Joi.object({ id: Joi.string().pattern(SELLER_ID).required() });
+
+export function sellerRoutes(config: Config): RouteSpec[] {
+  const sellerBody = Joi.object({
+    base_url: Joi.string().uri({ scheme: ['http', 'https'] }).max(2048).required(),
+    rate_limit_per_minute: Joi.number().integer().strict().min(1).max(1_000_000).required(),
+    timeout_ms: Joi.number().integer().strict().min(10).max(60_000).required(),
+    supports_holds: Joi.boolean().strict().required(),
+    active: Joi.boolean().strict().default(true),
+  });
+  const adminResponses = { 401: 'Unauthenticated', 403: 'Requires admin' };
+  return [
+    defineRoute({
+      operation_id: 'putSeller',
+      method: 'put',
+      path: '/v1/sellers/{id}',
+      summary: 'Register or replace a seller (admin); 201 when created, 200 when replaced',
+      tag: 'sellers',
+      auth: 'bearer',
+      params: sellerParams,
+      body: sellerBody,
+      responses: { 200: 'The replaced seller with its health', 201: 'The new seller', 400: 'Invalid request', ...adminResponses },
+      handler: async (ctx, { actor, params, body }) => {
+        const { created, seller } = await putSeller(ctx.state.deps, actor, params.id, { ...body, base_url: body.base_url.replace(/\/+$/, '') });
+        return { status: created ? 201 : 200, body: seller };
+      },
+    }),
+    defineRoute({
+      operation_id: 'getSeller',
+      method: 'get',
+      path: '/v1/sellers/{id}',
+      summary: "A seller and its health: circuit state, recent error rate and latency, calls in the current rate window (admin)",
+      tag: 'sellers',
+      auth: 'bearer',
+      params: sellerParams,
+      responses: { 200: 'The seller', 404: 'No such seller', ...adminResponses },
+      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getSeller(ctx.state.deps, actor, params.id) }),
+    }),
+    defineRoute({
+      operation_id: 'listSellers',
+      method: 'get',
+      path: '/v1/sellers',
+      summary: 'Sellers with their health, newest first (admin)',
+      tag: 'sellers',
+      auth: 'bearer',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      responses: { 200: 'A page of sellers', 400: 'Invalid query', ...adminResponses },
+      handler: async (ctx, { actor, query }) => ({ status: 200, body: await listSellers(ctx.state.deps, actor, query) }),
+    }),
+    defineRoute({
+      operation_id: 'createPurchaseRequest',
+      method: 'post',
+      path: '/v1/purchase-requests',
+      summary: 'Buy a product from the cheapest seller at or below max_price (the owner, or credits:write); answered 202, poll status_url',
+      tag: 'purchase-requests',
+      auth: 'bearer',
+      idempotent: { success_status: 202 },
+      body: Joi.object({
+        account_id: accountIdSchema.required(),
+        product_id: Joi.string().pattern(PRODUCT_ID).required(),
+        max_price: amountSchema(config.limits.amount_max_minor).required(),
+        currency: currencySchema(config.currencies).required(),
+      }),
+      responses: {
+        202: 'Accepted: { id, status: pending, status_url }',
+        400: 'Invalid request',
+        401: 'Unauthenticated',
+        403: 'Forbidden',
+        404: 'No such account',
+        409: 'Insufficient funds',
+        422: 'Currency mismatch or Idempotency-Key reused',
+        503: 'Retry with the same key',
+      },
+      response_schema: Joi.object({ id: Joi.string().required(), status: Joi.valid('pending').required(), status_url: Joi.string().required() }),
+      handler: async (ctx, { actor, body, idempotency }) => {
+        const result = await createPurchaseRequest(ctx.state.deps, actor, body, idempotency);
+        return { ...result, headers: { Location: result.body.status_url } };
+      },
+    }),
+    defineRoute({
+      operation_id: 'getPurchaseRequest',
+      method: 'get',
+      path: '/v1/purchase-requests/{id}',
+      summary: 'Status of a purchase request; when final, the quotes received and the attempts in order',
+      tag: 'purchase-requests',
+      auth: 'bearer',
+      params: uuidParams,
+      responses: { 200: 'The purchase request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
+      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getPurchaseRequest(ctx.state.deps, actor, params.id) }),
+    }),
+  ];
+}

@@ -1,0 +1,53 @@
+import { int8, type SqlTx } from '../db/sql.js';
+import type { Mismatch } from './reconcile.js';
+
+/**
+ * A final purchase request settled its wallet hold exactly once: `purchased` has exactly one
+ * seller_purchase capture of its final price and a CAPTURED hold; any other final status has no
+ * capture and a hold that is no longer ACTIVE (voided, or expired).
+ */
+export async function purchaseSettlements(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; status: string; final_price_minor: string | null; hold_status: string; captured_minor: string; captures: string; captured_total: string | null }>(
+    `SELECT r.id, r.status, r.final_price_minor, h.status AS hold_status, h.captured_minor,
+            COUNT(t.id) AS captures, SUM(t.amount_minor) AS captured_total
+     FROM purchase_requests r
+     JOIN holds h ON h.id = r.hold_id
+     LEFT JOIN ledger_transactions t ON t.purchase_request_id = r.id AND t.type = 'seller_purchase'
+     WHERE r.status <> 'pending'
+     GROUP BY r.id, r.status, r.final_price_minor, h.status, h.captured_minor
+     HAVING (r.status = 'purchased' AND (COUNT(t.id) <> 1 OR SUM(t.amount_minor) <> r.final_price_minor OR h.status <> 'CAPTURED' OR h.captured_minor <> r.final_price_minor))
+         OR (r.status <> 'purchased' AND (COUNT(t.id) <> 0 OR h.status IN ('ACTIVE', 'CAPTURED')))`,
+  );
+  return rows.map((row) => ({
+    check: 'purchase_settlement',
+    purchase_request_id: row.id,
+    status: row.status,
+    hold_status: row.hold_status,
+    expected: row.status === 'purchased' ? `one capture of ${row.final_price_minor}` : 'no capture, hold released',
+    actual: `${int8(row.captures)} capture(s) totalling ${row.captured_total ?? 0}, hold captured ${row.captured_minor}`,
+  }));
+}
+
+/** Every seller_purchase capture belongs to a purchased request. */
+export async function orphanSellerCaptures(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; purchase_request_id: string | null; status: string | null }>(
+    `SELECT t.id, t.purchase_request_id, r.status FROM ledger_transactions t
+     LEFT JOIN purchase_requests r ON r.id = t.purchase_request_id
+     WHERE t.type = 'seller_purchase' AND (r.id IS NULL OR r.status <> 'purchased')`,
+  );
+  return rows.map((row) => ({ check: 'seller_capture_without_purchase', transaction_id: row.id, purchase_request_id: row.purchase_request_id, expected: 'purchased', actual: row.status ?? 'missing' }));
+}
+
+/** A seller confirmed an order only for the request that bought from that seller, and once per request. */
+export async function confirmedAttempts(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ purchase_request_id: string; status: string; confirmed: string; matching: string }>(
+    `SELECT a.purchase_request_id, r.status, COUNT(*) AS confirmed, COUNT(*) FILTER (WHERE r.status = 'purchased' AND r.seller_id = a.seller_id) AS matching
+     FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.purchase_request_id
+     WHERE a.state = 'confirmed'
+     GROUP BY a.purchase_request_id, r.status
+     HAVING COUNT(*) <> 1 OR COUNT(*) FILTER (WHERE r.status = 'purchased' AND r.seller_id = a.seller_id) <> 1`,
+  );
+  return rows.map((row) => ({ check: 'confirmed_seller_order', purchase_request_id: row.purchase_request_id, expected: 'one confirmed order, of the purchased seller', actual: `${row.confirmed} confirmed, ${row.matching} matching, status ${row.status}` }));
+}
+
+export const PURCHASE_CHECKS = [purchaseSettlements, orphanSellerCaptures, confirmedAttempts];

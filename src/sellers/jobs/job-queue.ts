@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { SqlTx } from '../../db/sql.js';
+import type { AppDeps } from '../../platform/deps.js';
+import { autocommit } from '../guard/autocommit.js';
+
+/**
+ * Durable jobs in the database, claimed by any pod with a lease: `FOR UPDATE SKIP LOCKED` lets
+ * pods claim different jobs without waiting for each other (it works on PostgreSQL and
+ * CockroachDB), and a job whose lease has expired (its pod died) is claimable again. Every claim
+ * gets a fresh lease token; every write a job makes checks it (fencing), so a pod that lost its
+ * lease cannot write over its successor.
+ */
+export interface ClaimedJob {
+  id: string;
+  kind: 'purchase';
+  subject_id: string;
+  claims: number;
+  region: string;
+  lease_token: string;
+  /** Local clock just before the claim was sent: the lease certainly lasts until this + lease_ms. */
+  claimed_at_ms: number;
+}
+
+type Deps = Pick<AppDeps, 'transactions' | 'config'>;
+type ClaimRow = { id: string; kind: 'purchase'; subject_id: string; claims: number; crdb_region: string };
+
+export class LeaseLost extends Error {
+  constructor(job_id: string) {
+    super(`the lease of job ${job_id} was taken over`);
+    this.name = 'LeaseLost';
+  }
+}
+
+export async function insertJob(tx: SqlTx, job: { kind: 'purchase'; subject_id: string; region: string }): Promise<string> {
+  const id = randomUUID();
+  await tx.execute('INSERT INTO jobs (id, kind, subject_id, crdb_region) VALUES (?, ?, ?, ?)', [id, job.kind, job.subject_id, job.region]);
+  return id;
+}
+
+const CLAIMABLE = 'finished_at IS NULL AND run_after <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())';
+
+/** Claims up to `limit` runnable jobs, this region's first (their rows are local on CockroachDB). */
+export async function claimJobs(deps: Deps, owner: string, region: string, limit: number): Promise<ClaimedJob[]> {
+  const token = randomUUID();
+  const claimed_at_ms = Date.now();
+  const rows = await autocommit(deps, (tx) =>
+    tx.rows<ClaimRow>(
+      `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL), claims = claims + 1, updated_at = now()
+       WHERE id IN (SELECT id FROM jobs WHERE ${CLAIMABLE}
+                    ORDER BY CASE WHEN crdb_region = ? THEN 0 ELSE 1 END, run_after LIMIT ? FOR UPDATE SKIP LOCKED)
+       RETURNING id, kind, subject_id, claims, crdb_region`,
+      [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, region, limit],
+    ),
+  );
+  return rows.map((row) => toClaimed(row, token, claimed_at_ms));
+}
+
+/** Claims the job of one subject at once (the pod that accepted a request starts it without waiting for a poll). */
+export async function claimJobOf(deps: Deps, owner: string, kind: 'purchase', subject_id: string): Promise<ClaimedJob | undefined> {
+  const token = randomUUID();
+  const claimed_at_ms = Date.now();
+  const rows = await autocommit(deps, (tx) =>
+    tx.rows<ClaimRow>(
+      `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL), claims = claims + 1, updated_at = now()
+       WHERE kind = ? AND subject_id = ? AND ${CLAIMABLE}
+       RETURNING id, kind, subject_id, claims, crdb_region`,
+      [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, kind, subject_id],
+    ),
+  );
+  const row = rows[0];
+  return row && toClaimed(row, token, claimed_at_ms);
+}
+
+function toClaimed(row: ClaimRow, lease_token: string, claimed_at_ms: number): ClaimedJob {
+  return { id: row.id, kind: row.kind, subject_id: row.subject_id, claims: row.claims, region: row.crdb_region, lease_token, claimed_at_ms };
+}
+
+/** Extends the lease; false when it is no longer ours. */
+export async function renewLease(deps: Deps, job: ClaimedJob): Promise<boolean> {
+  const renewed = await autocommit(deps, (tx) =>
+    tx.execute(
+      'UPDATE jobs SET lease_expires_at = now() + CAST(? AS INTERVAL), updated_at = now() WHERE id = ? AND lease_token = ? AND finished_at IS NULL',
+      [`${deps.config.sellers.job_lease_ms} milliseconds`, job.id, job.lease_token],
+    ),
+  );
+  return renewed === 1;
+}
+
+/**
+ * The fence of every write a job makes, inside the write's serializable transaction: the lease
+ * is still ours. A successor's claim that commits concurrently conflicts with this read, so
+ * only one of the two transactions commits in an order where the lease is held.
+ */
+export async function assertLeaseIn(tx: SqlTx, job: ClaimedJob): Promise<void> {
+  const row = await tx.maybeOne<{ lease_token: string | null; finished: boolean }>('SELECT lease_token, finished_at IS NOT NULL AS finished FROM jobs WHERE id = ?', [job.id]);
+  if (!row || row.finished || row.lease_token !== job.lease_token) throw new LeaseLost(job.id);
+}
+
+export async function finishJobIn(tx: SqlTx, job: ClaimedJob): Promise<void> {
+  const finished = await tx.execute(
+    'UPDATE jobs SET finished_at = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now() WHERE id = ? AND lease_token = ? AND finished_at IS NULL',
+    [job.id, job.lease_token],
+  );
+  if (finished !== 1) throw new LeaseLost(job.id);
+}
+
+/** Gives the job back after a failure, to be claimed again after `delay_ms`. */
+export async function releaseJob(deps: Deps, job: ClaimedJob, error: string, delay_ms: number): Promise<void> {
+  await autocommit(deps, (tx) =>
+    tx.execute(
+      `UPDATE jobs SET lease_token = NULL, lease_expires_at = NULL, run_after = now() + CAST(? AS INTERVAL), last_error = ?, updated_at = now()
+       WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
+      [`${delay_ms} milliseconds`, error.slice(0, 500), job.id, job.lease_token],
+    ),
+  );
+}

@@ -1,0 +1,73 @@
+import type { Actor } from '../../auth/tokens.js';
+import { requireAccountRead } from '../../auth/access.js';
+import { notFound } from '../../domain/errors.js';
+import type { AppDeps } from '../../platform/deps.js';
+import { findPurchaseRequest, listAttempts, type Attempt, type PurchaseRequest } from './purchase-repository.js';
+
+export const statusUrl = (id: string) => `/v1/purchase-requests/${id}`;
+
+/** A purchase request as its owner sees it: status, final fields when final, quotes and attempts. */
+export async function getPurchaseRequest(deps: AppDeps, actor: Actor, id: string) {
+  const { request, attempts } = await deps.transactions.read(async (tx) => {
+    const found = await findPurchaseRequest(tx, id);
+    return { request: found, attempts: found ? await listAttempts(tx, id) : [] };
+  });
+  // A player asking for someone else's request learns nothing, not even that it exists.
+  if (!request || (actor.kind === 'player' && actor.id !== request.account_id)) throw notFound(`purchase request ${id}`);
+  requireAccountRead(actor, request.account_id);
+  return purchaseRequestView(request, attempts);
+}
+
+function finalFields(request: PurchaseRequest) {
+  switch (request.status) {
+    case 'purchased':
+      return { final_price: request.final_price_minor, seller_id: request.seller_id, confirmation: request.confirmation };
+    case 'price_not_met':
+      return { lowest_price: request.lowest_price_minor };
+    case 'not_available':
+    case 'failed':
+      return { reason: request.failure_reason };
+    case 'pending':
+      return {};
+  }
+}
+
+export function purchaseRequestView(request: PurchaseRequest, attempts: readonly Attempt[]) {
+  return {
+    id: request.id,
+    status: request.status,
+    status_url: statusUrl(request.id),
+    account_id: request.account_id,
+    product_id: request.product_id,
+    max_price: request.max_price_minor,
+    currency: request.currency,
+    hold_id: request.hold_id,
+    ...finalFields(request),
+    quotes: (request.quotes ?? []).map((quote) => ({
+      seller_id: quote.seller_id,
+      available: quote.available,
+      price: quote.price,
+      currency: quote.currency,
+      latency_ms: quote.latency_ms,
+      error: quote.error,
+      shared: quote.cached,
+    })),
+    attempts: attempts.map((attempt) => ({
+      position: attempt.position,
+      seller_id: attempt.seller_id,
+      quoted_price: attempt.quoted_price_minor,
+      held_price: attempt.held_price_minor,
+      state: attempt.state,
+      outcome: attempt.state === 'confirmed' ? 'confirmed' : attempt.outcome,
+      detail: attempt.detail,
+      order_id: attempt.order_id,
+      price: attempt.price_minor,
+      started_at: attempt.started_at,
+      finished_at: attempt.finished_at,
+    })),
+    deadline_at: request.deadline_at,
+    created_at: request.created_at,
+    updated_at: request.updated_at,
+    finished_at: request.finished_at,
+  };
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { CallSlots } from '../../src/sellers/client/call-slots.js';
+import { windowsForCall } from '../../src/sellers/guard/rate-limiter.js';
+import { candidates, unpurchasedOutcome } from '../../src/sellers/purchases/purchase-outcome.js';
+import type { Attempt } from '../../src/sellers/purchases/purchase-repository.js';
+import { planPhases, type SellerHistory } from '../../src/sellers/quotes/phase-plan.js';
+import type { QuoteRecord } from '../../src/sellers/quotes/quote-record.js';
+import { settleWithQuorum } from '../../src/sellers/quotes/settle-with-quorum.js';
+
+const NOW = Date.parse('2026-11-22T10:00:00Z');
+const quote = (seller_id: string, price: number | null, available: boolean | null = true, overrides: Partial<QuoteRecord> = {}): QuoteRecord => ({
+  seller_id,
+  available,
+  price,
+  currency: 'EUR',
+  quote_id: available === null ? null : `q-${seller_id}`,
+  expires_at: available === null ? null : new Date(NOW + 30_000).toISOString(),
+  latency_ms: 10,
+  error: available === null ? 'timeout' : null,
+  cached: false,
+  ...overrides,
+});
+const attempt = (seller_id: string, outcome: Attempt['outcome'], price_minor: number | null = null): Attempt => ({
+  position: 1,
+  seller_id,
+  quote_id: 'q',
+  quoted_price_minor: 1,
+  seller_hold_id: null,
+  held_price_minor: null,
+  state: 'failed',
+  outcome,
+  detail: null,
+  order_id: null,
+  price_minor,
+  started_at: '',
+  finished_at: null,
+});
+
+describe('purchase candidates and outcomes', () => {
+  const request = { currency: 'EUR', max_price_minor: 1000 };
+
+  it('tries available, unexpired quotes in the currency at or below the maximum, cheapest first', () => {
+    const quotes = [quote('c', 900), quote('a', 700), quote('gbp', 500, true, { currency: 'GBP' }), quote('dear', 1100), quote('none', 100, false), quote('late', 600, true, { expires_at: new Date(NOW + 1000).toISOString() }), quote('b', 700, true, { latency_ms: 5 })];
+    expect(candidates(quotes, request, NOW, 2000).map((candidate) => candidate.seller_id)).toEqual(['b', 'a', 'c']);
+  });
+
+  it('decides price_not_met, not_available and failed from quotes and attempts', () => {
+    expect(unpurchasedOutcome({ quotes: [quote('a', 1200), quote('b', 1100)], attempts: [], ...request })).toEqual({ status: 'price_not_met', lowest_price_minor: 1100 });
+    expect(unpurchasedOutcome({ quotes: [quote('a', null, false), quote('b', null, null)], attempts: [], ...request }).status).toBe('not_available');
+    expect(unpurchasedOutcome({ quotes: [quote('b', null, null)], attempts: [], ...request }).status).toBe('failed');
+    expect(unpurchasedOutcome({ quotes: [quote('a', 900)], attempts: [attempt('a', 'out_of_stock')], ...request }).status).toBe('not_available');
+    expect(unpurchasedOutcome({ quotes: [quote('a', 900)], attempts: [attempt('a', 'price_moved', 1300)], ...request })).toEqual({ status: 'price_not_met', lowest_price_minor: 1300 });
+    expect(unpurchasedOutcome({ quotes: [quote('a', 900), quote('b', 950)], attempts: [attempt('a', 'out_of_stock'), attempt('b', 'timeout')], ...request }).status).toBe('failed');
+  });
+});
+
+describe('seller selection by history', () => {
+  const known = (last_available: boolean | null, last_price_minor: number | null, latency_ms_avg: number, observed_at_ms: number | null, recent_error_rate = 0): SellerHistory => ({
+    last_available,
+    last_price_minor,
+    observed_at_ms,
+    latency_ms_avg,
+    recent_error_rate,
+  });
+  const history = new Map<string, SellerHistory>([
+    ['cheap', known(true, 500, 300, 50)],
+    ['dear', known(true, 900, 10, 40)],
+    ['none', known(false, 100, 10, 30)],
+    ['broken', known(true, 100, 10, 5, 0.9)],
+    ['unknown-slow', known(null, null, 400, null)],
+    ['unknown-fast', known(null, null, 20, null)],
+  ]);
+  const sellers = ['unknown-slow', 'cheap', 'dear', 'none', 'broken', 'unknown-fast'].map((id) => ({ id }));
+
+  it('with fewer sellers than a phase, asks everyone at once, likely winners first', () => {
+    const phases = planPhases(sellers, history, { phase_size: 10, sellers_max: 100, explore_share: 0.5 });
+    expect(phases.map((phase) => phase.map((seller) => seller.id))).toEqual([['cheap', 'dear', 'unknown-fast', 'unknown-slow', 'none', 'broken']]);
+  });
+
+  it('otherwise fills the first phase with likely winners (known available, cheapest first) plus the stalest knowledge, then phases of the rest', () => {
+    const exploit_only = planPhases(sellers, history, { phase_size: 4, sellers_max: 100, explore_share: 0 });
+    expect(exploit_only.map((phase) => phase.map((seller) => seller.id))).toEqual([
+      ['cheap', 'dear', 'unknown-fast', 'unknown-slow'],
+      ['none', 'broken'],
+    ]);
+    // Half of the first phase explores: the seller known the longest ago is asked although it had none then.
+    const aging = new Map<string, SellerHistory>([
+      ['a', known(true, 100, 10, 50)],
+      ['b', known(true, 200, 10, 60)],
+      ['c', known(true, 300, 10, 70)],
+      ['d', known(false, null, 10, 1)],
+    ]);
+    const four = ['a', 'b', 'c', 'd'].map((id) => ({ id }));
+    expect(planPhases(four, aging, { phase_size: 2, sellers_max: 100, explore_share: 0 }).map((phase) => phase.map((seller) => seller.id))).toEqual([['a', 'b'], ['c', 'd']]);
+    expect(planPhases(four, aging, { phase_size: 2, sellers_max: 100, explore_share: 0.5 }).map((phase) => phase.map((seller) => seller.id))).toEqual([['a', 'd'], ['b', 'c']]);
+    expect(planPhases(sellers, history, { phase_size: 4, sellers_max: 3, explore_share: 0 }).flat()).toHaveLength(3);
+  });
+});
+
+describe('rate windows', () => {
+  it('counts a call in the next window too when it is made within the boundary guard of the window end', () => {
+    expect(windowsForCall(10_000, 2000, 250)).toEqual([10_000]);
+    expect(windowsForCall(11_700, 2000, 250)).toEqual([10_000]);
+    expect(windowsForCall(11_800, 2000, 250)).toEqual([10_000, 12_000]);
+    expect(windowsForCall(11_999, 2000, 0)).toEqual([10_000]);
+  });
+});
+
+describe('settleWithQuorum', () => {
+  const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+
+  it('stops waiting for stragglers a grace after the quorum answered', async () => {
+    const started = Date.now();
+    const results = await settleWithQuorum([after(5, 'a'), after(10, 'b'), after(2000, 'slow')], { deadline_ms: Date.now() + 5000, quorum: 0.6, grace_ms: 50 });
+    expect(results).toEqual(['a', 'b', undefined]);
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it('never waits past the deadline, and returns at once when all have answered', async () => {
+    expect(await settleWithQuorum([after(2000, 'x')], { deadline_ms: Date.now() + 30, quorum: 1, grace_ms: 0 })).toEqual([undefined]);
+    expect(await settleWithQuorum([after(1, 'x'), after(2, 'y')], { deadline_ms: Date.now() + 5000, quorum: 1, grace_ms: 5000 })).toEqual(['x', 'y']);
+  });
+});
+
+describe('CallSlots', () => {
+  it('grants slots all or nothing, first come first served, and gives up at the deadline', async () => {
+    const slots = new CallSlots(3);
+    expect(await slots.acquire(2, Date.now() + 100)).toBe(true);
+    const waiting = slots.acquire(2, Date.now() + 1000);
+    expect(await slots.acquire(1, Date.now() + 20)).toBe(false);
+    slots.release(2);
+    expect(await waiting).toBe(true);
+    expect(await slots.acquire(3, Date.now() + 20)).toBe(false);
+    await expect(slots.acquire(4, Date.now())).rejects.toThrow(RangeError);
+  });
+});

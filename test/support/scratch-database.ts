@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase } from '../../src/db/database.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { loadTopology } from '../../src/platform/regions.js';
+
+export interface ScratchDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A migrated database of its own on the server of `server_url` (PostgreSQL), for tests and
+ * benchmarks whose global state (seller registry, jobs) must not mix with others'. Dropped with
+ * drop(), connections and all.
+ */
+export async function createScratchDatabase(server_url: string, prefix: string): Promise<ScratchDatabase> {
+  const base = new URL(server_url);
+  const name = `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  await adminQuery(base, `CREATE DATABASE ${name}`);
+  // A fresh database's tables are tiny, so PostgreSQL plans sequential scans, and under
+  // SERIALIZABLE a sequential scan predicate-locks the whole table: every concurrent transaction
+  // would conflict with every other. Grown tables are read through their indexes; plan so here.
+  await adminQuery(base, `ALTER DATABASE ${name} SET enable_seqscan = off`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url.toString(), LOG_LEVEL: 'silent' });
+  const db = await openDatabase(config, { url: url.toString(), application_name: `creditshop:${prefix}-migrate`, pool_max: 2 });
+  try {
+    await migrateDatabase(db, loadTopology(), createLogger({ level: 'silent' }));
+  } finally {
+    await db.close();
+  }
+  return { url: url.toString(), drop: () => adminQuery(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function adminQuery(server: URL, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: server.toString() });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
