@@ -47,7 +47,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const metrics = createMetrics({ region, process_metrics: options.process_metrics });
   const region_index = options.topology.regions.findIndex((candidate) => candidate.name === region);
   const transactions = new TransactionRunner({
-    orm: db.orm,
+    tx_pool: db.tx_pool,
     lock_pool: db.lock_pool,
     metrics,
     region,

@@ -8,7 +8,10 @@ import { ENTITIES } from './entities.js';
 export type Dialect = 'postgres' | 'cockroach';
 
 export interface Database {
+  /** MikroORM: migrations, entity reads, health checks. */
   orm: MikroORM;
+  /** Every transaction and single statement of the use cases (see TransactionRunner). */
+  tx_pool: pg.Pool;
   /** A separate small pool for contention row locks (see TransactionRunner.lockAccounts). */
   lock_pool: pg.Pool;
   dialect: Dialect;
@@ -73,21 +76,44 @@ export function ormOptions(config: Config, options: DatabaseOptions, dialect: Di
   };
 }
 
+/** Idle connections stay open a while, so a quiet pod does not pay to reconnect on its next burst. */
+const POOL_IDLE_TIMEOUT_MS = 60_000;
+/** MikroORM serves only migrations, entity reads and health checks: a few connections suffice. */
+const ORM_POOL_MAX = 4;
+
+const TIMESTAMP_OIDS = new Set([1114, 1184]);
+/** Timestamps stay text: a JS Date would drop the microseconds that page cursors compare. */
+const TEXT_TIMESTAMPS = {
+  getTypeParser: ((oid: number, format?: string) =>
+    TIMESTAMP_OIDS.has(oid) ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
 export async function openDatabase(config: Config, options: DatabaseOptions): Promise<Database> {
   const dialect = await detectDialect(options.url, config.db_dialect);
-  const orm = await MikroORM.init(ormOptions(config, options, dialect));
+  const orm = await MikroORM.init(ormOptions(config, { ...options, pool_max: Math.min(options.pool_max, ORM_POOL_MAX) }, dialect));
+  const tx_pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.pool_max,
+    idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
+    types: TEXT_TIMESTAMPS,
+    ...sessionSettings(config, options.application_name),
+  });
   const lock_pool = new pg.Pool({
     connectionString: options.url,
     max: config.db_lock_pool_max,
+    idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
     ...sessionSettings(config, `${options.application_name}:locks`),
   });
+  // A broken idle connection is dropped by the pool; the next query gets a fresh one.
+  tx_pool.on('error', () => undefined);
   lock_pool.on('error', () => undefined);
   return {
     orm,
+    tx_pool,
     lock_pool,
     dialect,
     async close() {
-      await Promise.allSettled([orm.close(true), lock_pool.end()]);
+      await Promise.allSettled([orm.close(true), tx_pool.end(), lock_pool.end()]);
     },
   };
 }

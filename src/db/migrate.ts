@@ -21,10 +21,18 @@ export async function migrateDatabase(db: Database, topology: Topology, logger: 
   const applied = await migrator.up();
   if (applied.length > 0) logger.info({ migrations: applied.map((migration) => migration.name) }, 'migrations applied');
   if (db.dialect === 'cockroach') await applyMultiRegionDdl(client, topology, database_name, 'tables');
-  const em = db.orm.em.fork();
-  const context = { region: topology.primary_region, shard: 0 };
-  for (const seed of SEEDS) {
-    await em.transactional((txEm) => seed(new SqlTx(txEm, txEm.getTransactionContext() ?? txEm.getKnex(), context), topology));
+  const seeder = await db.tx_pool.connect();
+  try {
+    for (const seed of SEEDS) {
+      await seeder.query('BEGIN');
+      await seed(new SqlTx(seeder, { region: topology.primary_region, shard: 0 }), topology);
+      await seeder.query('COMMIT');
+    }
+  } catch (error) {
+    await seeder.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    seeder.release();
   }
 }
 

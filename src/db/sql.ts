@@ -1,5 +1,4 @@
-import type { Knex } from '@mikro-orm/postgresql';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type pg from 'pg';
 import { InvariantViolation } from '../domain/errors.js';
 
 export type SqlParam = string | number | boolean | null | Date | string[] | Record<string, unknown> | unknown[];
@@ -11,21 +10,47 @@ export interface TxContext {
   shard: number;
 }
 
+/** A pooled client inside a transaction, or the pool itself for single autocommit statements. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Statement texts this process has prepared: a fixed set, since SQL is never built from values. */
+const PREPARED_NAMES_MAX = 2_000;
+const prepared = new Map<string, { text: string; name: string | undefined }>();
+
 /**
- * The database handle a use case gets inside a transaction. Queries use `?` placeholders and
- * are sent with bind parameters (never interpolated); an array parameter travels as one
- * PostgreSQL array, for `= ANY(?::text[])`. The ORM entity manager of the same transaction is
- * available for entity work.
+ * `?` placeholders become `$n` (quoted strings left alone), and each distinct statement text is
+ * a named prepared statement, so PostgreSQL and CockroachDB parse and plan it once per
+ * connection instead of on every execution.
+ */
+function compile(sql: string): { text: string; name: string | undefined } {
+  const cached = prepared.get(sql);
+  if (cached) return cached;
+  let index = 0;
+  let quoted = false;
+  let text = '';
+  for (const character of sql) {
+    if (character === "'") quoted = !quoted;
+    text += character === '?' && !quoted ? `$${++index}` : character;
+  }
+  const compiled = { text, name: prepared.size < PREPARED_NAMES_MAX ? `cs${prepared.size}` : undefined };
+  prepared.set(sql, compiled);
+  return compiled;
+}
+
+/**
+ * The database handle a use case gets: a transaction's connection, or the pool for single
+ * statements. Queries use `?` placeholders and are sent with bind parameters (never
+ * interpolated); an array parameter travels as one PostgreSQL array, for `= ANY(?::text[])`.
  */
 export class SqlTx {
   constructor(
-    readonly em: EntityManager,
-    private readonly connection: Knex | Knex.Transaction,
+    private readonly connection: Queryable,
     readonly context: TxContext,
   ) {}
 
   async rows<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
-    const result = (await this.connection.raw(sql, params as Knex.RawBinding[])) as { rows: T[] };
+    const { text, name } = compile(sql);
+    const result = await this.connection.query<T & pg.QueryResultRow>({ text, name, values: params as unknown[] });
     return result.rows;
   }
 
@@ -42,7 +67,8 @@ export class SqlTx {
   }
 
   async execute(sql: string, params: readonly SqlParam[] = []): Promise<number> {
-    const result = (await this.connection.raw(sql, params as Knex.RawBinding[])) as { rowCount: number | null };
+    const { text, name } = compile(sql);
+    const result = await this.connection.query({ text, name, values: params as unknown[] });
     return result.rowCount ?? 0;
   }
 }
@@ -55,7 +81,7 @@ export function int8(value: string | number | bigint | null | undefined): number
   return parsed;
 }
 
-/** Timestamps come back as PostgreSQL text ('2026-11-22 08:30:00.123456+00'); the API speaks RFC 3339 UTC. */
+/** Timestamps come back as Date or PostgreSQL text ('2026-11-22 08:30:00.123456+00'); the API speaks RFC 3339 UTC. */
 export function timestamp(value: string | Date): string {
   if (value instanceof Date) return value.toISOString();
   const iso = value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { IsolationLevel, type MikroORM, type Knex } from '@mikro-orm/postgresql';
 import { DomainError } from '../domain/errors.js';
 import type { Metrics } from '../platform/metrics.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -52,9 +51,12 @@ export function isRetryable(error: unknown): boolean {
   return state !== undefined && RETRYABLE_SQLSTATES.has(state);
 }
 
+/** node-postgres pool failures carry no SQLSTATE: no connection in time, or the pool is closing. */
+const POOL_UNAVAILABLE = /timeout exceeded when trying to connect|Cannot use a pool after calling end|Connection terminated/;
+
 export function isDatabaseUnavailable(error: unknown): boolean {
   const state = sqlState(error);
-  if (state === undefined) return (error as Error | null)?.name === 'KnexTimeoutError';
+  if (state === undefined) return POOL_UNAVAILABLE.test((error as Error | null)?.message ?? '');
   return (
     UNAVAILABLE_SQLSTATES.has(state) ||
     UNAVAILABLE_NODE_CODES.has(state) ||
@@ -68,12 +70,14 @@ export class RetriesExhausted extends DomainError {
   }
 }
 
-type Isolation = { isolationLevel: IsolationLevel; readOnly?: boolean };
-const SERIALIZABLE: Isolation = { isolationLevel: IsolationLevel.SERIALIZABLE };
-const SNAPSHOT: Isolation = { isolationLevel: IsolationLevel.REPEATABLE_READ, readOnly: true };
+type Isolation = string;
+const SERIALIZABLE: Isolation = 'BEGIN ISOLATION LEVEL SERIALIZABLE';
+const SNAPSHOT: Isolation = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
 
 export interface RunnerSettings {
-  orm: MikroORM;
+  /** Transactions run on plain pooled connections: MikroORM's query layer cost more CPU per
+   * transaction than the rest of the request together (measured, see BENCHMARKS.md). */
+  tx_pool: pg.Pool;
   lock_pool: pg.Pool;
   metrics: Metrics;
   policy: RetryPolicy;
@@ -97,13 +101,11 @@ export class TransactionRunner {
   private readonly hot_until_ms = new Map<string, number>();
   private readonly free_slots: number[] = [];
   private next_slot = 0;
-  private readonly orm: MikroORM;
   private readonly lock_pool: pg.Pool;
   private readonly metrics: Metrics;
   private readonly policy: RetryPolicy;
 
   constructor(private readonly settings: RunnerSettings) {
-    this.orm = settings.orm;
     this.lock_pool = settings.lock_pool;
     this.metrics = settings.metrics;
     this.policy = settings.policy;
@@ -115,9 +117,8 @@ export class TransactionRunner {
    * whose rows are immutable once committed (ledger, history), or that need one statement only.
    */
   async read<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
-    const em = this.orm.em.fork({ clear: true });
     try {
-      return await work(new SqlTx(em, em.getKnex(), { region: this.settings.region, shard: this.settings.shard_base }));
+      return await work(new SqlTx(this.settings.tx_pool, { region: this.settings.region, shard: this.settings.shard_base }));
     } catch (error) {
       if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry later');
       throw error;
@@ -161,19 +162,24 @@ export class TransactionRunner {
    * and queues too.
    */
   private async attempt<T>(work: (tx: SqlTx) => Promise<T>, unqueued_accounts: readonly string[], isolation: Isolation): Promise<T> {
-    const em = this.orm.em.fork({ clear: true });
     const slot = this.free_slots.pop() ?? this.next_slot++;
     const context = { region: this.settings.region, shard: this.settings.shard_base + (slot % SHARD_SLOTS_PER_POD) };
+    let client: pg.PoolClient | undefined;
+    let broken = false;
     try {
-      return await em.transactional(
-        async (txEm) => {
-          const tx = new SqlTx(txEm, txEm.getTransactionContext<Knex.Transaction>() ?? txEm.getKnex(), context);
-          if (unqueued_accounts.length > 0) await this.shareQueue(tx, unqueued_accounts);
-          return work(tx);
-        },
-        isolation,
-      );
+      client = await this.settings.tx_pool.connect();
+      await client.query(isolation);
+      const tx = new SqlTx(client, context);
+      if (unqueued_accounts.length > 0) await this.shareQueue(tx, unqueued_accounts);
+      const result = await work(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A failed ROLLBACK means the connection is unusable: it is destroyed, not reused.
+      if (client) await client.query('ROLLBACK').catch(() => (broken = true));
+      throw error;
     } finally {
+      client?.release(broken);
       this.free_slots.push(slot);
     }
   }
