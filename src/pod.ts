@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
 import { SHARD_SLOTS_PER_POD, TransactionRunner } from './db/transaction-runner.js';
+import { TokenVerifier } from './auth/tokens.js';
 import { createApp } from './http/app.js';
 import { CommandRunner } from './idempotency/command-runner.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
@@ -15,6 +16,8 @@ import { createLogger, type Logger } from './platform/logger.js';
 import { createMetrics } from './platform/metrics.js';
 import type { Topology } from './platform/regions.js';
 import { WorkerLoop, type PeriodicTask } from './platform/worker.js';
+
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export interface PodOptions {
   config: Config;
@@ -60,7 +63,8 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     },
   });
   const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
-  return { config, topology: options.topology, region, db, logger, metrics, transactions, commands };
+  const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
+  return { config, topology: options.topology, region, db, logger, metrics, transactions, commands, tokens };
 }
 
 export async function startPod(options: PodOptions): Promise<Pod> {
@@ -73,6 +77,9 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   const app = createApp(deps);
   const server = app.listen(options.port, options.host);
   server.requestTimeout = options.config.http_request_timeout_ms;
+  // Longer than clients and load balancers keep idle connections, so they close them first and
+  // never reuse a socket the pod is closing.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = Math.min(options.config.http_request_timeout_ms, 60_000);
   await once(server, 'listening');
   const address = server.address();

@@ -55,3 +55,32 @@ export async function mintToken(
   if (settings.audience) jwt.setAudience(settings.audience);
   return jwt.sign(new TextEncoder().encode(settings.secret));
 }
+
+const VERIFIED_TOKENS_MAX = 10_000;
+
+/**
+ * Verifies bearer tokens and remembers the verified ones until they expire: the same token
+ * string carries the same signed claims, and a game client sends its token with every request.
+ * Bounded; the oldest entries go first.
+ */
+export class TokenVerifier {
+  private readonly verified = new Map<string, { actor: Actor; expires_at_ms: number }>();
+
+  constructor(private readonly settings: TokenSettings) {}
+
+  async verify(token: string): Promise<Actor> {
+    const known = this.verified.get(token);
+    if (known && known.expires_at_ms > Date.now()) return known.actor;
+    if (known) this.verified.delete(token);
+    const actor = await verifyToken(token, this.settings);
+    if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { actor, expires_at_ms: expiryOf(token) });
+    return actor;
+  }
+}
+
+/** The `exp` of a token that verifyToken has just accepted (so it is well formed and has one). */
+function expiryOf(token: string): number {
+  const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
+  return payload.exp * 1000;
+}

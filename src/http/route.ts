@@ -2,7 +2,6 @@ import Router from '@koa/router';
 import Joi from 'joi';
 import { DomainError } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
-import { verifyToken } from '../auth/tokens.js';
 import type { IdempotencyScope } from '../idempotency/command-runner.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import type { AppContext, AppState } from './app-context.js';
@@ -67,12 +66,7 @@ async function authenticate(ctx: AppContext): Promise<Actor> {
   const header = ctx.get('Authorization');
   const match = /^Bearer ([^\s]+)$/.exec(header);
   if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
-  const { config } = ctx.state.deps;
-  const actor = await verifyToken(match[1], {
-    secret: config.auth_jwt_secret,
-    issuer: config.auth_jwt_issuer,
-    audience: config.auth_jwt_audience,
-  });
+  const actor = await ctx.state.deps.tokens.verify(match[1]);
   ctx.state.actor = actor;
   return actor;
 }

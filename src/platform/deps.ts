@@ -1,3 +1,4 @@
+import type { TokenVerifier } from '../auth/tokens.js';
 import type { Database } from '../db/database.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { CommandRunner } from '../idempotency/command-runner.js';
@@ -16,4 +17,5 @@ export interface AppDeps {
   metrics: Metrics;
   transactions: TransactionRunner;
   commands: CommandRunner;
+  tokens: TokenVerifier;
 }
