@@ -49,6 +49,29 @@ export function defineRoute<P, Q, B>(spec: RouteSpec<P, Q, B>): RouteSpec<P, Q, 
   return spec;
 }
 
+const uuidParamsSchema = Joi.object({ id: Joi.string().guid({ version: ['uuidv4', 'uuidv5', 'uuidv7', 'uuidv8'] }).required() });
+
+/** GET one resource by its server-made id, for a bearer who may see it (404 otherwise). */
+export function readByIdRoute(spec: {
+  operation_id: string;
+  path: string;
+  summary: string;
+  tag: string;
+  read: (deps: AppContext['state']['deps'], actor: Actor, id: string) => Promise<unknown>;
+}): RouteSpec {
+  return defineRoute({
+    operation_id: spec.operation_id,
+    method: 'get',
+    path: spec.path,
+    summary: spec.summary,
+    tag: spec.tag,
+    auth: 'bearer',
+    params: uuidParamsSchema,
+    responses: { 200: spec.summary, 400: 'Malformed id', 401: 'Unauthenticated', 404: 'Not found' },
+    handler: async (ctx, { actor, params }) => ({ status: 200, body: await spec.read(ctx.state.deps, actor, params.id) }),
+  });
+}
+
 // Body validation never coerces types (a "100" is not an amount); path and query strings are
 // converted because they only ever arrive as text.
 const BODY_OPTIONS: Joi.ValidationOptions = { convert: false, allowUnknown: false, abortEarly: false, presence: 'optional' };

@@ -3,8 +3,7 @@ import type { Actor } from '../auth/tokens.js';
 import { DomainError } from '../domain/errors.js';
 import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
 import type { AppDeps } from '../platform/deps.js';
-import { postTransaction } from './ledger-repository.js';
-import { movement } from './postings.js';
+import { postMovement } from './post-movement.js';
 import { transferView } from './views.js';
 
 export interface TransferInput {
@@ -22,25 +21,6 @@ export interface TransferInput {
 export async function createTransfer(deps: AppDeps, actor: Actor, input: TransferInput, idempotency: IdempotencyScope): Promise<CommandResult<ReturnType<typeof transferView>>> {
   requireAccountAccess(actor, input.from_account_id, 'credits:write');
   if (input.from_account_id === input.to_account_id) throw new DomainError('validation_error', 'a transfer needs two different accounts');
-  return deps.commands.run(
-    'create_transfer',
-    idempotency,
-    async (tx, placement) => {
-      const posted = await postTransaction(
-        tx,
-        {
-          type: 'transfer',
-          account_id: input.from_account_id,
-          currency: input.currency,
-          amount_minor: input.amount,
-          note: input.note ?? null,
-          postings: movement(input.from_account_id, input.to_account_id, input.currency, input.amount),
-        },
-        deps.config.limits,
-      );
-      placement.region = posted.region;
-      return transferView(posted);
-    },
-    { contended_accounts: [input.from_account_id, input.to_account_id] },
-  );
+  const { from_account_id, to_account_id, note, ...rest } = input;
+  return postMovement(deps, 'create_transfer', idempotency, { ...rest, type: 'transfer', from: from_account_id, to: to_account_id, note: note ?? null }, transferView);
 }

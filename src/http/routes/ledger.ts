@@ -9,7 +9,7 @@ import { refundTransaction } from '../../ledger/refund-transaction.js';
 import { voidHold } from '../../ledger/void-hold.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
-import { defineRoute, type RouteSpec } from '../route.js';
+import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, accountParams, pageQuery, playerAccountParams, uuidParams } from './schemas.js';
 
 const text = (max: number) => Joi.string().min(1).max(max);
@@ -20,33 +20,23 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
   const movementBody = Joi.object({ amount: amount.required(), currency: currency.required(), reason: text(200).required(), reference: text(200) });
   const transactionResponses = { 201: 'The ledger transaction', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account', 409: 'Insufficient funds', 422: 'Currency mismatch or Idempotency-Key reused', 503: 'Retry with the same key' };
   const holdResponses = { 201: 'The hold', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such hold', 409: 'Invalid state or insufficient funds', 422: 'Idempotency-Key reused', 503: 'Retry with the same key' };
+  const movementRoute = (operation_id: string, resource: 'credits' | 'debits', summary: string, run: typeof creditWallet) =>
+    defineRoute({
+      operation_id,
+      method: 'post',
+      path: `/v1/accounts/{id}/${resource}`,
+      summary,
+      tag: 'credits',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      params: playerAccountParams,
+      body: movementBody,
+      responses: transactionResponses,
+      handler: async (ctx, { actor, params, body, idempotency }) => run(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
+    });
   return [
-    defineRoute({
-      operation_id: 'creditAccount',
-      method: 'post',
-      path: '/v1/accounts/{id}/credits',
-      summary: 'Add credits to a wallet (credits:write), from @bonus',
-      tag: 'credits',
-      auth: 'bearer',
-      idempotent: { success_status: 201 },
-      params: playerAccountParams,
-      body: movementBody,
-      responses: transactionResponses,
-      handler: async (ctx, { actor, params, body, idempotency }) => creditWallet(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
-    }),
-    defineRoute({
-      operation_id: 'debitAccount',
-      method: 'post',
-      path: '/v1/accounts/{id}/debits',
-      summary: 'Spend credits from a wallet (the owner, or credits:write), to @revenue',
-      tag: 'credits',
-      auth: 'bearer',
-      idempotent: { success_status: 201 },
-      params: playerAccountParams,
-      body: movementBody,
-      responses: transactionResponses,
-      handler: async (ctx, { actor, params, body, idempotency }) => debitWallet(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
-    }),
+    movementRoute('creditAccount', 'credits', 'Add credits to a wallet (credits:write), from @bonus', creditWallet),
+    movementRoute('debitAccount', 'debits', 'Spend credits from a wallet (the owner, or credits:write), to @revenue', debitWallet),
     defineRoute({
       operation_id: 'refundTransaction',
       method: 'post',
@@ -61,17 +51,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       handler: async (ctx, { actor, params, body, idempotency }) =>
         refundTransaction(ctx.state.deps, actor, { transaction_id: params.id, ...body }, idempotency),
     }),
-    defineRoute({
-      operation_id: 'getTransaction',
-      method: 'get',
-      path: '/v1/transactions/{id}',
-      summary: 'A ledger transaction with its entries',
-      tag: 'credits',
-      auth: 'bearer',
-      params: uuidParams,
-      responses: { 200: 'The transaction', 401: 'Unauthenticated', 404: 'Not found' },
-      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getTransaction(ctx.state.deps, actor, params.id) }),
-    }),
+    readByIdRoute({ operation_id: 'getTransaction', path: '/v1/transactions/{id}', summary: 'A ledger transaction with its entries', tag: 'credits', read: getTransaction }),
     defineRoute({
       operation_id: 'listAccountTransactions',
       method: 'get',
@@ -102,17 +82,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       responses: holdResponses,
       handler: async (ctx, { actor, body, idempotency }) => createHold(ctx.state.deps, actor, body, idempotency),
     }),
-    defineRoute({
-      operation_id: 'getHold',
-      method: 'get',
-      path: '/v1/holds/{id}',
-      summary: 'A hold',
-      tag: 'holds',
-      auth: 'bearer',
-      params: uuidParams,
-      responses: { 200: 'The hold', 401: 'Unauthenticated', 404: 'Not found' },
-      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getHold(ctx.state.deps, actor, params.id) }),
-    }),
+    readByIdRoute({ operation_id: 'getHold', path: '/v1/holds/{id}', summary: 'A hold', tag: 'holds', read: getHold }),
     defineRoute({
       operation_id: 'captureHold',
       method: 'post',
@@ -157,16 +127,6 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       responses: { ...transactionResponses, 201: 'The transfer' },
       handler: async (ctx, { actor, body, idempotency }) => createTransfer(ctx.state.deps, actor, body, idempotency),
     }),
-    defineRoute({
-      operation_id: 'getTransfer',
-      method: 'get',
-      path: '/v1/transfers/{id}',
-      summary: 'A transfer',
-      tag: 'transfers',
-      auth: 'bearer',
-      params: uuidParams,
-      responses: { 200: 'The transfer', 401: 'Unauthenticated', 404: 'Not found' },
-      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getTransfer(ctx.state.deps, actor, params.id) }),
-    }),
+    readByIdRoute({ operation_id: 'getTransfer', path: '/v1/transfers/{id}', summary: 'A transfer', tag: 'transfers', read: getTransfer }),
   ];
 }

@@ -8,7 +8,7 @@ import { completeOrder } from '../../shop/orders/complete-order.js';
 import { accountEntitlements, accountOrders, getOrder } from '../../shop/orders/order-reads.js';
 import { placeOrder } from '../../shop/orders/place-order.js';
 import { refundOrder } from '../../shop/orders/refund-order.js';
-import { defineRoute, type RouteSpec } from '../route.js';
+import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, accountParams, pageQuery, uuidParams } from './schemas.js';
 
 export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -99,17 +99,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
       responses: { 201: 'The order', ...orderResponses, 422: 'Price changed, currency mismatch or Idempotency-Key reused' },
       handler: async (ctx, { actor, body, idempotency }) => placeOrder(ctx.state.deps, actor, body, idempotency),
     }),
-    defineRoute({
-      operation_id: 'getOrder',
-      method: 'get',
-      path: '/v1/orders/{id}',
-      summary: 'An order with its lines and status history',
-      tag: 'orders',
-      auth: 'bearer',
-      params: uuidParams,
-      responses: { 200: 'The order', 401: 'Unauthenticated', 404: 'Not found' },
-      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getOrder(ctx.state.deps, actor, params.id) }),
-    }),
+    readByIdRoute({ operation_id: 'getOrder', path: '/v1/orders/{id}', summary: 'An order with its lines and status history', tag: 'orders', read: getOrder }),
     orderAction('completeOrder', 'complete', completeOrder),
     orderAction('cancelOrder', 'cancel', cancelOrder),
     defineRoute({

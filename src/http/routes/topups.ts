@@ -4,7 +4,7 @@ import type { Config } from '../../platform/config.js';
 import { createTopup } from '../../shop/topups/create-topup.js';
 import { receivePspEvent } from '../../shop/topups/receive-psp-event.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
-import { defineRoute, type RouteSpec } from '../route.js';
+import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, uuidParams } from './schemas.js';
 
 export function topupRoutes(config: Config): RouteSpec[] {
@@ -25,17 +25,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
       responses: { 201: 'The PENDING top-up', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account', 422: 'Idempotency-Key reused' },
       handler: async (ctx, { actor, body, idempotency }) => createTopup(ctx.state.deps, actor, body, idempotency),
     }),
-    defineRoute({
-      operation_id: 'getTopup',
-      method: 'get',
-      path: '/v1/topups/{id}',
-      summary: 'A top-up: PENDING, SUCCEEDED, FAILED or REVERSED',
-      tag: 'topups',
-      auth: 'bearer',
-      params: uuidParams,
-      responses: { 200: 'The top-up', 401: 'Unauthenticated', 404: 'Not found' },
-      handler: async (ctx, { actor, params }) => ({ status: 200, body: await getTopup(ctx.state.deps, actor, params.id) }),
-    }),
+    readByIdRoute({ operation_id: 'getTopup', path: '/v1/topups/{id}', summary: 'A top-up: PENDING, SUCCEEDED, FAILED or REVERSED', tag: 'topups', read: getTopup }),
     defineRoute({
       operation_id: 'receivePspEvent',
       method: 'post',

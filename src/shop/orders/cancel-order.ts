@@ -5,7 +5,7 @@ import type { CommandResult, IdempotencyScope } from '../../idempotency/command-
 import { findHold } from '../../ledger/ledger-queries.js';
 import { releaseHold } from '../../ledger/hold-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { orderOwner, requireOrderControl, visibleOrder } from './order-access.js';
+import { orderCommand, requireOrderControl } from './order-access.js';
 import { changeStatus, type Order } from './order-repository.js';
 import { orderView, type OrderView } from './views.js';
 
@@ -19,15 +19,5 @@ export async function cancelPendingOrder(tx: SqlTx, order: Order, reason: string
 
 export async function cancelOrder(deps: AppDeps, actor: Actor, order_id: string, idempotency: IdempotencyScope): Promise<CommandResult<OrderView>> {
   requireOrderControl(actor);
-  const account_id = await orderOwner(deps, actor, order_id);
-  return deps.commands.run(
-    'cancel_order',
-    idempotency,
-    async (tx, placement) => {
-      const order = await visibleOrder(tx, actor, order_id);
-      placement.region = order.region;
-      return orderView(await cancelPendingOrder(tx, order, 'cancelled by request'));
-    },
-    { contended_accounts: [account_id] },
-  );
+  return orderCommand(deps, actor, order_id, 'cancel_order', idempotency, async (tx, order) => orderView(await cancelPendingOrder(tx, order, 'cancelled by request')));
 }

@@ -7,7 +7,7 @@ import { postTransaction } from '../../ledger/ledger-repository.js';
 import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { revokeEntitlements } from './entitlement-repository.js';
-import { orderOwner, visibleOrder } from './order-access.js';
+import { orderCommand } from './order-access.js';
 import { changeStatus, insertRefund, markLinesRefunded, type Order } from './order-repository.js';
 import { grantPostings, planRefund, type RefundLineRequest } from './pricing.js';
 
@@ -40,53 +40,45 @@ function refundRules(deps: AppDeps, actor: Actor, order: Order) {
  * refunds both update the order row, so only one commits on what it read.
  */
 export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrderInput, idempotency: IdempotencyScope) {
-  const account_id = await orderOwner(deps, actor, input.order_id);
-  return deps.commands.run(
-    'refund_order',
-    idempotency,
-    async (tx, placement) => {
-      const order = await visibleOrder(tx, actor, input.order_id);
-      placement.region = order.region;
-      // Nothing left is "exceeds what is left", as for ledger refunds: a refund that loses a race
-      // to the last one gets the same answer whether it read 1 unit left or none.
-      if (order.status === 'REFUNDED') throw new DomainError('refund_exceeds_remaining', `order ${order.id} is fully refunded; 0 is left to refund`, { remaining: 0 });
-      if (order.status !== 'COMPLETED' && order.status !== 'PARTIALLY_REFUNDED') throw invalidState(`order ${order.id} is ${order.status}`);
-      const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, refundRules(deps, actor, order));
-      const refund_id = randomUUID();
-      const posted = await postTransaction(
-        tx,
-        {
-          type: 'order_refund',
-          account_id: order.account_id,
-          currency: order.currency,
-          amount_minor: plan.amount_minor,
-          reason: input.reason,
-          order_id: order.id,
-          refund_id,
-          postings: [...movement('@revenue', order.account_id, order.currency, plan.amount_minor), ...grantPostings(order.account_id, plan.lines, -1)],
-        },
-        deps.config.limits,
-      );
-      const units = plan.lines.map(({ line, quantity }) => ({ line_no: line.line_no, quantity }));
-      await markLinesRefunded(tx, order.id, units);
-      await revokeEntitlements(tx, order.id, units);
-      const lines = plan.lines.map(({ line, quantity }) => ({ item_id: line.item_id, quantity }));
-      const created_at = await insertRefund(tx, { id: refund_id, order, amount_minor: plan.amount_minor, lines, reason: input.reason, transaction_id: posted.id });
-      const status = plan.completes_refund ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
-      await changeStatus(tx, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
-      return {
-        id: refund_id,
-        order_id: order.id,
-        amount: plan.amount_minor,
+  return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, async (tx, order) => {
+    // Nothing left is "exceeds what is left", as for ledger refunds: a refund that loses a race
+    // to the last one gets the same answer whether it read 1 unit left or none.
+    if (order.status === 'REFUNDED') throw new DomainError('refund_exceeds_remaining', `order ${order.id} is fully refunded; 0 is left to refund`, { remaining: 0 });
+    if (order.status !== 'COMPLETED' && order.status !== 'PARTIALLY_REFUNDED') throw invalidState(`order ${order.id} is ${order.status}`);
+    const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, refundRules(deps, actor, order));
+    const refund_id = randomUUID();
+    const posted = await postTransaction(
+      tx,
+      {
+        type: 'order_refund',
+        account_id: order.account_id,
         currency: order.currency,
-        lines,
+        amount_minor: plan.amount_minor,
         reason: input.reason,
-        transaction_id: posted.id,
-        order_status: status,
-        created_at,
-      };
-    },
-    { contended_accounts: [account_id] },
-  );
+        order_id: order.id,
+        refund_id,
+        postings: [...movement('@revenue', order.account_id, order.currency, plan.amount_minor), ...grantPostings(order.account_id, plan.lines, -1)],
+      },
+      deps.config.limits,
+    );
+    const units = plan.lines.map(({ line, quantity }) => ({ line_no: line.line_no, quantity }));
+    await markLinesRefunded(tx, order.id, units);
+    await revokeEntitlements(tx, order.id, units);
+    const lines = plan.lines.map(({ line, quantity }) => ({ item_id: line.item_id, quantity }));
+    const created_at = await insertRefund(tx, { id: refund_id, order, amount_minor: plan.amount_minor, lines, reason: input.reason, transaction_id: posted.id });
+    const status = plan.completes_refund ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+    await changeStatus(tx, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
+    return {
+      id: refund_id,
+      order_id: order.id,
+      amount: plan.amount_minor,
+      currency: order.currency,
+      lines,
+      reason: input.reason,
+      transaction_id: posted.id,
+      order_status: status,
+      created_at,
+    };
+  });
 }
 export type RefundView = Awaited<ReturnType<typeof refundOrder>> extends CommandResult<infer T> ? T : never;
