@@ -4,6 +4,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { SHARD_SLOTS_PER_POD, TransactionRunner } from './db/transaction-runner.js';
 import { TokenVerifier } from './auth/tokens.js';
 import { createApp } from './http/app.js';
+import { CallerRateLimiter } from './http/rate-limiter.js';
 import { CommandRunner } from './idempotency/command-runner.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
@@ -64,7 +65,8 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   });
   const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
-  return { config, topology: options.topology, region, db, logger, metrics, transactions, commands, tokens };
+  const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
+  return { config, topology: options.topology, region, db, logger, metrics, transactions, commands, tokens, rate_limiter };
 }
 
 export async function startPod(options: PodOptions): Promise<Pod> {

@@ -51,6 +51,7 @@ function toProblem(ctx: AppContext, error: unknown): Problem {
   if (error instanceof ReplayedFailure) ctx.set('Idempotent-Replayed', 'true');
   if (error instanceof DomainError) {
     if (error.code === 'unavailable') ctx.set('Retry-After', '1');
+    if (error.code === 'rate_limited') ctx.set('Retry-After', String(error.extensions['retry_after_seconds'] ?? 1));
     return problemFor(error.code, error.detail, error.extensions);
   }
   if (error instanceof Joi.ValidationError) return validationProblem(error);

@@ -45,6 +45,8 @@ export interface Config {
   transaction_backoff_base_ms: number;
   transaction_backoff_max_ms: number;
   http_request_timeout_ms: number;
+  rate_limit_per_second: number;
+  rate_limit_burst: number;
   shutdown_grace_ms: number;
   idempotency_retention_hours: number;
   worker_interval_ms: number;
@@ -98,6 +100,8 @@ function buildSchema(topology: Topology) {
     TX_ATTEMPTS_MAX: integer().min(1).max(50).default(10),
     TX_BACKOFF_BASE_MS: integer().min(0).max(1000).default(2),
     TX_BACKOFF_MAX_MS: integer().min(1).max(10000).default(250),
+    RATE_LIMIT_PER_SECOND: integer().min(1).max(1_000_000).default(1000),
+    RATE_LIMIT_BURST: integer().min(1).max(1_000_000).default(2000),
     HTTP_REQUEST_TIMEOUT_MS: integer().min(100).max(600000).default(30000),
     SHUTDOWN_GRACE_MS: integer().min(0).max(120000).default(10000),
     IDEMPOTENCY_RETENTION_HOURS: integer().min(24).max(24 * 90).default(48),
@@ -145,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     transaction_backoff_base_ms: value.TX_BACKOFF_BASE_MS,
     transaction_backoff_max_ms: value.TX_BACKOFF_MAX_MS,
     http_request_timeout_ms: value.HTTP_REQUEST_TIMEOUT_MS,
+    rate_limit_per_second: value.RATE_LIMIT_PER_SECOND,
+    rate_limit_burst: value.RATE_LIMIT_BURST,
     shutdown_grace_ms: value.SHUTDOWN_GRACE_MS,
     idempotency_retention_hours: value.IDEMPOTENCY_RETENTION_HOURS,
     worker_interval_ms: value.WORKER_INTERVAL_MS,

@@ -1,5 +1,6 @@
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { Database } from '../db/database.js';
+import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { CommandRunner } from '../idempotency/command-runner.js';
 import type { Config } from './config.js';
@@ -18,4 +19,5 @@ export interface AppDeps {
   transactions: TransactionRunner;
   commands: CommandRunner;
   tokens: TokenVerifier;
+  rate_limiter: CallerRateLimiter;
 }

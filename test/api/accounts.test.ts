@@ -194,3 +194,28 @@ describe('operations endpoints', () => {
     expect(metrics.body).toContain('db_transaction_attempts_total');
   });
 });
+
+describe('rate limits', () => {
+  it('when a caller exceeds its rate, then 429 rate_limited with Retry-After, and other callers are not affected', async () => {
+    const limited = await startCluster({ env: { RATE_LIMIT_PER_SECOND: '2', RATE_LIMIT_BURST: '3' } });
+    try {
+      const base = limited.pods[0]!.url;
+      const greedy = await mint.player(uniqueId('p'));
+      const statuses: number[] = [];
+      let limited_response: Awaited<ReturnType<typeof request>> | undefined;
+      for (let index = 0; index < 6; index += 1) {
+        const response = await request(base, 'GET', '/v1/accounts/nobody-here', undefined, { token: greedy });
+        statuses.push(response.status);
+        if (response.status === 429) limited_response = response;
+      }
+      expect(statuses.slice(0, 3)).toEqual([404, 404, 404]);
+      expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(2);
+      expect(limited_response!.body).toMatchObject({ code: 'rate_limited', status: 429 });
+      expect(Number(limited_response!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const polite = await request(base, 'GET', '/v1/accounts/nobody-here', undefined, { token: await mint.player(uniqueId('p')) });
+      expect(polite.status).toBe(404);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
