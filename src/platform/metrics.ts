@@ -10,8 +10,16 @@ export interface Metrics {
   db_pool_connections: Gauge<'pool' | 'state'>;
 }
 
+/** What a connection pool reports, read at scrape time. */
+export interface PoolStats {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
 /** One registry per pod; default process metrics only where a process hosts exactly one pod. */
-export function createMetrics(options: { region: string; process_metrics: boolean }): Metrics {
+export function createMetrics(options: { region: string; process_metrics: boolean; pools?: Record<string, PoolStats> }): Metrics {
+  const pools = options.pools ?? {};
   const registry = new Registry();
   registry.setDefaultLabels({ region: options.region });
   if (options.process_metrics) collectDefaultMetrics({ register: registry });
@@ -50,9 +58,16 @@ export function createMetrics(options: { region: string; process_metrics: boolea
     }),
     db_pool_connections: new Gauge({
       name: 'db_pool_connections',
-      help: 'Database pool connections by state',
+      help: 'Database pool connections by state (total, idle) and requests waiting for one',
       labelNames: ['pool', 'state'],
       registers: [registry],
+      collect() {
+        for (const [pool, stats] of Object.entries(pools)) {
+          this.set({ pool, state: 'total' }, stats.totalCount);
+          this.set({ pool, state: 'idle' }, stats.idleCount);
+          this.set({ pool, state: 'waiting' }, stats.waitingCount);
+        }
+      },
     }),
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
+import { purgeExpiredKeysTask } from '../../src/idempotency/purge-expired-keys.js';
 import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
 
 let cluster: TestCluster;
@@ -192,6 +193,23 @@ describe('operations endpoints', () => {
     expect(metrics.status).toBe(200);
     expect(metrics.body).toContain('http_request_duration_seconds_bucket');
     expect(metrics.body).toContain('db_transaction_attempts_total');
+    expect(metrics.body).toMatch(/db_pool_connections\{[^}]*pool="transactions"[^}]*state="total"[^}]*\} [1-9]/);
+  });
+});
+
+describe('idempotency retention', () => {
+  it('when a key is past its retention, then the purge task deletes it and keeps the others', async () => {
+    const deps = cluster.pods[0]!.deps;
+    const keys = [uniqueId('k'), uniqueId('k')];
+    for (const key of keys) {
+      expect((await request(eu(), 'POST', '/v1/accounts', {}, { token: await mint.player(uniqueId('p')), key })).status).toBe(201);
+    }
+    const stored = () => deps.transactions.read((tx) => tx.rows<{ key: string; hours: number }>(
+      'SELECT key, EXTRACT(EPOCH FROM expires_at - created_at) / 3600 AS hours FROM idempotency_keys WHERE key = ANY(?::text[])', [keys]));
+    expect((await stored()).every((row) => Number(row.hours) >= 24)).toBe(true);
+    await deps.transactions.read((tx) => tx.execute("UPDATE idempotency_keys SET expires_at = now() - INTERVAL '1 second' WHERE key = ?", [keys[0]!]));
+    await purgeExpiredKeysTask(deps).run();
+    expect((await stored()).map((row) => row.key)).toEqual([keys[1]]);
   });
 });
 
