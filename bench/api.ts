@@ -36,7 +36,7 @@ export class PodClient {
     this.agents = urls.map(() => new Agent({ keepAlive: true, maxSockets: sockets_per_pod }));
   }
 
-  /** A service caller that may create, fund and debit any account, and reconcile. */
+  /** A service caller that may create, fund and debit any account, buy for it, write the catalog (admin) and reconcile. */
   static async create(urls: readonly string[], sockets_per_pod: number): Promise<PodClient> {
     const token = await mintToken(
       { sub: BENCH_SERVICE, scope: 'accounts:write credits:write admin', expires_in_seconds: TOKEN_LIFETIME_S },
@@ -61,6 +61,11 @@ export class PodClient {
       this.stale_socket_resends += 1;
       return this.send(pod, 'POST', path, payload, key);
     }
+  }
+
+  /** PUT (idempotent by itself, no key) to the next pod in turn. */
+  async put(path: string, body: unknown): Promise<ApiResponse> {
+    return this.send(this.next_pod++ % this.urls.length, 'PUT', path, JSON.stringify(body));
   }
 
   /**

@@ -15,6 +15,15 @@ const HOT_WALLET_FUNDING_MINOR = 1_000_000_000;
 /** Wallets credited per funding transaction (9 bind parameters per entry; PostgreSQL allows 65,535). */
 const FUNDING_BATCH = 500;
 const FUNDER = '@bonus';
+/**
+ * The two items every purchase buys (one of each): 500 per order. A wallet holds
+ * ACCOUNT_FUNDING_MINOR = 2,000 orders or 10,000 debits, while a whole run takes a few of either
+ * per wallet (about 15,000 operations of each kind over 10,000 wallets).
+ */
+const PURCHASE_ITEMS = [
+  { id: 'bench-item-skin', name: 'Bench skin', kind: 'skin', price: 300 },
+  { id: 'bench-item-game', name: 'Bench game', kind: 'game', price: 200 },
+] as const;
 
 /**
  * Idempotency records kept from earlier traffic (production keeps 48 h of them). PostgreSQL's
@@ -40,6 +49,7 @@ export interface Provisioned {
 export async function provision(client: PodClient, config: Config, account_count: number, concurrency: number): Promise<Provisioned> {
   const fixtures: Fixtures = {
     accounts: Array.from({ length: account_count }, (_, index) => `bench-${index}`),
+    items: PURCHASE_ITEMS.map((item) => item.id),
     hot_single: 'bench-hot-single',
     hot_shared: 'bench-hot-shared',
   };
@@ -53,6 +63,10 @@ export async function provision(client: PodClient, config: Config, account_count
   for (const id of hot) {
     const credit = { amount: HOT_WALLET_FUNDING_MINOR, currency: CURRENCY, reason: 'bench funding' };
     expectStatus(await client.postUntilDefinite(`/v1/accounts/${id}/credits`, credit, count), 201, `fund ${id}`);
+  }
+  for (const { id, name, kind, price } of PURCHASE_ITEMS) {
+    const response = await client.put(`/v1/items/${id}`, { name, kind, price, currency: CURRENCY, active: true, refundable: true, grants: null });
+    expectStatus(response, response.status === 200 ? 200 : 201, `put item ${id}`);
   }
   await fundThroughLedger(config, fixtures.accounts);
   await prefillIdempotencyKeys(config);

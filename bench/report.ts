@@ -24,6 +24,7 @@ interface Ratio {
 const RATIOS: Ratio[] = [
   { name: 'b/a (HTTP debits vs ceiling)', numerator: 'b', denominator: 'a', goal_min: 0.5 },
   { name: 'c/a (HTTP transfers vs ceiling)', numerator: 'c', denominator: 'a', goal_min: 0.45 },
+  { name: 'o/q (HTTP 2-line orders vs ceiling)', numerator: 'o', denominator: 'q', goal_min: 0.5 },
   { name: 'b/p (HTTP debits vs pooled ceiling)', numerator: 'b', denominator: 'p' },
   { name: 'c/p (HTTP transfers vs pooled ceiling)', numerator: 'c', denominator: 'p' },
   { name: 'r/a (one @revenue row vs shards, SQL)', numerator: 'r', denominator: 'a' },

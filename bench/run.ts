@@ -9,13 +9,16 @@ import { runLoad } from './load.js';
 import { cpuTable, goals, resultsTable, type ScenarioResult } from './report.js';
 import { provision } from './fixtures.js';
 import { scenarios, type Scenario } from './scenarios.js';
+import { runSellerBenchmark } from './sellers.js';
 
-// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,d,a,p,r --accounts 10000 --ceiling-pool 8 --cpu-prof <dir>]`
+// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,a,p,q,r,s --accounts 10000 --ceiling-pool 8 --cpu-prof <dir>]`
 // One fresh embedded PostgreSQL, three pod processes, then each scenario in the order given (see
 // BENCHMARKS.md). The service scenarios go first, while the pods are warm from the set-up: after the
 // ceilings' half minute of idleness their connection pools and JIT state are cold again.
 
-const SCENARIO_IDS = ['a', 'p', 'r', 'b', 'c', 'd'];
+const SCENARIO_IDS = ['a', 'p', 'r', 'q', 'b', 'c', 'o', 'd', 's'];
+/** `s`: the seller aggregator benchmark (bench/sellers.ts), run last with databases and pods of its own on the same server. */
+const SELLERS_SCENARIO = 's';
 const PROVISION_CONCURRENCY = 16;
 
 interface Options {
@@ -41,7 +44,7 @@ function parseOptions(): Options {
       'duration-s': { type: 'string', default: '10' },
       'warmup-s': { type: 'string', default: '2' },
       concurrency: { type: 'string', default: '32' },
-      scenarios: { type: 'string', default: 'b,c,d,a,p,r' },
+      scenarios: { type: 'string', default: 'b,c,o,d,a,p,q,r,s' },
       accounts: { type: 'string', default: '10000' },
       'ceiling-pool': { type: 'string', default: '8' },
       'cpu-prof': { type: 'string' },
@@ -123,7 +126,14 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
     for (const id of options.scenarios) for (const scenario of catalog[id] ?? []) results.push(await measure(harness, scenario));
     console.log(`\n${resultsTable(results)}\n\nCPU (cores busy, and CPU ms per request):\n${cpuTable(results)}\n`);
     console.log(goals(results));
-    return await reconcile(client);
+    const clean = await reconcile(client);
+    if (options.scenarios.includes(SELLERS_SCENARIO)) {
+      const sellers = await timed('\nseller aggregator benchmark (scratch databases, own pods and simulator)', () =>
+        runSellerBenchmark({ database_url: cluster.database_url, log: (line) => console.log(`  ${line}`) }),
+      );
+      console.log(`\n${sellers.text}`);
+    }
+    return clean;
   } finally {
     client.close();
     await Promise.all([pools.per_client.end(), pools.shared.end()]);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Config } from '../src/platform/config.js';
 import { outcomeOf, type PodClient } from './api.js';
 import type { Operation } from './load.js';
-import { ceilingOperation } from './sql-ceiling.js';
+import { ceilingOperation, type CeilingWork } from './sql-ceiling.js';
 
 export const CURRENCY = 'EUR';
 const DEBIT_MINOR = 100;
@@ -30,6 +30,8 @@ export interface Scenario {
 
 export interface Fixtures {
   accounts: string[];
+  /** The two catalog items of every purchase (scenarios o and q). */
+  items: string[];
   /** One wallet for the single client, one for the many clients (neither inherits the other's contention state). */
   hot_single: string;
   hot_shared: string;
@@ -41,6 +43,25 @@ function pick(accounts: readonly string[]): string {
 
 function httpDebit(client: PodClient, account: () => string): Operation {
   return async () => outcomeOf(await client.post(`/v1/accounts/${account()}/debits`, { amount: DEBIT_MINOR, currency: CURRENCY, reason: 'bench' }), 201);
+}
+
+/**
+ * Each client buys for its own share of the accounts (worker w: accounts w, w + n, w + 2n, …),
+ * so that no two orders in flight ever pay from the same wallet.
+ */
+function accountOfWorker(accounts: readonly string[], concurrency: number): (worker: number) => string {
+  return (worker) => {
+    const share = Math.floor((accounts.length - 1 - worker) / concurrency) + 1;
+    return accounts[worker + concurrency * Math.floor(Math.random() * share)]!;
+  };
+}
+
+function purchaseLines(fixtures: Fixtures) {
+  return fixtures.items.map((item_id) => ({ item_id, quantity: 1 }));
+}
+
+function httpPurchase(client: PodClient, account: (worker: number) => string, lines: Array<{ item_id: string; quantity: number }>): Operation {
+  return async (worker) => outcomeOf(await client.post('/v1/orders', { account_id: account(worker), lines }), 201);
 }
 
 function httpTransfer(client: PodClient, accounts: readonly string[]): Operation {
@@ -69,10 +90,17 @@ export function scenarios(context: ScenarioContext): Record<string, Scenario[]> 
     return { retries: totals.db_transaction_retries_total, contention_locks: totals.db_contention_locks_total, stale_socket_resends: client.stale_socket_resends };
   };
   const all = fixtures.accounts;
+  const random = () => pick(all);
+  const own_share = accountOfWorker(all, concurrency);
+  const per_worker_shard = (worker: number) => CEILING_SHARD_BASE + worker;
+  const debit: CeilingWork = { kind: 'debit', amount_minor: DEBIT_MINOR };
+  const purchase: CeilingWork = { kind: 'purchase', lines: purchaseLines(fixtures), amount_max_minor: context.config.limits.amount_max_minor };
   return {
-    a: [ceilingScenario(context, 'a', 'ceiling: debit txn via pg.Pool, random wallets', pools.per_client, (worker) => CEILING_SHARD_BASE + worker)],
-    p: [ceilingScenario(context, 'p', `ceiling with ${pools.shared.options.max} pooled connections`, pools.shared, (worker) => CEILING_SHARD_BASE + worker)],
-    r: [ceilingScenario(context, 'r', 'ceiling, every debit on ONE @revenue row', pools.per_client, () => CEILING_SHARD_BASE)],
+    a: [ceilingScenario(context, 'a', 'ceiling: debit txn via pg.Pool, random wallets', pools.per_client, debit, random, per_worker_shard)],
+    p: [ceilingScenario(context, 'p', `ceiling with ${pools.shared.options.max} pooled connections`, pools.shared, debit, random, per_worker_shard)],
+    r: [ceilingScenario(context, 'r', 'ceiling, every debit on ONE @revenue row', pools.per_client, debit, random, () => CEILING_SHARD_BASE)],
+    q: [ceilingScenario(context, 'q', 'ceiling: immediate 2-line order txn via pg.Pool', pools.per_client, purchase, own_share, per_worker_shard)],
+    o: [{ id: 'o', kind: 'service', title: 'HTTP POST /v1/orders, 2 lines, immediate, 3 pods', concurrency, counts: pods, operation: httpPurchase(client, own_share, purchaseLines(fixtures)) }],
     b: [{ id: 'b', kind: 'service', title: 'HTTP POST debits (-> @revenue shards), 3 pods', concurrency, counts: pods, operation: httpDebit(client, () => pick(all)) }],
     c: [{ id: 'c', kind: 'service', title: 'HTTP POST transfers player->player, 3 pods', concurrency, counts: pods, operation: httpTransfer(client, all) }],
     d: [
@@ -82,13 +110,20 @@ export function scenarios(context: ScenarioContext): Record<string, Scenario[]> 
   };
 }
 
-function ceilingScenario(context: ScenarioContext, id: string, title: string, pool: pg.Pool, shard_of_worker: (worker: number) => number): Scenario {
-  const { config, fixtures, concurrency } = context;
+function ceilingScenario(
+  context: ScenarioContext,
+  id: string,
+  title: string,
+  pool: pg.Pool,
+  work: CeilingWork,
+  account_of_worker: (worker: number) => string,
+  shard_of_worker: (worker: number) => number,
+): Scenario {
+  const { config, concurrency } = context;
   const counts: RetryCounts = { retries: 0 };
   const operation = ceilingOperation(pool, {
-    accounts: fixtures.accounts,
+    account_of_worker,
     currency: CURRENCY,
-    amount_minor: DEBIT_MINOR,
     region: config.regions[0]!,
     shard_of_worker,
     idempotency_retention_hours: config.idempotency_retention_hours,
@@ -98,6 +133,6 @@ function ceilingScenario(context: ScenarioContext, id: string, title: string, po
       backoff_max_ms: config.transaction_backoff_max_ms,
     },
     on_retry: () => (counts.retries += 1),
-  });
+  }, work);
   return { id, kind: 'sql', title, concurrency, operation, counts: async () => ({ ...counts }) };
 }
