@@ -125,7 +125,7 @@ export class TransactionRunner {
     }
   }
 
-  /** Runs `work` as one SERIALIZABLE transaction, retried whole (fresh ORM context) on 40001. */
+  /** Runs `work` as one SERIALIZABLE transaction, retried whole (on a fresh connection) on 40001. */
   async run<T>(name: string, work: (tx: SqlTx) => Promise<T>, options: RunOptions = {}): Promise<T> {
     const accounts = options.contended_accounts ?? [];
     const isolation = options.read_only_snapshot ? SNAPSHOT : SERIALIZABLE;
