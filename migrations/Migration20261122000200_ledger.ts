@@ -62,6 +62,7 @@ export class Migration20261122000200_ledger extends SharedMigration {
       amount_minor INT8 NOT NULL CHECK (amount_minor > 0),
       captured_minor INT8 NOT NULL DEFAULT 0 CHECK (captured_minor >= 0 AND captured_minor <= amount_minor),
       status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'CAPTURED', 'VOIDED', 'EXPIRED')),
+      owner TEXT NOT NULL CHECK (owner IN ('api', 'order', 'purchase_request')),
       destination_account_id TEXT NOT NULL,
       reference TEXT,
       capture_transaction_id UUID,

@@ -6,6 +6,7 @@ import type { IdempotencyScope } from '../idempotency/command-runner.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import type { AppContext, AppState } from './app-context.js';
 import { STATUS_BY_CODE } from './problem.js';
+import { uuidParams } from './routes/schemas.js';
 
 export type Auth = 'public' | 'bearer' | 'psp_signature';
 
@@ -49,7 +50,6 @@ export function defineRoute<P, Q, B>(spec: RouteSpec<P, Q, B>): RouteSpec<P, Q, 
   return spec;
 }
 
-const uuidParamsSchema = Joi.object({ id: Joi.string().guid({ version: ['uuidv4', 'uuidv5', 'uuidv7', 'uuidv8'] }).required() });
 
 /** GET one resource by its server-made id, for a bearer who may see it (404 otherwise). */
 export function readByIdRoute(spec: {
@@ -66,7 +66,7 @@ export function readByIdRoute(spec: {
     summary: spec.summary,
     tag: spec.tag,
     auth: 'bearer',
-    params: uuidParamsSchema,
+    params: uuidParams,
     responses: { 200: spec.summary, 400: 'Malformed id', 401: 'Unauthenticated', 404: 'Not found' },
     handler: async (ctx, { actor, params }) => ({ status: 200, body: await spec.read(ctx.state.deps, actor, params.id) }),
   });

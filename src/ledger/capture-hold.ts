@@ -57,7 +57,7 @@ export async function captureHold(
     'capture_hold',
     idempotency,
     async (tx, placement) => {
-      const hold = await requireLiveHold(tx, input.hold_id);
+      const hold = await requireLiveHold(tx, input.hold_id, 'api');
       const { hold: captured, posted } = await captureHoldIn(tx, hold, input.amount ?? int8(hold.amount_minor), {}, deps.config.limits);
       placement.region = posted.region;
       return holdView(captured);

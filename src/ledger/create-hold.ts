@@ -21,6 +21,7 @@ export async function createHold(deps: AppDeps, actor: Actor, input: CreateHoldI
     idempotency,
     async (tx, placement) => {
       const hold = await insertHold(tx, {
+        owner: 'api',
         account_id: input.account_id,
         currency: input.currency,
         amount_minor: input.amount,

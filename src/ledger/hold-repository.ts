@@ -6,7 +6,11 @@ import { holdFunds, releaseFunds } from './ledger-repository.js';
 import { findHold } from './ledger-queries.js';
 import type { HoldRow } from './views.js';
 
+/** Who settles a hold: the holds API, or the order or purchase request it pays for (only they may). */
+export type HoldOwner = 'api' | 'order' | 'purchase_request';
+
 export interface NewHold {
+  owner: HoldOwner;
   account_id: string;
   currency: string;
   amount_minor: number;
@@ -19,17 +23,22 @@ export interface NewHold {
 export async function insertHold(tx: SqlTx, hold: NewHold): Promise<HoldRow> {
   await holdFunds(tx, hold.account_id, hold.currency, hold.amount_minor);
   return tx.one<HoldRow>(
-    `INSERT INTO holds (id, account_id, currency, amount_minor, status, destination_account_id, reference, expires_at, crdb_region)
-     SELECT ?, ?, ?, ?, 'ACTIVE', ?, ?, now() + CAST(? AS INTERVAL), crdb_region FROM accounts WHERE id = ?
+    `INSERT INTO holds (id, owner, account_id, currency, amount_minor, status, destination_account_id, reference, expires_at, crdb_region)
+     SELECT ?, ?, ?, ?, ?, 'ACTIVE', ?, ?, now() + CAST(? AS INTERVAL), crdb_region FROM accounts WHERE id = ?
      RETURNING *`,
-    [randomUUID(), hold.account_id, hold.currency, hold.amount_minor, hold.destination_account_id, hold.reference, `${hold.expires_in_seconds} seconds`, hold.account_id],
+    [randomUUID(), hold.owner, hold.account_id, hold.currency, hold.amount_minor, hold.destination_account_id, hold.reference, `${hold.expires_in_seconds} seconds`, hold.account_id],
   );
 }
 
-/** An ACTIVE hold that has not reached its expiry, or invalid_state saying why not. */
-export async function requireLiveHold(tx: SqlTx, id: string): Promise<HoldRow> {
+/**
+ * An ACTIVE hold of `owner` that has not reached its expiry, or invalid_state saying why not. A
+ * hold paying for an order or a purchase request is settled only through it, never through the
+ * holds API: otherwise an order could be cancelled with its money captured.
+ */
+export async function requireLiveHold(tx: SqlTx, id: string, owner: HoldOwner): Promise<HoldRow> {
   const hold = await findHold(tx, id);
   if (!hold) throw notFound(`hold ${id}`);
+  if (hold.owner !== owner) throw invalidState(`hold ${id} pays for a ${hold.owner.replace('_', ' ')}; settle it through that`);
   if (hold.status !== 'ACTIVE') throw invalidState(`hold ${id} is ${hold.status}`);
   const expired = await tx.one<{ expired: boolean }>('SELECT ?::timestamptz <= now() AS expired', [hold.expires_at]);
   if (expired.expired) throw invalidState(`hold ${id} has expired`);

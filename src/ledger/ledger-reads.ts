@@ -3,6 +3,7 @@ import type { Actor } from '../auth/tokens.js';
 import { notFound } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
 import { findHold, findTransaction, listHistory } from './ledger-queries.js';
+import type { PostedTransaction } from './ledger-repository.js';
 import { holdView, transactionView, transferView } from './views.js';
 
 /** A ledger transaction, visible to services and to the players whose accounts it touches. */
@@ -11,7 +12,17 @@ export async function getTransaction(deps: AppDeps, actor: Actor, id: string) {
   const visible = posted && (actor.kind === 'service' || posted.entries.some((entry) => entry.account_id === actor.id));
   if (!visible) throw notFound(`transaction ${id}`);
   if (actor.kind === 'service') requireAccountRead(actor, posted.account_id);
-  return transactionView(posted);
+  return actor.kind === 'player' ? playerTransactionView(posted, actor.id) : transactionView(posted);
+}
+
+/** What a player may see of a transaction: its legs, but only their own balances, never another player's. */
+function playerTransactionView(posted: PostedTransaction, player_id: string) {
+  const view = transactionView(posted);
+  return {
+    ...view,
+    balance_after: posted.account_id === player_id ? view.balance_after : null,
+    entries: view.entries.map((entry) => (entry.account_id === player_id ? entry : { account_id: entry.account_id, currency: entry.currency, amount: entry.amount })),
+  };
 }
 
 export async function getTransfer(deps: AppDeps, actor: Actor, id: string) {

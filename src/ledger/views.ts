@@ -45,6 +45,7 @@ export interface HoldRow {
   amount_minor: string;
   captured_minor: string;
   status: 'ACTIVE' | 'CAPTURED' | 'VOIDED' | 'EXPIRED';
+  owner: 'api' | 'order' | 'purchase_request';
   destination_account_id: string;
   reference: string | null;
   capture_transaction_id: string | null;
@@ -62,6 +63,7 @@ export function holdView(row: HoldRow) {
     captured_amount: int8(row.captured_minor),
     currency: row.currency,
     status: row.status,
+    owner: row.owner,
     reference: row.reference,
     capture_transaction_id: row.capture_transaction_id,
     expires_at: timestamp(row.expires_at),

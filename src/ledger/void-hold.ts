@@ -15,7 +15,7 @@ export async function voidHold(deps: AppDeps, actor: Actor, hold_id: string, ide
     'void_hold',
     idempotency,
     async (tx, placement) => {
-      const voided = await releaseHold(tx, await requireLiveHold(tx, hold_id), 'VOIDED');
+      const voided = await releaseHold(tx, await requireLiveHold(tx, hold_id, 'api'), 'VOIDED');
       placement.region = known.crdb_region;
       return holdView(voided);
     },

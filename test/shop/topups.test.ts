@@ -113,3 +113,25 @@ describe('PSP top-ups', () => {
     expect(unknown.body.outcome).toBe('unknown_topup');
   });
 });
+
+describe('a top-up that would break the wallet maximum', () => {
+  it('when the PSP confirms it, then 200, nothing is credited and the top-up waits for review', async () => {
+    const capped = await startCluster({ env: { BALANCE_MAX_MINOR: '5000' } });
+    try {
+      const base = capped.pods[0]!.url;
+      const account_id = uniqueId('p');
+      expect((await request(base, 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(201);
+      expect((await request(base, 'POST', `/v1/accounts/${account_id}/credits`, { amount: 4000, currency: 'EUR', reason: 'x' }, { token: service, key: key() })).status).toBe(201);
+      const topup = await request(base, 'POST', '/v1/topups', { account_id, amount: 2000, currency: 'EUR' }, { token: service, key: key() });
+      const delivery = await deliver(base, event('payment.succeeded', topup.body.id, 2000));
+      expect(delivery.status).toBe(200);
+      expect(delivery.body.outcome).toBe('held_for_review');
+      const after = await request(base, 'GET', `/v1/topups/${topup.body.id}`, undefined, { token: service });
+      expect(after.body).toMatchObject({ status: 'PENDING', review_reason: expect.stringContaining('maximum') });
+      const wallets = await request(base, 'GET', `/v1/accounts/${account_id}/wallets`, undefined, { token: service });
+      expect(wallets.body.data[0].balance).toBe(4000);
+    } finally {
+      await capped.stop();
+    }
+  });
+});

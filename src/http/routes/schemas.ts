@@ -1,10 +1,10 @@
 import Joi from 'joi';
+import { ACCOUNT_ID_PATTERN, UUID_PATTERN } from '../../domain/ids.js';
 
-export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const accountIdSchema = Joi.string().pattern(ACCOUNT_ID_PATTERN).messages({
   'string.pattern.base': '{{#label}} must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -',
 });
-export const uuidSchema = Joi.string().guid({ version: ['uuidv4', 'uuidv5', 'uuidv7', 'uuidv8'] });
+export const uuidSchema = Joi.string().pattern(UUID_PATTERN).messages({ 'string.pattern.base': '{{#label}} must be a UUID' });
 
 /** In paths an account may also be a system account (`@revenue`): services with a reading scope may look at it. */
 const accountRefSchema = Joi.string().pattern(/^@?[A-Za-z0-9_-]{1,64}$/).messages({

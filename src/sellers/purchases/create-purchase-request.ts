@@ -34,6 +34,7 @@ export async function createPurchaseRequest(deps: AppDeps, actor: Actor, input: 
     idempotency,
     async (tx, placement) => {
       const hold = await insertHold(tx, {
+        owner: 'purchase_request',
         account_id: input.account_id,
         currency: input.currency,
         amount_minor: input.max_price,

@@ -59,7 +59,7 @@ export async function findItem(tx: SqlTx, id: string): Promise<Item | undefined>
 
 /** Items newest first, paged on (created_at, id): the catalog is written rarely, by admins only. */
 export async function listItems(tx: SqlTx, options: { limit: number; cursor?: string; kind?: string; active?: boolean }) {
-  const after = decodeCursor(options.cursor, ['string', 'string']);
+  const after = decodeCursor(options.cursor, ['timestamp', 'string']);
   const conditions: string[] = [];
   const params: Array<string | number | boolean> = [];
   if (after) {

@@ -18,7 +18,7 @@ export async function completeOrder(deps: AppDeps, actor: Actor, order_id: strin
     if (order.mode !== 'two_step' || order.status !== 'PENDING' || !order.hold_id) {
       throw invalidState(`order ${order_id} is ${order.status}${order.mode === 'immediate' ? ' (immediate orders complete by themselves)' : ''}`);
     }
-    const hold = await requireLiveHold(tx, order.hold_id);
+    const hold = await requireLiveHold(tx, order.hold_id, 'order');
     const { posted } = await captureHoldIn(tx, hold, order.total_minor, { type: 'purchase', order_id }, deps.config.limits);
     const grants = grantPostings(order.account_id, order.lines.map((line) => ({ line, quantity: line.quantity })), 1);
     const first_grant = grants[0];

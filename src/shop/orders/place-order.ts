@@ -84,6 +84,7 @@ async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, priced: Pric
 async function authorize(deps: AppDeps, tx: SqlTx, account_id: string, priced: PricedOrder): Promise<Order> {
   const id = randomUUID();
   const hold = await insertHold(tx, {
+    owner: 'order',
     account_id,
     currency: priced.currency,
     amount_minor: priced.total_minor,

@@ -112,6 +112,10 @@ export function planRefund(
   if (remaining_minor === 0 || amount_minor > remaining_minor) {
     throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
   }
+  // Money back without taking the items back is a goodwill gesture for support, not self-service.
+  if (rules.enforce_policy && amount_minor < remaining_minor) {
+    throw new DomainError('not_refundable', 'a player refunds by lines, or everything that is left; partial amounts are for support');
+  }
   const completes_refund = amount_minor === remaining_minor;
   const lines = completes_refund ? remaining_units : [];
   assertRefundable(completes_refund ? lines : remaining_units, rules);

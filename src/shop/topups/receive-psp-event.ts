@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { DomainError, InvariantViolation } from '../../domain/errors.js';
-import type { SqlTx } from '../../db/sql.js';
+import { UUID_PATTERN } from '../../domain/ids.js';
+import { int8, type SqlTx } from '../../db/sql.js';
 import { postTransaction, readWallet } from '../../ledger/ledger-repository.js';
 import type { Posting } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
@@ -18,7 +19,7 @@ const eventSchema = Joi.object<PspEvent>({
   id: Joi.string().min(1).max(255).required(),
   type: Joi.string().valid('payment.succeeded', 'payment.failed', 'payment.refunded').required(),
   data: Joi.object({
-    topup_id: Joi.string().guid().required(),
+    topup_id: Joi.string().pattern(UUID_PATTERN).required(),
     amount: Joi.number().integer().strict().min(1).max(1e15).required(),
     currency: Joi.string().max(10).required(),
     psp_payment_id: Joi.string().min(1).max(255).required(),
@@ -27,7 +28,7 @@ const eventSchema = Joi.object<PspEvent>({
     .required(),
 }).unknown(true);
 
-export type EventOutcome = 'credited' | 'failed' | 'reversed' | 'duplicate' | 'amount_mismatch' | 'unknown_topup' | 'ignored_state' | 'ignored_malformed';
+export type EventOutcome = 'credited' | 'failed' | 'reversed' | 'duplicate' | 'amount_mismatch' | 'held_for_review' | 'unknown_topup' | 'ignored_state' | 'ignored_malformed';
 
 /**
  * A PSP callback. Only a valid signature over the raw body gets in; then every event is stored
@@ -62,7 +63,7 @@ export async function receivePspEvent(deps: AppDeps, raw_body: string, signature
     },
     { contended_accounts: known ? [known.account_id] : [] },
   );
-  if (outcome === 'amount_mismatch' || outcome === 'unknown_topup') deps.logger.warn({ event_id: event.id, outcome }, 'PSP event kept for review');
+  if (outcome === 'amount_mismatch' || outcome === 'held_for_review' || outcome === 'unknown_topup') deps.logger.warn({ event_id: event.id, outcome }, 'PSP event kept for review');
   return { received: true, outcome };
 }
 
@@ -90,6 +91,12 @@ async function apply(deps: AppDeps, tx: SqlTx, topup: Topup, event: PspEvent): P
 
 async function credit(deps: AppDeps, tx: SqlTx, topup: Topup, psp_payment_id: string): Promise<EventOutcome> {
   if (topup.status !== 'PENDING') return 'ignored_state';
+  // A PSP event is always acknowledged: money that would break the wallet cap waits for review.
+  const wallet = await tx.maybeOne<{ balance_minor: string }>('SELECT balance_minor FROM wallets WHERE account_id = ? AND currency = ?', [topup.account_id, topup.currency]);
+  if (wallet && int8(wallet.balance_minor) + topup.amount_minor > deps.config.limits.balance_max_minor) {
+    await settleTopup(tx, topup.id, 'PENDING', { review_reason: `crediting ${topup.amount_minor} would exceed the wallet maximum of ${deps.config.limits.balance_max_minor}` });
+    return 'held_for_review';
+  }
   const posted = await postTransaction(
     tx,
     {
