@@ -1,9 +1,11 @@
-import type { Server } from 'node:http';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
 import { SHARD_SLOTS_PER_POD, TransactionRunner } from './db/transaction-runner.js';
 import { TokenVerifier } from './auth/tokens.js';
 import { createApp } from './http/app.js';
+import { PROBLEM_CONTENT_TYPE, problemFor } from './http/problem.js';
 import { CallerRateLimiter } from './http/rate-limiter.js';
 import { CommandRunner } from './idempotency/command-runner.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
@@ -83,6 +85,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   // never reuse a socket the pod is closing.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = Math.min(options.config.http_request_timeout_ms, 60_000);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerMalformedRequest(error, socket, options.region));
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -98,6 +101,24 @@ export async function startPod(options: PodOptions): Promise<Pod> {
       await db.close();
     },
   };
+}
+
+/**
+ * Requests Node rejects before Koa sees them (oversized headers, a malformed request line) still
+ * get problem+json and X-Region, like every other error.
+ */
+function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex, region: string): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const detail = status === 431 ? 'request headers are too large' : 'the request is not valid HTTP';
+  const body = JSON.stringify({ ...problemFor('validation_error', detail, {}, status) });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Region: ${region}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */

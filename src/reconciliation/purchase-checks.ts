@@ -50,4 +50,13 @@ export async function confirmedAttempts(tx: SqlTx): Promise<Mismatch[]> {
   return rows.map((row) => ({ check: 'confirmed_seller_order', purchase_request_id: row.purchase_request_id, expected: 'one confirmed order, of the purchased seller', actual: `${row.confirmed} confirmed, ${row.matching} matching, status ${row.status}` }));
 }
 
-export const PURCHASE_CHECKS = [purchaseSettlements, orphanSellerCaptures, confirmedAttempts];
+/** A final request with an attempt still in flight: the seller may have confirmed an order nobody recorded. */
+export async function unsettledAttempts(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ purchase_request_id: string; seller_id: string; status: string }>(
+    `SELECT a.purchase_request_id, a.seller_id, r.status FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.purchase_request_id
+     WHERE a.state = 'started' AND r.status <> 'pending'`,
+  );
+  return rows.map((row) => ({ check: 'seller_order_outcome_unknown', purchase_request_id: row.purchase_request_id, seller_id: row.seller_id, expected: 'attempt settled', actual: `started, request ${row.status}` }));
+}
+
+export const PURCHASE_CHECKS = [purchaseSettlements, orphanSellerCaptures, confirmedAttempts, unsettledAttempts];

@@ -106,3 +106,13 @@ describe('malformed ids, cursors and subjects', () => {
     expect(created.body.code).toBe('validation_error');
   });
 });
+
+describe('requests Node rejects before the app', () => {
+  it('when the headers are too large, then 431 problem+json with X-Region', async () => {
+    const response = await request(eu(), 'GET', '/v1/accounts/x', undefined, { headers: { Authorization: `Bearer ${'a'.repeat(70_000)}` } });
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(response.headers.get('x-region')).toBe('eu-west');
+    expect(response.body).toMatchObject({ status: 431, code: 'validation_error' });
+  });
+});

@@ -134,3 +134,26 @@ describe('CallSlots', () => {
     await expect(slots.acquire(4, Date.now())).rejects.toThrow(RangeError);
   });
 });
+
+describe('seller protocol', () => {
+  it('treats a sale at price 0 as a bad answer, and an unavailable quote at 0 as a normal one', async () => {
+    const { createServer } = await import('node:http');
+    const { requestQuote, callSettings } = await import('../../src/sellers/client/seller-protocol.js');
+    let available = true;
+    const server = createServer((_request, response) => {
+      response.setHeader('Content-Type', 'application/json');
+      response.end(JSON.stringify({ available, price: 0, quote_id: 'q-1', expires_at: new Date(Date.now() + 60_000).toISOString() }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const seller = { base_url: `http://127.0.0.1:${port}` } as Parameters<typeof requestQuote>[0];
+    const settings = callSettings({ response_bytes_max: 65_536, sockets_per_origin_max: 4 }, 2000);
+    try {
+      expect(await requestQuote(seller, 'book-1', settings)).toMatchObject({ outcome: 'failed', reason: 'bad_response' });
+      available = false;
+      expect(await requestQuote(seller, 'book-1', settings)).toMatchObject({ outcome: 'ok', value: { available: false } });
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -39,11 +39,14 @@ export function countsAsFailure(result: SellerResult<unknown>): boolean {
   return result.outcome === 'failed' && CIRCUIT_FAILURES.has(result.reason);
 }
 
-const money = Joi.number().integer().min(0).max(1e12).required();
+// A price of 0 is not a sale we can settle (a ledger movement is never zero): a bad answer for
+// holds, orders and available quotes; a seller that does not sell a product may quote 0.
+const money = Joi.number().integer().min(1).max(1e12).required();
+const quotedPrice = Joi.number().integer().min(0).max(1e12).required().when('available', { is: true, then: Joi.number().min(1) });
 const text = Joi.string().min(1).max(256).required();
 // Sellers may add fields; only the ones we use are checked.
 const OPTIONS: Joi.ValidationOptions = { allowUnknown: true, convert: false, abortEarly: true };
-const quoteSchema = Joi.object({ available: Joi.boolean().required(), price: money, quote_id: text, expires_at: Joi.string().isoDate().required(), currency: Joi.string().max(16) });
+const quoteSchema = Joi.object({ available: Joi.boolean().required(), price: quotedPrice, quote_id: text, expires_at: Joi.string().isoDate().required(), currency: Joi.string().max(16) });
 const holdSchema = Joi.object({ hold_id: text, price: money, expires_at: Joi.string().isoDate().required() });
 const orderSchema = Joi.object({ order_id: text, status: Joi.string().valid('confirmed').required(), price: money });
 const conflictSchema = Joi.object({ error: Joi.string().max(64).required(), price: Joi.number().integer().min(0) });

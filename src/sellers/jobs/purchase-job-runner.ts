@@ -14,6 +14,8 @@ const CLAIM_BATCH_MAX = 16;
  */
 export class PurchaseJobRunner {
   private readonly running = new Map<string, Promise<void>>();
+  /** Capacity promised to claims still in flight, so concurrent kicks and polls cannot overshoot. */
+  private reserved = 0;
 
   constructor(
     private readonly deps: AppDeps,
@@ -27,13 +29,19 @@ export class PurchaseJobRunner {
   }
 
   private get free(): number {
-    return this.deps.config.sellers.job_concurrency_max - this.running.size;
+    return this.deps.config.sellers.job_concurrency_max - this.running.size - this.reserved;
   }
 
   async poll(): Promise<number> {
     const limit = Math.min(CLAIM_BATCH_MAX, this.free);
     if (limit <= 0) return 0;
-    const jobs = await claimJobs(this.deps, this.owner, this.deps.region, limit);
+    this.reserved += limit;
+    let jobs: ClaimedJob[];
+    try {
+      jobs = await claimJobs(this.deps, this.owner, this.deps.region, limit);
+    } finally {
+      this.reserved -= limit;
+    }
     for (const job of jobs) this.start(job);
     return jobs.length;
   }
@@ -41,7 +49,9 @@ export class PurchaseJobRunner {
   /** Starts the job of a purchase request now if this pod has room; the poll catches it otherwise. */
   kick(purchase_request_id: string): void {
     if (this.free <= 0) return;
+    this.reserved += 1;
     claimJobOf(this.deps, this.owner, 'purchase', purchase_request_id)
+      .finally(() => (this.reserved -= 1))
       .then((job) => job && this.start(job))
       .catch((error: unknown) => this.deps.logger.warn({ err: error, purchase_request_id }, 'starting a purchase job failed; the poll will pick it up'));
   }

@@ -34,7 +34,10 @@ export async function runPurchase(deps: AppDeps, services: PurchaseServices, lea
   if (request.status !== 'pending') return finishUnpurchased(deps, job, request, { status: 'failed' });
   const attempts = await deps.transactions.read((tx) => listAttempts(tx, request.id));
   if (job.claims > deps.config.sellers.job_claims_max) {
-    return finishUnpurchased(deps, job, request, { status: 'failed', failure_reason: `gave up after ${job.claims - 1} runs` });
+    // An attempt left in flight may have bought: it stays `started`, which reconciliation reports for review.
+    const in_flight = attempts.some((attempt) => attempt.state === 'started');
+    const failure_reason = `gave up after ${job.claims - 1} runs${in_flight ? '; a seller order may have been placed: needs review' : ''}`;
+    return finishUnpurchased(deps, job, request, { status: 'failed', failure_reason });
   }
   const resumed = await resumeAttemptInFlight(ctx, attempts);
   if (resumed && 'confirmed' in resumed) return finishPurchased(deps, job, request, { position: resumed.attempt.position, seller_id: resumed.attempt.seller_id, order: resumed.confirmed });
