@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { numberedPlaceholders } from '../src/db/sql.js';
 import { isRetryable, type RetryPolicy } from '../src/db/transaction-runner.js';
 import { requestFingerprint } from '../src/idempotency/fingerprint.js';
 import type { PostedTransaction, TransactionReferences } from '../src/ledger/ledger-repository.js';
@@ -54,20 +55,8 @@ const STATEMENTS = {
        ON CONFLICT (caller, key) DO NOTHING RETURNING key`,
 };
 
-/** `?` placeholders as `$n`, quoted strings left alone: the same translation as src/db/sql.ts. */
-function numbered(sql: string): string {
-  let index = 0;
-  let quoted = false;
-  let text = '';
-  for (const character of sql) {
-    if (character === "'") quoted = !quoted;
-    text += character === '?' && !quoted ? `$${++index}` : character;
-  }
-  return text;
-}
-
 type StatementName = keyof typeof STATEMENTS;
-const SQL = Object.fromEntries(Object.entries(STATEMENTS).map(([name, sql]) => [name, { name: `bench_${name}`, text: numbered(sql) }])) as Record<
+const SQL = Object.fromEntries(Object.entries(STATEMENTS).map(([name, sql]) => [name, { name: `bench_${name}`, text: numberedPlaceholders(sql) }])) as Record<
   StatementName,
   { name: string; text: string }
 >;

@@ -25,6 +25,13 @@ const prepared = new Map<string, { text: string; name: string | undefined }>();
 function compile(sql: string): { text: string; name: string | undefined } {
   const cached = prepared.get(sql);
   if (cached) return cached;
+  const compiled = { text: numberedPlaceholders(sql), name: prepared.size < PREPARED_NAMES_MAX ? `cs${prepared.size}` : undefined };
+  prepared.set(sql, compiled);
+  return compiled;
+}
+
+/** `?` placeholders as `$1, $2, …`, quoted strings left alone. */
+export function numberedPlaceholders(sql: string): string {
   let index = 0;
   let quoted = false;
   let text = '';
@@ -32,9 +39,7 @@ function compile(sql: string): { text: string; name: string | undefined } {
     if (character === "'") quoted = !quoted;
     text += character === '?' && !quoted ? `$${++index}` : character;
   }
-  const compiled = { text, name: prepared.size < PREPARED_NAMES_MAX ? `cs${prepared.size}` : undefined };
-  prepared.set(sql, compiled);
-  return compiled;
+  return text;
 }
 
 /**

@@ -84,16 +84,6 @@ export async function shopHarness(urls: string[], config: Config): Promise<ShopH
   };
 }
 
-/** Counts responses by "status code" (e.g. "201", "409 insufficient_funds"). */
-export function tally(responses: readonly ApiResponse[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const response of responses) {
-    const label = response.status >= 400 ? `${response.status} ${response.body?.code}` : String(response.status);
-    counts[label] = (counts[label] ?? 0) + 1;
-  }
-  return counts;
-}
-
 /** Asserts an RFC 9457 problem with the given status and code. */
 export function expectProblem(response: ApiResponse, status: number, code: string): void {
   expect({ status: response.status, code: response.body?.code }, JSON.stringify(response.body)).toEqual({ status, code });
@@ -101,3 +91,5 @@ export function expectProblem(response: ApiResponse, status: number, code: strin
   expect(response.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), code });
   expect(JSON.stringify(response.body)).not.toMatch(/\bat .*\.ts:\d+/);
 }
+
+export { tally } from './ledger.js';
