@@ -7,6 +7,7 @@ import { requestFingerprint } from '../src/idempotency/fingerprint.js';
 import type { PostedTransaction, TransactionReferences } from '../src/ledger/ledger-repository.js';
 import { transactionView } from '../src/ledger/views.js';
 import type { Item } from '../src/shop/catalog/item.js';
+import { toItem, type ItemRow } from '../src/shop/catalog/item-repository.js';
 import type { Order } from '../src/shop/orders/order-repository.js';
 import { priceOrder, type PricedOrder } from '../src/shop/orders/pricing.js';
 import { orderView } from '../src/shop/orders/views.js';
@@ -213,35 +214,11 @@ async function debit(client: pg.PoolClient, settings: CeilingSettings, amount_mi
   return undefined;
 }
 
-interface ItemRow {
-  id: string;
-  name: string;
-  kind: Item['kind'];
-  price_minor: string;
-  currency: string;
-  active: boolean;
-  refundable: boolean;
-  grants_currency: string | null;
-  grants_amount_minor: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
 /** placeOrder immediate: items, the payment (postTransaction), the order in its final state with its lines, the entitlements. */
 async function purchase(client: pg.PoolClient, settings: CeilingSettings, work: Extract<CeilingWork, { kind: 'purchase' }>, attempt: Attempt): Promise<Outcome> {
-  const rows = (await query<ItemRow>(client, 'find_items', [work.lines.map((line) => line.item_id)])).rows;
-  const catalog = new Map<string, Item>(
-    rows.map((row) => [
-      row.id,
-      {
-        ...row,
-        price_minor: Number(row.price_minor),
-        grants: row.grants_currency === null ? null : { currency: row.grants_currency, amount_minor: Number(row.grants_amount_minor) },
-        created_at: row.created_at.toISOString(),
-        updated_at: row.updated_at.toISOString(),
-      },
-    ]),
-  );
+  // The bench's pool parses timestamps into Dates; the service's keeps their text.
+  const rows = (await query<Omit<ItemRow, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date }>(client, 'find_items', [work.lines.map((line) => line.item_id)])).rows;
+  const catalog = new Map<string, Item>(rows.map((row) => [row.id, toItem({ ...row, created_at: row.created_at.toISOString(), updated_at: row.updated_at.toISOString() })]));
   const priced: PricedOrder = priceOrder(work.lines, catalog, work.amount_max_minor);
   if (priced.lines.length !== 2 || priced.lines.some((line) => line.grants !== null)) return 'the purchase ceiling covers two lines without currency packs';
   const order_id = randomUUID();

@@ -2,7 +2,7 @@ import { decodeCursor, encodeCursor } from '../../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import type { Item, ItemKind } from './item.js';
 
-interface ItemRow {
+export interface ItemRow {
   id: string;
   name: string;
   kind: ItemKind;
@@ -16,7 +16,7 @@ interface ItemRow {
   updated_at: string;
 }
 
-function toItem(row: ItemRow): Item {
+export function toItem(row: ItemRow): Item {
   return {
     id: row.id,
     name: row.name,
