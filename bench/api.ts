@@ -42,7 +42,11 @@ export class PodClient {
       { sub: BENCH_SERVICE, scope: 'accounts:write credits:write admin', expires_in_seconds: TOKEN_LIFETIME_S },
       { secret: DEVELOPMENT_JWT_SECRET },
     );
-    return new PodClient(urls.map((url) => new URL(url)), `Bearer ${token}`, sockets_per_pod);
+    return new PodClient(
+      urls.map((url) => new URL(url)),
+      `Bearer ${token}`,
+      sockets_per_pod,
+    );
   }
 
   /**
@@ -102,15 +106,20 @@ export class PodClient {
 
   private send(pod: number, method: string, path: string, payload?: string, key?: string): Promise<ApiResponse> {
     const headers: Record<string, string> = { Authorization: this.authorization };
-    if (payload !== undefined) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) });
+    if (payload !== undefined)
+      Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) });
     if (key !== undefined) headers['Idempotency-Key'] = key;
     return new Promise((resolve, reject) => {
-      const req = request(new URL(path, this.urls[pod]), { method, headers, agent: this.agents[pod], timeout: REQUEST_TIMEOUT_MS }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = request(
+        new URL(path, this.urls[pod]),
+        { method, headers, agent: this.agents[pod], timeout: REQUEST_TIMEOUT_MS },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'TIMEOUT' })));
       req.on('error', (error: NodeJS.ErrnoException) => {
         reject(Object.assign(error, { stale_socket: req.reusedSocket && error.code === 'ECONNRESET' }));

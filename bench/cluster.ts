@@ -78,7 +78,9 @@ export class BenchCluster {
     this.database = await startDatabase();
     const database_url = this.database.url;
     const regions = loadTopology().regions.map((region) => region.name);
-    const started = await Promise.allSettled(regions.map((region, index) => startPod(region, database_url, index === 0 ? first_pod_exec_argv : [])));
+    const started = await Promise.allSettled(
+      regions.map((region, index) => startPod(region, database_url, index === 0 ? first_pod_exec_argv : [])),
+    );
     for (const result of started) if (result.status === 'fulfilled') this.watch(result.value);
     const failure = started.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;

@@ -29,7 +29,10 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (!text) return undefined;
   // Fields after the command name, which may itself contain spaces and parentheses.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+  const fields = text
+    .slice(text.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   return { ppid: fields[1]!, ticks: fields[11]! + fields[12]!, reaped_children_ticks: fields[13]! + fields[14]! };
 }
 
@@ -79,7 +82,10 @@ export class CpuMeter {
 
   static between(before: CpuSample, after: CpuSample): CpuUsage {
     const groups: CpuGroup[] = ['postgres', 'pods', 'load_generator', 'other'];
-    const seconds = Object.fromEntries(groups.map((group) => [group, Math.max(0, after.seconds[group] - before.seconds[group])])) as Record<CpuGroup, number>;
+    const seconds = Object.fromEntries(groups.map((group) => [group, Math.max(0, after.seconds[group] - before.seconds[group])])) as Record<
+      CpuGroup,
+      number
+    >;
     return { seconds, wall_s: (after.wall_ms - before.wall_ms) / 1000 };
   }
 }

@@ -65,7 +65,15 @@ export async function provision(client: PodClient, config: Config, account_count
     expectStatus(await client.postUntilDefinite(`/v1/accounts/${id}/credits`, credit, count), 201, `fund ${id}`);
   }
   for (const { id, name, kind, price } of PURCHASE_ITEMS) {
-    const response = await client.put(`/v1/items/${id}`, { name, kind, price, currency: CURRENCY, active: true, refundable: true, grants: null });
+    const response = await client.put(`/v1/items/${id}`, {
+      name,
+      kind,
+      price,
+      currency: CURRENCY,
+      active: true,
+      refundable: true,
+      grants: null,
+    });
     expectStatus(response, response.status === 200 ? 200 : 201, `put item ${id}`);
   }
   await fundThroughLedger(config, fixtures.accounts);
@@ -81,7 +89,12 @@ async function prefillIdempotencyKeys(config: Config): Promise<void> {
       `INSERT INTO idempotency_keys (caller, key, request_fingerprint, status_code, response_body, crdb_region, expires_at)
        SELECT $1, gen_random_uuid()::text, 'bench-prefill', 201, '{"ok": true, "body": null}'::jsonb, $2, now() + CAST($3 AS INTERVAL)
        FROM generate_series(1, $4)`,
-      [`service:${BENCH_SERVICE}`, loadTopology().primary_region, `${config.idempotency_retention_hours} hours`, PREFILLED_IDEMPOTENCY_KEYS],
+      [
+        `service:${BENCH_SERVICE}`,
+        loadTopology().primary_region,
+        `${config.idempotency_retention_hours} hours`,
+        PREFILLED_IDEMPOTENCY_KEYS,
+      ],
     );
   } finally {
     await client.end();
@@ -94,13 +107,33 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
   const db = await openDatabase(config, { url: config.database_url!, application_name: 'creditshop:bench-funding', pool_max: 2 });
   try {
     const logger = createLogger({ level: 'warn', name: 'bench' });
-    const deps = buildDeps({ config, topology, region, database_url: config.database_url!, host: config.host, port: 0, process_metrics: false, run_workers: false, logger }, db);
+    const deps = buildDeps(
+      {
+        config,
+        topology,
+        region,
+        database_url: config.database_url!,
+        host: config.host,
+        port: 0,
+        process_metrics: false,
+        run_workers: false,
+        logger,
+      },
+      db,
+    );
     for (let start = 0; start < accounts.length; start += FUNDING_BATCH) {
       const postings = fundingPostings(accounts.slice(start, start + FUNDING_BATCH));
       await deps.transactions.run('bench_funding', (tx) =>
         postTransaction(
           tx,
-          { type: 'credit', account_id: FUNDER, currency: CURRENCY, amount_minor: -postings[0]!.amount_minor, reason: 'bench funding', postings },
+          {
+            type: 'credit',
+            account_id: FUNDER,
+            currency: CURRENCY,
+            amount_minor: -postings[0]!.amount_minor,
+            reason: 'bench funding',
+            postings,
+          },
           config.limits,
         ),
       );

@@ -67,7 +67,9 @@ export function cpuTable(results: readonly ScenarioResult[]): string {
   const header = ['scenario', ...CPU_GROUPS.map((group) => `${group} cores (ms/req)`), 'system ms/req'];
   const lines = results.map((result) => {
     const { id, stats, cpu } = result;
-    const groups = CPU_GROUPS.map((group) => `${fixed(cpu.seconds[group] / cpu.wall_s, 2)} (${fixed((cpu.seconds[group] * 1000) / stats.requests, 2)})`);
+    const groups = CPU_GROUPS.map(
+      (group) => `${fixed(cpu.seconds[group] / cpu.wall_s, 2)} (${fixed((cpu.seconds[group] * 1000) / stats.requests, 2)})`,
+    );
     return row([id, ...groups, fixed(systemCpuMsPerRequest(result), 2)]);
   });
   return [row(header), row(header.map(() => '---')), ...lines].join('\n');
@@ -84,7 +86,12 @@ export function goals(results: readonly ScenarioResult[]): string {
     const value = numerator.stats.ops_per_s / denominator.stats.ops_per_s;
     // What the ratio would be on an otherwise idle CPU-bound machine: inverse CPU cost per request.
     const by_cpu = systemCpuMsPerRequest(denominator) / systemCpuMsPerRequest(numerator);
-    const verdict = ratio.goal_min === undefined ? '' : value >= ratio.goal_min ? `  goal >= ${ratio.goal_min}: met` : `  goal >= ${ratio.goal_min}: MISSED`;
+    const verdict =
+      ratio.goal_min === undefined
+        ? ''
+        : value >= ratio.goal_min
+          ? `  goal >= ${ratio.goal_min}: met`
+          : `  goal >= ${ratio.goal_min}: MISSED`;
     lines.push(`${ratio.name.padEnd(42)} ${fixed(value, 2)}  (by CPU cost ${fixed(by_cpu, 2)})${verdict}`);
   }
   const failed = (kind: ScenarioResult['kind']) => results.filter((result) => result.kind === kind && result.stats.failed > 0);

@@ -84,8 +84,11 @@ async function measure(harness: Harness, scenario: Scenario): Promise<ScenarioRe
   const { id, kind, title, concurrency } = scenario;
   const result: ScenarioResult = { id, kind, title, concurrency, stats, cpu, retries: counts.retries - counts_before.retries };
   if (counts.contention_locks !== undefined) result.contention_locks = counts.contention_locks - (counts_before.contention_locks ?? 0);
-  if (counts.stale_socket_resends !== undefined) result.stale_socket_resends = counts.stale_socket_resends - (counts_before.stale_socket_resends ?? 0);
-  console.log(`  ${scenario.id.padEnd(3)} ${stats.ops_per_s.toFixed(0).padStart(6)} ops/s  p50 ${stats.latency_p50_ms.toFixed(1)} ms  p99 ${stats.latency_p99_ms.toFixed(1)} ms  failed ${stats.failed}/${stats.requests}`);
+  if (counts.stale_socket_resends !== undefined)
+    result.stale_socket_resends = counts.stale_socket_resends - (counts_before.stale_socket_resends ?? 0);
+  console.log(
+    `  ${scenario.id.padEnd(3)} ${stats.ops_per_s.toFixed(0).padStart(6)} ops/s  p50 ${stats.latency_p50_ms.toFixed(1)} ms  p99 ${stats.latency_p99_ms.toFixed(1)} ms  failed ${stats.failed}/${stats.requests}`,
+  );
   return result;
 }
 
@@ -93,7 +96,9 @@ async function reconcile(client: PodClient): Promise<boolean> {
   const response = await client.post('/v1/admin/reconcile', {});
   expectStatus(response, 200, 'reconcile');
   const report = JSON.parse(response.text) as { ok: boolean; mismatches: unknown[] };
-  console.log(report.ok ? '\nreconciliation: clean' : `\nreconciliation: NOT clean\n${JSON.stringify(report.mismatches.slice(0, 20), null, 2)}`);
+  console.log(
+    report.ok ? '\nreconciliation: clean' : `\nreconciliation: NOT clean\n${JSON.stringify(report.mismatches.slice(0, 20), null, 2)}`,
+  );
   return report.ok;
 }
 
@@ -110,12 +115,21 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
   const config = loadConfig({ DATABASE_URL: cluster.database_url, LOG_LEVEL: 'warn' });
   const client = await PodClient.create(cluster.pod_urls, options.concurrency);
   const pools = {
-    per_client: new pg.Pool({ connectionString: cluster.database_url, max: options.concurrency, application_name: 'creditshop:bench-ceiling' }),
-    shared: new pg.Pool({ connectionString: cluster.database_url, max: options.ceiling_pool, application_name: 'creditshop:bench-ceiling' }),
+    per_client: new pg.Pool({
+      connectionString: cluster.database_url,
+      max: options.concurrency,
+      application_name: 'creditshop:bench-ceiling',
+    }),
+    shared: new pg.Pool({
+      connectionString: cluster.database_url,
+      max: options.ceiling_pool,
+      application_name: 'creditshop:bench-ceiling',
+    }),
   };
   try {
-    const { fixtures, retried } = await timed(`${options.accounts} accounts opened through the API, funded through the ledger; idempotency keys prefilled`, () =>
-      provision(client, config, options.accounts, PROVISION_CONCURRENCY),
+    const { fixtures, retried } = await timed(
+      `${options.accounts} accounts opened through the API, funded through the ledger; idempotency keys prefilled`,
+      () => provision(client, config, options.accounts, PROVISION_CONCURRENCY),
     );
     console.log(`  set-up requests repeated with the same Idempotency-Key: ${JSON.stringify(retried)}`);
     await timed('ANALYZE (planner statistics of the now populated tables)', () => pools.shared.query('ANALYZE'));
@@ -146,7 +160,11 @@ async function main(): Promise<void> {
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= cluster.stop());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().finally(() => process.exit(130)));
-  console.log(`creditshop bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+  console.log(
+    `creditshop bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}`,
+  );
   let clean = false;
   try {
     clean = await benchmark(cluster, options);

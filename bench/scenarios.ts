@@ -42,7 +42,8 @@ function pick(accounts: readonly string[]): string {
 }
 
 function httpDebit(client: PodClient, account: () => string): Operation {
-  return async () => outcomeOf(await client.post(`/v1/accounts/${account()}/debits`, { amount: DEBIT_MINOR, currency: CURRENCY, reason: 'bench' }), 201);
+  return async () =>
+    outcomeOf(await client.post(`/v1/accounts/${account()}/debits`, { amount: DEBIT_MINOR, currency: CURRENCY, reason: 'bench' }), 201);
 }
 
 /**
@@ -60,7 +61,11 @@ function purchaseLines(fixtures: Fixtures) {
   return fixtures.items.map((item_id) => ({ item_id, quantity: 1 }));
 }
 
-function httpPurchase(client: PodClient, account: (worker: number) => string, lines: Array<{ item_id: string; quantity: number }>): Operation {
+function httpPurchase(
+  client: PodClient,
+  account: (worker: number) => string,
+  lines: Array<{ item_id: string; quantity: number }>,
+): Operation {
   return async (worker) => outcomeOf(await client.post('/v1/orders', { account_id: account(worker), lines }), 201);
 }
 
@@ -87,25 +92,96 @@ export function scenarios(context: ScenarioContext): Record<string, Scenario[]> 
   const { client, pools, fixtures, concurrency } = context;
   const pods = async (): Promise<RetryCounts> => {
     const totals = await client.counters(['db_transaction_retries_total', 'db_contention_locks_total']);
-    return { retries: totals.db_transaction_retries_total, contention_locks: totals.db_contention_locks_total, stale_socket_resends: client.stale_socket_resends };
+    return {
+      retries: totals.db_transaction_retries_total,
+      contention_locks: totals.db_contention_locks_total,
+      stale_socket_resends: client.stale_socket_resends,
+    };
   };
   const all = fixtures.accounts;
   const random = () => pick(all);
   const own_share = accountOfWorker(all, concurrency);
   const per_worker_shard = (worker: number) => CEILING_SHARD_BASE + worker;
   const debit: CeilingWork = { kind: 'debit', amount_minor: DEBIT_MINOR };
-  const purchase: CeilingWork = { kind: 'purchase', lines: purchaseLines(fixtures), amount_max_minor: context.config.limits.amount_max_minor };
+  const purchase: CeilingWork = {
+    kind: 'purchase',
+    lines: purchaseLines(fixtures),
+    amount_max_minor: context.config.limits.amount_max_minor,
+  };
   return {
     a: [ceilingScenario(context, 'a', 'ceiling: debit txn via pg.Pool, random wallets', pools.per_client, debit, random, per_worker_shard)],
-    p: [ceilingScenario(context, 'p', `ceiling with ${pools.shared.options.max} pooled connections`, pools.shared, debit, random, per_worker_shard)],
-    r: [ceilingScenario(context, 'r', 'ceiling, every debit on ONE @revenue row', pools.per_client, debit, random, () => CEILING_SHARD_BASE)],
-    q: [ceilingScenario(context, 'q', 'ceiling: immediate 2-line order txn via pg.Pool', pools.per_client, purchase, own_share, per_worker_shard)],
-    o: [{ id: 'o', kind: 'service', title: 'HTTP POST /v1/orders, 2 lines, immediate, 3 pods', concurrency, counts: pods, operation: httpPurchase(client, own_share, purchaseLines(fixtures)) }],
-    b: [{ id: 'b', kind: 'service', title: 'HTTP POST debits (-> @revenue shards), 3 pods', concurrency, counts: pods, operation: httpDebit(client, () => pick(all)) }],
-    c: [{ id: 'c', kind: 'service', title: 'HTTP POST transfers player->player, 3 pods', concurrency, counts: pods, operation: httpTransfer(client, all) }],
+    p: [
+      ceilingScenario(
+        context,
+        'p',
+        `ceiling with ${pools.shared.options.max} pooled connections`,
+        pools.shared,
+        debit,
+        random,
+        per_worker_shard,
+      ),
+    ],
+    r: [
+      ceilingScenario(context, 'r', 'ceiling, every debit on ONE @revenue row', pools.per_client, debit, random, () => CEILING_SHARD_BASE),
+    ],
+    q: [
+      ceilingScenario(
+        context,
+        'q',
+        'ceiling: immediate 2-line order txn via pg.Pool',
+        pools.per_client,
+        purchase,
+        own_share,
+        per_worker_shard,
+      ),
+    ],
+    o: [
+      {
+        id: 'o',
+        kind: 'service',
+        title: 'HTTP POST /v1/orders, 2 lines, immediate, 3 pods',
+        concurrency,
+        counts: pods,
+        operation: httpPurchase(client, own_share, purchaseLines(fixtures)),
+      },
+    ],
+    b: [
+      {
+        id: 'b',
+        kind: 'service',
+        title: 'HTTP POST debits (-> @revenue shards), 3 pods',
+        concurrency,
+        counts: pods,
+        operation: httpDebit(client, () => pick(all)),
+      },
+    ],
+    c: [
+      {
+        id: 'c',
+        kind: 'service',
+        title: 'HTTP POST transfers player->player, 3 pods',
+        concurrency,
+        counts: pods,
+        operation: httpTransfer(client, all),
+      },
+    ],
     d: [
-      { id: 'd1', kind: 'service', title: 'HTTP debits, ONE wallet, 1 client', concurrency: 1, counts: pods, operation: httpDebit(client, () => fixtures.hot_single) },
-      { id: 'd', kind: 'service', title: 'HTTP debits, ONE wallet, all clients, 3 pods', concurrency, counts: pods, operation: httpDebit(client, () => fixtures.hot_shared) },
+      {
+        id: 'd1',
+        kind: 'service',
+        title: 'HTTP debits, ONE wallet, 1 client',
+        concurrency: 1,
+        counts: pods,
+        operation: httpDebit(client, () => fixtures.hot_single),
+      },
+      {
+        id: 'd',
+        kind: 'service',
+        title: 'HTTP debits, ONE wallet, all clients, 3 pods',
+        concurrency,
+        counts: pods,
+        operation: httpDebit(client, () => fixtures.hot_shared),
+      },
     ],
   };
 }
@@ -121,18 +197,22 @@ function ceilingScenario(
 ): Scenario {
   const { config, concurrency } = context;
   const counts: RetryCounts = { retries: 0 };
-  const operation = ceilingOperation(pool, {
-    account_of_worker,
-    currency: CURRENCY,
-    region: config.regions[0]!,
-    shard_of_worker,
-    idempotency_retention_hours: config.idempotency_retention_hours,
-    policy: {
-      attempts_max: config.limits.transaction_attempts_max,
-      backoff_base_ms: config.transaction_backoff_base_ms,
-      backoff_max_ms: config.transaction_backoff_max_ms,
+  const operation = ceilingOperation(
+    pool,
+    {
+      account_of_worker,
+      currency: CURRENCY,
+      region: config.regions[0]!,
+      shard_of_worker,
+      idempotency_retention_hours: config.idempotency_retention_hours,
+      policy: {
+        attempts_max: config.limits.transaction_attempts_max,
+        backoff_base_ms: config.transaction_backoff_base_ms,
+        backoff_max_ms: config.transaction_backoff_max_ms,
+      },
+      on_retry: () => (counts.retries += 1),
     },
-    on_retry: () => (counts.retries += 1),
-  }, work);
+    work,
+  );
   return { id, kind: 'sql', title, concurrency, operation, counts: async () => ({ ...counts }) };
 }

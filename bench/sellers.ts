@@ -71,11 +71,16 @@ export async function runSellerBenchmark(options: SellerBenchOptions): Promise<S
   const settings = { requests: options.requests ?? 120, concurrency: options.concurrency ?? 8, products: options.products ?? 20 };
   const http: HttpScenarioResult[] = [];
   for (const coalescing of options.http === false ? [] : [true, false]) {
-    log(`sellers: HTTP scenario, coalescing ${coalescing ? 'on' : 'off'} (${settings.requests} requests, ${settings.concurrency} in flight, ${settings.products} products, ${SELLERS} sellers)`);
+    log(
+      `sellers: HTTP scenario, coalescing ${coalescing ? 'on' : 'off'} (${settings.requests} requests, ${settings.concurrency} in flight, ${settings.products} products, ${SELLERS} sellers)`,
+    );
     http.push(await httpScenario(options.database_url, coalescing, settings));
   }
   log('sellers: 10,000-seller model');
-  const model = [modelScenario('ask everyone (1,000 calls in flight at most)', 'everyone'), modelScenario('selection by history + phases (the design)', 'phased')];
+  const model = [
+    modelScenario('ask everyone (1,000 calls in flight at most)', 'everyone'),
+    modelScenario('selection by history + phases (the design)', 'phased'),
+  ];
   return { http, model, text: report(http, model, settings) };
 }
 
@@ -93,7 +98,9 @@ function population(products: string[]): SimulatedSellerSpec[] {
     stock: { min: 1000, max: 1000 },
   });
   const bad = Math.round(SELLERS * 0.05);
-  sellers.slice(0, bad).forEach((seller, index) => Object.assign(seller, index % 2 === 0 ? { latency_ms: { median: 3000, p99: 4000 } } : { error_rate: 1 }));
+  for (const [index, seller] of sellers.slice(0, bad).entries()) {
+    Object.assign(seller, index % 2 === 0 ? { latency_ms: { median: 3000, p99: 4000 } } : { error_rate: 1 });
+  }
   return sellers;
 }
 
@@ -112,11 +119,21 @@ async function startHarness(server_url: string, coalescing: boolean, products: s
   const database = await createScratchDatabase(server_url, 'bench_sellers');
   const sellers = population(products);
   const simulator = await SimulatorProcess.start({ sellers, seed: 3 });
-  const env = { NODE_ENV: 'development', DATABASE_URL: database.url, LOG_LEVEL: 'error', DB_POOL_MAX: '16', SELLER_COALESCING: String(coalescing), JOB_POLL_INTERVAL_MS: '100' };
+  const env = {
+    NODE_ENV: 'development',
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'error',
+    DB_POOL_MAX: '16',
+    SELLER_COALESCING: String(coalescing),
+    JOB_POLL_INTERVAL_MS: '100',
+  };
   const pods = await Promise.all(loadTopology().regions.map((region) => forkPod(region.name, env)));
   const jwt_secret = loadConfig({ NODE_ENV: 'development' }).auth_jwt_secret;
   const admin = await mintToken({ sub: 'bench-admin', scope: 'admin', expires_in_seconds: 3600 }, { secret: jwt_secret });
-  const service = await mintToken({ sub: 'bench', scope: 'accounts:write credits:write', expires_in_seconds: 3600 }, { secret: jwt_secret });
+  const service = await mintToken(
+    { sub: 'bench', scope: 'accounts:write credits:write', expires_in_seconds: 3600 },
+    { secret: jwt_secret },
+  );
   const harness = { pods, simulator, sellers, database, admin, service, jwt_secret };
   await registerSellers(harness);
   return harness;
@@ -149,7 +166,13 @@ async function registerSellers(harness: Harness): Promise<void> {
   for (let start = 0; start < harness.sellers.length; start += 10) {
     await Promise.all(
       harness.sellers.slice(start, start + 10).map((spec, index) => {
-        const body = { base_url: harness.simulator.baseUrl(spec.id), rate_limit_per_minute: spec.rate_limit_per_minute ?? 100_000, timeout_ms: SELLER_TIMEOUT_MS, supports_holds: spec.supports_holds ?? true, active: true };
+        const body = {
+          base_url: harness.simulator.baseUrl(spec.id),
+          rate_limit_per_minute: spec.rate_limit_per_minute ?? 100_000,
+          timeout_ms: SELLER_TIMEOUT_MS,
+          supports_holds: spec.supports_holds ?? true,
+          active: true,
+        };
         return send(harness, 'PUT', `/v1/sellers/${spec.id}`, body, harness.admin, start + index);
       }),
     );
@@ -168,19 +191,36 @@ async function buyers(harness: Harness, count: number): Promise<Array<{ id: stri
 }
 
 /** POST a purchase request and poll its status URL until final: the end-to-end latency a client sees. */
-async function purchaseOnce(harness: Harness, buyer: { id: string; token: string }, product_id: string, pod: number): Promise<{ ms: number; status: string }> {
+async function purchaseOnce(
+  harness: Harness,
+  buyer: { id: string; token: string },
+  product_id: string,
+  pod: number,
+): Promise<{ ms: number; status: string }> {
   const started_ms = performance.now();
-  const accepted = await send(harness, 'POST', '/v1/purchase-requests', { account_id: buyer.id, product_id, max_price: PRICE_CEILING, currency: 'EUR' }, buyer.token, pod);
+  const accepted = await send(
+    harness,
+    'POST',
+    '/v1/purchase-requests',
+    { account_id: buyer.id, product_id, max_price: PRICE_CEILING, currency: 'EUR' },
+    buyer.token,
+    pod,
+  );
   const url = harness.pods[pod % harness.pods.length]!.url;
   for (const waited_until = Date.now() + STATUS_WAIT_MAX_MS; Date.now() < waited_until; await sleep(POLL_MS)) {
     const response = await fetch(`${url}${accepted.status_url}`, { headers: { authorization: `Bearer ${buyer.token}` } });
     const body = (await response.json()) as { status: string; reason?: string };
-    if (body.status !== 'pending') return { ms: performance.now() - started_ms, status: body.reason ? `${body.status} (${body.reason})` : body.status };
+    if (body.status !== 'pending')
+      return { ms: performance.now() - started_ms, status: body.reason ? `${body.status} (${body.reason})` : body.status };
   }
   return { ms: performance.now() - started_ms, status: 'still_pending' };
 }
 
-async function httpScenario(server_url: string, coalescing: boolean, settings: { requests: number; concurrency: number; products: number }): Promise<HttpScenarioResult> {
+async function httpScenario(
+  server_url: string,
+  coalescing: boolean,
+  settings: { requests: number; concurrency: number; products: number },
+): Promise<HttpScenarioResult> {
   const products = Array.from({ length: settings.products }, (_, index) => `product-${index + 1}`);
   const harness = await startHarness(server_url, coalescing, [...products, 'burst-product']);
   try {
@@ -259,7 +299,8 @@ function modelSellers(rng: Prng): ModelSeller[] {
 
 function drift(rng: Prng, sellers: ModelSeller[]): void {
   for (const seller of sellers) {
-    if (rng() < MODEL.reprice_rate) seller.price_minor = Math.round(MODEL.reference_price_minor * (1 + MODEL.price_spread * (2 * rng() - 1)));
+    if (rng() < MODEL.reprice_rate)
+      seller.price_minor = Math.round(MODEL.reference_price_minor * (1 + MODEL.price_spread * (2 * rng() - 1)));
     if (rng() < MODEL.restock_rate) seller.in_stock = !seller.in_stock;
   }
 }
@@ -275,7 +316,9 @@ function runPhase(rng: Prng, phase: ModelSeller[], config: Config['sellers'], bu
   const quorum_at = calls[Math.max(0, Math.ceil(calls.length * config.fanout_quorum) - 1)]?.at_ms ?? 0;
   const all_at = finished.length === calls.length ? (finished.at(-1)?.at_ms ?? 0) : timeout_ms;
   const end_ms = Math.min(budget_ms, all_at, quorum_at <= timeout_ms ? quorum_at + config.fanout_straggler_grace_ms : timeout_ms);
-  const answered = finished.filter((call) => call.at_ms <= end_ms && !call.seller.fails).map((call) => ({ seller: call.seller, latency_ms: call.at_ms }));
+  const answered = finished
+    .filter((call) => call.at_ms <= end_ms && !call.seller.fails)
+    .map((call) => ({ seller: call.seller, latency_ms: call.at_ms }));
   return { end_ms, answered, asked: calls };
 }
 
@@ -292,7 +335,14 @@ function modelScenario(strategy: string, kind: 'everyone' | 'phased'): ModelResu
   for (let request = 0; request < MODEL.requests; request += 1) {
     drift(rng, sellers);
     const budget_ms = config.quote_phase_max_ms;
-    const phases = kind === 'phased' ? planPhases(sellers, history, { phase_size: config.fanout_phase_size, sellers_max: config.fanout_sellers_max, explore_share: config.fanout_explore_share }) : chunk(sellers, MODEL.calls_in_flight_max);
+    const phases =
+      kind === 'phased'
+        ? planPhases(sellers, history, {
+            phase_size: config.fanout_phase_size,
+            sellers_max: config.fanout_sellers_max,
+            explore_share: config.fanout_explore_share,
+          })
+        : chunk(sellers, MODEL.calls_in_flight_max);
     let elapsed_ms = 0;
     const offers: ModelSeller[] = [];
     for (const phase of phases) {
@@ -306,7 +356,11 @@ function modelScenario(strategy: string, kind: 'everyone' | 'phased'): ModelResu
     }
     durations.push(elapsed_ms);
     if (elapsed_ms > budget_ms) misses += 1;
-    const best = Math.min(...sellers.filter((seller) => seller.in_stock && !seller.fails && seller.latency_ms.median < SELLER_TIMEOUT_MS).map((seller) => seller.price_minor));
+    const best = Math.min(
+      ...sellers
+        .filter((seller) => seller.in_stock && !seller.fails && seller.latency_ms.median < SELLER_TIMEOUT_MS)
+        .map((seller) => seller.price_minor),
+    );
     const found = offers.length > 0 ? Math.min(...offers.map((offer) => offer.price_minor)) : Infinity;
     if (found === best) exact += 1;
     regrets.push(Number.isFinite(found) ? (found - best) / best : 1);
@@ -346,12 +400,22 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 
 const ms = (value: number) => (Number.isFinite(value) ? Math.round(value).toString() : 'n/a');
 
-function report(http: HttpScenarioResult[], model: ModelResult[], settings: { requests: number; concurrency: number; products: number }): string {
-  const http_rows = http.map((result) =>
-    `| ${result.coalescing ? 'on' : 'off'} | ${result.requests} | ${ms(result.latency.p50_ms)} | ${ms(result.latency.p95_ms)} | ${ms(result.latency.p99_ms)} | ${ms(result.latency.max_ms)} | ${Object.entries(result.statuses).map(([status, count]) => `${status} ${count}`).join(', ')} | ${result.seller_calls_per_request.toFixed(1)} | ${result.burst_quote_calls_per_request.toFixed(1)} |`,
+function report(
+  http: HttpScenarioResult[],
+  model: ModelResult[],
+  settings: { requests: number; concurrency: number; products: number },
+): string {
+  const http_rows = http.map(
+    (result) =>
+      `| ${result.coalescing ? 'on' : 'off'} | ${result.requests} | ${ms(result.latency.p50_ms)} | ${ms(result.latency.p95_ms)} | ${ms(result.latency.p99_ms)} | ${ms(result.latency.max_ms)} | ${Object.entries(
+        result.statuses,
+      )
+        .map(([status, count]) => `${status} ${count}`)
+        .join(', ')} | ${result.seller_calls_per_request.toFixed(1)} | ${result.burst_quote_calls_per_request.toFixed(1)} |`,
   );
-  const model_rows = model.map((result) =>
-    `| ${result.strategy} | ${ms(result.quote_phase.p50_ms)} | ${ms(result.quote_phase.p99_ms)} | ${ms(result.quote_phase.max_ms)} | ${result.sellers_asked_mean.toFixed(0)} | ${(100 * result.found_true_cheapest_share).toFixed(0)}% | ${(100 * result.price_regret_p95).toFixed(2)}% | ${result.deadline_misses} |`,
+  const model_rows = model.map(
+    (result) =>
+      `| ${result.strategy} | ${ms(result.quote_phase.p50_ms)} | ${ms(result.quote_phase.p99_ms)} | ${ms(result.quote_phase.max_ms)} | ${result.sellers_asked_mean.toFixed(0)} | ${(100 * result.found_true_cheapest_share).toFixed(0)}% | ${(100 * result.price_regret_p95).toFixed(2)}% | ${result.deadline_misses} |`,
   );
   return [
     '## Seller aggregator',
@@ -381,7 +445,15 @@ async function main(): Promise<void> {
   const { startEmbeddedPostgres } = await import('../src/db/embedded.js');
   const { freePort } = await import('../test/support/ports.js');
   const data_dir = await mkdtemp(path.join(tmpdir(), 'creditshop-bench-sellers-'));
-  const embedded = await startEmbeddedPostgres({ data_dir, port: await freePort(), database: 'bench', durable: false, persistent: false, max_connections: 300, log: () => undefined });
+  const embedded = await startEmbeddedPostgres({
+    data_dir,
+    port: await freePort(),
+    database: 'bench',
+    durable: false,
+    persistent: false,
+    max_connections: 300,
+    log: () => undefined,
+  });
   try {
     const result = await runSellerBenchmark({ database_url: embedded.url });
     console.log(`\n${result.text}`);
@@ -392,4 +464,3 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
-

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { numberedPlaceholders } from '../src/db/sql.js';
 import { isRetryable, type RetryPolicy } from '../src/db/transaction-runner.js';
 import { requestFingerprint } from '../src/idempotency/fingerprint.js';
@@ -23,7 +23,17 @@ import type { Operation, Outcome } from './load.js';
 // entitlement-repository.ts. Like src/db/sql.ts, every statement is a named prepared statement
 // ({ name, text, values }), so PostgreSQL parses and plans it once per connection.
 // Keep in step with the source when those files change.
-const REFERENCE_COLUMNS = ['reason', 'reference', 'note', 'original_transaction_id', 'hold_id', 'order_id', 'refund_id', 'topup_id', 'purchase_request_id'] as const;
+const REFERENCE_COLUMNS = [
+  'reason',
+  'reference',
+  'note',
+  'original_transaction_id',
+  'hold_id',
+  'order_id',
+  'refund_id',
+  'topup_id',
+  'purchase_request_id',
+] as const;
 const ENTRY_PLACEHOLDERS = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const SEQUENCE_BLOCK = 16;
 const BEGIN = 'BEGIN ISOLATION LEVEL SERIALIZABLE';
@@ -57,12 +67,15 @@ const STATEMENTS = {
 };
 
 type StatementName = keyof typeof STATEMENTS;
-const SQL = Object.fromEntries(Object.entries(STATEMENTS).map(([name, sql]) => [name, { name: `bench_${name}`, text: numberedPlaceholders(sql) }])) as Record<
-  StatementName,
-  { name: string; text: string }
->;
+const SQL = Object.fromEntries(
+  Object.entries(STATEMENTS).map(([name, sql]) => [name, { name: `bench_${name}`, text: numberedPlaceholders(sql) }]),
+) as Record<StatementName, { name: string; text: string }>;
 
-function query<R extends pg.QueryResultRow>(connection: pg.Pool | pg.PoolClient, statement: StatementName, values: unknown[]): Promise<pg.QueryResult<R>> {
+function query<R extends pg.QueryResultRow>(
+  connection: pg.Pool | pg.PoolClient,
+  statement: StatementName,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
   return connection.query<R>({ ...SQL[statement], values });
 }
 
@@ -104,7 +117,11 @@ export function ceilingOperation(pool: pg.Pool, settings: CeilingSettings, work:
     const key = randomUUID();
     const fingerprint =
       work.kind === 'debit'
-        ? requestFingerprint('POST', `/v1/accounts/${account_id}/debits`, { amount: work.amount_minor, currency: settings.currency, reason: 'bench' })
+        ? requestFingerprint('POST', `/v1/accounts/${account_id}/debits`, {
+            amount: work.amount_minor,
+            currency: settings.currency,
+            reason: 'bench',
+          })
         : requestFingerprint('POST', '/v1/orders', { account_id, lines: work.lines });
     const attempt: Attempt = { account_id, key, fingerprint, shard: settings.shard_of_worker(worker) };
     if ((await query(pool, 'find_key', [CALLER, key])).rowCount) return 'idempotency key replayed';
@@ -121,7 +138,13 @@ export function ceilingOperation(pool: pg.Pool, settings: CeilingSettings, work:
   };
 }
 
-async function transaction(pool: pg.Pool, settings: CeilingSettings, work: CeilingWork, attempt: Attempt, retry: boolean): Promise<Outcome> {
+async function transaction(
+  pool: pg.Pool,
+  settings: CeilingSettings,
+  work: CeilingWork,
+  attempt: Attempt,
+  retry: boolean,
+): Promise<Outcome> {
   const client = await pool.connect();
   let broken = false;
   try {
@@ -131,7 +154,8 @@ async function transaction(pool: pg.Pool, settings: CeilingSettings, work: Ceili
       await client.query('COMMIT');
       return 'idempotency key replayed';
     }
-    const outcome = work.kind === 'debit' ? await debit(client, settings, work.amount_minor, attempt) : await purchase(client, settings, work, attempt);
+    const outcome =
+      work.kind === 'debit' ? await debit(client, settings, work.amount_minor, attempt) : await purchase(client, settings, work, attempt);
     await client.query(outcome === undefined ? 'COMMIT' : 'ROLLBACK');
     return outcome;
   } catch (error) {
@@ -153,22 +177,54 @@ interface Posted {
 }
 
 /** postTransaction for a movement player → @revenue: counter block, wallet, shard, transaction, two entries. */
-async function postMovement(client: pg.PoolClient, settings: CeilingSettings, attempt: Attempt, type: string, amount_minor: number, references: TransactionReferences): Promise<Posted | string> {
+async function postMovement(
+  client: pg.PoolClient,
+  settings: CeilingSettings,
+  attempt: Attempt,
+  type: string,
+  amount_minor: number,
+  references: TransactionReferences,
+): Promise<Posted | string> {
   const { account_id, shard } = attempt;
   const { currency, region } = settings;
-  const account = (await query<{ entry_seq: string; crdb_region: string }>(client, 'reserve_sequence', [SEQUENCE_BLOCK, account_id])).rows[0];
+  const account = (await query<{ entry_seq: string; crdb_region: string }>(client, 'reserve_sequence', [SEQUENCE_BLOCK, account_id]))
+    .rows[0];
   if (!account) return 'account not found';
   const first_seq = Number(account.entry_seq) - SEQUENCE_BLOCK + 1;
-  const wallet = (await query<{ balance_minor: string }>(client, 'debit_wallet', [-amount_minor, account_id, currency, -amount_minor])).rows[0];
+  const wallet = (await query<{ balance_minor: string }>(client, 'debit_wallet', [-amount_minor, account_id, currency, -amount_minor]))
+    .rows[0];
   if (!wallet) return 'insufficient_funds';
-  const revenue = (await query<{ balance_minor: string }>(client, 'credit_shard', [REVENUE, currency, shard, amount_minor, region])).rows[0]!;
+  const revenue = (await query<{ balance_minor: string }>(client, 'credit_shard', [REVENUE, currency, shard, amount_minor, region]))
+    .rows[0]!;
   const id = randomUUID();
   const inserted = await query<{ created_at: Date }>(client, 'insert_transaction', [
-    id, type, account_id, currency, amount_minor, ...REFERENCE_COLUMNS.map((column) => references[column] ?? null), account.crdb_region,
+    id,
+    type,
+    account_id,
+    currency,
+    amount_minor,
+    ...REFERENCE_COLUMNS.map((column) => references[column] ?? null),
+    account.crdb_region,
   ]);
   await query(client, 'insert_entries', [
-    randomUUID(), id, account_id, currency, -amount_minor, Number(wallet.balance_minor), first_seq, null, account.crdb_region,
-    randomUUID(), id, REVENUE, currency, amount_minor, Number(revenue.balance_minor), null, shard, region,
+    randomUUID(),
+    id,
+    account_id,
+    currency,
+    -amount_minor,
+    Number(wallet.balance_minor),
+    first_seq,
+    null,
+    account.crdb_region,
+    randomUUID(),
+    id,
+    REVENUE,
+    currency,
+    amount_minor,
+    Number(revenue.balance_minor),
+    null,
+    shard,
+    region,
   ]);
   return {
     id,
@@ -180,7 +236,14 @@ async function postMovement(client: pg.PoolClient, settings: CeilingSettings, at
   };
 }
 
-function postedView(settings: CeilingSettings, attempt: Attempt, type: PostedTransaction['type'], amount_minor: number, references: TransactionReferences, posted: Posted) {
+function postedView(
+  settings: CeilingSettings,
+  attempt: Attempt,
+  type: PostedTransaction['type'],
+  amount_minor: number,
+  references: TransactionReferences,
+  posted: Posted,
+) {
   const { account_id } = attempt;
   const { currency } = settings;
   return transactionView({
@@ -201,7 +264,13 @@ function postedView(settings: CeilingSettings, attempt: Attempt, type: PostedTra
 
 async function recordKey(client: pg.PoolClient, settings: CeilingSettings, attempt: Attempt, region: string, body: unknown): Promise<void> {
   const inserted = await query(client, 'insert_key', [
-    CALLER, attempt.key, attempt.fingerprint, 201, JSON.stringify({ ok: true, body }), region, `${settings.idempotency_retention_hours} hours`,
+    CALLER,
+    attempt.key,
+    attempt.fingerprint,
+    201,
+    JSON.stringify({ ok: true, body }),
+    region,
+    `${settings.idempotency_retention_hours} hours`,
   ]);
   if (inserted.rowCount === 0) throw Object.assign(new Error('a concurrent duplicate committed first'), { code: '40001' });
 }
@@ -215,35 +284,82 @@ async function debit(client: pg.PoolClient, settings: CeilingSettings, amount_mi
 }
 
 /** placeOrder immediate: items, the payment (postTransaction), the order in its final state with its lines, the entitlements. */
-async function purchase(client: pg.PoolClient, settings: CeilingSettings, work: Extract<CeilingWork, { kind: 'purchase' }>, attempt: Attempt): Promise<Outcome> {
+async function purchase(
+  client: pg.PoolClient,
+  settings: CeilingSettings,
+  work: Extract<CeilingWork, { kind: 'purchase' }>,
+  attempt: Attempt,
+): Promise<Outcome> {
   // The bench's pool parses timestamps into Dates; the service's keeps their text.
-  const rows = (await query<Omit<ItemRow, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date }>(client, 'find_items', [work.lines.map((line) => line.item_id)])).rows;
-  const catalog = new Map<string, Item>(rows.map((row) => [row.id, toItem({ ...row, created_at: row.created_at.toISOString(), updated_at: row.updated_at.toISOString() })]));
+  const rows = (
+    await query<Omit<ItemRow, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date }>(client, 'find_items', [
+      work.lines.map((line) => line.item_id),
+    ])
+  ).rows;
+  const catalog = new Map<string, Item>(
+    rows.map((row) => [row.id, toItem({ ...row, created_at: row.created_at.toISOString(), updated_at: row.updated_at.toISOString() })]),
+  );
   const priced: PricedOrder = priceOrder(work.lines, catalog, work.amount_max_minor);
-  if (priced.lines.length !== 2 || priced.lines.some((line) => line.grants !== null)) return 'the purchase ceiling covers two lines without currency packs';
+  if (priced.lines.length !== 2 || priced.lines.some((line) => line.grants !== null))
+    return 'the purchase ceiling covers two lines without currency packs';
   const order_id = randomUUID();
   const posted = await postMovement(client, settings, attempt, 'purchase', priced.total_minor, { order_id });
   if (typeof posted === 'string') return posted;
   const { account_id } = attempt;
   const order_seq = posted.next_seq;
   const order_row = (
-    await query<{ status_history: Array<{ status: Order['status']; reason: null; at: string }>; created_at: Date; updated_at: Date; completed_at: Date; crdb_region: string }>(
-      client,
-      'insert_order',
-      [order_id, account_id, order_seq, 'immediate', 'COMPLETED', priced.currency, priced.total_minor, null, posted.id, null, 'COMPLETED', ['PENDING', 'COMPLETED'], posted.region],
-    )
+    await query<{
+      status_history: Array<{ status: Order['status']; reason: null; at: string }>;
+      created_at: Date;
+      updated_at: Date;
+      completed_at: Date;
+      crdb_region: string;
+    }>(client, 'insert_order', [
+      order_id,
+      account_id,
+      order_seq,
+      'immediate',
+      'COMPLETED',
+      priced.currency,
+      priced.total_minor,
+      null,
+      posted.id,
+      null,
+      'COMPLETED',
+      ['PENDING', 'COMPLETED'],
+      posted.region,
+    ])
   ).rows[0]!;
   await query(
     client,
     'insert_order_lines',
     priced.lines.flatMap((line) => [
-      order_id, line.line_no, line.item_id, line.item_name, line.kind, line.quantity, line.unit_price_minor, line.refundable, null, null, posted.region,
+      order_id,
+      line.line_no,
+      line.item_id,
+      line.item_name,
+      line.kind,
+      line.quantity,
+      line.unit_price_minor,
+      line.refundable,
+      null,
+      null,
+      posted.region,
     ]),
   );
   await query(
     client,
     'insert_entitlements',
-    priced.lines.flatMap((line, index) => [randomUUID(), account_id, order_seq + 1 + index, order_id, line.line_no, line.item_id, line.quantity, posted.region]),
+    priced.lines.flatMap((line, index) => [
+      randomUUID(),
+      account_id,
+      order_seq + 1 + index,
+      order_id,
+      line.line_no,
+      line.item_id,
+      line.quantity,
+      posted.region,
+    ]),
   );
   const order: Order = {
     id: order_id,
@@ -261,7 +377,11 @@ async function purchase(client: pg.PoolClient, settings: CeilingSettings, work: 
     created_at: order_row.created_at.toISOString(),
     updated_at: order_row.updated_at.toISOString(),
     lines: priced.lines.map((line) => ({ ...line, refunded_quantity: 0 })),
-    status_history: order_row.status_history.map((change) => ({ status: change.status, reason: change.reason, at: new Date(change.at).toISOString() })),
+    status_history: order_row.status_history.map((change) => ({
+      status: change.status,
+      reason: change.reason,
+      at: new Date(change.at).toISOString(),
+    })),
   };
   await recordKey(client, settings, attempt, order.region, orderView(order));
   return undefined;

@@ -135,7 +135,9 @@ export function discoverPods() {
   return BASE_URLS.map((base) => {
     const res = http.get(`${base}/health`, { tags: { name: 'GET /health' } });
     if (res.status !== 200) {
-      throw new Error(`${base}/health answered ${res.status} ${res.error || ''}: is \`npm start\` running? (BASE_URLS=${BASE_URLS.join(',')})`);
+      throw new Error(
+        `${base}/health answered ${res.status} ${res.error || ''}: is \`npm start\` running? (BASE_URLS=${BASE_URLS.join(',')})`,
+      );
     }
     return { base, region: res.headers['X-Region'] };
   });
@@ -143,7 +145,11 @@ export function discoverPods() {
 
 /** Opens a player account with a service token (accounts:write), homed in `home_region`. */
 export function createAccount(base, token, run_id, id, home_region, currency = CURRENCY) {
-  const res = postJson(`${base}/v1/accounts`, { id, currency, home_region }, { token, key: `${run_id}:setup:account:${id}`, name: 'POST /v1/accounts' });
+  const res = postJson(
+    `${base}/v1/accounts`,
+    { id, currency, home_region },
+    { token, key: `${run_id}:setup:account:${id}`, name: 'POST /v1/accounts' },
+  );
   if (res.status !== 201) throw new Error(`creating account ${id} in ${home_region} via ${base} answered ${res.status}: ${res.body}`);
   return body(res);
 }

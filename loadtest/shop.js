@@ -6,8 +6,23 @@ import http from 'k6/http';
 import { check, group } from 'k6';
 import { Counter } from 'k6/metrics';
 import {
-  BASE_URLS, CURRENCY, P95_MS, P99_MS, body, createAccount, discoverPods, getJson, hasRegion, iterationKey, mintToken,
-  newRunId, podFor, postJson, pspSignature, reconcile, serviceToken,
+  BASE_URLS,
+  CURRENCY,
+  P95_MS,
+  P99_MS,
+  body,
+  createAccount,
+  discoverPods,
+  getJson,
+  hasRegion,
+  iterationKey,
+  mintToken,
+  newRunId,
+  podFor,
+  postJson,
+  pspSignature,
+  reconcile,
+  serviceToken,
 } from './lib.js';
 
 const ACCOUNTS = Number(__ENV.ACCOUNTS || 20);
@@ -59,9 +74,13 @@ export function setup() {
   const res = getJson(`${BASE_URLS[0]}/v1/items?active=true&limit=200`, { name: 'GET /v1/items' });
   const catalog = body(res);
   if (res.status !== 200 || catalog === null) throw new Error(`GET /v1/items answered ${res.status}: ${res.body}`);
-  const candidates = catalog.data.filter((item) => item.active && item.refundable && REFUNDABLE_KINDS.includes(item.kind) && item.currency === CURRENCY);
+  const candidates = catalog.data.filter(
+    (item) => item.active && item.refundable && REFUNDABLE_KINDS.includes(item.kind) && item.currency === CURRENCY,
+  );
   if (candidates.length === 0) {
-    throw new Error(`the catalog has no active, refundable game or skin priced in ${CURRENCY}; add one with PUT /v1/items/{id} (catalog:write) or set CURRENCY`);
+    throw new Error(
+      `the catalog has no active, refundable game or skin priced in ${CURRENCY}; add one with PUT /v1/items/{id} (catalog:write) or set CURRENCY`,
+    );
   }
   const items = [candidates.find((item) => item.kind === 'game') || candidates[0]];
   const second = candidates.find((item) => item.id !== items[0].id);
@@ -73,7 +92,9 @@ export function setup() {
     createAccount(pods[(i + 1) % pods.length].base, token, run_id, id, home.region);
     accounts.push({ id, region: home.region, token: mintToken(id) });
   }
-  console.log(`run ${run_id}: ${ACCOUNTS} players; buying ${items.map((item) => `${item.id} (${item.price} ${item.currency})`).join(' + ')}`);
+  console.log(
+    `run ${run_id}: ${ACCOUNTS} players; buying ${items.map((item) => `${item.id} (${item.price} ${item.currency})`).join(' + ')}`,
+  );
   return { run_id, token, accounts, item_ids: items.map((item) => item.id) };
 }
 
@@ -84,11 +105,13 @@ export function shop(data) {
   // 1. Browse: the list, then each item; the expected total comes from the prices read now.
   const items = group('browse', () => {
     const list = getJson(`${podFor(0)}/v1/items?limit=50`, { name: 'GET /v1/items' });
-    check(list, { 'items: 200 with a page': (r) => r.status === 200 && Array.isArray((body(r) || {}).data), 'items: X-Region': hasRegion });
+    check(list, { 'items: 200 with a page': (r) => r.status === 200 && Array.isArray(body(r)?.data), 'items: X-Region': hasRegion });
     return data.item_ids.map((id) => {
       const res = getJson(`${podFor(1)}/v1/items/${id}`, { name: 'GET /v1/items/{id}' });
       const item = body(res);
-      check(res, { 'item: 200, active and refundable': (r) => r.status === 200 && item !== null && item.active === true && item.refundable === true });
+      check(res, {
+        'item: 200, active and refundable': (r) => r.status === 200 && item !== null && item.active === true && item.refundable === true,
+      });
       return item;
     });
   });
@@ -119,14 +142,14 @@ export function shop(data) {
         headers: { 'Content-Type': 'application/json', 'Psp-Signature': pspSignature(event) },
         tags: { name: 'POST /v1/psp/events', op: 'psp_event' },
       });
-      outcomes.push(res.status === 200 ? (body(res) || {}).outcome : `status ${res.status}`);
+      outcomes.push(res.status === 200 ? body(res)?.outcome : `status ${res.status}`);
     }
     check(outcomes, {
       'psp: credited once': (o) => o[0] === 'credited',
       'psp: redelivery is a duplicate': (o) => o.length === 1 || o[1] === 'duplicate',
     });
     const settled = getJson(`${podFor(2)}/v1/topups/${pending.id}`, { token: player.token, name: 'GET /v1/topups/{id}' });
-    return check(settled, { 'topup: SUCCEEDED': (r) => r.status === 200 && (body(r) || {}).status === 'SUCCEEDED' }) ? pending : null;
+    return check(settled, { 'topup: SUCCEEDED': (r) => r.status === 200 && body(r)?.status === 'SUCCEEDED' }) ? pending : null;
   });
   if (topup === null) return;
 
@@ -161,7 +184,8 @@ export function shop(data) {
     const after = getJson(`${podFor(0)}/v1/orders/${order.id}`, { token: player.token, name: 'GET /v1/orders/{id}' });
     const view = body(after);
     check(after, {
-      'order after refund: PARTIALLY_REFUNDED': (r) => r.status === 200 && view !== null && view.status === 'PARTIALLY_REFUNDED' && view.refunded_amount === items[0].price,
+      'order after refund: PARTIALLY_REFUNDED': (r) =>
+        r.status === 200 && view !== null && view.status === 'PARTIALLY_REFUNDED' && view.refunded_amount === items[0].price,
     });
     if (ok) flowsCompleted.add(1);
   });

@@ -6,8 +6,23 @@ import http from 'k6/http';
 import { check } from 'k6';
 import { Counter, Rate } from 'k6/metrics';
 import {
-  BASE_URLS, CURRENCY, P95_MS, P99_MS, body, createAccount, discoverPods, getJson, hasRegion, iterationKey, newRunId,
-  podFor, postJson, problemCode, randomInt, reconcile, serviceToken,
+  BASE_URLS,
+  CURRENCY,
+  P95_MS,
+  P99_MS,
+  body,
+  createAccount,
+  discoverPods,
+  getJson,
+  hasRegion,
+  iterationKey,
+  newRunId,
+  podFor,
+  postJson,
+  problemCode,
+  randomInt,
+  reconcile,
+  serviceToken,
 } from './lib.js';
 
 const ACCOUNTS = Number(__ENV.ACCOUNTS || 30);
@@ -76,7 +91,9 @@ export function setup() {
     if (res.status !== 201) throw new Error(`funding ${id} answered ${res.status}: ${res.body}`);
     accounts.push({ id, region: home.region });
   }
-  console.log(`run ${run_id}: ${ACCOUNTS} accounts over ${pods.map((pod) => `${pod.region} (${pod.base})`).join(', ')}, ${INITIAL_BALANCE} ${CURRENCY} each`);
+  console.log(
+    `run ${run_id}: ${ACCOUNTS} accounts over ${pods.map((pod) => `${pod.region} (${pod.base})`).join(', ')}, ${INITIAL_BALANCE} ${CURRENCY} each`,
+  );
   return { run_id, token, accounts };
 }
 
@@ -106,7 +123,13 @@ export function debits(data) {
   const res = postJson(
     `${podFor()}/v1/accounts/${account.id}/debits`,
     { amount, currency: CURRENCY, reason: 'k6 debit' },
-    { token: data.token, key: iterationKey(data.run_id, 'debit'), name: 'POST /v1/accounts/{id}/debits', op: 'debit', expect: MOVE_EXPECTED },
+    {
+      token: data.token,
+      key: iterationKey(data.run_id, 'debit'),
+      name: 'POST /v1/accounts/{id}/debits',
+      op: 'debit',
+      expect: MOVE_EXPECTED,
+    },
   );
   const result = body(res);
   if (res.status === 409) insufficientFunds.add(1);
@@ -131,7 +154,8 @@ export function transfers(data) {
   if (res.status === 409) insufficientFunds.add(1);
   check(res, {
     'transfer: 201 or 409 insufficient_funds': (r) => r.status === 201 || (r.status === 409 && problemCode(r) === 'insufficient_funds'),
-    'transfer: COMPLETED with the amount': (r) => r.status !== 201 || (result !== null && result.status === 'COMPLETED' && result.amount === amount),
+    'transfer: COMPLETED with the amount': (r) =>
+      r.status !== 201 || (result !== null && result.status === 'COMPLETED' && result.amount === amount),
     'transfer: X-Region': hasRegion,
   });
 }
@@ -142,7 +166,12 @@ export function teardown(data) {
     const res = getJson(`${BASE_URLS[0]}/v1/accounts/${account.id}/wallets`, { token: data.token, name: 'GET /v1/accounts/{id}/wallets' });
     const result = body(res);
     const wallet = result && Array.isArray(result.data) ? result.data.find((entry) => entry.currency === CURRENCY) : undefined;
-    const ok = res.status === 200 && wallet !== undefined && wallet.available >= 0 && wallet.held >= 0 && wallet.available === wallet.balance - wallet.held;
+    const ok =
+      res.status === 200 &&
+      wallet !== undefined &&
+      wallet.available >= 0 &&
+      wallet.held >= 0 &&
+      wallet.available === wallet.balance - wallet.held;
     noOverdraft.add(ok);
     if (!ok) console.error(`wallet of ${account.id} breaks the no-overdraft invariant: ${res.status} ${res.body}`);
   }

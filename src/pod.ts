@@ -44,13 +44,23 @@ export interface Pod {
 
 /** Background tasks every pod runs; each is safe to run in every pod at once. */
 function backgroundTasks(deps: AppDeps): PeriodicTask[] {
-  return [purgeExpiredKeysTask(deps), expireHoldsTask(deps), cancelExpiredOrdersTask(deps), flagStuckTopupsTask(deps), ...sellerBackgroundTasks(deps)];
+  return [
+    purgeExpiredKeysTask(deps),
+    expireHoldsTask(deps),
+    cancelExpiredOrdersTask(deps),
+    flagStuckTopupsTask(deps),
+    ...sellerBackgroundTasks(deps),
+  ];
 }
 
 export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
   const logger = options.logger ?? createLogger({ level: config.log_level, region });
-  const metrics = createMetrics({ region, process_metrics: options.process_metrics, pools: { transactions: db.tx_pool, locks: db.lock_pool } });
+  const metrics = createMetrics({
+    region,
+    process_metrics: options.process_metrics,
+    pools: { transactions: db.tx_pool, locks: db.lock_pool },
+  });
   const region_index = options.topology.regions.findIndex((candidate) => candidate.name === region);
   const transactions = new TransactionRunner({
     tx_pool: db.tx_pool,

@@ -15,7 +15,10 @@ export function toWalletBalance(row: Pick<WalletRow, 'currency' | 'balance_minor
   return walletBalance(row.currency, int8(row.balance_minor), int8(row.held_minor));
 }
 
-export function toAccountView(account: AccountRow, wallets: ReadonlyArray<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>>): AccountView {
+export function toAccountView(
+  account: AccountRow,
+  wallets: ReadonlyArray<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>>,
+): AccountView {
   return {
     id: account.id,
     kind: account.kind,
@@ -34,11 +37,16 @@ export async function findWallets(em: EntityManager, account_id: string): Promis
 }
 
 /** A system account's balance per currency: the sum of its shards (it has no wallet row). */
-export async function findSystemBalances(em: EntityManager, account_id: string): Promise<Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>>> {
-  const result = (await em.getKnex().raw(
-    "SELECT currency, SUM(balance_minor)::text AS balance_minor, '0' AS held_minor FROM system_balance_shards WHERE account_id = ? GROUP BY currency ORDER BY currency",
-    [account_id],
-  )) as { rows: Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>> };
+export async function findSystemBalances(
+  em: EntityManager,
+  account_id: string,
+): Promise<Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>>> {
+  const result = (await em
+    .getKnex()
+    .raw(
+      "SELECT currency, SUM(balance_minor)::text AS balance_minor, '0' AS held_minor FROM system_balance_shards WHERE account_id = ? GROUP BY currency ORDER BY currency",
+      [account_id],
+    )) as { rows: Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>> };
   return result.rows;
 }
 
@@ -52,7 +60,10 @@ export async function findBalances(em: EntityManager, account: AccountRow) {
  * lookup inside a serializable transaction would predicate-lock the index page that concurrent
  * sign-ups insert into. A twin still in flight makes this raise a serialization failure.
  */
-export async function insertAccount(tx: SqlTx, account: { id: string; kind: 'player' | 'system'; region: string }): Promise<AccountRow | undefined> {
+export async function insertAccount(
+  tx: SqlTx,
+  account: { id: string; kind: 'player' | 'system'; region: string },
+): Promise<AccountRow | undefined> {
   return tx.maybeOne<AccountRow>(
     'INSERT INTO accounts (id, kind, crdb_region) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id, kind, crdb_region, created_at',
     [account.id, account.kind, account.region],
@@ -61,5 +72,9 @@ export async function insertAccount(tx: SqlTx, account: { id: string; kind: 'pla
 
 /** Opens an empty wallet of a new account; it lives in its account's home region. */
 export async function insertWallet(tx: SqlTx, account_id: string, currency: string, region: string): Promise<WalletRow> {
-  return tx.one<WalletRow>('INSERT INTO wallets (account_id, currency, crdb_region) VALUES (?, ?, ?) RETURNING *', [account_id, currency, region]);
+  return tx.one<WalletRow>('INSERT INTO wallets (account_id, currency, crdb_region) VALUES (?, ?, ?) RETURNING *', [
+    account_id,
+    currency,
+    region,
+  ]);
 }

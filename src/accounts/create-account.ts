@@ -16,7 +16,8 @@ export interface CreateAccountInput {
 function resolveAccountId(actor: Actor, requested: string | undefined): string {
   if (actor.kind === 'player') {
     if (requested !== undefined && requested !== actor.id) throw forbidden('a player can only create their own account');
-    if (!ACCOUNT_ID_PATTERN.test(actor.id)) throw new DomainError('validation_error', 'the token subject is not a valid account id (1 to 64 of A-Z, a-z, 0-9, _ and -)');
+    if (!ACCOUNT_ID_PATTERN.test(actor.id))
+      throw new DomainError('validation_error', 'the token subject is not a valid account id (1 to 64 of A-Z, a-z, 0-9, _ and -)');
     return actor.id;
   }
   if (!hasScope(actor, 'accounts:write')) throw forbidden('requires scope accounts:write');

@@ -21,7 +21,9 @@ const { values, positionals } = parseArgs({
 });
 const [command, topup_id] = positionals;
 if (!command || !(command in TYPES) || !topup_id) {
-  console.error('usage: npm run psp -- succeed|fail|refund <topup-id> [--url URL] [--amount N] [--currency CUR] [--event-id ID] [--times N]');
+  console.error(
+    'usage: npm run psp -- succeed|fail|refund <topup-id> [--url URL] [--amount N] [--currency CUR] [--event-id ID] [--times N]',
+  );
   process.exit(2);
 }
 const config = loadConfig();
@@ -29,7 +31,10 @@ const url = values.url ?? `http://127.0.0.1:${loadTopology().regions[0]!.port + 
 
 async function topupDetails(): Promise<{ amount: number; currency: string }> {
   if (values.amount && values.currency) return { amount: Number(values.amount), currency: values.currency };
-  const token = await mintToken({ sub: 'psp-simulator', scope: 'admin', expires_in_seconds: 300 }, { secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
+  const token = await mintToken(
+    { sub: 'psp-simulator', scope: 'admin', expires_in_seconds: 300 },
+    { secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience },
+  );
   const response = await fetch(`${url}/v1/topups/${topup_id}`, { headers: { Authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(`GET /v1/topups/${topup_id} answered ${response.status}: ${await response.text()}`);
   const topup = (await response.json()) as { amount: number; currency: string };
@@ -46,7 +51,10 @@ const body = JSON.stringify(event);
 for (let delivery = 1; delivery <= Math.min(Number(values.times), 100); delivery += 1) {
   const response = await fetch(`${url}/v1/psp/events`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Psp-Signature': signatureHeader(config.psp_webhook_secret, Math.floor(Date.now() / 1000), body) },
+    headers: {
+      'Content-Type': 'application/json',
+      'Psp-Signature': signatureHeader(config.psp_webhook_secret, Math.floor(Date.now() / 1000), body),
+    },
     body,
   });
   console.log(`delivery ${delivery} of ${event.id} (${event.type}): ${response.status} ${await response.text()}`);

@@ -15,7 +15,20 @@ const database = await resolveDatabase(config, logger);
 const db = await openDatabase(config, { url: database.url, application_name: 'creditshop:reconcile', pool_max: 2 });
 let ok = false;
 try {
-  const deps = buildDeps({ config, topology, region, database_url: database.url, host: config.host, port: 0, process_metrics: false, run_workers: false, logger }, db);
+  const deps = buildDeps(
+    {
+      config,
+      topology,
+      region,
+      database_url: database.url,
+      host: config.host,
+      port: 0,
+      process_metrics: false,
+      run_workers: false,
+      logger,
+    },
+    db,
+  );
   const report = await reconcile(deps);
   ok = report.ok;
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -34,7 +34,9 @@ function spawnPod(region: string): Promise<string> {
     void restart(region);
   });
   return new Promise((resolve, reject) => {
-    child.once('message', (message: { type?: string; url?: string }) => (message.type === 'ready' ? resolve(message.url ?? '') : undefined));
+    child.once('message', (message: { type?: string; url?: string }) =>
+      message.type === 'ready' ? resolve(message.url ?? '') : undefined,
+    );
     child.once('exit', () => (stopping ? resolve('') : reject(new Error(`pod ${region} exited before it was ready`))));
   });
 }
@@ -74,11 +76,13 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 const regions = topology.regions.filter((region) => config.regions.includes(region.name));
-const urls = await Promise.all(regions.map((region) => spawnPod(region.name).then((url) => [region.name, url] as const))).catch(async (error: unknown) => {
-  logger.error({ err: error }, 'a pod failed to start');
-  await shutdown('startup failure', 1);
-  return [];
-});
+const urls = await Promise.all(regions.map((region) => spawnPod(region.name).then((url) => [region.name, url] as const))).catch(
+  async (error: unknown) => {
+    logger.error({ err: error }, 'a pod failed to start');
+    await shutdown('startup failure', 1);
+    return [];
+  },
+);
 if (!stopping) await printBanner(urls);
 
 async function printBanner(urls: ReadonlyArray<readonly [string, string]>): Promise<void> {
@@ -87,7 +91,7 @@ async function printBanner(urls: ReadonlyArray<readonly [string, string]>): Prom
   const player_token = await mintToken({ sub: 'player-1', expires_in_seconds: 12 * 3600 }, settings);
   const first = urls[0]?.[1];
   console.log(`
-creditshop is running (${database.embedded ? 'embedded PostgreSQL under ' + config.data_dir : 'DATABASE_URL'})
+creditshop is running (${database.embedded ? `embedded PostgreSQL under ${config.data_dir}` : 'DATABASE_URL'})
 ${urls.map(([region, url]) => `  ${region.padEnd(10)} ${url}`).join('\n')}
 
 development admin token (12 h):  ${admin_token}

@@ -15,7 +15,9 @@ type CursorField = 'string' | 'number' | 'timestamp';
 function validField(type: CursorField, value: unknown): boolean {
   if (type === 'number') return Number.isSafeInteger(value);
   if (typeof value !== 'string' || value.length > 128) return false;
-  return type === 'string' || (TIMESTAMP_TEXT.test(value) && !Number.isNaN(Date.parse(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'))));
+  return (
+    type === 'string' || (TIMESTAMP_TEXT.test(value) && !Number.isNaN(Date.parse(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'))))
+  );
 }
 
 export function decodeCursor(cursor: string | undefined, shape: ReadonlyArray<CursorField>): Array<string | number> | undefined {

@@ -92,7 +92,10 @@ async function loadEmbeddedPostgres() {
 const STOP_TIMEOUT_MS = 30_000;
 
 /** Stops the server; a postmaster that already exited (e.g. after a group-wide Ctrl-C) counts as stopped. */
-async function stopServer(server: { stop(): Promise<void> }, postmaster: import('node:child_process').ChildProcess | undefined): Promise<void> {
+async function stopServer(
+  server: { stop(): Promise<void> },
+  postmaster: import('node:child_process').ChildProcess | undefined,
+): Promise<void> {
   if (!postmaster || postmaster.exitCode !== null || postmaster.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => postmaster.once('exit', () => resolve()));
   const timeout = new Promise<void>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());

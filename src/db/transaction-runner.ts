@@ -65,7 +65,11 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 export class RetriesExhausted extends DomainError {
-  constructor(name: string, attempts: number, readonly last_error: unknown) {
+  constructor(
+    name: string,
+    attempts: number,
+    readonly last_error: unknown,
+  ) {
     super('unavailable', `transaction ${name} did not commit after ${attempts} attempts; retry with the same Idempotency-Key`);
   }
 }
@@ -133,7 +137,12 @@ export class TransactionRunner {
     return this.mutex.runExclusive(accounts, () => this.runWithRetries(name, work, accounts, isolation));
   }
 
-  private async runWithRetries<T>(name: string, work: (tx: SqlTx) => Promise<T>, accounts: readonly string[], isolation: Isolation): Promise<T> {
+  private async runWithRetries<T>(
+    name: string,
+    work: (tx: SqlTx) => Promise<T>,
+    accounts: readonly string[],
+    isolation: Isolation,
+  ): Promise<T> {
     let lock: pg.PoolClient | undefined;
     try {
       for (let attempt = 1; ; attempt += 1) {
@@ -202,7 +211,8 @@ export class TransactionRunner {
     const queued = error instanceof AccountsQueued;
     if (!queued && !isRetryable(error)) {
       this.metrics.transaction_outcomes_total.inc({ name, outcome: 'failed' });
-      if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
+      if (isDatabaseUnavailable(error))
+        throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
       throw error;
     }
     this.markHot(accounts);
@@ -262,7 +272,8 @@ export class TransactionRunner {
       return client;
     } catch (error) {
       client.release(true);
-      if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
+      if (isDatabaseUnavailable(error))
+        throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
       throw error;
     }
   }

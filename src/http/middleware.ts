@@ -26,7 +26,14 @@ export function requestContext() {
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       deps.metrics.http_request_duration_seconds.observe({ method: ctx.method, route, status: String(ctx.status) }, duration_s);
       deps.logger.info(
-        { request_id: ctx.state.request_id, method: ctx.method, route, status: ctx.status, duration_ms: Math.round(duration_s * 1e4) / 10, actor: ctx.state.actor?.id },
+        {
+          request_id: ctx.state.request_id,
+          method: ctx.method,
+          route,
+          status: ctx.status,
+          duration_ms: Math.round(duration_s * 1e4) / 10,
+          actor: ctx.state.actor?.id,
+        },
         'request',
       );
     }
@@ -92,7 +99,7 @@ export function jsonBody() {
       return next();
     }
     if (!ctx.is('application/json', 'application/*+json')) {
-      throw new DomainError('validation_error', 'request body must be application/json', {}) ;
+      throw new DomainError('validation_error', 'request body must be application/json', {});
     }
     try {
       ctx.state.body = JSON.parse(raw);

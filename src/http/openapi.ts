@@ -1,4 +1,4 @@
-import Joi from 'joi';
+import type Joi from 'joi';
 import joiToJsonModule from 'joi-to-json';
 import type { RouteSpec } from './route.js';
 import { STATUS_BY_CODE } from './problem.js';
@@ -66,7 +66,11 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'creditshop', version: '1.0.0', description: 'Multi-region game-commerce backend: wallets, ledger, shop, top-ups, transfers, seller aggregator.' },
+    info: {
+      title: 'creditshop',
+      version: '1.0.0',
+      description: 'Multi-region game-commerce backend: wallets, ledger, shop, top-ups, transfers, seller aggregator.',
+    },
     ...(server_url ? { servers: [{ url: server_url }] } : {}),
     components: {
       securitySchemes: {

@@ -1,5 +1,5 @@
-import Router from '@koa/router';
-import Joi from 'joi';
+import type Router from '@koa/router';
+import type Joi from 'joi';
 import { DomainError } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
 import type { IdempotencyScope } from '../idempotency/command-runner.js';
@@ -27,6 +27,7 @@ export interface RouteResult {
   headers?: Record<string, string>;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: one route table holds specs of many input types; each spec is typed where it is defined
 export interface RouteSpec<P = any, Q = any, B = any> {
   operation_id: string;
   method: 'get' | 'post' | 'put';
@@ -49,7 +50,6 @@ export interface RouteSpec<P = any, Q = any, B = any> {
 export function defineRoute<P, Q, B>(spec: RouteSpec<P, Q, B>): RouteSpec<P, Q, B> {
   return spec;
 }
-
 
 /** GET one resource by its server-made id, for a bearer who may see it (404 otherwise). */
 export function readByIdRoute(spec: {
@@ -119,11 +119,19 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
     router[spec.method](spec.operation_id, toRouterPath(spec.path), async (ctx) => {
       const context = ctx as AppContext;
       const actor = spec.auth === 'bearer' ? await authenticate(context) : undefined;
-      const idempotency = spec.idempotent ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body) : undefined;
+      const idempotency = spec.idempotent
+        ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body)
+        : undefined;
       const params = validate(spec.params, { ...context.params }, TEXT_OPTIONS);
       const query = validate(spec.query, { ...context.query }, TEXT_OPTIONS);
       const body = validate(spec.body, context.state.body ?? (spec.body ? {} : undefined), BODY_OPTIONS);
-      const result = await spec.handler(context, { params, query, body, actor: actor as Actor, idempotency: idempotency as IdempotencyScope });
+      const result = await spec.handler(context, {
+        params,
+        query,
+        body,
+        actor: actor as Actor,
+        idempotency: idempotency as IdempotencyScope,
+      });
       context.status = result.status;
       context.body = result.body;
       if (result.replayed) context.set('Idempotent-Replayed', 'true');

@@ -107,7 +107,13 @@ export class CommandRunner {
     return stored;
   }
 
-  private async insert(tx: SqlTx, scope: IdempotencyScope, placement: RecordPlacement, status: number, body: StoredRecord['response_body']) {
+  private async insert(
+    tx: SqlTx,
+    scope: IdempotencyScope,
+    placement: RecordPlacement,
+    status: number,
+    body: StoredRecord['response_body'],
+  ) {
     return tx.rows<{ key: string }>(
       `INSERT INTO idempotency_keys (caller, key, request_fingerprint, status_code, response_body, crdb_region, expires_at)
        VALUES (?, ?, ?, ?, ?::jsonb, ?, now() + CAST(? AS INTERVAL))

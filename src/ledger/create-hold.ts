@@ -14,7 +14,12 @@ export interface CreateHoldInput {
 }
 
 /** Authorizes an amount on a player's wallet; capture sends it to @revenue, void or expiry releases it. */
-export async function createHold(deps: AppDeps, actor: Actor, input: CreateHoldInput, idempotency: IdempotencyScope): Promise<CommandResult<HoldView>> {
+export async function createHold(
+  deps: AppDeps,
+  actor: Actor,
+  input: CreateHoldInput,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<HoldView>> {
   requireScope(actor, 'credits:write');
   return deps.commands.run(
     'create_hold',

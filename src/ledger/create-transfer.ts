@@ -18,9 +18,20 @@ export interface TransferInput {
  * Moves credits between two players, wherever they are homed: one serializable transaction
  * that may span regions (no saga). A player sends only from their own wallet.
  */
-export async function createTransfer(deps: AppDeps, actor: Actor, input: TransferInput, idempotency: IdempotencyScope): Promise<CommandResult<ReturnType<typeof transferView>>> {
+export async function createTransfer(
+  deps: AppDeps,
+  actor: Actor,
+  input: TransferInput,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<ReturnType<typeof transferView>>> {
   requireAccountAccess(actor, input.from_account_id, 'credits:write');
   if (input.from_account_id === input.to_account_id) throw new DomainError('validation_error', 'a transfer needs two different accounts');
   const { from_account_id, to_account_id, note, ...rest } = input;
-  return postMovement(deps, 'create_transfer', idempotency, { ...rest, type: 'transfer', from: from_account_id, to: to_account_id, note: note ?? null }, transferView);
+  return postMovement(
+    deps,
+    'create_transfer',
+    idempotency,
+    { ...rest, type: 'transfer', from: from_account_id, to: to_account_id, note: note ?? null },
+    transferView,
+  );
 }

@@ -14,8 +14,19 @@ export interface CreditInput {
 }
 
 /** A service grants credits to a player (from @bonus); the wallet is opened if missing. */
-export async function creditWallet(deps: AppDeps, actor: Actor, input: CreditInput, idempotency: IdempotencyScope): Promise<CommandResult<TransactionView>> {
+export async function creditWallet(
+  deps: AppDeps,
+  actor: Actor,
+  input: CreditInput,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<TransactionView>> {
   requireScope(actor, 'credits:write');
   const { account_id, reference, ...rest } = input;
-  return postMovement(deps, 'credit_wallet', idempotency, { ...rest, type: 'credit', from: '@bonus', to: account_id, reference: reference ?? null }, transactionView);
+  return postMovement(
+    deps,
+    'credit_wallet',
+    idempotency,
+    { ...rest, type: 'credit', from: '@bonus', to: account_id, reference: reference ?? null },
+    transactionView,
+  );
 }

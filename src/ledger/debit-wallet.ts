@@ -14,8 +14,19 @@ export interface DebitInput {
 }
 
 /** A player spends from their own wallet, or a service (credits:write) spends for them; the money goes to @revenue. */
-export async function debitWallet(deps: AppDeps, actor: Actor, input: DebitInput, idempotency: IdempotencyScope): Promise<CommandResult<TransactionView>> {
+export async function debitWallet(
+  deps: AppDeps,
+  actor: Actor,
+  input: DebitInput,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<TransactionView>> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
   const { account_id, reference, ...rest } = input;
-  return postMovement(deps, 'debit_wallet', idempotency, { ...rest, type: 'debit', from: account_id, to: '@revenue', reference: reference ?? null }, transactionView);
+  return postMovement(
+    deps,
+    'debit_wallet',
+    idempotency,
+    { ...rest, type: 'debit', from: account_id, to: '@revenue', reference: reference ?? null },
+    transactionView,
+  );
 }

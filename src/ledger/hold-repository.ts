@@ -26,7 +26,17 @@ export async function insertHold(tx: SqlTx, hold: NewHold): Promise<HoldRow> {
     `INSERT INTO holds (id, owner, account_id, currency, amount_minor, status, destination_account_id, reference, expires_at, crdb_region)
      SELECT ?, ?, ?, ?, ?, 'ACTIVE', ?, ?, now() + CAST(? AS INTERVAL), crdb_region FROM accounts WHERE id = ?
      RETURNING *`,
-    [randomUUID(), hold.owner, hold.account_id, hold.currency, hold.amount_minor, hold.destination_account_id, hold.reference, `${hold.expires_in_seconds} seconds`, hold.account_id],
+    [
+      randomUUID(),
+      hold.owner,
+      hold.account_id,
+      hold.currency,
+      hold.amount_minor,
+      hold.destination_account_id,
+      hold.reference,
+      `${hold.expires_in_seconds} seconds`,
+      hold.account_id,
+    ],
   );
 }
 

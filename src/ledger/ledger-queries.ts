@@ -76,7 +76,9 @@ export interface HistoryItem {
  */
 export async function listHistory(tx: SqlTx, account_id: string, options: { limit: number; cursor?: string; currency?: string }) {
   const before = decodeCursor(options.cursor, ['number'])?.[0];
-  const rows = await tx.rows<TransactionRow & { entry_id: string; entry_amount: string; balance_after_minor: string; account_seq: string; entry_currency: string }>(
+  const rows = await tx.rows<
+    TransactionRow & { entry_id: string; entry_amount: string; balance_after_minor: string; account_seq: string; entry_currency: string }
+  >(
     `SELECT e.id AS entry_id, e.amount_minor AS entry_amount, e.currency AS entry_currency, e.balance_after_minor, e.account_seq, t.*
      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
      WHERE e.account_id = ? AND e.account_seq IS NOT NULL ${before === undefined ? '' : 'AND e.account_seq < ?'} ${options.currency ? 'AND e.currency = ?' : ''}

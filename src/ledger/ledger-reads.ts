@@ -21,7 +21,9 @@ function playerTransactionView(posted: PostedTransaction, player_id: string) {
   return {
     ...view,
     balance_after: posted.account_id === player_id ? view.balance_after : null,
-    entries: view.entries.map((entry) => (entry.account_id === player_id ? entry : { account_id: entry.account_id, currency: entry.currency, amount: entry.amount })),
+    entries: view.entries.map((entry) =>
+      entry.account_id === player_id ? entry : { account_id: entry.account_id, currency: entry.currency, amount: entry.amount },
+    ),
   };
 }
 
@@ -41,7 +43,12 @@ export async function getHold(deps: AppDeps, actor: Actor, id: string) {
   return holdView(hold);
 }
 
-export async function accountHistory(deps: AppDeps, actor: Actor, account_id: string, page: { limit: number; cursor?: string; currency?: string }) {
+export async function accountHistory(
+  deps: AppDeps,
+  actor: Actor,
+  account_id: string,
+  page: { limit: number; cursor?: string; currency?: string },
+) {
   requireAccountRead(actor, account_id);
   return deps.transactions.read(async (tx) => {
     const account = await tx.maybeOne('SELECT id FROM accounts WHERE id = ?', [account_id]);

@@ -56,7 +56,17 @@ export interface PostedTransaction extends TransactionReferences {
   created_at: string;
 }
 
-const REFERENCE_COLUMNS = ['reason', 'reference', 'note', 'original_transaction_id', 'hold_id', 'order_id', 'refund_id', 'topup_id', 'purchase_request_id'] as const;
+const REFERENCE_COLUMNS = [
+  'reason',
+  'reference',
+  'note',
+  'original_transaction_id',
+  'hold_id',
+  'order_id',
+  'refund_id',
+  'topup_id',
+  'purchase_request_id',
+] as const;
 
 export interface LedgerLimits {
   balance_max_minor: number;
@@ -86,13 +96,29 @@ export async function postTransaction(tx: SqlTx, input: NewTransaction, limits: 
   const inserted = await tx.one<{ created_at: string }>(
     `INSERT INTO ledger_transactions (id, type, account_id, currency, amount_minor, ${REFERENCE_COLUMNS.join(', ')}, crdb_region)
      VALUES (?, ?, ?, ?, ?, ${REFERENCE_COLUMNS.map(() => '?').join(', ')}, ?) RETURNING created_at`,
-    [id, input.type, input.account_id, input.currency, input.amount_minor, ...REFERENCE_COLUMNS.map((column) => input[column] ?? null), region],
+    [
+      id,
+      input.type,
+      input.account_id,
+      input.currency,
+      input.amount_minor,
+      ...REFERENCE_COLUMNS.map((column) => input[column] ?? null),
+      region,
+    ],
   );
   await tx.execute(
     `INSERT INTO ledger_entries (id, transaction_id, account_id, currency, amount_minor, balance_after_minor, account_seq, shard, crdb_region)
      VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     entries.flatMap((entry) => [
-      randomUUID(), id, entry.account_id, entry.currency, entry.amount_minor, entry.balance_after_minor, entry.account_seq, entry.shard, entry.region,
+      randomUUID(),
+      id,
+      entry.account_id,
+      entry.currency,
+      entry.amount_minor,
+      entry.balance_after_minor,
+      entry.account_seq,
+      entry.shard,
+      entry.region,
     ]),
   );
   const references = Object.fromEntries(REFERENCE_COLUMNS.map((column) => [column, input[column] ?? null]));
@@ -103,7 +129,12 @@ export async function postTransaction(tx: SqlTx, input: NewTransaction, limits: 
     account_id: input.account_id,
     currency: input.currency,
     amount_minor: input.amount_minor,
-    entries: entries.map(({ account_id, currency, amount_minor, balance_after_minor }) => ({ account_id, currency, amount_minor, balance_after_minor })),
+    entries: entries.map(({ account_id, currency, amount_minor, balance_after_minor }) => ({
+      account_id,
+      currency,
+      amount_minor,
+      balance_after_minor,
+    })),
     region,
     created_at: timestamp(inserted.created_at),
   };
@@ -184,7 +215,10 @@ async function moveWallet(tx: SqlTx, posting: Posting, region: string, limits: L
   );
   const balance_minor = int8(credited.balance_minor);
   if (balance_minor > limits.balance_max_minor) {
-    throw new DomainError('invalid_state', `wallet ${posting.account_id}/${posting.currency} would exceed the maximum balance of ${limits.balance_max_minor}`);
+    throw new DomainError(
+      'invalid_state',
+      `wallet ${posting.account_id}/${posting.currency} would exceed the maximum balance of ${limits.balance_max_minor}`,
+    );
   }
   return balance_minor;
 }

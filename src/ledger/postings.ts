@@ -23,7 +23,10 @@ export function assertBalanced(postings: readonly Posting[]): void {
   invariant(postings.length >= 2, `a ledger transaction needs at least two postings, got ${postings.length}`);
   const totals = new Map<string, number>();
   for (const posting of postings) {
-    invariant(Number.isSafeInteger(posting.amount_minor) && posting.amount_minor !== 0, `posting amount ${posting.amount_minor} is not a non-zero safe integer`);
+    invariant(
+      Number.isSafeInteger(posting.amount_minor) && posting.amount_minor !== 0,
+      `posting amount ${posting.amount_minor} is not a non-zero safe integer`,
+    );
     totals.set(posting.currency, (totals.get(posting.currency) ?? 0) + posting.amount_minor);
   }
   for (const [currency, total] of totals) invariant(total === 0, `postings in ${currency} sum to ${total}, not 0`);
@@ -39,7 +42,11 @@ export function movement(from: string, to: string, currency: string, amount_mino
 }
 
 export function insufficientFunds(account_id: string, currency: string, available_minor: number, requested_minor: number): DomainError {
-  return new DomainError('insufficient_funds', `wallet ${account_id}/${currency} has ${available_minor} available, ${requested_minor} needed`, {
-    available: available_minor,
-  });
+  return new DomainError(
+    'insufficient_funds',
+    `wallet ${account_id}/${currency} has ${available_minor} available, ${requested_minor} needed`,
+    {
+      available: available_minor,
+    },
+  );
 }

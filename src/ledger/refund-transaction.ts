@@ -21,7 +21,8 @@ export async function refundTransaction(
   input: { transaction_id: string; amount?: number; reason?: string },
   idempotency: IdempotencyScope,
 ): Promise<CommandResult<TransactionView>> {
-  if (!hasScope(actor, 'credits:write') && !hasScope(actor, 'refunds:write')) throw forbidden('requires scope credits:write or refunds:write');
+  if (!hasScope(actor, 'credits:write') && !hasScope(actor, 'refunds:write'))
+    throw forbidden('requires scope credits:write or refunds:write');
   const spend = await deps.transactions.read((tx) => findTransaction(tx, input.transaction_id));
   if (!spend) throw notFound(`transaction ${input.transaction_id}`);
   return deps.commands.run(

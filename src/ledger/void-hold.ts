@@ -7,7 +7,12 @@ import { findHold } from './ledger-queries.js';
 import { releaseHold, requireLiveHold } from './hold-repository.js';
 import { holdView, type HoldView } from './views.js';
 
-export async function voidHold(deps: AppDeps, actor: Actor, hold_id: string, idempotency: IdempotencyScope): Promise<CommandResult<HoldView>> {
+export async function voidHold(
+  deps: AppDeps,
+  actor: Actor,
+  hold_id: string,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<HoldView>> {
   requireScope(actor, 'credits:write');
   const known = await deps.transactions.read((tx) => findHold(tx, hold_id));
   if (!known) throw notFound(`hold ${hold_id}`);

@@ -75,12 +75,22 @@ function buildSchema(topology: Topology) {
         return unknown.length === 0 ? value : helpers.message({ custom: `unknown region(s): ${unknown.join(', ')}` });
       })
       .default(names.join(',')),
-    CURRENCIES: Joi.string().pattern(/^[A-Z][A-Z0-9]{2,9}(,[A-Z][A-Z0-9]{2,9})*$/).default('EUR,USD,GBP,GEMS,COINS'),
-    DEFAULT_CURRENCY: Joi.string().pattern(/^[A-Z][A-Z0-9]{2,9}$/).default('EUR'),
+    CURRENCIES: Joi.string()
+      .pattern(/^[A-Z][A-Z0-9]{2,9}(,[A-Z][A-Z0-9]{2,9})*$/)
+      .default('EUR,USD,GBP,GEMS,COINS'),
+    DEFAULT_CURRENCY: Joi.string()
+      .pattern(/^[A-Z][A-Z0-9]{2,9}$/)
+      .default('EUR'),
     HOST: Joi.string().hostname().default('127.0.0.1'),
-    ORDER_PENDING_TIMEOUT_SECONDS: integer().min(1).max(7 * 24 * 3600).default(900),
+    ORDER_PENDING_TIMEOUT_SECONDS: integer()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(900),
     PLAYER_REFUND_WINDOW_DAYS: integer().min(0).max(365).default(14),
-    TOPUP_PENDING_TIMEOUT_SECONDS: integer().min(1).max(30 * 24 * 3600).default(3600),
+    TOPUP_PENDING_TIMEOUT_SECONDS: integer()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .default(3600),
     POD_INDEX: integer().min(0).max(63).default(0),
     PORT_OFFSET: integer().min(-1000).max(60000).default(0),
     AUTH_JWT_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_JWT_SECRET),
@@ -104,17 +114,26 @@ function buildSchema(topology: Topology) {
     RATE_LIMIT_BURST: integer().min(1).max(1_000_000).default(2000),
     HTTP_REQUEST_TIMEOUT_MS: integer().min(100).max(600000).default(30000),
     SHUTDOWN_GRACE_MS: integer().min(0).max(120000).default(10000),
-    IDEMPOTENCY_RETENTION_HOURS: integer().min(24).max(24 * 90).default(48),
+    IDEMPOTENCY_RETENTION_HOURS: integer()
+      .min(24)
+      .max(24 * 90)
+      .default(48),
     WORKER_INTERVAL_MS: integer().min(50).max(600000).default(1000),
     WORKER_BATCH_SIZE: integer().min(1).max(1000).default(100),
     AMOUNT_MAX_MINOR: integer().min(1).max(1e12).default(1e12),
     BALANCE_MAX_MINOR: integer().min(1).max(1e15).default(1e15),
     ORDER_LINES_MAX: integer().min(1).max(500).default(50),
     ORDER_QUANTITY_MAX: integer().min(1).max(100000).default(1000),
-    BODY_LIMIT_BYTES: integer().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
+    BODY_LIMIT_BYTES: integer()
+      .min(1024)
+      .max(10 * 1024 * 1024)
+      .default(64 * 1024),
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
-    HOLD_TTL_MAX_SECONDS: integer().min(1).max(30 * 24 * 3600).default(7 * 24 * 3600),
+    HOLD_TTL_MAX_SECONDS: integer()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .default(7 * 24 * 3600),
     ...SELLER_CONFIG_KEYS,
   }).unknown(true);
 }

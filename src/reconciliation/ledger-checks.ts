@@ -11,7 +11,13 @@ export async function currencyTotals(tx: SqlTx): Promise<Mismatch[]> {
 
 /** Every player wallet: balance = sum of its entries = balance_after of its latest entry. */
 export async function walletBalances(tx: SqlTx): Promise<Mismatch[]> {
-  const rows = await tx.rows<{ account_id: string; currency: string; balance_minor: string; entries_total: string | null; last_balance_after: string | null }>(
+  const rows = await tx.rows<{
+    account_id: string;
+    currency: string;
+    balance_minor: string;
+    entries_total: string | null;
+    last_balance_after: string | null;
+  }>(
     `SELECT w.account_id, w.currency, w.balance_minor, sums.total AS entries_total, last.balance_after_minor AS last_balance_after
      FROM wallets w
      LEFT JOIN (SELECT account_id, currency, SUM(amount_minor) AS total, MAX(account_seq) AS last_seq
@@ -25,8 +31,16 @@ export async function walletBalances(tx: SqlTx): Promise<Mismatch[]> {
     const found: Mismatch[] = [];
     const total = row.entries_total === null ? 0 : int8(row.entries_total);
     const last = row.last_balance_after === null ? 0 : int8(row.last_balance_after);
-    if (balance !== total) found.push({ check: 'wallet_balance', account_id: row.account_id, currency: row.currency, expected: total, actual: balance });
-    if (balance !== last) found.push({ check: 'wallet_last_balance_after', account_id: row.account_id, currency: row.currency, expected: last, actual: balance });
+    if (balance !== total)
+      found.push({ check: 'wallet_balance', account_id: row.account_id, currency: row.currency, expected: total, actual: balance });
+    if (balance !== last)
+      found.push({
+        check: 'wallet_last_balance_after',
+        account_id: row.account_id,
+        currency: row.currency,
+        expected: last,
+        actual: balance,
+      });
     return found;
   });
 }
@@ -38,12 +52,24 @@ export async function orphanEntries(tx: SqlTx): Promise<Mismatch[]> {
      LEFT JOIN wallets w ON w.account_id = e.account_id AND w.currency = e.currency
      WHERE e.account_seq IS NOT NULL AND w.account_id IS NULL GROUP BY e.account_id, e.currency`,
   );
-  return rows.map((row) => ({ check: 'entries_without_wallet', account_id: row.account_id, currency: row.currency, expected: 0, actual: int8(row.total) }));
+  return rows.map((row) => ({
+    check: 'entries_without_wallet',
+    account_id: row.account_id,
+    currency: row.currency,
+    expected: 0,
+    actual: int8(row.total),
+  }));
 }
 
 /** Every system-account shard: balance = sum of the entries written against it. */
 export async function systemShards(tx: SqlTx): Promise<Mismatch[]> {
-  const rows = await tx.rows<{ account_id: string; currency: string; shard: number; balance_minor: string | null; entries_total: string | null }>(
+  const rows = await tx.rows<{
+    account_id: string;
+    currency: string;
+    shard: number;
+    balance_minor: string | null;
+    entries_total: string | null;
+  }>(
     `SELECT COALESCE(s.account_id, e.account_id) AS account_id, COALESCE(s.currency, e.currency) AS currency,
             COALESCE(s.shard, e.shard) AS shard, s.balance_minor, e.total AS entries_total
      FROM system_balance_shards s
@@ -84,7 +110,13 @@ export async function overdrafts(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{ account_id: string; currency: string; available: string }>(
     'SELECT account_id, currency, balance_minor - held_minor AS available FROM wallets WHERE balance_minor - held_minor < 0',
   );
-  return rows.map((row) => ({ check: 'overdraft', account_id: row.account_id, currency: row.currency, expected: 0, actual: int8(row.available) }));
+  return rows.map((row) => ({
+    check: 'overdraft',
+    account_id: row.account_id,
+    currency: row.currency,
+    expected: 0,
+    actual: int8(row.available),
+  }));
 }
 
 /** Every ledger transaction balances on its own and every entry belongs to a transaction and an account. */
@@ -100,8 +132,21 @@ export async function transactionShapes(tx: SqlTx): Promise<Mismatch[]> {
      WHERE t.id IS NULL OR a.id IS NULL`,
   );
   return [
-    ...unbalanced.map((row) => ({ check: 'transaction_balance', transaction_id: row.transaction_id, currency: row.currency, expected: 0, actual: int8(row.total), entries: int8(row.entries) })),
-    ...dangling.map((row) => ({ check: 'entry_reference', entry_id: row.id, account_id: row.account_id, expected: 'transaction and account', actual: 'missing' })),
+    ...unbalanced.map((row) => ({
+      check: 'transaction_balance',
+      transaction_id: row.transaction_id,
+      currency: row.currency,
+      expected: 0,
+      actual: int8(row.total),
+      entries: int8(row.entries),
+    })),
+    ...dangling.map((row) => ({
+      check: 'entry_reference',
+      entry_id: row.id,
+      account_id: row.account_id,
+      expected: 'transaction and account',
+      actual: 'missing',
+    })),
   ];
 }
 

@@ -7,7 +7,15 @@ import type { Mismatch } from './reconcile.js';
  * capture and a hold that is no longer ACTIVE (voided, or expired).
  */
 export async function purchaseSettlements(tx: SqlTx): Promise<Mismatch[]> {
-  const rows = await tx.rows<{ id: string; status: string; final_price_minor: string | null; hold_status: string; captured_minor: string; captures: string; captured_total: string | null }>(
+  const rows = await tx.rows<{
+    id: string;
+    status: string;
+    final_price_minor: string | null;
+    hold_status: string;
+    captured_minor: string;
+    captures: string;
+    captured_total: string | null;
+  }>(
     `SELECT r.id, r.status, r.final_price_minor, h.status AS hold_status, h.captured_minor,
             COUNT(t.id) AS captures, SUM(t.amount_minor) AS captured_total
      FROM purchase_requests r
@@ -35,7 +43,13 @@ export async function orphanSellerCaptures(tx: SqlTx): Promise<Mismatch[]> {
      LEFT JOIN purchase_requests r ON r.id = t.purchase_request_id
      WHERE t.type = 'seller_purchase' AND (r.id IS NULL OR r.status <> 'purchased')`,
   );
-  return rows.map((row) => ({ check: 'seller_capture_without_purchase', transaction_id: row.id, purchase_request_id: row.purchase_request_id, expected: 'purchased', actual: row.status ?? 'missing' }));
+  return rows.map((row) => ({
+    check: 'seller_capture_without_purchase',
+    transaction_id: row.id,
+    purchase_request_id: row.purchase_request_id,
+    expected: 'purchased',
+    actual: row.status ?? 'missing',
+  }));
 }
 
 /** A seller confirmed an order only for the request that bought from that seller, and once per request. */
@@ -47,7 +61,12 @@ export async function confirmedAttempts(tx: SqlTx): Promise<Mismatch[]> {
      GROUP BY a.purchase_request_id, r.status
      HAVING COUNT(*) <> 1 OR COUNT(*) FILTER (WHERE r.status = 'purchased' AND r.seller_id = a.seller_id) <> 1`,
   );
-  return rows.map((row) => ({ check: 'confirmed_seller_order', purchase_request_id: row.purchase_request_id, expected: 'one confirmed order, of the purchased seller', actual: `${row.confirmed} confirmed, ${row.matching} matching, status ${row.status}` }));
+  return rows.map((row) => ({
+    check: 'confirmed_seller_order',
+    purchase_request_id: row.purchase_request_id,
+    expected: 'one confirmed order, of the purchased seller',
+    actual: `${row.confirmed} confirmed, ${row.matching} matching, status ${row.status}`,
+  }));
 }
 
 /** A final request with an attempt still in flight: the seller may have confirmed an order nobody recorded. */
@@ -56,7 +75,13 @@ export async function unsettledAttempts(tx: SqlTx): Promise<Mismatch[]> {
     `SELECT a.purchase_request_id, a.seller_id, r.status FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.purchase_request_id
      WHERE a.state = 'started' AND r.status <> 'pending'`,
   );
-  return rows.map((row) => ({ check: 'seller_order_outcome_unknown', purchase_request_id: row.purchase_request_id, seller_id: row.seller_id, expected: 'attempt settled', actual: `started, request ${row.status}` }));
+  return rows.map((row) => ({
+    check: 'seller_order_outcome_unknown',
+    purchase_request_id: row.purchase_request_id,
+    seller_id: row.seller_id,
+    expected: 'attempt settled',
+    actual: `started, request ${row.status}`,
+  }));
 }
 
 export const PURCHASE_CHECKS = [purchaseSettlements, orphanSellerCaptures, confirmedAttempts, unsettledAttempts];

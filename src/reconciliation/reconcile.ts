@@ -20,10 +20,14 @@ export type ReconciliationCheck = (tx: SqlTx) => Promise<Mismatch[]>;
 const CHECKS: ReconciliationCheck[] = [...LEDGER_CHECKS, ...SHOP_CHECKS, ...PURCHASE_CHECKS];
 
 export async function reconcile(deps: Pick<AppDeps, 'transactions'>): Promise<{ ok: boolean; mismatches: Mismatch[] }> {
-  const mismatches = await deps.transactions.run('reconcile', async (tx) => {
-    const found: Mismatch[] = [];
-    for (const check of CHECKS) found.push(...(await check(tx)));
-    return found;
-  }, { read_only_snapshot: true });
+  const mismatches = await deps.transactions.run(
+    'reconcile',
+    async (tx) => {
+      const found: Mismatch[] = [];
+      for (const check of CHECKS) found.push(...(await check(tx)));
+      return found;
+    },
+    { read_only_snapshot: true },
+  );
   return { ok: mismatches.length === 0, mismatches };
 }

@@ -5,7 +5,14 @@ const PAID = "('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED')";
 
 /** Invariant 4: a paid order has its payment for its total and one entitlement per line. */
 export async function paidOrders(tx: SqlTx): Promise<Mismatch[]> {
-  const rows = await tx.rows<{ id: string; account_id: string; total_minor: string; paid_minor: string | null; lines: string; entitlements: string }>(
+  const rows = await tx.rows<{
+    id: string;
+    account_id: string;
+    total_minor: string;
+    paid_minor: string | null;
+    lines: string;
+    entitlements: string;
+  }>(
     `SELECT o.id, o.account_id, o.total_minor, t.amount_minor AS paid_minor,
             (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id) AS lines,
             (SELECT COUNT(*) FROM entitlements e WHERE e.order_id = o.id) AS entitlements
@@ -16,10 +23,22 @@ export async function paidOrders(tx: SqlTx): Promise<Mismatch[]> {
     const found: Mismatch[] = [];
     const total = int8(row.total_minor);
     if (row.paid_minor === null || int8(row.paid_minor) !== total) {
-      found.push({ check: 'order_payment', order_id: row.id, account_id: row.account_id, expected: total, actual: row.paid_minor === null ? 0 : int8(row.paid_minor) });
+      found.push({
+        check: 'order_payment',
+        order_id: row.id,
+        account_id: row.account_id,
+        expected: total,
+        actual: row.paid_minor === null ? 0 : int8(row.paid_minor),
+      });
     }
     if (int8(row.lines) !== int8(row.entitlements)) {
-      found.push({ check: 'order_entitlements', order_id: row.id, account_id: row.account_id, expected: int8(row.lines), actual: int8(row.entitlements) });
+      found.push({
+        check: 'order_entitlements',
+        order_id: row.id,
+        account_id: row.account_id,
+        expected: int8(row.lines),
+        actual: int8(row.entitlements),
+      });
     }
     return found;
   });
@@ -35,8 +54,20 @@ export async function orphanPurchases(tx: SqlTx): Promise<Mismatch[]> {
     `SELECT e.id, e.order_id, o.status FROM entitlements e JOIN orders o ON o.id = e.order_id WHERE o.status NOT IN ${PAID}`,
   );
   return [
-    ...payments.map((row) => ({ check: 'payment_without_order', transaction_id: row.id, order_id: row.order_id, expected: 'paid order', actual: row.status ?? 'missing' })),
-    ...grants.map((row) => ({ check: 'entitlement_without_payment', entitlement_id: row.id, order_id: row.order_id, expected: 'paid order', actual: row.status })),
+    ...payments.map((row) => ({
+      check: 'payment_without_order',
+      transaction_id: row.id,
+      order_id: row.order_id,
+      expected: 'paid order',
+      actual: row.status ?? 'missing',
+    })),
+    ...grants.map((row) => ({
+      check: 'entitlement_without_payment',
+      entitlement_id: row.id,
+      order_id: row.order_id,
+      expected: 'paid order',
+      actual: row.status,
+    })),
   ];
 }
 
@@ -50,7 +81,12 @@ export async function orderRefunds(tx: SqlTx): Promise<Mismatch[]> {
   );
   return rows
     .filter((row) => int8(row.refunded_minor) !== int8(row.records ?? 0) || int8(row.refunded_minor) !== int8(row.ledger ?? 0))
-    .map((row) => ({ check: 'order_refunded_amount', order_id: row.id, expected: int8(row.refunded_minor), actual: `${row.records ?? 0} recorded, ${row.ledger ?? 0} in the ledger` }));
+    .map((row) => ({
+      check: 'order_refunded_amount',
+      order_id: row.id,
+      expected: int8(row.refunded_minor),
+      actual: `${row.records ?? 0} recorded, ${row.ledger ?? 0} in the ledger`,
+    }));
 }
 
 /** Every SUCCEEDED (or later REVERSED) top-up has exactly one credit; no other top-up has any. */

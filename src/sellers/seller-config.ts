@@ -73,7 +73,10 @@ export const SELLER_CONFIG_KEYS = {
   SELLER_FANOUT_QUORUM: Joi.number().min(0.5).max(1).default(0.95),
   SELLER_FANOUT_STRAGGLER_GRACE_MS: integer().min(0).max(60_000).default(400),
   SELLER_CALLS_IN_FLIGHT_MAX: integer().min(1).max(10_000).default(1000),
-  SELLER_RESPONSE_BYTES_MAX: integer().min(1024).max(1024 * 1024).default(64 * 1024),
+  SELLER_RESPONSE_BYTES_MAX: integer()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(64 * 1024),
   SELLER_SOCKETS_PER_ORIGIN_MAX: integer().min(1).max(10_000).default(256),
   SELLER_RATE_WINDOW_MS: integer().min(100).max(3_600_000).default(60_000),
   SELLER_RATE_BOUNDARY_GUARD_MS: integer().min(0).max(10_000).default(250),
@@ -85,14 +88,20 @@ export const SELLER_CONFIG_KEYS = {
   SELLER_QUOTE_EXPIRY_MARGIN_MS: integer().min(0).max(600_000).default(2000),
   SELLER_COALESCE_POLL_MS: integer().min(5).max(5000).default(50),
   SELLER_COALESCING: Joi.boolean().default(true),
-  PURCHASE_HOLD_TTL_SECONDS: integer().min(60).max(7 * 24 * 3600).default(24 * 3600),
+  PURCHASE_HOLD_TTL_SECONDS: integer()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(24 * 3600),
   PURCHASE_QUOTES_RECORDED_MAX: integer().min(1).max(10_000).default(500),
   JOB_LEASE_MS: integer().min(500).max(600_000).default(10_000),
   JOB_POLL_INTERVAL_MS: integer().min(10).max(60_000).default(250),
   JOB_CONCURRENCY_MAX: integer().min(1).max(10_000).default(64),
   JOB_CLAIMS_MAX: integer().min(1).max(1000).default(20),
   JOB_RETRY_BACKOFF_MS: integer().min(0).max(600_000).default(250),
-  SELLER_STATE_RETENTION_MS: integer().min(60_000).max(30 * 24 * 3_600_000).default(24 * 3_600_000),
+  SELLER_STATE_RETENTION_MS: integer()
+    .min(60_000)
+    .max(30 * 24 * 3_600_000)
+    .default(24 * 3_600_000),
 };
 
 /** The validated environment (config.ts ran SELLER_CONFIG_KEYS) as settings. */

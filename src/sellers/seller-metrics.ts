@@ -17,10 +17,30 @@ export function sellerMetrics(metrics: Metrics): SellerMetrics {
   if (!found) {
     const registers = [metrics.registry];
     found = {
-      seller_calls_total: new Counter({ name: 'seller_calls_total', help: 'Calls to sellers by kind (quote, hold, order) and outcome (ok, a conflict, a failure)', labelNames: ['kind', 'outcome'], registers }),
-      seller_calls_skipped_total: new Counter({ name: 'seller_calls_skipped_total', help: 'Seller calls not made: circuit open, no rate budget, no call slot, deadline', labelNames: ['reason'], registers }),
-      quote_sets_total: new Counter({ name: 'seller_quote_sets_total', help: 'Quote sets a purchase used: fanout (asked the sellers) or shared (coalesced or cached)', labelNames: ['source'], registers }),
-      purchase_requests_finished_total: new Counter({ name: 'purchase_requests_finished_total', help: 'Purchase requests finished, by final status', labelNames: ['status'], registers }),
+      seller_calls_total: new Counter({
+        name: 'seller_calls_total',
+        help: 'Calls to sellers by kind (quote, hold, order) and outcome (ok, a conflict, a failure)',
+        labelNames: ['kind', 'outcome'],
+        registers,
+      }),
+      seller_calls_skipped_total: new Counter({
+        name: 'seller_calls_skipped_total',
+        help: 'Seller calls not made: circuit open, no rate budget, no call slot, deadline',
+        labelNames: ['reason'],
+        registers,
+      }),
+      quote_sets_total: new Counter({
+        name: 'seller_quote_sets_total',
+        help: 'Quote sets a purchase used: fanout (asked the sellers) or shared (coalesced or cached)',
+        labelNames: ['source'],
+        registers,
+      }),
+      purchase_requests_finished_total: new Counter({
+        name: 'purchase_requests_finished_total',
+        help: 'Purchase requests finished, by final status',
+        labelNames: ['status'],
+        registers,
+      }),
       purchase_request_duration_seconds: new Histogram({
         name: 'purchase_request_duration_seconds',
         help: 'From acceptance to final status',

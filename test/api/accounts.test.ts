@@ -25,7 +25,12 @@ describe('when a player creates their own account', () => {
     const created = await request(us(), 'POST', '/v1/accounts', { currency: 'GEMS' }, { token, key: uniqueId('k') });
     expect(created.status).toBe(201);
     expect(created.headers.get('x-region')).toBe('us-east');
-    expect(created.body).toMatchObject({ id, kind: 'player', home_region: 'us-east', wallets: [{ currency: 'GEMS', balance: 0, held: 0, available: 0 }] });
+    expect(created.body).toMatchObject({
+      id,
+      kind: 'player',
+      home_region: 'us-east',
+      wallets: [{ currency: 'GEMS', balance: 0, held: 0, available: 0 }],
+    });
     const fetched = await request(ap(), 'GET', `/v1/accounts/${id}`, undefined, { token });
     expect(fetched.status).toBe(200);
     expect(fetched.headers.get('x-region')).toBe('ap-south');
@@ -36,7 +41,13 @@ describe('when a player creates their own account', () => {
 
   it('then a named home region is honoured', async () => {
     const id = uniqueId('p');
-    const created = await request(eu(), 'POST', '/v1/accounts', { home_region: 'ap-south' }, { token: await mint.player(id), key: uniqueId('k') });
+    const created = await request(
+      eu(),
+      'POST',
+      '/v1/accounts',
+      { home_region: 'ap-south' },
+      { token: await mint.player(id), key: uniqueId('k') },
+    );
     expect(created.status).toBe(201);
     expect(created.body.home_region).toBe('ap-south');
     expect(created.body.wallets[0].currency).toBe('EUR');
@@ -105,7 +116,13 @@ describe('idempotency of account creation', () => {
     const bases = [eu(), us(), ap()];
     const responses = await Promise.all(
       Array.from({ length: 30 }, (_, index) =>
-        request(bases[index % 3]!, 'POST', '/v1/accounts', { id, currency: 'GEMS', home_region: 'us-east' }, { token: accounts_writer, key }),
+        request(
+          bases[index % 3]!,
+          'POST',
+          '/v1/accounts',
+          { id, currency: 'GEMS', home_region: 'us-east' },
+          { token: accounts_writer, key },
+        ),
       ),
     );
     const statuses = responses.map((response) => response.status);
@@ -143,15 +160,35 @@ describe('bad input never reaches a 500', () => {
     const key = () => uniqueId('k');
     const token = accounts_writer;
     problem(await request(eu(), 'POST', '/v1/accounts', undefined, { token, key: key(), raw: '{"id": "a",' }), 400, 'validation_error');
-    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), colour: 'red' }, { token, key: key() }), 400, 'validation_error');
+    problem(
+      await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), colour: 'red' }, { token, key: key() }),
+      400,
+      'validation_error',
+    );
     problem(await request(eu(), 'POST', '/v1/accounts', { id: 42 }, { token, key: key() }), 400, 'validation_error');
     problem(await request(eu(), 'POST', '/v1/accounts', { id: 'white space' }, { token, key: key() }), 400, 'validation_error');
     problem(await request(eu(), 'POST', '/v1/accounts', { id: 'x'.repeat(65) }, { token, key: key() }), 400, 'validation_error');
-    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), currency: 'eur' }, { token, key: key() }), 400, 'validation_error');
-    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), currency: 'XYZ' }, { token, key: key() }), 400, 'validation_error');
-    problem(await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), home_region: 'mars' }, { token, key: key() }), 400, 'validation_error');
+    problem(
+      await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), currency: 'eur' }, { token, key: key() }),
+      400,
+      'validation_error',
+    );
+    problem(
+      await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), currency: 'XYZ' }, { token, key: key() }),
+      400,
+      'validation_error',
+    );
+    problem(
+      await request(eu(), 'POST', '/v1/accounts', { id: uniqueId('a'), home_region: 'mars' }, { token, key: key() }),
+      400,
+      'validation_error',
+    );
     problem(await request(eu(), 'POST', '/v1/accounts', [1, 2], { token, key: key() }), 400, 'validation_error');
-    problem(await request(eu(), 'POST', '/v1/accounts', undefined, { token, key: key(), raw: 'id=1', headers: { 'Content-Type': 'text/plain' } }), 400, 'validation_error');
+    problem(
+      await request(eu(), 'POST', '/v1/accounts', undefined, { token, key: key(), raw: 'id=1', headers: { 'Content-Type': 'text/plain' } }),
+      400,
+      'validation_error',
+    );
     problem(await request(eu(), 'GET', '/v1/accounts/bad%20id', undefined, { token }), 400, 'validation_error');
     const huge = await request(eu(), 'POST', '/v1/accounts', { id: 'a', pad: 'x'.repeat(70 * 1024) }, { token, key: key() });
     problem(huge, 413, 'validation_error');
@@ -162,7 +199,11 @@ describe('bad input never reaches a 500', () => {
     const path = `/v1/accounts`;
     const body = { id: uniqueId('a') };
     problem(await request(eu(), 'POST', path, body, { key: uniqueId('k') }), 401, 'unauthenticated');
-    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), headers: { Authorization: 'Basic abc' } }), 401, 'unauthenticated');
+    problem(
+      await request(eu(), 'POST', path, body, { key: uniqueId('k'), headers: { Authorization: 'Basic abc' } }),
+      401,
+      'unauthenticated',
+    );
     problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: await mint.player('p-1', -10) }), 401, 'unauthenticated');
     const forged = await new SignJWT({ scope: 'admin' })
       .setProtectedHeader({ alg: 'HS256' })
@@ -175,7 +216,11 @@ describe('bad input never reaches a 500', () => {
     ).toString('base64url')}.`;
     problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: unsigned }), 401, 'unauthenticated');
     problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: await mint.service('catalog:write') }), 403, 'forbidden');
-    problem(await request(eu(), 'GET', `/v1/accounts/${body.id}`, undefined, { token: await mint.service('catalog:write') }), 403, 'forbidden');
+    problem(
+      await request(eu(), 'GET', `/v1/accounts/${body.id}`, undefined, { token: await mint.service('catalog:write') }),
+      403,
+      'forbidden',
+    );
   });
 });
 
@@ -204,10 +249,17 @@ describe('idempotency retention', () => {
     for (const key of keys) {
       expect((await request(eu(), 'POST', '/v1/accounts', {}, { token: await mint.player(uniqueId('p')), key })).status).toBe(201);
     }
-    const stored = () => deps.transactions.read((tx) => tx.rows<{ key: string; hours: number }>(
-      'SELECT key, EXTRACT(EPOCH FROM expires_at - created_at) / 3600 AS hours FROM idempotency_keys WHERE key = ANY(?::text[])', [keys]));
+    const stored = () =>
+      deps.transactions.read((tx) =>
+        tx.rows<{ key: string; hours: number }>(
+          'SELECT key, EXTRACT(EPOCH FROM expires_at - created_at) / 3600 AS hours FROM idempotency_keys WHERE key = ANY(?::text[])',
+          [keys],
+        ),
+      );
     expect((await stored()).every((row) => Number(row.hours) >= 24)).toBe(true);
-    await deps.transactions.read((tx) => tx.execute("UPDATE idempotency_keys SET expires_at = now() - INTERVAL '1 second' WHERE key = ?", [keys[0]!]));
+    await deps.transactions.read((tx) =>
+      tx.execute("UPDATE idempotency_keys SET expires_at = now() - INTERVAL '1 second' WHERE key = ?", [keys[0]!]),
+    );
     await purgeExpiredKeysTask(deps).run();
     expect((await stored()).map((row) => row.key)).toEqual([keys[1]]);
   });

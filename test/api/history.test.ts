@@ -22,7 +22,13 @@ describe('paging through history while it grows', () => {
   it('when 20 writes land while a client walks 25 entries with limit=7, then no entry repeats, every entry that existed is seen and pages stay contiguous', async () => {
     const id = await h.openAccount(1_000, { home_region: 'ap-south' });
     for (let i = 1; i <= 24; i += 1) {
-      const credit = await request(h.pod(i), 'POST', `/v1/accounts/${id}/credits`, { amount: i, currency: 'EUR', reason: `c${i}` }, { token: h.service, key: key() });
+      const credit = await request(
+        h.pod(i),
+        'POST',
+        `/v1/accounts/${id}/credits`,
+        { amount: i, currency: 'EUR', reason: `c${i}` },
+        { token: h.service, key: key() },
+      );
       expect(credit.status).toBe(201);
     }
     const existing = await h.history(id);
@@ -33,7 +39,13 @@ describe('paging through history while it grows', () => {
     const writes = Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
         const path = i % 2 === 0 ? `/v1/accounts/${id}/credits` : `/v1/accounts/${id}/debits`;
-        const response = await request(h.pod(i), 'POST', path, { amount: 100 + i, currency: 'EUR', reason: `w${i}` }, { token: h.service, key: key() });
+        const response = await request(
+          h.pod(i),
+          'POST',
+          path,
+          { amount: 100 + i, currency: 'EUR', reason: `w${i}` },
+          { token: h.service, key: key() },
+        );
         completed += 1;
         return response;
       }),
@@ -75,7 +87,10 @@ describe('paging through history while it grows', () => {
     expect(final).toHaveLength(45);
     const final_ids = new Set(final.map((item) => item.id));
     expect(walked_ids.every((walked_id) => final_ids.has(walked_id))).toBe(true);
-    const newer = final.slice(0, final.findIndex((item) => item.id === walked_ids[0]));
+    const newer = final.slice(
+      0,
+      final.findIndex((item) => item.id === walked_ids[0]),
+    );
     expect(new Set([...newer.map((item) => item.id), ...walked_ids])).toEqual(final_ids);
     expectContiguous(final);
     expect(final[0].balance_after).toBe((await h.wallet(id)).balance);
@@ -86,7 +101,13 @@ describe('paging through history while it grows', () => {
     const id = await h.openAccount(10_000);
     await Promise.all(
       Array.from({ length: 44 }, (_, i) =>
-        request(h.pod(i), 'POST', `/v1/accounts/${id}/debits`, { amount: 1 + i, currency: 'EUR', reason: `d${i}` }, { token: h.service, key: key() }),
+        request(
+          h.pod(i),
+          'POST',
+          `/v1/accounts/${id}/debits`,
+          { amount: 1 + i, currency: 'EUR', reason: `d${i}` },
+          { token: h.service, key: key() },
+        ),
       ),
     );
     const sizes: number[] = [];
@@ -114,10 +135,34 @@ describe('what history shows', () => {
   it('when an account is credited, debited, refunded and sends and receives transfers, then each appears with its signed amount, balance and references', async () => {
     const id = await h.openAccount(1_000, { home_region: 'eu-west' });
     const peer = await h.openAccount(500, { home_region: 'us-east' });
-    const debit = await request(h.pod(1), 'POST', `/v1/accounts/${id}/debits`, { amount: 300, currency: 'EUR', reason: 'sword', reference: 'item-9' }, { token: h.service, key: key() });
-    const refund = await request(h.pod(2), 'POST', `/v1/transactions/${debit.body.id}/refunds`, { amount: 100, reason: 'dented' }, { token: h.service, key: key() });
-    const sent = await request(h.pod(0), 'POST', '/v1/transfers', { from_account_id: id, to_account_id: peer, amount: 50, currency: 'EUR', note: 'gg' }, { token: await h.mint.player(id), key: key() });
-    const received = await request(h.pod(1), 'POST', '/v1/transfers', { from_account_id: peer, to_account_id: id, amount: 20, currency: 'EUR' }, { token: await h.mint.player(peer), key: key() });
+    const debit = await request(
+      h.pod(1),
+      'POST',
+      `/v1/accounts/${id}/debits`,
+      { amount: 300, currency: 'EUR', reason: 'sword', reference: 'item-9' },
+      { token: h.service, key: key() },
+    );
+    const refund = await request(
+      h.pod(2),
+      'POST',
+      `/v1/transactions/${debit.body.id}/refunds`,
+      { amount: 100, reason: 'dented' },
+      { token: h.service, key: key() },
+    );
+    const sent = await request(
+      h.pod(0),
+      'POST',
+      '/v1/transfers',
+      { from_account_id: id, to_account_id: peer, amount: 50, currency: 'EUR', note: 'gg' },
+      { token: await h.mint.player(id), key: key() },
+    );
+    const received = await request(
+      h.pod(1),
+      'POST',
+      '/v1/transfers',
+      { from_account_id: peer, to_account_id: id, amount: 20, currency: 'EUR' },
+      { token: await h.mint.player(peer), key: key() },
+    );
     expect([debit.status, refund.status, sent.status, received.status]).toEqual([201, 201, 201, 201]);
 
     const history = await h.history(id);
@@ -128,7 +173,12 @@ describe('what history shows', () => {
       ['debit', -300, 700],
       ['credit', 1_000, 1_000],
     ]);
-    expect(history[2]).toMatchObject({ transaction_id: refund.body.id, reason: 'dented', reference: 'item-9', references: { original_transaction_id: debit.body.id } });
+    expect(history[2]).toMatchObject({
+      transaction_id: refund.body.id,
+      reason: 'dented',
+      reference: 'item-9',
+      references: { original_transaction_id: debit.body.id },
+    });
     expect(history[3]).toMatchObject({ transaction_id: debit.body.id, reason: 'sword', reference: 'item-9', currency: 'EUR' });
     expect(Number.isNaN(Date.parse(history[0].created_at))).toBe(false);
     expect((await h.history(peer)).map((item) => [item.type, item.amount, item.balance_after])).toEqual([
@@ -139,12 +189,25 @@ describe('what history shows', () => {
     // A player reads their own history.
     const own = await request(h.pod(2), 'GET', `/v1/accounts/${id}/transactions?limit=2`, undefined, { token: await h.mint.player(id) });
     expect(own.status).toBe(200);
-    expect(own.body.data.map((item: { transaction_id: string }) => item.transaction_id)).toEqual([received.body.transaction_id, sent.body.transaction_id]);
+    expect(own.body.data.map((item: { transaction_id: string }) => item.transaction_id)).toEqual([
+      received.body.transaction_id,
+      sent.body.transaction_id,
+    ]);
   });
 
-  it('when history is filtered by currency, then only that wallet\'s entries come back', async () => {
+  it("when history is filtered by currency, then only that wallet's entries come back", async () => {
     const id = await h.openAccount(1_000);
-    expect((await request(h.pod(0), 'POST', `/v1/accounts/${id}/credits`, { amount: 70, currency: 'GEMS', reason: 'bonus' }, { token: h.service, key: key() })).status).toBe(201);
+    expect(
+      (
+        await request(
+          h.pod(0),
+          'POST',
+          `/v1/accounts/${id}/credits`,
+          { amount: 70, currency: 'GEMS', reason: 'bonus' },
+          { token: h.service, key: key() },
+        )
+      ).status,
+    ).toBe(201);
     const gems = await page(id, { currency: 'GEMS' });
     expect(gems.body.data.map((item: any) => [item.currency, item.amount, item.balance_after])).toEqual([['GEMS', 70, 70]]);
     const eur = await page(id, { currency: 'EUR' });
@@ -154,7 +217,15 @@ describe('what history shows', () => {
 
   it('when the page size or cursor is invalid, then 400 validation_error; an unknown account is 404', async () => {
     const id = await h.openAccount(10);
-    for (const query of <Array<Record<string, string>>>[{ limit: '0' }, { limit: '201' }, { limit: 'ten' }, { cursor: 'not a cursor!' }, { cursor: 'eHl6' }, { currency: 'XYZ' }, { sort: 'asc' }]) {
+    for (const query of <Array<Record<string, string>>>[
+      { limit: '0' },
+      { limit: '201' },
+      { limit: 'ten' },
+      { cursor: 'not a cursor!' },
+      { cursor: 'eHl6' },
+      { currency: 'XYZ' },
+      { sort: 'asc' },
+    ]) {
       const response = await page(id, query);
       expect(response.status, JSON.stringify(query)).toBe(400);
       expect(response.body.code).toBe('validation_error');

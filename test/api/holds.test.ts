@@ -12,12 +12,19 @@ beforeAll(async () => {
 afterAll(() => h?.cluster.stop());
 
 async function createHold(account_id: string, amount: number, expires_in_seconds = 600, base = h.pod(0)) {
-  const created = await request(base, 'POST', '/v1/holds', { account_id, amount, currency: 'EUR', expires_in_seconds, reference: 'order-1' }, { token: h.service, key: key() });
+  const created = await request(
+    base,
+    'POST',
+    '/v1/holds',
+    { account_id, amount, currency: 'EUR', expires_in_seconds, reference: 'order-1' },
+    { token: h.service, key: key() },
+  );
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   return created.body;
 }
 
-const capture = (id: string, body: object = {}, base = h.pod(1)) => request(base, 'POST', `/v1/holds/${id}/capture`, body, { token: h.service, key: key() });
+const capture = (id: string, body: object = {}, base = h.pod(1)) =>
+  request(base, 'POST', `/v1/holds/${id}/capture`, body, { token: h.service, key: key() });
 const voidHold = (id: string, base = h.pod(2)) => request(base, 'POST', `/v1/holds/${id}/void`, {}, { token: h.service, key: key() });
 const getHold = (id: string, base = h.pod(0)) => request(base, 'GET', `/v1/holds/${id}`, undefined, { token: h.service });
 
@@ -31,7 +38,15 @@ describe('creating a hold', () => {
   it('when a hold of 400 is placed on 1,000, then it is ACTIVE and available drops to 600 while the balance stays', async () => {
     const id = await h.openAccount(1_000, { home_region: 'us-east' });
     const hold = await createHold(id, 400);
-    expect(hold).toMatchObject({ account_id: id, amount: 400, captured_amount: 0, currency: 'EUR', status: 'ACTIVE', reference: 'order-1', capture_transaction_id: null });
+    expect(hold).toMatchObject({
+      account_id: id,
+      amount: 400,
+      captured_amount: 0,
+      currency: 'EUR',
+      status: 'ACTIVE',
+      reference: 'order-1',
+      capture_transaction_id: null,
+    });
     expect(Date.parse(hold.expires_at) - Date.parse(hold.created_at)).toBeGreaterThanOrEqual(599_000);
     expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 400, available: 600 });
     expect((await getHold(hold.id, h.pod(2))).body).toEqual(hold);
@@ -42,12 +57,24 @@ describe('creating a hold', () => {
   it('when a hold exceeds what is available, then 409 insufficient_funds and nothing is held', async () => {
     const id = await h.openAccount(1_000);
     await createHold(id, 700);
-    const refused = await request(h.pod(1), 'POST', '/v1/holds', { account_id: id, amount: 301, currency: 'EUR', expires_in_seconds: 60 }, { token: h.service, key: key() });
+    const refused = await request(
+      h.pod(1),
+      'POST',
+      '/v1/holds',
+      { account_id: id, amount: 301, currency: 'EUR', expires_in_seconds: 60 },
+      { token: h.service, key: key() },
+    );
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe('insufficient_funds');
     expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 1_000, held: 700, available: 300 });
     // A debit cannot spend held money either.
-    const debit = await request(h.pod(2), 'POST', `/v1/accounts/${id}/debits`, { amount: 301, currency: 'EUR', reason: 'x' }, { token: h.service, key: key() });
+    const debit = await request(
+      h.pod(2),
+      'POST',
+      `/v1/accounts/${id}/debits`,
+      { amount: 301, currency: 'EUR', reason: 'x' },
+      { token: h.service, key: key() },
+    );
     expect(debit.status).toBe(409);
     expect(debit.body.code).toBe('insufficient_funds');
   });
@@ -55,7 +82,13 @@ describe('creating a hold', () => {
     const id = await h.openAccount(1_000, { home_region: 'eu-west' });
     const responses = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        request(h.pod(i), 'POST', '/v1/holds', { account_id: id, amount: 100, currency: 'EUR', expires_in_seconds: 600 }, { token: h.service, key: key() }),
+        request(
+          h.pod(i),
+          'POST',
+          '/v1/holds',
+          { account_id: id, amount: 100, currency: 'EUR', expires_in_seconds: 600 },
+          { token: h.service, key: key() },
+        ),
       ),
     );
     expect(tally(responses)).toEqual({ '201': 10, '409 insufficient_funds': 20 });
@@ -76,8 +109,16 @@ describe('capturing a hold', () => {
     expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 700, held: 0, available: 700 });
 
     const [latest] = await h.history(id);
-    expect(latest).toMatchObject({ type: 'hold_capture', transaction_id: captured.body.capture_transaction_id, amount: -300, balance_after: 700, references: { hold_id: hold.id } });
-    const transaction = await request(h.pod(0), 'GET', `/v1/transactions/${captured.body.capture_transaction_id}`, undefined, { token: h.service });
+    expect(latest).toMatchObject({
+      type: 'hold_capture',
+      transaction_id: captured.body.capture_transaction_id,
+      amount: -300,
+      balance_after: 700,
+      references: { hold_id: hold.id },
+    });
+    const transaction = await request(h.pod(0), 'GET', `/v1/transactions/${captured.body.capture_transaction_id}`, undefined, {
+      token: h.service,
+    });
     expect(transaction.body).toMatchObject({ type: 'hold_capture', amount: 300, hold_id: hold.id });
     expect((await getHold(hold.id)).body).toEqual(captured.body);
   });
@@ -133,7 +174,13 @@ describe('capturing a hold', () => {
     const winner = responses.find((response) => response.status === 200)!.body;
     const wallet = await h.wallet(id);
     if (winner.status === 'VOIDED') expect(wallet).toEqual({ currency: 'EUR', balance: 1_000, held: 0, available: 1_000 });
-    else expect(wallet).toEqual({ currency: 'EUR', balance: 1_000 - winner.captured_amount, held: 0, available: 1_000 - winner.captured_amount });
+    else
+      expect(wallet).toEqual({
+        currency: 'EUR',
+        balance: 1_000 - winner.captured_amount,
+        held: 0,
+        available: 1_000 - winner.captured_amount,
+      });
     expect((await h.history(id)).filter((item) => item.type === 'hold_capture')).toHaveLength(winner.status === 'CAPTURED' ? 1 : 0);
     await h.expectReconcileClean();
   });
@@ -141,11 +188,23 @@ describe('capturing a hold', () => {
     const id = await h.openAccount(1_000);
     const hold = await createHold(id, 400);
     const captured = await capture(hold.id, { amount: 400 });
-    const refund = await request(h.pod(2), 'POST', `/v1/transactions/${captured.body.capture_transaction_id}/refunds`, { amount: 150 }, { token: h.service, key: key() });
+    const refund = await request(
+      h.pod(2),
+      'POST',
+      `/v1/transactions/${captured.body.capture_transaction_id}/refunds`,
+      { amount: 150 },
+      { token: h.service, key: key() },
+    );
     expect(refund.status).toBe(201);
     expect(refund.body).toMatchObject({ type: 'refund', amount: 150, original_transaction_id: captured.body.capture_transaction_id });
     expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 750, held: 0, available: 750 });
-    const beyond = await request(h.pod(0), 'POST', `/v1/transactions/${captured.body.capture_transaction_id}/refunds`, { amount: 251 }, { token: h.service, key: key() });
+    const beyond = await request(
+      h.pod(0),
+      'POST',
+      `/v1/transactions/${captured.body.capture_transaction_id}/refunds`,
+      { amount: 251 },
+      { token: h.service, key: key() },
+    );
     expect(beyond.status).toBe(422);
     expect(beyond.body).toMatchObject({ code: 'refund_exceeds_remaining', remaining: 250 });
   });

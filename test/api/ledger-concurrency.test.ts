@@ -24,7 +24,13 @@ describe('a hot wallet under concurrent debits from every pod', () => {
     const player = await h.mint.player(id);
     const debits = Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        request(h.pod(i), 'POST', `/v1/accounts/${id}/debits`, { amount: 100, currency: 'EUR', reason: `race-${i}` }, { token: i % 2 ? player : h.service, key: key() }),
+        request(
+          h.pod(i),
+          'POST',
+          `/v1/accounts/${id}/debits`,
+          { amount: 100, currency: 'EUR', reason: `race-${i}` },
+          { token: i % 2 ? player : h.service, key: key() },
+        ),
       ),
     );
     const [responses, samples] = await Promise.all([debits, sampleWallet(id, debits)]);
@@ -54,12 +60,21 @@ describe('one debit sent 40 times at once with one Idempotency-Key', () => {
     const k = key();
     const responses = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        request(h.pod(i), 'POST', `/v1/accounts/${id}/debits`, { amount: 250, currency: 'EUR', reason: 'potion' }, { token: player, key: k }),
+        request(
+          h.pod(i),
+          'POST',
+          `/v1/accounts/${id}/debits`,
+          { amount: 250, currency: 'EUR', reason: 'potion' },
+          { token: player, key: k },
+        ),
       ),
     );
 
     const statuses = tally(responses);
-    expect(Object.keys(statuses).every((label) => label === '201' || label === '409 idempotency_key_in_flight'), JSON.stringify(statuses)).toBe(true);
+    expect(
+      Object.keys(statuses).every((label) => label === '201' || label === '409 idempotency_key_in_flight'),
+      JSON.stringify(statuses),
+    ).toBe(true);
     const successes = responses.filter((response) => response.status === 201);
     expect(successes.length).toBeGreaterThanOrEqual(1);
     const first = successes[0]!.body;
@@ -73,7 +88,13 @@ describe('one debit sent 40 times at once with one Idempotency-Key', () => {
     expect(debits[0]).toMatchObject({ transaction_id: first.id, amount: -250, balance_after: 750 });
 
     // A late retry replays the stored answer.
-    const late = await request(h.pod(1), 'POST', `/v1/accounts/${id}/debits`, { amount: 250, currency: 'EUR', reason: 'potion' }, { token: player, key: k });
+    const late = await request(
+      h.pod(1),
+      'POST',
+      `/v1/accounts/${id}/debits`,
+      { amount: 250, currency: 'EUR', reason: 'potion' },
+      { token: player, key: k },
+    );
     expect(late.status).toBe(201);
     expect(late.headers.get('idempotent-replayed')).toBe('true');
     expect(late.body).toEqual(first);
@@ -84,11 +105,20 @@ describe('one debit sent 40 times at once with one Idempotency-Key', () => {
     const k = key();
     const responses = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        request(h.pod(i), 'POST', `/v1/accounts/${id}/debits`, { amount: 101, currency: 'EUR', reason: 'too much' }, { token: h.service, key: k }),
+        request(
+          h.pod(i),
+          'POST',
+          `/v1/accounts/${id}/debits`,
+          { amount: 101, currency: 'EUR', reason: 'too much' },
+          { token: h.service, key: k },
+        ),
       ),
     );
     const statuses = tally(responses);
-    expect(Object.keys(statuses).every((label) => label === '409 insufficient_funds' || label === '409 idempotency_key_in_flight'), JSON.stringify(statuses)).toBe(true);
+    expect(
+      Object.keys(statuses).every((label) => label === '409 insufficient_funds' || label === '409 idempotency_key_in_flight'),
+      JSON.stringify(statuses),
+    ).toBe(true);
     const refusals = responses.filter((response) => response.body.code === 'insufficient_funds');
     expect(refusals.length).toBeGreaterThanOrEqual(1);
     const strip = ({ request_id: _, ...problem }: Record<string, unknown>) => problem;
@@ -135,11 +165,23 @@ describe('cross-region transfers in both directions at once', () => {
 describe('racing partial refunds of one debit', () => {
   it('when 10 refunds of 30 race against a debit of 100, then exactly 3 succeed, 7 are refund_exceeds_remaining and 90 comes back', async () => {
     const id = await h.openAccount(500, { home_region: 'eu-west' });
-    const debit = await request(h.pod(0), 'POST', `/v1/accounts/${id}/debits`, { amount: 100, currency: 'EUR', reason: 'skin' }, { token: h.service, key: key() });
+    const debit = await request(
+      h.pod(0),
+      'POST',
+      `/v1/accounts/${id}/debits`,
+      { amount: 100, currency: 'EUR', reason: 'skin' },
+      { token: h.service, key: key() },
+    );
     expect(debit.status).toBe(201);
     const responses: ApiResponse[] = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        request(h.pod(i), 'POST', `/v1/transactions/${debit.body.id}/refunds`, { amount: 30, reason: `r${i}` }, { token: h.service, key: key() }),
+        request(
+          h.pod(i),
+          'POST',
+          `/v1/transactions/${debit.body.id}/refunds`,
+          { amount: 30, reason: `r${i}` },
+          { token: h.service, key: key() },
+        ),
       ),
     );
 
@@ -153,7 +195,13 @@ describe('racing partial refunds of one debit', () => {
     const rest = await request(h.pod(2), 'POST', `/v1/transactions/${debit.body.id}/refunds`, {}, { token: h.service, key: key() });
     expect(rest.status).toBe(201);
     expect(rest.body.amount).toBe(10);
-    const beyond = await request(h.pod(1), 'POST', `/v1/transactions/${debit.body.id}/refunds`, { amount: 1 }, { token: h.service, key: key() });
+    const beyond = await request(
+      h.pod(1),
+      'POST',
+      `/v1/transactions/${debit.body.id}/refunds`,
+      { amount: 1 },
+      { token: h.service, key: key() },
+    );
     expect(beyond.status).toBe(422);
     expect(beyond.body.code).toBe('refund_exceeds_remaining');
     expect(await h.wallet(id)).toMatchObject({ balance: 500 });

@@ -67,7 +67,8 @@ describe('/openapi.json', () => {
         const answer = await request(base, method.toUpperCase(), concrete, method === 'get' ? undefined : {});
         expect(answer.body?.detail ?? '', `${method} ${path}`).not.toMatch(/^no route for/);
         for (const [status, description] of Object.entries(operation.responses as Record<string, any>)) {
-          if (Number(status) >= 400) expect(Object.keys(description.content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+          if (Number(status) >= 400)
+            expect(Object.keys(description.content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
         }
       }
     }

@@ -67,8 +67,16 @@ function reconcileCli(): Promise<{ code: number | null; stdout: string; stderr: 
 }
 
 /** Runs `work` with a wallet column moved by `delta` behind the ledger's back, always putting it back. */
-async function withCorruptedWallet<T>(account_id: string, column: 'balance_minor' | 'held_minor', delta: number, work: () => Promise<T>): Promise<T> {
-  const changed = await sql.query(`UPDATE wallets SET ${column} = ${column} + $1 WHERE account_id = $2 AND currency = 'EUR'`, [delta, account_id]);
+async function withCorruptedWallet<T>(
+  account_id: string,
+  column: 'balance_minor' | 'held_minor',
+  delta: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  const changed = await sql.query(`UPDATE wallets SET ${column} = ${column} + $1 WHERE account_id = $2 AND currency = 'EUR'`, [
+    delta,
+    account_id,
+  ]);
   expect(changed.rowCount).toBe(1);
   try {
     return await work();
@@ -81,8 +89,28 @@ describe('reconciliation', () => {
   it('when the ledger has only gone through the API, then reconciliation reports it clean', async () => {
     const a = await h!.openAccount(1_000, { home_region: 'us-east' });
     const b = await h!.openAccount(400, { home_region: 'ap-south' });
-    expect((await request(h!.pod(1), 'POST', `/v1/accounts/${a}/debits`, { amount: 250, currency: 'EUR', reason: 'x' }, { token: h!.service, key: key() })).status).toBe(201);
-    expect((await request(h!.pod(2), 'POST', '/v1/transfers', { from_account_id: b, to_account_id: a, amount: 100, currency: 'EUR' }, { token: h!.service, key: key() })).status).toBe(201);
+    expect(
+      (
+        await request(
+          h!.pod(1),
+          'POST',
+          `/v1/accounts/${a}/debits`,
+          { amount: 250, currency: 'EUR', reason: 'x' },
+          { token: h!.service, key: key() },
+        )
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await request(
+          h!.pod(2),
+          'POST',
+          '/v1/transfers',
+          { from_account_id: b, to_account_id: a, amount: 100, currency: 'EUR' },
+          { token: h!.service, key: key() },
+        )
+      ).status,
+    ).toBe(201);
     await h!.expectReconcileClean();
   });
 
@@ -114,11 +142,20 @@ describe('reconciliation', () => {
 
   it('when a wallet holds more than its active holds, then a wallet_held mismatch is reported until restored', async () => {
     const id = await h!.openAccount(1_000);
-    const hold = await request(h!.pod(0), 'POST', '/v1/holds', { account_id: id, amount: 200, currency: 'EUR', expires_in_seconds: 600 }, { token: h!.service, key: key() });
+    const hold = await request(
+      h!.pod(0),
+      'POST',
+      '/v1/holds',
+      { account_id: id, amount: 200, currency: 'EUR', expires_in_seconds: 600 },
+      { token: h!.service, key: key() },
+    );
     expect(hold.status).toBe(201);
     await withCorruptedWallet(id, 'held_minor', 5, async () => {
       const report = await h!.reconcile();
-      expect(report.body).toEqual({ ok: false, mismatches: [{ check: 'wallet_held', account_id: id, currency: 'EUR', expected: 200, actual: 205 }] });
+      expect(report.body).toEqual({
+        ok: false,
+        mismatches: [{ check: 'wallet_held', account_id: id, currency: 'EUR', expected: 200, actual: 205 }],
+      });
     });
     await h!.expectReconcileClean();
   });

@@ -17,7 +17,17 @@ let outsider: pg.Client;
 function depsWith(attempts_max: number): AppDeps {
   const config = testConfig({ TX_ATTEMPTS_MAX: String(attempts_max), TX_BACKOFF_BASE_MS: '1', TX_BACKOFF_MAX_MS: '5' });
   return buildDeps(
-    { config, topology: loadTopology(), region: 'eu-west', database_url: inject('database_url'), host: '127.0.0.1', port: 0, process_metrics: false, run_workers: false, logger: createLogger({ level: 'silent' }) },
+    {
+      config,
+      topology: loadTopology(),
+      region: 'eu-west',
+      database_url: inject('database_url'),
+      host: '127.0.0.1',
+      port: 0,
+      process_metrics: false,
+      run_workers: false,
+      logger: createLogger({ level: 'silent' }),
+    },
     db,
   );
 }
@@ -63,7 +73,9 @@ describe('the transaction runner on real PostgreSQL SERIALIZABLE', () => {
       });
     await Promise.all([increment('probe_increment'), increment('probe_increment')]);
     expect(await counterValue(id)).toBe(2);
-    expect(await metricValue(deps, 'db_transaction_retries_total', { name: 'probe_increment', sqlstate: '40001' })).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(deps, 'db_transaction_retries_total', { name: 'probe_increment', sqlstate: '40001' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(await metricValue(deps, 'db_transaction_attempts_total', { name: 'probe_increment' })).toBeGreaterThanOrEqual(3);
   });
 

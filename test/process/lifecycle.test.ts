@@ -115,7 +115,12 @@ function startSupervisor(): Supervisor {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const append = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-20_000);
@@ -171,9 +176,13 @@ async function waitFor<T>(what: string, within_ms: number, supervisor: Superviso
 }
 
 async function allHealthy(supervisor: Supervisor): Promise<Record<string, Health>> {
-  const entries = await Promise.all(REGIONS.map(async (region) => [region, await waitFor(`${region} /health`, READY_WITHIN_MS, supervisor, () => health(region))] as const));
+  const entries = await Promise.all(
+    REGIONS.map(async (region) => [region, await waitFor(`${region} /health`, READY_WITHIN_MS, supervisor, () => health(region))] as const),
+  );
   // The banner is printed once every pod has reported ready to the supervisor.
-  await waitFor('the startup banner', READY_WITHIN_MS, supervisor, async () => (supervisor.output().includes('creditshop is running') ? true : undefined));
+  await waitFor('the startup banner', READY_WITHIN_MS, supervisor, async () =>
+    supervisor.output().includes('creditshop is running') ? true : undefined,
+  );
   return Object.fromEntries(entries);
 }
 
@@ -225,7 +234,9 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
   let token: string;
   let created: Record<string, unknown>;
 
-  it('from a fresh DATA_DIR, starts the database and all three regions answer /health with their X-Region', { timeout: STEP_TIMEOUT_MS }, async () => {
+  it('from a fresh DATA_DIR, starts the database and all three regions answer /health with their X-Region', {
+    timeout: STEP_TIMEOUT_MS,
+  }, async () => {
     first = startSupervisor();
     pods = await allHealthy(first);
     const pids = REGIONS.map((region) => pods[region]!.pid);
@@ -248,7 +259,9 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
     expect(created).toMatchObject({ id: account_id, kind: 'player', home_region: 'eu-west', wallets: [{ currency: 'EUR', balance: 0 }] });
   });
 
-  it('when the us-east pod is SIGKILLed, the others keep serving and the supervisor restarts it with a new pid', { timeout: STEP_TIMEOUT_MS }, async () => {
+  it('when the us-east pod is SIGKILLed, the others keep serving and the supervisor restarts it with a new pid', {
+    timeout: STEP_TIMEOUT_MS,
+  }, async () => {
     const old_pid = pods['us-east']!.pid;
     process.kill(old_pid, 'SIGKILL');
 
@@ -275,7 +288,9 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
     pods['us-east'] = restarted;
   });
 
-  it('on SIGINT the supervisor drains the pods, stops the database and exits 0; nothing is left listening', { timeout: STEP_TIMEOUT_MS }, async () => {
+  it('on SIGINT the supervisor drains the pods, stops the database and exits 0; nothing is left listening', {
+    timeout: STEP_TIMEOUT_MS,
+  }, async () => {
     const postmaster = postmasterPid();
     expect(postmaster).toBeGreaterThan(0);
     process.kill(first.pid, 'SIGINT');
@@ -290,13 +305,21 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
     expect(postmasterPid()).toBeUndefined();
   });
 
-  it('started again on the same DATA_DIR, the account is still there; Ctrl-C (SIGINT to the process group) stops it cleanly', { timeout: STEP_TIMEOUT_MS }, async () => {
+  it('started again on the same DATA_DIR, the account is still there; Ctrl-C (SIGINT to the process group) stops it cleanly', {
+    timeout: STEP_TIMEOUT_MS,
+  }, async () => {
     const second = startSupervisor();
     await allHealthy(second);
     for (const region of ['eu-west', 'ap-south']) {
       const read = await getJson<Record<string, unknown>>(`${urlOf(region)}/v1/accounts/${account_id}`, token);
       expect(read.status).toBe(200);
-      expect(read.body).toMatchObject({ id: created['id'], home_region: created['home_region'], kind: created['kind'], created_at: created['created_at'], wallets: created['wallets'] });
+      expect(read.body).toMatchObject({
+        id: created['id'],
+        home_region: created['home_region'],
+        kind: created['kind'],
+        created_at: created['created_at'],
+        wallets: created['wallets'],
+      });
     }
 
     // What a terminal does on Ctrl-C: SIGINT to every process of the foreground group.

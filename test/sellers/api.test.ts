@@ -12,15 +12,35 @@ beforeAll(async () => {
 afterAll(() => world?.stop());
 
 // Registered inactive (except where a test says otherwise), so purchases never fan out to them.
-const body = (overrides: Record<string, unknown> = {}) => ({ base_url: 'http://127.0.0.1:9/sellers/x', rate_limit_per_minute: 60, timeout_ms: 500, supports_holds: true, active: false, ...overrides });
+const body = (overrides: Record<string, unknown> = {}) => ({
+  base_url: 'http://127.0.0.1:9/sellers/x',
+  rate_limit_per_minute: 60,
+  timeout_ms: 500,
+  supports_holds: true,
+  active: false,
+  ...overrides,
+});
 
 describe('seller registry', () => {
   it('when an admin PUTs a new seller, then 201 with its health; PUT again replaces it (200) and GET shows it', async () => {
     const id = uniqueId('reg');
     const created = await request(world.url(0), 'PUT', `/v1/sellers/${id}`, body({ active: true }), { token: world.admin });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id, base_url: 'http://127.0.0.1:9/sellers/x', rate_limit_per_minute: 60, timeout_ms: 500, supports_holds: true, active: true });
-    expect(created.body.health).toMatchObject({ circuit_state: 'closed', recent_calls: 0, recent_error_rate: 0, calls_in_current_window: 0, latency_ms_avg: null });
+    expect(created.body).toMatchObject({
+      id,
+      base_url: 'http://127.0.0.1:9/sellers/x',
+      rate_limit_per_minute: 60,
+      timeout_ms: 500,
+      supports_holds: true,
+      active: true,
+    });
+    expect(created.body.health).toMatchObject({
+      circuit_state: 'closed',
+      recent_calls: 0,
+      recent_error_rate: 0,
+      calls_in_current_window: 0,
+      latency_ms_avg: null,
+    });
 
     const replaced = await request(world.url(1), 'PUT', `/v1/sellers/${id}`, body({ timeout_ms: 800 }), { token: world.admin });
     expect(replaced.status).toBe(200);
@@ -36,7 +56,9 @@ describe('seller registry', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await request(world.url(), 'GET', `/v1/sellers?limit=2${cursor ? `&cursor=${cursor}` : ''}`, undefined, { token: world.admin });
+      const page: any = await request(world.url(), 'GET', `/v1/sellers?limit=2${cursor ? `&cursor=${cursor}` : ''}`, undefined, {
+        token: world.admin,
+      });
       expect(page.status).toBe(200);
       expect(page.body.data.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.data.map((seller: any) => seller.id));
@@ -74,18 +96,40 @@ describe('purchase requests: the API contract', () => {
     expect(again.status).toBe(202);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body.id).toBe(first.body.id);
-    const reused = await request(world.url(1), 'POST', '/v1/purchase-requests', { ...payload, max_price: 900 }, { token: buyer.token, key });
+    const reused = await request(
+      world.url(1),
+      'POST',
+      '/v1/purchase-requests',
+      { ...payload, max_price: 900 },
+      { token: buyer.token, key },
+    );
     expect(reused.status).toBe(422);
 
     const final = await world.final(buyer, first.body.id);
     expect(final).toMatchObject({ status: 'purchased', final_price: 700, seller_id: 'only-seller', max_price: 800, product_id: 'book-1' });
-    expect(final.quotes).toEqual([{ seller_id: 'only-seller', available: true, price: 700, currency: 'EUR', latency_ms: expect.any(Number), error: null, shared: false }]);
+    expect(final.quotes).toEqual([
+      {
+        seller_id: 'only-seller',
+        available: true,
+        price: 700,
+        currency: 'EUR',
+        latency_ms: expect.any(Number),
+        error: null,
+        shared: false,
+      },
+    ]);
     expect(await world.wallet(buyer)).toMatchObject({ balance: 4300, held: 0 });
   });
 
   it('holds max_price while pending: a wallet that cannot cover it gets 409 insufficient_funds and nothing is held', async () => {
     const buyer = await world.player(500);
-    const response = await request(world.url(), 'POST', '/v1/purchase-requests', { account_id: buyer.id, product_id: 'book-1', max_price: 800, currency: 'EUR' }, { token: buyer.token, key: uniqueId('k') });
+    const response = await request(
+      world.url(),
+      'POST',
+      '/v1/purchase-requests',
+      { account_id: buyer.id, product_id: 'book-1', max_price: 800, currency: 'EUR' },
+      { token: buyer.token, key: uniqueId('k') },
+    );
     expect(response.status).toBe(409);
     expect(response.body.code).toBe('insufficient_funds');
     expect(await world.wallet(buyer)).toMatchObject({ balance: 500, held: 0 });
@@ -95,9 +139,16 @@ describe('purchase requests: the API contract', () => {
     const buyer = await world.player(5000);
     const other = await world.player(5000);
     const payload = { account_id: buyer.id, product_id: 'book-1', max_price: 800, currency: 'EUR' };
-    const post = (body: unknown, token: string, key: string | undefined = uniqueId('k')) => request(world.url(), 'POST', '/v1/purchase-requests', body, { token, ...(key ? { key } : {}) });
+    const post = (body: unknown, token: string, key: string | undefined = uniqueId('k')) =>
+      request(world.url(), 'POST', '/v1/purchase-requests', body, { token, ...(key ? { key } : {}) });
     expect((await post(payload, buyer.token, '')).body.code).toBe('idempotency_key_required');
-    for (const bad of [{ ...payload, max_price: 0 }, { ...payload, max_price: 1.5 }, { ...payload, product_id: 'has space' }, { ...payload, extra: true }, { ...payload, currency: 'eur' }]) {
+    for (const bad of [
+      { ...payload, max_price: 0 },
+      { ...payload, max_price: 1.5 },
+      { ...payload, product_id: 'has space' },
+      { ...payload, extra: true },
+      { ...payload, currency: 'eur' },
+    ]) {
       const response = await post(bad, buyer.token);
       expect(response.status, JSON.stringify(bad)).toBe(400);
     }
@@ -122,7 +173,9 @@ describe('purchase requests: the API contract', () => {
 
   it('is documented in /openapi.json', async () => {
     const document = (await request(world.url(), 'GET', '/openapi.json')).body;
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/purchase-requests', '/v1/purchase-requests/{id}', '/v1/sellers', '/v1/sellers/{id}']));
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/v1/purchase-requests', '/v1/purchase-requests/{id}', '/v1/sellers', '/v1/sellers/{id}']),
+    );
   });
 
   it('reconciliation is clean', async () => {

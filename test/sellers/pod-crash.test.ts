@@ -21,9 +21,23 @@ let db: pg.Client;
 beforeAll(async () => {
   const database = await isolatedDatabase();
   const simulator = await startSellerSimulator({ sellers: SELLERS });
-  const env = { ...podEnv(), DATABASE_URL: database.url, LOG_LEVEL: 'error', DB_POOL_MAX: '6', DB_LOCK_POOL_MAX: '2', JOB_LEASE_MS: String(LEASE_MS) };
+  const env = {
+    ...podEnv(),
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'error',
+    DB_POOL_MAX: '6',
+    DB_LOCK_POOL_MAX: '2',
+    JOB_LEASE_MS: String(LEASE_MS),
+  };
   pods.push(...(await Promise.all(['eu-west', 'us-east'].map((region) => forkPod(region, env)))));
-  world = await SellerWorld.attach({ sellers: SELLERS, timeout_ms: 4000, urls: pods.map((pod) => pod.url), simulator, database, stop_pods: async () => void (await Promise.all(pods.map(stopPodProcess))) });
+  world = await SellerWorld.attach({
+    sellers: SELLERS,
+    timeout_ms: 4000,
+    urls: pods.map((pod) => pod.url),
+    simulator,
+    database,
+    stop_pods: async () => void (await Promise.all(pods.map(stopPodProcess))),
+  });
   db = new pg.Client({ connectionString: database.url });
   await db.connect();
 }, 120_000);
@@ -50,7 +64,9 @@ describe('a pod killed in the middle of a purchase', () => {
     const id = await world.purchase(buyer, 'book-1', 950);
 
     // The order has reached the slow seller (which answers only after 1.5 s): kill its sender.
-    await waitFor('the order call at the slow seller', 15_000, async () => (world.simulator.stats('slow-cheap').order_calls >= 1 ? true : undefined));
+    await waitFor('the order call at the slow seller', 15_000, async () =>
+      world.simulator.stats('slow-cheap').order_calls >= 1 ? true : undefined,
+    );
     const { rows } = await db.query<{ lease_owner: string }>('SELECT lease_owner FROM jobs WHERE subject_id = $1', [id]);
     const owner_pid = Number(rows[0]!.lease_owner.split(':')[1]);
     const victim = pods.find((pod) => pod.child.pid === owner_pid)!;
@@ -68,7 +84,12 @@ describe('a pod killed in the middle of a purchase', () => {
     expect(final.attempts).toHaveLength(1);
     expect(final.attempts[0]).toMatchObject({ seller_id: 'slow-cheap', state: 'confirmed' });
 
-    const job = (await db.query<{ claims: number; lease_owner: string; finished: boolean }>('SELECT claims, lease_owner, finished_at IS NOT NULL AS finished FROM jobs WHERE subject_id = $1', [id])).rows[0]!;
+    const job = (
+      await db.query<{ claims: number; lease_owner: string; finished: boolean }>(
+        'SELECT claims, lease_owner, finished_at IS NOT NULL AS finished FROM jobs WHERE subject_id = $1',
+        [id],
+      )
+    ).rows[0]!;
     expect(job).toMatchObject({ claims: 2, finished: true });
     expect(Number(job.lease_owner.split(':')[1])).toBe(survivor.child.pid);
 

@@ -10,7 +10,11 @@ let world: SellerWorld;
 // between the three pods and the limited seller is the shared rate window.
 beforeAll(async () => {
   world = await SellerWorld.start({
-    sellers: [fixedSeller('limited', 900, { rate_limit_per_minute: LIMIT, latency_ms: { median: 20, p99: 40 } }), fixedSeller('plenty-1', 1000), fixedSeller('plenty-2', 1100)],
+    sellers: [
+      fixedSeller('limited', 900, { rate_limit_per_minute: LIMIT, latency_ms: { median: 20, p99: 40 } }),
+      fixedSeller('plenty-1', 1000),
+      fixedSeller('plenty-2', 1100),
+    ],
     window_ms: WINDOW_MS,
     env: { SELLER_QUOTE_CACHE_TTL_MS: '0', SELLER_COALESCING: 'false' },
   });
@@ -35,7 +39,9 @@ describe('a seller rate limit shared by three pods', () => {
     expect(Math.max(...stats.calls_by_window.values())).toBeLessThanOrEqual(LIMIT);
     // The seller was used up to its limit, and requests that found no budget skipped it.
     expect(stats.quote_calls + stats.hold_calls + stats.order_calls).toBeGreaterThanOrEqual(LIMIT);
-    const skipped = finals.filter((final) => final.quotes.some((quote: any) => quote.seller_id === 'limited' && quote.error === 'rate_limited'));
+    const skipped = finals.filter((final) =>
+      final.quotes.some((quote: any) => quote.seller_id === 'limited' && quote.error === 'rate_limited'),
+    );
     expect(skipped.length).toBeGreaterThan(0);
     expect(finals.every((final) => final.status === 'purchased')).toBe(true);
     expect(new Set(finals.map((final) => final.seller_id))).toContain('plenty-1');

@@ -44,13 +44,29 @@ export class SellerWorld {
     const database = await isolatedDatabase();
     const simulator = await startSellerSimulator({ sellers: options.sellers, window_ms });
     const cluster = await startCluster({ workers: true, env: { DATABASE_URL: database.url, ...podEnv(window_ms), ...options.env } });
-    return SellerWorld.attach({ ...options, urls: cluster.pods.map((pod) => pod.url), simulator, database, stop_pods: () => cluster.stop() });
+    return SellerWorld.attach({
+      ...options,
+      urls: cluster.pods.map((pod) => pod.url),
+      simulator,
+      database,
+      stop_pods: () => cluster.stop(),
+    });
   }
 
   /** Pods started elsewhere (e.g. real processes) on `database`, with podEnv() settings. */
-  static async attach(options: SellerWorldOptions & { urls: string[]; simulator: SellerSimulator; database: ScratchDatabase; stop_pods: () => Promise<void> }): Promise<SellerWorld> {
+  static async attach(
+    options: SellerWorldOptions & { urls: string[]; simulator: SellerSimulator; database: ScratchDatabase; stop_pods: () => Promise<void> },
+  ): Promise<SellerWorld> {
     const mint = tokens(testConfig());
-    const world = new SellerWorld(options.urls, options.simulator, options.database, await mint.service('admin', 'ops'), await mint.service('accounts:write credits:write', 'game-server'), mint, options.stop_pods);
+    const world = new SellerWorld(
+      options.urls,
+      options.simulator,
+      options.database,
+      await mint.service('admin', 'ops'),
+      await mint.service('accounts:write credits:write', 'game-server'),
+      mint,
+      options.stop_pods,
+    );
     await world.register(options.sellers, options.timeout_ms ?? 1000);
     return world;
   }
@@ -96,7 +112,8 @@ export class SellerWorld {
     for (let attempt = 1; ; attempt += 1) {
       const response = await request(this.url(pod), method, path, body, { token, key });
       if (response.status >= 200 && response.status < 300) return response.body;
-      if (response.status !== 503 || attempt >= UNAVAILABLE_RETRIES_MAX) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
+      if (response.status !== 503 || attempt >= UNAVAILABLE_RETRIES_MAX)
+        throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
       await sleep(50 * attempt);
     }
   }
@@ -105,13 +122,17 @@ export class SellerWorld {
   async players(count: number, balance_minor: number): Promise<Array<{ id: string; token: string }>> {
     const players: Array<{ id: string; token: string }> = [];
     for (let start = 0; start < count; start += PROVISION_CONCURRENCY) {
-      players.push(...(await Promise.all(Array.from({ length: Math.min(PROVISION_CONCURRENCY, count - start) }, () => this.player(balance_minor)))));
+      players.push(
+        ...(await Promise.all(Array.from({ length: Math.min(PROVISION_CONCURRENCY, count - start) }, () => this.player(balance_minor)))),
+      );
     }
     return players;
   }
 
   async purchase(buyer: { id: string; token: string }, product_id: string, max_price: number, pod = 0): Promise<string> {
-    return (await this.write('POST', '/v1/purchase-requests', { account_id: buyer.id, product_id, max_price, currency: 'EUR' }, buyer.token, pod)).id as string;
+    return (
+      await this.write('POST', '/v1/purchase-requests', { account_id: buyer.id, product_id, max_price, currency: 'EUR' }, buyer.token, pod)
+    ).id as string;
   }
 
   /** Polls the status URL until the request is final (or `within_ms` passes). */
@@ -121,7 +142,8 @@ export class SellerWorld {
       const response = await request(this.url(), 'GET', `/v1/purchase-requests/${id}`, undefined, { token: buyer.token });
       if (response.status !== 200) throw new Error(`status: ${response.status} ${JSON.stringify(response.body)}`);
       if (response.body.status !== 'pending') return response.body;
-      if (Date.now() > deadline) throw new Error(`purchase request ${id} still pending after ${within_ms} ms: ${JSON.stringify(response.body)}`);
+      if (Date.now() > deadline)
+        throw new Error(`purchase request ${id} still pending after ${within_ms} ms: ${JSON.stringify(response.body)}`);
       await sleep(50);
     }
   }
@@ -157,6 +179,11 @@ export function podEnv(window_ms = 60_000): Record<string, string> {
 }
 
 /** A fixed seller: one product at one price, plenty of stock, instant answers unless told otherwise. */
-export function fixedSeller(id: string, price_minor: number, overrides: Partial<SimulatedSellerSpec> = {}, product_id = 'book-1'): SimulatedSellerSpec {
+export function fixedSeller(
+  id: string,
+  price_minor: number,
+  overrides: Partial<SimulatedSellerSpec> = {},
+  product_id = 'book-1',
+): SimulatedSellerSpec {
   return { id, prices: { [product_id]: price_minor }, stock: { [product_id]: 100 }, ...overrides };
 }

@@ -47,17 +47,30 @@ describe('200 sellers, some slow, some failing, some out of stock', () => {
     expect(by_seller.get(failing!.id).error).toBe('server_error');
 
     // Attempts follow the available quotes cheapest first; all but the last failed, the last bought.
-    const offers = final.quotes.filter((quote: any) => quote.available).sort((a: any, b: any) => a.price - b.price || a.latency_ms - b.latency_ms);
+    const offers = final.quotes
+      .filter((quote: any) => quote.available)
+      .sort((a: any, b: any) => a.price - b.price || a.latency_ms - b.latency_ms);
     expect(offers.length).toBeGreaterThan(150);
     const attempts = final.attempts;
-    expect(attempts.map((attempt: any) => attempt.seller_id)).toEqual(offers.slice(0, attempts.length).map((offer: any) => offer.seller_id));
+    expect(attempts.map((attempt: any) => attempt.seller_id)).toEqual(
+      offers.slice(0, attempts.length).map((offer: any) => offer.seller_id),
+    );
     expect(attempts.slice(0, -1).every((attempt: any) => attempt.state === 'failed')).toBe(true);
     const bought = attempts.at(-1);
     expect(bought).toMatchObject({ state: 'confirmed', seller_id: final.seller_id, price: final.final_price });
     expect(final.final_price).toBe(by_seller.get(final.seller_id).price);
-    expect(final.confirmation).toMatchObject({ seller_id: final.seller_id, price: final.final_price, idempotency_key: `${id}:${final.seller_id}` });
+    expect(final.confirmation).toMatchObject({
+      seller_id: final.seller_id,
+      price: final.final_price,
+      idempotency_key: `${id}:${final.seller_id}`,
+    });
 
-    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 100_000 - final.final_price, held: 0, available: 100_000 - final.final_price });
+    expect(await world.wallet(buyer)).toEqual({
+      currency: 'EUR',
+      balance: 100_000 - final.final_price,
+      held: 0,
+      available: 100_000 - final.final_price,
+    });
     expect(world.simulator.orders(final.seller_id).filter((order) => order.idempotency_key === `${id}:${final.seller_id}`)).toHaveLength(1);
   });
 

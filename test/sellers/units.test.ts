@@ -8,7 +8,12 @@ import type { QuoteRecord } from '../../src/sellers/quotes/quote-record.js';
 import { settleWithQuorum } from '../../src/sellers/quotes/settle-with-quorum.js';
 
 const NOW = Date.parse('2026-11-22T10:00:00Z');
-const quote = (seller_id: string, price: number | null, available: boolean | null = true, overrides: Partial<QuoteRecord> = {}): QuoteRecord => ({
+const quote = (
+  seller_id: string,
+  price: number | null,
+  available: boolean | null = true,
+  overrides: Partial<QuoteRecord> = {},
+): QuoteRecord => ({
   seller_id,
   available,
   price,
@@ -40,22 +45,52 @@ describe('purchase candidates and outcomes', () => {
   const request = { currency: 'EUR', max_price_minor: 1000 };
 
   it('tries available, unexpired quotes in the currency at or below the maximum, cheapest first', () => {
-    const quotes = [quote('c', 900), quote('a', 700), quote('gbp', 500, true, { currency: 'GBP' }), quote('dear', 1100), quote('none', 100, false), quote('late', 600, true, { expires_at: new Date(NOW + 1000).toISOString() }), quote('b', 700, true, { latency_ms: 5 })];
+    const quotes = [
+      quote('c', 900),
+      quote('a', 700),
+      quote('gbp', 500, true, { currency: 'GBP' }),
+      quote('dear', 1100),
+      quote('none', 100, false),
+      quote('late', 600, true, { expires_at: new Date(NOW + 1000).toISOString() }),
+      quote('b', 700, true, { latency_ms: 5 }),
+    ];
     expect(candidates(quotes, request, NOW, 2000).map((candidate) => candidate.seller_id)).toEqual(['b', 'a', 'c']);
   });
 
   it('decides price_not_met, not_available and failed from quotes and attempts', () => {
-    expect(unpurchasedOutcome({ quotes: [quote('a', 1200), quote('b', 1100)], attempts: [], ...request })).toEqual({ status: 'price_not_met', lowest_price_minor: 1100 });
-    expect(unpurchasedOutcome({ quotes: [quote('a', null, false), quote('b', null, null)], attempts: [], ...request }).status).toBe('not_available');
+    expect(unpurchasedOutcome({ quotes: [quote('a', 1200), quote('b', 1100)], attempts: [], ...request })).toEqual({
+      status: 'price_not_met',
+      lowest_price_minor: 1100,
+    });
+    expect(unpurchasedOutcome({ quotes: [quote('a', null, false), quote('b', null, null)], attempts: [], ...request }).status).toBe(
+      'not_available',
+    );
     expect(unpurchasedOutcome({ quotes: [quote('b', null, null)], attempts: [], ...request }).status).toBe('failed');
-    expect(unpurchasedOutcome({ quotes: [quote('a', 900)], attempts: [attempt('a', 'out_of_stock')], ...request }).status).toBe('not_available');
-    expect(unpurchasedOutcome({ quotes: [quote('a', 900)], attempts: [attempt('a', 'price_moved', 1300)], ...request })).toEqual({ status: 'price_not_met', lowest_price_minor: 1300 });
-    expect(unpurchasedOutcome({ quotes: [quote('a', 900), quote('b', 950)], attempts: [attempt('a', 'out_of_stock'), attempt('b', 'timeout')], ...request }).status).toBe('failed');
+    expect(unpurchasedOutcome({ quotes: [quote('a', 900)], attempts: [attempt('a', 'out_of_stock')], ...request }).status).toBe(
+      'not_available',
+    );
+    expect(unpurchasedOutcome({ quotes: [quote('a', 900)], attempts: [attempt('a', 'price_moved', 1300)], ...request })).toEqual({
+      status: 'price_not_met',
+      lowest_price_minor: 1300,
+    });
+    expect(
+      unpurchasedOutcome({
+        quotes: [quote('a', 900), quote('b', 950)],
+        attempts: [attempt('a', 'out_of_stock'), attempt('b', 'timeout')],
+        ...request,
+      }).status,
+    ).toBe('failed');
   });
 });
 
 describe('seller selection by history', () => {
-  const known = (last_available: boolean | null, last_price_minor: number | null, latency_ms_avg: number, observed_at_ms: number | null, recent_error_rate = 0): SellerHistory => ({
+  const known = (
+    last_available: boolean | null,
+    last_price_minor: number | null,
+    latency_ms_avg: number,
+    observed_at_ms: number | null,
+    recent_error_rate = 0,
+  ): SellerHistory => ({
     last_available,
     last_price_minor,
     observed_at_ms,
@@ -74,7 +109,9 @@ describe('seller selection by history', () => {
 
   it('with fewer sellers than a phase, asks everyone at once, likely winners first', () => {
     const phases = planPhases(sellers, history, { phase_size: 10, sellers_max: 100, explore_share: 0.5 });
-    expect(phases.map((phase) => phase.map((seller) => seller.id))).toEqual([['cheap', 'dear', 'unknown-fast', 'unknown-slow', 'none', 'broken']]);
+    expect(phases.map((phase) => phase.map((seller) => seller.id))).toEqual([
+      ['cheap', 'dear', 'unknown-fast', 'unknown-slow', 'none', 'broken'],
+    ]);
   });
 
   it('otherwise fills the first phase with likely winners (known available, cheapest first) plus the stalest knowledge, then phases of the rest', () => {
@@ -91,8 +128,18 @@ describe('seller selection by history', () => {
       ['d', known(false, null, 10, 1)],
     ]);
     const four = ['a', 'b', 'c', 'd'].map((id) => ({ id }));
-    expect(planPhases(four, aging, { phase_size: 2, sellers_max: 100, explore_share: 0 }).map((phase) => phase.map((seller) => seller.id))).toEqual([['a', 'b'], ['c', 'd']]);
-    expect(planPhases(four, aging, { phase_size: 2, sellers_max: 100, explore_share: 0.5 }).map((phase) => phase.map((seller) => seller.id))).toEqual([['a', 'd'], ['b', 'c']]);
+    expect(
+      planPhases(four, aging, { phase_size: 2, sellers_max: 100, explore_share: 0 }).map((phase) => phase.map((seller) => seller.id)),
+    ).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+    expect(
+      planPhases(four, aging, { phase_size: 2, sellers_max: 100, explore_share: 0.5 }).map((phase) => phase.map((seller) => seller.id)),
+    ).toEqual([
+      ['a', 'd'],
+      ['b', 'c'],
+    ]);
     expect(planPhases(sellers, history, { phase_size: 4, sellers_max: 3, explore_share: 0 }).flat()).toHaveLength(3);
   });
 });
@@ -107,18 +154,26 @@ describe('rate windows', () => {
 });
 
 describe('settleWithQuorum', () => {
-  const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+  const resolveAfter = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
 
   it('stops waiting for stragglers a grace after the quorum answered', async () => {
     const started = Date.now();
-    const results = await settleWithQuorum([after(5, 'a'), after(10, 'b'), after(2000, 'slow')], { deadline_ms: Date.now() + 5000, quorum: 0.6, grace_ms: 50 });
+    const results = await settleWithQuorum([resolveAfter(5, 'a'), resolveAfter(10, 'b'), resolveAfter(2000, 'slow')], {
+      deadline_ms: Date.now() + 5000,
+      quorum: 0.6,
+      grace_ms: 50,
+    });
     expect(results).toEqual(['a', 'b', undefined]);
     expect(Date.now() - started).toBeLessThan(500);
   });
 
   it('never waits past the deadline, and returns at once when all have answered', async () => {
-    expect(await settleWithQuorum([after(2000, 'x')], { deadline_ms: Date.now() + 30, quorum: 1, grace_ms: 0 })).toEqual([undefined]);
-    expect(await settleWithQuorum([after(1, 'x'), after(2, 'y')], { deadline_ms: Date.now() + 5000, quorum: 1, grace_ms: 5000 })).toEqual(['x', 'y']);
+    expect(await settleWithQuorum([resolveAfter(2000, 'x')], { deadline_ms: Date.now() + 30, quorum: 1, grace_ms: 0 })).toEqual([
+      undefined,
+    ]);
+    expect(
+      await settleWithQuorum([resolveAfter(1, 'x'), resolveAfter(2, 'y')], { deadline_ms: Date.now() + 5000, quorum: 1, grace_ms: 5000 }),
+    ).toEqual(['x', 'y']);
   });
 });
 

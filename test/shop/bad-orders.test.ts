@@ -11,7 +11,10 @@ let h: ShopHarness;
 
 beforeAll(async () => {
   cluster = await startCluster();
-  h = await shopHarness(cluster.pods.map((pod) => pod.url), cluster.config);
+  h = await shopHarness(
+    cluster.pods.map((pod) => pod.url),
+    cluster.config,
+  );
 });
 afterAll(() => cluster?.stop());
 
@@ -34,21 +37,66 @@ describe('bad orders', () => {
       { name: 'negative quantity', body: { account_id: a.id, lines: [line(skin, -1)] }, status: 400, code: 'validation_error' },
       { name: 'quantity 1001', body: { account_id: a.id, lines: [line(skin, 1001)] }, status: 400, code: 'validation_error' },
       { name: 'fractional quantity', body: { account_id: a.id, lines: [line(skin, 1.5)] }, status: 400, code: 'validation_error' },
-      { name: 'quantity as a string', body: { account_id: a.id, lines: [{ item_id: skin, quantity: '1' }] }, status: 400, code: 'validation_error' },
+      {
+        name: 'quantity as a string',
+        body: { account_id: a.id, lines: [{ item_id: skin, quantity: '1' }] },
+        status: 400,
+        code: 'validation_error',
+      },
       { name: '51 lines', body: { account_id: a.id, lines: fifty_one }, status: 400, code: 'validation_error' },
-      { name: 'unknown item', body: { account_id: a.id, lines: [line(skin), line(uniqueId('no-such-item'))] }, status: 400, code: 'validation_error' },
+      {
+        name: 'unknown item',
+        body: { account_id: a.id, lines: [line(skin), line(uniqueId('no-such-item'))] },
+        status: 400,
+        code: 'validation_error',
+      },
       { name: 'inactive item', body: { account_id: a.id, lines: [line(skin), line(retired)] }, status: 400, code: 'validation_error' },
       { name: 'duplicate item ids', body: { account_id: a.id, lines: [line(skin), line(skin, 2)] }, status: 400, code: 'validation_error' },
       { name: 'mixed currencies', body: { account_id: a.id, lines: [line(skin), line(usd_skin)] }, status: 400, code: 'validation_error' },
-      { name: 'a price in a line', body: { account_id: a.id, lines: [{ item_id: game, quantity: 1, price: 1 }] }, status: 400, code: 'validation_error' },
-      { name: 'a unit_price in a line', body: { account_id: a.id, lines: [{ item_id: game, quantity: 1, unit_price: 1 }] }, status: 400, code: 'validation_error' },
-      { name: 'a total at the top level', body: { account_id: a.id, lines: [line(game)], total: 1 }, status: 400, code: 'validation_error' },
+      {
+        name: 'a price in a line',
+        body: { account_id: a.id, lines: [{ item_id: game, quantity: 1, price: 1 }] },
+        status: 400,
+        code: 'validation_error',
+      },
+      {
+        name: 'a unit_price in a line',
+        body: { account_id: a.id, lines: [{ item_id: game, quantity: 1, unit_price: 1 }] },
+        status: 400,
+        code: 'validation_error',
+      },
+      {
+        name: 'a total at the top level',
+        body: { account_id: a.id, lines: [line(game)], total: 1 },
+        status: 400,
+        code: 'validation_error',
+      },
       { name: 'another player account', body: { account_id: b.id, lines: [line(game)] }, status: 404, code: 'not_found' },
-      { name: 'non-integer expected_total', body: { account_id: a.id, lines: [line(game)], expected_total: 1000.5 }, status: 400, code: 'validation_error' },
-      { name: 'expected_total as a string', body: { account_id: a.id, lines: [line(game)], expected_total: '1000' }, status: 400, code: 'validation_error' },
-      { name: 'expected_total below the price', body: { account_id: a.id, lines: [line(game)], expected_total: 1 }, status: 422, code: 'price_changed' },
+      {
+        name: 'non-integer expected_total',
+        body: { account_id: a.id, lines: [line(game)], expected_total: 1000.5 },
+        status: 400,
+        code: 'validation_error',
+      },
+      {
+        name: 'expected_total as a string',
+        body: { account_id: a.id, lines: [line(game)], expected_total: '1000' },
+        status: 400,
+        code: 'validation_error',
+      },
+      {
+        name: 'expected_total below the price',
+        body: { account_id: a.id, lines: [line(game)], expected_total: 1 },
+        status: 422,
+        code: 'price_changed',
+      },
       { name: 'unknown mode', body: { account_id: a.id, lines: [line(game)], mode: 'later' }, status: 400, code: 'validation_error' },
-      { name: 'item priced in a currency the player has no wallet for', body: { account_id: a.id, lines: [line(gems_skin)] }, status: 422, code: 'currency_mismatch' },
+      {
+        name: 'item priced in a currency the player has no wallet for',
+        body: { account_id: a.id, lines: [line(gems_skin)] },
+        status: 422,
+        code: 'currency_mismatch',
+      },
       { name: 'more than the wallet holds', body: { account_id: a.id, lines: [line(game, 6)] }, status: 409, code: 'insufficient_funds' },
     ];
     const failures: string[] = [];
@@ -66,14 +114,44 @@ describe('bad orders', () => {
     expect(failures).toEqual([]);
 
     // Without a key, without a token, with a bad token.
-    expectProblem(await request(h.pod(0), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { token: a.token }), 400, 'idempotency_key_required');
-    expectProblem(await request(h.pod(1), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { key: key() }), 401, 'unauthenticated');
-    expectProblem(await request(h.pod(2), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { token: `${a.token}x`, key: key() }), 401, 'unauthenticated');
+    expectProblem(
+      await request(h.pod(0), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { token: a.token }),
+      400,
+      'idempotency_key_required',
+    );
+    expectProblem(
+      await request(h.pod(1), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { key: key() }),
+      401,
+      'unauthenticated',
+    );
+    expectProblem(
+      await request(h.pod(2), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { token: `${a.token}x`, key: key() }),
+      401,
+      'unauthenticated',
+    );
     // A service without credits:write, and a service for an account that does not exist.
-    expectProblem(await request(h.pod(0), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { token: h.catalog, key: key() }), 403, 'forbidden');
-    expectProblem(await request(h.pod(1), 'POST', '/v1/orders', { account_id: uniqueId('ghost'), lines: [line(game)] }, { token: h.service, key: key() }), 404, 'not_found');
+    expectProblem(
+      await request(h.pod(0), 'POST', '/v1/orders', { account_id: a.id, lines: [line(game)] }, { token: h.catalog, key: key() }),
+      403,
+      'forbidden',
+    );
+    expectProblem(
+      await request(
+        h.pod(1),
+        'POST',
+        '/v1/orders',
+        { account_id: uniqueId('ghost'), lines: [line(game)] },
+        { token: h.service, key: key() },
+      ),
+      404,
+      'not_found',
+    );
     // Not JSON at all.
-    expectProblem(await request(h.pod(2), 'POST', '/v1/orders', undefined, { token: a.token, key: key(), raw: '{"account_id":' }), 400, 'validation_error');
+    expectProblem(
+      await request(h.pod(2), 'POST', '/v1/orders', undefined, { token: a.token, key: key(), raw: '{"account_id":' }),
+      400,
+      'validation_error',
+    );
 
     for (const player of [a, b]) {
       expect(await h.wallet(player.id)).toMatchObject({ balance: 5000, held: 0, available: 5000 });
@@ -89,14 +167,28 @@ describe('bad orders', () => {
     const game = await h.putItem({ name: 'Game', kind: 'game', price: 700 });
     const owner = await h.player(1000);
     const other = await h.player(1000);
-    const pending = await request(h.pod(0), 'POST', '/v1/orders', { account_id: owner.id, lines: [{ item_id: game, quantity: 1 }], mode: 'two_step' }, { token: owner.token, key: key() });
+    const pending = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      { account_id: owner.id, lines: [{ item_id: game, quantity: 1 }], mode: 'two_step' },
+      { token: owner.token, key: key() },
+    );
     expect(pending.status).toBe(201);
     const path = `/v1/orders/${pending.body.id}`;
     expectProblem(await request(h.pod(1), 'GET', path, undefined, { token: other.token }), 404, 'not_found');
     expectProblem(await request(h.pod(2), 'POST', `${path}/complete`, {}, { token: other.token, key: key() }), 404, 'not_found');
     expectProblem(await request(h.pod(0), 'POST', `${path}/cancel`, {}, { token: other.token, key: key() }), 404, 'not_found');
-    expectProblem(await request(h.pod(1), 'POST', `${path}/refunds`, { reason: 'mine now' }, { token: other.token, key: key() }), 404, 'not_found');
-    expectProblem(await request(h.pod(2), 'GET', '/v1/orders/00000000-0000-4000-8000-000000000000', undefined, { token: owner.token }), 404, 'not_found');
+    expectProblem(
+      await request(h.pod(1), 'POST', `${path}/refunds`, { reason: 'mine now' }, { token: other.token, key: key() }),
+      404,
+      'not_found',
+    );
+    expectProblem(
+      await request(h.pod(2), 'GET', '/v1/orders/00000000-0000-4000-8000-000000000000', undefined, { token: owner.token }),
+      404,
+      'not_found',
+    );
     expectProblem(await request(h.pod(0), 'GET', '/v1/orders/not-a-uuid', undefined, { token: owner.token }), 400, 'validation_error');
     const still = await request(h.pod(0), 'GET', path, undefined, { token: owner.token });
     expect(still.body).toMatchObject({ status: 'PENDING' });
@@ -134,7 +226,8 @@ describe('catalog', () => {
     for (const [i, [name, body]] of bad_bodies.entries()) {
       const id = uniqueId('bad-item');
       const response = await request(h.pod(i), 'PUT', `/v1/items/${id}`, JSON.parse(JSON.stringify(body)), { token: h.catalog });
-      if (response.status !== 400 || response.body?.code !== 'validation_error') failures.push(`${name}: ${response.status} ${JSON.stringify(response.body)}`);
+      if (response.status !== 400 || response.body?.code !== 'validation_error')
+        failures.push(`${name}: ${response.status} ${JSON.stringify(response.body)}`);
       else expectProblem(response, 400, 'validation_error');
       const read = await request(h.pod(i + 1), 'GET', `/v1/items/${id}`);
       if (read.status !== 404) failures.push(`${name}: the item exists after a refused PUT`);
@@ -163,7 +256,16 @@ describe('catalog', () => {
     for (let i = 0; i < 7; i += 1) mine.push(await h.putItem({ name: `Paged ${i}`, kind: 'skin', price: 100 + i }, uniqueId(`paged-${i}`)));
     const one = await request(h.pod(2), 'GET', `/v1/items/${mine[3]}`);
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ id: mine[3], name: 'Paged 3', kind: 'skin', price: 103, currency: 'EUR', active: true, refundable: true, grants: null });
+    expect(one.body).toMatchObject({
+      id: mine[3],
+      name: 'Paged 3',
+      kind: 'skin',
+      price: 103,
+      currency: 'EUR',
+      active: true,
+      refundable: true,
+      grants: null,
+    });
     expectProblem(await request(h.pod(0), 'GET', `/v1/items/${uniqueId('missing')}`), 404, 'not_found');
 
     // No token needed; small pages over all pods; other files write items meanwhile.
@@ -203,12 +305,30 @@ describe('catalog', () => {
   it('when an item is repriced or retired after an order, then the placed order keeps its price and a new order pays the new one', async () => {
     const item = await h.putItem({ name: 'Repriced', kind: 'game', price: 1000 }, uniqueId('repriced'));
     const buyer = await h.player(5000);
-    const immediate = await request(h.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 2 }], expected_total: 2000 }, { token: buyer.token, key: key() });
+    const immediate = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      { account_id: buyer.id, lines: [{ item_id: item, quantity: 2 }], expected_total: 2000 },
+      { token: buyer.token, key: key() },
+    );
     expect(immediate.status).toBe(201);
-    const two_step = await request(h.pod(1), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' }, { token: buyer.token, key: key() });
+    const two_step = await request(
+      h.pod(1),
+      'POST',
+      '/v1/orders',
+      { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' },
+      { token: buyer.token, key: key() },
+    );
     expect(two_step.status).toBe(201);
 
-    const reprice = await request(h.pod(2), 'PUT', `/v1/items/${item}`, { name: 'Repriced!', kind: 'game', price: 1500, currency: 'EUR', active: true, refundable: true }, { token: h.catalog });
+    const reprice = await request(
+      h.pod(2),
+      'PUT',
+      `/v1/items/${item}`,
+      { name: 'Repriced!', kind: 'game', price: 1500, currency: 'EUR', active: true, refundable: true },
+      { token: h.catalog },
+    );
     expect(reprice.status).toBe(200);
 
     const placed = await request(h.pod(0), 'GET', `/v1/orders/${immediate.body.id}`, undefined, { token: buyer.token });
@@ -220,21 +340,59 @@ describe('catalog', () => {
     expect((await h.wallet(buyer.id)).balance).toBe(2000);
 
     // A client still expecting the old price is refused; the new price is charged otherwise.
-    const stale = await request(h.pod(2), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], expected_total: 1000 }, { token: buyer.token, key: key() });
+    const stale = await request(
+      h.pod(2),
+      'POST',
+      '/v1/orders',
+      { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], expected_total: 1000 },
+      { token: buyer.token, key: key() },
+    );
     expectProblem(stale, 422, 'price_changed');
     expect(stale.body.total).toBe(1500);
-    const fresh = await request(h.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], expected_total: 1500 }, { token: buyer.token, key: key() });
+    const fresh = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], expected_total: 1500 },
+      { token: buyer.token, key: key() },
+    );
     expect(fresh.status).toBe(201);
     expect((await h.wallet(buyer.id)).balance).toBe(500);
 
     // A refund of the first order pays back what was paid, not today's price.
-    const refund = await request(h.pod(1), 'POST', `/v1/orders/${immediate.body.id}/refunds`, { lines: [{ item_id: item, quantity: 1 }], reason: 'repriced' }, { token: buyer.token, key: key() });
+    const refund = await request(
+      h.pod(1),
+      'POST',
+      `/v1/orders/${immediate.body.id}/refunds`,
+      { lines: [{ item_id: item, quantity: 1 }], reason: 'repriced' },
+      { token: buyer.token, key: key() },
+    );
     expect(refund.status).toBe(201);
     expect(refund.body.amount).toBe(1000);
 
     // Retired: the placed orders stay as they are; new orders are refused.
-    expect((await request(h.pod(2), 'PUT', `/v1/items/${item}`, { name: 'Repriced!', kind: 'game', price: 1500, currency: 'EUR', active: false, refundable: true }, { token: h.catalog })).status).toBe(200);
-    expectProblem(await request(h.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }] }, { token: buyer.token, key: key() }), 400, 'validation_error');
+    expect(
+      (
+        await request(
+          h.pod(2),
+          'PUT',
+          `/v1/items/${item}`,
+          { name: 'Repriced!', kind: 'game', price: 1500, currency: 'EUR', active: false, refundable: true },
+          { token: h.catalog },
+        )
+      ).status,
+    ).toBe(200);
+    expectProblem(
+      await request(
+        h.pod(0),
+        'POST',
+        '/v1/orders',
+        { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }] },
+        { token: buyer.token, key: key() },
+      ),
+      400,
+      'validation_error',
+    );
     const after = await request(h.pod(1), 'GET', `/v1/orders/${immediate.body.id}`, undefined, { token: buyer.token });
     expect(after.body).toMatchObject({ status: 'PARTIALLY_REFUNDED', lines: [{ unit_price: 1000, refunded_quantity: 1 }] });
     expect((await h.wallet(buyer.id)).balance).toBe(1500);

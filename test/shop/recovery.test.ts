@@ -29,8 +29,14 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
   let h: ShopHarness;
 
   beforeAll(async () => {
-    cluster = await startCluster({ workers: true, env: { ORDER_PENDING_TIMEOUT_SECONDS: '1', TOPUP_PENDING_TIMEOUT_SECONDS: '1', WORKER_INTERVAL_MS: '200' } });
-    h = await shopHarness(cluster.pods.map((pod) => pod.url), cluster.config);
+    cluster = await startCluster({
+      workers: true,
+      env: { ORDER_PENDING_TIMEOUT_SECONDS: '1', TOPUP_PENDING_TIMEOUT_SECONDS: '1', WORKER_INTERVAL_MS: '200' },
+    });
+    h = await shopHarness(
+      cluster.pods.map((pod) => pod.url),
+      cluster.config,
+    );
   });
   afterAll(() => cluster?.stop());
 
@@ -38,8 +44,20 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
     const item = await h.putItem({ name: 'Game', kind: 'game', price: 700 });
     const buyer = await h.player(1000);
     const in_time = await h.player(1000);
-    const abandoned = await request(h.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' }, { token: buyer.token, key: key() });
-    const completed = await request(h.pod(1), 'POST', '/v1/orders', { account_id: in_time.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' }, { token: in_time.token, key: key() });
+    const abandoned = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' },
+      { token: buyer.token, key: key() },
+    );
+    const completed = await request(
+      h.pod(1),
+      'POST',
+      '/v1/orders',
+      { account_id: in_time.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' },
+      { token: in_time.token, key: key() },
+    );
     expect(abandoned.status).toBe(201);
     expect(completed.status).toBe(201);
     expect(abandoned.body).toMatchObject({ status: 'PENDING', pending_until: expect.any(String) });
@@ -75,7 +93,13 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
 
   it('when a top-up stays PENDING past its timeout, then it is flagged needs_reconciliation, nothing is credited, and a late signed success still credits it once', async () => {
     const buyer = await h.player(0);
-    const created = await request(h.pod(0), 'POST', '/v1/topups', { account_id: buyer.id, amount: 1500, currency: 'EUR' }, { token: buyer.token, key: key() });
+    const created = await request(
+      h.pod(0),
+      'POST',
+      '/v1/topups',
+      { account_id: buyer.id, amount: 1500, currency: 'EUR' },
+      { token: buyer.token, key: key() },
+    );
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: 'PENDING', needs_reconciliation: false });
     const flagged = await eventually('the top-up is flagged', 8000, async () => {
@@ -85,10 +109,17 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
     expect(flagged).toMatchObject({ status: 'PENDING', needs_reconciliation: true, credit_transaction_id: null });
     expect((await h.wallet(buyer.id)).balance).toBe(0);
 
-    const event = { id: uniqueId('evt'), type: 'payment.succeeded', data: { topup_id: created.body.id, amount: 1500, currency: 'EUR', psp_payment_id: uniqueId('pay') } };
+    const event = {
+      id: uniqueId('evt'),
+      type: 'payment.succeeded',
+      data: { topup_id: created.body.id, amount: 1500, currency: 'EUR', psp_payment_id: uniqueId('pay') },
+    };
     const raw = JSON.stringify(event);
     const deliver = (base: string) =>
-      request(base, 'POST', '/v1/psp/events', undefined, { raw, headers: { 'Psp-Signature': signatureHeader(cluster.config.psp_webhook_secret, Math.floor(Date.now() / 1000), raw) } });
+      request(base, 'POST', '/v1/psp/events', undefined, {
+        raw,
+        headers: { 'Psp-Signature': signatureHeader(cluster.config.psp_webhook_secret, Math.floor(Date.now() / 1000), raw) },
+      });
     const deliveries = await Promise.all([deliver(h.pod(0)), deliver(h.pod(1)), deliver(h.pod(2))]);
     expect(deliveries.map((delivery) => delivery.body.outcome).sort()).toEqual(['credited', 'duplicate', 'duplicate']);
     const settled = await request(h.pod(2), 'GET', `/v1/topups/${created.body.id}`, undefined, { token: buyer.token });
@@ -122,7 +153,9 @@ function killGroup(pod: PodProcess, signal: NodeJS.Signals): void {
     // The group is already gone.
   }
 }
-const killAllOnExit = () => spawned.forEach((pod) => killGroup(pod, 'SIGKILL'));
+const killAllOnExit = () => {
+  for (const pod of spawned) killGroup(pod, 'SIGKILL');
+};
 
 function spawnPod(port: number, secrets: { jwt: string; psp: string }): PodProcess {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -291,7 +324,9 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     await db?.end();
   });
 
-  it('when the pod dies mid-stream and a new one recovers, then no order is half done, retries apply once, and every balance is initial − completed totals', { timeout: 60_000 }, async () => {
+  it('when the pod dies mid-stream and a new one recovers, then no order is half done, retries apply once, and every balance is initial − completed totals', {
+    timeout: 60_000,
+  }, async () => {
     const started = Date.now();
     const marks: string[] = [];
     const mark = (what: string) => marks.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}s`);
@@ -305,7 +340,13 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     const items = [
       await h.putItem({ name: 'Skin', kind: 'skin', price: 100 }),
       await h.putItem({ name: 'Game', kind: 'game', price: 1999 }),
-      await h.putItem({ name: 'Gem pack', kind: 'currency_pack', price: 499, grants: { currency: 'GEMS', amount: 500 }, refundable: false }),
+      await h.putItem({
+        name: 'Gem pack',
+        kind: 'currency_pack',
+        price: 499,
+        grants: { currency: 'GEMS', amount: 500 },
+        refundable: false,
+      }),
     ];
     const players = await Promise.all(Array.from({ length: PLAYERS }, () => h.player(INITIAL)));
     const player_ids = players.map((player) => player.id);
@@ -315,7 +356,10 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     const calls: Call[] = [];
     let dead = false;
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     // A 503 says "retry with the same Idempotency-Key" (SPEC §4): the client does, as told.
     const send = async (call: Call, base: string) => {
       calls.push(call);
@@ -340,27 +384,63 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
       const player = players[index % PLAYERS]!;
       const base = index % 2 === 0 ? first.url : proxy.url;
       while (!dead) {
-        const lines = random() < 0.5 ? [{ item_id: items[0]!, quantity: 1 + Math.floor(random() * 3) }] : [{ item_id: items[1]!, quantity: 1 }, { item_id: items[2]!, quantity: 2 }];
+        const lines =
+          random() < 0.5
+            ? [{ item_id: items[0]!, quantity: 1 + Math.floor(random() * 3) }]
+            : [
+                { item_id: items[1]!, quantity: 1 },
+                { item_id: items[2]!, quantity: 2 },
+              ];
         if (random() < 0.5) {
-          await send({ kind: 'immediate', player, path: '/v1/orders', body: { account_id: player.id, lines }, key: key(), unavailable: 0, retries: [] }, base);
+          await send(
+            {
+              kind: 'immediate',
+              player,
+              path: '/v1/orders',
+              body: { account_id: player.id, lines },
+              key: key(),
+              unavailable: 0,
+              retries: [],
+            },
+            base,
+          );
           continue;
         }
-        const created = await send({ kind: 'create_two_step', player, path: '/v1/orders', body: { account_id: player.id, lines, mode: 'two_step' }, key: key(), unavailable: 0, retries: [] }, base);
+        const created = await send(
+          {
+            kind: 'create_two_step',
+            player,
+            path: '/v1/orders',
+            body: { account_id: player.id, lines, mode: 'two_step' },
+            key: key(),
+            unavailable: 0,
+            retries: [],
+          },
+          base,
+        );
         if (created?.status !== 201 || dead || random() < 0.2) continue;
-        await send({ kind: 'complete', player, path: `/v1/orders/${created.body.id}/complete`, body: {}, key: key(), unavailable: 0, retries: [] }, base);
+        await send(
+          { kind: 'complete', player, path: `/v1/orders/${created.body.id}/complete`, body: {}, key: key(), unavailable: 0, retries: [] },
+          base,
+        );
       }
     };
     mark('seeded');
     const proxy = await delayingProxy(first.url, 250);
     const stream = Promise.all(Array.from({ length: CLIENTS }, (_, index) => client(index)));
-    await eventually('enough of the stream is served', 30_000, async () => (calls.filter((call) => call.response).length >= 100 ? true : undefined));
+    await eventually('enough of the stream is served', 30_000, async () =>
+      calls.filter((call) => call.response).length >= 100 ? true : undefined,
+    );
     const in_flight_at_kill = calls.filter((call) => !call.response && !call.error).length;
     mark('kill');
     process.kill(-first.pid, 'SIGKILL');
     proxy.cut();
     dead = true;
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    await Promise.race([stream, sleep(15_000, undefined, { ref: false }).then(() => Promise.reject(new Error('a client hung after the kill')))]);
+    await Promise.race([
+      stream,
+      sleep(15_000, undefined, { ref: false }).then(() => Promise.reject(new Error('a client hung after the kill'))),
+    ]);
     await proxy.close();
 
     // Before the kill every request got an answer the client can act on: never a 5xx other than
@@ -372,7 +452,10 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
       complete: ['200', '409 invalid_state'],
     };
     const unexpected = answered.filter((call) => !allowed[call.kind].includes(label(call.response!)));
-    expect(unexpected.map((call) => `${call.kind}: ${label(call.response!)} ${JSON.stringify(call.response!.body)}`), `pod output:\n${first.output()}`).toEqual([]);
+    expect(
+      unexpected.map((call) => `${call.kind}: ${label(call.response!)} ${JSON.stringify(call.response!.body)}`),
+      `pod output:\n${first.output()}`,
+    ).toEqual([]);
     // Requests in flight when the pod died failed at the client (connection reset): expected.
     const lost = calls.filter((call) => call.error);
     expect(lost.length).toBeLessThanOrEqual(in_flight_at_kill);
@@ -394,13 +477,19 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     };
     for (const call of lost) {
       const retry = await retry503(call);
-      expect(allowed[call.kind], `${call.kind} retry: ${label(retry)} ${JSON.stringify(retry.body)}\npod output:\n${second.output()}`).toContain(label(retry));
+      expect(
+        allowed[call.kind],
+        `${call.kind} retry: ${label(retry)} ${JSON.stringify(retry.body)}\npod output:\n${second.output()}`,
+      ).toContain(label(retry));
       call.retries.push(retry);
     }
     for (const call of lost) {
       const again = await request(second.url, 'POST', call.path, call.body, { token: call.player.token, key: call.key });
       expect(again.headers.get('idempotent-replayed')).toBe('true');
-      expect({ status: again.status, body: again.body.code ?? again.body }).toEqual({ status: call.retries[0]!.status, body: call.retries[0]!.body.code ?? call.retries[0]!.body });
+      expect({ status: again.status, body: again.body.code ?? again.body }).toEqual({
+        status: call.retries[0]!.status,
+        body: call.retries[0]!.body.code ?? call.retries[0]!.body,
+      });
       call.retries.push(again);
     }
     // Answers to committed transactions lost on the way (held by the proxy) replay; transactions
@@ -411,7 +500,9 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
 
     // One recovery pass of the new pod: PENDING two-step orders past their 2 s window are cancelled.
     await eventually('no PENDING order is left', 20_000, async () => {
-      const pending = await db.query("SELECT count(*)::int AS n FROM orders WHERE account_id = ANY($1) AND status = 'PENDING'", [player_ids]);
+      const pending = await db.query("SELECT count(*)::int AS n FROM orders WHERE account_id = ANY($1) AND status = 'PENDING'", [
+        player_ids,
+      ]);
       return pending.rows[0].n === 0 ? true : undefined;
     });
 
@@ -427,10 +518,17 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
       if (call.kind !== 'complete' && answer!.status === 201) known_orders.add(answer!.body.id);
       if (answer!.status < 300 && answer!.body.status === 'COMPLETED') completed_by_client.add(answer!.body.id);
     }
-    const orders = await db.query<{ id: string; account_id: string; status: string; mode: string; total_minor: string; payment_transaction_id: string | null; hold_id: string | null }>(
-      'SELECT id, account_id, status, mode, total_minor, payment_transaction_id, hold_id FROM orders WHERE account_id = ANY($1)',
-      [player_ids],
-    );
+    const orders = await db.query<{
+      id: string;
+      account_id: string;
+      status: string;
+      mode: string;
+      total_minor: string;
+      payment_transaction_id: string | null;
+      hold_id: string | null;
+    }>('SELECT id, account_id, status, mode, total_minor, payment_transaction_id, hold_id FROM orders WHERE account_id = ANY($1)', [
+      player_ids,
+    ]);
     expect(new Set(orders.rows.map((order) => order.id))).toEqual(known_orders);
     const wrong_status = orders.rows.filter((order) => order.status !== (completed_by_client.has(order.id) ? 'COMPLETED' : 'CANCELLED'));
     expect(wrong_status.map((order) => `${order.id} ${order.mode} ${order.status}`)).toEqual([]);
@@ -439,7 +537,18 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
 
     // Every COMPLETED order has its payment transaction for its total and one matching
     // entitlement per line; no other order has a payment or entitlements.
-    const paid = await db.query<{ id: string; status: string; total_minor: string; payment_type: string | null; payment_order: string | null; payment_minor: string | null; lines: number; entitlements: number; matching: number; transactions: number }>(
+    const paid = await db.query<{
+      id: string;
+      status: string;
+      total_minor: string;
+      payment_type: string | null;
+      payment_order: string | null;
+      payment_minor: string | null;
+      lines: number;
+      entitlements: number;
+      matching: number;
+      transactions: number;
+    }>(
       `SELECT o.id, o.status, o.total_minor, t.type AS payment_type, t.order_id AS payment_order, t.amount_minor AS payment_minor,
               (SELECT count(*)::int FROM order_lines l WHERE l.order_id = o.id) AS lines,
               (SELECT count(*)::int FROM entitlements e WHERE e.order_id = o.id) AS entitlements,
@@ -453,11 +562,28 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     );
     for (const row of paid.rows) {
       if (row.status === 'COMPLETED') {
-        expect({ id: row.id, type: row.payment_type, order: row.payment_order, amount: row.payment_minor, entitlements: row.entitlements, matching: row.matching }).toEqual({
-          id: row.id, type: 'purchase', order: row.id, amount: row.total_minor, entitlements: row.lines, matching: row.lines,
+        expect({
+          id: row.id,
+          type: row.payment_type,
+          order: row.payment_order,
+          amount: row.payment_minor,
+          entitlements: row.entitlements,
+          matching: row.matching,
+        }).toEqual({
+          id: row.id,
+          type: 'purchase',
+          order: row.id,
+          amount: row.total_minor,
+          entitlements: row.lines,
+          matching: row.lines,
         });
       } else {
-        expect({ id: row.id, payment: row.payment_type, entitlements: row.entitlements, transactions: row.transactions }).toEqual({ id: row.id, payment: null, entitlements: 0, transactions: 0 });
+        expect({ id: row.id, payment: row.payment_type, entitlements: row.entitlements, transactions: row.transactions }).toEqual({
+          id: row.id,
+          payment: null,
+          entitlements: 0,
+          transactions: 0,
+        });
       }
     }
     // Every purchase transaction belongs to a COMPLETED order of the same account.
@@ -475,8 +601,12 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     );
     const two_step = orders.rows.filter((order) => order.mode === 'two_step');
     expect(Object.fromEntries(holds.rows.map((row) => [row.status, row.n]))).toEqual({
-      ...(two_step.some((order) => order.status === 'COMPLETED') ? { CAPTURED: two_step.filter((order) => order.status === 'COMPLETED').length } : {}),
-      ...(two_step.some((order) => order.status === 'CANCELLED') ? { VOIDED: two_step.filter((order) => order.status === 'CANCELLED').length } : {}),
+      ...(two_step.some((order) => order.status === 'COMPLETED')
+        ? { CAPTURED: two_step.filter((order) => order.status === 'COMPLETED').length }
+        : {}),
+      ...(two_step.some((order) => order.status === 'CANCELLED')
+        ? { VOIDED: two_step.filter((order) => order.status === 'CANCELLED').length }
+        : {}),
     });
 
     // Each player's balance is the initial credit minus the totals of their COMPLETED orders;

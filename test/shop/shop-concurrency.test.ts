@@ -11,7 +11,10 @@ let h: ShopHarness;
 
 beforeAll(async () => {
   cluster = await startCluster();
-  h = await shopHarness(cluster.pods.map((pod) => pod.url), cluster.config);
+  h = await shopHarness(
+    cluster.pods.map((pod) => pod.url),
+    cluster.config,
+  );
 });
 afterAll(() => cluster?.stop());
 
@@ -28,7 +31,8 @@ describe('racing purchases', () => {
     expect(responses.filter((response) => response.status >= 500)).toEqual([]);
     expect(tally(responses)).toEqual({ '201': 10, '409 insufficient_funds': 20 });
     const completed = responses.filter((response) => response.status === 201);
-    for (const response of completed) expect(response.body).toMatchObject({ status: 'COMPLETED', total: 100, payment_transaction_id: expect.any(String) });
+    for (const response of completed)
+      expect(response.body).toMatchObject({ status: 'COMPLETED', total: 100, payment_transaction_id: expect.any(String) });
     expect(new Set(completed.map((response) => response.body.id)).size).toBe(10);
     // Every pod served some of them, winners and losers.
     expect(new Set(responses.map((response) => response.headers.get('x-region')))).toEqual(new Set(['eu-west', 'us-east', 'ap-south']));
@@ -39,8 +43,12 @@ describe('racing purchases', () => {
     expect(new Set(orders.map((order) => order.id))).toEqual(new Set(completed.map((response) => response.body.id)));
     const entitlements = await h.entitlements(buyer.id);
     expect(entitlements).toHaveLength(10);
-    expect(entitlements.every((entitlement) => entitlement.item_id === item && entitlement.quantity === 1 && entitlement.status === 'ACTIVE')).toBe(true);
-    expect(new Set(entitlements.map((entitlement) => entitlement.order_id))).toEqual(new Set(completed.map((response) => response.body.id)));
+    expect(
+      entitlements.every((entitlement) => entitlement.item_id === item && entitlement.quantity === 1 && entitlement.status === 'ACTIVE'),
+    ).toBe(true);
+    expect(new Set(entitlements.map((entitlement) => entitlement.order_id))).toEqual(
+      new Set(completed.map((response) => response.body.id)),
+    );
 
     // A loser's key replays its refusal, even though nothing has changed since; a winner's replays its order.
     const loser = responses.findIndex((response) => response.status === 409);
@@ -61,7 +69,9 @@ describe('racing purchases', () => {
     const buyer = await h.player(1000);
     const k = key();
     const body = { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }] };
-    const responses = await Promise.all(Array.from({ length: 5 }, (_, i) => request(h.pod(i), 'POST', '/v1/orders', body, { token: buyer.token, key: k })));
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => request(h.pod(i), 'POST', '/v1/orders', body, { token: buyer.token, key: k })),
+    );
     const placed = responses.filter((response) => response.status === 201);
     const others = responses.filter((response) => response.status !== 201);
     expect(placed.length).toBeGreaterThanOrEqual(1);
@@ -75,11 +85,21 @@ describe('racing purchases', () => {
   it('when complete and cancel of one two-step order race (3 each, three pods), then exactly one wins and the money matches the winner', async () => {
     const item = await h.putItem({ name: 'Game', kind: 'game', price: 400 });
     const buyer = await h.player(1000);
-    const pending = await request(h.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' }, { token: buyer.token, key: key() });
+    const pending = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      { account_id: buyer.id, lines: [{ item_id: item, quantity: 1 }], mode: 'two_step' },
+      { token: buyer.token, key: key() },
+    );
     expect(pending.status).toBe(201);
     expect(pending.body.status).toBe('PENDING');
     const actions = ['complete', 'cancel', 'complete', 'cancel', 'complete', 'cancel'];
-    const responses = await Promise.all(actions.map((action, i) => request(h.pod(i), 'POST', `/v1/orders/${pending.body.id}/${action}`, {}, { token: buyer.token, key: key() })));
+    const responses = await Promise.all(
+      actions.map((action, i) =>
+        request(h.pod(i), 'POST', `/v1/orders/${pending.body.id}/${action}`, {}, { token: buyer.token, key: key() }),
+      ),
+    );
     expect(tally(responses)).toEqual({ '200': 1, '409 invalid_state': 5 });
     const winner = responses.find((response) => response.status === 200)!;
     const order = await request(h.pod(1), 'GET', `/v1/orders/${pending.body.id}`, undefined, { token: buyer.token });
@@ -103,26 +123,47 @@ describe('racing refunds', () => {
   it('when 8 refunds of 1 unit race on a line bought with quantity 3, then exactly 3 succeed, 5 get refund_exceeds_remaining and the order is REFUNDED', async () => {
     const item = await h.putItem({ name: 'Armor skin', kind: 'skin', price: 100 });
     const buyer = await h.player(300);
-    const order = await request(h.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: item, quantity: 3 }] }, { token: buyer.token, key: key() });
+    const order = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      { account_id: buyer.id, lines: [{ item_id: item, quantity: 3 }] },
+      { token: buyer.token, key: key() },
+    );
     expect(order.status).toBe(201);
     expect((await h.wallet(buyer.id)).balance).toBe(0);
 
     const body = { lines: [{ item_id: item, quantity: 1 }], reason: 'support goodwill' };
     const responses = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => request(h.pod(i), 'POST', `/v1/orders/${order.body.id}/refunds`, body, { token: h.refunds, key: key() })),
+      Array.from({ length: 8 }, (_, i) =>
+        request(h.pod(i), 'POST', `/v1/orders/${order.body.id}/refunds`, body, { token: h.refunds, key: key() }),
+      ),
     );
     expect(responses.filter((response) => response.status >= 500)).toEqual([]);
     expect(tally(responses)).toEqual({ '201': 3, '422 refund_exceeds_remaining': 5 });
     const refunds = responses.filter((response) => response.status === 201);
-    for (const refund of refunds) expect(refund.body).toMatchObject({ order_id: order.body.id, amount: 100, currency: 'EUR', lines: [{ item_id: item, quantity: 1 }] });
+    for (const refund of refunds)
+      expect(refund.body).toMatchObject({ order_id: order.body.id, amount: 100, currency: 'EUR', lines: [{ item_id: item, quantity: 1 }] });
     expect(refunds.map((refund) => refund.body.order_status).sort()).toEqual(['PARTIALLY_REFUNDED', 'PARTIALLY_REFUNDED', 'REFUNDED']);
     expect(new Set(refunds.map((refund) => refund.body.transaction_id)).size).toBe(3);
 
     const after = await request(h.pod(1), 'GET', `/v1/orders/${order.body.id}`, undefined, { token: buyer.token });
-    expect(after.body).toMatchObject({ status: 'REFUNDED', total: 300, refunded_amount: 300, lines: [{ item_id: item, quantity: 3, refunded_quantity: 3 }] });
-    expect(after.body.status_history.map((change: any) => change.status)).toEqual(['PENDING', 'COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED']);
+    expect(after.body).toMatchObject({
+      status: 'REFUNDED',
+      total: 300,
+      refunded_amount: 300,
+      lines: [{ item_id: item, quantity: 3, refunded_quantity: 3 }],
+    });
+    expect(after.body.status_history.map((change: any) => change.status)).toEqual([
+      'PENDING',
+      'COMPLETED',
+      'PARTIALLY_REFUNDED',
+      'REFUNDED',
+    ]);
     expect(await h.wallet(buyer.id)).toMatchObject({ balance: 300, held: 0 });
-    expect(await h.entitlements(buyer.id)).toEqual([expect.objectContaining({ order_id: order.body.id, quantity: 0, quantity_granted: 3, status: 'REVOKED' })]);
+    expect(await h.entitlements(buyer.id)).toEqual([
+      expect.objectContaining({ order_id: order.body.id, quantity: 0, quantity_granted: 3, status: 'REVOKED' }),
+    ]);
     await h.expectReconcileClean();
   });
 
@@ -130,12 +171,32 @@ describe('racing refunds', () => {
     const game = await h.putItem({ name: 'Game', kind: 'game', price: 500 });
     const skin = await h.putItem({ name: 'Skin', kind: 'skin', price: 200 });
     const buyer = await h.player(1000);
-    const order = await request(h.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines: [{ item_id: game, quantity: 1 }, { item_id: skin, quantity: 2 }] }, { token: buyer.token, key: key() });
+    const order = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      {
+        account_id: buyer.id,
+        lines: [
+          { item_id: game, quantity: 1 },
+          { item_id: skin, quantity: 2 },
+        ],
+      },
+      { token: buyer.token, key: key() },
+    );
     expect(order.status).toBe(201);
-    const partial = await request(h.pod(1), 'POST', `/v1/orders/${order.body.id}/refunds`, { amount: 50, reason: 'late delivery' }, { token: h.refunds, key: key() });
+    const partial = await request(
+      h.pod(1),
+      'POST',
+      `/v1/orders/${order.body.id}/refunds`,
+      { amount: 50, reason: 'late delivery' },
+      { token: h.refunds, key: key() },
+    );
     expect(partial.status).toBe(201);
     const responses = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => request(h.pod(i), 'POST', `/v1/orders/${order.body.id}/refunds`, { reason: 'close the order' }, { token: h.refunds, key: key() })),
+      Array.from({ length: 6 }, (_, i) =>
+        request(h.pod(i), 'POST', `/v1/orders/${order.body.id}/refunds`, { reason: 'close the order' }, { token: h.refunds, key: key() }),
+      ),
     );
     expect(tally(responses)).toEqual({ '201': 1, '422 refund_exceeds_remaining': 5 });
     expect(responses.find((response) => response.status === 201)!.body).toMatchObject({ amount: 850, order_status: 'REFUNDED' });
@@ -164,12 +225,25 @@ describe('replays of every POST', () => {
 
     // Immediate order.
     const immediate_key = key();
-    const immediate_body = { account_id: buyer.id, lines: [{ item_id: game, quantity: 1 }, { item_id: skin, quantity: 2 }], expected_total: 1200 };
+    const immediate_body = {
+      account_id: buyer.id,
+      lines: [
+        { item_id: game, quantity: 1 },
+        { item_id: skin, quantity: 2 },
+      ],
+      expected_total: 1200,
+    };
     const immediate = await request(h.pod(0), 'POST', '/v1/orders', immediate_body, { token: T, key: immediate_key });
     expect(immediate.status).toBe(201);
     await expectReplay('POST', '/v1/orders', immediate_body, T, immediate, immediate_key);
     expect((await h.wallet(buyer.id)).balance).toBe(3800);
-    const reused = await request(h.pod(1), 'POST', '/v1/orders', { ...immediate_body, lines: [{ item_id: game, quantity: 1 }], expected_total: 1000 }, { token: T, key: immediate_key });
+    const reused = await request(
+      h.pod(1),
+      'POST',
+      '/v1/orders',
+      { ...immediate_body, lines: [{ item_id: game, quantity: 1 }], expected_total: 1000 },
+      { token: T, key: immediate_key },
+    );
     expect(reused.status).toBe(422);
     expect(reused.body.code).toBe('idempotency_key_reused');
 
@@ -189,7 +263,13 @@ describe('replays of every POST', () => {
     expect(await h.wallet(buyer.id)).toMatchObject({ balance: 3700, held: 0 });
 
     // Two-step order, then cancel.
-    const to_cancel = await request(h.pod(0), 'POST', '/v1/orders', { ...two_step_body, lines: [{ item_id: game, quantity: 1 }] }, { token: T, key: key() });
+    const to_cancel = await request(
+      h.pod(0),
+      'POST',
+      '/v1/orders',
+      { ...two_step_body, lines: [{ item_id: game, quantity: 1 }] },
+      { token: T, key: key() },
+    );
     expect(to_cancel.status).toBe(201);
     const cancel_key = key();
     const cancel = await request(h.pod(1), 'POST', `/v1/orders/${to_cancel.body.id}/cancel`, {}, { token: T, key: cancel_key });

@@ -23,13 +23,19 @@ const now_s = () => Math.floor(Date.now() / 1000);
 function deliver(base: string, event: unknown, options: { secret?: string; timestamp_s?: number; body?: string } = {}) {
   const body = options.body ?? JSON.stringify(event);
   const signed = JSON.stringify(event);
-  const header = signatureHeader(options.secret ?? cluster.config.psp_webhook_secret, options.timestamp_s ?? now_s(), options.body === undefined ? body : signed);
+  const header = signatureHeader(
+    options.secret ?? cluster.config.psp_webhook_secret,
+    options.timestamp_s ?? now_s(),
+    options.body === undefined ? body : signed,
+  );
   return request(base, 'POST', '/v1/psp/events', undefined, { raw: body, headers: { 'Psp-Signature': header } });
 }
 
 async function pendingTopup(amount: number) {
   const account_id = uniqueId('p');
-  expect((await request(eu(), 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(201);
+  expect((await request(eu(), 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(
+    201,
+  );
   const player = await mint.player(account_id);
   const topup = await request(eu(), 'POST', '/v1/topups', { account_id, amount, currency: 'EUR' }, { token: player, key: key() });
   expect(topup.status).toBe(201);
@@ -98,7 +104,17 @@ describe('PSP top-ups', () => {
   it('when a credited top-up is charged back after part was spent, then what is left is clawed back and the rest is booked as a loss', async () => {
     const { account_id, player, topup_id } = await pendingTopup(1000);
     expect((await deliver(eu(), event('payment.succeeded', topup_id, 1000))).body.outcome).toBe('credited');
-    expect((await request(eu(), 'POST', `/v1/accounts/${account_id}/debits`, { amount: 600, currency: 'EUR', reason: 'spent' }, { token: player, key: key() })).status).toBe(201);
+    expect(
+      (
+        await request(
+          eu(),
+          'POST',
+          `/v1/accounts/${account_id}/debits`,
+          { amount: 600, currency: 'EUR', reason: 'spent' },
+          { token: player, key: key() },
+        )
+      ).status,
+    ).toBe(201);
     expect((await deliver(eu(), event('payment.refunded', topup_id, 1000))).body.outcome).toBe('reversed');
     expect(await wallet(account_id)).toMatchObject({ balance: 0, available: 0 });
     const topup = await request(eu(), 'GET', `/v1/topups/${topup_id}`, undefined, { token: player });
@@ -120,9 +136,27 @@ describe('a top-up that would break the wallet maximum', () => {
     try {
       const base = capped.pods[0]!.url;
       const account_id = uniqueId('p');
-      expect((await request(base, 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(201);
-      expect((await request(base, 'POST', `/v1/accounts/${account_id}/credits`, { amount: 4000, currency: 'EUR', reason: 'x' }, { token: service, key: key() })).status).toBe(201);
-      const topup = await request(base, 'POST', '/v1/topups', { account_id, amount: 2000, currency: 'EUR' }, { token: service, key: key() });
+      expect(
+        (await request(base, 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status,
+      ).toBe(201);
+      expect(
+        (
+          await request(
+            base,
+            'POST',
+            `/v1/accounts/${account_id}/credits`,
+            { amount: 4000, currency: 'EUR', reason: 'x' },
+            { token: service, key: key() },
+          )
+        ).status,
+      ).toBe(201);
+      const topup = await request(
+        base,
+        'POST',
+        '/v1/topups',
+        { account_id, amount: 2000, currency: 'EUR' },
+        { token: service, key: key() },
+      );
       const delivery = await deliver(base, event('payment.succeeded', topup.body.id, 2000));
       expect(delivery.status).toBe(200);
       expect(delivery.body.outcome).toBe('held_for_review');

@@ -60,7 +60,13 @@ export interface RequestOptions {
   raw?: string;
 }
 
-export async function request<T = any>(base: string, method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+export async function request<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
   if (options.key) headers['Idempotency-Key'] = options.key;

@@ -42,7 +42,13 @@ export async function ledgerHarness(cluster: TestCluster): Promise<LedgerHarness
       const created = await request(base, 'POST', '/v1/accounts', body, { token: service, key: key() });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       if (balance > 0) {
-        const credit = await request(base, 'POST', `/v1/accounts/${id}/credits`, { amount: balance, currency, reason: 'seed' }, { token: service, key: key() });
+        const credit = await request(
+          base,
+          'POST',
+          `/v1/accounts/${id}/credits`,
+          { amount: balance, currency, reason: 'seed' },
+          { token: service, key: key() },
+        );
         expect(credit.status, JSON.stringify(credit.body)).toBe(201);
       }
       return id;
@@ -59,7 +65,13 @@ export async function ledgerHarness(cluster: TestCluster): Promise<LedgerHarness
       let cursor: string | null = null;
       for (let page = 0; page < 1000; page += 1) {
         const query: URLSearchParams = new URLSearchParams({ limit: String(options.limit ?? 200), ...(cursor ? { cursor } : {}) });
-        const response: ApiResponse = await request(urls[page % urls.length]!, 'GET', `/v1/accounts/${account_id}/transactions?${query}`, undefined, { token: service });
+        const response: ApiResponse = await request(
+          urls[page % urls.length]!,
+          'GET',
+          `/v1/accounts/${account_id}/transactions?${query}`,
+          undefined,
+          { token: service },
+        );
         expect(response.status).toBe(200);
         items.push(...response.body.data);
         cursor = response.body.next_cursor;

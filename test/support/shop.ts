@@ -64,7 +64,13 @@ export async function shopHarness(urls: string[], config: Config): Promise<ShopH
       const created = await request(base(), 'POST', '/v1/accounts', { id, currency }, { token: service, key: key() });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       if (balance > 0) {
-        const credit = await request(base(), 'POST', `/v1/accounts/${id}/credits`, { amount: balance, currency, reason: 'seed' }, { token: service, key: key() });
+        const credit = await request(
+          base(),
+          'POST',
+          `/v1/accounts/${id}/credits`,
+          { amount: balance, currency, reason: 'seed' },
+          { token: service, key: key() },
+        );
         expect(credit.status, JSON.stringify(credit.body)).toBe(201);
       }
       return { id, token: await mint.player(id) };
@@ -72,7 +78,14 @@ export async function shopHarness(urls: string[], config: Config): Promise<ShopH
     async wallet(account_id, currency = 'EUR') {
       const wallets = await request(base(), 'GET', `/v1/accounts/${account_id}/wallets`, undefined, { token: service });
       expect(wallets.status).toBe(200);
-      return wallets.body.data.find((wallet: { currency: string }) => wallet.currency === currency) ?? { currency, balance: 0, held: 0, available: 0 };
+      return (
+        wallets.body.data.find((wallet: { currency: string }) => wallet.currency === currency) ?? {
+          currency,
+          balance: 0,
+          held: 0,
+          available: 0,
+        }
+      );
     },
     orders: (account_id, limit = 200) => walk(`/v1/accounts/${account_id}/orders`, limit),
     entitlements: (account_id) => walk(`/v1/accounts/${account_id}/entitlements`, 200),

@@ -29,9 +29,7 @@ const compose = parse(readFileSync(COMPOSE_FILE, 'utf8')) as { services?: Record
 const services: Record<string, ComposeService> = compose.services ?? {};
 
 function commandText(service: ComposeService): string {
-  const parts = [service.entrypoint, service.command].flatMap((part) =>
-    part === undefined ? [] : Array.isArray(part) ? part : [part],
-  );
+  const parts = [service.entrypoint, service.command].flatMap((part) => (part === undefined ? [] : Array.isArray(part) ? part : [part]));
   return parts.join(' ');
 }
 
@@ -188,10 +186,24 @@ describe('docker-compose.cockroach.yml matches regions/regions.json', () => {
 describe('table locality map', () => {
   it('declares the account-owned tables REGIONAL BY ROW and the catalog GLOBAL', () => {
     const regionalByRow = [
-      'accounts', 'wallets', 'idempotency_keys', 'ledger_transactions', 'ledger_entries',
-      'system_balance_shards', 'holds', 'orders', 'order_lines',
-      'entitlements', 'order_refunds', 'topups', 'psp_events', 'purchase_requests',
-      'purchase_attempts', 'jobs', 'seller_quotes', 'quote_fanouts',
+      'accounts',
+      'wallets',
+      'idempotency_keys',
+      'ledger_transactions',
+      'ledger_entries',
+      'system_balance_shards',
+      'holds',
+      'orders',
+      'order_lines',
+      'entitlements',
+      'order_refunds',
+      'topups',
+      'psp_events',
+      'purchase_requests',
+      'purchase_attempts',
+      'jobs',
+      'seller_quotes',
+      'quote_fanouts',
     ];
     const global = ['items', 'sellers'];
     const map: Record<string, string> = TABLE_LOCALITIES;
@@ -230,9 +242,7 @@ describe('multi-region DDL generator', () => {
       expect(statements).toContain(`ALTER DATABASE "shop" ADD REGION IF NOT EXISTS "${region.name}"`);
     }
     expect(statements).toHaveLength(others.length + 2);
-    expect(statements.at(-1)).toBe(
-      `ALTER DATABASE "shop" SURVIVE ${topology.survival_goal === 'region' ? 'REGION' : 'ZONE'} FAILURE`,
-    );
+    expect(statements.at(-1)).toBe(`ALTER DATABASE "shop" SURVIVE ${topology.survival_goal === 'region' ? 'REGION' : 'ZONE'} FAILURE`);
     for (const sql of statements) expect(sql).not.toContain(';');
   });
 
@@ -253,9 +263,7 @@ describe('multi-region DDL generator', () => {
   it('quotes identifiers', () => {
     expect(quoteIdent('shop')).toBe('"shop"');
     expect(quoteIdent('we"ird')).toBe('"we""ird"');
-    expect(databaseRegionStatements(threeRegions, 'my"db')[0]).toBe(
-      'ALTER DATABASE "my""db" SET PRIMARY REGION "us-east"',
-    );
+    expect(databaseRegionStatements(threeRegions, 'my"db')[0]).toBe('ALTER DATABASE "my""db" SET PRIMARY REGION "us-east"');
     expect(() => quoteIdent('')).toThrow();
   });
 
@@ -264,7 +272,10 @@ describe('multi-region DDL generator', () => {
     const statements = tableLocalityStatements(tables);
     expect(statements).toHaveLength(tables.length);
     for (const table of tables) {
-      expect(statements.filter((sql) => sql.startsWith(`ALTER TABLE "${table}" SET LOCALITY `)), table).toHaveLength(1);
+      expect(
+        statements.filter((sql) => sql.startsWith(`ALTER TABLE "${table}" SET LOCALITY `)),
+        table,
+      ).toHaveLength(1);
     }
     expect(statements).toContain('ALTER TABLE "items" SET LOCALITY GLOBAL');
     expect(statements).toContain('ALTER TABLE "sellers" SET LOCALITY GLOBAL');

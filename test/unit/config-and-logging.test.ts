@@ -9,18 +9,34 @@ const URL = 'postgres://u:p@db:5432/shop';
 
 describe('configuration', () => {
   it('when production starts with a development secret, then it refuses to start', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(/AUTH_JWT_SECRET is the development secret/);
-    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT })).toThrow(/PSP_WEBHOOK_SECRET is the development secret/);
-    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_JWT })).toThrow(/must differ/);
-    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(/DATABASE_URL is required/);
-    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }).auth_jwt_secret).toBe(REAL_JWT);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(
+      /AUTH_JWT_SECRET is the development secret/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT })).toThrow(
+      /PSP_WEBHOOK_SECRET is the development secret/,
+    );
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_JWT }),
+    ).toThrow(/must differ/);
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(
+      /DATABASE_URL is required/,
+    );
+    expect(
+      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }).auth_jwt_secret,
+    ).toBe(REAL_JWT);
   });
 
   it('when development starts without secrets, then it uses the development ones', () => {
     const config = loadConfig({});
     expect(config.auth_jwt_secret).toBe(DEVELOPMENT_JWT_SECRET);
     expect(config.psp_webhook_secret).toBe(DEVELOPMENT_PSP_SECRET);
-    expect(config.limits).toMatchObject({ amount_max_minor: 1e12, balance_max_minor: 1e15, order_lines_max: 50, body_limit_bytes: 65536, page_size_max: 200 });
+    expect(config.limits).toMatchObject({
+      amount_max_minor: 1e12,
+      balance_max_minor: 1e15,
+      order_lines_max: 50,
+      body_limit_bytes: 65536,
+      page_size_max: 200,
+    });
   });
 
   it('when a setting is invalid, then start-up fails with every problem named', () => {
@@ -35,9 +51,21 @@ describe('configuration', () => {
 describe('logging', () => {
   it('never writes credentials: authorization headers, signatures, tokens, passwords, database URLs', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
+    const sink = new Writable({
+      write: (chunk, _encoding, done) => {
+        lines.push(String(chunk));
+        done();
+      },
+    });
     const logger = createLogger({ level: 'info' }, sink);
-    logger.info({ headers: { authorization: 'Bearer eyJsecret', 'psp-signature': 't=1,v1=abc' }, token: 'eyJtoken', config: { database_url: 'postgres://u:hunter2@db/x', password: 'hunter2' } }, 'request');
+    logger.info(
+      {
+        headers: { authorization: 'Bearer eyJsecret', 'psp-signature': 't=1,v1=abc' },
+        token: 'eyJtoken',
+        config: { database_url: 'postgres://u:hunter2@db/x', password: 'hunter2' },
+      },
+      'request',
+    );
     const output = lines.join('');
     for (const secret of ['eyJsecret', 't=1,v1=abc', 'eyJtoken', 'hunter2']) expect(output).not.toContain(secret);
     expect(output).toContain('[redacted]');

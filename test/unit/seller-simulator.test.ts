@@ -172,7 +172,10 @@ describe('seller simulator behaviour', () => {
     const sim = await start([seller({ timeout_rate: 1 })]);
     const url = `${sim.baseUrl('alpha')}/quote?product_id=${PRODUCT}`;
     await expect(fetch(url, { signal: AbortSignal.timeout(200) })).rejects.toThrow();
-    const abandoned = fetch(url).then(() => 'answered', () => 'dropped');
+    const abandoned = fetch(url).then(
+      () => 'answered',
+      () => 'dropped',
+    );
     for (let i = 0; i < 100 && sim.stats('alpha').timeouts < 2; i += 1) await sleep(10);
     const started = performance.now();
     await sim.close();
@@ -204,7 +207,14 @@ describe('generateSellers', () => {
   });
 
   it('starts a simulator from a generated population', async () => {
-    const sim = await start(generateSellers({ ...options, latency_median_ms: { min: 0, max: 0 }, error_rate: { min: 0, max: 0 }, timeout_rate: { min: 0, max: 0 } }));
+    const sim = await start(
+      generateSellers({
+        ...options,
+        latency_median_ms: { min: 0, max: 0 },
+        error_rate: { min: 0, max: 0 },
+        timeout_rate: { min: 0, max: 0 },
+      }),
+    );
     expect(sim.sellerIds()).toHaveLength(50);
     const quoted = await quote(sim, 'seller-050', 'game-key-7');
     expect(quoted.status).toBe(200);

@@ -145,8 +145,7 @@ export async function applyMultiRegionDdl(
       // On an already multi-region database, a NEW primary region must be added before it can
       // become primary ("region ... has not been added to the database"). Add it and retry; on
       // a fresh database the ADD fails too and the original error is the one worth reporting.
-      const addPrimary =
-        `ALTER DATABASE ${quoteIdent(databaseName)} ADD REGION IF NOT EXISTS ${quoteIdent(topology.primary_region)}`;
+      const addPrimary = `ALTER DATABASE ${quoteIdent(databaseName)} ADD REGION IF NOT EXISTS ${quoteIdent(topology.primary_region)}`;
       try {
         await client.query(addPrimary);
       } catch {

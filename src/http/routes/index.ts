@@ -12,7 +12,14 @@ import { sellerRoutes } from './sellers.js';
 
 /** Every route of the API; the router and /openapi.json are both built from this list. */
 export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
-  const api: RouteSpec[] = [...accountRoutes(config, topology), ...ledgerRoutes(config), ...shopRoutes(config), ...topupRoutes(config), ...sellerRoutes(config), ...adminRoutes()];
+  const api: RouteSpec[] = [
+    ...accountRoutes(config, topology),
+    ...ledgerRoutes(config),
+    ...shopRoutes(config),
+    ...topupRoutes(config),
+    ...sellerRoutes(config),
+    ...adminRoutes(),
+  ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));
   const routes: RouteSpec[] = [...operationRoutes(openapi), ...api];

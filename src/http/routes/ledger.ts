@@ -17,9 +17,32 @@ const text = (max: number) => Joi.string().min(1).max(max);
 export function ledgerRoutes(config: Config): RouteSpec[] {
   const amount = amountSchema(config.limits.amount_max_minor);
   const currency = currencySchema(config.currencies);
-  const movementBody = Joi.object({ amount: amount.required(), currency: currency.required(), reason: text(200).required(), reference: text(200) });
-  const transactionResponses = { 201: 'The ledger transaction', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account', 409: 'Insufficient funds', 422: 'Currency mismatch or Idempotency-Key reused', 503: 'Retry with the same key' };
-  const holdResponses = { 201: 'The hold', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such hold', 409: 'Invalid state or insufficient funds', 422: 'Idempotency-Key reused', 503: 'Retry with the same key' };
+  const movementBody = Joi.object({
+    amount: amount.required(),
+    currency: currency.required(),
+    reason: text(200).required(),
+    reference: text(200),
+  });
+  const transactionResponses = {
+    201: 'The ledger transaction',
+    400: 'Invalid request',
+    401: 'Unauthenticated',
+    403: 'Forbidden',
+    404: 'No such account',
+    409: 'Insufficient funds',
+    422: 'Currency mismatch or Idempotency-Key reused',
+    503: 'Retry with the same key',
+  };
+  const holdResponses = {
+    201: 'The hold',
+    400: 'Invalid request',
+    401: 'Unauthenticated',
+    403: 'Forbidden',
+    404: 'No such hold',
+    409: 'Invalid state or insufficient funds',
+    422: 'Idempotency-Key reused',
+    503: 'Retry with the same key',
+  };
   const movementRoute = (operation_id: string, resource: 'credits' | 'debits', summary: string, run: typeof creditWallet) =>
     defineRoute({
       operation_id,
@@ -32,7 +55,8 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: playerAccountParams,
       body: movementBody,
       responses: transactionResponses,
-      handler: async (ctx, { actor, params, body, idempotency }) => run(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
+      handler: async (ctx, { actor, params, body, idempotency }) =>
+        run(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
     });
   return [
     movementRoute('creditAccount', 'credits', 'Add credits to a wallet (credits:write), from @bonus', creditWallet),
@@ -51,7 +75,13 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       handler: async (ctx, { actor, params, body, idempotency }) =>
         refundTransaction(ctx.state.deps, actor, { transaction_id: params.id, ...body }, idempotency),
     }),
-    readByIdRoute({ operation_id: 'getTransaction', path: '/v1/transactions/{id}', summary: 'A ledger transaction with its entries', tag: 'credits', read: getTransaction }),
+    readByIdRoute({
+      operation_id: 'getTransaction',
+      path: '/v1/transactions/{id}',
+      summary: 'A ledger transaction with its entries',
+      tag: 'credits',
+      read: getTransaction,
+    }),
     defineRoute({
       operation_id: 'listAccountTransactions',
       method: 'get',
@@ -62,7 +92,10 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: accountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }),
       responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
-      handler: async (ctx, { actor, params, query }) => ({ status: 200, body: await accountHistory(ctx.state.deps, actor, params.id, query) }),
+      handler: async (ctx, { actor, params, query }) => ({
+        status: 200,
+        body: await accountHistory(ctx.state.deps, actor, params.id, query),
+      }),
     }),
     defineRoute({
       operation_id: 'createHold',
@@ -94,7 +127,8 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({ amount }),
       responses: { ...holdResponses, 200: 'The captured hold' },
-      handler: async (ctx, { actor, params, body, idempotency }) => captureHold(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
+      handler: async (ctx, { actor, params, body, idempotency }) =>
+        captureHold(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
     }),
     defineRoute({
       operation_id: 'voidHold',

@@ -15,7 +15,10 @@ const sellerParams = Joi.object({ id: Joi.string().pattern(SELLER_ID).required()
 
 export function sellerRoutes(config: Config): RouteSpec[] {
   const sellerBody = Joi.object({
-    base_url: Joi.string().uri({ scheme: ['http', 'https'] }).max(2048).required(),
+    base_url: Joi.string()
+      .uri({ scheme: ['http', 'https'] })
+      .max(2048)
+      .required(),
     rate_limit_per_minute: Joi.number().integer().strict().min(1).max(1_000_000).required(),
     timeout_ms: Joi.number().integer().strict().min(10).max(60_000).required(),
     supports_holds: Joi.boolean().strict().required(),
@@ -34,7 +37,10 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       body: sellerBody,
       responses: { 200: 'The replaced seller with its health', 201: 'The new seller', 400: 'Invalid request', ...adminResponses },
       handler: async (ctx, { actor, params, body }) => {
-        const { created, seller } = await putSeller(ctx.state.deps, actor, params.id, { ...body, base_url: body.base_url.replace(/\/+$/, '') });
+        const { created, seller } = await putSeller(ctx.state.deps, actor, params.id, {
+          ...body,
+          base_url: body.base_url.replace(/\/+$/, ''),
+        });
         return { status: created ? 201 : 200, body: seller };
       },
     }),
@@ -42,7 +48,7 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       operation_id: 'getSeller',
       method: 'get',
       path: '/v1/sellers/{id}',
-      summary: "A seller and its health: circuit state, recent error rate and latency, calls in the current rate window (admin)",
+      summary: 'A seller and its health: circuit state, recent error rate and latency, calls in the current rate window (admin)',
       tag: 'sellers',
       auth: 'bearer',
       params: sellerParams,
@@ -84,7 +90,11 @@ export function sellerRoutes(config: Config): RouteSpec[] {
         422: 'Currency mismatch or Idempotency-Key reused',
         503: 'Retry with the same key',
       },
-      response_schema: Joi.object({ id: Joi.string().required(), status: Joi.valid('pending').required(), status_url: Joi.string().required() }),
+      response_schema: Joi.object({
+        id: Joi.string().required(),
+        status: Joi.valid('pending').required(),
+        status_url: Joi.string().required(),
+      }),
       handler: async (ctx, { actor, body, idempotency }) => {
         const result = await createPurchaseRequest(ctx.state.deps, actor, body, idempotency);
         return { ...result, headers: { Location: result.body.status_url } };

@@ -19,7 +19,15 @@ export function shopRoutes(config: Config): RouteSpec[] {
   const amount = amountSchema(config.limits.amount_max_minor);
   const currency = currencySchema(config.currencies);
   const quantity = Joi.number().integer().strict().min(1).max(config.limits.order_quantity_max);
-  const orderResponses = { 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such order', 409: 'Invalid state or insufficient funds', 422: 'Idempotency-Key reused', 503: 'Retry with the same key' };
+  const orderResponses = {
+    400: 'Invalid request',
+    401: 'Unauthenticated',
+    403: 'Forbidden',
+    404: 'No such order',
+    409: 'Invalid state or insufficient funds',
+    422: 'Idempotency-Key reused',
+    503: 'Retry with the same key',
+  };
   const orderAction = (operation_id: 'completeOrder' | 'cancelOrder', verb: string, run: typeof completeOrder) =>
     defineRoute({
       operation_id,
@@ -42,7 +50,10 @@ export function shopRoutes(config: Config): RouteSpec[] {
       summary: 'The catalog, newest first',
       tag: 'catalog',
       auth: 'public',
-      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { kind: Joi.string().valid(...KINDS), active: Joi.boolean() }),
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, {
+        kind: Joi.string().valid(...KINDS),
+        active: Joi.boolean(),
+      }),
       responses: { 200: 'A page of items', 400: 'Invalid query' },
       handler: async (ctx, { query }) => ({ status: 200, body: await browseItems(ctx.state.deps, query) }),
     }),
@@ -67,7 +78,9 @@ export function shopRoutes(config: Config): RouteSpec[] {
       params: Joi.object({ id: itemId.required() }),
       body: Joi.object({
         name: Joi.string().min(1).max(200).required(),
-        kind: Joi.string().valid(...KINDS).required(),
+        kind: Joi.string()
+          .valid(...KINDS)
+          .required(),
         price: amount.required(),
         currency: currency.required(),
         active: Joi.boolean().strict().required(),
@@ -99,7 +112,13 @@ export function shopRoutes(config: Config): RouteSpec[] {
       responses: { 201: 'The order', ...orderResponses, 422: 'Price changed, currency mismatch or Idempotency-Key reused' },
       handler: async (ctx, { actor, body, idempotency }) => placeOrder(ctx.state.deps, actor, body, idempotency),
     }),
-    readByIdRoute({ operation_id: 'getOrder', path: '/v1/orders/{id}', summary: 'An order with its lines and status history', tag: 'orders', read: getOrder }),
+    readByIdRoute({
+      operation_id: 'getOrder',
+      path: '/v1/orders/{id}',
+      summary: 'An order with its lines and status history',
+      tag: 'orders',
+      read: getOrder,
+    }),
     orderAction('completeOrder', 'complete', completeOrder),
     orderAction('cancelOrder', 'cancel', cancelOrder),
     defineRoute({
@@ -112,12 +131,17 @@ export function shopRoutes(config: Config): RouteSpec[] {
       idempotent: { success_status: 201 },
       params: uuidParams,
       body: Joi.object({
-        lines: Joi.array().items(Joi.object({ item_id: itemId.required(), quantity: quantity.required() })).min(1).max(config.limits.order_lines_max).unique('item_id'),
+        lines: Joi.array()
+          .items(Joi.object({ item_id: itemId.required(), quantity: quantity.required() }))
+          .min(1)
+          .max(config.limits.order_lines_max)
+          .unique('item_id'),
         amount,
         reason: Joi.string().min(1).max(200).required(),
       }).oxor('lines', 'amount'),
       responses: { 201: 'The refund', ...orderResponses, 422: 'Not refundable, refund exceeds what is left, or Idempotency-Key reused' },
-      handler: async (ctx, { actor, params, body, idempotency }) => refundOrder(ctx.state.deps, actor, { order_id: params.id, ...body }, idempotency),
+      handler: async (ctx, { actor, params, body, idempotency }) =>
+        refundOrder(ctx.state.deps, actor, { order_id: params.id, ...body }, idempotency),
     }),
     defineRoute({
       operation_id: 'listAccountOrders',
@@ -129,19 +153,25 @@ export function shopRoutes(config: Config): RouteSpec[] {
       params: accountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
       responses: { 200: 'A page of orders', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
-      handler: async (ctx, { actor, params, query }) => ({ status: 200, body: await accountOrders(ctx.state.deps, actor, params.id, query) }),
+      handler: async (ctx, { actor, params, query }) => ({
+        status: 200,
+        body: await accountOrders(ctx.state.deps, actor, params.id, query),
+      }),
     }),
     defineRoute({
       operation_id: 'listAccountEntitlements',
       method: 'get',
       path: '/v1/accounts/{id}/entitlements',
-      summary: "What the account owns, newest first",
+      summary: 'What the account owns, newest first',
       tag: 'orders',
       auth: 'bearer',
       params: accountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { status: Joi.string().valid('ACTIVE', 'REVOKED') }),
       responses: { 200: 'A page of entitlements', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
-      handler: async (ctx, { actor, params, query }) => ({ status: 200, body: await accountEntitlements(ctx.state.deps, actor, params.id, query) }),
+      handler: async (ctx, { actor, params, query }) => ({
+        status: 200,
+        body: await accountEntitlements(ctx.state.deps, actor, params.id, query),
+      }),
     }),
   ];
 }

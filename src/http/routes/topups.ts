@@ -5,7 +5,7 @@ import { createTopup } from '../../shop/topups/create-topup.js';
 import { receivePspEvent } from '../../shop/topups/receive-psp-event.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, uuidParams } from './schemas.js';
+import { accountIdSchema } from './schemas.js';
 
 export function topupRoutes(config: Config): RouteSpec[] {
   return [
@@ -22,19 +22,36 @@ export function topupRoutes(config: Config): RouteSpec[] {
         amount: amountSchema(config.limits.amount_max_minor).required(),
         currency: currencySchema(config.currencies).required(),
       }),
-      responses: { 201: 'The PENDING top-up', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account', 422: 'Idempotency-Key reused' },
+      responses: {
+        201: 'The PENDING top-up',
+        400: 'Invalid request',
+        401: 'Unauthenticated',
+        403: 'Forbidden',
+        404: 'No such account',
+        422: 'Idempotency-Key reused',
+      },
       handler: async (ctx, { actor, body, idempotency }) => createTopup(ctx.state.deps, actor, body, idempotency),
     }),
-    readByIdRoute({ operation_id: 'getTopup', path: '/v1/topups/{id}', summary: 'A top-up: PENDING, SUCCEEDED, FAILED or REVERSED', tag: 'topups', read: getTopup }),
+    readByIdRoute({
+      operation_id: 'getTopup',
+      path: '/v1/topups/{id}',
+      summary: 'A top-up: PENDING, SUCCEEDED, FAILED or REVERSED',
+      tag: 'topups',
+      read: getTopup,
+    }),
     defineRoute({
       operation_id: 'receivePspEvent',
       method: 'post',
       path: '/v1/psp/events',
-      summary: 'PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; 200 for every validly signed event, duplicates included',
+      summary:
+        'PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; 200 for every validly signed event, duplicates included',
       tag: 'topups',
       auth: 'psp_signature',
       responses: { 200: '{ received, outcome }', 400: 'Not JSON', 401: 'Bad, stale or missing signature' },
-      handler: async (ctx) => ({ status: 200, body: await receivePspEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Psp-Signature')) }),
+      handler: async (ctx) => ({
+        status: 200,
+        body: await receivePspEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Psp-Signature')),
+      }),
     }),
   ];
 }

@@ -20,13 +20,16 @@ export class CallSlots {
     }
     return new Promise<boolean>((resolve) => {
       const waiter = { count, grant: () => resolve(true) };
-      const timer = setTimeout(() => {
-        const index = this.waiters.indexOf(waiter);
-        if (index < 0) return;
-        this.waiters.splice(index, 1);
-        resolve(false);
-        this.drain();
-      }, Math.max(0, deadline_ms - Date.now()));
+      const timer = setTimeout(
+        () => {
+          const index = this.waiters.indexOf(waiter);
+          if (index < 0) return;
+          this.waiters.splice(index, 1);
+          resolve(false);
+          this.drain();
+        },
+        Math.max(0, deadline_ms - Date.now()),
+      );
       waiter.grant = () => {
         clearTimeout(timer);
         resolve(true);

@@ -51,7 +51,11 @@ export function httpCall(options: HttpCallOptions): Promise<HttpOutcome> {
     }
     const agent = agentsFor(options.sockets_per_origin_max)[url.protocol === 'https:' ? 'https:' : 'http:'];
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers = { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }), ...options.headers };
+    const headers = {
+      accept: 'application/json',
+      ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
+      ...options.headers,
+    };
     const request = (url.protocol === 'https:' ? https : http).request(url, { method: options.method, agent, headers });
     let settled = false;
     const settle = (outcome: HttpOutcome) => {
@@ -69,7 +73,9 @@ export function httpCall(options: HttpCallOptions): Promise<HttpOutcome> {
     const abort = () => settle({ kind: 'aborted', latency_ms: elapsed(), detail: 'call abandoned' });
     if (options.signal?.aborted) return abort();
     options.signal?.addEventListener('abort', abort, { once: true });
-    request.on('error', (error: NodeJS.ErrnoException) => settle({ kind: 'network', latency_ms: elapsed(), detail: String(error.code ?? error.message).slice(0, 200) }));
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      settle({ kind: 'network', latency_ms: elapsed(), detail: String(error.code ?? error.message).slice(0, 200) }),
+    );
     request.on('response', (response) => readBody(response, options.response_bytes_max, elapsed, settle));
     request.end(payload);
   });
@@ -77,7 +83,10 @@ export function httpCall(options: HttpCallOptions): Promise<HttpOutcome> {
 
 function readBody(response: http.IncomingMessage, bytes_max: number, elapsed: () => number, settle: (outcome: HttpOutcome) => void): void {
   const too_large = () => settle({ kind: 'too_large', latency_ms: elapsed(), detail: `response over ${bytes_max} bytes` });
-  if (Number(response.headers['content-length'] ?? 0) > bytes_max) return too_large();
+  if (Number(response.headers['content-length'] ?? 0) > bytes_max) {
+    too_large();
+    return;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   response.on('data', (chunk: Buffer) => {
@@ -89,7 +98,12 @@ function readBody(response: http.IncomingMessage, bytes_max: number, elapsed: ()
   response.on('end', () => {
     const text = Buffer.concat(chunks).toString('utf8');
     try {
-      settle({ kind: 'answered', status: response.statusCode ?? 0, body: text === '' ? undefined : (JSON.parse(text) as unknown), latency_ms: elapsed() });
+      settle({
+        kind: 'answered',
+        status: response.statusCode ?? 0,
+        body: text === '' ? undefined : (JSON.parse(text) as unknown),
+        latency_ms: elapsed(),
+      });
     } catch {
       settle({ kind: 'not_json', latency_ms: elapsed(), detail: `status ${response.statusCode}, body is not JSON` });
     }

@@ -42,11 +42,23 @@ export function countsAsFailure(result: SellerResult<unknown>): boolean {
 // A price of 0 is not a sale we can settle (a ledger movement is never zero): a bad answer for
 // holds, orders and available quotes; a seller that does not sell a product may quote 0.
 const money = Joi.number().integer().min(1).max(1e12).required();
-const quotedPrice = Joi.number().integer().min(0).max(1e12).required().when('available', { is: true, then: Joi.number().min(1) });
+const quotedPrice = Joi.number()
+  .integer()
+  .min(0)
+  .max(1e12)
+  .required()
+  // biome-ignore lint/suspicious/noThenProperty: Joi's conditional schema API names its branch `then`
+  .when('available', { is: true, then: Joi.number().min(1) });
 const text = Joi.string().min(1).max(256).required();
 // Sellers may add fields; only the ones we use are checked.
 const OPTIONS: Joi.ValidationOptions = { allowUnknown: true, convert: false, abortEarly: true };
-const quoteSchema = Joi.object({ available: Joi.boolean().required(), price: quotedPrice, quote_id: text, expires_at: Joi.string().isoDate().required(), currency: Joi.string().max(16) });
+const quoteSchema = Joi.object({
+  available: Joi.boolean().required(),
+  price: quotedPrice,
+  quote_id: text,
+  expires_at: Joi.string().isoDate().required(),
+  currency: Joi.string().max(16),
+});
 const holdSchema = Joi.object({ hold_id: text, price: money, expires_at: Joi.string().isoDate().required() });
 const orderSchema = Joi.object({ order_id: text, status: Joi.string().valid('confirmed').required(), price: money });
 const conflictSchema = Joi.object({ error: Joi.string().max(64).required(), price: Joi.number().integer().min(0) });
@@ -59,12 +71,25 @@ export interface CallSettings {
   signal?: AbortSignal;
 }
 
-export function callSettings(config: Pick<SellerConfig, 'response_bytes_max' | 'sockets_per_origin_max'>, timeout_ms: number, signal?: AbortSignal): CallSettings {
-  return { timeout_ms, response_bytes_max: config.response_bytes_max, sockets_per_origin_max: config.sockets_per_origin_max, ...(signal ? { signal } : {}) };
+export function callSettings(
+  config: Pick<SellerConfig, 'response_bytes_max' | 'sockets_per_origin_max'>,
+  timeout_ms: number,
+  signal?: AbortSignal,
+): CallSettings {
+  return {
+    timeout_ms,
+    response_bytes_max: config.response_bytes_max,
+    sockets_per_origin_max: config.sockets_per_origin_max,
+    ...(signal ? { signal } : {}),
+  };
 }
 
 export async function requestQuote(seller: Seller, product_id: string, settings: CallSettings): Promise<SellerResult<Quote>> {
-  const outcome = await httpCall({ method: 'GET', url: `${seller.base_url}/quote?product_id=${encodeURIComponent(product_id)}`, ...settings });
+  const outcome = await httpCall({
+    method: 'GET',
+    url: `${seller.base_url}/quote?product_id=${encodeURIComponent(product_id)}`,
+    ...settings,
+  });
   return interpret(outcome, 200, quoteSchema, (body) => ({
     available: body.available as boolean,
     price_minor: body.price as number,
@@ -90,11 +115,22 @@ export async function placeOrder(
   idempotency_key: string,
   settings: CallSettings,
 ): Promise<SellerResult<SellerOrder>> {
-  const outcome = await httpCall({ method: 'POST', url: `${seller.base_url}/orders`, body: request, headers: { 'idempotency-key': idempotency_key }, ...settings });
+  const outcome = await httpCall({
+    method: 'POST',
+    url: `${seller.base_url}/orders`,
+    body: request,
+    headers: { 'idempotency-key': idempotency_key },
+    ...settings,
+  });
   return interpret(outcome, 201, orderSchema, (body) => ({ order_id: body.order_id as string, price_minor: body.price as number }));
 }
 
-function interpret<T>(outcome: HttpOutcome, success_status: number, schema: Joi.ObjectSchema, read: (body: Record<string, unknown>) => T): SellerResult<T> {
+function interpret<T>(
+  outcome: HttpOutcome,
+  success_status: number,
+  schema: Joi.ObjectSchema,
+  read: (body: Record<string, unknown>) => T,
+): SellerResult<T> {
   const { latency_ms } = outcome;
   if (outcome.kind === 'timeout' || outcome.kind === 'network' || outcome.kind === 'aborted') {
     return { outcome: 'failed', reason: outcome.kind, latency_ms, detail: outcome.detail };
@@ -114,7 +150,8 @@ function interpret<T>(outcome: HttpOutcome, success_status: number, schema: Joi.
 
 function conflict(body: unknown, latency_ms: number): SellerResult<never> {
   const { error, value } = conflictSchema.validate(body, OPTIONS);
-  if (error) return { outcome: 'failed', reason: 'bad_response', latency_ms, detail: `409 without a known error: ${error.message.slice(0, 150)}` };
+  if (error)
+    return { outcome: 'failed', reason: 'bad_response', latency_ms, detail: `409 without a known error: ${error.message.slice(0, 150)}` };
   const code = (value as { error: string }).error;
   const reason: ConflictReason = CONFLICTS.has(code) ? (code as ConflictReason) : 'refused';
   return { outcome: 'conflict', reason, price_minor: (value as { price?: number }).price ?? null, latency_ms, detail: code };

@@ -24,7 +24,10 @@ export interface CircuitAdmission {
 export async function admitByCircuit(deps: Deps, seller_ids: readonly string[], probe_lease_ms: number): Promise<CircuitAdmission> {
   if (seller_ids.length === 0) return { closed: [], probes: [], open: [] };
   const rows = await deps.transactions.read((tx) =>
-    tx.rows<{ seller_id: string; circuit_state: string }>('SELECT seller_id, circuit_state FROM seller_health WHERE seller_id = ANY(CAST(? AS TEXT[]))', [[...seller_ids]]),
+    tx.rows<{ seller_id: string; circuit_state: string }>(
+      'SELECT seller_id, circuit_state FROM seller_health WHERE seller_id = ANY(CAST(? AS TEXT[]))',
+      [[...seller_ids]],
+    ),
   );
   const state = new Map(rows.map((row) => [row.seller_id, row.circuit_state]));
   // A seller without a health row has never been called: its circuit is closed.
@@ -75,8 +78,16 @@ export async function recordCalls(deps: Deps, records: readonly CallRecord[]): P
   if (records.length === 0) return;
   await countCalls(deps, records);
   const probes = records.filter((record) => record.probe);
-  await settleProbes(deps, probes.filter((record) => !record.failed).map((record) => record.seller_id), 'closed');
-  await settleProbes(deps, probes.filter((record) => record.failed).map((record) => record.seller_id), 'open');
+  await settleProbes(
+    deps,
+    probes.filter((record) => !record.failed).map((record) => record.seller_id),
+    'closed',
+  );
+  await settleProbes(
+    deps,
+    probes.filter((record) => record.failed).map((record) => record.seller_id),
+    'open',
+  );
   const failing = [...new Set(records.filter((record) => record.failed && !record.probe).map((record) => record.seller_id))];
   if (failing.length > 0) await openFailingCircuits(deps, failing);
 }
@@ -112,7 +123,13 @@ async function countCalls(deps: Deps, records: readonly CallRecord[]): Promise<v
         window,
         window,
         window,
-        ...ordered.flatMap(([seller_id, entry]) => [seller_id, entry.calls, entry.failures, Math.round(entry.latency_ms_total / entry.calls), entry.error?.slice(0, 200) ?? null]),
+        ...ordered.flatMap(([seller_id, entry]) => [
+          seller_id,
+          entry.calls,
+          entry.failures,
+          Math.round(entry.latency_ms_total / entry.calls),
+          entry.error?.slice(0, 200) ?? null,
+        ]),
       ],
     ),
   );

@@ -37,7 +37,9 @@ export async function reserveCalls(
   const { rate_window_ms, rate_boundary_guard_ms } = deps.config.sellers;
   const windows = windowsForCall(now_ms, rate_window_ms, rate_boundary_guard_ms);
   // One row per (seller, window), in key order, so concurrent statements lock rows in the same order.
-  const ordered = [...new Map(sellers.map((seller) => [seller.id, seller])).values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const ordered = [...new Map(sellers.map((seller) => [seller.id, seller])).values()].sort((a, b) =>
+    a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+  );
   const params = ordered.flatMap((seller) => windows.flatMap((window) => [seller.id, window, seller.rate_limit_per_minute]));
   const reserved = await autocommit(deps, (tx) =>
     tx.rows<{ seller_id: string }>(

@@ -28,7 +28,14 @@ const PROBE_LEASE_MARGIN_MS = 1000;
  * shared circuit (closed, or this caller's half-open probe), then a reservation in the shared
  * rate window. Only then is the HTTP call made, with a timeout that ends by `deadline_ms`.
  */
-export async function callSellers<T>(deps: Deps, slots: CallSlots, kind: CallKind, sellers: readonly Seller[], call: Call<T>, deadline_ms: number): Promise<GatedCalls<T>> {
+export async function callSellers<T>(
+  deps: Deps,
+  slots: CallSlots,
+  kind: CallKind,
+  sellers: readonly Seller[],
+  call: Call<T>,
+  deadline_ms: number,
+): Promise<GatedCalls<T>> {
   if (sellers.length === 0) return { calls: [], skipped: [], recorded: Promise.resolve() };
   const metrics = sellerMetrics(deps.metrics);
   if (!(await slots.acquire(sellers.length, deadline_ms))) {
@@ -51,21 +58,27 @@ export async function callSellers<T>(deps: Deps, slots: CallSlots, kind: CallKin
     const result = call(seller, Math.max(1, timeout_ms)).finally(() => slots.release(1));
     return { seller, result };
   });
-  const recorded = Promise.all(calls.map(({ result }) => result)).then((results) => {
-    for (const result of results) metrics.seller_calls_total.inc({ kind, outcome: result.outcome === 'ok' ? 'ok' : result.reason });
-    const local = looksLocal(results);
-    if (local) deps.logger.warn({ calls: results.length }, 'nearly every seller call of a batch failed: treated as a local failure, circuits untouched');
-    return recordCalls(
-      deps,
-      results.map((result, index) => ({
-        seller_id: calls[index]!.seller.id,
-        failed: countsAsFailure(result) && !local,
-        latency_ms: result.latency_ms,
-        error: result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`,
-        probe: probes.has(calls[index]!.seller.id),
-      })),
-    );
-  }).catch((error: unknown) => deps.logger.warn({ err: error }, 'recording seller call outcomes failed'));
+  const recorded = Promise.all(calls.map(({ result }) => result))
+    .then((results) => {
+      for (const result of results) metrics.seller_calls_total.inc({ kind, outcome: result.outcome === 'ok' ? 'ok' : result.reason });
+      const local = looksLocal(results);
+      if (local)
+        deps.logger.warn(
+          { calls: results.length },
+          'nearly every seller call of a batch failed: treated as a local failure, circuits untouched',
+        );
+      return recordCalls(
+        deps,
+        results.map((result, index) => ({
+          seller_id: calls[index]!.seller.id,
+          failed: countsAsFailure(result) && !local,
+          latency_ms: result.latency_ms,
+          error: result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`,
+          probe: probes.has(calls[index]!.seller.id),
+        })),
+      );
+    })
+    .catch((error: unknown) => deps.logger.warn({ err: error }, 'recording seller call outcomes failed'));
   return { calls, skipped, recorded };
 }
 
@@ -81,11 +94,18 @@ function looksLocal(results: ReadonlyArray<SellerResult<unknown>>): boolean {
 
 async function admit(deps: Deps, sellers: readonly Seller[]) {
   const probe_lease_ms = Math.max(...sellers.map((seller) => seller.timeout_ms)) + PROBE_LEASE_MARGIN_MS;
-  const circuit = await admitByCircuit(deps, sellers.map((seller) => seller.id), probe_lease_ms);
+  const circuit = await admitByCircuit(
+    deps,
+    sellers.map((seller) => seller.id),
+    probe_lease_ms,
+  );
   const allowed = new Set([...circuit.closed, ...circuit.probes]);
   const candidates = sellers.filter((seller) => allowed.has(seller.id));
   const reserved = await reserveCalls(deps, candidates, Date.now());
-  await returnProbes(deps, circuit.probes.filter((id) => !reserved.has(id)));
+  await returnProbes(
+    deps,
+    circuit.probes.filter((id) => !reserved.has(id)),
+  );
   const skipped = sellers
     .filter((seller) => !reserved.has(seller.id))
     .map((seller) => ({ seller, reason: allowed.has(seller.id) ? ('rate_limited' as const) : ('circuit_open' as const) }));

@@ -24,7 +24,10 @@ export class JobLease {
   ) {
     this.lease_ms = deps.config.sellers.job_lease_ms;
     this.valid_until_ms = job.claimed_at_ms + this.lease_ms;
-    this.timer = setInterval(() => void this.renew().catch(() => undefined), Math.max(100, Math.floor(this.lease_ms / HEARTBEATS_PER_LEASE)));
+    this.timer = setInterval(
+      () => void this.renew().catch(() => undefined),
+      Math.max(100, Math.floor(this.lease_ms / HEARTBEATS_PER_LEASE)),
+    );
     this.timer.unref();
   }
 

@@ -72,7 +72,15 @@ export async function claimJobOf(deps: Deps, owner: string, kind: 'purchase', su
 }
 
 function toClaimed(row: ClaimRow, lease_token: string, claimed_at_ms: number): ClaimedJob {
-  return { id: row.id, kind: row.kind, subject_id: row.subject_id, claims: row.claims, region: row.crdb_region, lease_token, claimed_at_ms };
+  return {
+    id: row.id,
+    kind: row.kind,
+    subject_id: row.subject_id,
+    claims: row.claims,
+    region: row.crdb_region,
+    lease_token,
+    claimed_at_ms,
+  };
 }
 
 /** Extends the lease; false when it is no longer ours. */
@@ -92,7 +100,10 @@ export async function renewLease(deps: Deps, job: ClaimedJob): Promise<boolean> 
  * only one of the two transactions commits in an order where the lease is held.
  */
 export async function assertLeaseIn(tx: SqlTx, job: ClaimedJob): Promise<void> {
-  const row = await tx.maybeOne<{ lease_token: string | null; finished: boolean }>('SELECT lease_token, finished_at IS NOT NULL AS finished FROM jobs WHERE id = ?', [job.id]);
+  const row = await tx.maybeOne<{ lease_token: string | null; finished: boolean }>(
+    'SELECT lease_token, finished_at IS NOT NULL AS finished FROM jobs WHERE id = ?',
+    [job.id],
+  );
   if (!row || row.finished || row.lease_token !== job.lease_token) throw new LeaseLost(job.id);
 }
 

@@ -25,7 +25,12 @@ export class PurchaseJobRunner {
 
   task(): PeriodicTask {
     const { job_poll_interval_ms, job_concurrency_max } = this.deps.config.sellers;
-    return { name: 'purchase_jobs', interval_ms: job_poll_interval_ms, batch_size: Math.min(CLAIM_BATCH_MAX, job_concurrency_max), run: () => this.poll() };
+    return {
+      name: 'purchase_jobs',
+      interval_ms: job_poll_interval_ms,
+      batch_size: Math.min(CLAIM_BATCH_MAX, job_concurrency_max),
+      run: () => this.poll(),
+    };
   }
 
   private get free(): number {
@@ -53,7 +58,9 @@ export class PurchaseJobRunner {
     claimJobOf(this.deps, this.owner, 'purchase', purchase_request_id)
       .finally(() => (this.reserved -= 1))
       .then((job) => job && this.start(job))
-      .catch((error: unknown) => this.deps.logger.warn({ err: error, purchase_request_id }, 'starting a purchase job failed; the poll will pick it up'));
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, purchase_request_id }, 'starting a purchase job failed; the poll will pick it up'),
+      );
   }
 
   /** Resolves when no job runs in this pod (tests, draining). */

@@ -23,7 +23,12 @@ export async function attemptPurchase(ctx: PurchaseContext, seller: Seller, quot
  * died) re-sends the very same order under the same Idempotency-Key, so the seller answers with
  * the order it may already have made instead of making a second one.
  */
-export async function continueAttempt(ctx: PurchaseContext, seller: Seller, attempt: Attempt, options: { deadline_ms: number }): Promise<AttemptResult> {
+export async function continueAttempt(
+  ctx: PurchaseContext,
+  seller: Seller,
+  attempt: Attempt,
+  options: { deadline_ms: number },
+): Promise<AttemptResult> {
   let order_request: { hold_id: string } | { quote_id: string } = { quote_id: attempt.quote_id ?? '' };
   if (seller.supports_holds) {
     const hold_id = attempt.seller_hold_id ?? (await holdAtSeller(ctx, seller, attempt, options.deadline_ms));
@@ -40,7 +45,11 @@ async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attem
   if ('outcome' in held) return held;
   if (held.price_minor > ctx.request.max_price_minor) {
     // The seller's hold lapses on its own: the protocol has no release.
-    return { outcome: 'price_moved', detail: `held at ${held.price_minor}, above the maximum ${ctx.request.max_price_minor}`, price_minor: held.price_minor };
+    return {
+      outcome: 'price_moved',
+      detail: `held at ${held.price_minor}, above the maximum ${ctx.request.max_price_minor}`,
+      price_minor: held.price_minor,
+    };
   }
   await fenced(ctx, 'record_seller_hold', (tx) => recordSellerHold(tx, ctx.request.id, attempt.position, held));
   return held.hold_id;
@@ -94,7 +103,15 @@ async function guarded<T>(
 }
 
 async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure): Promise<AttemptResult> {
-  await fenced(ctx, 'fail_purchase_attempt', (tx) => failAttempt(tx, ctx.request.id, attempt.position, failure.outcome, failure.detail, failure.price_minor));
-  const failed: Attempt = { ...attempt, state: 'failed', outcome: failure.outcome, detail: failure.detail, price_minor: failure.price_minor };
+  await fenced(ctx, 'fail_purchase_attempt', (tx) =>
+    failAttempt(tx, ctx.request.id, attempt.position, failure.outcome, failure.detail, failure.price_minor),
+  );
+  const failed: Attempt = {
+    ...attempt,
+    state: 'failed',
+    outcome: failure.outcome,
+    detail: failure.detail,
+    price_minor: failure.price_minor,
+  };
   return { failed: failure.outcome, attempt: failed };
 }

@@ -26,7 +26,12 @@ export interface Accepted {
  * the request and its durable job; then the job is started in this pod. Sellers are never called
  * inside the transaction: the job calls them after the commit.
  */
-export async function createPurchaseRequest(deps: AppDeps, actor: Actor, input: CreatePurchaseRequestInput, idempotency: IdempotencyScope): Promise<CommandResult<Accepted>> {
+export async function createPurchaseRequest(
+  deps: AppDeps,
+  actor: Actor,
+  input: CreatePurchaseRequestInput,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<Accepted>> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
   const config = deps.config.sellers;
   const result = await deps.commands.run(
@@ -43,7 +48,13 @@ export async function createPurchaseRequest(deps: AppDeps, actor: Actor, input: 
         reference: `purchase of ${input.product_id}`.slice(0, 200),
       });
       placement.region = hold.crdb_region;
-      const id = await insertPurchaseRequest(tx, { ...input, max_price_minor: input.max_price, hold_id: hold.id, deadline_ms: config.deadline_ms, region: hold.crdb_region });
+      const id = await insertPurchaseRequest(tx, {
+        ...input,
+        max_price_minor: input.max_price,
+        hold_id: hold.id,
+        deadline_ms: config.deadline_ms,
+        region: hold.crdb_region,
+      });
       await insertJob(tx, { kind: 'purchase', subject_id: id, region: hold.crdb_region });
       return { id, status: 'pending' as const, status_url: statusUrl(id) };
     },

@@ -17,7 +17,12 @@ type Deps = Pick<AppDeps, 'transactions' | 'config' | 'logger' | 'metrics'>;
  * becomes `purchased`; the job ends with it. The hold can be captured only while ACTIVE and the
  * request finished only while pending, so a retried or duplicated finish captures nothing twice.
  */
-export async function finishPurchased(deps: Deps, job: ClaimedJob, request: PurchaseRequest, bought: { position: number; seller_id: string; order: SellerOrder }): Promise<void> {
+export async function finishPurchased(
+  deps: Deps,
+  job: ClaimedJob,
+  request: PurchaseRequest,
+  bought: { position: number; seller_id: string; order: SellerOrder },
+): Promise<void> {
   const status = await deps.transactions.run(
     'finish_purchase',
     async (tx) => {
@@ -25,19 +30,41 @@ export async function finishPurchased(deps: Deps, job: ClaimedJob, request: Purc
       const current = await findPurchaseRequest(tx, request.id, { for_update: true });
       if (current?.status !== 'pending') return finishJobIn(tx, job).then(() => undefined);
       await confirmAttempt(tx, request.id, bought.position, bought.order);
-      const confirmation = { seller_id: bought.seller_id, order_id: bought.order.order_id, price: bought.order.price_minor, idempotency_key: orderIdempotencyKey(request.id, bought.seller_id) };
+      const confirmation = {
+        seller_id: bought.seller_id,
+        order_id: bought.order.order_id,
+        price: bought.order.price_minor,
+        idempotency_key: orderIdempotencyKey(request.id, bought.seller_id),
+      };
       const hold = await findHold(tx, request.hold_id);
       // A seller price above the maximum breaks the seller protocol (holds and quotes are checked
       // against the maximum before ordering): the player is never charged more than they allowed.
       const charged_minor = Math.min(bought.order.price_minor, request.max_price_minor);
       if (hold?.status !== 'ACTIVE') {
-        deps.logger.error({ purchase_request_id: request.id, hold_id: request.hold_id, status: hold?.status }, 'bought from a seller but the wallet hold is no longer active');
-        await finishRequest(tx, request.id, { status: 'failed', failure_reason: `bought (order ${bought.order.order_id}) but the wallet hold was ${hold?.status ?? 'missing'}: needs review` });
+        deps.logger.error(
+          { purchase_request_id: request.id, hold_id: request.hold_id, status: hold?.status },
+          'bought from a seller but the wallet hold is no longer active',
+        );
+        await finishRequest(tx, request.id, {
+          status: 'failed',
+          failure_reason: `bought (order ${bought.order.order_id}) but the wallet hold was ${hold?.status ?? 'missing'}: needs review`,
+        });
         await finishJobIn(tx, job);
         return 'failed' as const;
       }
-      await captureHoldIn(tx, hold, charged_minor, { type: 'seller_purchase', purchase_request_id: request.id, reference: `${bought.seller_id}:${bought.order.order_id}` }, deps.config.limits);
-      await finishRequest(tx, request.id, { status: 'purchased', final_price_minor: charged_minor, seller_id: bought.seller_id, confirmation });
+      await captureHoldIn(
+        tx,
+        hold,
+        charged_minor,
+        { type: 'seller_purchase', purchase_request_id: request.id, reference: `${bought.seller_id}:${bought.order.order_id}` },
+        deps.config.limits,
+      );
+      await finishRequest(tx, request.id, {
+        status: 'purchased',
+        final_price_minor: charged_minor,
+        seller_id: bought.seller_id,
+        confirmation,
+      });
       await finishJobIn(tx, job);
       return 'purchased' as const;
     },

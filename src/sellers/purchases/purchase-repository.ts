@@ -111,18 +111,39 @@ function toAttempt(row: Row<Attempt>): Attempt {
 
 export async function insertPurchaseRequest(
   tx: SqlTx,
-  input: { account_id: string; product_id: string; max_price_minor: number; currency: string; hold_id: string; deadline_ms: number; region: string },
+  input: {
+    account_id: string;
+    product_id: string;
+    max_price_minor: number;
+    currency: string;
+    hold_id: string;
+    deadline_ms: number;
+    region: string;
+  },
 ): Promise<string> {
   const id = randomUUID();
   await tx.execute(
     `INSERT INTO purchase_requests (id, account_id, product_id, max_price_minor, currency, status, hold_id, deadline_at, crdb_region)
      VALUES (?, ?, ?, ?, ?, 'pending', ?, now() + CAST(? AS INTERVAL), ?)`,
-    [id, input.account_id, input.product_id, input.max_price_minor, input.currency, input.hold_id, `${input.deadline_ms} milliseconds`, input.region],
+    [
+      id,
+      input.account_id,
+      input.product_id,
+      input.max_price_minor,
+      input.currency,
+      input.hold_id,
+      `${input.deadline_ms} milliseconds`,
+      input.region,
+    ],
   );
   return id;
 }
 
-export async function findPurchaseRequest(tx: SqlTx, id: string, options: { for_update?: boolean } = {}): Promise<PurchaseRequest | undefined> {
+export async function findPurchaseRequest(
+  tx: SqlTx,
+  id: string,
+  options: { for_update?: boolean } = {},
+): Promise<PurchaseRequest | undefined> {
   const row = await tx.maybeOne<Row<PurchaseRequest> & { max_price_minor: string; crdb_region: string }>(
     `SELECT * FROM purchase_requests WHERE id = ?${options.for_update ? ' FOR UPDATE' : ''}`,
     [id],
@@ -131,7 +152,9 @@ export async function findPurchaseRequest(tx: SqlTx, id: string, options: { for_
 }
 
 export async function listAttempts(tx: SqlTx, purchase_request_id: string): Promise<Attempt[]> {
-  const rows = await tx.rows<Row<Attempt>>('SELECT * FROM purchase_attempts WHERE purchase_request_id = ? ORDER BY position', [purchase_request_id]);
+  const rows = await tx.rows<Row<Attempt>>('SELECT * FROM purchase_attempts WHERE purchase_request_id = ? ORDER BY position', [
+    purchase_request_id,
+  ]);
   return rows.map(toAttempt);
 }
 
@@ -142,7 +165,11 @@ export async function storeQuotes(tx: SqlTx, request: PurchaseRequest, quotes: r
   );
 }
 
-export async function insertAttempt(tx: SqlTx, request: PurchaseRequest, attempt: { position: number; seller_id: string; quote_id: string; quoted_price_minor: number }): Promise<Attempt> {
+export async function insertAttempt(
+  tx: SqlTx,
+  request: PurchaseRequest,
+  attempt: { position: number; seller_id: string; quote_id: string; quoted_price_minor: number },
+): Promise<Attempt> {
   const row = await tx.one<Row<Attempt>>(
     `INSERT INTO purchase_attempts (purchase_request_id, position, seller_id, quote_id, quoted_price_minor, state, crdb_region)
      VALUES (?, ?, ?, ?, ?, 'started', ?) RETURNING *`,
@@ -152,14 +179,26 @@ export async function insertAttempt(tx: SqlTx, request: PurchaseRequest, attempt
 }
 
 /** The seller's hold is written down BEFORE the order is sent, so a successor re-sends the very same order. */
-export async function recordSellerHold(tx: SqlTx, request_id: string, position: number, hold: { hold_id: string; price_minor: number }): Promise<void> {
+export async function recordSellerHold(
+  tx: SqlTx,
+  request_id: string,
+  position: number,
+  hold: { hold_id: string; price_minor: number },
+): Promise<void> {
   await tx.execute(
     "UPDATE purchase_attempts SET seller_hold_id = ?, held_price_minor = ? WHERE purchase_request_id = ? AND position = ? AND state = 'started'",
     [hold.hold_id, hold.price_minor, request_id, position],
   );
 }
 
-export async function failAttempt(tx: SqlTx, request_id: string, position: number, outcome: AttemptOutcome, detail: string | null, price_minor: number | null): Promise<void> {
+export async function failAttempt(
+  tx: SqlTx,
+  request_id: string,
+  position: number,
+  outcome: AttemptOutcome,
+  detail: string | null,
+  price_minor: number | null,
+): Promise<void> {
   await tx.execute(
     `UPDATE purchase_attempts SET state = 'failed', outcome = ?, detail = ?, price_minor = ?, finished_at = now()
      WHERE purchase_request_id = ? AND position = ? AND state = 'started'`,
@@ -167,7 +206,12 @@ export async function failAttempt(tx: SqlTx, request_id: string, position: numbe
   );
 }
 
-export async function confirmAttempt(tx: SqlTx, request_id: string, position: number, order: { order_id: string; price_minor: number }): Promise<void> {
+export async function confirmAttempt(
+  tx: SqlTx,
+  request_id: string,
+  position: number,
+  order: { order_id: string; price_minor: number },
+): Promise<void> {
   const updated = await tx.execute(
     `UPDATE purchase_attempts SET state = 'confirmed', order_id = ?, price_minor = ?, finished_at = now()
      WHERE purchase_request_id = ? AND position = ? AND state = 'started'`,

@@ -40,12 +40,22 @@ export async function runPurchase(deps: AppDeps, services: PurchaseServices, lea
     return finishUnpurchased(deps, job, request, { status: 'failed', failure_reason });
   }
   const resumed = await resumeAttemptInFlight(ctx, attempts);
-  if (resumed && 'confirmed' in resumed) return finishPurchased(deps, job, request, { position: resumed.attempt.position, seller_id: resumed.attempt.seller_id, order: resumed.confirmed });
+  if (resumed && 'confirmed' in resumed)
+    return finishPurchased(deps, job, request, {
+      position: resumed.attempt.position,
+      seller_id: resumed.attempt.seller_id,
+      order: resumed.confirmed,
+    });
   const quotes = request.quotes ?? (await collectQuotes(ctx, services.coalescer));
   const bought = await tryCheapestFirst(ctx, quotes, attempts);
   if (bought) return finishPurchased(deps, job, request, bought);
   const reason = Date.now() >= ctx.deadline_ms ? 'deadline reached before a seller could deliver' : undefined;
-  return finishUnpurchased(deps, job, request, unpurchasedOutcome({ quotes, attempts, currency: request.currency, max_price_minor: request.max_price_minor, reason }));
+  return finishUnpurchased(
+    deps,
+    job,
+    request,
+    unpurchasedOutcome({ quotes, attempts, currency: request.currency, max_price_minor: request.max_price_minor, reason }),
+  );
 }
 
 /** An attempt still `started` belongs to a run that died: finish it first (it may have bought). */
@@ -66,7 +76,12 @@ async function resumeAttemptInFlight(ctx: PurchaseContext, attempts: Attempt[]):
   return result;
 }
 
-async function failOpenAttempt(ctx: PurchaseContext, attempt: Attempt, outcome: 'interrupted' | 'deadline', detail: string): Promise<AttemptResult> {
+async function failOpenAttempt(
+  ctx: PurchaseContext,
+  attempt: Attempt,
+  outcome: 'interrupted' | 'deadline',
+  detail: string,
+): Promise<AttemptResult> {
   await fenced(ctx, 'fail_purchase_attempt', (tx) => failAttempt(tx, ctx.request.id, attempt.position, outcome, detail, null));
   return { failed: outcome, attempt: { ...attempt, state: 'failed', outcome, detail } };
 }
@@ -85,7 +100,9 @@ async function collectQuotes(ctx: PurchaseContext, coalescer: QuoteCoalescer): P
 /** At most `max` quotes, the most useful first: available by price, then unavailable, then failures. */
 function recordable(quotes: readonly QuoteRecord[], max: number): QuoteRecord[] {
   const group = (quote: QuoteRecord) => (quote.available === true ? 0 : quote.available === false ? 1 : 2);
-  return [...quotes].sort((a, b) => group(a) - group(b) || (group(a) === 0 ? byPrice(a, b) : a.seller_id < b.seller_id ? -1 : 1)).slice(0, max);
+  return [...quotes]
+    .sort((a, b) => group(a) - group(b) || (group(a) === 0 ? byPrice(a, b) : a.seller_id < b.seller_id ? -1 : 1))
+    .slice(0, max);
 }
 
 async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteRecord[], attempts: Attempt[]) {

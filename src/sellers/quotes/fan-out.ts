@@ -32,9 +32,17 @@ type FanOutInput = { product_id: string; sellers: readonly Seller[]; history: Re
  */
 export async function fanOut(deps: Deps, slots: CallSlots, input: FanOutInput): Promise<FanOutResult> {
   let result = await askInPhases(deps, slots, input);
-  for (let round = 1; round < ROUNDS_MAX && !answered(result) && result.sellers_asked > 0 && input.deadline_ms - Date.now() >= RETRY_TIME_MIN_MS; round += 1) {
+  for (
+    let round = 1;
+    round < ROUNDS_MAX && !answered(result) && result.sellers_asked > 0 && input.deadline_ms - Date.now() >= RETRY_TIME_MIN_MS;
+    round += 1
+  ) {
     const retry = await askInPhases(deps, slots, input);
-    result = { ...retry, sellers_asked: result.sellers_asked + retry.sellers_asked, recorded: Promise.all([result.recorded, retry.recorded]).then(() => undefined) };
+    result = {
+      ...retry,
+      sellers_asked: result.sellers_asked + retry.sellers_asked,
+      recorded: Promise.all([result.recorded, retry.recorded]).then(() => undefined),
+    };
   }
   return result;
 }
@@ -44,7 +52,11 @@ const answered = (result: FanOutResult) => result.quotes.some((quote) => quote.a
 async function askInPhases(deps: Deps, slots: CallSlots, input: FanOutInput): Promise<FanOutResult> {
   const config = deps.config.sellers;
   const phase_size = Math.min(config.fanout_phase_size, slots.capacity);
-  const phases = planPhases(input.sellers, input.history, { phase_size, sellers_max: config.fanout_sellers_max, explore_share: config.fanout_explore_share });
+  const phases = planPhases(input.sellers, input.history, {
+    phase_size,
+    sellers_max: config.fanout_sellers_max,
+    explore_share: config.fanout_explore_share,
+  });
   const quotes: QuoteRecord[] = [];
   const recorded: Array<Promise<void>> = [];
   let sellers_asked = 0;
@@ -53,7 +65,14 @@ async function askInPhases(deps: Deps, slots: CallSlots, input: FanOutInput): Pr
     if (input.deadline_ms - Date.now() < PHASE_TIME_MIN_MS) break;
     if (quotes.filter((quote) => quote.available === true).length >= config.fanout_enough_quotes) break;
     const started_ms = Date.now();
-    const gated = await callSellers(deps, slots, 'quote', phase, (seller, timeout_ms) => requestQuote(seller, input.product_id, callSettings(config, timeout_ms)), input.deadline_ms);
+    const gated = await callSellers(
+      deps,
+      slots,
+      'quote',
+      phase,
+      (seller, timeout_ms) => requestQuote(seller, input.product_id, callSettings(config, timeout_ms)),
+      input.deadline_ms,
+    );
     const results = await settleWithQuorum(
       gated.calls.map(({ result }) => result),
       { deadline_ms: input.deadline_ms, quorum: config.fanout_quorum, grace_ms: config.fanout_straggler_grace_ms },

@@ -54,14 +54,25 @@ const byStalest = <S extends { id: string }>(a: Ranked<S>, b: Ranked<S>) =>
  * is one phase (everyone is asked); with thousands, later phases run only while the fan-out
  * lacks quotes and has time left.
  */
-export function planPhases<S extends { id: string }>(sellers: readonly S[], history: ReadonlyMap<string, SellerHistory>, options: PhasePlanOptions): S[][] {
+export function planPhases<S extends { id: string }>(
+  sellers: readonly S[],
+  history: ReadonlyMap<string, SellerHistory>,
+  options: PhasePlanOptions,
+): S[][] {
   const ranked = sellers.map((seller) => ({ seller, history: history.get(seller.id), rank: rank(history.get(seller.id)) }));
   if (ranked.length <= options.phase_size) return ranked.length === 0 ? [] : [ranked.sort(byLikelyWinner).map(({ seller }) => seller)];
   const explore_count = Math.floor(options.phase_size * options.explore_share);
-  const explored = new Set([...ranked].filter((entry) => entry.rank !== Rank.Unreliable).sort(byStalest).slice(0, explore_count));
+  const explored = new Set(
+    [...ranked]
+      .filter((entry) => entry.rank !== Rank.Unreliable)
+      .sort(byStalest)
+      .slice(0, explore_count),
+  );
   const exploit = ranked.filter((entry) => !explored.has(entry)).sort(byLikelyWinner);
   const first = [...exploit.slice(0, options.phase_size - explored.size), ...explored];
-  const ordered = [...first, ...exploit.slice(options.phase_size - explored.size)].slice(0, options.sellers_max).map(({ seller }) => seller);
+  const ordered = [...first, ...exploit.slice(options.phase_size - explored.size)]
+    .slice(0, options.sellers_max)
+    .map(({ seller }) => seller);
   const phases: S[][] = [];
   for (let start = 0; start < ordered.length; start += options.phase_size) phases.push(ordered.slice(start, start + options.phase_size));
   return phases;

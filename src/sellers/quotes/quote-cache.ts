@@ -82,12 +82,21 @@ export async function publishFanOut(
 
 /** Gives the lease back without publishing (the fan-out failed): a waiting caller may fan out at once. */
 export async function abandonFanOut(deps: Deps, product_id: string, token: string): Promise<void> {
-  await autocommit(deps, (tx) => tx.execute('UPDATE quote_fanouts SET lease_token = NULL, lease_expires_at = NULL WHERE product_id = ? AND lease_token = ?', [product_id, token]));
+  await autocommit(deps, (tx) =>
+    tx.execute('UPDATE quote_fanouts SET lease_token = NULL, lease_expires_at = NULL WHERE product_id = ? AND lease_token = ?', [
+      product_id,
+      token,
+    ]),
+  );
 }
 
 /** When the last completed fan-out of a product started (its quotes may have expired since). */
 export async function lastCompletedFanOut(deps: Deps, product_id: string): Promise<string | undefined> {
-  const row = await deps.transactions.read((tx) => tx.maybeOne<{ started_at: string }>('SELECT started_at FROM quote_fanouts WHERE product_id = ? AND completed_at IS NOT NULL', [product_id]));
+  const row = await deps.transactions.read((tx) =>
+    tx.maybeOne<{ started_at: string }>('SELECT started_at FROM quote_fanouts WHERE product_id = ? AND completed_at IS NOT NULL', [
+      product_id,
+    ]),
+  );
   return row?.started_at;
 }
 
@@ -98,7 +107,17 @@ async function upsertQuotes(tx: SqlTx, region: string, product_id: string, answe
      VALUES ${rowPlaceholders(answers.length, 9)}
      ON CONFLICT (product_id, seller_id) DO UPDATE SET crdb_region = excluded.crdb_region, available = excluded.available, price_minor = excluded.price_minor,
        currency = excluded.currency, quote_id = excluded.quote_id, expires_at = excluded.expires_at, latency_ms = excluded.latency_ms, fetched_at = now()`,
-    answers.flatMap((answer) => [region, product_id, answer.seller_id, answer.available, answer.price, answer.currency, answer.quote_id, answer.expires_at, answer.latency_ms ?? 0]),
+    answers.flatMap((answer) => [
+      region,
+      product_id,
+      answer.seller_id,
+      answer.available,
+      answer.price,
+      answer.currency,
+      answer.quote_id,
+      answer.expires_at,
+      answer.latency_ms ?? 0,
+    ]),
   );
 }
 
@@ -138,7 +157,15 @@ export async function readPublishedQuotes(deps: Deps, product_id: string, starte
 export async function readHistory(deps: Deps, product_id: string): Promise<Map<string, SellerHistory>> {
   const window = `${deps.config.sellers.circuit_window_ms} milliseconds`;
   const rows = await deps.transactions.read((tx) =>
-    tx.rows<{ seller_id: string; available: boolean | null; price_minor: string | null; fetched_at: string | null; latency_ms_avg: number | null; recent_calls: number; recent_failures: number }>(
+    tx.rows<{
+      seller_id: string;
+      available: boolean | null;
+      price_minor: string | null;
+      fetched_at: string | null;
+      latency_ms_avg: number | null;
+      recent_calls: number;
+      recent_failures: number;
+    }>(
       `SELECT h.seller_id, q.available, q.price_minor, q.fetched_at, h.latency_ms_avg,
               CASE WHEN h.window_started_at > now() - CAST(? AS INTERVAL) THEN h.window_calls ELSE 0 END AS recent_calls,
               CASE WHEN h.window_started_at > now() - CAST(? AS INTERVAL) THEN h.window_failures ELSE 0 END AS recent_failures

@@ -4,7 +4,15 @@ import type { AppDeps } from '../../platform/deps.js';
 import type { CallSlots } from '../client/call-slots.js';
 import { listActiveSellers } from '../registry/seller-repository.js';
 import { fanOut } from './fan-out.js';
-import { abandonFanOut, claimFanOut, lastCompletedFanOut, publishFanOut, readFanOut, readHistory, readPublishedQuotes } from './quote-cache.js';
+import {
+  abandonFanOut,
+  claimFanOut,
+  lastCompletedFanOut,
+  publishFanOut,
+  readFanOut,
+  readHistory,
+  readPublishedQuotes,
+} from './quote-cache.js';
 import type { QuoteRecord } from './quote-record.js';
 
 export interface QuoteSet {
@@ -40,7 +48,8 @@ export class QuoteCoalescer {
     if (running) {
       return running.then((set) => {
         // The flight got no answer at all: try once more rather than share a failure.
-        if (!set.quotes.some((quote) => quote.available !== null) && joins_left > 0) return this.quotes(product_id, deadline_ms, joins_left - 1);
+        if (!set.quotes.some((quote) => quote.available !== null) && joins_left > 0)
+          return this.quotes(product_id, deadline_ms, joins_left - 1);
         return { quotes: set.quotes.map((quote) => ({ ...quote, cached: true })), source: 'shared' as const, sellers_asked: 0 };
       });
     }
@@ -64,7 +73,8 @@ export class QuoteCoalescer {
       if (!state.lease_live) {
         const token = `${this.owner}:${randomUUID()}`;
         const lease_ms = Math.max(0, deadline_ms - Date.now()) + LEASE_MARGIN_MS;
-        if (await claimFanOut(this.deps, this.deps.region, product_id, token, lease_ms)) return this.fanOutAndPublish(product_id, token, deadline_ms);
+        if (await claimFanOut(this.deps, this.deps.region, product_id, token, lease_ms))
+          return this.fanOutAndPublish(product_id, token, deadline_ms);
         continue;
       }
       if (Date.now() + poll_ms > deadline_ms) break;
@@ -93,7 +103,9 @@ export class QuoteCoalescer {
       return set;
     }
     // Shared for the TTL, and never beyond the earliest expiry of an available quote (minus the margin).
-    const expiries = answers.filter((quote) => quote.available && quote.expires_at).map((quote) => Date.parse(quote.expires_at!) - quote_expiry_margin_ms);
+    const expiries = answers
+      .filter((quote) => quote.available && quote.expires_at)
+      .map((quote) => Date.parse(quote.expires_at!) - quote_expiry_margin_ms);
     const fresh_until_ms = Math.max(Date.now(), Math.min(Date.now() + quote_cache_ttl_ms, ...expiries));
     try {
       await publishFanOut(this.deps, { region: this.deps.region, product_id, token, answers, fresh_until_ms });

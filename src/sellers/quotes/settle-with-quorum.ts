@@ -33,11 +33,11 @@ export function settleWithQuorum<T>(promises: ReadonlyArray<Promise<T>>, options
       if (settled === promises.length) finish();
       else if (settled === quorum_count && grace_timer === undefined) grace_timer = setTimeout(finish, options.grace_ms);
     };
-    promises.forEach((promise, index) =>
+    for (const [index, promise] of promises.entries()) {
       promise.then(
         (value) => settle(index, value),
         () => settle(index, undefined),
-      ),
-    );
+      );
+    }
   });
 }

@@ -9,7 +9,12 @@ import { withHealth, type SellerView } from './seller-view.js';
  * Idempotency-Key; a write to the GLOBAL registry is slow on CockroachDB, which is fine for an
  * admin operation.
  */
-export async function putSeller(deps: AppDeps, actor: Actor, id: string, input: SellerInput): Promise<{ created: boolean; seller: SellerView }> {
+export async function putSeller(
+  deps: AppDeps,
+  actor: Actor,
+  id: string,
+  input: SellerInput,
+): Promise<{ created: boolean; seller: SellerView }> {
   requireScope(actor, 'admin');
   return deps.transactions.run('put_seller', async (tx) => {
     const { seller, created } = await upsertSeller(tx, id, input);

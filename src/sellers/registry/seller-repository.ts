@@ -73,7 +73,10 @@ export async function findSeller(tx: SqlTx, id: string): Promise<Seller | undefi
 }
 
 /** Newest first, paged on (created_at, id) with full-precision timestamps, so paging never skips or repeats a seller. */
-export async function listSellersPage(tx: SqlTx, options: { limit: number; cursor?: string }): Promise<{ sellers: Seller[]; next_cursor: string | null }> {
+export async function listSellersPage(
+  tx: SqlTx,
+  options: { limit: number; cursor?: string },
+): Promise<{ sellers: Seller[]; next_cursor: string | null }> {
   const after = decodeCursor(options.cursor, ['timestamp', 'string']);
   const rows = await tx.rows<SellerRow & { created_at: string }>(
     `SELECT * FROM sellers ${after ? 'WHERE (created_at, id) < (CAST(? AS TIMESTAMPTZ), ?)' : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,

@@ -40,7 +40,10 @@ function parseCli(argv: string[]): CliOptions {
     port: integerArg('port', values.port),
     host: values.host,
     seed: integerArg('seed', values.seed),
-    products: values.products.split(',').map((product) => product.trim()).filter(Boolean),
+    products: values.products
+      .split(',')
+      .map((product) => product.trim())
+      .filter(Boolean),
     window_ms: integerArg('window-ms', values['window-ms']),
   };
 }
@@ -82,7 +85,13 @@ function printHowToRegister(simulator: SellerSimulator, options: CliOptions): vo
 async function main(): Promise<void> {
   const options = parseCli(process.argv.slice(2));
   const sellers = generateSellers({ count: options.count, seed: options.seed, product_ids: options.products });
-  const simulator = await startSellerSimulator({ host: options.host, port: options.port, sellers, window_ms: options.window_ms, seed: options.seed });
+  const simulator = await startSellerSimulator({
+    host: options.host,
+    port: options.port,
+    sellers,
+    window_ms: options.window_ms,
+    seed: options.seed,
+  });
   printSellers(simulator);
   printHowToRegister(simulator, options);
   const stop = () => void simulator.close().then(() => process.exit(0));

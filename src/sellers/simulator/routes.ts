@@ -33,7 +33,8 @@ export async function dispatch(ctx: RouteContext, req: IncomingMessage, res: Ser
   const endpoint = ENDPOINTS[match?.[2] ?? ''];
   const seller = ctx.sellers.get(match?.[1] ?? '');
   if (!endpoint || !seller) return sendReply(res, notFound(seller || !endpoint ? 'not_found' : 'unknown_seller'));
-  if (req.method !== endpoint.method) return sendReply(res, { status: 405, body: { error: 'method_not_allowed' }, headers: { Allow: endpoint.method } });
+  if (req.method !== endpoint.method)
+    return sendReply(res, { status: 405, body: { error: 'method_not_allowed' }, headers: { Allow: endpoint.method } });
   await serveCall({ seller, kind: endpoint.kind, url, req }, res, signal);
 }
 

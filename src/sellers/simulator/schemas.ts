@@ -46,7 +46,12 @@ export const simulatorOptionsSchema = Joi.object({
   host: Joi.string().min(1).default('127.0.0.1'),
   port: Joi.number().integer().min(0).max(65535).default(0),
   // Each seller is validated on its own later, so errors name the seller.
-  sellers: Joi.array().items(Joi.object({ id: Joi.string() }).unknown()).min(1).max(SELLERS_MAX).unique('id').required(),
+  sellers: Joi.array()
+    .items(Joi.object({ id: Joi.string() }).unknown())
+    .min(1)
+    .max(SELLERS_MAX)
+    .unique('id')
+    .required(),
   window_ms: Joi.number().integer().min(100).max(DURATION_MAX_MS).default(60_000),
   seed: Joi.number().integer().default(0),
 });

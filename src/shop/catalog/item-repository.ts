@@ -42,7 +42,17 @@ export async function upsertItem(tx: SqlTx, item: ItemFields): Promise<{ item: I
        currency = excluded.currency, active = excluded.active, refundable = excluded.refundable,
        grants_currency = excluded.grants_currency, grants_amount_minor = excluded.grants_amount_minor, updated_at = now()
      RETURNING *, (created_at = updated_at) AS created`,
-    [item.id, item.name, item.kind, item.price_minor, item.currency, item.active, item.refundable, item.grants?.currency ?? null, item.grants?.amount_minor ?? null],
+    [
+      item.id,
+      item.name,
+      item.kind,
+      item.price_minor,
+      item.currency,
+      item.active,
+      item.refundable,
+      item.grants?.currency ?? null,
+      item.grants?.amount_minor ?? null,
+    ],
   );
   return { item: toItem(row), created: row.created };
 }

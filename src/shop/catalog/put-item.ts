@@ -23,7 +23,8 @@ export async function putItem(deps: AppDeps, actor: Actor, input: PutItemInput):
   if ((input.kind === 'currency_pack') !== (grants !== null)) {
     throw new DomainError('validation_error', 'a currency_pack needs "grants", and only a currency_pack may have it');
   }
-  if (grants && grants.currency === input.currency) throw new DomainError('validation_error', 'a currency pack must grant a different currency than its price');
+  if (grants && grants.currency === input.currency)
+    throw new DomainError('validation_error', 'a currency pack must grant a different currency than its price');
   const { item, created } = await deps.transactions.run('put_item', (tx) =>
     upsertItem(tx, {
       id: input.id,

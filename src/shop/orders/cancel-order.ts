@@ -17,7 +17,14 @@ export async function cancelPendingOrder(tx: SqlTx, order: Order, reason: string
   return changeStatus(tx, order, 'CANCELLED', { reason });
 }
 
-export async function cancelOrder(deps: AppDeps, actor: Actor, order_id: string, idempotency: IdempotencyScope): Promise<CommandResult<OrderView>> {
+export async function cancelOrder(
+  deps: AppDeps,
+  actor: Actor,
+  order_id: string,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<OrderView>> {
   requireOrderControl(actor);
-  return orderCommand(deps, actor, order_id, 'cancel_order', idempotency, async (tx, order) => orderView(await cancelPendingOrder(tx, order, 'cancelled by request')));
+  return orderCommand(deps, actor, order_id, 'cancel_order', idempotency, async (tx, order) =>
+    orderView(await cancelPendingOrder(tx, order, 'cancelled by request')),
+  );
 }

@@ -11,12 +11,25 @@ export async function grantEntitlements(tx: SqlTx, order: Order): Promise<void> 
   await tx.execute(
     `INSERT INTO entitlements (id, account_id, account_seq, order_id, line_no, item_id, quantity, status, crdb_region)
      VALUES ${order.lines.map(() => "(?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?)").join(', ')}`,
-    order.lines.flatMap((line, index) => [randomUUID(), order.account_id, first_seq + index, order.id, line.line_no, line.item_id, line.quantity, order.region]),
+    order.lines.flatMap((line, index) => [
+      randomUUID(),
+      order.account_id,
+      first_seq + index,
+      order.id,
+      line.line_no,
+      line.item_id,
+      line.quantity,
+      order.region,
+    ]),
   );
 }
 
 /** Revokes refunded units; an entitlement with every unit revoked becomes REVOKED. */
-export async function revokeEntitlements(tx: SqlTx, order_id: string, lines: ReadonlyArray<{ line_no: number; quantity: number }>): Promise<void> {
+export async function revokeEntitlements(
+  tx: SqlTx,
+  order_id: string,
+  lines: ReadonlyArray<{ line_no: number; quantity: number }>,
+): Promise<void> {
   for (const line of lines) {
     const updated = await tx.execute(
       `UPDATE entitlements SET revoked_quantity = revoked_quantity + ?,

@@ -27,7 +27,12 @@ export async function accountOrders(deps: AppDeps, actor: Actor, account_id: str
   });
 }
 
-export async function accountEntitlements(deps: AppDeps, actor: Actor, account_id: string, page: { limit: number; cursor?: string; status?: string }) {
+export async function accountEntitlements(
+  deps: AppDeps,
+  actor: Actor,
+  account_id: string,
+  page: { limit: number; cursor?: string; status?: string },
+) {
   requireAccountRead(actor, account_id);
   return deps.transactions.read(async (tx) => {
     await requireAccount(tx, account_id);

@@ -96,19 +96,42 @@ export async function insertOrder(
        (SELECT jsonb_agg(jsonb_build_object('status', s, 'reason', NULL, 'at', now())) FROM unnest(?::text[]) AS s), ?)
      RETURNING *`,
     [
-      order.id, order.account_id, first_seq, order.mode, status, order.priced.currency, order.priced.total_minor, order.hold_id,
-      order.payment_transaction_id, order.pending_until_seconds === null ? null : `${order.pending_until_seconds} seconds`, status, order.statuses, region,
+      order.id,
+      order.account_id,
+      first_seq,
+      order.mode,
+      status,
+      order.priced.currency,
+      order.priced.total_minor,
+      order.hold_id,
+      order.payment_transaction_id,
+      order.pending_until_seconds === null ? null : `${order.pending_until_seconds} seconds`,
+      status,
+      order.statuses,
+      region,
     ],
   );
   await tx.execute(
     `INSERT INTO order_lines (order_id, line_no, item_id, item_name, kind, quantity, unit_price_minor, refundable, grants_currency, grants_amount_minor, crdb_region)
      VALUES ${order.priced.lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     order.priced.lines.flatMap((line) => [
-      order.id, line.line_no, line.item_id, line.item_name, line.kind, line.quantity, line.unit_price_minor, line.refundable,
-      line.grants?.currency ?? null, line.grants?.amount_minor ?? null, region,
+      order.id,
+      line.line_no,
+      line.item_id,
+      line.item_name,
+      line.kind,
+      line.quantity,
+      line.unit_price_minor,
+      line.refundable,
+      line.grants?.currency ?? null,
+      line.grants?.amount_minor ?? null,
+      region,
     ]),
   );
-  return toOrder(row, order.priced.lines.map((line) => ({ ...line, refunded_quantity: 0 })));
+  return toOrder(
+    row,
+    order.priced.lines.map((line) => ({ ...line, refunded_quantity: 0 })),
+  );
 }
 
 /** Moves an order from one status to another; the status condition makes a racing change fail loudly. */
@@ -174,7 +197,11 @@ function toOrder(row: OrderRow, lines: OrderLine[]): Order {
   };
 }
 
-export async function markLinesRefunded(tx: SqlTx, order_id: string, lines: ReadonlyArray<{ line_no: number; quantity: number }>): Promise<void> {
+export async function markLinesRefunded(
+  tx: SqlTx,
+  order_id: string,
+  lines: ReadonlyArray<{ line_no: number; quantity: number }>,
+): Promise<void> {
   for (const line of lines) {
     const updated = await tx.execute(
       'UPDATE order_lines SET refunded_quantity = refunded_quantity + ? WHERE order_id = ? AND line_no = ? AND refunded_quantity + ? <= quantity',
@@ -186,11 +213,26 @@ export async function markLinesRefunded(tx: SqlTx, order_id: string, lines: Read
 
 export async function insertRefund(
   tx: SqlTx,
-  refund: { id: string; order: Order; amount_minor: number; lines: Array<{ item_id: string; quantity: number }>; reason: string; transaction_id: string },
+  refund: {
+    id: string;
+    order: Order;
+    amount_minor: number;
+    lines: Array<{ item_id: string; quantity: number }>;
+    reason: string;
+    transaction_id: string;
+  },
 ): Promise<string> {
   const row = await tx.one<{ created_at: string }>(
     'INSERT INTO order_refunds (id, order_id, amount_minor, lines, reason, transaction_id, crdb_region) VALUES (?, ?, ?, ?::jsonb, ?, ?, ?) RETURNING created_at',
-    [refund.id, refund.order.id, refund.amount_minor, JSON.stringify(refund.lines), refund.reason, refund.transaction_id, refund.order.region],
+    [
+      refund.id,
+      refund.order.id,
+      refund.amount_minor,
+      JSON.stringify(refund.lines),
+      refund.reason,
+      refund.transaction_id,
+      refund.order.region,
+    ],
   );
   return timestamp(row.created_at);
 }

@@ -28,21 +28,34 @@ const HOLD_MARGIN_SECONDS = 300;
  * Places an order priced from the catalog. Immediate: order, debit, pack grants, entitlements
  * and COMPLETED in one transaction. Two-step: the order PENDING with a hold for its total.
  */
-export async function placeOrder(deps: AppDeps, actor: Actor, input: PlaceOrderInput, idempotency: IdempotencyScope): Promise<CommandResult<OrderView>> {
+export async function placeOrder(
+  deps: AppDeps,
+  actor: Actor,
+  input: PlaceOrderInput,
+  idempotency: IdempotencyScope,
+): Promise<CommandResult<OrderView>> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
   const mode = input.mode ?? 'immediate';
   return deps.commands.run(
     'place_order',
     idempotency,
     async (tx, placement) => {
-      const priced = priceOrder(input.lines, await findItems(tx, input.lines.map((line) => line.item_id)), deps.config.limits.amount_max_minor);
+      const priced = priceOrder(
+        input.lines,
+        await findItems(
+          tx,
+          input.lines.map((line) => line.item_id),
+        ),
+        deps.config.limits.amount_max_minor,
+      );
       if (input.expected_total !== undefined && input.expected_total !== priced.total_minor) {
         throw new DomainError('price_changed', `the order costs ${priced.total_minor} ${priced.currency}, not ${input.expected_total}`, {
           total: priced.total_minor,
           currency: priced.currency,
         });
       }
-      const order = mode === 'immediate' ? await payNow(deps, tx, input.account_id, priced) : await authorize(deps, tx, input.account_id, priced);
+      const order =
+        mode === 'immediate' ? await payNow(deps, tx, input.account_id, priced) : await authorize(deps, tx, input.account_id, priced);
       placement.region = order.region;
       return orderView(order);
     },
@@ -62,7 +75,11 @@ async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, priced: Pric
       order_id: id,
       postings: [
         ...movement(account_id, '@revenue', priced.currency, priced.total_minor),
-        ...grantPostings(account_id, priced.lines.map((line) => ({ line, quantity: line.quantity })), 1),
+        ...grantPostings(
+          account_id,
+          priced.lines.map((line) => ({ line, quantity: line.quantity })),
+          1,
+        ),
       ],
     },
     deps.config.limits,

@@ -43,7 +43,8 @@ export function priceOrder(requested: readonly RequestedLine[], catalog: Readonl
     };
   });
   const currencies = new Set(lines.map((line) => catalog.get(line.item_id)!.currency));
-  if (currencies.size !== 1) throw new DomainError('validation_error', `an order is paid in one currency; these items cost ${[...currencies].join(', ')}`);
+  if (currencies.size !== 1)
+    throw new DomainError('validation_error', `an order is paid in one currency; these items cost ${[...currencies].join(', ')}`);
   const total_minor = lines.reduce((sum, line) => sum + line.unit_price_minor * line.quantity, 0);
   if (!Number.isSafeInteger(total_minor) || total_minor > amount_max_minor) {
     throw new DomainError('validation_error', `the order total exceeds the maximum amount of ${amount_max_minor}`);
@@ -52,7 +53,11 @@ export function priceOrder(requested: readonly RequestedLine[], catalog: Readonl
 }
 
 /** What the player's game currency wallets receive for the currency packs of the given quantities. */
-export function grantPostings(account_id: string, lines: ReadonlyArray<{ line: PricedLine; quantity: number }>, direction: 1 | -1): Posting[] {
+export function grantPostings(
+  account_id: string,
+  lines: ReadonlyArray<{ line: PricedLine; quantity: number }>,
+  direction: 1 | -1,
+): Posting[] {
   const totals = new Map<string, number>();
   for (const { line, quantity } of lines) {
     if (line.grants) totals.set(line.grants.currency, (totals.get(line.grants.currency) ?? 0) + line.grants.amount_minor * quantity);
@@ -93,19 +98,25 @@ export function planRefund(
 ): RefundPlan {
   const remaining_minor = order.total_minor - order.refunded_minor;
   invariant(remaining_minor >= 0, 'an order was refunded beyond its total');
-  const remaining_units = order.lines.filter((line) => line.quantity > line.refunded_quantity).map((line) => ({ line, quantity: line.quantity - line.refunded_quantity }));
+  const remaining_units = order.lines
+    .filter((line) => line.quantity > line.refunded_quantity)
+    .map((line) => ({ line, quantity: line.quantity - line.refunded_quantity }));
   if (request.lines) {
     const lines = request.lines.map((wanted) => {
       const line = order.lines.find((candidate) => candidate.item_id === wanted.item_id);
       if (!line) throw new DomainError('validation_error', `item ${wanted.item_id} is not in this order`);
       if (wanted.quantity > line.quantity - line.refunded_quantity) {
-        throw new DomainError('refund_exceeds_remaining', `${line.quantity - line.refunded_quantity} of ${line.quantity} ${wanted.item_id} are left to refund`);
+        throw new DomainError(
+          'refund_exceeds_remaining',
+          `${line.quantity - line.refunded_quantity} of ${line.quantity} ${wanted.item_id} are left to refund`,
+        );
       }
       return { line, quantity: wanted.quantity };
     });
     assertRefundable(lines, rules);
     const amount_minor = lines.reduce((sum, entry) => sum + entry.line.unit_price_minor * entry.quantity, 0);
-    if (amount_minor > remaining_minor) throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
+    if (amount_minor > remaining_minor)
+      throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
     return { amount_minor, lines, completes_refund: amount_minor === remaining_minor };
   }
   const amount_minor = request.amount_minor ?? remaining_minor;

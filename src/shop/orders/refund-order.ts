@@ -43,7 +43,8 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
   return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, async (tx, order) => {
     // Nothing left is "exceeds what is left", as for ledger refunds: a refund that loses a race
     // to the last one gets the same answer whether it read 1 unit left or none.
-    if (order.status === 'REFUNDED') throw new DomainError('refund_exceeds_remaining', `order ${order.id} is fully refunded; 0 is left to refund`, { remaining: 0 });
+    if (order.status === 'REFUNDED')
+      throw new DomainError('refund_exceeds_remaining', `order ${order.id} is fully refunded; 0 is left to refund`, { remaining: 0 });
     if (order.status !== 'COMPLETED' && order.status !== 'PARTIALLY_REFUNDED') throw invalidState(`order ${order.id} is ${order.status}`);
     const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, refundRules(deps, actor, order));
     const refund_id = randomUUID();
@@ -57,7 +58,10 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
         reason: input.reason,
         order_id: order.id,
         refund_id,
-        postings: [...movement('@revenue', order.account_id, order.currency, plan.amount_minor), ...grantPostings(order.account_id, plan.lines, -1)],
+        postings: [
+          ...movement('@revenue', order.account_id, order.currency, plan.amount_minor),
+          ...grantPostings(order.account_id, plan.lines, -1),
+        ],
       },
       deps.config.limits,
     );
@@ -65,7 +69,14 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
     await markLinesRefunded(tx, order.id, units);
     await revokeEntitlements(tx, order.id, units);
     const lines = plan.lines.map(({ line, quantity }) => ({ item_id: line.item_id, quantity }));
-    const created_at = await insertRefund(tx, { id: refund_id, order, amount_minor: plan.amount_minor, lines, reason: input.reason, transaction_id: posted.id });
+    const created_at = await insertRefund(tx, {
+      id: refund_id,
+      order,
+      amount_minor: plan.amount_minor,
+      lines,
+      reason: input.reason,
+      transaction_id: posted.id,
+    });
     const status = plan.completes_refund ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
     await changeStatus(tx, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
     return {

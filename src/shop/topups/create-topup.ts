@@ -14,9 +14,18 @@ export async function createTopup(
 ): Promise<CommandResult<TopupView>> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
   return deps.commands.run('create_topup', idempotency, async (tx, placement) => {
-    const account = await tx.maybeOne<{ crdb_region: string }>("SELECT crdb_region FROM accounts WHERE id = ? AND kind = 'player'", [input.account_id]);
+    const account = await tx.maybeOne<{ crdb_region: string }>("SELECT crdb_region FROM accounts WHERE id = ? AND kind = 'player'", [
+      input.account_id,
+    ]);
     if (!account) throw notFound(`account ${input.account_id}`);
     placement.region = account.crdb_region;
-    return topupView(await insertTopup(tx, { account_id: input.account_id, amount_minor: input.amount, currency: input.currency, region: account.crdb_region }));
+    return topupView(
+      await insertTopup(tx, {
+        account_id: input.account_id,
+        amount_minor: input.amount,
+        currency: input.currency,
+        region: account.crdb_region,
+      }),
+    );
   });
 }

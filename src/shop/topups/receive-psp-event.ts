@@ -28,15 +28,34 @@ const eventSchema = Joi.object<PspEvent>({
     .required(),
 }).unknown(true);
 
-export type EventOutcome = 'credited' | 'failed' | 'reversed' | 'duplicate' | 'amount_mismatch' | 'held_for_review' | 'unknown_topup' | 'ignored_state' | 'ignored_malformed';
+export type EventOutcome =
+  | 'credited'
+  | 'failed'
+  | 'reversed'
+  | 'duplicate'
+  | 'amount_mismatch'
+  | 'held_for_review'
+  | 'unknown_topup'
+  | 'ignored_state'
+  | 'ignored_malformed';
 
 /**
  * A PSP callback. Only a valid signature over the raw body gets in; then every event is stored
  * once by its id in the same transaction as its effect, so a redelivered event changes nothing
  * and still gets 200. Amount or currency mismatches are never credited: they wait for review.
  */
-export async function receivePspEvent(deps: AppDeps, raw_body: string, signature_header: string): Promise<{ received: true; outcome: EventOutcome }> {
-  const check = verifySignature(signature_header, raw_body, deps.config.psp_webhook_secret, Math.floor(Date.now() / 1000), deps.config.psp_signature_tolerance_seconds);
+export async function receivePspEvent(
+  deps: AppDeps,
+  raw_body: string,
+  signature_header: string,
+): Promise<{ received: true; outcome: EventOutcome }> {
+  const check = verifySignature(
+    signature_header,
+    raw_body,
+    deps.config.psp_webhook_secret,
+    Math.floor(Date.now() / 1000),
+    deps.config.psp_signature_tolerance_seconds,
+  );
   if (!check.ok) throw new DomainError('unauthenticated', check.reason);
   const { value: event, error } = eventSchema.validate(parseJson(raw_body), { convert: false });
   if (error) {
@@ -58,12 +77,14 @@ export async function receivePspEvent(deps: AppDeps, raw_body: string, signature
         [event.id, event.type, event.data.topup_id, raw_body, result, known?.region ?? tx.context.region],
       );
       if (stored.length === 1) return result;
-      if (result === 'credited' || result === 'failed' || result === 'reversed') throw new InvariantViolation(`PSP event ${event.id} took effect twice`);
+      if (result === 'credited' || result === 'failed' || result === 'reversed')
+        throw new InvariantViolation(`PSP event ${event.id} took effect twice`);
       return 'duplicate' as const;
     },
     { contended_accounts: known ? [known.account_id] : [] },
   );
-  if (outcome === 'amount_mismatch' || outcome === 'held_for_review' || outcome === 'unknown_topup') deps.logger.warn({ event_id: event.id, outcome }, 'PSP event kept for review');
+  if (outcome === 'amount_mismatch' || outcome === 'held_for_review' || outcome === 'unknown_topup')
+    deps.logger.warn({ event_id: event.id, outcome }, 'PSP event kept for review');
   return { received: true, outcome };
 }
 
@@ -82,7 +103,9 @@ async function apply(deps: AppDeps, tx: SqlTx, topup: Topup, event: PspEvent): P
   }
   const too_much = event.type === 'payment.succeeded' ? amount !== topup.amount_minor : amount > topup.amount_minor;
   if (currency !== topup.currency || too_much) {
-    await settleTopup(tx, topup.id, topup.status, { review_reason: `event ${event.id} says ${amount} ${currency}; the top-up is ${topup.amount_minor} ${topup.currency}` });
+    await settleTopup(tx, topup.id, topup.status, {
+      review_reason: `event ${event.id} says ${amount} ${currency}; the top-up is ${topup.amount_minor} ${topup.currency}`,
+    });
     return 'amount_mismatch';
   }
   if (event.type === 'payment.succeeded') return credit(deps, tx, topup, psp_payment_id);
@@ -92,9 +115,14 @@ async function apply(deps: AppDeps, tx: SqlTx, topup: Topup, event: PspEvent): P
 async function credit(deps: AppDeps, tx: SqlTx, topup: Topup, psp_payment_id: string): Promise<EventOutcome> {
   if (topup.status !== 'PENDING') return 'ignored_state';
   // A PSP event is always acknowledged: money that would break the wallet cap waits for review.
-  const wallet = await tx.maybeOne<{ balance_minor: string }>('SELECT balance_minor FROM wallets WHERE account_id = ? AND currency = ?', [topup.account_id, topup.currency]);
+  const wallet = await tx.maybeOne<{ balance_minor: string }>('SELECT balance_minor FROM wallets WHERE account_id = ? AND currency = ?', [
+    topup.account_id,
+    topup.currency,
+  ]);
   if (wallet && int8(wallet.balance_minor) + topup.amount_minor > deps.config.limits.balance_max_minor) {
-    await settleTopup(tx, topup.id, 'PENDING', { review_reason: `crediting ${topup.amount_minor} would exceed the wallet maximum of ${deps.config.limits.balance_max_minor}` });
+    await settleTopup(tx, topup.id, 'PENDING', {
+      review_reason: `crediting ${topup.amount_minor} would exceed the wallet maximum of ${deps.config.limits.balance_max_minor}`,
+    });
     return 'held_for_review';
   }
   const posted = await postTransaction(
@@ -132,7 +160,15 @@ async function reverse(deps: AppDeps, tx: SqlTx, topup: Topup, amount_minor: num
   if (unrecovered > 0) postings.push({ account_id: '@chargebacks', currency: topup.currency, amount_minor: -unrecovered });
   const posted = await postTransaction(
     tx,
-    { type: 'topup_reversal', account_id: topup.account_id, currency: topup.currency, amount_minor, topup_id: topup.id, original_transaction_id: topup.credit_transaction_id, postings },
+    {
+      type: 'topup_reversal',
+      account_id: topup.account_id,
+      currency: topup.currency,
+      amount_minor,
+      topup_id: topup.id,
+      original_transaction_id: topup.credit_transaction_id,
+      postings,
+    },
     deps.config.limits,
   );
   await settleTopup(tx, topup.id, 'SUCCEEDED', { status: 'REVERSED', reversal_transaction_id: posted.id, unrecovered_minor: unrecovered });

@@ -39,7 +39,10 @@ function toTopup(row: TopupRow): Topup {
   };
 }
 
-export async function insertTopup(tx: SqlTx, topup: { account_id: string; amount_minor: number; currency: string; region: string }): Promise<Topup> {
+export async function insertTopup(
+  tx: SqlTx,
+  topup: { account_id: string; amount_minor: number; currency: string; region: string },
+): Promise<Topup> {
   const row = await tx.one<TopupRow>(
     "INSERT INTO topups (id, account_id, amount_minor, currency, status, crdb_region) VALUES (?, ?, ?, ?, 'PENDING', ?) RETURNING *",
     [randomUUID(), topup.account_id, topup.amount_minor, topup.currency, topup.region],
@@ -57,7 +60,14 @@ export async function settleTopup(
   tx: SqlTx,
   id: string,
   from: TopupStatus,
-  changes: { status?: TopupStatus; psp_payment_id?: string; credit_transaction_id?: string; reversal_transaction_id?: string; unrecovered_minor?: number; review_reason?: string },
+  changes: {
+    status?: TopupStatus;
+    psp_payment_id?: string;
+    credit_transaction_id?: string;
+    reversal_transaction_id?: string;
+    unrecovered_minor?: number;
+    review_reason?: string;
+  },
 ): Promise<boolean> {
   const updated = await tx.execute(
     `UPDATE topups SET status = COALESCE(?, status), psp_payment_id = COALESCE(?, psp_payment_id),
@@ -65,8 +75,14 @@ export async function settleTopup(
        unrecovered_minor = COALESCE(?, unrecovered_minor), review_reason = COALESCE(?, review_reason), updated_at = now()
      WHERE id = ? AND status = ?`,
     [
-      changes.status ?? null, changes.psp_payment_id ?? null, changes.credit_transaction_id ?? null, changes.reversal_transaction_id ?? null,
-      changes.unrecovered_minor ?? null, changes.review_reason ?? null, id, from,
+      changes.status ?? null,
+      changes.psp_payment_id ?? null,
+      changes.credit_transaction_id ?? null,
+      changes.reversal_transaction_id ?? null,
+      changes.unrecovered_minor ?? null,
+      changes.review_reason ?? null,
+      id,
+      from,
     ],
   );
   return updated === 1;
