@@ -11,7 +11,8 @@ import { provision } from './fixtures.js';
 import { scenarios, type Scenario } from './scenarios.js';
 import { runSellerBenchmark } from './sellers.js';
 
-// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,a,p,q,r,s --accounts 10000 --ceiling-pool 8 --cpu-prof <dir>]`
+// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,a,p,q,r,s
+//                    --accounts 10000 --ceiling-pool 8 --cpu-prof <dir>]`
 // One fresh embedded PostgreSQL, three pod processes, then each scenario in the order given (see
 // BENCHMARKS.md). The service scenarios go first, while the pods are warm from the set-up: after the
 // ceilings' half minute of idleness their connection pools and JIT state are cold again.
@@ -87,7 +88,8 @@ async function measure(harness: Harness, scenario: Scenario): Promise<ScenarioRe
   if (counts.stale_socket_resends !== undefined)
     result.stale_socket_resends = counts.stale_socket_resends - (counts_before.stale_socket_resends ?? 0);
   console.log(
-    `  ${scenario.id.padEnd(3)} ${stats.ops_per_s.toFixed(0).padStart(6)} ops/s  p50 ${stats.latency_p50_ms.toFixed(1)} ms  p99 ${stats.latency_p99_ms.toFixed(1)} ms  failed ${stats.failed}/${stats.requests}`,
+    `  ${scenario.id.padEnd(3)} ${stats.ops_per_s.toFixed(0).padStart(6)} ops/s  p50 ${stats.latency_p50_ms.toFixed(1)} ms  ` +
+      `p99 ${stats.latency_p99_ms.toFixed(1)} ms  failed ${stats.failed}/${stats.requests}`,
   );
   return result;
 }

@@ -72,7 +72,8 @@ export async function runSellerBenchmark(options: SellerBenchOptions): Promise<S
   const http: HttpScenarioResult[] = [];
   for (const coalescing of options.http === false ? [] : [true, false]) {
     log(
-      `sellers: HTTP scenario, coalescing ${coalescing ? 'on' : 'off'} (${settings.requests} requests, ${settings.concurrency} in flight, ${settings.products} products, ${SELLERS} sellers)`,
+      `sellers: HTTP scenario, coalescing ${coalescing ? 'on' : 'off'} (${settings.requests} requests, ` +
+        `${settings.concurrency} in flight, ${settings.products} products, ${SELLERS} sellers)`,
     );
     http.push(await httpScenario(options.database_url, coalescing, settings));
   }
@@ -405,33 +406,43 @@ function report(
   model: ModelResult[],
   settings: { requests: number; concurrency: number; products: number },
 ): string {
-  const http_rows = http.map(
-    (result) =>
-      `| ${result.coalescing ? 'on' : 'off'} | ${result.requests} | ${ms(result.latency.p50_ms)} | ${ms(result.latency.p95_ms)} | ${ms(result.latency.p99_ms)} | ${ms(result.latency.max_ms)} | ${Object.entries(
-        result.statuses,
-      )
-        .map(([status, count]) => `${status} ${count}`)
-        .join(', ')} | ${result.seller_calls_per_request.toFixed(1)} | ${result.burst_quote_calls_per_request.toFixed(1)} |`,
-  );
+  const http_rows = http.map((result) => {
+    const statuses = Object.entries(result.statuses)
+      .map(([status, count]) => `${status} ${count}`)
+      .join(', ');
+    return (
+      `| ${result.coalescing ? 'on' : 'off'} | ${result.requests} | ${ms(result.latency.p50_ms)} | ${ms(result.latency.p95_ms)} | ` +
+      `${ms(result.latency.p99_ms)} | ${ms(result.latency.max_ms)} | ${statuses} | ` +
+      `${result.seller_calls_per_request.toFixed(1)} | ${result.burst_quote_calls_per_request.toFixed(1)} |`
+    );
+  });
   const model_rows = model.map(
     (result) =>
-      `| ${result.strategy} | ${ms(result.quote_phase.p50_ms)} | ${ms(result.quote_phase.p99_ms)} | ${ms(result.quote_phase.max_ms)} | ${result.sellers_asked_mean.toFixed(0)} | ${(100 * result.found_true_cheapest_share).toFixed(0)}% | ${(100 * result.price_regret_p95).toFixed(2)}% | ${result.deadline_misses} |`,
+      `| ${result.strategy} | ${ms(result.quote_phase.p50_ms)} | ${ms(result.quote_phase.p99_ms)} | ${ms(result.quote_phase.max_ms)} | ` +
+      `${result.sellers_asked_mean.toFixed(0)} | ${(100 * result.found_true_cheapest_share).toFixed(0)}% | ` +
+      `${(100 * result.price_regret_p95).toFixed(2)}% | ${result.deadline_misses} |`,
   );
   return [
     '## Seller aggregator',
     '',
-    `End to end (POST /v1/purchase-requests → status URL final), three pod processes (one per region), the simulator in a process of its own, ${SELLERS} simulated sellers over HTTP`,
-    `(100 ms median latency, p99 200-400 ms; 5% too slow for their ${SELLER_TIMEOUT_MS} ms timeout or failing every call; 10% out of stock),`,
-    `${settings.requests} requests, ${settings.concurrency} in flight, products drawn from ${settings.products}; then a burst of ${BURST_REQUESTS} simultaneous requests for one product.`,
+    'End to end (POST /v1/purchase-requests → status URL final), three pod processes (one per region), ' +
+      `the simulator in a process of its own, ${SELLERS} simulated sellers over HTTP`,
+    `(100 ms median latency, p99 200-400 ms; 5% too slow for their ${SELLER_TIMEOUT_MS} ms timeout ` +
+      'or failing every call; 10% out of stock),',
+    `${settings.requests} requests, ${settings.concurrency} in flight, products drawn from ${settings.products}; ` +
+      `then a burst of ${BURST_REQUESTS} simultaneous requests for one product.`,
     '',
     '| coalescing | requests | p50 ms | p95 ms | p99 ms | max ms | statuses | seller calls / request | burst: quote calls / request |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...http_rows,
     '',
-    `Model of ${MODEL.sellers.toLocaleString('en')} sellers (virtual time; the real phase planner and fan-out stop rules; ${MODEL.requests} requests for one product;`,
-    `between requests ${100 * MODEL.reprice_rate}% of sellers re-price and ${100 * MODEL.restock_rate}% flip their stock; quote phase budget from SELLER_QUOTE_PHASE_MAX_MS of the 15 s deadline):`,
+    `Model of ${MODEL.sellers.toLocaleString('en')} sellers (virtual time; the real phase planner and fan-out stop rules; ` +
+      `${MODEL.requests} requests for one product;`,
+    `between requests ${100 * MODEL.reprice_rate}% of sellers re-price and ${100 * MODEL.restock_rate}% flip their stock; ` +
+      'quote phase budget from SELLER_QUOTE_PHASE_MAX_MS of the 15 s deadline):',
     '',
-    '| strategy | quote phase p50 ms | p99 ms | max ms | sellers asked / request | found the true cheapest | price regret p95 | over budget |',
+    '| strategy | quote phase p50 ms | p99 ms | max ms | sellers asked / request | found the true cheapest | ' +
+      'price regret p95 | over budget |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...model_rows,
     '',

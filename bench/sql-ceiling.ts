@@ -48,16 +48,19 @@ const STATEMENTS = {
      ON CONFLICT (account_id, currency, shard) DO UPDATE
        SET balance_minor = system_balance_shards.balance_minor + excluded.balance_minor, updated_at = now()
      RETURNING balance_minor`,
-  insert_transaction: `INSERT INTO ledger_transactions (id, type, account_id, currency, amount_minor, ${REFERENCE_COLUMNS.join(', ')}, crdb_region)
+  insert_transaction: `INSERT INTO ledger_transactions (id, type, account_id, currency, amount_minor,
+       ${REFERENCE_COLUMNS.join(', ')}, crdb_region)
      VALUES (?, ?, ?, ?, ?, ${REFERENCE_COLUMNS.map(() => '?').join(', ')}, ?) RETURNING created_at`,
-  insert_entries: `INSERT INTO ledger_entries (id, transaction_id, account_id, currency, amount_minor, balance_after_minor, account_seq, shard, crdb_region)
+  insert_entries: `INSERT INTO ledger_entries (id, transaction_id, account_id, currency, amount_minor,
+       balance_after_minor, account_seq, shard, crdb_region)
      VALUES ${ENTRY_PLACEHOLDERS}, ${ENTRY_PLACEHOLDERS}`,
   insert_order: `INSERT INTO orders (id, account_id, account_seq, mode, status, currency, total_minor, hold_id, payment_transaction_id,
        pending_until, completed_at, status_history, crdb_region)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now() + CAST(? AS INTERVAL), CASE WHEN ? = 'COMPLETED' THEN now() END,
        (SELECT jsonb_agg(jsonb_build_object('status', s, 'reason', NULL, 'at', now())) FROM unnest(?::text[]) AS s), ?)
      RETURNING *`,
-  insert_order_lines: `INSERT INTO order_lines (order_id, line_no, item_id, item_name, kind, quantity, unit_price_minor, refundable, grants_currency, grants_amount_minor, crdb_region)
+  insert_order_lines: `INSERT INTO order_lines (order_id, line_no, item_id, item_name, kind, quantity, unit_price_minor, refundable,
+       grants_currency, grants_amount_minor, crdb_region)
      VALUES ${['(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'].join(', ')}`,
   insert_entitlements: `INSERT INTO entitlements (id, account_id, account_seq, order_id, line_no, item_id, quantity, status, crdb_region)
      VALUES ${["(?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?)", "(?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?)"].join(', ')}`,

@@ -79,7 +79,8 @@ export function setup() {
   );
   if (candidates.length === 0) {
     throw new Error(
-      `the catalog has no active, refundable game or skin priced in ${CURRENCY}; add one with PUT /v1/items/{id} (catalog:write) or set CURRENCY`,
+      `the catalog has no active, refundable game or skin priced in ${CURRENCY}; ` +
+        'add one with PUT /v1/items/{id} (catalog:write) or set CURRENCY',
     );
   }
   const items = [candidates.find((item) => item.kind === 'game') || candidates[0]];

@@ -92,7 +92,8 @@ export function setup() {
     accounts.push({ id, region: home.region });
   }
   console.log(
-    `run ${run_id}: ${ACCOUNTS} accounts over ${pods.map((pod) => `${pod.region} (${pod.base})`).join(', ')}, ${INITIAL_BALANCE} ${CURRENCY} each`,
+    `run ${run_id}: ${ACCOUNTS} accounts over ${pods.map((pod) => `${pod.region} (${pod.base})`).join(', ')}, ` +
+      `${INITIAL_BALANCE} ${CURRENCY} each`,
   );
   return { run_id, token, accounts };
 }

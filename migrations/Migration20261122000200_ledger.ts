@@ -27,7 +27,8 @@ export class Migration20261122000200_ledger extends SharedMigration {
       created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )`);
     this.addSql(
-      'CREATE INDEX ledger_transactions_original ON ledger_transactions (original_transaction_id) WHERE original_transaction_id IS NOT NULL',
+      `CREATE INDEX ledger_transactions_original ON ledger_transactions (original_transaction_id)
+       WHERE original_transaction_id IS NOT NULL`,
     );
     this.addSql(`CREATE TABLE ledger_entries (
       id UUID PRIMARY KEY,

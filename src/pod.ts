@@ -126,7 +126,8 @@ function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex, re
   const detail = status === 431 ? 'request headers are too large' : 'the request is not valid HTTP';
   const body = JSON.stringify({ ...problemFor('validation_error', detail, {}, status) });
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       `X-Region: ${region}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

@@ -41,12 +41,11 @@ export async function findSystemBalances(
   em: EntityManager,
   account_id: string,
 ): Promise<Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>>> {
-  const result = (await em
-    .getKnex()
-    .raw(
-      "SELECT currency, SUM(balance_minor)::text AS balance_minor, '0' AS held_minor FROM system_balance_shards WHERE account_id = ? GROUP BY currency ORDER BY currency",
-      [account_id],
-    )) as { rows: Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>> };
+  const result = (await em.getKnex().raw(
+    `SELECT currency, SUM(balance_minor)::text AS balance_minor, '0' AS held_minor
+       FROM system_balance_shards WHERE account_id = ? GROUP BY currency ORDER BY currency`,
+    [account_id],
+  )) as { rows: Array<Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>> };
   return result.rows;
 }
 

@@ -197,7 +197,8 @@ export class TransactionRunner {
     const ordered = [...new Set(accounts)].sort();
     try {
       await tx.rows(
-        `SELECT account_id FROM contention_locks WHERE account_id IN (${ordered.map(() => '?').join(', ')}) ORDER BY account_id FOR SHARE NOWAIT`,
+        `SELECT account_id FROM contention_locks WHERE account_id IN (${ordered.map(() => '?').join(', ')})
+         ORDER BY account_id FOR SHARE NOWAIT`,
         ordered,
       );
     } catch (error) {

@@ -26,7 +26,8 @@ export async function findTransaction(tx: SqlTx, id: string): Promise<PostedTran
   const row = await tx.maybeOne<TransactionRow>('SELECT * FROM ledger_transactions WHERE id = ?', [id]);
   if (!row) return undefined;
   const entries = await tx.rows<{ account_id: string; currency: string; amount_minor: string; balance_after_minor: string }>(
-    'SELECT account_id, currency, amount_minor, balance_after_minor FROM ledger_entries WHERE transaction_id = ? ORDER BY amount_minor, account_id',
+    `SELECT account_id, currency, amount_minor, balance_after_minor FROM ledger_entries
+     WHERE transaction_id = ? ORDER BY amount_minor, account_id`,
     [id],
   );
   const { crdb_region, ...columns } = row;
@@ -81,7 +82,8 @@ export async function listHistory(tx: SqlTx, account_id: string, options: { limi
   >(
     `SELECT e.id AS entry_id, e.amount_minor AS entry_amount, e.currency AS entry_currency, e.balance_after_minor, e.account_seq, t.*
      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
-     WHERE e.account_id = ? AND e.account_seq IS NOT NULL ${before === undefined ? '' : 'AND e.account_seq < ?'} ${options.currency ? 'AND e.currency = ?' : ''}
+     WHERE e.account_id = ? AND e.account_seq IS NOT NULL
+       ${before === undefined ? '' : 'AND e.account_seq < ?'} ${options.currency ? 'AND e.currency = ?' : ''}
      ORDER BY e.account_seq DESC LIMIT ?`,
     [account_id, ...(before === undefined ? [] : [before]), ...(options.currency ? [options.currency] : []), options.limit + 1],
   );

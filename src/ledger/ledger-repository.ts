@@ -107,7 +107,8 @@ export async function postTransaction(tx: SqlTx, input: NewTransaction, limits: 
     ],
   );
   await tx.execute(
-    `INSERT INTO ledger_entries (id, transaction_id, account_id, currency, amount_minor, balance_after_minor, account_seq, shard, crdb_region)
+    `INSERT INTO ledger_entries (id, transaction_id, account_id, currency, amount_minor,
+       balance_after_minor, account_seq, shard, crdb_region)
      VALUES ${entries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     entries.flatMap((entry) => [
       randomUUID(),

@@ -23,7 +23,9 @@ export async function purchaseSettlements(tx: SqlTx): Promise<Mismatch[]> {
      LEFT JOIN ledger_transactions t ON t.purchase_request_id = r.id AND t.type = 'seller_purchase'
      WHERE r.status <> 'pending'
      GROUP BY r.id, r.status, r.final_price_minor, h.status, h.captured_minor
-     HAVING (r.status = 'purchased' AND (COUNT(t.id) <> 1 OR SUM(t.amount_minor) <> r.final_price_minor OR h.status <> 'CAPTURED' OR h.captured_minor <> r.final_price_minor))
+     HAVING (r.status = 'purchased'
+             AND (COUNT(t.id) <> 1 OR SUM(t.amount_minor) <> r.final_price_minor
+                  OR h.status <> 'CAPTURED' OR h.captured_minor <> r.final_price_minor))
          OR (r.status <> 'purchased' AND (COUNT(t.id) <> 0 OR h.status IN ('ACTIVE', 'CAPTURED')))`,
   );
   return rows.map((row) => ({
@@ -55,7 +57,8 @@ export async function orphanSellerCaptures(tx: SqlTx): Promise<Mismatch[]> {
 /** A seller confirmed an order only for the request that bought from that seller, and once per request. */
 export async function confirmedAttempts(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{ purchase_request_id: string; status: string; confirmed: string; matching: string }>(
-    `SELECT a.purchase_request_id, r.status, COUNT(*) AS confirmed, COUNT(*) FILTER (WHERE r.status = 'purchased' AND r.seller_id = a.seller_id) AS matching
+    `SELECT a.purchase_request_id, r.status, COUNT(*) AS confirmed,
+            COUNT(*) FILTER (WHERE r.status = 'purchased' AND r.seller_id = a.seller_id) AS matching
      FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.purchase_request_id
      WHERE a.state = 'confirmed'
      GROUP BY a.purchase_request_id, r.status

@@ -19,7 +19,7 @@ function expectContiguous(items: Array<{ amount: number; balance_after: number }
 }
 
 describe('paging through history while it grows', () => {
-  it('when 20 writes land while a client walks 25 entries with limit=7, then no entry repeats, every entry that existed is seen and pages stay contiguous', async () => {
+  it('when 20 writes land while paging 25 entries by 7, no entry repeats, every older one is seen and pages are contiguous', async () => {
     const id = await h.openAccount(1_000, { home_region: 'ap-south' });
     for (let i = 1; i <= 24; i += 1) {
       const credit = await request(
@@ -132,7 +132,7 @@ describe('paging through history while it grows', () => {
 });
 
 describe('what history shows', () => {
-  it('when an account is credited, debited, refunded and sends and receives transfers, then each appears with its signed amount, balance and references', async () => {
+  it('when an account is credited, debited, refunded and transfers both ways, each shows signed amount, balance, references', async () => {
     const id = await h.openAccount(1_000, { home_region: 'eu-west' });
     const peer = await h.openAccount(500, { home_region: 'us-east' });
     const debit = await request(

@@ -99,7 +99,7 @@ describe('creating a hold', () => {
 });
 
 describe('capturing a hold', () => {
-  it('when 300 of a 500 hold is captured, then it is CAPTURED, 300 is charged, the other 200 is released and the capture is in the history', async () => {
+  it('when 300 of a 500 hold is captured, then it is CAPTURED, 300 charged, 200 released and the capture is in the history', async () => {
     const id = await h.openAccount(1_000, { home_region: 'ap-south' });
     const hold = await createHold(id, 500);
     const captured = await capture(hold.id, { amount: 300 });
@@ -164,7 +164,7 @@ describe('capturing a hold', () => {
     expect(await h.wallet(id)).toMatchObject({ balance: 800, held: 0 });
   });
 
-  it('when 12 different captures and voids of one hold race over the pods, then exactly one wins and the rest are invalid_state', async () => {
+  it('when 12 different captures and voids of one hold race over the pods, then exactly one wins, the rest are invalid_state', async () => {
     const id = await h.openAccount(1_000);
     const hold = await createHold(id, 600);
     const responses = await Promise.all(
@@ -211,7 +211,7 @@ describe('capturing a hold', () => {
 });
 
 describe('voiding a hold', () => {
-  it('when a hold is voided, then it is VOIDED, the money is available again and a later capture or void is 409 invalid_state', async () => {
+  it('when a hold is voided, then it is VOIDED, the money is available again, a later capture or void is 409 invalid_state', async () => {
     const id = await h.openAccount(1_000);
     const hold = await createHold(id, 450);
     const voided = await voidHold(hold.id);
@@ -242,7 +242,7 @@ describe('voiding a hold', () => {
 });
 
 describe('hold expiry', () => {
-  it('when a hold expires after 1 second, then the worker marks it EXPIRED and releases its money within seconds; capture and void are then invalid_state', async () => {
+  it('when a hold expires after 1 s, the worker marks it EXPIRED, frees its money in seconds; capture/void are invalid_state', async () => {
     const id = await h.openAccount(1_000, { home_region: 'ap-south' });
     const hold = await createHold(id, 300, 1);
     expect(await h.wallet(id)).toMatchObject({ held: 300, available: 700 });
@@ -261,7 +261,7 @@ describe('hold expiry', () => {
     await h.expectReconcileClean();
   });
 
-  it('when 12 holds on two wallets expire together while every pod runs the worker, then each is expired once and all the money is released', async () => {
+  it('when 12 holds on two wallets expire at once with every pod running the worker, then each expires once, all money freed', async () => {
     const a = await h.openAccount(1_200, { home_region: 'us-east' });
     const b = await h.openAccount(600, { home_region: 'eu-west' });
     const holds = await Promise.all(Array.from({ length: 12 }, (_, i) => createHold(i % 2 ? b : a, 100, 1, h.pod(i))));

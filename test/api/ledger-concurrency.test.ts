@@ -19,7 +19,7 @@ async function sampleWallet(account_id: string, done: Promise<unknown>) {
 }
 
 describe('a hot wallet under concurrent debits from every pod', () => {
-  it('when 200 debits of 100 race for a balance of 10,000, then exactly 100 succeed, 100 are insufficient_funds, none fails, and the balance ends at 0', async () => {
+  it('when 200 debits of 100 race for 10,000, then 100 succeed, 100 are insufficient_funds, none fails, and the balance is 0', async () => {
     const id = await h.openAccount(10_000, { home_region: 'us-east' });
     const player = await h.mint.player(id);
     const debits = Promise.all(
@@ -54,7 +54,7 @@ describe('a hot wallet under concurrent debits from every pod', () => {
 });
 
 describe('one debit sent 40 times at once with one Idempotency-Key', () => {
-  it('when the copies race over the three pods, then the wallet is debited once, there is one ledger transaction and every answer is the first one (or in flight)', async () => {
+  it('when the copies race over three pods, then one debit, one ledger transaction, every answer the first (or in flight)', async () => {
     const id = await h.openAccount(1_000, { home_region: 'ap-south' });
     const player = await h.mint.player(id);
     const k = key();
@@ -100,7 +100,7 @@ describe('one debit sent 40 times at once with one Idempotency-Key', () => {
     expect(late.body).toEqual(first);
     await h.expectReconcileClean();
   });
-  it('when 30 copies of a debit that cannot be paid race with one key, then every answer is the same insufficient_funds and nothing moves', async () => {
+  it('when 30 copies of an unpayable debit race with one key, then all answer the same insufficient_funds, nothing moves', async () => {
     const id = await h.openAccount(100, { home_region: 'us-east' });
     const k = key();
     const responses = await Promise.all(
@@ -129,7 +129,7 @@ describe('one debit sent 40 times at once with one Idempotency-Key', () => {
 });
 
 describe('cross-region transfers in both directions at once', () => {
-  it('when 60 transfers run concurrently between an eu-west and an ap-south account, then all succeed, nothing deadlocks and the money is conserved', async () => {
+  it('when 60 transfers race between an eu-west and an ap-south account, then all succeed, no deadlock, money is conserved', async () => {
     const a = await h.openAccount(5_000, { home_region: 'eu-west' });
     const b = await h.openAccount(5_000, { home_region: 'ap-south' });
     const responses = await Promise.all(
@@ -163,7 +163,7 @@ describe('cross-region transfers in both directions at once', () => {
 });
 
 describe('racing partial refunds of one debit', () => {
-  it('when 10 refunds of 30 race against a debit of 100, then exactly 3 succeed, 7 are refund_exceeds_remaining and 90 comes back', async () => {
+  it('when 10 refunds of 30 race a debit of 100, then exactly 3 succeed, 7 are refund_exceeds_remaining and 90 comes back', async () => {
     const id = await h.openAccount(500, { home_region: 'eu-west' });
     const debit = await request(
       h.pod(0),

@@ -114,7 +114,7 @@ describe('reconciliation', () => {
     await h!.expectReconcileClean();
   });
 
-  it('when a wallet balance is changed with raw SQL, then the API reports a wallet_balance mismatch and the CLI exits non-zero; once restored, both are clean', async () => {
+  it('when a balance is changed by raw SQL, then API and CLI (exit non-zero) report wallet_balance; restored, both are clean', async () => {
     const id = await h!.openAccount(1_000, { home_region: 'eu-west' });
     await withCorruptedWallet(id, 'balance_minor', 37, async () => {
       const report = await h!.reconcile();

@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('the transaction runner on real PostgreSQL SERIALIZABLE', () => {
-  it('when two transactions read then write the same row concurrently, then one hits a real 40001, is retried whole, and both increments land', async () => {
+  it('when two transactions read then write one row at once, one gets a real 40001, is retried whole, both increments land', async () => {
     const deps = depsWith(10);
     const id = uniqueId('probe');
     await outsider.query('INSERT INTO runner_probe (id, n) VALUES ($1, 0)', [id]);
@@ -79,7 +79,7 @@ describe('the transaction runner on real PostgreSQL SERIALIZABLE', () => {
     expect(await metricValue(deps, 'db_transaction_attempts_total', { name: 'probe_increment' })).toBeGreaterThanOrEqual(3);
   });
 
-  it('when every attempt is beaten by a concurrent commit, then the runner gives up after the configured attempts with unavailable', async () => {
+  it('when every attempt is beaten by a concurrent commit, then the runner gives up after the set attempts with unavailable', async () => {
     const deps = depsWith(3);
     const id = uniqueId('probe');
     await outsider.query('INSERT INTO runner_probe (id, n) VALUES ($1, 0)', [id]);

@@ -84,7 +84,7 @@ describe('seller registry', () => {
 });
 
 describe('purchase requests: the API contract', () => {
-  it('answers 202 with a status URL and Location; the same key replays the same request; the status URL shows the final result', async () => {
+  it('answers 202 with a status URL and Location; the same key replays the request; the status URL shows the final result', async () => {
     const buyer = await world.player(5000);
     const key = uniqueId('k');
     const payload = { account_id: buyer.id, product_id: 'book-1', max_price: 800, currency: 'EUR' };
@@ -135,7 +135,7 @@ describe('purchase requests: the API contract', () => {
     expect(await world.wallet(buyer)).toMatchObject({ balance: 500, held: 0 });
   });
 
-  it('validates input and access: 400 without key or with bad fields, 404 for another player, 422 for another currency, 403 for a service without credits:write', async () => {
+  it('validates input and access: 400 no key/bad fields, 404 other player, 422 other currency, 403 service w/o credits:write', async () => {
     const buyer = await world.player(5000);
     const other = await world.player(5000);
     const payload = { account_id: buyer.id, product_id: 'book-1', max_price: 800, currency: 'EUR' };

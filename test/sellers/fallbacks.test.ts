@@ -30,7 +30,7 @@ describe('purchase fallbacks', () => {
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 5000, held: 0, available: 5000 });
   });
 
-  it('when the cheapest sold out and the next two moved above max_price after quoting, then the fourth cheapest is bought and charged exactly', async () => {
+  it('when the cheapest sold out and the next two rose over max_price after quoting, the 4th cheapest is bought at its price', async () => {
     world.simulator.setStock('seller-a', PRODUCT, 0);
     world.simulator.setPrice('seller-b', PRODUCT, 1400);
     world.simulator.setPrice('seller-c', PRODUCT, 1300);

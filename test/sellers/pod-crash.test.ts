@@ -59,7 +59,7 @@ async function waitFor<T>(what: string, within_ms: number, probe: () => Promise<
 }
 
 describe('a pod killed in the middle of a purchase', () => {
-  it('when the pod holding the job is SIGKILLed while its order is in flight, then the other pod finishes it: one order at the seller, one capture, reconciliation clean', async () => {
+  it("when the job's pod is SIGKILLed mid-order, the other finishes it: one seller order, one capture, reconciliation clean", async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-1', 950);
 

@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => world?.stop());
 
 describe('a seller rate limit shared by three pods', () => {
-  it('when 36 requests over three windows hit a seller allowing 5 calls per window, then it never sees more than 5 calls in a window', async () => {
+  it('when 36 requests over three windows hit a seller allowing 5 calls a window, then it never sees more than 5 in a window', async () => {
     // Six buyers with six requests each: the load is on the seller, not on account creation.
     const buyers = (await world.players(6, 100_000)).flatMap((buyer) => Array.from({ length: 6 }, () => buyer));
     const ids: string[] = [];

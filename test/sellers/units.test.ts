@@ -114,7 +114,7 @@ describe('seller selection by history', () => {
     ]);
   });
 
-  it('otherwise fills the first phase with likely winners (known available, cheapest first) plus the stalest knowledge, then phases of the rest', () => {
+  it('otherwise fills phase one with likely winners (known available, cheapest first) and the stalest, then phases the rest', () => {
     const exploit_only = planPhases(sellers, history, { phase_size: 4, sellers_max: 100, explore_share: 0 });
     expect(exploit_only.map((phase) => phase.map((seller) => seller.id))).toEqual([
       ['cheap', 'dear', 'unknown-fast', 'unknown-slow'],

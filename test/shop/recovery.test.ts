@@ -40,7 +40,7 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
   });
   afterAll(() => cluster?.stop());
 
-  it('when a two-step order is left PENDING past its window, then it becomes CANCELLED, its hold VOIDED and nothing stays held; an order completed in time is untouched', async () => {
+  it('when a two-step order outlives its PENDING window, it is CANCELLED, hold VOIDED; one completed in time is untouched', async () => {
     const item = await h.putItem({ name: 'Game', kind: 'game', price: 700 });
     const buyer = await h.player(1000);
     const in_time = await h.player(1000);
@@ -91,7 +91,7 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
     await h.expectReconcileClean();
   });
 
-  it('when a top-up stays PENDING past its timeout, then it is flagged needs_reconciliation, nothing is credited, and a late signed success still credits it once', async () => {
+  it('when a top-up outlives its PENDING timeout, then needs_reconciliation, no credit; a late signed success credits once', async () => {
     const buyer = await h.player(0);
     const created = await request(
       h.pod(0),
@@ -324,7 +324,7 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     await db?.end();
   });
 
-  it('when the pod dies mid-stream and a new one recovers, then no order is half done, retries apply once, and every balance is initial − completed totals', {
+  it('when the pod dies mid-stream and a new one recovers, no order is half done, retries apply once, balances are initial − completed', {
     timeout: 60_000,
   }, async () => {
     const started = Date.now();
@@ -553,7 +553,8 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
               (SELECT count(*)::int FROM order_lines l WHERE l.order_id = o.id) AS lines,
               (SELECT count(*)::int FROM entitlements e WHERE e.order_id = o.id) AS entitlements,
               (SELECT count(*)::int FROM order_lines l JOIN entitlements e
-                 ON e.order_id = l.order_id AND e.line_no = l.line_no AND e.item_id = l.item_id AND e.quantity = l.quantity AND e.status = 'ACTIVE'
+                 ON e.order_id = l.order_id AND e.line_no = l.line_no AND e.item_id = l.item_id
+                AND e.quantity = l.quantity AND e.status = 'ACTIVE'
                WHERE l.order_id = o.id) AS matching,
               (SELECT count(*)::int FROM ledger_transactions x WHERE x.order_id = o.id) AS transactions
        FROM orders o LEFT JOIN ledger_transactions t ON t.id = o.payment_transaction_id
@@ -627,8 +628,10 @@ describe.sequential('crash: a real pod SIGKILLed while serving purchases and two
     }
 
     console.info(
-      `crash test: ${calls.length} calls, ${answered.length} answered before the kill ${JSON.stringify(tally(answered.map((call) => call.response!)))}, ` +
-        `${lost.length} lost in flight (${replays_of_committed} had committed and replayed, ${lost.length - replays_of_committed} executed on retry), ${orders.rows.length} orders, ` +
+      `crash test: ${calls.length} calls, ${answered.length} answered before the kill ` +
+        `${JSON.stringify(tally(answered.map((call) => call.response!)))}, ` +
+        `${lost.length} lost in flight (${replays_of_committed} had committed and replayed, ` +
+        `${lost.length - replays_of_committed} executed on retry), ${orders.rows.length} orders, ` +
         `${calls.reduce((sum, call) => sum + call.unavailable, 0)} 503 answers retried by the clients; ${marks.join(', ')}`,
     );
   });

@@ -21,7 +21,7 @@ afterAll(() => cluster?.stop());
 const replayed = (response: ApiResponse) => response.headers.get('idempotent-replayed');
 
 describe('racing purchases', () => {
-  it('when 30 purchases of a 100 item race on a wallet holding 1,000 over three pods, then exactly 10 complete, 20 get insufficient_funds, nothing fails, and the books balance', async () => {
+  it('when 30 buys of 100 race over 3 pods on a 1,000 wallet, then 10 complete, 20 insufficient_funds, 0 fail, books balance', async () => {
     const item = await h.putItem({ name: 'Sword skin', kind: 'skin', price: 100 });
     const buyer = await h.player(1000);
     const keys = Array.from({ length: 30 }, () => key());
@@ -64,7 +64,7 @@ describe('racing purchases', () => {
     await h.expectReconcileClean();
   });
 
-  it('when 5 identical requests with one Idempotency-Key race through three pods, then one order is placed and every answer is that order or idempotency_key_in_flight', async () => {
+  it('when 5 identical keyed requests race over 3 pods, one order is placed; each answers it or idempotency_key_in_flight', async () => {
     const item = await h.putItem({ name: 'Game', kind: 'game', price: 300 });
     const buyer = await h.player(1000);
     const k = key();
@@ -82,7 +82,7 @@ describe('racing purchases', () => {
     expect(await h.orders(buyer.id)).toHaveLength(1);
   });
 
-  it('when complete and cancel of one two-step order race (3 each, three pods), then exactly one wins and the money matches the winner', async () => {
+  it('when complete and cancel of a two-step order race (3 each, three pods), then exactly one wins and the money matches it', async () => {
     const item = await h.putItem({ name: 'Game', kind: 'game', price: 400 });
     const buyer = await h.player(1000);
     const pending = await request(
@@ -120,7 +120,7 @@ describe('racing purchases', () => {
 });
 
 describe('racing refunds', () => {
-  it('when 8 refunds of 1 unit race on a line bought with quantity 3, then exactly 3 succeed, 5 get refund_exceeds_remaining and the order is REFUNDED', async () => {
+  it('when 8 refunds of 1 unit race on a line of quantity 3, then 3 succeed, 5 refund_exceeds_remaining, order is REFUNDED', async () => {
     const item = await h.putItem({ name: 'Armor skin', kind: 'skin', price: 100 });
     const buyer = await h.player(300);
     const order = await request(
@@ -167,7 +167,7 @@ describe('racing refunds', () => {
     await h.expectReconcileClean();
   });
 
-  it('when 6 "refund everything left" requests race after a partial refund, then exactly one succeeds and the rest are refused', async () => {
+  it('when 6 "refund everything left" requests race after a partial refund, then exactly one succeeds, the rest are refused', async () => {
     const game = await h.putItem({ name: 'Game', kind: 'game', price: 500 });
     const skin = await h.putItem({ name: 'Skin', kind: 'skin', price: 200 });
     const buyer = await h.player(1000);
@@ -217,7 +217,7 @@ describe('replays of every POST', () => {
     expect(replayed(first)).toBeNull();
   }
 
-  it('when orders, complete, cancel, refunds and top-ups are sent again with their keys through every pod, then each answers its stored response and acts once', async () => {
+  it('when orders, completes, cancels, refunds and top-ups are resent via every pod, then each replays its answer, acts once', async () => {
     const game = await h.putItem({ name: 'Game', kind: 'game', price: 1000 });
     const skin = await h.putItem({ name: 'Skin', kind: 'skin', price: 100 });
     const buyer = await h.player(5000);

@@ -101,7 +101,7 @@ describe('PSP top-ups', () => {
     expect((await wallet(account_id)).balance).toBe(0);
   });
 
-  it('when a credited top-up is charged back after part was spent, then what is left is clawed back and the rest is booked as a loss', async () => {
+  it('when a credited top-up is charged back after part was spent, what is left is clawed back, the rest booked as a loss', async () => {
     const { account_id, player, topup_id } = await pendingTopup(1000);
     expect((await deliver(eu(), event('payment.succeeded', topup_id, 1000))).body.outcome).toBe('credited');
     expect(

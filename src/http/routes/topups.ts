@@ -44,7 +44,8 @@ export function topupRoutes(config: Config): RouteSpec[] {
       method: 'post',
       path: '/v1/psp/events',
       summary:
-        'PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; 200 for every validly signed event, duplicates included',
+        'PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; ' +
+        '200 for every validly signed event, duplicates included',
       tag: 'topups',
       auth: 'psp_signature',
       responses: { 200: '{ received, outcome }', 400: 'Not JSON', 401: 'Bad, stale or missing signature' },

@@ -57,7 +57,8 @@ export async function returnProbes(deps: Deps, seller_ids: readonly string[]): P
   if (seller_ids.length === 0) return;
   await autocommit(deps, (tx) =>
     tx.execute(
-      "UPDATE seller_health SET probe_lease_expires_at = NULL, updated_at = now() WHERE seller_id = ANY(CAST(? AS TEXT[])) AND circuit_state = 'half_open'",
+      `UPDATE seller_health SET probe_lease_expires_at = NULL, updated_at = now()
+       WHERE seller_id = ANY(CAST(? AS TEXT[])) AND circuit_state = 'half_open'`,
       [[...seller_ids]],
     ),
   );
@@ -111,13 +112,15 @@ async function countCalls(deps: Deps, records: readonly CallRecord[]): Promise<v
          window_calls = (CASE WHEN h.window_started_at <= now() - CAST(? AS INTERVAL) THEN 0 ELSE h.window_calls END) + o.calls,
          window_failures = (CASE WHEN h.window_started_at <= now() - CAST(? AS INTERVAL) THEN 0 ELSE h.window_failures END) + o.failures,
          window_started_at = CASE WHEN h.window_started_at <= now() - CAST(? AS INTERVAL) THEN now() ELSE h.window_started_at END,
-         latency_ms_avg = CASE WHEN h.latency_ms_avg IS NULL THEN o.latency_ms ELSE CAST(h.latency_ms_avg * 0.8 + o.latency_ms * 0.2 AS INT4) END,
+         latency_ms_avg = CASE WHEN h.latency_ms_avg IS NULL THEN o.latency_ms
+                          ELSE CAST(h.latency_ms_avg * 0.8 + o.latency_ms * 0.2 AS INT4) END,
          calls_total = h.calls_total + o.calls,
          failures_total = h.failures_total + o.failures,
          last_error = COALESCE(o.last_error, h.last_error),
          last_call_at = now(),
          updated_at = now()
-       FROM (VALUES ${valuesList(ordered.length, ['TEXT', 'INT4', 'INT4', 'INT4', 'TEXT'])}) AS o (seller_id, calls, failures, latency_ms, last_error)
+       FROM (VALUES ${valuesList(ordered.length, ['TEXT', 'INT4', 'INT4', 'INT4', 'TEXT'])})
+            AS o (seller_id, calls, failures, latency_ms, last_error)
        WHERE h.seller_id = o.seller_id`,
       [
         window,
@@ -142,7 +145,8 @@ async function settleProbes(deps: Deps, seller_ids: readonly string[], to: 'clos
       ? `UPDATE seller_health SET circuit_state = 'closed', opened_at = NULL, probe_after = NULL, probe_lease_expires_at = NULL,
            window_started_at = now(), window_calls = 0, window_failures = 0, updated_at = now()
          WHERE seller_id = ANY(CAST(? AS TEXT[])) AND circuit_state = 'half_open'`
-      : `UPDATE seller_health SET circuit_state = 'open', opened_at = now(), probe_after = now() + CAST(? AS INTERVAL), probe_lease_expires_at = NULL, updated_at = now()
+      : `UPDATE seller_health SET circuit_state = 'open', opened_at = now(), probe_after = now() + CAST(? AS INTERVAL),
+           probe_lease_expires_at = NULL, updated_at = now()
          WHERE seller_id = ANY(CAST(? AS TEXT[])) AND circuit_state = 'half_open'`;
   const params = to === 'closed' ? [[...seller_ids]] : [`${deps.config.sellers.circuit_cooldown_ms} milliseconds`, [...seller_ids]];
   await autocommit(deps, (tx) => tx.execute(sql, params));
@@ -152,8 +156,10 @@ async function openFailingCircuits(deps: Deps, seller_ids: readonly string[]): P
   const { circuit_min_calls, circuit_failure_rate, circuit_cooldown_ms } = deps.config.sellers;
   await autocommit(deps, (tx) =>
     tx.execute(
-      `UPDATE seller_health SET circuit_state = 'open', opened_at = now(), probe_after = now() + CAST(? AS INTERVAL), probe_lease_expires_at = NULL, updated_at = now()
-       WHERE seller_id = ANY(CAST(? AS TEXT[])) AND circuit_state = 'closed' AND window_calls >= ? AND window_failures >= window_calls * CAST(? AS FLOAT8)`,
+      `UPDATE seller_health SET circuit_state = 'open', opened_at = now(), probe_after = now() + CAST(? AS INTERVAL),
+         probe_lease_expires_at = NULL, updated_at = now()
+       WHERE seller_id = ANY(CAST(? AS TEXT[])) AND circuit_state = 'closed'
+         AND window_calls >= ? AND window_failures >= window_calls * CAST(? AS FLOAT8)`,
       [`${circuit_cooldown_ms} milliseconds`, [...seller_ids], circuit_min_calls, circuit_failure_rate],
     ),
   );

@@ -45,7 +45,8 @@ export async function claimJobs(deps: Deps, owner: string, region: string, limit
   const claimed_at_ms = Date.now();
   const rows = await autocommit(deps, (tx) =>
     tx.rows<ClaimRow>(
-      `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL), claims = claims + 1, updated_at = now()
+      `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL),
+         claims = claims + 1, updated_at = now()
        WHERE id IN (SELECT id FROM jobs WHERE ${CLAIMABLE}
                     ORDER BY CASE WHEN crdb_region = ? THEN 0 ELSE 1 END, run_after LIMIT ? FOR UPDATE SKIP LOCKED)
        RETURNING id, kind, subject_id, claims, crdb_region`,
@@ -61,7 +62,8 @@ export async function claimJobOf(deps: Deps, owner: string, kind: 'purchase', su
   const claimed_at_ms = Date.now();
   const rows = await autocommit(deps, (tx) =>
     tx.rows<ClaimRow>(
-      `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL), claims = claims + 1, updated_at = now()
+      `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL),
+         claims = claims + 1, updated_at = now()
        WHERE kind = ? AND subject_id = ? AND ${CLAIMABLE}
        RETURNING id, kind, subject_id, claims, crdb_region`,
       [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, kind, subject_id],
@@ -87,7 +89,8 @@ function toClaimed(row: ClaimRow, lease_token: string, claimed_at_ms: number): C
 export async function renewLease(deps: Deps, job: ClaimedJob): Promise<boolean> {
   const renewed = await autocommit(deps, (tx) =>
     tx.execute(
-      'UPDATE jobs SET lease_expires_at = now() + CAST(? AS INTERVAL), updated_at = now() WHERE id = ? AND lease_token = ? AND finished_at IS NULL',
+      `UPDATE jobs SET lease_expires_at = now() + CAST(? AS INTERVAL), updated_at = now()
+       WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
       [`${deps.config.sellers.job_lease_ms} milliseconds`, job.id, job.lease_token],
     ),
   );
@@ -109,7 +112,8 @@ export async function assertLeaseIn(tx: SqlTx, job: ClaimedJob): Promise<void> {
 
 export async function finishJobIn(tx: SqlTx, job: ClaimedJob): Promise<void> {
   const finished = await tx.execute(
-    'UPDATE jobs SET finished_at = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now() WHERE id = ? AND lease_token = ? AND finished_at IS NULL',
+    `UPDATE jobs SET finished_at = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+     WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
     [job.id, job.lease_token],
   );
   if (finished !== 1) throw new LeaseLost(job.id);
@@ -119,7 +123,8 @@ export async function finishJobIn(tx: SqlTx, job: ClaimedJob): Promise<void> {
 export async function releaseJob(deps: Deps, job: ClaimedJob, error: string, delay_ms: number): Promise<void> {
   await autocommit(deps, (tx) =>
     tx.execute(
-      `UPDATE jobs SET lease_token = NULL, lease_expires_at = NULL, run_after = now() + CAST(? AS INTERVAL), last_error = ?, updated_at = now()
+      `UPDATE jobs SET lease_token = NULL, lease_expires_at = NULL, run_after = now() + CAST(? AS INTERVAL),
+         last_error = ?, updated_at = now()
        WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
       [`${delay_ms} milliseconds`, error.slice(0, 500), job.id, job.lease_token],
     ),

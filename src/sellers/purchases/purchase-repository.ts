@@ -160,7 +160,8 @@ export async function listAttempts(tx: SqlTx, purchase_request_id: string): Prom
 
 export async function storeQuotes(tx: SqlTx, request: PurchaseRequest, quotes: readonly QuoteRecord[]): Promise<void> {
   await tx.execute(
-    "UPDATE purchase_requests SET quotes = CAST(? AS JSONB), quotes_collected_at = now(), updated_at = now() WHERE id = ? AND status = 'pending'",
+    `UPDATE purchase_requests SET quotes = CAST(? AS JSONB), quotes_collected_at = now(), updated_at = now()
+     WHERE id = ? AND status = 'pending'`,
     [JSON.stringify(quotes), request.id],
   );
 }
@@ -186,7 +187,8 @@ export async function recordSellerHold(
   hold: { hold_id: string; price_minor: number },
 ): Promise<void> {
   await tx.execute(
-    "UPDATE purchase_attempts SET seller_hold_id = ?, held_price_minor = ? WHERE purchase_request_id = ? AND position = ? AND state = 'started'",
+    `UPDATE purchase_attempts SET seller_hold_id = ?, held_price_minor = ?
+     WHERE purchase_request_id = ? AND position = ? AND state = 'started'`,
     [hold.hold_id, hold.price_minor, request_id, position],
   );
 }

@@ -47,7 +47,8 @@ export async function claimFanOut(deps: Deps, region: string, product_id: string
       `INSERT INTO quote_fanouts (crdb_region, product_id, lease_token, lease_expires_at, started_at)
        VALUES (?, ?, ?, now() + CAST(? AS INTERVAL), now())
        ON CONFLICT (product_id) DO UPDATE
-         SET lease_token = excluded.lease_token, lease_expires_at = excluded.lease_expires_at, started_at = excluded.started_at, crdb_region = excluded.crdb_region
+         SET lease_token = excluded.lease_token, lease_expires_at = excluded.lease_expires_at,
+             started_at = excluded.started_at, crdb_region = excluded.crdb_region
          WHERE (quote_fanouts.lease_expires_at IS NULL OR quote_fanouts.lease_expires_at < now())
            AND (quote_fanouts.fresh_until IS NULL OR quote_fanouts.fresh_until <= now())
        RETURNING product_id`,
@@ -105,8 +106,9 @@ async function upsertQuotes(tx: SqlTx, region: string, product_id: string, answe
   await tx.execute(
     `INSERT INTO seller_quotes (crdb_region, product_id, seller_id, available, price_minor, currency, quote_id, expires_at, latency_ms)
      VALUES ${rowPlaceholders(answers.length, 9)}
-     ON CONFLICT (product_id, seller_id) DO UPDATE SET crdb_region = excluded.crdb_region, available = excluded.available, price_minor = excluded.price_minor,
-       currency = excluded.currency, quote_id = excluded.quote_id, expires_at = excluded.expires_at, latency_ms = excluded.latency_ms, fetched_at = now()`,
+     ON CONFLICT (product_id, seller_id) DO UPDATE SET crdb_region = excluded.crdb_region, available = excluded.available,
+       price_minor = excluded.price_minor, currency = excluded.currency, quote_id = excluded.quote_id,
+       expires_at = excluded.expires_at, latency_ms = excluded.latency_ms, fetched_at = now()`,
     answers.flatMap((answer) => [
       region,
       product_id,

@@ -60,7 +60,8 @@ export async function upsertSeller(tx: SqlTx, id: string, input: SellerInput): P
         [...values, id],
       )
     : await tx.one<SellerRow>(
-        `INSERT INTO sellers (base_url, rate_limit_per_minute, timeout_ms, supports_holds, active, id) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+        `INSERT INTO sellers (base_url, rate_limit_per_minute, timeout_ms, supports_holds, active, id)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
         [...values, id],
       );
   await tx.execute('INSERT INTO seller_health (seller_id) VALUES (?) ON CONFLICT (seller_id) DO NOTHING', [id]);
@@ -79,7 +80,8 @@ export async function listSellersPage(
 ): Promise<{ sellers: Seller[]; next_cursor: string | null }> {
   const after = decodeCursor(options.cursor, ['timestamp', 'string']);
   const rows = await tx.rows<SellerRow & { created_at: string }>(
-    `SELECT * FROM sellers ${after ? 'WHERE (created_at, id) < (CAST(? AS TIMESTAMPTZ), ?)' : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,
+    `SELECT * FROM sellers ${after ? 'WHERE (created_at, id) < (CAST(? AS TIMESTAMPTZ), ?)' : ''}
+     ORDER BY created_at DESC, id DESC LIMIT ?`,
     [...(after ?? []), options.limit + 1],
   );
   const last = rows.length > options.limit ? rows[options.limit - 1] : undefined;

@@ -70,7 +70,8 @@ function printHowToRegister(simulator: SellerSimulator, options: CliOptions): vo
   const put = `curl -sS -X PUT "$API/v1/sellers/$id" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json'`;
   process.stderr.write(
     [
-      `seller simulator: ${options.count} sellers at ${simulator.url}/sellers/<id> (seed ${options.seed}, products ${options.products.join(',')}, rate window ${options.window_ms} ms)`,
+      `seller simulator: ${options.count} sellers at ${simulator.url}/sellers/<id> (seed ${options.seed}, ` +
+        `products ${options.products.join(',')}, rate window ${options.window_ms} ms)`,
       `directory: curl ${simulator.url}/sellers`,
       'register one seller (API=http://127.0.0.1:3001, ADMIN_TOKEN=a service JWT with scope "admin"):',
       `  id=${first}; ${put} -d '${body}'`,

@@ -57,7 +57,8 @@ interface EntitlementRow {
 export async function listEntitlements(tx: SqlTx, account_id: string, page: { limit: number; cursor?: string; status?: string }) {
   const before = decodeCursor(page.cursor, ['number'])?.[0];
   const rows = await tx.rows<EntitlementRow>(
-    `SELECT * FROM entitlements WHERE account_id = ? ${before === undefined ? '' : 'AND account_seq < ?'} ${page.status ? 'AND status = ?' : ''}
+    `SELECT * FROM entitlements WHERE account_id = ?
+       ${before === undefined ? '' : 'AND account_seq < ?'} ${page.status ? 'AND status = ?' : ''}
      ORDER BY account_seq DESC LIMIT ?`,
     [account_id, ...(before === undefined ? [] : [before]), ...(page.status ? [page.status] : []), page.limit + 1],
   );

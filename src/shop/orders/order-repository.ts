@@ -112,7 +112,8 @@ export async function insertOrder(
     ],
   );
   await tx.execute(
-    `INSERT INTO order_lines (order_id, line_no, item_id, item_name, kind, quantity, unit_price_minor, refundable, grants_currency, grants_amount_minor, crdb_region)
+    `INSERT INTO order_lines (order_id, line_no, item_id, item_name, kind, quantity, unit_price_minor, refundable,
+       grants_currency, grants_amount_minor, crdb_region)
      VALUES ${order.priced.lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     order.priced.lines.flatMap((line) => [
       order.id,
@@ -143,10 +144,13 @@ export async function changeStatus(
 ): Promise<Order> {
   const appended = to === order.status ? '[]' : JSON.stringify([{ status: to, reason: changes.reason ?? null }]);
   const row = await tx.maybeOne<OrderRow>(
-    `UPDATE orders SET status = ?, refunded_minor = COALESCE(?, refunded_minor), payment_transaction_id = COALESCE(?, payment_transaction_id),
+    `UPDATE orders SET status = ?, refunded_minor = COALESCE(?, refunded_minor),
+       payment_transaction_id = COALESCE(?, payment_transaction_id),
        completed_at = CASE WHEN ? = 'COMPLETED' THEN now() ELSE completed_at END,
        pending_until = CASE WHEN ? = 'PENDING' THEN pending_until ELSE NULL END,
-       status_history = status_history || (SELECT COALESCE(jsonb_agg(change || jsonb_build_object('at', now())), '[]'::jsonb) FROM jsonb_array_elements(?::jsonb) AS change),
+       status_history = status_history || (
+         SELECT COALESCE(jsonb_agg(change || jsonb_build_object('at', now())), '[]'::jsonb) FROM jsonb_array_elements(?::jsonb) AS change
+       ),
        updated_at = now()
      WHERE id = ? AND status = ? RETURNING *`,
     [to, changes.refunded_minor ?? null, changes.payment_transaction_id ?? null, to, to, appended, order.id, order.status],
@@ -204,7 +208,8 @@ export async function markLinesRefunded(
 ): Promise<void> {
   for (const line of lines) {
     const updated = await tx.execute(
-      'UPDATE order_lines SET refunded_quantity = refunded_quantity + ? WHERE order_id = ? AND line_no = ? AND refunded_quantity + ? <= quantity',
+      `UPDATE order_lines SET refunded_quantity = refunded_quantity + ?
+       WHERE order_id = ? AND line_no = ? AND refunded_quantity + ? <= quantity`,
       [line.quantity, order_id, line.line_no, line.quantity],
     );
     invariant(updated === 1, `order ${order_id} line ${line.line_no} would be refunded beyond its quantity`);
@@ -223,7 +228,8 @@ export async function insertRefund(
   },
 ): Promise<string> {
   const row = await tx.one<{ created_at: string }>(
-    'INSERT INTO order_refunds (id, order_id, amount_minor, lines, reason, transaction_id, crdb_region) VALUES (?, ?, ?, ?::jsonb, ?, ?, ?) RETURNING created_at',
+    `INSERT INTO order_refunds (id, order_id, amount_minor, lines, reason, transaction_id, crdb_region)
+     VALUES (?, ?, ?, ?::jsonb, ?, ?, ?) RETURNING created_at`,
     [
       refund.id,
       refund.order.id,
@@ -241,7 +247,8 @@ export async function insertRefund(
 export async function listOrders(tx: SqlTx, account_id: string, page: { limit: number; cursor?: string }) {
   const before = decodeCursor(page.cursor, ['number'])?.[0];
   const rows = await tx.rows<{ id: string; account_seq: string }>(
-    `SELECT id, account_seq FROM orders WHERE account_id = ? ${before === undefined ? '' : 'AND account_seq < ?'} ORDER BY account_seq DESC LIMIT ?`,
+    `SELECT id, account_seq FROM orders WHERE account_id = ? ${before === undefined ? '' : 'AND account_seq < ?'}
+     ORDER BY account_seq DESC LIMIT ?`,
     [account_id, ...(before === undefined ? [] : [before]), page.limit + 1],
   );
   const orders: Order[] = [];
