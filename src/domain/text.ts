@@ -1,0 +1,46 @@
+// With the `u` flag a surrogate pair is one code point, so the range matches lone surrogates only.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what must be found
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/u;
+
+/**
+ * Text that PostgreSQL (and CockroachDB) cannot store as it was sent: U+0000, which TEXT and
+ * JSONB refuse, and a lone UTF-16 surrogate, which has no UTF-8 encoding (Node would silently
+ * replace it with U+FFFD, changing what the client sent). One rule for every string that may reach
+ * the database: body values and keys, path and query parameters, headers we store.
+ */
+export function isStorableText(text: string): boolean {
+  return !UNSTORABLE.test(text);
+}
+
+export type TextProblem = { path: string; reason: 'unstorable_text' | 'too_deep' };
+
+/**
+ * The first string (value or object key) of a parsed JSON value that the database cannot store,
+ * or the first place nested deeper than `depth_max`. Iterative, so a hostile nesting depth can
+ * never overflow the stack; visits each node once.
+ */
+export function findTextProblem(value: unknown, depth_max: number): TextProblem | undefined {
+  const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value: node, path, depth } = next;
+    if (typeof node === 'string') {
+      if (!isStorableText(node)) return { path, reason: 'unstorable_text' };
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= depth_max) return { path, reason: 'too_deep' };
+    if (Array.isArray(node)) {
+      for (let index = node.length - 1; index >= 0; index -= 1)
+        pending.push({ value: node[index], path: `${path}[${index}]`, depth: depth + 1 });
+      continue;
+    }
+    const entries = Object.entries(node);
+    // A bad key is reported at its parent: echoing it would put the bad text in the answer.
+    if (entries.some(([key]) => !isStorableText(key))) return { path, reason: 'unstorable_text' };
+    for (let index = entries.length - 1; index >= 0; index -= 1) {
+      const [key, entry] = entries[index]!;
+      pending.push({ value: entry, path: path === '' ? key : `${path}.${key}`, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
