@@ -8,6 +8,10 @@ import { createApp } from './http/app.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './http/problem.js';
 import { CallerRateLimiter } from './http/rate-limiter.js';
 import { CommandRunner } from './idempotency/command-runner.js';
+import { AccountDirectory } from './accounts/account-directory.js';
+import { WritePath } from './batch/batcher.js';
+import { BatchExecutor } from './batch/executor.js';
+import { UnitWriter } from './batch/writes.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
@@ -56,12 +60,20 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
 export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
   const logger = options.logger ?? createLogger({ level: config.log_level, region });
+  let writes: WritePath | undefined;
   const metrics = createMetrics({
     region,
     process_metrics: options.process_metrics,
     pools: { transactions: db.tx_pool, locks: db.lock_pool },
+    write_queue_depth: () => writes?.depth ?? 0,
   });
-  const region_index = options.topology.regions.findIndex((candidate) => candidate.name === region);
+  const regionIndexOf = (name: string) => options.topology.regions.findIndex((candidate) => candidate.name === name);
+  const region_index = regionIndexOf(region);
+  const policy = {
+    attempts_max: config.limits.transaction_attempts_max,
+    backoff_base_ms: config.transaction_backoff_base_ms,
+    backoff_max_ms: config.transaction_backoff_max_ms,
+  };
   const transactions = new TransactionRunner({
     tx_pool: db.tx_pool,
     lock_pool: db.lock_pool,
@@ -69,16 +81,38 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     region,
     shard_base: (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD,
     contention_waiters_max: config.contention_waiters_max,
-    policy: {
-      attempts_max: config.limits.transaction_attempts_max,
-      backoff_base_ms: config.transaction_backoff_base_ms,
-      backoff_max_ms: config.transaction_backoff_max_ms,
-    },
+    policy,
   });
   const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
+  const executor = new BatchExecutor({
+    pool: db.tx_pool,
+    writer: new UnitWriter(db.dialect),
+    policy,
+    retention_hours: config.idempotency_retention_hours,
+    metrics,
+    logger,
+  });
+  // Each batch slot of each region owns one shard of every system account (never a hot row).
+  const shard_base = (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD;
+  const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
+  writes = new WritePath(executor, config.batch, shardOf);
+  const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
-  return { config, topology: options.topology, region, db, logger, metrics, transactions, commands, tokens, rate_limiter };
+  return {
+    config,
+    topology: options.topology,
+    region,
+    db,
+    logger,
+    metrics,
+    transactions,
+    commands,
+    writes,
+    directory,
+    tokens,
+    rate_limiter,
+  };
 }
 
 export async function startPod(options: PodOptions): Promise<Pod> {
@@ -108,6 +142,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
     async stop() {
       await workers.stop();
       await closeServer(server, options.config.shutdown_grace_ms);
+      await deps.writes.idle();
       await db.close();
     },
   };

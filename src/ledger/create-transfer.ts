@@ -1,7 +1,7 @@
 import { requireAccountAccess } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import { DomainError } from '../domain/errors.js';
-import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
+import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
 import { postMovement } from './post-movement.js';
 import { transferView } from './views.js';
@@ -22,8 +22,8 @@ export async function createTransfer(
   deps: AppDeps,
   actor: Actor,
   input: TransferInput,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<ReturnType<typeof transferView>>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   requireAccountAccess(actor, input.from_account_id, 'credits:write');
   if (input.from_account_id === input.to_account_id) throw new DomainError('validation_error', 'a transfer needs two different accounts');
   const { from_account_id, to_account_id, note, ...rest } = input;

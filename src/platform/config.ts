@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import type { BatchLimits } from '../batch/batcher.js';
 import { loadTopology, regionNames, type Topology } from './regions.js';
 import { SELLER_CONFIG_KEYS, sellerConfigProblems, toSellerConfig, type SellerConfig } from '../sellers/seller-config.js';
 
@@ -57,6 +58,8 @@ export interface Config {
   topup_pending_timeout_seconds: number;
   default_currency: string;
   limits: Limits;
+  batch: BatchLimits;
+  account_directory_entries_max: number;
   sellers: SellerConfig;
 }
 
@@ -130,6 +133,14 @@ function buildSchema(topology: Topology) {
       .default(64 * 1024),
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
+    BATCH_OPERATIONS_MAX: integer().min(1).max(4096).default(256),
+    BATCH_BYTES_MAX: integer()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    BATCH_QUEUED_MAX: integer().min(1).max(1_000_000).default(20_000),
+    BATCH_IN_FLIGHT_MAX: integer().min(1).max(16).default(2),
+    ACCOUNT_DIRECTORY_ENTRIES_MAX: integer().min(1).max(10_000_000).default(1_000_000),
     HOLD_TTL_MAX_SECONDS: integer()
       .min(1)
       .max(30 * 24 * 3600)
@@ -180,6 +191,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     topup_pending_timeout_seconds: value.TOPUP_PENDING_TIMEOUT_SECONDS,
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
+    batch: {
+      operations_max: value.BATCH_OPERATIONS_MAX,
+      bytes_max: value.BATCH_BYTES_MAX,
+      queued_max: value.BATCH_QUEUED_MAX,
+      in_flight_max: value.BATCH_IN_FLIGHT_MAX,
+    },
+    account_directory_entries_max: value.ACCOUNT_DIRECTORY_ENTRIES_MAX,
     limits: {
       amount_max_minor: value.AMOUNT_MAX_MINOR,
       balance_max_minor: value.BALANCE_MAX_MINOR,

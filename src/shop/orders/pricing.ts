@@ -63,7 +63,8 @@ export function grantPostings(
     if (line.grants) totals.set(line.grants.currency, (totals.get(line.grants.currency) ?? 0) + line.grants.amount_minor * quantity);
   }
   return [...totals].flatMap(([currency, amount]) => [
-    { account_id, currency, amount_minor: direction * amount },
+    // A grant may open the player's game-currency wallet; a claw-back needs the wallet it credited.
+    { account_id, currency, amount_minor: direction * amount, opens_wallet: direction === 1 },
     { account_id: '@revenue', currency, amount_minor: -direction * amount },
   ]);
 }

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { hasScope } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { DomainError, forbidden, invalidState } from '../../domain/errors.js';
-import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
-import { postTransaction } from '../../ledger/ledger-repository.js';
+import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
+import { postTransaction } from '../../ledger/posting.js';
 import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { revokeEntitlements } from './entitlement-repository.js';
+import { changeStatus, insertRefund, markLinesRefunded, revokeEntitlements } from './order-book.js';
 import { orderCommand } from './order-access.js';
-import { changeStatus, insertRefund, markLinesRefunded, type Order } from './order-repository.js';
+import type { Order } from './order-records.js';
 import { grantPostings, planRefund, type RefundLineRequest } from './pricing.js';
 
 export interface RefundOrderInput {
@@ -39,8 +39,13 @@ function refundRules(deps: AppDeps, actor: Actor, order: Order) {
  * their entitlements and currency-pack grants are taken back, all in one transaction; racing
  * refunds both update the order row, so only one commits on what it read.
  */
-export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrderInput, idempotency: IdempotencyScope) {
-  return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, async (tx, order) => {
+export async function refundOrder(
+  deps: AppDeps,
+  actor: Actor,
+  input: RefundOrderInput,
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
+  return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, (unit, order) => {
     // Nothing left is "exceeds what is left", as for ledger refunds: a refund that loses a race
     // to the last one gets the same answer whether it read 1 unit left or none.
     if (order.status === 'REFUNDED')
@@ -48,8 +53,8 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
     if (order.status !== 'COMPLETED' && order.status !== 'PARTIALLY_REFUNDED') throw invalidState(`order ${order.id} is ${order.status}`);
     const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, refundRules(deps, actor, order));
     const refund_id = randomUUID();
-    const posted = await postTransaction(
-      tx,
+    const posted = postTransaction(
+      unit,
       {
         type: 'order_refund',
         account_id: order.account_id,
@@ -66,19 +71,20 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
       deps.config.limits,
     );
     const units = plan.lines.map(({ line, quantity }) => ({ line_no: line.line_no, quantity }));
-    await markLinesRefunded(tx, order.id, units);
-    await revokeEntitlements(tx, order.id, units);
+    markLinesRefunded(unit, order.id, units);
+    revokeEntitlements(unit, order.id, units);
     const lines = plan.lines.map(({ line, quantity }) => ({ item_id: line.item_id, quantity }));
-    const created_at = await insertRefund(tx, {
+    const { created_at } = insertRefund(unit, {
       id: refund_id,
-      order,
+      order_id: order.id,
       amount_minor: plan.amount_minor,
       lines,
       reason: input.reason,
       transaction_id: posted.id,
+      region: order.region,
     });
     const status = plan.completes_refund ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
-    await changeStatus(tx, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
+    changeStatus(unit, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
     return {
       id: refund_id,
       order_id: order.id,
@@ -92,4 +98,3 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
     };
   });
 }
-export type RefundView = Awaited<ReturnType<typeof refundOrder>> extends CommandResult<infer T> ? T : never;
