@@ -13,7 +13,8 @@ function shardUpsert(dialect: Dialect): (unit: Unit) => PipelinedStatement | und
   const region = dialect === 'cockroach' ? '$4::crdb_internal_region' : '$4';
   const text =
     'INSERT INTO system_balance_shards (account_id, currency, shard, balance_minor, crdb_region, updated_at) ' +
-    `SELECT v.account_id, v.currency, $3, v.delta, ${region}, $5 FROM unnest($1::text[], $2::text[], $6::int8[]) AS v(account_id, currency, delta) ` +
+    `SELECT v.account_id, v.currency, $3, v.delta, ${region}, $5 ` +
+    'FROM unnest($1::text[], $2::text[], $6::int8[]) AS v(account_id, currency, delta) ' +
     'ON CONFLICT (account_id, currency, shard) DO UPDATE ' +
     'SET balance_minor = system_balance_shards.balance_minor + excluded.balance_minor, updated_at = excluded.updated_at';
   return (unit) => {
