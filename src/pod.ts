@@ -9,6 +9,7 @@ import { PROBLEM_CONTENT_TYPE, problemFor } from './http/problem.js';
 import { CallerRateLimiter } from './http/rate-limiter.js';
 import { CommandRunner } from './idempotency/command-runner.js';
 import { AccountDirectory } from './accounts/account-directory.js';
+import { AccountQueue } from './batch/account-queue.js';
 import { WritePath } from './batch/batcher.js';
 import { BatchExecutor } from './batch/executor.js';
 import { UnitWriter } from './batch/writes.js';
@@ -84,8 +85,19 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     policy,
   });
   const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
+  const queue_on = config.batch_account_queue === 'on' || (config.batch_account_queue === 'auto' && db.dialect === 'postgres');
+  const queue = queue_on
+    ? new AccountQueue({
+        pool: db.tx_pool,
+        hot_ms: config.hot_account_ttl_ms,
+        entries_max: config.account_directory_entries_max,
+        metrics,
+        logger,
+      })
+    : undefined;
   const executor = new BatchExecutor({
     pool: db.tx_pool,
+    queue,
     writer: new UnitWriter(db.dialect),
     policy,
     retention_hours: config.idempotency_retention_hours,

@@ -8,7 +8,8 @@ import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Operation, RequestIdempotency, StoredResponse } from './operation.js';
-import { loadUnit, mergeNeeds, readStatements } from './reads.js';
+import type { AccountQueue, QueueTicket } from './account-queue.js';
+import { loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
 import type { Unit } from './unit.js';
 import type { UnitWriter } from './writes.js';
 
@@ -34,6 +35,8 @@ export interface BatchSlot {
 
 export interface ExecutorSettings {
   pool: pg.Pool;
+  /** PostgreSQL's queue of hot accounts between pods; undefined on CockroachDB. */
+  queue: AccountQueue | undefined;
   writer: UnitWriter;
   policy: RetryPolicy;
   retention_hours: number;
@@ -101,7 +104,7 @@ export class BatchExecutor {
     const { policy, metrics } = this.settings;
     for (let attempt = 1; ; attempt += 1) {
       metrics.batch_attempts_total.inc({ batch_region: slot.region });
-      const result = await this.attempt(connection, batch, slot);
+      const result = await this.attempt(connection, batch, slot, attempt);
       if (result === 'committed') return true;
       if ('unavailable' in result) {
         for (const pending of batch) pending.settle({ kind: 'failed', error: unavailable(result.unavailable) });
@@ -109,6 +112,7 @@ export class BatchExecutor {
       }
       if ('split' in result) return this.isolate(connection, batch, slot, result.split);
       metrics.batch_retries_total.inc({ batch_region: slot.region, sqlstate: sqlState(result.retry) ?? 'unknown' });
+      this.settings.queue?.markHot(batch.flatMap((pending) => pending.op.needs.accounts));
       if (attempt >= policy.attempts_max) {
         const error = new DomainError(
           'unavailable',
@@ -136,8 +140,25 @@ export class BatchExecutor {
     return (await this.runOn(connection, batch.slice(0, middle), slot)) && (await this.runOn(connection, batch.slice(middle), slot));
   }
 
-  private async attempt(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot): Promise<AttemptResult> {
+  /** One try of the batch; a retry (or a batch on a hot account) first queues behind other pods' batches on its accounts. */
+  private async attempt(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, attempt: number): Promise<AttemptResult> {
     const set = mergeNeeds(batch.map((pending) => pending.op.needs));
+    const { queue } = this.settings;
+    const queued = queue === undefined ? [] : attempt > 1 ? set.accounts : queue.hotAmong(set.accounts);
+    let ticket: QueueTicket | undefined;
+    try {
+      if (queued.length > 0) ticket = await queue!.enter(queued, slot.region);
+    } catch (error) {
+      return isDatabaseUnavailable(error) ? { unavailable: error } : { retry: error };
+    }
+    try {
+      return await this.transact(connection, batch, slot, set);
+    } finally {
+      await ticket?.leave();
+    }
+  }
+
+  private async transact(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, set: ReadSet): Promise<AttemptResult> {
     const { statements, readers } = readStatements(set, slot.shard);
     // Both settle before anything else happens: a failure of one never leaves the other unobserved.
     const [keys, reads] = await Promise.allSettled([this.storedKeys(batch), this.roundTrip(connection, statements)]);

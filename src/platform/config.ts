@@ -60,6 +60,9 @@ export interface Config {
   limits: Limits;
   batch: BatchLimits;
   account_directory_entries_max: number;
+  /** Queue batches of several pods on hot accounts: `auto` means on PostgreSQL only. */
+  batch_account_queue: 'auto' | 'on' | 'off';
+  hot_account_ttl_ms: number;
   sellers: SellerConfig;
 }
 
@@ -140,6 +143,8 @@ function buildSchema(topology: Topology) {
       .default(4 * 1024 * 1024),
     BATCH_QUEUED_MAX: integer().min(1).max(1_000_000).default(20_000),
     BATCH_IN_FLIGHT_MAX: integer().min(1).max(16).default(2),
+    BATCH_ACCOUNT_QUEUE: Joi.string().valid('auto', 'on', 'off').default('auto'),
+    HOT_ACCOUNT_TTL_MS: integer().min(0).max(600_000).default(2000),
     ACCOUNT_DIRECTORY_ENTRIES_MAX: integer().min(1).max(10_000_000).default(1_000_000),
     HOLD_TTL_MAX_SECONDS: integer()
       .min(1)
@@ -198,6 +203,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       in_flight_max: value.BATCH_IN_FLIGHT_MAX,
     },
     account_directory_entries_max: value.ACCOUNT_DIRECTORY_ENTRIES_MAX,
+    batch_account_queue: value.BATCH_ACCOUNT_QUEUE,
+    hot_account_ttl_ms: value.HOT_ACCOUNT_TTL_MS,
     limits: {
       amount_max_minor: value.AMOUNT_MAX_MINOR,
       balance_max_minor: value.BALANCE_MAX_MINOR,

@@ -13,6 +13,7 @@ export interface Metrics {
   batch_attempts_total: Counter<'batch_region'>;
   batch_retries_total: Counter<'batch_region' | 'sqlstate'>;
   batch_splits_total: Counter<'batch_region'>;
+  batch_queued_total: Counter;
   db_round_trips_total: Counter<'path'>;
   write_queue_depth: Gauge;
 }
@@ -112,6 +113,11 @@ export function createMetrics(options: {
       name: 'batch_splits_total',
       help: 'Batches split in halves to isolate an operation whose statement failed',
       labelNames: ['batch_region'],
+      registers: [registry],
+    }),
+    batch_queued_total: new Counter({
+      name: 'batch_queued_total',
+      help: 'Batches that queued behind other pods on a hot account before starting (PostgreSQL)',
       registers: [registry],
     }),
     db_round_trips_total: new Counter({
