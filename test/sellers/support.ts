@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
-import { startSellerSimulator, type SellerSimulator, type SimulatedSellerSpec } from '../../src/sellers/simulator/seller-simulator.js';
+import { startSellerSimulator, type SellerSimulator, type SimulatedSellerSpec } from '../../tools/seller-simulator/seller-simulator.js';
 import { request, startCluster, testConfig, tokens, uniqueId } from '../support/cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 
