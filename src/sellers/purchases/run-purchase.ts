@@ -1,4 +1,4 @@
-import type { AppDeps } from '../../platform/deps.js';
+import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
 import type { JobLease } from '../jobs/job-lease.js';
 import type { QuoteCoalescer } from '../quotes/quote-coalescer.js';
@@ -25,7 +25,7 @@ const ATTEMPT_RESERVE_MS = 1000;
  * recorded before the next external call, so a run killed at any point is resumed by another
  * pod without buying twice.
  */
-export async function runPurchase(deps: AppDeps, services: PurchaseServices, lease: JobLease): Promise<void> {
+export async function runPurchase(deps: SellerDeps, services: PurchaseServices, lease: JobLease): Promise<void> {
   const { job } = lease;
   const request = await deps.transactions.read((tx) => findPurchaseRequest(tx, job.subject_id));
   if (!request) throw new Error(`job ${job.id}: purchase request ${job.subject_id} does not exist`);
