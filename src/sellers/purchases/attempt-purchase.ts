@@ -69,6 +69,10 @@ async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attem
   return held;
 }
 
+// A re-send is not made with less time left than this: its answer could not arrive, and the
+// seller's circuit would count the timeout.
+const RESEND_TIME_MIN_MS = 100;
+
 /**
  * Sends the order, and while its outcome is unknown (a timeout, a network error, a 5xx: the
  * seller may have made it) re-sends it under the same Idempotency-Key with a growing pause until
@@ -94,11 +98,11 @@ async function orderAtSeller(
     const verdict = orderCallVerdict(ordered.outcome);
     if (verdict === 'refused' || (verdict === 'not_sent' && unknown === undefined)) return fail(ctx, attempt, ordered);
     if (verdict === 'unknown') unknown = ordered.detail;
-    const pause_ms = resendDelayMs(sends, interval);
-    if (Date.now() + pause_ms >= options.until_ms) {
+    const left_ms = options.until_ms - Date.now();
+    if (left_ms < RESEND_TIME_MIN_MS) {
       return { unknown: `order outcome unknown after ${sends} send(s): ${unknown}; last: ${ordered.detail}`, attempt };
     }
-    await sleep(pause_ms);
+    await sleep(Math.min(resendDelayMs(sends, interval), left_ms - RESEND_TIME_MIN_MS));
   }
 }
 
