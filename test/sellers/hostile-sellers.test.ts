@@ -71,7 +71,7 @@ const sellerPurchases = async (buyer: { id: string; token: string }) =>
   (await world.history(buyer)).filter((entry) => entry.type === 'seller_purchase');
 
 describe('a seller confirming above the price it held or quoted', () => {
-  it('when a seller quotes 100, holds at 100 and confirms at 500 while another offers 300, then nothing is charged and the request is in review', async () => {
+  it('when a seller quotes 100, holds at 100, confirms at 500 and another offers 300, then nothing is charged, in review', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-greedy', 1000);
     const review = await until(buyer, id, (body) => body.needs_review === true);
@@ -108,7 +108,7 @@ describe('a seller confirming above the price it held or quoted', () => {
     outstanding.push(...own);
   });
 
-  it('when an order against max_price 1,000 is confirmed at 999,999 by a seller without holds, then it is not purchased but in review', async () => {
+  it('when an order against max_price 1,000 is confirmed at 999,999 (no holds), then it is not purchased but in review', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'game-key-inflated', 1000, 2);
     const review = await until(buyer, id, (body) => body.needs_review === true);
@@ -148,7 +148,7 @@ describe('sellers read tolerantly', () => {
     await expectReconciliation();
   });
 
-  it('when no seller has the product and every one answers {available: false} alone, then not_available and the hold is voided', async () => {
+  it('when no seller has the product and each answers {available: false} alone, then not_available, hold voided', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-nobody-has', 800);
     const final = await world.final(buyer, id);
@@ -163,7 +163,7 @@ describe('sellers read tolerantly', () => {
 });
 
 describe('an order whose outcome is unknown', () => {
-  it('when the order call times out twice but the seller made the order, then the re-send under the same key buys it, nobody else asked', async () => {
+  it('when the order call times out twice but the order was made, then a re-send under its key buys it, nobody else asked', async () => {
     world.simulator.seller('slowpoke').silent_order_calls = 2;
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-slow', 300);

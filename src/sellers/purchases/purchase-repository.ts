@@ -35,7 +35,7 @@ export interface Confirmation {
   idempotency_key: string;
 }
 
-/** Why an attempt failed; 'interrupted' means its owner died before it learnt the outcome. */
+/** Why an attempt failed; 'interrupted' appears only in rows of earlier versions (an attempt whose seller was gone). */
 export type AttemptOutcome =
   | 'out_of_stock'
   | 'quote_expired'
