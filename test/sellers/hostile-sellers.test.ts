@@ -67,6 +67,15 @@ async function until(buyer: { token: string }, id: string, done: (body: any) => 
   }
 }
 
+/** A purchase (max_price 200) whose seller leaves every order call unanswered, followed until it is kept for review. */
+async function unansweredUntilReview(seller_id: string, product_id: string, pod: number) {
+  const seller = world.simulator.seller(seller_id);
+  seller.silent_order_calls = Number.MAX_SAFE_INTEGER;
+  const buyer = await world.player(10_000);
+  const id = await world.purchase(buyer, product_id, 200, pod);
+  return { seller, buyer, id, review: await until(buyer, id, (body) => body.needs_review === true) };
+}
+
 const sellerPurchases = async (buyer: { id: string; token: string }) =>
   (await world.history(buyer)).filter((entry) => entry.type === 'seller_purchase');
 
@@ -181,11 +190,7 @@ describe('an order whose outcome is unknown', () => {
   });
 
   it('when it stays unknown past the deadline, then the request waits in review with its hold, and a late answer settles it', async () => {
-    const ghost = world.simulator.seller('ghost');
-    ghost.silent_order_calls = Number.MAX_SAFE_INTEGER;
-    const buyer = await world.player(10_000);
-    const id = await world.purchase(buyer, 'book-ghost', 200, 1);
-    const review = await until(buyer, id, (body) => body.needs_review === true);
+    const { seller: ghost, buyer, id, review } = await unansweredUntilReview('ghost', 'book-ghost', 1);
 
     expect(review).toMatchObject({ status: 'pending', needs_review: true });
     expect(review.review_reason).toContain('seller ghost: order outcome unknown');
@@ -211,11 +216,7 @@ describe('an order whose outcome is unknown', () => {
   });
 
   it('when a late answer past the deadline is a definite refusal, then the hold is voided and nobody else is asked', async () => {
-    const vanisher = world.simulator.seller('vanisher');
-    vanisher.silent_order_calls = Number.MAX_SAFE_INTEGER;
-    const buyer = await world.player(10_000);
-    const id = await world.purchase(buyer, 'book-vanish', 200, 2);
-    await until(buyer, id, (body) => body.needs_review === true);
+    const { seller: vanisher, buyer, id } = await unansweredUntilReview('vanisher', 'book-vanish', 2);
     await expectReconciliation([{ check: 'purchase_needs_review', purchase_request_id: id }]);
 
     vanisher.order_refusal = { status: 409, body: { error: 'out_of_stock' } };
