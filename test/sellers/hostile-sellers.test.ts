@@ -26,6 +26,8 @@ const SELLERS: ScriptedSeller[] = [
   scripted('backup', { 'book-slow': 250, 'book-ghost': 180, 'book-vanish': 190 }),
   scripted('ghost', { 'book-ghost': 150 }),
   scripted('vanisher', { 'book-vanish': 160 }, { silent_calls_make_orders: false }),
+  scripted('crowded', { 'book-crowd': 120 }, { supports_holds: false }),
+  scripted('fallback', { 'book-crowd': 130 }),
 ];
 
 let world: SellerWorld<ScriptedSellers>;
@@ -227,6 +229,27 @@ describe('an order whose outcome is unknown', () => {
     expect(world.simulator.orders('vanisher')).toHaveLength(0);
     expect(world.simulator.calls('backup')).toMatchObject({ hold: 0, order: 0 });
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 0, available: 10_000 });
+    await expectReconciliation();
+  });
+
+  it('when many requests at once each lose their first order answer, then each buys once from that seller, nobody else asked', async () => {
+    const REQUESTS = 12;
+    // The first order call of (about) every request goes unanswered, the order made all the same;
+    // circuits may open on the timeouts and half-open probes let the re-sends through.
+    world.simulator.seller('crowded').silent_order_calls = REQUESTS;
+    const buyers = await world.players(REQUESTS, 10_000);
+    const ids = await Promise.all(buyers.map((buyer, index) => world.purchase(buyer, 'book-crowd', 500, index)));
+    const finals = await Promise.all(buyers.map((buyer, index) => world.final(buyer, ids[index]!, 30_000)));
+
+    for (const final of finals)
+      expect(final).toMatchObject({ status: 'purchased', seller_id: 'crowded', final_price: 120, needs_review: false });
+    const orders = world.simulator.orders('crowded');
+    expect(orders.map((order) => order.idempotency_key).sort()).toEqual(ids.map((id) => `${id}:crowded`).sort());
+    expect(world.simulator.calls('fallback')).toMatchObject({ hold: 0, order: 0 });
+    for (const buyer of buyers) {
+      expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 9880, held: 0, available: 9880 });
+      expect(await sellerPurchases(buyer)).toHaveLength(1);
+    }
     await expectReconciliation();
   });
 });

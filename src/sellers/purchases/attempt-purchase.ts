@@ -43,12 +43,11 @@ export async function continueAttempt(
   options: ContinueOptions,
 ): Promise<AttemptResult> {
   if (!seller.supports_holds) return orderAtSeller(ctx, seller, attempt, { quote_id: attempt.quote_id ?? '' }, options);
-  const recorded = attempt.seller_hold_id;
-  const held = recorded === null ? await holdAtSeller(ctx, seller, attempt, options.until_ms) : { hold_id: recorded };
+  if (attempt.seller_hold_id !== null) return orderAtSeller(ctx, seller, attempt, { hold_id: attempt.seller_hold_id }, options);
+  const held = await holdAtSeller(ctx, seller, attempt, options.until_ms);
   if ('outcome' in held) return fail(ctx, attempt, held);
   // The held price, not the quoted one, is what the order is judged against.
-  const holding: Attempt =
-    'price_minor' in held ? { ...attempt, seller_hold_id: held.hold_id, held_price_minor: held.price_minor } : attempt;
+  const holding: Attempt = { ...attempt, seller_hold_id: held.hold_id, held_price_minor: held.price_minor };
   return orderAtSeller(ctx, seller, holding, { hold_id: held.hold_id }, options);
 }
 
