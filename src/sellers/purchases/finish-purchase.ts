@@ -86,20 +86,20 @@ export async function finishConfirmed(
 /**
  * The request stays pending with its wallet hold, flagged for review: the job comes back after
  * `recheck_after_ms` to ask the seller again (any pod may run it), or ends (null) and leaves the
- * request to a person. An attempt still in flight records what is known of it.
+ * request to a person. The attempt in flight records what is known of it.
  */
 export async function keepForReview(
   deps: Deps,
   job: ClaimedJob,
   request: PurchaseRequest,
-  review: { cause: ReviewCause; reason: string; attempt_position: number | null; recheck_after_ms: number | null },
+  review: { cause: ReviewCause; reason: string; attempt_position: number; recheck_after_ms: number | null },
 ): Promise<void> {
   const marked = await deps.transactions.run('review_purchase', async (tx): Promise<Reviewed | undefined> => {
     await assertLeaseIn(tx, job);
     const current = await findPurchaseRequest(tx, request.id, { for_update: true });
     if (current?.status !== 'pending') return finishJobIn(tx, job).then(() => undefined);
     await markForReview(tx, request.id, review.reason);
-    if (review.attempt_position !== null) await noteAttempt(tx, request.id, review.attempt_position, review.reason);
+    await noteAttempt(tx, request.id, review.attempt_position, review.reason);
     if (review.recheck_after_ms === null) await finishJobIn(tx, job);
     else await rescheduleJobIn(tx, job, review.recheck_after_ms, review.reason);
     return { review: review.cause, first: current.review_reason === null };
@@ -126,9 +126,10 @@ export async function finishUnpurchased(deps: Deps, job: ClaimedJob, request: Pu
   countFinished(deps, request, status);
 }
 
-/** After the commit: a request flagged for review by this run (counted once, when first flagged). */
+/** After the commit: a request flagged for review by this run (counted and logged once, when first flagged). */
 function countReview(deps: Deps, request: PurchaseRequest, marked: Reviewed): void {
-  if (marked.first) sellerMetrics(deps.metrics).purchase_requests_review_total.inc({ cause: marked.review });
+  if (!marked.first) return;
+  sellerMetrics(deps.metrics).purchase_requests_review_total.inc({ cause: marked.review });
   deps.logger.warn({ purchase_request_id: request.id, cause: marked.review }, 'purchase request kept for review with its wallet hold');
 }
 
