@@ -104,7 +104,8 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       operation_id: 'getPurchaseRequest',
       method: 'get',
       path: '/v1/purchase-requests/{id}',
-      summary: 'Status of a purchase request; when final, the quotes received and the attempts in order',
+      summary:
+        'Status of a purchase request (pending with needs_review and review_reason while kept for review), the quotes and the attempts',
       tag: 'purchase-requests',
       auth: 'bearer',
       params: uuidParams,

@@ -6,7 +6,7 @@ import { findPurchaseRequest, listAttempts, type Attempt, type PurchaseRequest }
 
 export const statusUrl = (id: string) => `/v1/purchase-requests/${id}`;
 
-/** A purchase request as its owner sees it: status, final fields when final, quotes and attempts. */
+/** A purchase request as its owner sees it: status, review flag, final fields when final, quotes and attempts. */
 export async function getPurchaseRequest(deps: AppDeps, actor: Actor, id: string) {
   const { request, attempts } = await deps.transactions.read(async (tx) => {
     const found = await findPurchaseRequest(tx, id);
@@ -36,6 +36,9 @@ export function purchaseRequestView(request: PurchaseRequest, attempts: readonly
   return {
     id: request.id,
     status: request.status,
+    // Pending and waiting for a person or a seller's late answer, its wallet hold kept (README "Seller aggregator").
+    needs_review: request.review_reason !== null,
+    review_reason: request.review_reason,
     status_url: statusUrl(request.id),
     account_id: request.account_id,
     product_id: request.product_id,
@@ -58,7 +61,8 @@ export function purchaseRequestView(request: PurchaseRequest, attempts: readonly
       quoted_price: attempt.quoted_price_minor,
       held_price: attempt.held_price_minor,
       state: attempt.state,
-      outcome: attempt.state === 'confirmed' ? 'confirmed' : attempt.outcome,
+      // A confirmed attempt has an outcome only when the order was not paid (price_moved).
+      outcome: attempt.outcome ?? (attempt.state === 'confirmed' ? 'confirmed' : null),
       detail: attempt.detail,
       order_id: attempt.order_id,
       price: attempt.price_minor,
