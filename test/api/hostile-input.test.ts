@@ -117,7 +117,7 @@ describe('item 11: text the database cannot store, anywhere in a request', () =>
     expect((await request(eu(), 'GET', `/v1/accounts/${id}?whatever=fine`, undefined, { token })).status).toBe(200);
   });
 
-  it(`when a body is nested deeper than BODY_DEPTH_MAX (32), then 400 before anything recursive reads it; 32 levels pass the edge`, async () => {
+  it('when a body is nested deeper than BODY_DEPTH_MAX (32), then 400 before anything recursive reads it; 32 levels pass', async () => {
     const { id, token } = await player(1000);
     const before = await snapshot(id);
     const raw = (body: string) => request(eu(), 'POST', `/v1/accounts/${id}/debits`, undefined, { token, key: key(), raw: body });

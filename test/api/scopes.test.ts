@@ -90,7 +90,7 @@ describe('item 12: JWT subjects', () => {
 });
 
 describe('item 13: scopes grant what they say (the table in src/auth/access.ts)', () => {
-  it('accounts:write reads accounts, not money; credits:write, refunds:write and admin read money; catalog:write reads neither', async () => {
+  it('accounts:write reads accounts, not money; credits:, refunds:write and admin read money; catalog:write neither', async () => {
     const owner = await player({ EUR: 10_000 });
     const peer = await player();
     const credit = await request(eu(), 'GET', `/v1/accounts/${owner.id}/transactions`, undefined, { token: owner.token });
@@ -181,7 +181,7 @@ describe('item 13: scopes grant what they say (the table in src/auth/access.ts)'
 });
 
 describe('item 13: a transfer never opens a wallet, and says nothing about the recipient', () => {
-  it('when the recipient has no wallet in the currency, then 422 currency_mismatch and nothing moves; a service credit opens one', async () => {
+  it('when the recipient has no wallet in the currency, then 422 currency_mismatch; a service credit opens one', async () => {
     const sender = await player({ EUR: 1_000, GEMS: 1_000 });
     const recipient = await player();
     const send = (amount: number) =>
@@ -220,7 +220,7 @@ describe('item 13: a transfer never opens a wallet, and says nothing about the r
     await expectReconcileClean();
   });
 
-  it("when a transfer would take the recipient's wallet over its cap, then 409 invalid_state without the wallet id, balance or cap", async () => {
+  it("when a transfer would take the recipient's wallet over its cap, then 409 invalid_state without its id, balance or cap", async () => {
     const sender = await player({ EUR: 1_000 });
     const recipient = await player({ EUR: BALANCE_MAX_MINOR - 50 });
     const send = (amount: number) =>
