@@ -24,19 +24,17 @@ const eu = () => cluster.pod('eu-west').url;
 const ap = () => cluster.pod('ap-south').url;
 const key = () => uniqueId('k');
 
+const credit = (account_id: string, amount: number, currency: string) =>
+  request(eu(), 'POST', `/v1/accounts/${account_id}/credits`, { amount, currency, reason: 'credit' }, { token: game_server, key: key() });
+
+/** A player sends money, through the pod of another region than the one the accounts were made in. */
+const transfer = (from: { id: string; token: string }, to_account_id: string, amount: number, currency = 'EUR') =>
+  request(ap(), 'POST', '/v1/transfers', { from_account_id: from.id, to_account_id, amount, currency }, { token: from.token, key: key() });
+
 async function player(balances: Record<string, number> = {}) {
   const id = uniqueId('p');
   expect((await request(eu(), 'POST', '/v1/accounts', { id }, { token: game_server, key: key() })).status).toBe(201);
-  for (const [currency, amount] of Object.entries(balances)) {
-    const credit = await request(
-      eu(),
-      'POST',
-      `/v1/accounts/${id}/credits`,
-      { amount, currency, reason: 'seed' },
-      { token: game_server, key: key() },
-    );
-    expect(credit.status).toBe(201);
-  }
+  for (const [currency, amount] of Object.entries(balances)) expect((await credit(id, amount, currency)).status).toBe(201);
   return { id, token: await mint.player(id) };
 }
 
@@ -95,13 +93,7 @@ describe('item 13: scopes grant what they say (the table in src/auth/access.ts)'
     const peer = await player();
     const credit = await request(eu(), 'GET', `/v1/accounts/${owner.id}/transactions`, undefined, { token: owner.token });
     const transaction_id = credit.body.data[0].transaction_id;
-    const transfer = await request(
-      eu(),
-      'POST',
-      '/v1/transfers',
-      { from_account_id: owner.id, to_account_id: peer.id, amount: 1, currency: 'EUR' },
-      { token: owner.token, key: key() },
-    );
+    const sent = await transfer(owner, peer.id, 1);
     const hold = await request(
       eu(),
       'POST',
@@ -127,7 +119,7 @@ describe('item 13: scopes grant what they say (the table in src/auth/access.ts)'
       { account_id: owner.id, lines: [{ item_id: item, quantity: 1 }] },
       { token: owner.token, key: key() },
     );
-    for (const created of [transfer, hold, topup, order]) expect(created.status, JSON.stringify(created.body)).toBe(201);
+    for (const created of [sent, hold, topup, order]) expect(created.status, JSON.stringify(created.body)).toBe(201);
 
     const account_reads = [`/v1/accounts/${owner.id}`, `/v1/accounts/${owner.id}/wallets`];
     const money_reads = [
@@ -135,7 +127,7 @@ describe('item 13: scopes grant what they say (the table in src/auth/access.ts)'
       `/v1/accounts/${owner.id}/orders`,
       `/v1/accounts/${owner.id}/entitlements`,
       `/v1/transactions/${transaction_id}`,
-      `/v1/transfers/${transfer.body.id}`,
+      `/v1/transfers/${sent.body.id}`,
       `/v1/holds/${hold.body.id}`,
       `/v1/orders/${order.body.id}`,
       `/v1/topups/${topup.body.id}`,
@@ -184,72 +176,36 @@ describe('item 13: a transfer never opens a wallet, and says nothing about the r
   it('when the recipient has no wallet in the currency, then 422 currency_mismatch; a service credit opens one', async () => {
     const sender = await player({ EUR: 1_000, GEMS: 1_000 });
     const recipient = await player();
-    const send = (amount: number) =>
-      request(
-        eu(),
-        'POST',
-        '/v1/transfers',
-        { from_account_id: sender.id, to_account_id: recipient.id, amount, currency: 'GEMS', note: 'gg' },
-        { token: sender.token, key: key() },
-      );
-    const refused = await send(100);
+    const refused = await transfer(sender, recipient.id, 100, 'GEMS');
     expectProblem(refused, 422, 'currency_mismatch');
     expect(refused.body.detail).toBe('the recipient cannot receive GEMS');
     expect(await wallets(recipient.id)).toEqual([{ currency: 'EUR', balance: 0, held: 0, available: 0 }]);
     expect((await wallets(sender.id)).find((wallet) => wallet.currency === 'GEMS')?.balance).toBe(1_000);
     // Services with credits:write keep opening wallets by crediting; then the transfer goes through.
-    const opened = await request(
-      eu(),
-      'POST',
-      `/v1/accounts/${recipient.id}/credits`,
-      { amount: 1, currency: 'GEMS', reason: 'welcome' },
-      { token: game_server, key: key() },
-    );
-    expect(opened.status).toBe(201);
-    expect((await send(100)).status).toBe(201);
+    expect((await credit(recipient.id, 1, 'GEMS')).status).toBe(201);
+    expect((await transfer(sender, recipient.id, 100, 'GEMS')).status).toBe(201);
     expect((await wallets(recipient.id)).find((wallet) => wallet.currency === 'GEMS')?.balance).toBe(101);
     // An unknown recipient is still 404.
-    const ghost = await request(
-      eu(),
-      'POST',
-      '/v1/transfers',
-      { from_account_id: sender.id, to_account_id: uniqueId('ghost'), amount: 1, currency: 'EUR' },
-      { token: sender.token, key: key() },
-    );
-    expectProblem(ghost, 404, 'not_found');
+    expectProblem(await transfer(sender, uniqueId('ghost'), 1), 404, 'not_found');
     await expectReconcileClean();
   });
 
   it("when a transfer would take the recipient's wallet over its cap, then 409 invalid_state without its id, balance or cap", async () => {
     const sender = await player({ EUR: 1_000 });
     const recipient = await player({ EUR: BALANCE_MAX_MINOR - 50 });
-    const send = (amount: number) =>
-      request(
-        ap(),
-        'POST',
-        '/v1/transfers',
-        { from_account_id: sender.id, to_account_id: recipient.id, amount, currency: 'EUR' },
-        { token: sender.token, key: key() },
-      );
-    const refused = await send(51);
+    const refused = await transfer(sender, recipient.id, 51);
     expectProblem(refused, 409, 'invalid_state');
     expect(refused.body.detail).toBe('the recipient cannot receive this amount');
     const leaked = JSON.stringify(refused.body);
     for (const secret of [recipient.id, String(BALANCE_MAX_MINOR), String(BALANCE_MAX_MINOR - 50), 'wallet'])
       expect(leaked).not.toContain(secret);
     expect((await wallets(sender.id))[0]!.balance).toBe(1_000);
-    expect((await send(50)).status).toBe(201);
+    expect((await transfer(sender, recipient.id, 50)).status).toBe(201);
     expect((await wallets(recipient.id))[0]!.balance).toBe(BALANCE_MAX_MINOR);
     // The ledger's own guard (a service credit over the cap) says no more than that either.
-    const credit = await request(
-      eu(),
-      'POST',
-      `/v1/accounts/${recipient.id}/credits`,
-      { amount: 1, currency: 'EUR', reason: 'bonus' },
-      { token: game_server, key: key() },
-    );
-    expectProblem(credit, 409, 'invalid_state');
-    expect(JSON.stringify(credit.body)).not.toContain(String(BALANCE_MAX_MINOR));
+    const over = await credit(recipient.id, 1, 'EUR');
+    expectProblem(over, 409, 'invalid_state');
+    expect(JSON.stringify(over.body)).not.toContain(String(BALANCE_MAX_MINOR));
     expect((await wallets(recipient.id))[0]!.balance).toBe(BALANCE_MAX_MINOR);
     await expectReconcileClean();
   });

@@ -6,15 +6,12 @@ import { expectProblem, key, shopHarness, type ShopHarness } from '../support/sh
 // everyone; a service with refunds:write overrides that only with "override_policy": true, and the
 // override is recorded with the refund. Item 13: the caller's scope is checked before the order.
 
-let cluster: TestCluster;
 let h: ShopHarness;
-
+let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await startCluster();
-  h = await shopHarness(
-    cluster.pods.map((pod) => pod.url),
-    cluster.config,
-  );
+  const urls = cluster.pods.map((pod) => pod.url);
+  h = await shopHarness(urls, cluster.config);
 });
 afterAll(() => cluster?.stop());
 
