@@ -53,7 +53,10 @@ export function requireAccountRead(actor: Actor, account_id: string, readable: R
   if (actor.kind === 'player' && actor.id !== account_id) throw new DomainError('not_found', 'account was not found');
 }
 
-/** A money object of an account (hold, order, top-up, ...) that the actor may see: a player sees only their own (404 otherwise). */
+/**
+ * Whether the actor sees a money object (hold, order, top-up, ...) of an account, once
+ * requireReadScope has let a service through: a player sees only their own (404 otherwise).
+ */
 export function isVisibleTo(actor: Actor, owner_account_id: string): boolean {
   return actor.kind === 'service' || actor.id === owner_account_id;
 }
