@@ -1,5 +1,5 @@
 import type { Actor } from '../../auth/tokens.js';
-import { requireAccountRead } from '../../auth/access.js';
+import { isVisibleTo, requireReadScope } from '../../auth/access.js';
 import { notFound } from '../../domain/errors.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { findPurchaseRequest, listAttempts, type Attempt, type PurchaseRequest } from './purchase-repository.js';
@@ -8,13 +8,13 @@ export const statusUrl = (id: string) => `/v1/purchase-requests/${id}`;
 
 /** A purchase request as its owner sees it: status, review flag, final fields when final, quotes and attempts. */
 export async function getPurchaseRequest(deps: AppDeps, actor: Actor, id: string) {
+  requireReadScope(actor, 'money');
   const { request, attempts } = await deps.transactions.read(async (tx) => {
     const found = await findPurchaseRequest(tx, id);
     return { request: found, attempts: found ? await listAttempts(tx, id) : [] };
   });
   // A player asking for someone else's request learns nothing, not even that it exists.
-  if (!request || (actor.kind === 'player' && actor.id !== request.account_id)) throw notFound(`purchase request ${id}`);
-  requireAccountRead(actor, request.account_id);
+  if (!request || !isVisibleTo(actor, request.account_id)) throw notFound(`purchase request ${id}`);
   return purchaseRequestView(request, attempts);
 }
 
