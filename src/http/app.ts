@@ -11,14 +11,16 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   app.silent = true;
   const router = new Router<AppState>();
-  mountRoutes(router, allRoutes(deps.config, deps.topology));
+  const routes = allRoutes(deps.config, deps.topology);
+  mountRoutes(router, routes);
+  const signed_paths = new Set(routes.filter((route) => route.auth === 'psp_signature').map((route) => route.path));
   app.use(async (ctx, next) => {
     ctx.state.deps = deps;
     await next();
   });
   app.use(requestContext());
   app.use(problemResponses());
-  app.use(jsonBody());
+  app.use(jsonBody(signed_paths));
   app.use(router.routes());
   return app;
 }

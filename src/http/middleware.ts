@@ -86,14 +86,17 @@ function sendProblem(ctx: AppContext, problem: Problem): void {
 
 /**
  * Reads JSON bodies up to the configured limit and keeps the raw text (PSP signatures are
- * computed over the exact bytes). Anything but JSON is refused.
+ * computed over the exact bytes). Anything but JSON is refused, except on `raw_paths`: signed
+ * callbacks check the signature over the raw text themselves, and record a signed body that is
+ * not JSON instead of refusing it.
  */
-export function jsonBody() {
+export function jsonBody(raw_paths: ReadonlySet<string>) {
   return async (ctx: AppContext, next: Next) => {
     if (!METHODS_WITH_BODY.has(ctx.method)) return next();
     const limit = ctx.state.deps.config.limits.body_limit_bytes;
     const raw = await getRawBody(ctx.req, { limit, length: ctx.get('Content-Length') || undefined, encoding: 'utf8' });
     ctx.state.raw_body = raw;
+    if (raw_paths.has(ctx.path)) return next();
     if (raw.trim() === '') {
       ctx.state.body = undefined;
       return next();

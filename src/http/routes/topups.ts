@@ -35,7 +35,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
     readByIdRoute({
       operation_id: 'getTopup',
       path: '/v1/topups/{id}',
-      summary: 'A top-up: PENDING, SUCCEEDED, FAILED or REVERSED',
+      summary: 'A top-up (PENDING, SUCCEEDED, FAILED or REVERSED) with its reversals, PSP events and what is held for review',
       tag: 'topups',
       read: getTopup,
     }),
@@ -45,10 +45,10 @@ export function topupRoutes(config: Config): RouteSpec[] {
       path: '/v1/psp/events',
       summary:
         'PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; ' +
-        '200 for every validly signed event, duplicates included',
+        '200 for every validly signed body: duplicates, conflicts and malformed bodies are recorded, never refused',
       tag: 'topups',
       auth: 'psp_signature',
-      responses: { 200: '{ received, outcome }', 400: 'Not JSON', 401: 'Bad, stale or missing signature' },
+      responses: { 200: '{ received, outcome }', 401: 'Bad, stale or missing signature', 413: 'Body over the size limit' },
       handler: async (ctx) => ({
         status: 200,
         body: await receivePspEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Psp-Signature')),
