@@ -68,7 +68,8 @@ function feed(events: PspEvent[], options: { wallet?: WalletBalance; limits?: To
     const problems: string[] = [];
     // An event that is ignored or held changes nothing at all, and only held ones carry a reason.
     const held = decision.outcome === 'amount_mismatch' || decision.outcome === 'held_for_review';
-    if ((held || decision.outcome === 'ignored_state' || decision.outcome === 'superseded') && decision.next !== run.topup) {
+    const unchanged = ['ignored_state', 'superseded', 'duplicate'].includes(decision.outcome);
+    if ((held || unchanged) && decision.next !== run.topup) {
       problems.push(`${decision.outcome} changed the top-up`);
     }
     if ((decision.review_reason !== null) !== held) problems.push(`${decision.outcome} with review reason ${decision.review_reason}`);
@@ -135,7 +136,8 @@ describe('top-up state machine: every order of two events', () => {
     { order: [R, { ...R, id: 'r2' }], outcomes: ['reversal_waiting', 'reversal_waiting'], status: 'PENDING', balance: 0, waiting: 800 },
   ];
   for (const { order, outcomes, status, balance, waiting } of cases) {
-    it(`${order.map((next) => next.type).join(' then ')} (${order.map((next) => next.id).join(', ')}): ${status}, wallet ${balance}`, () => {
+    const name = `${order.map((next) => next.type).join(' then ')} (${order.map((next) => next.id).join(', ')})`;
+    it(`${name}: ${status}, wallet ${balance}`, () => {
       const run = feed(order);
       expect(run.outcomes).toEqual(outcomes);
       expect(run.topup.status).toBe(status);
@@ -162,6 +164,15 @@ describe('top-up state machine: order does not matter', () => {
       expect(run.wallet.balance_minor).toBe(400);
       expect(run.reversal_amounts).toEqual(order.filter((next) => next.type === 'payment.refunded').map(() => 300));
       expect(run.reviews).toEqual([]);
+    }
+  });
+
+  it('a refund already recorded (a twin delivery that committed first) is a duplicate, before or after the credit', () => {
+    const refund = event('r', 'payment.refunded', 300);
+    for (const before of [[refund], [S, refund], [refund, S]]) {
+      const run = feed(before);
+      const again = decideTopupEvent(run.topup, refund, run.wallet, LIMITS);
+      expect(again).toEqual({ outcome: 'duplicate', review_reason: null, next: run.topup, transactions: [] });
     }
   });
 

@@ -9,7 +9,7 @@ import { verifySignature } from './psp-signature.js';
 import { findTopup, findWalletBalance, saveTopup, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
-export type EventOutcome = MachineOutcome | 'duplicate' | 'conflict' | 'malformed' | 'unknown_topup';
+export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup';
 
 /** A row of the event log with what the delivery came to. */
 type EventRecord = NewPspEvent & { outcome: EventOutcome };

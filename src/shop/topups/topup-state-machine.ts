@@ -76,6 +76,7 @@ export type MachineOutcome =
   | 'reversal_waiting'
   | 'superseded'
   | 'ignored_state'
+  | 'duplicate'
   | 'amount_mismatch'
   | 'held_for_review';
 
@@ -156,8 +157,9 @@ function fail(topup: TopupState): Decision {
 
 function refund(topup: TopupState, event: PspEvent, wallet: WalletBalance, limits: TopupLimits): Decision {
   const amount_minor = event.data.amount;
-  // The event log records each event id once, so one id can never be two reversals.
-  invariant(!topup.reversals.some((reversal) => reversal.event_id === event.id), `refund ${event.id} recorded twice`);
+  // The event log lets each id through once; a twin delivery that committed after the log was
+  // looked up shows here first (its insert into the log then fails, and the caller retries).
+  if (topup.reversals.some((reversal) => reversal.event_id === event.id)) return unchanged(topup, 'duplicate');
   if (topup.reversals.length >= limits.reversals_max) {
     return held(topup, `refund ${event.id}: the top-up already has ${topup.reversals.length} reversals, the most it takes`);
   }
