@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
 import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import { permutations, shuffled, TestPsp, type PspEventType, type TestPspEvent } from '../support/psp.js';
@@ -454,17 +454,6 @@ describe('npm run psp', () => {
   });
 });
 
-function pspCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/psp.ts', ...args], {
-      env: { ...process.env, LOG_LEVEL: 'silent', NODE_ENV: 'test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function pspCli(args: string[]) {
+  return runCli('psp', args, {});
 }

@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
+import type { PspEvent as TestPspEvent, PspEventType } from '../../src/shop/topups/topup-state-machine.js';
 import { request, type ApiResponse } from './cluster.js';
 
-export type PspEventType = 'payment.succeeded' | 'payment.failed' | 'payment.refunded';
-
-export interface TestPspEvent {
-  id: string;
-  type: PspEventType;
-  data: { topup_id: string; amount: number; currency: string; psp_payment_id: string };
-}
+export type { PspEventType, TestPspEvent };
 
 /**
  * A test PSP: sends correctly signed bodies over HTTP to the real pods, spread over them, in

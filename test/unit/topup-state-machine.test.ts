@@ -9,6 +9,7 @@ import {
   type TopupState,
   type WalletBalance,
 } from '../../src/shop/topups/topup-state-machine.js';
+import { permutations } from '../support/psp.js';
 
 // The pure state machine on its own: every order of events, duplicates under new ids, partial
 // reversals, and the invariants that must hold after every step of every sequence.
@@ -115,11 +116,6 @@ function violations(run: Run): string[] {
     [credited ? waiting.length === 0 : applied.length === 0, 'reversals waiting after the credit, or applied before it'],
   ];
   return checks.filter(([holds]) => !holds).map(([, broken]) => broken);
-}
-
-function permutations<T>(items: T[]): T[][] {
-  if (items.length <= 1) return [items];
-  return items.flatMap((item, index) => permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]));
 }
 
 describe('top-up state machine: every order of two events', () => {
