@@ -20,6 +20,10 @@ export class Migration20261201000100_psp_event_log extends SharedMigration {
     // A body that reused an event id already recorded with another body is recorded under the
     // hash of its bytes; this is the id it reused.
     this.addSql('ALTER TABLE psp_events ADD COLUMN conflicts_with TEXT');
-    this.addSql('CREATE INDEX psp_events_review ON psp_events (received_at) WHERE review_reason IS NOT NULL');
+    // When and how an operator settled an event held for review (PUT /v1/psp/events/{id}/review).
+    this.addSql('ALTER TABLE psp_events ADD COLUMN review_settled_at TIMESTAMPTZ');
+    this.addSql('ALTER TABLE psp_events ADD COLUMN review_settlement TEXT');
+    // What reconciliation lists: events held for review that nobody has settled yet.
+    this.addSql('CREATE INDEX psp_events_held ON psp_events (received_at) WHERE review_reason IS NOT NULL AND review_settled_at IS NULL');
   }
 }

@@ -139,7 +139,8 @@ export async function topupReversals(tx: SqlTx): Promise<Mismatch[]> {
 /**
  * PSP events that could not be applied automatically (amount or currency mismatch, reversals
  * beyond the amount, an unknown top-up, a reused event id, a malformed body, ...): recorded and
- * held for an operator, reported here until then so that none goes unnoticed.
+ * held for an operator, reported here until one settles it (PUT /v1/psp/events/{id}/review), so that
+ * none goes unnoticed.
  */
 export async function pspEventsHeldForReview(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{
@@ -150,7 +151,7 @@ export async function pspEventsHeldForReview(tx: SqlTx): Promise<Mismatch[]> {
     review_reason: string;
   }>(
     `SELECT id, conflicts_with, topup_id, outcome, review_reason FROM psp_events
-     WHERE review_reason IS NOT NULL ORDER BY received_at, id`,
+     WHERE review_reason IS NOT NULL AND review_settled_at IS NULL ORDER BY received_at, id`,
   );
   return rows.map((row) => ({
     check: 'psp_event_held_for_review',

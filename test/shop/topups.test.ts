@@ -216,7 +216,15 @@ describe('partial reversals', () => {
     const reversed = await topup(topup_id, player);
     expect(reversed).toMatchObject({ status: 'REVERSED', reversed_amount: 1000, unrecovered_amount: 600 });
     expect(reversed.review).toEqual([
-      { event_id: beyond.id, outcome: 'held_for_review', reason: expect.stringContaining('1100 of 1000'), received_at: expect.any(String) },
+      {
+        event_id: beyond.id,
+        log_id: beyond.id,
+        outcome: 'held_for_review',
+        reason: expect.stringContaining('1100 of 1000'),
+        received_at: expect.any(String),
+        settled_at: null,
+        settlement: null,
+      },
     ]);
 
     const success_after_reversal = psp.event(S, topup_id, 1000);
@@ -426,6 +434,41 @@ describe('events held for review', () => {
     } finally {
       await capped.stop();
     }
+  });
+});
+
+describe('settling what is held for review', () => {
+  it('when an operator settles every held event with a note, then reconciliation is clean; the top-ups show the settlement', async () => {
+    const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
+    const log_ids: string[] = report.body.mismatches.map((mismatch: { log_id: string }) => mismatch.log_id);
+    expect(log_ids.length).toBe(held.length);
+    expect(log_ids.length).toBeGreaterThan(10);
+    const settle = (log_id: string, body: unknown, token = admin) =>
+      request(eu(), 'PUT', `/v1/psp/events/${encodeURIComponent(log_id)}/review`, body, { token });
+
+    const [first] = log_ids;
+    expect((await settle(first!, { settlement: 'x' }, service)).body).toMatchObject({ status: 403, code: 'forbidden' });
+    expect((await settle(first!, { settlement: 'a\u0000b' })).body).toMatchObject({ status: 400, code: 'validation_error' });
+    expect((await settle('evt_\u0000', { settlement: 'x' })).body).toMatchObject({ status: 400, code: 'validation_error' });
+    expect((await settle('evt_never_sent', { settlement: 'x' })).body).toMatchObject({ status: 404, code: 'not_found' });
+    const applied = psp.event(S, (await pendingTopup(100)).topup_id, 100);
+    expect((await psp.send(applied)).body.outcome).toBe('credited');
+    expect((await settle(applied.id, { settlement: 'x' })).body).toMatchObject({ status: 409, code: 'invalid_state' });
+
+    for (const log_id of log_ids) {
+      const settled = await settle(log_id, { settlement: `checked with the PSP: ${log_id}` });
+      expect(settled.status).toBe(200);
+      expect(settled.body).toMatchObject({ log_id, settled_at: expect.any(String), settlement: `checked with the PSP: ${log_id}` });
+    }
+    // Settling again replaces the note and keeps the time it was first settled.
+    const again = await settle(first!, { settlement: 'credited by hand, see ticket 42' });
+    expect(again.body).toMatchObject({ log_id: first, settlement: 'credited by hand, see ticket 42' });
+    const topup_id = report.body.mismatches.find((mismatch: { topup_id: string | null }) => mismatch.topup_id !== null).topup_id;
+    const view = await topup(topup_id);
+    expect(view.review.length).toBeGreaterThan(0);
+    for (const item of view.review) expect(item.settled_at).toEqual(expect.any(String));
+    expect(view.review_reason).toBeNull();
+    held.length = 0;
   });
 });
 

@@ -1,11 +1,23 @@
 import Joi from 'joi';
+import { isStorableText } from '../../domain/text.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { createTopup } from '../../shop/topups/create-topup.js';
 import { receivePspEvent } from '../../shop/topups/receive-psp-event.js';
+import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema } from './schemas.js';
+
+/** Text of at most `length_max` characters that the database can store. */
+function storableText(length_max: number) {
+  return Joi.string()
+    .min(1)
+    .max(length_max)
+    .custom((value: string, helpers) =>
+      isStorableText(value) ? value : helpers.message({ custom: '{{#label}} holds U+0000 or a lone surrogate' }),
+    );
+}
 
 export function topupRoutes(config: Config): RouteSpec[] {
   return [
@@ -52,6 +64,30 @@ export function topupRoutes(config: Config): RouteSpec[] {
       handler: async (ctx) => ({
         status: 200,
         body: await receivePspEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Psp-Signature')),
+      }),
+    }),
+    defineRoute({
+      operation_id: 'settlePspEventReview',
+      method: 'put',
+      path: '/v1/psp/events/{id}/review',
+      summary:
+        'Settle a PSP event held for review (admin): {id} is its log_id (reconciliation, or review on the top-up); ' +
+        'the note says what was done; nothing moves, reconciliation stops reporting it',
+      tag: 'topups',
+      auth: 'bearer',
+      params: Joi.object({ id: storableText(300).required() }),
+      body: Joi.object({ settlement: storableText(1000).required() }),
+      responses: {
+        200: 'The settled review item',
+        400: 'Invalid request',
+        401: 'Unauthenticated',
+        403: 'Forbidden',
+        404: 'No such event',
+        409: 'The event is not held for review',
+      },
+      handler: async (ctx, { actor, params, body }) => ({
+        status: 200,
+        body: await settlePspEventReview(ctx.state.deps, actor, params.id, body.settlement),
       }),
     }),
   ];

@@ -116,6 +116,19 @@ export async function saveTopup(
   return updated === 1;
 }
 
+/** An event held for review, settled or not: what an operator needs to find it and deal with it. */
+export function reviewView(event: TopupEvent) {
+  return {
+    event_id: event.id,
+    log_id: event.log_id,
+    outcome: event.outcome,
+    reason: event.review_reason,
+    received_at: event.received_at,
+    settled_at: event.review_settled_at,
+    settlement: event.review_settlement,
+  };
+}
+
 export function topupView(topup: Topup, events: TopupEvent[]) {
   const review = events.filter((event) => event.review_reason !== null);
   return {
@@ -140,13 +153,9 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
       unrecovered_amount: reversal.unrecovered_minor,
     })),
     // Events that could not be applied automatically: they wait for an operator and count in reconciliation.
-    review: review.map((event) => ({
-      event_id: event.id,
-      outcome: event.outcome,
-      reason: event.review_reason,
-      received_at: event.received_at,
-    })),
-    review_reason: review.at(-1)?.review_reason ?? null,
+    review: review.map(reviewView),
+    // The latest reason nobody has settled yet.
+    review_reason: review.filter((event) => event.review_settled_at === null).at(-1)?.review_reason ?? null,
     needs_reconciliation: topup.reconciliation_required_at !== null,
     events: events.map((event) => ({
       id: event.id,
