@@ -17,7 +17,7 @@ import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
-import { sellerBackgroundTasks } from './sellers/seller-services.js';
+import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -111,7 +111,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
-  return {
+  const core = {
     config,
     topology: options.topology,
     region,
@@ -125,6 +125,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     tokens,
     rate_limiter,
   };
+  return { ...core, sellers: createSellerServices(core) };
 }
 
 export async function startPod(options: PodOptions): Promise<Pod> {

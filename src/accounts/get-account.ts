@@ -6,7 +6,7 @@ import type { AppDeps } from '../platform/deps.js';
 import { findAccount, findBalances, toAccountView, toWalletBalance, type AccountView } from './account-repository.js';
 
 export async function getAccount(deps: AppDeps, actor: Actor, id: string): Promise<AccountView> {
-  requireAccountRead(actor, id);
+  requireAccountRead(actor, id, 'account');
   const em = deps.db.orm.em.fork();
   const account = await findAccount(em, id);
   if (!account) throw notFound(`account ${id}`);
@@ -14,7 +14,7 @@ export async function getAccount(deps: AppDeps, actor: Actor, id: string): Promi
 }
 
 export async function listWallets(deps: AppDeps, actor: Actor, id: string): Promise<WalletBalance[]> {
-  requireAccountRead(actor, id);
+  requireAccountRead(actor, id, 'account');
   const em = deps.db.orm.em.fork();
   const account = await findAccount(em, id);
   if (!account) throw notFound(`account ${id}`);

@@ -3,7 +3,10 @@ import type { Actor } from '../auth/tokens.js';
 import { DomainError } from '../domain/errors.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
+import { walletKey } from './ledger-records.js';
 import { postMovement } from './post-movement.js';
+import { requireAccount } from './posting.js';
+import { assertRecipientCanReceive } from './transfer-rules.js';
 import { transferView } from './views.js';
 
 export interface TransferInput {
@@ -16,7 +19,8 @@ export interface TransferInput {
 
 /**
  * Moves credits between two players, wherever they are homed: one serializable transaction
- * that may span regions (no saga). A player sends only from their own wallet.
+ * that may span regions (no saga). A player sends only from their own wallet, and only in a
+ * currency the recipient already holds (422 currency_mismatch otherwise).
  */
 export async function createTransfer(
   deps: AppDeps,
@@ -33,5 +37,13 @@ export async function createTransfer(
     idempotency,
     { ...rest, type: 'transfer', from: from_account_id, to: to_account_id, note: note ?? null },
     transferView,
+    (unit) => {
+      requireAccount(unit, to_account_id);
+      assertRecipientCanReceive(
+        unit.wallets.get(walletKey(to_account_id, input.currency)),
+        { currency: input.currency, amount_minor: input.amount },
+        deps.config.limits.balance_max_minor,
+      );
+    },
   );
 }

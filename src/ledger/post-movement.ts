@@ -1,4 +1,5 @@
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
+import type { Unit } from '../batch/unit.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { TransactionReferences, TransactionType } from './ledger-records.js';
 import { postTransaction, type PostedTransaction } from './posting.js';
@@ -25,6 +26,8 @@ export async function postMovement(
   idempotency: RequestIdempotency,
   input: Movement,
   present: (posted: PostedTransaction) => unknown,
+  /** A business rule on the batch's state that may refuse the movement before anything is written. */
+  precondition?: (unit: Unit) => void,
 ): Promise<RequestAnswer> {
   const { type, from, to, amount, currency, opens_wallet = false, ...references } = input;
   const account_id = isSystemAccount(from) ? to : from;
@@ -35,8 +38,10 @@ export async function postMovement(
       name,
       region,
       needs: { accounts: [from, to].filter((account) => !isSystemAccount(account)) },
-      decide: (unit) =>
-        present(postTransaction(unit, { ...references, type, account_id, currency, amount_minor: amount, postings }, deps.config.limits)),
+      decide: (unit) => {
+        precondition?.(unit);
+        return present(postTransaction(unit, { ...references, type, account_id, currency, amount_minor: amount, postings }, deps.config.limits));
+      },
     },
     idempotency,
   );

@@ -15,6 +15,8 @@ export interface Limits {
   order_lines_max: number;
   order_quantity_max: number;
   body_limit_bytes: number;
+  /** Deepest nesting of objects and arrays in a request body; deeper bodies are refused before anything recursive reads them. */
+  body_depth_max: number;
   page_size_max: number;
   page_size_default: number;
   transaction_attempts_max: number;
@@ -56,6 +58,10 @@ export interface Config {
   order_pending_timeout_seconds: number;
   player_refund_window_days: number;
   topup_pending_timeout_seconds: number;
+  /** Reversals (waiting or applied) one top-up records; more are held for review. */
+  topup_reversals_max: number;
+  /** Nesting depth of a signed PSP event body; deeper ones are recorded as malformed. */
+  psp_event_depth_max: number;
   default_currency: string;
   limits: Limits;
   batch: BatchLimits;
@@ -97,6 +103,8 @@ function buildSchema(topology: Topology) {
       .min(1)
       .max(30 * 24 * 3600)
       .default(3600),
+    TOPUP_REVERSALS_MAX: integer().min(1).max(10000).default(100),
+    PSP_EVENT_DEPTH_MAX: integer().min(4).max(1000).default(32),
     POD_INDEX: integer().min(0).max(63).default(0),
     PORT_OFFSET: integer().min(-1000).max(60000).default(0),
     AUTH_JWT_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_JWT_SECRET),
@@ -134,6 +142,7 @@ function buildSchema(topology: Topology) {
       .min(1024)
       .max(10 * 1024 * 1024)
       .default(64 * 1024),
+    BODY_DEPTH_MAX: integer().min(4).max(256).default(32),
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
     BATCH_OPERATIONS_MAX: integer().min(1).max(4096).default(256),
@@ -194,6 +203,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     order_pending_timeout_seconds: value.ORDER_PENDING_TIMEOUT_SECONDS,
     player_refund_window_days: value.PLAYER_REFUND_WINDOW_DAYS,
     topup_pending_timeout_seconds: value.TOPUP_PENDING_TIMEOUT_SECONDS,
+    topup_reversals_max: value.TOPUP_REVERSALS_MAX,
+    psp_event_depth_max: value.PSP_EVENT_DEPTH_MAX,
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
     batch: {
@@ -211,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       order_lines_max: value.ORDER_LINES_MAX,
       order_quantity_max: value.ORDER_QUANTITY_MAX,
       body_limit_bytes: value.BODY_LIMIT_BYTES,
+      body_depth_max: value.BODY_DEPTH_MAX,
       page_size_max: value.PAGE_SIZE_MAX,
       page_size_default: Math.min(value.PAGE_SIZE_DEFAULT, value.PAGE_SIZE_MAX),
       transaction_attempts_max: value.TX_ATTEMPTS_MAX,

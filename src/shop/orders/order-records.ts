@@ -201,6 +201,8 @@ export interface OrderRefundRecord {
   lines: Array<{ item_id: string; quantity: number }>;
   reason: string;
   transaction_id: string;
+  /** Who refunded against the items' refund policy, explicitly; null when the policy allowed it. */
+  policy_overridden_by: string | null;
   region: string;
   created_at: string;
 }
@@ -215,6 +217,7 @@ export const ORDER_REFUNDS: TableSpec<OrderRefundRecord> = {
     lines: 'jsonb',
     reason: 'text',
     transaction_id: 'uuid',
+    policy_overridden_by: 'text',
     region: 'region',
     created_at: 'timestamptz',
   },

@@ -41,7 +41,7 @@ export async function placeOrder(
       region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
       needs: { accounts: [input.account_id], items: input.lines.map((line) => line.item_id) },
       decide: (unit) => {
-        const priced = priceOrder(input.lines, unit.items, deps.config.limits.amount_max_minor);
+        const priced = priceOrder(input.lines, unit.items, deps.config.limits);
         if (input.expected_total !== undefined && input.expected_total !== priced.total_minor) {
           throw new DomainError('price_changed', `the order costs ${priced.total_minor} ${priced.currency}, not ${input.expected_total}`, {
             total: priced.total_minor,
