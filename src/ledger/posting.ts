@@ -132,7 +132,8 @@ function moveWallet(unit: Unit, transaction_id: string, posting: Posting, limits
     throw insufficientFunds(account_id, currency, wallet.balance_minor - wallet.held_minor, -amount_minor);
   }
   if (amount_minor > 0 && balance_minor > limits.balance_max_minor) {
-    throw new DomainError('invalid_state', `the ${currency} wallet cannot receive ${amount_minor}: it would exceed the maximum balance`);
+    // Never names the wallet, its balance or the cap: the payer may be another player.
+    throw new DomainError('invalid_state', 'the receiving account cannot receive this amount');
   }
   unit.wallets.update(key, { balance_minor, updated_at: unit.now });
   const account_seq = takeSequence(unit, account_id, 1);
