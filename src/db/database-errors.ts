@@ -20,8 +20,16 @@ const UNAVAILABLE_NODE_CODES = new Set([
  * connect timeout says only "timeout expired"), a client whose socket broke or that the server
  * dropped, a query the server never answered (query_timeout), a pool that is closing.
  */
-const UNAVAILABLE_MESSAGES =
-  /timeout exceeded when trying to connect|^timeout expired$|Connection terminated|not queryable|Query read timeout|Cannot use a pool after calling end/;
+const UNAVAILABLE_MESSAGES = new RegExp(
+  [
+    'timeout exceeded when trying to connect',
+    '^timeout expired$',
+    'Connection terminated',
+    'not queryable',
+    'Query read timeout',
+    'Cannot use a pool after calling end',
+  ].join('|'),
+);
 /** Causes and aggregated errors (a refused IPv4 and IPv6 connect) are looked into this deep. */
 const CAUSE_DEPTH_MAX = 4;
 
