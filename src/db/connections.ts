@@ -73,6 +73,6 @@ export async function retryWhileUnavailable<T>(what: string, step: () => Promise
 }
 
 /** The start-up wait of a process for the database of `config`. */
-export function startupBackoff(config: Config): Backoff {
+export function databaseWaitBackoff(config: Config): Backoff {
   return { initial_ms: config.db_wait_backoff_initial_ms, max_ms: config.db_wait_backoff_max_ms };
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/logger.js';
-import { createPool, retryWhileUnavailable, sessionSettings, startupBackoff, withClient } from './connections.js';
+import { createPool, retryWhileUnavailable, sessionSettings, databaseWaitBackoff, withClient } from './connections.js';
 import { PreparedStatements } from './sql.js';
 
 export type Dialect = 'postgres' | 'cockroach';
@@ -41,7 +41,7 @@ export function waitForDatabase(config: Config, options: Omit<DatabaseOptions, '
     const detected = await detectDialect(config, options.url, options.application_name);
     return config.db_dialect ?? detected;
   };
-  return retryWhileUnavailable('connect', detect, startupBackoff(config), options.logger);
+  return retryWhileUnavailable('connect', detect, databaseWaitBackoff(config), options.logger);
 }
 
 /** Idle connections stay open a while, so a quiet pod does not pay to reconnect on its next burst. */

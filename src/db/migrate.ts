@@ -5,7 +5,7 @@ import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/logger.js';
 import type { Topology } from '../platform/regions.js';
 import { applyMultiRegionDdl } from './cockroach/multi-region-ddl.js';
-import { retryWhileUnavailable, sessionSettings, startupBackoff, withClient } from './connections.js';
+import { retryWhileUnavailable, sessionSettings, databaseWaitBackoff, withClient } from './connections.js';
 import { type Dialect, waitForDatabase } from './database.js';
 import { MIGRATIONS_TABLE } from './migration-status.js';
 import { SEEDS } from './seeds.js';
@@ -68,7 +68,7 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
       await applyMigrations(options, application_name, dialect);
       await applySeeds(options, application_name);
     },
-    startupBackoff(options.config),
+    databaseWaitBackoff(options.config),
     options.logger,
   );
 }

@@ -341,6 +341,40 @@ async function expectLedgerMatchesAcknowledged(url: string): Promise<void> {
   expect(report.body).toEqual({ ok: true, mismatches: [] });
 }
 
+interface Away {
+  /** From when to when the database could not answer. */
+  away_from_ms: number;
+  away_until_ms: number;
+  /** When it could again. */
+  back_ms: number;
+}
+
+/**
+ * Runs `fault` while clients write and probes read through both serving pods, then checks: every
+ * answer while the database was away was 503 unavailable with Retry-After (at least so many of
+ * them), /ready said 503 within a second and /health 200, no pod exited, both were ready again
+ * within seconds and took writes again, and the ledger holds exactly the acknowledged writes.
+ */
+async function throughFault(answers: { writes_min: number; reads_min: number }, fault: () => Promise<Away>): Promise<void> {
+  const urls = pods.slice(0, 2).map((pod) => pod.url);
+  const load = new Load(urls);
+  await eventually('writes flowing', 10_000, async () => (load.count(201) >= 20 ? true : undefined));
+  const probes = new Probes(urls);
+  const away = await fault();
+  await expectReadyAgain(urls, away.back_ms);
+  await probes.stop();
+  const written = load.count(201);
+  await eventually('writes flowing again', 10_000, async () => (load.count(201) >= written + 20 ? true : undefined));
+  await load.stop();
+
+  expect(load.violations).toEqual([]);
+  expectUnavailableBetween(load.outcomes, away.away_from_ms, away.away_until_ms, answers.writes_min);
+  expectUnavailableBetween(probes.reads, away.away_from_ms, away.away_until_ms, answers.reads_min);
+  expectProbesDuring(probes, away.away_from_ms, away.away_until_ms);
+  await expectPodsAlive(pods.slice(0, 2));
+  await expectLedgerMatchesAcknowledged(urls[0]!);
+}
+
 async function openAccounts(url: string): Promise<void> {
   const headers = () => ({ Authorization: `Bearer ${service_token}`, 'Idempotency-Key': randomUUID() });
   for (const [index, id] of accounts.entries()) {
@@ -399,62 +433,35 @@ afterAll(async () => {
 });
 
 describe.sequential('pods under load while PostgreSQL shuts down, stalls and restarts', () => {
-  const serving = () => pods.slice(0, 2);
-  const urls = () => serving().map((pod) => pod.url);
+  const urls = () => pods.slice(0, 2).map((pod) => pod.url);
 
   it('a fast shutdown and restart: no pod exits, 503 unavailable while down, ready again within seconds, every 201 in the ledger', {
     timeout: 60_000,
   }, async () => {
-    const load = new Load(urls());
-    await eventually('writes flowing', 10_000, async () => (load.count(201) >= 20 ? true : undefined));
-    const probes = new Probes(urls());
-
-    await stopDatabase();
-    const down_ms = Date.now();
-    await sleep(OUTAGE_MS);
-    const restart_ms = Date.now();
-    await startDatabase();
-    await expectReadyAgain(urls(), Date.now());
-    await probes.stop();
-    const written = load.count(201);
-    await eventually('writes flowing again', 10_000, async () => (load.count(201) >= written + 20 ? true : undefined));
-    await load.stop();
-
-    expect(load.violations).toEqual([]);
-    expectUnavailableBetween(load.outcomes, down_ms, restart_ms, 10);
-    expectUnavailableBetween(probes.reads, down_ms, restart_ms, 4);
-    expectProbesDuring(probes, down_ms, restart_ms);
-    await expectPodsAlive(serving());
-    await expectLedgerMatchesAcknowledged(urls()[0]!);
+    await throughFault({ writes_min: 10, reads_min: 4 }, async () => {
+      await stopDatabase();
+      const away_from_ms = Date.now();
+      await sleep(OUTAGE_MS);
+      const away_until_ms = Date.now();
+      await startDatabase();
+      return { away_from_ms, away_until_ms, back_ms: Date.now() };
+    });
     // The contention-lock connection (checked out, idle in a transaction) was in play.
     expect(await contentionLocksTaken(urls())).toBeGreaterThan(0);
   });
 
-  it('a stall longer than the idle-in-transaction and query timeouts: no pod exits, 503 while stalled, ready again, every 201 in the ledger', {
+  it('a stall longer than the idle-in-transaction and query timeouts: no pod exits, 503 while stalled, ready again, 201s in the ledger', {
     timeout: 60_000,
   }, async () => {
-    const load = new Load(urls());
-    await eventually('writes flowing', 10_000, async () => (load.count(201) >= 20 ? true : undefined));
-    const probes = new Probes(urls());
-
-    const stalled = postgresProcesses();
-    signal(stalled, 'SIGSTOP');
-    const stalled_ms = Date.now();
-    await sleep(STALL_MS);
-    const resume_ms = Date.now();
-    signal(stalled, 'SIGCONT');
-    await expectReadyAgain(urls(), resume_ms);
-    await probes.stop();
-    const written = load.count(201);
-    await eventually('writes flowing again', 10_000, async () => (load.count(201) >= written + 20 ? true : undefined));
-    await load.stop();
-
-    expect(load.violations).toEqual([]);
-    expectUnavailableBetween(load.outcomes, stalled_ms, resume_ms, 4);
-    expectUnavailableBetween(probes.reads, stalled_ms, resume_ms, 2);
-    expectProbesDuring(probes, stalled_ms, resume_ms);
-    await expectPodsAlive(serving());
-    await expectLedgerMatchesAcknowledged(urls()[0]!);
+    await throughFault({ writes_min: 4, reads_min: 2 }, async () => {
+      const stalled = postgresProcesses();
+      signal(stalled, 'SIGSTOP');
+      const away_from_ms = Date.now();
+      await sleep(STALL_MS);
+      const away_until_ms = Date.now();
+      signal(stalled, 'SIGCONT');
+      return { away_from_ms, away_until_ms, back_ms: away_until_ms };
+    });
   });
 
   it('a pod and `npm start` started while the database is down wait for it (logging each wait) and serve once it is back', {
