@@ -25,7 +25,7 @@ export interface DatabaseOptions {
   logger: Logger;
 }
 
-export async function detectDialect(config: Config, url: string, application_name: string): Promise<Dialect> {
+async function detectDialect(config: Config, url: string, application_name: string): Promise<Dialect> {
   const version = await withClient(sessionSettings(config, url, application_name), (client) =>
     client.query<{ version: string }>('SELECT version() AS version'),
   );

@@ -25,7 +25,7 @@ import { startPodProcess, type StartingPod } from '../support/pod-process.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOPOLOGY = loadTopology();
 const DATABASE_NAME = 'creditshop_faults';
-const OUTAGE_MS = 2500;
+const OUTAGE_MS = 2000;
 /** Longer than DB_IDLE_IN_TRANSACTION_TIMEOUT_MS and DB_QUERY_TIMEOUT_MS below. */
 const STALL_MS = 5000;
 const READY_AGAIN_WITHIN_MS = 10_000;
@@ -453,7 +453,7 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
   it('a stall longer than the idle-in-transaction and query timeouts: no pod exits, 503 while stalled, ready again, 201s in the ledger', {
     timeout: 60_000,
   }, async () => {
-    await throughFault({ writes_min: 4, reads_min: 2 }, async () => {
+    await throughFault({ writes_min: 2, reads_min: 1 }, async () => {
       const stalled = postgresProcesses();
       signal(stalled, 'SIGSTOP');
       const away_from_ms = Date.now();
