@@ -110,10 +110,25 @@ function commandLine(pid: number): string {
   }
 }
 
+function postmasterPid(): number {
+  return Number(readFileSync(path.join(data_dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
 /** The postmaster and every process it forked (backends, checkpointer, ...). */
 function postgresProcesses(): number[] {
-  const postmaster = Number(readFileSync(path.join(data_dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  return [postmaster, ...childrenOf(postmaster)];
+  return [postmasterPid(), ...childrenOf(postmasterPid())];
+}
+
+/**
+ * Freezes the whole server: the postmaster first (so it forks no new backend), then every process
+ * it had forked. Returns them all, for SIGCONT.
+ */
+function stallPostgres(): number[] {
+  const postmaster = postmasterPid();
+  signal([postmaster], 'SIGSTOP');
+  const children = childrenOf(postmaster);
+  signal(children, 'SIGSTOP');
+  return [postmaster, ...children];
 }
 
 function signal(pids: readonly number[], name: NodeJS.Signals): void {
@@ -304,7 +319,9 @@ class Probes {
 function expectUnavailableBetween(outcomes: readonly Outcome[], from_ms: number, to_ms: number, answers_min: number): void {
   const during = outcomes.filter((outcome) => outcome.sent_ms >= from_ms && outcome.received_ms <= to_ms);
   expect(during.length, 'requests answered while the database was away').toBeGreaterThanOrEqual(answers_min);
-  for (const outcome of during) expect(outcome).toMatchObject({ status: 503, code: 'unavailable', retry_after: '1' });
+  for (const outcome of during) {
+    expect(outcome, JSON.stringify({ from_ms, to_ms, outcome })).toMatchObject({ status: 503, code: 'unavailable', retry_after: '1' });
+  }
 }
 
 function expectProbesDuring(probes: Probes, from_ms: number, to_ms: number): void {
@@ -454,8 +471,7 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
     timeout: 60_000,
   }, async () => {
     await throughFault({ writes_min: 2, reads_min: 1 }, async () => {
-      const stalled = postgresProcesses();
-      signal(stalled, 'SIGSTOP');
+      const stalled = stallPostgres();
       const away_from_ms = Date.now();
       await sleep(STALL_MS);
       const away_until_ms = Date.now();
