@@ -106,7 +106,7 @@ export function scenarios(context: ScenarioContext): Record<string, Scenario[]> 
   const purchase: CeilingWork = {
     kind: 'purchase',
     lines: purchaseLines(fixtures),
-    amount_max_minor: context.config.limits.amount_max_minor,
+    limits: context.config.limits,
   };
   return {
     a: [ceilingScenario(context, 'a', 'ceiling: debit txn via pg.Pool, random wallets', pools.per_client, debit, random, per_worker_shard)],

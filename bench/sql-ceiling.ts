@@ -9,7 +9,7 @@ import { transactionView } from '../src/ledger/views.js';
 import type { Item } from '../src/shop/catalog/item.js';
 import { toItem, type ItemRow } from '../src/shop/catalog/item-repository.js';
 import type { Order } from '../src/shop/orders/order-repository.js';
-import { priceOrder, type PricedOrder } from '../src/shop/orders/pricing.js';
+import { priceOrder, type OrderLimits, type PricedOrder } from '../src/shop/orders/pricing.js';
 import { orderView } from '../src/shop/orders/views.js';
 import { BENCH_SERVICE } from './api.js';
 import type { Operation, Outcome } from './load.js';
@@ -100,7 +100,7 @@ export interface CeilingSettings {
 
 export type CeilingWork =
   | { kind: 'debit'; amount_minor: number }
-  | { kind: 'purchase'; lines: Array<{ item_id: string; quantity: number }>; amount_max_minor: number };
+  | { kind: 'purchase'; lines: Array<{ item_id: string; quantity: number }>; limits: OrderLimits };
 
 interface Attempt {
   account_id: string;
@@ -302,7 +302,7 @@ async function purchase(
   const catalog = new Map<string, Item>(
     rows.map((row) => [row.id, toItem({ ...row, created_at: row.created_at.toISOString(), updated_at: row.updated_at.toISOString() })]),
   );
-  const priced: PricedOrder = priceOrder(work.lines, catalog, work.amount_max_minor);
+  const priced: PricedOrder = priceOrder(work.lines, catalog, work.limits);
   if (priced.lines.length !== 2 || priced.lines.some((line) => line.grants !== null))
     return 'the purchase ceiling covers two lines without currency packs';
   const order_id = randomUUID();

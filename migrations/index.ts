@@ -3,6 +3,8 @@ import { Migration20261122000100_foundation } from './Migration20261122000100_fo
 import { Migration20261122000200_ledger } from './Migration20261122000200_ledger.js';
 import { Migration20261122000300_shop } from './Migration20261122000300_shop.js';
 import { Migration20261122000400_sellers } from './Migration20261122000400_sellers.js';
+import { Migration20261122000500_purchase_review } from './Migration20261122000500_purchase_review.js';
+import { Migration20261201000100_refund_policy_override } from './Migration20261201000100_refund_policy_override.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -10,4 +12,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261122000200_ledger', class: Migration20261122000200_ledger },
   { name: 'Migration20261122000300_shop', class: Migration20261122000300_shop },
   { name: 'Migration20261122000400_sellers', class: Migration20261122000400_sellers },
+  { name: 'Migration20261122000500_purchase_review', class: Migration20261122000500_purchase_review },
+  { name: 'Migration20261201000100_refund_policy_override', class: Migration20261201000100_refund_policy_override },
 ];

@@ -12,7 +12,7 @@ import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
-import { sellerBackgroundTasks } from './sellers/seller-services.js';
+import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -83,7 +83,8 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
-  return { config, topology: options.topology, region, db, logger, metrics, transactions, commands, tokens, rate_limiter };
+  const core = { config, topology: options.topology, region, db, logger, metrics, transactions, commands, tokens, rate_limiter };
+  return { ...core, sellers: createSellerServices(core) };
 }
 
 /**

@@ -6,7 +6,7 @@ import type { AppDeps } from '../platform/deps.js';
 import { accountView, findAccount, findBalances, type AccountView } from './account-repository.js';
 
 export async function getAccount(deps: AppDeps, actor: Actor, id: string): Promise<AccountView> {
-  requireAccountRead(actor, id);
+  requireAccountRead(actor, id, 'account');
   return deps.transactions.read(async (tx) => {
     const account = await findAccount(tx, id);
     if (!account) throw notFound(`account ${id}`);
@@ -15,7 +15,7 @@ export async function getAccount(deps: AppDeps, actor: Actor, id: string): Promi
 }
 
 export async function listWallets(deps: AppDeps, actor: Actor, id: string): Promise<WalletBalance[]> {
-  requireAccountRead(actor, id);
+  requireAccountRead(actor, id, 'account');
   return deps.transactions.read(async (tx) => {
     const account = await findAccount(tx, id);
     if (!account) throw notFound(`account ${id}`);

@@ -1,5 +1,6 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { DomainError } from '../domain/errors.js';
+import { ACCOUNT_ID_PATTERN } from '../domain/ids.js';
 
 export const SCOPES = ['accounts:write', 'credits:write', 'catalog:write', 'refunds:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -29,17 +30,27 @@ export async function verifyToken(token: string, settings: TokenSettings): Promi
       ...(settings.issuer ? { issuer: settings.issuer } : {}),
       ...(settings.audience ? { audience: settings.audience } : {}),
     });
-    const subject = payload.sub ?? '';
-    if (!SUBJECT_PATTERN.test(subject)) throw new DomainError('unauthenticated', 'token subject is malformed');
-    const scope = payload['scope'];
-    if (scope !== undefined && typeof scope !== 'string') throw new DomainError('unauthenticated', 'token scope must be a string');
-    if (scope === undefined) return { kind: 'player', id: subject, scopes: new Set() };
-    return { kind: 'service', id: subject, scopes: new Set(scope.split(' ').filter(Boolean)) };
+    return toActor(payload.sub, payload['scope']);
   } catch (error) {
     if (error instanceof DomainError) throw error;
     if (error instanceof joseErrors.JWTExpired) throw new DomainError('unauthenticated', 'token has expired');
     throw new DomainError('unauthenticated', 'token is invalid');
   }
+}
+
+/**
+ * The caller a verified token names. The claims are JSON, so `sub` may be any JSON value: only a
+ * string is a subject (a pattern test would turn ["x"] into "x"). A player's subject is their
+ * account id, so it must be one; system accounts (`@revenue`) are never players.
+ */
+function toActor(subject: unknown, scope: unknown): Actor {
+  if (typeof subject !== 'string' || !SUBJECT_PATTERN.test(subject)) throw new DomainError('unauthenticated', 'token subject is malformed');
+  if (scope !== undefined && typeof scope !== 'string') throw new DomainError('unauthenticated', 'token scope must be a string');
+  if (scope !== undefined) return { kind: 'service', id: subject, scopes: new Set(scope.split(' ').filter(Boolean)) };
+  if (!ACCOUNT_ID_PATTERN.test(subject)) {
+    throw new DomainError('unauthenticated', 'a player token needs an account id as subject (1 to 64 of A-Z, a-z, 0-9, _ and -)');
+  }
+  return { kind: 'player', id: subject, scopes: new Set() };
 }
 
 export async function mintToken(

@@ -12,12 +12,20 @@ export function isStorableText(text: string): boolean {
   return !UNSTORABLE.test(text);
 }
 
-export type TextProblem = { path: string; reason: 'unstorable_text' | 'too_deep' };
+/**
+ * Object keys that JavaScript gives a meaning: `__proto__` is the prototype accessor, so copying
+ * a parsed body (Object.assign, which joi does) sets a prototype instead of a field and the field
+ * silently disappears from validation; `constructor` and `prototype` shadow what code may look up
+ * on any object. No request field is named so, so they are refused wherever they appear.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type TextProblem = { path: string; reason: 'unstorable_text' | 'reserved_key' | 'too_deep'; key?: string };
 
 /**
  * The first string (value or object key) of a parsed JSON value that the database cannot store,
- * or the first place nested deeper than `depth_max`. Iterative, so a hostile nesting depth can
- * never overflow the stack; visits each node once.
+ * the first reserved object key, or the first place nested deeper than `depth_max`. Iterative,
+ * so a hostile nesting depth can never overflow the stack; visits each node once.
  */
 export function findTextProblem(value: unknown, depth_max: number): TextProblem | undefined {
   const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
@@ -37,6 +45,8 @@ export function findTextProblem(value: unknown, depth_max: number): TextProblem 
     const entries = Object.entries(node);
     // A bad key is reported at its parent: echoing it would put the bad text in the answer.
     if (entries.some(([key]) => !isStorableText(key))) return { path, reason: 'unstorable_text' };
+    const reserved = entries.find(([key]) => RESERVED_KEYS.has(key));
+    if (reserved) return { path, reason: 'reserved_key', key: reserved[0] };
     for (let index = entries.length - 1; index >= 0; index -= 1) {
       const [key, entry] = entries[index]!;
       pending.push({ value: entry, path: path === '' ? key : `${path}.${key}`, depth: depth + 1 });

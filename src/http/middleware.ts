@@ -3,6 +3,7 @@ import type { Next } from 'koa';
 import getRawBody from 'raw-body';
 import Joi from 'joi';
 import { DomainError } from '../domain/errors.js';
+import { findTextProblem } from '../domain/text.js';
 import { ReplayedFailure } from '../idempotency/command-runner.js';
 import type { AppContext } from './app-context.js';
 import { PROBLEM_CONTENT_TYPE, internalProblem, problemFor, type Problem } from './problem.js';
@@ -45,13 +46,26 @@ export function problemResponses() {
   return async (ctx: AppContext, next: Next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        sendProblem(ctx, problemFor('not_found', `no route for ${ctx.method} ${ctx.path}`));
-      }
+      if (ctx.body === undefined) routerProblem(ctx);
     } catch (error) {
       sendProblem(ctx, toProblem(ctx, error));
     }
   };
+}
+
+/**
+ * What the router left without a body: no route (404), or a path that exists without this method.
+ * The router answers 405 for a method it routes elsewhere and 501 for one it never routes (TRACE,
+ * PROPFIND); for the client both mean "not on this path", so both are 405 with the `Allow` header.
+ */
+function routerProblem(ctx: AppContext): void {
+  const allow = ctx.response.get('Allow');
+  if ((ctx.status === 405 || ctx.status === 501) && allow !== '') {
+    sendProblem(ctx, problemFor('validation_error', `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allow}`, {}, 405));
+  } else if (ctx.status === 404 || ctx.status === 501) {
+    ctx.remove('Allow');
+    sendProblem(ctx, problemFor('not_found', `no route for ${ctx.method} ${ctx.path}`));
+  }
 }
 
 function toProblem(ctx: AppContext, error: unknown): Problem {
@@ -84,28 +98,60 @@ function sendProblem(ctx: AppContext, problem: Problem): void {
   ctx.body = { ...problem, request_id: ctx.state.request_id };
 }
 
+/** Where a request carries input: each gets the same text rule, named in the error. */
+export type InputLocation = 'body' | 'path' | 'query';
+
+const LOCATION_LABEL: Record<InputLocation, string> = { body: 'request body', path: 'path parameter', query: 'query parameter' };
+
 /**
- * Reads JSON bodies up to the configured limit and keeps the raw text (PSP signatures are
- * computed over the exact bytes). Anything but JSON is refused.
+ * One rule for every string of every request: refuses (400 validation_error) text the database
+ * cannot store, reserved object keys and nesting deeper than `depth_max`, before any route, joi
+ * schema or fingerprint reads the input. Offending text is never echoed, only where it was.
  */
-export function jsonBody() {
+export function refuseUnacceptableInput(value: unknown, location: InputLocation, depth_max: number): void {
+  const problem = findTextProblem(value, depth_max);
+  if (!problem) return;
+  const where = problem.path === '' ? `the ${LOCATION_LABEL[location]}` : `${LOCATION_LABEL[location]} "${problem.path}"`;
+  const message =
+    problem.reason === 'too_deep'
+      ? `${where} is nested deeper than ${depth_max} levels`
+      : problem.reason === 'reserved_key'
+        ? `"${problem.key}" is not allowed (in ${where})`
+        : `${where} contains text that cannot be stored (U+0000 or an unpaired UTF-16 surrogate)`;
+  throw new DomainError('validation_error', message, { errors: [{ path: problem.path, message }] });
+}
+
+/**
+ * Reads the request body up to the configured limit and keeps the raw text. `json` (every route
+ * but signed callbacks) parses it and refuses anything but JSON, and whatever
+ * refuseUnacceptableInput refuses, before the route sees it. `raw` leaves the text to a route that
+ * must check a signature over the exact bytes before it judges them.
+ */
+export function requestBody(mode: 'json' | 'raw') {
   return async (ctx: AppContext, next: Next) => {
     if (!METHODS_WITH_BODY.has(ctx.method)) return next();
-    const limit = ctx.state.deps.config.limits.body_limit_bytes;
-    const raw = await getRawBody(ctx.req, { limit, length: ctx.get('Content-Length') || undefined, encoding: 'utf8' });
+    const { limits } = ctx.state.deps.config;
+    const raw = await getRawBody(ctx.req, {
+      limit: limits.body_limit_bytes,
+      length: ctx.get('Content-Length') || undefined,
+      encoding: 'utf8',
+    });
     ctx.state.raw_body = raw;
-    if (raw.trim() === '') {
+    if (mode === 'raw' || raw.trim() === '') {
       ctx.state.body = undefined;
       return next();
     }
     if (!ctx.is('application/json', 'application/*+json')) {
       throw new DomainError('validation_error', 'request body must be application/json', {});
     }
+    let body: unknown;
     try {
-      ctx.state.body = JSON.parse(raw);
+      body = JSON.parse(raw);
     } catch {
       throw new DomainError('validation_error', 'request body is not valid JSON');
     }
+    refuseUnacceptableInput(body, 'body', limits.body_depth_max);
+    ctx.state.body = body;
     return next();
   };
 }

@@ -5,6 +5,7 @@ import type { Actor } from '../auth/tokens.js';
 import type { IdempotencyScope } from '../idempotency/command-runner.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import type { AppContext, AppState } from './app-context.js';
+import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { STATUS_BY_CODE } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
@@ -114,10 +115,19 @@ function toRouterPath(path: string): string {
   return path.replace(/\{([a-z_]+)\}/g, ':$1');
 }
 
+/**
+ * Every route reads its body through requestBody and has its path and query strings checked by
+ * the same text rule before anything else, so no route can forget either. Signed callbacks get
+ * their body raw: they verify the signature over the exact bytes before judging them.
+ */
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
-    router[spec.method](spec.operation_id, toRouterPath(spec.path), async (ctx) => {
+    const body_mode = spec.auth === 'psp_signature' ? 'raw' : 'json';
+    router[spec.method](spec.operation_id, toRouterPath(spec.path), requestBody(body_mode), async (ctx) => {
       const context = ctx as AppContext;
+      const { body_depth_max } = context.state.deps.config.limits;
+      refuseUnacceptableInput({ ...context.params }, 'path', body_depth_max);
+      refuseUnacceptableInput({ ...context.query }, 'query', body_depth_max);
       const actor = spec.auth === 'bearer' ? await authenticate(context) : undefined;
       const idempotency = spec.idempotent
         ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body)

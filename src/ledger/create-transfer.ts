@@ -3,7 +3,9 @@ import type { Actor } from '../auth/tokens.js';
 import { DomainError } from '../domain/errors.js';
 import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
 import type { AppDeps } from '../platform/deps.js';
+import { findReceivingWallet } from './ledger-queries.js';
 import { postMovement } from './post-movement.js';
+import { assertRecipientCanReceive } from './transfer-rules.js';
 import { transferView } from './views.js';
 
 export interface TransferInput {
@@ -16,7 +18,8 @@ export interface TransferInput {
 
 /**
  * Moves credits between two players, wherever they are homed: one serializable transaction
- * that may span regions (no saga). A player sends only from their own wallet.
+ * that may span regions (no saga). A player sends only from their own wallet, and only in a
+ * currency the recipient already holds (422 currency_mismatch otherwise).
  */
 export async function createTransfer(
   deps: AppDeps,
@@ -33,5 +36,11 @@ export async function createTransfer(
     idempotency,
     { ...rest, type: 'transfer', from: from_account_id, to: to_account_id, note: note ?? null },
     transferView,
+    async (tx) =>
+      assertRecipientCanReceive(
+        await findReceivingWallet(tx, to_account_id, input.currency),
+        { currency: input.currency, amount_minor: input.amount },
+        deps.config.limits.balance_max_minor,
+      ),
   );
 }

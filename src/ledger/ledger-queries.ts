@@ -1,6 +1,8 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
+import { notFound } from '../domain/errors.js';
 import type { PostedTransaction, TransactionType } from './ledger-repository.js';
+import type { RecipientWallet } from './transfer-rules.js';
 import type { HoldRow } from './views.js';
 
 interface TransactionRow {
@@ -43,6 +45,20 @@ export async function findTransaction(tx: SqlTx, id: string): Promise<PostedTran
       balance_after_minor: int8(entry.balance_after_minor),
     })),
   };
+}
+
+/**
+ * A player account's wallet in a currency, for deciding whether it may receive money: undefined
+ * when the account has no such wallet; 404 when there is no such player account. Primary-key reads.
+ */
+export async function findReceivingWallet(tx: SqlTx, account_id: string, currency: string): Promise<RecipientWallet | undefined> {
+  const row = await tx.maybeOne<{ balance_minor: string | null }>(
+    `SELECT w.balance_minor FROM accounts a LEFT JOIN wallets w ON w.account_id = a.id AND w.currency = ?
+     WHERE a.id = ? AND a.kind = 'player'`,
+    [currency, account_id],
+  );
+  if (!row) throw notFound(`account ${account_id}`);
+  return row.balance_minor === null ? undefined : { balance_minor: int8(row.balance_minor) };
 }
 
 /** Sum already refunded against a spend: racing refunds both read it, so serializability decides. */

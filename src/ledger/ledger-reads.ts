@@ -1,4 +1,4 @@
-import { requireAccountRead } from '../auth/access.js';
+import { isVisibleTo, requireAccountRead, requireReadScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import { notFound } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
@@ -8,10 +8,9 @@ import { holdView, transactionView, transferView } from './views.js';
 
 /** A ledger transaction, visible to services and to the players whose accounts it touches. */
 export async function getTransaction(deps: AppDeps, actor: Actor, id: string) {
+  requireReadScope(actor, 'money');
   const posted = await deps.transactions.read((tx) => findTransaction(tx, id));
-  const visible = posted && (actor.kind === 'service' || posted.entries.some((entry) => entry.account_id === actor.id));
-  if (!visible) throw notFound(`transaction ${id}`);
-  if (actor.kind === 'service') requireAccountRead(actor, posted.account_id);
+  if (!posted || !touches(actor, posted)) throw notFound(`transaction ${id}`);
   return actor.kind === 'player' ? playerTransactionView(posted, actor.id) : transactionView(posted);
 }
 
@@ -27,19 +26,22 @@ function playerTransactionView(posted: PostedTransaction, player_id: string) {
   };
 }
 
+/** A transaction is visible to services that read money and to the players whose accounts it touches. */
+function touches(actor: Actor, posted: PostedTransaction): boolean {
+  return posted.entries.some((entry) => isVisibleTo(actor, entry.account_id));
+}
+
 export async function getTransfer(deps: AppDeps, actor: Actor, id: string) {
+  requireReadScope(actor, 'money');
   const posted = await deps.transactions.read((tx) => findTransaction(tx, id));
-  if (posted?.type !== 'transfer') throw notFound(`transfer ${id}`);
-  const visible = actor.kind === 'service' || posted.entries.some((entry) => entry.account_id === actor.id);
-  if (!visible) throw notFound(`transfer ${id}`);
-  if (actor.kind === 'service') requireAccountRead(actor, posted.account_id);
+  if (posted?.type !== 'transfer' || !touches(actor, posted)) throw notFound(`transfer ${id}`);
   return transferView(posted);
 }
 
 export async function getHold(deps: AppDeps, actor: Actor, id: string) {
+  requireReadScope(actor, 'money');
   const hold = await deps.transactions.read((tx) => findHold(tx, id));
-  if (!hold || (actor.kind === 'player' && actor.id !== hold.account_id)) throw notFound(`hold ${id}`);
-  requireAccountRead(actor, hold.account_id);
+  if (!hold || !isVisibleTo(actor, hold.account_id)) throw notFound(`hold ${id}`);
   return holdView(hold);
 }
 
@@ -49,7 +51,7 @@ export async function accountHistory(
   account_id: string,
   page: { limit: number; cursor?: string; currency?: string },
 ) {
-  requireAccountRead(actor, account_id);
+  requireAccountRead(actor, account_id, 'money');
   return deps.transactions.read(async (tx) => {
     const account = await tx.maybeOne('SELECT id FROM accounts WHERE id = ?', [account_id]);
     if (!account) throw notFound(`account ${account_id}`);

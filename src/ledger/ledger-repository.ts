@@ -216,10 +216,8 @@ async function moveWallet(tx: SqlTx, posting: Posting, region: string, limits: L
   );
   const balance_minor = int8(credited.balance_minor);
   if (balance_minor > limits.balance_max_minor) {
-    throw new DomainError(
-      'invalid_state',
-      `wallet ${posting.account_id}/${posting.currency} would exceed the maximum balance of ${limits.balance_max_minor}`,
-    );
+    // The caller may not own this wallet (a transfer's recipient): say nothing of its id, balance or cap.
+    throw new DomainError('invalid_state', 'the receiving account cannot receive this amount');
   }
   return balance_minor;
 }

@@ -1,3 +1,4 @@
+import type { SqlTx } from '../db/sql.js';
 import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
 import type { AppDeps } from '../platform/deps.js';
 import { postTransaction, type PostedTransaction, type TransactionReferences, type TransactionType } from './ledger-repository.js';
@@ -22,6 +23,8 @@ export async function postMovement<T>(
   idempotency: IdempotencyScope,
   input: Movement,
   present: (posted: PostedTransaction) => T,
+  /** A business rule that reads what it needs and may refuse the movement before anything is written. */
+  precondition?: (tx: SqlTx) => Promise<void>,
 ): Promise<CommandResult<T>> {
   const { type, from, to, amount, currency, ...references } = input;
   const account_id = isSystemAccount(from) ? to : from;
@@ -29,6 +32,7 @@ export async function postMovement<T>(
     name,
     idempotency,
     async (tx, placement) => {
+      await precondition?.(tx);
       const posted = await postTransaction(
         tx,
         { ...references, type, account_id, currency, amount_minor: amount, postings: movement(from, to, currency, amount) },

@@ -16,6 +16,8 @@ export interface Limits {
   order_lines_max: number;
   order_quantity_max: number;
   body_limit_bytes: number;
+  /** Deepest nesting of objects and arrays in a request body; deeper bodies are refused before anything recursive reads them. */
+  body_depth_max: number;
   page_size_max: number;
   page_size_default: number;
   transaction_attempts_max: number;
@@ -151,6 +153,7 @@ function buildSchema(topology: Topology) {
       .min(1024)
       .max(10 * 1024 * 1024)
       .default(64 * 1024),
+    BODY_DEPTH_MAX: integer().min(4).max(256).default(32),
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
     HOLD_TTL_MAX_SECONDS: integer()
@@ -217,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       order_lines_max: value.ORDER_LINES_MAX,
       order_quantity_max: value.ORDER_QUANTITY_MAX,
       body_limit_bytes: value.BODY_LIMIT_BYTES,
+      body_depth_max: value.BODY_DEPTH_MAX,
       page_size_max: value.PAGE_SIZE_MAX,
       page_size_default: Math.min(value.PAGE_SIZE_DEFAULT, value.PAGE_SIZE_MAX),
       transaction_attempts_max: value.TX_ATTEMPTS_MAX,

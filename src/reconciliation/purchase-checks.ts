@@ -54,21 +54,49 @@ export async function orphanSellerCaptures(tx: SqlTx): Promise<Mismatch[]> {
   }));
 }
 
-/** A seller confirmed an order only for the request that bought from that seller, and once per request. */
-export async function confirmedAttempts(tx: SqlTx): Promise<Mismatch[]> {
-  const rows = await tx.rows<{ purchase_request_id: string; status: string; confirmed: string; matching: string }>(
-    `SELECT a.purchase_request_id, r.status, COUNT(*) AS confirmed,
-            COUNT(*) FILTER (WHERE r.status = 'purchased' AND r.seller_id = a.seller_id) AS matching
+/** A seller order we know of (a confirmed attempt) is the one its request bought and captured; any other is owed or to cancel. */
+export async function uncapturedSellerOrders(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ purchase_request_id: string; seller_id: string; order_id: string | null; status: string }>(
+    `SELECT a.purchase_request_id, a.seller_id, a.order_id, r.status
      FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.purchase_request_id
-     WHERE a.state = 'confirmed'
-     GROUP BY a.purchase_request_id, r.status
-     HAVING COUNT(*) <> 1 OR COUNT(*) FILTER (WHERE r.status = 'purchased' AND r.seller_id = a.seller_id) <> 1`,
+     WHERE a.state = 'confirmed' AND NOT (r.status = 'purchased' AND r.seller_id = a.seller_id)`,
   );
   return rows.map((row) => ({
-    check: 'confirmed_seller_order',
+    check: 'seller_order_without_capture',
     purchase_request_id: row.purchase_request_id,
-    expected: 'one confirmed order, of the purchased seller',
-    actual: `${row.confirmed} confirmed, ${row.matching} matching, status ${row.status}`,
+    seller_id: row.seller_id,
+    order_id: row.order_id,
+    expected: 'the order of the purchased seller, captured',
+    actual: `request ${row.status}`,
+  }));
+}
+
+/** A purchased request has the confirmed order of the seller it names. */
+export async function purchasesWithoutOrder(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; seller_id: string | null }>(
+    `SELECT r.id, r.seller_id FROM purchase_requests r
+     WHERE r.status = 'purchased' AND NOT EXISTS (
+       SELECT 1 FROM purchase_attempts a WHERE a.purchase_request_id = r.id AND a.seller_id = r.seller_id AND a.state = 'confirmed')`,
+  );
+  return rows.map((row) => ({
+    check: 'purchase_without_seller_order',
+    purchase_request_id: row.id,
+    seller_id: row.seller_id,
+    expected: 'a confirmed order of the purchased seller',
+    actual: 'none',
+  }));
+}
+
+/** Requests kept pending for review (their wallet hold kept) until a seller's late answer or a person settles them. */
+export async function requestsInReview(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; review_reason: string }>(
+    'SELECT id, review_reason FROM purchase_requests WHERE review_reason IS NOT NULL ORDER BY created_at, id',
+  );
+  return rows.map((row) => ({
+    check: 'purchase_needs_review',
+    purchase_request_id: row.id,
+    expected: 'settled',
+    actual: row.review_reason,
   }));
 }
 
@@ -87,4 +115,11 @@ export async function unsettledAttempts(tx: SqlTx): Promise<Mismatch[]> {
   }));
 }
 
-export const PURCHASE_CHECKS = [purchaseSettlements, orphanSellerCaptures, confirmedAttempts, unsettledAttempts];
+export const PURCHASE_CHECKS = [
+  purchaseSettlements,
+  orphanSellerCaptures,
+  uncapturedSellerOrders,
+  purchasesWithoutOrder,
+  unsettledAttempts,
+  requestsInReview,
+];

@@ -53,9 +53,26 @@ export interface SellerConfig {
   job_poll_interval_ms: number;
   /** Purchase jobs running per pod at most. */
   job_concurrency_max: number;
-  /** Claims of one job at most; then the request fails and its hold is voided. */
+  /**
+   * Claims of one job in a row that ended in an error or a crash (a deliberate reschedule starts
+   * the count again); then the request fails and its hold is voided, or, with a seller order of
+   * unknown outcome, it is left for review with the hold kept.
+   */
   job_claims_max: number;
   job_retry_backoff_ms: number;
+  /** First pause between re-sends of an order whose outcome is unknown (same Idempotency-Key), doubling... */
+  order_resend_interval_min_ms: number;
+  /** ...up to this; re-sends go on until a definite answer or the request deadline. */
+  order_resend_interval_max_ms: number;
+  /**
+   * After the deadline, a request in review re-asks its seller (a rescheduled job) after half the
+   * time since the deadline, at least this...
+   */
+  recheck_interval_min_ms: number;
+  /** ...and at most this. */
+  recheck_interval_max_ms: number;
+  /** How long after the deadline the seller is re-asked at all; then the request stays in review for a person. */
+  recheck_duration_max_ms: number;
   /** Rate windows, cached quotes and fan-out records older than this are purged. */
   state_retention_ms: number;
 }
@@ -98,6 +115,14 @@ export const SELLER_CONFIG_KEYS = {
   JOB_CONCURRENCY_MAX: integer().min(1).max(10_000).default(64),
   JOB_CLAIMS_MAX: integer().min(1).max(1000).default(20),
   JOB_RETRY_BACKOFF_MS: integer().min(0).max(600_000).default(250),
+  SELLER_ORDER_RESEND_INTERVAL_MIN_MS: integer().min(10).max(60_000).default(200),
+  SELLER_ORDER_RESEND_INTERVAL_MAX_MS: integer().min(10).max(60_000).default(2000),
+  PURCHASE_RECHECK_INTERVAL_MIN_MS: integer().min(10).max(3_600_000).default(1000),
+  PURCHASE_RECHECK_INTERVAL_MAX_MS: integer().min(10).max(3_600_000).default(300_000),
+  PURCHASE_RECHECK_DURATION_MAX_MS: integer()
+    .min(0)
+    .max(6 * 24 * 3_600_000)
+    .default(6 * 3_600_000),
   SELLER_STATE_RETENTION_MS: integer()
     .min(60_000)
     .max(30 * 24 * 3_600_000)
@@ -136,6 +161,11 @@ export function toSellerConfig(value: Record<string, unknown>): SellerConfig {
     job_concurrency_max: read('JOB_CONCURRENCY_MAX'),
     job_claims_max: read('JOB_CLAIMS_MAX'),
     job_retry_backoff_ms: read('JOB_RETRY_BACKOFF_MS'),
+    order_resend_interval_min_ms: read('SELLER_ORDER_RESEND_INTERVAL_MIN_MS'),
+    order_resend_interval_max_ms: read('SELLER_ORDER_RESEND_INTERVAL_MAX_MS'),
+    recheck_interval_min_ms: read('PURCHASE_RECHECK_INTERVAL_MIN_MS'),
+    recheck_interval_max_ms: read('PURCHASE_RECHECK_INTERVAL_MAX_MS'),
+    recheck_duration_max_ms: read('PURCHASE_RECHECK_DURATION_MAX_MS'),
     state_retention_ms: read('SELLER_STATE_RETENTION_MS'),
   };
 }
@@ -144,8 +174,17 @@ export function toSellerConfig(value: Record<string, unknown>): SellerConfig {
 export function sellerConfigProblems(config: SellerConfig): string[] {
   const problems: string[] = [];
   if (config.quote_phase_max_ms >= config.deadline_ms) problems.push('SELLER_QUOTE_PHASE_MAX_MS must be below SELLER_DEADLINE_MS');
-  if (config.purchase_hold_ttl_seconds * 1000 <= config.deadline_ms + config.job_lease_ms) {
-    problems.push('PURCHASE_HOLD_TTL_SECONDS must outlast SELLER_DEADLINE_MS plus JOB_LEASE_MS');
+  // The hold must still be ACTIVE when the last recheck captures it.
+  const last_capture_ms = config.deadline_ms + config.recheck_duration_max_ms + config.recheck_interval_max_ms + config.job_lease_ms;
+  if (config.purchase_hold_ttl_seconds * 1000 <= last_capture_ms) {
+    const terms = 'SELLER_DEADLINE_MS + PURCHASE_RECHECK_DURATION_MAX_MS + PURCHASE_RECHECK_INTERVAL_MAX_MS + JOB_LEASE_MS';
+    problems.push(`PURCHASE_HOLD_TTL_SECONDS must outlast ${terms}`);
+  }
+  if (config.order_resend_interval_min_ms > config.order_resend_interval_max_ms) {
+    problems.push('SELLER_ORDER_RESEND_INTERVAL_MIN_MS must not exceed SELLER_ORDER_RESEND_INTERVAL_MAX_MS');
+  }
+  if (config.recheck_interval_min_ms > config.recheck_interval_max_ms) {
+    problems.push('PURCHASE_RECHECK_INTERVAL_MIN_MS must not exceed PURCHASE_RECHECK_INTERVAL_MAX_MS');
   }
   return problems;
 }

@@ -7,6 +7,7 @@ export interface SellerMetrics {
   seller_calls_skipped_total: Counter<'reason'>;
   quote_sets_total: Counter<'source'>;
   purchase_requests_finished_total: Counter<'status'>;
+  purchase_requests_review_total: Counter<'cause'>;
   purchase_request_duration_seconds: Histogram<'status'>;
 }
 
@@ -39,6 +40,12 @@ export function sellerMetrics(metrics: Metrics): SellerMetrics {
         name: 'purchase_requests_finished_total',
         help: 'Purchase requests finished, by final status',
         labelNames: ['status'],
+        registers,
+      }),
+      purchase_requests_review_total: new Counter({
+        name: 'purchase_requests_review_total',
+        help: 'Purchase requests kept pending for review with their wallet hold, by cause',
+        labelNames: ['cause'],
         registers,
       }),
       purchase_request_duration_seconds: new Histogram({

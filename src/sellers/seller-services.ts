@@ -15,22 +15,18 @@ export interface SellerServices {
   jobs: PurchaseJobRunner;
 }
 
-const BY_POD = new WeakMap<AppDeps, SellerServices>();
+/** What the seller services are built from: every other dependency of the pod. */
+export type SellerDeps = Omit<AppDeps, 'sellers'>;
 
-/** Built once per pod, on first use (requests and background tasks of one pod share it). */
-export function sellerServices(deps: AppDeps): SellerServices {
-  let services = BY_POD.get(deps);
-  if (!services) {
-    const owner = `${deps.region}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    const slots = new CallSlots(deps.config.sellers.calls_in_flight_max);
-    const coalescer = new QuoteCoalescer(deps, slots, owner);
-    services = { owner, slots, coalescer, jobs: new PurchaseJobRunner(deps, { slots, coalescer }, owner) };
-    BY_POD.set(deps, services);
-  }
-  return services;
+/** Built once per pod by buildDeps (requests and background tasks of one pod share it). */
+export function createSellerServices(deps: SellerDeps): SellerServices {
+  const owner = `${deps.region}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const slots = new CallSlots(deps.config.sellers.calls_in_flight_max);
+  const coalescer = new QuoteCoalescer(deps, slots, owner);
+  return { owner, slots, coalescer, jobs: new PurchaseJobRunner(deps, { slots, coalescer }, owner) };
 }
 
 /** Background tasks of the aggregator, run by every pod. */
 export function sellerBackgroundTasks(deps: AppDeps): PeriodicTask[] {
-  return [sellerServices(deps).jobs.task(), purgeSellerStateTask(deps)];
+  return [deps.sellers.jobs.task(), purgeSellerStateTask(deps)];
 }

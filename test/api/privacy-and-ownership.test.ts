@@ -149,7 +149,7 @@ describe('player refunds', () => {
 });
 
 describe('malformed ids, cursors and subjects', () => {
-  it('never reach the database: 400 validation_error', async () => {
+  it('never reach the database: 400 validation_error (a malformed subject: 401)', async () => {
     const uuid = '8f14e45f-ceea-4e7a-9d5e-5b1c2b0e8a11';
     for (const id of [`(${uuid})`, `[${uuid}]`, uuid.replace(/-/g, ':'), `{${uuid}}`]) {
       const response = await request(eu(), 'GET', `/v1/orders/${encodeURIComponent(id)}`, undefined, { token: service });
@@ -161,10 +161,11 @@ describe('malformed ids, cursors and subjects', () => {
       expect(response.status).toBe(400);
       expect(response.body.code).toBe('validation_error');
     }
+    // A player token whose subject is no account id is refused outright (test/api/scopes.test.ts).
     const dotted = await mint.player('a.b');
     const created = await request(eu(), 'POST', '/v1/accounts', {}, { token: dotted, key: key() });
-    expect(created.status).toBe(400);
-    expect(created.body.code).toBe('validation_error');
+    expect(created.status).toBe(401);
+    expect(created.body.code).toBe('unauthenticated');
   });
 });
 

@@ -54,14 +54,21 @@ describe('purchase fallbacks', () => {
     expect(world.simulator.orders('seller-d').filter((order) => order.idempotency_key === `${id}:seller-d`)).toHaveLength(1);
   });
 
-  it('when every affordable seller fails, then the request fails, the hold is voided and nothing is charged', async () => {
-    for (const seller of ['seller-a', 'seller-b', 'seller-c', 'seller-d']) world.simulator.setFailing(seller, 1);
+  it('when every affordable seller fails before an order is made or refuses it, then the request fails, the hold is voided', async () => {
+    // Holds answered 500 leave no order behind; the seller without holds refuses its order (409):
+    // every outcome is definite, so the request ends (an order answered 500 would be kept for review).
+    for (const seller of ['seller-a', 'seller-c', 'seller-d']) world.simulator.setFailing(seller, 1);
+    world.simulator.setStock('seller-b', PRODUCT, 0);
     const buyer = await world.player(5000);
     const id = await world.purchase(buyer, PRODUCT, 1250, 2);
     const final = await world.final(buyer, id);
-    expect(final.status).toBe('failed');
-    expect(final.attempts.length).toBeGreaterThan(0);
-    expect(final.attempts.every((attempt: any) => attempt.state === 'failed' && attempt.outcome === 'error')).toBe(true);
+    expect(final).toMatchObject({ status: 'failed', needs_review: false, review_reason: null });
+    expect(final.attempts.map((attempt: any) => [attempt.seller_id, attempt.state, attempt.outcome])).toEqual([
+      ['seller-a', 'failed', 'error'],
+      ['seller-b', 'failed', 'out_of_stock'],
+      ['seller-c', 'failed', 'error'],
+      ['seller-d', 'failed', 'error'],
+    ]);
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 5000, held: 0, available: 5000 });
     expect(await world.history(buyer)).toHaveLength(1);
   });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSellerSimulator } from '../../src/sellers/simulator/seller-simulator.js';
+import { startSellerSimulator } from '../../tools/seller-simulator/seller-simulator.js';
 import { request } from '../support/cluster.js';
 import { exited, forkPod, stopPodProcess, type PodProcess } from '../support/pod-process.js';
 import { fixedSeller, isolatedDatabase, podEnv, SellerWorld } from './support.js';

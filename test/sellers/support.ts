@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
-import { startSellerSimulator, type SellerSimulator, type SimulatedSellerSpec } from '../../src/sellers/simulator/seller-simulator.js';
+import { startSellerSimulator, type SellerSimulator, type SimulatedSellerSpec } from '../../tools/seller-simulator/seller-simulator.js';
 import { request, startCluster, testConfig, tokens, uniqueId } from '../support/cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 
@@ -16,8 +16,17 @@ export function isolatedDatabase(): Promise<ScratchDatabase> {
   return createScratchDatabase(inject('database_url'), 'sellers');
 }
 
+/** Where the sellers answer: the simulator, or a purpose-built server of a test. */
+export interface SellerHost {
+  baseUrl(seller_id: string): string;
+  close(): Promise<void>;
+}
+
+/** What the registry needs of a seller. */
+export type RegisteredSeller = Pick<SimulatedSellerSpec, 'id' | 'supports_holds' | 'rate_limit_per_minute'>;
+
 export interface SellerWorldOptions {
-  sellers: SimulatedSellerSpec[];
+  sellers: RegisteredSeller[];
   /** Extra pod settings (SELLER_*, JOB_*). */
   env?: Record<string, string>;
   /** The simulator's rate window; the pods get the same SELLER_RATE_WINDOW_MS. */
@@ -26,11 +35,11 @@ export interface SellerWorldOptions {
   timeout_ms?: number;
 }
 
-/** A database, pods running the job workers, a seller simulator, and the sellers registered. */
-export class SellerWorld {
+/** A database, pods running the job workers, a seller simulator (or another host), and the sellers registered. */
+export class SellerWorld<Host extends SellerHost = SellerSimulator> {
   private constructor(
     private readonly urls: string[],
-    readonly simulator: SellerSimulator,
+    readonly simulator: Host,
     readonly database: ScratchDatabase,
     readonly admin: string,
     readonly service: string,
@@ -38,25 +47,30 @@ export class SellerWorld {
     private readonly stop_pods: () => Promise<void>,
   ) {}
 
-  /** Three in-process pods (one per region) against a database of their own. */
-  static async start(options: SellerWorldOptions): Promise<SellerWorld> {
+  /** Three in-process pods (one per region) against a database of their own, and the simulator. */
+  static async start(options: SellerWorldOptions & { sellers: SimulatedSellerSpec[] }): Promise<SellerWorld> {
+    const window_ms = options.window_ms ?? 60_000;
+    return SellerWorld.startWith(await startSellerSimulator({ sellers: options.sellers, window_ms }), options);
+  }
+
+  /** Three in-process pods (one per region) against a database of their own, the sellers answering at `host`. */
+  static async startWith<H extends SellerHost>(host: H, options: SellerWorldOptions): Promise<SellerWorld<H>> {
     const window_ms = options.window_ms ?? 60_000;
     const database = await isolatedDatabase();
-    const simulator = await startSellerSimulator({ sellers: options.sellers, window_ms });
     const cluster = await startCluster({ workers: true, env: { DATABASE_URL: database.url, ...podEnv(window_ms), ...options.env } });
     return SellerWorld.attach({
       ...options,
       urls: cluster.pods.map((pod) => pod.url),
-      simulator,
+      simulator: host,
       database,
       stop_pods: () => cluster.stop(),
     });
   }
 
   /** Pods started elsewhere (e.g. real processes) on `database`, with podEnv() settings. */
-  static async attach(
-    options: SellerWorldOptions & { urls: string[]; simulator: SellerSimulator; database: ScratchDatabase; stop_pods: () => Promise<void> },
-  ): Promise<SellerWorld> {
+  static async attach<H extends SellerHost>(
+    options: SellerWorldOptions & { urls: string[]; simulator: H; database: ScratchDatabase; stop_pods: () => Promise<void> },
+  ): Promise<SellerWorld<H>> {
     const mint = tokens(testConfig());
     const world = new SellerWorld(
       options.urls,
@@ -80,7 +94,7 @@ export class SellerWorld {
     this.urls.splice(this.urls.indexOf(url), 1);
   }
 
-  async register(sellers: readonly SimulatedSellerSpec[], timeout_ms: number): Promise<void> {
+  async register(sellers: readonly RegisteredSeller[], timeout_ms: number): Promise<void> {
     const batch_size = 20;
     for (let start = 0; start < sellers.length; start += batch_size) {
       await Promise.all(

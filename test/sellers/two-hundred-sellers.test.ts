@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSellers, type SimulatedSellerSpec } from '../../src/sellers/simulator/seller-simulator.js';
+import { generateSellers, type SimulatedSellerSpec } from '../../tools/seller-simulator/seller-simulator.js';
 import { SellerWorld } from './support.js';
 
 const PRODUCT = 'game-key-7';

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CallSlots } from '../../src/sellers/client/call-slots.js';
 import { windowsForCall } from '../../src/sellers/guard/rate-limiter.js';
-import { candidates, unpurchasedOutcome } from '../../src/sellers/purchases/purchase-outcome.js';
+import {
+  candidates,
+  orderCallVerdict,
+  recheckPlan,
+  resendDelayMs,
+  settleConfirmedOrder,
+  unpurchasedOutcome,
+} from '../../src/sellers/purchases/purchase-outcome.js';
 import type { Attempt } from '../../src/sellers/purchases/purchase-repository.js';
 import { planPhases, type SellerHistory } from '../../src/sellers/quotes/phase-plan.js';
 import type { QuoteRecord } from '../../src/sellers/quotes/quote-record.js';
@@ -191,24 +198,94 @@ describe('CallSlots', () => {
 });
 
 describe('seller protocol', () => {
-  it('treats a sale at price 0 as a bad answer, and an unavailable quote at 0 as a normal one', async () => {
+  it('reads sellers tolerantly: any 2xx, {available: false} alone, unknown fields, any 409; only an unusable 2xx body is bad', async () => {
     const { createServer } = await import('node:http');
-    const { requestQuote, callSettings } = await import('../../src/sellers/client/seller-protocol.js');
-    let available = true;
+    const protocol = await import('../../src/sellers/client/seller-protocol.js');
+    const expires_at = new Date(Date.now() + 60_000).toISOString();
+    let reply: { status: number; body?: unknown } = { status: 200 };
     const server = createServer((_request, response) => {
-      response.setHeader('Content-Type', 'application/json');
-      response.end(JSON.stringify({ available, price: 0, quote_id: 'q-1', expires_at: new Date(Date.now() + 60_000).toISOString() }));
+      response.writeHead(reply.status, { 'Content-Type': 'application/json' });
+      response.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    const seller = { base_url: `http://127.0.0.1:${port}` } as Parameters<typeof requestQuote>[0];
-    const settings = callSettings({ response_bytes_max: 65_536, sockets_per_origin_max: 4 }, 2000);
+    const seller = { base_url: `http://127.0.0.1:${port}` } as Parameters<typeof protocol.requestQuote>[0];
+    const settings = protocol.callSettings({ response_bytes_max: 65_536, sockets_per_origin_max: 4 }, 2000);
+    const answer = async <T>(status: number, body: unknown, call: () => Promise<T>) => {
+      reply = { status, body };
+      return call();
+    };
+    const quote = () => protocol.requestQuote(seller, 'book-1', settings);
+    const hold = () => protocol.requestHold(seller, 'q-1', settings);
+    const order = () => protocol.placeOrder(seller, { hold_id: 'h-1' }, 'r:s', settings);
     try {
-      expect(await requestQuote(seller, 'book-1', settings)).toMatchObject({ outcome: 'failed', reason: 'bad_response' });
-      available = false;
-      expect(await requestQuote(seller, 'book-1', settings)).toMatchObject({ outcome: 'ok', value: { available: false } });
+      expect(await answer(200, { available: false }, quote)).toMatchObject({ outcome: 'ok', value: { available: false } });
+      expect(await answer(200, { available: false, price: 0, quote_id: 'q' }, quote)).toMatchObject({ outcome: 'ok' });
+      expect(await answer(203, { available: true, price: 700, quote_id: 'q-1', expires_at, stars: 5 }, quote)).toMatchObject({
+        outcome: 'ok',
+        value: { available: true, price_minor: 700, quote_id: 'q-1', currency: null },
+      });
+      // A sale at 0 cannot be settled, an offer without a quote id cannot be bought, no body means nothing.
+      expect(await answer(200, { available: true, price: 0, quote_id: 'q-1', expires_at }, quote)).toMatchObject({
+        reason: 'bad_response',
+      });
+      expect(await answer(200, { available: true, price: 700, expires_at }, quote)).toMatchObject({ reason: 'bad_response' });
+      expect(await answer(204, undefined, quote)).toMatchObject({ outcome: 'failed', reason: 'bad_response' });
+
+      expect(await answer(201, { hold_id: 'h-1', price: 700, ttl: 60 }, hold)).toMatchObject({
+        outcome: 'ok',
+        value: { price_minor: 700 },
+      });
+      expect(await answer(200, { order_id: 'o-1', status: 'confirmed', price: 700 }, order)).toMatchObject({ outcome: 'ok' });
+      expect(await answer(201, { order_id: 'o-1', status: 'pending', price: 700 }, order)).toMatchObject({ reason: 'bad_response' });
+
+      expect(await answer(409, undefined, order)).toMatchObject({ outcome: 'conflict', reason: 'refused', price_minor: null });
+      expect(await answer(409, { error: 'price_changed', price: 900 }, order)).toMatchObject({ reason: 'price_changed', price_minor: 900 });
+      expect(await answer(409, { error: 'sold_out_sorry' }, order)).toMatchObject({ outcome: 'conflict', reason: 'refused' });
+      const rejected = await answer(400, { error: 'bad' }, order);
+      expect(rejected).toMatchObject({ outcome: 'failed', reason: 'rejected' });
+      expect(protocol.countsAsFailure(rejected)).toBe(true);
+      expect(await answer(429, {}, order)).toMatchObject({ reason: 'rate_limited' });
+      expect(await answer(503, {}, order)).toMatchObject({ reason: 'server_error' });
     } finally {
       server.close();
     }
+  });
+});
+
+describe('what a confirmed order costs, and what an unknown outcome waits for', () => {
+  const attempted = (quoted: number, held: number | null) => ({ seller_id: 's', quoted_price_minor: quoted, held_price_minor: held });
+  const order = (price_minor: number) => ({ order_id: 'o-1', price_minor });
+
+  it('captures the order price up to what was held, or quoted without a hold; above it is price_moved, kept for review', () => {
+    const settle = (quoted: number, held: number | null, price: number, hold_status = 'ACTIVE') =>
+      settleConfirmedOrder({ attempt: attempted(quoted, held), order: order(price), max_price_minor: 1000, hold_status });
+    expect(settle(100, 100, 100)).toEqual({ kind: 'capture', charged_minor: 100 });
+    expect(settle(100, 120, 90)).toEqual({ kind: 'capture', charged_minor: 90 });
+    expect(settle(900, null, 900)).toEqual({ kind: 'capture', charged_minor: 900 });
+    // Above the held price although below the maximum: not paid.
+    expect(settle(100, 100, 500)).toMatchObject({ kind: 'review', cause: 'price_moved', attempt_outcome: 'price_moved' });
+    expect(settle(100, 100, 500)).toMatchObject({ reason: expect.stringContaining('above its held price 100') });
+    expect(settle(900, null, 999_999)).toMatchObject({ kind: 'review', reason: expect.stringContaining('above its quoted price 900') });
+    expect(settle(100, 100, 100, 'EXPIRED')).toMatchObject({ kind: 'review', cause: 'hold_inactive', attempt_outcome: null });
+    expect(() => settle(1100, null, 1100)).toThrow(/no agreed price within the maximum/);
+  });
+
+  it('classifies order calls: refused, never sent, or unknown (the seller may have acted)', () => {
+    for (const outcome of ['out_of_stock', 'hold_expired', 'quote_expired', 'price_moved', 'refused'] as const)
+      expect(orderCallVerdict(outcome), outcome).toBe('refused');
+    for (const outcome of ['rate_limited', 'circuit_open', 'busy', 'deadline'] as const)
+      expect(orderCallVerdict(outcome), outcome).toBe('not_sent');
+    for (const outcome of ['timeout', 'error'] as const) expect(orderCallVerdict(outcome), outcome).toBe('unknown');
+  });
+
+  it('re-sends with doubling pauses, then rechecks after half the time since the deadline, bounded, and stops after the limit', () => {
+    const interval = { min_ms: 200, max_ms: 2000 };
+    expect([1, 2, 3, 4, 5, 6, 100].map((sends) => resendDelayMs(sends, interval))).toEqual([200, 400, 800, 1600, 2000, 2000, 2000]);
+    const config = { recheck_interval_min_ms: 1000, recheck_interval_max_ms: 60_000, recheck_duration_max_ms: 3_600_000 };
+    expect(recheckPlan(0, config)).toEqual({ recheck_after_ms: 1000 });
+    expect(recheckPlan(10_000, config)).toEqual({ recheck_after_ms: 5000 });
+    expect(recheckPlan(1_000_000, config)).toEqual({ recheck_after_ms: 60_000 });
+    expect(recheckPlan(3_600_000, config)).toBe('stop');
   });
 });

@@ -1,4 +1,4 @@
-import { startSellerSimulator, type SellerSimulator, type SellerSimulatorOptions } from '../../src/sellers/simulator/seller-simulator.js';
+import { startSellerSimulator, type SellerSimulator, type SellerSimulatorOptions } from '../../tools/seller-simulator/seller-simulator.js';
 
 // The seller simulator in a process of its own (benchmarks: its CPU is not the service's),
 // driven over IPC by simulator-process.ts.

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SellerSimulatorOptions } from '../../src/sellers/simulator/seller-simulator.js';
+import type { SellerSimulatorOptions } from '../../tools/seller-simulator/seller-simulator.js';
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./simulator-child.ts', import.meta.url));
 

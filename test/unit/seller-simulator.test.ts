@@ -5,7 +5,7 @@ import {
   startSellerSimulator,
   type SellerSimulator,
   type SimulatedSellerSpec,
-} from '../../src/sellers/simulator/seller-simulator.js';
+} from '../../tools/seller-simulator/seller-simulator.js';
 
 const PRODUCT = 'book-1';
 let simulator: SellerSimulator | undefined;

@@ -147,7 +147,9 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       operation_id: 'createTransfer',
       method: 'post',
       path: '/v1/transfers',
-      summary: 'Send credits to another player, in any region, in one transaction',
+      summary:
+        'Send credits to another player, in any region, in one transaction. The recipient must already hold a wallet in ' +
+        'the currency (422 currency_mismatch otherwise; a transfer never opens one) with room for the amount (409 invalid_state)',
       tag: 'transfers',
       auth: 'bearer',
       idempotent: { success_status: 201 },
@@ -158,7 +160,12 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         currency: currency.required(),
         note: text(500),
       }),
-      responses: { ...transactionResponses, 201: 'The transfer' },
+      responses: {
+        ...transactionResponses,
+        201: 'The transfer',
+        409: 'Insufficient funds, or the recipient cannot receive this amount',
+        422: 'The recipient cannot receive this currency, or Idempotency-Key reused',
+      },
       handler: async (ctx, { actor, body, idempotency }) => createTransfer(ctx.state.deps, actor, body, idempotency),
     }),
     readByIdRoute({ operation_id: 'getTransfer', path: '/v1/transfers/{id}', summary: 'A transfer', tag: 'transfers', read: getTransfer }),

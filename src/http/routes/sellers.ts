@@ -12,12 +12,16 @@ const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // Product ids travel in seller URLs: a conservative alphabet keeps them unambiguous there.
 const PRODUCT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const sellerParams = Joi.object({ id: Joi.string().pattern(SELLER_ID).required() });
+// Userinfo (`user:pass@`, even an empty `@`) in the authority: credentials would be stored and shown with the seller.
+const URL_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
 
 export function sellerRoutes(config: Config): RouteSpec[] {
   const sellerBody = Joi.object({
     base_url: Joi.string()
       .uri({ scheme: ['http', 'https'] })
       .max(2048)
+      .custom((value: string, helpers) => (URL_USERINFO.test(value) ? helpers.error('string.uriCredentials') : value))
+      .messages({ 'string.uriCredentials': '{{#label}} must not carry credentials (user:password@)' })
       .required(),
     rate_limit_per_minute: Joi.number().integer().strict().min(1).max(1_000_000).required(),
     timeout_ms: Joi.number().integer().strict().min(10).max(60_000).required(),
@@ -104,7 +108,8 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       operation_id: 'getPurchaseRequest',
       method: 'get',
       path: '/v1/purchase-requests/{id}',
-      summary: 'Status of a purchase request; when final, the quotes received and the attempts in order',
+      summary:
+        'Status of a purchase request (pending with needs_review and review_reason while kept for review), the quotes and the attempts',
       tag: 'purchase-requests',
       auth: 'bearer',
       params: uuidParams,

@@ -125,7 +125,10 @@ export function shopRoutes(config: Config): RouteSpec[] {
       operation_id: 'refundOrder',
       method: 'post',
       path: '/v1/orders/{id}/refunds',
-      summary: 'Refund an order by lines or by amount (everything left if neither); entitlements of refunded lines are revoked',
+      summary:
+        'Refund an order by lines or by amount (everything left if neither); entitlements of refunded lines are revoked. ' +
+        'Items that are not refundable, and consumables, are 422 not_refundable for everyone; a service with refunds:write ' +
+        'may override that only explicitly with "override_policy": true, which the refund records (policy_overridden_by)',
       tag: 'orders',
       auth: 'bearer',
       idempotent: { success_status: 201 },
@@ -138,6 +141,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
           .unique('item_id'),
         amount,
         reason: Joi.string().min(1).max(200).required(),
+        override_policy: Joi.boolean().strict(),
       }).oxor('lines', 'amount'),
       responses: { 201: 'The refund', ...orderResponses, 422: 'Not refundable, refund exceeds what is left, or Idempotency-Key reused' },
       handler: async (ctx, { actor, params, body, idempotency }) =>

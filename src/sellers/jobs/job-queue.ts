@@ -119,6 +119,20 @@ export async function finishJobIn(tx: SqlTx, job: ClaimedJob): Promise<void> {
   if (finished !== 1) throw new LeaseLost(job.id);
 }
 
+/**
+ * Gives the job back on purpose, to run again after `delay_ms` (a recheck), inside the
+ * transaction that records why. The claim count starts again: it counts failed runs in a row.
+ */
+export async function rescheduleJobIn(tx: SqlTx, job: ClaimedJob, delay_ms: number, note: string): Promise<void> {
+  const rescheduled = await tx.execute(
+    `UPDATE jobs SET lease_token = NULL, lease_expires_at = NULL, run_after = now() + CAST(? AS INTERVAL), claims = 0,
+       last_error = ?, updated_at = now()
+     WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
+    [`${delay_ms} milliseconds`, note.slice(0, 500), job.id, job.lease_token],
+  );
+  if (rescheduled !== 1) throw new LeaseLost(job.id);
+}
+
 /** Gives the job back after a failure, to be claimed again after `delay_ms`. */
 export async function releaseJob(deps: Deps, job: ClaimedJob, error: string, delay_ms: number): Promise<void> {
   await autocommit(deps, (tx) =>

@@ -1,4 +1,4 @@
-import type { AppDeps } from '../../platform/deps.js';
+import type { SellerDeps } from '../seller-services.js';
 import type { PeriodicTask } from '../../platform/worker.js';
 import { runPurchase, type PurchaseServices } from '../purchases/run-purchase.js';
 import { JobLease } from './job-lease.js';
@@ -18,7 +18,7 @@ export class PurchaseJobRunner {
   private reserved = 0;
 
   constructor(
-    private readonly deps: AppDeps,
+    private readonly deps: SellerDeps,
     private readonly services: PurchaseServices,
     private readonly owner: string,
   ) {}

@@ -1,20 +1,33 @@
-import { callSettings, placeOrder, requestHold, type SellerOrder, type SellerResult } from '../client/seller-protocol.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { callSettings, placeOrder, requestHold, type SellerHold, type SellerOrder, type SellerResult } from '../client/seller-protocol.js';
 import { callSeller, type CallKind } from '../guard/seller-gate.js';
 import type { Seller } from '../registry/seller-repository.js';
 import type { QuoteRecord } from '../quotes/quote-record.js';
 import { fenced, orderIdempotencyKey, type PurchaseContext } from './purchase-context.js';
+import { orderCallVerdict, resendDelayMs } from './purchase-outcome.js';
 import { failAttempt, insertAttempt, recordSellerHold, type Attempt, type AttemptOutcome } from './purchase-repository.js';
 
-export type AttemptResult = { confirmed: SellerOrder; attempt: Attempt } | { failed: AttemptOutcome; attempt: Attempt };
+export type AttemptResult =
+  | { confirmed: SellerOrder; attempt: Attempt }
+  | { failed: AttemptOutcome; attempt: Attempt }
+  /** The order may have been made and no definite answer came in time: the attempt stays `started`. */
+  | { unknown: string; attempt: Attempt };
 
 type Failure = { outcome: AttemptOutcome; detail: string; price_minor: number | null };
+
+export interface ContinueOptions {
+  /** Re-sends of an order of unknown outcome go on until then (at least one send is made). */
+  until_ms: number;
+  /** A previous run may have sent the order: only a definite answer settles the attempt. */
+  order_may_exist: boolean;
+}
 
 /** Starts an attempt at the seller of `quote`: the attempt row is written before any call. */
 export async function attemptPurchase(ctx: PurchaseContext, seller: Seller, quote: QuoteRecord, position: number): Promise<AttemptResult> {
   const attempt = await fenced(ctx, 'start_purchase_attempt', (tx) =>
     insertAttempt(tx, ctx.request, { position, seller_id: seller.id, quote_id: quote.quote_id!, quoted_price_minor: quote.price! }),
   );
-  return continueAttempt(ctx, seller, attempt, { deadline_ms: ctx.deadline_ms });
+  return continueAttempt(ctx, seller, attempt, { until_ms: ctx.deadline_ms, order_may_exist: false });
 }
 
 /**
@@ -27,18 +40,18 @@ export async function continueAttempt(
   ctx: PurchaseContext,
   seller: Seller,
   attempt: Attempt,
-  options: { deadline_ms: number },
+  options: ContinueOptions,
 ): Promise<AttemptResult> {
-  let order_request: { hold_id: string } | { quote_id: string } = { quote_id: attempt.quote_id ?? '' };
-  if (seller.supports_holds) {
-    const hold_id = attempt.seller_hold_id ?? (await holdAtSeller(ctx, seller, attempt, options.deadline_ms));
-    if (typeof hold_id !== 'string') return fail(ctx, attempt, hold_id);
-    order_request = { hold_id };
-  }
-  return orderAtSeller(ctx, seller, attempt, order_request, options.deadline_ms);
+  if (!seller.supports_holds) return orderAtSeller(ctx, seller, attempt, { quote_id: attempt.quote_id ?? '' }, options);
+  if (attempt.seller_hold_id !== null) return orderAtSeller(ctx, seller, attempt, { hold_id: attempt.seller_hold_id }, options);
+  const held = await holdAtSeller(ctx, seller, attempt, options.until_ms);
+  if ('outcome' in held) return fail(ctx, attempt, held);
+  // The held price, not the quoted one, is what the order is judged against.
+  const holding: Attempt = { ...attempt, seller_hold_id: held.hold_id, held_price_minor: held.price_minor };
+  return orderAtSeller(ctx, seller, holding, { hold_id: held.hold_id }, options);
 }
 
-async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attempt, deadline_ms: number): Promise<string | Failure> {
+async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attempt, deadline_ms: number): Promise<SellerHold | Failure> {
   const held = await guarded(ctx, seller, 'hold', deadline_ms, (timeout_ms, signal) =>
     requestHold(seller, attempt.quote_id ?? '', callSettings(ctx.deps.config.sellers, timeout_ms, signal)),
   );
@@ -52,34 +65,45 @@ async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attem
     };
   }
   await fenced(ctx, 'record_seller_hold', (tx) => recordSellerHold(tx, ctx.request.id, attempt.position, held));
-  return held.hold_id;
+  return held;
 }
 
+// A re-send is not made with less time left than this: its answer could not arrive, and the
+// seller's circuit would count the timeout.
+const RESEND_TIME_MIN_MS = 100;
+
+/**
+ * Sends the order, and while its outcome is unknown (a timeout, a network error, a 5xx: the
+ * seller may have made it) re-sends it under the same Idempotency-Key with a growing pause until
+ * a definite answer or `until_ms`. No other seller is asked meanwhile: two sellers could
+ * otherwise both hold an order for one request.
+ */
 async function orderAtSeller(
   ctx: PurchaseContext,
   seller: Seller,
   attempt: Attempt,
   order_request: { hold_id: string } | { quote_id: string },
-  deadline_ms: number,
+  options: ContinueOptions,
 ): Promise<AttemptResult> {
+  const config = ctx.deps.config.sellers;
+  const interval = { min_ms: config.order_resend_interval_min_ms, max_ms: config.order_resend_interval_max_ms };
   const key = orderIdempotencyKey(ctx.request.id, seller.id);
-  const send = (until_ms: number) =>
-    guarded(ctx, seller, 'order', until_ms, (timeout_ms, signal) =>
-      placeOrder(seller, order_request, key, callSettings(ctx.deps.config.sellers, timeout_ms, signal)),
+  let unknown = options.order_may_exist ? 'an earlier run sent the order without a definite answer' : undefined;
+  for (let sends = 1; ; sends += 1) {
+    const ordered = await guarded(ctx, seller, 'order', options.until_ms, (timeout_ms, signal) =>
+      placeOrder(seller, order_request, key, callSettings(config, timeout_ms, signal)),
     );
-  let ordered = await send(deadline_ms);
-  if ('outcome' in ordered && UNKNOWN_OUTCOMES.has(ordered.outcome)) {
-    // The order may have been made: ask again under the same key before giving up on this
-    // seller. This one confirmation may run past the request deadline (by one seller timeout).
-    const retried = await send(Math.max(deadline_ms, Date.now() + seller.timeout_ms));
-    ordered = 'outcome' in retried ? { ...retried, detail: `outcome unknown after a retry: ${retried.detail}` } : retried;
+    if (!('outcome' in ordered)) return { confirmed: ordered, attempt };
+    const verdict = orderCallVerdict(ordered.outcome);
+    if (verdict === 'refused' || (verdict === 'not_sent' && unknown === undefined)) return fail(ctx, attempt, ordered);
+    if (verdict === 'unknown') unknown = ordered.detail;
+    const left_ms = options.until_ms - Date.now();
+    if (left_ms < RESEND_TIME_MIN_MS) {
+      return { unknown: `order outcome unknown after ${sends} send(s): ${unknown}; last: ${ordered.detail}`, attempt };
+    }
+    await sleep(Math.min(resendDelayMs(sends, interval), left_ms - RESEND_TIME_MIN_MS));
   }
-  if ('outcome' in ordered) return fail(ctx, attempt, ordered);
-  return { confirmed: ordered, attempt };
 }
-
-// Failures after which the seller may or may not have acted on the request.
-const UNKNOWN_OUTCOMES = new Set<AttemptOutcome>(['timeout', 'error']);
 
 /** One guarded call with a timeout that ends by the deadline AND within the job's lease; a value or why not. */
 async function guarded<T>(
@@ -98,8 +122,13 @@ async function guarded<T>(
     const outcome: AttemptOutcome = result.reason === 'price_changed' ? 'price_moved' : result.reason;
     return { outcome, detail: result.detail, price_minor: result.price_minor };
   }
-  const outcome: AttemptOutcome = result.reason === 'timeout' || result.reason === 'rate_limited' ? result.reason : 'error';
-  return { outcome, detail: `${result.reason}: ${result.detail}`, price_minor: null };
+  return { outcome: failureOutcome(result.reason), detail: `${result.reason}: ${result.detail}`, price_minor: null };
+}
+
+function failureOutcome(reason: Extract<SellerResult<never>, { outcome: 'failed' }>['reason']): AttemptOutcome {
+  if (reason === 'timeout' || reason === 'rate_limited') return reason;
+  // A 4xx refusing the call as made: the seller answered and did not act.
+  return reason === 'rejected' ? 'refused' : 'error';
 }
 
 async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure): Promise<AttemptResult> {

@@ -4,7 +4,6 @@ import type { CommandResult, IdempotencyScope } from '../../idempotency/command-
 import { insertHold } from '../../ledger/hold-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { insertJob } from '../jobs/job-queue.js';
-import { sellerServices } from '../seller-services.js';
 import { statusUrl } from './get-purchase-request.js';
 import { insertPurchaseRequest } from './purchase-repository.js';
 
@@ -60,6 +59,6 @@ export async function createPurchaseRequest(
     },
     { contended_accounts: [input.account_id] },
   );
-  if (!result.replayed) sellerServices(deps).jobs.kick(result.body.id);
+  if (!result.replayed) deps.sellers.jobs.kick(result.body.id);
   return result;
 }

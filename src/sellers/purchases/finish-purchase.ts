@@ -2,75 +2,109 @@ import { captureHoldIn } from '../../ledger/capture-hold.js';
 import { releaseHold } from '../../ledger/hold-repository.js';
 import { findHold } from '../../ledger/ledger-queries.js';
 import type { ClaimedJob } from '../jobs/job-queue.js';
-import { assertLeaseIn, finishJobIn } from '../jobs/job-queue.js';
+import { assertLeaseIn, finishJobIn, rescheduleJobIn } from '../jobs/job-queue.js';
 import type { AppDeps } from '../../platform/deps.js';
 import type { SellerOrder } from '../client/seller-protocol.js';
 import { sellerMetrics } from '../seller-metrics.js';
+import { invariant } from '../../domain/errors.js';
 import { orderIdempotencyKey } from './purchase-context.js';
-import { confirmAttempt, finishRequest, findPurchaseRequest, type FinalFields, type PurchaseRequest } from './purchase-repository.js';
+import { settleConfirmedOrder, type ReviewCause } from './purchase-outcome.js';
+import {
+  confirmAttempt,
+  finishRequest,
+  findPurchaseRequest,
+  markForReview,
+  noteAttempt,
+  type Attempt,
+  type FinalFields,
+  type PurchaseRequest,
+} from './purchase-repository.js';
 
 type Deps = Pick<AppDeps, 'transactions' | 'config' | 'logger' | 'metrics'>;
+/** A request this run flagged for review; `first`: it was not flagged before. */
+type Reviewed = { review: ReviewCause; first: boolean };
 
 /**
- * Bought: in ONE serializable transaction, the attempt is confirmed, the actual price is
- * captured from the wallet hold to @sellers (the rest of the hold released) and the request
- * becomes `purchased`; the job ends with it. The hold can be captured only while ACTIVE and the
- * request finished only while pending, so a retried or duplicated finish captures nothing twice.
+ * A seller confirmed an order: in ONE serializable transaction the attempt is confirmed and the
+ * pure rule (settleConfirmedOrder) decides. Captured: the order price goes from the wallet hold
+ * to @sellers (the rest of the hold released), the request becomes `purchased` and the job ends.
+ * Not capturable (a price above the held or quoted one, a hold no longer active): the request
+ * stays pending for review with its hold, and the job ends without buying elsewhere. The hold
+ * can be captured only while ACTIVE and the request finished only while pending, so a retried
+ * or duplicated finish captures nothing twice.
  */
-export async function finishPurchased(
+export async function finishConfirmed(
   deps: Deps,
   job: ClaimedJob,
   request: PurchaseRequest,
-  bought: { position: number; seller_id: string; order: SellerOrder },
+  bought: { attempt: Attempt; order: SellerOrder },
 ): Promise<void> {
-  const status = await deps.transactions.run(
+  const { attempt, order } = bought;
+  const settled = await deps.transactions.run(
     'finish_purchase',
-    async (tx) => {
+    async (tx): Promise<Reviewed | { status: 'purchased' } | undefined> => {
       await assertLeaseIn(tx, job);
       const current = await findPurchaseRequest(tx, request.id, { for_update: true });
       if (current?.status !== 'pending') return finishJobIn(tx, job).then(() => undefined);
-      await confirmAttempt(tx, request.id, bought.position, bought.order);
-      const confirmation = {
-        seller_id: bought.seller_id,
-        order_id: bought.order.order_id,
-        price: bought.order.price_minor,
-        idempotency_key: orderIdempotencyKey(request.id, bought.seller_id),
-      };
       const hold = await findHold(tx, request.hold_id);
-      // A seller price above the maximum breaks the seller protocol (holds and quotes are checked
-      // against the maximum before ordering): the player is never charged more than they allowed.
-      const charged_minor = Math.min(bought.order.price_minor, request.max_price_minor);
-      if (hold?.status !== 'ACTIVE') {
-        deps.logger.error(
-          { purchase_request_id: request.id, hold_id: request.hold_id, status: hold?.status },
-          'bought from a seller but the wallet hold is no longer active',
-        );
-        await finishRequest(tx, request.id, {
-          status: 'failed',
-          failure_reason: `bought (order ${bought.order.order_id}) but the wallet hold was ${hold?.status ?? 'missing'}: needs review`,
-        });
+      const settlement = settleConfirmedOrder({ attempt, order, max_price_minor: request.max_price_minor, hold_status: hold?.status });
+      if (settlement.kind === 'review') {
+        await confirmAttempt(tx, request.id, attempt.position, order, settlement.attempt_outcome, settlement.reason);
+        await markForReview(tx, request.id, settlement.reason);
         await finishJobIn(tx, job);
-        return 'failed' as const;
+        return { review: settlement.cause, first: current.review_reason === null };
       }
+      invariant(hold, `hold ${request.hold_id} is missing`);
+      await confirmAttempt(tx, request.id, attempt.position, order, null, null);
       await captureHoldIn(
         tx,
         hold,
-        charged_minor,
-        { type: 'seller_purchase', purchase_request_id: request.id, reference: `${bought.seller_id}:${bought.order.order_id}` },
+        settlement.charged_minor,
+        { type: 'seller_purchase', purchase_request_id: request.id, reference: `${attempt.seller_id}:${order.order_id}` },
         deps.config.limits,
       );
       await finishRequest(tx, request.id, {
         status: 'purchased',
-        final_price_minor: charged_minor,
-        seller_id: bought.seller_id,
-        confirmation,
+        final_price_minor: settlement.charged_minor,
+        seller_id: attempt.seller_id,
+        confirmation: {
+          seller_id: attempt.seller_id,
+          order_id: order.order_id,
+          price: order.price_minor,
+          idempotency_key: orderIdempotencyKey(request.id, attempt.seller_id),
+        },
       });
       await finishJobIn(tx, job);
-      return 'purchased' as const;
+      return { status: 'purchased' };
     },
     { contended_accounts: [request.account_id] },
   );
-  countFinished(deps, request, status);
+  if (settled && 'review' in settled) return countReview(deps, request, settled);
+  countFinished(deps, request, settled?.status);
+}
+
+/**
+ * The request stays pending with its wallet hold, flagged for review: the job comes back after
+ * `recheck_after_ms` to ask the seller again (any pod may run it), or ends (null) and leaves the
+ * request to a person. The attempt in flight records what is known of it.
+ */
+export async function keepForReview(
+  deps: Deps,
+  job: ClaimedJob,
+  request: PurchaseRequest,
+  review: { cause: ReviewCause; reason: string; attempt_position: number; recheck_after_ms: number | null },
+): Promise<void> {
+  const marked = await deps.transactions.run('review_purchase', async (tx): Promise<Reviewed | undefined> => {
+    await assertLeaseIn(tx, job);
+    const current = await findPurchaseRequest(tx, request.id, { for_update: true });
+    if (current?.status !== 'pending') return finishJobIn(tx, job).then(() => undefined);
+    await markForReview(tx, request.id, review.reason);
+    await noteAttempt(tx, request.id, review.attempt_position, review.reason);
+    if (review.recheck_after_ms === null) await finishJobIn(tx, job);
+    else await rescheduleJobIn(tx, job, review.recheck_after_ms, review.reason);
+    return { review: review.cause, first: current.review_reason === null };
+  });
+  if (marked) countReview(deps, request, marked);
 }
 
 /** Nothing bought: the wallet hold is voided and the request gets its final status, in one transaction. */
@@ -90,6 +124,13 @@ export async function finishUnpurchased(deps: Deps, job: ClaimedJob, request: Pu
     { contended_accounts: [request.account_id] },
   );
   countFinished(deps, request, status);
+}
+
+/** After the commit: a request flagged for review by this run (counted and logged once, when first flagged). */
+function countReview(deps: Deps, request: PurchaseRequest, marked: Reviewed): void {
+  if (!marked.first) return;
+  sellerMetrics(deps.metrics).purchase_requests_review_total.inc({ cause: marked.review });
+  deps.logger.warn({ purchase_request_id: request.id, cause: marked.review }, 'purchase request kept for review with its wallet hold');
 }
 
 /** After the commit: a request finished by this run (undefined: it was already final). */

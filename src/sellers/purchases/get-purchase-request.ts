@@ -1,20 +1,20 @@
 import type { Actor } from '../../auth/tokens.js';
-import { requireAccountRead } from '../../auth/access.js';
+import { isVisibleTo, requireReadScope } from '../../auth/access.js';
 import { notFound } from '../../domain/errors.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { findPurchaseRequest, listAttempts, type Attempt, type PurchaseRequest } from './purchase-repository.js';
 
 export const statusUrl = (id: string) => `/v1/purchase-requests/${id}`;
 
-/** A purchase request as its owner sees it: status, final fields when final, quotes and attempts. */
+/** A purchase request as its owner sees it: status, review flag, final fields when final, quotes and attempts. */
 export async function getPurchaseRequest(deps: AppDeps, actor: Actor, id: string) {
+  requireReadScope(actor, 'money');
   const { request, attempts } = await deps.transactions.read(async (tx) => {
     const found = await findPurchaseRequest(tx, id);
     return { request: found, attempts: found ? await listAttempts(tx, id) : [] };
   });
   // A player asking for someone else's request learns nothing, not even that it exists.
-  if (!request || (actor.kind === 'player' && actor.id !== request.account_id)) throw notFound(`purchase request ${id}`);
-  requireAccountRead(actor, request.account_id);
+  if (!request || !isVisibleTo(actor, request.account_id)) throw notFound(`purchase request ${id}`);
   return purchaseRequestView(request, attempts);
 }
 
@@ -36,6 +36,9 @@ export function purchaseRequestView(request: PurchaseRequest, attempts: readonly
   return {
     id: request.id,
     status: request.status,
+    // Pending and waiting for a person or a seller's late answer, its wallet hold kept (README "Seller aggregator").
+    needs_review: request.review_reason !== null,
+    review_reason: request.review_reason,
     status_url: statusUrl(request.id),
     account_id: request.account_id,
     product_id: request.product_id,
@@ -58,7 +61,8 @@ export function purchaseRequestView(request: PurchaseRequest, attempts: readonly
       quoted_price: attempt.quoted_price_minor,
       held_price: attempt.held_price_minor,
       state: attempt.state,
-      outcome: attempt.state === 'confirmed' ? 'confirmed' : attempt.outcome,
+      // A confirmed attempt has an outcome only when the order was not paid (price_moved).
+      outcome: attempt.outcome ?? (attempt.state === 'confirmed' ? 'confirmed' : null),
       detail: attempt.detail,
       order_id: attempt.order_id,
       price: attempt.price_minor,

@@ -1,5 +1,5 @@
 import type { SqlTx } from '../../db/sql.js';
-import type { AppDeps } from '../../platform/deps.js';
+import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
 import { assertLeaseIn } from '../jobs/job-queue.js';
 import type { JobLease } from '../jobs/job-lease.js';
@@ -7,7 +7,7 @@ import type { PurchaseRequest } from './purchase-repository.js';
 
 /** What one run of a purchase job works with. */
 export interface PurchaseContext {
-  deps: AppDeps;
+  deps: SellerDeps;
   slots: CallSlots;
   lease: JobLease;
   request: PurchaseRequest;

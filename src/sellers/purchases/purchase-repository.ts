@@ -20,6 +20,8 @@ export interface PurchaseRequest {
   confirmation: Confirmation | null;
   lowest_price_minor: number | null;
   failure_reason: string | null;
+  /** Set while a pending request waits for a person or a seller's late answer (its wallet hold kept). */
+  review_reason: string | null;
   region: string;
   created_at: string;
   updated_at: string;
@@ -33,7 +35,7 @@ export interface Confirmation {
   idempotency_key: string;
 }
 
-/** Why an attempt failed; 'interrupted' means its owner died before it learnt the outcome. */
+/** Why an attempt failed; 'interrupted' appears only in rows of earlier versions (an attempt whose seller was gone). */
 export type AttemptOutcome =
   | 'out_of_stock'
   | 'quote_expired'
@@ -55,6 +57,7 @@ export interface Attempt {
   quoted_price_minor: number | null;
   seller_hold_id: string | null;
   held_price_minor: number | null;
+  /** `confirmed`: the seller made the order (with outcome `price_moved` when above the price we accept, so not paid). */
   state: 'started' | 'confirmed' | 'failed';
   outcome: AttemptOutcome | null;
   detail: string | null;
@@ -84,6 +87,7 @@ function toRequest(row: Row<PurchaseRequest> & { max_price_minor: string; crdb_r
     confirmation: (row.confirmation as Confirmation | null) ?? null,
     lowest_price_minor: optionalInt8(row.lowest_price_minor),
     failure_reason: (row.failure_reason as string | null) ?? null,
+    review_reason: (row.review_reason as string | null) ?? null,
     region: row.crdb_region,
     created_at: timestamp(row.created_at as string),
     updated_at: timestamp(row.updated_at as string),
@@ -208,18 +212,39 @@ export async function failAttempt(
   );
 }
 
+/** The seller made the order; `outcome` says why it is not paid (null: it is). */
 export async function confirmAttempt(
   tx: SqlTx,
   request_id: string,
   position: number,
   order: { order_id: string; price_minor: number },
+  outcome: 'price_moved' | null,
+  detail: string | null,
 ): Promise<void> {
   const updated = await tx.execute(
-    `UPDATE purchase_attempts SET state = 'confirmed', order_id = ?, price_minor = ?, finished_at = now()
+    `UPDATE purchase_attempts SET state = 'confirmed', order_id = ?, price_minor = ?, outcome = ?, detail = ?, finished_at = now()
      WHERE purchase_request_id = ? AND position = ? AND state = 'started'`,
-    [order.order_id, order.price_minor, request_id, position],
+    [order.order_id, order.price_minor, outcome, detail?.slice(0, 300) ?? null, request_id, position],
   );
   if (updated !== 1) throw new InvariantViolation(`attempt ${request_id}#${position} is not started`);
+}
+
+/** What is known so far of an attempt still in flight (its order's outcome is unknown). */
+export async function noteAttempt(tx: SqlTx, request_id: string, position: number, detail: string): Promise<void> {
+  await tx.execute(`UPDATE purchase_attempts SET detail = ? WHERE purchase_request_id = ? AND position = ? AND state = 'started'`, [
+    detail.slice(0, 300),
+    request_id,
+    position,
+  ]);
+}
+
+/** Flags a pending request for review; it stays pending with its wallet hold. */
+export async function markForReview(tx: SqlTx, request_id: string, reason: string): Promise<void> {
+  const updated = await tx.execute(
+    `UPDATE purchase_requests SET review_reason = ?, updated_at = now() WHERE id = ? AND status = 'pending'`,
+    [reason.slice(0, 500), request_id],
+  );
+  if (updated !== 1) throw new InvariantViolation(`purchase request ${request_id} is no longer pending`);
 }
 
 export interface FinalFields {
@@ -234,7 +259,7 @@ export interface FinalFields {
 export async function finishRequest(tx: SqlTx, request_id: string, fields: FinalFields): Promise<void> {
   const updated = await tx.execute(
     `UPDATE purchase_requests SET status = ?, final_price_minor = ?, seller_id = ?, confirmation = CAST(? AS JSONB), lowest_price_minor = ?,
-       failure_reason = ?, finished_at = now(), updated_at = now()
+       failure_reason = ?, review_reason = NULL, finished_at = now(), updated_at = now()
      WHERE id = ? AND status = 'pending'`,
     [
       fields.status,

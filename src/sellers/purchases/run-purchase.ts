@@ -1,4 +1,4 @@
-import type { AppDeps } from '../../platform/deps.js';
+import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
 import type { JobLease } from '../jobs/job-lease.js';
 import type { QuoteCoalescer } from '../quotes/quote-coalescer.js';
@@ -6,10 +6,10 @@ import { byPrice, type QuoteRecord } from '../quotes/quote-record.js';
 import { findSeller } from '../registry/seller-repository.js';
 import { sellerMetrics } from '../seller-metrics.js';
 import { attemptPurchase, continueAttempt, type AttemptResult } from './attempt-purchase.js';
-import { finishPurchased, finishUnpurchased } from './finish-purchase.js';
+import { finishConfirmed, finishUnpurchased, keepForReview } from './finish-purchase.js';
 import { fenced, type PurchaseContext } from './purchase-context.js';
-import { candidates, unpurchasedOutcome } from './purchase-outcome.js';
-import { failAttempt, findPurchaseRequest, listAttempts, storeQuotes, type Attempt } from './purchase-repository.js';
+import { candidates, recheckPlan, unpurchasedOutcome } from './purchase-outcome.js';
+import { failAttempt, findPurchaseRequest, listAttempts, storeQuotes, type Attempt, type AttemptOutcome } from './purchase-repository.js';
 
 export interface PurchaseServices {
   slots: CallSlots;
@@ -23,9 +23,10 @@ const ATTEMPT_RESERVE_MS = 1000;
  * One run of a purchase job, from wherever a previous run stopped: settle an attempt left in
  * flight, collect quotes (once), try sellers cheapest first, then capture or void. Every step is
  * recorded before the next external call, so a run killed at any point is resumed by another
- * pod without buying twice.
+ * pod without buying twice. An order whose outcome is unknown stops the search: the request is
+ * kept for review with its hold, and the job comes back to ask that seller again.
  */
-export async function runPurchase(deps: AppDeps, services: PurchaseServices, lease: JobLease): Promise<void> {
+export async function runPurchase(deps: SellerDeps, services: PurchaseServices, lease: JobLease): Promise<void> {
   const { job } = lease;
   const request = await deps.transactions.read((tx) => findPurchaseRequest(tx, job.subject_id));
   if (!request) throw new Error(`job ${job.id}: purchase request ${job.subject_id} does not exist`);
@@ -33,22 +34,12 @@ export async function runPurchase(deps: AppDeps, services: PurchaseServices, lea
   // Already final (a previous run committed its finish but died before its job ended): end the job only.
   if (request.status !== 'pending') return finishUnpurchased(deps, job, request, { status: 'failed' });
   const attempts = await deps.transactions.read((tx) => listAttempts(tx, request.id));
-  if (job.claims > deps.config.sellers.job_claims_max) {
-    // An attempt left in flight may have bought: it stays `started`, which reconciliation reports for review.
-    const in_flight = attempts.some((attempt) => attempt.state === 'started');
-    const failure_reason = `gave up after ${job.claims - 1} runs${in_flight ? '; a seller order may have been placed: needs review' : ''}`;
-    return finishUnpurchased(deps, job, request, { status: 'failed', failure_reason });
-  }
+  if (job.claims > deps.config.sellers.job_claims_max) return giveUp(ctx, attempts);
   const resumed = await resumeAttemptInFlight(ctx, attempts);
-  if (resumed && 'confirmed' in resumed)
-    return finishPurchased(deps, job, request, {
-      position: resumed.attempt.position,
-      seller_id: resumed.attempt.seller_id,
-      order: resumed.confirmed,
-    });
+  if (resumed && !('failed' in resumed)) return conclude(ctx, resumed);
   const quotes = request.quotes ?? (await collectQuotes(ctx, services.coalescer));
-  const bought = await tryCheapestFirst(ctx, quotes, attempts);
-  if (bought) return finishPurchased(deps, job, request, bought);
+  const decisive = await tryCheapestFirst(ctx, quotes, attempts);
+  if (decisive) return conclude(ctx, decisive);
   const reason = Date.now() >= ctx.deadline_ms ? 'deadline reached before a seller could deliver' : undefined;
   return finishUnpurchased(
     deps,
@@ -58,32 +49,56 @@ export async function runPurchase(deps: AppDeps, services: PurchaseServices, lea
   );
 }
 
-/** An attempt still `started` belongs to a run that died: finish it first (it may have bought). */
+/** An attempt that ended the search: a confirmed order is settled, an unknown outcome is rechecked later. */
+async function conclude(ctx: PurchaseContext, result: Exclude<AttemptResult, { failed: AttemptOutcome }>): Promise<void> {
+  const { deps, lease, request } = ctx;
+  if ('confirmed' in result) return finishConfirmed(deps, lease.job, request, { attempt: result.attempt, order: result.confirmed });
+  const plan = recheckPlan(Date.now() - ctx.deadline_ms, deps.config.sellers);
+  const stopped = plan === 'stop' ? '; stopped asking: it needs a person' : '';
+  return keepForReview(deps, lease.job, request, {
+    cause: 'outcome_unknown',
+    reason: `seller ${result.attempt.seller_id}: ${result.unknown}${stopped}`,
+    attempt_position: result.attempt.position,
+    recheck_after_ms: plan === 'stop' ? null : plan.recheck_after_ms,
+  });
+}
+
+/** Too many failed runs in a row: fail the request, unless a seller order may exist (then a person decides). */
+async function giveUp(ctx: PurchaseContext, attempts: readonly Attempt[]): Promise<void> {
+  const { deps, lease, request } = ctx;
+  const runs = `gave up after ${lease.job.claims - 1} failed runs`;
+  const open = attempts.find((attempt) => attempt.state === 'started');
+  if (!open) return finishUnpurchased(deps, lease.job, request, { status: 'failed', failure_reason: runs });
+  return keepForReview(deps, lease.job, request, {
+    cause: 'outcome_unknown',
+    reason: `${runs}; the order at seller ${open.seller_id} may have been placed`,
+    attempt_position: open.position,
+    recheck_after_ms: null,
+  });
+}
+
+/** An attempt still `started` belongs to a run that died or to a recheck: finish it first (it may have bought). */
 async function resumeAttemptInFlight(ctx: PurchaseContext, attempts: Attempt[]): Promise<AttemptResult | undefined> {
   const index = attempts.findIndex((attempt) => attempt.state === 'started');
   const open = attempts[index];
   if (!open) return undefined;
   const seller = await ctx.deps.transactions.read((tx) => findSeller(tx, open.seller_id));
-  const order_never_sent = seller?.supports_holds === true && open.seller_hold_id === null;
   let result: AttemptResult;
-  if (!seller) result = await failOpenAttempt(ctx, open, 'interrupted', 'the seller is no longer registered');
-  else if (!order_never_sent) {
-    // The order may have been sent: confirming it may run past the deadline by one seller timeout.
-    result = await continueAttempt(ctx, seller, open, { deadline_ms: Math.max(ctx.deadline_ms, Date.now() + seller.timeout_ms) });
-  } else if (Date.now() < ctx.deadline_ms) result = await continueAttempt(ctx, seller, open, { deadline_ms: ctx.deadline_ms });
-  else result = await failOpenAttempt(ctx, open, 'deadline', 'interrupted before ordering; the deadline has passed');
+  if (!seller) result = { unknown: 'the seller is no longer registered: it cannot be asked', attempt: open };
+  else if (!seller.supports_holds || open.seller_hold_id !== null) {
+    // The order may have been sent: a definite answer is needed, past the deadline if need be (one seller timeout).
+    const until_ms = Math.max(ctx.deadline_ms, Date.now() + seller.timeout_ms);
+    result = await continueAttempt(ctx, seller, open, { until_ms, order_may_exist: true });
+  } else if (Date.now() < ctx.deadline_ms) {
+    result = await continueAttempt(ctx, seller, open, { until_ms: ctx.deadline_ms, order_may_exist: false });
+  } else result = await failOpenAttempt(ctx, open, 'interrupted before ordering; the deadline has passed');
   attempts[index] = result.attempt;
   return result;
 }
 
-async function failOpenAttempt(
-  ctx: PurchaseContext,
-  attempt: Attempt,
-  outcome: 'interrupted' | 'deadline',
-  detail: string,
-): Promise<AttemptResult> {
-  await fenced(ctx, 'fail_purchase_attempt', (tx) => failAttempt(tx, ctx.request.id, attempt.position, outcome, detail, null));
-  return { failed: outcome, attempt: { ...attempt, state: 'failed', outcome, detail } };
+async function failOpenAttempt(ctx: PurchaseContext, attempt: Attempt, detail: string): Promise<AttemptResult> {
+  await fenced(ctx, 'fail_purchase_attempt', (tx) => failAttempt(tx, ctx.request.id, attempt.position, 'deadline', detail, null));
+  return { failed: 'deadline', attempt: { ...attempt, state: 'failed', outcome: 'deadline', detail } };
 }
 
 /** Quotes from the fan-out (or shared from a concurrent one), kept on the request for good. */
@@ -105,6 +120,7 @@ function recordable(quotes: readonly QuoteRecord[], max: number): QuoteRecord[] 
     .slice(0, max);
 }
 
+/** Tries sellers cheapest first until one confirms or leaves its order's outcome unknown (both end the search). */
 async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteRecord[], attempts: Attempt[]) {
   const { quote_expiry_margin_ms } = ctx.deps.config.sellers;
   // A seller is tried once per request (an interrupted attempt was already carried on by resumeAttemptInFlight).
@@ -116,7 +132,7 @@ async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteReco
     if (!seller?.active) continue;
     const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1);
     attempts.push(result.attempt);
-    if ('confirmed' in result) return { position: result.attempt.position, seller_id: seller.id, order: result.confirmed };
+    if (!('failed' in result)) return result;
   }
   return undefined;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppDeps } from '../../platform/deps.js';
+import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
 import { listActiveSellers } from '../registry/seller-repository.js';
 import { fanOut } from './fan-out.js';
@@ -37,7 +37,7 @@ export class QuoteCoalescer {
   private readonly inflight = new Map<string, Promise<QuoteSet>>();
 
   constructor(
-    private readonly deps: AppDeps,
+    private readonly deps: SellerDeps,
     private readonly slots: CallSlots,
     private readonly owner: string,
   ) {}

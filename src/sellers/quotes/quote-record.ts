@@ -17,13 +17,14 @@ export interface QuoteRecord {
 }
 
 export function answeredRecord(seller_id: string, quote: Quote, latency_ms: number, cached = false): QuoteRecord {
+  const offer = quote.available ? quote : undefined;
   return {
     seller_id,
     available: quote.available,
-    price: quote.price_minor,
-    currency: quote.currency,
-    quote_id: quote.quote_id,
-    expires_at: new Date(quote.expires_at_ms).toISOString(),
+    price: offer?.price_minor ?? null,
+    currency: offer?.currency ?? null,
+    quote_id: offer?.quote_id ?? null,
+    expires_at: offer ? new Date(offer.expires_at_ms).toISOString() : null,
     latency_ms,
     error: null,
     cached,

@@ -1,4 +1,4 @@
-import { hasScope } from '../../auth/access.js';
+import { hasScope, isVisibleTo } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { notFound, forbidden } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
@@ -9,7 +9,7 @@ import { findOrder, type Order } from './order-repository.js';
 /** The order if the actor may see it: its owner, or a service acting on accounts. Others get 404. */
 export async function visibleOrder(tx: SqlTx, actor: Actor, order_id: string): Promise<Order> {
   const order = await findOrder(tx, order_id);
-  if (!order || (actor.kind === 'player' && actor.id !== order.account_id)) throw notFound(`order ${order_id}`);
+  if (!order || !isVisibleTo(actor, order.account_id)) throw notFound(`order ${order_id}`);
   return order;
 }
 

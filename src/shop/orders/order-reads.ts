@@ -1,4 +1,4 @@
-import { requireAccountRead } from '../../auth/access.js';
+import { requireAccountRead, requireReadScope } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { notFound } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
@@ -13,13 +13,12 @@ async function requireAccount(tx: SqlTx, account_id: string): Promise<void> {
 }
 
 export async function getOrder(deps: AppDeps, actor: Actor, order_id: string) {
-  const order = await deps.transactions.read((tx) => visibleOrder(tx, actor, order_id));
-  requireAccountRead(actor, order.account_id);
-  return orderView(order);
+  requireReadScope(actor, 'money');
+  return orderView(await deps.transactions.read((tx) => visibleOrder(tx, actor, order_id)));
 }
 
 export async function accountOrders(deps: AppDeps, actor: Actor, account_id: string, page: { limit: number; cursor?: string }) {
-  requireAccountRead(actor, account_id);
+  requireAccountRead(actor, account_id, 'money');
   return deps.transactions.read(async (tx) => {
     await requireAccount(tx, account_id);
     const { orders, next_cursor } = await listOrders(tx, account_id, page);
@@ -33,7 +32,7 @@ export async function accountEntitlements(
   account_id: string,
   page: { limit: number; cursor?: string; status?: string },
 ) {
-  requireAccountRead(actor, account_id);
+  requireAccountRead(actor, account_id, 'money');
   return deps.transactions.read(async (tx) => {
     await requireAccount(tx, account_id);
     return listEntitlements(tx, account_id, page);

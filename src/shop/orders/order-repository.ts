@@ -225,11 +225,12 @@ export async function insertRefund(
     lines: Array<{ item_id: string; quantity: number }>;
     reason: string;
     transaction_id: string;
+    policy_overridden_by: string | null;
   },
 ): Promise<string> {
   const row = await tx.one<{ created_at: string }>(
-    `INSERT INTO order_refunds (id, order_id, amount_minor, lines, reason, transaction_id, crdb_region)
-     VALUES (?, ?, ?, ?::jsonb, ?, ?, ?) RETURNING created_at`,
+    `INSERT INTO order_refunds (id, order_id, amount_minor, lines, reason, transaction_id, policy_overridden_by, crdb_region)
+     VALUES (?, ?, ?, ?::jsonb, ?, ?, ?, ?) RETURNING created_at`,
     [
       refund.id,
       refund.order.id,
@@ -237,6 +238,7 @@ export async function insertRefund(
       JSON.stringify(refund.lines),
       refund.reason,
       refund.transaction_id,
+      refund.policy_overridden_by,
       refund.order.region,
     ],
   );

@@ -46,7 +46,7 @@ export async function placeOrder(
           tx,
           input.lines.map((line) => line.item_id),
         ),
-        deps.config.limits.amount_max_minor,
+        deps.config.limits,
       );
       if (input.expected_total !== undefined && input.expected_total !== priced.total_minor) {
         throw new DomainError('price_changed', `the order costs ${priced.total_minor} ${priced.currency}, not ${input.expected_total}`, {

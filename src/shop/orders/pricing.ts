@@ -1,4 +1,4 @@
-import { DomainError, invariant } from '../../domain/errors.js';
+import { DomainError, invalidState, invariant } from '../../domain/errors.js';
 import type { Posting } from '../../ledger/postings.js';
 import type { Item } from '../catalog/item.js';
 
@@ -25,8 +25,20 @@ export interface PricedOrder {
   lines: PricedLine[];
 }
 
-/** Prices an order from the catalog only: the client never sends a price. */
-export function priceOrder(requested: readonly RequestedLine[], catalog: ReadonlyMap<string, Item>, amount_max_minor: number): PricedOrder {
+/** What an order may move: its total and each currency pack grant (AMOUNT_MAX_MINOR, BALANCE_MAX_MINOR). */
+export interface OrderLimits {
+  amount_max_minor: number;
+  balance_max_minor: number;
+}
+
+/**
+ * Prices an order from the catalog only: the client never sends a price. The total and what the
+ * currency packs grant per currency are bounded like any amount (a grant also by the wallet
+ * maximum, which no credit may exceed), so no product of prices, grants and quantities reaches a
+ * posting unbounded: an order over a bound is 400, never a failed posting. Refunds take back
+ * parts of these, so they stay bounded too.
+ */
+export function priceOrder(requested: readonly RequestedLine[], catalog: ReadonlyMap<string, Item>, limits: OrderLimits): PricedOrder {
   const lines = requested.map((line, index): PricedLine => {
     const item = catalog.get(line.item_id);
     if (!item) throw new DomainError('validation_error', `item ${line.item_id} does not exist`, { item_id: line.item_id });
@@ -45,11 +57,31 @@ export function priceOrder(requested: readonly RequestedLine[], catalog: Readonl
   const currencies = new Set(lines.map((line) => catalog.get(line.item_id)!.currency));
   if (currencies.size !== 1)
     throw new DomainError('validation_error', `an order is paid in one currency; these items cost ${[...currencies].join(', ')}`);
+  // All terms are positive, so a sum that ever left the safe integers stays above any bound: one
+  // check of the total refuses it, and a total within the bound was computed exactly.
   const total_minor = lines.reduce((sum, line) => sum + line.unit_price_minor * line.quantity, 0);
-  if (!Number.isSafeInteger(total_minor) || total_minor > amount_max_minor) {
-    throw new DomainError('validation_error', `the order total exceeds the maximum amount of ${amount_max_minor}`);
+  if (!Number.isSafeInteger(total_minor) || total_minor > limits.amount_max_minor) {
+    throw new DomainError('validation_error', `the order total exceeds the maximum amount of ${limits.amount_max_minor}`);
+  }
+  const grant_max_minor = Math.min(limits.amount_max_minor, limits.balance_max_minor);
+  for (const [currency, granted_minor] of grantTotals(lines.map((line) => ({ line, quantity: line.quantity })))) {
+    if (!Number.isSafeInteger(granted_minor) || granted_minor > grant_max_minor) {
+      throw new DomainError(
+        'validation_error',
+        `the currency packs of this order grant more ${currency} than the maximum of ${grant_max_minor}`,
+      );
+    }
   }
   return { currency: [...currencies][0]!, total_minor, lines };
+}
+
+/** What currency packs grant per game currency, for the given quantities of their lines. */
+function grantTotals(lines: ReadonlyArray<{ line: PricedLine; quantity: number }>): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const { line, quantity } of lines) {
+    if (line.grants) totals.set(line.grants.currency, (totals.get(line.grants.currency) ?? 0) + line.grants.amount_minor * quantity);
+  }
+  return totals;
 }
 
 /** What the player's game currency wallets receive for the currency packs of the given quantities. */
@@ -58,11 +90,7 @@ export function grantPostings(
   lines: ReadonlyArray<{ line: PricedLine; quantity: number }>,
   direction: 1 | -1,
 ): Posting[] {
-  const totals = new Map<string, number>();
-  for (const { line, quantity } of lines) {
-    if (line.grants) totals.set(line.grants.currency, (totals.get(line.grants.currency) ?? 0) + line.grants.amount_minor * quantity);
-  }
-  return [...totals].flatMap(([currency, amount]) => [
+  return [...grantTotals(lines)].flatMap(([currency, amount]) => [
     { account_id, currency, amount_minor: direction * amount },
     { account_id: '@revenue', currency, amount_minor: -direction * amount },
   ]);
@@ -81,23 +109,46 @@ export interface RefundPlan {
   completes_refund: boolean;
 }
 
+/** What the caller may do, decided by the use case from the caller's token alone. */
 export interface RefundRules {
-  /** Players are held to the refund policy; services with refunds:write may override it. */
-  enforce_policy: boolean;
+  /**
+   * `support` (a service with refunds:write): any order, any time, money back by amount
+   * (goodwill). `owner`: the player's own order, by lines or everything left, within the window.
+   */
+  caller: 'support' | 'owner';
+  /** Support asked explicitly to refund what the items' refund policy refuses (never for owners). */
+  override_policy: boolean;
+  /** How long after completion an owner may refund. */
+  owner_window_days: number;
+  now_ms: number;
 }
+
+export interface RefundableOrder {
+  id: string;
+  status: string;
+  completed_at: string | null;
+  total_minor: number;
+  refunded_minor: number;
+  lines: ReadonlyArray<PricedLine & { refunded_quantity: number }>;
+}
+
+const DAY_MS = 86_400_000;
 
 /**
  * Decides what a refund covers. By lines: those units at their snapshotted price. By amount:
  * money only (goodwill), unless it refunds everything left, which revokes every remaining unit.
- * Neither: everything left.
+ * Neither: everything left. Items that are not refundable, and consumables, are refused
+ * (422 not_refundable) whoever asks, unless support overrides the policy explicitly.
  */
 export function planRefund(
-  order: { total_minor: number; refunded_minor: number; lines: ReadonlyArray<PricedLine & { refunded_quantity: number }> },
+  order: RefundableOrder,
   request: { lines?: readonly RefundLineRequest[]; amount_minor?: number },
   rules: RefundRules,
 ): RefundPlan {
+  invariant(rules.caller === 'support' || !rules.override_policy, 'only support may override the refund policy');
   const remaining_minor = order.total_minor - order.refunded_minor;
   invariant(remaining_minor >= 0, 'an order was refunded beyond its total');
+  assertOrderRefundable(order, rules);
   const remaining_units = order.lines
     .filter((line) => line.quantity > line.refunded_quantity)
     .map((line) => ({ line, quantity: line.quantity - line.refunded_quantity }));
@@ -113,7 +164,7 @@ export function planRefund(
       }
       return { line, quantity: wanted.quantity };
     });
-    assertRefundable(lines, rules);
+    assertPolicyAllows(lines, rules);
     const amount_minor = lines.reduce((sum, entry) => sum + entry.line.unit_price_minor * entry.quantity, 0);
     if (amount_minor > remaining_minor)
       throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
@@ -124,17 +175,32 @@ export function planRefund(
     throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
   }
   // Money back without taking the items back is a goodwill gesture for support, not self-service.
-  if (rules.enforce_policy && amount_minor < remaining_minor) {
+  if (rules.caller === 'owner' && amount_minor < remaining_minor) {
     throw new DomainError('not_refundable', 'a player refunds by lines, or everything that is left; partial amounts are for support');
   }
   const completes_refund = amount_minor === remaining_minor;
-  const lines = completes_refund ? remaining_units : [];
-  assertRefundable(completes_refund ? lines : remaining_units, rules);
-  return { amount_minor, lines, completes_refund };
+  // Goodwill on what is left is money back for those units: the same policy applies to them.
+  assertPolicyAllows(remaining_units, rules);
+  return { amount_minor, lines: completes_refund ? remaining_units : [], completes_refund };
 }
 
-function assertRefundable(lines: ReadonlyArray<{ line: PricedLine }>, rules: RefundRules): void {
-  if (!rules.enforce_policy) return;
+/** An order is refunded once paid and while something is left; its owner only within the window. */
+function assertOrderRefundable(order: RefundableOrder, rules: RefundRules): void {
+  // Nothing left is "exceeds what is left", as for ledger refunds: a refund that loses a race
+  // to the last one gets the same answer whether it read 1 unit left or none.
+  if (order.status === 'REFUNDED')
+    throw new DomainError('refund_exceeds_remaining', `order ${order.id} is fully refunded; 0 is left to refund`, { remaining: 0 });
+  if (order.status !== 'COMPLETED' && order.status !== 'PARTIALLY_REFUNDED') throw invalidState(`order ${order.id} is ${order.status}`);
+  const window_ms = rules.owner_window_days * DAY_MS;
+  if (rules.caller === 'owner' && order.completed_at && rules.now_ms - Date.parse(order.completed_at) > window_ms) {
+    throw new DomainError('not_refundable', `orders can be refunded by the player within ${rules.owner_window_days} days`);
+  }
+}
+
+function assertPolicyAllows(lines: ReadonlyArray<{ line: PricedLine }>, rules: RefundRules): void {
+  if (rules.override_policy) return;
   const refused = lines.find(({ line }) => !line.refundable || line.kind === 'consumable');
-  if (refused) throw new DomainError('not_refundable', `${refused.line.item_id} is not refundable`, { item_id: refused.line.item_id });
+  if (!refused) return;
+  const hint = rules.caller === 'support' ? '; "override_policy": true refunds it anyway' : '';
+  throw new DomainError('not_refundable', `${refused.line.item_id} is not refundable${hint}`, { item_id: refused.line.item_id });
 }

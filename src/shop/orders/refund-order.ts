@@ -1,52 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import { hasScope } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
-import { DomainError, forbidden, invalidState } from '../../domain/errors.js';
+import { forbidden } from '../../domain/errors.js';
 import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
 import { postTransaction } from '../../ledger/ledger-repository.js';
 import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { revokeEntitlements } from './entitlement-repository.js';
 import { orderCommand } from './order-access.js';
-import { changeStatus, insertRefund, markLinesRefunded, type Order } from './order-repository.js';
-import { grantPostings, planRefund, type RefundLineRequest } from './pricing.js';
+import { changeStatus, insertRefund, markLinesRefunded } from './order-repository.js';
+import { grantPostings, planRefund, type RefundLineRequest, type RefundRules } from './pricing.js';
 
 export interface RefundOrderInput {
   order_id: string;
   lines?: RefundLineRequest[];
   amount?: number;
   reason: string;
+  override_policy?: boolean;
 }
 
-const DAY_MS = 86_400_000;
-
 /**
- * Who may refund: a service with refunds:write, any order, any item; a player, their own order,
- * within the refund window after completion, only refundable items that are not consumables.
+ * What the caller may do, from the token alone and before the order is looked up, so a caller
+ * without the right learns nothing about the order: a service needs refunds:write (403), and
+ * only such a service may override the refund policy (a player asking to is 403).
  */
-function refundRules(deps: AppDeps, actor: Actor, order: Order) {
-  if (hasScope(actor, 'refunds:write')) return { enforce_policy: false };
+function refundRules(deps: AppDeps, actor: Actor, override_policy: boolean): RefundRules {
+  const rules = { override_policy, owner_window_days: deps.config.player_refund_window_days, now_ms: Date.now() };
+  if (hasScope(actor, 'refunds:write')) return { ...rules, caller: 'support' };
   if (actor.kind !== 'player') throw forbidden('requires scope refunds:write');
-  const window_ms = deps.config.player_refund_window_days * DAY_MS;
-  if (order.completed_at && Date.now() - Date.parse(order.completed_at) > window_ms) {
-    throw new DomainError('not_refundable', `orders can be refunded by the player within ${deps.config.player_refund_window_days} days`);
-  }
-  return { enforce_policy: true };
+  if (override_policy) throw forbidden('only a service with refunds:write may override the refund policy');
+  return { ...rules, caller: 'owner' };
 }
 
 /**
  * Refunds an order by lines or by amount. The money returns to the wallet, refunded units lose
  * their entitlements and currency-pack grants are taken back, all in one transaction; racing
- * refunds both update the order row, so only one commits on what it read.
+ * refunds both update the order row, so only one commits on what it read. An override of the
+ * refund policy is recorded with the refund: who made it.
  */
 export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrderInput, idempotency: IdempotencyScope) {
+  const rules = refundRules(deps, actor, input.override_policy ?? false);
   return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, async (tx, order) => {
-    // Nothing left is "exceeds what is left", as for ledger refunds: a refund that loses a race
-    // to the last one gets the same answer whether it read 1 unit left or none.
-    if (order.status === 'REFUNDED')
-      throw new DomainError('refund_exceeds_remaining', `order ${order.id} is fully refunded; 0 is left to refund`, { remaining: 0 });
-    if (order.status !== 'COMPLETED' && order.status !== 'PARTIALLY_REFUNDED') throw invalidState(`order ${order.id} is ${order.status}`);
-    const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, refundRules(deps, actor, order));
+    const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, rules);
     const refund_id = randomUUID();
     const posted = await postTransaction(
       tx,
@@ -69,6 +64,7 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
     await markLinesRefunded(tx, order.id, units);
     await revokeEntitlements(tx, order.id, units);
     const lines = plan.lines.map(({ line, quantity }) => ({ item_id: line.item_id, quantity }));
+    const policy_overridden_by = rules.override_policy ? actor.id : null;
     const created_at = await insertRefund(tx, {
       id: refund_id,
       order,
@@ -76,6 +72,7 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
       lines,
       reason: input.reason,
       transaction_id: posted.id,
+      policy_overridden_by,
     });
     const status = plan.completes_refund ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
     await changeStatus(tx, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
@@ -86,6 +83,8 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
       currency: order.currency,
       lines,
       reason: input.reason,
+      override_policy: policy_overridden_by !== null,
+      policy_overridden_by,
       transaction_id: posted.id,
       order_status: status,
       created_at,

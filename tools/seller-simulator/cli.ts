@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { generateSellers, startSellerSimulator, type ResolvedSellerSpec, type SellerSimulator } from './seller-simulator.js';
 
-const USAGE = `usage: tsx src/sellers/simulator/cli.ts [--count 20] [--port 4000] [--host 127.0.0.1] [--seed 42]
+const USAGE = `usage: tsx tools/seller-simulator/cli.ts [--count 20] [--port 4000] [--host 127.0.0.1] [--seed 42]
        [--products book-1,game-key-7] [--window-ms 60000]
 stdout: one JSON line per seller (its registry body plus "id"); stderr: how to register them.`;
 

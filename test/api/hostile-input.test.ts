@@ -1,0 +1,230 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request, startCluster, tokens, uniqueId, type ApiResponse, type TestCluster } from '../support/cluster.js';
+import { expectProblem } from '../support/shop.js';
+
+// Issue 8, items 11 and 13: hostile and careless input is refused at the edge with a problem+json
+// and a stable code, never a 500, and changes nothing.
+
+let cluster: TestCluster;
+let mint: ReturnType<typeof tokens>;
+let service: string;
+let admin: string;
+let catalog: string;
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  mint = tokens(cluster.config);
+  service = await mint.service('accounts:write credits:write', 'game-server');
+  admin = await mint.service('admin', 'ops');
+  catalog = await mint.service('catalog:write', 'back-office');
+});
+afterAll(() => cluster.stop());
+
+const eu = () => cluster.pod('eu-west').url;
+const us = () => cluster.pod('us-east').url;
+const key = () => uniqueId('k');
+
+async function player(balance: number) {
+  const id = uniqueId('p');
+  expect((await request(eu(), 'POST', '/v1/accounts', { id }, { token: service, key: key() })).status).toBe(201);
+  if (balance > 0) {
+    const seed = { amount: balance, currency: 'EUR', reason: 'seed' };
+    expect((await request(eu(), 'POST', `/v1/accounts/${id}/credits`, seed, { token: service, key: key() })).status).toBe(201);
+  }
+  return { id, token: await mint.player(id) };
+}
+
+/** Balance and history length of a player: what "changes nothing" means for a wallet. */
+async function snapshot(account_id: string) {
+  const wallets = await request(eu(), 'GET', `/v1/accounts/${account_id}/wallets`, undefined, { token: service });
+  const history = await request(eu(), 'GET', `/v1/accounts/${account_id}/transactions?limit=200`, undefined, { token: service });
+  return { wallets: wallets.body.data, entries: history.body.data.length };
+}
+
+async function expectReconcileClean() {
+  const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
+  expect(report.body).toEqual({ ok: true, mismatches: [] });
+}
+
+/** A JSON value nested `levels` deep: {"a":{"a":...1...}}. */
+const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+function expectRefusedText(response: ApiResponse, label: string) {
+  expectProblem(response, 400, 'validation_error');
+  expect(response.body.detail, label).toMatch(/cannot be stored/);
+}
+
+describe('item 11: text the database cannot store, anywhere in a request', () => {
+  it('when U+0000 or a lone surrogate is in any body string (values, keys, at any depth), then 400 and nothing moves', async () => {
+    const payer = await player(10_000);
+    const payee = await player(0);
+    const before = await snapshot(payer.id);
+    const credit = (body: Record<string, unknown>) =>
+      request(us(), 'POST', `/v1/accounts/${payer.id}/credits`, body, { token: service, key: key() });
+    const movement = { amount: 100, currency: 'EUR', reason: 'bonus' };
+    expectRefusedText(await credit({ ...movement, reason: 'nul \u0000 byte' }), 'U+0000 in reason');
+    expectRefusedText(await credit({ ...movement, reason: 'half a pair \ud800' }), 'high surrogate in reason');
+    expectRefusedText(await credit({ ...movement, reference: '\udfff' }), 'low surrogate in reference');
+    expectRefusedText(await credit({ ...movement, ['reason\u0000']: 'x' }), 'U+0000 in a key');
+    const transfer = (note: string) =>
+      request(
+        eu(),
+        'POST',
+        '/v1/transfers',
+        { from_account_id: payer.id, to_account_id: payee.id, amount: 5, currency: 'EUR', note },
+        { token: payer.token, key: key() },
+      );
+    expectRefusedText(await transfer('gg\u0000'), 'U+0000 in note');
+    expectRefusedText(await transfer('\ud83d'), 'lone surrogate in note');
+    const order = await request(
+      eu(),
+      'POST',
+      '/v1/orders',
+      { account_id: payer.id, lines: [{ item_id: 'skin-x', quantity: 1, ['\ud800']: { deeper: ['ok', 'not \u0000 ok'] } }] },
+      { token: payer.token, key: key() },
+    );
+    expectRefusedText(order, 'deep in an order line');
+    // The offending text is never echoed back; only where it was.
+    expect(JSON.stringify(order.body)).not.toMatch(/\\u0000|\\ud800/i);
+    expect(order.body.errors).toEqual([{ path: 'lines[0]', message: expect.stringMatching(/cannot be stored/) }]);
+    const item = await request(
+      eu(),
+      'PUT',
+      `/v1/items/${uniqueId('item')}`,
+      { name: 'Helm\u0000', kind: 'skin', price: 1, currency: 'EUR', active: true, refundable: true },
+      { token: catalog },
+    );
+    expectRefusedText(item, 'catalog name');
+    // Well-formed pairs (an emoji) are ordinary text.
+    expect((await credit({ ...movement, reason: 'gg \ud83c\udf89' })).status).toBe(201);
+    const after = await snapshot(payer.id);
+    expect(after.entries).toBe(before.entries + 1);
+    expect(after.wallets[0].balance).toBe(before.wallets[0].balance + 100);
+    expect((await snapshot(payee.id)).entries).toBe(0);
+    await expectReconcileClean();
+  });
+
+  it('when U+0000 is in a path or query parameter, then 400 before any route or schema reads it', async () => {
+    const { id, token } = await player(1);
+    expectRefusedText(await request(eu(), 'GET', '/v1/items/helm%00'), 'path of a public route');
+    expectRefusedText(await request(eu(), 'GET', `/v1/accounts/${id}%00`, undefined, { token }), 'path of a bearer route');
+    expectRefusedText(await request(eu(), 'GET', '/v1/items?cursor=%00'), 'query of a public route');
+    // A route without a query schema never looks at its query: the edge still refuses the text.
+    expectRefusedText(await request(eu(), 'GET', `/v1/accounts/${id}?whatever=a%00b`, undefined, { token }), 'unread query');
+    const unread = await request(eu(), 'GET', `/v1/accounts/${id}?whatever=a%00b`, undefined, { token });
+    expect(unread.body.detail).toMatch(/query parameter "whatever"/);
+    expect((await request(eu(), 'GET', `/v1/accounts/${id}?whatever=fine`, undefined, { token })).status).toBe(200);
+  });
+
+  it('when a body is nested deeper than BODY_DEPTH_MAX (32), then 400 before anything recursive reads it; 32 levels pass', async () => {
+    const { id, token } = await player(1000);
+    const before = await snapshot(id);
+    const raw = (body: string) => request(eu(), 'POST', `/v1/accounts/${id}/debits`, undefined, { token, key: key(), raw: body });
+    // 6,000 levels overflowed the stack of the request fingerprint (recursive) before it was bounded.
+    const hostile = await raw(`{"amount":1,"currency":"EUR","reason":"x","reference":${nested(6_000)}}`);
+    expectProblem(hostile, 400, 'validation_error');
+    expect(hostile.body.detail).toMatch(/^request body "reference(\.a){31}" is nested deeper than 32 levels$/);
+    const arrays = await raw(`{"amount":1,"currency":"EUR","reason":"x","x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`);
+    expectProblem(arrays, 400, 'validation_error');
+    expect(arrays.body.detail).toMatch(/nested deeper than 32 levels/);
+    // The root object is level 1: 31 more levels are 32 in all, and joi then judges the field.
+    const at_limit = await raw(`{"amount":1,"currency":"EUR","reason":"x","reference":${nested(31)}}`);
+    expectProblem(at_limit, 400, 'validation_error');
+    expect(at_limit.body.detail).toMatch(/"reference" must be a string/);
+    expect((await raw(`{"amount":1,"currency":"EUR","reason":"x","reference":${nested(32)}}`)).body.detail).toMatch(/nested deeper/);
+    expect(await snapshot(id)).toEqual(before);
+    expect((await request(eu(), 'GET', '/health')).status).toBe(200);
+  });
+});
+
+describe('item 13: reserved keys are unknown fields, in every body and query', () => {
+  it('when "__proto__", "constructor" or "prototype" is a body field at any depth, then 400 and nothing is created', async () => {
+    const bodies = [
+      ['top-level __proto__', (id: string) => `{"id":"${id}","__proto__":{"currency":"GEMS"}}`],
+      ['__proto__ null', (id: string) => `{"id":"${id}","__proto__":null}`],
+      ['constructor', (id: string) => `{"id":"${id}","constructor":{"prototype":{"admin":true}}}`],
+      ['prototype', (id: string) => `{"id":"${id}","prototype":1}`],
+    ] as const;
+    for (const [label, body] of bodies) {
+      const id = uniqueId('proto');
+      const response = await request(eu(), 'POST', '/v1/accounts', undefined, { token: service, key: key(), raw: body(id) });
+      expectProblem(response, 400, 'validation_error');
+      expect(response.body.detail, label).toMatch(/^"(__proto__|constructor|prototype)" is not allowed/);
+      expectProblem(await request(eu(), 'GET', `/v1/accounts/${id}`, undefined, { token: service }), 404, 'not_found');
+    }
+    const { id, token } = await player(1000);
+    const nested_line = await request(eu(), 'POST', '/v1/orders', undefined, {
+      token,
+      key: key(),
+      raw: `{"account_id":"${id}","lines":[{"item_id":"skin-x","quantity":1,"__proto__":{"quantity":1000}}]}`,
+    });
+    expectProblem(nested_line, 400, 'validation_error');
+    expect(nested_line.body.errors).toEqual([{ path: 'lines[0]', message: '"__proto__" is not allowed (in request body "lines[0]")' }]);
+    expectProblem(await request(eu(), 'GET', '/v1/items?__proto__=x'), 400, 'validation_error');
+  });
+});
+
+/** A request with any method, including those fetch refuses to send (TRACE). */
+function rawMethod(base: string, method: string, path: string): Promise<{ status: number; allow: string | undefined; body: any }> {
+  return new Promise((resolve, reject) => {
+    const call = httpRequest(`${base}${path}`, { method }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, allow: response.headers.allow, body: JSON.parse(text) }));
+    });
+    call.on('error', reject);
+    call.end();
+  });
+}
+
+describe('item 13: a method a path does not have', () => {
+  it('when DELETE, PATCH or another method hits an existing path, then 405 problem+json with Allow; unknown paths stay 404', async () => {
+    const { id, token } = await player(1);
+    const deleted = await request(eu(), 'DELETE', `/v1/accounts/${id}`, undefined, { token });
+    expectProblem(deleted, 405, 'validation_error');
+    expect(deleted.headers.get('allow')).toBe('HEAD, GET');
+    expect(deleted.body.detail).toBe(`DELETE is not allowed on /v1/accounts/${id}; allowed: HEAD, GET`);
+    const patched = await request(eu(), 'PATCH', '/v1/items/skin-x', { price: 1 }, { token: catalog });
+    expectProblem(patched, 405, 'validation_error');
+    expect(patched.headers.get('allow')).toBe('HEAD, GET, PUT');
+    const posted = await request(eu(), 'POST', '/v1/items', { name: 'x' }, { token: catalog });
+    expectProblem(posted, 405, 'validation_error');
+    expect(posted.headers.get('allow')).toBe('HEAD, GET');
+    const traced = await rawMethod(eu(), 'TRACE', '/v1/transfers');
+    expect({ status: traced.status, allow: traced.allow, code: traced.body.code }).toEqual({
+      status: 405,
+      allow: 'POST',
+      code: 'validation_error',
+    });
+    const nowhere = await request(eu(), 'DELETE', '/v1/nowhere');
+    expectProblem(nowhere, 404, 'not_found');
+    expect(nowhere.headers.get('allow')).toBeNull();
+    expect((await rawMethod(eu(), 'TRACE', '/v1/nowhere')).status).toBe(404);
+    // Nothing was deleted.
+    expect((await request(eu(), 'GET', `/v1/accounts/${id}`, undefined, { token })).status).toBe(200);
+  });
+});
+
+describe('item 13: seller base_url with credentials', () => {
+  it('when a seller base_url carries user:pass@ (or any userinfo) or a non-http(s) scheme, then 400 and it is never stored', async () => {
+    const id = uniqueId('seller');
+    const seller = (base_url: string) => ({ base_url, rate_limit_per_minute: 60, timeout_ms: 1000, supports_holds: true, active: false });
+    for (const base_url of [
+      'http://user:secret@127.0.0.1:9/shop',
+      'https://token@sellers.example.com',
+      'http://@127.0.0.1:9',
+      'ftp://sellers.example.com',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+    ]) {
+      const response = await request(eu(), 'PUT', `/v1/sellers/${id}`, seller(base_url), { token: admin });
+      expectProblem(response, 400, 'validation_error');
+      expect(JSON.stringify(response.body), base_url).not.toMatch(/secret|token@/);
+    }
+    expectProblem(await request(eu(), 'GET', `/v1/sellers/${id}`, undefined, { token: admin }), 404, 'not_found');
+    const stored = await request(eu(), 'PUT', `/v1/sellers/${id}`, seller('http://127.0.0.1:9/shop?x=a@b'), { token: admin });
+    expect(stored.status).toBe(201);
+    expect(stored.body.base_url).toBe('http://127.0.0.1:9/shop?x=a@b');
+  });
+});
