@@ -5,6 +5,8 @@ import { Migration20261122000300_shop } from './Migration20261122000300_shop.js'
 import { Migration20261122000400_sellers } from './Migration20261122000400_sellers.js';
 import { Migration20261122000500_purchase_review } from './Migration20261122000500_purchase_review.js';
 import { Migration20261201000100_refund_policy_override } from './Migration20261201000100_refund_policy_override.js';
+import { Migration20261201000100_psp_event_log } from './Migration20261201000100_psp_event_log.js';
+import { Migration20261201000200_psp_event_log_backfill } from './Migration20261201000200_psp_event_log_backfill.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -14,4 +16,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261122000400_sellers', class: Migration20261122000400_sellers },
   { name: 'Migration20261122000500_purchase_review', class: Migration20261122000500_purchase_review },
   { name: 'Migration20261201000100_refund_policy_override', class: Migration20261201000100_refund_policy_override },
+  { name: 'Migration20261201000100_psp_event_log', class: Migration20261201000100_psp_event_log },
+  { name: 'Migration20261201000200_psp_event_log_backfill', class: Migration20261201000200_psp_event_log_backfill },
 ];

@@ -11,7 +11,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>({ proxy: false });
   app.silent = true;
   const router = new Router<AppState>();
-  mountRoutes(router, allRoutes(deps.config, deps.topology));
+  const routes = allRoutes(deps.config, deps.topology);
+  mountRoutes(router, routes);
   app.use(async (ctx, next) => {
     ctx.state.deps = deps;
     await next();

@@ -141,7 +141,7 @@ function replay<T>(stored: StoredRecord): CommandResult<T> {
 }
 
 /** A twin committed the same key first: the transaction is run again, finds its record and replays it. */
-function twinCommitted(cause?: unknown): Error {
+export function twinCommitted(cause?: unknown): Error {
   return Object.assign(new Error('a concurrent duplicate committed first'), { code: '40001', cause });
 }
 

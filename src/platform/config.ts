@@ -72,6 +72,10 @@ export interface Config {
   order_pending_timeout_seconds: number;
   player_refund_window_days: number;
   topup_pending_timeout_seconds: number;
+  /** Reversals (waiting or applied) one top-up records; more are held for review. */
+  topup_reversals_max: number;
+  /** Nesting depth of a signed PSP event body; deeper ones are recorded as malformed. */
+  psp_event_depth_max: number;
   default_currency: string;
   limits: Limits;
   sellers: SellerConfig;
@@ -108,6 +112,8 @@ function buildSchema(topology: Topology) {
       .min(1)
       .max(30 * 24 * 3600)
       .default(3600),
+    TOPUP_REVERSALS_MAX: integer().min(1).max(10000).default(100),
+    PSP_EVENT_DEPTH_MAX: integer().min(4).max(1000).default(32),
     POD_INDEX: integer().min(0).max(63).default(0),
     PORT_OFFSET: integer().min(-1000).max(60000).default(0),
     AUTH_JWT_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_JWT_SECRET),
@@ -212,6 +218,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     order_pending_timeout_seconds: value.ORDER_PENDING_TIMEOUT_SECONDS,
     player_refund_window_days: value.PLAYER_REFUND_WINDOW_DAYS,
     topup_pending_timeout_seconds: value.TOPUP_PENDING_TIMEOUT_SECONDS,
+    topup_reversals_max: value.TOPUP_REVERSALS_MAX,
+    psp_event_depth_max: value.PSP_EVENT_DEPTH_MAX,
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
     limits: {

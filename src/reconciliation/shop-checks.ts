@@ -107,4 +107,62 @@ export async function topupCredits(tx: SqlTx): Promise<Mismatch[]> {
   });
 }
 
-export const SHOP_CHECKS = [paidOrders, orphanPurchases, orderRefunds, topupCredits];
+/**
+ * A top-up's reversed and unrecovered amounts are what its reversal transactions moved: in total,
+ * and the part booked as a loss on @chargebacks.
+ */
+export async function topupReversals(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{
+    id: string;
+    reversed_minor: string;
+    unrecovered_minor: string;
+    ledger_reversed: string;
+    ledger_unrecovered: string;
+  }>(
+    `SELECT p.id, p.reversed_minor, p.unrecovered_minor,
+            (SELECT COALESCE(SUM(t.amount_minor), 0) FROM ledger_transactions t
+             WHERE t.topup_id = p.id AND t.type = 'topup_reversal') AS ledger_reversed,
+            (SELECT COALESCE(-SUM(e.amount_minor), 0) FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id
+             WHERE t.topup_id = p.id AND t.type = 'topup_reversal' AND e.account_id = '@chargebacks') AS ledger_unrecovered
+     FROM topups p WHERE p.status IN ('SUCCEEDED', 'REVERSED')`,
+  );
+  return rows
+    .filter((row) => int8(row.reversed_minor) !== int8(row.ledger_reversed) || int8(row.unrecovered_minor) !== int8(row.ledger_unrecovered))
+    .map((row) => ({
+      check: 'topup_reversed_amount',
+      topup_id: row.id,
+      expected: `${int8(row.reversed_minor)} reversed, ${int8(row.unrecovered_minor)} unrecovered`,
+      actual: `${int8(row.ledger_reversed)} reversed, ${int8(row.ledger_unrecovered)} unrecovered in the ledger`,
+    }));
+}
+
+/**
+ * PSP events that could not be applied automatically (amount or currency mismatch, reversals
+ * beyond the amount, an unknown top-up, a reused event id, a malformed body, ...): recorded and
+ * held for an operator, reported here until one settles it (PUT /v1/psp/events/{id}/review), so that
+ * none goes unnoticed.
+ */
+export async function pspEventsHeldForReview(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{
+    id: string;
+    conflicts_with: string | null;
+    topup_id: string | null;
+    outcome: string;
+    review_reason: string;
+  }>(
+    `SELECT id, conflicts_with, topup_id, outcome, review_reason FROM psp_events
+     WHERE review_reason IS NOT NULL AND review_settled_at IS NULL ORDER BY received_at, id`,
+  );
+  return rows.map((row) => ({
+    check: 'psp_event_held_for_review',
+    event_id: row.conflicts_with ?? row.id,
+    // The row of the event log: a body that reused an id is kept under the hash of its bytes.
+    log_id: row.id,
+    topup_id: row.topup_id,
+    outcome: row.outcome,
+    expected: 'applied, or settled by an operator',
+    actual: row.review_reason,
+  }));
+}
+
+export const SHOP_CHECKS = [paidOrders, orphanPurchases, orderRefunds, topupCredits, topupReversals, pspEventsHeldForReview];

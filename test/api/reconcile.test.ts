@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -6,6 +5,7 @@ import { migrateDatabase } from '../../src/db/migrate.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
+import { runCli } from '../support/cli.js';
 import { request, startCluster } from '../support/cluster.js';
 import { key, ledgerHarness, type LedgerHarness } from '../support/ledger.js';
 
@@ -52,19 +52,8 @@ afterAll(async () => {
 });
 
 /** `npm run reconcile` against this file's database. */
-function reconcileCli(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/reconcile.ts'], {
-      env: { ...process.env, DATABASE_URL: database_url, LOG_LEVEL: 'silent', NODE_ENV: 'test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function reconcileCli() {
+  return runCli('reconcile', [], { DATABASE_URL: database_url });
 }
 
 /** Runs `work` with a wallet column moved by `delta` behind the ledger's back, always putting it back. */

@@ -1,171 +1,502 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
+import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
+import { permutations, shuffled, TestPsp, type PspEventType, type TestPspEvent } from '../support/psp.js';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 
+// Top-ups against a PSP that delivers out of order, in parts, repeatedly and sometimes broken: a
+// test PSP sends signed events over HTTP to three real pods. The file has a database of its own,
+// so that after every test reconciliation must show exactly the events this file held for review,
+// and nothing else.
+
+let database: ScratchDatabase;
 let cluster: TestCluster;
-let mint: ReturnType<typeof tokens>;
+let psp: TestPsp;
 let service: string;
 let admin: string;
+let mint: ReturnType<typeof tokens>;
+
+/** Every event this file expects reconciliation to report as held for review, so far. */
+const held: Array<{ event_id: string; outcome: string; topup_id: string | null }> = [];
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  database = await createScratchDatabase(inject('database_url'), 'topups');
+  cluster = await startCluster({ env: { DATABASE_URL: database.url } });
+  psp = new TestPsp(
+    cluster.pods.map((pod) => pod.url),
+    cluster.config.psp_webhook_secret,
+  );
   mint = tokens(cluster.config);
   service = await mint.service('accounts:write credits:write', 'game-server');
   admin = await mint.service('admin', 'ops');
 });
-afterAll(() => cluster.stop());
+afterAll(async () => {
+  await cluster?.stop();
+  await database?.drop();
+});
 
-const pods = () => cluster.pods.map((pod) => pod.url);
+afterEach(async () => {
+  const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
+  expect(report.status).toBe(200);
+  const reported = report.body.mismatches.map((mismatch: Record<string, unknown>) => {
+    expect(mismatch).toMatchObject({ check: 'psp_event_held_for_review', actual: expect.any(String) });
+    return { event_id: mismatch['event_id'], outcome: mismatch['outcome'], topup_id: mismatch['topup_id'] };
+  });
+  expect(sortedHeld(reported)).toEqual(sortedHeld(held));
+  expect(report.body.ok).toBe(held.length === 0);
+});
+
 const eu = () => cluster.pod('eu-west').url;
 const key = () => uniqueId('k');
-const now_s = () => Math.floor(Date.now() / 1000);
+const S: PspEventType = 'payment.succeeded';
+const F: PspEventType = 'payment.failed';
+const R: PspEventType = 'payment.refunded';
 
-function deliver(base: string, event: unknown, options: { secret?: string; timestamp_s?: number; body?: string } = {}) {
-  const body = options.body ?? JSON.stringify(event);
-  const signed = JSON.stringify(event);
-  const header = signatureHeader(
-    options.secret ?? cluster.config.psp_webhook_secret,
-    options.timestamp_s ?? now_s(),
-    options.body === undefined ? body : signed,
-  );
-  return request(base, 'POST', '/v1/psp/events', undefined, { raw: body, headers: { 'Psp-Signature': header } });
+function sortedHeld(items: typeof held) {
+  return [...items].sort((a, b) => `${a.event_id}/${a.outcome}`.localeCompare(`${b.event_id}/${b.outcome}`));
 }
 
-async function pendingTopup(amount: number) {
+async function pendingTopup(amount: number, base = eu()) {
   const account_id = uniqueId('p');
-  expect((await request(eu(), 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(
-    201,
-  );
+  const opened = await request(base, 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() });
+  expect(opened.status).toBe(201);
   const player = await mint.player(account_id);
-  const topup = await request(eu(), 'POST', '/v1/topups', { account_id, amount, currency: 'EUR' }, { token: player, key: key() });
+  const topup = await request(base, 'POST', '/v1/topups', { account_id, amount, currency: 'EUR' }, { token: player, key: key() });
   expect(topup.status).toBe(201);
   expect(topup.body).toMatchObject({ status: 'PENDING', amount, currency: 'EUR', payment: { reference: topup.body.id } });
   return { account_id, player, topup_id: topup.body.id as string };
 }
 
-async function wallet(account_id: string) {
-  const wallets = await request(eu(), 'GET', `/v1/accounts/${account_id}/wallets`, undefined, { token: service });
-  return wallets.body.data[0];
+async function topup(topup_id: string, token = admin) {
+  const response = await request(eu(), 'GET', `/v1/topups/${topup_id}`, undefined, { token });
+  expect(response.status).toBe(200);
+  return response.body;
 }
 
-const event = (type: string, topup_id: string, amount: number, currency = 'EUR') => ({
-  id: uniqueId('evt'),
-  type,
-  data: { topup_id, amount, currency, psp_payment_id: uniqueId('pay') },
-});
+async function balance(account_id: string, base = eu()): Promise<number> {
+  const wallets = await request(base, 'GET', `/v1/accounts/${account_id}/wallets`, undefined, { token: service });
+  return wallets.body.data[0].balance;
+}
 
-describe('PSP top-ups', () => {
-  it('when the same success event is delivered 6 times at once through three pods, then the wallet is credited once', async () => {
-    const { account_id, player, topup_id } = await pendingTopup(2500);
-    const success = event('payment.succeeded', topup_id, 2500);
-    const deliveries = await Promise.all(Array.from({ length: 6 }, (_, index) => deliver(pods()[index % 3]!, success)));
-    expect(deliveries.map((delivery) => delivery.status)).toEqual([200, 200, 200, 200, 200, 200]);
-    expect(deliveries.filter((delivery) => delivery.body.outcome === 'credited')).toHaveLength(1);
-    expect(deliveries.filter((delivery) => delivery.body.outcome === 'duplicate')).toHaveLength(5);
-    expect((await wallet(account_id)).balance).toBe(2500);
-    const topup = await request(eu(), 'GET', `/v1/topups/${topup_id}`, undefined, { token: player });
-    expect(topup.body).toMatchObject({ status: 'SUCCEEDED', credit_transaction_id: expect.any(String) });
-    const another_event_same_payment = await deliver(eu(), { ...success, id: uniqueId('evt') });
-    expect(another_event_same_payment.body.outcome).toBe('ignored_state');
-    expect((await wallet(account_id)).balance).toBe(2500);
+async function spend(account_id: string, player: string, amount: number) {
+  const debit = await request(
+    eu(),
+    'POST',
+    `/v1/accounts/${account_id}/debits`,
+    { amount, currency: 'EUR', reason: 'spent' },
+    { token: player, key: key() },
+  );
+  expect(debit.status).toBe(201);
+}
+
+async function storedEvent(id: string) {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      'SELECT type, topup_id, payload, body_base64, outcome, review_reason FROM psp_events WHERE id = $1',
+      [id],
+    );
+    return rows[0];
+  } finally {
+    await client.end();
+  }
+}
+
+describe('PSP events in every order', () => {
+  type Case = {
+    order: [PspEventType, PspEventType];
+    outcomes: string[];
+    status: string;
+    wallet: number;
+    reversed: number;
+    waiting: number;
+  };
+  const cases: Case[] = [
+    { order: [S, S], outcomes: ['credited', 'ignored_state'], status: 'SUCCEEDED', wallet: 1000, reversed: 0, waiting: 0 },
+    { order: [S, F], outcomes: ['credited', 'superseded'], status: 'SUCCEEDED', wallet: 1000, reversed: 0, waiting: 0 },
+    { order: [S, R], outcomes: ['credited', 'reversed'], status: 'SUCCEEDED', wallet: 600, reversed: 400, waiting: 0 },
+    { order: [F, S], outcomes: ['failed', 'credited'], status: 'SUCCEEDED', wallet: 1000, reversed: 0, waiting: 0 },
+    { order: [F, F], outcomes: ['failed', 'ignored_state'], status: 'FAILED', wallet: 0, reversed: 0, waiting: 0 },
+    { order: [F, R], outcomes: ['failed', 'reversal_waiting'], status: 'FAILED', wallet: 0, reversed: 0, waiting: 400 },
+    { order: [R, S], outcomes: ['reversal_waiting', 'credited'], status: 'SUCCEEDED', wallet: 600, reversed: 400, waiting: 0 },
+    { order: [R, F], outcomes: ['reversal_waiting', 'failed'], status: 'FAILED', wallet: 0, reversed: 0, waiting: 400 },
+    { order: [R, R], outcomes: ['reversal_waiting', 'reversal_waiting'], status: 'PENDING', wallet: 0, reversed: 0, waiting: 800 },
+  ];
+
+  it('when two events (new ids each) arrive in any of the 9 orders, then each is applied in turn and the wallet is exact', async () => {
+    await Promise.all(
+      cases.map(async ({ order, outcomes, status, wallet, reversed, waiting }) => {
+        const { account_id, topup_id } = await pendingTopup(1000);
+        const events = order.map((type) => psp.event(type, topup_id, type === R ? 400 : 1000));
+        expect(await psp.sendInOrder(events), order.join(' then ')).toEqual(outcomes);
+        const view = await topup(topup_id);
+        expect(view, order.join(' then ')).toMatchObject({
+          status,
+          reversed_amount: reversed,
+          pending_reversal_amount: waiting,
+        });
+        expect(view.review).toEqual([]);
+        // Every event is recorded against the top-up with what it came to, in arrival order.
+        expect(view.events.map((recorded: { id: string; outcome: string }) => [recorded.id, recorded.outcome])).toEqual(
+          events.map((event, index) => [event.id, outcomes[index]]),
+        );
+        expect(await balance(account_id)).toBe(wallet);
+      }),
+    );
   });
 
-  it('when the signature is forged, stale, missing or the body tampered, then 401 and nothing is credited', async () => {
-    const { account_id, topup_id } = await pendingTopup(1000);
-    const success = event('payment.succeeded', topup_id, 1000);
-    const forged = await deliver(eu(), success, { secret: 'x'.repeat(40) });
-    expect(forged.status).toBe(401);
-    expect(forged.body.code).toBe('unauthenticated');
-    expect((await deliver(eu(), success, { timestamp_s: now_s() - 301 })).status).toBe(401);
-    expect((await deliver(eu(), success, { timestamp_s: now_s() + 301 })).status).toBe(401);
-    const tampered = await deliver(eu(), success, { body: JSON.stringify({ ...success, data: { ...success.data, amount: 100000 } }) });
-    expect(tampered.status).toBe(401);
-    const unsigned = await request(eu(), 'POST', '/v1/psp/events', success);
-    expect(unsigned.status).toBe(401);
-    expect((await wallet(account_id)).balance).toBe(0);
+  it('when a success, a failure and a partial refund arrive in each of the 6 orders, then all end credited with 400 reversed', async () => {
+    await Promise.all(
+      permutations([S, F, R]).map(async (order) => {
+        const { account_id, topup_id } = await pendingTopup(1000);
+        const outcomes = await psp.sendInOrder(order.map((type) => psp.event(type, topup_id, type === R ? 400 : 1000)));
+        expect(
+          outcomes.filter((outcome) => outcome === 'credited'),
+          order.join(' then '),
+        ).toHaveLength(1);
+        expect(await topup(topup_id)).toMatchObject({ status: 'SUCCEEDED', reversed_amount: 400, pending_reversal_amount: 0, review: [] });
+        expect(await balance(account_id)).toBe(600);
+      }),
+    );
   });
 
-  it('when the event amount or currency differs from the top-up, then nothing is credited and it is kept for review', async () => {
-    const { account_id, topup_id, player } = await pendingTopup(1000);
-    expect((await deliver(eu(), event('payment.succeeded', topup_id, 999))).body.outcome).toBe('amount_mismatch');
-    expect((await deliver(eu(), event('payment.succeeded', topup_id, 1000, 'USD'))).body.outcome).toBe('amount_mismatch');
-    expect((await wallet(account_id)).balance).toBe(0);
-    const topup = await request(eu(), 'GET', `/v1/topups/${topup_id}`, undefined, { token: player });
-    expect(topup.body).toMatchObject({ status: 'PENDING', review_reason: expect.stringContaining('1000 USD') });
-  });
-
-  it('when a payment fails, then the top-up is FAILED and a later success is ignored', async () => {
-    const { account_id, topup_id } = await pendingTopup(700);
-    expect((await deliver(eu(), event('payment.failed', topup_id, 700))).body.outcome).toBe('failed');
-    expect((await deliver(eu(), event('payment.succeeded', topup_id, 700))).body.outcome).toBe('ignored_state');
-    expect((await wallet(account_id)).balance).toBe(0);
-  });
-
-  it('when a credited top-up is charged back after part was spent, what is left is clawed back, the rest booked as a loss', async () => {
+  it('when a refund arrives before the success, then it waits on the top-up and is applied right after the credit', async () => {
     const { account_id, player, topup_id } = await pendingTopup(1000);
-    expect((await deliver(eu(), event('payment.succeeded', topup_id, 1000))).body.outcome).toBe('credited');
-    expect(
-      (
-        await request(
-          eu(),
-          'POST',
-          `/v1/accounts/${account_id}/debits`,
-          { amount: 600, currency: 'EUR', reason: 'spent' },
-          { token: player, key: key() },
-        )
-      ).status,
-    ).toBe(201);
-    expect((await deliver(eu(), event('payment.refunded', topup_id, 1000))).body.outcome).toBe('reversed');
-    expect(await wallet(account_id)).toMatchObject({ balance: 0, available: 0 });
-    const topup = await request(eu(), 'GET', `/v1/topups/${topup_id}`, undefined, { token: player });
-    expect(topup.body).toMatchObject({ status: 'REVERSED', unrecovered_amount: 600 });
-    const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
-    expect(report.body).toEqual({ ok: true, mismatches: [] });
-  });
-
-  it('when an event names an unknown top-up, then it is acknowledged and recorded, nothing else', async () => {
-    const unknown = await deliver(eu(), event('payment.succeeded', '00000000-0000-4000-8000-000000000000', 100));
-    expect(unknown.status).toBe(200);
-    expect(unknown.body.outcome).toBe('unknown_topup');
+    const refund = psp.event(R, topup_id, 300);
+    expect(await psp.sendInOrder([refund])).toEqual(['reversal_waiting']);
+    expect(await topup(topup_id, player)).toMatchObject({
+      status: 'PENDING',
+      credit_transaction_id: null,
+      reversed_amount: 0,
+      pending_reversal_amount: 300,
+      reversals: [{ event_id: refund.id, amount: 300, status: 'waiting', recovered_amount: 0, unrecovered_amount: 0 }],
+    });
+    expect(await balance(account_id)).toBe(0);
+    expect(await psp.sendInOrder([psp.event(S, topup_id, 1000)])).toEqual(['credited']);
+    const credited = await topup(topup_id, player);
+    expect(credited).toMatchObject({
+      status: 'SUCCEEDED',
+      credit_transaction_id: expect.any(String),
+      reversal_transaction_id: expect.any(String),
+      reversed_amount: 300,
+      pending_reversal_amount: 0,
+      reversals: [{ event_id: refund.id, amount: 300, status: 'applied', recovered_amount: 300, unrecovered_amount: 0 }],
+    });
+    expect(await balance(account_id)).toBe(700);
+    const reversal = await request(eu(), 'GET', `/v1/transactions/${credited.reversal_transaction_id}`, undefined, { token: player });
+    expect(reversal.body).toMatchObject({ type: 'topup_reversal', amount: 300 });
   });
 });
 
-describe('a top-up that would break the wallet maximum', () => {
-  it('when the PSP confirms it, then 200, nothing is credited and the top-up waits for review', async () => {
-    const capped = await startCluster({ env: { BALANCE_MAX_MINOR: '5000' } });
+describe('partial reversals', () => {
+  it('when two chargebacks of 300 hit a 1000 top-up after 600 was spent, they add up, each clawed back; more is held', async () => {
+    const { account_id, player, topup_id } = await pendingTopup(1000);
+    expect(await psp.sendInOrder([psp.event(S, topup_id, 1000)])).toEqual(['credited']);
+    await spend(account_id, player, 600);
+    expect(await psp.sendInOrder([psp.event(R, topup_id, 300), psp.event(R, topup_id, 300)])).toEqual(['reversed', 'reversed']);
+    expect(await topup(topup_id, player)).toMatchObject({
+      status: 'SUCCEEDED',
+      reversed_amount: 600,
+      unrecovered_amount: 200,
+      reversals: [
+        { amount: 300, status: 'applied', recovered_amount: 300, unrecovered_amount: 0 },
+        { amount: 300, status: 'applied', recovered_amount: 100, unrecovered_amount: 200 },
+      ],
+    });
+    expect(await balance(account_id)).toBe(0);
+
+    const beyond = psp.event(R, topup_id, 500);
+    expect(await psp.sendInOrder([beyond])).toEqual(['held_for_review']);
+    held.push({ event_id: beyond.id, outcome: 'held_for_review', topup_id });
+    expect(await psp.sendInOrder([psp.event(R, topup_id, 400)])).toEqual(['reversed']);
+    const reversed = await topup(topup_id, player);
+    expect(reversed).toMatchObject({ status: 'REVERSED', reversed_amount: 1000, unrecovered_amount: 600 });
+    expect(reversed.review).toEqual([
+      {
+        event_id: beyond.id,
+        log_id: beyond.id,
+        outcome: 'held_for_review',
+        reason: expect.stringContaining('1100 of 1000'),
+        received_at: expect.any(String),
+        settled_at: null,
+        settlement: null,
+      },
+    ]);
+
+    const success_after_reversal = psp.event(S, topup_id, 1000);
+    expect(await psp.sendInOrder([success_after_reversal])).toEqual(['held_for_review']);
+    held.push({ event_id: success_after_reversal.id, outcome: 'held_for_review', topup_id });
+    expect(await balance(account_id)).toBe(0);
+  });
+});
+
+describe('one event id, one body', () => {
+  it('when an event id is reused with another body, then 200, the conflict is recorded for review and never applied', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const success = psp.event(S, topup_id, 1000);
+    expect((await psp.send(success)).body).toEqual({ received: true, outcome: 'credited' });
+    const reused = { ...success, type: R, data: { ...success.data, amount: 1000 } } as TestPspEvent;
+    for (const pod of [0, 1, 2]) {
+      const delivery = await psp.send(reused, pod);
+      expect(delivery.status).toBe(200);
+      expect(delivery.body.outcome).toBe(pod === 0 ? 'conflict' : 'duplicate');
+    }
+    // The original body, even re-serialised with other spacing and key order, is a plain duplicate.
+    const reordered = JSON.stringify({ data: { ...success.data }, type: success.type, id: success.id }, null, 2);
+    expect((await psp.sendRaw(reordered, 1)).body.outcome).toBe('duplicate');
+    const third_body = { ...success, data: { ...success.data, amount: 1 } };
+    expect((await psp.send(third_body, 2)).body.outcome).toBe('conflict');
+    held.push({ event_id: success.id, outcome: 'conflict', topup_id }, { event_id: success.id, outcome: 'conflict', topup_id });
+
+    expect(await balance(account_id)).toBe(1000);
+    const view = await topup(topup_id);
+    expect(view).toMatchObject({ status: 'SUCCEEDED', reversed_amount: 0 });
+    expect(view.review.map((item: { event_id: string; outcome: string }) => [item.event_id, item.outcome])).toEqual([
+      [success.id, 'conflict'],
+      [success.id, 'conflict'],
+    ]);
+    expect(view.review[0].reason).toContain('different body');
+  });
+
+  it('when the same success is delivered 30 times at once through three pods, then it is credited exactly once', async () => {
+    const { account_id, topup_id } = await pendingTopup(2500);
+    const success = psp.event(S, topup_id, 2500);
+    const deliveries = await Promise.all(Array.from({ length: 30 }, (_, index) => psp.send(success, index)));
+    expect(deliveries.map((delivery) => delivery.status)).toEqual(Array(30).fill(200));
+    const outcomes = deliveries.map((delivery) => delivery.body.outcome);
+    expect(outcomes.filter((outcome) => outcome === 'credited')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome === 'duplicate')).toHaveLength(29);
+    expect(await balance(account_id)).toBe(2500);
+  });
+
+  it('when 6 top-ups get a success, a re-notification, a failure and two refunds, each 3 times, all at once, each ends exact', async () => {
+    const topups = await Promise.all(Array.from({ length: 6 }, () => pendingTopup(1000)));
+    const events = topups.flatMap(({ topup_id }) => {
+      const success = psp.event(S, topup_id, 1000);
+      return [
+        success,
+        { ...success, id: `evt_again_${topup_id}` },
+        psp.event(F, topup_id, 1000),
+        psp.event(R, topup_id, 300),
+        psp.event(R, topup_id, 300),
+      ];
+    });
+    const deliveries = shuffled(events.flatMap((event) => [event, event, event]));
+    const answers = await Promise.all(deliveries.map(async (event, index) => ({ event, response: await psp.send(event, index) })));
+    expect(answers.filter(({ response }) => response.status !== 200).map(({ response }) => response.body)).toEqual([]);
+    // Each event id has its effect once: one answer is what it came to, the other two are duplicates.
+    for (const event of events) {
+      const outcomes = answers.filter((answer) => answer.event === event).map(({ response }) => response.body.outcome);
+      expect(
+        outcomes.filter((outcome) => outcome === 'duplicate'),
+        event.id,
+      ).toHaveLength(2);
+    }
+    for (const { account_id, topup_id } of topups) {
+      const credited = answers.filter(({ event, response }) => event.data.topup_id === topup_id && response.body.outcome === 'credited');
+      expect(credited).toHaveLength(1);
+      expect(await topup(topup_id)).toMatchObject({ status: 'SUCCEEDED', reversed_amount: 600, pending_reversal_amount: 0, review: [] });
+      expect(await balance(account_id)).toBe(400);
+    }
+  });
+});
+
+describe('signed bodies that are not events we can apply', () => {
+  it('when a signed body is not JSON, has the wrong shape or holds text PostgreSQL refuses, then 200 and it is kept safely', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const valid = psp.event(S, topup_id, 1000);
+    const nested = `{"id":"evt_deep_${topup_id}","type":"payment.succeeded","data":${'['.repeat(6000)}${']'.repeat(6000)}}`;
+    const bodies: Array<{ name: string; raw: string; content_type?: string; id?: string; topup?: boolean }> = [
+      { name: 'not JSON', raw: `{"id": "evt_broken", "data": {"topup_id": "${topup_id}"` },
+      { name: 'not JSON, as text/plain', raw: 'hello PSP', content_type: 'text/plain' },
+      { name: 'empty', raw: '' },
+      {
+        name: 'wrong shape',
+        raw: JSON.stringify({ ...valid, id: `evt_shape_${topup_id}`, data: { ...valid.data, amount: '1000' } }),
+        id: `evt_shape_${topup_id}`,
+        topup: true,
+      },
+      {
+        name: 'U+0000 escaped',
+        raw: JSON.stringify({ ...valid, id: `evt_nul_${topup_id}`, data: { ...valid.data, psp_payment_id: 'pay_\u0000' } }),
+        id: `evt_nul_${topup_id}`,
+        topup: true,
+      },
+      { name: 'U+0000 raw byte (so not JSON)', raw: `{"id":"evt_raw_nul_${topup_id}","note":"a\u0000b"}` },
+      {
+        name: 'lone surrogate',
+        raw: `{"id":"evt_surrogate_${topup_id}","type":"payment.succeeded","data":{"topup_id":"${topup_id}","x":"\\ud800"}}`,
+        id: `evt_surrogate_${topup_id}`,
+        topup: true,
+      },
+      { name: 'U+0000 in the id', raw: JSON.stringify({ ...valid, id: 'evt_\u0000' }), topup: true },
+      { name: 'nested 6000 deep', raw: nested, id: `evt_deep_${topup_id}` },
+    ];
+    for (const { name, raw, content_type, id, topup: about_topup } of bodies) {
+      const first = await psp.sendRaw(raw, 0, { content_type });
+      expect(first.status, name).toBe(200);
+      expect(first.body, name).toEqual({ received: true, outcome: 'malformed' });
+      expect((await psp.sendRaw(raw, 1, { content_type })).body.outcome, `${name}, redelivered`).toBe('duplicate');
+      const log_id = id ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+      const stored = await storedEvent(log_id);
+      expect(stored, name).toMatchObject({ outcome: 'malformed', review_reason: expect.stringMatching(/^malformed event: /) });
+      expect(Buffer.from(stored.body_base64, 'base64').toString('utf8'), name).toBe(raw);
+      held.push({ event_id: log_id, outcome: 'malformed', topup_id: about_topup ? topup_id : null });
+    }
+    const reasons = (await topup(topup_id)).review.map((item: { reason: string }) => item.reason);
+    expect(reasons).toEqual([
+      expect.stringContaining('"data.amount" must be a number'),
+      expect.stringContaining('cannot store (U+0000 or a lone surrogate) at data.psp_payment_id'),
+      expect.stringContaining('cannot store (U+0000 or a lone surrogate) at data.x'),
+      expect.stringContaining('cannot store (U+0000 or a lone surrogate) at id'),
+    ]);
+    expect(await balance(account_id)).toBe(0);
+  });
+
+  it('when the signature is forged, stale, missing or the body tampered, then 401 and nothing is recorded', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const success = psp.event(S, topup_id, 1000);
+    const raw = JSON.stringify(success);
+    const now_s = Math.floor(Date.now() / 1000);
+    const refused = [
+      await psp.sendRaw(raw, 0, { secret: 'x'.repeat(40) }),
+      await psp.sendRaw(raw, 1, { timestamp_s: now_s - 301 }),
+      await psp.sendRaw(raw, 2, { timestamp_s: now_s + 301 }),
+      await request(eu(), 'POST', '/v1/psp/events', undefined, {
+        raw: raw.replace('1000', '9000'),
+        headers: { 'Psp-Signature': signatureHeader(cluster.config.psp_webhook_secret, now_s, raw) },
+      }),
+      await request(eu(), 'POST', '/v1/psp/events', success),
+      await request(eu(), 'POST', '/v1/psp/events', undefined, { raw: 'not json', headers: { 'Content-Type': 'text/plain' } }),
+    ];
+    for (const response of refused) expect(response.body).toMatchObject({ status: 401, code: 'unauthenticated' });
+    expect(await storedEvent(success.id)).toBeUndefined();
+    expect(await balance(account_id)).toBe(0);
+  });
+});
+
+describe('events held for review', () => {
+  it('when the amount or currency differs, then nothing is credited, the top-up shows why; a matching success still credits', async () => {
+    const { account_id, topup_id, player } = await pendingTopup(1000);
+    const wrong_amount = psp.event(S, topup_id, 999);
+    const wrong_currency = psp.event(S, topup_id, 1000, { currency: 'USD' });
+    expect(await psp.sendInOrder([wrong_amount, wrong_currency])).toEqual(['amount_mismatch', 'amount_mismatch']);
+    held.push(
+      { event_id: wrong_amount.id, outcome: 'amount_mismatch', topup_id },
+      { event_id: wrong_currency.id, outcome: 'amount_mismatch', topup_id },
+    );
+    expect(await balance(account_id)).toBe(0);
+    const view = await topup(topup_id, player);
+    expect(view).toMatchObject({ status: 'PENDING', review_reason: expect.stringContaining('1000 USD') });
+    expect(view.review.map((item: { event_id: string }) => item.event_id)).toEqual([wrong_amount.id, wrong_currency.id]);
+    expect(await psp.sendInOrder([psp.event(S, topup_id, 1000)])).toEqual(['credited']);
+    expect(await balance(account_id)).toBe(1000);
+  });
+
+  it('when a credited top-up is paid again under another payment id, then the second payment is held, not credited', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const second = psp.event(S, topup_id, 1000, { psp_payment_id: 'pay_other' });
+    expect(await psp.sendInOrder([psp.event(S, topup_id, 1000), second])).toEqual(['credited', 'held_for_review']);
+    held.push({ event_id: second.id, outcome: 'held_for_review', topup_id });
+    expect(await balance(account_id)).toBe(1000);
+  });
+
+  it('when an event names an unknown top-up, then it is acknowledged, recorded and held', async () => {
+    const unknown_topup = '00000000-0000-4000-8000-000000000000';
+    const unknown = psp.event(S, unknown_topup, 100);
+    expect((await psp.send(unknown)).body).toEqual({ received: true, outcome: 'unknown_topup' });
+    held.push({ event_id: unknown.id, outcome: 'unknown_topup', topup_id: unknown_topup });
+  });
+
+  it('when a credit would break the wallet maximum, then 200, nothing is credited and the top-up waits for review', async () => {
+    const capped = await startCluster({ env: { DATABASE_URL: database.url, BALANCE_MAX_MINOR: '5000' } });
     try {
       const base = capped.pods[0]!.url;
-      const account_id = uniqueId('p');
-      expect(
-        (await request(base, 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status,
-      ).toBe(201);
-      expect(
-        (
-          await request(
-            base,
-            'POST',
-            `/v1/accounts/${account_id}/credits`,
-            { amount: 4000, currency: 'EUR', reason: 'x' },
-            { token: service, key: key() },
-          )
-        ).status,
-      ).toBe(201);
-      const topup = await request(
+      const { account_id, topup_id } = await pendingTopup(2000, base);
+      const credit = await request(
         base,
         'POST',
-        '/v1/topups',
-        { account_id, amount: 2000, currency: 'EUR' },
+        `/v1/accounts/${account_id}/credits`,
+        { amount: 4000, currency: 'EUR', reason: 'x' },
         { token: service, key: key() },
       );
-      const delivery = await deliver(base, event('payment.succeeded', topup.body.id, 2000));
-      expect(delivery.status).toBe(200);
-      expect(delivery.body.outcome).toBe('held_for_review');
-      const after = await request(base, 'GET', `/v1/topups/${topup.body.id}`, undefined, { token: service });
-      expect(after.body).toMatchObject({ status: 'PENDING', review_reason: expect.stringContaining('maximum') });
-      const wallets = await request(base, 'GET', `/v1/accounts/${account_id}/wallets`, undefined, { token: service });
-      expect(wallets.body.data[0].balance).toBe(4000);
+      expect(credit.status).toBe(201);
+      const success = psp.event(S, topup_id, 2000);
+      const capped_psp = new TestPsp([base], cluster.config.psp_webhook_secret);
+      expect((await capped_psp.send(success)).body.outcome).toBe('held_for_review');
+      held.push({ event_id: success.id, outcome: 'held_for_review', topup_id });
+      expect(await topup(topup_id)).toMatchObject({ status: 'PENDING', review_reason: expect.stringContaining('maximum') });
+      expect(await balance(account_id, base)).toBe(4000);
     } finally {
       await capped.stop();
     }
   });
 });
+
+describe('settling what is held for review', () => {
+  it('when an operator settles every held event with a note, then reconciliation is clean; the top-ups show the settlement', async () => {
+    const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
+    const log_ids: string[] = report.body.mismatches.map((mismatch: { log_id: string }) => mismatch.log_id);
+    expect(log_ids.length).toBe(held.length);
+    expect(log_ids.length).toBeGreaterThan(10);
+    const settle = (log_id: string, body: unknown, token = admin) =>
+      request(eu(), 'PUT', `/v1/psp/events/${encodeURIComponent(log_id)}/review`, body, { token });
+
+    const [first] = log_ids;
+    expect((await settle(first!, { settlement: 'x' }, service)).body).toMatchObject({ status: 403, code: 'forbidden' });
+    expect((await settle(first!, { settlement: 'a\u0000b' })).body).toMatchObject({ status: 400, code: 'validation_error' });
+    expect((await settle('evt_\u0000', { settlement: 'x' })).body).toMatchObject({ status: 400, code: 'validation_error' });
+    expect((await settle('evt_never_sent', { settlement: 'x' })).body).toMatchObject({ status: 404, code: 'not_found' });
+    const applied = psp.event(S, (await pendingTopup(100)).topup_id, 100);
+    expect((await psp.send(applied)).body.outcome).toBe('credited');
+    expect((await settle(applied.id, { settlement: 'x' })).body).toMatchObject({ status: 409, code: 'invalid_state' });
+
+    for (const log_id of log_ids) {
+      const settled = await settle(log_id, { settlement: `checked with the PSP: ${log_id}` });
+      expect(settled.status).toBe(200);
+      expect(settled.body).toMatchObject({ log_id, settled_at: expect.any(String), settlement: `checked with the PSP: ${log_id}` });
+    }
+    // Settling again replaces the note and keeps the time it was first settled.
+    const again = await settle(first!, { settlement: 'credited by hand, see ticket 42' });
+    expect(again.body).toMatchObject({ log_id: first, settlement: 'credited by hand, see ticket 42' });
+    const topup_id = report.body.mismatches.find((mismatch: { topup_id: string | null }) => mismatch.topup_id !== null).topup_id;
+    const view = await topup(topup_id);
+    expect(view.review.length).toBeGreaterThan(0);
+    for (const item of view.review) expect(item.settled_at).toEqual(expect.any(String));
+    expect(view.review_reason).toBeNull();
+    held.length = 0;
+  });
+});
+
+describe('npm run psp', () => {
+  it('sends events out of order, partial refunds and a reused id with another body, and prints the top-up', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const out_of_order = await pspCli(['refund:300,fail,succeed,refund:300,succeed', topup_id, '--url', eu()]);
+    expect(out_of_order.code, out_of_order.stderr).toBe(0);
+    expect(out_of_order.stdout).toContain('"outcome":"reversal_waiting"');
+    expect(JSON.parse(out_of_order.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      status: 'SUCCEEDED',
+      reversed_amount: 600,
+      pending_reversal_amount: 0,
+      review: [],
+    });
+    expect(await balance(account_id)).toBe(400);
+
+    const event_id = uniqueId('evt_cli');
+    const reused = await pspCli([`refund:100@${event_id},refund:200@${event_id}`, topup_id, '--url', eu(), '--times', '2']);
+    expect(reused.code, reused.stderr).toBe(0);
+    const deliveries = reused.stdout.split('\n').filter((line) => line.startsWith('delivery'));
+    expect(deliveries.map((line) => /"outcome":"(\w+)"/.exec(line)?.[1])).toEqual(['reversed', 'duplicate', 'conflict', 'duplicate']);
+    held.push({ event_id, outcome: 'conflict', topup_id });
+    expect(await balance(account_id)).toBe(300);
+    expect((await pspCli(['explode', topup_id])).code).toBe(2);
+  });
+});
+
+function pspCli(args: string[]) {
+  return runCli('psp', args, {});
+}

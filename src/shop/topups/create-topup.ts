@@ -19,13 +19,13 @@ export async function createTopup(
     ]);
     if (!account) throw notFound(`account ${input.account_id}`);
     placement.region = account.crdb_region;
-    return topupView(
-      await insertTopup(tx, {
-        account_id: input.account_id,
-        amount_minor: input.amount,
-        currency: input.currency,
-        region: account.crdb_region,
-      }),
-    );
+    const topup = await insertTopup(tx, {
+      account_id: input.account_id,
+      amount_minor: input.amount,
+      currency: input.currency,
+      region: account.crdb_region,
+    });
+    // A new top-up has no PSP events yet.
+    return topupView(topup, []);
   });
 }

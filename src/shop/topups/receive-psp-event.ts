@@ -1,48 +1,28 @@
-import Joi from 'joi';
-import { DomainError, InvariantViolation } from '../../domain/errors.js';
-import { UUID_PATTERN } from '../../domain/ids.js';
-import { int8, type SqlTx } from '../../db/sql.js';
-import { postTransaction, readWallet } from '../../ledger/ledger-repository.js';
-import type { Posting } from '../../ledger/postings.js';
+import { DomainError, invariant } from '../../domain/errors.js';
+import type { SqlTx } from '../../db/sql.js';
+import { twinCommitted } from '../../idempotency/command-runner.js';
+import { postTransaction } from '../../ledger/ledger-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { findPspEvent, insertPspEvent, type NewPspEvent } from './psp-event-repository.js';
+import { bodyBase64, bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
-import { findTopup, settleTopup, type Topup } from './topup-repository.js';
+import { findTopup, findWalletBalance, saveTopup, type Topup } from './topup-repository.js';
+import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
-interface PspEvent {
-  id: string;
-  type: 'payment.succeeded' | 'payment.failed' | 'payment.refunded';
-  data: { topup_id: string; amount: number; currency: string; psp_payment_id: string };
-}
+export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup';
 
-// PSPs add fields over time: unknown ones are kept in the stored payload, not refused.
-const eventSchema = Joi.object<PspEvent>({
-  id: Joi.string().min(1).max(255).required(),
-  type: Joi.string().valid('payment.succeeded', 'payment.failed', 'payment.refunded').required(),
-  data: Joi.object({
-    topup_id: Joi.string().pattern(UUID_PATTERN).required(),
-    amount: Joi.number().integer().strict().min(1).max(1e15).required(),
-    currency: Joi.string().max(10).required(),
-    psp_payment_id: Joi.string().min(1).max(255).required(),
-  })
-    .unknown(true)
-    .required(),
-}).unknown(true);
+/** A row of the event log with what the delivery came to. */
+type EventRecord = NewPspEvent & { outcome: EventOutcome };
 
-export type EventOutcome =
-  | 'credited'
-  | 'failed'
-  | 'reversed'
-  | 'duplicate'
-  | 'amount_mismatch'
-  | 'held_for_review'
-  | 'unknown_topup'
-  | 'ignored_state'
-  | 'ignored_malformed';
+/** Where a delivery stands against the event log. */
+type Receipt = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'conflict'; key: string; recorded: RecordedDelivery };
 
 /**
- * A PSP callback. Only a valid signature over the raw body gets in; then every event is stored
- * once by its id in the same transaction as its effect, so a redelivered event changes nothing
- * and still gets 200. Amount or currency mismatches are never credited: they wait for review.
+ * A PSP callback. Only a valid signature over the raw body gets in; from then on the answer is
+ * 200, whatever the body says. Every delivery is recorded once in the event log (psp_events), in
+ * the same transaction as its effect: a redelivery changes nothing; an id reused with another
+ * body, a malformed body, an unknown top-up or anything the state machine cannot apply is
+ * recorded and held for review (the top-up shows it, reconciliation counts it).
  */
 export async function receivePspEvent(
   deps: AppDeps,
@@ -57,120 +37,99 @@ export async function receivePspEvent(
     deps.config.psp_signature_tolerance_seconds,
   );
   if (!check.ok) throw new DomainError('unauthenticated', check.reason);
-  const { value: event, error } = eventSchema.validate(parseJson(raw_body), { convert: false });
-  if (error) {
-    deps.logger.warn({ detail: error.message }, 'signed PSP event with an unexpected shape ignored');
-    return { received: true, outcome: 'ignored_malformed' };
-  }
-  const known = await deps.transactions.read((tx) => findTopup(tx, event.data.topup_id));
-  const outcome = await deps.transactions.run(
+  const delivery = readPspDelivery(raw_body, deps.config.psp_event_depth_max);
+  // Looked up before the serializable transaction: inside it, the lookup would predicate-lock an
+  // index page every other event inserts into. The event log's primary key alone decides.
+  const known = await deps.transactions.read(async (tx) => ({
+    receipt: await classify(tx, delivery),
+    topup: delivery.kind === 'event' ? await findTopup(tx, delivery.event.data.topup_id) : undefined,
+  }));
+  if (known.receipt.kind === 'duplicate') return { received: true, outcome: 'duplicate' };
+  let attempts = 0;
+  const recorded = await deps.transactions.run(
     'psp_event',
     async (tx) => {
-      // The effect first, then the event row with its outcome: a redelivery finds the top-up
-      // settled (no effect) and its insert of the same id does nothing, so it is a duplicate.
-      // Inserting last means no row is written and then updated or read back in one transaction.
-      const topup = await findTopup(tx, event.data.topup_id);
-      const result = topup ? await apply(deps, tx, topup, event) : 'unknown_topup';
-      const stored = await tx.rows(
-        `INSERT INTO psp_events (id, type, topup_id, payload, outcome, crdb_region) VALUES (?, ?, ?, ?::jsonb, ?, ?)
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
-        [event.id, event.type, event.data.topup_id, raw_body, result, known?.region ?? tx.context.region],
-      );
-      if (stored.length === 1) return result;
-      if (result === 'credited' || result === 'failed' || result === 'reversed')
-        throw new InvariantViolation(`PSP event ${event.id} took effect twice`);
-      return 'duplicate' as const;
+      const receipt = ++attempts === 1 ? known.receipt : await classify(tx, delivery);
+      if (receipt.kind === 'duplicate') return undefined;
+      const record = receipt.kind === 'conflict' ? conflictRecord(delivery, receipt) : await applyDelivery(deps, tx, delivery);
+      if (!(await insertPspEvent(tx, record))) throw twinCommitted();
+      return record;
     },
-    { contended_accounts: known ? [known.account_id] : [] },
+    { contended_accounts: known.topup ? [known.topup.account_id] : [] },
   );
-  if (outcome === 'amount_mismatch' || outcome === 'held_for_review' || outcome === 'unknown_topup')
-    deps.logger.warn({ event_id: event.id, outcome }, 'PSP event kept for review');
-  return { received: true, outcome };
+  if (!recorded) return { received: true, outcome: 'duplicate' };
+  if (recorded.review_reason !== null) {
+    deps.logger.warn({ event_id: recorded.id, outcome: recorded.outcome, reason: recorded.review_reason }, 'PSP event held for review');
+  }
+  return { received: true, outcome: recorded.outcome };
 }
 
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
+async function classify(tx: SqlTx, delivery: PspDelivery): Promise<Receipt> {
+  const recorded = await findPspEvent(tx, delivery.key);
+  if (!recorded) return { kind: 'new' };
+  if (isSameDelivery(recorded, delivery)) return { kind: 'duplicate' };
+  const key = bodyKey(delivery.raw_body);
+  return (await findPspEvent(tx, key)) ? { kind: 'duplicate' } : { kind: 'conflict', key, recorded };
 }
 
-async function apply(deps: AppDeps, tx: SqlTx, topup: Topup, event: PspEvent): Promise<EventOutcome> {
-  const { amount, currency, psp_payment_id } = event.data;
-  if (event.type === 'payment.failed') {
-    return (await settleTopup(tx, topup.id, 'PENDING', { status: 'FAILED', psp_payment_id })) ? 'failed' : 'ignored_state';
-  }
-  const too_much = event.type === 'payment.succeeded' ? amount !== topup.amount_minor : amount > topup.amount_minor;
-  if (currency !== topup.currency || too_much) {
-    await settleTopup(tx, topup.id, topup.status, {
-      review_reason: `event ${event.id} says ${amount} ${currency}; the top-up is ${topup.amount_minor} ${topup.currency}`,
-    });
-    return 'amount_mismatch';
-  }
-  if (event.type === 'payment.succeeded') return credit(deps, tx, topup, psp_payment_id);
-  return reverse(deps, tx, topup, amount);
+/** An id already recorded with another body: kept, under the key of its own bytes, and never applied. */
+function conflictRecord(delivery: PspDelivery, receipt: { key: string; recorded: RecordedDelivery }): EventRecord {
+  return {
+    id: receipt.key,
+    type: delivery.kind === 'event' ? delivery.event.type : delivery.type,
+    topup_id: receipt.recorded.topup_id,
+    payload: delivery.payload,
+    body_base64: bodyBase64(delivery.raw_body),
+    outcome: 'conflict',
+    review_reason: `event id ${delivery.key} was received before with a different body; this body is not applied`,
+    conflicts_with: delivery.key,
+    region: receipt.recorded.region,
+  };
 }
 
-async function credit(deps: AppDeps, tx: SqlTx, topup: Topup, psp_payment_id: string): Promise<EventOutcome> {
-  if (topup.status !== 'PENDING') return 'ignored_state';
-  // A PSP event is always acknowledged: money that would break the wallet cap waits for review.
-  const wallet = await tx.maybeOne<{ balance_minor: string }>('SELECT balance_minor FROM wallets WHERE account_id = ? AND currency = ?', [
-    topup.account_id,
-    topup.currency,
-  ]);
-  if (wallet && int8(wallet.balance_minor) + topup.amount_minor > deps.config.limits.balance_max_minor) {
-    await settleTopup(tx, topup.id, 'PENDING', {
-      review_reason: `crediting ${topup.amount_minor} would exceed the wallet maximum of ${deps.config.limits.balance_max_minor}`,
-    });
-    return 'held_for_review';
+async function applyDelivery(deps: AppDeps, tx: SqlTx, delivery: PspDelivery): Promise<EventRecord> {
+  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.topup_id;
+  const topup = topup_id === null ? undefined : await findTopup(tx, topup_id);
+  const region = topup?.region ?? tx.context.region;
+  if (delivery.kind === 'malformed') {
+    const { key, type, payload, reason } = delivery;
+    const body_base64 = bodyBase64(delivery.raw_body);
+    return { id: key, type, topup_id, payload, body_base64, outcome: 'malformed', review_reason: reason, conflicts_with: null, region };
   }
-  const posted = await postTransaction(
-    tx,
-    {
-      type: 'topup',
-      account_id: topup.account_id,
-      currency: topup.currency,
-      amount_minor: topup.amount_minor,
-      topup_id: topup.id,
-      reference: psp_payment_id,
-      postings: [
-        { account_id: '@psp', currency: topup.currency, amount_minor: -topup.amount_minor },
-        { account_id: topup.account_id, currency: topup.currency, amount_minor: topup.amount_minor },
-      ],
-    },
-    deps.config.limits,
-  );
-  await settleTopup(tx, topup.id, 'PENDING', { status: 'SUCCEEDED', psp_payment_id, credit_transaction_id: posted.id });
-  return 'credited';
+  const recorded = { id: delivery.key, type: delivery.event.type, topup_id, payload: delivery.payload, body_base64: null };
+  if (!topup) {
+    const review_reason = `no top-up ${topup_id}`;
+    return { ...recorded, outcome: 'unknown_topup', review_reason, conflicts_with: null, region };
+  }
+  const decision = await applyToTopup(deps, tx, topup, delivery.event);
+  return { ...recorded, outcome: decision.outcome, review_reason: decision.review_reason, conflicts_with: null, region };
 }
 
-/**
- * Chargeback clawback policy: take back what the wallet still has available (never below zero,
- * never from held money); whatever was already spent is booked as a loss on @chargebacks and
- * recorded on the top-up as unrecovered, for collections or an account review.
- */
-async function reverse(deps: AppDeps, tx: SqlTx, topup: Topup, amount_minor: number): Promise<EventOutcome> {
-  if (topup.status !== 'SUCCEEDED') return 'ignored_state';
-  const wallet = await readWallet(tx, topup.account_id, topup.currency);
-  const recovered = Math.max(0, Math.min(amount_minor, wallet.balance_minor - wallet.held_minor));
-  const unrecovered = amount_minor - recovered;
-  const postings: Posting[] = [{ account_id: '@psp', currency: topup.currency, amount_minor }];
-  if (recovered > 0) postings.push({ account_id: topup.account_id, currency: topup.currency, amount_minor: -recovered });
-  if (unrecovered > 0) postings.push({ account_id: '@chargebacks', currency: topup.currency, amount_minor: -unrecovered });
-  const posted = await postTransaction(
-    tx,
-    {
-      type: 'topup_reversal',
-      account_id: topup.account_id,
-      currency: topup.currency,
-      amount_minor,
-      topup_id: topup.id,
-      original_transaction_id: topup.credit_transaction_id,
-      postings,
-    },
-    deps.config.limits,
-  );
-  await settleTopup(tx, topup.id, 'SUCCEEDED', { status: 'REVERSED', reversal_transaction_id: posted.id, unrecovered_minor: unrecovered });
-  return 'reversed';
+/** Loads what the state machine needs, lets it decide, and writes the result: ledger first, then the top-up. */
+async function applyToTopup(deps: AppDeps, tx: SqlTx, topup: Topup, event: PspEvent): Promise<Decision> {
+  const wallet = await findWalletBalance(tx, topup.account_id, topup.currency);
+  const limits = { balance_max_minor: deps.config.limits.balance_max_minor, reversals_max: deps.config.topup_reversals_max };
+  const decision = decideTopupEvent(topup, event, wallet, limits);
+  if (decision.next === topup) return decision;
+  const ledger = { credit_transaction_id: topup.credit_transaction_id, reversal_transaction_id: topup.reversal_transaction_id };
+  for (const planned of decision.transactions) {
+    const posted = await postTransaction(
+      tx,
+      {
+        type: planned.type,
+        account_id: topup.account_id,
+        currency: topup.currency,
+        amount_minor: planned.amount_minor,
+        topup_id: topup.id,
+        reference: planned.reference,
+        original_transaction_id: planned.type === 'topup_reversal' ? ledger.credit_transaction_id : null,
+        postings: planned.postings,
+      },
+      deps.config.limits,
+    );
+    if (planned.type === 'topup') ledger.credit_transaction_id = posted.id;
+    else ledger.reversal_transaction_id = posted.id;
+  }
+  invariant(await saveTopup(tx, topup, decision.next, ledger), `top-up ${topup.id} changed while event ${event.id} was applied`);
+  return decision;
 }

@@ -1,0 +1,116 @@
+import { timestamp, type SqlTx } from '../../db/sql.js';
+import type { RecordedDelivery } from './psp-event.js';
+
+/** One row of the PSP event log: every validly signed delivery that was not a duplicate. */
+export interface NewPspEvent {
+  /** The PSP's event id, or a body key (psp-event.ts bodyKey) when it cannot be recorded under it. */
+  id: string;
+  type: string;
+  topup_id: string | null;
+  /** The event's JSON when the database can store it, else null. */
+  payload: unknown;
+  /** The raw body of a delivery that is not an event we understand (malformed or conflicting). */
+  body_base64: string | null;
+  outcome: string;
+  review_reason: string | null;
+  /** For a body that reused an id already recorded with another body: that id. */
+  conflicts_with: string | null;
+  region: string;
+}
+
+/** An event as a top-up shows it. */
+export interface TopupEvent {
+  /** The PSP's event id (for a conflicting body, the id it reused). */
+  id: string;
+  /** The event log's key: the id, or the hash of the body when the body could not be recorded under it. */
+  log_id: string;
+  type: string;
+  amount_minor: number | null;
+  currency: string | null;
+  outcome: string;
+  review_reason: string | null;
+  review_settled_at: string | null;
+  review_settlement: string | null;
+  received_at: string;
+}
+
+const EVENT_COLUMNS = `id, conflicts_with, type, payload->'data'->'amount' AS amount, payload->'data'->'currency' AS currency,
+  outcome, review_reason, review_settled_at, review_settlement, received_at`;
+
+interface EventRow {
+  id: string;
+  conflicts_with: string | null;
+  type: string;
+  amount: unknown;
+  currency: unknown;
+  outcome: string;
+  review_reason: string | null;
+  review_settled_at: string | null;
+  review_settlement: string | null;
+  received_at: string;
+}
+
+function toTopupEvent(row: EventRow): TopupEvent {
+  return {
+    id: row.conflicts_with ?? row.id,
+    log_id: row.id,
+    type: row.type,
+    amount_minor: typeof row.amount === 'number' ? row.amount : null,
+    currency: typeof row.currency === 'string' ? row.currency : null,
+    outcome: row.outcome,
+    review_reason: row.review_reason,
+    review_settled_at: row.review_settled_at && timestamp(row.review_settled_at),
+    review_settlement: row.review_settlement,
+    received_at: timestamp(row.received_at),
+  };
+}
+
+export async function findPspEvent(tx: SqlTx, id: string): Promise<RecordedDelivery | undefined> {
+  const row = await tx.maybeOne<{ id: string; topup_id: string | null; payload: unknown; body_base64: string | null; crdb_region: string }>(
+    'SELECT id, topup_id, payload, body_base64, crdb_region FROM psp_events WHERE id = ?',
+    [id],
+  );
+  return row && { id: row.id, topup_id: row.topup_id, payload: row.payload, body_base64: row.body_base64, region: row.crdb_region };
+}
+
+/** Appends an event to the log; false when a twin delivery recorded the same id first. */
+export async function insertPspEvent(tx: SqlTx, event: NewPspEvent): Promise<boolean> {
+  const inserted = await tx.rows(
+    `INSERT INTO psp_events (id, type, topup_id, payload, body_base64, outcome, review_reason, conflicts_with, crdb_region)
+     VALUES (?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id`,
+    [
+      event.id,
+      event.type,
+      event.topup_id,
+      JSON.stringify(event.payload),
+      event.body_base64,
+      event.outcome,
+      event.review_reason,
+      event.conflicts_with,
+      event.region,
+    ],
+  );
+  return inserted.length === 1;
+}
+
+/** The events recorded against a top-up, oldest first; those held for review are never the ones cut off. */
+export async function listTopupEvents(tx: SqlTx, topup_id: string, limit: number): Promise<TopupEvent[]> {
+  const rows = await tx.rows<EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM psp_events WHERE topup_id = ? ORDER BY review_reason IS NULL, received_at, id LIMIT ?`,
+    [topup_id, limit],
+  );
+  return rows.map(toTopupEvent).sort((a, b) => a.received_at.localeCompare(b.received_at));
+}
+
+/**
+ * Records that an operator settled an event held for review; settling again replaces the note and
+ * keeps the first time. Undefined when the log has no such event held for review.
+ */
+export async function settleReview(tx: SqlTx, log_id: string, settlement: string): Promise<TopupEvent | undefined> {
+  const row = await tx.maybeOne<EventRow>(
+    `UPDATE psp_events SET review_settled_at = COALESCE(review_settled_at, now()), review_settlement = ?
+     WHERE id = ? AND review_reason IS NOT NULL RETURNING ${EVENT_COLUMNS}`,
+    [settlement, log_id],
+  );
+  return row && toTopupEvent(row);
+}
