@@ -53,9 +53,13 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
   ];
 }
 
+function podLogger(options: PodOptions): Logger {
+  return options.logger ?? createLogger({ level: options.config.log_level, region: options.region });
+}
+
 export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
-  const logger = options.logger ?? createLogger({ level: config.log_level, region });
+  const logger = podLogger(options);
   const metrics = createMetrics({
     region,
     process_metrics: options.process_metrics,
@@ -65,6 +69,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const transactions = new TransactionRunner({
     tx_pool: db.tx_pool,
     lock_pool: db.lock_pool,
+    statements: db.statements,
     metrics,
     region,
     shard_base: (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD,
@@ -82,13 +87,20 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   return { ...core, sellers: createSellerServices(core) };
 }
 
+/**
+ * Starts a pod once its database answers (waiting with backoff while it does not). From then on
+ * the pod never exits for want of the database: requests answer 503 while it is away, and the
+ * pools reconnect when it is back.
+ */
 export async function startPod(options: PodOptions): Promise<Pod> {
+  const logger = podLogger(options);
   const db = await openDatabase(options.config, {
     url: options.database_url,
     application_name: `creditshop:${options.region}`,
     pool_max: options.config.db_pool_max,
+    logger,
   });
-  const deps = buildDeps(options, db);
+  const deps = buildDeps({ ...options, logger }, db);
   const app = createApp(deps);
   const server = app.listen(options.port, options.host);
   server.requestTimeout = options.config.http_request_timeout_ms;
@@ -100,7 +112,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const workers = new WorkerLoop(deps.logger);
+  const workers = new WorkerLoop(deps.logger, options.config.worker_backoff_max_ms);
   if (options.run_workers) workers.start(backgroundTasks(deps));
   return {
     deps,

@@ -3,7 +3,7 @@ import type { Actor } from '../auth/tokens.js';
 import { DomainError, forbidden } from '../domain/errors.js';
 import type { IdempotencyScope, CommandResult } from '../idempotency/command-runner.js';
 import type { AppDeps } from '../platform/deps.js';
-import { insertAccount, insertWallet, toAccountView, type AccountView } from './account-repository.js';
+import { accountView, insertAccount, insertWallet, type AccountView } from './account-repository.js';
 
 export interface CreateAccountInput {
   id?: string;
@@ -36,6 +36,6 @@ export async function createAccount(
     placement.region = home_region;
     const account = await insertAccount(tx, { id, kind: 'player', region: home_region });
     if (!account) throw new DomainError('already_exists', `account ${id} already exists`);
-    return toAccountView(account, [await insertWallet(tx, id, currency, home_region)]);
+    return accountView(account, [await insertWallet(tx, id, currency, home_region)]);
   });
 }
