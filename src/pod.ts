@@ -58,9 +58,13 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
   ];
 }
 
+function podLogger(options: PodOptions): Logger {
+  return options.logger ?? createLogger({ level: options.config.log_level, region: options.region });
+}
+
 export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
-  const logger = options.logger ?? createLogger({ level: config.log_level, region });
+  const logger = podLogger(options);
   let writes: WritePath | undefined;
   const metrics = createMetrics({
     region,
@@ -78,6 +82,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const transactions = new TransactionRunner({
     tx_pool: db.tx_pool,
     lock_pool: db.lock_pool,
+    statements: db.statements,
     metrics,
     region,
     shard_base: (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD,
@@ -97,6 +102,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     : undefined;
   const executor = new BatchExecutor({
     pool: db.tx_pool,
+    onUnreachable: (error) => writes?.databaseUnreachable(error),
     queue,
     writer: new UnitWriter(db.dialect),
     policy,
@@ -107,7 +113,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   // Each batch slot of each region owns one shard of every system account (never a hot row).
   const shard_base = (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD;
   const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
-  writes = new WritePath(executor, config.batch, shardOf);
+  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms);
   const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
@@ -128,13 +134,20 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   return { ...core, sellers: createSellerServices(core) };
 }
 
+/**
+ * Starts a pod once its database answers (waiting with backoff while it does not). From then on
+ * the pod never exits for want of the database: requests answer 503 while it is away, and the
+ * pools reconnect when it is back.
+ */
 export async function startPod(options: PodOptions): Promise<Pod> {
+  const logger = podLogger(options);
   const db = await openDatabase(options.config, {
     url: options.database_url,
     application_name: `creditshop:${options.region}`,
     pool_max: options.config.db_pool_max,
+    logger,
   });
-  const deps = buildDeps(options, db);
+  const deps = buildDeps({ ...options, logger }, db);
   const app = createApp(deps);
   const server = app.listen(options.port, options.host);
   server.requestTimeout = options.config.http_request_timeout_ms;
@@ -146,7 +159,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const workers = new WorkerLoop(deps.logger);
+  const workers = new WorkerLoop(deps.logger, options.config.worker_backoff_max_ms);
   if (options.run_workers) workers.start(backgroundTasks(deps));
   return {
     deps,

@@ -1,3 +1,4 @@
+import { DatabaseUnavailable } from '../db/database-errors.js';
 import { DomainError } from '../domain/errors.js';
 import type { BatchExecutor, Outcome, Pending } from './executor.js';
 import type { Operation, RequestAnswer, RequestIdempotency } from './operation.js';
@@ -65,13 +66,31 @@ export class WritePath {
   private readonly requests_in_flight = new Map<string, { fingerprint: string; answer: Promise<RequestAnswer> }>();
   private queued = 0;
   private readonly idle_waiters: Array<() => void> = [];
+  /** Until then the database is known to be unreachable: operations are refused at once instead of waiting on it. */
+  private unreachable_until_ms = 0;
 
   constructor(
     private readonly executor: BatchExecutor,
     private readonly limits: BatchLimits,
     /** The system-balance shard of a region's batch slot in this pod. */
     private readonly shardOf: (region: string, slot: number) => number,
+    /** How long, after a batch found the database unreachable, new operations are answered 503 at once. */
+    private readonly unreachable_pause_ms: number,
   ) {}
+
+  /**
+   * A batch found the database unreachable: for a short pause every operation waiting, and every
+   * new one, is answered 503 at once (safe to retry with the same key) rather than each batch
+   * waiting out connect and query timeouts; the first batch after the pause probes it again.
+   */
+  databaseUnreachable(error: DomainError): void {
+    this.unreachable_until_ms = Date.now() + this.unreachable_pause_ms;
+    for (const queue of this.queues.values()) {
+      const waiting = queue.waiting.splice(0);
+      this.queued -= waiting.length;
+      for (const pending of waiting) pending.settle({ kind: 'failed', error });
+    }
+  }
 
   /** Operations waiting for a batch, all regions (a gauge). */
   get depth(): number {
@@ -126,6 +145,10 @@ export class WritePath {
   }
 
   private enqueue(pending: Queued): void {
+    if (Date.now() < this.unreachable_until_ms) {
+      pending.settle({ kind: 'failed', error: new DatabaseUnavailable(new Error('the last batch found the database unreachable')) });
+      return;
+    }
     if (this.queued >= this.limits.queued_max) {
       pending.settle({
         kind: 'failed',

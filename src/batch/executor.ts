@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { runPipeline, type PipelinedStatement } from '../db/pipeline.js';
-import { backoffMs, isDatabaseUnavailable, isRetryable, sqlState, type RetryPolicy } from '../db/transaction-runner.js';
+import { DatabaseUnavailable, isDatabaseUnavailable, sqlState } from '../db/database-errors.js';
+import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import { IDEMPOTENCY_KEYS_PRIMARY_KEY } from '../idempotency/idempotency-record.js';
 import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
@@ -35,6 +36,8 @@ export interface BatchSlot {
 
 export interface ExecutorSettings {
   pool: pg.Pool;
+  /** Told when a batch found the database unreachable. */
+  onUnreachable: (error: DatabaseUnavailable) => void;
   /** PostgreSQL's queue of hot accounts between pods; undefined on CockroachDB. */
   queue: AccountQueue | undefined;
   writer: UnitWriter;
@@ -84,7 +87,7 @@ export class BatchExecutor {
     try {
       connection = await this.settings.pool.connect();
     } catch (error) {
-      for (const pending of batch) pending.settle({ kind: 'failed', error: unavailable(error) });
+      this.unreachable(batch, error);
       return;
     }
     const broken = (error: unknown) => this.settings.logger.warn({ err: error }, 'batch connection failed');
@@ -107,7 +110,7 @@ export class BatchExecutor {
       const result = await this.attempt(connection, batch, slot, attempt);
       if (result === 'committed') return true;
       if ('unavailable' in result) {
-        for (const pending of batch) pending.settle({ kind: 'failed', error: unavailable(result.unavailable) });
+        this.unreachable(batch, result.unavailable);
         return false;
       }
       if ('split' in result) return this.isolate(connection, batch, slot, result.split);
@@ -123,6 +126,12 @@ export class BatchExecutor {
       }
       await sleep(backoffMs(policy, attempt));
     }
+  }
+
+  private unreachable(batch: readonly Pending[], cause: unknown): void {
+    const error = cause instanceof DatabaseUnavailable ? cause : new DatabaseUnavailable(cause);
+    for (const pending of batch) pending.settle({ kind: 'failed', error });
+    this.settings.onUnreachable(error);
   }
 
   /** A statement failed for some operation's data: halves run on their own until the culprit is alone. */
@@ -274,8 +283,4 @@ function replayOf(idempotency: RequestIdempotency, stored: StoredKey): Outcome {
   const legacy = stored.response_body!;
   if (legacy.ok) return { kind: 'replayed', response: { status: stored.status_code, body: JSON.stringify(legacy.body) } };
   return { kind: 'replayed', response: idempotency.renderFailure(new DomainError(legacy.code, legacy.detail, legacy.extensions ?? {})) };
-}
-
-function unavailable(cause: unknown): DomainError {
-  return Object.assign(new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key'), { cause });
 }

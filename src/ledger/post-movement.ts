@@ -40,7 +40,9 @@ export async function postMovement(
       needs: { accounts: [from, to].filter((account) => !isSystemAccount(account)) },
       decide: (unit) => {
         precondition?.(unit);
-        return present(postTransaction(unit, { ...references, type, account_id, currency, amount_minor: amount, postings }, deps.config.limits));
+        return present(
+          postTransaction(unit, { ...references, type, account_id, currency, amount_minor: amount, postings }, deps.config.limits),
+        );
       },
     },
     idempotency,

@@ -1,8 +1,5 @@
-import { pendingMigrations } from '../../db/migrate.js';
+import { checkReadiness } from '../../db/readiness.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-
-// Once a database has every migration applied it stays so for the life of the process.
-const migrated = new WeakSet<object>();
 
 export function operationRoutes(openapi: () => unknown): RouteSpec[] {
   return [
@@ -25,18 +22,10 @@ export function operationRoutes(openapi: () => unknown): RouteSpec[] {
       auth: 'public',
       responses: { 200: 'Ready', 503: 'Not ready' },
       handler: async (ctx) => {
-        const { db } = ctx.state.deps;
-        try {
-          await db.orm.em.getConnection().execute('SELECT 1');
-          if (!migrated.has(db)) {
-            const pending = await pendingMigrations(db);
-            if (pending.length > 0) return { status: 503, body: { status: 'migrations_pending', pending } };
-            migrated.add(db);
-          }
-        } catch {
-          return { status: 503, body: { status: 'database_unreachable' } };
-        }
-        return { status: 200, body: { status: 'ready', region: ctx.state.deps.region, dialect: db.dialect } };
+        const { db, transactions, config, region } = ctx.state.deps;
+        const readiness = await checkReadiness(transactions, config.ready_probe_timeout_ms);
+        if (readiness.status !== 'ready') return { status: 503, body: readiness };
+        return { status: 200, body: { status: 'ready', region, dialect: db.dialect } };
       },
     }),
     defineRoute({

@@ -37,7 +37,12 @@ function refundRules(deps: AppDeps, actor: Actor, override_policy: boolean): Ref
  * refunds both update the order row, so only one commits on what it read. An override of the
  * refund policy is recorded with the refund: who made it.
  */
-export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrderInput, idempotency: RequestIdempotency): Promise<RequestAnswer> {
+export async function refundOrder(
+  deps: AppDeps,
+  actor: Actor,
+  input: RefundOrderInput,
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   const rules = refundRules(deps, actor, input.override_policy ?? false);
   return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, (unit, order) => {
     const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, { ...rules, now_ms: unit.now_ms });
