@@ -1,6 +1,5 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import { notFound } from '../domain/errors.js';
 import type { PostedTransaction, TransactionType } from './ledger-repository.js';
 import { toHoldRecord, type HoldRecord } from './ledger-records.js';
 
