@@ -44,6 +44,11 @@ export function isRetryable(error: unknown): boolean {
   return state !== undefined && RETRYABLE_SQLSTATES.has(state);
 }
 
+/** Full jitter: uniform in [0, min(max, base * 2^attempt)]. */
+export function backoffMs(policy: RetryPolicy, attempt: number): number {
+  return Math.random() * Math.min(policy.backoff_max_ms, policy.backoff_base_ms * 2 ** attempt);
+}
+
 export class RetriesExhausted extends DomainError {
   constructor(
     name: string,
@@ -201,13 +206,7 @@ export class TransactionRunner {
     }
     this.metrics.transaction_retries_total.inc({ name, sqlstate: sqlState(error) ?? 'unknown' });
     // Not a conflict when queued: the next attempt waits in the queue, no backoff needed.
-    if (!queued) await sleep(this.backoffMs(attempt));
-  }
-
-  /** Full jitter: uniform in [0, min(max, base * 2^attempt)]. */
-  private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.policy.backoff_max_ms, this.policy.backoff_base_ms * 2 ** attempt);
-    return Math.random() * ceiling;
+    if (!queued) await sleep(backoffMs(this.policy, attempt));
   }
 
   private isHot(accounts: readonly string[]): boolean {

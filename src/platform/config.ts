@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import type { BatchLimits } from '../batch/batcher.js';
 import { loadTopology, regionNames, type Topology } from './regions.js';
 import { SELLER_CONFIG_KEYS, sellerConfigProblems, toSellerConfig, type SellerConfig } from '../sellers/seller-config.js';
 
@@ -78,6 +79,13 @@ export interface Config {
   psp_event_depth_max: number;
   default_currency: string;
   limits: Limits;
+  batch: BatchLimits;
+  account_directory_entries_max: number;
+  /** Queue batches of several pods on hot accounts: `auto` means on PostgreSQL only. */
+  batch_account_queue: 'auto' | 'on' | 'off';
+  hot_account_ttl_ms: number;
+  /** After a batch found the database unreachable, writes are refused at once (503) for this long. */
+  database_unreachable_pause_ms: number;
   sellers: SellerConfig;
 }
 
@@ -162,6 +170,17 @@ function buildSchema(topology: Topology) {
     BODY_DEPTH_MAX: integer().min(4).max(256).default(32),
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
+    BATCH_OPERATIONS_MAX: integer().min(1).max(4096).default(256),
+    BATCH_BYTES_MAX: integer()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    BATCH_QUEUED_MAX: integer().min(1).max(1_000_000).default(20_000),
+    BATCH_IN_FLIGHT_MAX: integer().min(1).max(16).default(2),
+    BATCH_ACCOUNT_QUEUE: Joi.string().valid('auto', 'on', 'off').default('auto'),
+    HOT_ACCOUNT_TTL_MS: integer().min(0).max(600_000).default(2000),
+    DATABASE_UNREACHABLE_PAUSE_MS: integer().min(0).max(60_000).default(500),
+    ACCOUNT_DIRECTORY_ENTRIES_MAX: integer().min(1).max(10_000_000).default(1_000_000),
     HOLD_TTL_MAX_SECONDS: integer()
       .min(1)
       .max(30 * 24 * 3600)
@@ -222,6 +241,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     psp_event_depth_max: value.PSP_EVENT_DEPTH_MAX,
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
+    batch: {
+      operations_max: value.BATCH_OPERATIONS_MAX,
+      bytes_max: value.BATCH_BYTES_MAX,
+      queued_max: value.BATCH_QUEUED_MAX,
+      in_flight_max: value.BATCH_IN_FLIGHT_MAX,
+    },
+    account_directory_entries_max: value.ACCOUNT_DIRECTORY_ENTRIES_MAX,
+    batch_account_queue: value.BATCH_ACCOUNT_QUEUE,
+    hot_account_ttl_ms: value.HOT_ACCOUNT_TTL_MS,
+    database_unreachable_pause_ms: value.DATABASE_UNREACHABLE_PAUSE_MS,
     limits: {
       amount_max_minor: value.AMOUNT_MAX_MINOR,
       balance_max_minor: value.BALANCE_MAX_MINOR,

@@ -409,11 +409,11 @@ async function openAccounts(url: string): Promise<void> {
   }
 }
 
-async function contentionLocksTaken(urls: readonly string[]): Promise<number> {
+async function batchesQueued(urls: readonly string[]): Promise<number> {
   let total = 0;
   for (const url of urls) {
     const text = await (await fetch(`${url}/metrics`)).text();
-    for (const line of text.split('\n')) if (line.startsWith('db_contention_locks_total{')) total += Number(line.split(' ').pop());
+    for (const line of text.split('\n')) if (line.startsWith('batch_queued_total{')) total += Number(line.split(' ').pop());
   }
   return total;
 }
@@ -463,8 +463,8 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
       await startDatabase();
       return { away_from_ms, away_until_ms, back_ms: Date.now() };
     });
-    // The contention-lock connection (checked out, idle in a transaction) was in play.
-    expect(await contentionLocksTaken(urls())).toBeGreaterThan(0);
+    // The hot-account queue's connection (checked out, idle in a transaction) was in play.
+    expect(await batchesQueued(urls())).toBeGreaterThan(0);
   });
 
   it('a stall longer than the idle-in-transaction and query timeouts: no pod exits, 503 while stalled, ready again, 201s in the ledger', {

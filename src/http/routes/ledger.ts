@@ -1,12 +1,11 @@
 import Joi from 'joi';
-import { captureHold } from '../../ledger/capture-hold.js';
 import { createHold } from '../../ledger/create-hold.js';
 import { createTransfer } from '../../ledger/create-transfer.js';
 import { creditWallet } from '../../ledger/credit-wallet.js';
 import { debitWallet } from '../../ledger/debit-wallet.js';
 import { accountHistory, getHold, getTransaction, getTransfer } from '../../ledger/ledger-reads.js';
 import { refundTransaction } from '../../ledger/refund-transaction.js';
-import { voidHold } from '../../ledger/void-hold.js';
+import { captureHoldRequest, voidHoldRequest } from '../../ledger/settle-hold.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
@@ -128,7 +127,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       body: Joi.object({ amount }),
       responses: { ...holdResponses, 200: 'The captured hold' },
       handler: async (ctx, { actor, params, body, idempotency }) =>
-        captureHold(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
+        captureHoldRequest(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
     }),
     defineRoute({
       operation_id: 'voidHold',
@@ -141,7 +140,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({}),
       responses: { ...holdResponses, 200: 'The voided hold' },
-      handler: async (ctx, { actor, params, idempotency }) => voidHold(ctx.state.deps, actor, params.id, idempotency),
+      handler: async (ctx, { actor, params, idempotency }) => voidHoldRequest(ctx.state.deps, actor, params.id, idempotency),
     }),
     defineRoute({
       operation_id: 'createTransfer',

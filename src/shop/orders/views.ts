@@ -1,4 +1,4 @@
-import type { Order } from './order-repository.js';
+import type { Order } from './order-records.js';
 
 export function orderView(order: Order) {
   return {
