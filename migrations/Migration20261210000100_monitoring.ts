@@ -26,7 +26,8 @@ export class Migration20261210000100_monitoring extends SharedMigration {
     // top-ups the PSP never confirmed (flagged by the stuck top-up worker).
     this.addSql('CREATE INDEX purchase_requests_in_review ON purchase_requests (created_at) WHERE review_reason IS NOT NULL');
     this.addSql(
-      "CREATE INDEX topups_needing_reconciliation ON topups (created_at) WHERE status = 'PENDING' AND reconciliation_required_at IS NOT NULL",
+      `CREATE INDEX topups_needing_reconciliation ON topups (created_at)
+       WHERE status = 'PENDING' AND reconciliation_required_at IS NOT NULL`,
     );
   }
 }

@@ -23,12 +23,15 @@ const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
 const topology = loadTopology();
 const readYaml = (file: string) => parseYaml(readFileSync(file, 'utf8')) as any;
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${name} variable syntax, not a JavaScript template
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const families = (list: ExportedFamily[]) => new Map(list.map((family) => [family.name, family]));
 
 describe('the PromQL reference extractor', () => {
   it('names the metrics, not the functions, aggregations, keywords or labels', () => {
     const references = promqlReferences(
-      'histogram_quantile(0.99, sum by (region, le) (rate(http_request_duration_seconds_bucket{route!~"/health|/ready", status="503"}[5m])))' +
+      'histogram_quantile(0.99, sum by (region, le) (rate(' +
+        'http_request_duration_seconds_bucket{route!~"/health|/ready", status="503"}[5m])))' +
         ' > 0.5 and on (region) sum without (instance) (rate(seller_calls_total[5m] offset 1m)) > bool 1' +
         ' or count_values("v", max(up)) unless topk(3, time() - batch_queued_total @ start())',
     );
@@ -53,6 +56,7 @@ describe('the PromQL reference extractor', () => {
   });
 
   it("reads Grafana's interval variables and leaves variables inside label values alone", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's ${name} variable syntax, not a JavaScript template
     expect(grafanaToPromql('rate(x{region=~"$region"}[$__rate_interval]) * ${__interval}')).toBe('rate(x{region=~"$region"}[5m]) * 1m');
     expect(promqlReferences('sum(rate(x{region=~"$region", a="\\"$b"}[$__rate_interval]))').metrics[0]!.matchers).toEqual([
       { label: 'region', op: '=~', value: '$region' },
@@ -108,7 +112,8 @@ describe('checking the names against what the pods export', () => {
 
   it('passes real names and labels', () => {
     const references = promqlReferences(
-      'histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{status="200"}[5m]))) + sum by (instance) (up)',
+      'histogram_quantile(0.99, sum by (route, le) (rate(http_request_duration_seconds_bucket{status="200"}[5m])))' +
+        ' + sum by (instance) (up)',
     );
     expect(referenceProblems('panel', references, exported, [])).toEqual([]);
   });
@@ -183,7 +188,7 @@ describe('deploy/grafana/dashboards', () => {
         expect(x >= 0 && w > 0 && x + w <= 24 && y >= 0 && h > 0, `${file} ${panel['title']}`).toBe(true);
         if (panel['type'] === 'row') continue;
         expect(panel['title'], file).toBeTruthy();
-        expect(panel['datasource'], `${file} ${panel['title']}`).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        expect(panel['datasource'], `${file} ${panel['title']}`).toEqual(DATASOURCE);
         expect(panel['targets'].length, `${file} ${panel['title']}`).toBeGreaterThan(0);
         for (const target of panel['targets']) expect(target.datasource).toEqual(panel['datasource']);
       }
