@@ -146,7 +146,7 @@ async function metricsOf(pod: Pod): Promise<string> {
 }
 
 /** The value of one series in an exposition: the sample whose labels include `labels` (undefined when absent). */
-function valueOf(exposition: string, name: string, labels: Record<string, string> = {}): number | undefined {
+function sampleValue(exposition: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of exposition.split('\n')) {
     const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!sample || sample[1] !== name) continue;
@@ -235,13 +235,13 @@ describe('fleet gauges: every pod exports the facts of the whole database', () =
     expect(held).toBe(1);
     await everyPodShows('the held event, the unconfirmed top-up and the circuits', (exposition) => {
       return (
-        valueOf(exposition, 'psp_events_held_for_review', { outcome: 'unknown_topup' }) === held &&
-        valueOf(exposition, 'topups_needing_reconciliation') === 1 &&
-        valueOf(exposition, 'seller_circuits', { state: 'open' }) === 1 &&
-        valueOf(exposition, 'seller_circuits', { state: 'closed' }) === 1 &&
-        valueOf(exposition, 'seller_circuits', { state: 'half_open' }) === 0 &&
-        valueOf(exposition, 'purchase_requests_in_review') === 0 &&
-        valueOf(exposition, 'pod_ready') === 1
+        sampleValue(exposition, 'psp_events_held_for_review', { outcome: 'unknown_topup' }) === held &&
+        sampleValue(exposition, 'topups_needing_reconciliation') === 1 &&
+        sampleValue(exposition, 'seller_circuits', { state: 'open' }) === 1 &&
+        sampleValue(exposition, 'seller_circuits', { state: 'closed' }) === 1 &&
+        sampleValue(exposition, 'seller_circuits', { state: 'half_open' }) === 0 &&
+        sampleValue(exposition, 'purchase_requests_in_review') === 0 &&
+        sampleValue(exposition, 'pod_ready') === 1
       );
     });
   });
@@ -249,7 +249,7 @@ describe('fleet gauges: every pod exports the facts of the whole database', () =
   it('counts what each pod did itself: PSP events by outcome, calls skipped because a circuit was open', async () => {
     const expositions = await Promise.all(cluster.pods.map(metricsOf));
     const total = (name: string, labels: Record<string, string>) =>
-      expositions.reduce((sum, exposition) => sum + (valueOf(exposition, name, labels) ?? 0), 0);
+      expositions.reduce((sum, exposition) => sum + (sampleValue(exposition, name, labels) ?? 0), 0);
     expect(total('psp_events_total', { outcome: 'credited' })).toBe(1);
     expect(total('psp_events_total', { outcome: 'unknown_topup' })).toBe(1);
     expect(total('seller_calls_skipped_total', { reason: 'circuit_open' })).toBeGreaterThanOrEqual(1);
@@ -263,16 +263,16 @@ describe('fleet gauges: every pod exports the facts of the whole database', () =
       [id, randomUUID(), topology.regions[0]!.name],
     );
     try {
-      await everyPodShows('one purchase request in review', (exposition) => valueOf(exposition, 'purchase_requests_in_review') === 1);
+      await everyPodShows('one purchase request in review', (exposition) => sampleValue(exposition, 'purchase_requests_in_review') === 1);
     } finally {
       await sql.query('DELETE FROM purchase_requests WHERE id = $1', [id]);
     }
-    await everyPodShows('no purchase request in review', (exposition) => valueOf(exposition, 'purchase_requests_in_review') === 0);
+    await everyPodShows('no purchase request in review', (exposition) => sampleValue(exposition, 'purchase_requests_in_review') === 0);
   });
 
   it('reports the held event through reconciliation, and forgets it in every pod once an operator settles it', async () => {
     await everyPodShows('the held event in the last reconciliation', (exposition) => {
-      return valueOf(exposition, 'reconciliation_mismatches', { check: 'psp_event_held_for_review' }) === 1;
+      return sampleValue(exposition, 'reconciliation_mismatches', { check: 'psp_event_held_for_review' }) === 1;
     });
     const settled = await request(
       world.url(1),
@@ -286,8 +286,8 @@ describe('fleet gauges: every pod exports the facts of the whole database', () =
     expect(settled.status).toBe(200);
     await everyPodShows('no held event and a clean last reconciliation', (exposition) => {
       return (
-        valueOf(exposition, 'psp_events_held_for_review', { outcome: 'unknown_topup' }) === undefined &&
-        valueOf(exposition, 'reconciliation_mismatches', { check: 'psp_event_held_for_review' }) === undefined
+        sampleValue(exposition, 'psp_events_held_for_review', { outcome: 'unknown_topup' }) === undefined &&
+        sampleValue(exposition, 'reconciliation_mismatches', { check: 'psp_event_held_for_review' }) === undefined
       );
     });
   });
@@ -298,15 +298,15 @@ describe('reconciliation', () => {
     const pod = cluster.pods[2]!;
     const before = await metricsOf(pod);
     const runs = (exposition: string) =>
-      (valueOf(exposition, 'reconciliation_runs_total', { trigger: 'admin', outcome: 'clean' }) ?? 0) +
-      (valueOf(exposition, 'reconciliation_runs_total', { trigger: 'admin', outcome: 'mismatches' }) ?? 0);
+      (sampleValue(exposition, 'reconciliation_runs_total', { trigger: 'admin', outcome: 'clean' }) ?? 0) +
+      (sampleValue(exposition, 'reconciliation_runs_total', { trigger: 'admin', outcome: 'mismatches' }) ?? 0);
     const asked_at_s = Date.now() / 1000;
     const report = await ok(request(pod.url, 'POST', '/v1/admin/reconcile', undefined, { token: world.admin }), 200);
     const after = await metricsOf(pod);
     expect(runs(after)).toBe(runs(before) + 1);
     // The report is the fleet's last unless a scheduled run started later: then that one shows.
-    expect(valueOf(after, 'reconciliation_last_success_timestamp_seconds')).toBeGreaterThan(asked_at_s - 1);
-    expect(valueOf(after, 'reconciliation_interval_seconds')).toBe(RECONCILIATION_INTERVAL_SECONDS);
+    expect(sampleValue(after, 'reconciliation_last_success_timestamp_seconds')).toBeGreaterThan(asked_at_s - 1);
+    expect(sampleValue(after, 'reconciliation_interval_seconds')).toBe(RECONCILIATION_INTERVAL_SECONDS);
     const checks = new Set(report.mismatches.map((mismatch: { check: string }) => mismatch.check));
     expect(checks.size, JSON.stringify(report.mismatches)).toBe(0);
   });
@@ -316,7 +316,7 @@ describe('reconciliation', () => {
       let total = 0;
       for (const exposition of await Promise.all(cluster.pods.map(metricsOf))) {
         for (const outcome of ['clean', 'mismatches', 'failed']) {
-          total += valueOf(exposition, 'reconciliation_runs_total', { trigger: 'schedule', outcome }) ?? 0;
+          total += sampleValue(exposition, 'reconciliation_runs_total', { trigger: 'schedule', outcome }) ?? 0;
         }
       }
       return total;
