@@ -258,7 +258,8 @@ describe('fleet gauges: every pod exports the facts of the whole database', () =
   it('counts purchase requests kept for review, and drops them once settled', async () => {
     const id = randomUUID();
     await sql.query(
-      `INSERT INTO purchase_requests (id, account_id, product_id, max_price_minor, currency, status, hold_id, deadline_at, review_reason, crdb_region)
+      `INSERT INTO purchase_requests
+         (id, account_id, product_id, max_price_minor, currency, status, hold_id, deadline_at, review_reason, crdb_region)
        VALUES ($1, 'reviewed-buyer', 'book-1', 100, 'EUR', 'pending', $2, now(), 'a seller confirmed above the price', $3)`,
       [id, randomUUID(), topology.regions[0]!.name],
     );
