@@ -16,6 +16,9 @@ export interface Needs {
   orders?: readonly string[];
   /** Purchase requests of the seller aggregator, with their attempts and their job. */
   purchase_requests?: readonly string[];
+  topups?: readonly string[];
+  /** Keys of the PSP event log. */
+  psp_events?: readonly string[];
 }
 
 /**

@@ -14,6 +14,8 @@ import { toItem, type ItemRow } from '../shop/catalog/item-repository.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDERS, toEntitlementRecord, toOrderLineRecord, toOrderRecord } from '../shop/orders/order-records.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, toJobRecord } from '../sellers/purchases/purchase-records.js';
 import { toAttempt, toRequest } from '../sellers/purchases/purchase-repository.js';
+import { PSP_EVENTS, TOPUPS, toPspEventRecord } from '../shop/topups/topup-records.js';
+import { TOPUP_COLUMNS, toTopup, type TopupRow } from '../shop/topups/topup-repository.js';
 import type { TrackedTable } from './journal.js';
 import type { Needs } from './operation.js';
 import { Unit } from './unit.js';
@@ -28,6 +30,8 @@ export interface ReadSet {
   items: string[];
   orders: string[];
   purchase_requests: string[];
+  topups: string[];
+  psp_events: string[];
 }
 
 export function mergeNeeds(all: readonly Needs[]): ReadSet {
@@ -39,6 +43,8 @@ export function mergeNeeds(all: readonly Needs[]): ReadSet {
     items: union((needs) => needs.items),
     orders: union((needs) => needs.orders),
     purchase_requests: union((needs) => needs.purchase_requests),
+    topups: union((needs) => needs.topups),
+    psp_events: union((needs) => needs.psp_events),
   };
 }
 
@@ -153,6 +159,18 @@ const READERS: Reader[] = [
     text: "SELECT * FROM jobs WHERE kind = 'purchase' AND subject_id = ANY($1::uuid[])",
     param: (set) => nonEmpty(set.purchase_requests),
     load: (unit, rows) => loadAll(unit.table(JOBS), rows, toJobRecord),
+  },
+  {
+    name: 'batch_read_topups',
+    text: `SELECT ${TOPUP_COLUMNS} FROM topups WHERE id = ANY($1::uuid[])`,
+    param: (set) => nonEmpty(set.topups),
+    load: (unit, rows) => loadAll(unit.table(TOPUPS), rows, (row) => toTopup(row as unknown as TopupRow)),
+  },
+  {
+    name: 'batch_read_psp_events',
+    text: 'SELECT * FROM psp_events WHERE id = ANY($1::text[])',
+    param: (set) => nonEmpty(set.psp_events),
+    load: (unit, rows) => loadAll(unit.table(PSP_EVENTS), rows, toPspEventRecord),
   },
 ];
 

@@ -2,6 +2,7 @@ import { IDEMPOTENCY_KEYS } from '../idempotency/idempotency-record.js';
 import { ACCOUNTS, ENTRIES, HOLDS, TRANSACTIONS, WALLETS } from '../ledger/ledger-records.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDER_REFUNDS, ORDERS } from '../shop/orders/order-records.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS } from '../sellers/purchases/purchase-records.js';
+import { PSP_EVENTS, TOPUPS } from '../shop/topups/topup-records.js';
 import type { TableSpec } from './table-writer.js';
 
 /**
@@ -21,5 +22,7 @@ export const WRITE_ORDER: Array<TableSpec<object>> = [
   PURCHASE_REQUESTS,
   PURCHASE_ATTEMPTS,
   JOBS,
+  TOPUPS,
+  PSP_EVENTS,
   IDEMPOTENCY_KEYS,
 ] as unknown as Array<TableSpec<object>>;
