@@ -46,6 +46,7 @@ export function fleetTask(deps: Deps, spec: FleetTaskSpec): PeriodicTask {
       try {
         await spec.run();
       } catch (error) {
+        // Due again after one ask; if even the release fails, the lease expires on its own.
         await release(deps, spec.name, token, ask_ms).catch(() => undefined);
         throw error;
       } finally {
