@@ -90,19 +90,19 @@ describe('one batch, many operations, each with its own answer', () => {
       (path: string, body: unknown, idempotency = key()) =>
       () =>
         request(url, 'POST', path, body, { token: h.service, key: idempotency });
-    const debit = (account: string, amount: number, currency = 'EUR') => ({ amount, currency, reason: 'batched' });
+    const debit = (amount: number, currency = 'EUR') => ({ amount, currency, reason: 'batched' });
     const { answers, batches, operations } = await inOneBatch(
       h,
       inject('database_url'),
       url,
       [
-        post(`/v1/accounts/${rich}/debits`, debit(rich, 100)),
-        post(`/v1/accounts/${poor}/debits`, debit(poor, 100)),
-        post(`/v1/accounts/${rich}/debits`, debit(rich, 200), twice),
-        post(`/v1/accounts/${euro_only}/debits`, debit(euro_only, 10, 'GEMS')),
-        post('/v1/accounts/nobody-has-this-account/debits', debit('nobody', 10)),
+        post(`/v1/accounts/${rich}/debits`, debit(100)),
+        post(`/v1/accounts/${poor}/debits`, debit(100)),
+        post(`/v1/accounts/${rich}/debits`, debit(200), twice),
+        post(`/v1/accounts/${euro_only}/debits`, debit(10, 'GEMS')),
+        post('/v1/accounts/nobody-has-this-account/debits', debit(10)),
         post(`/v1/accounts/${rich}/credits`, { amount: 30, currency: 'EUR', reason: 'batched' }),
-        post(`/v1/accounts/${rich}/debits`, debit(rich, 200), twice),
+        post(`/v1/accounts/${rich}/debits`, debit(200), twice),
       ],
       6,
     );
