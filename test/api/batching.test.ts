@@ -80,7 +80,7 @@ describe('one batch, many operations, each with its own answer', () => {
   });
   afterAll(() => h?.cluster.stop());
 
-  it('when successes, refusals, a twin key, a currency mismatch and an unknown account share a batch, each has its own answer', async () => {
+  it('when successes, refusals, a twin key, a currency mismatch and an unknown account share a batch, each gets an answer', async () => {
     const url = h.cluster.pod(REGION).url;
     const rich = await h.openAccount(1_000, { home_region: REGION, base: url });
     const poor = await h.openAccount(50, { home_region: REGION, base: url });
