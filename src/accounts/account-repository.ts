@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import Joi from 'joi';
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { walletBalance, type WalletBalance } from '../domain/money.js';
+import { minorSchema, timestampSchema, unionMembers, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 import { AccountEntity, WalletEntity, type AccountRow, type WalletRow } from './account-entities.js';
 
 export interface AccountView {
@@ -10,6 +12,21 @@ export interface AccountView {
   created_at: string;
   wallets: WalletBalance[];
 }
+
+export const walletViewSchema = viewSchema('Wallet', {
+  currency: Joi.string(),
+  balance: minorSchema,
+  held: minorSchema.description('Held by active holds'),
+  available: minorSchema.description('balance - held'),
+} satisfies ViewKeys<WalletBalance>);
+
+export const accountViewSchema = viewSchema('Account', {
+  id: Joi.string(),
+  kind: Joi.string().valid(...unionMembers<AccountView['kind']>({ player: true, system: true })),
+  home_region: Joi.string(),
+  created_at: timestampSchema,
+  wallets: Joi.array().items(walletViewSchema),
+} satisfies ViewKeys<AccountView>);
 
 export function toWalletBalance(row: Pick<WalletRow, 'currency' | 'balance_minor' | 'held_minor'>): WalletBalance {
   return walletBalance(row.currency, int8(row.balance_minor), int8(row.held_minor));

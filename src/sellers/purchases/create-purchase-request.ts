@@ -1,8 +1,10 @@
+import Joi from 'joi';
 import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
 import { insertHold } from '../../ledger/hold-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { idSchema, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { insertJob } from '../jobs/job-queue.js';
 import { statusUrl } from './get-purchase-request.js';
 import { insertPurchaseRequest } from './purchase-repository.js';
@@ -19,6 +21,12 @@ export interface Accepted {
   status: 'pending';
   status_url: string;
 }
+
+export const acceptedSchema = viewSchema('PurchaseRequestAccepted', {
+  id: idSchema,
+  status: Joi.valid('pending'),
+  status_url: Joi.string().description('Poll it (GET) until the status is final'),
+} satisfies ViewKeys<Accepted>);
 
 /**
  * Accepts a purchase request: in ONE transaction the wallet hold of `max_price` (to @sellers),

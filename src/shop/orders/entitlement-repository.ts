@@ -77,3 +77,5 @@ export async function listEntitlements(tx: SqlTx, account_id: string, page: { li
     next_cursor: last ? encodeCursor([int8(last.account_seq)]) : null,
   };
 }
+
+export type EntitlementView = Awaited<ReturnType<typeof listEntitlements>>['data'][number];

@@ -1,8 +1,10 @@
+import Joi from 'joi';
 import { DomainError, invariant } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
 import { twinCommitted } from '../../idempotency/command-runner.js';
 import { postTransaction } from '../../ledger/ledger-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { findPspEvent, insertPspEvent, type NewPspEvent } from './psp-event-repository.js';
 import { bodyBase64, bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
@@ -10,6 +12,26 @@ import { findTopup, findWalletBalance, saveTopup, type Topup } from './topup-rep
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
 export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup';
+
+export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
+  received: Joi.valid(true),
+  outcome: Joi.string().valid(
+    ...unionMembers<EventOutcome>({
+      credited: true,
+      failed: true,
+      reversed: true,
+      reversal_waiting: true,
+      superseded: true,
+      ignored_state: true,
+      duplicate: true,
+      amount_mismatch: true,
+      held_for_review: true,
+      conflict: true,
+      malformed: true,
+      unknown_topup: true,
+    }),
+  ),
+} satisfies ViewKeys<Awaited<ReturnType<typeof receivePspEvent>>>);
 
 /** A row of the event log with what the delivery came to. */
 type EventRecord = NewPspEvent & { outcome: EventOutcome };
