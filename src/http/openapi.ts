@@ -26,7 +26,8 @@ again with \`Idempotent-Replayed: true\`. 429 and 503 carry \`Retry-After\` (503
 Lists answer \`{ data, next_cursor }\`: pass \`next_cursor\` as \`cursor\` until it is null.
 
 A method that a documented path does not serve answers 405 with \`Allow\` (components.responses.MethodNotAllowed);
-a path that is not documented here answers 404 (components.responses.NoRoute).`;
+a path that is not documented here answers 404 (components.responses.NoRoute). Requests whose headers are too large for
+the HTTP server get 431 before the app sees them (components.responses.HeadersTooLarge, without X-Request-Id).`;
 
 const RESPONSE_HEADERS = {
   'X-Region': { description: 'The region of the pod that served the request', required: true, schema: { type: 'string' } },
@@ -148,6 +149,7 @@ function responses(spec: RouteSpec, components: SchemaComponents) {
     const description = describe(spec.responses[status])?.description ?? [...codes].map((code) => TITLE_BY_CODE[code]).join('; ');
     answers[status] = problemResponse(status, [...codes], description, headers);
   }
+  answers['431'] = { $ref: '#/components/responses/HeadersTooLarge' };
   return answers;
 }
 
@@ -227,6 +229,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
       responses: {
         NoRoute: problem(404, 'not_found', 'No such path', ['X-Region', 'X-Request-Id']),
         MethodNotAllowed: problem(405, 'validation_error', 'The path does not serve this method', ['X-Region', 'X-Request-Id', 'Allow']),
+        // Node's HTTP parser refuses these before the app sees the request: no request id exists yet (src/pod.ts).
+        HeadersTooLarge: problem(431, 'validation_error', 'Request headers over the HTTP server limit', ['X-Region']),
       },
       schemas: components.schemas,
     },

@@ -57,7 +57,9 @@ export const problemSchema = Joi.object({
   status: Joi.number().integer(),
   detail: Joi.string(),
   code: Joi.string().valid(...ERROR_CODES),
-  request_id: Joi.string().description('Also in X-Request-Id; quote it when reporting a problem'),
+  request_id: Joi.string()
+    .optional()
+    .description('Also in X-Request-Id; quote it when reporting a problem. Absent only on answers Node gives before the app (431)'),
   errors: Joi.array()
     .items(Joi.object({ path: Joi.string().allow(''), message: Joi.string() }))
     .optional()

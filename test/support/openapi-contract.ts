@@ -79,9 +79,10 @@ export class OpenApiContract {
       if (answer.status !== expected_status) {
         return [route ? `${answer.method} is not documented on ${route.template}` : `${path} is not a documented path`];
       }
-      return this.checkResponse(this.document['components']['responses'][name], answer);
+      return this.checkResponse(this.component(`#/components/responses/${name}`), answer);
     }
-    const response = operation['responses'][String(answer.status)];
+    const documented = operation['responses'][String(answer.status)];
+    const response = documented?.['$ref'] ? this.component(documented['$ref']) : documented;
     if (!response) return [`${operation['operationId']} does not document status ${answer.status}`];
     const problems = this.checkResponse(response, answer);
     if (problems.length === 0) this.passed.add(`${operation['operationId']} ${answer.status}`);
@@ -95,7 +96,7 @@ export class OpenApiContract {
   private checkHeaders(response: JsonObject, headers: Headers): string[] {
     const problems: string[] = [];
     for (const [name, declared] of Object.entries((response['headers'] ?? {}) as Record<string, JsonObject>)) {
-      const header = declared['$ref'] ? this.document['components']['headers'][name] : declared;
+      const header = declared['$ref'] ? this.component(declared['$ref']) : declared;
       const value = headers.get(name);
       if (value === null) {
         if (header['required']) problems.push(`header ${name} is missing`);
@@ -123,6 +124,14 @@ export class OpenApiContract {
     const validate = this.validator(documented['schema']);
     if (validate(body)) return [];
     return [`the body does not match its schema: ${this.ajv.errorsText(validate.errors)}; body: ${answer.text.slice(0, 500)}`];
+  }
+
+  /** A component by its local reference (`#/components/responses/NoRoute`). */
+  private component(ref: string): JsonObject {
+    const [, , kind, name] = ref.split('/');
+    const found = this.document['components'][kind!]?.[name!];
+    if (!found) throw new Error(`/openapi.json refers to ${ref}, which it does not define`);
+    return found;
   }
 
   private validator(schema: JsonObject): ValidateFunction {

@@ -9,9 +9,17 @@ const SWAGGER_UI_DIR = path.dirname(createRequire(import.meta.url).resolve('swag
 const OPENAPI_PATH = '/openapi.json';
 // The files are those of the pinned version: a day in caches is safe, and an upgrade changes the page anyway.
 const ASSET_CACHE_CONTROL = 'public, max-age=86400';
-// Only the pod's own scripts run, and they talk only to the pod; Swagger UI styles its elements inline and draws icons as data: URLs.
-const PAGE_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+// Only the pod's own scripts run, and they talk only to the pod; Swagger UI styles its elements
+// inline and draws icons as data: URLs.
+const PAGE_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
 
 const PAGE = `<!doctype html>
 <html lang="en">
