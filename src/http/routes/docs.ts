@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 // Swagger UI (swagger-ui-dist, pinned in package.json) ships as static files: the pod serves them
@@ -52,69 +53,62 @@ const INITIALIZER = `window.addEventListener('load', function () {
 });
 `;
 
-interface DocsFile {
-  operation_id: string;
-  path: string;
-  summary: string;
-  media_type: string;
-  /** A file of swagger-ui-dist, or the text itself. */
-  source: { file: string } | { text: string };
-  headers: Record<string, string>;
-}
+const PAGE_HEADERS = { 'Content-Security-Policy': PAGE_SECURITY_POLICY, 'Cache-Control': 'no-cache' };
+const ASSET_HEADERS = { 'Cache-Control': ASSET_CACHE_CONTROL };
 
-const FILES: DocsFile[] = [
-  {
-    operation_id: 'docsPage',
-    path: '/docs',
-    summary: 'This API, readable: Swagger UI over /openapi.json',
-    media_type: 'text/html',
-    source: { text: PAGE },
-    headers: { 'Content-Security-Policy': PAGE_SECURITY_POLICY, 'Cache-Control': 'no-cache' },
-  },
-  {
-    operation_id: 'docsInitializer',
-    path: '/docs/docs.js',
-    summary: 'Starts Swagger UI on /openapi.json',
-    media_type: 'text/javascript',
-    source: { text: INITIALIZER },
-    headers: { 'Cache-Control': ASSET_CACHE_CONTROL },
-  },
-  {
-    operation_id: 'docsSwaggerUiScript',
-    path: '/docs/swagger-ui-bundle.js',
-    summary: 'Swagger UI (swagger-ui-dist)',
-    media_type: 'text/javascript',
-    source: { file: 'swagger-ui-bundle.js' },
-    headers: { 'Cache-Control': ASSET_CACHE_CONTROL },
-  },
-  {
-    operation_id: 'docsSwaggerUiStyles',
-    path: '/docs/swagger-ui.css',
-    summary: 'Swagger UI styles (swagger-ui-dist)',
-    media_type: 'text/css',
-    source: { file: 'swagger-ui.css' },
-    headers: { 'Cache-Control': ASSET_CACHE_CONTROL },
-  },
-];
+/** A file of swagger-ui-dist, streamed from the installed package. */
+const swaggerUiFile = (name: string) => () => createReadStream(path.join(SWAGGER_UI_DIR, name));
+
+function docsRoute(
+  operation_id: string,
+  route_path: string,
+  summary: string,
+  media_type: string,
+  body: () => string | Readable,
+  headers: Record<string, string>,
+): RouteSpec {
+  return defineRoute({
+    operation_id,
+    method: 'get',
+    path: route_path,
+    summary,
+    tag: 'operations',
+    auth: 'public',
+    responses: { 200: summary },
+    response_content_type: media_type,
+    needs_database: false,
+    handler: async () => ({ status: 200, body: body(), headers: { 'Content-Type': `${media_type}; charset=utf-8`, ...headers } }),
+  });
+}
 
 /** GET /docs and the files it loads, all served by the pod. */
 export function docsRoutes(): RouteSpec[] {
-  return FILES.map((file) =>
-    defineRoute({
-      operation_id: file.operation_id,
-      method: 'get',
-      path: file.path,
-      summary: file.summary,
-      tag: 'operations',
-      auth: 'public',
-      responses: { 200: file.summary },
-      response_content_type: file.media_type,
-      needs_database: false,
-      handler: async () => ({
-        status: 200,
-        body: 'text' in file.source ? file.source.text : createReadStream(path.join(SWAGGER_UI_DIR, file.source.file)),
-        headers: { 'Content-Type': `${file.media_type}; charset=utf-8`, ...file.headers },
-      }),
-    }),
-  );
+  const summary = 'Swagger UI (swagger-ui-dist)';
+  return [
+    docsRoute('docsPage', '/docs', 'This API, readable: Swagger UI over /openapi.json', 'text/html', () => PAGE, PAGE_HEADERS),
+    docsRoute(
+      'docsInitializer',
+      '/docs/docs.js',
+      'Starts Swagger UI on /openapi.json',
+      'text/javascript',
+      () => INITIALIZER,
+      ASSET_HEADERS,
+    ),
+    docsRoute(
+      'docsSwaggerUiScript',
+      '/docs/swagger-ui-bundle.js',
+      summary,
+      'text/javascript',
+      swaggerUiFile('swagger-ui-bundle.js'),
+      ASSET_HEADERS,
+    ),
+    docsRoute(
+      'docsSwaggerUiStyles',
+      '/docs/swagger-ui.css',
+      `${summary}: styles`,
+      'text/css',
+      swaggerUiFile('swagger-ui.css'),
+      ASSET_HEADERS,
+    ),
+  ];
 }

@@ -8,8 +8,9 @@ import { cancelOrder } from '../../shop/orders/cancel-order.js';
 import { completeOrder } from '../../shop/orders/complete-order.js';
 import { accountEntitlements, accountOrders, getOrder } from '../../shop/orders/order-reads.js';
 import { placeOrder } from '../../shop/orders/place-order.js';
-import { refundOrder } from '../../shop/orders/refund-order.js';
-import { entitlementViewSchema, orderRefundViewSchema, orderViewSchema } from '../../shop/orders/views.js';
+import { entitlementViewSchema } from '../../shop/orders/entitlement-repository.js';
+import { orderRefundViewSchema, refundOrder } from '../../shop/orders/refund-order.js';
+import { orderViewSchema } from '../../shop/orders/views.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, accountParams, pageQuery, pageSchema, uuidParams } from './schemas.js';
 

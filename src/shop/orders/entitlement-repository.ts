@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import Joi from 'joi';
 import { decodeCursor, encodeCursor } from '../../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import { invariant } from '../../domain/errors.js';
 import { reserveAccountSequence } from '../../ledger/ledger-repository.js';
+import { idSchema, timestampSchema, unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import type { Order } from './order-repository.js';
 
 /** One entitlement per order line: what the player owns because they paid for it. */
@@ -79,3 +81,14 @@ export async function listEntitlements(tx: SqlTx, account_id: string, page: { li
 }
 
 export type EntitlementView = Awaited<ReturnType<typeof listEntitlements>>['data'][number];
+
+export const entitlementViewSchema = viewSchema('Entitlement', {
+  id: idSchema,
+  order_id: idSchema,
+  item_id: Joi.string(),
+  quantity: Joi.number().integer().description('Units still owned'),
+  quantity_granted: Joi.number().integer(),
+  status: Joi.string().valid(...unionMembers<EntitlementRow['status']>({ ACTIVE: true, REVOKED: true })),
+  granted_at: timestampSchema,
+  revoked_at: timestampSchema.allow(null),
+} satisfies ViewKeys<EntitlementView>);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Joi from 'joi';
 import { hasScope } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { forbidden } from '../../domain/errors.js';
@@ -6,10 +7,12 @@ import type { CommandResult, IdempotencyScope } from '../../idempotency/command-
 import { postTransaction } from '../../ledger/ledger-repository.js';
 import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { idSchema, minorSchema, timestampSchema, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { revokeEntitlements } from './entitlement-repository.js';
 import { orderCommand } from './order-access.js';
 import { changeStatus, insertRefund, markLinesRefunded } from './order-repository.js';
 import { grantPostings, planRefund, type RefundLineRequest, type RefundRules } from './pricing.js';
+import { orderStatusSchema } from './views.js';
 
 export interface RefundOrderInput {
   order_id: string;
@@ -92,3 +95,17 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
   });
 }
 export type RefundView = Awaited<ReturnType<typeof refundOrder>> extends CommandResult<infer T> ? T : never;
+
+export const orderRefundViewSchema = viewSchema('OrderRefund', {
+  id: idSchema,
+  order_id: idSchema,
+  amount: minorSchema,
+  currency: Joi.string(),
+  lines: Joi.array().items(viewPart({ item_id: Joi.string(), quantity: Joi.number().integer() })),
+  reason: Joi.string(),
+  override_policy: Joi.boolean(),
+  policy_overridden_by: Joi.string().allow(null).description('Who overrode the refund policy, when someone did'),
+  transaction_id: idSchema,
+  order_status: orderStatusSchema,
+  created_at: timestampSchema,
+} satisfies ViewKeys<RefundView>);

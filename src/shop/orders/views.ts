@@ -1,9 +1,7 @@
 import Joi from 'joi';
 import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { itemKindSchema } from '../catalog/item.js';
-import type { EntitlementView } from './entitlement-repository.js';
 import type { Order, OrderMode, OrderStatus } from './order-repository.js';
-import type { RefundView } from './refund-order.js';
 
 export function orderView(order: Order) {
   return {
@@ -35,7 +33,7 @@ export function orderView(order: Order) {
 }
 export type OrderView = ReturnType<typeof orderView>;
 
-const orderStatusSchema = Joi.string().valid(
+export const orderStatusSchema = Joi.string().valid(
   ...unionMembers<OrderStatus>({ PENDING: true, COMPLETED: true, CANCELLED: true, FAILED: true, PARTIALLY_REFUNDED: true, REFUNDED: true }),
 );
 
@@ -69,30 +67,3 @@ export const orderViewSchema = viewSchema('Order', {
   created_at: timestampSchema,
   updated_at: timestampSchema,
 } satisfies ViewKeys<OrderView>);
-
-/** A refund of an order, as refund-order.ts answers it. */
-export const orderRefundViewSchema = viewSchema('OrderRefund', {
-  id: idSchema,
-  order_id: idSchema,
-  amount: minorSchema,
-  currency: Joi.string(),
-  lines: Joi.array().items(viewPart({ item_id: Joi.string(), quantity: Joi.number().integer() })),
-  reason: Joi.string(),
-  override_policy: Joi.boolean(),
-  policy_overridden_by: Joi.string().allow(null).description('Who overrode the refund policy, when someone did'),
-  transaction_id: idSchema,
-  order_status: orderStatusSchema,
-  created_at: timestampSchema,
-} satisfies ViewKeys<RefundView>);
-
-/** What an account owns, as entitlement-repository.ts lists it. */
-export const entitlementViewSchema = viewSchema('Entitlement', {
-  id: idSchema,
-  order_id: idSchema,
-  item_id: Joi.string(),
-  quantity: Joi.number().integer().description('Units still owned'),
-  quantity_granted: Joi.number().integer(),
-  status: Joi.string().valid('ACTIVE', 'REVOKED'),
-  granted_at: timestampSchema,
-  revoked_at: timestampSchema.allow(null),
-} satisfies ViewKeys<EntitlementView>);
