@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { migrate } from '../src/cli/database-url.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.js';
+import { migrateDatabase } from '../src/db/migrate.js';
 import { loadConfig } from '../src/platform/config.js';
 import { createLogger } from '../src/platform/logger.js';
 import { loadTopology } from '../src/platform/regions.js';
@@ -49,7 +49,7 @@ async function startDatabase(): Promise<BenchDatabase> {
       log: () => undefined,
     });
     const config = loadConfig({ DATABASE_URL: embedded.url, LOG_LEVEL: 'warn' });
-    await migrate(config, loadTopology(), embedded.url, createLogger({ level: 'warn', name: 'bench' }));
+    await migrateDatabase({ config, url: embedded.url, topology: loadTopology(), logger: createLogger({ level: 'warn', name: 'bench' }) });
   } catch (error) {
     await embedded?.stop().catch(() => undefined);
     await rm(data_dir, { recursive: true, force: true });

@@ -104,9 +104,9 @@ async function prefillIdempotencyKeys(config: Config): Promise<void> {
 async function fundThroughLedger(config: Config, accounts: readonly string[]): Promise<void> {
   const topology = loadTopology();
   const region = topology.primary_region;
-  const db = await openDatabase(config, { url: config.database_url!, application_name: 'creditshop:bench-funding', pool_max: 2 });
+  const logger = createLogger({ level: 'warn', name: 'bench' });
+  const db = await openDatabase(config, { url: config.database_url!, application_name: 'creditshop:bench-funding', pool_max: 2, logger });
   try {
-    const logger = createLogger({ level: 'warn', name: 'bench' });
     const deps = buildDeps(
       {
         config,

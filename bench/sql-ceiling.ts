@@ -8,7 +8,7 @@ import type { PostedTransaction, TransactionReferences } from '../src/ledger/led
 import { transactionView } from '../src/ledger/views.js';
 import type { Item } from '../src/shop/catalog/item.js';
 import { toItem, type ItemRow } from '../src/shop/catalog/item-repository.js';
-import type { Order } from '../src/shop/orders/order-repository.js';
+import type { Order } from '../src/shop/orders/order-records.js';
 import { priceOrder, type OrderLimits, type PricedOrder } from '../src/shop/orders/pricing.js';
 import { orderView } from '../src/shop/orders/views.js';
 import { BENCH_SERVICE } from './api.js';

@@ -8,6 +8,11 @@ import { createApp } from './http/app.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './http/problem.js';
 import { CallerRateLimiter } from './http/rate-limiter.js';
 import { CommandRunner } from './idempotency/command-runner.js';
+import { AccountDirectory } from './accounts/account-directory.js';
+import { AccountQueue } from './batch/account-queue.js';
+import { WritePath } from './batch/batcher.js';
+import { BatchExecutor } from './batch/executor.js';
+import { UnitWriter } from './batch/writes.js';
 import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
@@ -53,42 +58,96 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
   ];
 }
 
+function podLogger(options: PodOptions): Logger {
+  return options.logger ?? createLogger({ level: options.config.log_level, region: options.region });
+}
+
 export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
-  const logger = options.logger ?? createLogger({ level: config.log_level, region });
+  const logger = podLogger(options);
+  let writes: WritePath | undefined;
   const metrics = createMetrics({
     region,
     process_metrics: options.process_metrics,
     pools: { transactions: db.tx_pool, locks: db.lock_pool },
+    write_queue_depth: () => writes?.depth ?? 0,
   });
-  const region_index = options.topology.regions.findIndex((candidate) => candidate.name === region);
+  const regionIndexOf = (name: string) => options.topology.regions.findIndex((candidate) => candidate.name === name);
+  const region_index = regionIndexOf(region);
+  const policy = {
+    attempts_max: config.limits.transaction_attempts_max,
+    backoff_base_ms: config.transaction_backoff_base_ms,
+    backoff_max_ms: config.transaction_backoff_max_ms,
+  };
   const transactions = new TransactionRunner({
     tx_pool: db.tx_pool,
     lock_pool: db.lock_pool,
+    statements: db.statements,
     metrics,
     region,
     shard_base: (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD,
     contention_waiters_max: config.contention_waiters_max,
-    policy: {
-      attempts_max: config.limits.transaction_attempts_max,
-      backoff_base_ms: config.transaction_backoff_base_ms,
-      backoff_max_ms: config.transaction_backoff_max_ms,
-    },
+    policy,
   });
   const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
+  const queue_on = config.batch_account_queue === 'on' || (config.batch_account_queue === 'auto' && db.dialect === 'postgres');
+  const queue = queue_on
+    ? new AccountQueue({
+        pool: db.tx_pool,
+        hot_ms: config.hot_account_ttl_ms,
+        entries_max: config.account_directory_entries_max,
+        metrics,
+        logger,
+      })
+    : undefined;
+  const executor = new BatchExecutor({
+    pool: db.tx_pool,
+    onUnreachable: (error) => writes?.databaseUnreachable(error),
+    queue,
+    writer: new UnitWriter(db.dialect),
+    policy,
+    retention_hours: config.idempotency_retention_hours,
+    metrics,
+    logger,
+  });
+  // Each batch slot of each region owns one shard of every system account (never a hot row).
+  const shard_base = (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD;
+  const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
+  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms);
+  const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
-  const core = { config, topology: options.topology, region, db, logger, metrics, transactions, commands, tokens, rate_limiter };
+  const core = {
+    config,
+    topology: options.topology,
+    region,
+    db,
+    logger,
+    metrics,
+    transactions,
+    commands,
+    writes,
+    directory,
+    tokens,
+    rate_limiter,
+  };
   return { ...core, sellers: createSellerServices(core) };
 }
 
+/**
+ * Starts a pod once its database answers (waiting with backoff while it does not). From then on
+ * the pod never exits for want of the database: requests answer 503 while it is away, and the
+ * pools reconnect when it is back.
+ */
 export async function startPod(options: PodOptions): Promise<Pod> {
+  const logger = podLogger(options);
   const db = await openDatabase(options.config, {
     url: options.database_url,
     application_name: `creditshop:${options.region}`,
     pool_max: options.config.db_pool_max,
+    logger,
   });
-  const deps = buildDeps(options, db);
+  const deps = buildDeps({ ...options, logger }, db);
   const app = createApp(deps);
   const server = app.listen(options.port, options.host);
   server.requestTimeout = options.config.http_request_timeout_ms;
@@ -100,7 +159,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const workers = new WorkerLoop(deps.logger);
+  const workers = new WorkerLoop(deps.logger, options.config.worker_backoff_max_ms);
   if (options.run_workers) workers.start(backgroundTasks(deps));
   return {
     deps,
@@ -109,6 +168,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
     async stop() {
       await workers.stop();
       await closeServer(server, options.config.shutdown_grace_ms);
+      await deps.writes.idle();
       await db.close();
     },
   };

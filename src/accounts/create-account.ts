@@ -1,9 +1,9 @@
 import { hasScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import { DomainError, forbidden } from '../domain/errors.js';
-import type { IdempotencyScope, CommandResult } from '../idempotency/command-runner.js';
+import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
+import { walletBalance } from '../domain/money.js';
 import type { AppDeps } from '../platform/deps.js';
-import { insertAccount, insertWallet, toAccountView, type AccountView } from './account-repository.js';
 
 export interface CreateAccountInput {
   id?: string;
@@ -23,19 +23,44 @@ function resolveAccountId(actor: Actor, requested: string | undefined): string {
   return requested;
 }
 
+/** Opens an account with its first wallet, both homed in its region, as one batched operation. */
 export async function createAccount(
   deps: AppDeps,
   actor: Actor,
   input: CreateAccountInput,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<AccountView>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   const id = resolveAccountId(actor, input.id);
   const home_region = input.home_region ?? deps.region;
   const currency = input.currency ?? deps.config.default_currency;
-  return deps.commands.run('create_account', idempotency, async (tx, placement) => {
-    placement.region = home_region;
-    const account = await insertAccount(tx, { id, kind: 'player', region: home_region });
-    if (!account) throw new DomainError('already_exists', `account ${id} already exists`);
-    return toAccountView(account, [await insertWallet(tx, id, currency, home_region)]);
-  });
+  const answer = await deps.writes.request(
+    {
+      name: 'create_account',
+      region: home_region,
+      needs: { accounts: [id] },
+      decide: (unit) => {
+        if (unit.account(id)) throw new DomainError('already_exists', `account ${id} already exists`);
+        const account = unit.accounts.insert({ id, kind: 'player', region: home_region, entry_seq: 0, created_at: unit.now });
+        const wallet = unit.wallets.insert({
+          account_id: id,
+          currency,
+          balance_minor: 0,
+          held_minor: 0,
+          region: home_region,
+          created_at: unit.now,
+          updated_at: unit.now,
+        });
+        return {
+          id,
+          kind: account.kind,
+          home_region,
+          created_at: account.created_at,
+          wallets: [walletBalance(wallet.currency, wallet.balance_minor, wallet.held_minor)],
+        };
+      },
+    },
+    idempotency,
+  );
+  if (answer.status === 201) deps.directory.remember(id, home_region);
+  return answer;
 }

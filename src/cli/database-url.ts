@@ -1,10 +1,7 @@
-import pg from 'pg';
+import { withClient } from '../db/connections.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../db/embedded.js';
-import { openDatabase } from '../db/database.js';
-import { migrateDatabase } from '../db/migrate.js';
 import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/logger.js';
-import type { Topology } from '../platform/regions.js';
 
 export const EMBEDDED_DATABASE = 'creditshop';
 
@@ -12,15 +9,11 @@ export function embeddedUrl(config: Config): string {
   return `postgres://postgres:creditshop-local@127.0.0.1:${config.embedded_pg_port}/${EMBEDDED_DATABASE}`;
 }
 
+/** How long a probe waits for an embedded PostgreSQL that another process (`npm start`) runs. */
+const PROBE_TIMEOUT_MS = 1000;
+
 async function reachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
+  return withClient({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS }, async () => true).catch(() => false);
 }
 
 /**
@@ -42,13 +35,4 @@ export async function resolveDatabase(config: Config, logger: Logger): Promise<{
     log: (line) => logger.debug({ postgres: line }, 'postgres'),
   });
   return { url: embedded.url, embedded };
-}
-
-export async function migrate(config: Config, topology: Topology, url: string, logger: Logger): Promise<void> {
-  const db = await openDatabase(config, { url, application_name: 'creditshop:migrate', pool_max: 2 });
-  try {
-    await migrateDatabase(db, topology, logger);
-  } finally {
-    await db.close();
-  }
 }

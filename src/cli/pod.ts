@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
+import { migrateDatabase } from '../db/migrate.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { loadTopology } from '../platform/regions.js';
-import { startPod } from '../pod.js';
-import { migrate, resolveDatabase } from './database-url.js';
+import { startPod, type Pod } from '../pod.js';
+import { resolveDatabase } from './database-url.js';
 
 // One pod (one region) in this process: `npm run pod -- --region us-east [--port 3002]`.
 const { values } = parseArgs({ options: { region: { type: 'string' }, port: { type: 'string' } } });
@@ -16,9 +17,26 @@ if (!spec) {
   process.exit(2);
 }
 const logger = createLogger({ level: config.log_level, region });
-const database = await resolveDatabase(config, logger);
-if (database.embedded) await migrate(config, topology, database.url, logger);
-const pod = await startPod({
+
+// Installed first: a pod still waiting for its database stops as promptly as a serving one.
+let pod: Pod | undefined;
+let database: Awaited<ReturnType<typeof resolveDatabase>> | undefined;
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'draining');
+  await pod?.stop();
+  await database?.embedded?.stop();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('disconnect', () => void shutdown('parent exited'));
+
+database = await resolveDatabase(config, logger);
+if (database.embedded) await migrateDatabase({ config, url: database.url, topology, logger });
+pod = await startPod({
   config,
   topology,
   region,
@@ -31,16 +49,3 @@ const pod = await startPod({
 });
 logger.info({ url: pod.url }, 'pod listening');
 process.send?.({ type: 'ready', region, url: pod.url });
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'draining');
-  await pod.stop();
-  await database.embedded?.stop();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('disconnect', () => void shutdown('parent exited'));

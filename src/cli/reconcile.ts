@@ -12,7 +12,7 @@ const topology = loadTopology();
 const region = config.regions[0]!;
 const logger = createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, name: 'reconcile' });
 const database = await resolveDatabase(config, logger);
-const db = await openDatabase(config, { url: database.url, application_name: 'creditshop:reconcile', pool_max: 2 });
+const db = await openDatabase(config, { url: database.url, application_name: 'creditshop:reconcile', pool_max: 2, logger });
 let ok = false;
 try {
   const deps = buildDeps(

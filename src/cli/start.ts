@@ -1,89 +1,96 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { mintToken } from '../auth/tokens.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { backoffDelayMs } from '../platform/backoff.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { loadTopology } from '../platform/regions.js';
-import { migrate, resolveDatabase } from './database-url.js';
+import { resolveDatabase } from './database-url.js';
 
 // `npm start`: the embedded database (unless DATABASE_URL is set), migrations and seeds, then one
-// pod process per region. A pod that dies is restarted; Ctrl-C drains the pods, then stops the database.
+// pod process per region. A pod that exits is restarted, after a delay that grows while it keeps
+// exiting: the supervisor never gives up on a region. Ctrl-C drains the pods, then stops the database.
 const POD_SCRIPT = fileURLToPath(new URL('./pod.ts', import.meta.url));
-const RESTARTS_PER_MINUTE_MAX = 5;
+
+interface PodSlot {
+  region: string;
+  child?: ChildProcess;
+  started_at_ms: number;
+  /** Exits in a row, each soon after its start; reset once a pod has run for a while. */
+  exits_in_a_row: number;
+  restart_timer?: NodeJS.Timeout;
+  url?: string;
+}
 
 const config = loadConfig();
 const topology = loadTopology();
 const logger = createLogger({ level: config.log_level, name: 'supervisor' });
-const database = await resolveDatabase(config, logger);
-await migrate(config, topology, database.url, logger);
-
-const children = new Map<string, ChildProcess>();
-const restarts = new Map<string, number[]>();
+const restart_backoff = { initial_ms: config.supervisor_backoff_initial_ms, max_ms: config.supervisor_backoff_max_ms };
+const slots = topology.regions
+  .filter((region) => config.regions.includes(region.name))
+  .map((region): PodSlot => ({ region: region.name, started_at_ms: 0, exits_in_a_row: 0 }));
+let database: Awaited<ReturnType<typeof resolveDatabase>> | undefined;
 let stopping = false;
+let banner_printed = false;
 
-function spawnPod(region: string): Promise<string> {
-  const child = fork(POD_SCRIPT, ['--region', region], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, DATABASE_URL: database.url, REGIONS: region },
-  });
-  children.set(region, child);
-  child.on('exit', (code, signal) => {
-    if (stopping) return;
-    logger.error({ region, code, signal }, 'pod exited; restarting');
-    void restart(region);
-  });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message: { type?: string; url?: string }) =>
-      message.type === 'ready' ? resolve(message.url ?? '') : undefined,
-    );
-    child.once('exit', () => (stopping ? resolve('') : reject(new Error(`pod ${region} exited before it was ready`))));
-  });
-}
-
-async function restart(region: string): Promise<void> {
-  const now = Date.now();
-  const recent = (restarts.get(region) ?? []).filter((at) => now - at < 60_000);
-  if (recent.length >= RESTARTS_PER_MINUTE_MAX) {
-    logger.error({ region }, `pod restarted ${RESTARTS_PER_MINUTE_MAX} times within a minute; leaving it down`);
-    return;
-  }
-  restarts.set(region, [...recent, now]);
-  await sleep(1000);
-  if (!stopping) await spawnPod(region).catch((error: unknown) => logger.error({ err: error, region }, 'restart failed'));
-}
-
-async function shutdown(signal: string, exit_code = 0): Promise<void> {
+async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'stopping pods');
-  await Promise.all(
-    [...children.values()].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), config.shutdown_grace_ms + 2000).unref();
-        }),
-    ),
-  );
-  await database.embedded?.stop();
+  for (const slot of slots) clearTimeout(slot.restart_timer);
+  await Promise.all(slots.map((slot) => stopChild(slot.child)));
+  await database?.embedded?.stop();
   logger.info('stopped');
-  process.exit(exit_code);
+  process.exit(0);
 }
+// Installed before the database wait, so Ctrl-C stops a supervisor that is still waiting.
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-const regions = topology.regions.filter((region) => config.regions.includes(region.name));
-const urls = await Promise.all(regions.map((region) => spawnPod(region.name).then((url) => [region.name, url] as const))).catch(
-  async (error: unknown) => {
-    logger.error({ err: error }, 'a pod failed to start');
-    await shutdown('startup failure', 1);
-    return [];
-  },
-);
-if (!stopping) await printBanner(urls);
+function stopChild(child: ChildProcess | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), config.shutdown_grace_ms + 2000).unref();
+  });
+}
+
+function spawnPod(slot: PodSlot, url: string): void {
+  const child = fork(POD_SCRIPT, ['--region', slot.region], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, DATABASE_URL: url, REGIONS: slot.region },
+  });
+  slot.child = child;
+  slot.started_at_ms = Date.now();
+  child.on('message', (message: { type?: string; url?: string }) => {
+    if (message.type !== 'ready') return;
+    slot.url = message.url ?? '';
+    if (!banner_printed && slots.every((candidate) => candidate.url !== undefined)) {
+      banner_printed = true;
+      void printBanner(slots.map((candidate) => [candidate.region, candidate.url!] as const));
+    }
+  });
+  child.on('exit', (code, signal) => {
+    if (!stopping) scheduleRestart(slot, url, { code, signal });
+  });
+}
+
+/** Restarts after initial_ms, doubling while the pod keeps exiting soon after its start, up to max_ms. */
+function scheduleRestart(slot: PodSlot, url: string, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
+  const uptime_ms = Date.now() - slot.started_at_ms;
+  slot.exits_in_a_row = uptime_ms >= config.supervisor_backoff_reset_after_ms ? 1 : slot.exits_in_a_row + 1;
+  const restart_in_ms = backoffDelayMs(slot.exits_in_a_row, restart_backoff);
+  logger.error({ region: slot.region, ...exit, uptime_ms, exits_in_a_row: slot.exits_in_a_row, restart_in_ms }, 'pod exited; restarting');
+  slot.restart_timer = setTimeout(() => {
+    if (!stopping) spawnPod(slot, url);
+  }, restart_in_ms);
+}
+
+database = await resolveDatabase(config, logger);
+await migrateDatabase({ config, url: database.url, topology, logger });
+for (const slot of slots) if (!stopping) spawnPod(slot, database.url);
 
 async function printBanner(urls: ReadonlyArray<readonly [string, string]>): Promise<void> {
   const settings = { secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience };
@@ -91,7 +98,7 @@ async function printBanner(urls: ReadonlyArray<readonly [string, string]>): Prom
   const player_token = await mintToken({ sub: 'player-1', expires_in_seconds: 12 * 3600 }, settings);
   const first = urls[0]?.[1];
   console.log(`
-creditshop is running (${database.embedded ? `embedded PostgreSQL under ${config.data_dir}` : 'DATABASE_URL'})
+creditshop is running (${database?.embedded ? `embedded PostgreSQL under ${config.data_dir}` : 'DATABASE_URL'})
 ${urls.map(([region, url]) => `  ${region.padEnd(10)} ${url}`).join('\n')}
 
 development admin token (12 h):  ${admin_token}

@@ -2,7 +2,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { withClient } from './connections.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -123,12 +123,8 @@ async function isInitialised(cluster_dir: string): Promise<boolean> {
 }
 
 async function ensureDatabase(admin_url: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: admin_url });
-  await client.connect();
-  try {
+  await withClient({ connectionString: admin_url }, async (client) => {
     const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
-  } finally {
-    await client.end();
-  }
+  });
 }

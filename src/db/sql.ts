@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { InvariantViolation } from '../domain/errors.js';
+import { asUnavailable } from './database-errors.js';
 
 export type SqlParam = string | number | boolean | null | Date | string[] | Record<string, unknown> | unknown[];
 
@@ -13,21 +14,32 @@ export interface TxContext {
 /** A pooled client inside a transaction, or the pool itself for single autocommit statements. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** Statement texts this process has prepared: a fixed set, since SQL is never built from values. */
+interface CompiledStatement {
+  text: string;
+  /** Unnamed beyond the cap: parsed on every execution instead of once per connection. */
+  name: string | undefined;
+}
+
+/** Distinct statement texts one Database prepares: a fixed set, since SQL is never built from values. */
 const PREPARED_NAMES_MAX = 2_000;
-const prepared = new Map<string, { text: string; name: string | undefined }>();
 
 /**
- * `?` placeholders become `$n` (quoted strings left alone), and each distinct statement text is
- * a named prepared statement, so PostgreSQL and CockroachDB parse and plan it once per
- * connection instead of on every execution.
+ * The named prepared statements of one Database. `?` placeholders become `$n` (quoted strings
+ * left alone), and each distinct statement text is a named prepared statement, so PostgreSQL and
+ * CockroachDB parse and plan it once per connection instead of on every execution. A name must
+ * mean the same text on every connection that may have prepared it, so the names belong to the
+ * Database whose pools own those connections.
  */
-function compile(sql: string): { text: string; name: string | undefined } {
-  const cached = prepared.get(sql);
-  if (cached) return cached;
-  const compiled = { text: numberedPlaceholders(sql), name: prepared.size < PREPARED_NAMES_MAX ? `cs${prepared.size}` : undefined };
-  prepared.set(sql, compiled);
-  return compiled;
+export class PreparedStatements {
+  private readonly by_sql = new Map<string, CompiledStatement>();
+
+  compile(sql: string): CompiledStatement {
+    const cached = this.by_sql.get(sql);
+    if (cached) return cached;
+    const compiled = { text: numberedPlaceholders(sql), name: this.by_sql.size < PREPARED_NAMES_MAX ? `cs${this.by_sql.size}` : undefined };
+    this.by_sql.set(sql, compiled);
+    return compiled;
+  }
 }
 
 /** `?` placeholders as `$1, $2, …`, quoted strings left alone. */
@@ -46,17 +58,18 @@ export function numberedPlaceholders(sql: string): string {
  * The database handle a use case gets: a transaction's connection, or the pool for single
  * statements. Queries use `?` placeholders and are sent with bind parameters (never
  * interpolated); an array parameter travels as one PostgreSQL array, for `= ANY(?::text[])`.
+ * Every statement of the application passes here, so this is where a database that cannot serve
+ * becomes DomainError `unavailable` (503): no use case or route can forget it.
  */
 export class SqlTx {
   constructor(
     private readonly connection: Queryable,
     readonly context: TxContext,
+    private readonly statements: PreparedStatements,
   ) {}
 
   async rows<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
-    const { text, name } = compile(sql);
-    const result = await this.connection.query<T & pg.QueryResultRow>({ text, name, values: params as unknown[] });
-    return result.rows;
+    return (await this.query<T & pg.QueryResultRow>(sql, params)).rows;
   }
 
   async maybeOne<T>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {
@@ -72,9 +85,16 @@ export class SqlTx {
   }
 
   async execute(sql: string, params: readonly SqlParam[] = []): Promise<number> {
-    const { text, name } = compile(sql);
-    const result = await this.connection.query({ text, name, values: params as unknown[] });
-    return result.rowCount ?? 0;
+    return (await this.query(sql, params)).rowCount ?? 0;
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: readonly SqlParam[]): Promise<pg.QueryResult<R>> {
+    const { text, name } = this.statements.compile(sql);
+    try {
+      return await this.connection.query<R>({ text, name, values: params as unknown[] });
+    } catch (error) {
+      throw asUnavailable(error);
+    }
   }
 }
 

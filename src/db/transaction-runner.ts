@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { DomainError } from '../domain/errors.js';
 import type { Metrics } from '../platform/metrics.js';
+import { asUnavailable, isDatabaseUnavailable, sqlState } from './database-errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { SqlTx } from './sql.js';
+import { type PreparedStatements, SqlTx } from './sql.js';
 
 export interface RetryPolicy {
   attempts_max: number;
@@ -35,33 +36,17 @@ export interface RunOptions {
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '40003']);
 /** lock_not_available: a NOWAIT lock request met a conflicting lock. */
 const LOCK_NOT_AVAILABLE = '55P03';
-const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '57P', '53'];
-const UNAVAILABLE_SQLSTATES = new Set(['57014', '25P03']);
-const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 const HOT_ACCOUNT_TTL_MS = 5_000;
 const HOT_ACCOUNTS_MAX = 10_000;
-
-export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 export function isRetryable(error: unknown): boolean {
   const state = sqlState(error);
   return state !== undefined && RETRYABLE_SQLSTATES.has(state);
 }
 
-/** node-postgres pool failures carry no SQLSTATE: no connection in time, or the pool is closing. */
-const POOL_UNAVAILABLE = /timeout exceeded when trying to connect|Cannot use a pool after calling end|Connection terminated/;
-
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const state = sqlState(error);
-  if (state === undefined) return POOL_UNAVAILABLE.test((error as Error | null)?.message ?? '');
-  return (
-    UNAVAILABLE_SQLSTATES.has(state) ||
-    UNAVAILABLE_NODE_CODES.has(state) ||
-    UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => state.startsWith(prefix))
-  );
+/** Full jitter: uniform in [0, min(max, base * 2^attempt)]. */
+export function backoffMs(policy: RetryPolicy, attempt: number): number {
+  return Math.random() * Math.min(policy.backoff_max_ms, policy.backoff_base_ms * 2 ** attempt);
 }
 
 export class RetriesExhausted extends DomainError {
@@ -83,6 +68,8 @@ export interface RunnerSettings {
    * transaction than the rest of the request together (measured, see BENCHMARKS.md). */
   tx_pool: pg.Pool;
   lock_pool: pg.Pool;
+  /** The named prepared statements of the pools' connections. */
+  statements: PreparedStatements;
   metrics: Metrics;
   policy: RetryPolicy;
   /** Region of this pod: where its contention lock rows and system balance shards live. */
@@ -121,12 +108,8 @@ export class TransactionRunner {
    * whose rows are immutable once committed (ledger, history), or that need one statement only.
    */
   async read<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
-    try {
-      return await work(new SqlTx(this.settings.tx_pool, { region: this.settings.region, shard: this.settings.shard_base }));
-    } catch (error) {
-      if (isDatabaseUnavailable(error)) throw new DomainError('unavailable', 'the database is unreachable; retry later');
-      throw error;
-    }
+    const context = { region: this.settings.region, shard: this.settings.shard_base };
+    return work(new SqlTx(this.settings.tx_pool, context, this.settings.statements));
   }
 
   /** Runs `work` as one SERIALIZABLE transaction, retried whole (on a fresh connection) on 40001. */
@@ -178,14 +161,16 @@ export class TransactionRunner {
     try {
       client = await this.settings.tx_pool.connect();
       await client.query(isolation);
-      const tx = new SqlTx(client, context);
+      const tx = new SqlTx(client, context, this.settings.statements);
       if (unqueued_accounts.length > 0) await this.shareQueue(tx, unqueued_accounts);
       const result = await work(tx);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      // A failed ROLLBACK means the connection is unusable: it is destroyed, not reused.
-      if (client) await client.query('ROLLBACK').catch(() => (broken = true));
+      // A connection the database dropped or stopped answering is destroyed, never reused (nor
+      // waited on for a ROLLBACK); so is one whose ROLLBACK fails.
+      broken = isDatabaseUnavailable(error);
+      if (client && !broken) await client.query('ROLLBACK').catch(() => (broken = true));
       throw error;
     } finally {
       client?.release(broken);
@@ -212,9 +197,7 @@ export class TransactionRunner {
     const queued = error instanceof AccountsQueued;
     if (!queued && !isRetryable(error)) {
       this.metrics.transaction_outcomes_total.inc({ name, outcome: 'failed' });
-      if (isDatabaseUnavailable(error))
-        throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
-      throw error;
+      throw asUnavailable(error);
     }
     this.markHot(accounts);
     if (attempt >= this.policy.attempts_max) {
@@ -223,13 +206,7 @@ export class TransactionRunner {
     }
     this.metrics.transaction_retries_total.inc({ name, sqlstate: sqlState(error) ?? 'unknown' });
     // Not a conflict when queued: the next attempt waits in the queue, no backoff needed.
-    if (!queued) await sleep(this.backoffMs(attempt));
-  }
-
-  /** Full jitter: uniform in [0, min(max, base * 2^attempt)]. */
-  private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.policy.backoff_max_ms, this.policy.backoff_base_ms * 2 ** attempt);
-    return Math.random() * ceiling;
+    if (!queued) await sleep(backoffMs(this.policy, attempt));
   }
 
   private isHot(accounts: readonly string[]): boolean {
@@ -255,9 +232,10 @@ export class TransactionRunner {
    */
   private async lockAccounts(name: string, accounts: readonly string[]): Promise<pg.PoolClient> {
     this.metrics.contention_locks_total.inc({ name });
-    const client = await this.lock_pool.connect();
     const ordered = [...new Set(accounts)].sort();
+    let client: pg.PoolClient | undefined;
     try {
+      client = await this.lock_pool.connect();
       // The queue rows are committed before they are locked: unqueued transactions only see
       // committed rows, and would not notice a holder of a row that is still being inserted.
       await client.query(
@@ -272,10 +250,8 @@ export class TransactionRunner {
       }
       return client;
     } catch (error) {
-      client.release(true);
-      if (isDatabaseUnavailable(error))
-        throw new DomainError('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
-      throw error;
+      client?.release(true);
+      throw asUnavailable(error);
     }
   }
 

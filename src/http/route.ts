@@ -6,7 +6,7 @@ import type { IdempotencyScope } from '../idempotency/command-runner.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
-import { STATUS_BY_CODE } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, STATUS_BY_CODE, problemFor } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
 export type Auth = 'public' | 'bearer' | 'psp_signature';
@@ -129,6 +129,10 @@ function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_sta
     fingerprint: requestFingerprint(ctx.method, ctx.path, body ?? null),
     success_status,
     error_status: (code) => STATUS_BY_CODE[code],
+    renderFailure: (error) => {
+      const problem = problemFor(error.code, error.detail, error.extensions);
+      return { status: problem.status, body: JSON.stringify({ ...problem, request_id: ctx.state.request_id }) };
+    },
   };
 }
 
@@ -165,6 +169,8 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       });
       context.status = result.status;
       context.body = result.body;
+      // A stored answer travels as the exact bytes first sent (SPEC §4: replayed byte for byte).
+      if (typeof result.body === 'string') context.type = result.status >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json';
       if (result.replayed) context.set('Idempotent-Replayed', 'true');
       for (const [name, value] of Object.entries(result.headers ?? {})) context.set(name, value);
     });

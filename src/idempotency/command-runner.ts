@@ -1,14 +1,10 @@
 import { DomainError, type ErrorCode } from '../domain/errors.js';
+import type { RequestIdempotency } from '../batch/operation.js';
 import type { RunOptions, TransactionRunner } from '../db/transaction-runner.js';
 import type { SqlTx } from '../db/sql.js';
 
 /** What identifies one client request for exactly-once execution (SPEC §4). */
-export interface IdempotencyScope {
-  /** `player:<id>` or `service:<id>`: keys are scoped per caller. */
-  caller: string;
-  key: string;
-  fingerprint: string;
-  success_status: number;
+export interface IdempotencyScope extends RequestIdempotency {
   error_status: (code: ErrorCode) => number;
 }
 

@@ -1,9 +1,9 @@
 import { requireScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
-import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
+import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
-import { insertHold } from './hold-repository.js';
-import { holdView, type HoldView } from './views.js';
+import { insertHold } from './holds.js';
+import { holdView } from './views.js';
 
 export interface CreateHoldInput {
   account_id: string;
@@ -18,25 +18,27 @@ export async function createHold(
   deps: AppDeps,
   actor: Actor,
   input: CreateHoldInput,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<HoldView>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   requireScope(actor, 'credits:write');
-  return deps.commands.run(
-    'create_hold',
-    idempotency,
-    async (tx, placement) => {
-      const hold = await insertHold(tx, {
-        owner: 'api',
-        account_id: input.account_id,
-        currency: input.currency,
-        amount_minor: input.amount,
-        expires_in_seconds: input.expires_in_seconds,
-        destination_account_id: '@revenue',
-        reference: input.reference ?? null,
-      });
-      placement.region = hold.crdb_region;
-      return holdView(hold);
+  return deps.writes.request(
+    {
+      name: 'create_hold',
+      region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
+      needs: { accounts: [input.account_id] },
+      decide: (unit) =>
+        holdView(
+          insertHold(unit, {
+            owner: 'api',
+            account_id: input.account_id,
+            currency: input.currency,
+            amount_minor: input.amount,
+            expires_in_seconds: input.expires_in_seconds,
+            destination_account_id: '@revenue',
+            reference: input.reference ?? null,
+          }),
+        ),
     },
-    { contended_accounts: [input.account_id] },
+    idempotency,
   );
 }

@@ -1,10 +1,11 @@
 import { requireAccountAccess } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import { DomainError } from '../domain/errors.js';
-import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
+import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
-import { findReceivingWallet } from './ledger-queries.js';
+import { walletKey } from './ledger-records.js';
 import { postMovement } from './post-movement.js';
+import { requireAccount } from './posting.js';
 import { assertRecipientCanReceive } from './transfer-rules.js';
 import { transferView } from './views.js';
 
@@ -25,8 +26,8 @@ export async function createTransfer(
   deps: AppDeps,
   actor: Actor,
   input: TransferInput,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<ReturnType<typeof transferView>>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   requireAccountAccess(actor, input.from_account_id, 'credits:write');
   if (input.from_account_id === input.to_account_id) throw new DomainError('validation_error', 'a transfer needs two different accounts');
   const { from_account_id, to_account_id, note, ...rest } = input;
@@ -36,11 +37,13 @@ export async function createTransfer(
     idempotency,
     { ...rest, type: 'transfer', from: from_account_id, to: to_account_id, note: note ?? null },
     transferView,
-    async (tx) =>
+    (unit) => {
+      requireAccount(unit, to_account_id);
       assertRecipientCanReceive(
-        await findReceivingWallet(tx, to_account_id, input.currency),
+        unit.wallets.get(walletKey(to_account_id, input.currency)),
         { currency: input.currency, amount_minor: input.amount },
         deps.config.limits.balance_max_minor,
-      ),
+      );
+    },
   );
 }

@@ -1,9 +1,9 @@
 import { requireScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
-import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
+import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
 import { postMovement } from './post-movement.js';
-import { transactionView, type TransactionView } from './views.js';
+import { transactionView } from './views.js';
 
 export interface CreditInput {
   account_id: string;
@@ -18,15 +18,15 @@ export async function creditWallet(
   deps: AppDeps,
   actor: Actor,
   input: CreditInput,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<TransactionView>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   requireScope(actor, 'credits:write');
   const { account_id, reference, ...rest } = input;
   return postMovement(
     deps,
     'credit_wallet',
     idempotency,
-    { ...rest, type: 'credit', from: '@bonus', to: account_id, reference: reference ?? null },
+    { ...rest, type: 'credit', from: '@bonus', to: account_id, reference: reference ?? null, opens_wallet: true },
     transactionView,
   );
 }

@@ -1,9 +1,9 @@
 import { requireAccountAccess } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
-import type { CommandResult, IdempotencyScope } from '../idempotency/command-runner.js';
+import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
 import { postMovement } from './post-movement.js';
-import { transactionView, type TransactionView } from './views.js';
+import { transactionView } from './views.js';
 
 export interface DebitInput {
   account_id: string;
@@ -14,12 +14,7 @@ export interface DebitInput {
 }
 
 /** A player spends from their own wallet, or a service (credits:write) spends for them; the money goes to @revenue. */
-export async function debitWallet(
-  deps: AppDeps,
-  actor: Actor,
-  input: DebitInput,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<TransactionView>> {
+export async function debitWallet(deps: AppDeps, actor: Actor, input: DebitInput, idempotency: RequestIdempotency): Promise<RequestAnswer> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
   const { account_id, reference, ...rest } = input;
   return postMovement(

@@ -1,9 +1,7 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import { notFound } from '../domain/errors.js';
 import type { PostedTransaction, TransactionType } from './ledger-repository.js';
-import type { RecipientWallet } from './transfer-rules.js';
-import type { HoldRow } from './views.js';
+import { toHoldRecord, type HoldRecord } from './ledger-records.js';
 
 interface TransactionRow {
   id: string;
@@ -27,7 +25,7 @@ interface TransactionRow {
 export async function findTransaction(tx: SqlTx, id: string): Promise<PostedTransaction | undefined> {
   const row = await tx.maybeOne<TransactionRow>('SELECT * FROM ledger_transactions WHERE id = ?', [id]);
   if (!row) return undefined;
-  const entries = await tx.rows<{ account_id: string; currency: string; amount_minor: string; balance_after_minor: string }>(
+  const entries = await tx.rows<{ account_id: string; currency: string; amount_minor: string; balance_after_minor: string | null }>(
     `SELECT account_id, currency, amount_minor, balance_after_minor FROM ledger_entries
      WHERE transaction_id = ? ORDER BY amount_minor, account_id`,
     [id],
@@ -42,7 +40,7 @@ export async function findTransaction(tx: SqlTx, id: string): Promise<PostedTran
       account_id: entry.account_id,
       currency: entry.currency,
       amount_minor: int8(entry.amount_minor),
-      balance_after_minor: int8(entry.balance_after_minor),
+      balance_after_minor: entry.balance_after_minor === null ? null : int8(entry.balance_after_minor),
     })),
   };
 }
@@ -51,16 +49,6 @@ export async function findTransaction(tx: SqlTx, id: string): Promise<PostedTran
  * A player account's wallet in a currency, for deciding whether it may receive money: undefined
  * when the account has no such wallet; 404 when there is no such player account. Primary-key reads.
  */
-export async function findReceivingWallet(tx: SqlTx, account_id: string, currency: string): Promise<RecipientWallet | undefined> {
-  const row = await tx.maybeOne<{ balance_minor: string | null }>(
-    `SELECT w.balance_minor FROM accounts a LEFT JOIN wallets w ON w.account_id = a.id AND w.currency = ?
-     WHERE a.id = ? AND a.kind = 'player'`,
-    [currency, account_id],
-  );
-  if (!row) throw notFound(`account ${account_id}`);
-  return row.balance_minor === null ? undefined : { balance_minor: int8(row.balance_minor) };
-}
-
 /** Sum already refunded against a spend: racing refunds both read it, so serializability decides. */
 export async function refundedAmount(tx: SqlTx, original_transaction_id: string): Promise<number> {
   const row = await tx.one<{ total: string | null }>(
@@ -70,8 +58,9 @@ export async function refundedAmount(tx: SqlTx, original_transaction_id: string)
   return row.total === null ? 0 : int8(row.total);
 }
 
-export async function findHold(tx: SqlTx, id: string): Promise<HoldRow | undefined> {
-  return tx.maybeOne<HoldRow>('SELECT * FROM holds WHERE id = ?', [id]);
+export async function findHold(tx: SqlTx, id: string): Promise<HoldRecord | undefined> {
+  const row = await tx.maybeOne<Record<string, unknown>>('SELECT * FROM holds WHERE id = ?', [id]);
+  return row && toHoldRecord(row);
 }
 
 export interface HistoryItem {

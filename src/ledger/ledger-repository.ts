@@ -41,7 +41,7 @@ export interface PostedEntry {
   account_id: string;
   currency: string;
   amount_minor: number;
-  balance_after_minor: number;
+  balance_after_minor: number | null;
 }
 
 export interface PostedTransaction extends TransactionReferences {

@@ -8,6 +8,8 @@ export interface Posting {
   account_id: string;
   currency: string;
   amount_minor: number;
+  /** A credit may open the player's wallet in this currency (a grant, a top-up); otherwise the wallet must exist. */
+  opens_wallet?: boolean;
 }
 
 /** Named system accounts: sources and sinks of money. Only they may create or destroy credits. */
@@ -33,11 +35,11 @@ export function assertBalanced(postings: readonly Posting[]): void {
 }
 
 /** Money moving from one account to another in one currency. */
-export function movement(from: string, to: string, currency: string, amount_minor: number): Posting[] {
+export function movement(from: string, to: string, currency: string, amount_minor: number, opens_wallet = false): Posting[] {
   invariant(from !== to, `a movement needs two different accounts, got ${from} twice`);
   return [
     { account_id: from, currency, amount_minor: -amount_minor },
-    { account_id: to, currency, amount_minor },
+    { account_id: to, currency, amount_minor, opens_wallet },
   ];
 }
 

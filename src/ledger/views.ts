@@ -1,9 +1,9 @@
 import Joi from 'joi';
-import { int8, timestamp } from '../db/sql.js';
 import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 import type { HistoryItem } from './ledger-queries.js';
 import { isSystemAccount } from './postings.js';
-import type { PostedTransaction, TransactionReferences, TransactionType } from './ledger-repository.js';
+import type { HoldOwner, HoldRecord, HoldStatus, TransactionReferences, TransactionType } from './ledger-records.js';
+import type { PostedTransaction } from './posting.js';
 
 /** The public shape of a ledger transaction. System balances are sharded, so their legs carry no balance_after. */
 export function transactionView(posted: PostedTransaction) {
@@ -87,37 +87,20 @@ export function referencesView(references: TransactionReferences) {
   };
 }
 
-export interface HoldRow {
-  id: string;
-  account_id: string;
-  currency: string;
-  amount_minor: string;
-  captured_minor: string;
-  status: 'ACTIVE' | 'CAPTURED' | 'VOIDED' | 'EXPIRED';
-  owner: 'api' | 'order' | 'purchase_request';
-  destination_account_id: string;
-  reference: string | null;
-  capture_transaction_id: string | null;
-  expires_at: string;
-  crdb_region: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export function holdView(row: HoldRow) {
+export function holdView(hold: HoldRecord) {
   return {
-    id: row.id,
-    account_id: row.account_id,
-    amount: int8(row.amount_minor),
-    captured_amount: int8(row.captured_minor),
-    currency: row.currency,
-    status: row.status,
-    owner: row.owner,
-    reference: row.reference,
-    capture_transaction_id: row.capture_transaction_id,
-    expires_at: timestamp(row.expires_at),
-    created_at: timestamp(row.created_at),
-    updated_at: timestamp(row.updated_at),
+    id: hold.id,
+    account_id: hold.account_id,
+    amount: hold.amount_minor,
+    captured_amount: hold.captured_minor,
+    currency: hold.currency,
+    status: hold.status,
+    owner: hold.owner,
+    reference: hold.reference,
+    capture_transaction_id: hold.capture_transaction_id,
+    expires_at: hold.expires_at,
+    created_at: hold.created_at,
+    updated_at: hold.updated_at,
   };
 }
 export type HoldView = ReturnType<typeof holdView>;
@@ -128,9 +111,9 @@ export const holdViewSchema = viewSchema('Hold', {
   amount: minorSchema,
   captured_amount: minorSchema,
   currency: Joi.string(),
-  status: Joi.string().valid(...unionMembers<HoldRow['status']>({ ACTIVE: true, CAPTURED: true, VOIDED: true, EXPIRED: true })),
+  status: Joi.string().valid(...unionMembers<HoldStatus>({ ACTIVE: true, CAPTURED: true, VOIDED: true, EXPIRED: true })),
   owner: Joi.string()
-    .valid(...unionMembers<HoldRow['owner']>({ api: true, order: true, purchase_request: true }))
+    .valid(...unionMembers<HoldOwner>({ api: true, order: true, purchase_request: true }))
     .description('What settles the hold: the holds API, or only its order or purchase request'),
   reference: Joi.string().allow(null),
   capture_transaction_id: idSchema.allow(null),

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import type { BatchLimits } from '../batch/batcher.js';
 import { loadTopology, regionNames, type Topology } from './regions.js';
 import { SELLER_CONFIG_KEYS, sellerConfigProblems, toSellerConfig, type SellerConfig } from '../sellers/seller-config.js';
 
@@ -7,6 +8,8 @@ export const DEVELOPMENT_JWT_SECRET = 'creditshop-development-jwt-secret-not-for
 export const DEVELOPMENT_PSP_SECRET = 'creditshop-development-psp-secret-not-for-production';
 const DEVELOPMENT_SECRETS = new Set([DEVELOPMENT_JWT_SECRET, DEVELOPMENT_PSP_SECRET]);
 const SECRET_LENGTH_MIN = 32;
+/** Unless set, the client gives a query this much longer than the server's statement_timeout. */
+const QUERY_TIMEOUT_MARGIN_MS = 5000;
 
 export interface Limits {
   amount_max_minor: number;
@@ -44,6 +47,13 @@ export interface Config {
   db_connect_timeout_ms: number;
   db_statement_timeout_ms: number;
   db_idle_in_transaction_timeout_ms: number;
+  /** Client side: a query the server has not answered by then (a stalled server) fails as unavailable. */
+  db_query_timeout_ms: number;
+  /** Start-up waits for the database with exponential backoff between these bounds. */
+  db_wait_backoff_initial_ms: number;
+  db_wait_backoff_max_ms: number;
+  /** /ready answers within this, whatever the database does. */
+  ready_probe_timeout_ms: number;
   transaction_backoff_base_ms: number;
   transaction_backoff_max_ms: number;
   http_request_timeout_ms: number;
@@ -53,6 +63,12 @@ export interface Config {
   idempotency_retention_hours: number;
   worker_interval_ms: number;
   worker_batch_size: number;
+  /** A background task failing again and again waits up to this long between runs. */
+  worker_backoff_max_ms: number;
+  /** `npm start` restarts an exited pod after a delay doubling from initial to max, back to initial once it ran for reset_after. */
+  supervisor_backoff_initial_ms: number;
+  supervisor_backoff_max_ms: number;
+  supervisor_backoff_reset_after_ms: number;
   currencies: string[];
   order_pending_timeout_seconds: number;
   player_refund_window_days: number;
@@ -63,6 +79,13 @@ export interface Config {
   psp_event_depth_max: number;
   default_currency: string;
   limits: Limits;
+  batch: BatchLimits;
+  account_directory_entries_max: number;
+  /** Queue batches of several pods on hot accounts: `auto` means on PostgreSQL only. */
+  batch_account_queue: 'auto' | 'on' | 'off';
+  hot_account_ttl_ms: number;
+  /** After a batch found the database unreachable, writes are refused at once (503) for this long. */
+  database_unreachable_pause_ms: number;
   sellers: SellerConfig;
 }
 
@@ -115,6 +138,10 @@ function buildSchema(topology: Topology) {
     DB_CONNECT_TIMEOUT_MS: integer().min(100).max(60000).default(5000),
     DB_STATEMENT_TIMEOUT_MS: integer().min(100).max(600000).default(15000),
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer().min(100).max(600000).default(30000),
+    DB_QUERY_TIMEOUT_MS: integer().greater(Joi.ref('DB_STATEMENT_TIMEOUT_MS')).max(660000),
+    DB_WAIT_BACKOFF_INITIAL_MS: integer().min(10).max(60000).default(250),
+    DB_WAIT_BACKOFF_MAX_MS: integer().min(Joi.ref('DB_WAIT_BACKOFF_INITIAL_MS')).max(300000).default(10000),
+    READY_PROBE_TIMEOUT_MS: integer().min(50).max(10000).default(800),
     TX_ATTEMPTS_MAX: integer().min(1).max(50).default(10),
     TX_BACKOFF_BASE_MS: integer().min(0).max(1000).default(2),
     TX_BACKOFF_MAX_MS: integer().min(1).max(10000).default(250),
@@ -128,6 +155,10 @@ function buildSchema(topology: Topology) {
       .default(48),
     WORKER_INTERVAL_MS: integer().min(50).max(600000).default(1000),
     WORKER_BATCH_SIZE: integer().min(1).max(1000).default(100),
+    WORKER_BACKOFF_MAX_MS: integer().min(Joi.ref('WORKER_INTERVAL_MS')).max(600000).default(30000),
+    SUPERVISOR_BACKOFF_INITIAL_MS: integer().min(10).max(60000).default(1000),
+    SUPERVISOR_BACKOFF_MAX_MS: integer().min(Joi.ref('SUPERVISOR_BACKOFF_INITIAL_MS')).max(600000).default(30000),
+    SUPERVISOR_BACKOFF_RESET_AFTER_MS: integer().min(100).max(3600000).default(60000),
     AMOUNT_MAX_MINOR: integer().min(1).max(1e12).default(1e12),
     BALANCE_MAX_MINOR: integer().min(1).max(1e15).default(1e15),
     ORDER_LINES_MAX: integer().min(1).max(500).default(50),
@@ -139,6 +170,17 @@ function buildSchema(topology: Topology) {
     BODY_DEPTH_MAX: integer().min(4).max(256).default(32),
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
+    BATCH_OPERATIONS_MAX: integer().min(1).max(4096).default(256),
+    BATCH_BYTES_MAX: integer()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    BATCH_QUEUED_MAX: integer().min(1).max(1_000_000).default(20_000),
+    BATCH_IN_FLIGHT_MAX: integer().min(1).max(16).default(2),
+    BATCH_ACCOUNT_QUEUE: Joi.string().valid('auto', 'on', 'off').default('auto'),
+    HOT_ACCOUNT_TTL_MS: integer().min(0).max(600_000).default(2000),
+    DATABASE_UNREACHABLE_PAUSE_MS: integer().min(0).max(60_000).default(500),
+    ACCOUNT_DIRECTORY_ENTRIES_MAX: integer().min(1).max(10_000_000).default(1_000_000),
     HOLD_TTL_MAX_SECONDS: integer()
       .min(1)
       .max(30 * 24 * 3600)
@@ -174,6 +216,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     db_connect_timeout_ms: value.DB_CONNECT_TIMEOUT_MS,
     db_statement_timeout_ms: value.DB_STATEMENT_TIMEOUT_MS,
     db_idle_in_transaction_timeout_ms: value.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    db_query_timeout_ms: value.DB_QUERY_TIMEOUT_MS ?? value.DB_STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS,
+    db_wait_backoff_initial_ms: value.DB_WAIT_BACKOFF_INITIAL_MS,
+    db_wait_backoff_max_ms: value.DB_WAIT_BACKOFF_MAX_MS,
+    ready_probe_timeout_ms: value.READY_PROBE_TIMEOUT_MS,
     transaction_backoff_base_ms: value.TX_BACKOFF_BASE_MS,
     transaction_backoff_max_ms: value.TX_BACKOFF_MAX_MS,
     http_request_timeout_ms: value.HTTP_REQUEST_TIMEOUT_MS,
@@ -183,6 +229,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     idempotency_retention_hours: value.IDEMPOTENCY_RETENTION_HOURS,
     worker_interval_ms: value.WORKER_INTERVAL_MS,
     worker_batch_size: value.WORKER_BATCH_SIZE,
+    worker_backoff_max_ms: value.WORKER_BACKOFF_MAX_MS,
+    supervisor_backoff_initial_ms: value.SUPERVISOR_BACKOFF_INITIAL_MS,
+    supervisor_backoff_max_ms: value.SUPERVISOR_BACKOFF_MAX_MS,
+    supervisor_backoff_reset_after_ms: value.SUPERVISOR_BACKOFF_RESET_AFTER_MS,
     currencies: String(value.CURRENCIES).split(','),
     order_pending_timeout_seconds: value.ORDER_PENDING_TIMEOUT_SECONDS,
     player_refund_window_days: value.PLAYER_REFUND_WINDOW_DAYS,
@@ -191,6 +241,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     psp_event_depth_max: value.PSP_EVENT_DEPTH_MAX,
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
+    batch: {
+      operations_max: value.BATCH_OPERATIONS_MAX,
+      bytes_max: value.BATCH_BYTES_MAX,
+      queued_max: value.BATCH_QUEUED_MAX,
+      in_flight_max: value.BATCH_IN_FLIGHT_MAX,
+    },
+    account_directory_entries_max: value.ACCOUNT_DIRECTORY_ENTRIES_MAX,
+    batch_account_queue: value.BATCH_ACCOUNT_QUEUE,
+    hot_account_ttl_ms: value.HOT_ACCOUNT_TTL_MS,
+    database_unreachable_pause_ms: value.DATABASE_UNREACHABLE_PAUSE_MS,
     limits: {
       amount_max_minor: value.AMOUNT_MAX_MINOR,
       balance_max_minor: value.BALANCE_MAX_MINOR,

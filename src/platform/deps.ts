@@ -1,4 +1,6 @@
+import type { AccountDirectory } from '../accounts/account-directory.js';
 import type { TokenVerifier } from '../auth/tokens.js';
+import type { WritePath } from '../batch/batcher.js';
 import type { Database } from '../db/database.js';
 import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
@@ -19,6 +21,9 @@ export interface AppDeps {
   metrics: Metrics;
   transactions: TransactionRunner;
   commands: CommandRunner;
+  /** Every money movement: batched, one serializable transaction per batch (src/batch). */
+  writes: WritePath;
+  directory: AccountDirectory;
   tokens: TokenVerifier;
   rate_limiter: CallerRateLimiter;
   /** The seller aggregator's per-pod state: call slots, quote coalescing, the purchase job runner. */

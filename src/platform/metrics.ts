@@ -8,6 +8,14 @@ export interface Metrics {
   transaction_outcomes_total: Counter<'name' | 'outcome'>;
   contention_locks_total: Counter<'name'>;
   db_pool_connections: Gauge<'pool' | 'state'>;
+  batch_operations: Histogram<'batch_region'>;
+  batch_duration_seconds: Histogram<'batch_region'>;
+  batch_attempts_total: Counter<'batch_region'>;
+  batch_retries_total: Counter<'batch_region' | 'sqlstate'>;
+  batch_splits_total: Counter<'batch_region'>;
+  batch_queued_total: Counter;
+  db_round_trips_total: Counter<'path'>;
+  write_queue_depth: Gauge;
 }
 
 /** What a connection pool reports, read at scrape time. */
@@ -18,7 +26,13 @@ export interface PoolStats {
 }
 
 /** One registry per pod; default process metrics only where a process hosts exactly one pod. */
-export function createMetrics(options: { region: string; process_metrics: boolean; pools?: Record<string, PoolStats> }): Metrics {
+export function createMetrics(options: {
+  region: string;
+  process_metrics: boolean;
+  pools?: Record<string, PoolStats>;
+  /** Operations waiting for a batch in this pod, read at scrape time. */
+  write_queue_depth?: () => number;
+}): Metrics {
   const pools = options.pools ?? {};
   const registry = new Registry();
   registry.setDefaultLabels({ region: options.region });
@@ -67,6 +81,57 @@ export function createMetrics(options: { region: string; process_metrics: boolea
           this.set({ pool, state: 'idle' }, stats.idleCount);
           this.set({ pool, state: 'waiting' }, stats.waitingCount);
         }
+      },
+    }),
+    batch_operations: new Histogram({
+      name: 'batch_operations',
+      help: 'Operations per batch (one serializable transaction each)',
+      labelNames: ['batch_region'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers: [registry],
+    }),
+    batch_duration_seconds: new Histogram({
+      name: 'batch_duration_seconds',
+      help: 'Time from the start of a batch to the answers of all its operations, retries included',
+      labelNames: ['batch_region'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    batch_attempts_total: new Counter({
+      name: 'batch_attempts_total',
+      help: 'Batch transaction attempts, first tries and retries',
+      labelNames: ['batch_region'],
+      registers: [registry],
+    }),
+    batch_retries_total: new Counter({
+      name: 'batch_retries_total',
+      help: 'Batches run again whole, by the SQLSTATE that caused it (a twin key is 23505)',
+      labelNames: ['batch_region', 'sqlstate'],
+      registers: [registry],
+    }),
+    batch_splits_total: new Counter({
+      name: 'batch_splits_total',
+      help: 'Batches split in halves to isolate an operation whose statement failed',
+      labelNames: ['batch_region'],
+      registers: [registry],
+    }),
+    batch_queued_total: new Counter({
+      name: 'batch_queued_total',
+      help: 'Batches that queued behind other pods on a hot account before starting (PostgreSQL)',
+      registers: [registry],
+    }),
+    db_round_trips_total: new Counter({
+      name: 'db_round_trips_total',
+      help: 'Round trips to the database by path (batch: the write path)',
+      labelNames: ['path'],
+      registers: [registry],
+    }),
+    write_queue_depth: new Gauge({
+      name: 'write_queue_depth',
+      help: 'Operations waiting for a batch in this pod',
+      registers: [registry],
+      collect() {
+        this.set(options.write_queue_depth?.() ?? 0);
       },
     }),
   };

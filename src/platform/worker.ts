@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs } from './backoff.js';
 import type { Logger } from './logger.js';
 
 export interface PeriodicTask {
@@ -9,13 +10,20 @@ export interface PeriodicTask {
   batch_size: number;
 }
 
-/** Runs background tasks on an interval until stopped; a failing run is logged and retried later. */
+/**
+ * Runs background tasks on an interval until stopped. A failing run (the database is down, say)
+ * is logged and retried after a delay that doubles with each failure in a row, from the task's
+ * interval up to `backoff_max_ms`: a long outage neither stops the task nor floods the logs.
+ */
 export class WorkerLoop {
   private stopping = false;
   private readonly loops: Promise<void>[] = [];
   private readonly wake = new AbortController();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly backoff_max_ms: number,
+  ) {}
 
   start(tasks: readonly PeriodicTask[]): void {
     for (const task of tasks) this.loops.push(this.loop(task));
@@ -24,14 +32,18 @@ export class WorkerLoop {
   private async loop(task: PeriodicTask): Promise<void> {
     // Spread pods' first runs so they do not all hit the database at the same instant.
     await this.pause(Math.random() * task.interval_ms);
+    let failures = 0;
     while (!this.stopping) {
-      let handled = 0;
       try {
-        handled = await task.run();
+        const handled = await task.run();
+        failures = 0;
+        if (handled < task.batch_size) await this.pause(task.interval_ms);
       } catch (error) {
-        this.logger.warn({ err: error, task: task.name }, 'background task failed; will retry');
+        failures += 1;
+        const delay_ms = backoffDelayMs(failures, { initial_ms: task.interval_ms, max_ms: this.backoff_max_ms });
+        this.logger.warn({ err: error, task: task.name, failures, delay_ms }, 'background task failed; will retry');
+        await this.pause(delay_ms);
       }
-      if (handled < task.batch_size) await this.pause(task.interval_ms);
     }
   }
 

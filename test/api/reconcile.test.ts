@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -33,12 +32,14 @@ beforeAll(async () => {
   url.pathname = `/${database_name}`;
   database_url = url.toString();
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database_url, LOG_LEVEL: 'silent' });
-  const db = await openDatabase(config, { url: database_url, application_name: 'creditshop:test-reconcile-migrate', pool_max: 2 });
-  try {
-    await migrateDatabase(db, loadTopology(), createLogger({ level: 'silent' }));
-  } finally {
-    await db.close();
-  }
+  const logger = createLogger({ level: 'silent' });
+  await migrateDatabase({
+    config,
+    url: database_url,
+    topology: loadTopology(),
+    logger,
+    application_name: 'creditshop:test-reconcile-migrate',
+  });
   h = await ledgerHarness(await startCluster({ env: { DATABASE_URL: database_url, DB_POOL_MAX: '4' } }));
   sql = new pg.Client({ connectionString: database_url });
   await sql.connect();

@@ -45,7 +45,8 @@ async function metricValue(deps: AppDeps, name: string, labels: Record<string, s
 
 beforeAll(async () => {
   const config = testConfig();
-  db = await openDatabase(config, { url: inject('database_url'), application_name: 'runner-test', pool_max: 8 });
+  const logger = createLogger({ level: 'silent' });
+  db = await openDatabase(config, { url: inject('database_url'), application_name: 'runner-test', pool_max: 8, logger });
   outsider = new pg.Client({ connectionString: inject('database_url') });
   await outsider.connect();
   await outsider.query('CREATE TABLE IF NOT EXISTS runner_probe (id TEXT PRIMARY KEY, n INT8 NOT NULL)');

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
-import { openDatabase } from '../../src/db/database.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -35,9 +34,8 @@ export default async function setup(project: TestProject) {
     url = embedded.url;
   }
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, LOG_LEVEL: 'silent' });
-  const db = await openDatabase(config, { url, application_name: 'creditshop:test-migrate', pool_max: 2 });
-  await migrateDatabase(db, loadTopology(), createLogger({ level: 'silent' }));
-  await db.close();
+  const logger = createLogger({ level: 'silent' });
+  await migrateDatabase({ config, url, topology: loadTopology(), logger, application_name: 'creditshop:test-migrate' });
   project.provide('database_url', url);
   return async () => {
     await embedded?.stop();

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { openDatabase } from '../../src/db/database.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -27,12 +26,14 @@ export async function createScratchDatabase(server_url: string, prefix: string):
   const url = new URL(base);
   url.pathname = `/${name}`;
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url.toString(), LOG_LEVEL: 'silent' });
-  const db = await openDatabase(config, { url: url.toString(), application_name: `creditshop:${prefix}-migrate`, pool_max: 2 });
-  try {
-    await migrateDatabase(db, loadTopology(), createLogger({ level: 'silent' }));
-  } finally {
-    await db.close();
-  }
+  const logger = createLogger({ level: 'silent' });
+  await migrateDatabase({
+    config,
+    url: url.toString(),
+    topology: loadTopology(),
+    logger,
+    application_name: `creditshop:${prefix}-migrate`,
+  });
   return { url: url.toString(), drop: () => adminQuery(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 

@@ -46,6 +46,17 @@ describe('configuration', () => {
     expect(attempt).toThrow(/mars/);
     expect(attempt).toThrow(/AUTH_JWT_SECRET/);
   });
+
+  it('database faults: the client query timeout follows the statement timeout unless set and must exceed it; backoffs in order', () => {
+    expect(loadConfig({ DB_STATEMENT_TIMEOUT_MS: '30000' })).toMatchObject({ db_statement_timeout_ms: 30000, db_query_timeout_ms: 35000 });
+    expect(loadConfig({ DB_QUERY_TIMEOUT_MS: '16000' }).db_query_timeout_ms).toBe(16000);
+    expect(() => loadConfig({ DB_STATEMENT_TIMEOUT_MS: '20000', DB_QUERY_TIMEOUT_MS: '20000' })).toThrow(/DB_QUERY_TIMEOUT_MS/);
+    expect(() => loadConfig({ DB_WAIT_BACKOFF_INITIAL_MS: '5000', DB_WAIT_BACKOFF_MAX_MS: '1000' })).toThrow(/DB_WAIT_BACKOFF_MAX_MS/);
+    expect(() => loadConfig({ SUPERVISOR_BACKOFF_INITIAL_MS: '5000', SUPERVISOR_BACKOFF_MAX_MS: '1000' })).toThrow(
+      /SUPERVISOR_BACKOFF_MAX_MS/,
+    );
+    expect(() => loadConfig({ WORKER_INTERVAL_MS: '5000', WORKER_BACKOFF_MAX_MS: '1000' })).toThrow(/WORKER_BACKOFF_MAX_MS/);
+  });
 });
 
 describe('logging', () => {

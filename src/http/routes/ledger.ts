@@ -1,12 +1,11 @@
 import Joi from 'joi';
-import { captureHold } from '../../ledger/capture-hold.js';
 import { createHold } from '../../ledger/create-hold.js';
 import { createTransfer } from '../../ledger/create-transfer.js';
 import { creditWallet } from '../../ledger/credit-wallet.js';
 import { debitWallet } from '../../ledger/debit-wallet.js';
 import { accountHistory, getHold, getTransaction, getTransfer } from '../../ledger/ledger-reads.js';
 import { refundTransaction } from '../../ledger/refund-transaction.js';
-import { voidHold } from '../../ledger/void-hold.js';
+import { captureHoldRequest, voidHoldRequest } from '../../ledger/settle-hold.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { historyEntrySchema, holdViewSchema, transactionViewSchema, transferViewSchema } from '../../ledger/views.js';
@@ -151,7 +150,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       responses: { ...holdResponses, 200: 'The captured hold' },
       response_schema: holdViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
-        captureHold(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
+        captureHoldRequest(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
     }),
     defineRoute({
       operation_id: 'voidHold',
@@ -165,7 +164,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       body: Joi.object({}),
       responses: { ...holdResponses, 200: 'The voided hold' },
       response_schema: holdViewSchema,
-      handler: async (ctx, { actor, params, idempotency }) => voidHold(ctx.state.deps, actor, params.id, idempotency),
+      handler: async (ctx, { actor, params, idempotency }) => voidHoldRequest(ctx.state.deps, actor, params.id, idempotency),
     }),
     defineRoute({
       operation_id: 'createTransfer',

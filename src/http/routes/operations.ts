@@ -1,10 +1,7 @@
 import Joi from 'joi';
-import { pendingMigrations } from '../../db/migrate.js';
+import { checkReadiness } from '../../db/readiness.js';
 import { viewSchema } from '../../platform/view-schema.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-
-// Once a database has every migration applied it stays so for the life of the process.
-const migrated = new WeakSet<object>();
 
 const healthSchema = viewSchema('Health', { status: Joi.valid('ok'), region: Joi.string(), pid: Joi.number().integer() });
 const readySchema = viewSchema('Ready', {
@@ -54,18 +51,10 @@ export function operationRoutes(openapi: () => unknown): RouteSpec[] {
       // It answers a database failure itself, with its own body.
       needs_database: false,
       handler: async (ctx) => {
-        const { db } = ctx.state.deps;
-        try {
-          await db.orm.em.getConnection().execute('SELECT 1');
-          if (!migrated.has(db)) {
-            const pending = await pendingMigrations(db);
-            if (pending.length > 0) return { status: 503, body: { status: 'migrations_pending', pending } };
-            migrated.add(db);
-          }
-        } catch {
-          return { status: 503, body: { status: 'database_unreachable' } };
-        }
-        return { status: 200, body: { status: 'ready', region: ctx.state.deps.region, dialect: db.dialect } };
+        const { db, transactions, config, region } = ctx.state.deps;
+        const readiness = await checkReadiness(transactions, config.ready_probe_timeout_ms);
+        if (readiness.status !== 'ready') return { status: 503, body: readiness };
+        return { status: 200, body: { status: 'ready', region, dialect: db.dialect } };
       },
     }),
     defineRoute({

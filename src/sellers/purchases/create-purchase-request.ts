@@ -2,7 +2,7 @@ import Joi from 'joi';
 import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
-import { insertHold } from '../../ledger/hold-repository.js';
+import { insertHold } from '../../ledger/hold-sql.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { idSchema, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { insertJob } from '../jobs/job-queue.js';
@@ -54,15 +54,15 @@ export async function createPurchaseRequest(
         destination_account_id: '@sellers',
         reference: `purchase of ${input.product_id}`.slice(0, 200),
       });
-      placement.region = hold.crdb_region;
+      placement.region = hold.region;
       const id = await insertPurchaseRequest(tx, {
         ...input,
         max_price_minor: input.max_price,
         hold_id: hold.id,
         deadline_ms: config.deadline_ms,
-        region: hold.crdb_region,
+        region: hold.region,
       });
-      await insertJob(tx, { kind: 'purchase', subject_id: id, region: hold.crdb_region });
+      await insertJob(tx, { kind: 'purchase', subject_id: id, region: hold.region });
       return { id, status: 'pending' as const, status_url: statusUrl(id) };
     },
     { contended_accounts: [input.account_id] },

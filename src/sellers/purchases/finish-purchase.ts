@@ -1,5 +1,5 @@
-import { captureHoldIn } from '../../ledger/capture-hold.js';
-import { releaseHold } from '../../ledger/hold-repository.js';
+import { captureHoldIn } from '../../ledger/hold-sql.js';
+import { releaseHold } from '../../ledger/hold-sql.js';
 import { findHold } from '../../ledger/ledger-queries.js';
 import type { ClaimedJob } from '../jobs/job-queue.js';
 import { assertLeaseIn, finishJobIn, rescheduleJobIn } from '../jobs/job-queue.js';

@@ -1,32 +1,30 @@
 import type { Actor } from '../../auth/tokens.js';
+import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
 import { invalidState } from '../../domain/errors.js';
-import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
-import { captureHoldIn } from '../../ledger/capture-hold.js';
-import { requireLiveHold } from '../../ledger/hold-repository.js';
-import { postTransaction } from '../../ledger/ledger-repository.js';
+import { captureHold, requireLiveHold } from '../../ledger/holds.js';
+import { postTransaction } from '../../ledger/posting.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { grantEntitlements } from './entitlement-repository.js';
+import { changeStatus, grantEntitlements } from './order-book.js';
 import { orderCommand, requireOrderControl } from './order-access.js';
-import { changeStatus } from './order-repository.js';
 import { grantPostings } from './pricing.js';
-import { orderView, type OrderView } from './views.js';
+import { orderView } from './views.js';
 
-/** Two-step, second step: capture the hold, credit pack grants, grant entitlements, COMPLETED — one transaction. */
+/** Two-step, second step: capture the hold, credit pack grants, grant entitlements, COMPLETED — one batch. */
 export async function completeOrder(
   deps: AppDeps,
   actor: Actor,
   order_id: string,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<OrderView>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   requireOrderControl(actor);
-  return orderCommand(deps, actor, order_id, 'complete_order', idempotency, async (tx, order) => {
+  return orderCommand(deps, actor, order_id, 'complete_order', idempotency, (unit, order) => {
     if (order.mode !== 'two_step' || order.status !== 'PENDING' || !order.hold_id) {
       throw invalidState(
         `order ${order_id} is ${order.status}${order.mode === 'immediate' ? ' (immediate orders complete by themselves)' : ''}`,
       );
     }
-    const hold = await requireLiveHold(tx, order.hold_id, 'order');
-    const { posted } = await captureHoldIn(tx, hold, order.total_minor, { type: 'purchase', order_id }, deps.config.limits);
+    const hold = requireLiveHold(unit, order.hold_id, 'order');
+    const { posted } = captureHold(unit, hold, order.total_minor, { type: 'purchase', order_id }, deps.config.limits);
     const grants = grantPostings(
       order.account_id,
       order.lines.map((line) => ({ line, quantity: line.quantity })),
@@ -34,8 +32,8 @@ export async function completeOrder(
     );
     const first_grant = grants[0];
     if (first_grant) {
-      await postTransaction(
-        tx,
+      postTransaction(
+        unit,
         {
           type: 'purchase',
           account_id: order.account_id,
@@ -47,7 +45,7 @@ export async function completeOrder(
         deps.config.limits,
       );
     }
-    await grantEntitlements(tx, order);
-    return orderView(await changeStatus(tx, order, 'COMPLETED', { payment_transaction_id: posted.id }));
+    grantEntitlements(unit, order);
+    return orderView(changeStatus(unit, order, 'COMPLETED', { payment_transaction_id: posted.id }));
   });
 }

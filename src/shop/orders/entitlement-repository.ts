@@ -1,48 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import Joi from 'joi';
 import { decodeCursor, encodeCursor } from '../../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
-import { invariant } from '../../domain/errors.js';
-import { reserveAccountSequence } from '../../ledger/ledger-repository.js';
 import { idSchema, timestampSchema, unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
-import type { Order } from './order-repository.js';
-
-/** One entitlement per order line: what the player owns because they paid for it. */
-export async function grantEntitlements(tx: SqlTx, order: Order): Promise<void> {
-  const { first_seq } = await reserveAccountSequence(tx, order.account_id, order.lines.length);
-  await tx.execute(
-    `INSERT INTO entitlements (id, account_id, account_seq, order_id, line_no, item_id, quantity, status, crdb_region)
-     VALUES ${order.lines.map(() => "(?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?)").join(', ')}`,
-    order.lines.flatMap((line, index) => [
-      randomUUID(),
-      order.account_id,
-      first_seq + index,
-      order.id,
-      line.line_no,
-      line.item_id,
-      line.quantity,
-      order.region,
-    ]),
-  );
-}
-
-/** Revokes refunded units; an entitlement with every unit revoked becomes REVOKED. */
-export async function revokeEntitlements(
-  tx: SqlTx,
-  order_id: string,
-  lines: ReadonlyArray<{ line_no: number; quantity: number }>,
-): Promise<void> {
-  for (const line of lines) {
-    const updated = await tx.execute(
-      `UPDATE entitlements SET revoked_quantity = revoked_quantity + ?,
-         status = CASE WHEN revoked_quantity + ? = quantity THEN 'REVOKED' ELSE status END,
-         revoked_at = CASE WHEN revoked_quantity + ? = quantity THEN now() ELSE revoked_at END
-       WHERE order_id = ? AND line_no = ? AND revoked_quantity + ? <= quantity`,
-      [line.quantity, line.quantity, line.quantity, order_id, line.line_no, line.quantity],
-    );
-    invariant(updated === 1, `entitlement of order ${order_id} line ${line.line_no} cannot lose ${line.quantity} more units`);
-  }
-}
 
 interface EntitlementRow {
   id: string;

@@ -1,10 +1,13 @@
 import { hasScope, isVisibleTo } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
-import { notFound, forbidden } from '../../domain/errors.js';
+import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
+import type { Unit } from '../../batch/unit.js';
+import { forbidden, notFound } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
-import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { findOrder, type Order } from './order-repository.js';
+import { requireOrder } from './order-book.js';
+import type { Order } from './order-records.js';
+import { findOrder } from './order-repository.js';
 
 /** The order if the actor may see it: its owner, or a service acting on accounts. Others get 404. */
 export async function visibleOrder(tx: SqlTx, actor: Actor, order_id: string): Promise<Order> {
@@ -13,34 +16,28 @@ export async function visibleOrder(tx: SqlTx, actor: Actor, order_id: string): P
   return order;
 }
 
-/** Whose wallet an order moves, looked up before the transaction to queue on that wallet. */
-export async function orderOwner(deps: AppDeps, actor: Actor, order_id: string): Promise<string> {
-  const order = await deps.transactions.read((tx) => visibleOrder(tx, actor, order_id));
-  return order.account_id;
-}
-
 /**
- * An idempotent command on one order: queued on the owner's wallet, run on the order as the
- * transaction reads it, its idempotency record homed with the order.
+ * An idempotent command on one order, batched: the order is looked up first to know whose wallet
+ * it moves (the batcher, the account locked, its hold), then the batch decides on the order as
+ * its transaction reads it.
  */
 export async function orderCommand<T>(
   deps: AppDeps,
   actor: Actor,
   order_id: string,
   name: string,
-  idempotency: IdempotencyScope,
-  work: (tx: SqlTx, order: Order) => Promise<T>,
-): Promise<CommandResult<T>> {
-  const account_id = await orderOwner(deps, actor, order_id);
-  return deps.commands.run(
-    name,
-    idempotency,
-    async (tx, placement) => {
-      const order = await visibleOrder(tx, actor, order_id);
-      placement.region = order.region;
-      return work(tx, order);
+  idempotency: RequestIdempotency,
+  decide: (unit: Unit, order: Order) => T,
+): Promise<RequestAnswer> {
+  const known = await deps.transactions.read((tx) => visibleOrder(tx, actor, order_id));
+  return deps.writes.request(
+    {
+      name,
+      region: known.region,
+      needs: { accounts: [known.account_id], orders: [order_id], holds: known.hold_id ? [known.hold_id] : [] },
+      decide: (unit) => decide(unit, requireOrder(unit, order_id)),
     },
-    { contended_accounts: [account_id] },
+    idempotency,
   );
 }
 

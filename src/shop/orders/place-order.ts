@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
+import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
+import type { Unit } from '../../batch/unit.js';
 import { DomainError } from '../../domain/errors.js';
-import type { SqlTx } from '../../db/sql.js';
-import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
-import { postTransaction } from '../../ledger/ledger-repository.js';
-import { insertHold } from '../../ledger/hold-repository.js';
+import { insertHold } from '../../ledger/holds.js';
+import { postTransaction } from '../../ledger/posting.js';
 import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { findItems } from '../catalog/item-repository.js';
-import { grantEntitlements } from './entitlement-repository.js';
-import { insertOrder, type Order, type OrderMode } from './order-repository.js';
+import { grantEntitlements, insertOrder } from './order-book.js';
+import type { Order, OrderMode } from './order-records.js';
 import { grantPostings, priceOrder, type PricedOrder, type RequestedLine } from './pricing.js';
-import { orderView, type OrderView } from './views.js';
+import { orderView } from './views.js';
 
 export interface PlaceOrderInput {
   account_id: string;
@@ -25,48 +24,43 @@ export interface PlaceOrderInput {
 const HOLD_MARGIN_SECONDS = 300;
 
 /**
- * Places an order priced from the catalog. Immediate: order, debit, pack grants, entitlements
- * and COMPLETED in one transaction. Two-step: the order PENDING with a hold for its total.
+ * Places an order priced from the catalog as the batch reads it. Immediate: order, debit, pack
+ * grants, entitlements and COMPLETED together. Two-step: the order PENDING with a hold for its total.
  */
 export async function placeOrder(
   deps: AppDeps,
   actor: Actor,
   input: PlaceOrderInput,
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<OrderView>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
   const mode = input.mode ?? 'immediate';
-  return deps.commands.run(
-    'place_order',
-    idempotency,
-    async (tx, placement) => {
-      const priced = priceOrder(
-        input.lines,
-        await findItems(
-          tx,
-          input.lines.map((line) => line.item_id),
-        ),
-        deps.config.limits,
-      );
-      if (input.expected_total !== undefined && input.expected_total !== priced.total_minor) {
-        throw new DomainError('price_changed', `the order costs ${priced.total_minor} ${priced.currency}, not ${input.expected_total}`, {
-          total: priced.total_minor,
-          currency: priced.currency,
-        });
-      }
-      const order =
-        mode === 'immediate' ? await payNow(deps, tx, input.account_id, priced) : await authorize(deps, tx, input.account_id, priced);
-      placement.region = order.region;
-      return orderView(order);
+  return deps.writes.request(
+    {
+      name: 'place_order',
+      region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
+      needs: { accounts: [input.account_id], items: input.lines.map((line) => line.item_id) },
+      decide: (unit) => {
+        const priced = priceOrder(input.lines, unit.items, deps.config.limits);
+        if (input.expected_total !== undefined && input.expected_total !== priced.total_minor) {
+          throw new DomainError('price_changed', `the order costs ${priced.total_minor} ${priced.currency}, not ${input.expected_total}`, {
+            total: priced.total_minor,
+            currency: priced.currency,
+          });
+        }
+        return orderView(
+          mode === 'immediate' ? payNow(deps, unit, input.account_id, priced) : authorize(deps, unit, input.account_id, priced),
+        );
+      },
     },
-    { contended_accounts: [input.account_id] },
+    idempotency,
   );
 }
 
-async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, priced: PricedOrder): Promise<Order> {
+function payNow(deps: AppDeps, unit: Unit, account_id: string, priced: PricedOrder): Order {
   const id = randomUUID();
-  const posted = await postTransaction(
-    tx,
+  const posted = postTransaction(
+    unit,
     {
       type: 'purchase',
       account_id,
@@ -84,23 +78,23 @@ async function payNow(deps: AppDeps, tx: SqlTx, account_id: string, priced: Pric
     },
     deps.config.limits,
   );
-  const order = await insertOrder(tx, {
+  const order = insertOrder(unit, {
     id,
     account_id,
     mode: 'immediate',
     priced,
     statuses: ['PENDING', 'COMPLETED'],
-    pending_until_seconds: null,
+    pending_until: null,
     hold_id: null,
     payment_transaction_id: posted.id,
   });
-  await grantEntitlements(tx, order);
+  grantEntitlements(unit, order);
   return order;
 }
 
-async function authorize(deps: AppDeps, tx: SqlTx, account_id: string, priced: PricedOrder): Promise<Order> {
+function authorize(deps: AppDeps, unit: Unit, account_id: string, priced: PricedOrder): Order {
   const id = randomUUID();
-  const hold = await insertHold(tx, {
+  const hold = insertHold(unit, {
     owner: 'order',
     account_id,
     currency: priced.currency,
@@ -109,13 +103,13 @@ async function authorize(deps: AppDeps, tx: SqlTx, account_id: string, priced: P
     destination_account_id: '@revenue',
     reference: `order:${id}`,
   });
-  return insertOrder(tx, {
+  return insertOrder(unit, {
     id,
     account_id,
     mode: 'two_step',
     priced,
     statuses: ['PENDING'],
-    pending_until_seconds: deps.config.order_pending_timeout_seconds,
+    pending_until: new Date(unit.now_ms + deps.config.order_pending_timeout_seconds * 1000).toISOString(),
     hold_id: hold.id,
     payment_transaction_id: null,
   });

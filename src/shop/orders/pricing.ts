@@ -91,7 +91,8 @@ export function grantPostings(
   direction: 1 | -1,
 ): Posting[] {
   return [...grantTotals(lines)].flatMap(([currency, amount]) => [
-    { account_id, currency, amount_minor: direction * amount },
+    // A grant may open the player's game-currency wallet; a claw-back needs the wallet it credited.
+    { account_id, currency, amount_minor: direction * amount, opens_wallet: direction === 1 },
     { account_id: '@revenue', currency, amount_minor: -direction * amount },
   ]);
 }

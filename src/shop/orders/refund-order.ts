@@ -3,14 +3,13 @@ import Joi from 'joi';
 import { hasScope } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { forbidden } from '../../domain/errors.js';
-import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
-import { postTransaction } from '../../ledger/ledger-repository.js';
+import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
+import { postTransaction } from '../../ledger/posting.js';
 import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { idSchema, minorSchema, timestampSchema, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
-import { revokeEntitlements } from './entitlement-repository.js';
+import { idSchema, minorSchema, timestampSchema, viewPart, viewSchema } from '../../platform/view-schema.js';
 import { orderCommand } from './order-access.js';
-import { changeStatus, insertRefund, markLinesRefunded } from './order-repository.js';
+import { changeStatus, insertRefund, markLinesRefunded, revokeEntitlements } from './order-book.js';
 import { grantPostings, planRefund, type RefundLineRequest, type RefundRules } from './pricing.js';
 import { orderStatusSchema } from './views.js';
 
@@ -41,13 +40,18 @@ function refundRules(deps: AppDeps, actor: Actor, override_policy: boolean): Ref
  * refunds both update the order row, so only one commits on what it read. An override of the
  * refund policy is recorded with the refund: who made it.
  */
-export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrderInput, idempotency: IdempotencyScope) {
+export async function refundOrder(
+  deps: AppDeps,
+  actor: Actor,
+  input: RefundOrderInput,
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   const rules = refundRules(deps, actor, input.override_policy ?? false);
-  return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, async (tx, order) => {
-    const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, rules);
+  return orderCommand(deps, actor, input.order_id, 'refund_order', idempotency, (unit, order) => {
+    const plan = planRefund(order, { lines: input.lines, amount_minor: input.amount }, { ...rules, now_ms: unit.now_ms });
     const refund_id = randomUUID();
-    const posted = await postTransaction(
-      tx,
+    const posted = postTransaction(
+      unit,
       {
         type: 'order_refund',
         account_id: order.account_id,
@@ -64,21 +68,22 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
       deps.config.limits,
     );
     const units = plan.lines.map(({ line, quantity }) => ({ line_no: line.line_no, quantity }));
-    await markLinesRefunded(tx, order.id, units);
-    await revokeEntitlements(tx, order.id, units);
+    markLinesRefunded(unit, order.id, units);
+    revokeEntitlements(unit, order.id, units);
     const lines = plan.lines.map(({ line, quantity }) => ({ item_id: line.item_id, quantity }));
     const policy_overridden_by = rules.override_policy ? actor.id : null;
-    const created_at = await insertRefund(tx, {
+    const { created_at } = insertRefund(unit, {
       id: refund_id,
-      order,
+      order_id: order.id,
       amount_minor: plan.amount_minor,
       lines,
       reason: input.reason,
       transaction_id: posted.id,
       policy_overridden_by,
+      region: order.region,
     });
     const status = plan.completes_refund ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
-    await changeStatus(tx, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
+    changeStatus(unit, order, status, { refunded_minor: order.refunded_minor + plan.amount_minor, reason: input.reason });
     return {
       id: refund_id,
       order_id: order.id,
@@ -94,8 +99,8 @@ export async function refundOrder(deps: AppDeps, actor: Actor, input: RefundOrde
     };
   });
 }
-export type RefundView = Awaited<ReturnType<typeof refundOrder>> extends CommandResult<infer T> ? T : never;
 
+/** The refund refundOrder answers; checked against real answers by test/api/openapi-contract.test.ts. */
 export const orderRefundViewSchema = viewSchema('OrderRefund', {
   id: idSchema,
   order_id: idSchema,
@@ -108,4 +113,4 @@ export const orderRefundViewSchema = viewSchema('OrderRefund', {
   transaction_id: idSchema,
   order_status: orderStatusSchema,
   created_at: timestampSchema,
-} satisfies ViewKeys<RefundView>);
+});

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { itemKindSchema } from '../catalog/item.js';
-import type { Order, OrderMode, OrderStatus } from './order-repository.js';
+import type { Order, OrderMode, OrderStatus } from './order-records.js';
 
 export function orderView(order: Order) {
   return {

@@ -1,0 +1,286 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { runPipeline, type PipelinedStatement } from '../db/pipeline.js';
+import { DatabaseUnavailable, isDatabaseUnavailable, sqlState } from '../db/database-errors.js';
+import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
+import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { IDEMPOTENCY_KEYS_PRIMARY_KEY } from '../idempotency/idempotency-record.js';
+import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { Operation, RequestIdempotency, StoredResponse } from './operation.js';
+import type { AccountQueue, QueueTicket } from './account-queue.js';
+import { loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
+import type { Unit } from './unit.js';
+import type { UnitWriter } from './writes.js';
+
+/** How an operation of a batch ended. */
+export type Outcome =
+  | { kind: 'done'; value: unknown; response?: StoredResponse }
+  | { kind: 'failed'; error: unknown; response?: StoredResponse }
+  | { kind: 'replayed'; response: StoredResponse };
+
+/** An operation waiting in, or running in, a batch. */
+export interface Pending {
+  op: Operation<unknown>;
+  idempotency: RequestIdempotency | undefined;
+  /** Called exactly once. */
+  settle(outcome: Outcome): void;
+}
+
+/** Where a batch runs: its region's batcher and the system-balance shard of its slot. */
+export interface BatchSlot {
+  region: string;
+  shard: number;
+}
+
+export interface ExecutorSettings {
+  pool: pg.Pool;
+  /** Told when a batch found the database unreachable. */
+  onUnreachable: (error: DatabaseUnavailable) => void;
+  /** PostgreSQL's queue of hot accounts between pods; undefined on CockroachDB. */
+  queue: AccountQueue | undefined;
+  writer: UnitWriter;
+  policy: RetryPolicy;
+  retention_hours: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+type StoredKey = {
+  request_fingerprint: string;
+  status_code: number;
+  response_text: string | null;
+  /** Written before answers were stored as their exact bytes (kept at most the retention period). */
+  response_body: LegacyBody | null;
+};
+type LegacyBody = { ok: true; body: unknown } | { ok: false; code: ErrorCode; detail: string; extensions?: Record<string, unknown> };
+type AttemptResult = 'committed' | { retry: unknown } | { split: unknown } | { unavailable: unknown };
+
+const ROLLBACK = 'ROLLBACK';
+const UNIQUE_VIOLATION = '23505';
+const PRE_READ = {
+  name: 'batch_read_idempotency_keys',
+  text: `SELECT k.caller, k.key, k.request_fingerprint, k.status_code, k.response_text, k.response_body
+         FROM unnest($1::text[], $2::text[]) AS v(caller, key) JOIN idempotency_keys k ON k.caller = v.caller AND k.key = v.key`,
+};
+
+const keyOf = (idempotency: { caller: string; key: string }) => `${idempotency.caller}\n${idempotency.key}`;
+
+/**
+ * Runs one batch as ONE serializable transaction in two round trips: (1) BEGIN and every read of
+ * every operation, pipelined, while the operations' idempotency keys are looked up on another
+ * connection; (2) every write, one statement per table, and COMMIT, pipelined. In between, the
+ * operations decide in memory, in arrival order. Each operation keeps its own answer; a
+ * serialization failure reruns the batch whole (bounded, jittered); a statement that fails for
+ * one operation's data is isolated by splitting the batch in halves until the culprit runs alone.
+ */
+export class BatchExecutor {
+  constructor(private readonly settings: ExecutorSettings) {}
+
+  /** Settles every pending operation exactly once. */
+  async execute(batch: readonly Pending[], slot: BatchSlot): Promise<void> {
+    const { metrics } = this.settings;
+    const started_ns = process.hrtime.bigint();
+    metrics.batch_operations.observe({ batch_region: slot.region }, batch.length);
+    let connection: pg.PoolClient;
+    try {
+      connection = await this.settings.pool.connect();
+    } catch (error) {
+      this.unreachable(batch, error);
+      return;
+    }
+    const broken = (error: unknown) => this.settings.logger.warn({ err: error }, 'batch connection failed');
+    connection.on('error', broken);
+    let healthy = true;
+    try {
+      healthy = await this.runOn(connection, batch, slot);
+    } finally {
+      connection.off('error', broken);
+      connection.release(!healthy);
+      metrics.batch_duration_seconds.observe({ batch_region: slot.region }, Number(process.hrtime.bigint() - started_ns) / 1e9);
+    }
+  }
+
+  /** Returns false when the connection must not be reused. */
+  private async runOn(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot): Promise<boolean> {
+    const { policy, metrics } = this.settings;
+    for (let attempt = 1; ; attempt += 1) {
+      metrics.batch_attempts_total.inc({ batch_region: slot.region });
+      const result = await this.attempt(connection, batch, slot, attempt);
+      if (result === 'committed') return true;
+      if ('unavailable' in result) {
+        this.unreachable(batch, result.unavailable);
+        return false;
+      }
+      if ('split' in result) return this.isolate(connection, batch, slot, result.split);
+      metrics.batch_retries_total.inc({ batch_region: slot.region, sqlstate: sqlState(result.retry) ?? 'unknown' });
+      this.settings.queue?.markHot(batch.flatMap((pending) => pending.op.needs.accounts));
+      if (attempt >= policy.attempts_max) {
+        const error = new DomainError(
+          'unavailable',
+          `the batch did not commit after ${attempt} attempts; retry with the same Idempotency-Key`,
+        );
+        for (const pending of batch) pending.settle({ kind: 'failed', error });
+        return true;
+      }
+      await sleep(backoffMs(policy, attempt));
+    }
+  }
+
+  private unreachable(batch: readonly Pending[], cause: unknown): void {
+    const error = cause instanceof DatabaseUnavailable ? cause : new DatabaseUnavailable(cause);
+    for (const pending of batch) pending.settle({ kind: 'failed', error });
+    this.settings.onUnreachable(error);
+  }
+
+  /** A statement failed for some operation's data: halves run on their own until the culprit is alone. */
+  private async isolate(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, error: unknown): Promise<boolean> {
+    if (batch.length === 1) {
+      this.settings.logger.error(
+        { err: error, operation: batch[0]!.op.name },
+        'a batched operation failed a database statement on its own',
+      );
+      batch[0]!.settle({ kind: 'failed', error });
+      return true;
+    }
+    this.settings.metrics.batch_splits_total.inc({ batch_region: slot.region });
+    const middle = Math.ceil(batch.length / 2);
+    return (await this.runOn(connection, batch.slice(0, middle), slot)) && (await this.runOn(connection, batch.slice(middle), slot));
+  }
+
+  /** One try of the batch; a retry (or a batch on a hot account) first queues behind other pods' batches on its accounts. */
+  private async attempt(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, attempt: number): Promise<AttemptResult> {
+    const set = mergeNeeds(batch.map((pending) => pending.op.needs));
+    const { queue } = this.settings;
+    const queued = queue === undefined ? [] : attempt > 1 ? set.accounts : queue.hotAmong(set.accounts);
+    let ticket: QueueTicket | undefined;
+    try {
+      if (queued.length > 0) ticket = await queue!.enter(queued, slot.region);
+    } catch (error) {
+      return isDatabaseUnavailable(error) ? { unavailable: error } : { retry: error };
+    }
+    try {
+      return await this.transact(connection, batch, slot, set);
+    } finally {
+      await ticket?.leave();
+    }
+  }
+
+  private async transact(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, set: ReadSet): Promise<AttemptResult> {
+    const { statements, readers } = readStatements(set, slot.shard);
+    // Both settle before anything else happens: a failure of one never leaves the other unobserved.
+    const [keys, reads] = await Promise.allSettled([this.storedKeys(batch), this.roundTrip(connection, statements)]);
+    if (reads.status === 'rejected') return this.abandon(connection, reads.reason);
+    if (keys.status === 'rejected') return this.abandon(connection, keys.reason);
+    const stored = keys.value;
+    let unit: Unit;
+    try {
+      unit = loadUnit(reads.value, readers, set, slot);
+    } catch (error) {
+      return this.abandon(connection, error);
+    }
+    const decisions = batch.map((pending) => this.decide(unit, pending, pending.idempotency && stored.get(keyOf(pending.idempotency))));
+    try {
+      await this.roundTrip(connection, this.settings.writer.statements(unit));
+    } catch (error) {
+      return this.abandon(connection, error);
+    }
+    for (const [index, pending] of batch.entries()) pending.settle(decisions[index]!);
+    return 'committed';
+  }
+
+  /** One operation's decision on the shared state; a failure is undone before the next operation decides. */
+  private decide(unit: Unit, pending: Pending, stored: StoredKey | undefined): Outcome {
+    const { idempotency } = pending;
+    if (idempotency && stored) return replayOf(idempotency, stored);
+    const mark = unit.journal.mark();
+    try {
+      const value = pending.op.decide(unit);
+      if (!idempotency) return { kind: 'done', value };
+      const response = { status: idempotency.success_status, body: JSON.stringify(value) };
+      this.remember(unit, pending, response);
+      return { kind: 'done', value, response };
+    } catch (error) {
+      unit.journal.rollbackTo(mark);
+      if (!idempotency || !(error instanceof DomainError) || !REMEMBERED_FAILURES.has(error.code)) {
+        if (!(error instanceof DomainError))
+          this.settings.logger.error({ err: error, operation: pending.op.name }, 'operation failed in a batch');
+        return { kind: 'failed', error };
+      }
+      const response = idempotency.renderFailure(error);
+      this.remember(unit, pending, response);
+      return { kind: 'failed', error, response };
+    }
+  }
+
+  private remember(unit: Unit, pending: Pending, response: StoredResponse): void {
+    const idempotency = pending.idempotency!;
+    unit.idempotency.insert({
+      caller: idempotency.caller,
+      key: idempotency.key,
+      request_fingerprint: idempotency.fingerprint,
+      status_code: response.status,
+      response_text: response.body,
+      region: pending.op.region,
+      created_at: unit.now,
+      expires_at: new Date(unit.now_ms + this.settings.retention_hours * 3_600_000).toISOString(),
+    });
+  }
+
+  /**
+   * The stored answers of the batch's keys, read outside its transaction (committed rows only):
+   * inside a serializable transaction on PostgreSQL, key lookups would predicate-lock the index
+   * pages every concurrent batch inserts into. A twin committing after this read makes the batch's
+   * insert of the same key fail, and the rerun finds it here.
+   */
+  private async storedKeys(batch: readonly Pending[]): Promise<Map<string, StoredKey>> {
+    const keyed = batch.flatMap((pending) => (pending.idempotency ? [pending.idempotency] : []));
+    if (keyed.length === 0) return new Map();
+    const result = await this.settings.pool.query<StoredKey & { caller: string; key: string }>({
+      ...PRE_READ,
+      values: [keyed.map((key) => key.caller), keyed.map((key) => key.key)],
+    });
+    this.settings.metrics.db_round_trips_total.inc({ path: 'batch' });
+    return new Map(result.rows.map((row) => [keyOf(row), row]));
+  }
+
+  private async roundTrip(connection: pg.PoolClient, statements: readonly PipelinedStatement[]): Promise<pg.QueryResult[]> {
+    this.settings.metrics.db_round_trips_total.inc({ path: 'batch' });
+    return runPipeline(connection, statements);
+  }
+
+  /** After a failed round trip: roll back, and say whether to retry, split or give up. */
+  private async abandon(connection: pg.PoolClient, error: unknown): Promise<AttemptResult> {
+    if (isDatabaseUnavailable(error)) return { unavailable: error };
+    try {
+      await connection.query(ROLLBACK);
+    } catch (rollback_error) {
+      return { unavailable: rollback_error };
+    }
+    if (isRetryable(error) || isRacedInsert(error)) return { retry: error };
+    return { split: error };
+  }
+}
+
+/**
+ * Rows a concurrent batch inserted after this one looked for them: a twin request's
+ * idempotency record, or an account opened at the same time (new rows have nothing to lock).
+ * The rerun reads them and replays, or answers already_exists.
+ */
+const RACED_INSERTS = new Set([IDEMPOTENCY_KEYS_PRIMARY_KEY, 'accounts_pkey']);
+
+function isRacedInsert(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string; constraint?: string } } | null)?.cause;
+  return cause?.code === UNIQUE_VIOLATION && cause.constraint !== undefined && RACED_INSERTS.has(cause.constraint);
+}
+
+function replayOf(idempotency: RequestIdempotency, stored: StoredKey): Outcome {
+  if (stored.request_fingerprint !== idempotency.fingerprint) {
+    return { kind: 'failed', error: new DomainError('idempotency_key_reused', 'this Idempotency-Key was used for a different request') };
+  }
+  if (stored.response_text !== null) return { kind: 'replayed', response: { status: stored.status_code, body: stored.response_text } };
+  const legacy = stored.response_body!;
+  if (legacy.ok) return { kind: 'replayed', response: { status: stored.status_code, body: JSON.stringify(legacy.body) } };
+  return { kind: 'replayed', response: idempotency.renderFailure(new DomainError(legacy.code, legacy.detail, legacy.extensions ?? {})) };
+}

@@ -1,0 +1,56 @@
+import type { DomainError } from '../domain/errors.js';
+import type { Unit } from './unit.js';
+
+/** What a batch must read before its operations decide: by primary key, in one round trip. */
+export interface Needs {
+  /**
+   * Player accounts whose money, holds or history the operation may change: their rows are
+   * locked for the batch (in id order, so batches never deadlock) and all their wallets loaded.
+   */
+  accounts: readonly string[];
+  holds?: readonly string[];
+  /** Ledger transactions to refund, with their entries and what was refunded of them. */
+  transactions?: readonly string[];
+  items?: readonly string[];
+  /** Orders with their lines and entitlements. */
+  orders?: readonly string[];
+}
+
+/**
+ * One money movement (or any change that must commit with one), as the batcher runs it: what it
+ * needs read, and a decision made in memory on the batch's state. `decide` throws a DomainError
+ * for an expected failure (its changes are undone, the batch goes on); it never does I/O.
+ */
+export interface Operation<T> {
+  /** Metric label, e.g. "debit". */
+  name: string;
+  /**
+   * Home region of the rows it changes (the payer's): picks the batcher, so that a batch stays
+   * within one region unless one of its operations spans two (a cross-region transfer).
+   */
+  region: string;
+  needs: Needs;
+  decide(unit: Unit): T;
+}
+
+/** The exact answer a request got the first time, replayed byte for byte under its Idempotency-Key. */
+export interface StoredResponse {
+  status: number;
+  body: string;
+}
+
+/** How a client request is made exactly once (SPEC §4), and how its answers are written down. */
+export interface RequestIdempotency {
+  /** `player:<id>` or `service:<id>`: keys are scoped per caller. */
+  caller: string;
+  key: string;
+  fingerprint: string;
+  success_status: number;
+  /** The problem+json answer of a business failure, as this request is answered (and replayed). */
+  renderFailure(error: DomainError): StoredResponse;
+}
+
+/** What a request gets back: the stored answer, marked when it is a replay. */
+export interface RequestAnswer extends StoredResponse {
+  replayed: boolean;
+}

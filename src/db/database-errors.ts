@@ -1,0 +1,66 @@
+import { DomainError } from '../domain/errors.js';
+
+/** SQLSTATE classes of a database that cannot serve now: 08 connection exception, 57P operator intervention, 53 resources. */
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '57P', '53'];
+/** query_canceled (statement_timeout) and idle_in_transaction_session_timeout: the session outlived its bounds. */
+const UNAVAILABLE_SQLSTATES = new Set(['57014', '25P03']);
+const UNAVAILABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+/**
+ * node-postgres failures that carry no code: no pool slot or connection in time (a client's own
+ * connect timeout says only "timeout expired"), a client whose socket broke or that the server
+ * dropped, a query the server never answered (query_timeout), a pool that is closing.
+ */
+const UNAVAILABLE_MESSAGES = new RegExp(
+  [
+    'timeout exceeded when trying to connect',
+    '^timeout expired$',
+    'Connection terminated',
+    'not queryable',
+    'Query read timeout',
+    'Cannot use a pool after calling end',
+  ].join('|'),
+);
+/** Causes and aggregated errors (a refused IPv4 and IPv6 connect) are looked into this deep. */
+const CAUSE_DEPTH_MAX = 4;
+
+/** The database cannot serve now; safe to retry later with the same Idempotency-Key. */
+export class DatabaseUnavailable extends DomainError {
+  constructor(override readonly cause: unknown) {
+    super('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
+  }
+}
+
+/** The SQLSTATE of a database error, or the Node error code of a socket error. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Whether `error` means the database is unreachable, stalled, restarting or out of resources (not a bug, not a conflict). */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (error instanceof DatabaseUnavailable) return true;
+  if (typeof error !== 'object' || error === null || depth > CAUSE_DEPTH_MAX) return false;
+  const state = sqlState(error);
+  if (state !== undefined && !(error instanceof DomainError)) {
+    if (UNAVAILABLE_SQLSTATES.has(state) || UNAVAILABLE_NODE_CODES.has(state)) return true;
+    if (UNAVAILABLE_SQLSTATE_PREFIXES.some((prefix) => state.startsWith(prefix))) return true;
+  }
+  if (error instanceof Error && UNAVAILABLE_MESSAGES.test(error.message)) return true;
+  const nested = [(error as { cause?: unknown }).cause, ...(((error as { errors?: unknown }).errors as unknown[] | undefined) ?? [])];
+  return nested.some((inner) => isDatabaseUnavailable(inner, depth + 1));
+}
+
+/** The error to throw for `error`: DatabaseUnavailable when the database cannot serve, else `error` itself. */
+export function asUnavailable(error: unknown): unknown {
+  return !(error instanceof DatabaseUnavailable) && isDatabaseUnavailable(error) ? new DatabaseUnavailable(error) : error;
+}

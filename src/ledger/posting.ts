@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import type { Unit } from '../batch/unit.js';
+import { DomainError, invariant, notFound } from '../domain/errors.js';
+import {
+  REFERENCE_FIELDS,
+  walletKey,
+  type AccountRecord,
+  type EntryRecord,
+  type TransactionRecord,
+  type TransactionReferences,
+  type TransactionType,
+  type WalletRecord,
+} from './ledger-records.js';
+import { assertBalanced, insufficientFunds, isSystemAccount, type Posting } from './postings.js';
+
+export interface NewTransaction extends TransactionReferences {
+  type: TransactionType;
+  /** The account the transaction is about (the payer): its home region holds the row. */
+  account_id: string;
+  currency: string;
+  amount_minor: number;
+  postings: Posting[];
+}
+
+export interface PostedEntry {
+  account_id: string;
+  currency: string;
+  amount_minor: number;
+  /** Null for system accounts. */
+  balance_after_minor: number | null;
+}
+
+export interface PostedTransaction extends TransactionReferences {
+  id: string;
+  type: TransactionType;
+  account_id: string;
+  currency: string;
+  amount_minor: number;
+  entries: PostedEntry[];
+  /** Home region of `account_id`, where the transaction row lives. */
+  region: string;
+  created_at: string;
+}
+
+export interface LedgerLimits {
+  balance_max_minor: number;
+}
+
+/**
+ * Appends one balanced ledger transaction to the batch and moves every balance it touches: a
+ * player wallet is checked against overdraft and its maximum, and its account takes the next
+ * history number; a system account moves the batch's shard of its balance.
+ */
+export function postTransaction(unit: Unit, input: NewTransaction, limits: LedgerLimits): PostedTransaction {
+  assertBalanced(input.postings);
+  const id = randomUUID();
+  const entries = input.postings.map((posting) =>
+    isSystemAccount(posting.account_id) ? moveShard(unit, id, posting) : moveWallet(unit, id, posting, limits),
+  );
+  const references = Object.fromEntries(REFERENCE_FIELDS.map((field) => [field, input[field] ?? null])) as Required<TransactionReferences>;
+  const record: TransactionRecord = {
+    ...references,
+    id,
+    type: input.type,
+    account_id: input.account_id,
+    currency: input.currency,
+    amount_minor: input.amount_minor,
+    region: (isSystemAccount(input.account_id) ? undefined : unit.account(input.account_id)?.region) ?? unit.region,
+    created_at: unit.now,
+  };
+  unit.transactions.insert(record);
+  for (const entry of entries) unit.entries.insert(entry);
+  return postedOf(record, entries);
+}
+
+export function postedOf(record: TransactionRecord, entries: readonly EntryRecord[]): PostedTransaction {
+  return {
+    ...record,
+    entries: entries.map(({ account_id, currency, amount_minor, balance_after_minor }) => ({
+      account_id,
+      currency,
+      amount_minor,
+      balance_after_minor,
+    })),
+  };
+}
+
+/** A player account of the batch, or not_found. */
+export function requireAccount(unit: Unit, account_id: string): AccountRecord {
+  const account = unit.account(account_id);
+  if (!account) throw notFound(`account ${account_id}`);
+  return account;
+}
+
+/** A player's wallet in a currency; an account without one cannot pay (or be paid) in that currency. */
+export function requireWallet(unit: Unit, account_id: string, currency: string): WalletRecord {
+  requireAccount(unit, account_id);
+  const wallet = unit.wallets.get(walletKey(account_id, currency));
+  if (!wallet) throw new DomainError('currency_mismatch', `account ${account_id} has no ${currency} wallet`);
+  return wallet;
+}
+
+/**
+ * The next `count` numbers of a player account's history sequence. The account row is locked by
+ * the batch, so sequence order is commit order: history, order and entitlement cursors rely on it.
+ */
+export function takeSequence(unit: Unit, account_id: string, count: number): number {
+  const account = requireAccount(unit, account_id);
+  unit.accounts.update(account_id, { entry_seq: account.entry_seq + count });
+  return account.entry_seq + 1;
+}
+
+function moveWallet(unit: Unit, transaction_id: string, posting: Posting, limits: LedgerLimits): EntryRecord {
+  const { account_id, currency, amount_minor } = posting;
+  const account = requireAccount(unit, account_id);
+  const key = walletKey(account_id, currency);
+  const wallet =
+    unit.wallets.get(key) ??
+    (posting.opens_wallet && amount_minor > 0
+      ? unit.wallets.insert({
+          account_id,
+          currency,
+          balance_minor: 0,
+          held_minor: 0,
+          region: account.region,
+          created_at: unit.now,
+          updated_at: unit.now,
+        })
+      : requireWallet(unit, account_id, currency));
+  const balance_minor = wallet.balance_minor + amount_minor;
+  if (amount_minor < 0 && balance_minor - wallet.held_minor < 0) {
+    throw insufficientFunds(account_id, currency, wallet.balance_minor - wallet.held_minor, -amount_minor);
+  }
+  if (amount_minor > 0 && balance_minor > limits.balance_max_minor) {
+    // Never names the wallet, its balance or the cap: the payer may be another player.
+    throw new DomainError('invalid_state', 'the receiving account cannot receive this amount');
+  }
+  unit.wallets.update(key, { balance_minor, updated_at: unit.now });
+  const account_seq = takeSequence(unit, account_id, 1);
+  return {
+    id: randomUUID(),
+    transaction_id,
+    account_id,
+    currency,
+    amount_minor,
+    balance_after_minor: balance_minor,
+    account_seq,
+    shard: null,
+    region: account.region,
+    created_at: unit.now,
+  };
+}
+
+function moveShard(unit: Unit, transaction_id: string, posting: Posting): EntryRecord {
+  const { account_id, currency, amount_minor } = posting;
+  const key = walletKey(account_id, currency);
+  const shard = unit.shards.get(key) ?? unit.shards.insert({ account_id, currency, delta_minor: 0 });
+  unit.shards.update(key, { delta_minor: shard.delta_minor + amount_minor });
+  return {
+    id: randomUUID(),
+    transaction_id,
+    account_id,
+    currency,
+    amount_minor,
+    balance_after_minor: null,
+    account_seq: null,
+    shard: unit.shard,
+    region: unit.region,
+    created_at: unit.now,
+  };
+}
+
+/** Reserves available money for a hold: moves it into `held`, or insufficient_funds. */
+export function holdFunds(unit: Unit, account_id: string, currency: string, amount_minor: number): void {
+  const wallet = requireWallet(unit, account_id, currency);
+  const available = wallet.balance_minor - wallet.held_minor;
+  if (available < amount_minor) throw insufficientFunds(account_id, currency, available, amount_minor);
+  unit.wallets.update(walletKey(account_id, currency), { held_minor: wallet.held_minor + amount_minor, updated_at: unit.now });
+}
+
+/** Gives held money back to the available balance (a hold ended). */
+export function releaseFunds(unit: Unit, account_id: string, currency: string, amount_minor: number): void {
+  const wallet = requireWallet(unit, account_id, currency);
+  invariant(wallet.held_minor >= amount_minor, `wallet ${account_id}/${currency} holds less than the ${amount_minor} being released`);
+  unit.wallets.update(walletKey(account_id, currency), { held_minor: wallet.held_minor - amount_minor, updated_at: unit.now });
+}
