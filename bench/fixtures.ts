@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { openDatabase } from '../src/db/database.js';
-import { postTransaction } from '../src/ledger/ledger-repository.js';
+import { postTransaction } from '../src/ledger/posting.js';
 import type { Posting } from '../src/ledger/postings.js';
 import type { Config } from '../src/platform/config.js';
 import { createLogger } from '../src/platform/logger.js';
@@ -122,21 +122,26 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
       db,
     );
     for (let start = 0; start < accounts.length; start += FUNDING_BATCH) {
-      const postings = fundingPostings(accounts.slice(start, start + FUNDING_BATCH));
-      await deps.transactions.run('bench_funding', (tx) =>
-        postTransaction(
-          tx,
-          {
-            type: 'credit',
-            account_id: FUNDER,
-            currency: CURRENCY,
-            amount_minor: -postings[0]!.amount_minor,
-            reason: 'bench funding',
-            postings,
-          },
-          config.limits,
-        ),
-      );
+      const funded = accounts.slice(start, start + FUNDING_BATCH);
+      const postings = fundingPostings(funded);
+      await deps.writes.run({
+        name: 'bench_funding',
+        region,
+        needs: { accounts: funded },
+        decide: (unit) =>
+          postTransaction(
+            unit,
+            {
+              type: 'credit',
+              account_id: FUNDER,
+              currency: CURRENCY,
+              amount_minor: -postings[0]!.amount_minor,
+              reason: 'bench funding',
+              postings,
+            },
+            config.limits,
+          ),
+      });
     }
   } finally {
     await db.close();

@@ -2,12 +2,11 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
-import { SHARD_SLOTS_PER_POD, TransactionRunner } from './db/transaction-runner.js';
+import { TransactionRunner } from './db/transaction-runner.js';
 import { TokenVerifier } from './auth/tokens.js';
 import { createApp } from './http/app.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './http/problem.js';
 import { CallerRateLimiter } from './http/rate-limiter.js';
-import { CommandRunner } from './idempotency/command-runner.js';
 import { AccountDirectory } from './accounts/account-directory.js';
 import { AccountQueue } from './batch/account-queue.js';
 import { WritePath } from './batch/batcher.js';
@@ -58,6 +57,10 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
   ];
 }
 
+/** Pods per region (POD_INDEX 0..63) and system-balance shards a pod may own (regions × batch slots). */
+const POD_INDEX_MAX = 64;
+const SHARDS_PER_POD_MAX = 1024;
+
 function podLogger(options: PodOptions): Logger {
   return options.logger ?? createLogger({ level: options.config.log_level, region: options.region });
 }
@@ -69,7 +72,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const metrics = createMetrics({
     region,
     process_metrics: options.process_metrics,
-    pools: { transactions: db.tx_pool, locks: db.lock_pool },
+    pools: { transactions: db.tx_pool },
     write_queue_depth: () => writes?.depth ?? 0,
   });
   const regionIndexOf = (name: string) => options.topology.regions.findIndex((candidate) => candidate.name === name);
@@ -79,17 +82,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     backoff_base_ms: config.transaction_backoff_base_ms,
     backoff_max_ms: config.transaction_backoff_max_ms,
   };
-  const transactions = new TransactionRunner({
-    tx_pool: db.tx_pool,
-    lock_pool: db.lock_pool,
-    statements: db.statements,
-    metrics,
-    region,
-    shard_base: (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD,
-    contention_waiters_max: config.contention_waiters_max,
-    policy,
-  });
-  const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
+  const transactions = new TransactionRunner({ pool: db.tx_pool, statements: db.statements, metrics, policy });
   const queue_on = config.batch_account_queue === 'on' || (config.batch_account_queue === 'auto' && db.dialect === 'postgres');
   const queue = queue_on
     ? new AccountQueue({
@@ -111,7 +104,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     logger,
   });
   // Each batch slot of each region owns one shard of every system account (never a hot row).
-  const shard_base = (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD;
+  const shard_base = (region_index * POD_INDEX_MAX + config.pod_index) * SHARDS_PER_POD_MAX;
   const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
   writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms);
   const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
@@ -125,7 +118,6 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     logger,
     metrics,
     transactions,
-    commands,
     writes,
     directory,
     tokens,

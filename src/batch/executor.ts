@@ -265,10 +265,11 @@ export class BatchExecutor {
 
 /**
  * Rows a concurrent batch inserted after this one looked for them: a twin request's
- * idempotency record, or an account opened at the same time (new rows have nothing to lock).
+ * idempotency record, an account opened at the same time, a PSP event delivered twice at once
+ * (new rows have nothing to lock).
  * The rerun reads them and replays, or answers already_exists.
  */
-const RACED_INSERTS = new Set([IDEMPOTENCY_KEYS_PRIMARY_KEY, 'accounts_pkey']);
+const RACED_INSERTS = new Set([IDEMPOTENCY_KEYS_PRIMARY_KEY, 'accounts_pkey', 'psp_events_pkey']);
 
 function isRacedInsert(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string; constraint?: string } } | null)?.cause;

@@ -14,6 +14,11 @@ export interface Needs {
   items?: readonly string[];
   /** Orders with their lines and entitlements. */
   orders?: readonly string[];
+  /** Purchase requests of the seller aggregator, with their attempts and their job. */
+  purchase_requests?: readonly string[];
+  topups?: readonly string[];
+  /** Keys of the PSP event log. */
+  psp_events?: readonly string[];
 }
 
 /**

@@ -1,6 +1,8 @@
 import { IDEMPOTENCY_KEYS } from '../idempotency/idempotency-record.js';
 import { ACCOUNTS, ENTRIES, HOLDS, TRANSACTIONS, WALLETS } from '../ledger/ledger-records.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDER_REFUNDS, ORDERS } from '../shop/orders/order-records.js';
+import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS } from '../sellers/purchases/purchase-records.js';
+import { PSP_EVENTS, TOPUPS } from '../shop/topups/topup-records.js';
 import type { TableSpec } from './table-writer.js';
 
 /**
@@ -17,5 +19,10 @@ export const WRITE_ORDER: Array<TableSpec<object>> = [
   ORDER_LINES,
   ENTITLEMENTS,
   ORDER_REFUNDS,
+  PURCHASE_REQUESTS,
+  PURCHASE_ATTEMPTS,
+  JOBS,
+  TOPUPS,
+  PSP_EVENTS,
   IDEMPOTENCY_KEYS,
 ] as unknown as Array<TableSpec<object>>;

@@ -4,13 +4,6 @@ import { asUnavailable } from './database-errors.js';
 
 export type SqlParam = string | number | boolean | null | Date | string[] | Record<string, unknown> | unknown[];
 
-export interface TxContext {
-  /** Region of the pod running the transaction. */
-  region: string;
-  /** The system-balance shard this transaction may write without racing another of this pod. */
-  shard: number;
-}
-
 /** A pooled client inside a transaction, or the pool itself for single autocommit statements. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -64,7 +57,6 @@ export function numberedPlaceholders(sql: string): string {
 export class SqlTx {
   constructor(
     private readonly connection: Queryable,
-    readonly context: TxContext,
     private readonly statements: PreparedStatements,
   ) {}
 

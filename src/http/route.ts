@@ -2,11 +2,11 @@ import type Router from '@koa/router';
 import type Joi from 'joi';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
-import type { IdempotencyScope } from '../idempotency/command-runner.js';
+import type { RequestIdempotency } from '../batch/operation.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
-import { PROBLEM_CONTENT_TYPE, STATUS_BY_CODE, problemFor } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
 export type Auth = 'public' | 'bearer' | 'psp_signature';
@@ -18,7 +18,7 @@ export interface RouteInput<P, Q, B> {
   /** Set for bearer routes. */
   actor: Actor;
   /** Set for idempotent routes. */
-  idempotency: IdempotencyScope;
+  idempotency: RequestIdempotency;
 }
 
 export interface RouteResult {
@@ -117,7 +117,7 @@ async function authenticate(ctx: AppContext): Promise<Actor> {
   return actor;
 }
 
-function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_status: number, body: unknown): IdempotencyScope {
+function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_status: number, body: unknown): RequestIdempotency {
   const key = ctx.get('Idempotency-Key');
   if (key === '') throw new DomainError('idempotency_key_required', 'this request needs an Idempotency-Key header');
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
@@ -128,7 +128,6 @@ function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_sta
     key,
     fingerprint: requestFingerprint(ctx.method, ctx.path, body ?? null),
     success_status,
-    error_status: (code) => STATUS_BY_CODE[code],
     renderFailure: (error) => {
       const problem = problemFor(error.code, error.detail, error.extensions);
       return { status: problem.status, body: JSON.stringify({ ...problem, request_id: ctx.state.request_id }) };
@@ -165,7 +164,7 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
         query,
         body,
         actor: actor as Actor,
-        idempotency: idempotency as IdempotencyScope,
+        idempotency: idempotency as RequestIdempotency,
       });
       context.status = result.status;
       context.body = result.body;

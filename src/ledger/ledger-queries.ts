@@ -1,6 +1,7 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import type { PostedTransaction, TransactionType } from './ledger-repository.js';
+import type { TransactionType } from './ledger-records.js';
+import type { PostedTransaction } from './posting.js';
 import { toHoldRecord, type HoldRecord } from './ledger-records.js';
 
 interface TransactionRow {

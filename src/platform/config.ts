@@ -42,8 +42,6 @@ export interface Config {
   data_dir: string;
   embedded_pg_port: number;
   db_pool_max: number;
-  db_lock_pool_max: number;
-  contention_waiters_max: number;
   db_connect_timeout_ms: number;
   db_statement_timeout_ms: number;
   db_idle_in_transaction_timeout_ms: number;
@@ -133,8 +131,6 @@ function buildSchema(topology: Topology) {
     DATA_DIR: Joi.string().default('.data'),
     EMBEDDED_PG_PORT: integer().min(1024).max(65535).default(54329),
     DB_POOL_MAX: integer().min(2).max(200).default(24),
-    DB_LOCK_POOL_MAX: integer().min(1).max(100).default(8),
-    CONTENTION_WAITERS_MAX: integer().min(1).max(100000).default(1000),
     DB_CONNECT_TIMEOUT_MS: integer().min(100).max(60000).default(5000),
     DB_STATEMENT_TIMEOUT_MS: integer().min(100).max(600000).default(15000),
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer().min(100).max(600000).default(30000),
@@ -211,8 +207,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     data_dir: value.DATA_DIR,
     embedded_pg_port: value.EMBEDDED_PG_PORT,
     db_pool_max: value.DB_POOL_MAX,
-    db_lock_pool_max: value.DB_LOCK_POOL_MAX,
-    contention_waiters_max: value.CONTENTION_WAITERS_MAX,
     db_connect_timeout_ms: value.DB_CONNECT_TIMEOUT_MS,
     db_statement_timeout_ms: value.DB_STATEMENT_TIMEOUT_MS,
     db_idle_in_transaction_timeout_ms: value.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,

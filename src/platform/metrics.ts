@@ -6,7 +6,6 @@ export interface Metrics {
   transaction_attempts_total: Counter<'name'>;
   transaction_retries_total: Counter<'name' | 'sqlstate'>;
   transaction_outcomes_total: Counter<'name' | 'outcome'>;
-  contention_locks_total: Counter<'name'>;
   db_pool_connections: Gauge<'pool' | 'state'>;
   batch_operations: Histogram<'batch_region'>;
   batch_duration_seconds: Histogram<'batch_region'>;
@@ -62,12 +61,6 @@ export function createMetrics(options: {
       name: 'db_transaction_outcomes_total',
       help: 'Transaction outcomes: committed, failed (non-retryable error), exhausted (retries used up)',
       labelNames: ['name', 'outcome'],
-      registers: [registry],
-    }),
-    contention_locks_total: new Counter({
-      name: 'db_contention_locks_total',
-      help: 'Transactions that queued on a database row lock because their wallet was contended',
-      labelNames: ['name'],
       registers: [registry],
     }),
     db_pool_connections: new Gauge({

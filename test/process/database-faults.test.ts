@@ -56,7 +56,6 @@ function podEnv(): Record<string, string> {
     NODE_ENV: 'test',
     LOG_LEVEL: 'error',
     DB_POOL_MAX: '6',
-    DB_LOCK_POOL_MAX: '2',
     DB_CONNECT_TIMEOUT_MS: '500',
     DB_STATEMENT_TIMEOUT_MS: '2000',
     DB_QUERY_TIMEOUT_MS: '2500',

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
-import { createPurchaseRequest } from '../../sellers/purchases/create-purchase-request.js';
+import { createPurchaseRequest, type Accepted } from '../../sellers/purchases/create-purchase-request.js';
 import { getPurchaseRequest } from '../../sellers/purchases/get-purchase-request.js';
 import { putSeller } from '../../sellers/registry/put-seller.js';
 import { getSeller, listSellers } from '../../sellers/registry/read-sellers.js';
@@ -102,8 +102,9 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       },
       response_schema: acceptedSchema,
       handler: async (ctx, { actor, body, idempotency }) => {
-        const result = await createPurchaseRequest(ctx.state.deps, actor, body, idempotency);
-        return { ...result, headers: { Location: result.body.status_url } };
+        const answer = await createPurchaseRequest(ctx.state.deps, actor, body, idempotency);
+        if (answer.status !== 202) return answer;
+        return { ...answer, headers: { Location: (JSON.parse(answer.body) as Accepted).status_url } };
       },
     }),
     defineRoute({

@@ -31,12 +31,6 @@ export class LeaseLost extends Error {
   }
 }
 
-export async function insertJob(tx: SqlTx, job: { kind: 'purchase'; subject_id: string; region: string }): Promise<string> {
-  const id = randomUUID();
-  await tx.execute('INSERT INTO jobs (id, kind, subject_id, crdb_region) VALUES (?, ?, ?, ?)', [id, job.kind, job.subject_id, job.region]);
-  return id;
-}
-
 const CLAIMABLE = 'finished_at IS NULL AND run_after <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())';
 
 /** Claims up to `limit` runnable jobs, this region's first (their rows are local on CockroachDB). */

@@ -1,31 +1,48 @@
+import { randomUUID } from 'node:crypto';
 import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
-import { notFound } from '../../domain/errors.js';
-import type { CommandResult, IdempotencyScope } from '../../idempotency/command-runner.js';
+import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { insertTopup, topupView, type TopupView } from './topup-repository.js';
+import { requireAccount } from '../../ledger/posting.js';
+import { TOPUPS } from './topup-records.js';
+import { topupView } from './topup-repository.js';
 
 /** A PENDING pay-in: the wallet is credited only when the PSP confirms it (POST /v1/psp/events). */
 export async function createTopup(
   deps: AppDeps,
   actor: Actor,
   input: { account_id: string; amount: number; currency: string },
-  idempotency: IdempotencyScope,
-): Promise<CommandResult<TopupView>> {
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
-  return deps.commands.run('create_topup', idempotency, async (tx, placement) => {
-    const account = await tx.maybeOne<{ crdb_region: string }>("SELECT crdb_region FROM accounts WHERE id = ? AND kind = 'player'", [
-      input.account_id,
-    ]);
-    if (!account) throw notFound(`account ${input.account_id}`);
-    placement.region = account.crdb_region;
-    const topup = await insertTopup(tx, {
-      account_id: input.account_id,
-      amount_minor: input.amount,
-      currency: input.currency,
-      region: account.crdb_region,
-    });
-    // A new top-up has no PSP events yet.
-    return topupView(topup, []);
-  });
+  return deps.writes.request(
+    {
+      name: 'create_topup',
+      region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
+      needs: { accounts: [input.account_id] },
+      decide: (unit) => {
+        const account = requireAccount(unit, input.account_id);
+        const topup = unit.table(TOPUPS).insert({
+          id: randomUUID(),
+          account_id: input.account_id,
+          amount_minor: input.amount,
+          currency: input.currency,
+          status: 'PENDING',
+          psp_payment_id: null,
+          credit_transaction_id: null,
+          reversal_transaction_id: null,
+          reversed_minor: 0,
+          unrecovered_minor: 0,
+          reversals: [],
+          reconciliation_required_at: null,
+          region: account.region,
+          created_at: unit.now,
+          updated_at: unit.now,
+        });
+        // A new top-up has no PSP events yet.
+        return topupView(topup, []);
+      },
+    },
+    idempotency,
+  );
 }

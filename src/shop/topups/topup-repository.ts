@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import Joi from 'joi';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import type { TopupEvent } from './psp-event-repository.js';
-import type { Reversal, TopupState, TopupStatus, WalletBalance } from './topup-state-machine.js';
+import type { Reversal, TopupState, TopupStatus } from './topup-state-machine.js';
 
 export interface Topup extends TopupState {
   id: string;
@@ -16,7 +15,7 @@ export interface Topup extends TopupState {
   updated_at: string;
 }
 
-interface TopupRow {
+export interface TopupRow {
   id: string;
   account_id: string;
   amount_minor: string;
@@ -34,7 +33,7 @@ interface TopupRow {
   updated_at: string;
 }
 
-function toTopup(row: TopupRow): Topup {
+export function toTopup(row: TopupRow): Topup {
   return {
     id: row.id,
     account_id: row.account_id,
@@ -60,62 +59,12 @@ function toTopup(row: TopupRow): Topup {
   };
 }
 
-const COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, credit_transaction_id, reversal_transaction_id,
-  reversed_minor, unrecovered_minor, reversals, reconciliation_required_at, crdb_region, created_at, updated_at`;
-
-export async function insertTopup(
-  tx: SqlTx,
-  topup: { account_id: string; amount_minor: number; currency: string; region: string },
-): Promise<Topup> {
-  const row = await tx.one<TopupRow>(
-    `INSERT INTO topups (id, account_id, amount_minor, currency, status, crdb_region) VALUES (?, ?, ?, ?, 'PENDING', ?)
-     RETURNING ${COLUMNS}`,
-    [randomUUID(), topup.account_id, topup.amount_minor, topup.currency, topup.region],
-  );
-  return toTopup(row);
-}
+export const TOPUP_COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, credit_transaction_id,
+  reversal_transaction_id, reversed_minor, unrecovered_minor, reversals, reconciliation_required_at, crdb_region, created_at, updated_at`;
 
 export async function findTopup(tx: SqlTx, id: string): Promise<Topup | undefined> {
-  const row = await tx.maybeOne<TopupRow>(`SELECT ${COLUMNS} FROM topups WHERE id = ?`, [id]);
+  const row = await tx.maybeOne<TopupRow>(`SELECT ${TOPUP_COLUMNS} FROM topups WHERE id = ?`, [id]);
   return row && toTopup(row);
-}
-
-/** The wallet a top-up would move; an account without a wallet in its currency gets one on the credit. */
-export async function findWalletBalance(tx: SqlTx, account_id: string, currency: string): Promise<WalletBalance> {
-  const row = await tx.maybeOne<{ balance_minor: string; held_minor: string }>(
-    'SELECT balance_minor, held_minor FROM wallets WHERE account_id = ? AND currency = ?',
-    [account_id, currency],
-  );
-  return { balance_minor: row ? int8(row.balance_minor) : 0, held_minor: row ? int8(row.held_minor) : 0 };
-}
-
-/**
- * Writes the state machine's result over the state it was decided from: the status condition
- * makes a racing change lose (the serializable transaction alone would, this says it out loud).
- */
-export async function saveTopup(
-  tx: SqlTx,
-  topup: Topup,
-  next: TopupState,
-  ledger: { credit_transaction_id: string | null; reversal_transaction_id: string | null },
-): Promise<boolean> {
-  const updated = await tx.execute(
-    `UPDATE topups SET status = ?, psp_payment_id = ?, credit_transaction_id = ?, reversal_transaction_id = ?,
-       reversed_minor = ?, unrecovered_minor = ?, reversals = ?::jsonb, updated_at = now()
-     WHERE id = ? AND status = ?`,
-    [
-      next.status,
-      next.psp_payment_id,
-      ledger.credit_transaction_id,
-      ledger.reversal_transaction_id,
-      next.reversed_minor,
-      next.unrecovered_minor,
-      JSON.stringify(next.reversals),
-      topup.id,
-      topup.status,
-    ],
-  );
-  return updated === 1;
 }
 
 /** An event held for review, settled or not: what an operator needs to find it and deal with it. */
