@@ -87,14 +87,8 @@ function implicitErrors(spec: RouteSpec): Array<[number, ErrorCode]> {
   if (spec.method !== 'get') errors.push([413, 'validation_error']);
   if (spec.auth !== 'public') errors.push([401, 'unauthenticated']);
   if (spec.auth === 'bearer') errors.push([429, 'rate_limited']);
-  if (spec.idempotent) {
-    errors.push(
-      [400, 'idempotency_key_required'],
-      [409, 'idempotency_key_in_flight'],
-      [422, 'idempotency_key_reused'],
-      [503, 'unavailable'],
-    );
-  }
+  if (spec.idempotent) errors.push([400, 'idempotency_key_required'], [409, 'idempotency_key_in_flight'], [422, 'idempotency_key_reused']);
+  // Every database failure, on every route that reads or writes it (an idempotent one: retry with the same key).
   if (spec.needs_database !== false) errors.push([503, 'unavailable']);
   return errors;
 }
