@@ -1,5 +1,5 @@
 import { requireScope } from '../../auth/access.js';
-import { reconcile } from '../../reconciliation/reconcile.js';
+import { reconcile, reconciliationReportSchema } from '../../reconciliation/reconcile.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 export function adminRoutes(): RouteSpec[] {
@@ -12,6 +12,7 @@ export function adminRoutes(): RouteSpec[] {
       tag: 'admin',
       auth: 'bearer',
       responses: { 200: '{ ok, mismatches }', 401: 'Unauthenticated', 403: 'Forbidden' },
+      response_schema: reconciliationReportSchema,
       handler: async (ctx, { actor }) => {
         requireScope(actor, 'admin');
         return { status: 200, body: await reconcile(ctx.state.deps) };
