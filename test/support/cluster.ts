@@ -52,6 +52,8 @@ export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
   body: T;
+  /** The body exactly as received, for byte-for-byte comparisons. */
+  text: string;
 }
 
 export interface RequestOptions {
@@ -87,7 +89,7 @@ export async function request<T = any>(
   } catch {
     // Non-JSON bodies (Prometheus text) are returned as text.
   }
-  return { status: response.status, headers: response.headers, body: parsed as T };
+  return { status: response.status, headers: response.headers, body: parsed as T, text };
 }
 
 export function uniqueId(prefix: string): string {
