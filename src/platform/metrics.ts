@@ -137,7 +137,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }),
     db_round_trips_total: new Counter({
       name: 'db_round_trips_total',
-      help: 'Round trips to the database by path (batch: the write path)',
+      help:
+        'Round trips to the database by path: batch (the write path), queue (hot-account queue: enter and leave), ' +
+        'runner (everything else)',
       labelNames: ['path'],
       registers: [registry],
     }),

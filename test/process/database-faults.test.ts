@@ -16,6 +16,7 @@ import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
 import { freePort } from '../support/ports.js';
 import { startPodProcess, type StartingPod } from '../support/pod-process.js';
+import { contractOf, recordViolations } from '../support/openapi-contract.js';
 
 // Real pod processes against a PostgreSQL of this file's own (the suite's shared one is never
 // touched), which the test shuts down, stalls and restarts while clients keep moving money. The
@@ -158,6 +159,8 @@ async function call(base: string, method: string, route: string, body?: unknown,
     signal: AbortSignal.timeout(20_000),
   });
   const text = await response.text();
+  // Answers during outages are part of the contract too (503 unavailable with Retry-After).
+  recordViolations(await contractOf(base), { method, path: route, status: response.status, headers: response.headers, text });
   let parsed: Answer['body'] = {};
   try {
     parsed = text ? JSON.parse(text) : {};
