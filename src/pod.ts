@@ -115,7 +115,12 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   // Each batch slot of each region owns one shard of every system account (never a hot row).
   const shard_base = (region_index * POD_INDEX_MAX + config.pod_index) * SHARDS_PER_POD_MAX;
   const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
-  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms);
+  // On CockroachDB a batch keeps to one home region, so that its transaction commits where its rows
+  // live; on one PostgreSQL regions are labels, and a batcher per region would only make batches
+  // smaller (a third of the throughput on three regions, BENCHMARKS.md).
+  const by_home_region = config.batch_by_home_region === 'on' || (config.batch_by_home_region === 'auto' && db.dialect === 'cockroach');
+  const batchRegionOf = by_home_region ? (home_region: string) => home_region : () => region;
+  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms, batchRegionOf);
   const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);

@@ -53,8 +53,8 @@ class RegionQueue {
 }
 
 /**
- * The pod's write path: one batcher per home region. An operation waits while a batch of its
- * region is committing and goes into the next one; a batch starts as soon as the previous one
+ * The pod's write path: one batcher per batch region (see `batchRegionOf`). An operation waits
+ * while a batch of its region is committing and goes into the next one; a batch starts as soon as the previous one
  * commits, or at once when none is running (so at low load nothing waits for a timer), or
  * alongside it when enough operations wait to fill one. Within the pod, an operation whose
  * account is in a running batch waits for the batch after it (operations of one account keep
@@ -76,6 +76,8 @@ export class WritePath {
     private readonly shardOf: (region: string, slot: number) => number,
     /** How long, after a batch found the database unreachable, new operations are answered 503 at once. */
     private readonly unreachable_pause_ms: number,
+    /** The batcher of an operation whose rows live in a home region. */
+    private readonly batchRegionOf: (home_region: string) => string,
   ) {}
 
   /**
@@ -156,10 +158,11 @@ export class WritePath {
       });
       return;
     }
-    let queue = this.queues.get(pending.op.region);
+    const region = this.batchRegionOf(pending.op.region);
+    let queue = this.queues.get(region);
     if (!queue) {
-      queue = new RegionQueue(pending.op.region, this.limits.in_flight_max);
-      this.queues.set(pending.op.region, queue);
+      queue = new RegionQueue(region, this.limits.in_flight_max);
+      this.queues.set(region, queue);
     }
     queue.waiting.push(pending);
     this.queued += 1;

@@ -115,7 +115,12 @@ function headerRefs(names: readonly string[], own: Record<string, string> = {}) 
   };
 }
 
-function problemResponse(status: number, codes: readonly ErrorCode[], description: string, headers: readonly string[]) {
+function problemResponse(
+  status: number,
+  codes: ReadonlyArray<ErrorCode | 'internal_error'>,
+  description: string,
+  headers: readonly string[],
+) {
   const narrowed = { type: 'object', properties: { status: { const: status }, code: { enum: codes } } };
   return {
     description,
@@ -144,6 +149,7 @@ function responses(spec: RouteSpec, components: SchemaComponents) {
     answers[status] = problemResponse(status, [...codes], description, headers);
   }
   answers['431'] = { $ref: '#/components/responses/HeadersTooLarge' };
+  answers['500'] = { $ref: '#/components/responses/InternalError' };
   return answers;
 }
 
@@ -187,7 +193,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
   for (const spec of routes) {
     paths[spec.path] = { ...paths[spec.path], [spec.method]: operation(spec, components) };
   }
-  const problem = (status: number, code: ErrorCode, description: string, headers: string[]) =>
+  const problem = (status: number, code: ErrorCode | 'internal_error', description: string, headers: string[]) =>
     problemResponse(status, [code], description, headers);
   return {
     openapi: '3.1.0',
@@ -225,6 +231,8 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
         MethodNotAllowed: problem(405, 'validation_error', 'The path does not serve this method', ['X-Region', 'X-Request-Id', 'Allow']),
         // Node's HTTP parser refuses these before the app sees the request: no request id exists yet (src/pod.ts).
         HeadersTooLarge: problem(431, 'validation_error', 'Request headers over the HTTP server limit', ['X-Region']),
+        // A defect, logged with the request id; nothing of the request was applied (an idempotent one may be retried).
+        InternalError: problem(500, 'internal_error', 'Unexpected error', ['X-Region', 'X-Request-Id']),
       },
       schemas: components.schemas,
     },

@@ -56,7 +56,7 @@ export const problemSchema = Joi.object({
   title: Joi.string(),
   status: Joi.number().integer(),
   detail: Joi.string(),
-  code: Joi.string().valid(...ERROR_CODES),
+  code: Joi.string().valid(...ERROR_CODES, 'internal_error'),
   request_id: Joi.string()
     .optional()
     .description('Also in X-Request-Id; quote it when reporting a problem. Absent only on answers Node gives before the app (431)'),

@@ -81,6 +81,8 @@ export interface Config {
   account_directory_entries_max: number;
   /** Queue batches of several pods on hot accounts: `auto` means on PostgreSQL only. */
   batch_account_queue: 'auto' | 'on' | 'off';
+  /** One batcher per home region (else one per pod): `auto` means on CockroachDB only. */
+  batch_by_home_region: 'auto' | 'on' | 'off';
   hot_account_ttl_ms: number;
   /** After a batch found the database unreachable, writes are refused at once (503) for this long. */
   database_unreachable_pause_ms: number;
@@ -182,6 +184,7 @@ function buildSchema(topology: Topology) {
     BATCH_QUEUED_MAX: integer().min(1).max(1_000_000).default(20_000),
     BATCH_IN_FLIGHT_MAX: integer().min(1).max(16).default(2),
     BATCH_ACCOUNT_QUEUE: Joi.string().valid('auto', 'on', 'off').default('auto'),
+    BATCH_BY_HOME_REGION: Joi.string().valid('auto', 'on', 'off').default('auto'),
     HOT_ACCOUNT_TTL_MS: integer().min(0).max(600_000).default(2000),
     DATABASE_UNREACHABLE_PAUSE_MS: integer().min(0).max(60_000).default(500),
     ACCOUNT_DIRECTORY_ENTRIES_MAX: integer().min(1).max(10_000_000).default(1_000_000),
@@ -255,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     },
     account_directory_entries_max: value.ACCOUNT_DIRECTORY_ENTRIES_MAX,
     batch_account_queue: value.BATCH_ACCOUNT_QUEUE,
+    batch_by_home_region: value.BATCH_BY_HOME_REGION,
     hot_account_ttl_ms: value.HOT_ACCOUNT_TTL_MS,
     database_unreachable_pause_ms: value.DATABASE_UNREACHABLE_PAUSE_MS,
     reconciliation_interval_seconds: value.RECONCILIATION_INTERVAL_SECONDS,

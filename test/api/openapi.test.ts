@@ -105,7 +105,7 @@ describe('/openapi.json', () => {
     const document = (await request(cluster.pods[0]!.url, 'GET', '/openapi.json')).body;
     const debit = document.paths['/v1/accounts/{id}/debits'].post;
     const codes = (status: number) => debit.responses[status].content['application/problem+json'].schema.allOf[1].properties.code.enum;
-    expect(Object.keys(debit.responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '422', '429', '431', '503']);
+    expect(Object.keys(debit.responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '422', '429', '431', '500', '503']);
     expect(codes(400)).toEqual(['validation_error', 'idempotency_key_required']);
     expect(codes(409)).toEqual(['insufficient_funds', 'invalid_state', 'idempotency_key_in_flight']);
     expect(codes(422)).toEqual(['currency_mismatch', 'idempotency_key_reused']);
@@ -113,8 +113,8 @@ describe('/openapi.json', () => {
     expect(debit.parameters).toContainEqual({ $ref: '#/components/parameters/Idempotency-Key' });
     expect(document.components.schemas.Problem.properties.errors.type).toBe('array');
     const health = document.paths['/health'].get;
-    expect(Object.keys(health.responses)).toEqual(['200', '400', '431']);
-    expect(Object.keys(document.components.responses)).toEqual(['NoRoute', 'MethodNotAllowed', 'HeadersTooLarge']);
+    expect(Object.keys(health.responses)).toEqual(['200', '400', '431', '500']);
+    expect(Object.keys(document.components.responses)).toEqual(['NoRoute', 'MethodNotAllowed', 'HeadersTooLarge', 'InternalError']);
   });
 });
 
