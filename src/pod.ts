@@ -16,9 +16,14 @@ import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
+import { refreshTopupGauges } from './shop/topups/topup-gauges.js';
+import { refreshSellerGauges } from './sellers/seller-gauges.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
+import { reconciliationTask, refreshReconciliationGauges } from './reconciliation/run-reconciliation.js';
+import { checkReadiness } from './db/readiness.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
+import { fleetGaugesTask } from './platform/fleet-gauges.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createMetrics } from './platform/metrics.js';
 import type { Topology } from './platform/regions.js';
@@ -54,6 +59,8 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
     cancelExpiredOrdersTask(deps),
     flagStuckTopupsTask(deps),
     ...sellerBackgroundTasks(deps),
+    reconciliationTask(deps),
+    fleetGaugesTask(deps, [refreshTopupGauges, refreshSellerGauges, refreshReconciliationGauges]),
   ];
 }
 
@@ -74,6 +81,8 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     process_metrics: options.process_metrics,
     pools: { transactions: db.tx_pool },
     write_queue_depth: () => writes?.depth ?? 0,
+    readiness: async () => (await checkReadiness(transactions, config.ready_probe_timeout_ms)).status === 'ready',
+    reconciliation_interval_seconds: config.reconciliation_interval_seconds,
   });
   const regionIndexOf = (name: string) => options.topology.regions.findIndex((candidate) => candidate.name === name);
   const region_index = regionIndexOf(region);

@@ -1,5 +1,6 @@
 import { requireScope } from '../../auth/access.js';
-import { reconcile, reconciliationReportSchema } from '../../reconciliation/reconcile.js';
+import { reconciliationReportSchema } from '../../reconciliation/reconcile.js';
+import { runReconciliation } from '../../reconciliation/run-reconciliation.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 export function adminRoutes(): RouteSpec[] {
@@ -15,7 +16,7 @@ export function adminRoutes(): RouteSpec[] {
       response_schema: reconciliationReportSchema,
       handler: async (ctx, { actor }) => {
         requireScope(actor, 'admin');
-        return { status: 200, body: await reconcile(ctx.state.deps) };
+        return { status: 200, body: await runReconciliation(ctx.state.deps, 'admin') };
       },
     }),
   ];

@@ -50,6 +50,12 @@ export async function receivePspEvent(
   raw_body: string,
   signature_header: string,
 ): Promise<{ received: true; outcome: EventOutcome }> {
+  const answer = await receive(deps, raw_body, signature_header);
+  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
+  return answer;
+}
+
+async function receive(deps: AppDeps, raw_body: string, signature_header: string): Promise<{ received: true; outcome: EventOutcome }> {
   const check = verifySignature(
     signature_header,
     raw_body,
