@@ -111,7 +111,7 @@ async function authenticate(ctx: AppContext): Promise<Actor> {
   const header = ctx.get('Authorization');
   const match = /^Bearer ([^\s]+)$/.exec(header);
   if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
-  const actor = await ctx.state.deps.tokens.verify(match[1]);
+  const actor = ctx.state.deps.tokens.verify(match[1]);
   ctx.state.actor = actor;
   ctx.state.deps.rate_limiter.take(`${actor.kind}:${actor.id}`);
   return actor;
