@@ -100,9 +100,9 @@ const BODY_OPTIONS: Joi.ValidationOptions = { convert: false, allowUnknown: fals
 const TEXT_OPTIONS: Joi.ValidationOptions = { convert: true, allowUnknown: false, abortEarly: false };
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
 
-function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown, options: Joi.ValidationOptions): T {
+function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown): T {
   if (!schema) return value as T;
-  const { value: validated, error } = schema.validate(value, options);
+  const { value: validated, error } = schema.validate(value);
   if (error) throw error;
   return validated;
 }
@@ -111,7 +111,7 @@ async function authenticate(ctx: AppContext): Promise<Actor> {
   const header = ctx.get('Authorization');
   const match = /^Bearer ([^\s]+)$/.exec(header);
   if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
-  const actor = await ctx.state.deps.tokens.verify(match[1]);
+  const actor = ctx.state.deps.tokens.verify(match[1]);
   ctx.state.actor = actor;
   ctx.state.deps.rate_limiter.take(`${actor.kind}:${actor.id}`);
   return actor;
@@ -147,6 +147,8 @@ function toRouterPath(path: string): string {
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
     const body_mode = spec.auth === 'psp_signature' ? 'raw' : 'json';
+    // Options compiled into the schemas once: given to validate(), Joi merges them on every call.
+    const schemas = { params: spec.params?.prefs(TEXT_OPTIONS), query: spec.query?.prefs(TEXT_OPTIONS), body: spec.body?.prefs(BODY_OPTIONS) };
     router[spec.method](spec.operation_id, toRouterPath(spec.path), requestBody(body_mode), async (ctx) => {
       const context = ctx as AppContext;
       const { body_depth_max } = context.state.deps.config.limits;
@@ -156,9 +158,9 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       const idempotency = spec.idempotent
         ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body)
         : undefined;
-      const params = validate(spec.params, { ...context.params }, TEXT_OPTIONS);
-      const query = validate(spec.query, { ...context.query }, TEXT_OPTIONS);
-      const body = validate(spec.body, context.state.body ?? (spec.body ? {} : undefined), BODY_OPTIONS);
+      const params = validate(schemas.params, { ...context.params });
+      const query = validate(schemas.query, { ...context.query });
+      const body = validate(schemas.body, context.state.body ?? (spec.body ? {} : undefined));
       const result = await spec.handler(context, {
         params,
         query,

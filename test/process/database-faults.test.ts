@@ -320,7 +320,13 @@ class Probes {
 /** While the database was away, every answer to a request sent then was 503 unavailable with Retry-After. */
 function expectUnavailableBetween(outcomes: readonly Outcome[], from_ms: number, to_ms: number, answers_min: number): void {
   const during = outcomes.filter((outcome) => outcome.sent_ms >= from_ms && outcome.received_ms <= to_ms);
-  expect(during.length, 'requests answered while the database was away').toBeGreaterThanOrEqual(answers_min);
+  const around = outcomes
+    .filter((outcome) => outcome.received_ms >= from_ms && outcome.sent_ms <= to_ms)
+    .map((outcome) => `${outcome.sent_ms - from_ms}..${outcome.received_ms - from_ms} ms ${outcome.status} ${outcome.code ?? ''}`);
+  expect(
+    during.length,
+    `requests answered while the database was away (${to_ms - from_ms} ms): ${around.join(', ')}`,
+  ).toBeGreaterThanOrEqual(answers_min);
   for (const outcome of during) {
     expect(outcome, JSON.stringify({ from_ms, to_ms, outcome })).toMatchObject({ status: 503, code: 'unavailable', retry_after: '1' });
   }
