@@ -148,7 +148,11 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
   for (const spec of routes) {
     const body_mode = spec.auth === 'psp_signature' ? 'raw' : 'json';
     // Options compiled into the schemas once: given to validate(), Joi merges them on every call.
-    const schemas = { params: spec.params?.prefs(TEXT_OPTIONS), query: spec.query?.prefs(TEXT_OPTIONS), body: spec.body?.prefs(BODY_OPTIONS) };
+    const schemas = {
+      params: spec.params?.prefs(TEXT_OPTIONS),
+      query: spec.query?.prefs(TEXT_OPTIONS),
+      body: spec.body?.prefs(BODY_OPTIONS),
+    };
     router[spec.method](spec.operation_id, toRouterPath(spec.path), requestBody(body_mode), async (ctx) => {
       const context = ctx as AppContext;
       const { body_depth_max } = context.state.deps.config.limits;
