@@ -64,7 +64,7 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
   ];
 }
 
-/** Pods per region (POD_INDEX 0..63) and system-balance shards a pod may own (regions × batch slots). */
+/** Pods per region (POD_INDEX 0..63) and system-balance shards a pod may own (one per batcher: a region at most). */
 const POD_INDEX_MAX = 64;
 const SHARDS_PER_POD_MAX = 1024;
 
@@ -112,9 +112,9 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     metrics,
     logger,
   });
-  // Each batch slot of each region owns one shard of every system account (never a hot row).
+  // Each batcher of each pod owns one shard of every system account (never a hot row).
   const shard_base = (region_index * POD_INDEX_MAX + config.pod_index) * SHARDS_PER_POD_MAX;
-  const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
+  const shardOf = (batch_region: string) => shard_base + regionIndexOf(batch_region);
   // On CockroachDB a batch keeps to one home region, so that its transaction commits where its rows
   // live; on one PostgreSQL regions are labels, and a batcher per region would only make batches
   // smaller (a third of the throughput on three regions, BENCHMARKS.md).

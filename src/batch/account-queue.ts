@@ -58,7 +58,7 @@ export class AccountQueue {
     return accounts.filter((account) => (this.hot_until_ms.get(account) ?? 0) > now);
   }
 
-  /** Waits until no batch of another pod (or slot) holds any of `accounts`, and holds them. */
+  /** Waits until no batch of another pod (or batcher) holds any of `accounts`, and holds them. */
   async enter(accounts: readonly string[], region: string): Promise<QueueTicket> {
     const ordered = [...new Set(accounts)].sort();
     const connection = await this.settings.pool.connect();

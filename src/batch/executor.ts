@@ -28,7 +28,7 @@ export interface Pending {
   settle(outcome: Outcome): void;
 }
 
-/** Where a batch runs: its region's batcher and the system-balance shard of its slot. */
+/** Where a batch runs: its region's batcher and that batcher's system-balance shard. */
 export interface BatchSlot {
   region: string;
   shard: number;

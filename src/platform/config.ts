@@ -182,7 +182,6 @@ function buildSchema(topology: Topology) {
       .max(64 * 1024 * 1024)
       .default(4 * 1024 * 1024),
     BATCH_QUEUED_MAX: integer().min(1).max(1_000_000).default(20_000),
-    BATCH_IN_FLIGHT_MAX: integer().min(1).max(16).default(2),
     BATCH_ACCOUNT_QUEUE: Joi.string().valid('auto', 'on', 'off').default('auto'),
     BATCH_BY_HOME_REGION: Joi.string().valid('auto', 'on', 'off').default('auto'),
     HOT_ACCOUNT_TTL_MS: integer().min(0).max(600_000).default(2000),
@@ -254,7 +253,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       operations_max: value.BATCH_OPERATIONS_MAX,
       bytes_max: value.BATCH_BYTES_MAX,
       queued_max: value.BATCH_QUEUED_MAX,
-      in_flight_max: value.BATCH_IN_FLIGHT_MAX,
     },
     account_directory_entries_max: value.ACCOUNT_DIRECTORY_ENTRIES_MAX,
     batch_account_queue: value.BATCH_ACCOUNT_QUEUE,
