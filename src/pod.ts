@@ -121,7 +121,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const by_home_region = config.batch_by_home_region === 'on' || (config.batch_by_home_region === 'auto' && db.dialect === 'cockroach');
   const batchRegionOf = by_home_region ? (home_region: string) => home_region : () => region;
   writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms, batchRegionOf);
-  const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
+  const directory = new AccountDirectory(transactions, config.account_directory_entries_max, by_home_region);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
   const core = {

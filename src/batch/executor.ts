@@ -222,7 +222,7 @@ export class BatchExecutor {
       request_fingerprint: idempotency.fingerprint,
       status_code: response.status,
       response_text: response.body,
-      region: pending.op.region,
+      region: unit.region,
       created_at: unit.now,
       expires_at: new Date(unit.now_ms + this.settings.retention_hours * 3_600_000).toISOString(),
     });

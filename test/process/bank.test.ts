@@ -10,7 +10,8 @@ import { forkPod, type PodProcess } from '../support/pod-process.js';
  * through three real pod processes, pods SIGKILLed and restarted while it runs, and clients that
  * retry every request without a definite answer with the same Idempotency-Key (on another pod),
  * as SPEC §4 tells them to. Afterwards: money is conserved, every acknowledged operation is in the
- * ledger exactly once, and reconciliation is clean.
+ * ledger exactly once, and reconciliation is clean. The us-east pod batches by home region, as pods
+ * do on CockroachDB (its batches of different regions run at once, beside the others' batches).
  */
 const REGIONS = ['eu-west', 'us-east', 'ap-south'];
 const ACCOUNTS = 12;
@@ -41,7 +42,9 @@ function livePods(): PodProcess[] {
 }
 
 async function startPod(index: number): Promise<void> {
-  pods[index] = await forkPod(REGIONS[index]!, { DATABASE_URL: inject('database_url'), LOG_LEVEL: 'silent', NODE_ENV: 'test' });
+  const region = REGIONS[index]!;
+  const placement = { BATCH_BY_HOME_REGION: region === 'us-east' ? 'on' : 'off' };
+  pods[index] = await forkPod(region, { DATABASE_URL: inject('database_url'), LOG_LEVEL: 'silent', NODE_ENV: 'test', ...placement });
 }
 
 /** Sends one operation until it has a definite answer (anything but a connection failure or a 503), same key every time. */
