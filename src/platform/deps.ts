@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import type { AccountDirectory } from '../accounts/account-directory.js';
 import type { TokenVerifier } from '../auth/tokens.js';
 import type { WritePath } from '../batch/batcher.js';
@@ -26,4 +27,6 @@ export interface AppDeps {
   rate_limiter: CallerRateLimiter;
   /** The seller aggregator's per-pod state: call slots, quote coalescing, the purchase job runner. */
   sellers: SellerServices;
+  /** The Stripe SDK client, when top-ups are paid through Stripe (PSP_PROVIDER=stripe). */
+  stripe: Stripe | undefined;
 }
