@@ -86,6 +86,8 @@ export interface StripeEventBody {
   data: { object: unknown };
 }
 
+type Answer = (status: number, body: unknown, headers?: Record<string, string>) => void;
+
 type Kept = { state: 'running'; params: string } | { state: 'done'; params: string; status: number; body: string };
 
 const MINIMUM_MINOR = 50;
@@ -235,57 +237,51 @@ export class StripeFake {
     const idempotency_key = incoming.headers['idempotency-key'] as string | undefined;
     const call: RecordedCall = { method: incoming.method ?? '', path: incoming.url ?? '', idempotency_key, params, status: 0 };
     this.calls.push(call);
-    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const creating = call.method === 'POST' && call.path === '/v1/payment_intents';
+    const fault = creating ? this.faults.shift() : undefined;
+    // The call's status is what Stripe decided; a slow answer only leaves later.
+    const answer: Answer = (status, body, headers = {}) => {
       call.status = status;
-      outgoing.writeHead(status, { 'Content-Type': 'application/json', 'Request-Id': `req_${token()}`, ...headers });
-      outgoing.end(typeof body === 'string' ? body : JSON.stringify(body));
+      const write = () => {
+        outgoing.writeHead(status, { 'Content-Type': 'application/json', 'Request-Id': `req_${token()}`, ...headers });
+        outgoing.end(typeof body === 'string' ? body : JSON.stringify(body));
+      };
+      if (fault?.kind !== 'slow') return write();
+      const timer = setTimeout(() => {
+        this.late_answers.delete(timer);
+        write();
+      }, fault.delay_ms);
+      this.late_answers.add(timer);
     };
+    if (fault?.kind === 'unavailable') return answer(503, { error: { type: 'api_error', message: 'Service unavailable' } });
     if (incoming.headers.authorization !== `Bearer ${this.secret_key}`) {
       return answer(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
     }
-    if (call.method !== 'POST' || call.path !== '/v1/payment_intents') {
+    if (!creating) {
       return answer(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${call.method}: ${call.path})` } });
     }
     await this.createIntent(params, idempotency_key, answer);
   }
 
-  private async createIntent(
-    params: Record<string, string>,
-    idempotency_key: string | undefined,
-    answer: (status: number, body: unknown, headers?: Record<string, string>) => void,
-  ): Promise<void> {
-    const fault = this.faults.shift();
-    if (fault?.kind === 'unavailable') return answer(503, { error: { type: 'api_error', message: 'Service unavailable' } });
-    const respond = fault?.kind === 'slow' ? this.late(answer, fault.delay_ms) : answer;
+  private async createIntent(params: Record<string, string>, idempotency_key: string | undefined, answer: Answer): Promise<void> {
     const fingerprint = JSON.stringify(Object.entries(params).sort(([a], [b]) => a.localeCompare(b)));
     const kept = idempotency_key === undefined ? undefined : this.kept.get(idempotency_key);
     if (kept && kept.params !== fingerprint) {
       const message = 'Keys for idempotent requests can only be used with the same parameters they were first used with.';
-      return respond(400, { error: { type: 'idempotency_error', message } });
+      return answer(400, { error: { type: 'idempotency_error', message } });
     }
     if (kept?.state === 'running') {
       const message = 'There is currently another in-progress request using this Idempotent Key.';
-      return respond(409, { error: { type: 'invalid_request_error', code: 'idempotency_key_in_use', message } });
+      return answer(409, { error: { type: 'invalid_request_error', code: 'idempotency_key_in_use', message } });
     }
-    if (kept?.state === 'done') return respond(kept.status, kept.body, { 'Idempotent-Replayed': 'true' });
+    if (kept?.state === 'done') return answer(kept.status, kept.body, { 'Idempotent-Replayed': 'true' });
     const refusal = refusalOf(params);
-    if (refusal) return respond(400, { error: refusal });
+    if (refusal) return answer(400, { error: refusal });
     if (idempotency_key !== undefined) this.kept.set(idempotency_key, { state: 'running', params: fingerprint });
     await sleep(CREATE_RUNNING_MS);
     const body = JSON.stringify(this.newIntent(params));
     if (idempotency_key !== undefined) this.kept.set(idempotency_key, { state: 'done', params: fingerprint, status: 200, body });
-    respond(200, body);
-  }
-
-  /** The same answer, `delay_ms` later (the call has run meanwhile). */
-  private late(answer: (status: number, body: unknown, headers?: Record<string, string>) => void, delay_ms: number) {
-    return (status: number, body: unknown, headers?: Record<string, string>) => {
-      const timer = setTimeout(() => {
-        this.late_answers.delete(timer);
-        answer(status, body, headers);
-      }, delay_ms);
-      this.late_answers.add(timer);
-    };
+    answer(200, body);
   }
 
   private newIntent(params: Record<string, string>): Intent {
