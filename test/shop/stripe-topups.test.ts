@@ -147,7 +147,7 @@ describe('creating a top-up through Stripe', () => {
     expect(read.body.payment).toEqual(payment);
   });
 
-  it('when the same request is retried with its key, then the same answer byte for byte and still one intent; another body is 422', async () => {
+  it('when a request is retried with its key, then the same answer byte for byte and one intent; another body is 422', async () => {
     const { account_id, token } = await player();
     const body = { account_id, amount: 700, currency: 'EUR' };
     const reused = key();
@@ -193,7 +193,7 @@ describe('creating a top-up through Stripe', () => {
     expect(fake.intentsFor(topup_id).map((intent) => intent.id)).toEqual([intent_id]);
   });
 
-  it('when no try of the SDK gets an answer, then 503, and the client retry with its key finds the intent Stripe made meanwhile', async () => {
+  it('when no try of the SDK gets an answer, then 503, and the retry with the same key finds the intent Stripe made', async () => {
     // The first try runs at Stripe and its answer is lost; the SDK's two retries meet an outage.
     fake.failNextCreates({ kind: 'slow', delay_ms: TIMEOUT_MS * 3 }, { kind: 'unavailable' }, { kind: 'unavailable' });
     const { account_id, token } = await player();
@@ -210,7 +210,7 @@ describe('creating a top-up through Stripe', () => {
     expect((await request(pod(2), 'POST', '/v1/topups', body, { token, key: reused })).text).toBe(retried.text);
   });
 
-  it('when Stripe refuses the amount, then 400 remembered under the key and the top-up FAILED; a currency it never takes is 400 at once', async () => {
+  it('when Stripe refuses the amount, then 400 remembered and the top-up FAILED; a currency it never takes is 400 at once', async () => {
     const { account_id, token } = await player();
     const reused = key();
     const refused = await request(eu(), 'POST', '/v1/topups', { account_id, amount: 10, currency: 'EUR' }, { token, key: reused });
