@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 import { bodyKey } from '../../src/shop/topups/psp-event.js';
+import { expectHeldForReview, type HeldEvent } from '../support/psp.js';
 import { sendStripeEvent, StripeFake, type StripeEventBody } from '../support/stripe-fake.js';
 
 // Top-ups paid through Stripe (PSP_PROVIDER=stripe): three real pods call a fake Stripe over HTTP
@@ -24,7 +25,7 @@ let admin: string;
 let mint: ReturnType<typeof tokens>;
 
 /** Every event this file expects reconciliation to report as held for review, so far. */
-const held: Array<{ event_id: string; outcome: string }> = [];
+const held: HeldEvent[] = [];
 
 beforeAll(async () => {
   database = await createScratchDatabase(inject('database_url'), 'stripe');
@@ -50,24 +51,11 @@ afterAll(async () => {
   await database?.drop();
 });
 
-afterEach(async () => {
-  const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
-  expect(report.status).toBe(200);
-  const reported = report.body.mismatches.map((mismatch: Record<string, unknown>) => {
-    expect(mismatch).toMatchObject({ check: 'psp_event_held_for_review', actual: expect.any(String) });
-    return { event_id: mismatch['event_id'], outcome: mismatch['outcome'] };
-  });
-  expect(sorted(reported)).toEqual(sorted(held));
-  expect(report.body.ok).toBe(held.length === 0);
-});
+afterEach(() => expectHeldForReview(eu(), admin, held));
 
 const eu = () => cluster.pod('eu-west').url;
 const pod = (index: number) => cluster.pods[index % cluster.pods.length]!.url;
 const key = () => uniqueId('k');
-
-function sorted(items: typeof held) {
-  return [...items].sort((a, b) => `${a.event_id}/${a.outcome}`.localeCompare(`${b.event_id}/${b.outcome}`));
-}
 
 async function player() {
   const account_id = uniqueId('p');
@@ -319,8 +307,8 @@ describe('Stripe events on the top-up state machine', () => {
     const { dispute_id, event: opened } = fake.openDispute(intent_id);
     const won = fake.closeDispute(dispute_id, 'won');
     expect(await deliver(opened, won)).toEqual(['reversed', 'held_for_review']);
-    held.push({ event_id: won.id, outcome: 'held_for_review' });
-    await reconcileShowsHeld();
+    held.push({ event_id: won.id, outcome: 'held_for_review', topup_id });
+    await expectHeldForReview(eu(), admin, held);
     const view = await topup(topup_id);
     expect(view).toMatchObject({ status: 'REVERSED', review_reason: expect.stringContaining(`dispute ${dispute_id} was won`) });
     expect(await balance(account_id)).toBe(0);
@@ -380,9 +368,10 @@ describe('what Stripe sends that is not a top-up event', () => {
     intent.id = 'pi_sold_by_another_product_of_the_studio';
     intent.metadata = {};
     const unknown = fake.other('payment_intent.succeeded', intent_id);
-    (unknown.data.object as { metadata: Record<string, string> }).metadata = { creditshop_topup_id: randomUUID() };
+    const nowhere = randomUUID();
+    (unknown.data.object as { metadata: Record<string, string> }).metadata = { creditshop_topup_id: nowhere };
     expect(await deliver(foreign, unknown)).toEqual(['unrelated', 'unknown_topup']);
-    held.push({ event_id: unknown.id, outcome: 'unknown_topup' });
+    held.push({ event_id: unknown.id, outcome: 'unknown_topup', topup_id: nowhere });
   });
 
   it('when a validly signed body is not a Stripe event, then 200 and it is kept, held for review', async () => {
@@ -394,7 +383,10 @@ describe('what Stripe sends that is not a top-up event', () => {
     ]);
     const [logged] = await loggedEvents('evt_shapeless');
     expect(logged).toMatchObject({ type: 'charge.refunded', outcome: 'malformed', review_reason: expect.stringContaining('data.object') });
-    held.push({ event_id: 'evt_shapeless', outcome: 'malformed' }, { event_id: bodyKey('not json at all'), outcome: 'malformed' });
+    held.push(
+      { event_id: 'evt_shapeless', outcome: 'malformed', topup_id: null },
+      { event_id: bodyKey('not json at all'), outcome: 'malformed', topup_id: null },
+    );
   });
 });
 
@@ -407,13 +399,4 @@ async function spend(account_id: string, token: string, amount: number) {
     { token, key: key() },
   );
   expect(debit.status).toBe(201);
-}
-
-async function reconcileShowsHeld() {
-  const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
-  const reported = report.body.mismatches.map((mismatch: { event_id: string; outcome: string }) => ({
-    event_id: mismatch.event_id,
-    outcome: mismatch.outcome,
-  }));
-  expect(sorted(reported)).toEqual(sorted(held));
 }

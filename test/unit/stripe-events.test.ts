@@ -15,27 +15,11 @@ const CHARGE = 'ch_1';
 const LIMITS = { balance_max_minor: 1e15, reversals_max: 100 };
 
 function pendingTopup(): Topup {
-  const now = new Date(0).toISOString();
-  return {
-    id: TOPUP_ID,
-    account_id: 'player-1',
-    amount_minor: 1000,
-    currency: 'EUR',
-    status: 'PENDING',
-    psp_payment_id: null,
-    psp_provider: 'stripe',
-    stripe_payment_intent_id: INTENT,
-    stripe_client_secret: 'pi_1_secret_x',
-    credit_transaction_id: null,
-    reversal_transaction_id: null,
-    reversed_minor: 0,
-    unrecovered_minor: 0,
-    reversals: [],
-    reconciliation_required_at: null,
-    region: 'eu-west',
-    created_at: now,
-    updated_at: now,
-  };
+  const created_at = new Date(0).toISOString();
+  const money = { account_id: 'player-1', amount_minor: 1000, currency: 'EUR', reversed_minor: 0, unrecovered_minor: 0, reversals: [] };
+  const stripe = { psp_provider: 'stripe', stripe_payment_intent_id: INTENT, stripe_client_secret: 'pi_1_secret_x' } as const;
+  const ledger = { psp_payment_id: null, credit_transaction_id: null, reversal_transaction_id: null, reconciliation_required_at: null };
+  return { id: TOPUP_ID, status: 'PENDING', ...money, ...stripe, ...ledger, region: 'eu-west', created_at, updated_at: created_at };
 }
 
 let sequence = 0;
