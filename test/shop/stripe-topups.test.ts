@@ -16,6 +16,7 @@ import { sendStripeEvent, StripeFake, type StripeEventBody } from '../support/st
 const SECRET_KEY = 'sk_test_creditshop_fake_stripe_key';
 const WEBHOOK_SECRET = 'whsec_creditshop_fake_stripe_webhook_secret';
 const TIMEOUT_MS = 1000;
+const CALLS_IN_FLIGHT_MAX = 4;
 
 let database: ScratchDatabase;
 let fake: StripeFake;
@@ -39,6 +40,7 @@ beforeAll(async () => {
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       STRIPE_TIMEOUT_MS: String(TIMEOUT_MS),
       STRIPE_MAX_NETWORK_RETRIES: '2',
+      STRIPE_CALLS_IN_FLIGHT_MAX: String(CALLS_IN_FLIGHT_MAX),
     },
   });
   mint = tokens(cluster.config);
@@ -196,6 +198,21 @@ describe('creating a top-up through Stripe', () => {
     expect(fake.createCallsFor(topup_id).map((call) => call.status)).toEqual([200, 503, 503, 200]);
     expect(fake.intentsFor(topup_id).map((intent) => intent.id)).toEqual([retried.body.payment.payment_intent_id]);
     expect((await request(pod(2), 'POST', '/v1/topups', body, { token, key: reused })).text).toBe(retried.text);
+  });
+
+  it('when more top-ups need Stripe at once than a pod may call, then the rest wait a try long, then 503; retries converge', async () => {
+    // The calls in flight answer late: the SDK gives up after one timeout and asks again after a pause.
+    fake.failNextCreates(...Array.from({ length: CALLS_IN_FLIGHT_MAX }, () => ({ kind: 'slow' as const, delay_ms: TIMEOUT_MS * 2 })));
+    const players = await Promise.all(Array.from({ length: CALLS_IN_FLIGHT_MAX * 2 }, player));
+    const requests = players.map(({ account_id, token }) => ({ body: { account_id, amount: 1500, currency: 'EUR' }, token, key: key() }));
+    const first = await Promise.all(requests.map(({ body, token, key }) => request(eu(), 'POST', '/v1/topups', body, { token, key })));
+    expect(first.map((answer) => answer.status).sort()).toEqual([
+      ...Array(CALLS_IN_FLIGHT_MAX).fill(201),
+      ...Array(CALLS_IN_FLIGHT_MAX).fill(503),
+    ]);
+    const retried = await Promise.all(requests.map(({ body, token, key }) => request(pod(1), 'POST', '/v1/topups', body, { token, key })));
+    expect(retried.map((answer) => answer.status)).toEqual(Array(CALLS_IN_FLIGHT_MAX * 2).fill(201));
+    for (const answer of retried) expect(fake.intentsFor(answer.body.id)).toHaveLength(1);
   });
 
   it('when Stripe refuses the amount, then 400 remembered and the top-up FAILED; a currency it never takes is 400 at once', async () => {

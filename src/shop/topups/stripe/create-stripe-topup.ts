@@ -1,4 +1,3 @@
-import type Stripe from 'stripe';
 import { requireAccountAccess } from '../../../auth/access.js';
 import type { Actor } from '../../../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../../../batch/operation.js';
@@ -8,7 +7,7 @@ import type { AppDeps } from '../../../platform/deps.js';
 import { insertPendingTopup, type TopupRequest } from '../create-topup.js';
 import { TOPUPS } from '../topup-records.js';
 import { findTopup, topupView, type Topup } from '../topup-repository.js';
-import { requestPaymentIntent } from './stripe-client.js';
+import { requestPaymentIntent, type StripeServices } from './stripe-client.js';
 
 type Intent = { payment_intent_id: string; client_secret: string };
 
@@ -26,7 +25,7 @@ type Intent = { payment_intent_id: string; client_secret: string };
  */
 export async function createStripeTopup(
   deps: AppDeps,
-  stripe: Stripe,
+  stripe: StripeServices,
   actor: Actor,
   input: TopupRequest,
   idempotency: RequestIdempotency,

@@ -1,18 +1,28 @@
 import Stripe from 'stripe';
 import { DomainError } from '../../../domain/errors.js';
+import { CallSlots } from '../../../sellers/client/call-slots.js';
 import type { Logger } from '../../../platform/logger.js';
 import type { Topup } from '../topup-repository.js';
 import type { StripeConfig } from './stripe-config.js';
 
-/** The official SDK, pointed where the configuration says; its retries reuse the idempotency key of the call. */
-export function createStripeClient(config: StripeConfig): Stripe {
-  return new Stripe(config.secret_key, {
+/** A pod's way to Stripe: the official SDK, and a bound on the calls it has in flight. */
+export interface StripeServices {
+  client: Stripe;
+  slots: CallSlots;
+  /** How long a call waits for a free slot (one try's timeout). */
+  slot_wait_ms: number;
+}
+
+/** The SDK pointed where the configuration says; its retries reuse the idempotency key of the call. */
+export function createStripeServices(config: StripeConfig): StripeServices {
+  const client = new Stripe(config.secret_key, {
     maxNetworkRetries: config.max_network_retries,
     timeout: config.timeout_ms,
     telemetry: false,
     appInfo: { name: 'creditshop' },
     ...config.api_address,
   });
+  return { client, slots: new CallSlots(config.calls_in_flight_max), slot_wait_ms: config.timeout_ms };
 }
 
 /** The Stripe idempotency key of a top-up's PaymentIntent: every call for one top-up gets the same intent back. */
@@ -30,7 +40,18 @@ export type PaymentIntentRequest =
  * connection, a 5xx) is never a reason to create another: the SDK retries with the same key, and
  * if it gives up the caller answers 503, and the client's retry asks again with the same key.
  */
-export async function requestPaymentIntent(stripe: Stripe, topup: Topup, logger: Logger): Promise<PaymentIntentRequest> {
+export async function requestPaymentIntent(stripe: StripeServices, topup: Topup, logger: Logger): Promise<PaymentIntentRequest> {
+  if (!(await stripe.slots.acquire(1, Date.now() + stripe.slot_wait_ms))) {
+    throw new DomainError('unavailable', 'too many payment provider calls in flight; retry with the same Idempotency-Key');
+  }
+  try {
+    return await createPaymentIntent(stripe.client, topup, logger);
+  } finally {
+    stripe.slots.release(1);
+  }
+}
+
+async function createPaymentIntent(stripe: Stripe, topup: Topup, logger: Logger): Promise<PaymentIntentRequest> {
   try {
     const intent = await stripe.paymentIntents.create(
       {

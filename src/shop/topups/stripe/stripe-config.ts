@@ -23,6 +23,8 @@ export interface StripeConfig {
   timeout_ms: number;
   /** Tries after the first, by the SDK, with the same Stripe idempotency key. */
   max_network_retries: number;
+  /** Stripe calls in flight per pod; a top-up that finds none free within STRIPE_TIMEOUT_MS is answered 503. */
+  calls_in_flight_max: number;
   /** A Stripe-Signature older than this is refused (the SDK's constructEvent tolerance). */
   webhook_tolerance_seconds: number;
   /** The currencies a top-up may be paid in through Stripe (a subset of CURRENCIES). */
@@ -45,6 +47,7 @@ export const STRIPE_CONFIG_KEYS = {
     .pattern(/^https?:\/\/[^/?#]+\/?$/, 'scheme, host and port only'),
   STRIPE_TIMEOUT_MS: integer().min(100).max(80_000).default(8000),
   STRIPE_MAX_NETWORK_RETRIES: integer().min(0).max(10).default(2),
+  STRIPE_CALLS_IN_FLIGHT_MAX: integer().min(1).max(10_000).default(64),
   STRIPE_WEBHOOK_TOLERANCE_SECONDS: integer().min(1).max(3600).default(300),
   STRIPE_CURRENCIES: Joi.string()
     .pattern(/^[A-Z]{3}(,[A-Z]{3})*$/)
@@ -60,6 +63,7 @@ export function toStripeConfig(value: Record<string, unknown>): StripeConfig {
     api_address: base_url === undefined ? undefined : apiAddress(new URL(base_url)),
     timeout_ms: value['STRIPE_TIMEOUT_MS'] as number,
     max_network_retries: value['STRIPE_MAX_NETWORK_RETRIES'] as number,
+    calls_in_flight_max: value['STRIPE_CALLS_IN_FLIGHT_MAX'] as number,
     webhook_tolerance_seconds: value['STRIPE_WEBHOOK_TOLERANCE_SECONDS'] as number,
     currencies: String(value['STRIPE_CURRENCIES']).split(','),
   };
