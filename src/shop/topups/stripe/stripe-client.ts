@@ -26,7 +26,7 @@ export function createStripeServices(config: StripeConfig): StripeServices {
 }
 
 /** The Stripe idempotency key of a top-up's PaymentIntent: every call for one top-up gets the same intent back. */
-export function paymentIntentIdempotencyKey(topup_id: string): string {
+function paymentIntentIdempotencyKey(topup_id: string): string {
   return `creditshop-topup-${topup_id}`;
 }
 
