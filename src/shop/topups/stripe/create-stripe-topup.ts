@@ -73,7 +73,7 @@ function reservationOf(idempotency: RequestIdempotency): RequestIdempotency {
   return { ...idempotency, caller: `stripe-topup:${idempotency.caller}` };
 }
 
-/** The first intent stored wins: one created after Stripe forgot its key (24 h) is never shown to anyone. */
+/** The first intent stored wins; twins racing here carry the same one (Stripe answers one key with one intent). */
 function attachIntent(unit: Unit, topup_id: string, intent: Intent | undefined): Topup {
   const topups = unit.table(TOPUPS);
   const topup = topups.get(topup_id);
