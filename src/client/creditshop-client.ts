@@ -11,6 +11,10 @@ export type Schemas = components['schemas'];
 /** Every error answer (RFC 9457 problem+json); each operation's error type narrows `status` and `code`. */
 export type Problem = Schemas['Problem'];
 export type ProblemCode = Problem['code'];
+/** A currency the API knows (the catalog's and the wallets'). */
+export type Currency = paths['/v1/accounts/{id}/credits']['post']['requestBody']['content']['application/json']['currency'];
+/** A region of the topology (regions/regions.json). */
+export type Region = NonNullable<paths['/v1/accounts']['post']['requestBody']['content']['application/json']['home_region']>;
 
 type IdempotencyKeyOptional<Header> = Omit<Header, 'Idempotency-Key'> & { 'Idempotency-Key'?: string };
 
