@@ -35,6 +35,8 @@ function isConnectionError(error: unknown, request: Request): boolean {
 export function retryAfterMs(value: string | null, now_ms = Date.now()): number | undefined {
   if (value === null) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  // An HTTP date starts with the name of its day ("Tue, 01 Dec 2026 ..."); Date.parse alone would take "-1" for a year.
+  if (!/^[A-Za-z]{3}/.test(value.trim())) return undefined;
   const date_ms = Date.parse(value);
   return Number.isNaN(date_ms) ? undefined : Math.max(0, date_ms - now_ms);
 }
