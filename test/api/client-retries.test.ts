@@ -183,7 +183,7 @@ describe('503 from a pod whose database is cut', () => {
     expect(attempts.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('when the outage outlasts the attempts or the time allowed, the typed 503 comes back; nothing applied, the key still works', async () => {
+  it('when the outage outlasts the attempts or time allowed, the typed 503 is returned; nothing applied, the key still works', async () => {
     const id = await openAccount(1_000);
     const idempotency_key = uniqueId('k');
     database.cut();
