@@ -256,6 +256,7 @@ function postedView(
     account_id,
     currency,
     amount_minor,
+    metadata: {},
     entries: [
       { account_id, currency, amount_minor: -amount_minor, balance_after_minor: posted.wallet_after },
       { account_id: REVENUE, currency, amount_minor, balance_after_minor: posted.revenue_after },

@@ -56,7 +56,7 @@ function loadAll<R extends object>(table: TrackedTable<R>, rows: Rows, parse: (r
 const READERS: Reader[] = [
   {
     name: 'batch_read_accounts',
-    text: "SELECT * FROM accounts WHERE id = ANY($1::text[]) AND kind = 'player' ORDER BY id FOR UPDATE",
+    text: "SELECT * FROM accounts WHERE id = ANY($1::text[]) AND kind <> 'system' ORDER BY id FOR UPDATE",
     param: (set) => nonEmpty(set.accounts),
     load(unit, rows, set) {
       for (const row of rows) unit.accounts.load(toAccountRecord(row));

@@ -16,6 +16,9 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   not_refundable: 422,
   price_changed: 422,
   currency_mismatch: 422,
+  limit_exceeded: 422,
+  account_frozen: 409,
+  account_closed: 409,
   rate_limited: 429,
   unavailable: 503,
 };
@@ -35,6 +38,9 @@ const TITLE_BY_CODE: Record<ErrorCode, string> = {
   not_refundable: 'Not refundable',
   price_changed: 'The price has changed',
   currency_mismatch: 'Currency mismatch',
+  limit_exceeded: 'A KYC limit refuses this operation',
+  account_frozen: 'The account is frozen',
+  account_closed: 'The account is closed',
   rate_limited: 'Too many requests',
   unavailable: 'Service temporarily unavailable',
 };

@@ -1,7 +1,7 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import type { PostedTransaction, TransactionType } from './ledger-repository.js';
-import { toHoldRecord, type HoldRecord } from './ledger-records.js';
+import type { PostedTransaction } from './posting.js';
+import { toHoldRecord, type HoldRecord, type Metadata, type TransactionType } from './ledger-records.js';
 
 interface TransactionRow {
   id: string;
@@ -18,6 +18,8 @@ interface TransactionRow {
   refund_id: string | null;
   topup_id: string | null;
   purchase_request_id: string | null;
+  withdrawal_id: string | null;
+  metadata: Metadata;
   crdb_region: string;
   created_at: string;
 }

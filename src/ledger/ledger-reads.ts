@@ -3,7 +3,7 @@ import type { Actor } from '../auth/tokens.js';
 import { notFound } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
 import { findHold, findTransaction, listHistory } from './ledger-queries.js';
-import type { PostedTransaction } from './ledger-repository.js';
+import type { PostedTransaction } from './posting.js';
 import { holdView, transactionView, transferView } from './views.js';
 
 /** A ledger transaction, visible to services and to the players whose accounts it touches. */

@@ -5,6 +5,7 @@ import { createLogger } from '../../src/platform/logger.js';
 
 const REAL_JWT = 'j'.repeat(40);
 const REAL_PSP = 'p'.repeat(40);
+const REAL_PAYOUT = 'q'.repeat(40);
 const URL = 'postgres://u:p@db:5432/shop';
 
 describe('configuration', () => {
@@ -21,9 +22,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(
       /DATABASE_URL is required/,
     );
-    expect(
-      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }).auth_jwt_secret,
-    ).toBe(REAL_JWT);
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }),
+    ).toThrow(/PAYOUT_WEBHOOK_SECRET is the development secret/);
+    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP, PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT };
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, PAYOUT_WEBHOOK_SECRET: REAL_PSP })).toThrow(
+      /must differ/,
+    );
+    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets }).auth_jwt_secret).toBe(REAL_JWT);
   });
 
   it('when development starts without secrets, then it uses the development ones', () => {

@@ -9,8 +9,11 @@ import { accountIdSchema, accountParams, walletSchema } from './schemas.js';
 
 const accountSchema = Joi.object({
   id: Joi.string().required(),
-  kind: Joi.string().valid('player', 'system').required(),
+  kind: Joi.string().valid('player', 'merchant', 'system').required(),
   home_region: Joi.string().required(),
+  status: Joi.string().valid('active', 'frozen', 'closed').required(),
+  kyc_tier: Joi.number().integer().valid(0, 1, 2).required(),
+  fee_plan: Joi.object({ fee_bps: Joi.number().integer().required(), fee_min: Joi.number().integer().required() }).allow(null).required(),
   created_at: Joi.string().isoDate().required(),
   wallets: Joi.array().items(walletSchema).required(),
 });

@@ -102,7 +102,7 @@ function authorize(deps: AppDeps, unit: Unit, account_id: string, priced: Priced
     expires_in_seconds: deps.config.order_pending_timeout_seconds + HOLD_MARGIN_SECONDS,
     destination_account_id: '@revenue',
     reference: `order:${id}`,
-  });
+  }, deps.config.limits);
   return insertOrder(unit, {
     id,
     account_id,
