@@ -105,7 +105,9 @@ export class Migration20261215000100_wallet_complete extends SharedMigration {
     )`);
     this.addSql('CREATE UNIQUE INDEX withdrawals_account_seq ON withdrawals (account_id, account_seq)');
     this.addSql("CREATE INDEX withdrawals_pending ON withdrawals (account_id) WHERE status = 'PENDING'");
-    this.addSql("CREATE INDEX withdrawals_unanswered ON withdrawals (created_at) WHERE status = 'PENDING' AND reconciliation_required_at IS NULL");
+    this.addSql(
+      "CREATE INDEX withdrawals_unanswered ON withdrawals (created_at) WHERE status = 'PENDING' AND reconciliation_required_at IS NULL",
+    );
     // Every validly signed payout callback, once, like the PSP event log.
     this.addSql(`CREATE TABLE payout_events (
       id TEXT PRIMARY KEY,
@@ -122,7 +124,9 @@ export class Migration20261215000100_wallet_complete extends SharedMigration {
       received_at TIMESTAMPTZ NOT NULL
     )`);
     this.addSql('CREATE INDEX payout_events_withdrawal ON payout_events (withdrawal_id)');
-    this.addSql('CREATE INDEX payout_events_held ON payout_events (received_at) WHERE review_reason IS NOT NULL AND review_settled_at IS NULL');
+    this.addSql(
+      'CREATE INDEX payout_events_held ON payout_events (received_at) WHERE review_reason IS NOT NULL AND review_settled_at IS NULL',
+    );
   }
 
   private compliance(region: string): void {

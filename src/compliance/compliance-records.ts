@@ -46,7 +46,6 @@ export const REVIEW_FLAGS: TableSpec<ReviewFlagRecord> = {
   key: ['id'],
 };
 
-
 export function toReviewFlagRecord(row: Record<string, unknown>): ReviewFlagRecord {
   return {
     id: row['id'] as string,

@@ -77,7 +77,9 @@ export function currentUsage(usage: WalletUsage, now_ms: number): WalletUsage {
     usage_hour_start: iso(hour_start_ms),
     transfers_out_this_hour: same_hour ? usage.transfers_out_this_hour : 0,
     // A flag names its window: flags of past windows no longer hold a new breach back.
-    flagged_limits: usage.flagged_limits.filter((flag) => flag.endsWith(`@${iso(day_start_ms)}`) || flag.endsWith(`@${iso(hour_start_ms)}`)),
+    flagged_limits: usage.flagged_limits.filter(
+      (flag) => flag.endsWith(`@${iso(day_start_ms)}`) || flag.endsWith(`@${iso(hour_start_ms)}`),
+    ),
   };
 }
 
@@ -126,7 +128,15 @@ export function outflowBreach(limits: TierLimits, usage: WalletUsage, kind: Outf
   const used_today = daily.used(usage);
   if (used_today + amount_minor > daily_max) {
     const remaining = Math.max(0, daily_max - used_today);
-    return { limit: daily.limit, value: daily_max, remaining, resets_at: day_end, velocity: true, used: used_today, window_start: day_start };
+    return {
+      limit: daily.limit,
+      value: daily_max,
+      remaining,
+      resets_at: day_end,
+      velocity: true,
+      used: used_today,
+      window_start: day_start,
+    };
   }
   if (kind === 'transfer' && usage.transfers_out_this_hour + 1 > limits.transfers_out_per_hour_max) {
     const used = usage.transfers_out_this_hour;
@@ -177,11 +187,15 @@ export function flagKey(breach: LimitBreach): string {
 export function limitExceeded(breach: LimitBreach, currency: string, requested_minor: number): DomainError {
   const { limit, value, remaining, resets_at } = breach;
   const window = resets_at === null ? '' : ` until ${resets_at}`;
-  return new DomainError('limit_exceeded', `${limit} (${String(value)}) refuses ${requested_minor} ${currency}; ${remaining} remains${window}`, {
-    limit,
-    value,
-    remaining,
-    resets_at,
-    currency,
-  });
+  return new DomainError(
+    'limit_exceeded',
+    `${limit} (${String(value)}) refuses ${requested_minor} ${currency}; ${remaining} remains${window}`,
+    {
+      limit,
+      value,
+      remaining,
+      resets_at,
+      currency,
+    },
+  );
 }

@@ -102,7 +102,14 @@ function refusal(account: AccountRecord, currency: string, operation: string, am
 }
 
 /** One AML review flag per wallet, limit and window: breaking the same limit again in the window adds nothing. */
-function flagBreach(unit: Unit, account: AccountRecord, currency: string, operation: string, amount_minor: number, breach: LimitBreach): void {
+function flagBreach(
+  unit: Unit,
+  account: AccountRecord,
+  currency: string,
+  operation: string,
+  amount_minor: number,
+  breach: LimitBreach,
+): void {
   const key = walletKey(account.id, currency);
   const usage = currentUsage(unit.wallets.get(key)!, unit.now_ms);
   const flag = flagKey(breach);

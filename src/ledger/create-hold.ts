@@ -30,16 +30,20 @@ export async function createHold(
       needs: { accounts: [input.account_id] },
       decide: (unit) =>
         holdView(
-          insertHold(unit, {
-            owner: 'api',
-            account_id: input.account_id,
-            currency: input.currency,
-            amount_minor: input.amount,
-            expires_in_seconds: input.expires_in_seconds,
-            destination_account_id: '@revenue',
-            reference: input.reference ?? null,
-            metadata: input.metadata,
-          }, deps.config.limits),
+          insertHold(
+            unit,
+            {
+              owner: 'api',
+              account_id: input.account_id,
+              currency: input.currency,
+              amount_minor: input.amount,
+              expires_in_seconds: input.expires_in_seconds,
+              destination_account_id: '@revenue',
+              reference: input.reference ?? null,
+              metadata: input.metadata,
+            },
+            deps.config.limits,
+          ),
         ),
     },
     idempotency,

@@ -48,7 +48,6 @@ export const ACCOUNTS: TableSpec<AccountRecord> = {
   guards: ['entry_seq', 'status', 'kyc_tier'],
 };
 
-
 export function toAccountRecord(row: Record<string, unknown>): AccountRecord {
   return {
     id: row['id'] as string,

@@ -1,5 +1,13 @@
 import Joi from 'joi';
-import { DEFAULT_TIER_LIMITS, KYC_TIERS, LIMIT_NAMES, type KycTier, type LimitName, type LimitOverrides, type TierLimits } from '../compliance/kyc-tiers.js';
+import {
+  DEFAULT_TIER_LIMITS,
+  KYC_TIERS,
+  LIMIT_NAMES,
+  type KycTier,
+  type LimitName,
+  type LimitOverrides,
+  type TierLimits,
+} from '../compliance/kyc-tiers.js';
 
 /** KYC limits as the ledger applies them inside every batch (config.limits.kyc). */
 export interface KycSettings {
@@ -132,14 +140,19 @@ function tierLimits(json: string | undefined): { tiers: Record<KycTier, TierLimi
   if (error) return { problem: `KYC_TIER_LIMITS: ${error.message}` };
   const given = value as Partial<Record<KycTier, LimitOverrides>>;
   return {
-    tiers: Object.fromEntries(KYC_TIERS.map((tier) => [tier, { ...DEFAULT_TIER_LIMITS[tier], ...given[tier] }])) as Record<KycTier, TierLimits>,
+    tiers: Object.fromEntries(KYC_TIERS.map((tier) => [tier, { ...DEFAULT_TIER_LIMITS[tier], ...given[tier] }])) as Record<
+      KycTier,
+      TierLimits
+    >,
   };
 }
 
 /** The KYC settings, or the configuration problems that prevent them. */
 export function toKycSettings(value: Value, currencies: readonly string[]): { settings?: KycSettings; problems: string[] } {
   const limited = String(value['KYC_LIMITED_CURRENCIES']).split(',');
-  const problems = limited.filter((currency) => !currencies.includes(currency)).map((c) => `KYC_LIMITED_CURRENCIES: ${c} is not in CURRENCIES`);
+  const problems = limited
+    .filter((currency) => !currencies.includes(currency))
+    .map((c) => `KYC_LIMITED_CURRENCIES: ${c} is not in CURRENCIES`);
   const parsed = tierLimits(value['KYC_TIER_LIMITS'] as string | undefined);
   if ('problem' in parsed) problems.push(parsed.problem);
   if (problems.length > 0 || !('tiers' in parsed)) return { problems };

@@ -94,15 +94,19 @@ function payNow(deps: AppDeps, unit: Unit, account_id: string, priced: PricedOrd
 
 function authorize(deps: AppDeps, unit: Unit, account_id: string, priced: PricedOrder): Order {
   const id = randomUUID();
-  const hold = insertHold(unit, {
-    owner: 'order',
-    account_id,
-    currency: priced.currency,
-    amount_minor: priced.total_minor,
-    expires_in_seconds: deps.config.order_pending_timeout_seconds + HOLD_MARGIN_SECONDS,
-    destination_account_id: '@revenue',
-    reference: `order:${id}`,
-  }, deps.config.limits);
+  const hold = insertHold(
+    unit,
+    {
+      owner: 'order',
+      account_id,
+      currency: priced.currency,
+      amount_minor: priced.total_minor,
+      expires_in_seconds: deps.config.order_pending_timeout_seconds + HOLD_MARGIN_SECONDS,
+      destination_account_id: '@revenue',
+      reference: `order:${id}`,
+    },
+    deps.config.limits,
+  );
   return insertOrder(unit, {
     id,
     account_id,
