@@ -380,7 +380,8 @@ async function purchase(
     region: order_row.crdb_region,
     created_at: order_row.created_at.toISOString(),
     updated_at: order_row.updated_at.toISOString(),
-    lines: priced.lines.map((line) => ({ ...line, refunded_quantity: 0 })),
+    lines: priced.lines.map((line) => ({ ...line, refunded_quantity: 0, refunded_minor: 0 })),
+    metadata: {},
     status_history: order_row.status_history.map((change) => ({
       status: change.status,
       reason: change.reason,

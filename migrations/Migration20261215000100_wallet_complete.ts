@@ -57,6 +57,7 @@ export class Migration20261215000100_wallet_complete extends SharedMigration {
       this.addSql(`ALTER TABLE ${table} ADD COLUMN metadata JSONB NOT NULL DEFAULT '{}'::jsonb`);
     }
     this.addSql('ALTER TABLE ledger_transactions ADD COLUMN withdrawal_id UUID');
+    this.addSql('ALTER TABLE ledger_transactions ADD COLUMN merchant_id TEXT');
     // History filtered by metadata[key]=value: containment (@>), served by an inverted index on both engines.
     this.addSql('CREATE INDEX ledger_transactions_metadata ON ledger_transactions USING GIN (metadata)');
     // Exports and large-transaction reports walk a time range of transactions.

@@ -12,6 +12,8 @@ import {
 import { int8 } from '../db/sql.js';
 import { toItem, type ItemRow } from '../shop/catalog/item-repository.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDERS, toEntitlementRecord, toOrderLineRecord, toOrderRecord } from '../shop/orders/order-records.js';
+import { PENDING_TOPUPS } from '../compliance/obligations.js';
+import { PAYOUT_EVENTS, toPayoutEventRecord, toWithdrawalRecord, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { TrackedTable } from './journal.js';
 import type { Needs } from './operation.js';
 import { Unit } from './unit.js';
@@ -25,6 +27,9 @@ export interface ReadSet {
   transactions: string[];
   items: string[];
   orders: string[];
+  withdrawals: string[];
+  payout_events: string[];
+  obligations: string[];
 }
 
 export function mergeNeeds(all: readonly Needs[]): ReadSet {
@@ -35,6 +40,9 @@ export function mergeNeeds(all: readonly Needs[]): ReadSet {
     transactions: union((needs) => needs.transactions),
     items: union((needs) => needs.items),
     orders: union((needs) => needs.orders),
+    withdrawals: union((needs) => needs.withdrawals),
+    payout_events: union((needs) => needs.payout_events),
+    obligations: union((needs) => needs.obligations),
   };
 }
 
@@ -127,6 +135,31 @@ const READERS: Reader[] = [
     text: 'SELECT * FROM entitlements WHERE order_id = ANY($1::uuid[])',
     param: (set) => nonEmpty(set.orders),
     load: (unit, rows) => loadAll(unit.table(ENTITLEMENTS), rows, toEntitlementRecord),
+  },
+  {
+    name: 'batch_read_withdrawals',
+    text: 'SELECT * FROM withdrawals WHERE id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.withdrawals),
+    load: (unit, rows) => loadAll(unit.table(WITHDRAWALS), rows, toWithdrawalRecord),
+  },
+  {
+    name: 'batch_read_payout_events',
+    text: 'SELECT * FROM payout_events WHERE id = ANY($1::text[])',
+    param: (set) => nonEmpty(set.payout_events),
+    load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
+  },
+  {
+    name: 'batch_read_pending_withdrawals',
+    text: "SELECT * FROM withdrawals WHERE account_id = ANY($1::text[]) AND status = 'PENDING'",
+    param: (set) => nonEmpty(set.obligations),
+    load: (unit, rows) => loadAll(unit.table(WITHDRAWALS), rows, toWithdrawalRecord),
+  },
+  {
+    name: 'batch_read_pending_topups',
+    text: "SELECT id, account_id FROM topups WHERE account_id = ANY($1::text[]) AND status = 'PENDING'",
+    param: (set) => nonEmpty(set.obligations),
+    load: (unit, rows) =>
+      loadAll(unit.table(PENDING_TOPUPS), rows, (row) => ({ id: row['id'] as string, account_id: row['account_id'] as string })),
   },
 ];
 

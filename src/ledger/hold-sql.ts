@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { requireActive } from '../compliance/account-status.js';
 import { DomainError, invalidState, notFound } from '../domain/errors.js';
 import type { SqlTx } from '../db/sql.js';
-import { toHoldRecord, type HoldOwner, type HoldRecord, type TransactionReferences } from './ledger-records.js';
+import { toHoldRecord, type AccountStatus, type HoldOwner, type HoldRecord, type TransactionReferences } from './ledger-records.js';
 import { holdFunds, postTransaction, releaseFunds, type LedgerLimits, type PostedTransaction } from './ledger-repository.js';
 import { findHold } from './ledger-queries.js';
 import { movement } from './postings.js';
@@ -21,8 +22,12 @@ export interface NewHold {
   reference: string | null;
 }
 
-/** Authorizes: moves available money into `held` and records the hold, in the caller's transaction. */
+/** Authorizes: moves available money into `held` and records the hold, in the caller's transaction (an active account only). */
 export async function insertHold(tx: SqlTx, hold: NewHold): Promise<HoldRecord> {
+  const account = await tx.maybeOne<{ id: string; status: AccountStatus }>('SELECT id, status FROM accounts WHERE id = ?', [
+    hold.account_id,
+  ]);
+  if (account) requireActive(account);
   await holdFunds(tx, hold.account_id, hold.currency, hold.amount_minor);
   return toHold(
     await tx.one(

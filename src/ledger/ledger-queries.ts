@@ -19,6 +19,7 @@ interface TransactionRow {
   topup_id: string | null;
   purchase_request_id: string | null;
   withdrawal_id: string | null;
+  merchant_id: string | null;
   metadata: Metadata;
   crdb_region: string;
   created_at: string;
@@ -75,15 +76,30 @@ export interface HistoryItem {
   reason: string | null;
   reference: string | null;
   references: Record<string, string>;
+  metadata: Metadata;
   created_at: string;
+}
+
+/** One `metadata[key]=value` of a history query: entries whose transaction's metadata holds it. */
+export interface MetadataFilter {
+  key: string;
+  value: string;
 }
 
 /**
  * An account's entries, newest first. Pages are cut on the account's history sequence, which
  * is assigned in commit order, so paging never skips or repeats an entry while others are written.
+ * A metadata filter is containment (`@>`) on the transaction's metadata: the account's entries
+ * are walked by sequence and joined by primary key, or, for a rare value, PostgreSQL finds the
+ * transactions through the inverted index on metadata first.
  */
-export async function listHistory(tx: SqlTx, account_id: string, options: { limit: number; cursor?: string; currency?: string }) {
+export async function listHistory(
+  tx: SqlTx,
+  account_id: string,
+  options: { limit: number; cursor?: string; currency?: string; metadata?: MetadataFilter },
+) {
   const before = decodeCursor(options.cursor, ['number'])?.[0];
+  const contains = options.metadata && JSON.stringify({ [options.metadata.key]: options.metadata.value });
   const rows = await tx.rows<
     TransactionRow & { entry_id: string; entry_amount: string; balance_after_minor: string; account_seq: string; entry_currency: string }
   >(
@@ -91,8 +107,15 @@ export async function listHistory(tx: SqlTx, account_id: string, options: { limi
      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
      WHERE e.account_id = ? AND e.account_seq IS NOT NULL
        ${before === undefined ? '' : 'AND e.account_seq < ?'} ${options.currency ? 'AND e.currency = ?' : ''}
+       ${contains ? 'AND t.metadata @> ?::jsonb' : ''}
      ORDER BY e.account_seq DESC LIMIT ?`,
-    [account_id, ...(before === undefined ? [] : [before]), ...(options.currency ? [options.currency] : []), options.limit + 1],
+    [
+      account_id,
+      ...(before === undefined ? [] : [before]),
+      ...(options.currency ? [options.currency] : []),
+      ...(contains ? [contains] : []),
+      options.limit + 1,
+    ],
   );
   const page = rows.slice(0, options.limit);
   const data: HistoryItem[] = page.map((row) => ({
@@ -105,10 +128,22 @@ export async function listHistory(tx: SqlTx, account_id: string, options: { limi
     reason: row.reason,
     reference: row.reference,
     references: Object.fromEntries(
-      (['original_transaction_id', 'hold_id', 'order_id', 'refund_id', 'topup_id', 'purchase_request_id'] as const)
+      (
+        [
+          'original_transaction_id',
+          'hold_id',
+          'order_id',
+          'refund_id',
+          'topup_id',
+          'purchase_request_id',
+          'withdrawal_id',
+          'merchant_id',
+        ] as const
+      )
         .filter((column) => row[column] !== null)
         .map((column) => [column, row[column] as string]),
     ),
+    metadata: row.metadata,
     created_at: timestamp(row.created_at),
   }));
   const last = page[page.length - 1];

@@ -206,6 +206,7 @@ export const REFERENCE_FIELDS = [
   'topup_id',
   'purchase_request_id',
   'withdrawal_id',
+  'merchant_id',
 ] as const;
 
 /** What a ledger transaction references besides its postings (all optional). */
@@ -245,6 +246,7 @@ export const TRANSACTIONS: TableSpec<TransactionRecord> = {
     topup_id: 'uuid',
     purchase_request_id: 'uuid',
     withdrawal_id: 'uuid',
+    merchant_id: 'text',
     metadata: 'jsonb',
     region: 'region',
     created_at: 'timestamptz',

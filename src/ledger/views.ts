@@ -13,6 +13,7 @@ export function transactionView(posted: PostedTransaction) {
     currency: posted.currency,
     balance_after: own_entry && !isSystemAccount(own_entry.account_id) ? own_entry.balance_after_minor : null,
     ...referencesView(posted),
+    metadata: posted.metadata,
     entries: posted.entries.map((entry) => ({
       account_id: entry.account_id,
       currency: entry.currency,
@@ -35,6 +36,8 @@ export function referencesView(references: TransactionReferences) {
     refund_id: references.refund_id ?? null,
     topup_id: references.topup_id ?? null,
     purchase_request_id: references.purchase_request_id ?? null,
+    withdrawal_id: references.withdrawal_id ?? null,
+    merchant_id: references.merchant_id ?? null,
   };
 }
 
@@ -49,6 +52,7 @@ export function holdView(hold: HoldRecord) {
     owner: hold.owner,
     reference: hold.reference,
     capture_transaction_id: hold.capture_transaction_id,
+    metadata: hold.metadata,
     expires_at: hold.expires_at,
     created_at: hold.created_at,
     updated_at: hold.updated_at,
@@ -65,6 +69,7 @@ export function transferView(posted: PostedTransaction) {
     amount: posted.amount_minor,
     currency: posted.currency,
     note: posted.note ?? null,
+    metadata: posted.metadata,
     status: 'COMPLETED' as const,
     transaction_id: posted.id,
     created_at: posted.created_at,

@@ -24,7 +24,9 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       operation_id: 'createAccount',
       method: 'post',
       path: '/v1/accounts',
-      summary: 'Open an account with its wallet; a player opens their own, a service (accounts:write) any',
+      summary:
+        'Open an account with its wallet; a player opens their own, a service (accounts:write) any, ' +
+        'and merchants ("kind": "merchant" with a fee plan: fee_bps, fee_min)',
       tag: 'accounts',
       auth: 'bearer',
       idempotent: { success_status: 201 },
@@ -32,6 +34,9 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
         id: accountIdSchema,
         currency: currencySchema(config.currencies),
         home_region: Joi.string().valid(...topology.regions.map((region) => region.name)),
+        kind: Joi.string().valid('player', 'merchant'),
+        fee_bps: Joi.number().integer().strict().min(0).max(10_000),
+        fee_min: Joi.number().integer().strict().min(0).max(config.limits.amount_max_minor),
       }),
       responses: {
         201: 'The account',

@@ -4,6 +4,8 @@ import { buildOpenApi } from '../openapi.js';
 import type { RouteSpec } from '../route.js';
 import { accountRoutes } from './accounts.js';
 import { adminRoutes } from './admin.js';
+import { complianceRoutes } from './compliance.js';
+import { merchantRoutes } from './merchants.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
 import { topupRoutes } from './topups.js';
@@ -19,6 +21,8 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
     ...topupRoutes(config),
     ...sellerRoutes(config),
     ...adminRoutes(),
+    ...complianceRoutes(config),
+    ...merchantRoutes(config),
   ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));

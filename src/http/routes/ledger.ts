@@ -9,18 +9,30 @@ import { captureHoldRequest, voidHoldRequest } from '../../ledger/settle-hold.js
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageQuery, playerAccountParams, uuidParams } from './schemas.js';
+import {
+  accountIdSchema,
+  accountParams,
+  metadataFilterOf,
+  metadataFilterQuery,
+  metadataSchema,
+  pageQuery,
+  playerAccountParams,
+  uuidParams,
+} from './schemas.js';
 
 const text = (max: number) => Joi.string().min(1).max(max);
 
 export function ledgerRoutes(config: Config): RouteSpec[] {
   const amount = amountSchema(config.limits.amount_max_minor);
   const currency = currencySchema(config.currencies);
+  const metadata = metadataSchema(config.wallet);
+  const filter = metadataFilterQuery(config.wallet);
   const movementBody = Joi.object({
     amount: amount.required(),
     currency: currency.required(),
     reason: text(200).required(),
     reference: text(200),
+    metadata,
   });
   const transactionResponses = {
     201: 'The ledger transaction',
@@ -85,15 +97,22 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       operation_id: 'listAccountTransactions',
       method: 'get',
       path: '/v1/accounts/{id}/transactions',
-      summary: "The account's ledger history, newest first (cursor pagination)",
+      summary:
+        "The account's ledger history, newest first (cursor pagination); metadata[<key>]=<value> keeps the entries " +
+        'whose transaction carries that metadata (one such filter)',
       tag: 'credits',
       auth: 'bearer',
       params: accountParams,
-      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }),
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }).pattern(filter.pattern, filter.value),
       responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
-        body: await accountHistory(ctx.state.deps, actor, params.id, query),
+        body: await accountHistory(ctx.state.deps, actor, params.id, {
+          limit: query.limit,
+          cursor: query.cursor,
+          currency: query.currency,
+          metadata: metadataFilterOf(query),
+        }),
       }),
     }),
     defineRoute({
@@ -110,6 +129,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         currency: currency.required(),
         expires_in_seconds: Joi.number().integer().strict().min(1).max(config.limits.hold_ttl_max_seconds).required(),
         reference: text(200),
+        metadata,
       }),
       responses: holdResponses,
       handler: async (ctx, { actor, body, idempotency }) => createHold(ctx.state.deps, actor, body, idempotency),
@@ -158,6 +178,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         amount: amount.required(),
         currency: currency.required(),
         note: text(500),
+        metadata,
       }),
       responses: {
         ...transactionResponses,

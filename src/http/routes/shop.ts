@@ -9,7 +9,7 @@ import { accountEntitlements, accountOrders, getOrder } from '../../shop/orders/
 import { placeOrder } from '../../shop/orders/place-order.js';
 import { refundOrder } from '../../shop/orders/refund-order.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageQuery, uuidParams } from './schemas.js';
+import { accountIdSchema, accountParams, metadataSchema, pageQuery, uuidParams } from './schemas.js';
 
 export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const itemId = Joi.string().pattern(ITEM_ID_PATTERN);
@@ -86,6 +86,8 @@ export function shopRoutes(config: Config): RouteSpec[] {
         active: Joi.boolean().strict().required(),
         refundable: Joi.boolean().strict().required(),
         grants: Joi.object({ currency: currency.required(), amount: amount.required() }).allow(null),
+        merchant_id: accountIdSchema.allow(null),
+        revenue_share_bps: Joi.number().integer().strict().min(0).max(10_000).allow(null),
       }),
       responses: { 200: 'The replaced item', 201: 'The created item', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden' },
       handler: async (ctx, { actor, params, body }) => putItem(ctx.state.deps, actor, { id: params.id, ...body }),
@@ -108,6 +110,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
           .required(),
         expected_total: Joi.number().integer().strict().min(1),
         mode: Joi.string().valid('immediate', 'two_step'),
+        metadata: metadataSchema(config.wallet),
       }),
       responses: { 201: 'The order', ...orderResponses, 422: 'Price changed, currency mismatch or Idempotency-Key reused' },
       handler: async (ctx, { actor, body, idempotency }) => placeOrder(ctx.state.deps, actor, body, idempotency),

@@ -7,7 +7,7 @@ import { receivePspEvent } from '../../shop/topups/receive-psp-event.js';
 import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema } from './schemas.js';
+import { accountIdSchema, metadataSchema } from './schemas.js';
 
 /** Text of at most `length_max` characters that the database can store. */
 function storableText(length_max: number) {
@@ -33,6 +33,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
         account_id: accountIdSchema.required(),
         amount: amountSchema(config.limits.amount_max_minor).required(),
         currency: currencySchema(config.currencies).required(),
+        metadata: metadataSchema(config.wallet),
       }),
       responses: {
         201: 'The PENDING top-up',

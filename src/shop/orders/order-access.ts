@@ -34,7 +34,12 @@ export async function orderCommand<T>(
     {
       name,
       region: known.region,
-      needs: { accounts: [known.account_id], orders: [order_id], holds: known.hold_id ? [known.hold_id] : [] },
+      // The merchants of its lines too: completing pays their shares, refunding takes them back.
+      needs: {
+        accounts: [known.account_id, ...new Set(known.lines.flatMap((line) => (line.merchant_id ? [line.merchant_id] : [])))],
+        orders: [order_id],
+        holds: known.hold_id ? [known.hold_id] : [],
+      },
       decide: (unit) => decide(unit, requireOrder(unit, order_id)),
     },
     idempotency,

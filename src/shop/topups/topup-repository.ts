@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
+import type { Metadata } from '../../ledger/ledger-records.js';
 import type { TopupEvent } from './psp-event-repository.js';
 import type { Reversal, TopupState, WalletBalance } from './topup-state-machine.js';
 
@@ -9,6 +10,7 @@ export interface Topup extends TopupState {
   /** The latest reversal's ledger transaction. */
   reversal_transaction_id: string | null;
   reconciliation_required_at: string | null;
+  metadata: Metadata;
   region: string;
   created_at: string;
   updated_at: string;
@@ -27,6 +29,7 @@ interface TopupRow {
   unrecovered_minor: string;
   reversals: Reversal[];
   reconciliation_required_at: string | null;
+  metadata: Metadata;
   crdb_region: string;
   created_at: string;
   updated_at: string;
@@ -52,6 +55,7 @@ function toTopup(row: TopupRow): Topup {
       unrecovered_minor: int8(reversal.unrecovered_minor),
     })),
     reconciliation_required_at: row.reconciliation_required_at && timestamp(row.reconciliation_required_at),
+    metadata: row.metadata,
     region: row.crdb_region,
     created_at: timestamp(row.created_at),
     updated_at: timestamp(row.updated_at),
@@ -59,16 +63,16 @@ function toTopup(row: TopupRow): Topup {
 }
 
 const COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, credit_transaction_id, reversal_transaction_id,
-  reversed_minor, unrecovered_minor, reversals, reconciliation_required_at, crdb_region, created_at, updated_at`;
+  reversed_minor, unrecovered_minor, reversals, reconciliation_required_at, metadata, crdb_region, created_at, updated_at`;
 
 export async function insertTopup(
   tx: SqlTx,
-  topup: { account_id: string; amount_minor: number; currency: string; region: string },
+  topup: { account_id: string; amount_minor: number; currency: string; metadata: Metadata; region: string },
 ): Promise<Topup> {
   const row = await tx.one<TopupRow>(
-    `INSERT INTO topups (id, account_id, amount_minor, currency, status, crdb_region) VALUES (?, ?, ?, ?, 'PENDING', ?)
-     RETURNING ${COLUMNS}`,
-    [randomUUID(), topup.account_id, topup.amount_minor, topup.currency, topup.region],
+    `INSERT INTO topups (id, account_id, amount_minor, currency, status, metadata, crdb_region)
+     VALUES (?, ?, ?, ?, 'PENDING', ?::jsonb, ?) RETURNING ${COLUMNS}`,
+    [randomUUID(), topup.account_id, topup.amount_minor, topup.currency, JSON.stringify(topup.metadata), topup.region],
   );
   return toTopup(row);
 }
@@ -167,6 +171,7 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
     })),
     // What the client hands to the PSP's checkout: the top-up id is the payment reference.
     payment: { provider: 'simulated-psp', reference: topup.id, amount: topup.amount_minor, currency: topup.currency },
+    metadata: topup.metadata,
     created_at: topup.created_at,
     updated_at: topup.updated_at,
   };
