@@ -18,6 +18,8 @@ import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
+import { createPayoutServices } from './withdrawals/payout-services.js';
+import { flagUnansweredWithdrawalsTask } from './withdrawals/flag-unanswered-withdrawals.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -55,6 +57,8 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
     cancelExpiredOrdersTask(deps),
     flagStuckTopupsTask(deps),
     ...sellerBackgroundTasks(deps),
+    deps.payouts.jobs.task(),
+    flagUnansweredWithdrawalsTask(deps),
   ];
 }
 
@@ -131,7 +135,8 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     tokens,
     rate_limiter,
   };
-  return { ...core, sellers: createSellerServices(core) };
+  const sellers = createSellerServices(core);
+  return { ...core, sellers, payouts: createPayoutServices(core, sellers.owner) };
 }
 
 /**

@@ -51,7 +51,7 @@ function operation(spec: RouteSpec) {
     operationId: spec.operation_id,
     summary: spec.summary,
     tags: [spec.tag],
-    security: spec.auth === 'bearer' ? [{ bearer: [] }] : spec.auth === 'psp_signature' ? [{ psp_signature: [] }] : [],
+    security: spec.auth === 'public' ? [] : [{ [spec.auth]: [] }],
     parameters: parameters(spec),
     ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(spec.body) } } } } : {}),
     responses,
@@ -76,6 +76,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         psp_signature: { type: 'apiKey', in: 'header', name: 'Psp-Signature' },
+        payout_signature: { type: 'apiKey', in: 'header', name: 'Payout-Signature' },
       },
       schemas: { Problem: PROBLEM_SCHEMA },
     },

@@ -9,7 +9,10 @@ import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, STATUS_BY_CODE, problemFor } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
-export type Auth = 'public' | 'bearer' | 'psp_signature';
+export type Auth = 'public' | 'bearer' | 'psp_signature' | 'payout_signature';
+
+/** Partner callbacks signed over their exact bytes: their body is read raw. */
+const SIGNED_CALLBACKS: ReadonlySet<Auth> = new Set<Auth>(['psp_signature', 'payout_signature']);
 
 export interface RouteInput<P, Q, B> {
   params: P;
@@ -126,7 +129,7 @@ function toRouterPath(path: string): string {
  */
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
-    const body_mode = spec.auth === 'psp_signature' ? 'raw' : 'json';
+    const body_mode = SIGNED_CALLBACKS.has(spec.auth) ? 'raw' : 'json';
     router[spec.method](spec.operation_id, toRouterPath(spec.path), requestBody(body_mode), async (ctx) => {
       const context = ctx as AppContext;
       const { body_depth_max } = context.state.deps.config.limits;

@@ -6,6 +6,7 @@ import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { CommandRunner } from '../idempotency/command-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
+import type { PayoutServices } from '../withdrawals/payout-services.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -28,4 +29,6 @@ export interface AppDeps {
   rate_limiter: CallerRateLimiter;
   /** The seller aggregator's per-pod state: call slots, quote coalescing, the purchase job runner. */
   sellers: SellerServices;
+  /** The payout jobs of withdrawals. */
+  payouts: PayoutServices;
 }

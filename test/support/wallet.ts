@@ -16,10 +16,11 @@ export interface WalletHarness extends LedgerHarness {
   stop(): Promise<void>;
 }
 
-export async function walletHarness(cluster: TestCluster): Promise<WalletHarness> {
+/** `database_url`: the database the cluster runs on, when not the shared test database (a scratch one). */
+export async function walletHarness(cluster: TestCluster, options: { database_url?: string } = {}): Promise<WalletHarness> {
   const ledger = await ledgerHarness(cluster);
   const compliance = await ledger.mint.service('compliance:write', 'compliance-desk');
-  const sql = new pg.Pool({ connectionString: inject('database_url'), max: 2 });
+  const sql = new pg.Pool({ connectionString: options.database_url ?? inject('database_url'), max: 2 });
   const harness: WalletHarness = {
     ...ledger,
     compliance,
@@ -39,4 +40,15 @@ export async function walletHarness(cluster: TestCluster): Promise<WalletHarness
     },
   };
   return harness;
+}
+
+/** Polls `probe` until it returns a value, every 25 ms, for at most `within_ms`. */
+export async function waitFor<T>(what: string, within_ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + within_ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${within_ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }

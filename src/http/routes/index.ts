@@ -6,6 +6,7 @@ import { accountRoutes } from './accounts.js';
 import { adminRoutes } from './admin.js';
 import { complianceRoutes } from './compliance.js';
 import { merchantRoutes } from './merchants.js';
+import { withdrawalRoutes } from './withdrawals.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
 import { topupRoutes } from './topups.js';
@@ -23,6 +24,7 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
     ...adminRoutes(),
     ...complianceRoutes(config),
     ...merchantRoutes(config),
+    ...withdrawalRoutes(config),
   ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SqlTx } from '../../db/sql.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { autocommit } from '../guard/autocommit.js';
+import type { JobKind } from './job-records.js';
 
 /**
  * Durable jobs in the database, claimed by any pod with a lease: `FOR UPDATE SKIP LOCKED` lets
@@ -12,7 +13,7 @@ import { autocommit } from '../guard/autocommit.js';
  */
 export interface ClaimedJob {
   id: string;
-  kind: 'purchase';
+  kind: JobKind;
   subject_id: string;
   claims: number;
   region: string;
@@ -22,7 +23,7 @@ export interface ClaimedJob {
 }
 
 type Deps = Pick<AppDeps, 'transactions' | 'config'>;
-type ClaimRow = { id: string; kind: 'purchase'; subject_id: string; claims: number; crdb_region: string };
+type ClaimRow = { id: string; kind: JobKind; subject_id: string; claims: number; crdb_region: string };
 
 export class LeaseLost extends Error {
   constructor(job_id: string) {
@@ -31,7 +32,7 @@ export class LeaseLost extends Error {
   }
 }
 
-export async function insertJob(tx: SqlTx, job: { kind: 'purchase'; subject_id: string; region: string }): Promise<string> {
+export async function insertJob(tx: SqlTx, job: { kind: JobKind; subject_id: string; region: string }): Promise<string> {
   const id = randomUUID();
   await tx.execute('INSERT INTO jobs (id, kind, subject_id, crdb_region) VALUES (?, ?, ?, ?)', [id, job.kind, job.subject_id, job.region]);
   return id;
@@ -39,25 +40,25 @@ export async function insertJob(tx: SqlTx, job: { kind: 'purchase'; subject_id: 
 
 const CLAIMABLE = 'finished_at IS NULL AND run_after <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())';
 
-/** Claims up to `limit` runnable jobs, this region's first (their rows are local on CockroachDB). */
-export async function claimJobs(deps: Deps, owner: string, region: string, limit: number): Promise<ClaimedJob[]> {
+/** Claims up to `limit` runnable jobs of a kind, this region's first (their rows are local on CockroachDB). */
+export async function claimJobs(deps: Deps, owner: string, kind: JobKind, region: string, limit: number): Promise<ClaimedJob[]> {
   const token = randomUUID();
   const claimed_at_ms = Date.now();
   const rows = await autocommit(deps, (tx) =>
     tx.rows<ClaimRow>(
       `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL),
          claims = claims + 1, updated_at = now()
-       WHERE id IN (SELECT id FROM jobs WHERE ${CLAIMABLE}
+       WHERE id IN (SELECT id FROM jobs WHERE kind = ? AND ${CLAIMABLE}
                     ORDER BY CASE WHEN crdb_region = ? THEN 0 ELSE 1 END, run_after LIMIT ? FOR UPDATE SKIP LOCKED)
        RETURNING id, kind, subject_id, claims, crdb_region`,
-      [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, region, limit],
+      [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, kind, region, limit],
     ),
   );
   return rows.map((row) => toClaimed(row, token, claimed_at_ms));
 }
 
 /** Claims the job of one subject at once (the pod that accepted a request starts it without waiting for a poll). */
-export async function claimJobOf(deps: Deps, owner: string, kind: 'purchase', subject_id: string): Promise<ClaimedJob | undefined> {
+export async function claimJobOf(deps: Deps, owner: string, kind: JobKind, subject_id: string): Promise<ClaimedJob | undefined> {
   const token = randomUUID();
   const claimed_at_ms = Date.now();
   const rows = await autocommit(deps, (tx) =>
@@ -143,4 +144,16 @@ export async function releaseJob(deps: Deps, job: ClaimedJob, error: string, del
       [`${delay_ms} milliseconds`, error.slice(0, 500), job.id, job.lease_token],
     ),
   );
+}
+
+/** Ends a job outside any other transaction; false when it is no longer ours (another pod took it over). */
+export async function finishJob(deps: Deps, job: ClaimedJob, note: string | null = null): Promise<boolean> {
+  const finished = await autocommit(deps, (tx) =>
+    tx.execute(
+      `UPDATE jobs SET finished_at = now(), lease_token = NULL, lease_expires_at = NULL, last_error = ?, updated_at = now()
+       WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
+      [note?.slice(0, 500) ?? null, job.id, job.lease_token],
+    ),
+  );
+  return finished === 1;
 }

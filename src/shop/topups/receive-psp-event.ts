@@ -88,7 +88,7 @@ function conflictRecord(delivery: PspDelivery, receipt: { key: string; recorded:
 }
 
 async function applyDelivery(deps: AppDeps, tx: SqlTx, delivery: PspDelivery): Promise<EventRecord> {
-  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.topup_id;
+  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.subject_id;
   const topup = topup_id === null ? undefined : await findTopup(tx, topup_id);
   const region = topup?.region ?? tx.context.region;
   if (delivery.kind === 'malformed') {

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type Joi from 'joi';
+import { UUID_PATTERN } from '../domain/ids.js';
+import { findTextProblem, isStorableText } from '../domain/text.js';
+
+/**
+ * Reading a validly signed callback body of a payment partner (the PSP's events, the payout
+ * provider's), whatever it holds. Partners add fields over time: unknown ones are kept in the
+ * stored payload, never refused. A body that is not an event we understand is still recorded
+ * (and held for review), never dropped.
+ */
+
+/** Longest event id a partner may send. */
+export const EVENT_ID_LENGTH_MAX = 255;
+const TYPE_LENGTH_MAX = 64;
+const REASON_LENGTH_MAX = 500;
+
+/** What a partner's events look like: their schema, and the field of `data` naming our object (topup_id, withdrawal_id). */
+export interface DeliveryFormat<E> {
+  schema: Joi.ObjectSchema<E>;
+  subject_field: string;
+}
+
+/** A signed body that is an event we understand, recorded under the partner's event id. */
+export interface WellFormedDelivery<E> {
+  kind: 'event';
+  key: string;
+  event: E;
+  payload: unknown;
+  raw_body: string;
+}
+
+/**
+ * A signed body we cannot apply: not JSON, not an event, or text the database refuses. Recorded
+ * under its event id when it has a storable one, otherwise under the hash of its bytes; the raw
+ * body is kept as base64 (any bytes are safe so), the parsed JSON only when it is storable.
+ */
+export interface MalformedDelivery {
+  kind: 'malformed';
+  key: string;
+  reason: string;
+  /** The event type as sent, when readable; for the operator only. */
+  type: string;
+  /** Our object the body names, when it names one that can be. */
+  subject_id: string | null;
+  payload: unknown;
+  raw_body: string;
+}
+
+export type SignedDelivery<E> = WellFormedDelivery<E> | MalformedDelivery;
+
+/** Reads a validly signed body; never throws, whatever it holds. */
+export function readSignedDelivery<E extends { id: string }>(
+  raw_body: string,
+  depth_max: number,
+  format: DeliveryFormat<E>,
+): SignedDelivery<E> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw_body);
+  } catch {
+    return malformed(raw_body, null, 'the body is not JSON', false, format);
+  }
+  const problem = findTextProblem(parsed, depth_max);
+  if (problem) {
+    const where = problem.path === '' ? 'the top level' : problem.path;
+    const reason =
+      problem.reason === 'too_deep'
+        ? `nested deeper than ${depth_max} levels at ${where}`
+        : `text the database cannot store (U+0000 or a lone surrogate) at ${where}`;
+    return malformed(raw_body, parsed, reason, false, format);
+  }
+  const { value, error } = format.schema.validate(parsed, { convert: false, abortEarly: false });
+  if (error) return malformed(raw_body, parsed, error.message, true, format);
+  return { kind: 'event', key: value.id, event: value, payload: parsed, raw_body };
+}
+
+function malformed(
+  raw_body: string,
+  parsed: unknown,
+  reason: string,
+  storable: boolean,
+  format: DeliveryFormat<unknown>,
+): MalformedDelivery {
+  const fields = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const data = typeof fields['data'] === 'object' && fields['data'] !== null ? (fields['data'] as Record<string, unknown>) : {};
+  const id = readableText(fields['id'], EVENT_ID_LENGTH_MAX);
+  const subject_id = data[format.subject_field];
+  return {
+    kind: 'malformed',
+    key: id ?? bodyKey(raw_body),
+    reason: `malformed event: ${reason}`.slice(0, REASON_LENGTH_MAX),
+    type: readableText(fields['type'], TYPE_LENGTH_MAX) ?? 'unknown',
+    subject_id: typeof subject_id === 'string' && UUID_PATTERN.test(subject_id) ? subject_id : null,
+    payload: storable ? parsed : null,
+    raw_body,
+  };
+}
+
+function readableText(value: unknown, length_max: number): string | null {
+  return typeof value === 'string' && value.length >= 1 && value.length <= length_max && isStorableText(value) ? value : null;
+}
+
+/**
+ * The key of a body that cannot be recorded under its own event id: a body without a usable id,
+ * or one reusing an id already recorded with another body. The same bytes always get the same
+ * key, so a redelivery of them is a duplicate.
+ */
+export function bodyKey(raw_body: string): string {
+  return `sha256:${createHash('sha256').update(raw_body).digest('hex')}`;
+}
+
+export function bodyBase64(raw_body: string): string {
+  return Buffer.from(raw_body, 'utf8').toString('base64');
+}
+
+/** A delivery as an event log holds it: what a later delivery of the same id is compared with. */
+export interface LoggedBody {
+  payload: unknown;
+  body_base64: string | null;
+}
+
+/**
+ * A redelivery is the same event when it says the same thing: for events we understand, equal
+ * JSON (a partner may re-serialise with other spacing or key order); for anything else, equal bytes.
+ */
+export function isSameDelivery(recorded: LoggedBody, delivery: SignedDelivery<unknown>): boolean {
+  if (recorded.body_base64 !== null || delivery.kind === 'malformed') return recorded.body_base64 === bodyBase64(delivery.raw_body);
+  return isDeepStrictEqual(recorded.payload, delivery.payload);
+}
