@@ -93,6 +93,26 @@ describe('limits per tier', () => {
   });
 });
 
+describe('withdrawals and tiers', () => {
+  it('when an unverified account withdraws, then 422 withdrawals_allowed; a verified one up to its single withdrawal maximum', async () => {
+    const id = await h.openAccount(40_000);
+    const body = (amount: number) => ({
+      account_id: id,
+      amount,
+      currency: 'EUR',
+      destination: { type: 'bank_account', reference: 'NL00' },
+    });
+    const refused = await h.post('/v1/withdrawals', body(100), h.service);
+    expectProblem(refused, 422, 'limit_exceeded');
+    expect(refused.body).toMatchObject({ limit: 'withdrawals_allowed', value: false, remaining: 0, resets_at: null });
+    await h.setTier(id, 1);
+    expect((await h.setLimits(id, { withdrawal_max_minor: 10_000 })).status).toBe(200);
+    const over = await h.post('/v1/withdrawals', body(10_001), h.service);
+    expect(over.body).toMatchObject({ limit: 'withdrawal_max_minor', value: 10_000 });
+    expect(await h.wallet(id)).toMatchObject({ balance: 40_000 });
+  });
+});
+
 describe('per-account overrides', () => {
   it('when compliance raises one limit of a VIP, then it applies to that account only, and null gives it back to the tier', async () => {
     const vip = await h.openAccount(40_000);

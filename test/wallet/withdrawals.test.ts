@@ -2,7 +2,7 @@ import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
-import { request, startCluster, type ApiResponse } from '../support/cluster.js';
+import { request, startCluster, uniqueId, type ApiResponse } from '../support/cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 import { expectProblem } from '../support/shop.js';
 import { waitFor, walletHarness, type WalletHarness } from '../support/wallet.js';
@@ -112,6 +112,19 @@ describe('a withdrawal the provider pays', () => {
     const created = await withdraw(id, 1_200, 'out_of_order');
     const paid = await settled(created.body.id);
     expect(paid).toMatchObject({ status: 'PAID', payout_id: sim.payout(created.body.id)!.payout_id });
+    await h.expectReconcileClean();
+  });
+});
+
+describe('a merchant cashing out', () => {
+  it('when a merchant withdraws its revenue, then it goes through the same flow', async () => {
+    const id = uniqueId('m');
+    expect((await h.post('/v1/accounts', { id, currency: 'EUR', kind: 'merchant', fee_bps: 100 }, h.service)).status).toBe(201);
+    expect((await h.post(`/v1/accounts/${id}/credits`, { amount: 5_000, currency: 'EUR', reason: 'sales' }, h.service)).status).toBe(201);
+    const created = await withdraw(id, 5_000, 'instant', await h.mint.player(id));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await settled(created.body.id)).status).toBe('PAID');
+    expect(await h.wallet(id)).toMatchObject({ balance: 0 });
     await h.expectReconcileClean();
   });
 });

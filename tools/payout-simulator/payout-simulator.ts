@@ -24,7 +24,8 @@ import type { Reply } from '../seller-simulator/seller-state.js';
  * The provider starts calling back once it has answered a payout call in time (flaky and slow
  * payouts: after the first call that got a real answer), as a provider would after its answer.
  *
- * The mode is the simulator's, or per payout `sim:<mode>` at the start of `destination.reference`.
+ * The mode is the simulator's, or per payout `sim:<mode>` at the start of `destination.reference`;
+ * `:fail` after it makes the payout's callbacks `payout.failed` (e.g. `sim:slow:fail`).
  * Not part of the service: a development tool.
  */
 
@@ -52,6 +53,8 @@ export interface SimulatedPayout {
   currency: string;
   destination: { type: string; reference: string };
   mode: PayoutMode;
+  /** What the callbacks will say. */
+  outcome: 'payout.paid' | 'payout.failed';
   /** Calls of POST /payouts with this payout's Idempotency-Key. */
   calls: number;
   /** Every callback delivery attempt: event id, type and the HTTP status the pod answered (0: no answer). */
@@ -111,7 +114,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
 
   /** What the provider does after creating a payout, as its mode says. */
   const settle = async (payout: SimulatedPayout) => {
-    const type = payout.mode === 'failing' ? 'payout.failed' : 'payout.paid';
+    const type = payout.outcome;
     if (payout.mode === 'silent' || payout.mode === 'out_of_order') return;
     if (payout.mode === 'delayed') await sleep(settings.delay_ms, undefined, { signal: closing.signal }).catch(() => undefined);
     if (payout.mode !== 'duplicated') {
@@ -149,6 +152,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
       currency: body['currency'] as string,
       destination: { type: destination.type as string, reference },
       mode,
+      outcome: mode === 'failing' || reference.startsWith(`sim:${mode}:fail`) ? 'payout.failed' : 'payout.paid',
       calls: 0,
       callbacks: [],
     };
@@ -163,7 +167,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     }
     if (!calling_back.has(key)) {
       calling_back.add(key);
-      if (payout.mode === 'out_of_order') await deliver(payout, 'payout.paid');
+      if (payout.mode === 'out_of_order') await deliver(payout, payout.outcome);
       else void settle(payout);
     }
     sendReply(res, reply);
