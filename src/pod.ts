@@ -19,6 +19,7 @@ import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js'
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
 import { createPayoutServices } from './withdrawals/payout-services.js';
+import { ExportSlots } from './statements/export-transactions.js';
 import { flagUnansweredWithdrawalsTask } from './withdrawals/flag-unanswered-withdrawals.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
@@ -134,6 +135,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     directory,
     tokens,
     rate_limiter,
+    exports: new ExportSlots(config.wallet.exports_in_flight_max),
   };
   const sellers = createSellerServices(core);
   return { ...core, sellers, payouts: createPayoutServices(core, sellers.owner) };

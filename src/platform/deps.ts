@@ -7,6 +7,7 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { CommandRunner } from '../idempotency/command-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
 import type { PayoutServices } from '../withdrawals/payout-services.js';
+import type { ExportSlots } from '../statements/export-transactions.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -31,4 +32,6 @@ export interface AppDeps {
   sellers: SellerServices;
   /** The payout jobs of withdrawals. */
   payouts: PayoutServices;
+  /** Compliance exports streaming in this pod. */
+  exports: ExportSlots;
 }

@@ -5,7 +5,9 @@ import { currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import type { Topology } from '../../platform/regions.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, walletSchema } from './schemas.js';
+import { walletsAsOf } from '../../statements/past-balances.js';
+import { pastInstant } from '../../statements/time-range.js';
+import { accountIdSchema, accountParams, instantSchema, walletSchema } from './schemas.js';
 
 const accountSchema = Joi.object({
   id: Joi.string().required(),
@@ -65,16 +67,21 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       operation_id: 'listWallets',
       method: 'get',
       path: '/v1/accounts/{id}/wallets',
-      summary: "The account's wallets: balance, held and available per currency",
+      summary:
+        "The account's wallets: balance, held and available per currency; with as_of=<RFC 3339>, as they were at that " +
+        'instant (from the balance after each entry, over one snapshot; reading it needs the scope that reads money)',
       tag: 'accounts',
       auth: 'bearer',
       params: accountParams,
-      responses: { 200: 'The wallets', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
-      response_schema: Joi.object({ data: Joi.array().items(walletSchema), next_cursor: Joi.valid(null) }),
-      handler: async (ctx, { actor, params }) => ({
-        status: 200,
-        body: { data: await listWallets(ctx.state.deps, actor, params.id), next_cursor: null },
-      }),
+      query: Joi.object({ as_of: instantSchema }),
+      responses: { 200: 'The wallets', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: Joi.object({ data: Joi.array().items(walletSchema), next_cursor: Joi.valid(null), as_of: Joi.string().isoDate() }),
+      handler: async (ctx, { actor, params, query }) => {
+        const { deps } = ctx.state;
+        if (query.as_of === undefined) return { status: 200, body: { data: await listWallets(deps, actor, params.id), next_cursor: null } };
+        const as_of = pastInstant(query.as_of, Date.now());
+        return { status: 200, body: { data: await walletsAsOf(deps, actor, params.id, as_of), next_cursor: null, as_of } };
+      },
     }),
   ];
 }

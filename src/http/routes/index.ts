@@ -7,6 +7,7 @@ import { adminRoutes } from './admin.js';
 import { complianceRoutes } from './compliance.js';
 import { merchantRoutes } from './merchants.js';
 import { withdrawalRoutes } from './withdrawals.js';
+import { statementRoutes } from './statements.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
 import { topupRoutes } from './topups.js';
@@ -25,6 +26,7 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
     ...complianceRoutes(config),
     ...merchantRoutes(config),
     ...withdrawalRoutes(config),
+    ...statementRoutes(config),
   ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));

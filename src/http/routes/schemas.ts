@@ -70,3 +70,13 @@ export function metadataFilterOf(query: Record<string, unknown>): { key: string;
   const name = filters[0];
   return name === undefined ? undefined : { key: name.slice('metadata['.length, -1), value: query[name] as string };
 }
+
+/** An RFC 3339 instant with its offset (a date alone, or a time without a zone, is ambiguous). */
+export const instantSchema = Joi.date()
+  .iso()
+  .custom((value: Date, helpers) => {
+    const text = String(helpers.original);
+    return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
+      ? value
+      : helpers.message({ custom: '{{#label}} must be an RFC 3339 instant with its offset, e.g. 2026-01-31T23:59:59Z' });
+  });
