@@ -9,6 +9,7 @@ import { buildDeps } from '../src/pod.js';
 import { BENCH_SERVICE, expectStatus, type PodClient } from './api.js';
 import { forEachConcurrently } from './load.js';
 import { CURRENCY, type Fixtures } from './scenarios.js';
+import { UNLIMITED_CURRENCY } from './wallet.js';
 
 const ACCOUNT_FUNDING_MINOR = 1_000_000;
 const HOT_WALLET_FUNDING_MINOR = 1_000_000_000;
@@ -43,8 +44,9 @@ export interface Provisioned {
  * Every account is opened through the API (POST /v1/accounts, random order, bounded concurrency).
  * The many benchmark wallets are then funded by the ledger's own postTransaction, in-process:
  * a few balanced multi-leg credits from @bonus instead of 10,000 HTTP round trips (nothing
- * bypasses the ledger, reconciliation checks it at the end). The two hot wallets are funded
- * through POST credits. Last, the idempotency index gets the size of steady traffic.
+ * bypasses the ledger, reconciliation checks it at the end), in EUR and in a game currency the
+ * KYC limits do not cover (scenario k). Every account is verified (KYC tier 2) first. The two hot
+ * wallets are funded through POST credits. Last, the idempotency index gets the size of steady traffic.
  */
 export async function provision(client: PodClient, config: Config, account_count: number, concurrency: number): Promise<Provisioned> {
   const fixtures: Fixtures = {
@@ -60,6 +62,7 @@ export async function provision(client: PodClient, config: Config, account_count
   await forEachConcurrently(shuffle([...fixtures.accounts, ...hot]), concurrency, async (id) => {
     expectStatus(await client.postUntilDefinite('/v1/accounts', { id, currency: CURRENCY }, count), 201, `create account ${id}`);
   });
+  await verifyAccounts(config, [...fixtures.accounts, ...hot]);
   for (const id of hot) {
     const credit = { amount: HOT_WALLET_FUNDING_MINOR, currency: CURRENCY, reason: 'bench funding' };
     expectStatus(await client.postUntilDefinite(`/v1/accounts/${id}/credits`, credit, count), 201, `fund ${id}`);
@@ -76,7 +79,8 @@ export async function provision(client: PodClient, config: Config, account_count
     });
     expectStatus(response, response.status === 200 ? 200 : 201, `put item ${id}`);
   }
-  await fundThroughLedger(config, fixtures.accounts);
+  await fundThroughLedger(config, fixtures.accounts, CURRENCY);
+  await fundThroughLedger(config, fixtures.accounts, UNLIMITED_CURRENCY);
   await prefillIdempotencyKeys(config);
   return { fixtures, retried };
 }
@@ -101,7 +105,21 @@ async function prefillIdempotencyKeys(config: Config): Promise<void> {
   }
 }
 
-async function fundThroughLedger(config: Config, accounts: readonly string[]): Promise<void> {
+/**
+ * KYC tier 2 for every benchmark account (their KYC limits still apply, and are charged on every
+ * debit: a verified account's are high enough for a hot wallet's thousands of debits a second).
+ */
+async function verifyAccounts(config: Config, accounts: readonly string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: config.database_url });
+  await client.connect();
+  try {
+    await client.query('UPDATE accounts SET kyc_tier = 2 WHERE id = ANY($1::text[])', [accounts]);
+  } finally {
+    await client.end();
+  }
+}
+
+async function fundThroughLedger(config: Config, accounts: readonly string[], currency: string): Promise<void> {
   const topology = loadTopology();
   const region = topology.primary_region;
   const logger = createLogger({ level: 'warn', name: 'bench' });
@@ -122,14 +140,14 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
       db,
     );
     for (let start = 0; start < accounts.length; start += FUNDING_BATCH) {
-      const postings = fundingPostings(accounts.slice(start, start + FUNDING_BATCH));
+      const postings = fundingPostings(accounts.slice(start, start + FUNDING_BATCH), currency);
       await deps.transactions.run('bench_funding', (tx) =>
         postTransaction(
           tx,
           {
             type: 'credit',
             account_id: FUNDER,
-            currency: CURRENCY,
+            currency,
             amount_minor: -postings[0]!.amount_minor,
             reason: 'bench funding',
             postings,
@@ -143,10 +161,10 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
   }
 }
 
-function fundingPostings(accounts: readonly string[]): Posting[] {
+function fundingPostings(accounts: readonly string[], currency: string): Posting[] {
   return [
-    { account_id: FUNDER, currency: CURRENCY, amount_minor: -ACCOUNT_FUNDING_MINOR * accounts.length },
-    ...accounts.map((account_id) => ({ account_id, currency: CURRENCY, amount_minor: ACCOUNT_FUNDING_MINOR })),
+    { account_id: FUNDER, currency, amount_minor: -ACCOUNT_FUNDING_MINOR * accounts.length },
+    ...accounts.map((account_id) => ({ account_id, currency, amount_minor: ACCOUNT_FUNDING_MINOR })),
   ];
 }
 

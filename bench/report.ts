@@ -29,6 +29,7 @@ const RATIOS: Ratio[] = [
   { name: 'c/p (HTTP transfers vs pooled ceiling)', numerator: 'c', denominator: 'p' },
   { name: 'r/a (one @revenue row vs shards, SQL)', numerator: 'r', denominator: 'a' },
   { name: 'd/d1 (hot wallet: many clients vs one)', numerator: 'd', denominator: 'd1' },
+  { name: 'k1/k0 (debits with KYC limits vs without)', numerator: 'k1', denominator: 'k0', goal_min: 0.9 },
 ];
 const CPU_GROUPS: CpuGroup[] = ['postgres', 'pods', 'load_generator', 'other'];
 

@@ -10,16 +10,21 @@ import { cpuTable, goals, resultsTable, type ScenarioResult } from './report.js'
 import { provision } from './fixtures.js';
 import { scenarios, type Scenario } from './scenarios.js';
 import { runSellerBenchmark } from './sellers.js';
+import { runExportBenchmark } from './wallet.js';
+import { startPayoutSimulator } from '../tools/payout-simulator/payout-simulator.js';
+import { DEVELOPMENT_PAYOUT_SECRET } from '../src/platform/wallet-config.js';
 
-// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,a,p,q,r,s
-//                    --accounts 10000 --ceiling-pool 8 --cpu-prof <dir>]`
+// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,k,w,a,p,q,r,x,s
+//                    --accounts 10000 --ceiling-pool 8 --export-rows 1000000 --cpu-prof <dir>]`
 // One fresh embedded PostgreSQL, three pod processes, then each scenario in the order given (see
 // BENCHMARKS.md). The service scenarios go first, while the pods are warm from the set-up: after the
 // ceilings' half minute of idleness their connection pools and JIT state are cold again.
 
-const SCENARIO_IDS = ['a', 'p', 'r', 'q', 'b', 'c', 'o', 'd', 's'];
+const SCENARIO_IDS = ['a', 'p', 'r', 'q', 'b', 'c', 'o', 'd', 'k', 'w', 'x', 's'];
 /** `s`: the seller aggregator benchmark (bench/sellers.ts), run last with databases and pods of its own on the same server. */
 const SELLERS_SCENARIO = 's';
+/** `x`: the compliance export of --export-rows ledger rows (bench/wallet.ts), after the load scenarios (its rows would weigh on them). */
+const EXPORT_SCENARIO = 'x';
 const PROVISION_CONCURRENCY = 16;
 
 interface Options {
@@ -30,6 +35,7 @@ interface Options {
   accounts: number;
   /** Connections shared by all clients in scenario p (the ceiling with few transactions in flight). */
   ceiling_pool: number;
+  export_rows: number;
   cpu_prof_dir: string | undefined;
 }
 
@@ -45,9 +51,10 @@ function parseOptions(): Options {
       'duration-s': { type: 'string', default: '10' },
       'warmup-s': { type: 'string', default: '2' },
       concurrency: { type: 'string', default: '32' },
-      scenarios: { type: 'string', default: 'b,c,o,d,a,p,q,r,s' },
+      scenarios: { type: 'string', default: 'b,c,o,d,k,w,a,p,q,r,x,s' },
       accounts: { type: 'string', default: '10000' },
       'ceiling-pool': { type: 'string', default: '8' },
+      'export-rows': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'string' },
     },
   });
@@ -61,6 +68,7 @@ function parseOptions(): Options {
     scenarios: selected,
     accounts: Math.round(positive('accounts', values.accounts, 1_000_000)),
     ceiling_pool: Math.round(positive('ceiling-pool', values['ceiling-pool'], 1000)),
+    export_rows: Math.round(positive('export-rows', values['export-rows'], 10_000_000)),
     cpu_prof_dir: values['cpu-prof'],
   };
 }
@@ -113,7 +121,19 @@ async function timed<T>(what: string, work: () => Promise<T>): Promise<T> {
 
 async function benchmark(cluster: BenchCluster, options: Options): Promise<boolean> {
   const profile_flags = options.cpu_prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpu_prof_dir}`] : [];
-  await timed('embedded PostgreSQL (durable: false) + migrations + 3 pods', () => cluster.start(profile_flags));
+  // The pods' payout provider (scenario w): started first, so the pods are forked knowing its URL.
+  const payouts = await startPayoutSimulator({ callback_urls: [], secret: DEVELOPMENT_PAYOUT_SECRET });
+  process.env['PAYOUT_PROVIDER_URL'] = payouts.url;
+  try {
+    await timed('embedded PostgreSQL (durable: false) + migrations + 3 pods', () => cluster.start(profile_flags));
+    payouts.setCallbackUrls(cluster.pod_urls);
+    return await measureAll(cluster, options);
+  } finally {
+    await payouts.close();
+  }
+}
+
+async function measureAll(cluster: BenchCluster, options: Options): Promise<boolean> {
   const config = loadConfig({ DATABASE_URL: cluster.database_url, LOG_LEVEL: 'warn' });
   const client = await PodClient.create(cluster.pod_urls, options.concurrency);
   const pools = {
@@ -142,6 +162,18 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
     for (const id of options.scenarios) for (const scenario of catalog[id] ?? []) results.push(await measure(harness, scenario));
     console.log(`\n${resultsTable(results)}\n\nCPU (cores busy, and CPU ms per request):\n${cpuTable(results)}\n`);
     console.log(goals(results));
+    if (options.scenarios.includes(EXPORT_SCENARIO)) {
+      const exported = await timed(`\ncompliance export of ${options.export_rows} ledger rows`, () =>
+        runExportBenchmark({
+          database_url: cluster.database_url,
+          pod_url: cluster.pod_urls[0]!,
+          pod_pid: cluster.pod_pids[0]!,
+          rows: options.export_rows,
+          log: (line) => console.log(`  ${line}`),
+        }),
+      );
+      console.log(`\n${exported}`);
+    }
     const clean = await reconcile(client);
     if (options.scenarios.includes(SELLERS_SCENARIO)) {
       const sellers = await timed('\nseller aggregator benchmark (scratch databases, own pods and simulator)', () =>

@@ -3,6 +3,7 @@ import type { Config } from '../src/platform/config.js';
 import { outcomeOf, type PodClient } from './api.js';
 import type { Operation } from './load.js';
 import { ceilingOperation, type CeilingWork } from './sql-ceiling.js';
+import { debitOperation, UNLIMITED_CURRENCY, withdrawalClients, withdrawalRoundTrip } from './wallet.js';
 
 export const CURRENCY = 'EUR';
 const DEBIT_MINOR = 100;
@@ -41,10 +42,7 @@ function pick(accounts: readonly string[]): string {
   return accounts[Math.floor(Math.random() * accounts.length)]!;
 }
 
-function httpDebit(client: PodClient, account: () => string): Operation {
-  return async () =>
-    outcomeOf(await client.post(`/v1/accounts/${account()}/debits`, { amount: DEBIT_MINOR, currency: CURRENCY, reason: 'bench' }), 201);
-}
+const httpDebit = (client: PodClient, account: () => string): Operation => debitOperation(client, account, CURRENCY);
 
 /**
  * Each client buys for its own share of the accounts (worker w: accounts w, w + n, w + 2n, …),
@@ -163,6 +161,35 @@ export function scenarios(context: ScenarioContext): Record<string, Scenario[]> 
         concurrency,
         counts: pods,
         operation: httpTransfer(client, all),
+      },
+    ],
+    // Limits applied first: a warm-up advantage, if any, goes to the run without them.
+    k: [
+      {
+        id: 'k1',
+        kind: 'service',
+        title: `HTTP debits, KYC limits applied (${CURRENCY}, tier 2), 3 pods`,
+        concurrency,
+        counts: pods,
+        operation: debitOperation(client, random, CURRENCY),
+      },
+      {
+        id: 'k0',
+        kind: 'service',
+        title: `HTTP debits, KYC limits not applied (${UNLIMITED_CURRENCY}), 3 pods`,
+        concurrency,
+        counts: pods,
+        operation: debitOperation(client, random, UNLIMITED_CURRENCY),
+      },
+    ],
+    w: [
+      {
+        id: 'w',
+        kind: 'service',
+        title: 'HTTP withdrawal round trip (POST, payout call, signed callback, GET shows PAID) vs the payout simulator',
+        concurrency: withdrawalClients(concurrency),
+        counts: pods,
+        operation: withdrawalRoundTrip(client, random),
       },
     ],
     d: [

@@ -7,7 +7,7 @@ beforeAll(async () => {
 });
 afterAll(() => cluster.stop());
 
-/** Every endpoint of SPEC.md §6, as "METHOD path" with OpenAPI path templates. */
+/** Every endpoint of SPEC.md §6 and §10, as "METHOD path" with OpenAPI path templates. */
 const SPEC_ENDPOINTS = [
   'post /v1/accounts',
   'get /v1/accounts/{id}',
@@ -40,6 +40,20 @@ const SPEC_ENDPOINTS = [
   'get /v1/sellers',
   'post /v1/purchase-requests',
   'get /v1/purchase-requests/{id}',
+  'post /v1/withdrawals',
+  'get /v1/withdrawals/{id}',
+  'get /v1/accounts/{id}/withdrawals',
+  'post /v1/payouts/events',
+  'post /v1/merchant-payments',
+  'put /v1/accounts/{id}/kyc',
+  'put /v1/accounts/{id}/limits',
+  'get /v1/accounts/{id}/limits',
+  'post /v1/accounts/{id}/freeze',
+  'post /v1/accounts/{id}/unfreeze',
+  'post /v1/accounts/{id}/close',
+  'get /v1/accounts/{id}/statement',
+  'get /v1/admin/exports/transactions',
+  'get /v1/admin/reports/large-transactions',
   'get /health',
   'get /ready',
   'get /metrics',
