@@ -89,8 +89,10 @@ async function seedExportRows(database_url: string, rows: number): Promise<void>
     await client.query(
       `INSERT INTO system_balance_shards (account_id, currency, shard, balance_minor, crdb_region)
        SELECT account_id, 'EUR', 0, SUM(amount_minor), 'eu-west' FROM ledger_entries
-       WHERE shard = 0 AND transaction_id IN (SELECT id FROM ledger_transactions WHERE reason = 'bench export row') GROUP BY account_id
-       ON CONFLICT (account_id, currency, shard) DO UPDATE SET balance_minor = system_balance_shards.balance_minor + excluded.balance_minor`,
+       WHERE shard = 0 AND transaction_id IN (SELECT id FROM ledger_transactions WHERE reason = 'bench export row')
+       GROUP BY account_id
+       ON CONFLICT (account_id, currency, shard)
+       DO UPDATE SET balance_minor = system_balance_shards.balance_minor + excluded.balance_minor`,
     );
     await client.query('COMMIT');
   } finally {

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { RecordedRefusal } from '../batch/operation.js';
 import type { Unit } from '../batch/unit.js';
 import { DomainError } from '../domain/errors.js';
-import { walletKey, type AccountRecord, type TransactionType, type WalletRecord, type WalletUsage } from '../ledger/ledger-records.js';
+import {
+  NO_USAGE,
+  walletKey,
+  type AccountRecord,
+  type TransactionType,
+  type WalletRecord,
+  type WalletUsage,
+} from '../ledger/ledger-records.js';
 import type { KycSettings } from '../platform/wallet-config.js';
 import { requireActive, requireOpen } from './account-status.js';
 import { REVIEW_FLAGS } from './compliance-records.js';
@@ -136,22 +143,7 @@ function flagBreach(
 
 /** Only the usage fields of a wallet (a wallet record is also usage). */
 export function usageOf(usage: WalletUsage): WalletUsage {
-  const {
-    usage_day_start,
-    debits_today_minor,
-    transfers_out_today_minor,
-    withdrawals_today_minor,
-    usage_hour_start,
-    transfers_out_this_hour,
-    flagged_limits,
-  } = usage;
-  return {
-    usage_day_start,
-    debits_today_minor,
-    transfers_out_today_minor,
-    withdrawals_today_minor,
-    usage_hour_start,
-    transfers_out_this_hour,
-    flagged_limits,
-  };
+  return Object.fromEntries(USAGE_FIELDS.map((field) => [field, usage[field]])) as unknown as WalletUsage;
 }
+
+const USAGE_FIELDS = Object.keys(NO_USAGE) as Array<keyof WalletUsage>;

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type Joi from 'joi';
+import Joi from 'joi';
 import { DomainError } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
 import type { IdempotencyScope } from '../idempotency/command-runner.js';
@@ -157,4 +157,70 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       for (const [name, value] of Object.entries(result.headers ?? {})) context.set(name, value);
     });
   }
+}
+
+type Deps = AppContext['state']['deps'];
+
+/**
+ * A payment partner's signed callback (PSP events, payout events): the route hands the raw body
+ * and the signature header to `receive`, which verifies it over the exact bytes; every validly
+ * signed body answers 200, whatever it says.
+ */
+export function signedCallbackRoute(spec: {
+  operation_id: string;
+  path: string;
+  summary: string;
+  tag: string;
+  auth: 'psp_signature' | 'payout_signature';
+  signature_header: string;
+  receive: (deps: Deps, raw_body: string, signature: string) => Promise<unknown>;
+}): RouteSpec {
+  return defineRoute({
+    operation_id: spec.operation_id,
+    method: 'post',
+    path: spec.path,
+    summary: spec.summary,
+    tag: spec.tag,
+    auth: spec.auth,
+    responses: { 200: '{ received, outcome }', 401: 'Bad, stale or missing signature', 413: 'Body over the size limit' },
+    handler: async (ctx) => ({
+      status: 200,
+      body: await spec.receive(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get(spec.signature_header)),
+    }),
+  });
+}
+
+/**
+ * Settling a partner's event held for review (admin): {id} is its log_id, the note says what was
+ * done. Nothing moves; reconciliation stops reporting it.
+ */
+export function reviewSettlementRoute(spec: {
+  operation_id: string;
+  path: string;
+  summary: string;
+  tag: string;
+  settle: (deps: Deps, actor: Actor, log_id: string, settlement: string) => Promise<unknown>;
+}): RouteSpec {
+  return defineRoute({
+    operation_id: spec.operation_id,
+    method: 'put',
+    path: spec.path,
+    summary: spec.summary,
+    tag: spec.tag,
+    auth: 'bearer',
+    params: Joi.object({ id: Joi.string().min(1).max(300).required() }),
+    body: Joi.object({ settlement: Joi.string().min(1).max(1000).required() }),
+    responses: {
+      200: 'The settled review item',
+      400: 'Invalid request',
+      401: 'Unauthenticated',
+      403: 'Forbidden',
+      404: 'No such event',
+      409: 'The event is not held for review',
+    },
+    handler: async (ctx, { actor, params, body }) => ({
+      status: 200,
+      body: await spec.settle(ctx.state.deps, actor, params.id as string, body.settlement as string),
+    }),
+  });
 }

@@ -1,7 +1,7 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { PostedTransaction } from './posting.js';
-import { toHoldRecord, type HoldRecord, type Metadata, type TransactionType } from './ledger-records.js';
+import { REFERENCE_FIELDS, toHoldRecord, type HoldRecord, type Metadata, type TransactionType } from './ledger-records.js';
 
 interface TransactionRow {
   id: string;
@@ -66,6 +66,9 @@ export async function findHold(tx: SqlTx, id: string): Promise<HoldRecord | unde
   return row && toHoldRecord(row);
 }
 
+/** The references a history item lists (reason and reference have fields of their own; a note is a transfer's). */
+const HISTORY_REFERENCES = REFERENCE_FIELDS.filter((field) => field !== 'reason' && field !== 'reference' && field !== 'note');
+
 export interface HistoryItem {
   id: string;
   transaction_id: string;
@@ -127,22 +130,7 @@ export async function listHistory(
     balance_after: int8(row.balance_after_minor),
     reason: row.reason,
     reference: row.reference,
-    references: Object.fromEntries(
-      (
-        [
-          'original_transaction_id',
-          'hold_id',
-          'order_id',
-          'refund_id',
-          'topup_id',
-          'purchase_request_id',
-          'withdrawal_id',
-          'merchant_id',
-        ] as const
-      )
-        .filter((column) => row[column] !== null)
-        .map((column) => [column, row[column] as string]),
-    ),
+    references: Object.fromEntries(HISTORY_REFERENCES.filter((column) => row[column] !== null).map((column) => [column, row[column]!])),
     metadata: row.metadata,
     created_at: timestamp(row.created_at),
   }));

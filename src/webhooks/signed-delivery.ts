@@ -129,3 +129,40 @@ export function isSameDelivery(recorded: LoggedBody, delivery: SignedDelivery<un
   if (recorded.body_base64 !== null || delivery.kind === 'malformed') return recorded.body_base64 === bodyBase64(delivery.raw_body);
   return isDeepStrictEqual(recorded.payload, delivery.payload);
 }
+
+/** How an event log records a body, whatever the partner: the part every log row has. */
+export interface LogEntry {
+  id: string;
+  type: string;
+  payload: unknown;
+  body_base64: string | null;
+  outcome: string;
+  review_reason: string | null;
+  conflicts_with: string | null;
+}
+
+/** A body that reused an event id already recorded with another body: kept under the key of its own bytes, never applied. */
+export function conflictEntry(delivery: SignedDelivery<{ type: string }>, key: string): LogEntry {
+  return {
+    id: key,
+    type: delivery.kind === 'event' ? delivery.event.type : delivery.type,
+    payload: delivery.payload,
+    body_base64: bodyBase64(delivery.raw_body),
+    outcome: 'conflict',
+    review_reason: `event id ${delivery.key} was received before with a different body; this body is not applied`,
+    conflicts_with: delivery.key,
+  };
+}
+
+/** A body that is not an event we understand: kept with its bytes and why, never applied. */
+export function malformedEntry(delivery: MalformedDelivery): LogEntry {
+  return {
+    id: delivery.key,
+    type: delivery.type,
+    payload: delivery.payload,
+    body_base64: bodyBase64(delivery.raw_body),
+    outcome: 'malformed',
+    review_reason: delivery.reason,
+    conflicts_with: null,
+  };
+}

@@ -3,7 +3,7 @@ import { DomainError } from '../domain/errors.js';
 import type { LedgerLimits } from '../ledger/posting.js';
 import type { AppDeps } from '../platform/deps.js';
 import { verifySignature } from '../shop/topups/psp-signature.js';
-import { bodyBase64, bodyKey, isSameDelivery, type LoggedBody } from '../webhooks/signed-delivery.js';
+import { bodyKey, conflictEntry, isSameDelivery, malformedEntry, type LoggedBody } from '../webhooks/signed-delivery.js';
 import { readPayoutDelivery, type PayoutDelivery } from './payout-event.js';
 import { settleWithdrawal } from './withdrawal-book.js';
 import { findPayoutEvent, findWithdrawal } from './withdrawal-reads.js';
@@ -80,33 +80,13 @@ function recordDelivery(unit: Unit, delivery: PayoutDelivery, pod_region: string
   if (receipt.kind === 'duplicate') return undefined;
   const received = { review_settled_at: null, review_settlement: null, received_at: unit.now };
   if (receipt.kind === 'conflict') {
-    return unit.table(PAYOUT_EVENTS).insert({
-      ...received,
-      id: receipt.key,
-      type: delivery.kind === 'event' ? delivery.event.type : delivery.type,
-      withdrawal_id: receipt.recorded.withdrawal_id,
-      payload: delivery.payload,
-      body_base64: bodyBase64(delivery.raw_body),
-      outcome: 'conflict',
-      review_reason: `event id ${delivery.key} was received before with a different body; this body is not applied`,
-      conflicts_with: delivery.key,
-      region: receipt.recorded.region,
-    });
+    const { withdrawal_id, region } = receipt.recorded;
+    return unit.table(PAYOUT_EVENTS).insert({ ...received, ...conflictEntry(delivery, receipt.key), withdrawal_id, region });
   }
   if (delivery.kind === 'malformed') {
     const withdrawal = delivery.subject_id === null ? undefined : unit.table(WITHDRAWALS).get(delivery.subject_id);
-    return unit.table(PAYOUT_EVENTS).insert({
-      ...received,
-      id: delivery.key,
-      type: delivery.type,
-      withdrawal_id: delivery.subject_id,
-      payload: delivery.payload,
-      body_base64: bodyBase64(delivery.raw_body),
-      outcome: 'malformed',
-      review_reason: delivery.reason,
-      conflicts_with: null,
-      region: withdrawal?.region ?? pod_region,
-    });
+    const region = withdrawal?.region ?? pod_region;
+    return unit.table(PAYOUT_EVENTS).insert({ ...received, ...malformedEntry(delivery), withdrawal_id: delivery.subject_id, region });
   }
   const { event } = delivery;
   const withdrawal = unit.table(WITHDRAWALS).get(event.data.withdrawal_id);

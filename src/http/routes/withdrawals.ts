@@ -5,7 +5,7 @@ import { createWithdrawal } from '../../withdrawals/create-withdrawal.js';
 import { receivePayoutEvent } from '../../withdrawals/receive-payout-event.js';
 import { settlePayoutEventReview } from '../../withdrawals/settle-payout-event-review.js';
 import { getWithdrawal, listWithdrawals } from '../../withdrawals/withdrawal-reads.js';
-import { defineRoute, type RouteSpec } from '../route.js';
+import { defineRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, metadataSchema, pageQuery, playerAccountParams, uuidParams } from './schemas.js';
 
 const withdrawalSchema = Joi.object({
@@ -99,42 +99,23 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
         body: await listWithdrawals(ctx.state.deps, actor, params.id, query),
       }),
     }),
-    defineRoute({
+    signedCallbackRoute({
       operation_id: 'receivePayoutEvent',
-      method: 'post',
       path: '/v1/payouts/events',
       summary:
-        'Payout provider callback, signed with Payout-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body"> (PAYOUT_WEBHOOK_SECRET); ' +
-        '200 for every validly signed body: duplicates, conflicts and malformed bodies are recorded, never refused',
+        'Payout provider callback, signed with Payout-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body"> ' +
+        '(PAYOUT_WEBHOOK_SECRET); 200 for every validly signed body: duplicates, conflicts and malformed bodies are recorded',
       tag: 'withdrawals',
       auth: 'payout_signature',
-      responses: { 200: '{ received, outcome }', 401: 'Bad, stale or missing signature', 413: 'Body over the size limit' },
-      handler: async (ctx) => ({
-        status: 200,
-        body: await receivePayoutEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Payout-Signature')),
-      }),
+      signature_header: 'Payout-Signature',
+      receive: receivePayoutEvent,
     }),
-    defineRoute({
+    reviewSettlementRoute({
       operation_id: 'settlePayoutEventReview',
-      method: 'put',
       path: '/v1/payouts/events/{id}/review',
       summary: 'Settle a payout callback held for review (admin): {id} is its log_id; nothing moves, reconciliation stops reporting it',
       tag: 'withdrawals',
-      auth: 'bearer',
-      params: Joi.object({ id: Joi.string().min(1).max(300).required() }),
-      body: Joi.object({ settlement: Joi.string().min(1).max(1000).required() }),
-      responses: {
-        200: 'The settled review item',
-        400: 'Invalid request',
-        401: 'Unauthenticated',
-        403: 'Forbidden',
-        404: 'No such event',
-        409: 'The event is not held for review',
-      },
-      handler: async (ctx, { actor, params, body }) => ({
-        status: 200,
-        body: await settlePayoutEventReview(ctx.state.deps, actor, params.id, body.settlement),
-      }),
+      settle: settlePayoutEventReview,
     }),
   ];
 }

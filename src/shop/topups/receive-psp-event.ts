@@ -4,7 +4,8 @@ import { twinCommitted } from '../../idempotency/command-runner.js';
 import { postTransaction } from '../../ledger/ledger-repository.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { findPspEvent, insertPspEvent, type NewPspEvent } from './psp-event-repository.js';
-import { bodyBase64, bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
+import { conflictEntry, malformedEntry } from '../../webhooks/signed-delivery.js';
+import { bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
 import { findTopup, findWalletBalance, saveTopup, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
@@ -75,14 +76,9 @@ async function classify(tx: SqlTx, delivery: PspDelivery): Promise<Receipt> {
 /** An id already recorded with another body: kept, under the key of its own bytes, and never applied. */
 function conflictRecord(delivery: PspDelivery, receipt: { key: string; recorded: RecordedDelivery }): EventRecord {
   return {
-    id: receipt.key,
-    type: delivery.kind === 'event' ? delivery.event.type : delivery.type,
-    topup_id: receipt.recorded.topup_id,
-    payload: delivery.payload,
-    body_base64: bodyBase64(delivery.raw_body),
+    ...conflictEntry(delivery, receipt.key),
     outcome: 'conflict',
-    review_reason: `event id ${delivery.key} was received before with a different body; this body is not applied`,
-    conflicts_with: delivery.key,
+    topup_id: receipt.recorded.topup_id,
     region: receipt.recorded.region,
   };
 }
@@ -92,9 +88,7 @@ async function applyDelivery(deps: AppDeps, tx: SqlTx, delivery: PspDelivery): P
   const topup = topup_id === null ? undefined : await findTopup(tx, topup_id);
   const region = topup?.region ?? tx.context.region;
   if (delivery.kind === 'malformed') {
-    const { key, type, payload, reason } = delivery;
-    const body_base64 = bodyBase64(delivery.raw_body);
-    return { id: key, type, topup_id, payload, body_base64, outcome: 'malformed', review_reason: reason, conflicts_with: null, region };
+    return { ...malformedEntry(delivery), outcome: 'malformed', topup_id, region };
   }
   const recorded = { id: delivery.key, type: delivery.event.type, topup_id, payload: delivery.payload, body_base64: null };
   if (!topup) {
