@@ -2,6 +2,7 @@ import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { RequestIdempotency } from '../batch/operation.js';
 import type { RunOptions, TransactionRunner } from '../db/transaction-runner.js';
 import type { SqlTx } from '../db/sql.js';
+import { REMEMBERED_FAILURES } from './remembered-failures.js';
 
 /** What identifies one client request for exactly-once execution (SPEC §4). */
 export interface IdempotencyScope extends RequestIdempotency {
@@ -27,21 +28,6 @@ interface StoredRecord {
   status_code: number;
   response_body: { ok: true; body: unknown } | { ok: false; code: ErrorCode; detail: string; extensions?: Record<string, unknown> };
 }
-
-// Outcomes decided by business rules are remembered; transient or caller-level failures are not,
-// so that a retry with the same key can still succeed.
-const REMEMBERED_FAILURES = new Set<ErrorCode>([
-  'not_found',
-  'already_exists',
-  'insufficient_funds',
-  'invalid_state',
-  'refund_exceeds_remaining',
-  'not_refundable',
-  'price_changed',
-  'currency_mismatch',
-  'validation_error',
-  'forbidden',
-]);
 
 const UNIQUE_VIOLATION = '23505';
 
