@@ -295,6 +295,18 @@ describe('rules and bad input', () => {
     expect((await h.get(`/v1/accounts/${id}/withdrawals`, h.service)).body.data).toEqual([]);
   });
 
+  it('when a payout review is settled by a non-admin, without a note, for no event or one not held, then refused', async () => {
+    const id = await h.openAccount(1_000);
+    const created = await withdraw(id, 100, 'instant');
+    const paid = await settled(created.body.id);
+    const log_id = paid.events[0].log_id;
+    expectProblem(await h.put(`/v1/payouts/events/${log_id}/review`, { settlement: 'x' }, h.service), 403, 'forbidden');
+    expectProblem(await h.put(`/v1/payouts/events/${log_id}/review`, { settlement: '' }, h.admin), 400, 'validation_error');
+    expectProblem(await h.put(`/v1/payouts/events/${log_id}/review`, { note: 'x' }, h.admin), 400, 'validation_error');
+    expectProblem(await h.put('/v1/payouts/events/evt_nothing/review', { settlement: 'x' }, h.admin), 404, 'not_found');
+    expectProblem(await h.put(`/v1/payouts/events/${log_id}/review`, { settlement: 'x' }, h.admin), 409, 'invalid_state');
+  });
+
   it('when an account has a pending withdrawal, then it cannot close until it is settled', async () => {
     const id = await h.openAccount(1_000);
     const created = await withdraw(id, 1_000, 'silent');
