@@ -1,17 +1,20 @@
 import pg from 'pg';
 import { openDatabase } from '../src/db/database.js';
-import { postTransaction } from '../src/ledger/ledger-repository.js';
+import { postTransaction } from '../src/ledger/posting.js';
 import type { Posting } from '../src/ledger/postings.js';
 import type { Config } from '../src/platform/config.js';
 import { createLogger } from '../src/platform/logger.js';
 import { loadTopology } from '../src/platform/regions.js';
 import { buildDeps } from '../src/pod.js';
+import { mintToken } from '../src/auth/tokens.js';
 import { BENCH_SERVICE, expectStatus, type PodClient } from './api.js';
+import { prepareBaseline } from './baseline.js';
 import { forEachConcurrently } from './load.js';
 import { CURRENCY, type Fixtures } from './scenarios.js';
 import { UNLIMITED_CURRENCY } from './wallet.js';
 
 const ACCOUNT_FUNDING_MINOR = 1_000_000;
+const TOKEN_LIFETIME_S = 4 * 3600;
 const HOT_WALLET_FUNDING_MINOR = 1_000_000_000;
 /** Wallets credited per funding transaction (9 bind parameters per entry; PostgreSQL allows 65,535). */
 const FUNDING_BATCH = 500;
@@ -44,22 +47,32 @@ export interface Provisioned {
  * Every account is opened through the API (POST /v1/accounts, random order, bounded concurrency).
  * The many benchmark wallets are then funded by the ledger's own postTransaction, in-process:
  * a few balanced multi-leg credits from @bonus instead of 10,000 HTTP round trips (nothing
- * bypasses the ledger, reconciliation checks it at the end), in EUR and in a game currency the
- * KYC limits do not cover (scenario k). Every account is verified (KYC tier 2) first. The two hot
- * wallets are funded through POST credits. Last, the idempotency index gets the size of steady traffic.
+ * bypasses the ledger, reconciliation checks it at the end). The two hot wallets are funded
+ * through POST credits. Last, the idempotency index gets the size of steady traffic.
  */
-export async function provision(client: PodClient, config: Config, account_count: number, concurrency: number): Promise<Provisioned> {
+export async function provision(
+  client: PodClient,
+  config: Config,
+  options: { accounts: number; concurrency: number; baseline_pool: pg.Pool },
+): Promise<Provisioned> {
+  const accounts = Array.from({ length: options.accounts }, (_, index) => `bench-${index}`);
   const fixtures: Fixtures = {
-    accounts: Array.from({ length: account_count }, (_, index) => `bench-${index}`),
+    accounts,
+    tokens: new Map(),
     items: PURCHASE_ITEMS.map((item) => item.id),
     hot_single: 'bench-hot-single',
     hot_shared: 'bench-hot-shared',
+    baseline_wallets: await prepareBaseline(options.baseline_pool, options.accounts),
   };
+  const settings = { secret: config.auth_jwt_secret };
+  for (const id of [...accounts, fixtures.hot_single, fixtures.hot_shared]) {
+    fixtures.tokens.set(id, await mintToken({ sub: id, expires_in_seconds: TOKEN_LIFETIME_S }, settings));
+  }
   const hot = [fixtures.hot_single, fixtures.hot_shared];
   const retried: Record<string, number> = {};
   const count = (reason: string) => (retried[reason] = (retried[reason] ?? 0) + 1);
   // Random order: concurrent creations of neighbouring ids share index pages and abort each other.
-  await forEachConcurrently(shuffle([...fixtures.accounts, ...hot]), concurrency, async (id) => {
+  await forEachConcurrently(shuffle([...fixtures.accounts, ...hot]), options.concurrency, async (id) => {
     expectStatus(await client.postUntilDefinite('/v1/accounts', { id, currency: CURRENCY }, count), 201, `create account ${id}`);
   });
   await verifyAccounts(config, [...fixtures.accounts, ...hot]);
@@ -106,8 +119,8 @@ async function prefillIdempotencyKeys(config: Config): Promise<void> {
 }
 
 /**
- * KYC tier 2 for every benchmark account (their KYC limits still apply, and are charged on every
- * debit: a verified account's are high enough for a hot wallet's thousands of debits a second).
+ * KYC tier 2 for every benchmark account: their KYC limits still apply, checked and charged on
+ * every debit, and a verified account's are high enough for a hot wallet's thousands of debits.
  */
 async function verifyAccounts(config: Config, accounts: readonly string[]): Promise<void> {
   const client = new pg.Client({ connectionString: config.database_url });
@@ -119,6 +132,7 @@ async function verifyAccounts(config: Config, accounts: readonly string[]): Prom
   }
 }
 
+/** Funds the accounts in a currency, through the ledger (a few batched multi-leg credits). */
 async function fundThroughLedger(config: Config, accounts: readonly string[], currency: string): Promise<void> {
   const topology = loadTopology();
   const region = topology.primary_region;
@@ -140,21 +154,26 @@ async function fundThroughLedger(config: Config, accounts: readonly string[], cu
       db,
     );
     for (let start = 0; start < accounts.length; start += FUNDING_BATCH) {
-      const postings = fundingPostings(accounts.slice(start, start + FUNDING_BATCH), currency);
-      await deps.transactions.run('bench_funding', (tx) =>
-        postTransaction(
-          tx,
-          {
-            type: 'credit',
-            account_id: FUNDER,
-            currency,
-            amount_minor: -postings[0]!.amount_minor,
-            reason: 'bench funding',
-            postings,
-          },
-          config.limits,
-        ),
-      );
+      const funded = accounts.slice(start, start + FUNDING_BATCH);
+      const postings = fundingPostings(funded, currency);
+      await deps.writes.run({
+        name: 'bench_funding',
+        region,
+        needs: { accounts: funded },
+        decide: (unit) =>
+          postTransaction(
+            unit,
+            {
+              type: 'credit',
+              account_id: FUNDER,
+              currency,
+              amount_minor: -postings[0]!.amount_minor,
+              reason: 'bench funding',
+              postings,
+            },
+            config.limits,
+          ),
+      });
     }
   } finally {
     await db.close();

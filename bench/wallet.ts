@@ -7,9 +7,9 @@ import { outcomeOf, type PodClient } from './api.js';
 import type { Operation } from './load.js';
 
 // The wallet's benchmark additions (issue 11):
-// - k: debits with KYC limits applied (EUR, a limited currency) and not (COINS, a game currency the
-//   limits do not cover: the same code path as KYC_LIMITS_ENABLED=false, which returns before
-//   reading or charging any usage), on the same pods and accounts, back to back. Goal >= 0.9x.
+// - k1 / k0 (bench/scenarios.ts): debits with KYC limits applied (EUR, a limited currency) and not
+//   (COINS, a game currency the limits do not cover: the same code path as KYC_LIMITS_ENABLED=false,
+//   which returns before reading or charging any usage), on the same pods and accounts. Goal >= 0.9x.
 // - w: a withdrawal's round trip against the payout simulator: POST /v1/withdrawals, the payout
 //   job calls the provider, its signed callback settles it; the operation ends when GET shows PAID.
 // - x: a compliance export of 1,000,000 ledger rows streamed over HTTP: rows/s, and the serving
@@ -17,17 +17,11 @@ import type { Operation } from './load.js';
 
 /** A game currency the KYC limits do not apply to (KYC_LIMITED_CURRENCIES is EUR,USD,GBP by default). */
 export const UNLIMITED_CURRENCY = 'COINS';
-const DEBIT_MINOR = 100;
 const WITHDRAWAL_MINOR = 100;
 const POLL_MS = 5;
 const ROUND_TRIP_MAX_MS = 30_000;
 /** Clients of scenario w: each round trip polls, so fewer than the debits' clients measure it without drowning it. */
 const WITHDRAWAL_CLIENTS_MAX = 8;
-
-export function debitOperation(client: PodClient, account: () => string, currency: string): Operation {
-  return async () =>
-    outcomeOf(await client.post(`/v1/accounts/${account()}/debits`, { amount: DEBIT_MINOR, currency, reason: 'bench' }), 201);
-}
 
 export function withdrawalClients(concurrency: number): number {
   return Math.min(WITHDRAWAL_CLIENTS_MAX, concurrency);

@@ -2,12 +2,11 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
-import { SHARD_SLOTS_PER_POD, TransactionRunner } from './db/transaction-runner.js';
+import { TransactionRunner } from './db/transaction-runner.js';
 import { TokenVerifier } from './auth/tokens.js';
 import { createApp } from './http/app.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './http/problem.js';
 import { CallerRateLimiter } from './http/rate-limiter.js';
-import { CommandRunner } from './idempotency/command-runner.js';
 import { AccountDirectory } from './accounts/account-directory.js';
 import { AccountQueue } from './batch/account-queue.js';
 import { WritePath } from './batch/batcher.js';
@@ -17,12 +16,17 @@ import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
+import { refreshTopupGauges } from './shop/topups/topup-gauges.js';
+import { refreshSellerGauges } from './sellers/seller-gauges.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
 import { createPayoutServices } from './withdrawals/payout-services.js';
 import { ExportSlots } from './statements/export-transactions.js';
 import { flagUnansweredWithdrawalsTask } from './withdrawals/flag-unanswered-withdrawals.js';
+import { reconciliationTask, refreshReconciliationGauges } from './reconciliation/run-reconciliation.js';
+import { checkReadiness } from './db/readiness.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
+import { fleetGaugesTask } from './platform/fleet-gauges.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createMetrics } from './platform/metrics.js';
 import type { Topology } from './platform/regions.js';
@@ -60,8 +64,14 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
     ...sellerBackgroundTasks(deps),
     deps.payouts.jobs.task(),
     flagUnansweredWithdrawalsTask(deps),
+    reconciliationTask(deps),
+    fleetGaugesTask(deps, [refreshTopupGauges, refreshSellerGauges, refreshReconciliationGauges]),
   ];
 }
+
+/** Pods per region (POD_INDEX 0..63) and system-balance shards a pod may own (one per batcher: a region at most). */
+const POD_INDEX_MAX = 64;
+const SHARDS_PER_POD_MAX = 1024;
 
 function podLogger(options: PodOptions): Logger {
   return options.logger ?? createLogger({ level: options.config.log_level, region: options.region });
@@ -74,8 +84,10 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const metrics = createMetrics({
     region,
     process_metrics: options.process_metrics,
-    pools: { transactions: db.tx_pool, locks: db.lock_pool },
+    pools: { transactions: db.tx_pool },
     write_queue_depth: () => writes?.depth ?? 0,
+    readiness: async () => (await checkReadiness(transactions, config.ready_probe_timeout_ms)).status === 'ready',
+    reconciliation_interval_seconds: config.reconciliation_interval_seconds,
   });
   const regionIndexOf = (name: string) => options.topology.regions.findIndex((candidate) => candidate.name === name);
   const region_index = regionIndexOf(region);
@@ -84,17 +96,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     backoff_base_ms: config.transaction_backoff_base_ms,
     backoff_max_ms: config.transaction_backoff_max_ms,
   };
-  const transactions = new TransactionRunner({
-    tx_pool: db.tx_pool,
-    lock_pool: db.lock_pool,
-    statements: db.statements,
-    metrics,
-    region,
-    shard_base: (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD,
-    contention_waiters_max: config.contention_waiters_max,
-    policy,
-  });
-  const commands = new CommandRunner(transactions, region, config.idempotency_retention_hours);
+  const transactions = new TransactionRunner({ pool: db.tx_pool, statements: db.statements, metrics, policy });
   const queue_on = config.batch_account_queue === 'on' || (config.batch_account_queue === 'auto' && db.dialect === 'postgres');
   const queue = queue_on
     ? new AccountQueue({
@@ -115,11 +117,16 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     metrics,
     logger,
   });
-  // Each batch slot of each region owns one shard of every system account (never a hot row).
-  const shard_base = (region_index * 64 + config.pod_index) * SHARD_SLOTS_PER_POD;
-  const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
-  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms);
-  const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
+  // Each batcher of each pod owns one shard of every system account (never a hot row).
+  const shard_base = (region_index * POD_INDEX_MAX + config.pod_index) * SHARDS_PER_POD_MAX;
+  const shardOf = (batch_region: string) => shard_base + regionIndexOf(batch_region);
+  // On CockroachDB a batch keeps to one home region, so that its transaction commits where its rows
+  // live; on one PostgreSQL regions are labels, and a batcher per region would only make batches
+  // smaller (a third of the throughput on three regions, BENCHMARKS.md).
+  const by_home_region = config.batch_by_home_region === 'on' || (config.batch_by_home_region === 'auto' && db.dialect === 'cockroach');
+  const batchRegionOf = by_home_region ? (home_region: string) => home_region : () => region;
+  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms, batchRegionOf);
+  const directory = new AccountDirectory(transactions, config.account_directory_entries_max, by_home_region);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
   const core = {
@@ -130,7 +137,6 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     logger,
     metrics,
     transactions,
-    commands,
     writes,
     directory,
     tokens,

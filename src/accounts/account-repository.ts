@@ -1,4 +1,5 @@
 import { int8, optionalInt8, timestamp, type SqlTx } from '../db/sql.js';
+import { notFound } from '../domain/errors.js';
 import { walletBalance, type WalletBalance } from '../domain/money.js';
 import type { AccountKind, AccountStatus } from '../ledger/ledger-records.js';
 import type { AccountFacts } from './account-view.js';
@@ -7,6 +8,8 @@ export type { AccountKind };
 
 /** An account as the application sees it: parsed from its row here, once. */
 export type Account = AccountFacts;
+
+export { accountViewSchema, walletViewSchema } from './account-view.js';
 
 /** The columns as node-postgres returns them: INT8 as text, timestamps as PostgreSQL text. */
 interface AccountRow {
@@ -43,6 +46,11 @@ function toAccount(row: AccountRow): Account {
 
 function toWalletBalance(row: BalanceRow): WalletBalance {
   return walletBalance(row.currency, int8(row.balance_minor), int8(row.held_minor));
+}
+
+/** 404 unless the account exists (lists of an account's things answer 404 for no account, not an empty page). */
+export async function requireAccountExists(tx: SqlTx, id: string): Promise<void> {
+  if (!(await tx.maybeOne('SELECT id FROM accounts WHERE id = ?', [id]))) throw notFound(`account ${id}`);
 }
 
 export async function findAccount(tx: SqlTx, id: string): Promise<Account | undefined> {

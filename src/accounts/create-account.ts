@@ -24,7 +24,7 @@ function resolveAccountId(actor: Actor, input: CreateAccountInput): string {
   if (actor.kind === 'player') {
     if (requested !== undefined && requested !== actor.id) throw forbidden('a player can only create their own account');
     if (input.kind === 'merchant') throw forbidden('only a service with accounts:write opens merchant accounts');
-    // A player token's subject is already a valid account id (verifyToken refuses any other).
+    // A player token's subject is already a valid account id (the token verifier refuses any other).
     return actor.id;
   }
   if (!hasScope(actor, 'accounts:write')) throw forbidden('requires scope accounts:write');

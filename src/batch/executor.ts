@@ -28,7 +28,7 @@ export interface Pending {
   settle(outcome: Outcome): void;
 }
 
-/** Where a batch runs: its region's batcher and the system-balance shard of its slot. */
+/** Where a batch runs: its region's batcher and that batcher's system-balance shard. */
 export interface BatchSlot {
   region: string;
   shard: number;
@@ -234,7 +234,7 @@ export class BatchExecutor {
       request_fingerprint: idempotency.fingerprint,
       status_code: response.status,
       response_text: response.body,
-      region: pending.op.region,
+      region: unit.region,
       created_at: unit.now,
       expires_at: new Date(unit.now_ms + this.settings.retention_hours * 3_600_000).toISOString(),
     });
@@ -277,11 +277,11 @@ export class BatchExecutor {
 
 /**
  * Rows a concurrent batch inserted after this one looked for them: a twin request's
- * idempotency record, an account opened at the same time, or a payout callback delivered twice
- * at once (new rows have nothing to lock).
+ * idempotency record, an account opened at the same time, a PSP event or a payout callback
+ * delivered twice at once (new rows have nothing to lock).
  * The rerun reads them and replays, or answers already_exists.
  */
-const RACED_INSERTS = new Set([IDEMPOTENCY_KEYS_PRIMARY_KEY, 'accounts_pkey', 'payout_events_pkey']);
+const RACED_INSERTS = new Set([IDEMPOTENCY_KEYS_PRIMARY_KEY, 'accounts_pkey', 'psp_events_pkey', 'payout_events_pkey']);
 
 function isRacedInsert(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string; constraint?: string } } | null)?.cause;

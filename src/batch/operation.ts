@@ -14,6 +14,11 @@ export interface Needs {
   items?: readonly string[];
   /** Orders with their lines and entitlements. */
   orders?: readonly string[];
+  /** Purchase requests of the seller aggregator, with their attempts and their job. */
+  purchase_requests?: readonly string[];
+  topups?: readonly string[];
+  /** Keys of the PSP event log. */
+  psp_events?: readonly string[];
   withdrawals?: readonly string[];
   /** Payout event log rows, by key: a callback is recorded once. */
   payout_events?: readonly string[];
@@ -30,8 +35,9 @@ export interface Operation<T> {
   /** Metric label, e.g. "debit". */
   name: string;
   /**
-   * Home region of the rows it changes (the payer's): picks the batcher, so that a batch stays
-   * within one region unless one of its operations spans two (a cross-region transfer).
+   * Home region of the rows it changes (the payer's): picks the batcher where batches keep to a
+   * home region (CockroachDB), so that a batch stays within one region unless one of its
+   * operations spans two (a cross-region transfer). Its idempotency record lives there too.
    */
   region: string;
   needs: Needs;

@@ -12,7 +12,10 @@ import {
 import { int8 } from '../db/sql.js';
 import { toItem, type ItemRow } from '../shop/catalog/item-repository.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDERS, toEntitlementRecord, toOrderLineRecord, toOrderRecord } from '../shop/orders/order-records.js';
-import { PENDING_TOPUPS } from '../compliance/obligations.js';
+import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, toJobRecord } from '../sellers/purchases/purchase-records.js';
+import { toAttempt, toRequest } from '../sellers/purchases/purchase-repository.js';
+import { PSP_EVENTS, TOPUPS, toPspEventRecord } from '../shop/topups/topup-records.js';
+import { TOPUP_COLUMNS, toTopup, type TopupRow } from '../shop/topups/topup-repository.js';
 import { PAYOUT_EVENTS, toPayoutEventRecord, toWithdrawalRecord, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { TrackedTable } from './journal.js';
 import type { Needs } from './operation.js';
@@ -27,6 +30,9 @@ export interface ReadSet {
   transactions: string[];
   items: string[];
   orders: string[];
+  purchase_requests: string[];
+  topups: string[];
+  psp_events: string[];
   withdrawals: string[];
   payout_events: string[];
   obligations: string[];
@@ -40,6 +46,9 @@ export function mergeNeeds(all: readonly Needs[]): ReadSet {
     transactions: union((needs) => needs.transactions),
     items: union((needs) => needs.items),
     orders: union((needs) => needs.orders),
+    purchase_requests: union((needs) => needs.purchase_requests),
+    topups: union((needs) => needs.topups),
+    psp_events: union((needs) => needs.psp_events),
     withdrawals: union((needs) => needs.withdrawals),
     payout_events: union((needs) => needs.payout_events),
     obligations: union((needs) => needs.obligations),
@@ -137,6 +146,40 @@ const READERS: Reader[] = [
     load: (unit, rows) => loadAll(unit.table(ENTITLEMENTS), rows, toEntitlementRecord),
   },
   {
+    name: 'batch_read_purchase_requests',
+    text: 'SELECT * FROM purchase_requests WHERE id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.purchase_requests),
+    load: (unit, rows) => loadAll(unit.table(PURCHASE_REQUESTS), rows, (row) => toRequest(row as never)),
+  },
+  {
+    name: 'batch_read_purchase_attempts',
+    text: 'SELECT * FROM purchase_attempts WHERE purchase_request_id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.purchase_requests),
+    load: (unit, rows) =>
+      loadAll(unit.table(PURCHASE_ATTEMPTS), rows, (row) => ({
+        ...toAttempt(row as never),
+        purchase_request_id: row['purchase_request_id'] as string,
+      })),
+  },
+  {
+    name: 'batch_read_purchase_jobs',
+    text: "SELECT * FROM jobs WHERE kind = 'purchase' AND subject_id = ANY($1::uuid[])",
+    param: (set) => nonEmpty(set.purchase_requests),
+    load: (unit, rows) => loadAll(unit.table(JOBS), rows, toJobRecord),
+  },
+  {
+    name: 'batch_read_topups',
+    text: `SELECT ${TOPUP_COLUMNS} FROM topups WHERE id = ANY($1::uuid[])`,
+    param: (set) => nonEmpty(set.topups),
+    load: (unit, rows) => loadAll(unit.table(TOPUPS), rows, (row) => toTopup(row as unknown as TopupRow)),
+  },
+  {
+    name: 'batch_read_psp_events',
+    text: 'SELECT * FROM psp_events WHERE id = ANY($1::text[])',
+    param: (set) => nonEmpty(set.psp_events),
+    load: (unit, rows) => loadAll(unit.table(PSP_EVENTS), rows, toPspEventRecord),
+  },
+  {
     name: 'batch_read_withdrawals',
     text: 'SELECT * FROM withdrawals WHERE id = ANY($1::uuid[])',
     param: (set) => nonEmpty(set.withdrawals),
@@ -156,10 +199,9 @@ const READERS: Reader[] = [
   },
   {
     name: 'batch_read_pending_topups',
-    text: "SELECT id, account_id FROM topups WHERE account_id = ANY($1::text[]) AND status = 'PENDING'",
+    text: `SELECT ${TOPUP_COLUMNS} FROM topups WHERE account_id = ANY($1::text[]) AND status = 'PENDING'`,
     param: (set) => nonEmpty(set.obligations),
-    load: (unit, rows) =>
-      loadAll(unit.table(PENDING_TOPUPS), rows, (row) => ({ id: row['id'] as string, account_id: row['account_id'] as string })),
+    load: (unit, rows) => loadAll(unit.table(TOPUPS), rows, (row) => toTopup(row as unknown as TopupRow)),
   },
 ];
 

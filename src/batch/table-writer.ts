@@ -5,9 +5,10 @@ import { invariant } from '../domain/errors.js';
 /**
  * SQL types of the columns a batch writes. `region` is the home-region column `crdb_region`: TEXT
  * on PostgreSQL, the `crdb_internal_region` enum on CockroachDB (cast explicitly there). JSONB
- * values travel as text and are cast per row (arrays of JSONB are not portable).
+ * values travel as text and are cast per row (arrays of JSONB are not portable): `jsonb` is SQL
+ * NULL for a null value, `json_document` always a document (a null value is the JSON `null`).
  */
-export type ColumnType = 'text' | 'uuid' | 'int8' | 'int4' | 'bool' | 'timestamptz' | 'jsonb' | 'region';
+export type ColumnType = 'text' | 'uuid' | 'int8' | 'int4' | 'bool' | 'timestamptz' | 'jsonb' | 'json_document' | 'region';
 
 type Field<R> = keyof R & string;
 
@@ -38,6 +39,7 @@ const ARRAY_TYPE: Record<ColumnType, string> = {
   bool: 'bool[]',
   timestamptz: 'timestamptz[]',
   jsonb: 'text[]',
+  json_document: 'text[]',
   region: 'text[]',
 };
 
@@ -55,7 +57,7 @@ export class TableWriter<R extends object> {
     const column = (field: Field<R>) => (spec.columns[field] === 'region' ? 'crdb_region' : field);
     const value = (field: Field<R>, alias: string) => {
       const type = spec.columns[field]!;
-      if (type === 'jsonb') return `${alias}::jsonb`;
+      if (type === 'jsonb' || type === 'json_document') return `${alias}::jsonb`;
       if (type === 'region' && dialect === 'cockroach') return `${alias}::crdb_internal_region`;
       return alias;
     };
@@ -110,11 +112,12 @@ export class TableWriter<R extends object> {
 
   private columnsOf(fields: ReadonlyArray<Field<R>>, rows: readonly R[]): unknown[][] {
     return fields.map((field) => {
-      const json = this.spec.columns[field] === 'jsonb';
+      const type = this.spec.columns[field];
       return rows.map((row) => {
         const value = row[field] as unknown;
+        if (type === 'json_document') return JSON.stringify(value ?? null);
         if (value === undefined || value === null) return null;
-        return json ? JSON.stringify(value) : value;
+        return type === 'jsonb' ? JSON.stringify(value) : value;
       });
     });
   }

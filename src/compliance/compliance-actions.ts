@@ -3,7 +3,6 @@ import { requireScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import type { Needs, Operation } from '../batch/operation.js';
 import type { Unit } from '../batch/unit.js';
-import { notFound } from '../domain/errors.js';
 import { accountView } from '../accounts/account-view.js';
 import { walletBalance } from '../domain/money.js';
 import type { AccountRecord } from '../ledger/ledger-records.js';
@@ -49,11 +48,9 @@ export async function complianceOperation<T>(
   spec: { name: string; needs?: Omit<Needs, 'accounts'>; decide: (unit: Unit, account: AccountRecord) => T },
 ): Promise<Operation<T>> {
   requireScope(actor, 'compliance:write');
-  const region = await deps.directory.regionOf(account_id);
-  if (region === undefined) throw notFound(`account ${account_id}`);
   return {
     name: spec.name,
-    region,
+    region: (await deps.directory.regionOf(account_id)) ?? deps.region,
     needs: { ...spec.needs, accounts: [account_id] },
     decide: (unit) => spec.decide(unit, requireAccount(unit, account_id)),
   };

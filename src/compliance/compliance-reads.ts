@@ -1,5 +1,6 @@
 import { requireAccountRead, requireScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
+import { requireAccountExists } from '../accounts/account-repository.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { notFound } from '../domain/errors.js';
 import { toAccountRecord, toWalletRecord } from '../ledger/ledger-records.js';
@@ -7,6 +8,8 @@ import type { AppDeps } from '../platform/deps.js';
 import { actorName } from './compliance-actions.js';
 import { toComplianceActionRecord, toReviewFlagRecord, type ComplianceActionRecord, type ReviewFlagRecord } from './compliance-records.js';
 import { limitsView, type LimitsView } from './limits-view.js';
+import Joi from 'joi';
+import { idSchema, minorSchema, timestampSchema, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 
 /** The effective limits of an account and what it used of them today and this hour (its owner, or a service reading accounts). */
 export async function getAccountLimits(deps: AppDeps, actor: Actor, account_id: string): Promise<LimitsView> {
@@ -31,17 +34,28 @@ export function complianceActionView(action: ComplianceActionRecord) {
   };
 }
 
+export const complianceActionViewSchema = viewSchema('ComplianceAction', {
+  id: idSchema,
+  account_id: Joi.string(),
+  action: Joi.string().valid('freeze', 'unfreeze', 'close', 'kyc_tier', 'limits'),
+  actor: Joi.string().description('service:<id> or player:<id> of the token that asked'),
+  reason: Joi.string().allow(null),
+  details: Joi.object().unknown(true).description('What changed: {from, to}, or the limits set and cleared'),
+  created_at: timestampSchema,
+} satisfies ViewKeys<ReturnType<typeof complianceActionView>>);
+
 /** Who changed an account's status, tier or limits, newest first (compliance:write). */
 export async function listComplianceActions(deps: AppDeps, actor: Actor, account_id: string, page: { limit: number; cursor?: string }) {
   requireScope(actor, 'compliance:write');
   const before = decodeCursor(page.cursor, ['number'])?.[0];
-  const rows = await deps.transactions.read((tx) =>
-    tx.rows<Record<string, unknown>>(
+  const rows = await deps.transactions.read(async (tx) => {
+    await requireAccountExists(tx, account_id);
+    return tx.rows<Record<string, unknown>>(
       `SELECT * FROM compliance_actions WHERE account_id = ? ${before === undefined ? '' : 'AND account_seq < ?'}
        ORDER BY account_seq DESC LIMIT ?`,
       [account_id, ...(before === undefined ? [] : [before]), page.limit + 1],
-    ),
-  );
+    );
+  });
   const actions = rows.map(toComplianceActionRecord);
   const last = actions.length > page.limit ? actions[page.limit - 1] : undefined;
   return { data: actions.slice(0, page.limit).map(complianceActionView), next_cursor: last ? encodeCursor([last.account_seq]) : null };
@@ -65,6 +79,23 @@ export function reviewFlagView(flag: ReviewFlagRecord) {
     created_at: flag.created_at,
   };
 }
+
+export const reviewFlagViewSchema = viewSchema('ReviewFlag', {
+  id: idSchema,
+  account_id: Joi.string(),
+  currency: Joi.string(),
+  limit: Joi.string().description('The velocity limit that refused an operation'),
+  limit_value: minorSchema,
+  used: minorSchema.description('Used in the window before the refused operation'),
+  attempted: minorSchema.description('What the refused operation asked for'),
+  operation: Joi.string().description("The refused operation's transaction type"),
+  window_start: timestampSchema,
+  status: Joi.string().valid('open', 'resolved'),
+  resolution: Joi.string().allow(null),
+  resolved_by: Joi.string().allow(null),
+  resolved_at: timestampSchema.allow(null),
+  created_at: timestampSchema,
+} satisfies ViewKeys<ReturnType<typeof reviewFlagView>>);
 
 /** The AML review queue: refused velocity breaches, newest first (compliance:write or admin). */
 export async function listReviewFlags(

@@ -1,4 +1,6 @@
+import Joi from 'joi';
 import type { AccountRecord, WalletRecord } from '../ledger/ledger-records.js';
+import { minorSchema, timestampSchema, viewPart, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 import type { KycSettings } from '../platform/wallet-config.js';
 import { LIMIT_NAMES, type KycTier, type LimitName } from './kyc-tiers.js';
 import { currentUsage, effectiveLimits } from './kyc-limits.js';
@@ -59,3 +61,36 @@ export function limitsView(account: LimitedAccount, wallets: readonly WalletReco
   };
 }
 export type LimitsView = ReturnType<typeof limitsView>;
+
+const limitSchema = viewPart({
+  value: Joi.alternatives(Joi.number().integer(), Joi.boolean()),
+  source: Joi.string().valid('tier', 'override'),
+});
+
+export const limitsViewSchema = viewSchema('AccountLimits', {
+  account_id: Joi.string(),
+  kyc_tier: Joi.number().integer(),
+  limits_apply: Joi.boolean().description('False for merchants and where KYC limits are off'),
+  limited_currencies: Joi.array().items(Joi.string()),
+  limits: viewPart(Object.fromEntries(LIMIT_NAMES.map((name) => [name, limitSchema]))),
+  usage: Joi.array().items(
+    viewPart({
+      currency: Joi.string(),
+      day_start: timestampSchema,
+      day_resets_at: timestampSchema,
+      hour_start: timestampSchema,
+      hour_resets_at: timestampSchema,
+      debits_today: minorSchema,
+      transfers_out_today: minorSchema,
+      withdrawals_today: minorSchema,
+      transfers_out_this_hour: Joi.number().integer(),
+      remaining: viewPart({
+        daily_debits_max_minor: minorSchema,
+        daily_transfers_out_max_minor: minorSchema,
+        daily_withdrawals_max_minor: minorSchema,
+        transfers_out_per_hour_max: Joi.number().integer(),
+        balance_max_minor: minorSchema,
+      }),
+    }),
+  ),
+} satisfies ViewKeys<LimitsView>);

@@ -1,20 +1,7 @@
-import type { TableSpec } from '../batch/table-writer.js';
 import type { Unit } from '../batch/unit.js';
+import { TOPUPS } from '../shop/topups/topup-records.js';
 import { WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { Obligations } from './account-status.js';
-
-/** A PENDING top-up of an account, as a batch closing the account reads it (never written by batches). */
-export interface PendingTopup {
-  id: string;
-  account_id: string;
-}
-
-export const PENDING_TOPUPS: TableSpec<PendingTopup> = {
-  table: 'topups',
-  keyOf: (row) => row.id,
-  columns: {},
-  key: ['id'],
-};
 
 /**
  * What an account still owes or is owed, as the batch reads it (Needs.obligations): its wallets
@@ -33,8 +20,8 @@ export function obligationsOf(unit: Unit, account_id: string): Obligations {
       .all()
       .filter((withdrawal) => withdrawal.account_id === account_id && withdrawal.status === 'PENDING').length,
     pending_topups: unit
-      .table(PENDING_TOPUPS)
+      .table(TOPUPS)
       .all()
-      .filter((topup) => topup.account_id === account_id).length,
+      .filter((topup) => topup.account_id === account_id && topup.status === 'PENDING').length,
   };
 }

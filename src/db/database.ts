@@ -8,10 +8,8 @@ export type Dialect = 'postgres' | 'cockroach';
 
 /** What a pod has of the database at run time: one traffic pool (no ORM: MikroORM serves migrations only). */
 export interface Database {
-  /** Every transaction and single statement of the use cases, and the readiness probe (see TransactionRunner). */
+  /** The pod's one pool: every batch, transaction and statement, and the readiness probe. */
   tx_pool: pg.Pool;
-  /** A separate small pool for contention row locks (see TransactionRunner.lockAccounts). */
-  lock_pool: pg.Pool;
   /** The named prepared statements of this database's connections (see SqlTx). */
   statements: PreparedStatements;
   dialect: Dialect;
@@ -66,22 +64,12 @@ export async function openDatabase(config: Config, options: DatabaseOptions): Pr
     'transactions',
     options.logger,
   );
-  const lock_pool = createPool(
-    {
-      ...sessionSettings(config, options.url, `${options.application_name}:locks`),
-      max: config.db_lock_pool_max,
-      idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
-    },
-    'locks',
-    options.logger,
-  );
   return {
     tx_pool,
-    lock_pool,
     statements: new PreparedStatements(),
     dialect,
     async close() {
-      await Promise.allSettled([tx_pool.end(), lock_pool.end()]);
+      await tx_pool.end().catch(() => undefined);
     },
   };
 }

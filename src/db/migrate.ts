@@ -90,7 +90,7 @@ async function applyMigrations(options: MigrateOptions, application_name: string
 
 async function applySeeds(options: MigrateOptions, application_name: string): Promise<void> {
   await withClient(sessionSettings(options.config, options.url, `${application_name}:seeds`), async (client) => {
-    const tx = new SqlTx(client, { region: options.topology.primary_region, shard: 0 }, new PreparedStatements());
+    const tx = new SqlTx(client, new PreparedStatements());
     for (const seed of SEEDS) {
       await client.query('BEGIN');
       try {

@@ -4,13 +4,6 @@ import { asUnavailable } from './database-errors.js';
 
 export type SqlParam = string | number | boolean | null | Date | string[] | Record<string, unknown> | unknown[];
 
-export interface TxContext {
-  /** Region of the pod running the transaction. */
-  region: string;
-  /** The system-balance shard this transaction may write without racing another of this pod. */
-  shard: number;
-}
-
 /** A pooled client inside a transaction, or the pool itself for single autocommit statements. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -64,8 +57,9 @@ export function numberedPlaceholders(sql: string): string {
 export class SqlTx {
   constructor(
     private readonly connection: Queryable,
-    readonly context: TxContext,
     private readonly statements: PreparedStatements,
+    /** Counts the statement's round trip (metrics), when the caller keeps count. */
+    private readonly onRoundTrip: () => void = () => undefined,
   ) {}
 
   async rows<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
@@ -90,6 +84,7 @@ export class SqlTx {
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: readonly SqlParam[]): Promise<pg.QueryResult<R>> {
     const { text, name } = this.statements.compile(sql);
+    this.onRoundTrip();
     try {
       return await this.connection.query<R>({ text, name, values: params as unknown[] });
     } catch (error) {

@@ -4,7 +4,6 @@ import getRawBody from 'raw-body';
 import Joi from 'joi';
 import { DomainError } from '../domain/errors.js';
 import { findTextProblem } from '../domain/text.js';
-import { ReplayedFailure } from '../idempotency/command-runner.js';
 import type { AppContext } from './app-context.js';
 import { PROBLEM_CONTENT_TYPE, internalProblem, problemFor, type Problem } from './problem.js';
 
@@ -69,7 +68,6 @@ function routerProblem(ctx: AppContext): void {
 }
 
 function toProblem(ctx: AppContext, error: unknown): Problem {
-  if (error instanceof ReplayedFailure) ctx.set('Idempotent-Replayed', 'true');
   if (error instanceof DomainError) {
     if (error.code === 'unavailable') ctx.set('Retry-After', '1');
     if (error.code === 'rate_limited') ctx.set('Retry-After', String(error.extensions['retry_after_seconds'] ?? 1));

@@ -1,12 +1,12 @@
 import type Router from '@koa/router';
 import Joi from 'joi';
-import { DomainError } from '../domain/errors.js';
+import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
-import type { IdempotencyScope } from '../idempotency/command-runner.js';
+import type { RequestIdempotency } from '../batch/operation.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
 import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
-import { PROBLEM_CONTENT_TYPE, STATUS_BY_CODE, problemFor } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
 export type Auth = 'public' | 'bearer' | 'psp_signature' | 'payout_signature';
@@ -21,13 +21,24 @@ export interface RouteInput<P, Q, B> {
   /** Set for bearer routes. */
   actor: Actor;
   /** Set for idempotent routes. */
-  idempotency: IdempotencyScope;
+  idempotency: RequestIdempotency;
 }
 
 export interface RouteResult {
   status: number;
   body: unknown;
   replayed?: boolean;
+  headers?: Record<string, string>;
+}
+
+/** One documented status of a route, when a description alone does not say enough. */
+export interface ResponseDoc {
+  description: string;
+  /** Error statuses: the codes this route answers with (default: every code of the status but the Idempotency-Key ones). */
+  codes?: readonly ErrorCode[];
+  /** A JSON body of its own: for a success status instead of `response_schema`, for an error status instead of problem+json. */
+  schema?: Joi.Schema;
+  /** Headers of this answer: name -> description. */
   headers?: Record<string, string>;
 }
 
@@ -45,9 +56,17 @@ export interface RouteSpec<P = any, Q = any, B = any> {
   body?: Joi.ObjectSchema<B>;
   /** Requires Idempotency-Key; the response is stored and replayed (SPEC §4). */
   idempotent?: { success_status: number };
-  /** Documented responses: status → description (errors are problem+json). */
-  responses: Record<number, string>;
+  /**
+   * Documented responses: status -> description (errors are problem+json). /openapi.json adds what
+   * every route of its kind answers (src/http/openapi.ts implicitErrors).
+   */
+  responses: Record<number, string | ResponseDoc>;
+  /** The body of every success status (views export theirs: e.g. transactionViewSchema). */
   response_schema?: Joi.Schema;
+  /** Media type of the success answers when they are not JSON (their body is then text); several when a query picks it. */
+  response_content_type?: string | readonly string[];
+  /** False for routes that answer without the database: they never answer 503 `unavailable`. */
+  needs_database?: false;
   handler: (ctx: AppContext, input: RouteInput<P, Q, B>) => Promise<RouteResult>;
 }
 
@@ -62,6 +81,7 @@ export function readByIdRoute(spec: {
   summary: string;
   tag: string;
   read: (deps: AppContext['state']['deps'], actor: Actor, id: string) => Promise<unknown>;
+  response_schema: Joi.Schema;
 }): RouteSpec {
   return defineRoute({
     operation_id: spec.operation_id,
@@ -71,7 +91,8 @@ export function readByIdRoute(spec: {
     tag: spec.tag,
     auth: 'bearer',
     params: uuidParams,
-    responses: { 200: spec.summary, 400: 'Malformed id', 401: 'Unauthenticated', 404: 'Not found' },
+    responses: { 200: spec.summary, 400: 'Malformed id', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
+    response_schema: spec.response_schema,
     handler: async (ctx, { actor, params }) => ({ status: 200, body: await spec.read(ctx.state.deps, actor, params.id) }),
   });
 }
@@ -82,9 +103,9 @@ const BODY_OPTIONS: Joi.ValidationOptions = { convert: false, allowUnknown: fals
 const TEXT_OPTIONS: Joi.ValidationOptions = { convert: true, allowUnknown: false, abortEarly: false };
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
 
-function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown, options: Joi.ValidationOptions): T {
+function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown): T {
   if (!schema) return value as T;
-  const { value: validated, error } = schema.validate(value, options);
+  const { value: validated, error } = schema.validate(value);
   if (error) throw error;
   return validated;
 }
@@ -93,13 +114,13 @@ async function authenticate(ctx: AppContext): Promise<Actor> {
   const header = ctx.get('Authorization');
   const match = /^Bearer ([^\s]+)$/.exec(header);
   if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
-  const actor = await ctx.state.deps.tokens.verify(match[1]);
+  const actor = ctx.state.deps.tokens.verify(match[1]);
   ctx.state.actor = actor;
   ctx.state.deps.rate_limiter.take(`${actor.kind}:${actor.id}`);
   return actor;
 }
 
-function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_status: number, body: unknown): IdempotencyScope {
+function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_status: number, body: unknown): RequestIdempotency {
   const key = ctx.get('Idempotency-Key');
   if (key === '') throw new DomainError('idempotency_key_required', 'this request needs an Idempotency-Key header');
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
@@ -110,7 +131,6 @@ function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_sta
     key,
     fingerprint: requestFingerprint(ctx.method, ctx.path, body ?? null),
     success_status,
-    error_status: (code) => STATUS_BY_CODE[code],
     renderFailure: (error) => {
       const problem = problemFor(error.code, error.detail, error.extensions);
       return { status: problem.status, body: JSON.stringify({ ...problem, request_id: ctx.state.request_id }) };
@@ -130,6 +150,12 @@ function toRouterPath(path: string): string {
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
     const body_mode = SIGNED_CALLBACKS.has(spec.auth) ? 'raw' : 'json';
+    // Options compiled into the schemas once: given to validate(), Joi merges them on every call.
+    const schemas = {
+      params: spec.params?.prefs(TEXT_OPTIONS),
+      query: spec.query?.prefs(TEXT_OPTIONS),
+      body: spec.body?.prefs(BODY_OPTIONS),
+    };
     router[spec.method](spec.operation_id, toRouterPath(spec.path), requestBody(body_mode), async (ctx) => {
       const context = ctx as AppContext;
       const { body_depth_max } = context.state.deps.config.limits;
@@ -139,15 +165,15 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       const idempotency = spec.idempotent
         ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body)
         : undefined;
-      const params = validate(spec.params, { ...context.params }, TEXT_OPTIONS);
-      const query = validate(spec.query, { ...context.query }, TEXT_OPTIONS);
-      const body = validate(spec.body, context.state.body ?? (spec.body ? {} : undefined), BODY_OPTIONS);
+      const params = validate(schemas.params, { ...context.params });
+      const query = validate(schemas.query, { ...context.query });
+      const body = validate(schemas.body, context.state.body ?? (spec.body ? {} : undefined));
       const result = await spec.handler(context, {
         params,
         query,
         body,
         actor: actor as Actor,
-        idempotency: idempotency as IdempotencyScope,
+        idempotency: idempotency as RequestIdempotency,
       });
       context.status = result.status;
       context.body = result.body;
@@ -174,6 +200,7 @@ export function signedCallbackRoute(spec: {
   auth: 'psp_signature' | 'payout_signature';
   signature_header: string;
   receive: (deps: Deps, raw_body: string, signature: string) => Promise<unknown>;
+  response_schema: Joi.Schema;
 }): RouteSpec {
   return defineRoute({
     operation_id: spec.operation_id,
@@ -183,6 +210,7 @@ export function signedCallbackRoute(spec: {
     tag: spec.tag,
     auth: spec.auth,
     responses: { 200: '{ received, outcome }', 401: 'Bad, stale or missing signature', 413: 'Body over the size limit' },
+    response_schema: spec.response_schema,
     handler: async (ctx) => ({
       status: 200,
       body: await spec.receive(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get(spec.signature_header)),
@@ -200,6 +228,7 @@ export function reviewSettlementRoute(spec: {
   summary: string;
   tag: string;
   settle: (deps: Deps, actor: Actor, log_id: string, settlement: string) => Promise<unknown>;
+  response_schema: Joi.Schema;
 }): RouteSpec {
   return defineRoute({
     operation_id: spec.operation_id,
@@ -216,8 +245,9 @@ export function reviewSettlementRoute(spec: {
       401: 'Unauthenticated',
       403: 'Forbidden',
       404: 'No such event',
-      409: 'The event is not held for review',
+      409: { description: 'The event is not held for review', codes: ['invalid_state'] },
     },
+    response_schema: spec.response_schema,
     handler: async (ctx, { actor, params, body }) => ({
       status: 200,
       body: await spec.settle(ctx.state.deps, actor, params.id as string, body.settlement as string),

@@ -1,4 +1,6 @@
+import Joi from 'joi';
 import { requireAccountAccess, requireReadScope, isVisibleTo } from '../auth/access.js';
+import { idSchema, metadataViewSchema, minorSchema, timestampSchema, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { Unit } from '../batch/unit.js';
@@ -111,3 +113,18 @@ export async function getMerchantPayment(deps: AppDeps, actor: Actor, id: string
   if (posted?.type !== 'merchant_payment' || !visible) throw notFound(`merchant payment ${id}`);
   return merchantPaymentView(posted, actor.kind === 'service' || actor.id === posted.account_id);
 }
+
+export const merchantPaymentViewSchema = viewSchema('MerchantPayment', {
+  id: idSchema,
+  from_account_id: Joi.string(),
+  merchant_id: Joi.string().allow(null),
+  amount: minorSchema,
+  fee: minorSchema.description('round half up of amount x fee_bps / 10,000, at least fee_min, at most amount'),
+  net_amount: minorSchema.description('What the merchant received: amount - fee'),
+  currency: Joi.string(),
+  reference: Joi.string().allow(null),
+  metadata: metadataViewSchema,
+  transaction_id: idSchema,
+  balance_after: minorSchema.allow(null).description("The payer's balance after it: shown to the payer and to services"),
+  created_at: timestampSchema,
+} satisfies ViewKeys<ReturnType<typeof merchantPaymentView>>);

@@ -4,7 +4,6 @@ import type { WritePath } from '../batch/batcher.js';
 import type { Database } from '../db/database.js';
 import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
-import type { CommandRunner } from '../idempotency/command-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
 import type { PayoutServices } from '../withdrawals/payout-services.js';
 import type { ExportSlots } from '../statements/export-transactions.js';
@@ -22,7 +21,6 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   transactions: TransactionRunner;
-  commands: CommandRunner;
   /** Every money movement: batched, one serializable transaction per batch (src/batch). */
   writes: WritePath;
   directory: AccountDirectory;

@@ -1,9 +1,11 @@
+import Joi from 'joi';
 import { requireScope } from '../auth/access.js';
+import { minorSchema, timestampSchema, viewSchema } from '../platform/view-schema.js';
 import type { Actor } from '../auth/tokens.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { SqlTx } from '../db/sql.js';
 import { findTransaction } from '../ledger/ledger-queries.js';
-import { transactionView } from '../ledger/views.js';
+import { transactionView, transactionViewSchema } from '../ledger/views.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { TimeRange } from './time-range.js';
 
@@ -47,3 +49,12 @@ async function reportPage(
     next_cursor: last ? encodeCursor([last.created_at, last.id]) : null,
   };
 }
+
+export const largeTransactionsSchema = viewSchema('LargeTransactionsPage', {
+  from: timestampSchema,
+  to: timestampSchema,
+  currency: Joi.string(),
+  threshold: minorSchema,
+  data: Joi.array().items(transactionViewSchema),
+  next_cursor: Joi.string().allow(null),
+});

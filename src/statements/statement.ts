@@ -1,4 +1,7 @@
+import Joi from 'joi';
 import { requireAccountRead } from '../auth/access.js';
+import { transactionTypeSchema } from '../ledger/views.js';
+import { idSchema, metadataViewSchema, minorSchema, timestampSchema, viewPart, viewSchema } from '../platform/view-schema.js';
 import type { Actor } from '../auth/tokens.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
@@ -100,3 +103,31 @@ async function statementPage(
     next_cursor: last ? encodeCursor([last.created_at, int8(last.account_seq)]) : null,
   };
 }
+
+export const statementSchema = viewSchema('Statement', {
+  account_id: Joi.string(),
+  currency: Joi.string(),
+  from: timestampSchema,
+  to: timestampSchema,
+  opening_balance: minorSchema.description('The balance after the last entry before `from`'),
+  closing_balance: minorSchema.description('The balance after the last entry before `to`'),
+  totals: viewPart({
+    credits: minorSchema.description('Sum of the entries in'),
+    debits: minorSchema.description('Sum of the entries out (negative)'),
+    entries: Joi.number().integer(),
+  }).description('Of every entry of the range, not only this page'),
+  data: Joi.array().items(
+    viewPart({
+      id: idSchema,
+      transaction_id: idSchema,
+      type: transactionTypeSchema,
+      amount: minorSchema,
+      balance_after: minorSchema,
+      reason: Joi.string().allow(null),
+      reference: Joi.string().allow(null),
+      metadata: metadataViewSchema,
+      created_at: timestampSchema,
+    }),
+  ),
+  next_cursor: Joi.string().allow(null),
+});

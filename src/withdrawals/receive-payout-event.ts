@@ -1,4 +1,6 @@
+import Joi from 'joi';
 import type { Unit } from '../batch/unit.js';
+import { unionMembers, viewSchema } from '../platform/view-schema.js';
 import { DomainError } from '../domain/errors.js';
 import type { LedgerLimits } from '../ledger/posting.js';
 import type { AppDeps } from '../platform/deps.js';
@@ -11,6 +13,25 @@ import { PAYOUT_EVENTS, WITHDRAWALS, type PayoutEventRecord } from './withdrawal
 import { decidePayoutEvent, type PayoutOutcome } from './withdrawal-state-machine.js';
 
 export type PayoutEventOutcome = PayoutOutcome | 'duplicate' | 'conflict' | 'malformed' | 'unknown_withdrawal';
+
+export const payoutEventReceiptSchema = viewSchema('PayoutEventReceipt', {
+  received: Joi.valid(true),
+  outcome: Joi.string().valid(
+    ...unionMembers<PayoutEventOutcome>({
+      paid: true,
+      failed: true,
+      already_paid: true,
+      already_failed: true,
+      contradiction: true,
+      amount_mismatch: true,
+      payout_mismatch: true,
+      duplicate: true,
+      conflict: true,
+      malformed: true,
+      unknown_withdrawal: true,
+    }),
+  ),
+});
 
 type Receipt = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'conflict'; key: string; recorded: PayoutEventRecord };
 

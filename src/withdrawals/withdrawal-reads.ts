@@ -1,5 +1,6 @@
 import { isVisibleTo, requireAccountRead, requireReadScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
+import { requireAccountExists } from '../accounts/account-repository.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { SqlTx } from '../db/sql.js';
 import { notFound } from '../domain/errors.js';
@@ -51,13 +52,14 @@ export async function getWithdrawal(deps: AppDeps, actor: Actor, id: string) {
 export async function listWithdrawals(deps: AppDeps, actor: Actor, account_id: string, page: { limit: number; cursor?: string }) {
   requireAccountRead(actor, account_id, 'money');
   const before = decodeCursor(page.cursor, ['number'])?.[0];
-  const rows = await deps.transactions.read((tx) =>
-    tx.rows<Record<string, unknown>>(
+  const rows = await deps.transactions.read(async (tx) => {
+    await requireAccountExists(tx, account_id);
+    return tx.rows<Record<string, unknown>>(
       `SELECT * FROM withdrawals WHERE account_id = ? ${before === undefined ? '' : 'AND account_seq < ?'}
        ORDER BY account_seq DESC LIMIT ?`,
       [account_id, ...(before === undefined ? [] : [before]), page.limit + 1],
-    ),
-  );
+    );
+  });
   const withdrawals = rows.map(toWithdrawalRecord);
   const last = withdrawals.length > page.limit ? withdrawals[page.limit - 1] : undefined;
   return {

@@ -1,4 +1,15 @@
-import type { PayoutEventRecord, WithdrawalRecord } from './withdrawal-records.js';
+import Joi from 'joi';
+import {
+  idSchema,
+  metadataViewSchema,
+  minorSchema,
+  timestampSchema,
+  unionMembers,
+  viewPart,
+  viewSchema,
+  type ViewKeys,
+} from '../platform/view-schema.js';
+import type { PayoutEventRecord, WithdrawalRecord, WithdrawalStatus } from './withdrawal-records.js';
 
 /** A payout callback as a withdrawal shows it. */
 function eventView(event: PayoutEventRecord) {
@@ -51,3 +62,40 @@ export function withdrawalView(withdrawal: WithdrawalRecord, events: readonly Pa
   };
 }
 export type WithdrawalView = ReturnType<typeof withdrawalView>;
+
+const statusSchema = Joi.string().valid(...unionMembers<WithdrawalStatus>({ PENDING: true, PAID: true, FAILED: true }));
+
+export const payoutEventReviewSchema = viewSchema('PayoutEventReview', {
+  event_id: Joi.string().description("The provider's event id"),
+  log_id: Joi.string().description('Its key in the payout event log: what PUT /v1/payouts/events/{id}/review takes'),
+  outcome: Joi.string(),
+  reason: Joi.string().allow(null).description('Why it is held for review'),
+  received_at: timestampSchema,
+  settled_at: timestampSchema.allow(null),
+  settlement: Joi.string().allow(null).description("The operator's note once settled"),
+} satisfies ViewKeys<ReturnType<typeof payoutReviewView>>);
+
+export const withdrawalViewSchema = viewSchema('Withdrawal', {
+  id: idSchema,
+  account_id: Joi.string(),
+  amount: minorSchema,
+  currency: Joi.string(),
+  destination: viewPart({ type: Joi.string(), reference: Joi.string() }),
+  status: statusSchema,
+  payout_id: Joi.string().allow(null).description("The provider's payout, once it accepted the payout call or a callback named it"),
+  provider_status: Joi.string().allow(null).description('What the provider said of the payout when it accepted it'),
+  failure_reason: Joi.string().allow(null),
+  debit_transaction_id: idSchema.description('The ledger transaction that moved the money to @payouts_pending'),
+  settlement_transaction_id: idSchema.allow(null).description('To @payouts (PAID) or back to the wallet (FAILED)'),
+  status_history: Joi.array().items(viewPart({ status: statusSchema, reason: Joi.string().allow(null), at: timestampSchema })),
+  needs_reconciliation: Joi.boolean().description('PENDING for longer than WITHDRAWAL_PENDING_TIMEOUT_SECONDS'),
+  metadata: metadataViewSchema,
+  events: Joi.array().items(
+    viewPart({ id: Joi.string(), log_id: Joi.string(), type: Joi.string(), outcome: Joi.string(), received_at: timestampSchema }),
+  ),
+  review: Joi.array().items(payoutEventReviewSchema).description('Callbacks that could not be applied'),
+  review_reason: Joi.string().allow(null).description('The latest reason nobody has settled yet'),
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+  settled_at: timestampSchema.allow(null),
+} satisfies ViewKeys<WithdrawalView>);

@@ -26,12 +26,12 @@ function pool(overrides: Partial<pg.PoolConfig> = {}, url = inject('database_url
 }
 
 function sql(queryable: Pick<pg.PoolClient, 'query'>): SqlTx {
-  return new SqlTx(queryable, { region: 'eu-west', shard: 0 }, new PreparedStatements());
+  return new SqlTx(queryable, new PreparedStatements());
 }
 
 /** A pod's data layer (TransactionRunner) over `tx_pool`. */
 function runnerOver(tx_pool: pg.Pool) {
-  const db: Database = { tx_pool, lock_pool: tx_pool, statements: new PreparedStatements(), dialect: 'postgres', close: async () => {} };
+  const db: Database = { tx_pool, statements: new PreparedStatements(), dialect: 'postgres', close: async () => {} };
   const config = testConfig({ TX_ATTEMPTS_MAX: '2', TX_BACKOFF_BASE_MS: '1', TX_BACKOFF_MAX_MS: '2' });
   const options = { config, topology: loadTopology(), region: 'eu-west', database_url: '', host: '', port: 0, logger };
   return buildDeps({ ...options, process_metrics: false, run_workers: false }, db).transactions;

@@ -26,7 +26,6 @@ beforeAll(async () => {
     DATABASE_URL: database.url,
     LOG_LEVEL: 'error',
     DB_POOL_MAX: '6',
-    DB_LOCK_POOL_MAX: '2',
     JOB_LEASE_MS: String(LEASE_MS),
   };
   pods.push(...(await Promise.all(['eu-west', 'us-east'].map((region) => forkPod(region, env)))));

@@ -1,23 +1,21 @@
 import Joi from 'joi';
 import { createAccount } from '../../accounts/create-account.js';
 import { getAccount, listWallets } from '../../accounts/get-account.js';
+import { accountViewSchema, walletViewSchema } from '../../accounts/account-repository.js';
 import { currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import type { Topology } from '../../platform/regions.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { walletsAsOf } from '../../statements/past-balances.js';
 import { pastInstant } from '../../statements/time-range.js';
-import { accountIdSchema, accountParams, instantSchema, walletSchema } from './schemas.js';
+import { timestampSchema, viewSchema } from '../../platform/view-schema.js';
+import { accountIdSchema, accountParams, instantSchema } from './schemas.js';
 
-const accountSchema = Joi.object({
-  id: Joi.string().required(),
-  kind: Joi.string().valid('player', 'merchant', 'system').required(),
-  home_region: Joi.string().required(),
-  status: Joi.string().valid('active', 'frozen', 'closed').required(),
-  kyc_tier: Joi.number().integer().valid(0, 1, 2).required(),
-  fee_plan: Joi.object({ fee_bps: Joi.number().integer().required(), fee_min: Joi.number().integer().required() }).allow(null).required(),
-  created_at: Joi.string().isoDate().required(),
-  wallets: Joi.array().items(walletSchema).required(),
+/** The wallets of an account, now or (with `as_of`) as they were at an instant. */
+const walletPageSchema = viewSchema('WalletPage', {
+  data: Joi.array().items(walletViewSchema),
+  next_cursor: Joi.valid(null),
+  as_of: timestampSchema.optional().description('The instant the balances are of, when asked for'),
 });
 
 export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
@@ -45,10 +43,10 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
         400: 'Invalid request',
         401: 'Unauthenticated',
         403: 'Forbidden',
-        409: 'Account id taken',
+        409: { description: 'Account id taken', codes: ['already_exists'] },
         422: 'Idempotency-Key reused',
       },
-      response_schema: accountSchema,
+      response_schema: accountViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createAccount(ctx.state.deps, actor, body, idempotency),
     }),
     defineRoute({
@@ -60,7 +58,7 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       auth: 'bearer',
       params: accountParams,
       responses: { 200: 'The account', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
-      response_schema: accountSchema,
+      response_schema: accountViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getAccount(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -75,7 +73,7 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       params: accountParams,
       query: Joi.object({ as_of: instantSchema }),
       responses: { 200: 'The wallets', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
-      response_schema: Joi.object({ data: Joi.array().items(walletSchema), next_cursor: Joi.valid(null), as_of: Joi.string().isoDate() }),
+      response_schema: walletPageSchema,
       handler: async (ctx, { actor, params, query }) => {
         const { deps } = ctx.state;
         if (query.as_of === undefined) return { status: 200, body: { data: await listWallets(deps, actor, params.id), next_cursor: null } };

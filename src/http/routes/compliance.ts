@@ -1,6 +1,15 @@
 import Joi from 'joi';
 import { changeAccountStatus } from '../../compliance/change-account-status.js';
-import { getAccountLimits, listComplianceActions, listReviewFlags, resolveReviewFlag } from '../../compliance/compliance-reads.js';
+import {
+  complianceActionViewSchema,
+  getAccountLimits,
+  listComplianceActions,
+  listReviewFlags,
+  resolveReviewFlag,
+  reviewFlagViewSchema,
+} from '../../compliance/compliance-reads.js';
+import { limitsViewSchema } from '../../compliance/limits-view.js';
+import { accountViewSchema } from '../../accounts/account-view.js';
 import { LIMIT_NAMES } from '../../compliance/kyc-tiers.js';
 import type { StatusAction } from '../../compliance/account-status.js';
 import { setKycTier } from '../../compliance/set-kyc-tier.js';
@@ -8,18 +17,9 @@ import { setLimitOverrides } from '../../compliance/set-limit-overrides.js';
 import type { Config } from '../../platform/config.js';
 import { limitValueSchema } from '../../platform/wallet-config.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, playerAccountParams, uuidParams } from './schemas.js';
+import { accountIdSchema, pageQuery, pageSchema, playerAccountParams, uuidParams } from './schemas.js';
 
 const reason = Joi.string().min(1).max(500);
-
-const limitsResponseSchema = Joi.object({
-  account_id: Joi.string(),
-  kyc_tier: Joi.number().integer(),
-  limits_apply: Joi.boolean(),
-  limited_currencies: Joi.array().items(Joi.string()),
-  limits: Joi.object().pattern(Joi.string(), Joi.object({ value: Joi.alternatives(Joi.number(), Joi.boolean()), source: Joi.string() })),
-  usage: Joi.array().items(Joi.object().unknown(true)),
-});
 
 function statusRoute(action: StatusAction, summary: string): RouteSpec {
   return defineRoute({
@@ -38,10 +38,14 @@ function statusRoute(action: StatusAction, summary: string): RouteSpec {
       401: 'Unauthenticated',
       403: 'Requires compliance:write',
       404: 'No such account',
-      409: action === 'close' ? 'Not at zero, something pending, or closed already' : 'Not in a status this applies to',
+      409: {
+        description: action === 'close' ? 'Not at zero, something pending, or closed already' : 'Not in a status this applies to',
+        codes: ['invalid_state', 'account_closed'],
+      },
       422: 'Idempotency-Key reused',
       503: 'Retry with the same key',
     },
+    response_schema: accountViewSchema,
     handler: async (ctx, { actor, params, body, idempotency }) =>
       changeAccountStatus(ctx.state.deps, actor, { account_id: params.id, action, ...body }, idempotency),
   });
@@ -73,8 +77,9 @@ export function complianceRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        409: 'Closed',
+        409: { description: 'Closed', codes: ['account_closed'] },
       },
+      response_schema: accountViewSchema,
       handler: async (ctx, { actor, params, body }) => ({
         status: 200,
         body: await setKycTier(ctx.state.deps, actor, { account_id: params.id, tier: body.tier, reason: body.reason }),
@@ -89,7 +94,7 @@ export function complianceRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: playerAccountParams,
       responses: { 200: 'The limits', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
-      response_schema: limitsResponseSchema,
+      response_schema: limitsViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getAccountLimits(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -108,9 +113,9 @@ export function complianceRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        409: 'Closed',
+        409: { description: 'Closed', codes: ['account_closed'] },
       },
-      response_schema: limitsResponseSchema,
+      response_schema: limitsViewSchema,
       handler: async (ctx, { actor, params, body }) => ({
         status: 200,
         body: await setLimitOverrides(ctx.state.deps, actor, { account_id: params.id, changes: body }),
@@ -125,7 +130,8 @@ export function complianceRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: playerAccountParams,
       query: page,
-      responses: { 200: 'A page of actions', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden' },
+      responses: { 200: 'A page of actions', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: pageSchema('ComplianceActionPage', complianceActionViewSchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await listComplianceActions(ctx.state.deps, actor, params.id, query),
@@ -143,6 +149,7 @@ export function complianceRoutes(config: Config): RouteSpec[] {
         account_id: accountIdSchema,
       }),
       responses: { 200: 'A page of flags', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden' },
+      response_schema: pageSchema('ReviewFlagPage', reviewFlagViewSchema),
       handler: async (ctx, { actor, query }) => ({ status: 200, body: await listReviewFlags(ctx.state.deps, actor, query) }),
     }),
     defineRoute({
@@ -155,6 +162,7 @@ export function complianceRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({ resolution: Joi.string().min(1).max(1000).required() }),
       responses: { 200: 'The resolved flag', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such flag' },
+      response_schema: reviewFlagViewSchema,
       handler: async (ctx, { actor, params, body }) => ({
         status: 200,
         body: await resolveReviewFlag(ctx.state.deps, actor, params.id, body.resolution),

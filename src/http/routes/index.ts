@@ -8,6 +8,7 @@ import { complianceRoutes } from './compliance.js';
 import { merchantRoutes } from './merchants.js';
 import { withdrawalRoutes } from './withdrawals.js';
 import { statementRoutes } from './statements.js';
+import { docsRoutes } from './docs.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
 import { topupRoutes } from './topups.js';
@@ -30,6 +31,6 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
   ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));
-  const routes: RouteSpec[] = [...operationRoutes(openapi), ...api];
+  const routes: RouteSpec[] = [...operationRoutes(openapi), ...docsRoutes(), ...api];
   return routes;
 }

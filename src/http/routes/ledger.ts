@@ -8,6 +8,7 @@ import { refundTransaction } from '../../ledger/refund-transaction.js';
 import { captureHoldRequest, voidHoldRequest } from '../../ledger/settle-hold.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
+import { historyEntrySchema, holdViewSchema, transactionViewSchema, transferViewSchema } from '../../ledger/views.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import {
   accountIdSchema,
@@ -16,6 +17,7 @@ import {
   metadataFilterQuery,
   metadataSchema,
   pageQuery,
+  pageSchema,
   playerAccountParams,
   uuidParams,
 } from './schemas.js';
@@ -40,20 +42,29 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
     401: 'Unauthenticated',
     403: 'Forbidden',
     404: 'No such account',
-    409: 'Insufficient funds',
-    422: 'Currency mismatch or Idempotency-Key reused',
+    409: {
+      description: 'Insufficient funds, the wallet cannot receive this amount, or the account is frozen or closed',
+      codes: ['insufficient_funds', 'invalid_state', 'account_frozen', 'account_closed'],
+    },
+    422: {
+      description:
+        'No wallet in this currency, a KYC limit (limit_exceeded: limit, value, remaining, resets_at), or Idempotency-Key reused',
+      codes: ['currency_mismatch', 'limit_exceeded'],
+    },
     503: 'Retry with the same key',
-  };
+  } as const;
   const holdResponses = {
-    201: 'The hold',
     400: 'Invalid request',
     401: 'Unauthenticated',
     403: 'Forbidden',
     404: 'No such hold',
-    409: 'Invalid state or insufficient funds',
-    422: 'Idempotency-Key reused',
+    409: {
+      description: 'The hold is not ACTIVE or belongs to an order or a purchase request, or the account is frozen (capture) or closed',
+      codes: ['invalid_state', 'account_frozen', 'account_closed'],
+    },
+    422: { description: 'A KYC limit (capture), or Idempotency-Key reused', codes: ['limit_exceeded'] },
     503: 'Retry with the same key',
-  };
+  } as const;
   const movementRoute = (operation_id: string, resource: 'credits' | 'debits', summary: string, run: typeof creditWallet) =>
     defineRoute({
       operation_id,
@@ -66,6 +77,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: playerAccountParams,
       body: movementBody,
       responses: transactionResponses,
+      response_schema: transactionViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         run(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
     });
@@ -82,7 +94,15 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       idempotent: { success_status: 201 },
       params: uuidParams,
       body: Joi.object({ amount, reason: text(200) }),
-      responses: { ...transactionResponses, 422: 'Refund exceeds what is left, or Idempotency-Key reused' },
+      responses: {
+        ...transactionResponses,
+        409: {
+          description: 'Not a refundable transaction, the wallet cannot receive this amount, or the account is closed',
+          codes: ['invalid_state', 'account_closed'],
+        },
+        422: { description: 'Refund exceeds what is left, or Idempotency-Key reused', codes: ['refund_exceeds_remaining'] },
+      },
+      response_schema: transactionViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         refundTransaction(ctx.state.deps, actor, { transaction_id: params.id, ...body }, idempotency),
     }),
@@ -92,6 +112,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       summary: 'A ledger transaction with its entries',
       tag: 'credits',
       read: getTransaction,
+      response_schema: transactionViewSchema,
     }),
     defineRoute({
       operation_id: 'listAccountTransactions',
@@ -104,7 +125,8 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: accountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }).pattern(filter.pattern, filter.value),
-      responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
+      responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: pageSchema('HistoryPage', historyEntrySchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await accountHistory(ctx.state.deps, actor, params.id, {
@@ -131,10 +153,30 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         reference: text(200),
         metadata,
       }),
-      responses: holdResponses,
+      responses: {
+        ...holdResponses,
+        201: 'The ACTIVE hold',
+        404: 'No such account',
+        409: {
+          description: 'Insufficient funds, or the account is frozen or closed',
+          codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
+        },
+        422: {
+          description: 'No wallet in this currency, a KYC limit on what the account may spend, or Idempotency-Key reused',
+          codes: ['currency_mismatch', 'limit_exceeded'],
+        },
+      },
+      response_schema: holdViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createHold(ctx.state.deps, actor, body, idempotency),
     }),
-    readByIdRoute({ operation_id: 'getHold', path: '/v1/holds/{id}', summary: 'A hold', tag: 'holds', read: getHold }),
+    readByIdRoute({
+      operation_id: 'getHold',
+      path: '/v1/holds/{id}',
+      summary: 'A hold',
+      tag: 'holds',
+      read: getHold,
+      response_schema: holdViewSchema,
+    }),
     defineRoute({
       operation_id: 'captureHold',
       method: 'post',
@@ -146,6 +188,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({ amount }),
       responses: { ...holdResponses, 200: 'The captured hold' },
+      response_schema: holdViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         captureHoldRequest(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
     }),
@@ -160,6 +203,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({}),
       responses: { ...holdResponses, 200: 'The voided hold' },
+      response_schema: holdViewSchema,
       handler: async (ctx, { actor, params, idempotency }) => voidHoldRequest(ctx.state.deps, actor, params.id, idempotency),
     }),
     defineRoute({
@@ -183,11 +227,28 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       responses: {
         ...transactionResponses,
         201: 'The transfer',
-        409: 'Insufficient funds, or the recipient cannot receive this amount',
-        422: 'The recipient cannot receive this currency, or Idempotency-Key reused',
+        400: 'Invalid request, or the same account on both sides',
+        404: 'No such account',
+        409: {
+          description:
+            'Insufficient funds, the recipient cannot receive this amount, the sender is frozen or closed, or the recipient is closed',
+          codes: ['insufficient_funds', 'invalid_state', 'account_frozen', 'account_closed'],
+        },
+        422: {
+          description: "The recipient cannot receive this currency, a KYC limit of the sender's, or Idempotency-Key reused",
+          codes: ['currency_mismatch', 'limit_exceeded'],
+        },
       },
+      response_schema: transferViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createTransfer(ctx.state.deps, actor, body, idempotency),
     }),
-    readByIdRoute({ operation_id: 'getTransfer', path: '/v1/transfers/{id}', summary: 'A transfer', tag: 'transfers', read: getTransfer }),
+    readByIdRoute({
+      operation_id: 'getTransfer',
+      path: '/v1/transfers/{id}',
+      summary: 'A transfer',
+      tag: 'transfers',
+      read: getTransfer,
+      response_schema: transferViewSchema,
+    }),
   ];
 }

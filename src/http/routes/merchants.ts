@@ -1,24 +1,9 @@
 import Joi from 'joi';
 import { amountSchema, currencySchema } from '../../domain/money.js';
-import { getMerchantPayment, payMerchant } from '../../merchants/pay-merchant.js';
+import { getMerchantPayment, merchantPaymentViewSchema, payMerchant } from '../../merchants/pay-merchant.js';
 import type { Config } from '../../platform/config.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, metadataSchema, uuidParams } from './schemas.js';
-
-const merchantPaymentSchema = Joi.object({
-  id: Joi.string().required(),
-  from_account_id: Joi.string().required(),
-  merchant_id: Joi.string().allow(null).required(),
-  amount: Joi.number().integer().required(),
-  fee: Joi.number().integer().required(),
-  net_amount: Joi.number().integer().required(),
-  currency: Joi.string().required(),
-  reference: Joi.string().allow(null).required(),
-  metadata: Joi.object().pattern(Joi.string(), Joi.string().allow('')).required(),
-  transaction_id: Joi.string().required(),
-  balance_after: Joi.number().integer().allow(null).required(),
-  created_at: Joi.string().isoDate().required(),
-});
 
 export function merchantRoutes(config: Config): RouteSpec[] {
   return [
@@ -46,11 +31,17 @@ export function merchantRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such payer or merchant',
-        409: 'Insufficient funds, or the payer is frozen or closed',
-        422: 'The merchant takes no payment in this currency, a KYC limit, or Idempotency-Key reused',
+        409: {
+          description: 'Insufficient funds, the payer frozen or closed, or a merchant that cannot receive this',
+          codes: ['insufficient_funds', 'invalid_state', 'account_frozen', 'account_closed'],
+        },
+        422: {
+          description: 'The merchant takes no payment in this currency, a KYC limit, or Idempotency-Key reused',
+          codes: ['currency_mismatch', 'limit_exceeded'],
+        },
         503: 'Retry with the same key',
       },
-      response_schema: merchantPaymentSchema,
+      response_schema: merchantPaymentViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => payMerchant(ctx.state.deps, actor, body, idempotency),
     }),
     defineRoute({
@@ -62,7 +53,7 @@ export function merchantRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: uuidParams,
       responses: { 200: 'The merchant payment', 400: 'Malformed id', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
-      response_schema: merchantPaymentSchema,
+      response_schema: merchantPaymentViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getMerchantPayment(ctx.state.deps, actor, params.id) }),
     }),
   ];

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { DomainError } from '../../domain/errors.js';
 import { ACCOUNT_ID_PATTERN, UUID_PATTERN } from '../../domain/ids.js';
+import { METADATA_KEY_PATTERN, viewSchema } from '../../platform/view-schema.js';
 import type { WalletConfig } from '../../platform/wallet-config.js';
 
 export const accountIdSchema = Joi.string().pattern(ACCOUNT_ID_PATTERN).messages({
@@ -29,15 +30,13 @@ export function pageQuery(page_size_max: number, page_size_default: number, extr
   });
 }
 
-export const walletSchema = Joi.object({
-  currency: Joi.string().required(),
-  balance: Joi.number().integer().required(),
-  held: Joi.number().integer().required(),
-  available: Joi.number().integer().required(),
-});
-
-/** Characters of a metadata key (SPEC §10). */
-export const METADATA_KEY_PATTERN = /^[A-Za-z0-9_.-]+$/;
+/** SPEC §4 lists, `{ data: [...], next_cursor }`, named `id` in /openapi.json. */
+export function pageSchema(id: string, item: Joi.Schema): Joi.ObjectSchema {
+  return viewSchema(id, {
+    data: Joi.array().items(item),
+    next_cursor: Joi.string().allow(null).description('Pass as `cursor` for the next page; null on the last page'),
+  });
+}
 
 /**
  * `metadata` on money objects (SPEC §10), one schema for every route that takes it: at most

@@ -2,8 +2,8 @@ import Joi from 'joi';
 import { currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { exportTransactions } from '../../statements/export-transactions.js';
-import { largeTransactions } from '../../statements/large-transactions.js';
-import { accountStatement } from '../../statements/statement.js';
+import { largeTransactions, largeTransactionsSchema } from '../../statements/large-transactions.js';
+import { accountStatement, statementSchema } from '../../statements/statement.js';
 import { timeRange } from '../../statements/time-range.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { instantSchema, pageQuery, playerAccountParams } from './schemas.js';
@@ -28,6 +28,7 @@ export function statementRoutes(config: Config): RouteSpec[] {
         to: instantSchema.required(),
       }),
       responses: { 200: 'A statement page', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: statementSchema,
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await accountStatement(ctx.state.deps, actor, {
@@ -60,6 +61,7 @@ export function statementRoutes(config: Config): RouteSpec[] {
         403: 'Forbidden',
         503: 'Too many exports streaming in this pod',
       },
+      response_content_type: ['text/csv', 'application/x-ndjson'],
       handler: async (ctx, { actor, query }) => {
         const range = timeRange(query.from, query.to, wallet.export_range_max_days, Date.now());
         const body = await exportTransactions(ctx.state.deps, actor, range, query.format);
@@ -88,6 +90,7 @@ export function statementRoutes(config: Config): RouteSpec[] {
         threshold: Joi.number().integer().min(1).max(limits.amount_max_minor).required(),
       }),
       responses: { 200: 'A page of transactions', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden' },
+      response_schema: largeTransactionsSchema,
       handler: async (ctx, { actor, query }) => ({
         status: 200,
         body: await largeTransactions(ctx.state.deps, actor, {

@@ -2,9 +2,10 @@ import Joi from 'joi';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { createTopup } from '../../shop/topups/create-topup.js';
-import { receivePspEvent } from '../../shop/topups/receive-psp-event.js';
+import { pspEventReceiptSchema, receivePspEvent } from '../../shop/topups/receive-psp-event.js';
 import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
+import { pspEventReviewSchema, topupViewSchema } from '../../shop/topups/topup-repository.js';
 import { defineRoute, readByIdRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, metadataSchema } from './schemas.js';
 
@@ -30,8 +31,10 @@ export function topupRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        422: 'Idempotency-Key reused',
+        409: { description: 'The account is closed', codes: ['account_closed'] },
+        422: { description: "The KYC tier's maximum balance, or Idempotency-Key reused", codes: ['limit_exceeded'] },
       },
+      response_schema: topupViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createTopup(ctx.state.deps, actor, body, idempotency),
     }),
     readByIdRoute({
@@ -40,6 +43,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
       summary: 'A top-up (PENDING, SUCCEEDED, FAILED or REVERSED) with its reversals, PSP events and what is held for review',
       tag: 'topups',
       read: getTopup,
+      response_schema: topupViewSchema,
     }),
     signedCallbackRoute({
       operation_id: 'receivePspEvent',
@@ -51,6 +55,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
       auth: 'psp_signature',
       signature_header: 'Psp-Signature',
       receive: receivePspEvent,
+      response_schema: pspEventReceiptSchema,
     }),
     reviewSettlementRoute({
       operation_id: 'settlePspEventReview',
@@ -60,6 +65,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
         'the note says what was done; nothing moves, reconciliation stops reporting it',
       tag: 'topups',
       settle: settlePspEventReview,
+      response_schema: pspEventReviewSchema,
     }),
   ];
 }

@@ -2,36 +2,12 @@ import Joi from 'joi';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { createWithdrawal } from '../../withdrawals/create-withdrawal.js';
-import { receivePayoutEvent } from '../../withdrawals/receive-payout-event.js';
+import { payoutEventReceiptSchema, receivePayoutEvent } from '../../withdrawals/receive-payout-event.js';
+import { payoutEventReviewSchema, withdrawalViewSchema } from '../../withdrawals/withdrawal-view.js';
 import { settlePayoutEventReview } from '../../withdrawals/settle-payout-event-review.js';
 import { getWithdrawal, listWithdrawals } from '../../withdrawals/withdrawal-reads.js';
 import { defineRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, metadataSchema, pageQuery, playerAccountParams, uuidParams } from './schemas.js';
-
-const withdrawalSchema = Joi.object({
-  id: Joi.string().required(),
-  account_id: Joi.string().required(),
-  amount: Joi.number().integer().required(),
-  currency: Joi.string().required(),
-  destination: Joi.object({ type: Joi.string(), reference: Joi.string() }).required(),
-  status: Joi.string().valid('PENDING', 'PAID', 'FAILED').required(),
-  payout_id: Joi.string().allow(null).required(),
-  provider_status: Joi.string().allow(null).required(),
-  failure_reason: Joi.string().allow(null).required(),
-  debit_transaction_id: Joi.string().required(),
-  settlement_transaction_id: Joi.string().allow(null).required(),
-  status_history: Joi.array()
-    .items(Joi.object({ status: Joi.string(), reason: Joi.string().allow(null), at: Joi.string() }))
-    .required(),
-  needs_reconciliation: Joi.boolean().required(),
-  metadata: Joi.object().pattern(Joi.string(), Joi.string().allow('')).required(),
-  events: Joi.array().items(Joi.object().unknown(true)).required(),
-  review: Joi.array().items(Joi.object().unknown(true)).required(),
-  review_reason: Joi.string().allow(null).required(),
-  created_at: Joi.string().isoDate().required(),
-  updated_at: Joi.string().isoDate().required(),
-  settled_at: Joi.string().isoDate().allow(null).required(),
-});
+import { accountIdSchema, metadataSchema, pageQuery, pageSchema, playerAccountParams, uuidParams } from './schemas.js';
 
 export function withdrawalRoutes(config: Config): RouteSpec[] {
   return [
@@ -63,13 +39,19 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        409: 'Insufficient funds, or the account is frozen or closed',
-        422:
-          'No wallet in this currency, a KYC limit (withdrawals_allowed, withdrawal_max_minor, daily_withdrawals_max_minor), ' +
-          'or Idempotency-Key reused',
+        409: {
+          description: 'Insufficient funds, or the account is frozen or closed',
+          codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
+        },
+        422: {
+          description:
+            'No wallet in this currency, a KYC limit (withdrawals_allowed, withdrawal_max_minor, daily_withdrawals_max_minor), ' +
+            'or Idempotency-Key reused',
+          codes: ['currency_mismatch', 'limit_exceeded'],
+        },
         503: 'Retry with the same key',
       },
-      response_schema: withdrawalSchema,
+      response_schema: withdrawalViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createWithdrawal(ctx.state.deps, actor, body, idempotency),
     }),
     defineRoute({
@@ -81,7 +63,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: uuidParams,
       responses: { 200: 'The withdrawal', 400: 'Malformed id', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
-      response_schema: withdrawalSchema,
+      response_schema: withdrawalViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getWithdrawal(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -94,6 +76,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       params: playerAccountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
       responses: { 200: 'A page of withdrawals', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: pageSchema('WithdrawalPage', withdrawalViewSchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await listWithdrawals(ctx.state.deps, actor, params.id, query),
@@ -109,6 +92,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       auth: 'payout_signature',
       signature_header: 'Payout-Signature',
       receive: receivePayoutEvent,
+      response_schema: payoutEventReceiptSchema,
     }),
     reviewSettlementRoute({
       operation_id: 'settlePayoutEventReview',
@@ -116,6 +100,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       summary: 'Settle a payout callback held for review (admin): {id} is its log_id; nothing moves, reconciliation stops reporting it',
       tag: 'withdrawals',
       settle: settlePayoutEventReview,
+      response_schema: payoutEventReviewSchema,
     }),
   ];
 }

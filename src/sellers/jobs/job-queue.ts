@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { SqlTx } from '../../db/sql.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { autocommit } from '../guard/autocommit.js';
-import type { JobKind } from './job-records.js';
 
 /**
  * Durable jobs in the database, claimed by any pod with a lease: `FOR UPDATE SKIP LOCKED` lets
@@ -11,6 +10,9 @@ import type { JobKind } from './job-records.js';
  * gets a fresh lease token; every write a job makes checks it (fencing), so a pod that lost its
  * lease cannot write over its successor.
  */
+/** What a durable job works on: a purchase request's seller calls, a withdrawal's payout call. */
+export type JobKind = 'purchase' | 'payout';
+
 export interface ClaimedJob {
   id: string;
   kind: JobKind;
@@ -30,12 +32,6 @@ export class LeaseLost extends Error {
     super(`the lease of job ${job_id} was taken over`);
     this.name = 'LeaseLost';
   }
-}
-
-export async function insertJob(tx: SqlTx, job: { kind: JobKind; subject_id: string; region: string }): Promise<string> {
-  const id = randomUUID();
-  await tx.execute('INSERT INTO jobs (id, kind, subject_id, crdb_region) VALUES (?, ?, ?, ?)', [id, job.kind, job.subject_id, job.region]);
-  return id;
 }
 
 const CLAIMABLE = 'finished_at IS NULL AND run_after <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())';

@@ -1,8 +1,7 @@
 import type { SellerDeps } from '../seller-services.js';
 import type { PeriodicTask } from '../../platform/worker.js';
 import { JobLease } from './job-lease.js';
-import { claimJobOf, claimJobs, LeaseLost, releaseJob, type ClaimedJob } from './job-queue.js';
-import type { JobKind } from './job-records.js';
+import { claimJobOf, claimJobs, LeaseLost, releaseJob, type ClaimedJob, type JobKind } from './job-queue.js';
 
 // Jobs claimed per poll at most, so one pod does not grab a backlog other pods could share.
 const CLAIM_BATCH_MAX = 16;

@@ -1,26 +1,23 @@
-import { captureHoldIn } from '../../ledger/hold-sql.js';
-import { releaseHold } from '../../ledger/hold-sql.js';
-import { findHold } from '../../ledger/ledger-queries.js';
+import { captureHold, releaseHold } from '../../ledger/holds.js';
 import type { ClaimedJob } from '../jobs/job-queue.js';
-import { assertLeaseIn, finishJobIn, rescheduleJobIn } from '../jobs/job-queue.js';
+import { assertLeaseIn, finishJobIn, LeaseLost, rescheduleJobIn } from '../jobs/job-queue.js';
 import type { AppDeps } from '../../platform/deps.js';
 import type { SellerOrder } from '../client/seller-protocol.js';
 import { sellerMetrics } from '../seller-metrics.js';
 import { invariant } from '../../domain/errors.js';
 import { orderIdempotencyKey } from './purchase-context.js';
 import { settleConfirmedOrder, type ReviewCause } from './purchase-outcome.js';
+import { confirmAttempt, finishJob, finishRequest, holdsLease, markForReview, pendingRequest } from './purchase-book.js';
 import {
-  confirmAttempt,
-  finishRequest,
   findPurchaseRequest,
-  markForReview,
+  markForReview as markForReviewIn,
   noteAttempt,
   type Attempt,
   type FinalFields,
   type PurchaseRequest,
 } from './purchase-repository.js';
 
-type Deps = Pick<AppDeps, 'transactions' | 'config' | 'logger' | 'metrics'>;
+type Deps = Pick<AppDeps, 'transactions' | 'writes' | 'config' | 'logger' | 'metrics'>;
 /** A request this run flagged for review; `first`: it was not flagged before. */
 type Reviewed = { review: ReviewCause; first: boolean };
 
@@ -40,30 +37,35 @@ export async function finishConfirmed(
   bought: { attempt: Attempt; order: SellerOrder },
 ): Promise<void> {
   const { attempt, order } = bought;
-  const settled = await deps.transactions.run(
-    'finish_purchase',
-    async (tx): Promise<Reviewed | { status: 'purchased' } | undefined> => {
-      await assertLeaseIn(tx, job);
-      const current = await findPurchaseRequest(tx, request.id, { for_update: true });
-      if (current?.status !== 'pending') return finishJobIn(tx, job).then(() => undefined);
-      const hold = await findHold(tx, request.hold_id);
+  const settled = await deps.writes.run({
+    name: 'finish_purchase',
+    region: request.region,
+    needs: { accounts: [request.account_id], holds: [request.hold_id], purchase_requests: [request.id] },
+    decide: (unit): Reviewed | { status: 'purchased' } | 'lease_lost' | undefined => {
+      if (!holdsLease(unit, job)) return 'lease_lost';
+      const current = pendingRequest(unit, request.id);
+      if (!current) {
+        finishJob(unit, job);
+        return undefined;
+      }
+      const hold = unit.holds.get(request.hold_id);
       const settlement = settleConfirmedOrder({ attempt, order, max_price_minor: request.max_price_minor, hold_status: hold?.status });
       if (settlement.kind === 'review') {
-        await confirmAttempt(tx, request.id, attempt.position, order, settlement.attempt_outcome, settlement.reason);
-        await markForReview(tx, request.id, settlement.reason);
-        await finishJobIn(tx, job);
+        confirmAttempt(unit, request.id, attempt.position, order, settlement.attempt_outcome, settlement.reason);
+        markForReview(unit, request.id, settlement.reason);
+        finishJob(unit, job);
         return { review: settlement.cause, first: current.review_reason === null };
       }
       invariant(hold, `hold ${request.hold_id} is missing`);
-      await confirmAttempt(tx, request.id, attempt.position, order, null, null);
-      await captureHoldIn(
-        tx,
+      confirmAttempt(unit, request.id, attempt.position, order, null, null);
+      captureHold(
+        unit,
         hold,
         settlement.charged_minor,
         { type: 'seller_purchase', purchase_request_id: request.id, reference: `${attempt.seller_id}:${order.order_id}` },
         deps.config.limits,
       );
-      await finishRequest(tx, request.id, {
+      finishRequest(unit, request.id, {
         status: 'purchased',
         final_price_minor: settlement.charged_minor,
         seller_id: attempt.seller_id,
@@ -74,11 +76,11 @@ export async function finishConfirmed(
           idempotency_key: orderIdempotencyKey(request.id, attempt.seller_id),
         },
       });
-      await finishJobIn(tx, job);
+      finishJob(unit, job);
       return { status: 'purchased' };
     },
-    { contended_accounts: [request.account_id] },
-  );
+  });
+  if (settled === 'lease_lost') throw new LeaseLost(job.id);
   if (settled && 'review' in settled) return countReview(deps, request, settled);
   countFinished(deps, request, settled?.status);
 }
@@ -98,7 +100,7 @@ export async function keepForReview(
     await assertLeaseIn(tx, job);
     const current = await findPurchaseRequest(tx, request.id, { for_update: true });
     if (current?.status !== 'pending') return finishJobIn(tx, job).then(() => undefined);
-    await markForReview(tx, request.id, review.reason);
+    await markForReviewIn(tx, request.id, review.reason);
     await noteAttempt(tx, request.id, review.attempt_position, review.reason);
     if (review.recheck_after_ms === null) await finishJobIn(tx, job);
     else await rescheduleJobIn(tx, job, review.recheck_after_ms, review.reason);
@@ -107,22 +109,26 @@ export async function keepForReview(
   if (marked) countReview(deps, request, marked);
 }
 
-/** Nothing bought: the wallet hold is voided and the request gets its final status, in one transaction. */
+/** Nothing bought: the wallet hold is voided and the request gets its final status, in one operation. */
 export async function finishUnpurchased(deps: Deps, job: ClaimedJob, request: PurchaseRequest, outcome: FinalFields): Promise<void> {
-  const status = await deps.transactions.run(
-    'finish_purchase',
-    async (tx) => {
-      await assertLeaseIn(tx, job);
-      const current = await findPurchaseRequest(tx, request.id, { for_update: true });
-      if (current?.status !== 'pending') return finishJobIn(tx, job).then(() => undefined);
-      const hold = await findHold(tx, request.hold_id);
-      if (hold?.status === 'ACTIVE') await releaseHold(tx, hold, 'VOIDED');
-      await finishRequest(tx, request.id, outcome);
-      await finishJobIn(tx, job);
+  const status = await deps.writes.run({
+    name: 'finish_purchase',
+    region: request.region,
+    needs: { accounts: [request.account_id], holds: [request.hold_id], purchase_requests: [request.id] },
+    decide: (unit) => {
+      if (!holdsLease(unit, job)) return 'lease_lost' as const;
+      if (!pendingRequest(unit, request.id)) {
+        finishJob(unit, job);
+        return undefined;
+      }
+      const hold = unit.holds.get(request.hold_id);
+      if (hold?.status === 'ACTIVE') releaseHold(unit, hold, 'VOIDED');
+      finishRequest(unit, request.id, outcome);
+      finishJob(unit, job);
       return outcome.status;
     },
-    { contended_accounts: [request.account_id] },
-  );
+  });
+  if (status === 'lease_lost') throw new LeaseLost(job.id);
   countFinished(deps, request, status);
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import { InvariantViolation } from '../../domain/errors.js';
 import type { QuoteRecord } from '../quotes/quote-record.js';
@@ -71,7 +70,7 @@ type Row<T> = { [K in keyof T]: unknown };
 const optionalInt8 = (value: unknown) => (value === null || value === undefined ? null : int8(value as string));
 const optionalTimestamp = (value: unknown) => (value === null || value === undefined ? null : timestamp(value as string));
 
-function toRequest(row: Row<PurchaseRequest> & { max_price_minor: string; crdb_region: string }): PurchaseRequest {
+export function toRequest(row: Row<PurchaseRequest> & { max_price_minor: string; crdb_region: string }): PurchaseRequest {
   return {
     id: row.id as string,
     account_id: row.account_id as string,
@@ -95,7 +94,7 @@ function toRequest(row: Row<PurchaseRequest> & { max_price_minor: string; crdb_r
   };
 }
 
-function toAttempt(row: Row<Attempt>): Attempt {
+export function toAttempt(row: Row<Attempt>): Attempt {
   return {
     position: row.position as number,
     seller_id: row.seller_id as string,
@@ -111,36 +110,6 @@ function toAttempt(row: Row<Attempt>): Attempt {
     started_at: timestamp(row.started_at as string),
     finished_at: optionalTimestamp(row.finished_at),
   };
-}
-
-export async function insertPurchaseRequest(
-  tx: SqlTx,
-  input: {
-    account_id: string;
-    product_id: string;
-    max_price_minor: number;
-    currency: string;
-    hold_id: string;
-    deadline_ms: number;
-    region: string;
-  },
-): Promise<string> {
-  const id = randomUUID();
-  await tx.execute(
-    `INSERT INTO purchase_requests (id, account_id, product_id, max_price_minor, currency, status, hold_id, deadline_at, crdb_region)
-     VALUES (?, ?, ?, ?, ?, 'pending', ?, now() + CAST(? AS INTERVAL), ?)`,
-    [
-      id,
-      input.account_id,
-      input.product_id,
-      input.max_price_minor,
-      input.currency,
-      input.hold_id,
-      `${input.deadline_ms} milliseconds`,
-      input.region,
-    ],
-  );
-  return id;
 }
 
 export async function findPurchaseRequest(

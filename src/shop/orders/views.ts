@@ -1,4 +1,16 @@
-import type { Order } from './order-records.js';
+import Joi from 'joi';
+import {
+  idSchema,
+  minorSchema,
+  timestampSchema,
+  unionMembers,
+  viewPart,
+  viewSchema,
+  type ViewKeys,
+  metadataViewSchema,
+} from '../../platform/view-schema.js';
+import { itemKindSchema } from '../catalog/item.js';
+import type { Order, OrderMode, OrderStatus } from './order-records.js';
 
 export function orderView(order: Order) {
   return {
@@ -33,3 +45,42 @@ export function orderView(order: Order) {
   };
 }
 export type OrderView = ReturnType<typeof orderView>;
+
+export const orderStatusSchema = Joi.string().valid(
+  ...unionMembers<OrderStatus>({ PENDING: true, COMPLETED: true, CANCELLED: true, FAILED: true, PARTIALLY_REFUNDED: true, REFUNDED: true }),
+);
+
+export const orderViewSchema = viewSchema('Order', {
+  id: idSchema,
+  account_id: Joi.string(),
+  mode: Joi.string().valid(...unionMembers<OrderMode>({ immediate: true, two_step: true })),
+  status: orderStatusSchema,
+  currency: Joi.string(),
+  total: minorSchema,
+  refunded_amount: minorSchema,
+  lines: Joi.array().items(
+    viewPart({
+      item_id: Joi.string(),
+      name: Joi.string(),
+      kind: itemKindSchema,
+      quantity: Joi.number().integer(),
+      unit_price: minorSchema,
+      amount: minorSchema,
+      refunded_quantity: Joi.number().integer(),
+      grants: viewPart({ currency: Joi.string(), amount: minorSchema })
+        .allow(null)
+        .description('What the line credits in game currency (currency packs)'),
+      merchant_id: Joi.string().allow(null).description('The merchant the item is sold for'),
+      merchant_share: minorSchema.description("The merchant's revenue share of the whole line (0 without a merchant)"),
+      refunded_amount: minorSchema.description('Money refunded against the line (by lines, or its part of an amount)'),
+    }),
+  ),
+  hold_id: idSchema.allow(null).description('Two-step orders: the hold paying for it'),
+  payment_transaction_id: idSchema.allow(null),
+  pending_until: timestampSchema.allow(null).description('Two-step orders: cancelled by the recovery worker after this'),
+  completed_at: timestampSchema.allow(null),
+  status_history: Joi.array().items(viewPart({ status: orderStatusSchema, reason: Joi.string().allow(null), at: timestampSchema })),
+  metadata: metadataViewSchema,
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+} satisfies ViewKeys<OrderView>);

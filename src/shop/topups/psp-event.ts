@@ -1,17 +1,9 @@
 import Joi from 'joi';
 import { UUID_PATTERN } from '../../domain/ids.js';
-import {
-  EVENT_ID_LENGTH_MAX,
-  readSignedDelivery,
-  type LoggedBody,
-  type MalformedDelivery,
-  type SignedDelivery,
-  type WellFormedDelivery,
-} from '../../webhooks/signed-delivery.js';
+import { EVENT_ID_LENGTH_MAX, readSignedDelivery, type LoggedBody, type SignedDelivery } from '../../webhooks/signed-delivery.js';
 import type { PspEvent } from './topup-state-machine.js';
 
-export { bodyBase64, bodyKey, isSameDelivery } from '../../webhooks/signed-delivery.js';
-export type { MalformedDelivery };
+export { bodyKey, isSameDelivery } from '../../webhooks/signed-delivery.js';
 
 // PSPs add fields over time: unknown ones are kept in the stored payload, not refused.
 const eventSchema = Joi.object<PspEvent>({
@@ -27,7 +19,6 @@ const eventSchema = Joi.object<PspEvent>({
     .required(),
 }).unknown(true);
 
-export type WellFormedPspDelivery = WellFormedDelivery<PspEvent>;
 export type PspDelivery = SignedDelivery<PspEvent>;
 
 /** A delivery as the event log holds it: what a later delivery of the same id is compared with. */

@@ -1,22 +1,43 @@
-import { DomainError, invariant } from '../../domain/errors.js';
+import Joi from 'joi';
+import type { Unit } from '../../batch/unit.js';
+import { DomainError } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
-import { twinCommitted } from '../../idempotency/command-runner.js';
-import { postTransaction } from '../../ledger/ledger-repository.js';
+import { walletKey } from '../../ledger/ledger-records.js';
+import { postTransaction } from '../../ledger/posting.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { findPspEvent, insertPspEvent, type NewPspEvent } from './psp-event-repository.js';
+import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { conflictEntry, malformedEntry } from '../../webhooks/signed-delivery.js';
+import { findPspEvent, type NewPspEvent } from './psp-event-repository.js';
 import { bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
-import { findTopup, findWalletBalance, saveTopup, type Topup } from './topup-repository.js';
+import { PSP_EVENTS, TOPUPS } from './topup-records.js';
+import { findTopup, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
 export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup';
 
+export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
+  received: Joi.valid(true),
+  outcome: Joi.string().valid(
+    ...unionMembers<EventOutcome>({
+      credited: true,
+      failed: true,
+      reversed: true,
+      reversal_waiting: true,
+      superseded: true,
+      ignored_state: true,
+      duplicate: true,
+      amount_mismatch: true,
+      held_for_review: true,
+      conflict: true,
+      malformed: true,
+      unknown_topup: true,
+    }),
+  ),
+} satisfies ViewKeys<Awaited<ReturnType<typeof receivePspEvent>>>);
+
 /** A row of the event log with what the delivery came to. */
 type EventRecord = NewPspEvent & { outcome: EventOutcome };
-
-/** Where a delivery stands against the event log. */
-type Receipt = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'conflict'; key: string; recorded: RecordedDelivery };
 
 /**
  * A PSP callback. Only a valid signature over the raw body gets in; from then on the answer is
@@ -30,6 +51,12 @@ export async function receivePspEvent(
   raw_body: string,
   signature_header: string,
 ): Promise<{ received: true; outcome: EventOutcome }> {
+  const answer = await receive(deps, raw_body, signature_header);
+  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
+  return answer;
+}
+
+async function receive(deps: AppDeps, raw_body: string, signature_header: string): Promise<{ received: true; outcome: EventOutcome }> {
   const check = verifySignature(
     signature_header,
     raw_body,
@@ -39,25 +66,24 @@ export async function receivePspEvent(
   );
   if (!check.ok) throw new DomainError('unauthenticated', check.reason);
   const delivery = readPspDelivery(raw_body, deps.config.psp_event_depth_max);
-  // Looked up before the serializable transaction: inside it, the lookup would predicate-lock an
-  // index page every other event inserts into. The event log's primary key alone decides.
+  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.subject_id;
+  // A redelivery of a recorded event is answered without a batch; otherwise the top-up is looked
+  // up to know whose wallet the event may move (the batcher, the account to lock).
   const known = await deps.transactions.read(async (tx) => ({
-    receipt: await classify(tx, delivery),
-    topup: delivery.kind === 'event' ? await findTopup(tx, delivery.event.data.topup_id) : undefined,
+    duplicate: await isRecorded(tx, delivery),
+    topup: topup_id === null ? undefined : await findTopup(tx, topup_id),
   }));
-  if (known.receipt.kind === 'duplicate') return { received: true, outcome: 'duplicate' };
-  let attempts = 0;
-  const recorded = await deps.transactions.run(
-    'psp_event',
-    async (tx) => {
-      const receipt = ++attempts === 1 ? known.receipt : await classify(tx, delivery);
-      if (receipt.kind === 'duplicate') return undefined;
-      const record = receipt.kind === 'conflict' ? conflictRecord(delivery, receipt) : await applyDelivery(deps, tx, delivery);
-      if (!(await insertPspEvent(tx, record))) throw twinCommitted();
-      return record;
+  if (known.duplicate) return { received: true, outcome: 'duplicate' };
+  const recorded = await deps.writes.run({
+    name: 'psp_event',
+    region: known.topup?.region ?? deps.region,
+    needs: {
+      accounts: known.topup ? [known.topup.account_id] : [],
+      topups: topup_id === null ? [] : [topup_id],
+      psp_events: [delivery.key, bodyKey(delivery.raw_body)],
     },
-    { contended_accounts: known.topup ? [known.topup.account_id] : [] },
-  );
+    decide: (unit) => recordDelivery(deps, unit, delivery),
+  });
   if (!recorded) return { received: true, outcome: 'duplicate' };
   if (recorded.review_reason !== null) {
     deps.logger.warn({ event_id: recorded.id, outcome: recorded.outcome, reason: recorded.review_reason }, 'PSP event held for review');
@@ -65,12 +91,25 @@ export async function receivePspEvent(
   return { received: true, outcome: recorded.outcome };
 }
 
-async function classify(tx: SqlTx, delivery: PspDelivery): Promise<Receipt> {
+async function isRecorded(tx: SqlTx, delivery: PspDelivery): Promise<boolean> {
   const recorded = await findPspEvent(tx, delivery.key);
-  if (!recorded) return { kind: 'new' };
-  if (isSameDelivery(recorded, delivery)) return { kind: 'duplicate' };
-  const key = bodyKey(delivery.raw_body);
-  return (await findPspEvent(tx, key)) ? { kind: 'duplicate' } : { kind: 'conflict', key, recorded };
+  return recorded !== undefined && isSameDelivery(recorded, delivery);
+}
+
+/**
+ * Inside the batch: a delivery the log already has (perhaps from an earlier operation of the same
+ * batch) changes nothing; an id recorded with another body is kept under the key of its own bytes
+ * and never applied; anything else is applied as far as the state machine allows, and logged.
+ */
+function recordDelivery(deps: AppDeps, unit: Unit, delivery: PspDelivery): EventRecord | undefined {
+  const log = unit.table(PSP_EVENTS);
+  const recorded = log.get(delivery.key);
+  let record: EventRecord;
+  if (!recorded) record = applyDelivery(deps, unit, delivery);
+  else if (isSameDelivery(recorded, delivery) || log.has(bodyKey(delivery.raw_body))) return undefined;
+  else record = conflictRecord(delivery, { key: bodyKey(delivery.raw_body), recorded });
+  log.insert({ ...record, received_at: unit.now });
+  return record;
 }
 
 /** An id already recorded with another body: kept, under the key of its own bytes, and never applied. */
@@ -83,10 +122,10 @@ function conflictRecord(delivery: PspDelivery, receipt: { key: string; recorded:
   };
 }
 
-async function applyDelivery(deps: AppDeps, tx: SqlTx, delivery: PspDelivery): Promise<EventRecord> {
+function applyDelivery(deps: AppDeps, unit: Unit, delivery: PspDelivery): EventRecord {
   const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.subject_id;
-  const topup = topup_id === null ? undefined : await findTopup(tx, topup_id);
-  const region = topup?.region ?? tx.context.region;
+  const topup = topup_id === null ? undefined : unit.table(TOPUPS).get(topup_id);
+  const region = topup?.region ?? unit.region;
   if (delivery.kind === 'malformed') {
     return { ...malformedEntry(delivery), outcome: 'malformed', topup_id, region };
   }
@@ -95,20 +134,21 @@ async function applyDelivery(deps: AppDeps, tx: SqlTx, delivery: PspDelivery): P
     const review_reason = `no top-up ${topup_id}`;
     return { ...recorded, outcome: 'unknown_topup', review_reason, conflicts_with: null, region };
   }
-  const decision = await applyToTopup(deps, tx, topup, delivery.event);
+  const decision = applyToTopup(deps, unit, topup, delivery.event);
   return { ...recorded, outcome: decision.outcome, review_reason: decision.review_reason, conflicts_with: null, region };
 }
 
-/** Loads what the state machine needs, lets it decide, and writes the result: ledger first, then the top-up. */
-async function applyToTopup(deps: AppDeps, tx: SqlTx, topup: Topup, event: PspEvent): Promise<Decision> {
-  const wallet = await findWalletBalance(tx, topup.account_id, topup.currency);
+/** Lets the state machine decide on the top-up and its wallet, and writes the result: ledger first, then the top-up. */
+function applyToTopup(deps: AppDeps, unit: Unit, topup: Topup, event: PspEvent): Decision {
+  const wallet = unit.wallets.get(walletKey(topup.account_id, topup.currency));
+  const balance = { balance_minor: wallet?.balance_minor ?? 0, held_minor: wallet?.held_minor ?? 0 };
   const limits = { balance_max_minor: deps.config.limits.balance_max_minor, reversals_max: deps.config.topup_reversals_max };
-  const decision = decideTopupEvent(topup, event, wallet, limits);
+  const decision = decideTopupEvent(topup, event, balance, limits);
   if (decision.next === topup) return decision;
   const ledger = { credit_transaction_id: topup.credit_transaction_id, reversal_transaction_id: topup.reversal_transaction_id };
   for (const planned of decision.transactions) {
-    const posted = await postTransaction(
-      tx,
+    const posted = postTransaction(
+      unit,
       {
         type: planned.type,
         account_id: topup.account_id,
@@ -124,6 +164,9 @@ async function applyToTopup(deps: AppDeps, tx: SqlTx, topup: Topup, event: PspEv
     if (planned.type === 'topup') ledger.credit_transaction_id = posted.id;
     else ledger.reversal_transaction_id = posted.id;
   }
-  invariant(await saveTopup(tx, topup, decision.next, ledger), `top-up ${topup.id} changed while event ${event.id} was applied`);
+  const { status, psp_payment_id, reversed_minor, unrecovered_minor, reversals } = decision.next;
+  unit
+    .table(TOPUPS)
+    .update(topup.id, { status, psp_payment_id, reversed_minor, unrecovered_minor, reversals, ...ledger, updated_at: unit.now });
   return decision;
 }

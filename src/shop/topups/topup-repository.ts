@@ -1,8 +1,18 @@
-import { randomUUID } from 'node:crypto';
+import Joi from 'joi';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import type { Metadata } from '../../ledger/ledger-records.js';
+import {
+  idSchema,
+  metadataViewSchema,
+  minorSchema,
+  timestampSchema,
+  unionMembers,
+  viewPart,
+  viewSchema,
+  type ViewKeys,
+} from '../../platform/view-schema.js';
 import type { TopupEvent } from './psp-event-repository.js';
-import type { Reversal, TopupState, WalletBalance } from './topup-state-machine.js';
+import type { Reversal, TopupState, TopupStatus } from './topup-state-machine.js';
 
 export interface Topup extends TopupState {
   id: string;
@@ -16,7 +26,7 @@ export interface Topup extends TopupState {
   updated_at: string;
 }
 
-interface TopupRow {
+export interface TopupRow {
   id: string;
   account_id: string;
   amount_minor: string;
@@ -35,7 +45,7 @@ interface TopupRow {
   updated_at: string;
 }
 
-function toTopup(row: TopupRow): Topup {
+export function toTopup(row: TopupRow): Topup {
   return {
     id: row.id,
     account_id: row.account_id,
@@ -62,62 +72,13 @@ function toTopup(row: TopupRow): Topup {
   };
 }
 
-const COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, credit_transaction_id, reversal_transaction_id,
-  reversed_minor, unrecovered_minor, reversals, reconciliation_required_at, metadata, crdb_region, created_at, updated_at`;
-
-export async function insertTopup(
-  tx: SqlTx,
-  topup: { account_id: string; amount_minor: number; currency: string; metadata: Metadata; region: string },
-): Promise<Topup> {
-  const row = await tx.one<TopupRow>(
-    `INSERT INTO topups (id, account_id, amount_minor, currency, status, metadata, crdb_region)
-     VALUES (?, ?, ?, ?, 'PENDING', ?::jsonb, ?) RETURNING ${COLUMNS}`,
-    [randomUUID(), topup.account_id, topup.amount_minor, topup.currency, JSON.stringify(topup.metadata), topup.region],
-  );
-  return toTopup(row);
-}
+export const TOPUP_COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, credit_transaction_id,
+  reversal_transaction_id, reversed_minor, unrecovered_minor, reversals, reconciliation_required_at, metadata, crdb_region, created_at,
+  updated_at`;
 
 export async function findTopup(tx: SqlTx, id: string): Promise<Topup | undefined> {
-  const row = await tx.maybeOne<TopupRow>(`SELECT ${COLUMNS} FROM topups WHERE id = ?`, [id]);
+  const row = await tx.maybeOne<TopupRow>(`SELECT ${TOPUP_COLUMNS} FROM topups WHERE id = ?`, [id]);
   return row && toTopup(row);
-}
-
-/** The wallet a top-up would move; an account without a wallet in its currency gets one on the credit. */
-export async function findWalletBalance(tx: SqlTx, account_id: string, currency: string): Promise<WalletBalance> {
-  const row = await tx.maybeOne<{ balance_minor: string; held_minor: string }>(
-    'SELECT balance_minor, held_minor FROM wallets WHERE account_id = ? AND currency = ?',
-    [account_id, currency],
-  );
-  return { balance_minor: row ? int8(row.balance_minor) : 0, held_minor: row ? int8(row.held_minor) : 0 };
-}
-
-/**
- * Writes the state machine's result over the state it was decided from: the status condition
- * makes a racing change lose (the serializable transaction alone would, this says it out loud).
- */
-export async function saveTopup(
-  tx: SqlTx,
-  topup: Topup,
-  next: TopupState,
-  ledger: { credit_transaction_id: string | null; reversal_transaction_id: string | null },
-): Promise<boolean> {
-  const updated = await tx.execute(
-    `UPDATE topups SET status = ?, psp_payment_id = ?, credit_transaction_id = ?, reversal_transaction_id = ?,
-       reversed_minor = ?, unrecovered_minor = ?, reversals = ?::jsonb, updated_at = now()
-     WHERE id = ? AND status = ?`,
-    [
-      next.status,
-      next.psp_payment_id,
-      ledger.credit_transaction_id,
-      ledger.reversal_transaction_id,
-      next.reversed_minor,
-      next.unrecovered_minor,
-      JSON.stringify(next.reversals),
-      topup.id,
-      topup.status,
-    ],
-  );
-  return updated === 1;
 }
 
 /** An event held for review, settled or not: what an operator needs to find it and deal with it. */
@@ -132,6 +93,16 @@ export function reviewView(event: TopupEvent) {
     settlement: event.review_settlement,
   };
 }
+
+export const pspEventReviewSchema = viewSchema('PspEventReview', {
+  event_id: Joi.string().description("The PSP's event id"),
+  log_id: Joi.string().description('Its key in the event log: what PUT /v1/psp/events/{id}/review takes'),
+  outcome: Joi.string(),
+  reason: Joi.string().allow(null).description('Why it is held for review'),
+  received_at: timestampSchema,
+  settled_at: timestampSchema.allow(null),
+  settlement: Joi.string().allow(null).description("The operator's note once settled"),
+} satisfies ViewKeys<ReturnType<typeof reviewView>>);
 
 export function topupView(topup: Topup, events: TopupEvent[]) {
   const review = events.filter((event) => event.review_reason !== null);
@@ -177,3 +148,48 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
   };
 }
 export type TopupView = ReturnType<typeof topupView>;
+
+export const topupViewSchema = viewSchema('Topup', {
+  id: idSchema,
+  account_id: Joi.string(),
+  amount: minorSchema,
+  currency: Joi.string(),
+  status: Joi.string().valid(...unionMembers<TopupStatus>({ PENDING: true, SUCCEEDED: true, FAILED: true, REVERSED: true })),
+  psp_payment_id: Joi.string().allow(null),
+  credit_transaction_id: idSchema.allow(null),
+  reversal_transaction_id: idSchema.allow(null).description("The latest reversal's ledger transaction"),
+  reversed_amount: minorSchema.description('Sum of the applied reversals'),
+  pending_reversal_amount: minorSchema.description('Refunds that arrived before the success, waiting for it'),
+  unrecovered_amount: minorSchema.description('Reversed amounts the wallet could not cover, booked on @chargebacks'),
+  reversals: Joi.array().items(
+    viewPart({
+      event_id: Joi.string(),
+      amount: minorSchema,
+      status: Joi.string().valid(...unionMembers<Reversal['status']>({ waiting: true, applied: true })),
+      recovered_amount: minorSchema,
+      unrecovered_amount: minorSchema,
+    }),
+  ),
+  review: Joi.array().items(pspEventReviewSchema).description('Events that could not be applied automatically'),
+  review_reason: Joi.string().allow(null).description('The latest reason nobody has settled yet'),
+  needs_reconciliation: Joi.boolean().description('PENDING for longer than TOPUP_PENDING_TIMEOUT_SECONDS'),
+  events: Joi.array().items(
+    viewPart({
+      id: Joi.string(),
+      type: Joi.string(),
+      amount: minorSchema.allow(null),
+      currency: Joi.string().allow(null),
+      outcome: Joi.string(),
+      received_at: timestampSchema,
+    }),
+  ),
+  payment: viewPart({
+    provider: Joi.string(),
+    reference: Joi.string().description("What the client hands to the PSP's checkout"),
+    amount: minorSchema,
+    currency: Joi.string(),
+  }),
+  metadata: metadataViewSchema,
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+} satisfies ViewKeys<TopupView>);
