@@ -183,7 +183,7 @@ async function fundThroughLedger(config: Config, accounts: readonly string[], cu
 function fundingPostings(accounts: readonly string[], currency: string): Posting[] {
   return [
     { account_id: FUNDER, currency, amount_minor: -ACCOUNT_FUNDING_MINOR * accounts.length },
-    ...accounts.map((account_id) => ({ account_id, currency, amount_minor: ACCOUNT_FUNDING_MINOR })),
+    ...accounts.map((account_id) => ({ account_id, currency, amount_minor: ACCOUNT_FUNDING_MINOR, opens_wallet: true })),
   ];
 }
 

@@ -139,7 +139,7 @@ export async function runExportBenchmark(options: {
   return [
     `Compliance export of ${options.rows} ledger rows (one pod, one snapshot, pages of EXPORT_PAGE_ROWS transactions).`,
     'RSS growth is V8 letting its heap grow lazily, not rows held: with NODE_OPTIONS=--max-old-space-size=96 the same',
-    'export completes (400,000 rows: +17 MB), which it could not if it kept them.',
+    'export completes (400,000 rows: RSS +17 to +44 MB over 2 smoke runs), which it could not if it kept them.',
     '| format | status | rows | rows/s | MB/s | pod RSS before (MB) | pod RSS peak (MB) | growth (MB) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...lines,
