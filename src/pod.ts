@@ -22,6 +22,7 @@ import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-se
 import { createPayoutServices } from './withdrawals/payout-services.js';
 import { ExportSlots } from './statements/export-transactions.js';
 import { flagUnansweredWithdrawalsTask } from './withdrawals/flag-unanswered-withdrawals.js';
+import { createStripeServices } from './shop/topups/stripe/stripe-client.js';
 import { reconciliationTask, refreshReconciliationGauges } from './reconciliation/run-reconciliation.js';
 import { checkReadiness } from './db/readiness.js';
 import type { Config } from './platform/config.js';
@@ -142,6 +143,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     tokens,
     rate_limiter,
     exports: new ExportSlots(config.wallet.exports_in_flight_max),
+    stripe: config.psp_provider === 'stripe' ? createStripeServices(config.stripe) : undefined,
   };
   const sellers = createSellerServices(core);
   return { ...core, sellers, payouts: createPayoutServices(core, sellers.owner) };

@@ -101,7 +101,8 @@ function codesOfStatus(status: number): ErrorCode[] {
 function implicitErrors(spec: RouteSpec): Array<[number, ErrorCode]> {
   const errors: Array<[number, ErrorCode]> = [[400, 'validation_error']]; // the text rule on every path and query
   if (spec.method !== 'get') errors.push([413, 'validation_error']);
-  if (spec.auth !== 'public') errors.push([401, 'unauthenticated']);
+  // A bad Stripe-Signature is 400, as Stripe expects.
+  if (spec.auth !== 'public' && spec.auth !== 'stripe_signature') errors.push([401, 'unauthenticated']);
   if (spec.auth === 'bearer') errors.push([429, 'rate_limited']);
   if (spec.idempotent) errors.push([400, 'idempotency_key_required'], [409, 'idempotency_key_in_flight'], [422, 'idempotency_key_reused']);
   // Every database failure, on every route that reads or writes it (an idempotent one: retry with the same key).
@@ -230,6 +231,12 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
           in: 'header',
           name: 'Payout-Signature',
           description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with PAYOUT_WEBHOOK_SECRET',
+        },
+        stripe_signature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Stripe-Signature',
+          description: "Stripe's webhook signature, checked with STRIPE_WEBHOOK_SECRET (the endpoint's whsec_ signing secret)",
         },
       },
       parameters: {

@@ -9,10 +9,10 @@ import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
-export type Auth = 'public' | 'bearer' | 'psp_signature' | 'payout_signature';
+export type Auth = 'public' | 'bearer' | 'psp_signature' | 'stripe_signature' | 'payout_signature';
 
 /** Partner callbacks signed over their exact bytes: their body is read raw. */
-const SIGNED_CALLBACKS: ReadonlySet<Auth> = new Set<Auth>(['psp_signature', 'payout_signature']);
+const SIGNED_CALLBACKS: ReadonlySet<Auth> = new Set<Auth>(['psp_signature', 'stripe_signature', 'payout_signature']);
 
 export interface RouteInput<P, Q, B> {
   params: P;

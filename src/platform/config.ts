@@ -11,6 +11,13 @@ import {
   type KycSettings,
   type WalletConfig,
 } from './wallet-config.js';
+import {
+  STRIPE_CONFIG_KEYS,
+  stripeConfigProblems,
+  stripeProductionProblems,
+  toStripeConfig,
+  type StripeConfig,
+} from '../shop/topups/stripe/stripe-config.js';
 
 // Development secrets are public (they are in this file); production refuses them.
 export const DEVELOPMENT_JWT_SECRET = 'creditshop-development-jwt-secret-not-for-production';
@@ -51,6 +58,9 @@ export interface Config {
   auth_jwt_audience: string | undefined;
   psp_webhook_secret: string;
   psp_signature_tolerance_seconds: number;
+  /** Who takes top-up payments: the generic signed PSP format, or Stripe (PaymentIntents and its webhooks). */
+  psp_provider: 'generic' | 'stripe';
+  stripe: StripeConfig;
   log_level: string;
   data_dir: string;
   embedded_pg_port: number;
@@ -151,6 +161,7 @@ function buildSchema(topology: Topology) {
     AUTH_JWT_AUDIENCE: Joi.string().min(1).max(255),
     PSP_WEBHOOK_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_PSP_SECRET),
     PSP_SIGNATURE_TOLERANCE_SECONDS: integer().min(1).max(3600).default(300),
+    PSP_PROVIDER: Joi.string().valid('generic', 'stripe').default('generic'),
     LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
     DATA_DIR: Joi.string().default('.data'),
     EMBEDDED_PG_PORT: integer().min(1024).max(65535).default(54329),
@@ -211,6 +222,7 @@ function buildSchema(topology: Topology) {
       .default(7 * 24 * 3600),
     ...SELLER_CONFIG_KEYS,
     ...WALLET_CONFIG_KEYS,
+    ...STRIPE_CONFIG_KEYS,
   }).unknown(true);
 }
 
@@ -235,6 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     auth_jwt_audience: value.AUTH_JWT_AUDIENCE,
     psp_webhook_secret: value.PSP_WEBHOOK_SECRET,
     psp_signature_tolerance_seconds: value.PSP_SIGNATURE_TOLERANCE_SECONDS,
+    psp_provider: value.PSP_PROVIDER,
+    stripe: toStripeConfig(value),
     log_level: value.LOG_LEVEL,
     data_dir: value.DATA_DIR,
     embedded_pg_port: value.EMBEDDED_PG_PORT,
@@ -297,8 +311,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       merchant_credit_limit_minor: value.MERCHANT_CREDIT_LIMIT_MINOR,
     },
   };
-  const seller_problems = [...sellerConfigProblems(config.sellers), ...walletConfigProblems(config.wallet)];
-  if (seller_problems.length > 0) throw new ConfigError(`invalid configuration: ${seller_problems.join('; ')}`);
+  const problems = [
+    ...sellerConfigProblems(config.sellers),
+    ...walletConfigProblems(config.wallet),
+    ...(config.psp_provider === 'stripe' ? stripeConfigProblems(config.stripe, config) : []),
+  ];
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   if (!config.currencies.includes(config.default_currency)) {
     throw new ConfigError(`invalid configuration: DEFAULT_CURRENCY ${config.default_currency} is not in CURRENCIES`);
   }
@@ -314,5 +332,6 @@ function assertProductionReady(config: Config): void {
   const secrets = [config.auth_jwt_secret, config.psp_webhook_secret, config.wallet.payout_webhook_secret];
   if (new Set(secrets).size < secrets.length) problems.push('AUTH_JWT_SECRET, PSP_WEBHOOK_SECRET and PAYOUT_WEBHOOK_SECRET must differ');
   if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
+  if (config.psp_provider === 'stripe') problems.push(...stripeProductionProblems(config.stripe));
   if (problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);
 }

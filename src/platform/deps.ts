@@ -7,6 +7,7 @@ import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
 import type { PayoutServices } from '../withdrawals/payout-services.js';
 import type { ExportSlots } from '../statements/export-transactions.js';
+import type { StripeServices } from '../shop/topups/stripe/stripe-client.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -32,4 +33,6 @@ export interface AppDeps {
   payouts: PayoutServices;
   /** Compliance exports streaming in this pod. */
   exports: ExportSlots;
+  /** The way to Stripe, when top-ups are paid through it (PSP_PROVIDER=stripe). */
+  stripe: StripeServices | undefined;
 }

@@ -26,6 +26,7 @@ export interface DeliveryFormat<E> {
 export interface WellFormedDelivery<E> {
   kind: 'event';
   key: string;
+  type: string;
   event: E;
   payload: unknown;
   raw_body: string;
@@ -50,43 +51,66 @@ export interface MalformedDelivery {
 
 export type SignedDelivery<E> = WellFormedDelivery<E> | MalformedDelivery;
 
+/** What every event log compares and keeps of a delivery, whatever its format. */
+export interface DeliveredBody {
+  kind: 'event' | 'malformed';
+  /** Its key in the log: the partner's event id, or the hash of its bytes when it has no usable id. */
+  key: string;
+  type: string;
+  payload: unknown;
+  raw_body: string;
+}
+
 /** Reads a validly signed body; never throws, whatever it holds. */
-export function readSignedDelivery<E extends { id: string }>(
+export function readSignedDelivery<E extends { id: string; type: string }>(
   raw_body: string,
   depth_max: number,
   format: DeliveryFormat<E>,
 ): SignedDelivery<E> {
+  const json = readSignedJson(raw_body, depth_max, format.subject_field);
+  if (json.kind === 'malformed') return json;
+  const { value, error } = format.schema.validate(json.parsed, { convert: false, abortEarly: false });
+  if (error) return malformedDelivery(raw_body, json.parsed, error.message, true, format.subject_field);
+  return { kind: 'event', key: value.id, type: value.type, event: value, payload: json.parsed, raw_body };
+}
+
+/**
+ * The JSON of a validly signed body of any format, if it is JSON an event log can store; never
+ * throws. `subject_field` names our object in `data` of a body that turns out malformed.
+ */
+export function readSignedJson(
+  raw_body: string,
+  depth_max: number,
+  subject_field: string,
+): { kind: 'json'; parsed: unknown } | MalformedDelivery {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw_body);
   } catch {
-    return malformed(raw_body, null, 'the body is not JSON', false, format);
+    return malformedDelivery(raw_body, null, 'the body is not JSON', false, subject_field);
   }
   const problem = findTextProblem(parsed, depth_max);
-  if (problem) {
-    const where = problem.path === '' ? 'the top level' : problem.path;
-    const reason =
-      problem.reason === 'too_deep'
-        ? `nested deeper than ${depth_max} levels at ${where}`
-        : `text the database cannot store (U+0000 or a lone surrogate) at ${where}`;
-    return malformed(raw_body, parsed, reason, false, format);
-  }
-  const { value, error } = format.schema.validate(parsed, { convert: false, abortEarly: false });
-  if (error) return malformed(raw_body, parsed, error.message, true, format);
-  return { kind: 'event', key: value.id, event: value, payload: parsed, raw_body };
+  if (!problem) return { kind: 'json', parsed };
+  const where = problem.path === '' ? 'the top level' : problem.path;
+  const reason =
+    problem.reason === 'too_deep'
+      ? `nested deeper than ${depth_max} levels at ${where}`
+      : `text the database cannot store (U+0000 or a lone surrogate) at ${where}`;
+  return malformedDelivery(raw_body, parsed, reason, false, subject_field);
 }
 
-function malformed(
+/** A signed body that is not an event its format describes: `storable` when its JSON may be kept as the payload. */
+export function malformedDelivery(
   raw_body: string,
   parsed: unknown,
   reason: string,
   storable: boolean,
-  format: DeliveryFormat<unknown>,
+  subject_field: string,
 ): MalformedDelivery {
   const fields = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   const data = typeof fields['data'] === 'object' && fields['data'] !== null ? (fields['data'] as Record<string, unknown>) : {};
   const id = readableText(fields['id'], EVENT_ID_LENGTH_MAX);
-  const subject_id = data[format.subject_field];
+  const subject_id = data[subject_field];
   return {
     kind: 'malformed',
     key: id ?? bodyKey(raw_body),
@@ -125,7 +149,7 @@ export interface LoggedBody {
  * A redelivery is the same event when it says the same thing: for events we understand, equal
  * JSON (a partner may re-serialise with other spacing or key order); for anything else, equal bytes.
  */
-export function isSameDelivery(recorded: LoggedBody, delivery: SignedDelivery<unknown>): boolean {
+export function isSameDelivery(recorded: LoggedBody, delivery: Pick<DeliveredBody, 'kind' | 'payload' | 'raw_body'>): boolean {
   if (recorded.body_base64 !== null || delivery.kind === 'malformed') return recorded.body_base64 === bodyBase64(delivery.raw_body);
   return isDeepStrictEqual(recorded.payload, delivery.payload);
 }
@@ -142,10 +166,10 @@ export interface LogEntry {
 }
 
 /** A body that reused an event id already recorded with another body: kept under the key of its own bytes, never applied. */
-export function conflictEntry(delivery: SignedDelivery<{ type: string }>, key: string): LogEntry {
+export function conflictEntry(delivery: DeliveredBody, key: string): LogEntry {
   return {
     id: key,
-    type: delivery.kind === 'event' ? delivery.event.type : delivery.type,
+    type: delivery.type,
     payload: delivery.payload,
     body_base64: bodyBase64(delivery.raw_body),
     outcome: 'conflict',

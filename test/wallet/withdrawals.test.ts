@@ -144,7 +144,7 @@ describe('a withdrawal that fails', () => {
     expect(after).toMatchObject({ status: 'FAILED', review_reason: expect.stringMatching(/paid out twice/) });
     expect(await h.wallet(id)).toMatchObject({ balance: 5_000 });
     const report = await h.reconcile();
-    expect(report.body.mismatches).toEqual([
+    expect(report.mismatches).toEqual([
       expect.objectContaining({ check: 'payout_event_held_for_review', withdrawal_id: created.body.id, outcome: 'contradiction' }),
     ]);
     const log_id = after.review[0].log_id;
@@ -182,9 +182,7 @@ describe('a withdrawal the provider never settles', () => {
     });
     expect(flagged).toMatchObject({ status: 'PENDING', payout_id: sim.payout(created.body.id)!.payout_id });
     const report = await h.reconcile();
-    expect(report.body.mismatches).toContainEqual(
-      expect.objectContaining({ check: 'withdrawal_unanswered', withdrawal_id: created.body.id }),
-    );
+    expect(report.mismatches).toContainEqual(expect.objectContaining({ check: 'withdrawal_unanswered', withdrawal_id: created.body.id }));
     // The provider answers at last: settled, and reconciliation is clean again.
     expect(await sim.callback(created.body.id, 'payout.paid')).toBe(200);
     expect((await withdrawal(created.body.id)).status).toBe('PAID');
@@ -248,13 +246,12 @@ describe('callbacks', () => {
       'conflict',
       'payout_mismatch',
     ]);
-    const held = (await h.reconcile()).body.mismatches.filter(
-      (mismatch: { check: string }) => mismatch.check === 'payout_event_held_for_review',
-    );
+    const held = (await h.reconcile()).mismatches.filter((mismatch) => mismatch.check === 'payout_event_held_for_review');
     expect(held.length).toBeGreaterThanOrEqual(5);
     for (const mismatch of held) {
       expect(
-        (await h.put(`/v1/payouts/events/${encodeURIComponent(mismatch.log_id)}/review`, { settlement: 'checked' }, h.admin)).status,
+        (await h.put(`/v1/payouts/events/${encodeURIComponent(mismatch.log_id as string)}/review`, { settlement: 'checked' }, h.admin))
+          .status,
       ).toBe(200);
     }
     expect((await sim.callback(created.body.id, 'payout.paid')) === 200).toBe(true);

@@ -15,6 +15,9 @@ export interface NewPspEvent {
   review_reason: string | null;
   /** For a body that reused an id already recorded with another body: that id. */
   conflicts_with: string | null;
+  /** What the state machine was given (a Stripe refund: the part refunded since the last one); null when it was given nothing. */
+  amount_minor: number | null;
+  currency: string | null;
   region: string;
 }
 
@@ -34,8 +37,10 @@ export interface TopupEvent {
   received_at: string;
 }
 
-const EVENT_COLUMNS = `id, conflicts_with, type, payload->'data'->'amount' AS amount, payload->'data'->'currency' AS currency,
-  outcome, review_reason, review_settled_at, review_settlement, received_at`;
+// What the state machine was given when it was given something, else what a generic payload says.
+const EVENT_COLUMNS = `id, conflicts_with, type, COALESCE(to_jsonb(amount_minor), payload->'data'->'amount') AS amount,
+  COALESCE(to_jsonb(currency), payload->'data'->'currency') AS currency, outcome, review_reason, review_settled_at, review_settlement,
+  received_at`;
 
 interface EventRow {
   id: string;

@@ -1,20 +1,25 @@
 import Joi from 'joi';
 import type { Unit } from '../../batch/unit.js';
-import { DomainError } from '../../domain/errors.js';
+import { DomainError, invariant } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
 import { walletKey } from '../../ledger/ledger-records.js';
 import { postTransaction } from '../../ledger/posting.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
-import { conflictEntry, malformedEntry } from '../../webhooks/signed-delivery.js';
 import { findPspEvent, type NewPspEvent } from './psp-event-repository.js';
+import { bodyBase64, conflictEntry, type DeliveredBody, type MalformedDelivery } from '../../webhooks/signed-delivery.js';
 import { bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
 import { PSP_EVENTS, TOPUPS } from './topup-records.js';
 import { findTopup, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
-export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup';
+/**
+ * What a delivery came to. Besides the state machine's outcomes: `conflict`, `malformed` and
+ * `unknown_topup` are held for review; `ignored_type` (an event type creditshop does not act on)
+ * and `unrelated` (a payment that is no creditshop top-up) are recorded and need nobody.
+ */
+export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup' | 'ignored_type' | 'unrelated';
 
 export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
   received: Joi.valid(true),
@@ -32,12 +37,25 @@ export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
       conflict: true,
       malformed: true,
       unknown_topup: true,
+      ignored_type: true,
+      unrelated: true,
     }),
   ),
 } satisfies ViewKeys<Awaited<ReturnType<typeof receivePspEvent>>>);
 
 /** A row of the event log with what the delivery came to. */
 type EventRecord = NewPspEvent & { outcome: EventOutcome };
+
+/** What a delivery means for its top-up: an event for the state machine, or an outcome recorded as is. */
+export type Meaning = { event: PspEvent } | { outcome: EventOutcome; review_reason: string | null };
+
+/** A validly signed delivery of any PSP format, as the event log records it. */
+export interface LoggedDelivery extends DeliveredBody {
+  /** The top-up it names, if any: its account is locked and the top-up read for the batch. */
+  topup_id: string | null;
+  /** Decided in the batch, on the top-up as it stands there (undefined when there is none). */
+  meaning(topup: Topup | undefined): Meaning;
+}
 
 /**
  * A PSP callback. Only a valid signature over the raw body gets in; from then on the answer is
@@ -51,12 +69,6 @@ export async function receivePspEvent(
   raw_body: string,
   signature_header: string,
 ): Promise<{ received: true; outcome: EventOutcome }> {
-  const answer = await receive(deps, raw_body, signature_header);
-  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
-  return answer;
-}
-
-async function receive(deps: AppDeps, raw_body: string, signature_header: string): Promise<{ received: true; outcome: EventOutcome }> {
   const check = verifySignature(
     signature_header,
     raw_body,
@@ -65,8 +77,34 @@ async function receive(deps: AppDeps, raw_body: string, signature_header: string
     deps.config.psp_signature_tolerance_seconds,
   );
   if (!check.ok) throw new DomainError('unauthenticated', check.reason);
-  const delivery = readPspDelivery(raw_body, deps.config.psp_event_depth_max);
-  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.subject_id;
+  return receiveDelivery(deps, loggedPspDelivery(readPspDelivery(raw_body, deps.config.psp_event_depth_max)));
+}
+
+/** The generic format: an event names its top-up, which must exist. */
+function loggedPspDelivery(delivery: PspDelivery): LoggedDelivery {
+  if (delivery.kind === 'malformed') return loggedMalformed(delivery);
+  const { key, event, payload, raw_body } = delivery;
+  const topup_id = event.data.topup_id;
+  const meaning = (topup: Topup | undefined): Meaning =>
+    topup ? { event } : { outcome: 'unknown_topup', review_reason: `no top-up ${topup_id}` };
+  return { kind: 'event', key, type: event.type, topup_id, payload, raw_body, meaning };
+}
+
+/** A signed body of any format that is no event: held for review, with why. */
+export function loggedMalformed(delivery: MalformedDelivery): LoggedDelivery {
+  const { kind, key, type, subject_id: topup_id, payload, raw_body, reason } = delivery;
+  return { kind, key, type, topup_id, payload, raw_body, meaning: () => ({ outcome: 'malformed', review_reason: reason }) };
+}
+
+/** Records a validly signed delivery once, applying what it means to its top-up in the same batch. */
+export async function receiveDelivery(deps: AppDeps, delivery: LoggedDelivery): Promise<{ received: true; outcome: EventOutcome }> {
+  const answer = await receive(deps, delivery);
+  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
+  return answer;
+}
+
+async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<{ received: true; outcome: EventOutcome }> {
+  const { topup_id } = delivery;
   // A redelivery of a recorded event is answered without a batch; otherwise the top-up is looked
   // up to know whose wallet the event may move (the batcher, the account to lock).
   const known = await deps.transactions.read(async (tx) => ({
@@ -91,7 +129,7 @@ async function receive(deps: AppDeps, raw_body: string, signature_header: string
   return { received: true, outcome: recorded.outcome };
 }
 
-async function isRecorded(tx: SqlTx, delivery: PspDelivery): Promise<boolean> {
+async function isRecorded(tx: SqlTx, delivery: LoggedDelivery): Promise<boolean> {
   const recorded = await findPspEvent(tx, delivery.key);
   return recorded !== undefined && isSameDelivery(recorded, delivery);
 }
@@ -101,7 +139,7 @@ async function isRecorded(tx: SqlTx, delivery: PspDelivery): Promise<boolean> {
  * batch) changes nothing; an id recorded with another body is kept under the key of its own bytes
  * and never applied; anything else is applied as far as the state machine allows, and logged.
  */
-function recordDelivery(deps: AppDeps, unit: Unit, delivery: PspDelivery): EventRecord | undefined {
+function recordDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): EventRecord | undefined {
   const log = unit.table(PSP_EVENTS);
   const recorded = log.get(delivery.key);
   let record: EventRecord;
@@ -113,29 +151,30 @@ function recordDelivery(deps: AppDeps, unit: Unit, delivery: PspDelivery): Event
 }
 
 /** An id already recorded with another body: kept, under the key of its own bytes, and never applied. */
-function conflictRecord(delivery: PspDelivery, receipt: { key: string; recorded: RecordedDelivery }): EventRecord {
+function conflictRecord(delivery: LoggedDelivery, receipt: { key: string; recorded: RecordedDelivery }): EventRecord {
   return {
     ...conflictEntry(delivery, receipt.key),
     outcome: 'conflict',
     topup_id: receipt.recorded.topup_id,
+    amount_minor: null,
+    currency: null,
     region: receipt.recorded.region,
   };
 }
 
-function applyDelivery(deps: AppDeps, unit: Unit, delivery: PspDelivery): EventRecord {
-  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.subject_id;
+function applyDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): EventRecord {
+  const { key: id, type, topup_id, payload } = delivery;
   const topup = topup_id === null ? undefined : unit.table(TOPUPS).get(topup_id);
   const region = topup?.region ?? unit.region;
-  if (delivery.kind === 'malformed') {
-    return { ...malformedEntry(delivery), outcome: 'malformed', topup_id, region };
-  }
-  const recorded = { id: delivery.key, type: delivery.event.type, topup_id, payload: delivery.payload, body_base64: null };
-  if (!topup) {
-    const review_reason = `no top-up ${topup_id}`;
-    return { ...recorded, outcome: 'unknown_topup', review_reason, conflicts_with: null, region };
-  }
-  const decision = applyToTopup(deps, unit, topup, delivery.event);
-  return { ...recorded, outcome: decision.outcome, review_reason: decision.review_reason, conflicts_with: null, region };
+  // What is not an event we understand is kept byte for byte.
+  const body_base64 = delivery.kind === 'malformed' ? bodyBase64(delivery.raw_body) : null;
+  const recorded = { id, type, topup_id, payload, body_base64, conflicts_with: null, region };
+  const meaning = delivery.meaning(topup);
+  if (!('event' in meaning)) return { ...recorded, ...meaning, amount_minor: null, currency: null };
+  invariant(topup, `event ${id} was given to the state machine without its top-up`);
+  const decision = applyToTopup(deps, unit, topup, meaning.event);
+  const { amount, currency } = meaning.event.data;
+  return { ...recorded, outcome: decision.outcome, review_reason: decision.review_reason, amount_minor: amount, currency };
 }
 
 /** Lets the state machine decide on the top-up and its wallet, and writes the result: ledger first, then the top-up. */

@@ -7,7 +7,7 @@ import { SharedMigration } from './support.js';
  * objects, withdrawals with their payout event log, AML review flags, the compliance action log,
  * and the indexes of past balances, statements and exports.
  */
-export class Migration20261215000100_wallet_complete extends SharedMigration {
+export class Migration20261215000200_wallet_complete extends SharedMigration {
   override async up(): Promise<void> {
     const region = await this.regionType();
     await this.accounts();
