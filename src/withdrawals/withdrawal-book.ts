@@ -4,7 +4,7 @@ import { invariant, notFound } from '../domain/errors.js';
 import type { Metadata } from '../ledger/ledger-records.js';
 import { postTransaction, requireAccount, requireWallet, takeSequence, type LedgerLimits } from '../ledger/posting.js';
 import { movement } from '../ledger/postings.js';
-import { JOBS } from '../sellers/purchases/purchase-records.js';
+import { insertJob } from '../sellers/purchases/purchase-records.js';
 import { WITHDRAWALS, type Destination, type WithdrawalRecord, type WithdrawalStatus } from './withdrawal-records.js';
 
 /** Withdrawals as a batch sees and changes them (in memory): every status change of a withdrawal passes here. */
@@ -49,20 +49,7 @@ export function insertWithdrawal(unit: Unit, input: NewWithdrawal, limits: Ledge
     },
     limits,
   );
-  unit.table(JOBS).insert({
-    id: randomUUID(),
-    kind: 'payout',
-    subject_id: id,
-    run_after: unit.now,
-    lease_token: null,
-    lease_expires_at: null,
-    claims: 0,
-    last_error: null,
-    region: account.region,
-    created_at: unit.now,
-    updated_at: unit.now,
-    finished_at: null,
-  });
+  insertJob(unit, 'payout', id, account.region);
   return unit.table(WITHDRAWALS).insert({
     id,
     account_id: account.id,

@@ -7,7 +7,7 @@ import { insertHold } from '../../ledger/holds.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { idSchema, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { statusUrl } from './get-purchase-request.js';
-import { JOBS, PURCHASE_REQUESTS } from './purchase-records.js';
+import { insertJob, PURCHASE_REQUESTS } from './purchase-records.js';
 
 export interface CreatePurchaseRequestInput {
   account_id: string;
@@ -82,20 +82,7 @@ export async function createPurchaseRequest(
           updated_at: unit.now,
           finished_at: null,
         });
-        unit.table(JOBS).insert({
-          id: randomUUID(),
-          kind: 'purchase',
-          subject_id: id,
-          run_after: unit.now,
-          lease_token: null,
-          lease_expires_at: null,
-          claims: 0,
-          last_error: null,
-          region: hold.region,
-          created_at: unit.now,
-          updated_at: unit.now,
-          finished_at: null,
-        });
+        insertJob(unit, 'purchase', id, hold.region);
         return { id, status: 'pending', status_url: statusUrl(id) };
       },
     },
