@@ -1,3 +1,4 @@
+import type { SqlTx } from '../db/sql.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { PeriodicTask } from '../platform/worker.js';
 
@@ -23,4 +24,16 @@ export function flagUnansweredWithdrawalsTask(deps: AppDeps): PeriodicTask {
         ),
       ),
   };
+}
+
+/**
+ * Flags one withdrawal whose payout call never got an answer, after its last attempt. Both flags
+ * are written here, outside batches (the batch never writes the flag).
+ */
+export function flagForReconciliation(tx: SqlTx, id: string): Promise<number> {
+  return tx.execute(
+    `UPDATE withdrawals SET reconciliation_required_at = now()
+     WHERE id = ? AND status = 'PENDING' AND reconciliation_required_at IS NULL`,
+    [id],
+  );
 }

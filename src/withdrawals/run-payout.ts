@@ -4,7 +4,8 @@ import type { JobLease } from '../sellers/jobs/job-lease.js';
 import { finishJob, releaseJob } from '../sellers/jobs/job-queue.js';
 import { requestPayout } from './payout-client.js';
 import { recordPayout, requireWithdrawal, settleWithdrawal } from './withdrawal-book.js';
-import { findWithdrawal, flagForReconciliation } from './withdrawal-reads.js';
+import { flagForReconciliation } from './flag-unanswered-withdrawals.js';
+import { findWithdrawal } from './withdrawal-reads.js';
 import type { WithdrawalRecord } from './withdrawal-records.js';
 
 export type PayoutDeps = Omit<AppDeps, 'sellers' | 'payouts'>;

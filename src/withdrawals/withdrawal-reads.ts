@@ -29,15 +29,6 @@ async function withdrawalEvents(tx: SqlTx, withdrawal_id: string): Promise<Payou
   return rows.map(toPayoutEventRecord).sort((a, b) => a.received_at.localeCompare(b.received_at));
 }
 
-/** Flags a withdrawal the provider has not settled for reconciliation (outside batches: the batch never writes the flag). */
-export function flagForReconciliation(tx: SqlTx, id: string): Promise<number> {
-  return tx.execute(
-    `UPDATE withdrawals SET reconciliation_required_at = now()
-     WHERE id = ? AND status = 'PENDING' AND reconciliation_required_at IS NULL`,
-    [id],
-  );
-}
-
 /** A withdrawal with its callbacks and what is held for review: its owner, or a service reading money. */
 export async function getWithdrawal(deps: AppDeps, actor: Actor, id: string) {
   requireReadScope(actor, 'money');

@@ -3,6 +3,9 @@ import type { SqlTx } from '../../db/sql.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { autocommit } from '../guard/autocommit.js';
 
+/** What a durable job works on: a purchase request's seller calls, a withdrawal's payout call. */
+export type JobKind = 'purchase' | 'payout';
+
 /**
  * Durable jobs in the database, claimed by any pod with a lease: `FOR UPDATE SKIP LOCKED` lets
  * pods claim different jobs without waiting for each other (it works on PostgreSQL and
@@ -10,9 +13,6 @@ import { autocommit } from '../guard/autocommit.js';
  * gets a fresh lease token; every write a job makes checks it (fencing), so a pod that lost its
  * lease cannot write over its successor.
  */
-/** What a durable job works on: a purchase request's seller calls, a withdrawal's payout call. */
-export type JobKind = 'purchase' | 'payout';
-
 export interface ClaimedJob {
   id: string;
   kind: JobKind;
