@@ -173,7 +173,8 @@ export class Migration20261215000200_wallet_complete extends SharedMigration {
   private async replaceCheck(table: string, column: string, check: string): Promise<void> {
     const rows = (await this.execute(
       `SELECT c.conname AS name FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
-       WHERE t.relname = '${table}' AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE '%${column}%'`,
+       WHERE t.relname = ? AND c.contype = 'c' AND pg_get_constraintdef(c.oid) LIKE ?`,
+      [table, `%${column}%`],
     )) as Array<{ name: string }>;
     for (const { name } of rows) this.addSql(`ALTER TABLE ${table} DROP CONSTRAINT ${name}`);
     this.addSql(`ALTER TABLE ${table} ADD CONSTRAINT ${table}_${column}_check ${check}`);
