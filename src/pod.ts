@@ -19,6 +19,9 @@ import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
 import { refreshTopupGauges } from './shop/topups/topup-gauges.js';
 import { refreshSellerGauges } from './sellers/seller-gauges.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
+import { createPayoutServices } from './withdrawals/payout-services.js';
+import { ExportSlots } from './statements/export-transactions.js';
+import { flagUnansweredWithdrawalsTask } from './withdrawals/flag-unanswered-withdrawals.js';
 import { createStripeServices } from './shop/topups/stripe/stripe-client.js';
 import { reconciliationTask, refreshReconciliationGauges } from './reconciliation/run-reconciliation.js';
 import { checkReadiness } from './db/readiness.js';
@@ -60,6 +63,8 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
     cancelExpiredOrdersTask(deps),
     flagStuckTopupsTask(deps),
     ...sellerBackgroundTasks(deps),
+    deps.payouts.jobs.task(),
+    flagUnansweredWithdrawalsTask(deps),
     reconciliationTask(deps),
     fleetGaugesTask(deps, [refreshTopupGauges, refreshSellerGauges, refreshReconciliationGauges]),
   ];
@@ -142,9 +147,11 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     directory,
     tokens,
     rate_limiter,
+    exports: new ExportSlots(config.wallet.exports_in_flight_max),
     stripe: config.psp_provider === 'stripe' ? createStripeServices(config.stripe) : undefined,
   };
-  return { ...core, sellers: createSellerServices(core) };
+  const sellers = createSellerServices(core);
+  return { ...core, sellers, payouts: createPayoutServices(core, sellers.owner) };
 }
 
 /**

@@ -16,6 +16,7 @@ import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, toJobRecord } from '../sell
 import { toAttempt, toRequest } from '../sellers/purchases/purchase-repository.js';
 import { PSP_EVENTS, TOPUPS, toPspEventRecord } from '../shop/topups/topup-records.js';
 import { TOPUP_COLUMNS, toTopup, type TopupRow } from '../shop/topups/topup-repository.js';
+import { PAYOUT_EVENTS, toPayoutEventRecord, toWithdrawalRecord, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { TrackedTable } from './journal.js';
 import type { Needs } from './operation.js';
 import { Unit } from './unit.js';
@@ -32,6 +33,9 @@ export interface ReadSet {
   purchase_requests: string[];
   topups: string[];
   psp_events: string[];
+  withdrawals: string[];
+  payout_events: string[];
+  obligations: string[];
 }
 
 export function mergeNeeds(all: readonly Needs[]): ReadSet {
@@ -45,6 +49,9 @@ export function mergeNeeds(all: readonly Needs[]): ReadSet {
     purchase_requests: union((needs) => needs.purchase_requests),
     topups: union((needs) => needs.topups),
     psp_events: union((needs) => needs.psp_events),
+    withdrawals: union((needs) => needs.withdrawals),
+    payout_events: union((needs) => needs.payout_events),
+    obligations: union((needs) => needs.obligations),
   };
 }
 
@@ -66,7 +73,7 @@ function loadAll<R extends object>(table: TrackedTable<R>, rows: Rows, parse: (r
 const READERS: Reader[] = [
   {
     name: 'batch_read_accounts',
-    text: "SELECT * FROM accounts WHERE id = ANY($1::text[]) AND kind = 'player' ORDER BY id FOR UPDATE",
+    text: "SELECT * FROM accounts WHERE id = ANY($1::text[]) AND kind <> 'system' ORDER BY id FOR UPDATE",
     param: (set) => nonEmpty(set.accounts),
     load(unit, rows, set) {
       for (const row of rows) unit.accounts.load(toAccountRecord(row));
@@ -171,6 +178,30 @@ const READERS: Reader[] = [
     text: 'SELECT * FROM psp_events WHERE id = ANY($1::text[])',
     param: (set) => nonEmpty(set.psp_events),
     load: (unit, rows) => loadAll(unit.table(PSP_EVENTS), rows, toPspEventRecord),
+  },
+  {
+    name: 'batch_read_withdrawals',
+    text: 'SELECT * FROM withdrawals WHERE id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.withdrawals),
+    load: (unit, rows) => loadAll(unit.table(WITHDRAWALS), rows, toWithdrawalRecord),
+  },
+  {
+    name: 'batch_read_payout_events',
+    text: 'SELECT * FROM payout_events WHERE id = ANY($1::text[])',
+    param: (set) => nonEmpty(set.payout_events),
+    load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
+  },
+  {
+    name: 'batch_read_pending_withdrawals',
+    text: "SELECT * FROM withdrawals WHERE account_id = ANY($1::text[]) AND status = 'PENDING'",
+    param: (set) => nonEmpty(set.obligations),
+    load: (unit, rows) => loadAll(unit.table(WITHDRAWALS), rows, toWithdrawalRecord),
+  },
+  {
+    name: 'batch_read_pending_topups',
+    text: `SELECT ${TOPUP_COLUMNS} FROM topups WHERE account_id = ANY($1::text[]) AND status = 'PENDING'`,
+    param: (set) => nonEmpty(set.obligations),
+    load: (unit, rows) => loadAll(unit.table(TOPUPS), rows, (row) => toTopup(row as unknown as TopupRow)),
   },
 ];
 

@@ -1,8 +1,10 @@
+import { COMPLIANCE_ACTIONS, REVIEW_FLAGS } from '../compliance/compliance-records.js';
 import { IDEMPOTENCY_KEYS } from '../idempotency/idempotency-record.js';
 import { ACCOUNTS, ENTRIES, HOLDS, TRANSACTIONS, WALLETS } from '../ledger/ledger-records.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDER_REFUNDS, ORDERS } from '../shop/orders/order-records.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS } from '../sellers/purchases/purchase-records.js';
 import { PSP_EVENTS, TOPUPS } from '../shop/topups/topup-records.js';
+import { PAYOUT_EVENTS, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { TableSpec } from './table-writer.js';
 
 /**
@@ -24,5 +26,9 @@ export const WRITE_ORDER: Array<TableSpec<object>> = [
   JOBS,
   TOPUPS,
   PSP_EVENTS,
+  WITHDRAWALS,
+  PAYOUT_EVENTS,
+  REVIEW_FLAGS,
+  COMPLIANCE_ACTIONS,
   IDEMPOTENCY_KEYS,
 ] as unknown as Array<TableSpec<object>>;

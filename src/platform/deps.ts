@@ -5,6 +5,8 @@ import type { Database } from '../db/database.js';
 import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
+import type { PayoutServices } from '../withdrawals/payout-services.js';
+import type { ExportSlots } from '../statements/export-transactions.js';
 import type { StripeServices } from '../shop/topups/stripe/stripe-client.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -27,6 +29,10 @@ export interface AppDeps {
   rate_limiter: CallerRateLimiter;
   /** The seller aggregator's per-pod state: call slots, quote coalescing, the purchase job runner. */
   sellers: SellerServices;
+  /** The payout jobs of withdrawals. */
+  payouts: PayoutServices;
+  /** Compliance exports streaming in this pod. */
+  exports: ExportSlots;
   /** The way to Stripe, when top-ups are paid through it (PSP_PROVIDER=stripe). */
   stripe: StripeServices | undefined;
 }

@@ -12,7 +12,7 @@ type Report = { ok: boolean; mismatches: Mismatch[] };
 /** What the fleet keeps of a reconciliation: how many mismatches each check found. */
 type StoredReport = { mismatches: Record<string, number> };
 
-type Deps = Pick<AppDeps, 'transactions' | 'metrics' | 'logger'>;
+type Deps = Pick<AppDeps, 'transactions' | 'metrics' | 'logger' | 'config'>;
 
 /** The fleet task's row in fleet_tasks; its last result is the fleet's last report. */
 const TASK_NAME = 'reconciliation';

@@ -6,6 +6,7 @@ import { DEVELOPMENT_STRIPE_SECRET_KEY, DEVELOPMENT_STRIPE_WEBHOOK_SECRET } from
 
 const REAL_JWT = 'j'.repeat(40);
 const REAL_PSP = 'p'.repeat(40);
+const REAL_PAYOUT = 'q'.repeat(40);
 const URL = 'postgres://u:p@db:5432/shop';
 
 describe('configuration', () => {
@@ -22,13 +23,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(
       /DATABASE_URL is required/,
     );
-    expect(
-      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }).auth_jwt_secret,
-    ).toBe(REAL_JWT);
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }),
+    ).toThrow(/PAYOUT_WEBHOOK_SECRET is the development secret/);
+    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP, PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT };
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, PAYOUT_WEBHOOK_SECRET: REAL_PSP })).toThrow(
+      /must differ/,
+    );
+    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets }).auth_jwt_secret).toBe(REAL_JWT);
   });
 
   it('when production takes top-ups through Stripe, then it refuses development, test-mode and plain-HTTP Stripe settings', () => {
-    const base = { NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP };
+    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP, PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT };
+    const base = { NODE_ENV: 'production', DATABASE_URL: URL, ...secrets };
     const live = { STRIPE_SECRET_KEY: 'sk_live_0123456789abcdef', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdefghij' };
     const start = (env: Record<string, string>) => () => loadConfig({ ...base, PSP_PROVIDER: 'stripe', ...live, ...env });
     expect(start({ STRIPE_SECRET_KEY: DEVELOPMENT_STRIPE_SECRET_KEY })).toThrow(/STRIPE_SECRET_KEY is the development key/);

@@ -34,6 +34,10 @@ export const TABLE_LOCALITIES = {
   purchase_requests: 'regional_by_row',
   purchase_attempts: 'regional_by_row',
   jobs: 'regional_by_row',
+  withdrawals: 'regional_by_row',
+  payout_events: 'regional_by_row',
+  review_flags: 'regional_by_row',
+  compliance_actions: 'regional_by_row',
   // the fleet-wide quote cache and fan-out leases (crdb_region = region of the pod that wrote the row last)
   seller_quotes: 'regional_by_row',
   quote_fanouts: 'regional_by_row',
