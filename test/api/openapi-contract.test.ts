@@ -159,6 +159,11 @@ describe('every route answers as /openapi.json says', () => {
     const accepted = await request(urls[0]!, 'POST', '/v1/purchase-requests', body, { token: buyer.token, key: key() });
     expect(ok(accepted, 202).status).toBe('pending');
     expect((await world.final(buyer, accepted.body.id)).status).toBe('purchased');
+    for (const list of ['holds', 'topups', 'purchase-requests']) {
+      ok(await request(urls[2]!, 'GET', `/v1/accounts/${buyer.id}/${list}?limit=1`, undefined, { token: h.admin }), 200);
+    }
+    ok(await request(urls[0]!, 'GET', '/v1/admin/review/psp-events', undefined, { token: h.admin }), 200);
+    ok(await request(urls[1]!, 'GET', '/v1/admin/review/purchase-requests', undefined, { token: h.admin }), 200);
     ok(await request(urls[1]!, 'POST', '/v1/admin/reconcile', undefined, { token: h.admin }), 200);
   });
 

@@ -8,10 +8,10 @@ import { pspEventReceiptSchema, receivePspEvent } from '../../shop/topups/receiv
 import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
 import { createStripeTopup } from '../../shop/topups/stripe/create-stripe-topup.js';
 import { receiveStripeEvent } from '../../shop/topups/stripe/receive-stripe-event.js';
-import { getTopup } from '../../shop/topups/topup-reads.js';
+import { accountTopups, getTopup, heldPspEventSchema, heldPspEvents } from '../../shop/topups/topup-reads.js';
 import { pspEventReviewSchema, topupViewSchema } from '../../shop/topups/topup-repository.js';
-import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema } from './schemas.js';
+import { accountPageRoute, defineRoute, readByIdRoute, reviewQueueRoute, type RouteSpec } from '../route.js';
+import { accountIdSchema, pageQuery } from './schemas.js';
 
 /** Text of at most `length_max` characters that the database can store. */
 function storableText(length_max: number) {
@@ -64,6 +64,24 @@ export function topupRoutes(config: Config): RouteSpec[] {
       tag: 'topups',
       read: getTopup,
       response_schema: topupViewSchema,
+    }),
+    accountPageRoute({
+      operation_id: 'listAccountTopups',
+      list: 'topups',
+      summary: "The account's top-ups, newest first, each as GET /v1/topups/{id} shows it",
+      tag: 'topups',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      page: ['TopupPage', topupViewSchema],
+      read: accountTopups,
+    }),
+    reviewQueueRoute({
+      operation_id: 'listHeldPspEvents',
+      path: '/v1/admin/review/psp-events',
+      summary: 'PSP events held for review and not settled yet, newest first, with the top-up each names (admin)',
+      tag: 'topups',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      page: ['HeldPspEventPage', heldPspEventSchema],
+      read: heldPspEvents,
     }),
     defineRoute({
       operation_id: 'receivePspEvent',
