@@ -38,8 +38,9 @@ async function documentedOperations(): Promise<Array<{ method: string; path: str
 }
 
 describe('every route answers as /openapi.json says', () => {
-  it('operations and docs: health, ready, metrics, the document and the docs page with its files', async () => {
-    for (const path of ['/health', '/ready', '/metrics', '/openapi.json', '/docs', '/docs/docs.js', '/docs/swagger-ui.css']) {
+  it('operations, docs and console: health, ready, metrics, the document, the docs and console pages with their files', async () => {
+    const pages = ['/health', '/ready', '/metrics', '/openapi.json', '/docs', '/docs/docs.js', '/docs/swagger-ui.css'];
+    for (const path of [...pages, '/console', '/console/console.js', '/console/console.css']) {
       ok(await request(urls[0]!, 'GET', path), 200);
     }
     ok(await request(urls[0]!, 'GET', '/docs/swagger-ui-bundle.js'), 200);
