@@ -174,7 +174,8 @@ function orderBlock(api: Api, order: Schemas['Order'], can_refund: boolean, refr
       short(order.id),
       ' ',
       status(order.status),
-      ` ${order.mode} · total ${money(order.total, order.currency)} · refunded ${money(order.refunded_amount, order.currency)} · ${when(order.created_at)}`,
+      ` ${order.mode} · total ${money(order.total, order.currency)}`,
+      ` · refunded ${money(order.refunded_amount, order.currency)} · ${when(order.created_at)}`,
     ),
     table(
       order.lines,

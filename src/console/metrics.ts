@@ -77,7 +77,8 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<st
 
 function drawChart(chart: Chart, points: readonly Point[]): Node {
   const values = points.flatMap((point) => point.values.filter((value): value is number => value !== undefined));
-  const top = Math.max(1e-9, ...values) * 1.1;
+  // A flat zero line still gets a scale: one unit.
+  const top = (Math.max(0, ...values) || 1) * 1.1;
   const picture = svg('svg', {
     viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
     role: 'img',
@@ -93,7 +94,7 @@ function drawChart(chart: Chart, points: readonly Point[]): Node {
       .filter((pair): pair is readonly [number, number] => pair[1] !== undefined)
       .map(
         ([position, value]) =>
-          `${((position / Math.max(1, POINTS_MAX - 1)) * WIDTH).toFixed(1)},${(HEIGHT - 2 - (value / top) * (HEIGHT - 18)).toFixed(1)}`,
+          `${((position / Math.max(1, points.length - 1)) * WIDTH).toFixed(1)},${(HEIGHT - 2 - (value / top) * (HEIGHT - 18)).toFixed(1)}`,
       );
     if (coordinates.length > 0) picture.append(svg('polyline', { class: `series-${index}`, points: coordinates.join(' ') }));
   });

@@ -131,17 +131,14 @@ export function reviewQueueRoute(spec: {
   page: [string, Joi.Schema];
   read: (deps: AppContext['state']['deps'], actor: Actor, query: { limit: number; cursor?: string }) => Promise<unknown>;
 }): RouteSpec {
+  const { page, read, ...documented } = spec;
   return defineRoute({
-    operation_id: spec.operation_id,
+    ...documented,
     method: 'get',
-    path: spec.path,
-    summary: spec.summary,
-    tag: spec.tag,
     auth: 'bearer',
-    query: spec.query,
     responses: { 200: 'A page, newest first', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Requires admin' },
-    response_schema: pageSchema(...spec.page),
-    handler: async (ctx, { actor, query }) => ({ status: 200, body: await spec.read(ctx.state.deps, actor, query) }),
+    response_schema: pageSchema(...page),
+    handler: async (ctx, { actor, query }) => ({ status: 200, body: await read(ctx.state.deps, actor, query) }),
   });
 }
 

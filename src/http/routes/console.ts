@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { defineRoute, type RouteSpec } from '../route.js';
+import type { RouteSpec } from '../route.js';
+import { staticRoute } from './docs.js';
 
 // The back-office console (src/console): a static page, its styles, and one script that esbuild
 // bundles from the console's TypeScript and the typed client (src/client) on the first request,
@@ -38,28 +39,6 @@ async function bundleConsole(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-function consoleRoute(
-  operation_id: string,
-  route_path: string,
-  summary: string,
-  media_type: string,
-  body: () => Promise<string>,
-  headers: Record<string, string>,
-): RouteSpec {
-  return defineRoute({
-    operation_id,
-    method: 'get',
-    path: route_path,
-    summary,
-    tag: 'operations',
-    auth: 'public',
-    responses: { 200: summary },
-    response_content_type: media_type,
-    needs_database: false,
-    handler: async () => ({ status: 200, body: await body(), headers: { 'Content-Type': `${media_type}; charset=utf-8`, ...headers } }),
-  });
-}
-
 /** GET /console and the two files it loads; the page asks for a service token and calls the public API only. */
 export function consoleRoutes(): RouteSpec[] {
   // Bundled once per pod, on first use; a failed build is tried again on the next request.
@@ -74,7 +53,7 @@ export function consoleRoutes(): RouteSpec[] {
   // The page and the script change together, with the code the pod runs: the browser asks again each time.
   const headers = { 'Content-Security-Policy': CONSOLE_SECURITY_POLICY, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' };
   return [
-    consoleRoute(
+    staticRoute(
       'consolePage',
       '/console',
       'The back-office console (sign in with a service token)',
@@ -82,8 +61,8 @@ export function consoleRoutes(): RouteSpec[] {
       () => readFile(path.join(CONSOLE_DIR, 'index.html'), 'utf8'),
       headers,
     ),
-    consoleRoute('consoleScript', '/console/console.js', 'The console, bundled from src/console', 'text/javascript', bundled, headers),
-    consoleRoute(
+    staticRoute('consoleScript', '/console/console.js', 'The console, bundled from src/console', 'text/javascript', bundled, headers),
+    staticRoute(
       'consoleStyles',
       '/console/console.css',
       'The styles of the console',
