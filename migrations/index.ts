@@ -11,6 +11,7 @@ import { Migration20261201000900_group_commit } from './Migration20261201000900_
 import { Migration20261210000100_monitoring } from './Migration20261210000100_monitoring.js';
 import { Migration20261215000100_stripe_topups } from './Migration20261215000100_stripe_topups.js';
 import { Migration20261215000200_wallet_complete } from './Migration20261215000200_wallet_complete.js';
+import { Migration20261220000100_console_lists } from './Migration20261220000100_console_lists.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261210000100_monitoring', class: Migration20261210000100_monitoring },
   { name: 'Migration20261215000100_stripe_topups', class: Migration20261215000100_stripe_topups },
   { name: 'Migration20261215000200_wallet_complete', class: Migration20261215000200_wallet_complete },
+  { name: 'Migration20261220000100_console_lists', class: Migration20261220000100_console_lists },
 ];
