@@ -4,6 +4,7 @@ import { DomainError, forbidden } from '../domain/errors.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import { walletBalance } from '../domain/money.js';
 import type { AppDeps } from '../platform/deps.js';
+import { emitEvent } from '../events/emit.js';
 
 export interface CreateAccountInput {
   id?: string;
@@ -50,13 +51,15 @@ export async function createAccount(
           created_at: unit.now,
           updated_at: unit.now,
         });
-        return {
+        const view = {
           id,
           kind: account.kind,
           home_region,
           created_at: account.created_at,
           wallets: [walletBalance(wallet.currency, wallet.balance_minor, wallet.held_minor)],
         };
+        emitEvent(unit, { type: 'account.created', account_id: id, data: view });
+        return view;
       },
     },
     idempotency,

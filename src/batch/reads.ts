@@ -14,7 +14,11 @@ import { toItem, type ItemRow } from '../shop/catalog/item-repository.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDERS, toEntitlementRecord, toOrderLineRecord, toOrderRecord } from '../shop/orders/order-records.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, toJobRecord } from '../sellers/purchases/purchase-records.js';
 import { toAttempt, toRequest } from '../sellers/purchases/purchase-repository.js';
-import { PSP_EVENTS, TOPUPS, toPspEventRecord } from '../shop/topups/topup-records.js';
+import { PSP_EVENTS, TOPUP_LOG, TOPUPS, toPspEventRecord } from '../shop/topups/topup-records.js';
+import { EVENT_COLUMNS, toTopupEvent, type EventRow } from '../shop/topups/psp-event-repository.js';
+import { EVENTS, toEventRecord } from '../events/event-records.js';
+import { WEBHOOK_ENDPOINTS, toEndpointRecord } from '../webhooks/endpoint-records.js';
+import { ENDPOINTS_READ_PARAM, ENDPOINTS_READ_TEXT } from '../webhooks/fan-out.js';
 import { TOPUP_COLUMNS, toTopup, type TopupRow } from '../shop/topups/topup-repository.js';
 import type { TrackedTable } from './journal.js';
 import type { Needs } from './operation.js';
@@ -32,6 +36,7 @@ export interface ReadSet {
   purchase_requests: string[];
   topups: string[];
   psp_events: string[];
+  events: string[];
 }
 
 export function mergeNeeds(all: readonly Needs[]): ReadSet {
@@ -45,6 +50,7 @@ export function mergeNeeds(all: readonly Needs[]): ReadSet {
     purchase_requests: union((needs) => needs.purchase_requests),
     topups: union((needs) => needs.topups),
     psp_events: union((needs) => needs.psp_events),
+    events: union((needs) => needs.events),
   };
 }
 
@@ -171,6 +177,26 @@ const READERS: Reader[] = [
     text: 'SELECT * FROM psp_events WHERE id = ANY($1::text[])',
     param: (set) => nonEmpty(set.psp_events),
     load: (unit, rows) => loadAll(unit.table(PSP_EVENTS), rows, toPspEventRecord),
+  },
+  {
+    name: 'batch_read_topup_log',
+    text: `SELECT topup_id, ${EVENT_COLUMNS} FROM psp_events WHERE topup_id = ANY($1::uuid[])`,
+    param: (set) => nonEmpty(set.topups),
+    load: (unit, rows) =>
+      loadAll(unit.table(TOPUP_LOG), rows, (row) => ({ ...toTopupEvent(row as unknown as EventRow), topup_id: row['topup_id'] as string })),
+  },
+  {
+    name: 'batch_read_events',
+    text: 'SELECT * FROM events WHERE id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.events),
+    load: (unit, rows) => loadAll(unit.table(EVENTS), rows, toEventRecord),
+  },
+  {
+    // Every batch may write events, so every batch fans them out to the endpoints it reads here.
+    name: 'batch_read_webhook_endpoints',
+    text: ENDPOINTS_READ_TEXT,
+    param: () => ENDPOINTS_READ_PARAM,
+    load: (unit, rows) => loadAll(unit.table(WEBHOOK_ENDPOINTS), rows, toEndpointRecord),
   },
 ];
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Unit } from '../batch/unit.js';
 import { DomainError, invariant, notFound } from '../domain/errors.js';
+import { emitEvent } from '../events/emit.js';
 import {
   REFERENCE_FIELDS,
   walletKey,
@@ -12,6 +13,7 @@ import {
   type WalletRecord,
 } from './ledger-records.js';
 import { assertBalanced, insufficientFunds, isSystemAccount, type Posting } from './postings.js';
+import { transactionView } from './views.js';
 
 export interface NewTransaction extends TransactionReferences {
   type: TransactionType;
@@ -70,7 +72,9 @@ export function postTransaction(unit: Unit, input: NewTransaction, limits: Ledge
   };
   unit.transactions.insert(record);
   for (const entry of entries) unit.entries.insert(entry);
-  return postedOf(record, entries);
+  const posted = postedOf(record, entries);
+  emitEvent(unit, { type: 'transaction.posted', account_id: record.account_id, data: transactionView(posted) });
+  return posted;
 }
 
 export function postedOf(record: TransactionRecord, entries: readonly EntryRecord[]): PostedTransaction {

@@ -2,6 +2,13 @@ import Joi from 'joi';
 import type { BatchLimits } from '../batch/batcher.js';
 import { loadTopology, regionNames, type Topology } from './regions.js';
 import { SELLER_CONFIG_KEYS, sellerConfigProblems, toSellerConfig, type SellerConfig } from '../sellers/seller-config.js';
+import {
+  DEVELOPMENT_WEBHOOK_SECRETS_KEY,
+  WEBHOOK_CONFIG_KEYS,
+  toWebhookConfig,
+  webhookConfigProblems,
+  type WebhookConfig,
+} from '../webhooks/webhook-config.js';
 
 // Development secrets are public (they are in this file); production refuses them.
 export const DEVELOPMENT_JWT_SECRET = 'creditshop-development-jwt-secret-not-for-production';
@@ -85,6 +92,7 @@ export interface Config {
   /** After a batch found the database unreachable, writes are refused at once (503) for this long. */
   database_unreachable_pause_ms: number;
   sellers: SellerConfig;
+  webhooks: WebhookConfig;
 }
 
 const integer = () => Joi.number().integer();
@@ -182,6 +190,7 @@ function buildSchema(topology: Topology) {
       .max(30 * 24 * 3600)
       .default(7 * 24 * 3600),
     ...SELLER_CONFIG_KEYS,
+    ...WEBHOOK_CONFIG_KEYS,
   }).unknown(true);
 }
 
@@ -235,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     psp_event_depth_max: value.PSP_EVENT_DEPTH_MAX,
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
+    webhooks: toWebhookConfig(value),
     batch: {
       operations_max: value.BATCH_OPERATIONS_MAX,
       bytes_max: value.BATCH_BYTES_MAX,
@@ -258,8 +268,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       hold_ttl_max_seconds: value.HOLD_TTL_MAX_SECONDS,
     },
   };
-  const seller_problems = sellerConfigProblems(config.sellers);
-  if (seller_problems.length > 0) throw new ConfigError(`invalid configuration: ${seller_problems.join('; ')}`);
+  const cross_field_problems = [...sellerConfigProblems(config.sellers), ...webhookConfigProblems(config.webhooks)];
+  if (cross_field_problems.length > 0) throw new ConfigError(`invalid configuration: ${cross_field_problems.join('; ')}`);
   if (!config.currencies.includes(config.default_currency)) {
     throw new ConfigError(`invalid configuration: DEFAULT_CURRENCY ${config.default_currency} is not in CURRENCIES`);
   }
@@ -272,6 +282,10 @@ function assertProductionReady(config: Config): void {
   if (DEVELOPMENT_SECRETS.has(config.auth_jwt_secret)) problems.push('AUTH_JWT_SECRET is the development secret');
   if (DEVELOPMENT_SECRETS.has(config.psp_webhook_secret)) problems.push('PSP_WEBHOOK_SECRET is the development secret');
   if (config.auth_jwt_secret === config.psp_webhook_secret) problems.push('AUTH_JWT_SECRET and PSP_WEBHOOK_SECRET must differ');
+  if (config.webhooks.secrets_key === DEVELOPMENT_WEBHOOK_SECRETS_KEY) problems.push('WEBHOOK_SECRETS_KEY is the development key');
+  if ([config.auth_jwt_secret, config.psp_webhook_secret].includes(config.webhooks.secrets_key)) {
+    problems.push('WEBHOOK_SECRETS_KEY must differ from AUTH_JWT_SECRET and PSP_WEBHOOK_SECRET');
+  }
   if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
   if (problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);
 }

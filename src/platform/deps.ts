@@ -5,6 +5,7 @@ import type { Database } from '../db/database.js';
 import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
+import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -26,4 +27,6 @@ export interface AppDeps {
   rate_limiter: CallerRateLimiter;
   /** The seller aggregator's per-pod state: call slots, quote coalescing, the purchase job runner. */
   sellers: SellerServices;
+  /** Delivers the webhooks of the events this pod's batches commit, and polls for the rest (src/webhooks). */
+  webhooks: WebhookDispatcher;
 }

@@ -4,6 +4,7 @@ import { buildOpenApi } from '../openapi.js';
 import type { RouteSpec } from '../route.js';
 import { accountRoutes } from './accounts.js';
 import { adminRoutes } from './admin.js';
+import { eventRoutes } from './events.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
 import { topupRoutes } from './topups.js';
@@ -18,6 +19,7 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
     ...shopRoutes(config),
     ...topupRoutes(config),
     ...sellerRoutes(config),
+    ...eventRoutes(config),
     ...adminRoutes(),
   ];
   let document: unknown;

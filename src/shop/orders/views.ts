@@ -1,4 +1,4 @@
-import type { Order } from './order-records.js';
+import type { EntitlementRecord, Order } from './order-records.js';
 
 export function orderView(order: Order) {
   return {
@@ -29,3 +29,22 @@ export function orderView(order: Order) {
   };
 }
 export type OrderView = ReturnType<typeof orderView>;
+
+/** An entitlement as the account's list shows it: the units the player still owns, and how many were granted. */
+export function entitlementView(
+  entitlement: Pick<
+    EntitlementRecord,
+    'id' | 'order_id' | 'item_id' | 'quantity' | 'revoked_quantity' | 'status' | 'granted_at' | 'revoked_at'
+  >,
+) {
+  return {
+    id: entitlement.id,
+    order_id: entitlement.order_id,
+    item_id: entitlement.item_id,
+    quantity: entitlement.quantity - entitlement.revoked_quantity,
+    quantity_granted: entitlement.quantity,
+    status: entitlement.status,
+    granted_at: entitlement.granted_at,
+    revoked_at: entitlement.revoked_at,
+  };
+}
