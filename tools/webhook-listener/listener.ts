@@ -9,7 +9,7 @@ import { verifyWebhookSignature, SIGNATURE_HEADER } from '../../src/webhooks/sig
  */
 export interface ReceivedDelivery {
   /** The event as sent (null if the body was not JSON). */
-  event: { id: string; type: string; account_id: string | null; account_sequence: number | null; created_at: string; data: any } | null;
+  event: { id: string; type: string; account_id: string | null; account_sequence: number | null; created_at: string; data: unknown } | null;
   raw_body: string;
   event_id: string | undefined;
   event_type: string | undefined;
