@@ -72,7 +72,8 @@ export class Migration20261220000100_events extends SharedMigration {
     // endpoint and account still pending), and an endpoint's deliveries newest first.
     this.addSql("CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE state = 'pending'");
     this.addSql(
-      "CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, account_id, account_seq) WHERE state = 'pending' AND account_seq IS NOT NULL",
+      'CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, account_id, account_seq) ' +
+        "WHERE state = 'pending' AND account_seq IS NOT NULL",
     );
     this.addSql('CREATE INDEX webhook_deliveries_listing ON webhook_deliveries (endpoint_id, created_at, id)');
   }

@@ -42,7 +42,8 @@ export async function markFailing(tx: SqlTx, endpoint_id: string, reason: string
 /** A success (or an operator enabling it again) ends a failing streak. */
 export async function markHealthy(tx: SqlTx, endpoint_id: string): Promise<void> {
   await tx.execute(
-    'UPDATE webhook_endpoint_health SET failing_since = NULL, failure_reason = NULL, updated_at = now() WHERE endpoint_id = ? AND failing_since IS NOT NULL',
+    `UPDATE webhook_endpoint_health SET failing_since = NULL, failure_reason = NULL, updated_at = now()
+     WHERE endpoint_id = ? AND failing_since IS NOT NULL`,
     [endpoint_id],
   );
 }

@@ -28,7 +28,7 @@ export async function listEndpoints(deps: AppDeps, actor: Actor, page: { limit: 
   const after = decodeTimeCursor(page.cursor);
   return deps.transactions.read(async (tx) => {
     const rows = await tx.rows<Record<string, unknown>>(
-      `SELECT * FROM webhook_endpoints WHERE status <> 'deleted' ${after ? 'AND (created_at, id) < (?::timestamptz, ?)' : ''}
+      `SELECT * FROM webhook_endpoints WHERE status <> 'deleted' ${after ? 'AND (created_at, id) < (?::timestamptz, ?::uuid)' : ''}
        ORDER BY created_at DESC, id DESC LIMIT ?`,
       [...(after ?? []), page.limit + 1],
     );
@@ -53,11 +53,15 @@ export async function listDeliveries(
   const after = decodeTimeCursor(page.cursor);
   return deps.transactions.read(async (tx) => {
     if (!(await findEndpoint(tx, endpoint_id))) throw notFound(`webhook endpoint ${endpoint_id}`);
+    const filters = [
+      ...(after ? [{ condition: '(created_at, id) < (?::timestamptz, ?::uuid)', params: after }] : []),
+      ...(page.status ? [{ condition: 'state = ?', params: [page.status] }] : []),
+      ...(page.event_id ? [{ condition: 'event_id = ?', params: [page.event_id] }] : []),
+    ];
     const rows = await tx.rows<Record<string, unknown>>(
-      `SELECT * FROM webhook_deliveries WHERE endpoint_id = ?
-         ${after ? 'AND (created_at, id) < (?::timestamptz, ?)' : ''} ${page.status ? 'AND state = ?' : ''} ${page.event_id ? 'AND event_id = ?' : ''}
+      `SELECT * FROM webhook_deliveries WHERE endpoint_id = ?${filters.map((filter) => ` AND ${filter.condition}`).join('')}
        ORDER BY created_at DESC, id DESC LIMIT ?`,
-      [endpoint_id, ...(after ?? []), ...(page.status ? [page.status] : []), ...(page.event_id ? [page.event_id] : []), page.limit + 1],
+      [endpoint_id, ...filters.flatMap((filter) => filter.params), page.limit + 1],
     );
     const last = rows.length > page.limit ? rows[page.limit - 1] : undefined;
     return {

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../platform/metrics.js';
 
-/** Webhook delivery metrics, registered on the pod's registry (GET /metrics); labels are endpoint ids (WEBHOOK_ENDPOINTS_MAX bounds them). */
+/** Webhook delivery metrics on the pod's registry (GET /metrics); their labels are endpoint ids, bounded by WEBHOOK_ENDPOINTS_MAX. */
 export interface WebhookMetrics {
   /** From the event's commit to the endpoint's 2xx. */
   webhook_delivery_lag_seconds: Histogram<'endpoint_id'>;
