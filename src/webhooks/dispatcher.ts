@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommitObserver } from '../batch/executor.js';
 import type { Unit } from '../batch/unit.js';
@@ -72,6 +73,8 @@ export class WebhookDispatcher implements CommitObserver {
     this.owner = `${base.region}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const { queue_per_endpoint_max, concurrency_per_endpoint } = base.config.webhooks;
     this.lanes = new DeliveryLanes({ queue_max: queue_per_endpoint_max, concurrency: concurrency_per_endpoint });
+    // Every attempt in flight listens for the stop: as many as the lanes allow.
+    setMaxListeners(concurrency_per_endpoint * base.config.webhooks.endpoints_max, this.stopping.signal);
     this.metrics = createWebhookMetrics(base.metrics, () => new Map([...this.endpoints.keys()].map((id) => [id, this.lanes.depth(id)])));
   }
 

@@ -28,9 +28,9 @@ export const FAST_WEBHOOKS = {
   EVENTS_SETTLE_WINDOW_MS: '2000',
 };
 
-export async function startEventWorld(env: Record<string, string> = {}): Promise<EventWorld> {
+export async function startEventWorld(env: Record<string, string> = {}, options: { workers?: boolean } = {}): Promise<EventWorld> {
   const database = await createScratchDatabase(inject('database_url'), 'events');
-  const cluster = await startCluster({ workers: true, env: { DATABASE_URL: database.url, ...FAST_WEBHOOKS, ...env } });
+  const cluster = await startCluster({ workers: options.workers ?? true, env: { DATABASE_URL: database.url, ...FAST_WEBHOOKS, ...env } });
   const harness = await shopHarness(
     cluster.pods.map((pod) => pod.url),
     cluster.config,
