@@ -29,7 +29,11 @@ beforeAll(async () => {
     WEBHOOK_TIMEOUT_MS: '1000',
   };
   pods.push(...(await Promise.all(['eu-west', 'us-east', 'ap-south'].map((region) => forkPod(region, env)))));
-  receiver = await startWebhookListener({ secrets: [], answer: async () => (await sleep(300), 200) });
+  const slowly = async () => {
+    await sleep(300);
+    return 200;
+  };
+  receiver = await startWebhookListener({ secrets: [], answer: slowly });
   db = new pg.Client({ connectionString: database.url });
   await db.connect();
 }, 120_000);
@@ -85,7 +89,8 @@ describe('a pod killed while delivering', () => {
     await waitFor('deliveries under way', 20_000, () => (receiver.deliveries.length >= 30 ? true : undefined));
     const { rows } = await db.query<{ lease_owner: string; ids: string[] }>(
       `SELECT lease_owner, array_agg(id::text) AS ids FROM webhook_deliveries
-       WHERE state = 'pending' AND lease_owner IS NOT NULL AND lease_expires_at > now() GROUP BY lease_owner ORDER BY count(*) DESC LIMIT 1`,
+       WHERE state = 'pending' AND lease_owner IS NOT NULL AND lease_expires_at > now()
+       GROUP BY lease_owner ORDER BY count(*) DESC LIMIT 1`,
     );
     expect(rows).toHaveLength(1);
     const held = rows[0]!.ids;
