@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSellerSimulator, type SellerSimulator } from '../../tools/seller-simulator/seller-simulator.js';
 import { request, uniqueId } from '../support/cluster.js';
@@ -261,5 +262,20 @@ describe('events of purchase requests', () => {
     const events = (await eventsOf(player.id)).filter((event) => event.type.startsWith('purchase_request.'));
     expect(events.map((event) => event.type).sort()).toEqual(['purchase_request.price_not_met', 'purchase_request.purchased']);
     for (const event of events) expect(event.data).toEqual(await get(`/v1/purchase-requests/${event.data.id}`));
+  });
+});
+
+describe('retention', () => {
+  it('events older than EVENTS_RETENTION_DAYS are purged, with their deliveries', async () => {
+    const player = await world.player(100);
+    const db = new pg.Client({ connectionString: world.database.url });
+    await db.connect();
+    try {
+      const aged = await db.query("UPDATE events SET created_at = now() - INTERVAL '31 days' WHERE account_id = $1", [player.id]);
+      expect(aged.rowCount).toBe(2);
+      await waitFor('the purge worker', 10_000, async () => ((await eventsOf(player.id)).length === 0 ? true : undefined));
+    } finally {
+      await db.end();
+    }
   });
 });

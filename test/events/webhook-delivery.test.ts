@@ -97,6 +97,34 @@ describe('webhook deliveries', () => {
     expect(delivery).toMatchObject({ event_id: retried, status: 'delivered', attempts: expect.any(Number) });
     expect(delivery.attempt_log.at(-1)).toMatchObject({ status_code: 200, error: null, latency_ms: expect.any(Number) });
     expect(delivery.attempt_log[0]).toMatchObject({ attempt: 1, status_code: 500, error: 'status 500' });
+
+    // An operator's redelivery arrives once more, as a new delivery of the same event.
+    const redelivered = await request(
+      world.urls[2]!,
+      'POST',
+      `/v1/events/${retried}/redeliver`,
+      { endpoint_id: endpoint.id },
+      {
+        token: world.admin,
+        key: key(),
+      },
+    );
+    expect(redelivered.status).toBe(202);
+    const again = await waitFor('the redelivery', 10_000, () =>
+      receiver.deliveries.find((received) => received.delivery_id === redelivered.body.id && received.status === 200),
+    );
+    expect(again).toMatchObject({ event_id: retried, attempt: 1, verified: true });
+
+    // Lag, attempts by outcome and queue depth, per endpoint.
+    const metrics = (await Promise.all(world.urls.map((url) => request(url, 'GET', '/metrics'))))
+      .map((response) => response.body)
+      .join('\n');
+    const endpoint_label = `endpoint_id="${endpoint.id}"`;
+    const lines = metrics.split('\n').filter((line) => line.includes(endpoint_label));
+    expect(lines.some((line) => line.startsWith('webhook_delivery_lag_seconds_bucket{le="1",'))).toBe(true);
+    expect(lines.some((line) => /^webhook_deliveries_total\{.*outcome="retry".*\} [1-9]/.test(line))).toBe(true);
+    expect(lines.some((line) => /^webhook_deliveries_total\{.*outcome="delivered".*\} [1-9]/.test(line))).toBe(true);
+    expect(lines.some((line) => line.startsWith('webhook_queue_depth{'))).toBe(true);
     await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${endpoint.id}`, undefined, { token: world.admin });
   });
 

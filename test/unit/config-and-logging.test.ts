@@ -5,6 +5,7 @@ import { createLogger } from '../../src/platform/logger.js';
 
 const REAL_JWT = 'j'.repeat(40);
 const REAL_PSP = 'p'.repeat(40);
+const REAL_WEBHOOK_KEY = 'w'.repeat(40);
 const URL = 'postgres://u:p@db:5432/shop';
 
 describe('configuration', () => {
@@ -21,9 +22,19 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(
       /DATABASE_URL is required/,
     );
-    expect(
-      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }).auth_jwt_secret,
-    ).toBe(REAL_JWT);
+    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP };
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets })).toThrow(
+      /WEBHOOK_SECRETS_KEY is the development key/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_PSP })).toThrow(
+      /must differ/,
+    );
+    const production = loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY });
+    expect(production.auth_jwt_secret).toBe(REAL_JWT);
+    // Endpoints naming private or loopback addresses are refused in production unless allowed explicitly.
+    expect(production.webhooks.private_urls).toBe('refuse');
+    expect(loadConfig({}).webhooks.private_urls).toBe('allow');
+    expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '20000', WEBHOOK_LEASE_MS: '21000' })).toThrow(/WEBHOOK_LEASE_MS/);
   });
 
   it('when development starts without secrets, then it uses the development ones', () => {
