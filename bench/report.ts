@@ -58,7 +58,7 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
 }
 
 /** CPU of the benchmarked system (PostgreSQL, pods, load generator) per request: "other" is not ours. */
-function systemCpuMsPerRequest({ cpu, stats }: ScenarioResult): number {
+export function systemCpuMsPerRequest({ cpu, stats }: ScenarioResult): number {
   return ((cpu.seconds.postgres + cpu.seconds.pods + cpu.seconds.load_generator) * 1000) / stats.requests;
 }
 

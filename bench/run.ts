@@ -6,18 +6,21 @@ import { expectStatus, PodClient } from './api.js';
 import { BenchCluster } from './cluster.js';
 import { CpuMeter } from './cpu.js';
 import { runLoad } from './load.js';
-import { cpuTable, goals, resultsTable, type ScenarioResult } from './report.js';
+import { cpuTable, goals, resultsTable, systemCpuMsPerRequest, type ScenarioResult } from './report.js';
 import { provision } from './fixtures.js';
 import { scenarios, type Scenario } from './scenarios.js';
 import { runSellerBenchmark } from './sellers.js';
+import { runWebhookBenchmark } from './webhooks.js';
 
-// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,a,p,q,r,s
-//                    --accounts 10000 --ceiling-pool 8 --cpu-prof <dir>]`
+// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,a,p,q,r,w,s
+//                    --accounts 10000 --ceiling-pool 8 --webhook-outage-s 60 --cpu-prof <dir>]`
 // One fresh embedded PostgreSQL, three pod processes, then each scenario in the order given (see
 // BENCHMARKS.md). The service scenarios go first, while the pods are warm from the set-up: after the
 // ceilings' half minute of idleness their connection pools and JIT state are cold again.
 
-const SCENARIO_IDS = ['a', 'p', 'r', 'q', 'b', 'c', 'o', 'd', 's'];
+const SCENARIO_IDS = ['a', 'p', 'r', 'q', 'b', 'c', 'o', 'd', 'w', 's'];
+/** `w`: debits with a webhook endpoint subscribed to everything, then the receiver down and back (bench/webhooks.ts), after the others. */
+const WEBHOOKS_SCENARIO = 'w';
 /** `s`: the seller aggregator benchmark (bench/sellers.ts), run last with databases and pods of its own on the same server. */
 const SELLERS_SCENARIO = 's';
 const PROVISION_CONCURRENCY = 16;
@@ -30,6 +33,7 @@ interface Options {
   accounts: number;
   /** Connections shared by all clients in scenario p (the ceiling with few transactions in flight). */
   ceiling_pool: number;
+  webhook_outage_s: number;
   cpu_prof_dir: string | undefined;
 }
 
@@ -45,9 +49,10 @@ function parseOptions(): Options {
       'duration-s': { type: 'string', default: '10' },
       'warmup-s': { type: 'string', default: '2' },
       concurrency: { type: 'string', default: '32' },
-      scenarios: { type: 'string', default: 'b,c,o,d,a,p,q,r,s' },
+      scenarios: { type: 'string', default: 'b,c,o,d,a,p,q,r,w,s' },
       accounts: { type: 'string', default: '10000' },
       'ceiling-pool': { type: 'string', default: '8' },
+      'webhook-outage-s': { type: 'string', default: '60' },
       'cpu-prof': { type: 'string' },
     },
   });
@@ -61,6 +66,7 @@ function parseOptions(): Options {
     scenarios: selected,
     accounts: Math.round(positive('accounts', values.accounts, 1_000_000)),
     ceiling_pool: Math.round(positive('ceiling-pool', values['ceiling-pool'], 1000)),
+    webhook_outage_s: positive('webhook-outage-s', values['webhook-outage-s'], 600),
     cpu_prof_dir: values['cpu-prof'],
   };
 }
@@ -92,6 +98,10 @@ async function measure(harness: Harness, scenario: Scenario): Promise<ScenarioRe
       `p99 ${stats.latency_p99_ms.toFixed(1)} ms  failed ${stats.failed}/${stats.requests}`,
   );
   return result;
+}
+
+function baselineOf(result: ScenarioResult | undefined) {
+  return result && { ops_per_s: result.stats.ops_per_s, system_ms_per_request: systemCpuMsPerRequest(result) };
 }
 
 async function reconcile(client: PodClient): Promise<boolean> {
@@ -142,6 +152,24 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
     for (const id of options.scenarios) for (const scenario of catalog[id] ?? []) results.push(await measure(harness, scenario));
     console.log(`\n${resultsTable(results)}\n\nCPU (cores busy, and CPU ms per request):\n${cpuTable(results)}\n`);
     console.log(goals(results));
+    if (options.scenarios.includes(WEBHOOKS_SCENARIO)) {
+      const webhooks = await timed('\nwebhook benchmark (scenario w)', () =>
+        runWebhookBenchmark({
+          client,
+          pod_urls: cluster.pod_urls,
+          pool: pools.shared,
+          accounts: fixtures.accounts,
+          concurrency: options.concurrency,
+          warmup_s: options.warmup_s,
+          duration_s: options.duration_s,
+          outage_s: options.webhook_outage_s,
+          baseline: baselineOf(results.find((result) => result.id === 'b')),
+          meter: harness.meter,
+          log: (line) => console.log(`  ${line}`),
+        }),
+      );
+      console.log(`\n${webhooks.text}`);
+    }
     const clean = await reconcile(client);
     if (options.scenarios.includes(SELLERS_SCENARIO)) {
       const sellers = await timed('\nseller aggregator benchmark (scratch databases, own pods and simulator)', () =>

@@ -73,7 +73,21 @@ const optionalTimestamp = (value: unknown) => (value === null || value === undef
 
 /** A delivery as GET /v1/webhook-endpoints/{id}/deliveries shows it, from its full row. */
 export function deliveryView(row: Record<string, unknown>) {
-  const log = (row['attempt_log'] as AttemptRecord[] | null) ?? [];
+  // The log keeps failed attempts; the successful one (always the last) is in the last_* columns.
+  const failed = (row['attempt_log'] as AttemptRecord[] | null) ?? [];
+  const log =
+    row['state'] === 'delivered'
+      ? [
+          ...failed,
+          {
+            attempt: row['attempts'] as number,
+            at: row['last_attempt_at'] as string,
+            status_code: row['last_status_code'] as number,
+            latency_ms: row['last_latency_ms'] as number,
+            error: null,
+          },
+        ]
+      : failed;
   return {
     id: row['id'] as string,
     endpoint_id: row['endpoint_id'] as string,

@@ -44,7 +44,7 @@ const CLAIM = `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, l
     WHERE d.endpoint_id = ? AND d.state = 'pending' AND d.next_attempt_at <= now()
       AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
       AND NOT EXISTS (${EARLIER_PENDING})
-    ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED)
+    LIMIT ? FOR UPDATE SKIP LOCKED)
   RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts`;
 
 type ClaimRow = {
@@ -62,6 +62,35 @@ export async function claimDeliveries(
   claim: { endpoint_id: string; token: string; owner: string; lease_ms: number; limit: number },
 ): Promise<ClaimedDelivery[]> {
   const rows = await tx.rows<ClaimRow>(CLAIM, [claim.token, claim.owner, `${claim.lease_ms} milliseconds`, claim.endpoint_id, claim.limit]);
+  return rows.map((row) => ({ ...row, account_seq: row.account_seq === null ? null : int8(row.account_seq) }));
+}
+
+const CLAIM_FOLLOWERS = `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)
+  WHERE id IN (
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.endpoint_id = ? AND d.account_id = ANY(?::text[]) AND d.state = 'pending' AND d.account_seq IS NOT NULL
+      AND d.next_attempt_at <= now() AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+    ORDER BY d.account_id, d.account_seq LIMIT ? FOR UPDATE SKIP LOCKED)
+  RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts`;
+
+/**
+ * Claims, for accounts whose first pending delivery this pod has just claimed, the deliveries
+ * pending after it: a backlog drains a whole account at a time instead of one delivery per poll.
+ * Their order is not checked here (a row another pod holds is skipped): the caller checks it.
+ */
+export async function claimFollowers(
+  tx: SqlTx,
+  claim: { endpoint_id: string; accounts: readonly string[]; token: string; owner: string; lease_ms: number; limit: number },
+): Promise<ClaimedDelivery[]> {
+  if (claim.accounts.length === 0 || claim.limit <= 0) return [];
+  const rows = await tx.rows<ClaimRow>(CLAIM_FOLLOWERS, [
+    claim.token,
+    claim.owner,
+    `${claim.lease_ms} milliseconds`,
+    claim.endpoint_id,
+    [...claim.accounts],
+    claim.limit,
+  ]);
   return rows.map((row) => ({ ...row, account_seq: row.account_seq === null ? null : int8(row.account_seq) }));
 }
 
@@ -107,8 +136,9 @@ export async function releaseDeliveries(tx: SqlTx, held: readonly HeldDelivery[]
 }
 
 /**
- * Writes the outcomes of attempts, many in one statement: the verdict, the attempt appended to
- * the delivery's log (the latest `log_max` kept), the lease given back.
+ * Writes the outcomes of attempts, many in one statement: the verdict, the attempt (a failed one
+ * appended to the delivery's log, the latest `log_max` kept; the last one in last_*), the lease
+ * given back. A delivery that succeeds at once, as most do, touches no JSON.
  */
 export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcome[], log_max: number): Promise<void> {
   if (outcomes.length === 0) return;
@@ -120,8 +150,9 @@ export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcom
        next_attempt_at = CASE WHEN v.state = 'pending' THEN now() + v.retry_in_ms * INTERVAL '1 millisecond' ELSE d.next_attempt_at END,
        delivered_at = CASE WHEN v.state = 'delivered' THEN now() ELSE d.delivered_at END,
        last_attempt_at = v.attempted_at, last_status_code = v.status_code, last_latency_ms = v.latency_ms, last_error = v.error,
-       attempt_log = (CASE WHEN jsonb_array_length(d.attempt_log) >= ? THEN d.attempt_log - 0 ELSE d.attempt_log END)
-                     || jsonb_build_array(CAST(v.entry AS JSONB)),
+       attempt_log = CASE WHEN v.state = 'delivered' THEN d.attempt_log
+         ELSE (CASE WHEN jsonb_array_length(d.attempt_log) >= ? THEN d.attempt_log - 0 ELSE d.attempt_log END)
+              || jsonb_build_array(CAST(v.entry AS JSONB)) END,
        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
      FROM unnest(?::uuid[], ?::text[], ?::text[], ?::int8[], ?::timestamptz[], ?::int4[], ?::int4[], ?::text[], ?::text[])
        AS v(id, lease_token, state, retry_in_ms, attempted_at, status_code, latency_ms, error, entry)

@@ -15,6 +15,7 @@ import { WEBHOOK_DELIVERIES } from './delivery-records.js';
 import {
   blockedDeliveries,
   claimDeliveries,
+  claimFollowers,
   eventGoneOutcome,
   findEvents,
   recordAttempts,
@@ -59,6 +60,8 @@ export class WebhookDispatcher implements CommitObserver {
   private readonly lanes: DeliveryLanes;
   private readonly endpoints = new Map<string, EndpointRecord>();
   private readonly health = new Map<string, EndpointHealth>();
+  /** Failed attempts in a row per endpoint, in this pod: from WEBHOOK_PROBE_AFTER_FAILURES on, it is only probed. */
+  private readonly failures_in_row = new Map<string, number>();
   private readonly secret_values = new Map<string, string>();
   private readonly metrics: WebhookMetrics;
   private accepting: DeliveryJob[] = [];
@@ -105,8 +108,8 @@ export class WebhookDispatcher implements CommitObserver {
       lease_expires_at: new Date(unit.now_ms + this.base.config.webhooks.lease_ms).toISOString(),
     };
     for (const delivery of deliveries.inserted()) {
-      // An endpoint that fails, or whose lane is full, is left to the poll: its deliveries wait in the database.
-      if (this.health.get(delivery.endpoint_id)?.failing_since || this.lanes.room(delivery.endpoint_id) === 0) continue;
+      // An endpoint being probed, or whose lane is full, is left to the poll: its deliveries wait in the database.
+      if (this.probing(delivery.endpoint_id) || this.lanes.room(delivery.endpoint_id) === 0) continue;
       deliveries.update(delivery.id, lease);
     }
   }
@@ -128,8 +131,8 @@ export class WebhookDispatcher implements CommitObserver {
     const events = unit.table(EVENTS);
     const deadline_ms = began_ms + this.base.config.webhooks.lease_ms - LEASE_SAFETY_MARGIN_MS;
     const committed_ms = Date.now();
-    for (const delivery of mine) {
-      this.accepting.push({
+    this.accept(
+      mine.map((delivery) => ({
         id: delivery.id,
         endpoint_id: delivery.endpoint_id,
         account_id: delivery.account_id,
@@ -139,15 +142,23 @@ export class WebhookDispatcher implements CommitObserver {
         deadline_ms,
         event: events.get(delivery.event_id)!,
         committed_ms,
-      });
-    }
+      })),
+    );
+  }
+
+  /** Jobs held here once their order is checked, one check at a time for all that arrived meanwhile. */
+  private accept(jobs: readonly DeliveryJob[]): void {
+    this.accepting.push(...jobs);
     this.accept_run ??= this.acceptLoop().finally(() => (this.accept_run = undefined));
   }
 
   /** One order check at a time, for every job taken since the last one. */
   private async acceptLoop(): Promise<void> {
     while (this.accepting.length > 0 && this.running) {
-      const jobs = this.accepting.splice(0);
+      const taken = this.accepting.splice(0);
+      // An endpoint that has begun to be probed since the batch stamped them: they wait in the database.
+      this.give(taken.filter((job) => this.probing(job.endpoint_id)));
+      const jobs = taken.filter((job) => !this.probing(job.endpoint_id));
       this.give(this.lanes.add(jobs, true));
       const held = jobs.filter((job) => this.lanes.holds(job));
       try {
@@ -182,24 +193,45 @@ export class WebhookDispatcher implements CommitObserver {
     if (!this.running) return 0;
     await this.refreshEndpoints();
     await this.disableFailing();
-    const { claim_batch_max, lease_ms } = this.base.config.webhooks;
+    const { lease_ms } = this.base.config.webhooks;
     let claimed = 0;
     for (const endpoint of this.endpoints.values()) {
-      const limit = Math.min(claim_batch_max, this.lanes.room(endpoint.id));
+      const limit = this.claimLimit(endpoint.id);
       if (endpoint.status !== 'enabled' || limit === 0) continue;
-      const token = randomUUID();
+      const claim = { endpoint_id: endpoint.id, owner: this.owner, lease_ms, token: randomUUID() };
       const sent_ms = Date.now();
-      const rows = await this.base.transactions.read((tx) =>
-        claimDeliveries(tx, { endpoint_id: endpoint.id, token, owner: this.owner, lease_ms, limit }),
-      );
-      claimed += rows.length;
-      await this.take(rows, token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS);
+      const heads = await this.base.transactions.read((tx) => claimDeliveries(tx, { ...claim, limit }));
+      claimed += heads.length;
+      await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
+      const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
+      if (this.probing(endpoint.id) || accounts.length === 0) continue;
+      const followers = { ...claim, token: randomUUID(), accounts, limit: this.claimLimit(endpoint.id) };
+      const followers_sent_ms = Date.now();
+      const rows = await this.base.transactions.read((tx) => claimFollowers(tx, followers));
+      await this.take(rows, followers.token, followers_sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'to check');
     }
     this.pump();
     return claimed;
   }
 
-  private async take(rows: readonly ClaimedDelivery[], lease_token: string, deadline_ms: number): Promise<void> {
+  /**
+   * How many deliveries of an endpoint a poll may claim: one probe at a time while it is being
+   * probed; otherwise up to WEBHOOK_CLAIM_BATCH_MAX held from polls, so that a backlog spreads over
+   * the pods instead of filling the lane of whichever pod polls first.
+   */
+  private claimLimit(endpoint_id: string): number {
+    const depth = this.lanes.depth(endpoint_id);
+    if (this.probing(endpoint_id)) return depth === 0 ? 1 : 0;
+    return Math.max(0, Math.min(this.lanes.room(endpoint_id), this.base.config.webhooks.claim_batch_max - depth));
+  }
+
+  /** Claimed deliveries held here: `in order` (none before them is pending) or `to check` like a batch's own. */
+  private async take(
+    rows: readonly ClaimedDelivery[],
+    lease_token: string,
+    deadline_ms: number,
+    order: 'in order' | 'to check',
+  ): Promise<void> {
     if (rows.length === 0) return;
     const events = await this.base.transactions.read((tx) =>
       findEvents(
@@ -214,7 +246,8 @@ export class WebhookDispatcher implements CommitObserver {
       if (!event) this.outcomes.push(eventGoneOutcome({ id: row.id, lease_token, attempts: row.attempts }, now));
       else jobs.push({ ...row, lease_token, deadline_ms, event, committed_ms: Date.parse(event.created_at) });
     }
-    this.give(this.lanes.add(jobs));
+    if (order === 'in order') this.give(this.lanes.add(jobs));
+    else this.accept(jobs);
     this.flush();
   }
 
@@ -242,11 +275,15 @@ export class WebhookDispatcher implements CommitObserver {
     }
     this.endpoints.set(endpoint.id, endpoint);
     // Disabled: nothing more is sent; what this pod held goes back to the database, where it waits.
-    if (endpoint.status !== 'enabled') this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint.id));
+    if (endpoint.status !== 'enabled') {
+      this.failures_in_row.delete(endpoint.id);
+      this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint.id));
+    }
   }
 
   private forgetEndpoint(id: string): void {
     this.endpoints.delete(id);
+    this.failures_in_row.delete(id);
     this.give(this.lanes.removeQueued((job) => job.endpoint_id === id));
   }
 
@@ -339,6 +376,7 @@ export class WebhookDispatcher implements CommitObserver {
     });
     // Delivered or given up: the next of its chain may go. To be retried: the rest of its chain waits with it.
     this.give(this.lanes.finish(job, verdict.state !== 'pending'));
+    this.countAttempt(job.endpoint_id, ok);
     this.noteHealth(job.endpoint_id, ok, error);
     this.flush();
   }
@@ -350,6 +388,28 @@ export class WebhookDispatcher implements CommitObserver {
       this.secret_values.set(salt, value);
     }
     return value;
+  }
+
+  private probing(endpoint_id: string): boolean {
+    return (this.failures_in_row.get(endpoint_id) ?? 0) >= this.base.config.webhooks.probe_after_failures;
+  }
+
+  /**
+   * Counts failures in a row. When they reach WEBHOOK_PROBE_AFTER_FAILURES the deliveries held for
+   * the endpoint go back to the database unattempted (they keep their due times instead of piling
+   * up backoffs) and only a probe is sent at a time, until one succeeds.
+   */
+  private countAttempt(endpoint_id: string, ok: boolean): void {
+    if (ok) {
+      if (this.probing(endpoint_id)) this.base.logger.info({ endpoint_id }, 'webhook endpoint answers again: delivering at full pace');
+      this.failures_in_row.delete(endpoint_id);
+      return;
+    }
+    this.failures_in_row.set(endpoint_id, (this.failures_in_row.get(endpoint_id) ?? 0) + 1);
+    if (this.failures_in_row.get(endpoint_id) === this.base.config.webhooks.probe_after_failures) {
+      this.base.logger.warn({ endpoint_id }, 'webhook endpoint keeps failing: probing it with one delivery at a time');
+      this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint_id));
+    }
   }
 
   /** Writes the turns of an endpoint's health: the first failure after successes, the first success after failures. */

@@ -44,6 +44,12 @@ export interface WebhookConfig {
   retry_window_hours: number;
   /** An endpoint failing without a single success for this long is disabled. */
   disable_after_seconds: number;
+  /**
+   * After this many failed attempts in a row, a pod only probes the endpoint (one delivery at a
+   * time) until one succeeds: a dead endpoint costs almost nothing, and its backlog is not pushed
+   * into ever longer backoffs, so it drains as soon as the endpoint is back.
+   */
+  probe_after_failures: number;
   response_bytes_max: number;
   /** Attempts a delivery remembers (status, latency, error): the latest ones. */
   attempt_log_max: number;
@@ -86,6 +92,7 @@ export const WEBHOOK_CONFIG_KEYS = {
     .min(1)
     .max(30 * 24 * 3600)
     .default(3 * 24 * 3600),
+  WEBHOOK_PROBE_AFTER_FAILURES: integer().min(1).max(10_000).default(5),
   WEBHOOK_RESPONSE_BYTES_MAX: integer()
     .min(1024)
     .max(1024 * 1024)
@@ -118,6 +125,7 @@ export function toWebhookConfig(value: Record<string, unknown>): WebhookConfig {
     retry_max_ms: read('WEBHOOK_RETRY_MAX_MS'),
     retry_window_hours: read('WEBHOOK_RETRY_WINDOW_HOURS'),
     disable_after_seconds: read('WEBHOOK_DISABLE_AFTER_SECONDS'),
+    probe_after_failures: read('WEBHOOK_PROBE_AFTER_FAILURES'),
     response_bytes_max: read('WEBHOOK_RESPONSE_BYTES_MAX'),
     attempt_log_max: read('WEBHOOK_ATTEMPT_LOG_MAX'),
     flush_rows_max: read('WEBHOOK_FLUSH_ROWS_MAX'),
