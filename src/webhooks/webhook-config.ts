@@ -79,7 +79,7 @@ export const WEBHOOK_CONFIG_KEYS = {
   WEBHOOK_TIMEOUT_MS: integer().min(100).max(60_000).default(10_000),
   WEBHOOK_LEASE_MS: integer().min(1000).max(600_000).default(30_000),
   WEBHOOK_POLL_INTERVAL_MS: integer().min(10).max(60_000).default(500),
-  WEBHOOK_CONCURRENCY_PER_ENDPOINT: integer().min(1).max(256).default(8),
+  WEBHOOK_CONCURRENCY_PER_ENDPOINT: integer().min(1).max(256).default(32),
   WEBHOOK_QUEUE_PER_ENDPOINT_MAX: integer().min(1).max(100_000).default(2000),
   WEBHOOK_CLAIM_BATCH_MAX: integer().min(1).max(10_000).default(200),
   WEBHOOK_RETRY_BASE_MS: integer().min(10).max(3_600_000).default(5000),
