@@ -55,15 +55,16 @@ export class PodClient {
    * `request.reusedSocket`) is sent again once with the same key: the service answers it
    * exactly once either way. Such resends are counted.
    */
-  async post(path: string, body: unknown, key: string = randomUUID()): Promise<ApiResponse> {
+  async post(path: string, body: unknown, key: string = randomUUID(), token?: string): Promise<ApiResponse> {
     const pod = this.next_pod++ % this.urls.length;
     const payload = JSON.stringify(body);
+    const authorization = token === undefined ? this.authorization : `Bearer ${token}`;
     try {
-      return await this.send(pod, 'POST', path, payload, key);
+      return await this.send(pod, 'POST', path, payload, key, authorization);
     } catch (error) {
       if (!(error as { stale_socket?: boolean }).stale_socket) throw error;
       this.stale_socket_resends += 1;
-      return this.send(pod, 'POST', path, payload, key);
+      return this.send(pod, 'POST', path, payload, key, authorization);
     }
   }
 
@@ -104,8 +105,15 @@ export class PodClient {
     for (const agent of this.agents) agent.destroy();
   }
 
-  private send(pod: number, method: string, path: string, payload?: string, key?: string): Promise<ApiResponse> {
-    const headers: Record<string, string> = { Authorization: this.authorization };
+  private send(
+    pod: number,
+    method: string,
+    path: string,
+    payload?: string,
+    key?: string,
+    authorization = this.authorization,
+  ): Promise<ApiResponse> {
+    const headers: Record<string, string> = { Authorization: authorization };
     if (payload !== undefined)
       Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) });
     if (key !== undefined) headers['Idempotency-Key'] = key;

@@ -67,41 +67,32 @@ async function startDatabase(): Promise<BenchDatabase> {
   };
 }
 
-/** The database and one pod process per region, as `npm start` runs them; stop() is safe at any point. */
-export class BenchCluster {
-  private database: BenchDatabase | undefined;
+/** One pod process per region, as `npm start` runs them, against one database URL. */
+export class PodSet {
   private readonly pods: PodProcess[] = [];
   private stopping = false;
 
-  /** `first_pod_exec_argv`: extra Node flags for the first pod only (e.g. --cpu-prof). */
-  async start(first_pod_exec_argv: readonly string[] = []): Promise<void> {
-    this.database = await startDatabase();
-    const database_url = this.database.url;
+  static async start(database_url: string, first_pod_exec_argv: readonly string[] = []): Promise<PodSet> {
+    const set = new PodSet();
     const regions = loadTopology().regions.map((region) => region.name);
     const started = await Promise.allSettled(
       regions.map((region, index) => startPod(region, database_url, index === 0 ? first_pod_exec_argv : [])),
     );
-    for (const result of started) if (result.status === 'fulfilled') this.watch(result.value);
+    for (const result of started) if (result.status === 'fulfilled') set.watch(result.value);
     const failure = started.find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
+    if (failure) {
+      await set.stop();
+      throw failure.reason;
+    }
+    return set;
   }
 
-  get database_url(): string {
-    if (!this.database) throw new Error('the cluster is not started');
-    return this.database.url;
-  }
-
-  get pod_urls(): string[] {
+  get urls(): string[] {
     return this.pods.map((pod) => pod.url);
   }
 
-  get pod_pids(): number[] {
+  get pids(): number[] {
     return this.pods.flatMap((pod) => (pod.child.pid === undefined ? [] : [pod.child.pid]));
-  }
-
-  async postmaster_pid(): Promise<number> {
-    if (!this.database) throw new Error('the cluster is not started');
-    return this.database.postmaster_pid();
   }
 
   /** A pod that dies during the run is reported at once: its clients would only see resets. */
@@ -115,6 +106,37 @@ export class BenchCluster {
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.all(this.pods.splice(0).map(stopPod));
+  }
+}
+
+/** The database and the pods of the run; stop() is safe at any point. */
+export class BenchCluster {
+  private database: BenchDatabase | undefined;
+  private readonly pod_sets: PodSet[] = [];
+
+  async start(): Promise<void> {
+    this.database = await startDatabase();
+  }
+
+  /** Pods against `database_url` (the database itself, or a proxy in front of it), stopped with the cluster. */
+  async startPods(database_url: string, first_pod_exec_argv: readonly string[] = []): Promise<PodSet> {
+    const set = await PodSet.start(database_url, first_pod_exec_argv);
+    this.pod_sets.push(set);
+    return set;
+  }
+
+  get database_url(): string {
+    if (!this.database) throw new Error('the cluster is not started');
+    return this.database.url;
+  }
+
+  async postmaster_pid(): Promise<number> {
+    if (!this.database) throw new Error('the cluster is not started');
+    return this.database.postmaster_pid();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.pod_sets.splice(0).map((set) => set.stop()));
     const database = this.database;
     this.database = undefined;
     await database?.stop();

@@ -6,11 +6,14 @@ import type { Config } from '../src/platform/config.js';
 import { createLogger } from '../src/platform/logger.js';
 import { loadTopology } from '../src/platform/regions.js';
 import { buildDeps } from '../src/pod.js';
+import { mintToken } from '../src/auth/tokens.js';
 import { BENCH_SERVICE, expectStatus, type PodClient } from './api.js';
+import { prepareBaseline } from './baseline.js';
 import { forEachConcurrently } from './load.js';
 import { CURRENCY, type Fixtures } from './scenarios.js';
 
 const ACCOUNT_FUNDING_MINOR = 1_000_000;
+const TOKEN_LIFETIME_S = 4 * 3600;
 const HOT_WALLET_FUNDING_MINOR = 1_000_000_000;
 /** Wallets credited per funding transaction (9 bind parameters per entry; PostgreSQL allows 65,535). */
 const FUNDING_BATCH = 500;
@@ -46,18 +49,29 @@ export interface Provisioned {
  * bypasses the ledger, reconciliation checks it at the end). The two hot wallets are funded
  * through POST credits. Last, the idempotency index gets the size of steady traffic.
  */
-export async function provision(client: PodClient, config: Config, account_count: number, concurrency: number): Promise<Provisioned> {
+export async function provision(
+  client: PodClient,
+  config: Config,
+  options: { accounts: number; concurrency: number; baseline_pool: pg.Pool },
+): Promise<Provisioned> {
+  const accounts = Array.from({ length: options.accounts }, (_, index) => `bench-${index}`);
   const fixtures: Fixtures = {
-    accounts: Array.from({ length: account_count }, (_, index) => `bench-${index}`),
+    accounts,
+    tokens: new Map(),
     items: PURCHASE_ITEMS.map((item) => item.id),
     hot_single: 'bench-hot-single',
     hot_shared: 'bench-hot-shared',
+    baseline_wallets: await prepareBaseline(options.baseline_pool, options.accounts),
   };
+  const settings = { secret: config.auth_jwt_secret };
+  for (const id of [...accounts, fixtures.hot_single, fixtures.hot_shared]) {
+    fixtures.tokens.set(id, await mintToken({ sub: id, expires_in_seconds: TOKEN_LIFETIME_S }, settings));
+  }
   const hot = [fixtures.hot_single, fixtures.hot_shared];
   const retried: Record<string, number> = {};
   const count = (reason: string) => (retried[reason] = (retried[reason] ?? 0) + 1);
   // Random order: concurrent creations of neighbouring ids share index pages and abort each other.
-  await forEachConcurrently(shuffle([...fixtures.accounts, ...hot]), concurrency, async (id) => {
+  await forEachConcurrently(shuffle([...fixtures.accounts, ...hot]), options.concurrency, async (id) => {
     expectStatus(await client.postUntilDefinite('/v1/accounts', { id, currency: CURRENCY }, count), 201, `create account ${id}`);
   });
   for (const id of hot) {

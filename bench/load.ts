@@ -91,6 +91,44 @@ export async function runLoad(options: LoadOptions): Promise<LoadStats> {
   return recorder.stats();
 }
 
+/**
+ * Open-loop load at a fixed arrival rate: an operation starts every 1/rate seconds whether or not
+ * the earlier ones have finished (at most `in_flight_max` at once; a start that finds none free
+ * counts as a failure, "overloaded"), so latency is measured as a client population would see it,
+ * without the closed loop's coordinated omission.
+ */
+export async function runOpenLoop(options: {
+  rate_per_s: number;
+  warmup_ms: number;
+  duration_ms: number;
+  in_flight_max: number;
+  operation: Operation;
+}): Promise<LoadStats> {
+  const start_ms = performance.now();
+  const recorder = new Recorder(start_ms + options.warmup_ms, start_ms + options.warmup_ms + options.duration_ms);
+  const end_ms = start_ms + options.warmup_ms + options.duration_ms;
+  const interval_ms = 1000 / options.rate_per_s;
+  const running = new Set<Promise<void>>();
+  let worker = 0;
+  for (let next_ms = start_ms; next_ms < end_ms; next_ms += interval_ms) {
+    const wait_ms = next_ms - performance.now();
+    if (wait_ms > 1) await new Promise((resolve) => setTimeout(resolve, wait_ms));
+    const started_ms = performance.now();
+    if (running.size >= options.in_flight_max) {
+      recorder.record(started_ms, started_ms, 'overloaded');
+      continue;
+    }
+    const run = options
+      .operation(worker++ % options.in_flight_max)
+      .catch(failureLabel)
+      .then((outcome) => recorder.record(started_ms, performance.now(), outcome))
+      .finally(() => running.delete(run));
+    running.add(run);
+  }
+  await Promise.all(running);
+  return recorder.stats();
+}
+
 /** Runs `task` over every item with at most `concurrency` in flight; the first error stops the run. */
 export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -1,108 +1,142 @@
 import type { CpuGroup, CpuUsage } from './cpu.js';
 import type { LoadStats } from './load.js';
+import type { Counts } from './scenarios.js';
+
+export type Phase = 'peak' | 'half' | 'delayed';
 
 export interface ScenarioResult {
   id: string;
+  phase: Phase;
   kind: 'sql' | 'service';
   title: string;
-  concurrency: number;
+  /** Closed loop: clients; open loop: the arrival rate per second. */
+  load: string;
   stats: LoadStats;
   cpu: CpuUsage;
-  /** Transaction retries (pods or ceiling client), and contention-lock waits (pods only). */
-  retries: number;
-  contention_locks?: number;
-  stale_socket_resends?: number;
+  /** Counter deltas over the scenario. */
+  counts: Counts;
 }
+
+const CPU_GROUPS: CpuGroup[] = ['postgres', 'pods', 'load_generator', 'other'];
+const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const row = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+const table = (header: readonly string[], lines: readonly string[]) => [row(header), row(header.map(() => '---')), ...lines].join('\n');
+
+/** CPU milliseconds per request of a group (requests include the warm-up: CPU is measured over the same span). */
+export const msPer = (result: ScenarioResult, groups: readonly CpuGroup[]) =>
+  (groups.reduce((sum, group) => sum + result.cpu.seconds[group], 0) * 1000) / result.stats.requests;
+
+export function resultsTable(results: readonly ScenarioResult[]): string {
+  const header = [
+    'scenario',
+    'load',
+    'ops/s',
+    'p50 ms',
+    'p99 ms',
+    'failed / requests',
+    'batch retries',
+    'queued',
+    'DB round trips / op',
+    'CPU ms / op (pods + PostgreSQL)',
+  ];
+  return table(
+    header,
+    results.map((result) => {
+      const { id, phase, title, load, stats, counts, kind } = result;
+      return row([
+        `${id}${phase === 'peak' ? '' : ` (${phase})`}: ${title}`,
+        load,
+        fixed(stats.ops_per_s, 0),
+        fixed(stats.latency_p50_ms, 1),
+        fixed(stats.latency_p99_ms, 1),
+        `${stats.failed} / ${stats.requests}`,
+        kind === 'service' ? String(counts.retries) : '-',
+        kind === 'service' ? String(counts.queued) : '-',
+        kind === 'service' ? fixed(counts.round_trips / stats.requests, 2) : '5',
+        fixed(msPer(result, ['pods', 'postgres']), 3),
+      ]);
+    }),
+  );
+}
+
+/** Where the CPU went: cores busy per process group, and CPU milliseconds per request. */
+export function cpuTable(results: readonly ScenarioResult[]): string {
+  const header = ['scenario', ...CPU_GROUPS.map((group) => `${group} cores (ms/op)`)];
+  return table(
+    header,
+    results.map((result) =>
+      row([
+        `${result.id}${result.phase === 'peak' ? '' : ` (${result.phase})`}`,
+        ...CPU_GROUPS.map((group) => `${fixed(result.cpu.seconds[group] / result.cpu.wall_s, 2)} (${fixed(msPer(result, [group]), 3)})`),
+      ]),
+    ),
+  );
+}
+
+const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 
 interface Ratio {
   name: string;
   numerator: string;
   denominator: string;
-  goal_min?: number;
+  goal_min: number;
 }
 
 const RATIOS: Ratio[] = [
-  { name: 'b/a (HTTP debits vs ceiling)', numerator: 'b', denominator: 'a', goal_min: 0.5 },
-  { name: 'c/a (HTTP transfers vs ceiling)', numerator: 'c', denominator: 'a', goal_min: 0.45 },
-  { name: 'o/q (HTTP 2-line orders vs ceiling)', numerator: 'o', denominator: 'q', goal_min: 0.5 },
-  { name: 'b/p (HTTP debits vs pooled ceiling)', numerator: 'b', denominator: 'p' },
-  { name: 'c/p (HTTP transfers vs pooled ceiling)', numerator: 'c', denominator: 'p' },
-  { name: 'r/a (one @revenue row vs shards, SQL)', numerator: 'r', denominator: 'a' },
-  { name: 'd/d1 (hot wallet: many clients vs one)', numerator: 'd', denominator: 'd1' },
+  { name: 'b/m   debits, random wallets, vs baseline', numerator: 'b', denominator: 'm', goal_min: 1.0 },
+  { name: 'd/mh  debits, one hot wallet, vs baseline', numerator: 'd', denominator: 'mh', goal_min: 3.0 },
+  { name: 'o/m   two-line orders vs baseline debits', numerator: 'o', denominator: 'm', goal_min: 0.8 },
+  { name: 'c/m   transfers vs baseline debits', numerator: 'c', denominator: 'm', goal_min: 0.9 },
 ];
-const CPU_GROUPS: CpuGroup[] = ['postgres', 'pods', 'load_generator', 'other'];
 
-const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
-
-function row(cells: readonly string[]): string {
-  return `| ${cells.join(' | ')} |`;
-}
-
-export function resultsTable(results: readonly ScenarioResult[]): string {
-  const header = ['scenario', 'clients', 'ops/s', 'p50 ms', 'p99 ms', 'failed / requests', 'txn retries', 'lock waits', 'socket resends'];
-  const optional = (value: number | undefined) => (value === undefined ? '-' : String(value));
-  const lines = results.map(({ id, title, concurrency, stats, retries, contention_locks, stale_socket_resends }) =>
-    row([
-      `${id}: ${title}`,
-      String(concurrency),
-      fixed(stats.ops_per_s, 0),
-      fixed(stats.latency_p50_ms, 1),
-      fixed(stats.latency_p99_ms, 1),
-      `${stats.failed} / ${stats.requests}`,
-      String(retries),
-      optional(contention_locks),
-      optional(stale_socket_resends),
-    ]),
-  );
-  return [row(header), row(header.map(() => '---')), ...lines].join('\n');
-}
-
-/** CPU of the benchmarked system (PostgreSQL, pods, load generator) per request: "other" is not ours. */
-export function systemCpuMsPerRequest({ cpu, stats }: ScenarioResult): number {
-  return ((cpu.seconds.postgres + cpu.seconds.pods + cpu.seconds.load_generator) * 1000) / stats.requests;
-}
-
-/** Where the CPU went: cores busy per process group, and CPU milliseconds per request. */
-export function cpuTable(results: readonly ScenarioResult[]): string {
-  const header = ['scenario', ...CPU_GROUPS.map((group) => `${group} cores (ms/req)`), 'system ms/req'];
-  const lines = results.map((result) => {
-    const { id, stats, cpu } = result;
-    const groups = CPU_GROUPS.map(
-      (group) => `${fixed(cpu.seconds[group] / cpu.wall_s, 2)} (${fixed((cpu.seconds[group] * 1000) / stats.requests, 2)})`,
-    );
-    return row([id, ...groups, fixed(systemCpuMsPerRequest(result), 2)]);
-  });
-  return [row(header), row(header.map(() => '---')), ...lines].join('\n');
-}
-
-/** The ratios against their goals (throughput, and by CPU cost) and the failed-request goal. */
-export function goals(results: readonly ScenarioResult[]): string {
-  const by_id = new Map(results.map((result) => [result.id, result]));
+/** Every goal of issue 9 with its measured value. */
+export function goals(results: readonly ScenarioResult[], rtt_ms: number): string {
+  const find = (id: string, phase: Phase = 'peak') => results.find((result) => result.id === id && result.phase === phase);
   const lines: string[] = [];
   for (const ratio of RATIOS) {
-    const numerator = by_id.get(ratio.numerator);
-    const denominator = by_id.get(ratio.denominator);
+    const numerator = find(ratio.numerator);
+    const denominator = find(ratio.denominator);
     if (!numerator || !denominator) continue;
     const value = numerator.stats.ops_per_s / denominator.stats.ops_per_s;
-    // What the ratio would be on an otherwise idle CPU-bound machine: inverse CPU cost per request.
-    const by_cpu = systemCpuMsPerRequest(denominator) / systemCpuMsPerRequest(numerator);
-    const verdict =
-      ratio.goal_min === undefined
-        ? ''
-        : value >= ratio.goal_min
-          ? `  goal >= ${ratio.goal_min}: met`
-          : `  goal >= ${ratio.goal_min}: MISSED`;
-    lines.push(`${ratio.name.padEnd(42)} ${fixed(value, 2)}  (by CPU cost ${fixed(by_cpu, 2)})${verdict}`);
+    // What the ratio would be on an otherwise idle, CPU-bound machine: the inverse of the CPU cost per request.
+    const all: CpuGroup[] = ['postgres', 'pods', 'load_generator'];
+    const by_cpu = msPer(denominator, all) / msPer(numerator, all);
+    const goal = `goal >= ${ratio.goal_min}: ${verdict(value >= ratio.goal_min)}`;
+    lines.push(`${ratio.name.padEnd(44)} ${fixed(value, 2)}  (by CPU cost ${fixed(by_cpu, 2)})  ${goal}`);
   }
-  const failed = (kind: ScenarioResult['kind']) => results.filter((result) => result.kind === kind && result.stats.failed > 0);
-  const listed = (failing: ScenarioResult[]) => failing.map((result) => `${result.id} ${JSON.stringify(result.stats.failures)}`).join(', ');
-  const service_failed = failed('service');
+  const failing = results.filter((result) => result.kind === 'service' && result.stats.failed > 0);
+  const failures = failing.map((result) => `${result.id}/${result.phase} ${JSON.stringify(result.stats.failures)}`).join(', ');
   lines.push(
-    service_failed.length === 0
+    failing.length === 0
       ? 'failed requests through the service: 0 in every scenario  goal 0: met'
-      : `failed requests through the service  goal 0: MISSED in ${listed(service_failed)}`,
+      : `failed requests through the service: ${failures}  goal 0: MISSED`,
   );
-  const sql_failed = failed('sql');
-  if (sql_failed.length > 0) lines.push(`(bare pg client, no contention handling: ${listed(sql_failed)})`);
+  for (const half of results.filter((result) => result.phase === 'half')) {
+    const spread = half.stats.latency_p99_ms / half.stats.latency_p50_ms;
+    const label = `${half.id} at half its peak rate: p99 / p50`;
+    lines.push(`${label.padEnd(44)} ${fixed(spread, 2)}  goal <= 3: ${verdict(spread <= 3)}`);
+  }
+  const single = find('b1', 'delayed');
+  if (single) {
+    const goal_ms = 7 * rtt_ms;
+    const p50_ms = single.stats.latency_p50_ms;
+    const round_trips = single.counts.round_trips / single.stats.requests;
+    lines.push(
+      `${`debit p50 at 1 client, RTT ${rtt_ms} ms`.padEnd(44)} ${fixed(p50_ms, 1)} ms = ${fixed(p50_ms / rtt_ms, 1)} RTT, ` +
+        `${fixed(round_trips, 2)} round trips per debit  goal <= 7 RTT (${goal_ms} ms): ${verdict(p50_ms <= goal_ms)}`,
+    );
+  }
+  const delayed = find('b', 'delayed');
+  const undelayed = find('b');
+  if (delayed && undelayed) {
+    const value = delayed.stats.ops_per_s / undelayed.stats.ops_per_s;
+    lines.push(`${'b delayed / b undelayed, 32 clients'.padEnd(44)} ${fixed(value, 2)}  goal >= 0.5: ${verdict(value >= 0.5)}`);
+  }
+  const hot = find('d', 'delayed');
+  if (hot)
+    lines.push(
+      `${'d delayed: one hot wallet, 32 clients'.padEnd(44)} ${fixed(hot.stats.ops_per_s, 0)} req/s  ` +
+        `goal >= 250: ${verdict(hot.stats.ops_per_s >= 250)}`,
+    );
   return lines.join('\n');
 }

@@ -3,27 +3,30 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/platform/config.js';
 import { expectStatus, PodClient } from './api.js';
-import { BenchCluster } from './cluster.js';
+import { BenchCluster, type PodSet } from './cluster.js';
 import { CpuMeter } from './cpu.js';
-import { runLoad } from './load.js';
-import { cpuTable, goals, resultsTable, systemCpuMsPerRequest, type ScenarioResult } from './report.js';
+import { startDelayProxy } from './delay-proxy.js';
 import { provision } from './fixtures.js';
-import { scenarios, type Scenario } from './scenarios.js';
+import { runLoad, runOpenLoop } from './load.js';
+import { cpuTable, goals, msPer, resultsTable, type Phase, type ScenarioResult } from './report.js';
+import { scenarios, type Counts, type Scenario } from './scenarios.js';
 import { runSellerBenchmark } from './sellers.js';
 import { runWebhookBenchmark } from './webhooks.js';
 
-// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios b,c,o,d,a,p,q,r,w,s
-//                    --accounts 10000 --ceiling-pool 8 --webhook-outage-s 60 --cpu-prof <dir>]`
-// One fresh embedded PostgreSQL, three pod processes, then each scenario in the order given (see
-// BENCHMARKS.md). The service scenarios go first, while the pods are warm from the set-up: after the
-// ceilings' half minute of idleness their connection pools and JIT state are cold again.
+// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios m,mh,b,d,d1,o,c,half,delay,w,s
+//                    --accounts 10000 --delay-ms 2 --webhook-outage-s 60 --cpu-prof <dir>]`
+// One fresh embedded PostgreSQL and three pod processes; the baseline and the service scenarios in
+// the order given (see BENCHMARKS.md); `half` runs every service scenario measured so far again at
+// half its peak rate (open loop); `delay` runs debits through a second set of pods that reach
+// PostgreSQL through a TCP proxy adding --delay-ms each way; `w` runs b's debits with a webhook
+// endpoint subscribed to everything, then its receiver down and back (bench/webhooks.ts); `s` is
+// the seller benchmark.
 
-const SCENARIO_IDS = ['a', 'p', 'r', 'q', 'b', 'c', 'o', 'd', 'w', 's'];
-/** `w`: debits with a webhook endpoint subscribed to everything, then the receiver down and back (bench/webhooks.ts), after the others. */
-const WEBHOOKS_SCENARIO = 'w';
-/** `s`: the seller aggregator benchmark (bench/sellers.ts), run last with databases and pods of its own on the same server. */
-const SELLERS_SCENARIO = 's';
+const CLOSED = ['m', 'mh', 'b', 'd', 'd1', 'o', 'c'];
+const PHASES = ['half', 'delay', 'w', 's'];
 const PROVISION_CONCURRENCY = 16;
+/** Open loop: requests in flight at most (a start beyond it counts as a failure: the system could not keep up). */
+const OPEN_LOOP_IN_FLIGHT_MAX = 512;
 
 interface Options {
   duration_s: number;
@@ -31,8 +34,7 @@ interface Options {
   concurrency: number;
   scenarios: string[];
   accounts: number;
-  /** Connections shared by all clients in scenario p (the ceiling with few transactions in flight). */
-  ceiling_pool: number;
+  delay_ms: number;
   webhook_outage_s: number;
   cpu_prof_dir: string | undefined;
 }
@@ -49,59 +51,84 @@ function parseOptions(): Options {
       'duration-s': { type: 'string', default: '10' },
       'warmup-s': { type: 'string', default: '2' },
       concurrency: { type: 'string', default: '32' },
-      scenarios: { type: 'string', default: 'b,c,o,d,a,p,q,r,w,s' },
+      scenarios: { type: 'string', default: [...CLOSED, ...PHASES].join(',') },
       accounts: { type: 'string', default: '10000' },
-      'ceiling-pool': { type: 'string', default: '8' },
+      'delay-ms': { type: 'string', default: '2' },
       'webhook-outage-s': { type: 'string', default: '60' },
       'cpu-prof': { type: 'string' },
     },
   });
   const selected = values.scenarios.split(',').filter(Boolean);
-  const unknown = selected.filter((id) => !SCENARIO_IDS.includes(id));
-  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; choose from ${SCENARIO_IDS.join(', ')}`);
+  const unknown = selected.filter((id) => !CLOSED.includes(id) && !PHASES.includes(id));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; choose from ${[...CLOSED, ...PHASES].join(', ')}`);
   return {
     duration_s: positive('duration-s', values['duration-s'], 600),
     warmup_s: positive('warmup-s', values['warmup-s'], 600),
     concurrency: Math.round(positive('concurrency', values.concurrency, 1000)),
     scenarios: selected,
     accounts: Math.round(positive('accounts', values.accounts, 1_000_000)),
-    ceiling_pool: Math.round(positive('ceiling-pool', values['ceiling-pool'], 1000)),
+    delay_ms: positive('delay-ms', values['delay-ms'], 1000),
     webhook_outage_s: positive('webhook-outage-s', values['webhook-outage-s'], 600),
     cpu_prof_dir: values['cpu-prof'],
   };
 }
 
-interface Harness {
-  options: Options;
-  meter: CpuMeter;
+/** The pods' counters, summed over pods and labels. */
+function podCounts(client: PodClient): () => Promise<Counts> {
+  return async () => {
+    const totals = await client.counters(['batch_retries_total', 'db_round_trips_total', 'batch_queued_total']);
+    return {
+      retries: totals.batch_retries_total,
+      round_trips: totals.db_round_trips_total,
+      queued: totals.batch_queued_total,
+      stale_socket_resends: client.stale_socket_resends,
+    };
+  };
 }
 
-async function measure(harness: Harness, scenario: Scenario): Promise<ScenarioResult> {
-  const { options, meter } = harness;
+function delta(after: Counts, before: Counts): Counts {
+  return {
+    retries: after.retries - before.retries,
+    round_trips: after.round_trips - before.round_trips,
+    queued: after.queued - before.queued,
+    stale_socket_resends: after.stale_socket_resends - before.stale_socket_resends,
+  };
+}
+
+interface Bench {
+  options: Options;
+  meter: CpuMeter;
+  results: ScenarioResult[];
+}
+
+/** Runs one scenario closed-loop (its clients back to back) or open-loop (at `rate_per_s`), measuring CPU and counters. */
+async function measure(bench: Bench, scenario: Scenario, phase: Phase, rate_per_s?: number): Promise<ScenarioResult> {
+  const { options, meter } = bench;
   const counts_before = await scenario.counts();
   const cpu_before = await meter.sample();
-  const stats = await runLoad({
-    concurrency: scenario.concurrency,
-    warmup_ms: options.warmup_s * 1000,
-    duration_ms: options.duration_s * 1000,
-    operation: scenario.operation,
-  });
+  const window = { warmup_ms: options.warmup_s * 1000, duration_ms: options.duration_s * 1000, operation: scenario.operation };
+  const stats =
+    rate_per_s === undefined
+      ? await runLoad({ ...window, concurrency: scenario.concurrency })
+      : await runOpenLoop({ ...window, rate_per_s, in_flight_max: OPEN_LOOP_IN_FLIGHT_MAX });
   const cpu = CpuMeter.between(cpu_before, await meter.sample());
-  const counts = await scenario.counts();
-  const { id, kind, title, concurrency } = scenario;
-  const result: ScenarioResult = { id, kind, title, concurrency, stats, cpu, retries: counts.retries - counts_before.retries };
-  if (counts.contention_locks !== undefined) result.contention_locks = counts.contention_locks - (counts_before.contention_locks ?? 0);
-  if (counts.stale_socket_resends !== undefined)
-    result.stale_socket_resends = counts.stale_socket_resends - (counts_before.stale_socket_resends ?? 0);
+  const counts = delta(await scenario.counts(), counts_before);
+  const load = rate_per_s === undefined ? `${scenario.concurrency} clients` : `${rate_per_s.toFixed(0)}/s open loop`;
+  const { id, kind, title } = scenario;
+  const result: ScenarioResult = { id, phase, kind, title, load, stats, cpu, counts };
   console.log(
-    `  ${scenario.id.padEnd(3)} ${stats.ops_per_s.toFixed(0).padStart(6)} ops/s  p50 ${stats.latency_p50_ms.toFixed(1)} ms  ` +
+    `  ${`${id} ${phase}`.padEnd(12)} ${stats.ops_per_s.toFixed(0).padStart(6)} ops/s  p50 ${stats.latency_p50_ms.toFixed(1)} ms  ` +
       `p99 ${stats.latency_p99_ms.toFixed(1)} ms  failed ${stats.failed}/${stats.requests}`,
   );
+  bench.results.push(result);
   return result;
 }
 
-function baselineOf(result: ScenarioResult | undefined) {
-  return result && { ops_per_s: result.stats.ops_per_s, system_ms_per_request: systemCpuMsPerRequest(result) };
+async function timed<T>(what: string, work: () => Promise<T>): Promise<T> {
+  const started_ms = performance.now();
+  const result = await work();
+  console.log(`${what}: ${((performance.now() - started_ms) / 1000).toFixed(1)} s`);
+  return result;
 }
 
 async function reconcile(client: PodClient): Promise<boolean> {
@@ -114,64 +141,93 @@ async function reconcile(client: PodClient): Promise<boolean> {
   return report.ok;
 }
 
-async function timed<T>(what: string, work: () => Promise<T>): Promise<T> {
-  const started_ms = performance.now();
-  const result = await work();
-  console.log(`${what}: ${((performance.now() - started_ms) / 1000).toFixed(1)} s`);
-  return result;
+/** The same debits through pods that reach PostgreSQL through a delaying proxy: latency and throughput sensitivity. */
+async function delayed(
+  bench: Bench,
+  cluster: BenchCluster,
+  context: { baseline_pool: pg.Pool; fixtures: Parameters<typeof scenarios>[0]['fixtures'] },
+) {
+  const target = new URL(cluster.database_url);
+  const proxy = await startDelayProxy({ host: target.hostname, port: Number(target.port) }, bench.options.delay_ms);
+  const through = new URL(cluster.database_url);
+  through.port = String(proxy.port);
+  let pods: PodSet | undefined;
+  let client: PodClient | undefined;
+  try {
+    pods = await timed(`3 more pods, reaching PostgreSQL through a proxy adding ${bench.options.delay_ms} ms each way`, () =>
+      cluster.startPods(through.toString()),
+    );
+    client = await PodClient.create(pods.urls, bench.options.concurrency);
+    const meter = new CpuMeter(await cluster.postmaster_pid(), () => pods!.pids);
+    const catalog = scenarios({ client, concurrency: bench.options.concurrency, ...context }, podCounts(client));
+    const single: Scenario = { ...catalog['b']!, id: 'b1', title: 'HTTP debits, random wallets, 1 client', concurrency: 1 };
+    for (const scenario of [single, catalog['b']!, catalog['d']!]) await measure({ ...bench, meter }, scenario, 'delayed');
+  } finally {
+    client?.close();
+    await pods?.stop();
+    await proxy.close();
+  }
+}
+
+/** Scenario w after the closed-loop scenarios, against b measured before it in the same run. */
+async function webhookScenario(bench: Bench, pods: PodSet, pool: pg.Pool, debits: Scenario): Promise<string> {
+  const { options } = bench;
+  const b = bench.results.find((result) => result.id === 'b' && result.phase === 'peak');
+  const result = await timed('\nwebhook benchmark (scenario w)', () =>
+    runWebhookBenchmark({
+      debit: debits.operation,
+      pod_urls: pods.urls,
+      pool,
+      concurrency: options.concurrency,
+      warmup_s: options.warmup_s,
+      duration_s: options.duration_s,
+      outage_s: options.webhook_outage_s,
+      baseline: b && { ops_per_s: b.stats.ops_per_s, system_ms_per_request: msPer(b, ['postgres', 'pods', 'load_generator']) },
+      meter: bench.meter,
+      log: (line) => console.log(`  ${line}`),
+    }),
+  );
+  return result.text;
 }
 
 async function benchmark(cluster: BenchCluster, options: Options): Promise<boolean> {
   const profile_flags = options.cpu_prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpu_prof_dir}`] : [];
-  await timed('embedded PostgreSQL (durable: false) + migrations + 3 pods', () => cluster.start(profile_flags));
+  await timed('embedded PostgreSQL (durable: false) + migrations', () => cluster.start());
+  const pods = await timed('3 pods', () => cluster.startPods(cluster.database_url, profile_flags));
   const config = loadConfig({ DATABASE_URL: cluster.database_url, LOG_LEVEL: 'warn' });
-  const client = await PodClient.create(cluster.pod_urls, options.concurrency);
-  const pools = {
-    per_client: new pg.Pool({
-      connectionString: cluster.database_url,
-      max: options.concurrency,
-      application_name: 'creditshop:bench-ceiling',
-    }),
-    shared: new pg.Pool({
-      connectionString: cluster.database_url,
-      max: options.ceiling_pool,
-      application_name: 'creditshop:bench-ceiling',
-    }),
-  };
+  const client = await PodClient.create(pods.urls, options.concurrency);
+  const baseline_pool = new pg.Pool({
+    connectionString: cluster.database_url,
+    max: options.concurrency,
+    application_name: 'creditshop:bench-baseline',
+  });
   try {
     const { fixtures, retried } = await timed(
-      `${options.accounts} accounts opened through the API, funded through the ledger; idempotency keys prefilled`,
-      () => provision(client, config, options.accounts, PROVISION_CONCURRENCY),
+      `${options.accounts} accounts opened through the API and funded; baseline wallets; keys prefilled`,
+      () => provision(client, config, { accounts: options.accounts, concurrency: PROVISION_CONCURRENCY, baseline_pool }),
     );
     console.log(`  set-up requests repeated with the same Idempotency-Key: ${JSON.stringify(retried)}`);
-    await timed('ANALYZE (planner statistics of the now populated tables)', () => pools.shared.query('ANALYZE'));
-    const catalog = scenarios({ config, client, pools, fixtures, concurrency: options.concurrency });
-    const harness: Harness = { options, meter: new CpuMeter(await cluster.postmaster_pid(), () => cluster.pod_pids) };
-    const results: ScenarioResult[] = [];
+    await timed('ANALYZE', () => baseline_pool.query('ANALYZE'));
+    const catalog = scenarios({ client, baseline_pool, fixtures, concurrency: options.concurrency }, podCounts(client));
+    const bench: Bench = { options, meter: new CpuMeter(await cluster.postmaster_pid(), () => pods.pids), results: [] };
     console.log(`\nscenarios (${options.warmup_s} s warm-up + ${options.duration_s} s measured each):`);
-    for (const id of options.scenarios) for (const scenario of catalog[id] ?? []) results.push(await measure(harness, scenario));
-    console.log(`\n${resultsTable(results)}\n\nCPU (cores busy, and CPU ms per request):\n${cpuTable(results)}\n`);
-    console.log(goals(results));
-    if (options.scenarios.includes(WEBHOOKS_SCENARIO)) {
-      const webhooks = await timed('\nwebhook benchmark (scenario w)', () =>
-        runWebhookBenchmark({
-          client,
-          pod_urls: cluster.pod_urls,
-          pool: pools.shared,
-          accounts: fixtures.accounts,
-          concurrency: options.concurrency,
-          warmup_s: options.warmup_s,
-          duration_s: options.duration_s,
-          outage_s: options.webhook_outage_s,
-          baseline: baselineOf(results.find((result) => result.id === 'b')),
-          meter: harness.meter,
-          log: (line) => console.log(`  ${line}`),
-        }),
-      );
-      console.log(`\n${webhooks.text}`);
+    for (const id of options.scenarios) {
+      if (id === 'half') {
+        const peaks = bench.results.filter((result) => result.kind === 'service' && result.phase === 'peak' && result.id !== 'd1');
+        for (const peak of peaks) await measure(bench, catalog[peak.id]!, 'half', peak.stats.ops_per_s / 2);
+      } else if (id === 'delay') {
+        await delayed(bench, cluster, { baseline_pool, fixtures });
+      } else if (id !== 's' && id !== 'w') {
+        await measure(bench, catalog[id]!, 'peak');
+      }
     }
+    const webhooks = options.scenarios.includes('w') ? await webhookScenario(bench, pods, baseline_pool, catalog['b']!) : undefined;
+    const rtt_ms = 2 * options.delay_ms;
+    console.log(`\n${resultsTable(bench.results)}\n\nCPU (cores busy, and CPU ms per operation):\n${cpuTable(bench.results)}\n`);
+    console.log(goals(bench.results, rtt_ms));
+    if (webhooks) console.log(`\n${webhooks}`);
     const clean = await reconcile(client);
-    if (options.scenarios.includes(SELLERS_SCENARIO)) {
+    if (options.scenarios.includes('s')) {
       const sellers = await timed('\nseller aggregator benchmark (scratch databases, own pods and simulator)', () =>
         runSellerBenchmark({ database_url: cluster.database_url, log: (line) => console.log(`  ${line}`) }),
       );
@@ -180,7 +236,7 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
     return clean;
   } finally {
     client.close();
-    await Promise.all([pools.per_client.end(), pools.shared.end()]);
+    await baseline_pool.end();
   }
 }
 
@@ -191,9 +247,10 @@ async function main(): Promise<void> {
   const stop = () => (stopping ??= cluster.stop());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().finally(() => process.exit(130)));
   console.log(
-    `creditshop bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average ${loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' ')}`,
+    `creditshop bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ` +
+      `load average ${loadavg()
+        .map((load) => load.toFixed(2))
+        .join(' ')}`,
   );
   let clean = false;
   try {

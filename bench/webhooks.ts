@@ -6,9 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { mintToken } from '../src/auth/tokens.js';
 import { DEVELOPMENT_JWT_SECRET } from '../src/platform/config.js';
-import { outcomeOf, type PodClient } from './api.js';
 import { CpuMeter, procStat, type CpuUsage } from './cpu.js';
-import { percentile, runLoad, type LoadStats } from './load.js';
+import { percentile, runLoad, type LoadStats, type Operation } from './load.js';
 
 // Scenario `w` (issue 10): the debits of scenario b with one webhook endpoint subscribed to "*",
 // a local receiver answering 200 (it verifies every signature, as a real one would; it runs in a
@@ -17,15 +16,14 @@ import { percentile, runLoad, type LoadStats } from './load.js';
 // takes to drain, and when the delivery lag is back under 2 s.
 
 const LAG_GOAL_S = 2;
-const DEBIT_MINOR = 100;
 const TICKS_PER_SECOND = 100;
 const RECEIVER_SCRIPT = fileURLToPath(new URL('./webhook-receiver.ts', import.meta.url));
 
 export interface WebhookBenchOptions {
-  client: PodClient;
+  /** The debits of scenario b. */
+  debit: Operation;
   pod_urls: readonly string[];
   pool: pg.Pool;
-  accounts: readonly string[];
   concurrency: number;
   warmup_s: number;
   duration_s: number;
@@ -132,7 +130,7 @@ async function lagUnderGoalAfter(receiver: Receiver, from_ms: number, to_ms: num
 
 /** Scenario w, start to end; the endpoint is deleted and the receiver stopped afterwards. */
 export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise<WebhookBenchResult> {
-  const { client, pod_urls, pool, accounts, concurrency, log } = options;
+  const { debit, pod_urls, pool, concurrency, log } = options;
   let secret = '';
   const receiver = new Receiver(() => secret);
   await receiver.listen();
@@ -144,10 +142,6 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
   secret = endpoint.secret;
   await receiver.close();
   await receiver.listen(receiver.port);
-  const debit = async () => {
-    const account = accounts[Math.floor(Math.random() * accounts.length)]!;
-    return outcomeOf(await client.post(`/v1/accounts/${account}/debits`, { amount: DEBIT_MINOR, currency: 'EUR', reason: 'bench' }), 201);
-  };
   try {
     // 1. Full load with the endpoint; the deliveries still in flight when it ends are part of its cost.
     const window_start_ms = Date.now() + options.warmup_s * 1000;

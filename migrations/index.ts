@@ -8,6 +8,7 @@ import { Migration20261201000100_refund_policy_override } from './Migration20261
 import { Migration20261201000100_psp_event_log } from './Migration20261201000100_psp_event_log.js';
 import { Migration20261201000200_psp_event_log_backfill } from './Migration20261201000200_psp_event_log_backfill.js';
 import { Migration20261201000900_group_commit } from './Migration20261201000900_group_commit.js';
+import { Migration20261210000100_monitoring } from './Migration20261210000100_monitoring.js';
 import { Migration20261220000100_events } from './Migration20261220000100_events.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
@@ -21,5 +22,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261201000100_psp_event_log', class: Migration20261201000100_psp_event_log },
   { name: 'Migration20261201000200_psp_event_log_backfill', class: Migration20261201000200_psp_event_log_backfill },
   { name: 'Migration20261201000900_group_commit', class: Migration20261201000900_group_commit },
+  { name: 'Migration20261210000100_monitoring', class: Migration20261210000100_monitoring },
   { name: 'Migration20261220000100_events', class: Migration20261220000100_events },
 ];

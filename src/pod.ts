@@ -18,9 +18,14 @@ import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js'
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
 import { purgeEventsTask } from './events/purge-events.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { refreshTopupGauges } from './shop/topups/topup-gauges.js';
+import { refreshSellerGauges } from './sellers/seller-gauges.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
+import { reconciliationTask, refreshReconciliationGauges } from './reconciliation/run-reconciliation.js';
+import { checkReadiness } from './db/readiness.js';
 import type { Config } from './platform/config.js';
 import type { AppDeps } from './platform/deps.js';
+import { fleetGaugesTask } from './platform/fleet-gauges.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createMetrics } from './platform/metrics.js';
 import type { Topology } from './platform/regions.js';
@@ -58,10 +63,12 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
     ...sellerBackgroundTasks(deps),
     deps.webhooks.task(),
     purgeEventsTask(deps),
+    reconciliationTask(deps),
+    fleetGaugesTask(deps, [refreshTopupGauges, refreshSellerGauges, refreshReconciliationGauges]),
   ];
 }
 
-/** Pods per region (POD_INDEX 0..63) and system-balance shards a pod may own (regions × batch slots). */
+/** Pods per region (POD_INDEX 0..63) and system-balance shards a pod may own (one per batcher: a region at most). */
 const POD_INDEX_MAX = 64;
 const SHARDS_PER_POD_MAX = 1024;
 
@@ -78,6 +85,8 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     process_metrics: options.process_metrics,
     pools: { transactions: db.tx_pool },
     write_queue_depth: () => writes?.depth ?? 0,
+    readiness: async () => (await checkReadiness(transactions, config.ready_probe_timeout_ms)).status === 'ready',
+    reconciliation_interval_seconds: config.reconciliation_interval_seconds,
   });
   const regionIndexOf = (name: string) => options.topology.regions.findIndex((candidate) => candidate.name === name);
   const region_index = regionIndexOf(region);
@@ -109,11 +118,16 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     metrics,
     logger,
   });
-  // Each batch slot of each region owns one shard of every system account (never a hot row).
+  // Each batcher of each pod owns one shard of every system account (never a hot row).
   const shard_base = (region_index * POD_INDEX_MAX + config.pod_index) * SHARDS_PER_POD_MAX;
-  const shardOf = (batch_region: string, slot: number) => shard_base + regionIndexOf(batch_region) * config.batch.in_flight_max + slot;
-  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms);
-  const directory = new AccountDirectory(transactions, config.account_directory_entries_max);
+  const shardOf = (batch_region: string) => shard_base + regionIndexOf(batch_region);
+  // On CockroachDB a batch keeps to one home region, so that its transaction commits where its rows
+  // live; on one PostgreSQL regions are labels, and a batcher per region would only make batches
+  // smaller (a third of the throughput on three regions, BENCHMARKS.md).
+  const by_home_region = config.batch_by_home_region === 'on' || (config.batch_by_home_region === 'auto' && db.dialect === 'cockroach');
+  const batchRegionOf = by_home_region ? (home_region: string) => home_region : () => region;
+  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms, batchRegionOf);
+  const directory = new AccountDirectory(transactions, config.account_directory_entries_max, by_home_region);
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
   const core = {

@@ -1,5 +1,7 @@
+import Joi from 'joi';
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { walletBalance, type WalletBalance } from '../domain/money.js';
+import { minorSchema, timestampSchema, unionMembers, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 
 export type AccountKind = 'player' | 'system';
 
@@ -14,6 +16,21 @@ export interface Account {
 export interface AccountView extends Account {
   wallets: WalletBalance[];
 }
+
+export const walletViewSchema = viewSchema('Wallet', {
+  currency: Joi.string(),
+  balance: minorSchema,
+  held: minorSchema.description('Held by active holds'),
+  available: minorSchema.description('balance - held'),
+} satisfies ViewKeys<WalletBalance>);
+
+export const accountViewSchema = viewSchema('Account', {
+  id: Joi.string(),
+  kind: Joi.string().valid(...unionMembers<AccountKind>({ player: true, system: true })),
+  home_region: Joi.string(),
+  created_at: timestampSchema,
+  wallets: Joi.array().items(walletViewSchema),
+} satisfies ViewKeys<AccountView>);
 
 /** The columns as node-postgres returns them: INT8 as text, timestamps as PostgreSQL text. */
 interface AccountRow {

@@ -16,7 +16,7 @@ export interface CreateAccountInput {
 function resolveAccountId(actor: Actor, requested: string | undefined): string {
   if (actor.kind === 'player') {
     if (requested !== undefined && requested !== actor.id) throw forbidden('a player can only create their own account');
-    // A player token's subject is already a valid account id (verifyToken refuses any other).
+    // A player token's subject is already a valid account id (the token verifier refuses any other).
     return actor.id;
   }
   if (!hasScope(actor, 'accounts:write')) throw forbidden('requires scope accounts:write');

@@ -58,7 +58,7 @@ export class AccountQueue {
     return accounts.filter((account) => (this.hot_until_ms.get(account) ?? 0) > now);
   }
 
-  /** Waits until no batch of another pod (or slot) holds any of `accounts`, and holds them. */
+  /** Waits until no batch of another pod (or batcher) holds any of `accounts`, and holds them. */
   async enter(accounts: readonly string[], region: string): Promise<QueueTicket> {
     const ordered = [...new Set(accounts)].sort();
     const connection = await this.settings.pool.connect();
@@ -68,11 +68,16 @@ export class AccountQueue {
       const missing = ordered.filter((account) => !this.known_rows.has(account));
       // Queue rows are committed before they are locked: a row inserted and locked in one
       // transaction would be invisible to the other pods until that transaction ends.
-      if (missing.length > 0) await connection.query({ ...ENSURE_ROWS, values: [missing, region] });
+      const { metrics } = this.settings;
+      if (missing.length > 0) {
+        metrics.db_round_trips_total.inc({ path: 'queue' });
+        await connection.query({ ...ENSURE_ROWS, values: [missing, region] });
+      }
       for (const account of missing) this.known_rows.add(account);
       trim(this.known_rows, this.settings.entries_max);
+      metrics.db_round_trips_total.inc({ path: 'queue' }, 2);
       await runPipeline(connection, [BEGIN, { ...ENTER, values: [ordered] }]);
-      this.settings.metrics.batch_queued_total.inc();
+      metrics.batch_queued_total.inc();
     } catch (error) {
       connection.off('error', broken);
       connection.release(true);

@@ -10,8 +10,6 @@ export interface BatchLimits {
   bytes_max: number;
   /** Operations waiting in this pod, all regions together, before new ones are refused with 503. */
   queued_max: number;
-  /** Batches of one region running at once in this pod (each owns a system-balance shard). */
-  in_flight_max: number;
 }
 
 interface Queued extends Pending {
@@ -41,24 +39,20 @@ class AccountGate {
 
 class RegionQueue {
   readonly waiting: Queued[] = [];
-  readonly free_slots: number[];
-  running = 0;
+  running = false;
 
-  constructor(
-    readonly region: string,
-    in_flight_max: number,
-  ) {
-    this.free_slots = Array.from({ length: in_flight_max }, (_, slot) => in_flight_max - 1 - slot);
-  }
+  constructor(readonly region: string) {}
 }
 
 /**
- * The pod's write path: one batcher per home region. An operation waits while a batch of its
- * region is committing and goes into the next one; a batch starts as soon as the previous one
- * commits, or at once when none is running (so at low load nothing waits for a timer), or
- * alongside it when enough operations wait to fill one. Within the pod, an operation whose
- * account is in a running batch waits for the batch after it (operations of one account keep
- * their arrival order), so the pod's own batches never conflict with each other.
+ * The pod's write path: one batcher per batch region (see `batchRegionOf`). An operation waits
+ * while a batch of its region is committing and goes into the next one; a batch starts as soon
+ * as the previous one commits, or at once when none is running (so at low load nothing waits for
+ * a timer). One batch at a time per batcher: a full batch of BATCH_OPERATIONS_MAX commits in two
+ * round trips, far more than a pod can serve over HTTP meanwhile, and each batcher owns one
+ * system-balance shard that no other batch writes. An operation whose account is in a running
+ * batch (of another region's batcher) waits for the batch after it, so the pod's own batches
+ * never conflict with each other and operations of one account keep their arrival order.
  */
 export class WritePath {
   private readonly queues = new Map<string, RegionQueue>();
@@ -72,10 +66,12 @@ export class WritePath {
   constructor(
     private readonly executor: BatchExecutor,
     private readonly limits: BatchLimits,
-    /** The system-balance shard of a region's batch slot in this pod. */
-    private readonly shardOf: (region: string, slot: number) => number,
+    /** The system-balance shard of a batch region's batcher in this pod. */
+    private readonly shardOf: (region: string) => number,
     /** How long, after a batch found the database unreachable, new operations are answered 503 at once. */
     private readonly unreachable_pause_ms: number,
+    /** The batcher of an operation whose rows live in a home region. */
+    private readonly batchRegionOf: (home_region: string) => string,
   ) {}
 
   /**
@@ -141,7 +137,7 @@ export class WritePath {
   }
 
   private isIdle(): boolean {
-    return this.queued === 0 && [...this.queues.values()].every((queue) => queue.running === 0);
+    return this.queued === 0 && [...this.queues.values()].every((queue) => !queue.running);
   }
 
   private enqueue(pending: Queued): void {
@@ -156,10 +152,11 @@ export class WritePath {
       });
       return;
     }
-    let queue = this.queues.get(pending.op.region);
+    const region = this.batchRegionOf(pending.op.region);
+    let queue = this.queues.get(region);
     if (!queue) {
-      queue = new RegionQueue(pending.op.region, this.limits.in_flight_max);
-      this.queues.set(pending.op.region, queue);
+      queue = new RegionQueue(region);
+      this.queues.set(region, queue);
     }
     queue.waiting.push(pending);
     this.queued += 1;
@@ -167,13 +164,9 @@ export class WritePath {
   }
 
   private pump(queue: RegionQueue): void {
-    while (queue.waiting.length > 0 && queue.free_slots.length > 0) {
-      // A second batch runs alongside only when a full one waits; otherwise the next waits for the commit.
-      if (queue.running > 0 && queue.waiting.length < this.limits.operations_max) return;
-      const batch = this.take(queue);
-      if (batch.length === 0) return;
-      this.start(queue, batch);
-    }
+    if (queue.running || queue.waiting.length === 0) return;
+    const batch = this.take(queue);
+    if (batch.length > 0) this.start(queue, batch);
   }
 
   /** The next batch: waiting operations in arrival order, skipping (with every later one on the same account) those on busy accounts. */
@@ -199,13 +192,11 @@ export class WritePath {
   }
 
   private start(queue: RegionQueue, batch: Queued[]): void {
-    const slot = queue.free_slots.pop()!;
     const accounts = new Set(batch.flatMap((pending) => pending.op.needs.accounts));
-    queue.running += 1;
+    queue.running = true;
     this.gate.acquire(accounts);
-    void this.executor.execute(batch, { region: queue.region, shard: this.shardOf(queue.region, slot) }).finally(() => {
-      queue.running -= 1;
-      queue.free_slots.push(slot);
+    void this.executor.execute(batch, { region: queue.region, shard: this.shardOf(queue.region) }).finally(() => {
+      queue.running = false;
       this.gate.release(accounts);
       // Released accounts may unblock operations of any region.
       for (const other of this.queues.values()) this.pump(other);

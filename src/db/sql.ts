@@ -58,6 +58,8 @@ export class SqlTx {
   constructor(
     private readonly connection: Queryable,
     private readonly statements: PreparedStatements,
+    /** Counts the statement's round trip (metrics), when the caller keeps count. */
+    private readonly onRoundTrip: () => void = () => undefined,
   ) {}
 
   async rows<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
@@ -82,6 +84,7 @@ export class SqlTx {
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: readonly SqlParam[]): Promise<pg.QueryResult<R>> {
     const { text, name } = this.statements.compile(sql);
+    this.onRoundTrip();
     try {
       return await this.connection.query<R>({ text, name, values: params as unknown[] });
     } catch (error) {

@@ -72,8 +72,10 @@ export class TransactionRunner {
    * whose rows are immutable once committed (ledger, history), or that need one statement only.
    */
   async read<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
-    return work(new SqlTx(this.settings.pool, this.settings.statements));
+    return work(new SqlTx(this.settings.pool, this.settings.statements, this.roundTrip));
   }
+
+  private readonly roundTrip = () => this.settings.metrics.db_round_trips_total.inc({ path: 'runner' });
 
   /** Runs `work` as one SERIALIZABLE transaction (or a read-only snapshot), retried whole on a fresh connection. */
   async run<T>(name: string, work: (tx: SqlTx) => Promise<T>, options: RunOptions = {}): Promise<T> {
@@ -105,8 +107,10 @@ export class TransactionRunner {
     let broken = false;
     try {
       client = await this.settings.pool.connect();
+      this.roundTrip();
       await client.query(isolation);
-      const result = await work(new SqlTx(client, this.settings.statements));
+      const result = await work(new SqlTx(client, this.settings.statements, this.roundTrip));
+      this.roundTrip();
       await client.query('COMMIT');
       return result;
     } catch (error) {

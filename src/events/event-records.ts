@@ -1,6 +1,8 @@
+import Joi from 'joi';
 import type { TableSpec } from '../batch/table-writer.js';
 import { int8, timestamp } from '../db/sql.js';
-import type { EventType } from './event-types.js';
+import { idSchema, timestampSchema, viewSchema, type ViewKeys } from '../platform/view-schema.js';
+import { EVENT_TYPES, type EventType } from './event-types.js';
 
 /** One row of the outbox: written by the transaction that made the change it describes, never changed. */
 export interface EventRecord {
@@ -69,6 +71,21 @@ export function eventView(event: EventRecord, data: unknown = JSON.parse(event.d
   return { ...envelope(event), data };
 }
 export type EventView = ReturnType<typeof eventView>;
+
+export const eventViewSchema = viewSchema('Event', {
+  id: idSchema,
+  type: Joi.string().valid(...EVENT_TYPES),
+  api_version: Joi.string().description('The version of the envelope and of the views in data'),
+  created_at: timestampSchema.description("Its transaction's start"),
+  account_id: Joi.string().allow(null).description('The account the change belongs to; null for events of the whole system'),
+  account_sequence: Joi.number()
+    .integer()
+    .allow(null)
+    .description("The account's history number taken by the event: increasing in commit order per account, not contiguous"),
+  data: Joi.object()
+    .unknown(true)
+    .description('The object as its own GET shows it after the change (for transaction.posted, the ledger transaction)'),
+} satisfies ViewKeys<EventView>);
 
 /** The exact bytes a webhook delivers (and signs): the event as the API shows it, `data` spliced in as stored. */
 export function eventBody(event: EventRecord): string {

@@ -1,4 +1,5 @@
-import type { ErrorCode } from '../domain/errors.js';
+import Joi from 'joi';
+import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
 
 /** The one table from stable error codes to HTTP statuses (SPEC §4). */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -20,7 +21,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   unavailable: 503,
 };
 
-const TITLE_BY_CODE: Record<ErrorCode, string> = {
+export const TITLE_BY_CODE: Record<ErrorCode, string> = {
   validation_error: 'The request is not valid',
   idempotency_key_required: 'An Idempotency-Key header is required',
   unauthenticated: 'Missing or invalid credentials',
@@ -48,6 +49,30 @@ export interface Problem {
   request_id?: string;
   [extension: string]: unknown;
 }
+
+/** Every error body (RFC 9457), with the extensions that some codes carry; /openapi.json narrows `code` per status. */
+export const problemSchema = Joi.object({
+  type: Joi.string().description('urn:creditshop:problem:<code>'),
+  title: Joi.string(),
+  status: Joi.number().integer(),
+  detail: Joi.string(),
+  code: Joi.string().valid(...ERROR_CODES, 'internal_error'),
+  request_id: Joi.string()
+    .optional()
+    .description('Also in X-Request-Id; quote it when reporting a problem. Absent only on answers Node gives before the app (431)'),
+  errors: Joi.array()
+    .items(Joi.object({ path: Joi.string().allow(''), message: Joi.string() }))
+    .optional()
+    .description('validation_error: what is wrong where (path "" is the whole input)'),
+  retry_after_seconds: Joi.number().integer().optional().description('rate_limited'),
+  available: Joi.number().integer().optional().description('insufficient_funds: what the wallet has available'),
+  remaining: Joi.number().integer().optional().description('refund_exceeds_remaining: what is left to refund'),
+  total: Joi.number().integer().optional().description("price_changed: the server's total"),
+  currency: Joi.string().optional().description('price_changed: the currency of total'),
+  item_id: Joi.string().optional().description('The catalog item the problem is about'),
+})
+  .prefs({ presence: 'required' })
+  .id('Problem');
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

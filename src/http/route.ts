@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type Joi from 'joi';
-import { DomainError } from '../domain/errors.js';
+import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestIdempotency } from '../batch/operation.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
@@ -28,6 +28,17 @@ export interface RouteResult {
   headers?: Record<string, string>;
 }
 
+/** One documented status of a route, when a description alone does not say enough. */
+export interface ResponseDoc {
+  description: string;
+  /** Error statuses: the codes this route answers with (default: every code of the status but the Idempotency-Key ones). */
+  codes?: readonly ErrorCode[];
+  /** A JSON body of its own: for a success status instead of `response_schema`, for an error status instead of problem+json. */
+  schema?: Joi.Schema;
+  /** Headers of this answer: name -> description. */
+  headers?: Record<string, string>;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: one route table holds specs of many input types; each spec is typed where it is defined
 export interface RouteSpec<P = any, Q = any, B = any> {
   operation_id: string;
@@ -42,9 +53,17 @@ export interface RouteSpec<P = any, Q = any, B = any> {
   body?: Joi.ObjectSchema<B>;
   /** Requires Idempotency-Key; the response is stored and replayed (SPEC §4). */
   idempotent?: { success_status: number };
-  /** Documented responses: status → description (errors are problem+json). */
-  responses: Record<number, string>;
+  /**
+   * Documented responses: status -> description (errors are problem+json). /openapi.json adds what
+   * every route of its kind answers (src/http/openapi.ts implicitErrors).
+   */
+  responses: Record<number, string | ResponseDoc>;
+  /** The body of every success status (views export theirs: e.g. transactionViewSchema). */
   response_schema?: Joi.Schema;
+  /** Media type of the success answers when they are not JSON (their body is then text). */
+  response_content_type?: string;
+  /** False for routes that answer without the database: they never answer 503 `unavailable`. */
+  needs_database?: false;
   handler: (ctx: AppContext, input: RouteInput<P, Q, B>) => Promise<RouteResult>;
 }
 
@@ -59,6 +78,7 @@ export function readByIdRoute(spec: {
   summary: string;
   tag: string;
   read: (deps: AppContext['state']['deps'], actor: Actor, id: string) => Promise<unknown>;
+  response_schema: Joi.Schema;
 }): RouteSpec {
   return defineRoute({
     operation_id: spec.operation_id,
@@ -68,7 +88,8 @@ export function readByIdRoute(spec: {
     tag: spec.tag,
     auth: 'bearer',
     params: uuidParams,
-    responses: { 200: spec.summary, 400: 'Malformed id', 401: 'Unauthenticated', 404: 'Not found' },
+    responses: { 200: spec.summary, 400: 'Malformed id', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
+    response_schema: spec.response_schema,
     handler: async (ctx, { actor, params }) => ({ status: 200, body: await spec.read(ctx.state.deps, actor, params.id) }),
   });
 }
@@ -79,9 +100,9 @@ const BODY_OPTIONS: Joi.ValidationOptions = { convert: false, allowUnknown: fals
 const TEXT_OPTIONS: Joi.ValidationOptions = { convert: true, allowUnknown: false, abortEarly: false };
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
 
-function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown, options: Joi.ValidationOptions): T {
+function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown): T {
   if (!schema) return value as T;
-  const { value: validated, error } = schema.validate(value, options);
+  const { value: validated, error } = schema.validate(value);
   if (error) throw error;
   return validated;
 }
@@ -90,7 +111,7 @@ async function authenticate(ctx: AppContext): Promise<Actor> {
   const header = ctx.get('Authorization');
   const match = /^Bearer ([^\s]+)$/.exec(header);
   if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
-  const actor = await ctx.state.deps.tokens.verify(match[1]);
+  const actor = ctx.state.deps.tokens.verify(match[1]);
   ctx.state.actor = actor;
   ctx.state.deps.rate_limiter.take(`${actor.kind}:${actor.id}`);
   return actor;
@@ -126,6 +147,12 @@ function toRouterPath(path: string): string {
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
     const body_mode = spec.auth === 'psp_signature' ? 'raw' : 'json';
+    // Options compiled into the schemas once: given to validate(), Joi merges them on every call.
+    const schemas = {
+      params: spec.params?.prefs(TEXT_OPTIONS),
+      query: spec.query?.prefs(TEXT_OPTIONS),
+      body: spec.body?.prefs(BODY_OPTIONS),
+    };
     router[spec.method](spec.operation_id, toRouterPath(spec.path), requestBody(body_mode), async (ctx) => {
       const context = ctx as AppContext;
       const { body_depth_max } = context.state.deps.config.limits;
@@ -135,9 +162,9 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       const idempotency = spec.idempotent
         ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body)
         : undefined;
-      const params = validate(spec.params, { ...context.params }, TEXT_OPTIONS);
-      const query = validate(spec.query, { ...context.query }, TEXT_OPTIONS);
-      const body = validate(spec.body, context.state.body ?? (spec.body ? {} : undefined), BODY_OPTIONS);
+      const params = validate(schemas.params, { ...context.params });
+      const query = validate(schemas.query, { ...context.query });
+      const body = validate(schemas.body, context.state.body ?? (spec.body ? {} : undefined));
       const result = await spec.handler(context, {
         params,
         query,

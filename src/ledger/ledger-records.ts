@@ -77,7 +77,7 @@ export function toWalletRecord(row: Record<string, unknown>): WalletRecord {
 
 export const walletKey = (account_id: string, currency: string) => `${account_id}/${currency}`;
 
-/** What a batch adds to one system account's balance in one currency, on the shard of its slot. */
+/** What a batch adds to one system account's balance in one currency, on its batcher's shard. */
 export interface ShardDelta {
   account_id: string;
   currency: string;

@@ -1,5 +1,8 @@
+import Joi from 'joi';
+import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../platform/view-schema.js';
+import type { HistoryItem } from './ledger-queries.js';
 import { isSystemAccount } from './postings.js';
-import type { HoldRecord, TransactionReferences } from './ledger-records.js';
+import type { HoldOwner, HoldRecord, HoldStatus, TransactionReferences, TransactionType } from './ledger-records.js';
 import type { PostedTransaction } from './posting.js';
 
 /** The public shape of a ledger transaction. System balances are sharded, so their legs carry no balance_after. */
@@ -23,6 +26,52 @@ export function transactionView(posted: PostedTransaction) {
   };
 }
 export type TransactionView = ReturnType<typeof transactionView>;
+
+const transactionTypeSchema = Joi.string().valid(
+  ...unionMembers<TransactionType>({
+    credit: true,
+    debit: true,
+    refund: true,
+    transfer: true,
+    hold_capture: true,
+    purchase: true,
+    order_refund: true,
+    topup: true,
+    topup_reversal: true,
+    seller_purchase: true,
+  }),
+);
+
+const referencesSchema = {
+  reason: Joi.string().allow(null),
+  reference: Joi.string().allow(null),
+  note: Joi.string().allow(null),
+  original_transaction_id: idSchema.allow(null),
+  hold_id: idSchema.allow(null),
+  order_id: idSchema.allow(null),
+  refund_id: idSchema.allow(null),
+  topup_id: idSchema.allow(null),
+  purchase_request_id: idSchema.allow(null),
+} satisfies Record<keyof TransactionReferences, Joi.Schema>;
+
+export const transactionViewSchema = viewSchema('Transaction', {
+  id: idSchema,
+  type: transactionTypeSchema,
+  account_id: Joi.string().description('The account the transaction is about (the payer)'),
+  amount: minorSchema,
+  currency: Joi.string(),
+  balance_after: minorSchema.allow(null).description("The account's balance after it; null for system accounts and for other players"),
+  ...referencesSchema,
+  entries: Joi.array().items(
+    viewPart({
+      account_id: Joi.string(),
+      currency: Joi.string(),
+      amount: minorSchema.description('Signed: negative leaves the account'),
+      balance_after: minorSchema.optional().description("Absent for system accounts and, for a player, on other players' legs"),
+    }),
+  ),
+  created_at: timestampSchema,
+} satisfies ViewKeys<TransactionView>);
 
 export function referencesView(references: TransactionReferences) {
   return {
@@ -56,6 +105,23 @@ export function holdView(hold: HoldRecord) {
 }
 export type HoldView = ReturnType<typeof holdView>;
 
+export const holdViewSchema = viewSchema('Hold', {
+  id: idSchema,
+  account_id: Joi.string(),
+  amount: minorSchema,
+  captured_amount: minorSchema,
+  currency: Joi.string(),
+  status: Joi.string().valid(...unionMembers<HoldStatus>({ ACTIVE: true, CAPTURED: true, VOIDED: true, EXPIRED: true })),
+  owner: Joi.string()
+    .valid(...unionMembers<HoldOwner>({ api: true, order: true, purchase_request: true }))
+    .description('What settles the hold: the holds API, or only its order or purchase request'),
+  reference: Joi.string().allow(null),
+  capture_transaction_id: idSchema.allow(null),
+  expires_at: timestampSchema,
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+} satisfies ViewKeys<HoldView>);
+
 export function transferView(posted: PostedTransaction) {
   const destination = posted.entries.find((entry) => entry.amount_minor > 0)!;
   return {
@@ -70,3 +136,36 @@ export function transferView(posted: PostedTransaction) {
     created_at: posted.created_at,
   };
 }
+
+export const transferViewSchema = viewSchema('Transfer', {
+  id: idSchema,
+  from_account_id: Joi.string(),
+  to_account_id: Joi.string(),
+  amount: minorSchema,
+  currency: Joi.string(),
+  note: Joi.string().allow(null),
+  status: Joi.valid('COMPLETED'),
+  transaction_id: idSchema,
+  created_at: timestampSchema,
+} satisfies ViewKeys<ReturnType<typeof transferView>>);
+
+/** An entry of an account's history (ledger-queries.ts listHistory). */
+export const historyEntrySchema = viewSchema('HistoryEntry', {
+  id: idSchema,
+  transaction_id: idSchema,
+  type: transactionTypeSchema,
+  amount: minorSchema.description('Signed: negative left the account'),
+  currency: Joi.string(),
+  balance_after: minorSchema,
+  reason: Joi.string().allow(null),
+  reference: Joi.string().allow(null),
+  references: viewPart({
+    original_transaction_id: idSchema.optional(),
+    hold_id: idSchema.optional(),
+    order_id: idSchema.optional(),
+    refund_id: idSchema.optional(),
+    topup_id: idSchema.optional(),
+    purchase_request_id: idSchema.optional(),
+  }).description('The objects the transaction belongs to; only those it has'),
+  created_at: timestampSchema,
+} satisfies ViewKeys<HistoryItem>);

@@ -88,9 +88,19 @@ export interface Config {
   account_directory_entries_max: number;
   /** Queue batches of several pods on hot accounts: `auto` means on PostgreSQL only. */
   batch_account_queue: 'auto' | 'on' | 'off';
+  /** One batcher per home region (else one per pod): `auto` means on CockroachDB only. */
+  batch_by_home_region: 'auto' | 'on' | 'off';
   hot_account_ttl_ms: number;
   /** After a batch found the database unreachable, writes are refused at once (503) for this long. */
   database_unreachable_pause_ms: number;
+  /** One pod of the fleet at a time reconciles the whole database this often (a fleet task). */
+  reconciliation_interval_seconds: number;
+  /** A fleet task's lease, renewed while it runs; a pod that died frees the task once its lease expires. */
+  fleet_task_lease_ms: number;
+  /** Every pod reads the fleet's gauges (held for review, circuits, last reconciliation) this often. */
+  fleet_gauges_interval_ms: number;
+  /** Rows one fleet gauge counts at most: a gauge at this value means at least this many. */
+  fleet_gauges_rows_max: number;
   sellers: SellerConfig;
   webhooks: WebhookConfig;
 }
@@ -180,11 +190,15 @@ function buildSchema(topology: Topology) {
       .max(64 * 1024 * 1024)
       .default(4 * 1024 * 1024),
     BATCH_QUEUED_MAX: integer().min(1).max(1_000_000).default(20_000),
-    BATCH_IN_FLIGHT_MAX: integer().min(1).max(16).default(2),
     BATCH_ACCOUNT_QUEUE: Joi.string().valid('auto', 'on', 'off').default('auto'),
+    BATCH_BY_HOME_REGION: Joi.string().valid('auto', 'on', 'off').default('auto'),
     HOT_ACCOUNT_TTL_MS: integer().min(0).max(600_000).default(2000),
     DATABASE_UNREACHABLE_PAUSE_MS: integer().min(0).max(60_000).default(500),
     ACCOUNT_DIRECTORY_ENTRIES_MAX: integer().min(1).max(10_000_000).default(1_000_000),
+    RECONCILIATION_INTERVAL_SECONDS: integer().min(1).max(86_400).default(300),
+    FLEET_TASK_LEASE_MS: integer().min(100).max(600_000).default(30_000),
+    FLEET_GAUGES_INTERVAL_MS: integer().min(50).max(600_000).default(15_000),
+    FLEET_GAUGES_ROWS_MAX: integer().min(1).max(1_000_000).default(10_000),
     HOLD_TTL_MAX_SECONDS: integer()
       .min(1)
       .max(30 * 24 * 3600)
@@ -249,12 +263,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       operations_max: value.BATCH_OPERATIONS_MAX,
       bytes_max: value.BATCH_BYTES_MAX,
       queued_max: value.BATCH_QUEUED_MAX,
-      in_flight_max: value.BATCH_IN_FLIGHT_MAX,
     },
     account_directory_entries_max: value.ACCOUNT_DIRECTORY_ENTRIES_MAX,
     batch_account_queue: value.BATCH_ACCOUNT_QUEUE,
+    batch_by_home_region: value.BATCH_BY_HOME_REGION,
     hot_account_ttl_ms: value.HOT_ACCOUNT_TTL_MS,
     database_unreachable_pause_ms: value.DATABASE_UNREACHABLE_PAUSE_MS,
+    reconciliation_interval_seconds: value.RECONCILIATION_INTERVAL_SECONDS,
+    fleet_task_lease_ms: value.FLEET_TASK_LEASE_MS,
+    fleet_gauges_interval_ms: value.FLEET_GAUGES_INTERVAL_MS,
+    fleet_gauges_rows_max: value.FLEET_GAUGES_ROWS_MAX,
     limits: {
       amount_max_minor: value.AMOUNT_MAX_MINOR,
       balance_max_minor: value.BALANCE_MAX_MINOR,

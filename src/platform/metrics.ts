@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export interface Metrics {
+export interface Metrics extends OperationsMetrics {
   registry: Registry;
   http_request_duration_seconds: Histogram<'method' | 'route' | 'status'>;
   transaction_attempts_total: Counter<'name'>;
@@ -24,20 +24,42 @@ export interface PoolStats {
   waitingCount: number;
 }
 
-/** One registry per pod; default process metrics only where a process hosts exactly one pod. */
-export function createMetrics(options: {
+/**
+ * What operators alert on (deploy/prometheus/alerts.yml). The fleet gauges hold facts of the
+ * whole database, read by every pod (src/platform/fleet-gauges.ts): every pod exports the same
+ * value, so aggregate them with max, never sum.
+ */
+export interface OperationsMetrics {
+  pod_ready: Gauge;
+  reconciliation_runs_total: Counter<'trigger' | 'outcome'>;
+  reconciliation_mismatches: Gauge<'check'>;
+  reconciliation_last_success_timestamp_seconds: Gauge;
+  reconciliation_interval_seconds: Gauge;
+  psp_events_total: Counter<'outcome'>;
+  psp_events_held_for_review: Gauge<'outcome'>;
+  topups_needing_reconciliation: Gauge;
+}
+
+export interface MetricsOptions {
   region: string;
   process_metrics: boolean;
   pools?: Record<string, PoolStats>;
   /** Operations waiting for a batch in this pod, read at scrape time. */
   write_queue_depth?: () => number;
-}): Metrics {
+  /** Whether the pod can serve (the check of GET /ready), asked at scrape time. */
+  readiness?: () => Promise<boolean>;
+  reconciliation_interval_seconds?: number;
+}
+
+/** One registry per pod; default process metrics only where a process hosts exactly one pod. */
+export function createMetrics(options: MetricsOptions): Metrics {
   const pools = options.pools ?? {};
   const registry = new Registry();
   registry.setDefaultLabels({ region: options.region });
   if (options.process_metrics) collectDefaultMetrics({ register: registry });
   return {
     registry,
+    ...operationsMetrics(registry, options),
     http_request_duration_seconds: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency by route template and status',
@@ -115,7 +137,9 @@ export function createMetrics(options: {
     }),
     db_round_trips_total: new Counter({
       name: 'db_round_trips_total',
-      help: 'Round trips to the database by path (batch: the write path)',
+      help:
+        'Round trips to the database by path: batch (the write path), queue (hot-account queue: enter and leave), ' +
+        'runner (everything else)',
       labelNames: ['path'],
       registers: [registry],
     }),
@@ -126,6 +150,61 @@ export function createMetrics(options: {
       collect() {
         this.set(options.write_queue_depth?.() ?? 0);
       },
+    }),
+  };
+}
+
+function operationsMetrics(registry: Registry, options: MetricsOptions): OperationsMetrics {
+  const registers = [registry];
+  const interval = new Gauge({
+    name: 'reconciliation_interval_seconds',
+    help: 'RECONCILIATION_INTERVAL_SECONDS: how often one pod of the fleet reconciles the database',
+    registers,
+  });
+  if (options.reconciliation_interval_seconds !== undefined) interval.set(options.reconciliation_interval_seconds);
+  return {
+    pod_ready: new Gauge({
+      name: 'pod_ready',
+      help: '1 when this pod can serve (database reachable, every migration applied: what GET /ready answers), checked at scrape time',
+      registers,
+      async collect() {
+        this.set(options.readiness && (await options.readiness()) ? 1 : 0);
+      },
+    }),
+    reconciliation_runs_total: new Counter({
+      name: 'reconciliation_runs_total',
+      help: 'Reconciliation runs of this pod by trigger (schedule, admin) and outcome (clean, mismatches, failed)',
+      labelNames: ['trigger', 'outcome'],
+      registers,
+    }),
+    reconciliation_mismatches: new Gauge({
+      name: 'reconciliation_mismatches',
+      help: "Mismatches of the fleet's last reconciliation by check (the same in every pod)",
+      labelNames: ['check'],
+      registers,
+    }),
+    reconciliation_last_success_timestamp_seconds: new Gauge({
+      name: 'reconciliation_last_success_timestamp_seconds',
+      help: "When the fleet's last reconciliation finished (whatever it found); 0: none yet (the same in every pod)",
+      registers,
+    }),
+    reconciliation_interval_seconds: interval,
+    psp_events_total: new Counter({
+      name: 'psp_events_total',
+      help: 'Signed PSP callbacks this pod received, by outcome (credited, failed, reversed, duplicate, held for review, ...)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    psp_events_held_for_review: new Gauge({
+      name: 'psp_events_held_for_review',
+      help: 'PSP events recorded but not applied, waiting for an operator, by outcome (the same in every pod)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    topups_needing_reconciliation: new Gauge({
+      name: 'topups_needing_reconciliation',
+      help: 'PENDING top-ups the PSP never confirmed within TOPUP_PENDING_TIMEOUT_SECONDS (the same in every pod)',
+      registers,
     }),
   };
 }

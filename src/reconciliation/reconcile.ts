@@ -1,5 +1,7 @@
+import Joi from 'joi';
 import type { SqlTx } from '../db/sql.js';
 import type { AppDeps } from '../platform/deps.js';
+import { viewPart, viewSchema } from '../platform/view-schema.js';
 import { LEDGER_CHECKS } from './ledger-checks.js';
 import { PURCHASE_CHECKS } from './purchase-checks.js';
 import { SHOP_CHECKS } from './shop-checks.js';
@@ -13,6 +15,25 @@ export interface Mismatch {
   actual: number | string;
   [detail: string]: unknown;
 }
+
+const valueSchema = Joi.alternatives(Joi.number(), Joi.string());
+
+export const reconciliationReportSchema = viewSchema('ReconciliationReport', {
+  ok: Joi.boolean().description('true when nothing is found'),
+  mismatches: Joi.array().items(
+    viewPart({
+      check: Joi.string().description('Which check found it'),
+      account_id: Joi.string().optional(),
+      currency: Joi.string().optional(),
+      shard: Joi.number().integer().optional(),
+      expected: valueSchema,
+      actual: valueSchema,
+    })
+      .unknown(true)
+      .description('A mismatch, or an item held for review; other fields depend on the check')
+      .id('Mismatch'),
+  ),
+});
 
 export type ReconciliationCheck = (tx: SqlTx) => Promise<Mismatch[]>;
 

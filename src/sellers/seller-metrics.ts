@@ -1,4 +1,4 @@
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../platform/metrics.js';
 
 /** The aggregator's Prometheus metrics, registered on the pod's registry (GET /metrics). */
@@ -9,6 +9,9 @@ export interface SellerMetrics {
   purchase_requests_finished_total: Counter<'status'>;
   purchase_requests_review_total: Counter<'cause'>;
   purchase_request_duration_seconds: Histogram<'status'>;
+  /** Fleet gauges (src/sellers/seller-gauges.ts): the same in every pod. */
+  seller_circuits: Gauge<'state'>;
+  purchase_requests_in_review: Gauge;
 }
 
 const BY_REGISTRY = new WeakMap<Metrics['registry'], SellerMetrics>();
@@ -53,6 +56,17 @@ export function sellerMetrics(metrics: Metrics): SellerMetrics {
         help: 'From acceptance to final status',
         labelNames: ['status'],
         buckets: [0.25, 0.5, 1, 2, 3, 5, 8, 12, 15, 20, 30, 60],
+        registers,
+      }),
+      seller_circuits: new Gauge({
+        name: 'seller_circuits',
+        help: 'Active sellers by circuit state (closed, open, half_open: cooldown over, probing), the same in every pod',
+        labelNames: ['state'],
+        registers,
+      }),
+      purchase_requests_in_review: new Gauge({
+        name: 'purchase_requests_in_review',
+        help: 'Purchase requests kept pending for review with their wallet hold (the same in every pod)',
         registers,
       }),
     };

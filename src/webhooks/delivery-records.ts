@@ -1,5 +1,7 @@
+import Joi from 'joi';
 import type { TableSpec } from '../batch/table-writer.js';
 import { timestamp } from '../db/sql.js';
+import { idSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 
@@ -106,6 +108,32 @@ export function deliveryView(row: Record<string, unknown>) {
   };
 }
 export type DeliveryView = ReturnType<typeof deliveryView>;
+
+export const deliveryViewSchema = viewSchema('WebhookDelivery', {
+  id: idSchema,
+  endpoint_id: idSchema,
+  event_id: idSchema,
+  event_type: Joi.string(),
+  account_id: Joi.string().allow(null),
+  manual: Joi.boolean().description('Asked for by an operator (POST /v1/events/{id}/redeliver)'),
+  status: Joi.string().valid(...unionMembers<DeliveryState>({ pending: true, delivered: true, failed: true })),
+  attempts: Joi.number().integer(),
+  next_attempt_at: timestampSchema.allow(null).description('While pending'),
+  attempt_log: Joi.array()
+    .items(
+      viewPart({
+        attempt: Joi.number().integer(),
+        at: timestampSchema,
+        status_code: Joi.number().integer().allow(null).description('Null when no answer came (timeout, refused connection)'),
+        latency_ms: Joi.number().integer(),
+        error: Joi.string().allow(null),
+      }),
+    )
+    .description('The latest attempts, oldest first'),
+  delivered_at: timestampSchema.allow(null),
+  event_created_at: timestampSchema,
+  created_at: timestampSchema,
+} satisfies ViewKeys<DeliveryView>);
 
 /** A delivery just created by a batch, as an API answer shows it (no attempt yet). */
 export function newDeliveryView(delivery: DeliveryRecord): DeliveryView {

@@ -1,5 +1,8 @@
+import Joi from 'joi';
 import type { TableSpec } from '../batch/table-writer.js';
 import { timestamp } from '../db/sql.js';
+import { EVENT_TYPES, ALL_EVENTS } from '../events/event-types.js';
+import { idSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../platform/view-schema.js';
 import type { SigningSecret } from './endpoint-secrets.js';
 
 export type EndpointStatus = 'enabled' | 'disabled' | 'deleted';
@@ -89,3 +92,33 @@ export function endpointView(endpoint: EndpointRecord, health: EndpointHealth | 
   };
 }
 export type EndpointView = ReturnType<typeof endpointView>;
+
+const signingSecretsSchema = Joi.array()
+  .items(viewPart({ created_at: timestampSchema, expires_at: timestampSchema.allow(null).description('Null for the current secret') }))
+  .description('When each secret signing now was made and until when it signs (never the secrets)');
+
+const endpointKeys = {
+  id: idSchema,
+  url: Joi.string(),
+  description: Joi.string().allow(null),
+  enabled_events: Joi.array().items(Joi.string().valid(ALL_EVENTS, ...EVENT_TYPES)),
+  status: Joi.string().valid(...unionMembers<EndpointStatus>({ enabled: true, disabled: true, deleted: true })),
+  disabled_reason: Joi.string().allow(null),
+  signing_secrets: signingSecretsSchema,
+  failing_since: timestampSchema.allow(null).description('The first failed attempt since the last success'),
+  failure_reason: Joi.string().allow(null),
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+} satisfies ViewKeys<EndpointView>;
+
+export const endpointViewSchema = viewSchema('WebhookEndpoint', endpointKeys);
+
+/** The answer of the creation: the endpoint and its signing secret, shown only there. */
+export const createdEndpointSchema = viewSchema('WebhookEndpointWithSecret', { ...endpointKeys, secret: Joi.string() });
+
+/** The answer of a rotation: the new secret, shown only there, and every secret signing now. */
+export const rotatedSecretSchema = viewSchema('RotatedSigningSecret', {
+  id: idSchema,
+  secret: Joi.string(),
+  signing_secrets: signingSecretsSchema,
+});

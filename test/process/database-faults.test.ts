@@ -16,6 +16,7 @@ import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
 import { freePort } from '../support/ports.js';
 import { startPodProcess, type StartingPod } from '../support/pod-process.js';
+import { contractOf, recordViolations } from '../support/openapi-contract.js';
 
 // Real pod processes against a PostgreSQL of this file's own (the suite's shared one is never
 // touched), which the test shuts down, stalls and restarts while clients keep moving money. The
@@ -158,6 +159,8 @@ async function call(base: string, method: string, route: string, body?: unknown,
     signal: AbortSignal.timeout(20_000),
   });
   const text = await response.text();
+  // Answers during outages are part of the contract too (503 unavailable with Retry-After).
+  recordViolations(await contractOf(base), { method, path: route, status: response.status, headers: response.headers, text });
   let parsed: Answer['body'] = {};
   try {
     parsed = text ? JSON.parse(text) : {};
@@ -317,7 +320,13 @@ class Probes {
 /** While the database was away, every answer to a request sent then was 503 unavailable with Retry-After. */
 function expectUnavailableBetween(outcomes: readonly Outcome[], from_ms: number, to_ms: number, answers_min: number): void {
   const during = outcomes.filter((outcome) => outcome.sent_ms >= from_ms && outcome.received_ms <= to_ms);
-  expect(during.length, 'requests answered while the database was away').toBeGreaterThanOrEqual(answers_min);
+  const around = outcomes
+    .filter((outcome) => outcome.received_ms >= from_ms && outcome.sent_ms <= to_ms)
+    .map((outcome) => `${outcome.sent_ms - from_ms}..${outcome.received_ms - from_ms} ms ${outcome.status} ${outcome.code ?? ''}`);
+  expect(
+    during.length,
+    `requests answered while the database was away (${to_ms - from_ms} ms): ${around.join(', ')}`,
+  ).toBeGreaterThanOrEqual(answers_min);
   for (const outcome of during) {
     expect(outcome, JSON.stringify({ from_ms, to_ms, outcome })).toMatchObject({ status: 503, code: 'unavailable', retry_after: '1' });
   }

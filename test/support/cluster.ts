@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
 import { startPod, type Pod } from '../../src/pod.js';
+import { contractOf, recordViolations } from './openapi-contract.js';
 
 export interface TestCluster {
   config: Config;
@@ -51,6 +52,8 @@ export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
   body: T;
+  /** The body exactly as received, for byte-for-byte comparisons. */
+  text: string;
 }
 
 export interface RequestOptions {
@@ -60,6 +63,10 @@ export interface RequestOptions {
   raw?: string;
 }
 
+/**
+ * One HTTP request to a pod. Every answer is checked against the /openapi.json the pod publishes
+ * (test/support/openapi-contract.ts); what departs from it fails the test (contract-setup.ts).
+ */
 export async function request<T = any>(
   base: string,
   method: string,
@@ -72,15 +79,17 @@ export async function request<T = any>(
   if (options.key) headers['Idempotency-Key'] = options.key;
   const payload = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   if (payload !== undefined && !headers['Content-Type']) headers['Content-Type'] = 'application/json';
+  const contract = await contractOf(base);
   const response = await fetch(`${base}${path}`, { method, headers, body: payload });
   const text = await response.text();
+  recordViolations(contract, { method, path, status: response.status, headers: response.headers, text });
   let parsed: unknown = text;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
   } catch {
     // Non-JSON bodies (Prometheus text) are returned as text.
   }
-  return { status: response.status, headers: response.headers, body: parsed as T };
+  return { status: response.status, headers: response.headers, body: parsed as T, text };
 }
 
 export function uniqueId(prefix: string): string {

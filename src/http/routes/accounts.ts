@@ -1,19 +1,12 @@
 import Joi from 'joi';
 import { createAccount } from '../../accounts/create-account.js';
 import { getAccount, listWallets } from '../../accounts/get-account.js';
+import { accountViewSchema, walletViewSchema } from '../../accounts/account-repository.js';
 import { currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import type { Topology } from '../../platform/regions.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, walletSchema } from './schemas.js';
-
-const accountSchema = Joi.object({
-  id: Joi.string().required(),
-  kind: Joi.string().valid('player', 'system').required(),
-  home_region: Joi.string().required(),
-  created_at: Joi.string().isoDate().required(),
-  wallets: Joi.array().items(walletSchema).required(),
-});
+import { accountIdSchema, accountParams, pageSchema } from './schemas.js';
 
 export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
   return [
@@ -35,10 +28,10 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
         400: 'Invalid request',
         401: 'Unauthenticated',
         403: 'Forbidden',
-        409: 'Account id taken',
+        409: { description: 'Account id taken', codes: ['already_exists'] },
         422: 'Idempotency-Key reused',
       },
-      response_schema: accountSchema,
+      response_schema: accountViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createAccount(ctx.state.deps, actor, body, idempotency),
     }),
     defineRoute({
@@ -50,7 +43,7 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       auth: 'bearer',
       params: accountParams,
       responses: { 200: 'The account', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
-      response_schema: accountSchema,
+      response_schema: accountViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getAccount(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -62,7 +55,7 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       auth: 'bearer',
       params: accountParams,
       responses: { 200: 'The wallets', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
-      response_schema: Joi.object({ data: Joi.array().items(walletSchema), next_cursor: Joi.valid(null) }),
+      response_schema: pageSchema('WalletPage', walletViewSchema),
       handler: async (ctx, { actor, params }) => ({
         status: 200,
         body: { data: await listWallets(ctx.state.deps, actor, params.id), next_cursor: null },

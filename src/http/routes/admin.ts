@@ -1,5 +1,6 @@
 import { requireScope } from '../../auth/access.js';
-import { reconcile } from '../../reconciliation/reconcile.js';
+import { reconciliationReportSchema } from '../../reconciliation/reconcile.js';
+import { runReconciliation } from '../../reconciliation/run-reconciliation.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 
 export function adminRoutes(): RouteSpec[] {
@@ -12,9 +13,10 @@ export function adminRoutes(): RouteSpec[] {
       tag: 'admin',
       auth: 'bearer',
       responses: { 200: '{ ok, mismatches }', 401: 'Unauthenticated', 403: 'Forbidden' },
+      response_schema: reconciliationReportSchema,
       handler: async (ctx, { actor }) => {
         requireScope(actor, 'admin');
-        return { status: 200, body: await reconcile(ctx.state.deps) };
+        return { status: 200, body: await runReconciliation(ctx.state.deps, 'admin') };
       },
     }),
   ];

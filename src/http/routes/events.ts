@@ -1,15 +1,18 @@
 import Joi from 'joi';
 import { getEvent, listEvents } from '../../events/event-reads.js';
+import { eventViewSchema } from '../../events/event-records.js';
 import { ALL_EVENTS, EVENT_TYPES, isEventType } from '../../events/event-types.js';
 import type { Config } from '../../platform/config.js';
 import { deleteEndpoint, updateEndpoint } from '../../webhooks/change-endpoint.js';
 import { createEndpoint } from '../../webhooks/create-endpoint.js';
+import { deliveryViewSchema } from '../../webhooks/delivery-records.js';
+import { createdEndpointSchema, endpointViewSchema, rotatedSecretSchema } from '../../webhooks/endpoint-records.js';
 import { getEndpoint, listDeliveries, listEndpoints } from '../../webhooks/read-endpoints.js';
 import { redeliverEvent } from '../../webhooks/redeliver-event.js';
 import { rotateSecret } from '../../webhooks/rotate-secret.js';
 import { endpointUrlProblem } from '../../webhooks/url-policy.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, uuidParams, uuidSchema } from './schemas.js';
+import { accountIdSchema, pageQuery, pageSchema, uuidParams, uuidSchema } from './schemas.js';
 
 const TYPES_MESSAGE = `must be event types (${EVENT_TYPES.join(', ')})`;
 
@@ -57,6 +60,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
         created_before: Joi.string().isoDate(),
       }),
       responses: { 200: 'A page of events', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: pageSchema('EventPage', eventViewSchema),
       handler: async (ctx, { actor, query }) => ({ status: 200, body: await listEvents(ctx.state.deps, actor, query) }),
     }),
     defineRoute({
@@ -68,6 +72,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: uuidParams,
       responses: { 200: 'The event', 400: 'Malformed id', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
+      response_schema: eventViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getEvent(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -89,6 +94,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
         422: 'Idempotency-Key reused',
         503: 'Retry with the same key',
       },
+      response_schema: deliveryViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         redeliverEvent(ctx.state.deps, actor, { event_id: params.id, endpoint_id: body.endpoint_id }, idempotency),
     }),
@@ -109,6 +115,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
         422: 'Idempotency-Key reused',
         503: 'Retry with the same key',
       },
+      response_schema: createdEndpointSchema,
       handler: async (ctx, { actor, body, idempotency }) => createEndpoint(ctx.state.deps, actor, body, idempotency),
     }),
     defineRoute({
@@ -120,6 +127,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       query: page({}),
       responses: { 200: 'A page of endpoints', 400: 'Invalid query', ...adminResponses },
+      response_schema: pageSchema('WebhookEndpointPage', endpointViewSchema),
       handler: async (ctx, { actor, query }) => ({ status: 200, body: await listEndpoints(ctx.state.deps, actor, query) }),
     }),
     defineRoute({
@@ -131,6 +139,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: endpointParams,
       responses: { 200: 'The endpoint', 400: 'Malformed id', ...adminResponses, 404: 'Not found' },
+      response_schema: endpointViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getEndpoint(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -148,6 +157,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
         status: Joi.string().valid('enabled', 'disabled'),
       }).min(1),
       responses: { 200: 'The endpoint', 400: 'Invalid request', ...adminResponses, 404: 'Not found', 503: 'Retry' },
+      response_schema: endpointViewSchema,
       handler: async (ctx, { actor, params, body }) => ({
         status: 200,
         body: await updateEndpoint(ctx.state.deps, actor, params.id, body),
@@ -162,6 +172,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: endpointParams,
       responses: { 200: 'The endpoint, deleted', 400: 'Malformed id', ...adminResponses, 404: 'Not found', 503: 'Retry' },
+      response_schema: endpointViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await deleteEndpoint(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -191,6 +202,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
         422: 'Idempotency-Key reused',
         503: 'Retry with the same key',
       },
+      response_schema: rotatedSecretSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         rotateSecret(ctx.state.deps, actor, { endpoint_id: params.id, ...body }, idempotency),
     }),
@@ -204,6 +216,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
       params: endpointParams,
       query: page({ status: Joi.string().valid('pending', 'delivered', 'failed'), event_id: uuidSchema }),
       responses: { 200: 'A page of deliveries', 400: 'Invalid query', ...adminResponses, 404: 'Not found' },
+      response_schema: pageSchema('WebhookDeliveryPage', deliveryViewSchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await listDeliveries(ctx.state.deps, actor, params.id, query),

@@ -4,6 +4,7 @@ import { buildOpenApi } from '../openapi.js';
 import type { RouteSpec } from '../route.js';
 import { accountRoutes } from './accounts.js';
 import { adminRoutes } from './admin.js';
+import { docsRoutes } from './docs.js';
 import { eventRoutes } from './events.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
@@ -24,6 +25,6 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
   ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));
-  const routes: RouteSpec[] = [...operationRoutes(openapi), ...api];
+  const routes: RouteSpec[] = [...operationRoutes(openapi), ...docsRoutes(), ...api];
   return routes;
 }

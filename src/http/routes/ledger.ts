@@ -8,8 +8,9 @@ import { refundTransaction } from '../../ledger/refund-transaction.js';
 import { captureHoldRequest, voidHoldRequest } from '../../ledger/settle-hold.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
+import { historyEntrySchema, holdViewSchema, transactionViewSchema, transferViewSchema } from '../../ledger/views.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageQuery, playerAccountParams, uuidParams } from './schemas.js';
+import { accountIdSchema, accountParams, pageQuery, pageSchema, playerAccountParams, uuidParams } from './schemas.js';
 
 const text = (max: number) => Joi.string().min(1).max(max);
 
@@ -28,20 +29,19 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
     401: 'Unauthenticated',
     403: 'Forbidden',
     404: 'No such account',
-    409: 'Insufficient funds',
-    422: 'Currency mismatch or Idempotency-Key reused',
+    409: { description: 'Insufficient funds, or the wallet cannot receive this amount', codes: ['insufficient_funds', 'invalid_state'] },
+    422: { description: 'No wallet in this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
     503: 'Retry with the same key',
-  };
+  } as const;
   const holdResponses = {
-    201: 'The hold',
     400: 'Invalid request',
     401: 'Unauthenticated',
     403: 'Forbidden',
     404: 'No such hold',
-    409: 'Invalid state or insufficient funds',
-    422: 'Idempotency-Key reused',
+    409: { description: 'The hold is not ACTIVE, or it belongs to an order or a purchase request', codes: ['invalid_state'] },
+    422: { description: 'Idempotency-Key reused', codes: [] },
     503: 'Retry with the same key',
-  };
+  } as const;
   const movementRoute = (operation_id: string, resource: 'credits' | 'debits', summary: string, run: typeof creditWallet) =>
     defineRoute({
       operation_id,
@@ -54,6 +54,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: playerAccountParams,
       body: movementBody,
       responses: transactionResponses,
+      response_schema: transactionViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         run(ctx.state.deps, actor, { account_id: params.id, ...body }, idempotency),
     });
@@ -70,7 +71,12 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       idempotent: { success_status: 201 },
       params: uuidParams,
       body: Joi.object({ amount, reason: text(200) }),
-      responses: { ...transactionResponses, 422: 'Refund exceeds what is left, or Idempotency-Key reused' },
+      responses: {
+        ...transactionResponses,
+        409: { description: 'Not a refundable transaction, or the wallet cannot receive this amount', codes: ['invalid_state'] },
+        422: { description: 'Refund exceeds what is left, or Idempotency-Key reused', codes: ['refund_exceeds_remaining'] },
+      },
+      response_schema: transactionViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         refundTransaction(ctx.state.deps, actor, { transaction_id: params.id, ...body }, idempotency),
     }),
@@ -80,6 +86,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       summary: 'A ledger transaction with its entries',
       tag: 'credits',
       read: getTransaction,
+      response_schema: transactionViewSchema,
     }),
     defineRoute({
       operation_id: 'listAccountTransactions',
@@ -90,7 +97,8 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: accountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }),
-      responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
+      responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: pageSchema('HistoryPage', historyEntrySchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await accountHistory(ctx.state.deps, actor, params.id, query),
@@ -111,10 +119,24 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         expires_in_seconds: Joi.number().integer().strict().min(1).max(config.limits.hold_ttl_max_seconds).required(),
         reference: text(200),
       }),
-      responses: holdResponses,
+      responses: {
+        ...holdResponses,
+        201: 'The ACTIVE hold',
+        404: 'No such account',
+        409: { description: 'Insufficient funds', codes: ['insufficient_funds'] },
+        422: { description: 'No wallet in this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
+      },
+      response_schema: holdViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createHold(ctx.state.deps, actor, body, idempotency),
     }),
-    readByIdRoute({ operation_id: 'getHold', path: '/v1/holds/{id}', summary: 'A hold', tag: 'holds', read: getHold }),
+    readByIdRoute({
+      operation_id: 'getHold',
+      path: '/v1/holds/{id}',
+      summary: 'A hold',
+      tag: 'holds',
+      read: getHold,
+      response_schema: holdViewSchema,
+    }),
     defineRoute({
       operation_id: 'captureHold',
       method: 'post',
@@ -126,6 +148,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({ amount }),
       responses: { ...holdResponses, 200: 'The captured hold' },
+      response_schema: holdViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         captureHoldRequest(ctx.state.deps, actor, { hold_id: params.id, ...body }, idempotency),
     }),
@@ -140,6 +163,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({}),
       responses: { ...holdResponses, 200: 'The voided hold' },
+      response_schema: holdViewSchema,
       handler: async (ctx, { actor, params, idempotency }) => voidHoldRequest(ctx.state.deps, actor, params.id, idempotency),
     }),
     defineRoute({
@@ -162,11 +186,24 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       responses: {
         ...transactionResponses,
         201: 'The transfer',
-        409: 'Insufficient funds, or the recipient cannot receive this amount',
-        422: 'The recipient cannot receive this currency, or Idempotency-Key reused',
+        400: 'Invalid request, or the same account on both sides',
+        404: 'No such account',
+        409: {
+          description: 'Insufficient funds, or the recipient cannot receive this amount',
+          codes: ['insufficient_funds', 'invalid_state'],
+        },
+        422: { description: 'The recipient cannot receive this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
       },
+      response_schema: transferViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createTransfer(ctx.state.deps, actor, body, idempotency),
     }),
-    readByIdRoute({ operation_id: 'getTransfer', path: '/v1/transfers/{id}', summary: 'A transfer', tag: 'transfers', read: getTransfer }),
+    readByIdRoute({
+      operation_id: 'getTransfer',
+      path: '/v1/transfers/{id}',
+      summary: 'A transfer',
+      tag: 'transfers',
+      read: getTransfer,
+      response_schema: transferViewSchema,
+    }),
   ];
 }

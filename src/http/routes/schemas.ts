@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { ACCOUNT_ID_PATTERN, UUID_PATTERN } from '../../domain/ids.js';
+import { viewSchema } from '../../platform/view-schema.js';
 
 export const accountIdSchema = Joi.string().pattern(ACCOUNT_ID_PATTERN).messages({
   'string.pattern.base': '{{#label}} must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -',
@@ -27,9 +28,10 @@ export function pageQuery(page_size_max: number, page_size_default: number, extr
   });
 }
 
-export const walletSchema = Joi.object({
-  currency: Joi.string().required(),
-  balance: Joi.number().integer().required(),
-  held: Joi.number().integer().required(),
-  available: Joi.number().integer().required(),
-});
+/** SPEC §4 lists, `{ data: [...], next_cursor }`, named `id` in /openapi.json. */
+export function pageSchema(id: string, item: Joi.Schema): Joi.ObjectSchema {
+  return viewSchema(id, {
+    data: Joi.array().items(item),
+    next_cursor: Joi.string().allow(null).description('Pass as `cursor` for the next page; null on the last page'),
+  });
+}

@@ -5,8 +5,11 @@ import { createPurchaseRequest, type Accepted } from '../../sellers/purchases/cr
 import { getPurchaseRequest } from '../../sellers/purchases/get-purchase-request.js';
 import { putSeller } from '../../sellers/registry/put-seller.js';
 import { getSeller, listSellers } from '../../sellers/registry/read-sellers.js';
+import { sellerViewSchema } from '../../sellers/registry/seller-view.js';
+import { acceptedSchema } from '../../sellers/purchases/create-purchase-request.js';
+import { purchaseRequestViewSchema } from '../../sellers/purchases/get-purchase-request.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, uuidParams } from './schemas.js';
+import { accountIdSchema, pageQuery, pageSchema, uuidParams } from './schemas.js';
 
 const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // Product ids travel in seller URLs: a conservative alphabet keeps them unambiguous there.
@@ -40,6 +43,7 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       params: sellerParams,
       body: sellerBody,
       responses: { 200: 'The replaced seller with its health', 201: 'The new seller', 400: 'Invalid request', ...adminResponses },
+      response_schema: sellerViewSchema,
       handler: async (ctx, { actor, params, body }) => {
         const { created, seller } = await putSeller(ctx.state.deps, actor, params.id, {
           ...body,
@@ -57,6 +61,7 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: sellerParams,
       responses: { 200: 'The seller', 404: 'No such seller', ...adminResponses },
+      response_schema: sellerViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getSeller(ctx.state.deps, actor, params.id) }),
     }),
     defineRoute({
@@ -68,6 +73,7 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
       responses: { 200: 'A page of sellers', 400: 'Invalid query', ...adminResponses },
+      response_schema: pageSchema('SellerPage', sellerViewSchema),
       handler: async (ctx, { actor, query }) => ({ status: 200, body: await listSellers(ctx.state.deps, actor, query) }),
     }),
     defineRoute({
@@ -85,20 +91,16 @@ export function sellerRoutes(config: Config): RouteSpec[] {
         currency: currencySchema(config.currencies).required(),
       }),
       responses: {
-        202: 'Accepted: { id, status: pending, status_url }',
+        202: { description: 'Accepted: poll status_url', headers: { Location: 'status_url' } },
         400: 'Invalid request',
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        409: 'Insufficient funds',
-        422: 'Currency mismatch or Idempotency-Key reused',
+        409: { description: 'Insufficient funds', codes: ['insufficient_funds'] },
+        422: { description: 'No wallet in this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
         503: 'Retry with the same key',
       },
-      response_schema: Joi.object({
-        id: Joi.string().required(),
-        status: Joi.valid('pending').required(),
-        status_url: Joi.string().required(),
-      }),
+      response_schema: acceptedSchema,
       handler: async (ctx, { actor, body, idempotency }) => {
         const answer = await createPurchaseRequest(ctx.state.deps, actor, body, idempotency);
         if (answer.status !== 202) return answer;
@@ -115,6 +117,7 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: uuidParams,
       responses: { 200: 'The purchase request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
+      response_schema: purchaseRequestViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getPurchaseRequest(ctx.state.deps, actor, params.id) }),
     }),
   ];

@@ -2,14 +2,17 @@ import Joi from 'joi';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { browseItems, getItem } from '../../shop/catalog/catalog-reads.js';
+import { itemViewSchema } from '../../shop/catalog/item.js';
 import { putItem } from '../../shop/catalog/put-item.js';
 import { cancelOrder } from '../../shop/orders/cancel-order.js';
 import { completeOrder } from '../../shop/orders/complete-order.js';
 import { accountEntitlements, accountOrders, getOrder } from '../../shop/orders/order-reads.js';
 import { placeOrder } from '../../shop/orders/place-order.js';
-import { refundOrder } from '../../shop/orders/refund-order.js';
+import { entitlementViewSchema } from '../../shop/orders/entitlement-repository.js';
+import { orderRefundViewSchema, refundOrder } from '../../shop/orders/refund-order.js';
+import { orderViewSchema } from '../../shop/orders/views.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageQuery, uuidParams } from './schemas.js';
+import { accountIdSchema, accountParams, pageQuery, pageSchema, uuidParams } from './schemas.js';
 
 export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const itemId = Joi.string().pattern(ITEM_ID_PATTERN);
@@ -24,10 +27,13 @@ export function shopRoutes(config: Config): RouteSpec[] {
     401: 'Unauthenticated',
     403: 'Forbidden',
     404: 'No such order',
-    409: 'Invalid state or insufficient funds',
-    422: 'Idempotency-Key reused',
+    409: {
+      description: 'Invalid state, insufficient funds, or the wallet cannot receive what the order grants',
+      codes: ['invalid_state', 'insufficient_funds'],
+    },
+    422: { description: 'Idempotency-Key reused', codes: [] },
     503: 'Retry with the same key',
-  };
+  } as const;
   const orderAction = (operation_id: 'completeOrder' | 'cancelOrder', verb: string, run: typeof completeOrder) =>
     defineRoute({
       operation_id,
@@ -40,6 +46,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({}),
       responses: { 200: 'The order', ...orderResponses },
+      response_schema: orderViewSchema,
       handler: async (ctx, { actor, params, idempotency }) => run(ctx.state.deps, actor, params.id, idempotency),
     });
   return [
@@ -55,6 +62,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
         active: Joi.boolean(),
       }),
       responses: { 200: 'A page of items', 400: 'Invalid query' },
+      response_schema: pageSchema('ItemPage', itemViewSchema),
       handler: async (ctx, { query }) => ({ status: 200, body: await browseItems(ctx.state.deps, query) }),
     }),
     defineRoute({
@@ -66,6 +74,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
       auth: 'public',
       params: Joi.object({ id: itemId.required() }),
       responses: { 200: 'The item', 404: 'No such item' },
+      response_schema: itemViewSchema,
       handler: async (ctx, { params }) => ({ status: 200, body: await getItem(ctx.state.deps, params.id) }),
     }),
     defineRoute({
@@ -88,6 +97,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
         grants: Joi.object({ currency: currency.required(), amount: amount.required() }).allow(null),
       }),
       responses: { 200: 'The replaced item', 201: 'The created item', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden' },
+      response_schema: itemViewSchema,
       handler: async (ctx, { actor, params, body }) => putItem(ctx.state.deps, actor, { id: params.id, ...body }),
     }),
     defineRoute({
@@ -109,7 +119,17 @@ export function shopRoutes(config: Config): RouteSpec[] {
         expected_total: Joi.number().integer().strict().min(1),
         mode: Joi.string().valid('immediate', 'two_step'),
       }),
-      responses: { 201: 'The order', ...orderResponses, 422: 'Price changed, currency mismatch or Idempotency-Key reused' },
+      responses: {
+        201: 'The order',
+        ...orderResponses,
+        400: 'Invalid request: unknown or inactive items, items in several currencies, a total or grant over the limits',
+        404: 'No such account',
+        422: {
+          description: 'Price changed, no wallet in this currency, or Idempotency-Key reused',
+          codes: ['price_changed', 'currency_mismatch'],
+        },
+      },
+      response_schema: orderViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => placeOrder(ctx.state.deps, actor, body, idempotency),
     }),
     readByIdRoute({
@@ -118,6 +138,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
       summary: 'An order with its lines and status history',
       tag: 'orders',
       read: getOrder,
+      response_schema: orderViewSchema,
     }),
     orderAction('completeOrder', 'complete', completeOrder),
     orderAction('cancelOrder', 'cancel', cancelOrder),
@@ -143,7 +164,19 @@ export function shopRoutes(config: Config): RouteSpec[] {
         reason: Joi.string().min(1).max(200).required(),
         override_policy: Joi.boolean().strict(),
       }).oxor('lines', 'amount'),
-      responses: { 201: 'The refund', ...orderResponses, 422: 'Not refundable, refund exceeds what is left, or Idempotency-Key reused' },
+      responses: {
+        201: 'The refund',
+        ...orderResponses,
+        409: {
+          description: 'The order is not refundable in its state, or the granted game currency was spent',
+          codes: ['invalid_state', 'insufficient_funds'],
+        },
+        422: {
+          description: 'Not refundable, refund exceeds what is left, or Idempotency-Key reused',
+          codes: ['not_refundable', 'refund_exceeds_remaining'],
+        },
+      },
+      response_schema: orderRefundViewSchema,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         refundOrder(ctx.state.deps, actor, { order_id: params.id, ...body }, idempotency),
     }),
@@ -156,7 +189,8 @@ export function shopRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: accountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
-      responses: { 200: 'A page of orders', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
+      responses: { 200: 'A page of orders', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: pageSchema('OrderPage', orderViewSchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await accountOrders(ctx.state.deps, actor, params.id, query),
@@ -171,7 +205,8 @@ export function shopRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: accountParams,
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { status: Joi.string().valid('ACTIVE', 'REVOKED') }),
-      responses: { 200: 'A page of entitlements', 400: 'Invalid query', 401: 'Unauthenticated', 404: 'No such account' },
+      responses: { 200: 'A page of entitlements', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: pageSchema('EntitlementPage', entitlementViewSchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
         body: await accountEntitlements(ctx.state.deps, actor, params.id, query),

@@ -3,9 +3,10 @@ import { isStorableText } from '../../domain/text.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { createTopup } from '../../shop/topups/create-topup.js';
-import { receivePspEvent } from '../../shop/topups/receive-psp-event.js';
+import { pspEventReceiptSchema, receivePspEvent } from '../../shop/topups/receive-psp-event.js';
 import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
+import { pspEventReviewSchema, topupViewSchema } from '../../shop/topups/topup-repository.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema } from './schemas.js';
 
@@ -40,8 +41,9 @@ export function topupRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        422: 'Idempotency-Key reused',
+        422: { description: 'Idempotency-Key reused', codes: [] },
       },
+      response_schema: topupViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createTopup(ctx.state.deps, actor, body, idempotency),
     }),
     readByIdRoute({
@@ -50,6 +52,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
       summary: 'A top-up (PENDING, SUCCEEDED, FAILED or REVERSED) with its reversals, PSP events and what is held for review',
       tag: 'topups',
       read: getTopup,
+      response_schema: topupViewSchema,
     }),
     defineRoute({
       operation_id: 'receivePspEvent',
@@ -61,6 +64,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
       tag: 'topups',
       auth: 'psp_signature',
       responses: { 200: '{ received, outcome }', 401: 'Bad, stale or missing signature', 413: 'Body over the size limit' },
+      response_schema: pspEventReceiptSchema,
       handler: async (ctx) => ({
         status: 200,
         body: await receivePspEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Psp-Signature')),
@@ -83,8 +87,9 @@ export function topupRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such event',
-        409: 'The event is not held for review',
+        409: { description: 'The event is not held for review', codes: ['invalid_state'] },
       },
+      response_schema: pspEventReviewSchema,
       handler: async (ctx, { actor, params, body }) => ({
         status: 200,
         body: await settlePspEventReview(ctx.state.deps, actor, params.id, body.settlement),

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import Joi from 'joi';
 import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
 import { insertHold } from '../../ledger/holds.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { idSchema, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { statusUrl } from './get-purchase-request.js';
 import { JOBS, PURCHASE_REQUESTS } from './purchase-records.js';
 
@@ -19,6 +21,12 @@ export interface Accepted {
   status: 'pending';
   status_url: string;
 }
+
+export const acceptedSchema = viewSchema('PurchaseRequestAccepted', {
+  id: idSchema,
+  status: Joi.valid('pending'),
+  status_url: Joi.string().description('Poll it (GET) until the status is final'),
+} satisfies ViewKeys<Accepted>);
 
 /**
  * Accepts a purchase request: in ONE operation the wallet hold of `max_price` (to @sellers), the

@@ -1,8 +1,17 @@
+import Joi from 'joi';
 import type { Actor } from '../../auth/tokens.js';
 import { isVisibleTo, requireReadScope } from '../../auth/access.js';
 import { notFound } from '../../domain/errors.js';
 import type { AppDeps } from '../../platform/deps.js';
-import { findPurchaseRequest, listAttempts, type Attempt, type PurchaseRequest } from './purchase-repository.js';
+import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
+import {
+  findPurchaseRequest,
+  listAttempts,
+  type Attempt,
+  type AttemptOutcome,
+  type PurchaseRequest,
+  type PurchaseStatus,
+} from './purchase-repository.js';
 
 export const statusUrl = (id: string) => `/v1/purchase-requests/${id}`;
 
@@ -75,3 +84,73 @@ export function purchaseRequestView(request: PurchaseRequest, attempts: readonly
     finished_at: request.finished_at,
   };
 }
+
+const attemptOutcomes = unionMembers<AttemptOutcome>({
+  out_of_stock: true,
+  quote_expired: true,
+  hold_expired: true,
+  price_moved: true,
+  refused: true,
+  timeout: true,
+  error: true,
+  rate_limited: true,
+  circuit_open: true,
+  busy: true,
+  deadline: true,
+  interrupted: true,
+});
+
+export const purchaseRequestViewSchema = viewSchema('PurchaseRequest', {
+  id: idSchema,
+  status: Joi.string().valid(
+    ...unionMembers<PurchaseStatus>({ pending: true, purchased: true, price_not_met: true, not_available: true, failed: true }),
+  ),
+  needs_review: Joi.boolean().description('Pending and waiting for a person or a late seller answer, its wallet hold kept'),
+  review_reason: Joi.string().allow(null),
+  status_url: Joi.string(),
+  account_id: Joi.string(),
+  product_id: Joi.string(),
+  max_price: minorSchema,
+  currency: Joi.string(),
+  hold_id: idSchema,
+  final_price: minorSchema.allow(null).optional().description('purchased only'),
+  seller_id: Joi.string().allow(null).optional().description('purchased only'),
+  confirmation: viewPart({ seller_id: Joi.string(), order_id: Joi.string(), price: minorSchema, idempotency_key: Joi.string() })
+    .allow(null)
+    .optional()
+    .description("purchased only: the seller's order"),
+  lowest_price: minorSchema.allow(null).optional().description('price_not_met only: the cheapest available quote'),
+  reason: Joi.string().allow(null).optional().description('not_available and failed only'),
+  quotes: Joi.array().items(
+    viewPart({
+      seller_id: Joi.string(),
+      available: Joi.boolean().allow(null).description('null when the seller gave no usable answer (see error)'),
+      price: minorSchema.allow(null),
+      currency: Joi.string().allow(null),
+      latency_ms: Joi.number().allow(null),
+      error: Joi.string().allow(null),
+      shared: Joi.boolean().description("Shared from a concurrent request's fan-out"),
+    }),
+  ),
+  attempts: Joi.array().items(
+    viewPart({
+      position: Joi.number().integer(),
+      seller_id: Joi.string(),
+      quoted_price: minorSchema.allow(null),
+      held_price: minorSchema.allow(null),
+      state: Joi.string().valid(...unionMembers<Attempt['state']>({ started: true, confirmed: true, failed: true })),
+      outcome: Joi.string()
+        .valid(...attemptOutcomes, 'confirmed')
+        .allow(null),
+      detail: Joi.string().allow(null),
+      order_id: Joi.string().allow(null),
+      price: minorSchema.allow(null),
+      started_at: timestampSchema,
+      finished_at: timestampSchema.allow(null),
+    }),
+  ),
+  deadline_at: timestampSchema,
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+  finished_at: timestampSchema.allow(null),
+} satisfies ViewKeys<ReturnType<typeof purchaseRequestView>>);

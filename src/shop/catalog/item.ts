@@ -1,3 +1,6 @@
+import Joi from 'joi';
+import { minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
+
 export type ItemKind = 'game' | 'currency_pack' | 'skin' | 'consumable';
 
 export interface Item {
@@ -29,3 +32,22 @@ export function itemView(item: Item) {
   };
 }
 export type ItemView = ReturnType<typeof itemView>;
+
+export const itemKindSchema = Joi.string().valid(
+  ...unionMembers<ItemKind>({ game: true, currency_pack: true, skin: true, consumable: true }),
+);
+
+export const itemViewSchema = viewSchema('Item', {
+  id: Joi.string(),
+  name: Joi.string(),
+  kind: itemKindSchema,
+  price: minorSchema,
+  currency: Joi.string(),
+  active: Joi.boolean(),
+  refundable: Joi.boolean(),
+  grants: viewPart({ currency: Joi.string(), amount: minorSchema })
+    .allow(null)
+    .description('What a currency pack credits, in another (game) currency'),
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+} satisfies ViewKeys<ItemView>);

@@ -1,5 +1,7 @@
+import Joi from 'joi';
 import { decodeCursor, encodeCursor } from '../../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
+import { idSchema, timestampSchema, unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { entitlementView } from './views.js';
 
 interface EntitlementRow {
@@ -32,3 +34,16 @@ export async function listEntitlements(tx: SqlTx, account_id: string, page: { li
     next_cursor: last ? encodeCursor([int8(last.account_seq)]) : null,
   };
 }
+
+export type EntitlementView = Awaited<ReturnType<typeof listEntitlements>>['data'][number];
+
+export const entitlementViewSchema = viewSchema('Entitlement', {
+  id: idSchema,
+  order_id: idSchema,
+  item_id: Joi.string(),
+  quantity: Joi.number().integer().description('Units still owned'),
+  quantity_granted: Joi.number().integer(),
+  status: Joi.string().valid(...unionMembers<EntitlementRow['status']>({ ACTIVE: true, REVOKED: true })),
+  granted_at: timestampSchema,
+  revoked_at: timestampSchema.allow(null),
+} satisfies ViewKeys<EntitlementView>);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Joi from 'joi';
 import { hasScope } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { forbidden } from '../../domain/errors.js';
@@ -6,9 +7,11 @@ import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js
 import { postTransaction } from '../../ledger/posting.js';
 import { movement } from '../../ledger/postings.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { idSchema, minorSchema, timestampSchema, viewPart, viewSchema } from '../../platform/view-schema.js';
 import { orderCommand } from './order-access.js';
 import { changeStatus, insertRefund, markLinesRefunded, revokeEntitlements } from './order-book.js';
 import { grantPostings, planRefund, type RefundLineRequest, type RefundRules } from './pricing.js';
+import { orderStatusSchema } from './views.js';
 
 export interface RefundOrderInput {
   order_id: string;
@@ -96,3 +99,18 @@ export async function refundOrder(
     };
   });
 }
+
+/** The refund refundOrder answers; checked against real answers by test/api/openapi-contract.test.ts. */
+export const orderRefundViewSchema = viewSchema('OrderRefund', {
+  id: idSchema,
+  order_id: idSchema,
+  amount: minorSchema,
+  currency: Joi.string(),
+  lines: Joi.array().items(viewPart({ item_id: Joi.string(), quantity: Joi.number().integer() })),
+  reason: Joi.string(),
+  override_policy: Joi.boolean(),
+  policy_overridden_by: Joi.string().allow(null).description('Who overrode the refund policy, when someone did'),
+  transaction_id: idSchema,
+  order_status: orderStatusSchema,
+  created_at: timestampSchema,
+});

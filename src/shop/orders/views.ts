@@ -1,4 +1,7 @@
-import type { EntitlementRecord, Order } from './order-records.js';
+import Joi from 'joi';
+import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
+import { itemKindSchema } from '../catalog/item.js';
+import type { EntitlementRecord, Order, OrderMode, OrderStatus } from './order-records.js';
 
 export function orderView(order: Order) {
   return {
@@ -48,3 +51,38 @@ export function entitlementView(
     revoked_at: entitlement.revoked_at,
   };
 }
+
+export const orderStatusSchema = Joi.string().valid(
+  ...unionMembers<OrderStatus>({ PENDING: true, COMPLETED: true, CANCELLED: true, FAILED: true, PARTIALLY_REFUNDED: true, REFUNDED: true }),
+);
+
+export const orderViewSchema = viewSchema('Order', {
+  id: idSchema,
+  account_id: Joi.string(),
+  mode: Joi.string().valid(...unionMembers<OrderMode>({ immediate: true, two_step: true })),
+  status: orderStatusSchema,
+  currency: Joi.string(),
+  total: minorSchema,
+  refunded_amount: minorSchema,
+  lines: Joi.array().items(
+    viewPart({
+      item_id: Joi.string(),
+      name: Joi.string(),
+      kind: itemKindSchema,
+      quantity: Joi.number().integer(),
+      unit_price: minorSchema,
+      amount: minorSchema,
+      refunded_quantity: Joi.number().integer(),
+      grants: viewPart({ currency: Joi.string(), amount: minorSchema })
+        .allow(null)
+        .description('What the line credits in game currency (currency packs)'),
+    }),
+  ),
+  hold_id: idSchema.allow(null).description('Two-step orders: the hold paying for it'),
+  payment_transaction_id: idSchema.allow(null),
+  pending_until: timestampSchema.allow(null).description('Two-step orders: cancelled by the recovery worker after this'),
+  completed_at: timestampSchema.allow(null),
+  status_history: Joi.array().items(viewPart({ status: orderStatusSchema, reason: Joi.string().allow(null), at: timestampSchema })),
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+} satisfies ViewKeys<OrderView>);

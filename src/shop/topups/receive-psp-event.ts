@@ -1,9 +1,11 @@
+import Joi from 'joi';
 import type { Unit } from '../../batch/unit.js';
 import { DomainError } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
 import { walletKey } from '../../ledger/ledger-records.js';
 import { postTransaction } from '../../ledger/posting.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { emitEvent } from '../../events/emit.js';
 import type { EventType } from '../../events/event-types.js';
 import { findPspEvent, recordedTopupEvent, type NewPspEvent } from './psp-event-repository.js';
@@ -14,6 +16,26 @@ import { findTopup, topupView, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
 export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup';
+
+export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
+  received: Joi.valid(true),
+  outcome: Joi.string().valid(
+    ...unionMembers<EventOutcome>({
+      credited: true,
+      failed: true,
+      reversed: true,
+      reversal_waiting: true,
+      superseded: true,
+      ignored_state: true,
+      duplicate: true,
+      amount_mismatch: true,
+      held_for_review: true,
+      conflict: true,
+      malformed: true,
+      unknown_topup: true,
+    }),
+  ),
+} satisfies ViewKeys<Awaited<ReturnType<typeof receivePspEvent>>>);
 
 /** A row of the event log with what the delivery came to. */
 type EventRecord = NewPspEvent & { outcome: EventOutcome };
@@ -30,6 +52,12 @@ export async function receivePspEvent(
   raw_body: string,
   signature_header: string,
 ): Promise<{ received: true; outcome: EventOutcome }> {
+  const answer = await receive(deps, raw_body, signature_header);
+  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
+  return answer;
+}
+
+async function receive(deps: AppDeps, raw_body: string, signature_header: string): Promise<{ received: true; outcome: EventOutcome }> {
   const check = verifySignature(
     signature_header,
     raw_body,

@@ -1,6 +1,8 @@
+import Joi from 'joi';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
+import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import type { TopupEvent } from './psp-event-repository.js';
-import type { Reversal, TopupState } from './topup-state-machine.js';
+import type { Reversal, TopupState, TopupStatus } from './topup-state-machine.js';
 
 export interface Topup extends TopupState {
   id: string;
@@ -78,6 +80,16 @@ export function reviewView(event: TopupEvent) {
   };
 }
 
+export const pspEventReviewSchema = viewSchema('PspEventReview', {
+  event_id: Joi.string().description("The PSP's event id"),
+  log_id: Joi.string().description('Its key in the event log: what PUT /v1/psp/events/{id}/review takes'),
+  outcome: Joi.string(),
+  reason: Joi.string().allow(null).description('Why it is held for review'),
+  received_at: timestampSchema,
+  settled_at: timestampSchema.allow(null),
+  settlement: Joi.string().allow(null).description("The operator's note once settled"),
+} satisfies ViewKeys<ReturnType<typeof reviewView>>);
+
 export function topupView(topup: Topup, events: TopupEvent[]) {
   const review = events.filter((event) => event.review_reason !== null);
   return {
@@ -121,3 +133,47 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
   };
 }
 export type TopupView = ReturnType<typeof topupView>;
+
+export const topupViewSchema = viewSchema('Topup', {
+  id: idSchema,
+  account_id: Joi.string(),
+  amount: minorSchema,
+  currency: Joi.string(),
+  status: Joi.string().valid(...unionMembers<TopupStatus>({ PENDING: true, SUCCEEDED: true, FAILED: true, REVERSED: true })),
+  psp_payment_id: Joi.string().allow(null),
+  credit_transaction_id: idSchema.allow(null),
+  reversal_transaction_id: idSchema.allow(null).description("The latest reversal's ledger transaction"),
+  reversed_amount: minorSchema.description('Sum of the applied reversals'),
+  pending_reversal_amount: minorSchema.description('Refunds that arrived before the success, waiting for it'),
+  unrecovered_amount: minorSchema.description('Reversed amounts the wallet could not cover, booked on @chargebacks'),
+  reversals: Joi.array().items(
+    viewPart({
+      event_id: Joi.string(),
+      amount: minorSchema,
+      status: Joi.string().valid(...unionMembers<Reversal['status']>({ waiting: true, applied: true })),
+      recovered_amount: minorSchema,
+      unrecovered_amount: minorSchema,
+    }),
+  ),
+  review: Joi.array().items(pspEventReviewSchema).description('Events that could not be applied automatically'),
+  review_reason: Joi.string().allow(null).description('The latest reason nobody has settled yet'),
+  needs_reconciliation: Joi.boolean().description('PENDING for longer than TOPUP_PENDING_TIMEOUT_SECONDS'),
+  events: Joi.array().items(
+    viewPart({
+      id: Joi.string(),
+      type: Joi.string(),
+      amount: minorSchema.allow(null),
+      currency: Joi.string().allow(null),
+      outcome: Joi.string(),
+      received_at: timestampSchema,
+    }),
+  ),
+  payment: viewPart({
+    provider: Joi.string(),
+    reference: Joi.string().description("What the client hands to the PSP's checkout"),
+    amount: minorSchema,
+    currency: Joi.string(),
+  }),
+  created_at: timestampSchema,
+  updated_at: timestampSchema,
+} satisfies ViewKeys<TopupView>);

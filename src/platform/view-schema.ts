@@ -1,0 +1,40 @@
+import Joi from 'joi';
+
+// Response bodies are described with joi next to the views that build them; /openapi.json turns
+// them into JSON Schema (src/http/openapi.ts), where a schema's id becomes a shared component.
+
+/**
+ * A view object named `id` in /openapi.json: every key is present (null when empty) unless marked
+ * `.optional()`, and no other key, so a field added to a view without its schema fails the
+ * contract test.
+ */
+export function viewSchema(id: string, keys: Joi.PartialSchemaMap): Joi.ObjectSchema {
+  return Joi.object(keys).prefs({ presence: 'required' }).id(id);
+}
+
+/** Every key of a view type (of each member of a union). */
+type AllKeys<T> = T extends unknown ? keyof T : never;
+
+/**
+ * For `viewSchema(id, {...} satisfies ViewKeys<SomeView>)`: a key the view has and its schema
+ * lacks, or the reverse, does not compile.
+ */
+export type ViewKeys<T> = Record<AllKeys<T>, Joi.Schema>;
+
+/** A nested object of a view, with the same presence rule but no name of its own. */
+export function viewPart(keys: Joi.PartialSchemaMap): Joi.ObjectSchema {
+  return Joi.object(keys).prefs({ presence: 'required' });
+}
+
+/**
+ * The members of a string union as an array, for `Joi.string().valid(...)`: the record makes the
+ * compiler refuse a missing or an unknown member, so a schema cannot drift from its type.
+ */
+export function unionMembers<T extends string>(members: Record<T, true>): T[] {
+  return Object.keys(members) as T[];
+}
+
+export const timestampSchema = Joi.string().isoDate().description('RFC 3339 UTC');
+export const idSchema = Joi.string().guid();
+/** An amount in minor units (cents); negative only where a view says so (ledger legs). */
+export const minorSchema = Joi.number().integer();

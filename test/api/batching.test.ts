@@ -1,0 +1,174 @@
+import { inject, afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { request, startCluster, type ApiResponse } from '../support/cluster.js';
+import { key, ledgerHarness, type LedgerHarness } from '../support/ledger.js';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
+
+/**
+ * The write path groups operations into batches. These tests make a batch happen for sure: a
+ * first operation's batch is held at its first round trip by a real row lock taken from another
+ * connection, the operations under test queue behind it in the same pod and region (the pod's
+ * write queue depth says when they all wait), and releasing the lock lets the next batch take
+ * them all at once.
+ */
+const REGION = 'eu-west';
+
+async function metric(url: string, name: string, labels = ''): Promise<number> {
+  const text = (await request(url, 'GET', '/metrics')).body as string;
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) && candidate.includes(labels));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let tries = 0; tries < 500; tries += 1) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`${what} did not happen`);
+}
+
+/** Holds the account row of `blocker` locked until released, from a connection of the test's own. */
+async function lockAccount(database_url: string, blocker: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: database_url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT id FROM accounts WHERE id = $1 FOR UPDATE', [blocker]);
+  return async () => {
+    await client.query('COMMIT');
+    await client.end();
+  };
+}
+
+/** Sends `requests` to one pod behind a held batch, and answers them once they ran as the next batch. */
+async function inOneBatch(
+  h: LedgerHarness,
+  database_url: string,
+  url: string,
+  requests: ReadonlyArray<() => Promise<ApiResponse>>,
+  /** Operations that wait for the batch: a copy of an Idempotency-Key in flight waits for its twin instead. */
+  queued = requests.length,
+): Promise<{ answers: ApiResponse[]; batches: number; operations: number }> {
+  const blocker = await h.openAccount(1_000, { home_region: REGION, base: url });
+  const release = await lockAccount(database_url, blocker);
+  const labels = `batch_region="${REGION}"`;
+  const batches_before = await metric(url, 'batch_operations_count', labels);
+  const operations_before = await metric(url, 'batch_operations_sum', labels);
+  const held = request(
+    url,
+    'POST',
+    `/v1/accounts/${blocker}/debits`,
+    { amount: 1, currency: 'EUR', reason: 'held' },
+    { token: h.service, key: key() },
+  );
+  await until('the held batch started', async () => (await metric(url, 'batch_operations_count', labels)) > batches_before);
+  const answers = requests.map((send) => send());
+  await until('every operation waiting', async () => (await metric(url, 'write_queue_depth')) === queued);
+  await release();
+  expect((await held).status).toBe(201);
+  const settled = await Promise.all(answers);
+  return {
+    answers: settled,
+    batches: (await metric(url, 'batch_operations_count', labels)) - batches_before,
+    operations: (await metric(url, 'batch_operations_sum', labels)) - operations_before,
+  };
+}
+
+describe('one batch, many operations, each with its own answer', () => {
+  let h: LedgerHarness;
+  beforeAll(async () => {
+    h = await ledgerHarness(await startCluster());
+  });
+  afterAll(() => h?.cluster.stop());
+
+  it('when successes, refusals, a twin key, a currency mismatch and an unknown account share a batch, each gets an answer', async () => {
+    const url = h.cluster.pod(REGION).url;
+    const rich = await h.openAccount(1_000, { home_region: REGION, base: url });
+    const poor = await h.openAccount(50, { home_region: REGION, base: url });
+    const euro_only = await h.openAccount(500, { home_region: REGION, base: url });
+    const twice = key();
+    const post =
+      (path: string, body: unknown, idempotency = key()) =>
+      () =>
+        request(url, 'POST', path, body, { token: h.service, key: idempotency });
+    const debit = (amount: number, currency = 'EUR') => ({ amount, currency, reason: 'batched' });
+    const { answers, batches, operations } = await inOneBatch(
+      h,
+      inject('database_url'),
+      url,
+      [
+        post(`/v1/accounts/${rich}/debits`, debit(100)),
+        post(`/v1/accounts/${poor}/debits`, debit(100)),
+        post(`/v1/accounts/${rich}/debits`, debit(200), twice),
+        post(`/v1/accounts/${euro_only}/debits`, debit(10, 'GEMS')),
+        post('/v1/accounts/nobody-has-this-account/debits', debit(10)),
+        post(`/v1/accounts/${rich}/credits`, { amount: 30, currency: 'EUR', reason: 'batched' }),
+        post(`/v1/accounts/${rich}/debits`, debit(200), twice),
+      ],
+      6,
+    );
+    // The held batch, then the seven: six operations (the second copy of `twice` waited for the first in the pod).
+    expect(batches).toBe(2);
+    expect(operations).toBe(1 + 6);
+    const [first, refused, keyed, mismatched, unknown, credited, replayed] = answers;
+    expect(first!.status).toBe(201);
+    expect({ status: refused!.status, code: refused!.body.code }).toEqual({ status: 409, code: 'insufficient_funds' });
+    expect(keyed!.status).toBe(201);
+    expect({ status: mismatched!.status, code: mismatched!.body.code }).toEqual({ status: 422, code: 'currency_mismatch' });
+    expect({ status: unknown!.status, code: unknown!.body.code }).toEqual({ status: 404, code: 'not_found' });
+    expect(credited!.status).toBe(201);
+    expect(replayed!.status).toBe(201);
+    expect(replayed!.headers.get('idempotent-replayed')).toBe('true');
+    expect(replayed!.body).toEqual(keyed!.body);
+    // In arrival order: 1,000 − 100 − 200 + 30; each success saw the balance its predecessors left.
+    expect([first!.body.balance_after, keyed!.body.balance_after, credited!.body.balance_after]).toEqual([900, 700, 730]);
+    expect(await h.wallet(rich)).toMatchObject({ balance: 730, held: 0 });
+    expect(await h.wallet(poor)).toMatchObject({ balance: 50 });
+    expect(await h.wallet(euro_only)).toMatchObject({ balance: 500 });
+    expect((await h.history(rich)).map((item) => item.amount)).toEqual([30, -200, -100, 1_000]);
+    await h.expectReconcileClean();
+  });
+});
+
+describe('a statement that fails for one operation of a batch', () => {
+  let scratch: ScratchDatabase;
+  let h: LedgerHarness;
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(inject('database_url'), 'batch_poison');
+    // Crafted data the in-memory rules cannot foresee: the database refuses one reason only.
+    const admin = new pg.Client({ connectionString: scratch.url });
+    await admin.connect();
+    await admin.query("ALTER TABLE ledger_transactions ADD CONSTRAINT test_poison CHECK (reason IS DISTINCT FROM 'poison')");
+    await admin.end();
+    h = await ledgerHarness(await startCluster({ env: { DATABASE_URL: scratch.url } }));
+  });
+  afterAll(async () => {
+    await h?.cluster.stop();
+    await scratch?.drop();
+  });
+
+  it('when one debit of a batch violates a CHECK, then it alone fails (500) and its neighbours commit', async () => {
+    const url = h.cluster.pod(REGION).url;
+    const shared = await h.openAccount(1_000, { home_region: REGION, base: url });
+    const other = await h.openAccount(1_000, { home_region: REGION, base: url });
+    const debit = (account: string, reason: string) => () =>
+      request(url, 'POST', `/v1/accounts/${account}/debits`, { amount: 100, currency: 'EUR', reason }, { token: h.service, key: key() });
+    const splits_before = await metric(url, 'batch_splits_total', `batch_region="${REGION}"`);
+    const { answers, batches } = await inOneBatch(h, scratch.url, url, [
+      debit(shared, 'fine'),
+      debit(other, 'fine'),
+      debit(shared, 'poison'),
+      debit(shared, 'fine'),
+      debit(other, 'fine'),
+    ]);
+    // All five started as one batch; the failed statement split it until the culprit ran alone.
+    expect(batches).toBe(2);
+    expect(await metric(url, 'batch_splits_total', `batch_region="${REGION}"`)).toBeGreaterThan(splits_before);
+    expect(answers.map((answer) => answer.status)).toEqual([201, 201, 500, 201, 201]);
+    expect(answers[2]!.body.code).toBe('internal_error');
+    expect(await h.wallet(shared)).toMatchObject({ balance: 800 });
+    expect(await h.wallet(other)).toMatchObject({ balance: 800 });
+    // The poisoned debit left nothing: no ledger row, no idempotency record (a retry may still succeed).
+    expect((await h.history(shared)).filter((item) => item.reason === 'poison')).toEqual([]);
+    await h.expectReconcileClean();
+  });
+});
