@@ -74,9 +74,11 @@ describe('a dead endpoint', () => {
     const dead = await createEndpoint(world, dead_url);
     const during = await debits(accounts, 300, 15);
     expect(connections).toBeGreaterThan(0);
-    // A money path that waited on the endpoint would take its 1 s timeout per request at least.
-    expect(during.p99_ms).toBeLessThan(1000);
+    // A money path that waited on the endpoint would take its 1 s timeout per request at least: 300
+    // debits 15 at a time, 20 s and more. Measured against the same load just before, on a machine
+    // that may be busy with other work.
     expect(during.duration_ms).toBeLessThan(before.duration_ms * 2 + 500);
+    expect(during.p99_ms).toBeLessThan(Math.max(1000, before.p99_ms * 2));
 
     const disabled = await waitFor('the dead endpoint disabled', 20_000, async () => {
       const shown = await request(world.urls[0]!, 'GET', `/v1/webhook-endpoints/${dead.id}`, undefined, { token: world.admin });
