@@ -10,11 +10,13 @@ import { provision } from './fixtures.js';
 import { runLoad, runOpenLoop } from './load.js';
 import { cpuTable, goals, msPer, resultsTable, type Phase, type ScenarioResult } from './report.js';
 import { scenarios, type Counts, type Scenario } from './scenarios.js';
+import { applySchemaVariants, isSchemaVariant, SCHEMA_VARIANTS, type SchemaVariant } from './schema-variants.js';
 import { runSellerBenchmark } from './sellers.js';
 import { runWebhookBenchmark } from './webhooks.js';
 
 // `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios m,mh,b,d,d1,o,c,half,delay,w,s
-//                    --accounts 10000 --delay-ms 2 --webhook-outage-s 60 --cpu-prof <dir>]`
+//                    --accounts 10000 --delay-ms 2 --webhook-outage-s 60 --cpu-prof <dir>
+//                    --schema-variant foreign-keys,default-fillfactor]`
 // One fresh embedded PostgreSQL and three pod processes; the baseline and the service scenarios in
 // the order given (see BENCHMARKS.md); `half` runs every service scenario measured so far again at
 // half its peak rate (open loop); `delay` runs debits through a second set of pods that reach
@@ -37,6 +39,7 @@ interface Options {
   delay_ms: number;
   webhook_outage_s: number;
   cpu_prof_dir: string | undefined;
+  schema_variants: SchemaVariant[];
 }
 
 function positive(name: string, text: string, max: number): number {
@@ -56,8 +59,14 @@ function parseOptions(): Options {
       'delay-ms': { type: 'string', default: '2' },
       'webhook-outage-s': { type: 'string', default: '60' },
       'cpu-prof': { type: 'string' },
+      'schema-variant': { type: 'string', default: '' },
     },
   });
+  const variants = values['schema-variant'].split(',').filter(Boolean);
+  const unknown_variants = variants.filter((name) => !isSchemaVariant(name));
+  if (unknown_variants.length > 0) {
+    throw new Error(`unknown schema variant(s) ${unknown_variants.join(', ')}; choose from ${Object.keys(SCHEMA_VARIANTS).join(', ')}`);
+  }
   const selected = values.scenarios.split(',').filter(Boolean);
   const unknown = selected.filter((id) => !CLOSED.includes(id) && !PHASES.includes(id));
   if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; choose from ${[...CLOSED, ...PHASES].join(', ')}`);
@@ -70,6 +79,7 @@ function parseOptions(): Options {
     delay_ms: positive('delay-ms', values['delay-ms'], 1000),
     webhook_outage_s: positive('webhook-outage-s', values['webhook-outage-s'], 600),
     cpu_prof_dir: values['cpu-prof'],
+    schema_variants: variants.filter(isSchemaVariant),
   };
 }
 
@@ -202,6 +212,11 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
     application_name: 'creditshop:bench-baseline',
   });
   try {
+    if (options.schema_variants.length > 0) {
+      await timed(`schema variant ${options.schema_variants.join(', ')}`, () =>
+        applySchemaVariants(baseline_pool, options.schema_variants),
+      );
+    }
     const { fixtures, retried } = await timed(
       `${options.accounts} accounts opened through the API and funded; baseline wallets; keys prefilled`,
       () => provision(client, config, { accounts: options.accounts, concurrency: PROVISION_CONCURRENCY, baseline_pool }),

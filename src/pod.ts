@@ -21,6 +21,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { refreshTopupGauges } from './shop/topups/topup-gauges.js';
 import { refreshSellerGauges } from './sellers/seller-gauges.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
+import { createStripeServices } from './shop/topups/stripe/stripe-client.js';
 import { reconciliationTask, refreshReconciliationGauges } from './reconciliation/run-reconciliation.js';
 import { checkReadiness } from './db/readiness.js';
 import type { Config } from './platform/config.js';
@@ -143,6 +144,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     directory,
     tokens,
     rate_limiter,
+    stripe: config.psp_provider === 'stripe' ? createStripeServices(config.stripe) : undefined,
   };
   return { ...core, sellers: createSellerServices(core) };
 }

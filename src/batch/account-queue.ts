@@ -16,6 +16,8 @@ export interface AccountQueueSettings {
 /** A place in the queue of some accounts: held until the batch behind it has committed or given up. */
 export interface QueueTicket {
   leave(): Promise<void>;
+  /** Leaves without a round trip (the connection is destroyed, so the database ends its locks): for a database that cannot answer. */
+  drop(): void;
 }
 
 const ENSURE_ROWS = {
@@ -93,6 +95,10 @@ export class AccountQueue {
         } finally {
           connection.off('error', broken);
         }
+      },
+      drop: () => {
+        connection.off('error', broken);
+        connection.release(true);
       },
     };
   }

@@ -170,11 +170,14 @@ export class BatchExecutor {
     } catch (error) {
       return isDatabaseUnavailable(error) ? { unavailable: error } : { retry: error };
     }
-    try {
-      return await this.transact(connection, batch, slot, set);
-    } finally {
-      await ticket?.leave();
-    }
+    const result = await this.transact(connection, batch, slot, set).catch((error: unknown) => {
+      ticket?.drop();
+      throw error;
+    });
+    // A COMMIT on a database that stopped answering would hold the batch's answers for another query timeout.
+    if (result !== 'committed' && 'unavailable' in result) ticket?.drop();
+    else await ticket?.leave();
+    return result;
   }
 
   private async transact(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, set: ReadSet): Promise<AttemptResult> {

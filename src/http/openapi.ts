@@ -85,7 +85,8 @@ function codesOfStatus(status: number): ErrorCode[] {
 function implicitErrors(spec: RouteSpec): Array<[number, ErrorCode]> {
   const errors: Array<[number, ErrorCode]> = [[400, 'validation_error']]; // the text rule on every path and query
   if (spec.method !== 'get') errors.push([413, 'validation_error']);
-  if (spec.auth !== 'public') errors.push([401, 'unauthenticated']);
+  // A bad Stripe-Signature is 400, as Stripe expects.
+  if (spec.auth === 'bearer' || spec.auth === 'psp_signature') errors.push([401, 'unauthenticated']);
   if (spec.auth === 'bearer') errors.push([429, 'rate_limited']);
   if (spec.idempotent) errors.push([400, 'idempotency_key_required'], [409, 'idempotency_key_in_flight'], [422, 'idempotency_key_reused']);
   // Every database failure, on every route that reads or writes it (an idempotent one: retry with the same key).
@@ -178,7 +179,7 @@ function operation(spec: RouteSpec, components: SchemaComponents) {
     operationId: spec.operation_id,
     summary: spec.summary,
     tags: [spec.tag],
-    security: spec.auth === 'bearer' ? [{ bearer: [] }] : spec.auth === 'psp_signature' ? [{ psp_signature: [] }] : [],
+    security: spec.auth === 'public' ? [] : [{ [spec.auth]: [] }],
     parameters: parameters(spec, components),
     ...(spec.body ? { requestBody: { required: true, content: { [JSON_TYPE]: { schema: components.convert(spec.body) } } } } : {}),
     responses: responses(spec, components),
@@ -207,6 +208,12 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
           in: 'header',
           name: 'Psp-Signature',
           description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with PSP_WEBHOOK_SECRET',
+        },
+        stripe_signature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Stripe-Signature',
+          description: "Stripe's webhook signature, checked with STRIPE_WEBHOOK_SECRET (the endpoint's whsec_ signing secret)",
         },
       },
       parameters: {

@@ -9,7 +9,7 @@ import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
-export type Auth = 'public' | 'bearer' | 'psp_signature';
+export type Auth = 'public' | 'bearer' | 'psp_signature' | 'stripe_signature';
 
 export interface RouteInput<P, Q, B> {
   params: P;
@@ -146,7 +146,7 @@ function toRouterPath(path: string): string {
  */
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
-    const body_mode = spec.auth === 'psp_signature' ? 'raw' : 'json';
+    const body_mode = spec.auth === 'psp_signature' || spec.auth === 'stripe_signature' ? 'raw' : 'json';
     // Options compiled into the schemas once: given to validate(), Joi merges them on every call.
     const schemas = {
       params: spec.params?.prefs(TEXT_OPTIONS),

@@ -9,6 +9,13 @@ import {
   webhookConfigProblems,
   type WebhookConfig,
 } from '../webhooks/webhook-config.js';
+import {
+  STRIPE_CONFIG_KEYS,
+  stripeConfigProblems,
+  stripeProductionProblems,
+  toStripeConfig,
+  type StripeConfig,
+} from '../shop/topups/stripe/stripe-config.js';
 
 // Development secrets are public (they are in this file); production refuses them.
 export const DEVELOPMENT_JWT_SECRET = 'creditshop-development-jwt-secret-not-for-production';
@@ -45,6 +52,9 @@ export interface Config {
   auth_jwt_audience: string | undefined;
   psp_webhook_secret: string;
   psp_signature_tolerance_seconds: number;
+  /** Who takes top-up payments: the generic signed PSP format, or Stripe (PaymentIntents and its webhooks). */
+  psp_provider: 'generic' | 'stripe';
+  stripe: StripeConfig;
   log_level: string;
   data_dir: string;
   embedded_pg_port: number;
@@ -145,6 +155,7 @@ function buildSchema(topology: Topology) {
     AUTH_JWT_AUDIENCE: Joi.string().min(1).max(255),
     PSP_WEBHOOK_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_PSP_SECRET),
     PSP_SIGNATURE_TOLERANCE_SECONDS: integer().min(1).max(3600).default(300),
+    PSP_PROVIDER: Joi.string().valid('generic', 'stripe').default('generic'),
     LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
     DATA_DIR: Joi.string().default('.data'),
     EMBEDDED_PG_PORT: integer().min(1024).max(65535).default(54329),
@@ -205,6 +216,7 @@ function buildSchema(topology: Topology) {
       .default(7 * 24 * 3600),
     ...SELLER_CONFIG_KEYS,
     ...WEBHOOK_CONFIG_KEYS,
+    ...STRIPE_CONFIG_KEYS,
   }).unknown(true);
 }
 
@@ -226,6 +238,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     auth_jwt_audience: value.AUTH_JWT_AUDIENCE,
     psp_webhook_secret: value.PSP_WEBHOOK_SECRET,
     psp_signature_tolerance_seconds: value.PSP_SIGNATURE_TOLERANCE_SECONDS,
+    psp_provider: value.PSP_PROVIDER,
+    stripe: toStripeConfig(value),
     log_level: value.LOG_LEVEL,
     data_dir: value.DATA_DIR,
     embedded_pg_port: value.EMBEDDED_PG_PORT,
@@ -286,8 +300,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       hold_ttl_max_seconds: value.HOLD_TTL_MAX_SECONDS,
     },
   };
-  const cross_field_problems = [...sellerConfigProblems(config.sellers), ...webhookConfigProblems(config.webhooks)];
-  if (cross_field_problems.length > 0) throw new ConfigError(`invalid configuration: ${cross_field_problems.join('; ')}`);
+  const problems = [
+    ...sellerConfigProblems(config.sellers),
+    ...webhookConfigProblems(config.webhooks),
+    ...(config.psp_provider === 'stripe' ? stripeConfigProblems(config.stripe, config) : []),
+  ];
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   if (!config.currencies.includes(config.default_currency)) {
     throw new ConfigError(`invalid configuration: DEFAULT_CURRENCY ${config.default_currency} is not in CURRENCIES`);
   }
@@ -305,5 +323,6 @@ function assertProductionReady(config: Config): void {
     problems.push('WEBHOOK_SECRETS_KEY must differ from AUTH_JWT_SECRET and PSP_WEBHOOK_SECRET');
   }
   if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
+  if (config.psp_provider === 'stripe') problems.push(...stripeProductionProblems(config.stripe));
   if (problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);
 }

@@ -6,6 +6,7 @@ import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import type { StripeServices } from '../shop/topups/stripe/stripe-client.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -29,4 +30,6 @@ export interface AppDeps {
   sellers: SellerServices;
   /** Delivers the webhooks of the events this pod's batches commit, and polls for the rest (src/webhooks). */
   webhooks: WebhookDispatcher;
+  /** The way to Stripe, when top-ups are paid through it (PSP_PROVIDER=stripe). */
+  stripe: StripeServices | undefined;
 }

@@ -93,7 +93,7 @@ describe('paging through history while it grows', () => {
     );
     expect(new Set([...newer.map((item) => item.id), ...walked_ids])).toEqual(final_ids);
     expectContiguous(final);
-    expect(final[0].balance_after).toBe((await h.wallet(id)).balance);
+    expect(final[0]!.balance_after).toBe((await h.wallet(id)).balance);
     await h.expectReconcileClean();
   });
 
@@ -180,7 +180,7 @@ describe('what history shows', () => {
       references: { original_transaction_id: debit.body.id },
     });
     expect(history[3]).toMatchObject({ transaction_id: debit.body.id, reason: 'sword', reference: 'item-9', currency: 'EUR' });
-    expect(Number.isNaN(Date.parse(history[0].created_at))).toBe(false);
+    expect(Number.isNaN(Date.parse(history[0]!.created_at))).toBe(false);
     expect((await h.history(peer)).map((item) => [item.type, item.amount, item.balance_after])).toEqual([
       ['transfer', -20, 530],
       ['transfer', 50, 550],

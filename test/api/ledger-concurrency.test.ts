@@ -156,7 +156,7 @@ describe('cross-region transfers in both directions at once', () => {
     // History balances chain: each entry's balance_after is the previous one plus its amount.
     const oldest_first = [...history_a].reverse();
     for (let i = 1; i < oldest_first.length; i += 1) {
-      expect(oldest_first[i].balance_after).toBe(oldest_first[i - 1].balance_after + oldest_first[i].amount);
+      expect(oldest_first[i]!.balance_after).toBe(oldest_first[i - 1]!.balance_after! + oldest_first[i]!.amount);
     }
     await h.expectReconcileClean();
   });

@@ -296,7 +296,7 @@ describe('other malformed requests', () => {
   });
 
   it('when a credit transaction or an unknown one is refunded, then 409 invalid_state or 404 not_found', async () => {
-    const [seed] = (await h.history(victim)).slice(-1);
+    const seed = (await h.history(victim)).at(-1)!;
     expect(seed.type).toBe('credit');
     expectProblem(
       await request(h.pod(0), 'POST', `/v1/transactions/${seed.transaction_id}/refunds`, { amount: 1 }, { token: h.service, key: key() }),
@@ -360,7 +360,7 @@ describe('isolation between players and services', () => {
   });
 
   it('when a player refunds a debit or creates a hold, then 403 forbidden', async () => {
-    const [seed] = (await h.history(victim)).slice(-1);
+    const seed = (await h.history(victim)).at(-1)!;
     expectProblem(
       await request(h.pod(0), 'POST', `/v1/transactions/${seed.transaction_id}/refunds`, {}, { token: victim_token, key: key() }),
       403,

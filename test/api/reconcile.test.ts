@@ -108,21 +108,20 @@ describe('reconciliation', () => {
     const id = await h!.openAccount(1_000, { home_region: 'eu-west' });
     await withCorruptedWallet(id, 'balance_minor', 37, async () => {
       const report = await h!.reconcile();
-      expect(report.status).toBe(200);
-      expect(report.body.ok).toBe(false);
-      expect(report.body.mismatches).toEqual(
+      expect(report.ok).toBe(false);
+      expect(report.mismatches).toEqual(
         expect.arrayContaining([
           { check: 'wallet_balance', account_id: id, currency: 'EUR', expected: 1_000, actual: 1_037 },
           { check: 'wallet_last_balance_after', account_id: id, currency: 'EUR', expected: 1_000, actual: 1_037 },
         ]),
       );
-      expect(report.body.mismatches.every((mismatch: { account_id?: string }) => mismatch.account_id === id)).toBe(true);
+      expect(report.mismatches.every((mismatch) => mismatch.account_id === id)).toBe(true);
 
       const cli = await reconcileCli();
       expect(cli.code).toBe(1);
       const printed = JSON.parse(cli.stdout);
       expect(printed.ok).toBe(false);
-      expect(printed.mismatches).toEqual(report.body.mismatches);
+      expect(printed.mismatches).toEqual(report.mismatches);
     });
     await h!.expectReconcileClean();
     const cli = await reconcileCli();
@@ -142,7 +141,7 @@ describe('reconciliation', () => {
     expect(hold.status).toBe(201);
     await withCorruptedWallet(id, 'held_minor', 5, async () => {
       const report = await h!.reconcile();
-      expect(report.body).toEqual({
+      expect(report).toEqual({
         ok: false,
         mismatches: [{ check: 'wallet_held', account_id: id, currency: 'EUR', expected: 200, actual: 205 }],
       });

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, startCluster, uniqueId, type ApiResponse, type TestCluster } from '../support/cluster.js';
+import type { CreditshopClient } from '../../src/client/creditshop-client.js';
+import { client, wireText } from '../support/client.js';
+import { startCluster, uniqueId, type TestCluster } from '../support/cluster.js';
 import { key, shopHarness, type ShopHarness } from '../support/shop.js';
 
 // A retried request gets the stored answer back byte for byte (SPEC §4): through any region, after
-// the account has moved on, and when the retries race the first attempt.
+// the account has moved on, and when the retries race the first attempt. Through the typed client,
+// with the key chosen here, and every answer checked against /openapi.json.
 
 let cluster: TestCluster;
 let h: ShopHarness;
@@ -17,18 +20,15 @@ beforeAll(async () => {
 });
 afterAll(() => cluster?.stop());
 
-interface Call {
-  path: string;
-  body: Record<string, unknown>;
-  token: string;
-}
+/** One write, sent through a pod's client with a given Idempotency-Key. */
+type Write = (api: CreditshopClient, header: { 'Idempotency-Key': string }) => Promise<{ response: Response }>;
 
-function expectSameBytes(first: ApiResponse, replay: ApiResponse): void {
+function expectSameBytes(first: Response, replay: Response): void {
   expect(first.headers.get('idempotent-replayed')).toBeNull();
   expect(replay.headers.get('idempotent-replayed')).toBe('true');
   expect(replay.status).toBe(first.status);
   expect(replay.headers.get('content-type')).toBe(first.headers.get('content-type'));
-  expect(replay.text).toBe(first.text);
+  expect(wireText(replay)).toBe(wireText(first));
 }
 
 describe('replays', () => {
@@ -36,85 +36,104 @@ describe('replays', () => {
     const a = await h.player(10_000);
     const b = await h.player(0);
     const skin = await h.putItem({ name: 'Replay skin', kind: 'skin', price: 250 });
-    const hold = await request(
-      h.pod(0),
-      'POST',
-      '/v1/holds',
-      { account_id: a.id, amount: 400, currency: 'EUR', expires_in_seconds: 600, reference: 'replay' },
-      { token: h.service, key: key() },
-    );
-    expect(hold.status).toBe(201);
+    const api = (pod: number, token = h.service) => client(h.pod(pod), token);
+    const hold = await api(0).POST('/v1/holds', {
+      body: { account_id: a.id, amount: 400, currency: 'EUR', expires_in_seconds: 600, reference: 'replay' },
+    });
+    expect(hold.response.status).toBe(201);
+    const as_player = (pod: number) => api(pod, a.token);
+    const opened = uniqueId('p');
 
-    const calls: Array<{ name: string; call: Call; status: number }> = [
+    const writes: Array<{ name: string; write: Write; status: number; player?: true }> = [
       {
         name: 'open an account',
-        call: { path: '/v1/accounts', body: { id: uniqueId('p'), currency: 'EUR' }, token: h.service },
+        write: (c, header) => c.POST('/v1/accounts', { params: { header }, body: { id: opened, currency: 'EUR' } }),
         status: 201,
       },
       {
         name: 'credit',
-        call: { path: `/v1/accounts/${a.id}/credits`, body: { amount: 700, currency: 'EUR', reason: 'bonus' }, token: h.service },
+        write: (c, header) =>
+          c.POST('/v1/accounts/{id}/credits', {
+            params: { path: { id: a.id }, header },
+            body: { amount: 700, currency: 'EUR', reason: 'bonus' },
+          }),
         status: 201,
       },
       {
         name: 'debit',
-        call: { path: `/v1/accounts/${a.id}/debits`, body: { amount: 300, currency: 'EUR', reason: 'sword' }, token: a.token },
+        write: (c, header) =>
+          c.POST('/v1/accounts/{id}/debits', {
+            params: { path: { id: a.id }, header },
+            body: { amount: 300, currency: 'EUR', reason: 'sword' },
+          }),
         status: 201,
+        player: true,
       },
       {
         name: 'debit refused for funds',
-        call: { path: `/v1/accounts/${a.id}/debits`, body: { amount: 1_000_000, currency: 'EUR', reason: 'castle' }, token: a.token },
+        write: (c, header) =>
+          c.POST('/v1/accounts/{id}/debits', {
+            params: { path: { id: a.id }, header },
+            body: { amount: 1_000_000, currency: 'EUR', reason: 'castle' },
+          }),
         status: 409,
+        player: true,
       },
       {
         name: 'transfer',
-        call: { path: '/v1/transfers', body: { from_account_id: a.id, to_account_id: b.id, amount: 50, currency: 'EUR' }, token: a.token },
+        write: (c, header) =>
+          c.POST('/v1/transfers', {
+            params: { header },
+            body: { from_account_id: a.id, to_account_id: b.id, amount: 50, currency: 'EUR' },
+          }),
         status: 201,
+        player: true,
       },
-      { name: 'capture', call: { path: `/v1/holds/${hold.body.id}/capture`, body: { amount: 150 }, token: h.service }, status: 200 },
+      {
+        name: 'capture',
+        write: (c, header) => c.POST('/v1/holds/{id}/capture', { params: { path: { id: hold.data!.id }, header }, body: { amount: 150 } }),
+        status: 200,
+      },
       {
         name: 'order',
-        call: { path: '/v1/orders', body: { account_id: a.id, lines: [{ item_id: skin, quantity: 2 }] }, token: a.token },
+        write: (c, header) =>
+          c.POST('/v1/orders', { params: { header }, body: { account_id: a.id, lines: [{ item_id: skin, quantity: 2 }] } }),
         status: 201,
+        player: true,
       },
     ];
-    for (const { name, call, status } of calls) {
-      const idempotency_key = key();
-      const send = (pod: number) => request(h.pod(pod), 'POST', call.path, call.body, { token: call.token, key: idempotency_key });
+    for (const { name, write, status, player } of writes) {
+      const header = { 'Idempotency-Key': key() };
+      const send = async (pod: number) => (await write(player ? as_player(pod) : api(pod), header)).response;
       const first = await send(0);
-      expect(first.status, `${name}: ${first.text}`).toBe(status);
+      expect(first.status, `${name}: ${wireText(first)}`).toBe(status);
       // The account moves on, so an answer rendered again would differ (balances, versions).
-      const moved = await request(
-        h.pod(1),
-        'POST',
-        `/v1/accounts/${a.id}/credits`,
-        { amount: 1, currency: 'EUR', reason: 'moves on' },
-        { token: h.service, key: key() },
-      );
-      expect(moved.status).toBe(201);
+      const moved = await api(1).POST('/v1/accounts/{id}/credits', {
+        params: { path: { id: a.id } },
+        body: { amount: 1, currency: 'EUR', reason: 'moves on' },
+      });
+      expect(moved.response.status).toBe(201);
       for (const pod of [1, 2, 0]) expectSameBytes(first, await send(pod));
     }
   });
 
   it('when twelve copies of one debit race through three regions, then one is applied and every answer has the same bytes', async () => {
     const a = await h.player(1_000);
-    const idempotency_key = key();
+    const header = { 'Idempotency-Key': key() };
     const answers = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        request(
-          h.pod(i),
-          'POST',
-          `/v1/accounts/${a.id}/debits`,
-          { amount: 10, currency: 'EUR', reason: 'race' },
-          { token: a.token, key: idempotency_key },
-        ),
-      ),
+      Array.from({ length: 12 }, async (_, i) => {
+        const { response } = await client(h.pod(i), a.token).POST('/v1/accounts/{id}/debits', {
+          params: { path: { id: a.id }, header },
+          body: { amount: 10, currency: 'EUR', reason: 'race' },
+        });
+        return response;
+      }),
     );
     expect(answers.map((answer) => answer.status)).toEqual(Array(12).fill(201));
     const applied = answers.filter((answer) => answer.headers.get('idempotent-replayed') === null);
     // Copies that wait for the first attempt get its answer, so more than one may be unmarked; all carry one body.
     expect(applied.length).toBeGreaterThanOrEqual(1);
-    expect(new Set(answers.map((answer) => answer.text)).size).toBe(1);
+    expect(new Set(answers.map(wireText)).size).toBe(1);
     expect((await h.wallet(a.id)).balance).toBe(990);
   });
 });

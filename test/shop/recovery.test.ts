@@ -24,14 +24,16 @@ async function eventually<T>(what: string, within_ms: number, probe: () => Promi
   }
 }
 
-describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
+// Pending windows of 3 s: long enough for a busy machine to create an order, read the wallet and
+// complete the other order inside it; the worker runs every 200 ms.
+describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
   let cluster: TestCluster;
   let h: ShopHarness;
 
   beforeAll(async () => {
     cluster = await startCluster({
       workers: true,
-      env: { ORDER_PENDING_TIMEOUT_SECONDS: '1', TOPUP_PENDING_TIMEOUT_SECONDS: '1', WORKER_INTERVAL_MS: '200' },
+      env: { ORDER_PENDING_TIMEOUT_SECONDS: '3', TOPUP_PENDING_TIMEOUT_SECONDS: '3', WORKER_INTERVAL_MS: '200' },
     });
     h = await shopHarness(
       cluster.pods.map((pod) => pod.url),
@@ -65,7 +67,7 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
     const done = await request(h.pod(2), 'POST', `/v1/orders/${completed.body.id}/complete`, {}, { token: in_time.token, key: key() });
     expect(done.status).toBe(200);
 
-    const cancelled = await eventually('the abandoned order is cancelled', 8000, async () => {
+    const cancelled = await eventually('the abandoned order is cancelled', 15_000, async () => {
       const order = await request(h.pod(1), 'GET', `/v1/orders/${abandoned.body.id}`, undefined, { token: buyer.token });
       return order.body.status === 'PENDING' ? undefined : order.body;
     });
@@ -102,7 +104,7 @@ describe('recovery worker (in-process pods with workers, 1 s timeouts)', () => {
     );
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: 'PENDING', needs_reconciliation: false });
-    const flagged = await eventually('the top-up is flagged', 8000, async () => {
+    const flagged = await eventually('the top-up is flagged', 15_000, async () => {
       const topup = await request(h.pod(1), 'GET', `/v1/topups/${created.body.id}`, undefined, { token: buyer.token });
       return topup.body.needs_reconciliation ? topup.body : undefined;
     });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
 import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import type { PspEvent as TestPspEvent, PspEventType } from '../../src/shop/topups/topup-state-machine.js';
 import { request, type ApiResponse } from './cluster.js';
@@ -62,4 +63,24 @@ export function shuffled<T>(items: readonly T[]): T[] {
 export function permutations<T>(items: readonly T[]): T[][] {
   if (items.length <= 1) return [[...items]];
   return items.flatMap((item, index) => permutations([...items.slice(0, index), ...items.slice(index + 1)]).map((rest) => [item, ...rest]));
+}
+
+export interface HeldEvent {
+  event_id: string;
+  outcome: string;
+  topup_id: string | null;
+}
+
+/** Reconciliation reports exactly these PSP events as held for review, nothing else, and is ok only without them. */
+export async function expectHeldForReview(base: string, admin_token: string, held: readonly HeldEvent[]): Promise<void> {
+  const report = await request(base, 'POST', '/v1/admin/reconcile', undefined, { token: admin_token });
+  expect(report.status).toBe(200);
+  const reported = report.body.mismatches.map((mismatch: Record<string, unknown>) => {
+    expect(mismatch).toMatchObject({ check: 'psp_event_held_for_review', actual: expect.any(String) });
+    return { event_id: mismatch['event_id'], outcome: mismatch['outcome'], topup_id: mismatch['topup_id'] };
+  });
+  const sorted = (items: readonly HeldEvent[]) =>
+    [...items].sort((a, b) => `${a.event_id}/${a.outcome}`.localeCompare(`${b.event_id}/${b.outcome}`));
+  expect(sorted(reported)).toEqual(sorted(held));
+  expect(report.body.ok).toBe(held.length === 0);
 }

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEVELOPMENT_JWT_SECRET, DEVELOPMENT_PSP_SECRET, loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { DEVELOPMENT_STRIPE_SECRET_KEY, DEVELOPMENT_STRIPE_WEBHOOK_SECRET } from '../../src/shop/topups/stripe/stripe-config.js';
 
 const REAL_JWT = 'j'.repeat(40);
 const REAL_PSP = 'p'.repeat(40);
@@ -35,6 +36,32 @@ describe('configuration', () => {
     expect(production.webhooks.private_urls).toBe('refuse');
     expect(loadConfig({}).webhooks.private_urls).toBe('allow');
     expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '20000', WEBHOOK_LEASE_MS: '21000' })).toThrow(/WEBHOOK_LEASE_MS/);
+  });
+
+  it('when production takes top-ups through Stripe, then it refuses development, test-mode and plain-HTTP Stripe settings', () => {
+    const base = { NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP };
+    const live = { STRIPE_SECRET_KEY: 'sk_live_0123456789abcdef', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdefghij' };
+    const start = (env: Record<string, string>) => () => loadConfig({ ...base, PSP_PROVIDER: 'stripe', ...live, ...env });
+    expect(start({ STRIPE_SECRET_KEY: DEVELOPMENT_STRIPE_SECRET_KEY })).toThrow(/STRIPE_SECRET_KEY is the development key/);
+    expect(start({ STRIPE_SECRET_KEY: 'rk_test_0123456789abcdef' })).toThrow(/STRIPE_SECRET_KEY is a test-mode key/);
+    expect(start({ STRIPE_WEBHOOK_SECRET: DEVELOPMENT_STRIPE_WEBHOOK_SECRET })).toThrow(/STRIPE_WEBHOOK_SECRET is the development secret/);
+    expect(start({ STRIPE_API_BASE_URL: 'http://stripe.internal:8080' })).toThrow(/STRIPE_API_BASE_URL must be https/);
+    expect(start({})().stripe).toMatchObject({ secret_key: live.STRIPE_SECRET_KEY, api_address: undefined });
+    // Without Stripe, its settings are not looked at.
+    expect(loadConfig(base).psp_provider).toBe('generic');
+  });
+
+  it('when the Stripe settings contradict the others, then start-up fails naming them', () => {
+    const stripe = (env: Record<string, string>) => () => loadConfig({ PSP_PROVIDER: 'stripe', ...env });
+    expect(stripe({ STRIPE_CURRENCIES: 'EUR,JPY' })).toThrow(/STRIPE_CURRENCIES names currencies that are not in CURRENCIES: JPY/);
+    expect(stripe({ STRIPE_TIMEOUT_MS: '20000', STRIPE_MAX_NETWORK_RETRIES: '1' })).toThrow(/must stay below HTTP_REQUEST_TIMEOUT_MS/);
+    expect(stripe({ STRIPE_API_BASE_URL: 'http://127.0.0.1:12111/v1' })).toThrow(/STRIPE_API_BASE_URL/);
+    expect(stripe({ STRIPE_SECRET_KEY: 'pk_live_0123456789abcdef' })).toThrow(/STRIPE_SECRET_KEY/);
+    expect(stripe({ STRIPE_API_BASE_URL: 'http://127.0.0.1:12111' })().stripe.api_address).toEqual({
+      protocol: 'http',
+      host: '127.0.0.1',
+      port: 12111,
+    });
   });
 
   it('when development starts without secrets, then it uses the development ones', () => {
@@ -82,14 +109,18 @@ describe('logging', () => {
     const logger = createLogger({ level: 'info' }, sink);
     logger.info(
       {
-        headers: { authorization: 'Bearer eyJsecret', 'psp-signature': 't=1,v1=abc' },
+        headers: { authorization: 'Bearer eyJsecret', 'psp-signature': 't=1,v1=abc', 'stripe-signature': 't=2,v1=def' },
         token: 'eyJtoken',
+        payment: { client_secret: 'pi_1_secret_2' },
+        stripe: { secret_key: 'sk_live_3', webhook_secret: 'whsec_4' },
         config: { database_url: 'postgres://u:hunter2@db/x', password: 'hunter2' },
       },
       'request',
     );
     const output = lines.join('');
-    for (const secret of ['eyJsecret', 't=1,v1=abc', 'eyJtoken', 'hunter2']) expect(output).not.toContain(secret);
+    for (const secret of ['eyJsecret', 't=1,v1=abc', 't=2,v1=def', 'eyJtoken', 'hunter2', 'pi_1_secret_2', 'sk_live_3', 'whsec_4']) {
+      expect(output).not.toContain(secret);
+    }
     expect(output).toContain('[redacted]');
   });
 });

@@ -2,9 +2,12 @@ import Joi from 'joi';
 import { isStorableText } from '../../domain/text.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
+import { invariant } from '../../domain/errors.js';
 import { createTopup } from '../../shop/topups/create-topup.js';
 import { pspEventReceiptSchema, receivePspEvent } from '../../shop/topups/receive-psp-event.js';
 import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
+import { createStripeTopup } from '../../shop/topups/stripe/create-stripe-topup.js';
+import { receiveStripeEvent } from '../../shop/topups/stripe/receive-stripe-event.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
 import { pspEventReviewSchema, topupViewSchema } from '../../shop/topups/topup-repository.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
@@ -21,30 +24,38 @@ function storableText(length_max: number) {
 }
 
 export function topupRoutes(config: Config): RouteSpec[] {
+  const stripe = config.psp_provider === 'stripe';
   return [
     defineRoute({
       operation_id: 'createTopup',
       method: 'post',
       path: '/v1/topups',
-      summary: 'Start a pay-in through the PSP; the wallet is credited when the PSP confirms',
+      summary: stripe
+        ? 'Start a pay-in through Stripe: a PaymentIntent whose client secret the client confirms; the wallet is credited when Stripe says'
+        : 'Start a pay-in through the PSP; the wallet is credited when the PSP confirms',
       tag: 'topups',
       auth: 'bearer',
       idempotent: { success_status: 201 },
       body: Joi.object({
         account_id: accountIdSchema.required(),
         amount: amountSchema(config.limits.amount_max_minor).required(),
-        currency: currencySchema(config.currencies).required(),
+        currency: currencySchema(stripe ? config.stripe.currencies : config.currencies).required(),
       }),
       responses: {
-        201: 'The PENDING top-up',
-        400: 'Invalid request',
+        201: stripe ? 'The PENDING top-up with its PaymentIntent (payment.client_secret)' : 'The PENDING top-up',
+        400: stripe ? 'Invalid request, or a payment Stripe refuses (below its minimum amount, ...)' : 'Invalid request',
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
         422: { description: 'Idempotency-Key reused', codes: [] },
       },
       response_schema: topupViewSchema,
-      handler: async (ctx, { actor, body, idempotency }) => createTopup(ctx.state.deps, actor, body, idempotency),
+      handler: async (ctx, { actor, body, idempotency }) => {
+        const { deps } = ctx.state;
+        if (!stripe) return createTopup(deps, actor, body, idempotency);
+        invariant(deps.stripe, 'PSP_PROVIDER=stripe without a Stripe client');
+        return createStripeTopup(deps, deps.stripe, actor, body, idempotency);
+      },
     }),
     readByIdRoute({
       operation_id: 'getTopup',
@@ -70,6 +81,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
         body: await receivePspEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Psp-Signature')),
       }),
     }),
+    ...(stripe ? [stripeEventsRoute()] : []),
     defineRoute({
       operation_id: 'settlePspEventReview',
       method: 'put',
@@ -96,4 +108,28 @@ export function topupRoutes(config: Config): RouteSpec[] {
       }),
     }),
   ];
+}
+
+/** Stripe's webhooks (PSP_PROVIDER=stripe only: without it no secret of ours signs them). */
+function stripeEventsRoute(): RouteSpec {
+  return defineRoute({
+    operation_id: 'receiveStripeEvent',
+    method: 'post',
+    path: '/v1/psp/stripe/events',
+    summary:
+      'Stripe webhook endpoint, verified with Stripe-Signature; 200 for every verified body (applied, duplicate, ' +
+      'held for review or an event type creditshop does not use), 400 with nothing recorded when the signature does not verify',
+    tag: 'topups',
+    auth: 'stripe_signature',
+    responses: {
+      200: '{ received, outcome }',
+      400: { description: 'Bad, stale or missing Stripe-Signature', codes: ['validation_error'] },
+      413: 'Body over the size limit',
+    },
+    response_schema: pspEventReceiptSchema,
+    handler: async (ctx) => ({
+      status: 200,
+      body: await receiveStripeEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Stripe-Signature')),
+    }),
+  });
 }

@@ -2,16 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
+import type { Unit } from '../../batch/unit.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { requireAccount } from '../../ledger/posting.js';
 import { TOPUPS } from './topup-records.js';
-import { topupView } from './topup-repository.js';
+import { topupView, type PspProvider, type Topup } from './topup-repository.js';
+
+export interface TopupRequest {
+  account_id: string;
+  amount: number;
+  currency: string;
+}
 
 /** A PENDING pay-in: the wallet is credited only when the PSP confirms it (POST /v1/psp/events). */
 export async function createTopup(
   deps: AppDeps,
   actor: Actor,
-  input: { account_id: string; amount: number; currency: string },
+  input: TopupRequest,
   idempotency: RequestIdempotency,
 ): Promise<RequestAnswer> {
   requireAccountAccess(actor, input.account_id, 'credits:write');
@@ -20,29 +27,34 @@ export async function createTopup(
       name: 'create_topup',
       region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
       needs: { accounts: [input.account_id] },
-      decide: (unit) => {
-        const account = requireAccount(unit, input.account_id);
-        const topup = unit.table(TOPUPS).insert({
-          id: randomUUID(),
-          account_id: input.account_id,
-          amount_minor: input.amount,
-          currency: input.currency,
-          status: 'PENDING',
-          psp_payment_id: null,
-          credit_transaction_id: null,
-          reversal_transaction_id: null,
-          reversed_minor: 0,
-          unrecovered_minor: 0,
-          reversals: [],
-          reconciliation_required_at: null,
-          region: account.region,
-          created_at: unit.now,
-          updated_at: unit.now,
-        });
-        // A new top-up has no PSP events yet.
-        return topupView(topup, []);
-      },
+      // A new top-up has no PSP events yet.
+      decide: (unit) => topupView(insertPendingTopup(unit, input, 'generic'), []),
     },
     idempotency,
   );
+}
+
+/** A new PENDING top-up of an existing player account; no money moves until the PSP confirms. */
+export function insertPendingTopup(unit: Unit, input: TopupRequest, psp_provider: PspProvider): Topup {
+  const account = requireAccount(unit, input.account_id);
+  return unit.table(TOPUPS).insert({
+    id: randomUUID(),
+    account_id: input.account_id,
+    amount_minor: input.amount,
+    currency: input.currency,
+    status: 'PENDING',
+    psp_payment_id: null,
+    psp_provider,
+    stripe_payment_intent_id: null,
+    stripe_client_secret: null,
+    credit_transaction_id: null,
+    reversal_transaction_id: null,
+    reversed_minor: 0,
+    unrecovered_minor: 0,
+    reversals: [],
+    reconciliation_required_at: null,
+    region: account.region,
+    created_at: unit.now,
+    updated_at: unit.now,
+  });
 }

@@ -2,7 +2,7 @@ import { emitEventsIn } from '../../events/emit-in-transaction.js';
 import type { AppDeps } from '../../platform/deps.js';
 import type { PeriodicTask } from '../../platform/worker.js';
 import { listTopupEvents } from './psp-event-repository.js';
-import { findTopup, topupView } from './topup-repository.js';
+import { findTopup, topupEventData } from './topup-repository.js';
 
 /**
  * Recovery worker: a top-up the PSP never confirmed is not guessed at; past the timeout it is
@@ -28,8 +28,8 @@ export function flagStuckTopupsTask(deps: AppDeps): PeriodicTask {
         const events = [];
         for (const { id } of flagged) {
           const topup = (await findTopup(tx, id))!;
-          const view = topupView(topup, await listTopupEvents(tx, id, deps.config.limits.page_size_max));
-          events.push({ type: 'topup.needs_reconciliation' as const, account_id: topup.account_id, data: view });
+          const data = topupEventData(topup, await listTopupEvents(tx, id, deps.config.limits.page_size_max));
+          events.push({ type: 'topup.needs_reconciliation' as const, account_id: topup.account_id, data });
         }
         await emitEventsIn(tx, deps, events);
         return flagged.length;

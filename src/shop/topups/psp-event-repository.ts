@@ -15,6 +15,9 @@ export interface NewPspEvent {
   review_reason: string | null;
   /** For a body that reused an id already recorded with another body: that id. */
   conflicts_with: string | null;
+  /** What the state machine was given (a Stripe refund: the part refunded since the last one); null when it was given nothing. */
+  amount_minor: number | null;
+  currency: string | null;
   region: string;
 }
 
@@ -34,8 +37,10 @@ export interface TopupEvent {
   received_at: string;
 }
 
-export const EVENT_COLUMNS = `id, conflicts_with, type, payload->'data'->'amount' AS amount, payload->'data'->'currency' AS currency,
-  outcome, review_reason, review_settled_at, review_settlement, received_at`;
+// What the state machine was given when it was given something, else what a generic payload says.
+export const EVENT_COLUMNS = `id, conflicts_with, type, COALESCE(to_jsonb(amount_minor), payload->'data'->'amount') AS amount,
+  COALESCE(to_jsonb(currency), payload->'data'->'currency') AS currency, outcome, review_reason, review_settled_at, review_settlement,
+  received_at`;
 
 export interface EventRow {
   id: string;
@@ -65,15 +70,19 @@ export function toTopupEvent(row: EventRow): TopupEvent {
   };
 }
 
-/** An event a batch has just recorded, as the top-up will show it (nobody has settled it yet). */
+/**
+ * An event a batch has just recorded, as the top-up will show it once read back (EVENT_COLUMNS:
+ * the amount and currency the state machine was given, else what a generic payload says; nobody
+ * has settled it yet).
+ */
 export function recordedTopupEvent(record: NewPspEvent & { received_at: string }): TopupEvent {
   const data = (record.payload as { data?: { amount?: unknown; currency?: unknown } } | null)?.data;
   return {
     id: record.conflicts_with ?? record.id,
     log_id: record.id,
     type: record.type,
-    amount_minor: typeof data?.amount === 'number' ? data.amount : null,
-    currency: typeof data?.currency === 'string' ? data.currency : null,
+    amount_minor: record.amount_minor ?? (typeof data?.amount === 'number' ? data.amount : null),
+    currency: record.currency ?? (typeof data?.currency === 'string' ? data.currency : null),
     outcome: record.outcome,
     review_reason: record.review_reason,
     review_settled_at: null,

@@ -61,6 +61,15 @@ export interface RecordedDelivery {
 
 /** Reads a validly signed body; never throws, whatever it holds. */
 export function readPspDelivery(raw_body: string, depth_max: number): PspDelivery {
+  const json = readSignedJson(raw_body, depth_max);
+  if (json.kind === 'malformed') return json;
+  const { value, error } = eventSchema.validate(json.parsed, { convert: false, abortEarly: false });
+  if (error) return malformed(raw_body, json.parsed, error.message, true);
+  return { kind: 'event', key: value.id, event: value, payload: json.parsed, raw_body };
+}
+
+/** The JSON of a validly signed body of any PSP format, if it is JSON the event log can store; never throws. */
+export function readSignedJson(raw_body: string, depth_max: number): { kind: 'json'; parsed: unknown } | MalformedDelivery {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw_body);
@@ -68,20 +77,17 @@ export function readPspDelivery(raw_body: string, depth_max: number): PspDeliver
     return malformed(raw_body, null, 'the body is not JSON');
   }
   const problem = findTextProblem(parsed, depth_max);
-  if (problem) {
-    const where = problem.path === '' ? 'the top level' : problem.path;
-    const reason =
-      problem.reason === 'too_deep'
-        ? `nested deeper than ${depth_max} levels at ${where}`
-        : `text the database cannot store (U+0000 or a lone surrogate) at ${where}`;
-    return malformed(raw_body, parsed, reason, false);
-  }
-  const { value, error } = eventSchema.validate(parsed, { convert: false, abortEarly: false });
-  if (error) return malformed(raw_body, parsed, error.message, true);
-  return { kind: 'event', key: value.id, event: value, payload: parsed, raw_body };
+  if (!problem) return { kind: 'json', parsed };
+  const where = problem.path === '' ? 'the top level' : problem.path;
+  const reason =
+    problem.reason === 'too_deep'
+      ? `nested deeper than ${depth_max} levels at ${where}`
+      : `text the database cannot store (U+0000 or a lone surrogate) at ${where}`;
+  return malformed(raw_body, parsed, reason, false);
 }
 
-function malformed(raw_body: string, parsed: unknown, reason: string, storable = false): MalformedDelivery {
+/** A signed body that is not an event the format describes: `storable` when its JSON may be kept as the payload. */
+export function malformed(raw_body: string, parsed: unknown, reason: string, storable = false): MalformedDelivery {
   const fields = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   const data = typeof fields['data'] === 'object' && fields['data'] !== null ? (fields['data'] as Record<string, unknown>) : {};
   const id = readableText(fields['id'], EVENT_ID_LENGTH_MAX);
@@ -118,7 +124,7 @@ export function bodyBase64(raw_body: string): string {
  * A redelivery is the same event when it says the same thing: for events we understand, equal
  * JSON (a PSP may re-serialise with other spacing or key order); for anything else, equal bytes.
  */
-export function isSameDelivery(recorded: RecordedDelivery, delivery: PspDelivery): boolean {
+export function isSameDelivery(recorded: RecordedDelivery, delivery: Pick<PspDelivery, 'kind' | 'payload' | 'raw_body'>): boolean {
   if (recorded.body_base64 !== null || delivery.kind === 'malformed') return recorded.body_base64 === bodyBase64(delivery.raw_body);
   return isDeepStrictEqual(recorded.payload, delivery.payload);
 }

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import type { Unit } from '../../batch/unit.js';
-import { DomainError } from '../../domain/errors.js';
+import { DomainError, invariant } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
 import { walletKey } from '../../ledger/ledger-records.js';
 import { postTransaction } from '../../ledger/posting.js';
@@ -9,13 +9,26 @@ import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-sch
 import { emitEvent } from '../../events/emit.js';
 import type { EventType } from '../../events/event-types.js';
 import { findPspEvent, recordedTopupEvent, type NewPspEvent } from './psp-event-repository.js';
-import { bodyBase64, bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
+import {
+  bodyBase64,
+  bodyKey,
+  isSameDelivery,
+  readPspDelivery,
+  type MalformedDelivery,
+  type PspDelivery,
+  type RecordedDelivery,
+} from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
 import { PSP_EVENTS, TOPUP_LOG, TOPUPS } from './topup-records.js';
-import { findTopup, topupView, type Topup } from './topup-repository.js';
+import { findTopup, topupEventData, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
-export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup';
+/**
+ * What a delivery came to. Besides the state machine's outcomes: `conflict`, `malformed` and
+ * `unknown_topup` are held for review; `ignored_type` (an event type creditshop does not act on)
+ * and `unrelated` (a payment that is no creditshop top-up) are recorded and need nobody.
+ */
+export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup' | 'ignored_type' | 'unrelated';
 
 export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
   received: Joi.valid(true),
@@ -33,12 +46,31 @@ export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
       conflict: true,
       malformed: true,
       unknown_topup: true,
+      ignored_type: true,
+      unrelated: true,
     }),
   ),
 } satisfies ViewKeys<Awaited<ReturnType<typeof receivePspEvent>>>);
 
 /** A row of the event log with what the delivery came to. */
 type EventRecord = NewPspEvent & { outcome: EventOutcome };
+
+/** What a delivery means for its top-up: an event for the state machine, or an outcome recorded as is. */
+export type Meaning = { event: PspEvent } | { outcome: EventOutcome; review_reason: string | null };
+
+/** A validly signed delivery of any PSP format, as the event log records it. */
+export interface LoggedDelivery {
+  kind: 'event' | 'malformed';
+  /** Its key in the log: the PSP's event id, or the hash of its bytes when it has no usable id. */
+  key: string;
+  type: string;
+  /** The top-up it names, if any: its account is locked and the top-up read for the batch. */
+  topup_id: string | null;
+  payload: unknown;
+  raw_body: string;
+  /** Decided in the batch, on the top-up as it stands there (undefined when there is none). */
+  meaning(topup: Topup | undefined): Meaning;
+}
 
 /**
  * A PSP callback. Only a valid signature over the raw body gets in; from then on the answer is
@@ -52,12 +84,6 @@ export async function receivePspEvent(
   raw_body: string,
   signature_header: string,
 ): Promise<{ received: true; outcome: EventOutcome }> {
-  const answer = await receive(deps, raw_body, signature_header);
-  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
-  return answer;
-}
-
-async function receive(deps: AppDeps, raw_body: string, signature_header: string): Promise<{ received: true; outcome: EventOutcome }> {
   const check = verifySignature(
     signature_header,
     raw_body,
@@ -66,8 +92,34 @@ async function receive(deps: AppDeps, raw_body: string, signature_header: string
     deps.config.psp_signature_tolerance_seconds,
   );
   if (!check.ok) throw new DomainError('unauthenticated', check.reason);
-  const delivery = readPspDelivery(raw_body, deps.config.psp_event_depth_max);
-  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.topup_id;
+  return receiveDelivery(deps, loggedPspDelivery(readPspDelivery(raw_body, deps.config.psp_event_depth_max)));
+}
+
+/** The generic format: an event names its top-up, which must exist. */
+function loggedPspDelivery(delivery: PspDelivery): LoggedDelivery {
+  if (delivery.kind === 'malformed') return loggedMalformed(delivery);
+  const { key, event, payload, raw_body } = delivery;
+  const topup_id = event.data.topup_id;
+  const meaning = (topup: Topup | undefined): Meaning =>
+    topup ? { event } : { outcome: 'unknown_topup', review_reason: `no top-up ${topup_id}` };
+  return { kind: 'event', key, type: event.type, topup_id, payload, raw_body, meaning };
+}
+
+/** A signed body of any format that is no event: held for review, with why. */
+export function loggedMalformed(delivery: MalformedDelivery): LoggedDelivery {
+  const { kind, key, type, topup_id, payload, raw_body, reason } = delivery;
+  return { kind, key, type, topup_id, payload, raw_body, meaning: () => ({ outcome: 'malformed', review_reason: reason }) };
+}
+
+/** Records a validly signed delivery once, applying what it means to its top-up in the same batch. */
+export async function receiveDelivery(deps: AppDeps, delivery: LoggedDelivery): Promise<{ received: true; outcome: EventOutcome }> {
+  const answer = await receive(deps, delivery);
+  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
+  return answer;
+}
+
+async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<{ received: true; outcome: EventOutcome }> {
+  const { topup_id } = delivery;
   // A redelivery of a recorded event is answered without a batch; otherwise the top-up is looked
   // up to know whose wallet the event may move (the batcher, the account to lock).
   const known = await deps.transactions.read(async (tx) => ({
@@ -92,7 +144,7 @@ async function receive(deps: AppDeps, raw_body: string, signature_header: string
   return { received: true, outcome: recorded.outcome };
 }
 
-async function isRecorded(tx: SqlTx, delivery: PspDelivery): Promise<boolean> {
+async function isRecorded(tx: SqlTx, delivery: LoggedDelivery): Promise<boolean> {
   const recorded = await findPspEvent(tx, delivery.key);
   return recorded !== undefined && isSameDelivery(recorded, delivery);
 }
@@ -102,11 +154,10 @@ async function isRecorded(tx: SqlTx, delivery: PspDelivery): Promise<boolean> {
  * batch) changes nothing; an id recorded with another body is kept under the key of its own bytes
  * and never applied; anything else is applied as far as the state machine allows, and logged.
  */
-function recordDelivery(deps: AppDeps, unit: Unit, delivery: PspDelivery): EventRecord | undefined {
+function recordDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): EventRecord | undefined {
   const log = unit.table(PSP_EVENTS);
   const recorded = log.get(delivery.key);
-  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.topup_id;
-  const topup_before = topup_id === null ? undefined : unit.table(TOPUPS).get(topup_id);
+  const topup_before = delivery.topup_id === null ? undefined : unit.table(TOPUPS).get(delivery.topup_id);
   let record: EventRecord;
   if (!recorded) record = applyDelivery(deps, unit, delivery);
   else if (isSameDelivery(recorded, delivery) || log.has(bodyKey(delivery.raw_body))) return undefined;
@@ -136,41 +187,40 @@ function emitTopupEvents(unit: Unit, record: EventRecord, before: Topup | undefi
     .inserted()
     .filter((event) => event.topup_id === topup.id)
     .map(recordedTopupEvent);
-  const view = topupView(topup, [...logged, ...recorded]);
-  for (const type of types) emitEvent(unit, { type, account_id: topup.account_id, data: view });
+  const data = topupEventData(topup, [...logged, ...recorded]);
+  for (const type of types) emitEvent(unit, { type, account_id: topup.account_id, data });
 }
 
 /** An id already recorded with another body: kept, under the key of its own bytes, and never applied. */
-function conflictRecord(delivery: PspDelivery, receipt: { key: string; recorded: RecordedDelivery }): EventRecord {
+function conflictRecord(delivery: LoggedDelivery, receipt: { key: string; recorded: RecordedDelivery }): EventRecord {
   return {
     id: receipt.key,
-    type: delivery.kind === 'event' ? delivery.event.type : delivery.type,
+    type: delivery.type,
     topup_id: receipt.recorded.topup_id,
     payload: delivery.payload,
     body_base64: bodyBase64(delivery.raw_body),
     outcome: 'conflict',
     review_reason: `event id ${delivery.key} was received before with a different body; this body is not applied`,
     conflicts_with: delivery.key,
+    amount_minor: null,
+    currency: null,
     region: receipt.recorded.region,
   };
 }
 
-function applyDelivery(deps: AppDeps, unit: Unit, delivery: PspDelivery): EventRecord {
-  const topup_id = delivery.kind === 'event' ? delivery.event.data.topup_id : delivery.topup_id;
+function applyDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): EventRecord {
+  const { key: id, type, topup_id, payload } = delivery;
   const topup = topup_id === null ? undefined : unit.table(TOPUPS).get(topup_id);
   const region = topup?.region ?? unit.region;
-  if (delivery.kind === 'malformed') {
-    const { key, type, payload, reason } = delivery;
-    const body_base64 = bodyBase64(delivery.raw_body);
-    return { id: key, type, topup_id, payload, body_base64, outcome: 'malformed', review_reason: reason, conflicts_with: null, region };
-  }
-  const recorded = { id: delivery.key, type: delivery.event.type, topup_id, payload: delivery.payload, body_base64: null };
-  if (!topup) {
-    const review_reason = `no top-up ${topup_id}`;
-    return { ...recorded, outcome: 'unknown_topup', review_reason, conflicts_with: null, region };
-  }
-  const decision = applyToTopup(deps, unit, topup, delivery.event);
-  return { ...recorded, outcome: decision.outcome, review_reason: decision.review_reason, conflicts_with: null, region };
+  // What is not an event we understand is kept byte for byte.
+  const body_base64 = delivery.kind === 'malformed' ? bodyBase64(delivery.raw_body) : null;
+  const recorded = { id, type, topup_id, payload, body_base64, conflicts_with: null, region };
+  const meaning = delivery.meaning(topup);
+  if (!('event' in meaning)) return { ...recorded, ...meaning, amount_minor: null, currency: null };
+  invariant(topup, `event ${id} was given to the state machine without its top-up`);
+  const decision = applyToTopup(deps, unit, topup, meaning.event);
+  const { amount, currency } = meaning.event.data;
+  return { ...recorded, outcome: decision.outcome, review_reason: decision.review_reason, amount_minor: amount, currency };
 }
 
 /** Lets the state machine decide on the top-up and its wallet, and writes the result: ledger first, then the top-up. */

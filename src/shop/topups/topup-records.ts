@@ -1,5 +1,5 @@
 import type { TableSpec } from '../../batch/table-writer.js';
-import { timestamp } from '../../db/sql.js';
+import { int8, timestamp } from '../../db/sql.js';
 import type { NewPspEvent, TopupEvent } from './psp-event-repository.js';
 import type { Topup } from './topup-repository.js';
 
@@ -14,6 +14,9 @@ export const TOPUPS: TableSpec<Topup> = {
     currency: 'text',
     status: 'text',
     psp_payment_id: 'text',
+    psp_provider: 'text',
+    stripe_payment_intent_id: 'text',
+    stripe_client_secret: 'text',
     credit_transaction_id: 'uuid',
     reversal_transaction_id: 'uuid',
     reversed_minor: 'int8',
@@ -28,6 +31,8 @@ export const TOPUPS: TableSpec<Topup> = {
   mutable: [
     'status',
     'psp_payment_id',
+    'stripe_payment_intent_id',
+    'stripe_client_secret',
     'credit_transaction_id',
     'reversal_transaction_id',
     'reversed_minor',
@@ -56,6 +61,8 @@ export const PSP_EVENTS: TableSpec<PspEventRecord> = {
     outcome: 'text',
     review_reason: 'text',
     conflicts_with: 'text',
+    amount_minor: 'int8',
+    currency: 'text',
     region: 'region',
     received_at: 'timestamptz',
   },
@@ -72,6 +79,8 @@ export function toPspEventRecord(row: Record<string, unknown>): PspEventRecord {
     outcome: row['outcome'] as string,
     review_reason: (row['review_reason'] as string | null) ?? null,
     conflicts_with: (row['conflicts_with'] as string | null) ?? null,
+    amount_minor: row['amount_minor'] === null || row['amount_minor'] === undefined ? null : int8(row['amount_minor'] as string),
+    currency: (row['currency'] as string | null) ?? null,
     region: row['crdb_region'] as string,
     received_at: timestamp(row['received_at'] as string),
   };

@@ -4,8 +4,16 @@ import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSch
 import type { TopupEvent } from './psp-event-repository.js';
 import type { Reversal, TopupState, TopupStatus } from './topup-state-machine.js';
 
+/** Who takes the payment of a top-up (PSP_PROVIDER when it was opened). */
+export type PspProvider = 'generic' | 'stripe';
+
 export interface Topup extends TopupState {
   id: string;
+  psp_provider: PspProvider;
+  /** The PaymentIntent the client pays (Stripe); null until Stripe has created it. */
+  stripe_payment_intent_id: string | null;
+  /** What the client confirms the PaymentIntent with; never logged. */
+  stripe_client_secret: string | null;
   credit_transaction_id: string | null;
   /** The latest reversal's ledger transaction. */
   reversal_transaction_id: string | null;
@@ -22,6 +30,9 @@ export interface TopupRow {
   currency: string;
   status: Topup['status'];
   psp_payment_id: string | null;
+  psp_provider: PspProvider;
+  stripe_payment_intent_id: string | null;
+  stripe_client_secret: string | null;
   credit_transaction_id: string | null;
   reversal_transaction_id: string | null;
   reversed_minor: string;
@@ -41,6 +52,9 @@ export function toTopup(row: TopupRow): Topup {
     currency: row.currency,
     status: row.status,
     psp_payment_id: row.psp_payment_id,
+    psp_provider: row.psp_provider,
+    stripe_payment_intent_id: row.stripe_payment_intent_id,
+    stripe_client_secret: row.stripe_client_secret,
     credit_transaction_id: row.credit_transaction_id,
     reversal_transaction_id: row.reversal_transaction_id,
     reversed_minor: int8(row.reversed_minor),
@@ -59,12 +73,19 @@ export function toTopup(row: TopupRow): Topup {
   };
 }
 
-export const TOPUP_COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, credit_transaction_id,
-  reversal_transaction_id, reversed_minor, unrecovered_minor, reversals, reconciliation_required_at, crdb_region, created_at, updated_at`;
+export const TOPUP_COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, psp_provider, stripe_payment_intent_id,
+  stripe_client_secret, credit_transaction_id, reversal_transaction_id, reversed_minor, unrecovered_minor, reversals,
+  reconciliation_required_at, crdb_region, created_at, updated_at`;
 
 export async function findTopup(tx: SqlTx, id: string): Promise<Topup | undefined> {
   const row = await tx.maybeOne<TopupRow>(`SELECT ${TOPUP_COLUMNS} FROM topups WHERE id = ?`, [id]);
   return row && toTopup(row);
+}
+
+/** The top-up a Stripe PaymentIntent pays, if it is one of ours. */
+export async function findTopupIdByPaymentIntent(tx: SqlTx, payment_intent_id: string): Promise<string | undefined> {
+  const row = await tx.maybeOne<{ id: string }>('SELECT id FROM topups WHERE stripe_payment_intent_id = ?', [payment_intent_id]);
+  return row?.id;
 }
 
 /** An event held for review, settled or not: what an operator needs to find it and deal with it. */
@@ -126,13 +147,33 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
       outcome: event.outcome,
       received_at: event.received_at,
     })),
-    // What the client hands to the PSP's checkout: the top-up id is the payment reference.
-    payment: { provider: 'simulated-psp', reference: topup.id, amount: topup.amount_minor, currency: topup.currency },
+    payment: paymentView(topup),
     created_at: topup.created_at,
     updated_at: topup.updated_at,
   };
 }
 export type TopupView = ReturnType<typeof topupView>;
+
+/**
+ * A top-up as its events carry it: the view of its GET without the Stripe client secret. The
+ * secret lets whoever holds it confirm the payment; it belongs to the paying client, while events
+ * are read by any events:read service and sent to every subscribed webhook endpoint.
+ */
+export function topupEventData(topup: Topup, events: TopupEvent[]): TopupView {
+  const view = topupView(topup, events);
+  if (!('client_secret' in view.payment)) return view;
+  const { client_secret: _withheld, ...payment } = view.payment;
+  return { ...view, payment };
+}
+
+/** What the client needs to pay: for the generic PSP, the top-up id as the payment reference; for Stripe, the PaymentIntent. */
+function paymentView(topup: Topup) {
+  const generic = { provider: 'simulated-psp', reference: topup.id, amount: topup.amount_minor, currency: topup.currency };
+  if (topup.psp_provider === 'generic') return generic;
+  // The client secret pays the intent: shown only while there is something to pay.
+  const client_secret = topup.status === 'PENDING' ? topup.stripe_client_secret : null;
+  return { ...generic, provider: 'stripe', payment_intent_id: topup.stripe_payment_intent_id, client_secret };
+}
 
 export const topupViewSchema = viewSchema('Topup', {
   id: idSchema,
@@ -169,10 +210,18 @@ export const topupViewSchema = viewSchema('Topup', {
     }),
   ),
   payment: viewPart({
-    provider: Joi.string(),
+    provider: Joi.string().valid('simulated-psp', 'stripe'),
     reference: Joi.string().description("What the client hands to the PSP's checkout"),
     amount: minorSchema,
     currency: Joi.string(),
+    payment_intent_id: Joi.string()
+      .allow(null)
+      .optional()
+      .description('Stripe only: the PaymentIntent to confirm (null until Stripe has created it)'),
+    client_secret: Joi.string()
+      .allow(null)
+      .optional()
+      .description('Stripe only: what Stripe.js confirms the PaymentIntent with; shown while the top-up is PENDING, null after'),
   }),
   created_at: timestampSchema,
   updated_at: timestampSchema,
