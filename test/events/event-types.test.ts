@@ -18,6 +18,7 @@ beforeAll(async () => {
   world = await startEventWorld({
     TOPUP_PENDING_TIMEOUT_SECONDS: '1',
     JOB_POLL_INTERVAL_MS: '100',
+    RECONCILIATION_INTERVAL_SECONDS: '1',
   });
   psp = new TestPsp(world.urls, world.cluster.config.psp_webhook_secret);
   const seller = { base_url: sellers.baseUrl('books'), rate_limit_per_minute: 10_000, timeout_ms: 2000, supports_holds: true };
@@ -262,6 +263,52 @@ describe('events of purchase requests', () => {
     const events = (await eventsOf(player.id)).filter((event) => event.type.startsWith('purchase_request.'));
     expect(events.map((event) => event.type).sort()).toEqual(['purchase_request.price_not_met', 'purchase_request.purchased']);
     for (const event of events) expect(event.data).toEqual(await get(`/v1/purchase-requests/${event.data.id}`));
+  });
+
+  it('purchase_request.not_available when no seller has the product, failed when no seller answers', async () => {
+    const player = await world.player(5000);
+    const buy = async (product_id: string) =>
+      (await post('/v1/purchase-requests', { account_id: player.id, product_id, max_price: 1000, currency: 'EUR' })).body.id;
+    const final = async (id: string) =>
+      waitFor(`request ${id}`, 30_000, async () => {
+        const view = await get(`/v1/purchase-requests/${id}`);
+        return view.status === 'pending' ? undefined : view;
+      });
+    const missing = await final(await buy('book-nobody-sells'));
+    sellers.setBehaviour('books', { error_rate: 1 });
+    let unanswered: any;
+    try {
+      unanswered = await final(await buy('book-1'));
+    } finally {
+      sellers.setBehaviour('books', { error_rate: 0 });
+    }
+    expect([missing.status, unanswered.status]).toEqual(['not_available', 'failed']);
+    const events = (await eventsOf(player.id)).filter((event) => event.type.startsWith('purchase_request.'));
+    expect(events.map((event) => [event.type, event.data])).toEqual([
+      ['purchase_request.not_available', missing],
+      ['purchase_request.failed', unanswered],
+    ]);
+  });
+});
+
+describe('events of the scheduled reconciliation', () => {
+  it('reconciliation.mismatch_found lists what it found, and only once something is wrong', async () => {
+    // The top-up test above held an event for review: the first mismatch this database ever had.
+    const held = await waitFor(
+      'a held event',
+      5_000,
+      async () => (await allEvents(world.urls, world.reader, { type: 'topup.held_for_review' }))[0],
+    );
+    const found = await waitFor('the scheduled reconciliation', 20_000, async () => {
+      const listed = await allEvents(world.urls, world.reader, { type: 'reconciliation.mismatch_found' });
+      return listed.length > 0 ? listed : undefined;
+    });
+    for (const event of found) {
+      expect(event.account_id).toBeNull();
+      expect(event.created_at > held.created_at).toBe(true);
+      expect(event.data).toMatchObject({ ok: false, mismatches_by_check: { psp_event_held_for_review: expect.any(Number) } });
+      expect(event.data.mismatches).toContainEqual(expect.objectContaining({ check: 'psp_event_held_for_review', topup_id: held.data.id }));
+    }
   });
 });
 
