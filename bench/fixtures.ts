@@ -5,7 +5,7 @@ import type { Posting } from '../src/ledger/postings.js';
 import type { Config } from '../src/platform/config.js';
 import { createLogger } from '../src/platform/logger.js';
 import { loadTopology } from '../src/platform/regions.js';
-import { buildDeps } from '../src/pod.js';
+import { toolDeps } from '../src/pod.js';
 import { mintToken } from '../src/auth/tokens.js';
 import { BENCH_SERVICE, expectStatus, type PodClient } from './api.js';
 import { prepareBaseline } from './baseline.js';
@@ -121,20 +121,7 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
   const logger = createLogger({ level: 'warn', name: 'bench' });
   const db = await openDatabase(config, { url: config.database_url!, application_name: 'creditshop:bench-funding', pool_max: 2, logger });
   try {
-    const deps = buildDeps(
-      {
-        config,
-        topology,
-        region,
-        database_url: config.database_url!,
-        host: config.host,
-        port: 0,
-        process_metrics: false,
-        run_workers: false,
-        logger,
-      },
-      db,
-    );
+    const deps = toolDeps({ config, topology, region, database_url: config.database_url!, logger }, db);
     for (let start = 0; start < accounts.length; start += FUNDING_BATCH) {
       const funded = accounts.slice(start, start + FUNDING_BATCH);
       const postings = fundingPostings(funded);

@@ -130,6 +130,27 @@ export function hasRegion(res) {
   return typeof res.headers['X-Region'] === 'string' && res.headers['X-Region'] !== '';
 }
 
+/**
+ * The thresholds of the mixed scripts: no failed request, every check, a clean reconciliation,
+ * p95 and p99 over all requests and p95 of each operation tagged `op`; `extra` adds the script's own.
+ */
+export function thresholds(ops, extra = {}) {
+  const per_op = Object.fromEntries(ops.map((op) => [`http_req_duration{op:${op}}`, [`p(95)<${P95_MS}`]]));
+  return {
+    http_req_failed: ['rate<0.001'],
+    http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
+    ...per_op,
+    checks: ['rate>0.999'],
+    reconcile_ok: ['rate==1'],
+    ...extra,
+  };
+}
+
+/** What every setup starts from: the pods and their regions, a service token, and this run's id. */
+export function runContext() {
+  return { pods: discoverPods(), token: serviceToken(), run_id: newRunId() };
+}
+
 /** Fails setup early, with a hint, when a pod is not up; returns the region each pod serves. */
 export function discoverPods() {
   return BASE_URLS.map((base) => {

@@ -8,21 +8,18 @@ import { Counter } from 'k6/metrics';
 import {
   BASE_URLS,
   CURRENCY,
-  P95_MS,
-  P99_MS,
   body,
   createAccount,
-  discoverPods,
   getJson,
   hasRegion,
   iterationKey,
   mintToken,
-  newRunId,
   podFor,
   postJson,
   pspSignature,
   reconcile,
-  serviceToken,
+  runContext,
+  thresholds,
 } from './lib.js';
 
 const ACCOUNTS = Number(__ENV.ACCOUNTS || 20);
@@ -49,16 +46,7 @@ export const options = {
       maxVUs: MAX_VUS,
     },
   },
-  thresholds: {
-    http_req_failed: ['rate<0.001'],
-    http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
-    'http_req_duration{op:topup}': [`p(95)<${P95_MS}`],
-    'http_req_duration{op:psp_event}': [`p(95)<${P95_MS}`],
-    'http_req_duration{op:order}': [`p(95)<${P95_MS}`],
-    'http_req_duration{op:refund}': [`p(95)<${P95_MS}`],
-    checks: ['rate>0.999'],
-    reconcile_ok: ['rate==1'],
-  },
+  thresholds: thresholds(['topup', 'psp_event', 'order', 'refund']),
   setupTimeout: '120s',
   teardownTimeout: '60s',
 };
@@ -68,9 +56,7 @@ export const options = {
  * refunded, one kept) and opens ACCOUNTS players across the regions, each with its own player token.
  */
 export function setup() {
-  const pods = discoverPods();
-  const token = serviceToken();
-  const run_id = newRunId();
+  const { pods, token, run_id } = runContext();
   const res = getJson(`${BASE_URLS[0]}/v1/items?active=true&limit=200`, { name: 'GET /v1/items' });
   const catalog = body(res);
   if (res.status !== 200 || catalog === null) throw new Error(`GET /v1/items answered ${res.status}: ${res.body}`);

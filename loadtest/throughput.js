@@ -12,15 +12,13 @@ import {
   CURRENCY,
   P99_MS,
   body,
-  discoverPods,
   iterationKey,
   mintToken,
-  newRunId,
   podFor,
   problemCode,
   randomInt,
   reconcile,
-  serviceToken,
+  runContext,
 } from './lib.js';
 
 const VUS = Number(__ENV.VUS || 32);
@@ -66,9 +64,7 @@ function sendAll(requests, what) {
 
 /** Opens ACCOUNTS accounts homed round-robin in the pods' regions, funds them, and mints each its player token. */
 export function setup() {
-  const pods = discoverPods();
-  const token = serviceToken();
-  const run_id = newRunId();
+  const { pods, token, run_id } = runContext();
   const accounts = [];
   for (let i = 0; i < ACCOUNTS; i += 1) accounts.push({ id: `${run_id}-t${i}`, home: pods[i % pods.length] });
   sendAll(

@@ -8,21 +8,18 @@ import { Counter, Rate } from 'k6/metrics';
 import {
   BASE_URLS,
   CURRENCY,
-  P95_MS,
-  P99_MS,
   body,
   createAccount,
-  discoverPods,
   getJson,
   hasRegion,
   iterationKey,
-  newRunId,
   podFor,
   postJson,
   problemCode,
   randomInt,
   reconcile,
-  serviceToken,
+  runContext,
+  thresholds,
 } from './lib.js';
 
 const ACCOUNTS = Number(__ENV.ACCOUNTS || 30);
@@ -58,25 +55,14 @@ export const options = {
     debits: arrival('debits', RATE * 2),
     transfers: arrival('transfers', RATE),
   },
-  thresholds: {
-    http_req_failed: ['rate<0.001'],
-    http_req_duration: [`p(95)<${P95_MS}`, `p(99)<${P99_MS}`],
-    'http_req_duration{op:credit}': [`p(95)<${P95_MS}`],
-    'http_req_duration{op:debit}': [`p(95)<${P95_MS}`],
-    'http_req_duration{op:transfer}': [`p(95)<${P95_MS}`],
-    checks: ['rate>0.999'],
-    reconcile_ok: ['rate==1'],
-    no_overdraft: ['rate==1'],
-  },
+  thresholds: thresholds(['credit', 'debit', 'transfer'], { no_overdraft: ['rate==1'] }),
   setupTimeout: '120s',
   teardownTimeout: '120s',
 };
 
 /** Opens ACCOUNTS accounts homed round-robin in the pods' regions (through another region's pod) and funds them. */
 export function setup() {
-  const pods = discoverPods();
-  const token = serviceToken();
-  const run_id = newRunId();
+  const { pods, token, run_id } = runContext();
   const accounts = [];
   for (let i = 0; i < ACCOUNTS; i += 1) {
     const home = pods[i % pods.length];

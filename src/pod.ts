@@ -77,6 +77,11 @@ function podLogger(options: PodOptions): Logger {
   return options.logger ?? createLogger({ level: options.config.log_level, region: options.region });
 }
 
+/** The dependencies of a tool that runs use cases in its own process (reconciliation CLI, bench set-up, tests): no server, no workers. */
+export function toolDeps(options: Pick<PodOptions, 'config' | 'topology' | 'region' | 'database_url' | 'logger'>, db: Database): AppDeps {
+  return buildDeps({ ...options, host: options.config.host, port: 0, process_metrics: false, run_workers: false }, db);
+}
+
 export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
   const logger = podLogger(options);

@@ -2,7 +2,7 @@ import { openDatabase } from '../db/database.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { loadTopology } from '../platform/regions.js';
-import { buildDeps } from '../pod.js';
+import { toolDeps } from '../pod.js';
 import { reconcile } from '../reconciliation/reconcile.js';
 import { resolveDatabase } from './database-url.js';
 
@@ -15,20 +15,7 @@ const database = await resolveDatabase(config, logger);
 const db = await openDatabase(config, { url: database.url, application_name: 'creditshop:reconcile', pool_max: 2, logger });
 let ok = false;
 try {
-  const deps = buildDeps(
-    {
-      config,
-      topology,
-      region,
-      database_url: database.url,
-      host: config.host,
-      port: 0,
-      process_metrics: false,
-      run_workers: false,
-      logger,
-    },
-    db,
-  );
+  const deps = toolDeps({ config, topology, region, database_url: database.url, logger }, db);
   const report = await reconcile(deps);
   ok = report.ok;
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

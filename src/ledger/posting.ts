@@ -141,18 +141,7 @@ function moveWallet(unit: Unit, transaction_id: string, posting: Posting, limits
   }
   unit.wallets.update(key, { balance_minor, updated_at: unit.now });
   const account_seq = takeSequence(unit, account_id, 1);
-  return {
-    id: randomUUID(),
-    transaction_id,
-    account_id,
-    currency,
-    amount_minor,
-    balance_after_minor: balance_minor,
-    account_seq,
-    shard: null,
-    region: account.region,
-    created_at: unit.now,
-  };
+  return entryOf(unit, transaction_id, posting, { balance_after_minor: balance_minor, account_seq, shard: null, region: account.region });
 }
 
 function moveShard(unit: Unit, transaction_id: string, posting: Posting): EntryRecord {
@@ -160,18 +149,18 @@ function moveShard(unit: Unit, transaction_id: string, posting: Posting): EntryR
   const key = walletKey(account_id, currency);
   const shard = unit.shards.get(key) ?? unit.shards.insert({ account_id, currency, delta_minor: 0 });
   unit.shards.update(key, { delta_minor: shard.delta_minor + amount_minor });
-  return {
-    id: randomUUID(),
-    transaction_id,
-    account_id,
-    currency,
-    amount_minor,
-    balance_after_minor: null,
-    account_seq: null,
-    shard: unit.shard,
-    region: unit.region,
-    created_at: unit.now,
-  };
+  return entryOf(unit, transaction_id, posting, { balance_after_minor: null, account_seq: null, shard: unit.shard, region: unit.region });
+}
+
+/** The entry of `posting`: on a wallet (balance after, account sequence) or on a system balance's shard. */
+function entryOf(
+  unit: Unit,
+  transaction_id: string,
+  posting: Posting,
+  placed: Pick<EntryRecord, 'balance_after_minor' | 'account_seq' | 'shard' | 'region'>,
+): EntryRecord {
+  const { account_id, currency, amount_minor } = posting;
+  return { id: randomUUID(), transaction_id, account_id, currency, amount_minor, ...placed, created_at: unit.now };
 }
 
 /** Reserves available money for a hold: moves it into `held`, or insufficient_funds. */

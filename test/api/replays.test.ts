@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreditshopClient } from '../../src/client/creditshop-client.js';
 import { client, wireText } from '../support/client.js';
-import { startCluster, uniqueId, type TestCluster } from '../support/cluster.js';
-import { key, shopHarness, type ShopHarness } from '../support/shop.js';
+import { uniqueId, type TestCluster } from '../support/cluster.js';
+import { key, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // A retried request gets the stored answer back byte for byte (SPEC §4): through any region, after
 // the account has moved on, and when the retries race the first attempt. Through the typed client,
@@ -12,11 +12,7 @@ let cluster: TestCluster;
 let h: ShopHarness;
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  h = await shopHarness(
-    cluster.pods.map((pod) => pod.url),
-    cluster.config,
-  );
+  ({ cluster, h } = await startShopCluster());
 });
 afterAll(() => cluster?.stop());
 

@@ -7,7 +7,7 @@ import type { Database } from '../../src/db/database.js';
 import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
-import { buildDeps } from '../../src/pod.js';
+import { toolDeps } from '../../src/pod.js';
 import { freePort } from '../support/ports.js';
 import { testConfig } from '../support/cluster.js';
 
@@ -33,8 +33,7 @@ function sql(queryable: Pick<pg.PoolClient, 'query'>): SqlTx {
 function runnerOver(tx_pool: pg.Pool) {
   const db: Database = { tx_pool, statements: new PreparedStatements(), dialect: 'postgres', close: async () => {} };
   const config = testConfig({ TX_ATTEMPTS_MAX: '2', TX_BACKOFF_BASE_MS: '1', TX_BACKOFF_MAX_MS: '2' });
-  const options = { config, topology: loadTopology(), region: 'eu-west', database_url: '', host: '', port: 0, logger };
-  return buildDeps({ ...options, process_metrics: false, run_workers: false }, db).transactions;
+  return toolDeps({ config, topology: loadTopology(), region: 'eu-west', database_url: '', logger }, db).transactions;
 }
 
 async function terminate(pid: number): Promise<void> {

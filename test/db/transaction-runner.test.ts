@@ -7,7 +7,7 @@ import { RetriesExhausted } from '../../src/db/transaction-runner.js';
 import { problemResponses, requestContext } from '../../src/http/middleware.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
-import { buildDeps } from '../../src/pod.js';
+import { toolDeps } from '../../src/pod.js';
 import type { AppDeps } from '../../src/platform/deps.js';
 import { testConfig, uniqueId } from '../support/cluster.js';
 
@@ -16,16 +16,12 @@ let outsider: pg.Client;
 
 function depsWith(attempts_max: number): AppDeps {
   const config = testConfig({ TX_ATTEMPTS_MAX: String(attempts_max), TX_BACKOFF_BASE_MS: '1', TX_BACKOFF_MAX_MS: '5' });
-  return buildDeps(
+  return toolDeps(
     {
       config,
       topology: loadTopology(),
       region: 'eu-west',
       database_url: inject('database_url'),
-      host: '127.0.0.1',
-      port: 0,
-      process_metrics: false,
-      run_workers: false,
       logger: createLogger({ level: 'silent' }),
     },
     db,

@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.js';
 import { withClient } from '../../src/db/connections.js';
@@ -15,7 +14,7 @@ import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../src/platform/config.js
 import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
 import { freePort } from '../support/ports.js';
-import { startPodProcess, type StartingPod } from '../support/pod-process.js';
+import { spawnDetached, startPodProcess, type DetachedProcess, type StartingPod } from '../support/pod-process.js';
 import { contractOf, recordViolations } from '../support/openapi-contract.js';
 
 // Real pod processes against a PostgreSQL of this file's own (the suite's shared one is never
@@ -23,7 +22,6 @@ import { contractOf, recordViolations } from '../support/openapi-contract.js';
 // clients behave as real ones: each request carries an Idempotency-Key and a 503 is retried with
 // the same key until a definite answer. Timeouts are short (set below) to keep the file quick.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOPOLOGY = loadTopology();
 const DATABASE_NAME = 'creditshop_faults';
 const OUTAGE_MS = 2000;
@@ -499,7 +497,7 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
       pod.output().includes('database unavailable; waiting') ? true : undefined,
     );
     await eventually('the supervisor waiting for the database', 30_000, async () =>
-      supervisor.output().includes('database unavailable; waiting') ? true : undefined,
+      supervisor.log().includes('database unavailable; waiting') ? true : undefined,
     );
     expect(pod.child.exitCode).toBeNull();
     expect(supervisor.child.exitCode).toBeNull();
@@ -548,10 +546,8 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
   });
 });
 
-interface Supervisor {
-  child: ChildProcess;
+interface Supervisor extends DetachedProcess {
   url: string;
-  output(): string;
   logLines(): Array<Record<string, unknown>>;
   /** The pid of the supervisor's pod process, unless it is one of `excluded`. */
   podPid(excluded: readonly number[]): number | undefined;
@@ -561,11 +557,10 @@ let supervised: Supervisor | undefined;
 
 /** `npm start` for us-east only, against this file's database, with a fast restart backoff. */
 async function startSupervisor(): Promise<Supervisor> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('VITEST')) delete env[name];
   const port = await freePort();
   const us_east = TOPOLOGY.regions.find((region) => region.name === 'us-east')!;
-  Object.assign(env, podEnv(), {
+  const spawned = spawnDetached('src/cli/start.ts', [], {
+    ...podEnv(),
     NODE_ENV: 'development',
     REGIONS: 'us-east',
     PORT_OFFSET: String(port - us_east.port),
@@ -573,31 +568,19 @@ async function startSupervisor(): Promise<Supervisor> {
     SUPERVISOR_BACKOFF_INITIAL_MS: String(RESTART_INITIAL_MS),
     SUPERVISOR_BACKOFF_MAX_MS: String(RESTART_MAX_MS),
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], {
-    cwd: ROOT,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  supervisors.push(child);
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-200_000);
-  };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  supervised = {
-    child,
+  supervisors.push(spawned.child);
+  supervised = Object.assign(spawned, {
     url: `http://127.0.0.1:${port}`,
-    output: () => output,
     logLines: () =>
-      output
+      spawned
+        .log()
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((line) => line['name'] === 'supervisor'),
     // Only the forked pod: tsx may run an esbuild service process under the supervisor too.
-    podPid: (excluded) => childrenOf(child.pid!).find((pid) => !excluded.includes(pid) && commandLine(pid).includes('src/cli/pod.ts')),
-  };
+    podPid: (excluded: readonly number[]) =>
+      childrenOf(spawned.pid).find((pid) => !excluded.includes(pid) && commandLine(pid).includes('src/cli/pod.ts')),
+  });
   return supervised;
 }

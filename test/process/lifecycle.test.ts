@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -6,18 +5,17 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.js';
 import { DEVELOPMENT_JWT_SECRET } from '../../src/platform/config.js';
 import { loadTopology } from '../../src/platform/regions.js';
 import { freePort } from '../support/ports.js';
+import { spawnDetached, type DetachedProcess } from '../support/pod-process.js';
 
 // `npm start` as a user runs it: real supervisor, real pods, real embedded PostgreSQL under a fresh
 // DATA_DIR. Every process is spawned in its own process group so that afterAll (or an abrupt exit
 // of the test process) can kill the whole tree.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOPOLOGY = loadTopology();
 const REGIONS = TOPOLOGY.regions.map((region) => region.name);
 const STEP_TIMEOUT_MS = 180_000;
@@ -25,13 +23,7 @@ const READY_WITHIN_MS = 60_000;
 const RESTART_WITHIN_MS = 20_000;
 const EXIT_WITHIN_MS = 20_000;
 
-interface Supervisor {
-  child: ChildProcess;
-  pid: number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  done: boolean;
-  output: () => string;
-}
+type Supervisor = DetachedProcess;
 
 interface Health {
   status: string;
@@ -103,11 +95,7 @@ async function pickPortOffset(): Promise<number> {
 }
 
 function startSupervisor(): Supervisor {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name === 'DATABASE_URL' || name === 'TEST_DATABASE_URL' || name === 'REGIONS' || name.startsWith('VITEST')) delete env[name];
-  }
-  Object.assign(env, {
+  const supervisor = spawnDetached('src/cli/start.ts', [], {
     NODE_ENV: 'development',
     DATA_DIR: data_dir,
     EMBEDDED_PG_PORT: String(pg_port),
@@ -115,35 +103,6 @@ function startSupervisor(): Supervisor {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], {
-    cwd: ROOT,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-20_000);
-  };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  const supervisor: Supervisor = {
-    child,
-    pid: child.pid!,
-    done: false,
-    output: () =>
-      output
-        .split('\n')
-        .filter((line) => !line.includes('token'))
-        .join('\n')
-        .slice(-4000),
-    exited: new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        supervisor.done = true;
-        resolve({ code, signal });
-      }),
-    ),
-  };
   supervisors.push(supervisor);
   return supervisor;
 }

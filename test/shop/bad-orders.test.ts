@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, startCluster, uniqueId, type ApiResponse, type TestCluster } from '../support/cluster.js';
-import { expectProblem, key, shopHarness, type ShopHarness } from '../support/shop.js';
+import { request, uniqueId, type ApiResponse, type TestCluster } from '../support/cluster.js';
+import { expectProblem, key, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // Bad input to the shop gets a clear problem+json and changes nothing; the catalog is public,
 // paginated without repeats or skips, and writable only with catalog:write; a price change never
@@ -10,11 +10,7 @@ let cluster: TestCluster;
 let h: ShopHarness;
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  h = await shopHarness(
-    cluster.pods.map((pod) => pod.url),
-    cluster.config,
-  );
+  ({ cluster, h } = await startShopCluster());
 });
 afterAll(() => cluster?.stop());
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, startCluster, type TestCluster } from '../support/cluster.js';
-import { expectProblem, key, shopHarness, type ShopHarness } from '../support/shop.js';
+import { request, type TestCluster } from '../support/cluster.js';
+import { expectProblem, key, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // Issue 8, item 6: what an order grants and costs is bounded like any amount, so arithmetic on
 // client quantities can never reach a posting unbounded: 400 (or 409 at the wallet cap), never 500.
@@ -12,11 +12,7 @@ let cluster: TestCluster;
 let h: ShopHarness;
 
 beforeAll(async () => {
-  cluster = await startCluster({ env: { BALANCE_MAX_MINOR: String(BALANCE_MAX_MINOR) } });
-  h = await shopHarness(
-    cluster.pods.map((pod) => pod.url),
-    cluster.config,
-  );
+  ({ cluster, h } = await startShopCluster({ env: { BALANCE_MAX_MINOR: String(BALANCE_MAX_MINOR) } }));
 });
 afterAll(() => cluster?.stop());
 

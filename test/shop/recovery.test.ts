@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
-import { request, startCluster, testConfig, uniqueId, type ApiResponse, type TestCluster } from '../support/cluster.js';
+import { request, testConfig, uniqueId, type ApiResponse, type TestCluster } from '../support/cluster.js';
+import { spawnDetached, type DetachedProcess } from '../support/pod-process.js';
 import { freePort } from '../support/ports.js';
-import { key, shopHarness, tally, type ShopHarness } from '../support/shop.js';
+import { key, shopHarness, tally, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // Nothing is left half done: the recovery worker cancels two-step orders nobody completed and
 // flags top-ups the PSP never confirmed; and a real pod process SIGKILLed in the middle of a
@@ -31,14 +30,10 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
   let h: ShopHarness;
 
   beforeAll(async () => {
-    cluster = await startCluster({
+    ({ cluster, h } = await startShopCluster({
       workers: true,
       env: { ORDER_PENDING_TIMEOUT_SECONDS: '3', TOPUP_PENDING_TIMEOUT_SECONDS: '3', WORKER_INTERVAL_MS: '200' },
-    });
-    h = await shopHarness(
-      cluster.pods.map((pod) => pod.url),
-      cluster.config,
-    );
+    }));
   });
   afterAll(() => cluster?.stop());
 
@@ -134,15 +129,8 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
 // ---------------------------------------------------------------------------------------------
 // The crash test: a real pod process, SIGKILLed mid-stream.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface PodProcess {
-  child: ChildProcess;
-  pid: number;
+interface PodProcess extends DetachedProcess {
   url: string;
-  done: boolean;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
 }
 
 const spawned: PodProcess[] = [];
@@ -160,46 +148,21 @@ const killAllOnExit = () => {
 };
 
 function spawnPod(port: number, secrets: { jwt: string; psp: string }): PodProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name === 'DATABASE_URL' || name === 'TEST_DATABASE_URL' || name === 'REGIONS' || name.startsWith('VITEST')) delete env[name];
-  }
-  Object.assign(env, {
-    NODE_ENV: 'test',
-    DATABASE_URL: inject('database_url'),
-    REGIONS: 'eu-west',
-    LOG_LEVEL: 'warn',
-    ORDER_PENDING_TIMEOUT_SECONDS: '2',
-    WORKER_INTERVAL_MS: '200',
-    DB_POOL_MAX: '12',
-    AUTH_JWT_SECRET: secrets.jwt,
-    PSP_WEBHOOK_SECRET: secrets.psp,
-  });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/pod.ts', '--region', 'eu-west', '--port', String(port)], {
-    cwd: ROOT,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-20_000);
-  };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  const pod: PodProcess = {
-    child,
-    pid: child.pid!,
-    url: `http://127.0.0.1:${port}`,
-    done: false,
-    output: () => output.slice(-4000),
-    exited: new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        pod.done = true;
-        resolve({ code, signal });
-      }),
-    ),
-  };
+  // Object.assign keeps the object whose `done` the exit handler sets.
+  const pod: PodProcess = Object.assign(
+    spawnDetached('src/cli/pod.ts', ['--region', 'eu-west', '--port', String(port)], {
+      NODE_ENV: 'test',
+      DATABASE_URL: inject('database_url'),
+      REGIONS: 'eu-west',
+      LOG_LEVEL: 'warn',
+      ORDER_PENDING_TIMEOUT_SECONDS: '2',
+      WORKER_INTERVAL_MS: '200',
+      DB_POOL_MAX: '12',
+      AUTH_JWT_SECRET: secrets.jwt,
+      PSP_WEBHOOK_SECRET: secrets.psp,
+    }),
+    { url: `http://127.0.0.1:${port}` },
+  );
   spawned.push(pod);
   return pod;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, startCluster, type ApiResponse, type TestCluster } from '../support/cluster.js';
-import { expectProblem, key, shopHarness, type ShopHarness } from '../support/shop.js';
+import { request, type ApiResponse, type TestCluster } from '../support/cluster.js';
+import { expectProblem, key, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // Issue 8, item 7 (SPEC §6): a non-refundable item or a consumable is 422 not_refundable for
 // everyone; a service with refunds:write overrides that only with "override_policy": true, and the
@@ -9,9 +9,7 @@ import { expectProblem, key, shopHarness, type ShopHarness } from '../support/sh
 let h: ShopHarness;
 let cluster: TestCluster;
 beforeAll(async () => {
-  cluster = await startCluster();
-  const urls = cluster.pods.map((pod) => pod.url);
-  h = await shopHarness(urls, cluster.config);
+  ({ cluster, h } = await startShopCluster());
 });
 afterAll(() => cluster?.stop());
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, startCluster, type ApiResponse, type TestCluster } from '../support/cluster.js';
-import { key, shopHarness, tally, type ShopHarness } from '../support/shop.js';
+import { request, type ApiResponse, type TestCluster } from '../support/cluster.js';
+import { key, tally, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // Concurrency and exactly-once for the shop, through all three in-process pods (eu-west,
 // us-east, ap-south) against the shared PostgreSQL: racing purchases cannot overdraw, racing
@@ -10,11 +10,7 @@ let cluster: TestCluster;
 let h: ShopHarness;
 
 beforeAll(async () => {
-  cluster = await startCluster();
-  h = await shopHarness(
-    cluster.pods.map((pod) => pod.url),
-    cluster.config,
-  );
+  ({ cluster, h } = await startShopCluster());
 });
 afterAll(() => cluster?.stop());
 

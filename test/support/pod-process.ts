@@ -1,7 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const POD_SCRIPT = fileURLToPath(new URL('../../src/cli/pod.ts', import.meta.url));
 const READY_WITHIN_MS = 60_000;
 const STOP_WITHIN_MS = 10_000;
@@ -77,4 +78,62 @@ export async function stopPodProcess(pod: PodProcess): Promise<void> {
   const timer = setTimeout(() => pod.child.kill('SIGKILL'), STOP_WITHIN_MS);
   await done;
   clearTimeout(timer);
+}
+
+/** A process of the project run as a user would (`node --import tsx <script>`), leading a process group of its own. */
+export interface DetachedProcess {
+  child: ChildProcess;
+  /** Also the group's id: `process.kill(-pid, signal)` reaches the children it spawned. */
+  pid: number;
+  done: boolean;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The last 4,000 characters it wrote to stdout and stderr, without lines that print tokens (for failure messages). */
+  output(): string;
+  /** The last 200,000 characters it wrote, as written (for parsing its log lines). */
+  log(): string;
+}
+
+/**
+ * Spawns `script` (relative to the project root) with the test runner's database, region and
+ * vitest variables removed from the environment and `env` added, so that it finds its settings
+ * the way a user's shell would give them.
+ */
+export function spawnDetached(script: string, args: readonly string[], env: Record<string, string>): DetachedProcess {
+  const environment: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(environment)) {
+    if (name === 'DATABASE_URL' || name === 'TEST_DATABASE_URL' || name === 'REGIONS' || name.startsWith('VITEST')) {
+      delete environment[name];
+    }
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...environment, ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-200_000);
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const spawned: DetachedProcess = {
+    child,
+    pid: child.pid!,
+    done: false,
+    output: () =>
+      output
+        .split('\n')
+        .filter((line) => !line.includes('token'))
+        .join('\n')
+        .slice(-4000),
+    log: () => output,
+    exited: new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        spawned.done = true;
+        resolve({ code, signal });
+      }),
+    ),
+  };
+  return spawned;
 }

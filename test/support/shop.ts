@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { Config } from '../../src/platform/config.js';
-import { request, tokens, uniqueId, type ApiResponse } from './cluster.js';
+import { request, startCluster, tokens, uniqueId, type ApiResponse, type TestCluster } from './cluster.js';
 
 /** Tokens and small API helpers shared by the shop test files; works against any set of pod urls. */
 export interface ShopHarness {
@@ -24,6 +24,18 @@ export interface ShopHarness {
 }
 
 export const key = () => uniqueId('k');
+
+/** In-process pods on the shared PostgreSQL and a harness over all of them. */
+export async function startShopCluster(
+  options: Parameters<typeof startCluster>[0] = {},
+): Promise<{ cluster: TestCluster; h: ShopHarness }> {
+  const cluster = await startCluster(options);
+  const h = await shopHarness(
+    cluster.pods.map((pod) => pod.url),
+    cluster.config,
+  );
+  return { cluster, h };
+}
 
 export async function shopHarness(urls: string[], config: Config): Promise<ShopHarness> {
   const mint = tokens(config);

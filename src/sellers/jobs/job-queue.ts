@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SqlTx } from '../../db/sql.js';
+import type { SqlParam, SqlTx } from '../../db/sql.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { autocommit } from '../guard/autocommit.js';
 
@@ -33,38 +33,36 @@ export class LeaseLost extends Error {
 
 const CLAIMABLE = 'finished_at IS NULL AND run_after <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())';
 
-/** Claims up to `limit` runnable jobs, this region's first (their rows are local on CockroachDB). */
-export async function claimJobs(deps: Deps, owner: string, region: string, limit: number): Promise<ClaimedJob[]> {
+/** Claims the jobs `where` selects (its placeholders bound to `values`), under a new lease token. */
+async function claimWhere(deps: Deps, owner: string, where: string, values: readonly SqlParam[]): Promise<ClaimedJob[]> {
   const token = randomUUID();
   const claimed_at_ms = Date.now();
   const rows = await autocommit(deps, (tx) =>
     tx.rows<ClaimRow>(
       `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL),
          claims = claims + 1, updated_at = now()
-       WHERE id IN (SELECT id FROM jobs WHERE ${CLAIMABLE}
-                    ORDER BY CASE WHEN crdb_region = ? THEN 0 ELSE 1 END, run_after LIMIT ? FOR UPDATE SKIP LOCKED)
+       WHERE ${where}
        RETURNING id, kind, subject_id, claims, crdb_region`,
-      [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, region, limit],
+      [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, ...values],
     ),
   );
   return rows.map((row) => toClaimed(row, token, claimed_at_ms));
 }
 
+/** Claims up to `limit` runnable jobs, this region's first (their rows are local on CockroachDB). */
+export function claimJobs(deps: Deps, owner: string, region: string, limit: number): Promise<ClaimedJob[]> {
+  return claimWhere(
+    deps,
+    owner,
+    `id IN (SELECT id FROM jobs WHERE ${CLAIMABLE}
+            ORDER BY CASE WHEN crdb_region = ? THEN 0 ELSE 1 END, run_after LIMIT ? FOR UPDATE SKIP LOCKED)`,
+    [region, limit],
+  );
+}
+
 /** Claims the job of one subject at once (the pod that accepted a request starts it without waiting for a poll). */
 export async function claimJobOf(deps: Deps, owner: string, kind: 'purchase', subject_id: string): Promise<ClaimedJob | undefined> {
-  const token = randomUUID();
-  const claimed_at_ms = Date.now();
-  const rows = await autocommit(deps, (tx) =>
-    tx.rows<ClaimRow>(
-      `UPDATE jobs SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL),
-         claims = claims + 1, updated_at = now()
-       WHERE kind = ? AND subject_id = ? AND ${CLAIMABLE}
-       RETURNING id, kind, subject_id, claims, crdb_region`,
-      [token, owner, `${deps.config.sellers.job_lease_ms} milliseconds`, kind, subject_id],
-    ),
-  );
-  const row = rows[0];
-  return row && toClaimed(row, token, claimed_at_ms);
+  return (await claimWhere(deps, owner, `kind = ? AND subject_id = ? AND ${CLAIMABLE}`, [kind, subject_id]))[0];
 }
 
 function toClaimed(row: ClaimRow, lease_token: string, claimed_at_ms: number): ClaimedJob {

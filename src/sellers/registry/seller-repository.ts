@@ -1,18 +1,6 @@
 import { decodeCursor, encodeCursor } from '../../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 
-/** A seller of the registry, as the aggregator uses it. */
-export interface Seller {
-  id: string;
-  base_url: string;
-  rate_limit_per_minute: number;
-  timeout_ms: number;
-  supports_holds: boolean;
-  active: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
 export interface SellerInput {
   base_url: string;
   rate_limit_per_minute: number;
@@ -21,13 +9,15 @@ export interface SellerInput {
   active: boolean;
 }
 
-interface SellerRow {
+/** A seller of the registry, as the aggregator uses it. */
+export interface Seller extends SellerInput {
   id: string;
-  base_url: string;
-  rate_limit_per_minute: number;
-  timeout_ms: number;
-  supports_holds: boolean;
-  active: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+interface SellerRow extends SellerInput {
+  id: string;
   created_at: string | Date;
   updated_at: string | Date;
 }
