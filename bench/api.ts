@@ -68,6 +68,11 @@ export class PodClient {
     }
   }
 
+  /** GET from the next pod in turn. */
+  async get(path: string): Promise<ApiResponse> {
+    return this.send(this.next_pod++ % this.urls.length, 'GET', path);
+  }
+
   /** PUT (idempotent by itself, no key) to the next pod in turn. */
   async put(path: string, body: unknown): Promise<ApiResponse> {
     return this.send(this.next_pod++ % this.urls.length, 'PUT', path, JSON.stringify(body));

@@ -11,6 +11,7 @@ import { BENCH_SERVICE, expectStatus, type PodClient } from './api.js';
 import { prepareBaseline } from './baseline.js';
 import { forEachConcurrently } from './load.js';
 import { CURRENCY, type Fixtures } from './scenarios.js';
+import { UNLIMITED_CURRENCY } from './wallet.js';
 
 const ACCOUNT_FUNDING_MINOR = 1_000_000;
 const TOKEN_LIFETIME_S = 4 * 3600;
@@ -74,6 +75,7 @@ export async function provision(
   await forEachConcurrently(shuffle([...fixtures.accounts, ...hot]), options.concurrency, async (id) => {
     expectStatus(await client.postUntilDefinite('/v1/accounts', { id, currency: CURRENCY }, count), 201, `create account ${id}`);
   });
+  await verifyAccounts(config, [...fixtures.accounts, ...hot]);
   for (const id of hot) {
     const credit = { amount: HOT_WALLET_FUNDING_MINOR, currency: CURRENCY, reason: 'bench funding' };
     expectStatus(await client.postUntilDefinite(`/v1/accounts/${id}/credits`, credit, count), 201, `fund ${id}`);
@@ -90,7 +92,8 @@ export async function provision(
     });
     expectStatus(response, response.status === 200 ? 200 : 201, `put item ${id}`);
   }
-  await fundThroughLedger(config, fixtures.accounts);
+  await fundThroughLedger(config, fixtures.accounts, CURRENCY);
+  await fundThroughLedger(config, fixtures.accounts, UNLIMITED_CURRENCY);
   await prefillIdempotencyKeys(config);
   return { fixtures, retried };
 }
@@ -115,7 +118,22 @@ async function prefillIdempotencyKeys(config: Config): Promise<void> {
   }
 }
 
-async function fundThroughLedger(config: Config, accounts: readonly string[]): Promise<void> {
+/**
+ * KYC tier 2 for every benchmark account: their KYC limits still apply, checked and charged on
+ * every debit, and a verified account's are high enough for a hot wallet's thousands of debits.
+ */
+async function verifyAccounts(config: Config, accounts: readonly string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: config.database_url });
+  await client.connect();
+  try {
+    await client.query('UPDATE accounts SET kyc_tier = 2 WHERE id = ANY($1::text[])', [accounts]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Funds the accounts in a currency, through the ledger (a few batched multi-leg credits). */
+async function fundThroughLedger(config: Config, accounts: readonly string[], currency: string): Promise<void> {
   const topology = loadTopology();
   const region = topology.primary_region;
   const logger = createLogger({ level: 'warn', name: 'bench' });
@@ -124,7 +142,7 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
     const deps = toolDeps({ config, topology, region, database_url: config.database_url!, logger }, db);
     for (let start = 0; start < accounts.length; start += FUNDING_BATCH) {
       const funded = accounts.slice(start, start + FUNDING_BATCH);
-      const postings = fundingPostings(funded);
+      const postings = fundingPostings(funded, currency);
       await deps.writes.run({
         name: 'bench_funding',
         region,
@@ -135,7 +153,7 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
             {
               type: 'credit',
               account_id: FUNDER,
-              currency: CURRENCY,
+              currency,
               amount_minor: -postings[0]!.amount_minor,
               reason: 'bench funding',
               postings,
@@ -149,10 +167,10 @@ async function fundThroughLedger(config: Config, accounts: readonly string[]): P
   }
 }
 
-function fundingPostings(accounts: readonly string[]): Posting[] {
+function fundingPostings(accounts: readonly string[], currency: string): Posting[] {
   return [
-    { account_id: FUNDER, currency: CURRENCY, amount_minor: -ACCOUNT_FUNDING_MINOR * accounts.length },
-    ...accounts.map((account_id) => ({ account_id, currency: CURRENCY, amount_minor: ACCOUNT_FUNDING_MINOR })),
+    { account_id: FUNDER, currency, amount_minor: -ACCOUNT_FUNDING_MINOR * accounts.length },
+    ...accounts.map((account_id) => ({ account_id, currency, amount_minor: ACCOUNT_FUNDING_MINOR, opens_wallet: true })),
   ];
 }
 

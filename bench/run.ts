@@ -13,19 +13,22 @@ import { scenarios, type Counts, type Scenario } from './scenarios.js';
 import { applySchemaVariants, isSchemaVariant, SCHEMA_VARIANTS, type SchemaVariant } from './schema-variants.js';
 import { runSellerBenchmark } from './sellers.js';
 import { runWebhookBenchmark } from './webhooks.js';
+import { runExportBenchmark } from './wallet.js';
+import { DEVELOPMENT_PAYOUT_SECRET } from '../src/platform/wallet-config.js';
+import { startPayoutSimulator, type PayoutSimulator } from '../tools/payout-simulator/payout-simulator.js';
 
-// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios m,mh,b,d,d1,o,c,half,delay,w,s
-//                    --accounts 10000 --delay-ms 2 --webhook-outage-s 60 --cpu-prof <dir>
+// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios m,mh,b,d,d1,o,c,k1,k0,w,half,delay,wh,x,s
+//                    --accounts 10000 --delay-ms 2 --webhook-outage-s 60 --export-rows 1000000 --cpu-prof <dir>
 //                    --schema-variant foreign-keys,default-fillfactor]`
 // One fresh embedded PostgreSQL and three pod processes; the baseline and the service scenarios in
 // the order given (see BENCHMARKS.md); `half` runs every service scenario measured so far again at
 // half its peak rate (open loop); `delay` runs debits through a second set of pods that reach
-// PostgreSQL through a TCP proxy adding --delay-ms each way; `w` runs b's debits with a webhook
-// endpoint subscribed to everything, then its receiver down and back (bench/webhooks.ts); `s` is
-// the seller benchmark.
+// PostgreSQL through a TCP proxy adding --delay-ms each way; `wh` runs b's debits with a webhook
+// endpoint subscribed to everything, then its receiver down and back (bench/webhooks.ts); `x` is
+// the compliance export of --export-rows ledger rows (bench/wallet.ts); `s` is the seller benchmark.
 
-const CLOSED = ['m', 'mh', 'b', 'd', 'd1', 'o', 'c'];
-const PHASES = ['half', 'delay', 'w', 's'];
+const CLOSED = ['m', 'mh', 'b', 'd', 'd1', 'o', 'c', 'k1', 'k0', 'w'];
+const PHASES = ['half', 'delay', 'wh', 'x', 's'];
 const PROVISION_CONCURRENCY = 16;
 /** Open loop: requests in flight at most (a start beyond it counts as a failure: the system could not keep up). */
 const OPEN_LOOP_IN_FLIGHT_MAX = 512;
@@ -38,6 +41,7 @@ interface Options {
   accounts: number;
   delay_ms: number;
   webhook_outage_s: number;
+  export_rows: number;
   cpu_prof_dir: string | undefined;
   schema_variants: SchemaVariant[];
 }
@@ -58,6 +62,7 @@ function parseOptions(): Options {
       accounts: { type: 'string', default: '10000' },
       'delay-ms': { type: 'string', default: '2' },
       'webhook-outage-s': { type: 'string', default: '60' },
+      'export-rows': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'string' },
       'schema-variant': { type: 'string', default: '' },
     },
@@ -78,6 +83,7 @@ function parseOptions(): Options {
     accounts: Math.round(positive('accounts', values.accounts, 1_000_000)),
     delay_ms: positive('delay-ms', values['delay-ms'], 1000),
     webhook_outage_s: positive('webhook-outage-s', values['webhook-outage-s'], 600),
+    export_rows: Math.round(positive('export-rows', values['export-rows'], 10_000_000)),
     cpu_prof_dir: values['cpu-prof'],
     schema_variants: variants.filter(isSchemaVariant),
   };
@@ -183,7 +189,7 @@ async function delayed(
 async function webhookScenario(bench: Bench, pods: PodSet, pool: pg.Pool, debits: Scenario): Promise<string> {
   const { options } = bench;
   const b = bench.results.find((result) => result.id === 'b' && result.phase === 'peak');
-  const result = await timed('\nwebhook benchmark (scenario w)', () =>
+  const result = await timed('\nwebhook benchmark (scenario wh)', () =>
     runWebhookBenchmark({
       debit: debits.operation,
       pod_urls: pods.urls,
@@ -201,9 +207,21 @@ async function webhookScenario(bench: Bench, pods: PodSet, pool: pg.Pool, debits
 }
 
 async function benchmark(cluster: BenchCluster, options: Options): Promise<boolean> {
+  // The pods' payout provider (scenario w): started first, so that the pods are forked knowing its URL.
+  const payouts = await startPayoutSimulator({ callback_urls: [], secret: DEVELOPMENT_PAYOUT_SECRET });
+  process.env['PAYOUT_PROVIDER_URL'] = payouts.url;
+  try {
+    return await benchmarkWith(cluster, options, payouts);
+  } finally {
+    await payouts.close();
+  }
+}
+
+async function benchmarkWith(cluster: BenchCluster, options: Options, payouts: PayoutSimulator): Promise<boolean> {
   const profile_flags = options.cpu_prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpu_prof_dir}`] : [];
   await timed('embedded PostgreSQL (durable: false) + migrations', () => cluster.start());
   const pods = await timed('3 pods', () => cluster.startPods(cluster.database_url, profile_flags));
+  payouts.setCallbackUrls(pods.urls);
   const config = loadConfig({ DATABASE_URL: cluster.database_url, LOG_LEVEL: 'warn' });
   const client = await PodClient.create(pods.urls, options.concurrency);
   const baseline_pool = new pg.Pool({
@@ -226,21 +244,33 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
     const catalog = scenarios({ client, baseline_pool, fixtures, concurrency: options.concurrency }, podCounts(client));
     const bench: Bench = { options, meter: new CpuMeter(await cluster.postmaster_pid(), () => pods.pids), results: [] };
     console.log(`\nscenarios (${options.warmup_s} s warm-up + ${options.duration_s} s measured each):`);
+    let exported: string | undefined;
     for (const id of options.scenarios) {
       if (id === 'half') {
         const peaks = bench.results.filter((result) => result.kind === 'service' && result.phase === 'peak' && result.id !== 'd1');
         for (const peak of peaks) await measure(bench, catalog[peak.id]!, 'half', peak.stats.ops_per_s / 2);
       } else if (id === 'delay') {
         await delayed(bench, cluster, { baseline_pool, fixtures });
-      } else if (id !== 's' && id !== 'w') {
+      } else if (id === 'x') {
+        exported = await timed(`\ncompliance export of ${options.export_rows} ledger rows`, () =>
+          runExportBenchmark({
+            database_url: cluster.database_url,
+            pod_url: pods.urls[0]!,
+            pod_pid: pods.pids[0]!,
+            rows: options.export_rows,
+            log: (line) => console.log(`  ${line}`),
+          }),
+        );
+      } else if (id !== 's' && id !== 'wh') {
         await measure(bench, catalog[id]!, 'peak');
       }
     }
-    const webhooks = options.scenarios.includes('w') ? await webhookScenario(bench, pods, baseline_pool, catalog['b']!) : undefined;
+    const webhooks = options.scenarios.includes('wh') ? await webhookScenario(bench, pods, baseline_pool, catalog['b']!) : undefined;
     const rtt_ms = 2 * options.delay_ms;
     console.log(`\n${resultsTable(bench.results)}\n\nCPU (cores busy, and CPU ms per operation):\n${cpuTable(bench.results)}\n`);
     console.log(goals(bench.results, rtt_ms));
     if (webhooks) console.log(`\n${webhooks}`);
+    if (exported) console.log(`\n${exported}`);
     const clean = await reconcile(client);
     if (options.scenarios.includes('s')) {
       const sellers = await timed('\nseller aggregator benchmark (scratch databases, own pods and simulator)', () =>

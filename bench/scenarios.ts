@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { outcomeOf, type PodClient } from './api.js';
 import { baselineDebit } from './baseline.js';
+import { UNLIMITED_CURRENCY, withdrawalClients, withdrawalRoundTrip } from './wallet.js';
 import type { Operation } from './load.js';
 
 export const CURRENCY = 'EUR';
@@ -53,11 +54,11 @@ export interface ScenarioContext {
 }
 
 /** A debit by the player of the wallet, with a fresh Idempotency-Key. */
-function debit(context: ScenarioContext, account: () => string): Operation {
+function debit(context: ScenarioContext, account: () => string, currency = CURRENCY): Operation {
   const { client, fixtures } = context;
   return async () => {
     const id = account();
-    const body = { amount: DEBIT_MINOR, currency: CURRENCY, reason: 'bench' };
+    const body = { amount: DEBIT_MINOR, currency, reason: 'bench' };
     return outcomeOf(await client.post(`/v1/accounts/${id}/debits`, body, undefined, fixtures.tokens.get(id)), 201);
   };
 }
@@ -132,5 +133,22 @@ export function scenarios(context: ScenarioContext, counts: () => Promise<Counts
     ),
     o: service('o', 'HTTP orders, 2 lines, immediate', order(context)),
     c: service('c', 'HTTP transfers player -> player', transfer(context)),
+    // Issue 11: KYC limits applied (checked and charged on the wallet row) against none applying.
+    k1: service(
+      'k1',
+      `HTTP debits, KYC limits applied (${CURRENCY}, tier 2)`,
+      debit(context, () => pick(fixtures.accounts)),
+    ),
+    k0: service(
+      'k0',
+      `HTTP debits, no KYC limit applies (${UNLIMITED_CURRENCY})`,
+      debit(context, () => pick(fixtures.accounts), UNLIMITED_CURRENCY),
+    ),
+    w: service(
+      'w',
+      'HTTP withdrawal round trip: POST, payout call, signed callback, GET shows PAID',
+      withdrawalRoundTrip(context.client, () => pick(fixtures.accounts)),
+      withdrawalClients(concurrency),
+    ),
   };
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from '../src/webhooks/signature.js';
 
-// The receiver of scenario w, in a process of its own (forked by bench/webhooks.ts): an
+// The receiver of scenario wh, in a process of its own (forked by bench/webhooks.ts): an
 // integrator's server, not part of the service's CPU. It verifies every signature, answers 200,
 // and keeps, per event, when it was first acknowledged and how late (from the event's created_at).
 // Driven over IPC: listen / close / lags.

@@ -9,7 +9,7 @@ import { DEVELOPMENT_JWT_SECRET } from '../src/platform/config.js';
 import { CpuMeter, procStat, type CpuUsage } from './cpu.js';
 import { percentile, runLoad, type LoadStats, type Operation } from './load.js';
 
-// Scenario `w` (issue 10): the debits of scenario b with one webhook endpoint subscribed to "*",
+// Scenario `wh` (issue 10): the debits of scenario b with one webhook endpoint subscribed to "*",
 // a local receiver answering 200 (it verifies every signature, as a real one would; it runs in a
 // process of its own, an integrator's, so its CPU is not counted as the service's). Then the
 // receiver goes down for `outage_s` while the debits go on, and comes back: how long the backlog
@@ -128,7 +128,7 @@ async function lagUnderGoalAfter(receiver: Receiver, from_ms: number, to_ms: num
   return undefined;
 }
 
-/** Scenario w, start to end; the endpoint is deleted and the receiver stopped afterwards. */
+/** Scenario wh, start to end; the endpoint is deleted and the receiver stopped afterwards. */
 export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise<WebhookBenchResult> {
   const { debit, pod_urls, pool, concurrency, log } = options;
   let secret = '';
@@ -192,7 +192,7 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
       : '';
     const perRequest = (seconds: number) => ((seconds * 1000) / load.requests).toFixed(2);
     const text = [
-      'Webhooks (scenario w): HTTP debits with one endpoint subscribed to "*", a local receiver answering 200',
+      'Webhooks (scenario wh): HTTP debits with one endpoint subscribed to "*", a local receiver answering 200',
       `  throughput ${load.ops_per_s.toFixed(0)} ops/s${ratio}, p50 ${load.latency_p50_ms.toFixed(1)} ms, ` +
         `p99 ${load.latency_p99_ms.toFixed(1)} ms, failed ${load.failed}/${load.requests}`,
       `  delivery lag (commit to 2xx): p50 ${percentile(lags, 0.5).toFixed(3)} s, p99 ${percentile(lags, 0.99).toFixed(3)} s ` +

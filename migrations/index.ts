@@ -10,6 +10,7 @@ import { Migration20261201000200_psp_event_log_backfill } from './Migration20261
 import { Migration20261201000900_group_commit } from './Migration20261201000900_group_commit.js';
 import { Migration20261210000100_monitoring } from './Migration20261210000100_monitoring.js';
 import { Migration20261215000100_stripe_topups } from './Migration20261215000100_stripe_topups.js';
+import { Migration20261215000200_wallet_complete } from './Migration20261215000200_wallet_complete.js';
 import { Migration20261220000100_events } from './Migration20261220000100_events.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
@@ -25,5 +26,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261201000900_group_commit', class: Migration20261201000900_group_commit },
   { name: 'Migration20261210000100_monitoring', class: Migration20261210000100_monitoring },
   { name: 'Migration20261215000100_stripe_topups', class: Migration20261215000100_stripe_topups },
+  { name: 'Migration20261215000200_wallet_complete', class: Migration20261215000200_wallet_complete },
   { name: 'Migration20261220000100_events', class: Migration20261220000100_events },
 ];

@@ -21,6 +21,9 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { refreshTopupGauges } from './shop/topups/topup-gauges.js';
 import { refreshSellerGauges } from './sellers/seller-gauges.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
+import { createPayoutServices } from './withdrawals/payout-services.js';
+import { ExportSlots } from './statements/export-transactions.js';
+import { flagUnansweredWithdrawalsTask } from './withdrawals/flag-unanswered-withdrawals.js';
 import { createStripeServices } from './shop/topups/stripe/stripe-client.js';
 import { reconciliationTask, refreshReconciliationGauges } from './reconciliation/run-reconciliation.js';
 import { checkReadiness } from './db/readiness.js';
@@ -64,6 +67,8 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
     ...sellerBackgroundTasks(deps),
     deps.webhooks.task(),
     purgeEventsTask(deps),
+    deps.payouts.jobs.task(),
+    flagUnansweredWithdrawalsTask(deps),
     reconciliationTask(deps),
     fleetGaugesTask(deps, [refreshTopupGauges, refreshSellerGauges, refreshReconciliationGauges]),
   ];
@@ -149,9 +154,11 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     directory,
     tokens,
     rate_limiter,
+    exports: new ExportSlots(config.wallet.exports_in_flight_max),
     stripe: config.psp_provider === 'stripe' ? createStripeServices(config.stripe) : undefined,
   };
-  return { ...core, sellers: createSellerServices(core) };
+  const sellers = createSellerServices(core);
+  return { ...core, sellers, payouts: createPayoutServices(core, sellers.owner) };
 }
 
 /**

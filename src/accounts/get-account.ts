@@ -3,7 +3,8 @@ import type { Actor } from '../auth/tokens.js';
 import { notFound } from '../domain/errors.js';
 import type { WalletBalance } from '../domain/money.js';
 import type { AppDeps } from '../platform/deps.js';
-import { accountView, findAccount, findBalances, type AccountView } from './account-repository.js';
+import { findAccount, findBalances } from './account-repository.js';
+import { accountView, type AccountView } from './account-view.js';
 
 export async function getAccount(deps: AppDeps, actor: Actor, id: string): Promise<AccountView> {
   requireAccountRead(actor, id, 'account');

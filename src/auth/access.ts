@@ -21,10 +21,11 @@ export type Readable = 'account' | 'money' | 'events';
 /**
  * The one table of which service scope reads what; `admin` reads everything. A scope grants what
  * it says: `accounts:write` creates accounts and reads them, nothing of their money; `catalog:write`
- * reads only the public catalog. Players read their own account and money only (see below).
+ * reads only the public catalog; `compliance:write` changes tiers, limits and status, and reads
+ * accounts with their limits. Players read their own account and money only (see below).
  */
 export const READ_SCOPES: Record<Readable, readonly Scope[]> = {
-  account: ['accounts:write', 'credits:write', 'refunds:write'],
+  account: ['accounts:write', 'credits:write', 'refunds:write', 'compliance:write'],
   money: ['credits:write', 'refunds:write'],
   events: ['events:read'],
 };

@@ -9,7 +9,7 @@ import { IDEMPOTENCY_KEYS_PRIMARY_KEY } from '../idempotency/idempotency-record.
 import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import type { Operation, RequestIdempotency, StoredResponse } from './operation.js';
+import { RecordedRefusal, type Operation, type RequestIdempotency, type StoredResponse } from './operation.js';
 import type { AccountQueue, QueueTicket } from './account-queue.js';
 import { loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
 import type { Unit } from './unit.js';
@@ -220,6 +220,7 @@ export class BatchExecutor {
       return { kind: 'done', value, response };
     } catch (error) {
       unit.journal.rollbackTo(mark);
+      if (error instanceof RecordedRefusal) this.keep(unit, pending, error);
       if (!idempotency || !(error instanceof DomainError) || !REMEMBERED_FAILURES.has(error.code)) {
         if (!(error instanceof DomainError))
           this.settings.logger.error({ err: error, operation: pending.op.name }, 'operation failed in a batch');
@@ -228,6 +229,17 @@ export class BatchExecutor {
       const response = idempotency.renderFailure(error);
       this.remember(unit, pending, response);
       return { kind: 'failed', error, response };
+    }
+  }
+
+  /** What a refusal records commits with the batch; a failure to record it (a bug) only loses the record. */
+  private keep(unit: Unit, pending: Pending, refusal: RecordedRefusal): void {
+    const mark = unit.journal.mark();
+    try {
+      refusal.keep(unit);
+    } catch (error) {
+      unit.journal.rollbackTo(mark);
+      this.settings.logger.error({ err: error, operation: pending.op.name }, 'recording a refusal failed');
     }
   }
 
@@ -282,11 +294,11 @@ export class BatchExecutor {
 
 /**
  * Rows a concurrent batch inserted after this one looked for them: a twin request's
- * idempotency record, an account opened at the same time, a PSP event delivered twice at once
- * (new rows have nothing to lock).
+ * idempotency record, an account opened at the same time, a PSP event or a payout callback
+ * delivered twice at once (new rows have nothing to lock).
  * The rerun reads them and replays, or answers already_exists.
  */
-const RACED_INSERTS = new Set([IDEMPOTENCY_KEYS_PRIMARY_KEY, 'accounts_pkey', 'psp_events_pkey']);
+const RACED_INSERTS = new Set([IDEMPOTENCY_KEYS_PRIMARY_KEY, 'accounts_pkey', 'psp_events_pkey', 'payout_events_pkey']);
 
 function isRacedInsert(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string; constraint?: string } } | null)?.cause;

@@ -1,4 +1,4 @@
-import type { DomainError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { Unit } from './unit.js';
 
 /** What a batch must read before its operations decide: by primary key, in one round trip. */
@@ -21,6 +21,11 @@ export interface Needs {
   psp_events?: readonly string[];
   /** Events of the outbox (a redelivery). Webhook endpoints need not be asked for: every batch reads them. */
   events?: readonly string[];
+  withdrawals?: readonly string[];
+  /** Payout event log rows, by key: a callback is recorded once. */
+  payout_events?: readonly string[];
+  /** Accounts whose pending withdrawals and top-ups are counted (closing an account). */
+  obligations?: readonly string[];
 }
 
 /**
@@ -39,6 +44,20 @@ export interface Operation<T> {
   region: string;
   needs: Needs;
   decide(unit: Unit): T;
+}
+
+/**
+ * A refusal that still leaves a record behind (an AML review flag of a refused velocity
+ * breach): the executor undoes the operation's changes, as for any failure, then applies `keep`
+ * to the batch's state, so the record commits with the batch while the operation answers the refusal.
+ */
+export class RecordedRefusal extends DomainError {
+  constructor(
+    refusal: DomainError,
+    readonly keep: (unit: Unit) => void,
+  ) {
+    super(refusal.code, refusal.detail, refusal.extensions);
+  }
 }
 
 /** The exact answer a request got the first time, replayed byte for byte under its Idempotency-Key. */

@@ -20,6 +20,7 @@ import { EVENTS, toEventRecord } from '../events/event-records.js';
 import { WEBHOOK_ENDPOINTS, toEndpointRecord } from '../webhooks/endpoint-records.js';
 import { ENDPOINTS_READ_PARAM, ENDPOINTS_READ_TEXT } from '../webhooks/fan-out.js';
 import { TOPUP_COLUMNS, toTopup, type TopupRow } from '../shop/topups/topup-repository.js';
+import { PAYOUT_EVENTS, toPayoutEventRecord, toWithdrawalRecord, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { TrackedTable } from './journal.js';
 import type { Needs } from './operation.js';
 import { Unit } from './unit.js';
@@ -37,6 +38,9 @@ export interface ReadSet {
   topups: string[];
   psp_events: string[];
   events: string[];
+  withdrawals: string[];
+  payout_events: string[];
+  obligations: string[];
 }
 
 export function mergeNeeds(all: readonly Needs[]): ReadSet {
@@ -51,6 +55,9 @@ export function mergeNeeds(all: readonly Needs[]): ReadSet {
     topups: union((needs) => needs.topups),
     psp_events: union((needs) => needs.psp_events),
     events: union((needs) => needs.events),
+    withdrawals: union((needs) => needs.withdrawals),
+    payout_events: union((needs) => needs.payout_events),
+    obligations: union((needs) => needs.obligations),
   };
 }
 
@@ -72,7 +79,7 @@ function loadAll<R extends object>(table: TrackedTable<R>, rows: Rows, parse: (r
 const READERS: Reader[] = [
   {
     name: 'batch_read_accounts',
-    text: "SELECT * FROM accounts WHERE id = ANY($1::text[]) AND kind = 'player' ORDER BY id FOR UPDATE",
+    text: "SELECT * FROM accounts WHERE id = ANY($1::text[]) AND kind <> 'system' ORDER BY id FOR UPDATE",
     param: (set) => nonEmpty(set.accounts),
     load(unit, rows, set) {
       for (const row of rows) unit.accounts.load(toAccountRecord(row));
@@ -197,6 +204,30 @@ const READERS: Reader[] = [
     text: ENDPOINTS_READ_TEXT,
     param: () => ENDPOINTS_READ_PARAM,
     load: (unit, rows) => loadAll(unit.table(WEBHOOK_ENDPOINTS), rows, toEndpointRecord),
+  },
+  {
+    name: 'batch_read_withdrawals',
+    text: 'SELECT * FROM withdrawals WHERE id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.withdrawals),
+    load: (unit, rows) => loadAll(unit.table(WITHDRAWALS), rows, toWithdrawalRecord),
+  },
+  {
+    name: 'batch_read_payout_events',
+    text: 'SELECT * FROM payout_events WHERE id = ANY($1::text[])',
+    param: (set) => nonEmpty(set.payout_events),
+    load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
+  },
+  {
+    name: 'batch_read_pending_withdrawals',
+    text: "SELECT * FROM withdrawals WHERE account_id = ANY($1::text[]) AND status = 'PENDING'",
+    param: (set) => nonEmpty(set.obligations),
+    load: (unit, rows) => loadAll(unit.table(WITHDRAWALS), rows, toWithdrawalRecord),
+  },
+  {
+    name: 'batch_read_pending_topups',
+    text: `SELECT ${TOPUP_COLUMNS} FROM topups WHERE account_id = ANY($1::text[]) AND status = 'PENDING'`,
+    param: (set) => nonEmpty(set.obligations),
+    load: (unit, rows) => loadAll(unit.table(TOPUPS), rows, (row) => toTopup(row as unknown as TopupRow)),
   },
 ];
 

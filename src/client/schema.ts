@@ -147,7 +147,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Open an account with its wallet; a player opens their own, a service (accounts:write) any */
+    /**
+     * Open an account with its wallet; a player opens their own, a service (accounts:write) any, and merchants ("kind": "merchant" with a
+     * fee plan: fee_bps, fee_min)
+     */
     post: operations['createAccount'];
     delete?: never;
     options?: never;
@@ -179,7 +182,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The account's wallets: balance, held and available per currency */
+    /**
+     * The account's wallets: balance, held and available per currency; with as_of=<RFC 3339>, as they were at that instant (from the
+     * balance after each entry, over one snapshot; reading it needs the scope that reads money)
+     */
     get: operations['listWallets'];
     put?: never;
     post?: never;
@@ -264,7 +270,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The account's ledger history, newest first (cursor pagination) */
+    /**
+     * The account's ledger history, newest first (cursor pagination); metadata[<key>]=<value> keeps the entries whose transaction carries
+     * that metadata (one such filter)
+     */
     get: operations['listAccountTransactions'];
     put?: never;
     post?: never;
@@ -825,6 +834,331 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/accounts/{id}/freeze': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Freeze an account (compliance:write): money may come in, none may leave (409 account_frozen) */
+    post: operations['freezeAccount'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/unfreeze': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Unfreeze a frozen account (compliance:write) */
+    post: operations['unfreezeAccount'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/close': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Close an account (compliance:write): only at zero with nothing pending (409 invalid_state otherwise); then nothing changes it (409
+     * account_closed) and it stays readable
+     */
+    post: operations['closeAccount'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/kyc': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Set an account's KYC tier (0 unverified, 1 basic, 2 full), with the reason (compliance:write); recorded */
+    put: operations['setKycTier'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/limits': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An account's effective KYC limits (tier or override) and what it used of them this UTC day and hour */
+    get: operations['getAccountLimits'];
+    /** Override limits of one account (compliance:write): {<limit name>: value} sets, {<limit name>: null} gives it back to the tier */
+    put: operations['setAccountLimits'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/compliance-actions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Who changed the account's status, KYC tier or limits, when and why, newest first (compliance:write) */
+    get: operations['listComplianceActions'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/review-flags': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The AML review queue: refused velocity breaches, newest first (compliance:write or admin) */
+    get: operations['listReviewFlags'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/review-flags/{id}/resolution': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Resolve an AML review flag with a note of what was found (compliance:write or admin) */
+    put: operations['resolveReviewFlag'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/merchant-payments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Pay a merchant (the payer, or credits:write): one ledger transaction, payer -amount, merchant +(amount - fee), @revenue +fee; fee =
+     * round half up of amount x fee_bps / 10,000, at least fee_min, at most the amount
+     */
+    post: operations['createMerchantPayment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/merchant-payments/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A merchant payment (its payer, its merchant, or a service reading money) */
+    get: operations['getMerchantPayment'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/withdrawals': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cash out (the account owner, or credits:write): the amount moves to @payouts_pending at once (201 PENDING); the payout provider pays
+     * it and its signed callback settles it PAID, or FAILED with the money back in the wallet
+     */
+    post: operations['createWithdrawal'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/withdrawals/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A withdrawal with its payout callbacks and what is held for review */
+    get: operations['getWithdrawal'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/withdrawals': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The account's withdrawals, newest first (cursor pagination) */
+    get: operations['listAccountWithdrawals'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/payouts/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Payout provider callback, signed with Payout-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body"> (PAYOUT_WEBHOOK_SECRET); 200 for
+     * every validly signed body: duplicates, conflicts and malformed bodies are recorded
+     */
+    post: operations['receivePayoutEvent'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/payouts/events/{id}/review': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Settle a payout callback held for review (admin): {id} is its log_id; nothing moves, reconciliation stops reporting it */
+    put: operations['settlePayoutEventReview'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/statement': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * An account's statement in one currency over [from, to): opening balance, the entries (cursor pagination), closing balance and totals
+     * in and out, over one snapshot
+     */
+    get: operations['getAccountStatement'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/exports/transactions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every ledger entry of [from, to) with its transaction, streamed as CSV or JSON lines over one snapshot (admin); the range is at most
+     * EXPORT_RANGE_MAX_DAYS long
+     */
+    get: operations['exportTransactions'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/reports/large-transactions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Ledger transactions of at least `threshold` (minor units) in a currency over [from, to), newest first (admin, AML review) */
+    get: operations['largeTransactionsReport'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -851,6 +1185,9 @@ export interface components {
         | 'not_refundable'
         | 'price_changed'
         | 'currency_mismatch'
+        | 'limit_exceeded'
+        | 'account_frozen'
+        | 'account_closed'
         | 'rate_limited'
         | 'unavailable'
         | 'internal_error';
@@ -865,14 +1202,22 @@ export interface components {
       retry_after_seconds?: number;
       /** @description insufficient_funds: what the wallet has available */
       available?: number;
-      /** @description refund_exceeds_remaining: what is left to refund */
+      /** @description refund_exceeds_remaining: what is left to refund; limit_exceeded: what the limit still allows (0 when nothing) */
       remaining?: number;
       /** @description price_changed: the server's total */
       total?: number;
-      /** @description price_changed: the currency of total */
+      /** @description price_changed: the currency of total; limit_exceeded: the wallet the limit is on */
       currency?: string;
+      /** @description limit_exceeded: the name of the KYC limit (as in GET /v1/accounts/{id}/limits) */
+      limit?: string;
+      /** @description limit_exceeded: the value of that limit */
+      value?: number | boolean;
+      /** @description limit_exceeded: when a daily or hourly limit starts again (UTC); null for a limit per operation or balance */
+      resets_at?: string | null;
       /** @description The catalog item the problem is about */
       item_id?: string;
+      /** @description invalid_state on closing an account: why it cannot close yet */
+      reasons?: string[];
     };
     Health: {
       /** @constant */
@@ -920,8 +1265,17 @@ export interface components {
     Account: {
       id: string;
       /** @enum {string} */
-      kind: 'player' | 'system';
+      kind: 'player' | 'system' | 'merchant';
       home_region: string;
+      /** @enum {string} */
+      status: 'active' | 'frozen' | 'closed';
+      /** @enum {integer} */
+      kyc_tier: 0 | 1 | 2;
+      /** @description A merchant's fee plan; null for players */
+      fee_plan: {
+        fee_bps: number;
+        fee_min: number;
+      } | null;
       /**
        * Format: date-time
        * @description RFC 3339 UTC
@@ -931,8 +1285,13 @@ export interface components {
     };
     WalletPage: {
       data: components['schemas']['Wallet'][];
-      /** @description Pass as `cursor` for the next page; null on the last page */
-      next_cursor: string | null;
+      /** @constant */
+      next_cursor: unknown;
+      /**
+       * Format: date-time
+       * @description The instant the balances are of, when asked for
+       */
+      as_of?: string;
     };
     Transaction: {
       /** Format: uuid */
@@ -948,7 +1307,11 @@ export interface components {
         | 'order_refund'
         | 'topup'
         | 'topup_reversal'
-        | 'seller_purchase';
+        | 'seller_purchase'
+        | 'merchant_payment'
+        | 'withdrawal'
+        | 'payout'
+        | 'withdrawal_return';
       /** @description The account the transaction is about (the payer) */
       account_id: string;
       amount: number;
@@ -970,6 +1333,14 @@ export interface components {
       topup_id: string | null;
       /** Format: uuid */
       purchase_request_id: string | null;
+      /** Format: uuid */
+      withdrawal_id: string | null;
+      /** @description The merchant a merchant payment paid */
+      merchant_id: string | null;
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
+      };
       entries: {
         account_id: string;
         currency: string;
@@ -1000,7 +1371,11 @@ export interface components {
         | 'order_refund'
         | 'topup'
         | 'topup_reversal'
-        | 'seller_purchase';
+        | 'seller_purchase'
+        | 'merchant_payment'
+        | 'withdrawal'
+        | 'payout'
+        | 'withdrawal_return';
       /** @description Signed: negative left the account */
       amount: number;
       currency: string;
@@ -1021,6 +1396,13 @@ export interface components {
         topup_id?: string;
         /** Format: uuid */
         purchase_request_id?: string;
+        /** Format: uuid */
+        withdrawal_id?: string;
+        merchant_id?: string;
+      };
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
       };
       /**
        * Format: date-time
@@ -1050,6 +1432,10 @@ export interface components {
       reference: string | null;
       /** Format: uuid */
       capture_transaction_id: string | null;
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
+      };
       /**
        * Format: date-time
        * @description RFC 3339 UTC
@@ -1074,6 +1460,10 @@ export interface components {
       amount: number;
       currency: string;
       note: string | null;
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
+      };
       /** @constant */
       status: 'COMPLETED';
       /** Format: uuid */
@@ -1098,6 +1488,10 @@ export interface components {
         currency: string;
         amount: number;
       } | null;
+      /** @description The merchant it is sold for */
+      merchant_id: string | null;
+      /** @description The merchant's share of each sale, in basis points */
+      revenue_share_bps: number | null;
       /**
        * Format: date-time
        * @description RFC 3339 UTC
@@ -1139,6 +1533,12 @@ export interface components {
           currency: string;
           amount: number;
         } | null;
+        /** @description The merchant the item is sold for */
+        merchant_id: string | null;
+        /** @description The merchant's revenue share of the whole line (0 without a merchant) */
+        merchant_share: number;
+        /** @description Money refunded against the line (by lines, or its part of an amount) */
+        refunded_amount: number;
       }[];
       /**
        * Format: uuid
@@ -1167,6 +1567,10 @@ export interface components {
          */
         at: string;
       }[];
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
+      };
       /**
        * Format: date-time
        * @description RFC 3339 UTC
@@ -1315,6 +1719,10 @@ export interface components {
         payment_intent_id?: string | null;
         /** @description Stripe only: what Stripe.js confirms the PaymentIntent with; shown while the top-up is PENDING, null after */
         client_secret?: string | null;
+      };
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
       };
       /**
        * Format: date-time
@@ -1796,6 +2204,378 @@ export interface components {
       ok: boolean;
       mismatches: components['schemas']['Mismatch'][];
     };
+    AccountLimits: {
+      account_id: string;
+      kyc_tier: number;
+      /** @description False for merchants and where KYC limits are off */
+      limits_apply: boolean;
+      limited_currencies: string[];
+      limits: {
+        balance_max_minor: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        debit_max_minor: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        transfer_max_minor: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        withdrawal_max_minor: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        daily_debits_max_minor: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        daily_transfers_out_max_minor: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        daily_withdrawals_max_minor: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        transfers_out_per_hour_max: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+        withdrawals_allowed: {
+          value: number | boolean;
+          /** @enum {string} */
+          source: 'tier' | 'override';
+        };
+      };
+      usage: {
+        currency: string;
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        day_start: string;
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        day_resets_at: string;
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        hour_start: string;
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        hour_resets_at: string;
+        debits_today: number;
+        transfers_out_today: number;
+        withdrawals_today: number;
+        transfers_out_this_hour: number;
+        remaining: {
+          daily_debits_max_minor: number;
+          daily_transfers_out_max_minor: number;
+          daily_withdrawals_max_minor: number;
+          transfers_out_per_hour_max: number;
+          balance_max_minor: number;
+        };
+      }[];
+    };
+    ComplianceAction: {
+      /** Format: uuid */
+      id: string;
+      account_id: string;
+      /** @enum {string} */
+      action: 'freeze' | 'unfreeze' | 'close' | 'kyc_tier' | 'limits';
+      /** @description service:<id> or player:<id> of the token that asked */
+      actor: string;
+      reason: string | null;
+      /** @description What changed: {from, to}, or the limits set and cleared */
+      details: {
+        [key: string]: unknown;
+      };
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      created_at: string;
+    };
+    ComplianceActionPage: {
+      data: components['schemas']['ComplianceAction'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    ReviewFlag: {
+      /** Format: uuid */
+      id: string;
+      account_id: string;
+      currency: string;
+      /** @description The velocity limit that refused an operation */
+      limit: string;
+      limit_value: number;
+      /** @description Used in the window before the refused operation */
+      used: number;
+      /** @description What the refused operation asked for */
+      attempted: number;
+      /** @description The refused operation's transaction type */
+      operation: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      window_start: string;
+      /** @enum {string} */
+      status: 'open' | 'resolved';
+      resolution: string | null;
+      resolved_by: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      resolved_at: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      created_at: string;
+    };
+    ReviewFlagPage: {
+      data: components['schemas']['ReviewFlag'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    MerchantPayment: {
+      /** Format: uuid */
+      id: string;
+      from_account_id: string;
+      merchant_id: string | null;
+      amount: number;
+      /** @description round half up of amount x fee_bps / 10,000, at least fee_min, at most amount */
+      fee: number;
+      /** @description What the merchant received: amount - fee */
+      net_amount: number;
+      currency: string;
+      reference: string | null;
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
+      };
+      /** Format: uuid */
+      transaction_id: string;
+      /** @description The payer's balance after it: shown to the payer and to services */
+      balance_after: number | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      created_at: string;
+    };
+    PayoutEventReview: {
+      /** @description The provider's event id */
+      event_id: string;
+      /** @description Its key in the payout event log: what PUT /v1/payouts/events/{id}/review takes */
+      log_id: string;
+      outcome: string;
+      /** @description Why it is held for review */
+      reason: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      received_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      settled_at: string | null;
+      /** @description The operator's note once settled */
+      settlement: string | null;
+    };
+    Withdrawal: {
+      /** Format: uuid */
+      id: string;
+      account_id: string;
+      amount: number;
+      currency: string;
+      destination: {
+        type: string;
+        reference: string;
+      };
+      /** @enum {string} */
+      status: 'PENDING' | 'PAID' | 'FAILED';
+      /** @description The provider's payout, once it accepted the payout call or a callback named it */
+      payout_id: string | null;
+      /** @description What the provider said of the payout when it accepted it */
+      provider_status: string | null;
+      failure_reason: string | null;
+      /**
+       * Format: uuid
+       * @description The ledger transaction that moved the money to @payouts_pending
+       */
+      debit_transaction_id: string;
+      /**
+       * Format: uuid
+       * @description To @payouts (PAID) or back to the wallet (FAILED)
+       */
+      settlement_transaction_id: string | null;
+      status_history: {
+        /** @enum {string} */
+        status: 'PENDING' | 'PAID' | 'FAILED';
+        reason: string | null;
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        at: string;
+      }[];
+      /** @description PENDING for longer than WITHDRAWAL_PENDING_TIMEOUT_SECONDS */
+      needs_reconciliation: boolean;
+      /** @description What the client attached to the object, as sent */
+      metadata: {
+        [key: string]: string;
+      };
+      events: {
+        id: string;
+        log_id: string;
+        type: string;
+        outcome: string;
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        received_at: string;
+      }[];
+      /** @description Callbacks that could not be applied */
+      review: components['schemas']['PayoutEventReview'][];
+      /** @description The latest reason nobody has settled yet */
+      review_reason: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      created_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      updated_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      settled_at: string | null;
+    };
+    WithdrawalPage: {
+      data: components['schemas']['Withdrawal'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    PayoutEventReceipt: {
+      /** @constant */
+      received: true;
+      /** @enum {string} */
+      outcome:
+        | 'paid'
+        | 'failed'
+        | 'already_paid'
+        | 'already_failed'
+        | 'contradiction'
+        | 'amount_mismatch'
+        | 'payout_mismatch'
+        | 'duplicate'
+        | 'conflict'
+        | 'malformed'
+        | 'unknown_withdrawal';
+    };
+    Statement: {
+      account_id: string;
+      currency: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      from: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      to: string;
+      /** @description The balance after the last entry before `from` */
+      opening_balance: number;
+      /** @description The balance after the last entry before `to` */
+      closing_balance: number;
+      /** @description Of every entry of the range, not only this page */
+      totals: {
+        /** @description Sum of the entries in */
+        credits: number;
+        /** @description Sum of the entries out (negative) */
+        debits: number;
+        entries: number;
+      };
+      data: {
+        /** Format: uuid */
+        id: string;
+        /** Format: uuid */
+        transaction_id: string;
+        /** @enum {string} */
+        type:
+          | 'credit'
+          | 'debit'
+          | 'refund'
+          | 'transfer'
+          | 'hold_capture'
+          | 'purchase'
+          | 'order_refund'
+          | 'topup'
+          | 'topup_reversal'
+          | 'seller_purchase'
+          | 'merchant_payment'
+          | 'withdrawal'
+          | 'payout'
+          | 'withdrawal_return';
+        amount: number;
+        balance_after: number;
+        reason: string | null;
+        reference: string | null;
+        /** @description What the client attached to the object, as sent */
+        metadata: {
+          [key: string]: string;
+        };
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        created_at: string;
+      }[];
+      next_cursor: string | null;
+    };
+    LargeTransactionsPage: {
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      from: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      to: string;
+      currency: string;
+      threshold: number;
+      data: components['schemas']['Transaction'][];
+      next_cursor: string | null;
+    };
   };
   responses: {
     /** @description No such path */
@@ -2261,6 +3041,10 @@ export interface operations {
           currency?: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
           /** @enum {string} */
           home_region?: 'eu-west' | 'us-east' | 'ap-south';
+          /** @enum {string} */
+          kind?: 'player' | 'merchant';
+          fee_bps?: number;
+          fee_min?: number;
         };
       };
     };
@@ -2375,7 +3159,13 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'refund_exceeds_remaining' | 'not_refundable' | 'price_changed' | 'currency_mismatch' | 'idempotency_key_reused';
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
           };
         };
       };
@@ -2548,7 +3338,9 @@ export interface operations {
   };
   listWallets: {
     parameters: {
-      query?: never;
+      query?: {
+        as_of?: string;
+      };
       header?: {
         /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
         'X-Request-Id'?: components['parameters']['X-Request-Id'];
@@ -2571,7 +3363,7 @@ export interface operations {
           'application/json': components['schemas']['WalletPage'];
         };
       };
-      /** @description The request is not valid */
+      /** @description Invalid query */
       400: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -2695,6 +3487,7 @@ export interface operations {
           currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
           reason: string;
           reference?: string;
+          metadata?: Record<string, never>;
         };
       };
     };
@@ -2779,7 +3572,7 @@ export interface operations {
           };
         };
       };
-      /** @description Insufficient funds, or the wallet cannot receive this amount */
+      /** @description Insufficient funds, the wallet cannot receive this amount, or the account is frozen or closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -2792,7 +3585,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'insufficient_funds' | 'invalid_state' | 'idempotency_key_in_flight';
+            code?: 'insufficient_funds' | 'invalid_state' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -2813,7 +3606,10 @@ export interface operations {
           };
         };
       };
-      /** @description No wallet in this currency, or Idempotency-Key reused */
+      /**
+       * @description No wallet in this currency, a KYC limit (limit_exceeded: limit, value, remaining, resets_at), or Idempotency-Key
+       * reused
+       */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -2826,7 +3622,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'currency_mismatch' | 'idempotency_key_reused';
+            code?: 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -2892,6 +3688,7 @@ export interface operations {
           currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
           reason: string;
           reference?: string;
+          metadata?: Record<string, never>;
         };
       };
     };
@@ -2976,7 +3773,7 @@ export interface operations {
           };
         };
       };
-      /** @description Insufficient funds, or the wallet cannot receive this amount */
+      /** @description Insufficient funds, the wallet cannot receive this amount, or the account is frozen or closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -2989,7 +3786,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'insufficient_funds' | 'invalid_state' | 'idempotency_key_in_flight';
+            code?: 'insufficient_funds' | 'invalid_state' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -3010,7 +3807,10 @@ export interface operations {
           };
         };
       };
-      /** @description No wallet in this currency, or Idempotency-Key reused */
+      /**
+       * @description No wallet in this currency, a KYC limit (limit_exceeded: limit, value, remaining, resets_at), or Idempotency-Key
+       * reused
+       */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -3023,7 +3823,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'currency_mismatch' | 'idempotency_key_reused';
+            code?: 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -3170,7 +3970,7 @@ export interface operations {
           };
         };
       };
-      /** @description Not a refundable transaction, or the wallet cannot receive this amount */
+      /** @description Not a refundable transaction, the wallet cannot receive this amount, or the account is closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -3183,7 +3983,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -3540,6 +4340,7 @@ export interface operations {
           currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
           expires_in_seconds: number;
           reference?: string;
+          metadata?: Record<string, never>;
         };
       };
     };
@@ -3624,7 +4425,7 @@ export interface operations {
           };
         };
       };
-      /** @description Insufficient funds */
+      /** @description Insufficient funds, or the account is frozen or closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -3637,7 +4438,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'insufficient_funds' | 'idempotency_key_in_flight';
+            code?: 'insufficient_funds' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -3658,7 +4459,7 @@ export interface operations {
           };
         };
       };
-      /** @description No wallet in this currency, or Idempotency-Key reused */
+      /** @description No wallet in this currency, a KYC limit on what the account may spend, or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -3671,7 +4472,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'currency_mismatch' | 'idempotency_key_reused';
+            code?: 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -3944,7 +4745,7 @@ export interface operations {
           };
         };
       };
-      /** @description The hold is not ACTIVE, or it belongs to an order or a purchase request */
+      /** @description The hold is not ACTIVE or belongs to an order or a purchase request, or the account is frozen (capture) or closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -3957,7 +4758,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -3978,7 +4779,7 @@ export interface operations {
           };
         };
       };
-      /** @description Idempotency-Key reused */
+      /** @description A KYC limit (capture), or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -3991,7 +4792,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'idempotency_key_reused';
+            code?: 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -4135,7 +4936,7 @@ export interface operations {
           };
         };
       };
-      /** @description The hold is not ACTIVE, or it belongs to an order or a purchase request */
+      /** @description The hold is not ACTIVE or belongs to an order or a purchase request, or the account is frozen (capture) or closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -4148,7 +4949,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -4169,7 +4970,7 @@ export interface operations {
           };
         };
       };
-      /** @description Idempotency-Key reused */
+      /** @description A KYC limit (capture), or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -4182,7 +4983,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'idempotency_key_reused';
+            code?: 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -4247,6 +5048,7 @@ export interface operations {
           /** @enum {string} */
           currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
           note?: string;
+          metadata?: Record<string, never>;
         };
       };
     };
@@ -4331,7 +5133,10 @@ export interface operations {
           };
         };
       };
-      /** @description Insufficient funds, or the recipient cannot receive this amount */
+      /**
+       * @description Insufficient funds, the recipient cannot receive this amount, the sender is frozen or closed, or the recipient is
+       * closed
+       */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -4344,7 +5149,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'insufficient_funds' | 'invalid_state' | 'idempotency_key_in_flight';
+            code?: 'insufficient_funds' | 'invalid_state' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -4365,7 +5170,7 @@ export interface operations {
           };
         };
       };
-      /** @description The recipient cannot receive this currency, or Idempotency-Key reused */
+      /** @description The recipient cannot receive this currency, a KYC limit of the sender's, or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -4378,7 +5183,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'currency_mismatch' | 'idempotency_key_reused';
+            code?: 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -4720,6 +5525,8 @@ export interface operations {
             currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
             amount: number;
           } | null;
+          merchant_id?: string | null;
+          revenue_share_bps?: number | null;
         };
       };
     };
@@ -4871,6 +5678,7 @@ export interface operations {
           expected_total?: number;
           /** @enum {string} */
           mode?: 'immediate' | 'two_step';
+          metadata?: Record<string, never>;
         };
       };
     };
@@ -4955,7 +5763,9 @@ export interface operations {
           };
         };
       };
-      /** @description Invalid state, insufficient funds, or the wallet cannot receive what the order grants */
+      /**
+       * @description Invalid state, insufficient funds, the wallet cannot receive what the order grants, or the account is frozen or closed
+       */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -4968,7 +5778,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'insufficient_funds' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'insufficient_funds' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -4989,7 +5799,7 @@ export interface operations {
           };
         };
       };
-      /** @description Price changed, no wallet in this currency, or Idempotency-Key reused */
+      /** @description Price changed, no wallet in this currency, a KYC limit, or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -5002,7 +5812,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'price_changed' | 'currency_mismatch' | 'idempotency_key_reused';
+            code?: 'price_changed' | 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -5273,7 +6083,9 @@ export interface operations {
           };
         };
       };
-      /** @description Invalid state, insufficient funds, or the wallet cannot receive what the order grants */
+      /**
+       * @description Invalid state, insufficient funds, the wallet cannot receive what the order grants, or the account is frozen or closed
+       */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -5286,7 +6098,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'insufficient_funds' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'insufficient_funds' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -5307,7 +6119,7 @@ export interface operations {
           };
         };
       };
-      /** @description Idempotency-Key reused */
+      /** @description A KYC limit (completing a two-step order), or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -5320,7 +6132,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'idempotency_key_reused';
+            code?: 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -5464,7 +6276,9 @@ export interface operations {
           };
         };
       };
-      /** @description Invalid state, insufficient funds, or the wallet cannot receive what the order grants */
+      /**
+       * @description Invalid state, insufficient funds, the wallet cannot receive what the order grants, or the account is frozen or closed
+       */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -5477,7 +6291,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'insufficient_funds' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'insufficient_funds' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -5498,7 +6312,7 @@ export interface operations {
           };
         };
       };
-      /** @description Idempotency-Key reused */
+      /** @description A KYC limit (completing a two-step order), or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -5511,7 +6325,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'idempotency_key_reused';
+            code?: 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -5663,7 +6477,10 @@ export interface operations {
           };
         };
       };
-      /** @description The order is not refundable in its state, or the granted game currency was spent */
+      /**
+       * @description The order is not refundable in its state, the granted game currency was spent, a merchant cannot return its share, or
+       * the account is closed
+       */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -5676,7 +6493,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'insufficient_funds' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'insufficient_funds' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -6034,6 +6851,7 @@ export interface operations {
           amount: number;
           /** @enum {string} */
           currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
+          metadata?: Record<string, never>;
         };
       };
     };
@@ -6118,7 +6936,7 @@ export interface operations {
           };
         };
       };
-      /** @description A request with this Idempotency-Key is still running */
+      /** @description The account is closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -6131,7 +6949,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'idempotency_key_in_flight';
+            code?: 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -6152,7 +6970,7 @@ export interface operations {
           };
         };
       };
-      /** @description Idempotency-Key reused */
+      /** @description The KYC tier's maximum balance, or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -6165,7 +6983,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'idempotency_key_reused';
+            code?: 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -7088,7 +7906,7 @@ export interface operations {
           };
         };
       };
-      /** @description Insufficient funds */
+      /** @description Insufficient funds, or the account is frozen or closed */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -7101,7 +7919,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'insufficient_funds' | 'idempotency_key_in_flight';
+            code?: 'insufficient_funds' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
           };
         };
       };
@@ -7122,7 +7940,7 @@ export interface operations {
           };
         };
       };
-      /** @description No wallet in this currency, or Idempotency-Key reused */
+      /** @description No wallet in this currency, a KYC limit on what the account may spend, or Idempotency-Key reused */
       422: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -7135,7 +7953,7 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'currency_mismatch' | 'idempotency_key_reused';
+            code?: 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
           };
         };
       };
@@ -7680,7 +8498,13 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'already_exists' | 'insufficient_funds' | 'invalid_state' | 'idempotency_key_in_flight';
+            code?:
+              | 'already_exists'
+              | 'insufficient_funds'
+              | 'invalid_state'
+              | 'account_frozen'
+              | 'account_closed'
+              | 'idempotency_key_in_flight';
           };
         };
       };
@@ -7714,7 +8538,13 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'refund_exceeds_remaining' | 'not_refundable' | 'price_changed' | 'currency_mismatch' | 'idempotency_key_reused';
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
           };
         };
       };
@@ -7998,7 +8828,13 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'already_exists' | 'insufficient_funds' | 'invalid_state' | 'idempotency_key_in_flight';
+            code?:
+              | 'already_exists'
+              | 'insufficient_funds'
+              | 'invalid_state'
+              | 'account_frozen'
+              | 'account_closed'
+              | 'idempotency_key_in_flight';
           };
         };
       };
@@ -8032,7 +8868,13 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'refund_exceeds_remaining' | 'not_refundable' | 'price_changed' | 'currency_mismatch' | 'idempotency_key_reused';
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
           };
         };
       };
@@ -8644,7 +9486,13 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'already_exists' | 'insufficient_funds' | 'invalid_state' | 'idempotency_key_in_flight';
+            code?:
+              | 'already_exists'
+              | 'insufficient_funds'
+              | 'invalid_state'
+              | 'account_frozen'
+              | 'account_closed'
+              | 'idempotency_key_in_flight';
           };
         };
       };
@@ -8678,7 +9526,13 @@ export interface operations {
             /** @constant */
             status?: 422;
             /** @enum {unknown} */
-            code?: 'refund_exceeds_remaining' | 'not_refundable' | 'price_changed' | 'currency_mismatch' | 'idempotency_key_reused';
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
           };
         };
       };
@@ -8979,6 +9833,2866 @@ export interface operations {
       };
     };
   };
+  freezeAccount: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The account with its new status */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Account'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires compliance:write */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Not in a status this applies to */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'invalid_state' | 'account_closed' | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Idempotency-Key reused */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  unfreezeAccount: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          reason?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The account with its new status */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Account'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires compliance:write */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Not in a status this applies to */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'invalid_state' | 'account_closed' | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Idempotency-Key reused */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  closeAccount: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          reason?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The account with its new status */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Account'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires compliance:write */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Not at zero, something pending, or closed already */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'invalid_state' | 'account_closed' | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Idempotency-Key reused */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  setKycTier: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @enum {integer} */
+          tier: 0 | 1 | 2;
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The account */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Account'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Closed */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'account_closed';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  getAccountLimits: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The limits */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountLimits'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  setAccountLimits: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          balance_max_minor?: number | null;
+          debit_max_minor?: number | null;
+          transfer_max_minor?: number | null;
+          withdrawal_max_minor?: number | null;
+          daily_debits_max_minor?: number | null;
+          daily_transfers_out_max_minor?: number | null;
+          daily_withdrawals_max_minor?: number | null;
+          transfers_out_per_hour_max?: number | null;
+          withdrawals_allowed?: boolean | null;
+        };
+      };
+    };
+    responses: {
+      /** @description The limits */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountLimits'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Closed */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'account_closed';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listComplianceActions: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of actions */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ComplianceActionPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listReviewFlags: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+        status?: 'open' | 'resolved';
+        account_id?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of flags */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReviewFlagPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  resolveReviewFlag: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          resolution: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The resolved flag */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReviewFlag'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such flag */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  createMerchantPayment: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          from_account_id: string;
+          merchant_id: string;
+          amount: number;
+          /** @enum {string} */
+          currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
+          reference?: string;
+          metadata?: Record<string, never>;
+        };
+      };
+    };
+    responses: {
+      /** @description The merchant payment */
+      201: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MerchantPayment'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such payer or merchant */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Insufficient funds, the payer frozen or closed, or a merchant that cannot receive this */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'insufficient_funds' | 'invalid_state' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description The merchant takes no payment in this currency, a KYC limit, or Idempotency-Key reused */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?: 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  getMerchantPayment: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The merchant payment */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MerchantPayment'];
+        };
+      };
+      /** @description Malformed id */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  createWithdrawal: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          account_id: string;
+          amount: number;
+          /** @enum {string} */
+          currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
+          destination: {
+            type: string;
+            reference: string;
+          };
+          metadata?: Record<string, never>;
+        };
+      };
+    };
+    responses: {
+      /** @description The PENDING withdrawal */
+      201: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Withdrawal'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Insufficient funds, or the account is frozen or closed */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'insufficient_funds' | 'account_frozen' | 'account_closed' | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /**
+       * @description No wallet in this currency, a KYC limit (withdrawals_allowed, withdrawal_max_minor, daily_withdrawals_max_minor), or
+       * Idempotency-Key reused
+       */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?: 'currency_mismatch' | 'limit_exceeded' | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  getWithdrawal: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The withdrawal */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Withdrawal'];
+        };
+      };
+      /** @description Malformed id */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listAccountWithdrawals: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of withdrawals */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WithdrawalPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  receivePayoutEvent: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description { received, outcome } */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayoutEventReceipt'];
+        };
+      };
+      /** @description The request is not valid */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Bad, stale or missing signature */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Body over the size limit */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  settlePayoutEventReview: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          settlement: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The settled review item */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PayoutEventReview'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such event */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description The event is not held for review */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'invalid_state';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  getAccountStatement: {
+    parameters: {
+      query: {
+        limit?: number;
+        cursor?: string;
+        currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
+        from: string;
+        to: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A statement page */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Statement'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  exportTransactions: {
+    parameters: {
+      query: {
+        from: string;
+        to: string;
+        format?: 'csv' | 'jsonl';
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The export (text/csv or application/x-ndjson) */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/csv': string;
+          'application/x-ndjson': string;
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Too many exports streaming in this pod */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  largeTransactionsReport: {
+    parameters: {
+      query: {
+        limit?: number;
+        cursor?: string;
+        from: string;
+        to: string;
+        currency: 'EUR' | 'USD' | 'GBP' | 'GEMS' | 'COINS';
+        threshold: number;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of transactions */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LargeTransactionsPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
 }
 
 /** "METHOD /path" of every operation that takes an Idempotency-Key (the client keys and retries them). */
@@ -9000,4 +12714,9 @@ export const IDEMPOTENT_OPERATIONS: readonly string[] = [
   'POST /v1/events/{id}/redeliver',
   'POST /v1/webhook-endpoints',
   'POST /v1/webhook-endpoints/{id}/rotate-secret',
+  'POST /v1/accounts/{id}/freeze',
+  'POST /v1/accounts/{id}/unfreeze',
+  'POST /v1/accounts/{id}/close',
+  'POST /v1/merchant-payments',
+  'POST /v1/withdrawals',
 ];

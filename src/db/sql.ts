@@ -109,3 +109,11 @@ export function timestamp(value: string | Date): string {
   if (Number.isNaN(parsed.getTime())) throw new InvariantViolation(`unparseable timestamp ${value}`);
   return parsed.toISOString();
 }
+
+export function optionalInt8(value: unknown): number | null {
+  return value === null || value === undefined ? null : int8(value as string);
+}
+
+export function optionalTimestamp(value: unknown): string | null {
+  return value === null || value === undefined ? null : timestamp(value as string);
+}

@@ -15,6 +15,9 @@ export const ERROR_CODES = [
   'not_refundable',
   'price_changed',
   'currency_mismatch',
+  'limit_exceeded',
+  'account_frozen',
+  'account_closed',
   'rate_limited',
   'unavailable',
 ] as const;

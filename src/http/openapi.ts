@@ -44,6 +44,20 @@ const RESPONSE_HEADERS = {
   Allow: { description: 'The methods this path serves', required: true, schema: { type: 'string' } },
 };
 
+/**
+ * joi-to-json writes an object's `.pattern(/re/, value)` both as `patternProperties` (right) and
+ * as a property literally named "/re/" (wrong: no key is named so); this drops the latter.
+ */
+function dropPatternKeys(json: unknown): void {
+  if (typeof json !== 'object' || json === null) return;
+  const node = json as JsonObject;
+  const properties = node['properties'] as JsonObject | undefined;
+  if (node['patternProperties'] && properties) {
+    for (const key of Object.keys(properties)) if (key.startsWith('/') && key.lastIndexOf('/') > 0) delete properties[key];
+  }
+  for (const value of Object.values(node)) dropPatternKeys(value);
+}
+
 /** Joi -> JSON Schema 2020-12. A schema with an id (`viewSchema`) becomes one shared component, referenced where used. */
 class SchemaComponents {
   readonly schemas: Record<string, JsonObject> = {};
@@ -54,6 +68,7 @@ class SchemaComponents {
       {},
       {
         set: (target, name, definition: JsonObject) => {
+          dropPatternKeys(definition);
           this.add(String(name), definition);
           target[String(name)] = definition;
           return true;
@@ -62,6 +77,7 @@ class SchemaComponents {
     );
     const converted = joiToJson(schema as never, 'open-api-3.1', found) as JsonObject;
     delete converted['schemas'];
+    dropPatternKeys(converted);
     return converted;
   }
 
@@ -86,7 +102,7 @@ function implicitErrors(spec: RouteSpec): Array<[number, ErrorCode]> {
   const errors: Array<[number, ErrorCode]> = [[400, 'validation_error']]; // the text rule on every path and query
   if (spec.method !== 'get') errors.push([413, 'validation_error']);
   // A bad Stripe-Signature is 400, as Stripe expects.
-  if (spec.auth === 'bearer' || spec.auth === 'psp_signature') errors.push([401, 'unauthenticated']);
+  if (spec.auth !== 'public' && spec.auth !== 'stripe_signature') errors.push([401, 'unauthenticated']);
   if (spec.auth === 'bearer') errors.push([429, 'rate_limited']);
   if (spec.idempotent) errors.push([400, 'idempotency_key_required'], [409, 'idempotency_key_in_flight'], [422, 'idempotency_key_reused']);
   // Every database failure, on every route that reads or writes it (an idempotent one: retry with the same key).
@@ -131,11 +147,12 @@ function problemResponse(
 }
 
 function bodyResponse(spec: RouteSpec, doc: ResponseDoc, headers: readonly string[], components: SchemaComponents) {
-  const content_type = doc.schema ? JSON_TYPE : (spec.response_content_type ?? JSON_TYPE);
+  const content_types = doc.schema ? [JSON_TYPE] : [spec.response_content_type ?? JSON_TYPE].flat();
   const body = doc.schema ?? spec.response_schema;
   // A JSON answer without a schema documents nothing: test/api/openapi.test.ts refuses it.
-  const schema = content_type !== JSON_TYPE ? { type: 'string' } : body ? components.convert(body) : {};
-  return { description: doc.description, headers: headerRefs(headers, doc.headers), content: { [content_type]: { schema } } };
+  const schemaOf = (content_type: string) => (content_type !== JSON_TYPE ? { type: 'string' } : body ? components.convert(body) : {});
+  const content = Object.fromEntries(content_types.map((content_type) => [content_type, { schema: schemaOf(content_type) }]));
+  return { description: doc.description, headers: headerRefs(headers, doc.headers), content };
 }
 
 function responses(spec: RouteSpec, components: SchemaComponents) {
@@ -208,6 +225,12 @@ export function buildOpenApi(routes: readonly RouteSpec[], server_url?: string) 
           in: 'header',
           name: 'Psp-Signature',
           description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with PSP_WEBHOOK_SECRET',
+        },
+        payout_signature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Payout-Signature',
+          description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with PAYOUT_WEBHOOK_SECRET',
         },
         stripe_signature: {
           type: 'apiKey',

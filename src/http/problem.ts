@@ -17,6 +17,9 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   not_refundable: 422,
   price_changed: 422,
   currency_mismatch: 422,
+  limit_exceeded: 422,
+  account_frozen: 409,
+  account_closed: 409,
   rate_limited: 429,
   unavailable: 503,
 };
@@ -36,6 +39,9 @@ export const TITLE_BY_CODE: Record<ErrorCode, string> = {
   not_refundable: 'Not refundable',
   price_changed: 'The price has changed',
   currency_mismatch: 'Currency mismatch',
+  limit_exceeded: 'A KYC limit refuses this operation',
+  account_frozen: 'The account is frozen',
+  account_closed: 'The account is closed',
   rate_limited: 'Too many requests',
   unavailable: 'Service temporarily unavailable',
 };
@@ -66,10 +72,20 @@ export const problemSchema = Joi.object({
     .description('validation_error: what is wrong where (path "" is the whole input)'),
   retry_after_seconds: Joi.number().integer().optional().description('rate_limited'),
   available: Joi.number().integer().optional().description('insufficient_funds: what the wallet has available'),
-  remaining: Joi.number().integer().optional().description('refund_exceeds_remaining: what is left to refund'),
+  remaining: Joi.number()
+    .integer()
+    .optional()
+    .description('refund_exceeds_remaining: what is left to refund; limit_exceeded: what the limit still allows (0 when nothing)'),
   total: Joi.number().integer().optional().description("price_changed: the server's total"),
-  currency: Joi.string().optional().description('price_changed: the currency of total'),
+  currency: Joi.string().optional().description('price_changed: the currency of total; limit_exceeded: the wallet the limit is on'),
+  limit: Joi.string().optional().description('limit_exceeded: the name of the KYC limit (as in GET /v1/accounts/{id}/limits)'),
+  value: Joi.alternatives(Joi.number().integer(), Joi.boolean()).optional().description('limit_exceeded: the value of that limit'),
+  resets_at: Joi.string()
+    .allow(null)
+    .optional()
+    .description('limit_exceeded: when a daily or hourly limit starts again (UTC); null for a limit per operation or balance'),
   item_id: Joi.string().optional().description('The catalog item the problem is about'),
+  reasons: Joi.array().items(Joi.string()).optional().description('invalid_state on closing an account: why it cannot close yet'),
 })
   .prefs({ presence: 'required' })
   .id('Problem');

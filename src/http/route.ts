@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type Joi from 'joi';
+import Joi from 'joi';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestIdempotency } from '../batch/operation.js';
@@ -9,7 +9,10 @@ import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { uuidParams } from './routes/schemas.js';
 
-export type Auth = 'public' | 'bearer' | 'psp_signature' | 'stripe_signature';
+export type Auth = 'public' | 'bearer' | 'psp_signature' | 'stripe_signature' | 'payout_signature';
+
+/** Partner callbacks signed over their exact bytes: their body is read raw. */
+const SIGNED_CALLBACKS: ReadonlySet<Auth> = new Set<Auth>(['psp_signature', 'stripe_signature', 'payout_signature']);
 
 export interface RouteInput<P, Q, B> {
   params: P;
@@ -60,8 +63,8 @@ export interface RouteSpec<P = any, Q = any, B = any> {
   responses: Record<number, string | ResponseDoc>;
   /** The body of every success status (views export theirs: e.g. transactionViewSchema). */
   response_schema?: Joi.Schema;
-  /** Media type of the success answers when they are not JSON (their body is then text). */
-  response_content_type?: string;
+  /** Media type of the success answers when they are not JSON (their body is then text); several when a query picks it. */
+  response_content_type?: string | readonly string[];
   /** False for routes that answer without the database: they never answer 503 `unavailable`. */
   needs_database?: false;
   handler: (ctx: AppContext, input: RouteInput<P, Q, B>) => Promise<RouteResult>;
@@ -146,7 +149,7 @@ function toRouterPath(path: string): string {
  */
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
-    const body_mode = spec.auth === 'psp_signature' || spec.auth === 'stripe_signature' ? 'raw' : 'json';
+    const body_mode = SIGNED_CALLBACKS.has(spec.auth) ? 'raw' : 'json';
     // Options compiled into the schemas once: given to validate(), Joi merges them on every call.
     const schemas = {
       params: spec.params?.prefs(TEXT_OPTIONS),
@@ -180,4 +183,74 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       for (const [name, value] of Object.entries(result.headers ?? {})) context.set(name, value);
     });
   }
+}
+
+type Deps = AppContext['state']['deps'];
+
+/**
+ * A payment partner's signed callback (PSP events, payout events): the route hands the raw body
+ * and the signature header to `receive`, which verifies it over the exact bytes; every validly
+ * signed body answers 200, whatever it says.
+ */
+export function signedCallbackRoute(spec: {
+  operation_id: string;
+  path: string;
+  summary: string;
+  tag: string;
+  auth: 'psp_signature' | 'payout_signature';
+  signature_header: string;
+  receive: (deps: Deps, raw_body: string, signature: string) => Promise<unknown>;
+  response_schema: Joi.Schema;
+}): RouteSpec {
+  return defineRoute({
+    operation_id: spec.operation_id,
+    method: 'post',
+    path: spec.path,
+    summary: spec.summary,
+    tag: spec.tag,
+    auth: spec.auth,
+    responses: { 200: '{ received, outcome }', 401: 'Bad, stale or missing signature', 413: 'Body over the size limit' },
+    response_schema: spec.response_schema,
+    handler: async (ctx) => ({
+      status: 200,
+      body: await spec.receive(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get(spec.signature_header)),
+    }),
+  });
+}
+
+/**
+ * Settling a partner's event held for review (admin): {id} is its log_id, the note says what was
+ * done. Nothing moves; reconciliation stops reporting it.
+ */
+export function reviewSettlementRoute(spec: {
+  operation_id: string;
+  path: string;
+  summary: string;
+  tag: string;
+  settle: (deps: Deps, actor: Actor, log_id: string, settlement: string) => Promise<unknown>;
+  response_schema: Joi.Schema;
+}): RouteSpec {
+  return defineRoute({
+    operation_id: spec.operation_id,
+    method: 'put',
+    path: spec.path,
+    summary: spec.summary,
+    tag: spec.tag,
+    auth: 'bearer',
+    params: Joi.object({ id: Joi.string().min(1).max(300).required() }),
+    body: Joi.object({ settlement: Joi.string().min(1).max(1000).required() }),
+    responses: {
+      200: 'The settled review item',
+      400: 'Invalid request',
+      401: 'Unauthenticated',
+      403: 'Forbidden',
+      404: 'No such event',
+      409: { description: 'The event is not held for review', codes: ['invalid_state'] },
+    },
+    response_schema: spec.response_schema,
+    handler: async (ctx, { actor, params, body }) => ({
+      status: 200,
+      body: await spec.settle(ctx.state.deps, actor, params.id as string, body.settlement as string),
+    }),
+  });
 }

@@ -14,6 +14,9 @@ export const REMEMBERED_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'not_refundable',
   'price_changed',
   'currency_mismatch',
+  'limit_exceeded',
+  'account_frozen',
+  'account_closed',
   'validation_error',
   'forbidden',
 ]);

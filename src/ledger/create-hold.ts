@@ -3,6 +3,7 @@ import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
 import { insertHold } from './holds.js';
+import type { Metadata } from './ledger-records.js';
 import { holdView } from './views.js';
 
 export interface CreateHoldInput {
@@ -11,6 +12,7 @@ export interface CreateHoldInput {
   currency: string;
   expires_in_seconds: number;
   reference?: string;
+  metadata?: Metadata;
 }
 
 /** Authorizes an amount on a player's wallet; capture sends it to @revenue, void or expiry releases it. */
@@ -28,15 +30,20 @@ export async function createHold(
       needs: { accounts: [input.account_id] },
       decide: (unit) =>
         holdView(
-          insertHold(unit, {
-            owner: 'api',
-            account_id: input.account_id,
-            currency: input.currency,
-            amount_minor: input.amount,
-            expires_in_seconds: input.expires_in_seconds,
-            destination_account_id: '@revenue',
-            reference: input.reference ?? null,
-          }),
+          insertHold(
+            unit,
+            {
+              owner: 'api',
+              account_id: input.account_id,
+              currency: input.currency,
+              amount_minor: input.amount,
+              expires_in_seconds: input.expires_in_seconds,
+              destination_account_id: '@revenue',
+              reference: input.reference ?? null,
+              metadata: input.metadata,
+            },
+            deps.config.limits,
+          ),
         ),
     },
     idempotency,

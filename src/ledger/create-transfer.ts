@@ -3,7 +3,7 @@ import type { Actor } from '../auth/tokens.js';
 import { DomainError } from '../domain/errors.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
-import { walletKey } from './ledger-records.js';
+import { walletKey, type Metadata } from './ledger-records.js';
 import { postMovement } from './post-movement.js';
 import { requireAccount } from './posting.js';
 import { assertRecipientCanReceive } from './transfer-rules.js';
@@ -15,6 +15,7 @@ export interface TransferInput {
   amount: number;
   currency: string;
   note?: string;
+  metadata?: Metadata;
 }
 
 /**

@@ -2,6 +2,7 @@ import { requireScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
+import type { Metadata } from './ledger-records.js';
 import { postMovement } from './post-movement.js';
 import { transactionView } from './views.js';
 
@@ -11,6 +12,7 @@ export interface CreditInput {
   currency: string;
   reason: string;
   reference?: string;
+  metadata?: Metadata;
 }
 
 /** A service grants credits to a player (from @bonus); the wallet is opened if missing. */

@@ -2,6 +2,7 @@ import { requireAccountAccess } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { AppDeps } from '../platform/deps.js';
+import type { Metadata } from './ledger-records.js';
 import { postMovement } from './post-movement.js';
 import { transactionView } from './views.js';
 
@@ -11,6 +12,7 @@ export interface DebitInput {
   currency: string;
   reason: string;
   reference?: string;
+  metadata?: Metadata;
 }
 
 /** A player spends from their own wallet, or a service (credits:write) spends for them; the money goes to @revenue. */

@@ -5,7 +5,7 @@ import { emitEvent } from '../events/emit.js';
 import type { HoldOwner, HoldRecord } from './ledger-records.js';
 import { holdFunds, postTransaction, releaseFunds, requireAccount, type LedgerLimits, type PostedTransaction } from './posting.js';
 import { movement } from './postings.js';
-import type { TransactionReferences } from './ledger-records.js';
+import type { Metadata, TransactionReferences } from './ledger-records.js';
 import { holdView } from './views.js';
 
 export interface NewHold {
@@ -18,12 +18,13 @@ export interface NewHold {
   reference: string | null;
   /** Server-made id, when the caller must know it before the hold exists (an order references its hold). */
   id?: string;
+  metadata?: Metadata;
 }
 
-/** Authorizes: moves available money into `held` and records an ACTIVE hold. */
-export function insertHold(unit: Unit, hold: NewHold): HoldRecord {
+/** Authorizes: moves available money into `held` and records an ACTIVE hold (an active account, within its KYC limits). */
+export function insertHold(unit: Unit, hold: NewHold, limits: LedgerLimits): HoldRecord {
   const account = requireAccount(unit, hold.account_id);
-  holdFunds(unit, hold.account_id, hold.currency, hold.amount_minor);
+  holdFunds(unit, hold.account_id, hold.currency, hold.amount_minor, limits.kyc);
   const created = unit.holds.insert({
     id: hold.id ?? randomUUID(),
     account_id: hold.account_id,
@@ -35,6 +36,7 @@ export function insertHold(unit: Unit, hold: NewHold): HoldRecord {
     destination_account_id: hold.destination_account_id,
     reference: hold.reference,
     capture_transaction_id: null,
+    metadata: hold.metadata ?? {},
     expires_at: new Date(unit.now_ms + hold.expires_in_seconds * 1000).toISOString(),
     region: account.region,
     created_at: unit.now,
@@ -95,6 +97,7 @@ export function captureHold(
       amount_minor,
       hold_id: hold.id,
       reference: rest.reference ?? hold.reference,
+      metadata: hold.metadata,
       postings: movement(hold.account_id, hold.destination_account_id, hold.currency, amount_minor),
     },
     limits,

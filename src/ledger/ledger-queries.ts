@@ -1,8 +1,7 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import type { TransactionType } from './ledger-records.js';
 import type { PostedTransaction } from './posting.js';
-import { toHoldRecord, type HoldRecord } from './ledger-records.js';
+import { REFERENCE_FIELDS, toHoldRecord, type HoldRecord, type Metadata, type TransactionType } from './ledger-records.js';
 
 interface TransactionRow {
   id: string;
@@ -19,6 +18,9 @@ interface TransactionRow {
   refund_id: string | null;
   topup_id: string | null;
   purchase_request_id: string | null;
+  withdrawal_id: string | null;
+  merchant_id: string | null;
+  metadata: Metadata;
   crdb_region: string;
   created_at: string;
 }
@@ -64,6 +66,9 @@ export async function findHold(tx: SqlTx, id: string): Promise<HoldRecord | unde
   return row && toHoldRecord(row);
 }
 
+/** The references a history item lists (reason and reference have fields of their own; a note is a transfer's). */
+const HISTORY_REFERENCES = REFERENCE_FIELDS.filter((field) => field !== 'reason' && field !== 'reference' && field !== 'note');
+
 export interface HistoryItem {
   id: string;
   transaction_id: string;
@@ -74,15 +79,30 @@ export interface HistoryItem {
   reason: string | null;
   reference: string | null;
   references: Record<string, string>;
+  metadata: Metadata;
   created_at: string;
+}
+
+/** One `metadata[key]=value` of a history query: entries whose transaction's metadata holds it. */
+export interface MetadataFilter {
+  key: string;
+  value: string;
 }
 
 /**
  * An account's entries, newest first. Pages are cut on the account's history sequence, which
  * is assigned in commit order, so paging never skips or repeats an entry while others are written.
+ * A metadata filter is containment (`@>`) on the transaction's metadata: the account's entries
+ * are walked by sequence and joined by primary key, or, for a rare value, PostgreSQL finds the
+ * transactions through the inverted index on metadata first.
  */
-export async function listHistory(tx: SqlTx, account_id: string, options: { limit: number; cursor?: string; currency?: string }) {
+export async function listHistory(
+  tx: SqlTx,
+  account_id: string,
+  options: { limit: number; cursor?: string; currency?: string; metadata?: MetadataFilter },
+) {
   const before = decodeCursor(options.cursor, ['number'])?.[0];
+  const contains = options.metadata && JSON.stringify({ [options.metadata.key]: options.metadata.value });
   const rows = await tx.rows<
     TransactionRow & { entry_id: string; entry_amount: string; balance_after_minor: string; account_seq: string; entry_currency: string }
   >(
@@ -90,8 +110,15 @@ export async function listHistory(tx: SqlTx, account_id: string, options: { limi
      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
      WHERE e.account_id = ? AND e.account_seq IS NOT NULL
        ${before === undefined ? '' : 'AND e.account_seq < ?'} ${options.currency ? 'AND e.currency = ?' : ''}
+       ${contains ? 'AND t.metadata @> ?::jsonb' : ''}
      ORDER BY e.account_seq DESC LIMIT ?`,
-    [account_id, ...(before === undefined ? [] : [before]), ...(options.currency ? [options.currency] : []), options.limit + 1],
+    [
+      account_id,
+      ...(before === undefined ? [] : [before]),
+      ...(options.currency ? [options.currency] : []),
+      ...(contains ? [contains] : []),
+      options.limit + 1,
+    ],
   );
   const page = rows.slice(0, options.limit);
   const data: HistoryItem[] = page.map((row) => ({
@@ -103,11 +130,8 @@ export async function listHistory(tx: SqlTx, account_id: string, options: { limi
     balance_after: int8(row.balance_after_minor),
     reason: row.reason,
     reference: row.reference,
-    references: Object.fromEntries(
-      (['original_transaction_id', 'hold_id', 'order_id', 'refund_id', 'topup_id', 'purchase_request_id'] as const)
-        .filter((column) => row[column] !== null)
-        .map((column) => [column, row[column] as string]),
-    ),
+    references: Object.fromEntries(HISTORY_REFERENCES.filter((column) => row[column] !== null).map((column) => [column, row[column]!])),
+    metadata: row.metadata,
     created_at: timestamp(row.created_at),
   }));
   const last = page[page.length - 1];

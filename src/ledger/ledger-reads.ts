@@ -2,7 +2,7 @@ import { isVisibleTo, requireAccountRead, requireReadScope } from '../auth/acces
 import type { Actor } from '../auth/tokens.js';
 import { notFound } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
-import { findHold, findTransaction, listHistory } from './ledger-queries.js';
+import { findHold, findTransaction, listHistory, type MetadataFilter } from './ledger-queries.js';
 import type { PostedTransaction } from './posting.js';
 import { holdView, transactionView, transferView, type TransactionView } from './views.js';
 
@@ -48,7 +48,7 @@ export async function accountHistory(
   deps: AppDeps,
   actor: Actor,
   account_id: string,
-  page: { limit: number; cursor?: string; currency?: string },
+  page: { limit: number; cursor?: string; currency?: string; metadata?: MetadataFilter },
 ) {
   requireAccountRead(actor, account_id, 'money');
   return deps.transactions.read(async (tx) => {

@@ -1,7 +1,7 @@
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { Unit } from '../batch/unit.js';
 import type { AppDeps } from '../platform/deps.js';
-import type { TransactionReferences, TransactionType } from './ledger-records.js';
+import type { Metadata, TransactionReferences, TransactionType } from './ledger-records.js';
 import { postTransaction, type PostedTransaction } from './posting.js';
 import { isSystemAccount, movement } from './postings.js';
 
@@ -13,6 +13,7 @@ export interface Movement extends TransactionReferences {
   currency: string;
   /** Crediting may open the recipient's wallet in this currency (service credits); transfers never do. */
   opens_wallet?: boolean;
+  metadata?: Metadata;
 }
 
 /**

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Unit } from '../batch/unit.js';
+import { chargeLimits, guardHold, guardInflow, requireOutflowAllowed, usageOf } from '../compliance/wallet-guard.js';
 import { DomainError, invariant, notFound } from '../domain/errors.js';
 import { emitEvent } from '../events/emit.js';
+import type { KycSettings } from '../platform/wallet-config.js';
 import {
+  newWallet,
   REFERENCE_FIELDS,
   walletKey,
   type AccountRecord,
   type EntryRecord,
+  type Metadata,
   type TransactionRecord,
   type TransactionReferences,
   type TransactionType,
@@ -22,6 +26,7 @@ export interface NewTransaction extends TransactionReferences {
   currency: string;
   amount_minor: number;
   postings: Posting[];
+  metadata?: Metadata;
 }
 
 export interface PostedEntry {
@@ -38,6 +43,7 @@ export interface PostedTransaction extends TransactionReferences {
   account_id: string;
   currency: string;
   amount_minor: number;
+  metadata: Metadata;
   entries: PostedEntry[];
   /** Home region of `account_id`, where the transaction row lives. */
   region: string;
@@ -46,18 +52,26 @@ export interface PostedTransaction extends TransactionReferences {
 
 export interface LedgerLimits {
   balance_max_minor: number;
+  /** Tier limits and velocity checks on player wallets. */
+  kyc: KycSettings;
+  /** How far below zero refunds may take a merchant's wallet back. */
+  merchant_credit_limit_minor: number;
 }
+
+/** Transactions that take a merchant's revenue share back: only they may take its wallet below zero. */
+const TAKE_BACKS: ReadonlySet<TransactionType> = new Set<TransactionType>(['order_refund']);
 
 /**
  * Appends one balanced ledger transaction to the batch and moves every balance it touches: a
- * player wallet is checked against overdraft and its maximum, and its account takes the next
- * history number; a system account moves the batch's shard of its balance.
+ * player wallet is checked against its account's status, overdraft, its maximum and the KYC
+ * limits, and its account takes the next history number; a system account moves the batch's
+ * shard of its balance.
  */
 export function postTransaction(unit: Unit, input: NewTransaction, limits: LedgerLimits): PostedTransaction {
   assertBalanced(input.postings);
   const id = randomUUID();
   const entries = input.postings.map((posting) =>
-    isSystemAccount(posting.account_id) ? moveShard(unit, id, posting) : moveWallet(unit, id, posting, limits),
+    isSystemAccount(posting.account_id) ? moveShard(unit, id, posting) : moveWallet(unit, id, posting, input, limits),
   );
   const references = Object.fromEntries(REFERENCE_FIELDS.map((field) => [field, input[field] ?? null])) as Required<TransactionReferences>;
   const record: TransactionRecord = {
@@ -67,6 +81,7 @@ export function postTransaction(unit: Unit, input: NewTransaction, limits: Ledge
     account_id: input.account_id,
     currency: input.currency,
     amount_minor: input.amount_minor,
+    metadata: input.metadata ?? {},
     region: (isSystemAccount(input.account_id) ? undefined : unit.account(input.account_id)?.region) ?? unit.region,
     created_at: unit.now,
   };
@@ -114,32 +129,34 @@ export function takeSequence(unit: Unit, account_id: string, count: number): num
   return account.entry_seq + 1;
 }
 
-function moveWallet(unit: Unit, transaction_id: string, posting: Posting, limits: LedgerLimits): EntryRecord {
+function moveWallet(unit: Unit, transaction_id: string, posting: Posting, input: NewTransaction, limits: LedgerLimits): EntryRecord {
   const { account_id, currency, amount_minor } = posting;
   const account = requireAccount(unit, account_id);
   const key = walletKey(account_id, currency);
+  if (amount_minor < 0) requireOutflowAllowed(account, input.type);
   const wallet =
     unit.wallets.get(key) ??
     (posting.opens_wallet && amount_minor > 0
-      ? unit.wallets.insert({
-          account_id,
-          currency,
-          balance_minor: 0,
-          held_minor: 0,
-          region: account.region,
-          created_at: unit.now,
-          updated_at: unit.now,
-        })
+      ? unit.wallets.insert(newWallet(account, currency, unit.now))
       : requireWallet(unit, account_id, currency));
   const balance_minor = wallet.balance_minor + amount_minor;
-  if (amount_minor < 0 && balance_minor - wallet.held_minor < 0) {
-    throw insufficientFunds(account_id, currency, wallet.balance_minor - wallet.held_minor, -amount_minor);
+  let usage = {};
+  if (amount_minor < 0) {
+    const floor_minor = wallet.overdraft_allowed && TAKE_BACKS.has(input.type) ? -limits.merchant_credit_limit_minor : 0;
+    if (balance_minor - wallet.held_minor < floor_minor) {
+      if (account.kind === 'merchant') throw new DomainError('insufficient_funds', 'the merchant cannot return its share of this refund');
+      throw insufficientFunds(account_id, currency, wallet.balance_minor - wallet.held_minor, -amount_minor);
+    }
+    const charged = chargeLimits(unit, account, wallet, input.type, -amount_minor, limits.kyc);
+    if (charged) usage = usageOf(charged);
+  } else {
+    guardInflow(account, wallet, input.type, balance_minor, account_id === input.account_id, limits.kyc);
+    if (balance_minor > limits.balance_max_minor) {
+      // Never names the wallet, its balance or the cap: the payer may be another player.
+      throw new DomainError('invalid_state', 'the receiving account cannot receive this amount');
+    }
   }
-  if (amount_minor > 0 && balance_minor > limits.balance_max_minor) {
-    // Never names the wallet, its balance or the cap: the payer may be another player.
-    throw new DomainError('invalid_state', 'the receiving account cannot receive this amount');
-  }
-  unit.wallets.update(key, { balance_minor, updated_at: unit.now });
+  unit.wallets.update(key, { ...usage, balance_minor, updated_at: unit.now });
   const account_seq = takeSequence(unit, account_id, 1);
   return entryOf(unit, transaction_id, posting, { balance_after_minor: balance_minor, account_seq, shard: null, region: account.region });
 }
@@ -163,9 +180,14 @@ function entryOf(
   return { id: randomUUID(), transaction_id, account_id, currency, amount_minor, ...placed, created_at: unit.now };
 }
 
-/** Reserves available money for a hold: moves it into `held`, or insufficient_funds. */
-export function holdFunds(unit: Unit, account_id: string, currency: string, amount_minor: number): void {
+/**
+ * Reserves available money for a hold: moves it into `held`, or insufficient_funds. The account
+ * must be active and the amount within its KYC limits of one debit and of today's debits.
+ */
+export function holdFunds(unit: Unit, account_id: string, currency: string, amount_minor: number, kyc: KycSettings): void {
+  const account = requireAccount(unit, account_id);
   const wallet = requireWallet(unit, account_id, currency);
+  guardHold(unit, account, wallet, amount_minor, kyc);
   const available = wallet.balance_minor - wallet.held_minor;
   if (available < amount_minor) throw insufficientFunds(account_id, currency, available, amount_minor);
   unit.wallets.update(walletKey(account_id, currency), { held_minor: wallet.held_minor + amount_minor, updated_at: unit.now });

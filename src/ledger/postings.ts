@@ -13,7 +13,7 @@ export interface Posting {
 }
 
 /** Named system accounts: sources and sinks of money. Only they may create or destroy credits. */
-export const SYSTEM_ACCOUNTS = ['@psp', '@revenue', '@bonus', '@sellers', '@chargebacks'] as const;
+export const SYSTEM_ACCOUNTS = ['@psp', '@revenue', '@bonus', '@sellers', '@chargebacks', '@payouts_pending', '@payouts'] as const;
 export type SystemAccount = (typeof SYSTEM_ACCOUNTS)[number];
 
 export function isSystemAccount(account_id: string): boolean {

@@ -54,6 +54,8 @@ export async function refundTransaction(
             reason: input.reason ?? 'refund',
             reference: original.reference,
             original_transaction_id: original.id,
+            // A refund carries what its spend carried: filtering history by metadata finds both.
+            metadata: original.metadata,
             postings: movement(sink.account_id, original.account_id, original.currency, amount),
           },
           deps.config.limits,

@@ -8,6 +8,8 @@ import type { HoldRecord } from './ledger-records.js';
 import { findHold } from './ledger-queries.js';
 import { captureHold, releaseHold, requireLiveHold } from './holds.js';
 import { holdView } from './views.js';
+import { requireOpen } from '../compliance/account-status.js';
+import { requireAccount } from './posting.js';
 
 /**
  * Capturing or voiding a hold through the holds API (credits:write). The hold is looked up first
@@ -30,7 +32,11 @@ async function settleHold(
       name,
       region: known.region,
       needs: { accounts: [known.account_id], holds: [hold_id] },
-      decide: (unit) => holdView(settle(unit, requireLiveHold(unit, hold_id, 'api'))),
+      decide: (unit) => {
+        // Nothing changes a closed account, whatever became of the hold.
+        requireOpen(requireAccount(unit, known.account_id));
+        return holdView(settle(unit, requireLiveHold(unit, hold_id, 'api')));
+      },
     },
     idempotency,
   );

@@ -1,5 +1,14 @@
 import Joi from 'joi';
-import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../platform/view-schema.js';
+import {
+  idSchema,
+  metadataViewSchema,
+  minorSchema,
+  timestampSchema,
+  unionMembers,
+  viewPart,
+  viewSchema,
+  type ViewKeys,
+} from '../platform/view-schema.js';
 import type { HistoryItem } from './ledger-queries.js';
 import { isSystemAccount } from './postings.js';
 import type { HoldOwner, HoldRecord, HoldStatus, TransactionReferences, TransactionType } from './ledger-records.js';
@@ -16,6 +25,7 @@ export function transactionView(posted: PostedTransaction) {
     currency: posted.currency,
     balance_after: own_entry && !isSystemAccount(own_entry.account_id) ? own_entry.balance_after_minor : null,
     ...referencesView(posted),
+    metadata: posted.metadata,
     entries: posted.entries.map((entry) => ({
       account_id: entry.account_id,
       currency: entry.currency,
@@ -27,7 +37,7 @@ export function transactionView(posted: PostedTransaction) {
 }
 export type TransactionView = ReturnType<typeof transactionView>;
 
-const transactionTypeSchema = Joi.string().valid(
+export const transactionTypeSchema = Joi.string().valid(
   ...unionMembers<TransactionType>({
     credit: true,
     debit: true,
@@ -39,6 +49,10 @@ const transactionTypeSchema = Joi.string().valid(
     topup: true,
     topup_reversal: true,
     seller_purchase: true,
+    merchant_payment: true,
+    withdrawal: true,
+    payout: true,
+    withdrawal_return: true,
   }),
 );
 
@@ -52,6 +66,8 @@ const referencesSchema = {
   refund_id: idSchema.allow(null),
   topup_id: idSchema.allow(null),
   purchase_request_id: idSchema.allow(null),
+  withdrawal_id: idSchema.allow(null),
+  merchant_id: Joi.string().allow(null).description('The merchant a merchant payment paid'),
 } satisfies Record<keyof TransactionReferences, Joi.Schema>;
 
 export const transactionViewSchema = viewSchema('Transaction', {
@@ -62,6 +78,7 @@ export const transactionViewSchema = viewSchema('Transaction', {
   currency: Joi.string(),
   balance_after: minorSchema.allow(null).description("The account's balance after it; null for system accounts and for other players"),
   ...referencesSchema,
+  metadata: metadataViewSchema,
   entries: Joi.array().items(
     viewPart({
       account_id: Joi.string(),
@@ -84,6 +101,8 @@ export function referencesView(references: TransactionReferences) {
     refund_id: references.refund_id ?? null,
     topup_id: references.topup_id ?? null,
     purchase_request_id: references.purchase_request_id ?? null,
+    withdrawal_id: references.withdrawal_id ?? null,
+    merchant_id: references.merchant_id ?? null,
   };
 }
 
@@ -98,6 +117,7 @@ export function holdView(hold: HoldRecord) {
     owner: hold.owner,
     reference: hold.reference,
     capture_transaction_id: hold.capture_transaction_id,
+    metadata: hold.metadata,
     expires_at: hold.expires_at,
     created_at: hold.created_at,
     updated_at: hold.updated_at,
@@ -117,6 +137,7 @@ export const holdViewSchema = viewSchema('Hold', {
     .description('What settles the hold: the holds API, or only its order or purchase request'),
   reference: Joi.string().allow(null),
   capture_transaction_id: idSchema.allow(null),
+  metadata: metadataViewSchema,
   expires_at: timestampSchema,
   created_at: timestampSchema,
   updated_at: timestampSchema,
@@ -131,6 +152,7 @@ export function transferView(posted: PostedTransaction) {
     amount: posted.amount_minor,
     currency: posted.currency,
     note: posted.note ?? null,
+    metadata: posted.metadata,
     status: 'COMPLETED' as const,
     transaction_id: posted.id,
     created_at: posted.created_at,
@@ -144,6 +166,7 @@ export const transferViewSchema = viewSchema('Transfer', {
   amount: minorSchema,
   currency: Joi.string(),
   note: Joi.string().allow(null),
+  metadata: metadataViewSchema,
   status: Joi.valid('COMPLETED'),
   transaction_id: idSchema,
   created_at: timestampSchema,
@@ -166,6 +189,9 @@ export const historyEntrySchema = viewSchema('HistoryEntry', {
     refund_id: idSchema.optional(),
     topup_id: idSchema.optional(),
     purchase_request_id: idSchema.optional(),
+    withdrawal_id: idSchema.optional(),
+    merchant_id: Joi.string().optional(),
   }).description('The objects the transaction belongs to; only those it has'),
+  metadata: metadataViewSchema,
   created_at: timestampSchema,
 } satisfies ViewKeys<HistoryItem>);

@@ -10,6 +10,15 @@ import {
   type WebhookConfig,
 } from '../webhooks/webhook-config.js';
 import {
+  DEVELOPMENT_PAYOUT_SECRET,
+  toKycSettings,
+  toWalletConfig,
+  WALLET_CONFIG_KEYS,
+  walletConfigProblems,
+  type KycSettings,
+  type WalletConfig,
+} from './wallet-config.js';
+import {
   STRIPE_CONFIG_KEYS,
   stripeConfigProblems,
   stripeProductionProblems,
@@ -20,7 +29,7 @@ import {
 // Development secrets are public (they are in this file); production refuses them.
 export const DEVELOPMENT_JWT_SECRET = 'creditshop-development-jwt-secret-not-for-production';
 export const DEVELOPMENT_PSP_SECRET = 'creditshop-development-psp-secret-not-for-production';
-const DEVELOPMENT_SECRETS = new Set([DEVELOPMENT_JWT_SECRET, DEVELOPMENT_PSP_SECRET]);
+const DEVELOPMENT_SECRETS = new Set([DEVELOPMENT_JWT_SECRET, DEVELOPMENT_PSP_SECRET, DEVELOPMENT_PAYOUT_SECRET]);
 const SECRET_LENGTH_MIN = 32;
 /** Unless set, the client gives a query this much longer than the server's statement_timeout. */
 const QUERY_TIMEOUT_MARGIN_MS = 5000;
@@ -37,6 +46,10 @@ export interface Limits {
   page_size_default: number;
   transaction_attempts_max: number;
   hold_ttl_max_seconds: number;
+  /** KYC tier limits and velocity checks, applied by the ledger to every money movement. */
+  kyc: KycSettings;
+  /** How far below zero a merchant's wallet may go when refunds take its revenue share back. */
+  merchant_credit_limit_minor: number;
 }
 
 export interface Config {
@@ -113,6 +126,7 @@ export interface Config {
   fleet_gauges_rows_max: number;
   sellers: SellerConfig;
   webhooks: WebhookConfig;
+  wallet: WalletConfig;
 }
 
 const integer = () => Joi.number().integer();
@@ -216,6 +230,7 @@ function buildSchema(topology: Topology) {
       .default(7 * 24 * 3600),
     ...SELLER_CONFIG_KEYS,
     ...WEBHOOK_CONFIG_KEYS,
+    ...WALLET_CONFIG_KEYS,
     ...STRIPE_CONFIG_KEYS,
   }).unknown(true);
 }
@@ -225,6 +240,9 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topology = loadTopology()): Config {
   const { value, error } = buildSchema(topology).validate(env, { abortEarly: false, convert: true });
   if (error) throw new ConfigError(`invalid configuration: ${error.details.map((detail) => detail.message).join('; ')}`);
+  const currencies = String(value.CURRENCIES).split(',');
+  const kyc = toKycSettings(value, currencies);
+  if (!kyc.settings) throw new ConfigError(`invalid configuration: ${kyc.problems.join('; ')}`);
   const config: Config = {
     node_env: value.NODE_ENV,
     database_url: value.DATABASE_URL,
@@ -264,7 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     supervisor_backoff_initial_ms: value.SUPERVISOR_BACKOFF_INITIAL_MS,
     supervisor_backoff_max_ms: value.SUPERVISOR_BACKOFF_MAX_MS,
     supervisor_backoff_reset_after_ms: value.SUPERVISOR_BACKOFF_RESET_AFTER_MS,
-    currencies: String(value.CURRENCIES).split(','),
+    currencies,
     order_pending_timeout_seconds: value.ORDER_PENDING_TIMEOUT_SECONDS,
     player_refund_window_days: value.PLAYER_REFUND_WINDOW_DAYS,
     topup_pending_timeout_seconds: value.TOPUP_PENDING_TIMEOUT_SECONDS,
@@ -273,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
     webhooks: toWebhookConfig(value),
+    wallet: toWalletConfig(value),
     batch: {
       operations_max: value.BATCH_OPERATIONS_MAX,
       bytes_max: value.BATCH_BYTES_MAX,
@@ -298,11 +317,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       page_size_default: Math.min(value.PAGE_SIZE_DEFAULT, value.PAGE_SIZE_MAX),
       transaction_attempts_max: value.TX_ATTEMPTS_MAX,
       hold_ttl_max_seconds: value.HOLD_TTL_MAX_SECONDS,
+      kyc: kyc.settings,
+      merchant_credit_limit_minor: value.MERCHANT_CREDIT_LIMIT_MINOR,
     },
   };
   const problems = [
     ...sellerConfigProblems(config.sellers),
     ...webhookConfigProblems(config.webhooks),
+    ...walletConfigProblems(config.wallet),
     ...(config.psp_provider === 'stripe' ? stripeConfigProblems(config.stripe, config) : []),
   ];
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
@@ -317,10 +339,12 @@ function assertProductionReady(config: Config): void {
   const problems: string[] = [];
   if (DEVELOPMENT_SECRETS.has(config.auth_jwt_secret)) problems.push('AUTH_JWT_SECRET is the development secret');
   if (DEVELOPMENT_SECRETS.has(config.psp_webhook_secret)) problems.push('PSP_WEBHOOK_SECRET is the development secret');
-  if (config.auth_jwt_secret === config.psp_webhook_secret) problems.push('AUTH_JWT_SECRET and PSP_WEBHOOK_SECRET must differ');
+  if (DEVELOPMENT_SECRETS.has(config.wallet.payout_webhook_secret)) problems.push('PAYOUT_WEBHOOK_SECRET is the development secret');
+  const secrets = [config.auth_jwt_secret, config.psp_webhook_secret, config.wallet.payout_webhook_secret];
+  if (new Set(secrets).size < secrets.length) problems.push('AUTH_JWT_SECRET, PSP_WEBHOOK_SECRET and PAYOUT_WEBHOOK_SECRET must differ');
   if (config.webhooks.secrets_key === DEVELOPMENT_WEBHOOK_SECRETS_KEY) problems.push('WEBHOOK_SECRETS_KEY is the development key');
-  if ([config.auth_jwt_secret, config.psp_webhook_secret].includes(config.webhooks.secrets_key)) {
-    problems.push('WEBHOOK_SECRETS_KEY must differ from AUTH_JWT_SECRET and PSP_WEBHOOK_SECRET');
+  if (secrets.includes(config.webhooks.secrets_key)) {
+    problems.push('WEBHOOK_SECRETS_KEY must differ from AUTH_JWT_SECRET, PSP_WEBHOOK_SECRET and PAYOUT_WEBHOOK_SECRET');
   }
   if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
   if (config.psp_provider === 'stripe') problems.push(...stripeProductionProblems(config.stripe));

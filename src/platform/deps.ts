@@ -6,6 +6,8 @@ import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import type { PayoutServices } from '../withdrawals/payout-services.js';
+import type { ExportSlots } from '../statements/export-transactions.js';
 import type { StripeServices } from '../shop/topups/stripe/stripe-client.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -30,6 +32,10 @@ export interface AppDeps {
   sellers: SellerServices;
   /** Delivers the webhooks of the events this pod's batches commit, and polls for the rest (src/webhooks). */
   webhooks: WebhookDispatcher;
+  /** The payout jobs of withdrawals. */
+  payouts: PayoutServices;
+  /** Compliance exports streaming in this pod. */
+  exports: ExportSlots;
   /** The way to Stripe, when top-ups are paid through it (PSP_PROVIDER=stripe). */
   stripe: StripeServices | undefined;
 }

@@ -15,6 +15,8 @@ export interface Metrics extends OperationsMetrics {
   batch_queued_total: Counter;
   db_round_trips_total: Counter<'path'>;
   write_queue_depth: Gauge;
+  payout_calls_total: Counter<'outcome'>;
+  payout_events_total: Counter<'outcome'>;
 }
 
 /** What a connection pool reports, read at scrape time. */
@@ -141,6 +143,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
         'Round trips to the database by path: batch (the write path), queue (hot-account queue: enter and leave), ' +
         'runner (everything else)',
       labelNames: ['path'],
+      registers: [registry],
+    }),
+    payout_calls_total: new Counter({
+      name: 'payout_calls_total',
+      help: 'Calls to the payout provider by outcome (accepted, refused, unknown)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    payout_events_total: new Counter({
+      name: 'payout_events_total',
+      help: 'Signed payout callbacks by what they came to (paid, failed, duplicate, held for review, ...)',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     write_queue_depth: new Gauge({

@@ -38,3 +38,11 @@ export const timestampSchema = Joi.string().isoDate().description('RFC 3339 UTC'
 export const idSchema = Joi.string().guid();
 /** An amount in minor units (cents); negative only where a view says so (ledger legs). */
 export const minorSchema = Joi.number().integer();
+
+/** Characters of a metadata key (SPEC §10). */
+export const METADATA_KEY_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+/** `metadata` of a money object (SPEC §10): the client's string values by key, {} when none. */
+export const metadataViewSchema = Joi.object()
+  .pattern(METADATA_KEY_PATTERN, Joi.string().allow(''))
+  .description('What the client attached to the object, as sent');

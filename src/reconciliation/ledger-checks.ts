@@ -105,10 +105,11 @@ export async function heldAmounts(tx: SqlTx): Promise<Mismatch[]> {
   }));
 }
 
-/** No player wallet below zero available (invariant 2), whatever the constraints say. */
+/** No player wallet below zero available (invariant 2), whatever the constraints say; merchants: wallet-checks.ts. */
 export async function overdrafts(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{ account_id: string; currency: string; available: string }>(
-    'SELECT account_id, currency, balance_minor - held_minor AS available FROM wallets WHERE balance_minor - held_minor < 0',
+    `SELECT account_id, currency, balance_minor - held_minor AS available FROM wallets
+     WHERE balance_minor - held_minor < 0 AND NOT overdraft_allowed`,
   );
   return rows.map((row) => ({
     check: 'overdraft',

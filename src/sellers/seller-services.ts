@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../platform/deps.js';
 import type { PeriodicTask } from '../platform/worker.js';
 import { CallSlots } from './client/call-slots.js';
-import { PurchaseJobRunner } from './jobs/purchase-job-runner.js';
+import { JobRunner } from './jobs/job-runner.js';
+import { runPurchase } from './purchases/run-purchase.js';
 import { QuoteCoalescer } from './quotes/quote-coalescer.js';
 import { purgeSellerStateTask } from './purge-seller-state.js';
 
@@ -12,18 +13,23 @@ export interface SellerServices {
   owner: string;
   slots: CallSlots;
   coalescer: QuoteCoalescer;
-  jobs: PurchaseJobRunner;
+  jobs: JobRunner;
 }
 
 /** What the seller services are built from: every other dependency of the pod. */
-export type SellerDeps = Omit<AppDeps, 'sellers'>;
+export type SellerDeps = Omit<AppDeps, 'sellers' | 'payouts'>;
 
 /** Built once per pod by buildDeps (requests and background tasks of one pod share it). */
 export function createSellerServices(deps: SellerDeps): SellerServices {
   const owner = `${deps.region}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const slots = new CallSlots(deps.config.sellers.calls_in_flight_max);
   const coalescer = new QuoteCoalescer(deps, slots, owner);
-  return { owner, slots, coalescer, jobs: new PurchaseJobRunner(deps, { slots, coalescer }, owner) };
+  const jobs = new JobRunner(
+    deps,
+    { kind: 'purchase', task_name: 'purchase_jobs', run: (lease) => runPurchase(deps, { slots, coalescer }, lease) },
+    owner,
+  );
+  return { owner, slots, coalescer, jobs };
 }
 
 /** Background tasks of the aggregator, run by every pod. */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { request, testConfig, uniqueId, type ApiResponse } from '../support/cluster.js';
 import { OpenApiContract, contractOf, type WireAnswer } from '../support/openapi-contract.js';
+import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import { TestPsp } from '../support/psp.js';
 import { key, shopHarness, type ShopHarness } from '../support/shop.js';
 import { fixedSeller, SellerWorld } from '../sellers/support.js';
@@ -20,7 +21,8 @@ let h: ShopHarness;
 let urls: string[];
 
 beforeAll(async () => {
-  world = await SellerWorld.start({ sellers: [fixedSeller(SELLER, 700, {}, PRODUCT)] });
+  // KYC limits on, as in production: the wallet's routes answer with their limits and flags.
+  world = await SellerWorld.start({ sellers: [fixedSeller(SELLER, 700, {}, PRODUCT)], env: { KYC_LIMITS_ENABLED: 'true' } });
   urls = [world.url(0), world.url(1), world.url(2)];
   h = await shopHarness(urls, testConfig());
 });
@@ -187,9 +189,77 @@ describe('every route answers as /openapi.json says', () => {
     }
   });
 
+  it('the wallet: KYC, limits and review flags, status, merchants, withdrawals and payout callbacks, statements, exports', async () => {
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const player = await h.player(5000);
+    const as = (token: string) => ({ token, key: key() });
+    ok(await request(urls[0]!, 'PUT', `/v1/accounts/${player.id}/kyc`, { tier: 2, reason: 'documents checked' }, { token: h.admin }), 200);
+    ok(await request(urls[1]!, 'PUT', `/v1/accounts/${player.id}/limits`, { daily_debits_max_minor: 1000 }, { token: h.admin }), 200);
+    ok(await request(urls[2]!, 'GET', `/v1/accounts/${player.id}/limits`, undefined, { token: player.token }), 200);
+    const debit = { amount: 1500, currency: 'EUR', reason: 'over the day' };
+    const refused = await request(urls[0]!, 'POST', `/v1/accounts/${player.id}/debits`, debit, as(player.token));
+    expect(refused.body.code).toBe('limit_exceeded');
+    const flags = ok(await request(urls[1]!, 'GET', `/v1/admin/review-flags?account_id=${player.id}`, undefined, { token: h.admin }), 200);
+    const resolution = { resolution: 'one large purchase, expected' };
+    ok(await request(urls[2]!, 'PUT', `/v1/admin/review-flags/${flags.data[0].id}/resolution`, resolution, { token: h.admin }), 200);
+
+    const merchant_id = uniqueId('m');
+    const merchant = { id: merchant_id, kind: 'merchant', currency: 'EUR', fee_bps: 250, fee_min: 5 };
+    ok(await request(urls[0]!, 'POST', '/v1/accounts', merchant, as(h.service)), 201);
+    const pay = { from_account_id: player.id, merchant_id, amount: 400, currency: 'EUR', metadata: { invoice: 'A-1' } };
+    const payment = ok(await request(urls[1]!, 'POST', '/v1/merchant-payments', pay, as(player.token)), 201);
+    ok(await request(urls[2]!, 'GET', `/v1/merchant-payments/${payment.id}`, undefined, { token: player.token }), 200);
+
+    const cash_out = {
+      account_id: player.id,
+      amount: 1000,
+      currency: 'EUR',
+      destination: { type: 'bank_account', reference: 'NL00BANK0123' },
+    };
+    const withdrawal = ok(await request(urls[0]!, 'POST', '/v1/withdrawals', cash_out, as(player.token)), 201);
+    ok(await request(urls[1]!, 'GET', `/v1/accounts/${player.id}/withdrawals`, undefined, { token: player.token }), 200);
+    // The provider's callbacks, signed: one that disagrees on the amount (held for review), then its answer.
+    const callback = (amount: number, type: string) => {
+      const raw = JSON.stringify({
+        id: `evt_${randomUUID()}`,
+        type,
+        data: { withdrawal_id: withdrawal.id, amount, currency: 'EUR', payout_id: `po_${withdrawal.id}` },
+      });
+      const signature = signatureHeader(testConfig().wallet.payout_webhook_secret, Math.floor(Date.now() / 1000), raw);
+      const headers = { 'Content-Type': 'application/json', 'Payout-Signature': signature };
+      return request(urls[2]!, 'POST', '/v1/payouts/events', undefined, { raw, headers });
+    };
+    expect(ok(await callback(999, 'payout.paid'), 200).outcome).toBe('amount_mismatch');
+    expect(ok(await callback(1000, 'payout.failed'), 200).outcome).toBe('failed');
+    const failed = ok(await request(urls[0]!, 'GET', `/v1/withdrawals/${withdrawal.id}`, undefined, { token: player.token }), 200);
+    const review = `/v1/payouts/events/${encodeURIComponent(failed.review[0].log_id)}/review`;
+    ok(await request(urls[1]!, 'PUT', review, { settlement: 'the provider sent a wrong amount first' }, { token: h.admin }), 200);
+
+    const now = new Date().toISOString();
+    const range = `from=${since}&to=${now}`;
+    ok(await request(urls[2]!, 'GET', `/v1/accounts/${player.id}/wallets?as_of=${since}`, undefined, { token: player.token }), 200);
+    const statement = `/v1/accounts/${player.id}/statement?currency=EUR&${range}`;
+    ok(await request(urls[0]!, 'GET', statement, undefined, { token: player.token }), 200);
+    for (const format of ['csv', 'jsonl']) {
+      ok(await request(urls[1]!, 'GET', `/v1/admin/exports/transactions?${range}&format=${format}`, undefined, { token: h.admin }), 200);
+    }
+    const report = `/v1/admin/reports/large-transactions?${range}&currency=EUR&threshold=1000`;
+    expect(ok(await request(urls[2]!, 'GET', report, undefined, { token: h.admin }), 200).data.length).toBeGreaterThan(0);
+
+    const leaving = await h.player(0);
+    for (const action of ['freeze', 'unfreeze', 'close']) {
+      ok(await request(urls[0]!, 'POST', `/v1/accounts/${leaving.id}/${action}`, { reason: 'asked to leave' }, as(h.admin)), 200);
+    }
+    const actions = `/v1/accounts/${leaving.id}/compliance-actions`;
+    expect(ok(await request(urls[1]!, 'GET', actions, undefined, { token: h.admin }), 200).data).toHaveLength(3);
+  });
+
   it('errors: no credentials, unknown ids, other methods, bad input, oversized bodies, reused keys, unknown paths', async () => {
     const operations = await documentedOperations();
-    const concrete = (path: string) => path.replace('{id}', NOWHERE);
+    // A statement needs its currency and range to get as far as looking the account up.
+    const day = `from=${new Date(Date.now() - 86_400_000).toISOString()}&to=${new Date().toISOString()}`;
+    const QUERIES: Record<string, string> = { '/v1/accounts/{id}/statement': `?currency=EUR&${day}` };
+    const concrete = (path: string) => path.replace('{id}', NOWHERE) + (QUERIES[path] ?? '');
     for (const { method, path, operation } of operations) {
       const body = method === 'get' ? undefined : {};
       if (operation.security.some((scheme: object) => 'bearer' in scheme)) {

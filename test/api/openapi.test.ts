@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => cluster.stop());
 
-/** Every endpoint of SPEC.md §6, as "METHOD path" with OpenAPI path templates. */
+/** Every endpoint of SPEC.md §6 and §10, as "METHOD path" with OpenAPI path templates. */
 const SPEC_ENDPOINTS = [
   'post /v1/accounts',
   'get /v1/accounts/{id}',
@@ -53,6 +53,20 @@ const SPEC_ENDPOINTS = [
   'delete /v1/webhook-endpoints/{id}',
   'post /v1/webhook-endpoints/{id}/rotate-secret',
   'get /v1/webhook-endpoints/{id}/deliveries',
+  'post /v1/withdrawals',
+  'get /v1/withdrawals/{id}',
+  'get /v1/accounts/{id}/withdrawals',
+  'post /v1/payouts/events',
+  'post /v1/merchant-payments',
+  'put /v1/accounts/{id}/kyc',
+  'put /v1/accounts/{id}/limits',
+  'get /v1/accounts/{id}/limits',
+  'post /v1/accounts/{id}/freeze',
+  'post /v1/accounts/{id}/unfreeze',
+  'post /v1/accounts/{id}/close',
+  'get /v1/accounts/{id}/statement',
+  'get /v1/admin/exports/transactions',
+  'get /v1/admin/reports/large-transactions',
   'get /health',
   'get /ready',
   'get /metrics',
@@ -117,8 +131,8 @@ describe('/openapi.json', () => {
     const codes = (status: number) => debit.responses[status].content['application/problem+json'].schema.allOf[1].properties.code.enum;
     expect(Object.keys(debit.responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '422', '429', '431', '500', '503']);
     expect(codes(400)).toEqual(['validation_error', 'idempotency_key_required']);
-    expect(codes(409)).toEqual(['insufficient_funds', 'invalid_state', 'idempotency_key_in_flight']);
-    expect(codes(422)).toEqual(['currency_mismatch', 'idempotency_key_reused']);
+    expect(codes(409)).toEqual(['insufficient_funds', 'invalid_state', 'account_frozen', 'account_closed', 'idempotency_key_in_flight']);
+    expect(codes(422)).toEqual(['currency_mismatch', 'limit_exceeded', 'idempotency_key_reused']);
     expect(Object.keys(debit.responses['503'].headers)).toEqual(['X-Region', 'X-Request-Id', 'Idempotent-Replayed', 'Retry-After']);
     expect(debit.parameters).toContainEqual({ $ref: '#/components/parameters/Idempotency-Key' });
     expect(document.components.schemas.Problem.properties.errors.type).toBe('array');

@@ -15,8 +15,19 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * KYC limits are off unless a test turns them on: the other suites move amounts (up to the wallet
+ * maximum) that an unverified account may not; test/wallet covers the limits.
+ */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', DATABASE_URL: inject('database_url'), LOG_LEVEL: 'silent', DB_POOL_MAX: '12', ...overrides });
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: inject('database_url'),
+    LOG_LEVEL: 'silent',
+    DB_POOL_MAX: '12',
+    KYC_LIMITS_ENABLED: 'false',
+    ...overrides,
+  });
 }
 
 /** One in-process pod per region, on random ports, against the shared test database (or env.DATABASE_URL). */

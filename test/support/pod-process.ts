@@ -30,7 +30,8 @@ export async function startPodProcess(
   const stdio = options.capture_output ? 'pipe' : 'inherit';
   const child = fork(POD_SCRIPT, ['--region', region, '--port', String(port)], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, REGIONS: region, ...env },
+    // KYC limits off unless asked for, as in testConfig (test/support/cluster.ts).
+    env: { ...process.env, REGIONS: region, KYC_LIMITS_ENABLED: 'false', ...env },
     stdio: ['ignore', stdio, stdio, 'ipc'],
   });
   let output = '';

@@ -170,6 +170,7 @@ describe('docker-compose.cockroach.yml matches regions/regions.json', () => {
       expect(podEnv.AUTH_JWT_SECRET).toMatch(/^\$\{AUTH_JWT_SECRET:\?.+\}$/);
       expect(podEnv.PSP_WEBHOOK_SECRET).toMatch(/^\$\{PSP_WEBHOOK_SECRET:\?.+\}$/);
       expect(podEnv.WEBHOOK_SECRETS_KEY).toMatch(/^\$\{WEBHOOK_SECRETS_KEY:\?.+\}$/);
+      expect(podEnv.PAYOUT_WEBHOOK_SECRET).toMatch(/^\$\{PAYOUT_WEBHOOK_SECRET:\?.+\}$/);
       expect(commandText(pod ?? {})).toContain(`npm run pod -- --region ${region.name}`);
       expect(publishedPorts(pod ?? {})).toContainEqual([region.port, region.port]);
       const deps = dependsOn(pod ?? {});

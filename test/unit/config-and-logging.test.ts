@@ -7,6 +7,7 @@ import { DEVELOPMENT_STRIPE_SECRET_KEY, DEVELOPMENT_STRIPE_WEBHOOK_SECRET } from
 const REAL_JWT = 'j'.repeat(40);
 const REAL_PSP = 'p'.repeat(40);
 const REAL_WEBHOOK_KEY = 'w'.repeat(40);
+const REAL_PAYOUT = 'q'.repeat(40);
 const URL = 'postgres://u:p@db:5432/shop';
 
 describe('configuration', () => {
@@ -23,11 +24,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP })).toThrow(
       /DATABASE_URL is required/,
     );
-    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP };
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }),
+    ).toThrow(/PAYOUT_WEBHOOK_SECRET is the development secret/);
+    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP, PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT };
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, PAYOUT_WEBHOOK_SECRET: REAL_PSP })).toThrow(
+      /must differ/,
+    );
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets })).toThrow(
       /WEBHOOK_SECRETS_KEY is the development key/,
     );
-    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_PSP })).toThrow(
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_PAYOUT })).toThrow(
       /must differ/,
     );
     const production = loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY });

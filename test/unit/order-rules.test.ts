@@ -15,6 +15,7 @@ const item = (id: string, fields: Partial<Item> = {}): Item => ({
   active: true,
   refundable: true,
   grants: null,
+  merchant: null,
   created_at: '2026-01-01T00:00:00.000Z',
   updated_at: '2026-01-01T00:00:00.000Z',
   ...fields,
@@ -98,5 +99,17 @@ describe('planRefund', () => {
 
 function line(item_id: string, kind: Item['kind'], refundable: boolean) {
   const unit_price_minor = kind === 'consumable' ? 50 : 100;
-  return { item_id, item_name: item_id, kind, quantity: 1, refunded_quantity: 0, unit_price_minor, refundable, grants: null };
+  return {
+    item_id,
+    item_name: item_id,
+    kind,
+    quantity: 1,
+    refunded_quantity: 0,
+    refunded_minor: 0,
+    unit_price_minor,
+    refundable,
+    grants: null,
+    merchant_id: null,
+    merchant_share_minor: 0,
+  };
 }

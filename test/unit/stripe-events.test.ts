@@ -19,7 +19,8 @@ function pendingTopup(): Topup {
   const money = { account_id: 'player-1', amount_minor: 1000, currency: 'EUR', reversed_minor: 0, unrecovered_minor: 0, reversals: [] };
   const stripe = { psp_provider: 'stripe', stripe_payment_intent_id: INTENT, stripe_client_secret: 'pi_1_secret_x' } as const;
   const ledger = { psp_payment_id: null, credit_transaction_id: null, reversal_transaction_id: null, reconciliation_required_at: null };
-  return { id: TOPUP_ID, status: 'PENDING', ...money, ...stripe, ...ledger, region: 'eu-west', created_at, updated_at: created_at };
+  const place = { metadata: {}, region: 'eu-west', created_at, updated_at: created_at };
+  return { id: TOPUP_ID, status: 'PENDING', ...money, ...stripe, ...ledger, ...place };
 }
 
 let sequence = 0;

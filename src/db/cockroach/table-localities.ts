@@ -37,6 +37,10 @@ export const TABLE_LOCALITIES = {
   // the outbox and its deliveries, homed with the account of the event (or the writing pod's region)
   events: 'regional_by_row',
   webhook_deliveries: 'regional_by_row',
+  withdrawals: 'regional_by_row',
+  payout_events: 'regional_by_row',
+  review_flags: 'regional_by_row',
+  compliance_actions: 'regional_by_row',
   // the fleet-wide quote cache and fan-out leases (crdb_region = region of the pod that wrote the row last)
   seller_quotes: 'regional_by_row',
   quote_fanouts: 'regional_by_row',

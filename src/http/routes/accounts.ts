@@ -6,7 +6,17 @@ import { currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import type { Topology } from '../../platform/regions.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageSchema } from './schemas.js';
+import { walletsAsOf } from '../../statements/past-balances.js';
+import { pastInstant } from '../../statements/time-range.js';
+import { timestampSchema, viewSchema } from '../../platform/view-schema.js';
+import { accountIdSchema, accountParams, instantSchema } from './schemas.js';
+
+/** The wallets of an account, now or (with `as_of`) as they were at an instant. */
+const walletPageSchema = viewSchema('WalletPage', {
+  data: Joi.array().items(walletViewSchema),
+  next_cursor: Joi.valid(null),
+  as_of: timestampSchema.optional().description('The instant the balances are of, when asked for'),
+});
 
 export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
   return [
@@ -14,7 +24,9 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       operation_id: 'createAccount',
       method: 'post',
       path: '/v1/accounts',
-      summary: 'Open an account with its wallet; a player opens their own, a service (accounts:write) any',
+      summary:
+        'Open an account with its wallet; a player opens their own, a service (accounts:write) any, ' +
+        'and merchants ("kind": "merchant" with a fee plan: fee_bps, fee_min)',
       tag: 'accounts',
       auth: 'bearer',
       idempotent: { success_status: 201 },
@@ -22,6 +34,9 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
         id: accountIdSchema,
         currency: currencySchema(config.currencies),
         home_region: Joi.string().valid(...topology.regions.map((region) => region.name)),
+        kind: Joi.string().valid('player', 'merchant'),
+        fee_bps: Joi.number().integer().strict().min(0).max(10_000),
+        fee_min: Joi.number().integer().strict().min(0).max(config.limits.amount_max_minor),
       }),
       responses: {
         201: 'The account',
@@ -50,16 +65,21 @@ export function accountRoutes(config: Config, topology: Topology): RouteSpec[] {
       operation_id: 'listWallets',
       method: 'get',
       path: '/v1/accounts/{id}/wallets',
-      summary: "The account's wallets: balance, held and available per currency",
+      summary:
+        "The account's wallets: balance, held and available per currency; with as_of=<RFC 3339>, as they were at that " +
+        'instant (from the balance after each entry, over one snapshot; reading it needs the scope that reads money)',
       tag: 'accounts',
       auth: 'bearer',
       params: accountParams,
-      responses: { 200: 'The wallets', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
-      response_schema: pageSchema('WalletPage', walletViewSchema),
-      handler: async (ctx, { actor, params }) => ({
-        status: 200,
-        body: { data: await listWallets(ctx.state.deps, actor, params.id), next_cursor: null },
-      }),
+      query: Joi.object({ as_of: instantSchema }),
+      responses: { 200: 'The wallets', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+      response_schema: walletPageSchema,
+      handler: async (ctx, { actor, params, query }) => {
+        const { deps } = ctx.state;
+        if (query.as_of === undefined) return { status: 200, body: { data: await listWallets(deps, actor, params.id), next_cursor: null } };
+        const as_of = pastInstant(query.as_of, Date.now());
+        return { status: 200, body: { data: await walletsAsOf(deps, actor, params.id, as_of), next_cursor: null, as_of } };
+      },
     }),
   ];
 }

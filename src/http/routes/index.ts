@@ -4,6 +4,10 @@ import { buildOpenApi } from '../openapi.js';
 import type { RouteSpec } from '../route.js';
 import { accountRoutes } from './accounts.js';
 import { adminRoutes } from './admin.js';
+import { complianceRoutes } from './compliance.js';
+import { merchantRoutes } from './merchants.js';
+import { withdrawalRoutes } from './withdrawals.js';
+import { statementRoutes } from './statements.js';
 import { docsRoutes } from './docs.js';
 import { eventRoutes } from './events.js';
 import { ledgerRoutes } from './ledger.js';
@@ -22,6 +26,10 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
     ...sellerRoutes(config),
     ...eventRoutes(config),
     ...adminRoutes(),
+    ...complianceRoutes(config),
+    ...merchantRoutes(config),
+    ...withdrawalRoutes(config),
+    ...statementRoutes(config),
   ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));

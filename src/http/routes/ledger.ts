@@ -10,18 +10,31 @@ import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { historyEntrySchema, holdViewSchema, transactionViewSchema, transferViewSchema } from '../../ledger/views.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageQuery, pageSchema, playerAccountParams, uuidParams } from './schemas.js';
+import {
+  accountIdSchema,
+  accountParams,
+  metadataFilterOf,
+  metadataFilterQuery,
+  metadataSchema,
+  pageQuery,
+  pageSchema,
+  playerAccountParams,
+  uuidParams,
+} from './schemas.js';
 
 const text = (max: number) => Joi.string().min(1).max(max);
 
 export function ledgerRoutes(config: Config): RouteSpec[] {
   const amount = amountSchema(config.limits.amount_max_minor);
   const currency = currencySchema(config.currencies);
+  const metadata = metadataSchema(config.wallet);
+  const filter = metadataFilterQuery(config.wallet);
   const movementBody = Joi.object({
     amount: amount.required(),
     currency: currency.required(),
     reason: text(200).required(),
     reference: text(200),
+    metadata,
   });
   const transactionResponses = {
     201: 'The ledger transaction',
@@ -29,8 +42,15 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
     401: 'Unauthenticated',
     403: 'Forbidden',
     404: 'No such account',
-    409: { description: 'Insufficient funds, or the wallet cannot receive this amount', codes: ['insufficient_funds', 'invalid_state'] },
-    422: { description: 'No wallet in this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
+    409: {
+      description: 'Insufficient funds, the wallet cannot receive this amount, or the account is frozen or closed',
+      codes: ['insufficient_funds', 'invalid_state', 'account_frozen', 'account_closed'],
+    },
+    422: {
+      description:
+        'No wallet in this currency, a KYC limit (limit_exceeded: limit, value, remaining, resets_at), or Idempotency-Key reused',
+      codes: ['currency_mismatch', 'limit_exceeded'],
+    },
     503: 'Retry with the same key',
   } as const;
   const holdResponses = {
@@ -38,8 +58,11 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
     401: 'Unauthenticated',
     403: 'Forbidden',
     404: 'No such hold',
-    409: { description: 'The hold is not ACTIVE, or it belongs to an order or a purchase request', codes: ['invalid_state'] },
-    422: { description: 'Idempotency-Key reused', codes: [] },
+    409: {
+      description: 'The hold is not ACTIVE or belongs to an order or a purchase request, or the account is frozen (capture) or closed',
+      codes: ['invalid_state', 'account_frozen', 'account_closed'],
+    },
+    422: { description: 'A KYC limit (capture), or Idempotency-Key reused', codes: ['limit_exceeded'] },
     503: 'Retry with the same key',
   } as const;
   const movementRoute = (operation_id: string, resource: 'credits' | 'debits', summary: string, run: typeof creditWallet) =>
@@ -73,7 +96,10 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       body: Joi.object({ amount, reason: text(200) }),
       responses: {
         ...transactionResponses,
-        409: { description: 'Not a refundable transaction, or the wallet cannot receive this amount', codes: ['invalid_state'] },
+        409: {
+          description: 'Not a refundable transaction, the wallet cannot receive this amount, or the account is closed',
+          codes: ['invalid_state', 'account_closed'],
+        },
         422: { description: 'Refund exceeds what is left, or Idempotency-Key reused', codes: ['refund_exceeds_remaining'] },
       },
       response_schema: transactionViewSchema,
@@ -92,16 +118,23 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       operation_id: 'listAccountTransactions',
       method: 'get',
       path: '/v1/accounts/{id}/transactions',
-      summary: "The account's ledger history, newest first (cursor pagination)",
+      summary:
+        "The account's ledger history, newest first (cursor pagination); metadata[<key>]=<value> keeps the entries " +
+        'whose transaction carries that metadata (one such filter)',
       tag: 'credits',
       auth: 'bearer',
       params: accountParams,
-      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }),
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, { currency }).pattern(filter.pattern, filter.value),
       responses: { 200: 'A page of history', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
       response_schema: pageSchema('HistoryPage', historyEntrySchema),
       handler: async (ctx, { actor, params, query }) => ({
         status: 200,
-        body: await accountHistory(ctx.state.deps, actor, params.id, query),
+        body: await accountHistory(ctx.state.deps, actor, params.id, {
+          limit: query.limit,
+          cursor: query.cursor,
+          currency: query.currency,
+          metadata: metadataFilterOf(query),
+        }),
       }),
     }),
     defineRoute({
@@ -118,13 +151,20 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         currency: currency.required(),
         expires_in_seconds: Joi.number().integer().strict().min(1).max(config.limits.hold_ttl_max_seconds).required(),
         reference: text(200),
+        metadata,
       }),
       responses: {
         ...holdResponses,
         201: 'The ACTIVE hold',
         404: 'No such account',
-        409: { description: 'Insufficient funds', codes: ['insufficient_funds'] },
-        422: { description: 'No wallet in this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
+        409: {
+          description: 'Insufficient funds, or the account is frozen or closed',
+          codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
+        },
+        422: {
+          description: 'No wallet in this currency, a KYC limit on what the account may spend, or Idempotency-Key reused',
+          codes: ['currency_mismatch', 'limit_exceeded'],
+        },
       },
       response_schema: holdViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createHold(ctx.state.deps, actor, body, idempotency),
@@ -182,6 +222,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         amount: amount.required(),
         currency: currency.required(),
         note: text(500),
+        metadata,
       }),
       responses: {
         ...transactionResponses,
@@ -189,10 +230,14 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         400: 'Invalid request, or the same account on both sides',
         404: 'No such account',
         409: {
-          description: 'Insufficient funds, or the recipient cannot receive this amount',
-          codes: ['insufficient_funds', 'invalid_state'],
+          description:
+            'Insufficient funds, the recipient cannot receive this amount, the sender is frozen or closed, or the recipient is closed',
+          codes: ['insufficient_funds', 'invalid_state', 'account_frozen', 'account_closed'],
         },
-        422: { description: 'The recipient cannot receive this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
+        422: {
+          description: "The recipient cannot receive this currency, a KYC limit of the sender's, or Idempotency-Key reused",
+          codes: ['currency_mismatch', 'limit_exceeded'],
+        },
       },
       response_schema: transferViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createTransfer(ctx.state.deps, actor, body, idempotency),

@@ -1,6 +1,8 @@
 import Joi from 'joi';
+import { DomainError } from '../../domain/errors.js';
 import { ACCOUNT_ID_PATTERN, UUID_PATTERN } from '../../domain/ids.js';
-import { viewSchema } from '../../platform/view-schema.js';
+import { METADATA_KEY_PATTERN, viewSchema } from '../../platform/view-schema.js';
+import type { WalletConfig } from '../../platform/wallet-config.js';
 
 export const accountIdSchema = Joi.string().pattern(ACCOUNT_ID_PATTERN).messages({
   'string.pattern.base': '{{#label}} must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -',
@@ -35,3 +37,45 @@ export function pageSchema(id: string, item: Joi.Schema): Joi.ObjectSchema {
     next_cursor: Joi.string().allow(null).description('Pass as `cursor` for the next page; null on the last page'),
   });
 }
+
+/**
+ * `metadata` on money objects (SPEC §10), one schema for every route that takes it: at most
+ * METADATA_KEYS_MAX keys of [A-Za-z0-9_.-], each at most METADATA_KEY_LENGTH_MAX long, string
+ * values of at most METADATA_VALUE_LENGTH_MAX characters. Any other key or value is 400.
+ */
+export function metadataSchema(wallet: WalletConfig) {
+  return Joi.object()
+    .pattern(
+      Joi.string().min(1).max(wallet.metadata_key_length_max).pattern(METADATA_KEY_PATTERN),
+      Joi.string().allow('').max(wallet.metadata_value_length_max),
+    )
+    .max(wallet.metadata_keys_max)
+    .messages({ 'object.unknown': `{{#label}}: metadata keys are 1 to ${wallet.metadata_key_length_max} of A-Z, a-z, 0-9, _, . and -` });
+}
+
+/** Query parameters of a history filtered by one `metadata[key]=value`. */
+export function metadataFilterQuery(wallet: WalletConfig) {
+  const key = `[A-Za-z0-9_.-]{1,${wallet.metadata_key_length_max}}`;
+  return {
+    pattern: new RegExp(`^metadata\\[${key}\\]$`),
+    value: Joi.string().allow('').max(wallet.metadata_value_length_max),
+  };
+}
+
+/** The one `metadata[key]=value` of a validated query, if any; more than one is 400. */
+export function metadataFilterOf(query: Record<string, unknown>): { key: string; value: string } | undefined {
+  const filters = Object.keys(query).filter((name) => name.startsWith('metadata['));
+  if (filters.length > 1) throw new DomainError('validation_error', 'history is filtered by one metadata[key]=value at most');
+  const name = filters[0];
+  return name === undefined ? undefined : { key: name.slice('metadata['.length, -1), value: query[name] as string };
+}
+
+/** An RFC 3339 instant with its offset (a date alone, or a time without a zone, is ambiguous). */
+export const instantSchema = Joi.date()
+  .iso()
+  .custom((value: Date, helpers) => {
+    const text = String(helpers.original);
+    return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
+      ? value
+      : helpers.message({ custom: '{{#label}} must be an RFC 3339 instant with its offset, e.g. 2026-01-31T23:59:59Z' });
+  });

@@ -96,8 +96,14 @@ export function sellerRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        409: { description: 'Insufficient funds', codes: ['insufficient_funds'] },
-        422: { description: 'No wallet in this currency, or Idempotency-Key reused', codes: ['currency_mismatch'] },
+        409: {
+          description: 'Insufficient funds, or the account is frozen or closed',
+          codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
+        },
+        422: {
+          description: 'No wallet in this currency, a KYC limit on what the account may spend, or Idempotency-Key reused',
+          codes: ['currency_mismatch', 'limit_exceeded'],
+        },
         503: 'Retry with the same key',
       },
       response_schema: acceptedSchema,

@@ -12,7 +12,7 @@ import { entitlementViewSchema } from '../../shop/orders/entitlement-repository.
 import { orderRefundViewSchema, refundOrder } from '../../shop/orders/refund-order.js';
 import { orderViewSchema } from '../../shop/orders/views.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, pageQuery, pageSchema, uuidParams } from './schemas.js';
+import { accountIdSchema, accountParams, metadataSchema, pageQuery, pageSchema, uuidParams } from './schemas.js';
 
 export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const itemId = Joi.string().pattern(ITEM_ID_PATTERN);
@@ -28,10 +28,10 @@ export function shopRoutes(config: Config): RouteSpec[] {
     403: 'Forbidden',
     404: 'No such order',
     409: {
-      description: 'Invalid state, insufficient funds, or the wallet cannot receive what the order grants',
-      codes: ['invalid_state', 'insufficient_funds'],
+      description: 'Invalid state, insufficient funds, the wallet cannot receive what the order grants, or the account is frozen or closed',
+      codes: ['invalid_state', 'insufficient_funds', 'account_frozen', 'account_closed'],
     },
-    422: { description: 'Idempotency-Key reused', codes: [] },
+    422: { description: 'A KYC limit (completing a two-step order), or Idempotency-Key reused', codes: ['limit_exceeded'] },
     503: 'Retry with the same key',
   } as const;
   const orderAction = (operation_id: 'completeOrder' | 'cancelOrder', verb: string, run: typeof completeOrder) =>
@@ -95,6 +95,8 @@ export function shopRoutes(config: Config): RouteSpec[] {
         active: Joi.boolean().strict().required(),
         refundable: Joi.boolean().strict().required(),
         grants: Joi.object({ currency: currency.required(), amount: amount.required() }).allow(null),
+        merchant_id: accountIdSchema.allow(null),
+        revenue_share_bps: Joi.number().integer().strict().min(0).max(10_000).allow(null),
       }),
       responses: { 200: 'The replaced item', 201: 'The created item', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden' },
       response_schema: itemViewSchema,
@@ -118,6 +120,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
           .required(),
         expected_total: Joi.number().integer().strict().min(1),
         mode: Joi.string().valid('immediate', 'two_step'),
+        metadata: metadataSchema(config.wallet),
       }),
       responses: {
         201: 'The order',
@@ -125,8 +128,8 @@ export function shopRoutes(config: Config): RouteSpec[] {
         400: 'Invalid request: unknown or inactive items, items in several currencies, a total or grant over the limits',
         404: 'No such account',
         422: {
-          description: 'Price changed, no wallet in this currency, or Idempotency-Key reused',
-          codes: ['price_changed', 'currency_mismatch'],
+          description: 'Price changed, no wallet in this currency, a KYC limit, or Idempotency-Key reused',
+          codes: ['price_changed', 'currency_mismatch', 'limit_exceeded'],
         },
       },
       response_schema: orderViewSchema,
@@ -168,8 +171,10 @@ export function shopRoutes(config: Config): RouteSpec[] {
         201: 'The refund',
         ...orderResponses,
         409: {
-          description: 'The order is not refundable in its state, or the granted game currency was spent',
-          codes: ['invalid_state', 'insufficient_funds'],
+          description:
+            'The order is not refundable in its state, the granted game currency was spent, a merchant cannot return its share, ' +
+            'or the account is closed',
+          codes: ['invalid_state', 'insufficient_funds', 'account_closed'],
         },
         422: {
           description: 'Not refundable, refund exceeds what is left, or Idempotency-Key reused',

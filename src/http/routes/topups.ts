@@ -1,5 +1,4 @@
 import Joi from 'joi';
-import { isStorableText } from '../../domain/text.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { invariant } from '../../domain/errors.js';
@@ -10,18 +9,8 @@ import { createStripeTopup } from '../../shop/topups/stripe/create-stripe-topup.
 import { receiveStripeEvent } from '../../shop/topups/stripe/receive-stripe-event.js';
 import { getTopup } from '../../shop/topups/topup-reads.js';
 import { pspEventReviewSchema, topupViewSchema } from '../../shop/topups/topup-repository.js';
-import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema } from './schemas.js';
-
-/** Text of at most `length_max` characters that the database can store. */
-function storableText(length_max: number) {
-  return Joi.string()
-    .min(1)
-    .max(length_max)
-    .custom((value: string, helpers) =>
-      isStorableText(value) ? value : helpers.message({ custom: '{{#label}} holds U+0000 or a lone surrogate' }),
-    );
-}
+import { defineRoute, readByIdRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
+import { accountIdSchema, metadataSchema } from './schemas.js';
 
 export function topupRoutes(config: Config): RouteSpec[] {
   const stripe = config.psp_provider === 'stripe';
@@ -40,6 +29,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
         account_id: accountIdSchema.required(),
         amount: amountSchema(config.limits.amount_max_minor).required(),
         currency: currencySchema(stripe ? config.stripe.currencies : config.currencies).required(),
+        metadata: metadataSchema(config.wallet),
       }),
       responses: {
         201: stripe ? 'The PENDING top-up with its PaymentIntent (payment.client_secret)' : 'The PENDING top-up',
@@ -47,7 +37,8 @@ export function topupRoutes(config: Config): RouteSpec[] {
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such account',
-        422: { description: 'Idempotency-Key reused', codes: [] },
+        409: { description: 'The account is closed', codes: ['account_closed'] },
+        422: { description: "The KYC tier's maximum balance, or Idempotency-Key reused", codes: ['limit_exceeded'] },
       },
       response_schema: topupViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => {
@@ -65,47 +56,28 @@ export function topupRoutes(config: Config): RouteSpec[] {
       read: getTopup,
       response_schema: topupViewSchema,
     }),
-    defineRoute({
+    signedCallbackRoute({
       operation_id: 'receivePspEvent',
-      method: 'post',
       path: '/v1/psp/events',
       summary:
         'PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; ' +
         '200 for every validly signed body: duplicates, conflicts and malformed bodies are recorded, never refused',
       tag: 'topups',
       auth: 'psp_signature',
-      responses: { 200: '{ received, outcome }', 401: 'Bad, stale or missing signature', 413: 'Body over the size limit' },
+      signature_header: 'Psp-Signature',
+      receive: receivePspEvent,
       response_schema: pspEventReceiptSchema,
-      handler: async (ctx) => ({
-        status: 200,
-        body: await receivePspEvent(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get('Psp-Signature')),
-      }),
     }),
     ...(stripe ? [stripeEventsRoute()] : []),
-    defineRoute({
+    reviewSettlementRoute({
       operation_id: 'settlePspEventReview',
-      method: 'put',
       path: '/v1/psp/events/{id}/review',
       summary:
         'Settle a PSP event held for review (admin): {id} is its log_id (reconciliation, or review on the top-up); ' +
         'the note says what was done; nothing moves, reconciliation stops reporting it',
       tag: 'topups',
-      auth: 'bearer',
-      params: Joi.object({ id: storableText(300).required() }),
-      body: Joi.object({ settlement: storableText(1000).required() }),
-      responses: {
-        200: 'The settled review item',
-        400: 'Invalid request',
-        401: 'Unauthenticated',
-        403: 'Forbidden',
-        404: 'No such event',
-        409: { description: 'The event is not held for review', codes: ['invalid_state'] },
-      },
+      settle: settlePspEventReview,
       response_schema: pspEventReviewSchema,
-      handler: async (ctx, { actor, params, body }) => ({
-        status: 200,
-        body: await settlePspEventReview(ctx.state.deps, actor, params.id, body.settlement),
-      }),
     }),
   ];
 }

@@ -3,6 +3,9 @@ import type { SqlParam, SqlTx } from '../../db/sql.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { autocommit } from '../guard/autocommit.js';
 
+/** What a durable job works on: a purchase request's seller calls, a withdrawal's payout call. */
+export type JobKind = 'purchase' | 'payout';
+
 /**
  * Durable jobs in the database, claimed by any pod with a lease: `FOR UPDATE SKIP LOCKED` lets
  * pods claim different jobs without waiting for each other (it works on PostgreSQL and
@@ -12,7 +15,7 @@ import { autocommit } from '../guard/autocommit.js';
  */
 export interface ClaimedJob {
   id: string;
-  kind: 'purchase';
+  kind: JobKind;
   subject_id: string;
   claims: number;
   region: string;
@@ -22,7 +25,7 @@ export interface ClaimedJob {
 }
 
 type Deps = Pick<AppDeps, 'transactions' | 'config'>;
-type ClaimRow = { id: string; kind: 'purchase'; subject_id: string; claims: number; crdb_region: string };
+type ClaimRow = { id: string; kind: JobKind; subject_id: string; claims: number; crdb_region: string };
 
 export class LeaseLost extends Error {
   constructor(job_id: string) {
@@ -49,19 +52,19 @@ async function claimWhere(deps: Deps, owner: string, where: string, values: read
   return rows.map((row) => toClaimed(row, token, claimed_at_ms));
 }
 
-/** Claims up to `limit` runnable jobs, this region's first (their rows are local on CockroachDB). */
-export function claimJobs(deps: Deps, owner: string, region: string, limit: number): Promise<ClaimedJob[]> {
+/** Claims up to `limit` runnable jobs of a kind, this region's first (their rows are local on CockroachDB). */
+export function claimJobs(deps: Deps, owner: string, kind: JobKind, region: string, limit: number): Promise<ClaimedJob[]> {
   return claimWhere(
     deps,
     owner,
-    `id IN (SELECT id FROM jobs WHERE ${CLAIMABLE}
+    `id IN (SELECT id FROM jobs WHERE kind = ? AND ${CLAIMABLE}
             ORDER BY CASE WHEN crdb_region = ? THEN 0 ELSE 1 END, run_after LIMIT ? FOR UPDATE SKIP LOCKED)`,
-    [region, limit],
+    [kind, region, limit],
   );
 }
 
 /** Claims the job of one subject at once (the pod that accepted a request starts it without waiting for a poll). */
-export async function claimJobOf(deps: Deps, owner: string, kind: 'purchase', subject_id: string): Promise<ClaimedJob | undefined> {
+export async function claimJobOf(deps: Deps, owner: string, kind: JobKind, subject_id: string): Promise<ClaimedJob | undefined> {
   return (await claimWhere(deps, owner, `kind = ? AND subject_id = ? AND ${CLAIMABLE}`, [kind, subject_id]))[0];
 }
 
@@ -135,4 +138,16 @@ export async function releaseJob(deps: Deps, job: ClaimedJob, error: string, del
       [`${delay_ms} milliseconds`, error.slice(0, 500), job.id, job.lease_token],
     ),
   );
+}
+
+/** Ends a job outside any other transaction; false when it is no longer ours (another pod took it over). */
+export async function finishJob(deps: Deps, job: ClaimedJob, note: string | null = null): Promise<boolean> {
+  const finished = await autocommit(deps, (tx) =>
+    tx.execute(
+      `UPDATE jobs SET finished_at = now(), lease_token = NULL, lease_expires_at = NULL, last_error = ?, updated_at = now()
+       WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
+      [note?.slice(0, 500) ?? null, job.id, job.lease_token],
+    ),
+  );
+  return finished === 1;
 }

@@ -7,7 +7,7 @@ import { insertHold } from '../../ledger/holds.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { idSchema, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import { statusUrl } from './get-purchase-request.js';
-import { JOBS, PURCHASE_REQUESTS } from './purchase-records.js';
+import { insertJob, PURCHASE_REQUESTS } from './purchase-records.js';
 
 export interface CreatePurchaseRequestInput {
   account_id: string;
@@ -48,15 +48,19 @@ export async function createPurchaseRequest(
       region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
       needs: { accounts: [input.account_id] },
       decide: (unit): Accepted => {
-        const hold = insertHold(unit, {
-          owner: 'purchase_request',
-          account_id: input.account_id,
-          currency: input.currency,
-          amount_minor: input.max_price,
-          expires_in_seconds: config.purchase_hold_ttl_seconds,
-          destination_account_id: '@sellers',
-          reference: `purchase of ${input.product_id}`.slice(0, 200),
-        });
+        const hold = insertHold(
+          unit,
+          {
+            owner: 'purchase_request',
+            account_id: input.account_id,
+            currency: input.currency,
+            amount_minor: input.max_price,
+            expires_in_seconds: config.purchase_hold_ttl_seconds,
+            destination_account_id: '@sellers',
+            reference: `purchase of ${input.product_id}`.slice(0, 200),
+          },
+          deps.config.limits,
+        );
         unit.table(PURCHASE_REQUESTS).insert({
           id,
           account_id: input.account_id,
@@ -78,20 +82,7 @@ export async function createPurchaseRequest(
           updated_at: unit.now,
           finished_at: null,
         });
-        unit.table(JOBS).insert({
-          id: randomUUID(),
-          kind: 'purchase',
-          subject_id: id,
-          run_after: unit.now,
-          lease_token: null,
-          lease_expires_at: null,
-          claims: 0,
-          last_error: null,
-          region: hold.region,
-          created_at: unit.now,
-          updated_at: unit.now,
-          finished_at: null,
-        });
+        insertJob(unit, 'purchase', id, hold.region);
         return { id, status: 'pending', status_url: statusUrl(id) };
       },
     },

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { TableSpec } from '../../batch/table-writer.js';
+import type { Unit } from '../../batch/unit.js';
+import type { JobKind } from '../jobs/job-queue.js';
 import { timestamp } from '../../db/sql.js';
 import type { Attempt, PurchaseRequest } from './purchase-repository.js';
 
@@ -72,7 +75,7 @@ export const PURCHASE_ATTEMPTS: TableSpec<AttemptRecord> = {
 /** A durable job row (src/sellers/jobs/job-queue.ts claims and leases them). */
 export interface JobRecord {
   id: string;
-  kind: 'purchase';
+  kind: JobKind;
   subject_id: string;
   run_after: string;
   lease_token: string | null;
@@ -108,6 +111,24 @@ export const JOBS: TableSpec<JobRecord> = {
   guarded: 'updated_at',
   guards: ['lease_token'],
 };
+
+/** A new durable job, due at once, written in the batch that creates its subject: committed with it or not at all. */
+export function insertJob(unit: Unit, kind: JobKind, subject_id: string, region: string): JobRecord {
+  return unit.table(JOBS).insert({
+    id: randomUUID(),
+    kind,
+    subject_id,
+    run_after: unit.now,
+    lease_token: null,
+    lease_expires_at: null,
+    claims: 0,
+    last_error: null,
+    region,
+    created_at: unit.now,
+    updated_at: unit.now,
+    finished_at: null,
+  });
+}
 
 const optionalTimestamp = (value: unknown) => (value === null || value === undefined ? null : timestamp(value as string));
 

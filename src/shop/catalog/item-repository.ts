@@ -12,6 +12,8 @@ export interface ItemRow {
   refundable: boolean;
   grants_currency: string | null;
   grants_amount_minor: string | null;
+  merchant_id: string | null;
+  revenue_share_bps: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -26,6 +28,7 @@ export function toItem(row: ItemRow): Item {
     active: row.active,
     refundable: row.refundable,
     grants: row.grants_currency === null ? null : { currency: row.grants_currency, amount_minor: int8(row.grants_amount_minor) },
+    merchant: row.merchant_id === null ? null : { merchant_id: row.merchant_id, revenue_share_bps: row.revenue_share_bps! },
     created_at: timestamp(row.created_at),
     updated_at: timestamp(row.updated_at),
   };
@@ -36,11 +39,13 @@ export type ItemFields = Omit<Item, 'created_at' | 'updated_at'>;
 /** Creates or replaces an item; placed orders keep the price they snapshotted. */
 export async function upsertItem(tx: SqlTx, item: ItemFields): Promise<{ item: Item; created: boolean }> {
   const row = await tx.one<ItemRow & { created: boolean }>(
-    `INSERT INTO items (id, name, kind, price_minor, currency, active, refundable, grants_currency, grants_amount_minor)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO items (id, name, kind, price_minor, currency, active, refundable, grants_currency, grants_amount_minor,
+       merchant_id, revenue_share_bps)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, price_minor = excluded.price_minor,
        currency = excluded.currency, active = excluded.active, refundable = excluded.refundable,
-       grants_currency = excluded.grants_currency, grants_amount_minor = excluded.grants_amount_minor, updated_at = now()
+       grants_currency = excluded.grants_currency, grants_amount_minor = excluded.grants_amount_minor,
+       merchant_id = excluded.merchant_id, revenue_share_bps = excluded.revenue_share_bps, updated_at = now()
      RETURNING *, (created_at = updated_at) AS created`,
     [
       item.id,
@@ -52,6 +57,8 @@ export async function upsertItem(tx: SqlTx, item: ItemFields): Promise<{ item: I
       item.refundable,
       item.grants?.currency ?? null,
       item.grants?.amount_minor ?? null,
+      item.merchant?.merchant_id ?? null,
+      item.merchant?.revenue_share_bps ?? null,
     ],
   );
   return { item: toItem(row), created: row.created };

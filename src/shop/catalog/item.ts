@@ -13,6 +13,8 @@ export interface Item {
   refundable: boolean;
   /** What a currency pack credits, in another (game) currency. */
   grants: { currency: string; amount_minor: number } | null;
+  /** The merchant it is sold for, with the merchant's revenue share of each sale. */
+  merchant: { merchant_id: string; revenue_share_bps: number } | null;
   created_at: string;
   updated_at: string;
 }
@@ -27,6 +29,8 @@ export function itemView(item: Item) {
     active: item.active,
     refundable: item.refundable,
     grants: item.grants ? { currency: item.grants.currency, amount: item.grants.amount_minor } : null,
+    merchant_id: item.merchant?.merchant_id ?? null,
+    revenue_share_bps: item.merchant?.revenue_share_bps ?? null,
     created_at: item.created_at,
     updated_at: item.updated_at,
   };
@@ -48,6 +52,8 @@ export const itemViewSchema = viewSchema('Item', {
   grants: viewPart({ currency: Joi.string(), amount: minorSchema })
     .allow(null)
     .description('What a currency pack credits, in another (game) currency'),
+  merchant_id: Joi.string().allow(null).description('The merchant it is sold for'),
+  revenue_share_bps: Joi.number().integer().allow(null).description("The merchant's share of each sale, in basis points"),
   created_at: timestampSchema,
   updated_at: timestampSchema,
 } satisfies ViewKeys<ItemView>);

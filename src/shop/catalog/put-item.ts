@@ -1,6 +1,7 @@
 import { requireScope } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import { DomainError } from '../../domain/errors.js';
+import type { SqlTx } from '../../db/sql.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { itemView, type ItemKind, type ItemView } from './item.js';
 import { upsertItem } from './item-repository.js';
@@ -14,6 +15,9 @@ export interface PutItemInput {
   active: boolean;
   refundable: boolean;
   grants?: { currency: string; amount: number } | null;
+  /** Sold for a merchant, who receives revenue_share_bps of each sale (both or neither). */
+  merchant_id?: string | null;
+  revenue_share_bps?: number | null;
 }
 
 /** Creates or replaces a catalog item (catalog:write). PUT is idempotent by itself: no key needed. */
@@ -25,8 +29,14 @@ export async function putItem(deps: AppDeps, actor: Actor, input: PutItemInput):
   }
   if (grants && grants.currency === input.currency)
     throw new DomainError('validation_error', 'a currency pack must grant a different currency than its price');
-  const { item, created } = await deps.transactions.run('put_item', (tx) =>
-    upsertItem(tx, {
+  const merchant_id = input.merchant_id ?? null;
+  const revenue_share_bps = input.revenue_share_bps ?? null;
+  if ((merchant_id === null) !== (revenue_share_bps === null))
+    throw new DomainError('validation_error', '"merchant_id" and "revenue_share_bps" go together');
+  const merchant = merchant_id === null ? null : { merchant_id, revenue_share_bps: revenue_share_bps! };
+  const { item, created } = await deps.transactions.run('put_item', async (tx) => {
+    if (merchant) await requireMerchantWallet(tx, merchant.merchant_id, input.currency);
+    return upsertItem(tx, {
       id: input.id,
       name: input.name,
       kind: input.kind,
@@ -35,7 +45,18 @@ export async function putItem(deps: AppDeps, actor: Actor, input: PutItemInput):
       active: input.active,
       refundable: input.refundable,
       grants: grants && { currency: grants.currency, amount_minor: grants.amount },
-    }),
-  );
+      merchant,
+    });
+  });
   return { status: created ? 201 : 200, body: itemView(item) };
+}
+
+/** An item is sold for a merchant that exists and can be paid in the item's currency. */
+async function requireMerchantWallet(tx: SqlTx, merchant_id: string, currency: string): Promise<void> {
+  const merchant = await tx.maybeOne<{ kind: string; wallet: string | null }>(
+    'SELECT a.kind, w.currency AS wallet FROM accounts a LEFT JOIN wallets w ON w.account_id = a.id AND w.currency = ? WHERE a.id = ?',
+    [currency, merchant_id],
+  );
+  if (merchant?.kind !== 'merchant') throw new DomainError('validation_error', `"merchant_id" ${merchant_id} is not a merchant`);
+  if (merchant.wallet === null) throw new DomainError('validation_error', `merchant ${merchant_id} has no ${currency} wallet`);
 }

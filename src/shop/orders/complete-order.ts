@@ -7,6 +7,8 @@ import type { AppDeps } from '../../platform/deps.js';
 import { changeStatus, grantEntitlements } from './order-book.js';
 import { orderCommand, requireOrderControl } from './order-access.js';
 import { grantPostings } from './pricing.js';
+import { lineShares } from './place-order.js';
+import { sharePostings } from '../../merchants/revenue-shares.js';
 import { orderView } from './views.js';
 
 /** Two-step, second step: capture the hold, credit pack grants, grant entitlements, COMPLETED — one batch. */
@@ -25,6 +27,12 @@ export async function completeOrder(
     }
     const hold = requireLiveHold(unit, order.hold_id, 'order');
     const { posted } = captureHold(unit, hold, order.total_minor, { type: 'purchase', order_id }, deps.config.limits);
+    const shares = sharePostings(order.currency, lineShares(order.lines), 1);
+    if (shares.length > 0) {
+      const amount_minor = order.lines.reduce((sum, line) => sum + line.merchant_share_minor, 0);
+      const base = { type: 'purchase' as const, account_id: order.account_id, currency: order.currency, order_id };
+      postTransaction(unit, { ...base, amount_minor, metadata: order.metadata, postings: shares }, deps.config.limits);
+    }
     const grants = grantPostings(
       order.account_id,
       order.lines.map((line) => ({ line, quantity: line.quantity })),

@@ -5,6 +5,8 @@ import type { Unit } from '../../batch/unit.js';
 import { forbidden, notFound } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
 import type { AppDeps } from '../../platform/deps.js';
+import { requireOpen } from '../../compliance/account-status.js';
+import { requireAccount } from '../../ledger/posting.js';
 import { requireOrder } from './order-book.js';
 import type { Order } from './order-records.js';
 import { findOrder } from './order-repository.js';
@@ -34,8 +36,17 @@ export async function orderCommand<T>(
     {
       name,
       region: known.region,
-      needs: { accounts: [known.account_id], orders: [order_id], holds: known.hold_id ? [known.hold_id] : [] },
-      decide: (unit) => decide(unit, requireOrder(unit, order_id)),
+      // The merchants of its lines too: completing pays their shares, refunding takes them back.
+      needs: {
+        accounts: [known.account_id, ...new Set(known.lines.flatMap((line) => (line.merchant_id ? [line.merchant_id] : [])))],
+        orders: [order_id],
+        holds: known.hold_id ? [known.hold_id] : [],
+      },
+      decide: (unit) => {
+        // Nothing changes a closed account, whatever became of the order.
+        requireOpen(requireAccount(unit, known.account_id));
+        return decide(unit, requireOrder(unit, order_id));
+      },
     },
     idempotency,
   );

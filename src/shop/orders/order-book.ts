@@ -15,6 +15,7 @@ import {
   type OrderRefundRecord,
   type OrderStatus,
 } from './order-records.js';
+import type { Metadata } from '../../ledger/ledger-records.js';
 import type { PricedOrder } from './pricing.js';
 import { entitlementView, orderView } from './views.js';
 
@@ -67,6 +68,7 @@ export function insertOrder(
     pending_until: string | null;
     hold_id: string | null;
     payment_transaction_id: string | null;
+    metadata: Metadata;
   },
 ): Order {
   const account = requireAccount(unit, order.account_id);
@@ -85,6 +87,7 @@ export function insertOrder(
     pending_until: order.pending_until,
     completed_at: status === 'COMPLETED' ? unit.now : null,
     status_history: order.statuses.map((change) => ({ status: change, reason: null, at: unit.now })),
+    metadata: order.metadata,
     region: account.region,
     created_at: unit.now,
     updated_at: unit.now,
@@ -102,6 +105,9 @@ export function insertOrder(
       refundable: line.refundable,
       grants_currency: line.grants?.currency ?? null,
       grants_amount_minor: line.grants?.amount_minor ?? null,
+      merchant_id: line.merchant_id,
+      merchant_share_minor: line.merchant_share_minor,
+      refunded_minor: 0,
       region: account.region,
     });
   }
@@ -132,15 +138,25 @@ export function changeStatus(
   return emitOrderEvent(unit, requireOrder(unit, order.id));
 }
 
-export function markLinesRefunded(unit: Unit, order_id: string, lines: ReadonlyArray<{ line_no: number; quantity: number }>): void {
-  for (const { line_no, quantity } of lines) {
+/** Records what a refund takes back of each line: units (their entitlements go) and money (merchant shares follow it). */
+export function markLinesRefunded(
+  unit: Unit,
+  order_id: string,
+  lines: ReadonlyArray<{ line_no: number; quantity: number }>,
+  line_amounts: ReadonlyMap<number, number>,
+): void {
+  const units = new Map(lines.map(({ line_no, quantity }) => [line_no, quantity]));
+  for (const line_no of new Set([...units.keys(), ...line_amounts.keys()])) {
     const key = `${order_id}#${line_no}`;
     const line = unit.table(ORDER_LINES).get(key)!;
+    const refunded_quantity = line.refunded_quantity + (units.get(line_no) ?? 0);
+    const refunded_minor = line.refunded_minor + (line_amounts.get(line_no) ?? 0);
+    invariant(refunded_quantity <= line.quantity, `order ${order_id} line ${line_no} would be refunded beyond its quantity`);
     invariant(
-      line.refunded_quantity + quantity <= line.quantity,
-      `order ${order_id} line ${line_no} would be refunded beyond its quantity`,
+      refunded_minor <= line.unit_price_minor * line.quantity,
+      `order ${order_id} line ${line_no} would be refunded beyond its amount`,
     );
-    unit.table(ORDER_LINES).update(key, { refunded_quantity: line.refunded_quantity + quantity });
+    unit.table(ORDER_LINES).update(key, { refunded_quantity, refunded_minor });
   }
 }
 

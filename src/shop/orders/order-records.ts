@@ -1,5 +1,6 @@
 import type { TableSpec } from '../../batch/table-writer.js';
 import { int8, timestamp } from '../../db/sql.js';
+import type { Metadata } from '../../ledger/ledger-records.js';
 import type { ItemKind } from '../catalog/item.js';
 import type { PricedLine } from './pricing.js';
 
@@ -27,6 +28,7 @@ export interface OrderRecord {
   pending_until: string | null;
   completed_at: string | null;
   status_history: StatusChange[];
+  metadata: Metadata;
   region: string;
   created_at: string;
   updated_at: string;
@@ -49,6 +51,7 @@ export const ORDERS: TableSpec<OrderRecord> = {
     pending_until: 'timestamptz',
     completed_at: 'timestamptz',
     status_history: 'jsonb',
+    metadata: 'jsonb',
     region: 'region',
     created_at: 'timestamptz',
     updated_at: 'timestamptz',
@@ -77,6 +80,7 @@ export function toOrderRecord(row: Record<string, unknown>): OrderRecord {
     pending_until: optionalTimestamp(row['pending_until']),
     completed_at: optionalTimestamp(row['completed_at']),
     status_history: history.map((change) => ({ status: change.status, reason: change.reason, at: timestamp(change.at) })),
+    metadata: row['metadata'] as Metadata,
     region: row['crdb_region'] as string,
     created_at: timestamp(row['created_at'] as string),
     updated_at: timestamp(row['updated_at'] as string),
@@ -95,6 +99,10 @@ export interface OrderLineRecord {
   refundable: boolean;
   grants_currency: string | null;
   grants_amount_minor: number | null;
+  merchant_id: string | null;
+  merchant_share_minor: number;
+  /** Money refunded against the line (by lines, or its part of an amount): the merchant's take-back follows it. */
+  refunded_minor: number;
   region: string;
 }
 
@@ -113,12 +121,15 @@ export const ORDER_LINES: TableSpec<OrderLineRecord> = {
     refundable: 'bool',
     grants_currency: 'text',
     grants_amount_minor: 'int8',
+    merchant_id: 'text',
+    merchant_share_minor: 'int8',
+    refunded_minor: 'int8',
     region: 'region',
   },
   key: ['order_id', 'line_no'],
-  mutable: ['refunded_quantity'],
+  mutable: ['refunded_quantity', 'refunded_minor'],
   guarded: 'refunded_quantity',
-  guards: ['refunded_quantity'],
+  guards: ['refunded_quantity', 'refunded_minor'],
 };
 
 export function toOrderLineRecord(row: Record<string, unknown>): OrderLineRecord {
@@ -135,6 +146,9 @@ export function toOrderLineRecord(row: Record<string, unknown>): OrderLineRecord
     refundable: row['refundable'] as boolean,
     grants_currency: (row['grants_currency'] as string | null) ?? null,
     grants_amount_minor: grants === null ? null : int8(grants),
+    merchant_id: (row['merchant_id'] as string | null) ?? null,
+    merchant_share_minor: int8(row['merchant_share_minor'] as string),
+    refunded_minor: int8(row['refunded_minor'] as string),
     region: row['crdb_region'] as string,
   };
 }
@@ -227,6 +241,7 @@ export const ORDER_REFUNDS: TableSpec<OrderRefundRecord> = {
 /** An order line as the domain prices and refunds it. */
 export interface OrderLine extends PricedLine {
   refunded_quantity: number;
+  refunded_minor: number;
 }
 
 /** An order with its lines: what views show and rules decide on. */
@@ -250,5 +265,8 @@ function lineOf(line: OrderLineRecord): OrderLine {
     unit_price_minor: line.unit_price_minor,
     refundable: line.refundable,
     grants: line.grants_currency === null ? null : { currency: line.grants_currency, amount_minor: line.grants_amount_minor! },
+    merchant_id: line.merchant_id,
+    merchant_share_minor: line.merchant_share_minor,
+    refunded_minor: line.refunded_minor,
   };
 }

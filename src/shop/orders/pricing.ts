@@ -1,5 +1,6 @@
 import { DomainError, invalidState, invariant } from '../../domain/errors.js';
 import type { Posting } from '../../ledger/postings.js';
+import { attributeRefund, lineShare } from '../../merchants/revenue-shares.js';
 import type { Item } from '../catalog/item.js';
 
 export interface RequestedLine {
@@ -17,6 +18,9 @@ export interface PricedLine {
   unit_price_minor: number;
   refundable: boolean;
   grants: { currency: string; amount_minor: number } | null;
+  /** The merchant the item is sold for, and its revenue share of the whole line (0 without a merchant). */
+  merchant_id: string | null;
+  merchant_share_minor: number;
 }
 
 export interface PricedOrder {
@@ -52,6 +56,8 @@ export function priceOrder(requested: readonly RequestedLine[], catalog: Readonl
       unit_price_minor: item.price_minor,
       refundable: item.refundable,
       grants: item.grants,
+      merchant_id: item.merchant?.merchant_id ?? null,
+      merchant_share_minor: 0,
     };
   });
   const currencies = new Set(lines.map((line) => catalog.get(line.item_id)!.currency));
@@ -72,7 +78,14 @@ export function priceOrder(requested: readonly RequestedLine[], catalog: Readonl
       );
     }
   }
-  return { currency: [...currencies][0]!, total_minor, lines };
+  // Every line is within the bounded total now: its share is computed exactly.
+  const shared = lines.map((line) => {
+    const merchant = catalog.get(line.item_id)!.merchant;
+    return merchant
+      ? { ...line, merchant_share_minor: lineShare(line.unit_price_minor * line.quantity, merchant.revenue_share_bps) }
+      : line;
+  });
+  return { currency: [...currencies][0]!, total_minor, lines: shared };
 }
 
 /** What currency packs grant per game currency, for the given quantities of their lines. */
@@ -106,6 +119,8 @@ export interface RefundPlan {
   amount_minor: number;
   /** Units refunded per line: their entitlements are revoked and pack grants clawed back. */
   lines: Array<{ line: PricedLine & { refunded_quantity: number }; quantity: number }>;
+  /** The money refunded against each line (by line_no): merchants give their shares back in proportion. */
+  line_amounts: Map<number, number>;
   /** True when nothing is left to refund after this refund. */
   completes_refund: boolean;
 }
@@ -130,7 +145,7 @@ export interface RefundableOrder {
   completed_at: string | null;
   total_minor: number;
   refunded_minor: number;
-  lines: ReadonlyArray<PricedLine & { refunded_quantity: number }>;
+  lines: ReadonlyArray<PricedLine & { refunded_quantity: number; refunded_minor: number }>;
 }
 
 const DAY_MS = 86_400_000;
@@ -169,7 +184,10 @@ export function planRefund(
     const amount_minor = lines.reduce((sum, entry) => sum + entry.line.unit_price_minor * entry.quantity, 0);
     if (amount_minor > remaining_minor)
       throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
-    return { amount_minor, lines, completes_refund: amount_minor === remaining_minor };
+    const line_amounts = new Map<number, number>();
+    for (const { line, quantity } of lines)
+      line_amounts.set(line.line_no, (line_amounts.get(line.line_no) ?? 0) + line.unit_price_minor * quantity);
+    return { amount_minor, lines, line_amounts, completes_refund: amount_minor === remaining_minor };
   }
   const amount_minor = request.amount_minor ?? remaining_minor;
   if (remaining_minor === 0 || amount_minor > remaining_minor) {
@@ -182,7 +200,10 @@ export function planRefund(
   const completes_refund = amount_minor === remaining_minor;
   // Goodwill on what is left is money back for those units: the same policy applies to them.
   assertPolicyAllows(remaining_units, rules);
-  return { amount_minor, lines: completes_refund ? remaining_units : [], completes_refund };
+  const rests = order.lines.map((line) => line.unit_price_minor * line.quantity - line.refunded_minor);
+  const parts = attributeRefund(rests, amount_minor);
+  const line_amounts = new Map(order.lines.map((line, index) => [line.line_no, parts[index]!]));
+  return { amount_minor, lines: completes_refund ? remaining_units : [], line_amounts, completes_refund };
 }
 
 /** An order is refunded once paid and while something is left; its owner only within the window. */

@@ -10,6 +10,9 @@ import type { AppDeps } from '../../platform/deps.js';
 import { idSchema, minorSchema, timestampSchema, viewPart, viewSchema } from '../../platform/view-schema.js';
 import { orderCommand } from './order-access.js';
 import { changeStatus, insertRefund, markLinesRefunded, revokeEntitlements } from './order-book.js';
+import { sharePostings, takeBackOf } from '../../merchants/revenue-shares.js';
+import type { Unit } from '../../batch/unit.js';
+import type { Order } from './order-records.js';
 import { grantPostings, planRefund, type RefundLineRequest, type RefundRules } from './pricing.js';
 import { orderStatusSchema } from './views.js';
 
@@ -60,15 +63,17 @@ export async function refundOrder(
         reason: input.reason,
         order_id: order.id,
         refund_id,
+        metadata: order.metadata,
         postings: [
           ...movement('@revenue', order.account_id, order.currency, plan.amount_minor),
           ...grantPostings(order.account_id, plan.lines, -1),
+          ...sharePostings(order.currency, takeBacks(unit, order, plan.line_amounts), -1),
         ],
       },
       deps.config.limits,
     );
     const units = plan.lines.map(({ line, quantity }) => ({ line_no: line.line_no, quantity }));
-    markLinesRefunded(unit, order.id, units);
+    markLinesRefunded(unit, order.id, units, plan.line_amounts);
     revokeEntitlements(unit, order.id, units);
     const lines = plan.lines.map(({ line, quantity }) => ({ item_id: line.item_id, quantity }));
     const policy_overridden_by = rules.override_policy ? actor.id : null;
@@ -100,6 +105,19 @@ export async function refundOrder(
   });
 }
 
+/**
+ * What each merchant gives back of its revenue share for the money this refund takes from its
+ * lines (revenue-shares.ts). A closed merchant gives nothing back (nothing may change a closed
+ * account): the platform bears its part.
+ */
+function takeBacks(unit: Unit, order: Order, line_amounts: ReadonlyMap<number, number>) {
+  return order.lines.map((line) => {
+    const merchant = line.merchant_id === null ? undefined : unit.account(line.merchant_id);
+    const open = merchant !== undefined && merchant.status !== 'closed';
+    const share_line = { ...line, total_minor: line.unit_price_minor * line.quantity };
+    return { merchant_id: line.merchant_id, amount_minor: open ? takeBackOf(share_line, line_amounts.get(line.line_no) ?? 0) : 0 };
+  });
+}
 /** The refund refundOrder answers; checked against real answers by test/api/openapi-contract.test.ts. */
 export const orderRefundViewSchema = viewSchema('OrderRefund', {
   id: idSchema,

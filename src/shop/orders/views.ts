@@ -1,5 +1,14 @@
 import Joi from 'joi';
-import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
+import {
+  idSchema,
+  minorSchema,
+  timestampSchema,
+  unionMembers,
+  viewPart,
+  viewSchema,
+  type ViewKeys,
+  metadataViewSchema,
+} from '../../platform/view-schema.js';
 import { itemKindSchema } from '../catalog/item.js';
 import type { EntitlementRecord, Order, OrderMode, OrderStatus } from './order-records.js';
 
@@ -21,12 +30,16 @@ export function orderView(order: Order) {
       amount: line.unit_price_minor * line.quantity,
       refunded_quantity: line.refunded_quantity,
       grants: line.grants ? { currency: line.grants.currency, amount: line.grants.amount_minor * line.quantity } : null,
+      merchant_id: line.merchant_id,
+      merchant_share: line.merchant_share_minor,
+      refunded_amount: line.refunded_minor,
     })),
     hold_id: order.hold_id,
     payment_transaction_id: order.payment_transaction_id,
     pending_until: order.pending_until,
     completed_at: order.completed_at,
     status_history: order.status_history,
+    metadata: order.metadata,
     created_at: order.created_at,
     updated_at: order.updated_at,
   };
@@ -76,6 +89,9 @@ export const orderViewSchema = viewSchema('Order', {
       grants: viewPart({ currency: Joi.string(), amount: minorSchema })
         .allow(null)
         .description('What the line credits in game currency (currency packs)'),
+      merchant_id: Joi.string().allow(null).description('The merchant the item is sold for'),
+      merchant_share: minorSchema.description("The merchant's revenue share of the whole line (0 without a merchant)"),
+      refunded_amount: minorSchema.description('Money refunded against the line (by lines, or its part of an amount)'),
     }),
   ),
   hold_id: idSchema.allow(null).description('Two-step orders: the hold paying for it'),
@@ -83,6 +99,7 @@ export const orderViewSchema = viewSchema('Order', {
   pending_until: timestampSchema.allow(null).description('Two-step orders: cancelled by the recovery worker after this'),
   completed_at: timestampSchema.allow(null),
   status_history: Joi.array().items(viewPart({ status: orderStatusSchema, reason: Joi.string().allow(null), at: timestampSchema })),
+  metadata: metadataViewSchema,
   created_at: timestampSchema,
   updated_at: timestampSchema,
 } satisfies ViewKeys<OrderView>);

@@ -3,8 +3,11 @@ import { requireAccountAccess } from '../../auth/access.js';
 import type { Actor } from '../../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../../batch/operation.js';
 import type { Unit } from '../../batch/unit.js';
-import type { AppDeps } from '../../platform/deps.js';
+import { guardInflow } from '../../compliance/wallet-guard.js';
+import { newWallet, walletKey, type Metadata } from '../../ledger/ledger-records.js';
 import { requireAccount } from '../../ledger/posting.js';
+import type { AppDeps } from '../../platform/deps.js';
+import type { KycSettings } from '../../platform/wallet-config.js';
 import { TOPUPS } from './topup-records.js';
 import { topupView, type PspProvider, type Topup } from './topup-repository.js';
 
@@ -12,6 +15,7 @@ export interface TopupRequest {
   account_id: string;
   amount: number;
   currency: string;
+  metadata?: Metadata;
 }
 
 /** A PENDING pay-in: the wallet is credited only when the PSP confirms it (POST /v1/psp/events). */
@@ -28,15 +32,21 @@ export async function createTopup(
       region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
       needs: { accounts: [input.account_id] },
       // A new top-up has no PSP events yet.
-      decide: (unit) => topupView(insertPendingTopup(unit, input, 'generic'), []),
+      decide: (unit) => topupView(insertPendingTopup(unit, input, 'generic', deps.config.limits.kyc), []),
     },
     idempotency,
   );
 }
 
-/** A new PENDING top-up of an existing player account; no money moves until the PSP confirms. */
-export function insertPendingTopup(unit: Unit, input: TopupRequest, psp_provider: PspProvider): Topup {
+/**
+ * A new PENDING top-up of an existing player account; no money moves until the PSP confirms. A
+ * closed account takes none, and one that would take the wallet over its KYC tier's maximum
+ * balance is refused before the player pays.
+ */
+export function insertPendingTopup(unit: Unit, input: TopupRequest, psp_provider: PspProvider, kyc: KycSettings): Topup {
   const account = requireAccount(unit, input.account_id);
+  const wallet = unit.wallets.get(walletKey(account.id, input.currency)) ?? newWallet(account, input.currency, unit.now);
+  guardInflow(account, wallet, 'topup', wallet.balance_minor + input.amount, true, kyc);
   return unit.table(TOPUPS).insert({
     id: randomUUID(),
     account_id: input.account_id,
@@ -53,6 +63,7 @@ export function insertPendingTopup(unit: Unit, input: TopupRequest, psp_provider
     unrecovered_minor: 0,
     reversals: [],
     reconciliation_required_at: null,
+    metadata: input.metadata ?? {},
     region: account.region,
     created_at: unit.now,
     updated_at: unit.now,

@@ -13,10 +13,20 @@ export function signatureHeader(secret: string, timestamp_s: number, raw_body: s
   return `t=${timestamp_s},v1=${signPayload(secret, timestamp_s, raw_body)}`;
 }
 
-/** Verifies `Psp-Signature: t=<unix seconds>,v1=<hex>` over the exact bytes received. */
-export function verifySignature(header: string, raw_body: string, secret: string, now_s: number, tolerance_s: number): SignatureCheck {
+/**
+ * Verifies `Psp-Signature: t=<unix seconds>,v1=<hex>` over the exact bytes received; the payout
+ * provider signs its callbacks the same way in `Payout-Signature` (SPEC §10).
+ */
+export function verifySignature(
+  header: string,
+  raw_body: string,
+  secret: string,
+  now_s: number,
+  tolerance_s: number,
+  header_name = 'Psp-Signature',
+): SignatureCheck {
   const match = HEADER_PATTERN.exec(header);
-  if (!match) return { ok: false, reason: 'Psp-Signature header is missing or malformed' };
+  if (!match) return { ok: false, reason: `${header_name} header is missing or malformed` };
   const timestamp_s = Number(match[1]);
   if (Math.abs(now_s - timestamp_s) > tolerance_s) return { ok: false, reason: `signature timestamp is more than ${tolerance_s} s away` };
   const expected = Buffer.from(signPayload(secret, timestamp_s, raw_body), 'hex');

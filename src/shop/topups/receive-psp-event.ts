@@ -9,15 +9,8 @@ import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-sch
 import { emitEvent } from '../../events/emit.js';
 import type { EventType } from '../../events/event-types.js';
 import { findPspEvent, recordedTopupEvent, type NewPspEvent } from './psp-event-repository.js';
-import {
-  bodyBase64,
-  bodyKey,
-  isSameDelivery,
-  readPspDelivery,
-  type MalformedDelivery,
-  type PspDelivery,
-  type RecordedDelivery,
-} from './psp-event.js';
+import { bodyBase64, conflictEntry, type DeliveredBody, type MalformedDelivery } from '../../webhooks/signed-delivery.js';
+import { bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
 import { PSP_EVENTS, TOPUP_LOG, TOPUPS } from './topup-records.js';
 import { findTopup, topupEventData, type Topup } from './topup-repository.js';
@@ -59,15 +52,9 @@ type EventRecord = NewPspEvent & { outcome: EventOutcome };
 export type Meaning = { event: PspEvent } | { outcome: EventOutcome; review_reason: string | null };
 
 /** A validly signed delivery of any PSP format, as the event log records it. */
-export interface LoggedDelivery {
-  kind: 'event' | 'malformed';
-  /** Its key in the log: the PSP's event id, or the hash of its bytes when it has no usable id. */
-  key: string;
-  type: string;
+export interface LoggedDelivery extends DeliveredBody {
   /** The top-up it names, if any: its account is locked and the top-up read for the batch. */
   topup_id: string | null;
-  payload: unknown;
-  raw_body: string;
   /** Decided in the batch, on the top-up as it stands there (undefined when there is none). */
   meaning(topup: Topup | undefined): Meaning;
 }
@@ -107,7 +94,7 @@ function loggedPspDelivery(delivery: PspDelivery): LoggedDelivery {
 
 /** A signed body of any format that is no event: held for review, with why. */
 export function loggedMalformed(delivery: MalformedDelivery): LoggedDelivery {
-  const { kind, key, type, topup_id, payload, raw_body, reason } = delivery;
+  const { kind, key, type, subject_id: topup_id, payload, raw_body, reason } = delivery;
   return { kind, key, type, topup_id, payload, raw_body, meaning: () => ({ outcome: 'malformed', review_reason: reason }) };
 }
 
@@ -194,14 +181,9 @@ function emitTopupEvents(unit: Unit, record: EventRecord, before: Topup | undefi
 /** An id already recorded with another body: kept, under the key of its own bytes, and never applied. */
 function conflictRecord(delivery: LoggedDelivery, receipt: { key: string; recorded: RecordedDelivery }): EventRecord {
   return {
-    id: receipt.key,
-    type: delivery.type,
-    topup_id: receipt.recorded.topup_id,
-    payload: delivery.payload,
-    body_base64: bodyBase64(delivery.raw_body),
+    ...conflictEntry(delivery, receipt.key),
     outcome: 'conflict',
-    review_reason: `event id ${delivery.key} was received before with a different body; this body is not applied`,
-    conflicts_with: delivery.key,
+    topup_id: receipt.recorded.topup_id,
     amount_minor: null,
     currency: null,
     region: receipt.recorded.region,

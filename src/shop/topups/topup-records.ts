@@ -22,6 +22,7 @@ export const TOPUPS: TableSpec<Topup> = {
     reversed_minor: 'int8',
     unrecovered_minor: 'int8',
     reversals: 'jsonb',
+    metadata: 'jsonb',
     region: 'region',
     created_at: 'timestamptz',
     updated_at: 'timestamptz',

@@ -1,6 +1,16 @@
 import Joi from 'joi';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
-import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
+import type { Metadata } from '../../ledger/ledger-records.js';
+import {
+  idSchema,
+  metadataViewSchema,
+  minorSchema,
+  timestampSchema,
+  unionMembers,
+  viewPart,
+  viewSchema,
+  type ViewKeys,
+} from '../../platform/view-schema.js';
 import type { TopupEvent } from './psp-event-repository.js';
 import type { Reversal, TopupState, TopupStatus } from './topup-state-machine.js';
 
@@ -18,6 +28,7 @@ export interface Topup extends TopupState {
   /** The latest reversal's ledger transaction. */
   reversal_transaction_id: string | null;
   reconciliation_required_at: string | null;
+  metadata: Metadata;
   region: string;
   created_at: string;
   updated_at: string;
@@ -39,6 +50,7 @@ export interface TopupRow {
   unrecovered_minor: string;
   reversals: Reversal[];
   reconciliation_required_at: string | null;
+  metadata: Metadata;
   crdb_region: string;
   created_at: string;
   updated_at: string;
@@ -67,6 +79,7 @@ export function toTopup(row: TopupRow): Topup {
       unrecovered_minor: int8(reversal.unrecovered_minor),
     })),
     reconciliation_required_at: row.reconciliation_required_at && timestamp(row.reconciliation_required_at),
+    metadata: row.metadata,
     region: row.crdb_region,
     created_at: timestamp(row.created_at),
     updated_at: timestamp(row.updated_at),
@@ -75,7 +88,7 @@ export function toTopup(row: TopupRow): Topup {
 
 export const TOPUP_COLUMNS = `id, account_id, amount_minor, currency, status, psp_payment_id, psp_provider, stripe_payment_intent_id,
   stripe_client_secret, credit_transaction_id, reversal_transaction_id, reversed_minor, unrecovered_minor, reversals,
-  reconciliation_required_at, crdb_region, created_at, updated_at`;
+  reconciliation_required_at, metadata, crdb_region, created_at, updated_at`;
 
 export async function findTopup(tx: SqlTx, id: string): Promise<Topup | undefined> {
   const row = await tx.maybeOne<TopupRow>(`SELECT ${TOPUP_COLUMNS} FROM topups WHERE id = ?`, [id]);
@@ -148,6 +161,7 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
       received_at: event.received_at,
     })),
     payment: paymentView(topup),
+    metadata: topup.metadata,
     created_at: topup.created_at,
     updated_at: topup.updated_at,
   };
@@ -223,6 +237,7 @@ export const topupViewSchema = viewSchema('Topup', {
       .optional()
       .description('Stripe only: what Stripe.js confirms the PaymentIntent with; shown while the top-up is PENDING, null after'),
   }),
+  metadata: metadataViewSchema,
   created_at: timestampSchema,
   updated_at: timestampSchema,
 } satisfies ViewKeys<TopupView>);

@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { UUID_PATTERN } from '../../../domain/ids.js';
-import { malformed, readSignedJson, type MalformedDelivery } from '../psp-event.js';
+import { malformedDelivery, readSignedJson, type MalformedDelivery } from '../../../webhooks/signed-delivery.js';
 import type { Meaning } from '../receive-psp-event.js';
 import type { Topup } from '../topup-repository.js';
 import type { PspEventType } from '../topup-state-machine.js';
@@ -70,6 +70,8 @@ export interface StripeEvent {
 const ID_LENGTH_MAX = 255;
 const TYPE_LENGTH_MAX = 64;
 const OPTIONS: Joi.ValidationOptions = { convert: false, abortEarly: false };
+// Where a malformed body is read for the top-up it names, as for the generic format.
+const SUBJECT_FIELD = 'topup_id';
 
 const id = () => Joi.string().min(1).max(ID_LENGTH_MAX);
 const amount = () => Joi.number().integer().strict().min(0).max(1e15);
@@ -128,16 +130,16 @@ const READERS = new Map<string, Reader>([
 
 /** Reads a body whose Stripe-Signature verified; never throws, whatever it holds. */
 export function readStripeEvent(raw_body: string, depth_max: number): StripeEvent | MalformedDelivery {
-  const json = readSignedJson(raw_body, depth_max);
+  const json = readSignedJson(raw_body, depth_max, SUBJECT_FIELD);
   if (json.kind === 'malformed') return json;
   const envelope = envelopeSchema.validate(json.parsed, OPTIONS);
-  if (envelope.error) return malformed(raw_body, json.parsed, envelope.error.message, true);
+  if (envelope.error) return malformedDelivery(raw_body, json.parsed, envelope.error.message, true, SUBJECT_FIELD);
   const { id: key, type, data } = envelope.value as { id: string; type: string; data: { object: Record<string, unknown> } };
   const event = { kind: 'event' as const, key, type, payload: json.parsed, raw_body, metadata_topup_id: metadataTopupId(data.object) };
   const reader = READERS.get(type);
   if (!reader) return { ...event, subject: { kind: 'ignored' }, payment_intent_id: null };
   const object = reader.schema.validate(data.object, OPTIONS);
-  if (object.error) return malformed(raw_body, json.parsed, `${type}: ${object.error.message}`, true);
+  if (object.error) return malformedDelivery(raw_body, json.parsed, `${type}: ${object.error.message}`, true, SUBJECT_FIELD);
   const subject = reader.subject(object.value as never);
   return { ...event, subject, payment_intent_id: paymentIntentOf(subject) };
 }

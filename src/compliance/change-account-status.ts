@@ -1,0 +1,38 @@
+import type { Actor } from '../auth/tokens.js';
+import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
+import type { AppDeps } from '../platform/deps.js';
+import { assertClosable, nextStatus, type StatusAction } from './account-status.js';
+import { complianceOperation, lockedAccountView, recordAction } from './compliance-actions.js';
+import { obligationsOf } from './obligations.js';
+
+/**
+ * Freezes, unfreezes or closes an account (compliance:write), exactly once per Idempotency-Key,
+ * recorded with who, when and why. Every operation that moves money decides on the account's
+ * status in its own batch, so a freeze holds from the commit on, in every pod. Closing needs
+ * every wallet at zero (no money, no active hold) and nothing pending: the batch reads the
+ * account's pending withdrawals and top-ups with the account locked.
+ */
+export async function changeAccountStatus(
+  deps: AppDeps,
+  actor: Actor,
+  input: { account_id: string; action: StatusAction; reason?: string },
+  idempotency: RequestIdempotency,
+): Promise<RequestAnswer> {
+  const operation = await complianceOperation(deps, actor, input.account_id, {
+    name: `${input.action}_account`,
+    needs: input.action === 'close' ? { obligations: [input.account_id] } : {},
+    decide: (unit, account) => {
+      const status = nextStatus(account.status, input.action, account.id);
+      if (input.action === 'close') assertClosable(account.id, obligationsOf(unit, account.id));
+      const changed = unit.accounts.update(account.id, { status });
+      recordAction(unit, changed, {
+        kind: input.action,
+        actor,
+        reason: input.reason ?? null,
+        details: { from: account.status, to: status },
+      });
+      return lockedAccountView(unit, changed);
+    },
+  });
+  return deps.writes.request(operation, idempotency);
+}

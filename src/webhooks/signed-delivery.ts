@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type Joi from 'joi';
+import { UUID_PATTERN } from '../domain/ids.js';
+import { findTextProblem, isStorableText } from '../domain/text.js';
+
+/**
+ * Reading a validly signed callback body of a payment partner (the PSP's events, the payout
+ * provider's), whatever it holds. Partners add fields over time: unknown ones are kept in the
+ * stored payload, never refused. A body that is not an event we understand is still recorded
+ * (and held for review), never dropped.
+ */
+
+/** Longest event id a partner may send. */
+export const EVENT_ID_LENGTH_MAX = 255;
+const TYPE_LENGTH_MAX = 64;
+const REASON_LENGTH_MAX = 500;
+
+/** What a partner's events look like: their schema, and the field of `data` naming our object (topup_id, withdrawal_id). */
+export interface DeliveryFormat<E> {
+  schema: Joi.ObjectSchema<E>;
+  subject_field: string;
+}
+
+/** A signed body that is an event we understand, recorded under the partner's event id. */
+export interface WellFormedDelivery<E> {
+  kind: 'event';
+  key: string;
+  type: string;
+  event: E;
+  payload: unknown;
+  raw_body: string;
+}
+
+/**
+ * A signed body we cannot apply: not JSON, not an event, or text the database refuses. Recorded
+ * under its event id when it has a storable one, otherwise under the hash of its bytes; the raw
+ * body is kept as base64 (any bytes are safe so), the parsed JSON only when it is storable.
+ */
+export interface MalformedDelivery {
+  kind: 'malformed';
+  key: string;
+  reason: string;
+  /** The event type as sent, when readable; for the operator only. */
+  type: string;
+  /** Our object the body names, when it names one that can be. */
+  subject_id: string | null;
+  payload: unknown;
+  raw_body: string;
+}
+
+export type SignedDelivery<E> = WellFormedDelivery<E> | MalformedDelivery;
+
+/** What every event log compares and keeps of a delivery, whatever its format. */
+export interface DeliveredBody {
+  kind: 'event' | 'malformed';
+  /** Its key in the log: the partner's event id, or the hash of its bytes when it has no usable id. */
+  key: string;
+  type: string;
+  payload: unknown;
+  raw_body: string;
+}
+
+/** Reads a validly signed body; never throws, whatever it holds. */
+export function readSignedDelivery<E extends { id: string; type: string }>(
+  raw_body: string,
+  depth_max: number,
+  format: DeliveryFormat<E>,
+): SignedDelivery<E> {
+  const json = readSignedJson(raw_body, depth_max, format.subject_field);
+  if (json.kind === 'malformed') return json;
+  const { value, error } = format.schema.validate(json.parsed, { convert: false, abortEarly: false });
+  if (error) return malformedDelivery(raw_body, json.parsed, error.message, true, format.subject_field);
+  return { kind: 'event', key: value.id, type: value.type, event: value, payload: json.parsed, raw_body };
+}
+
+/**
+ * The JSON of a validly signed body of any format, if it is JSON an event log can store; never
+ * throws. `subject_field` names our object in `data` of a body that turns out malformed.
+ */
+export function readSignedJson(
+  raw_body: string,
+  depth_max: number,
+  subject_field: string,
+): { kind: 'json'; parsed: unknown } | MalformedDelivery {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw_body);
+  } catch {
+    return malformedDelivery(raw_body, null, 'the body is not JSON', false, subject_field);
+  }
+  const problem = findTextProblem(parsed, depth_max);
+  if (!problem) return { kind: 'json', parsed };
+  const where = problem.path === '' ? 'the top level' : problem.path;
+  const reason =
+    problem.reason === 'too_deep'
+      ? `nested deeper than ${depth_max} levels at ${where}`
+      : `text the database cannot store (U+0000 or a lone surrogate) at ${where}`;
+  return malformedDelivery(raw_body, parsed, reason, false, subject_field);
+}
+
+/** A signed body that is not an event its format describes: `storable` when its JSON may be kept as the payload. */
+export function malformedDelivery(
+  raw_body: string,
+  parsed: unknown,
+  reason: string,
+  storable: boolean,
+  subject_field: string,
+): MalformedDelivery {
+  const fields = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const data = typeof fields['data'] === 'object' && fields['data'] !== null ? (fields['data'] as Record<string, unknown>) : {};
+  const id = readableText(fields['id'], EVENT_ID_LENGTH_MAX);
+  const subject_id = data[subject_field];
+  return {
+    kind: 'malformed',
+    key: id ?? bodyKey(raw_body),
+    reason: `malformed event: ${reason}`.slice(0, REASON_LENGTH_MAX),
+    type: readableText(fields['type'], TYPE_LENGTH_MAX) ?? 'unknown',
+    subject_id: typeof subject_id === 'string' && UUID_PATTERN.test(subject_id) ? subject_id : null,
+    payload: storable ? parsed : null,
+    raw_body,
+  };
+}
+
+function readableText(value: unknown, length_max: number): string | null {
+  return typeof value === 'string' && value.length >= 1 && value.length <= length_max && isStorableText(value) ? value : null;
+}
+
+/**
+ * The key of a body that cannot be recorded under its own event id: a body without a usable id,
+ * or one reusing an id already recorded with another body. The same bytes always get the same
+ * key, so a redelivery of them is a duplicate.
+ */
+export function bodyKey(raw_body: string): string {
+  return `sha256:${createHash('sha256').update(raw_body).digest('hex')}`;
+}
+
+export function bodyBase64(raw_body: string): string {
+  return Buffer.from(raw_body, 'utf8').toString('base64');
+}
+
+/** A delivery as an event log holds it: what a later delivery of the same id is compared with. */
+export interface LoggedBody {
+  payload: unknown;
+  body_base64: string | null;
+}
+
+/**
+ * A redelivery is the same event when it says the same thing: for events we understand, equal
+ * JSON (a partner may re-serialise with other spacing or key order); for anything else, equal bytes.
+ */
+export function isSameDelivery(recorded: LoggedBody, delivery: Pick<DeliveredBody, 'kind' | 'payload' | 'raw_body'>): boolean {
+  if (recorded.body_base64 !== null || delivery.kind === 'malformed') return recorded.body_base64 === bodyBase64(delivery.raw_body);
+  return isDeepStrictEqual(recorded.payload, delivery.payload);
+}
+
+/** How an event log records a body, whatever the partner: the part every log row has. */
+export interface LogEntry {
+  id: string;
+  type: string;
+  payload: unknown;
+  body_base64: string | null;
+  outcome: string;
+  review_reason: string | null;
+  conflicts_with: string | null;
+}
+
+/** A body that reused an event id already recorded with another body: kept under the key of its own bytes, never applied. */
+export function conflictEntry(delivery: DeliveredBody, key: string): LogEntry {
+  return {
+    id: key,
+    type: delivery.type,
+    payload: delivery.payload,
+    body_base64: bodyBase64(delivery.raw_body),
+    outcome: 'conflict',
+    review_reason: `event id ${delivery.key} was received before with a different body; this body is not applied`,
+    conflicts_with: delivery.key,
+  };
+}
+
+/** A body that is not an event we understand: kept with its bytes and why, never applied. */
+export function malformedEntry(delivery: MalformedDelivery): LogEntry {
+  return {
+    id: delivery.key,
+    type: delivery.type,
+    payload: delivery.payload,
+    body_base64: bodyBase64(delivery.raw_body),
+    outcome: 'malformed',
+    review_reason: delivery.reason,
+    conflicts_with: null,
+  };
+}

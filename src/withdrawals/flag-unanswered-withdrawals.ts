@@ -1,0 +1,39 @@
+import type { SqlTx } from '../db/sql.js';
+import type { AppDeps } from '../platform/deps.js';
+import type { PeriodicTask } from '../platform/worker.js';
+
+/**
+ * Recovery worker: a withdrawal the provider has not settled within
+ * WITHDRAWAL_PENDING_TIMEOUT_SECONDS is not guessed at; it is flagged for reconciliation
+ * (needs_reconciliation) and stays PENDING, its money on @payouts_pending, until a signed
+ * callback settles it or a person does. Never silently lost: reconciliation lists it.
+ */
+export function flagUnansweredWithdrawalsTask(deps: AppDeps): PeriodicTask {
+  const batch_size = deps.config.worker_batch_size;
+  return {
+    name: 'flag_unanswered_withdrawals',
+    interval_ms: deps.config.worker_interval_ms,
+    batch_size,
+    run: () =>
+      deps.transactions.run('flag_unanswered_withdrawals', (tx) =>
+        tx.execute(
+          `UPDATE withdrawals SET reconciliation_required_at = now() WHERE id IN (
+             SELECT id FROM withdrawals WHERE status = 'PENDING' AND reconciliation_required_at IS NULL
+               AND created_at < now() - CAST(? AS INTERVAL) ORDER BY created_at LIMIT ?)`,
+          [`${deps.config.wallet.withdrawal_pending_timeout_seconds} seconds`, batch_size],
+        ),
+      ),
+  };
+}
+
+/**
+ * Flags one withdrawal whose payout call never got an answer, after its last attempt. Both flags
+ * are written here, outside batches (the batch never writes the flag).
+ */
+export function flagForReconciliation(tx: SqlTx, id: string): Promise<number> {
+  return tx.execute(
+    `UPDATE withdrawals SET reconciliation_required_at = now()
+     WHERE id = ? AND status = 'PENDING' AND reconciliation_required_at IS NULL`,
+    [id],
+  );
+}

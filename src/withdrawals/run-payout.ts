@@ -1,0 +1,72 @@
+import { backoffDelayMs } from '../platform/backoff.js';
+import type { AppDeps } from '../platform/deps.js';
+import type { JobLease } from '../sellers/jobs/job-lease.js';
+import { finishJob, releaseJob } from '../sellers/jobs/job-queue.js';
+import { requestPayout } from './payout-client.js';
+import { recordPayout, requireWithdrawal, settleWithdrawal } from './withdrawal-book.js';
+import { flagForReconciliation } from './flag-unanswered-withdrawals.js';
+import { findWithdrawal } from './withdrawal-reads.js';
+import type { WithdrawalRecord } from './withdrawal-records.js';
+
+export type PayoutDeps = Omit<AppDeps, 'sellers' | 'payouts'>;
+
+/**
+ * The durable payout job of a withdrawal, under its lease, in any pod: asks the provider to pay
+ * it (outside any transaction, with the withdrawal id as Idempotency-Key) and records what it
+ * learnt in a batched operation. A job resumed after a crash between the call and its record
+ * asks again with the same key and gets the same payout. An unknown outcome is asked again
+ * after a doubling pause, PAYOUT_CALL_ATTEMPTS_MAX times at most; then the withdrawal stays
+ * PENDING (its money on @payouts_pending) and is flagged for reconciliation: never failed on a guess.
+ */
+export async function runPayout(deps: PayoutDeps, lease: JobLease): Promise<void> {
+  const { job } = lease;
+  const withdrawal = await deps.transactions.read((tx) => findWithdrawal(tx, job.subject_id));
+  if (withdrawal?.status !== 'PENDING' || withdrawal.payout_id !== null) {
+    await finishJob(deps, job);
+    return;
+  }
+  const { wallet } = deps.config;
+  const timeout_ms = Math.min(wallet.payout_call_timeout_ms, (await lease.callDeadlineMs()) - Date.now());
+  const answer = timeout_ms > 0 ? await requestPayout(deps, withdrawal, timeout_ms, lease.signal) : undefined;
+  if (answer?.kind === 'accepted') {
+    await settle(deps, withdrawal, 'record_payout', (unit) => recordPayout(unit, requireWithdrawal(unit, withdrawal.id), answer));
+  } else if (answer?.kind === 'refused') {
+    await settle(deps, withdrawal, 'refused_payout', (unit) => {
+      const current = requireWithdrawal(unit, withdrawal.id);
+      if (current.status === 'PENDING')
+        settleWithdrawal(unit, current, { status: 'FAILED', payout_id: null, reason: answer.reason }, deps.config.limits);
+    });
+  } else {
+    const reason = answer?.reason ?? 'the lease left no time for the call';
+    if (job.claims < wallet.payout_call_attempts_max) {
+      const delay_ms = backoffDelayMs(job.claims, {
+        initial_ms: wallet.payout_retry_interval_min_ms,
+        max_ms: wallet.payout_retry_interval_max_ms,
+      });
+      await releaseJob(deps, job, reason, delay_ms);
+      return;
+    }
+    deps.logger.warn(
+      { withdrawal_id: withdrawal.id, reason },
+      'payout outcome still unknown after the last attempt; flagged for reconciliation',
+    );
+    await deps.transactions.run('flag_unanswered_withdrawal', (tx) => flagForReconciliation(tx, withdrawal.id));
+    await finishJob(deps, job, `gave up after ${job.claims} calls: ${reason}`);
+    return;
+  }
+  await finishJob(deps, job);
+}
+
+function settle(
+  deps: PayoutDeps,
+  withdrawal: WithdrawalRecord,
+  name: string,
+  decide: Parameters<PayoutDeps['writes']['run']>[0]['decide'],
+) {
+  return deps.writes.run({
+    name,
+    region: withdrawal.region,
+    needs: { accounts: [withdrawal.account_id], withdrawals: [withdrawal.id] },
+    decide,
+  });
+}
