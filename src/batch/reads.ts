@@ -218,6 +218,13 @@ const READERS: Reader[] = [
     load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
   },
   {
+    // Every callback of the batch's withdrawals: a withdrawal's event shows them, as its GET does.
+    name: 'batch_read_withdrawal_callbacks',
+    text: 'SELECT * FROM payout_events WHERE withdrawal_id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.withdrawals),
+    load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
+  },
+  {
     name: 'batch_read_pending_withdrawals',
     text: "SELECT * FROM withdrawals WHERE account_id = ANY($1::text[]) AND status = 'PENDING'",
     param: (set) => nonEmpty(set.obligations),

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
 import { startSellerSimulator, type SellerSimulator } from '../../tools/seller-simulator/seller-simulator.js';
 import { request, uniqueId } from '../support/cluster.js';
 import { allEvents, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
@@ -12,21 +13,28 @@ import { TestPsp } from '../support/psp.js';
 let world: EventWorld;
 let psp: TestPsp;
 let sellers: SellerSimulator;
+let payouts: PayoutSimulator;
+const PAYOUT_SECRET = 'payout-secret-of-the-event-tests-0123456789';
 
 beforeAll(async () => {
   sellers = await startSellerSimulator({ sellers: [{ id: 'books', prices: { 'book-1': 900 }, stock: { 'book-1': 10 } }] });
+  payouts = await startPayoutSimulator({ callback_urls: [], secret: PAYOUT_SECRET });
   world = await startEventWorld({
+    PAYOUT_PROVIDER_URL: payouts.url,
+    PAYOUT_WEBHOOK_SECRET: PAYOUT_SECRET,
     TOPUP_PENDING_TIMEOUT_SECONDS: '1',
     JOB_POLL_INTERVAL_MS: '100',
     RECONCILIATION_INTERVAL_SECONDS: '1',
   });
   psp = new TestPsp(world.urls, world.cluster.config.psp_webhook_secret);
+  payouts.setCallbackUrls(world.urls);
   const seller = { base_url: sellers.baseUrl('books'), rate_limit_per_minute: 10_000, timeout_ms: 2000, supports_holds: true };
   expect((await request(world.urls[0]!, 'PUT', '/v1/sellers/books', seller, { token: world.admin })).status).toBe(201);
 });
 afterAll(async () => {
   await world?.stop();
   await sellers?.close();
+  await payouts?.close();
 });
 
 /** The account's events, oldest first. */
@@ -288,6 +296,73 @@ describe('events of purchase requests', () => {
       ['purchase_request.not_available', missing],
       ['purchase_request.failed', unanswered],
     ]);
+  });
+});
+
+describe('events of withdrawals and account status', () => {
+  it('withdrawal.paid and failed carry the withdrawal as GET shows it when settled; a refused one leaves none', async () => {
+    const player = await world.player(5000);
+    expect(
+      (await request(world.urls[0]!, 'PUT', `/v1/accounts/${player.id}/kyc`, { tier: 2, reason: 'checked' }, { token: world.admin }))
+        .status,
+    ).toBe(200);
+    const withdraw = async (amount: number, mode: string) =>
+      post('/v1/withdrawals', {
+        account_id: player.id,
+        amount,
+        currency: 'EUR',
+        destination: { type: 'bank_account', reference: `sim:${mode}:NL00` },
+      });
+    expect((await withdraw(9000, 'instant')).status).toBe(409);
+    const ids = [];
+    for (const mode of ['instant', 'failing', 'refusing']) {
+      const created = await withdraw(1000, mode);
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      ids.push(created.body.id as string);
+    }
+    const settled = await Promise.all(
+      ids.map((id) =>
+        waitFor(`withdrawal ${id}`, 20_000, async () => {
+          const view = await get(`/v1/withdrawals/${id}`);
+          return view.status === 'PENDING' ? undefined : view;
+        }),
+      ),
+    );
+    expect(settled.map((view) => view.status)).toEqual(['PAID', 'FAILED', 'FAILED']);
+    const events = (await eventsOf(player.id)).filter((event) => event.type.startsWith('withdrawal.'));
+    expect(events.map((event) => [event.type, event.data.id]).sort()).toEqual(
+      [
+        ['withdrawal.paid', ids[0]],
+        ['withdrawal.failed', ids[1]],
+        ['withdrawal.failed', ids[2]],
+      ].sort(),
+    );
+    for (const event of events) expect(event.data).toEqual(settled[ids.indexOf(event.data.id)]);
+    // Opening, settling and returning a withdrawal are ledger transactions too.
+    const posted = (await eventsOf(player.id)).filter((event) => event.type === 'transaction.posted').map((event) => event.data.type);
+    expect(posted.filter((type) => type !== 'credit').sort()).toEqual(
+      ['withdrawal', 'withdrawal', 'withdrawal', 'payout', 'withdrawal_return', 'withdrawal_return'].sort(),
+    );
+  });
+
+  it('account.frozen, unfrozen and closed carry the account as GET shows it; a refused change leaves none', async () => {
+    const player = await world.player(0);
+    const change = (action: string) =>
+      request(world.urls[1]!, 'POST', `/v1/accounts/${player.id}/${action}`, { reason: 'events test' }, { token: world.admin, key: key() });
+    const views = [];
+    for (const action of ['freeze', 'unfreeze', 'close']) {
+      const changed = await change(action);
+      expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+      views.push(await get(`/v1/accounts/${player.id}`));
+      if (action === 'freeze') expect((await change('freeze')).status).toBe(409);
+    }
+    const events = (await eventsOf(player.id)).filter((event) => event.type !== 'account.created');
+    expect(events.map((event) => [event.type, event.data])).toEqual([
+      ['account.frozen', views[0]],
+      ['account.unfrozen', views[1]],
+      ['account.closed', views[2]],
+    ]);
+    expect(views.map((view) => view.status)).toEqual(['frozen', 'active', 'closed']);
   });
 });
 

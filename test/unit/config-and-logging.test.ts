@@ -46,7 +46,13 @@ describe('configuration', () => {
   });
 
   it('when production takes top-ups through Stripe, then it refuses development, test-mode and plain-HTTP Stripe settings', () => {
-    const base = { NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP };
+    const secrets = {
+      AUTH_JWT_SECRET: REAL_JWT,
+      PSP_WEBHOOK_SECRET: REAL_PSP,
+      PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT,
+      WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY,
+    };
+    const base = { NODE_ENV: 'production', DATABASE_URL: URL, ...secrets };
     const live = { STRIPE_SECRET_KEY: 'sk_live_0123456789abcdef', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdefghij' };
     const start = (env: Record<string, string>) => () => loadConfig({ ...base, PSP_PROVIDER: 'stripe', ...live, ...env });
     expect(start({ STRIPE_SECRET_KEY: DEVELOPMENT_STRIPE_SECRET_KEY })).toThrow(/STRIPE_SECRET_KEY is the development key/);
