@@ -138,6 +138,57 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/console': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The back-office console (sign in with a service token) */
+    get: operations['consolePage'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/console/console.js': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The console, bundled from src/console */
+    get: operations['consoleScript'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/console/console.css': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The styles of the console */
+    get: operations['consoleStyles'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/accounts': {
     parameters: {
       query?: never;
@@ -309,6 +360,23 @@ export interface paths {
     };
     /** A hold */
     get: operations['getHold'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/holds': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The account's holds, newest first; status=ACTIVE for what is held right now */
+    get: operations['listAccountHolds'];
     put?: never;
     post?: never;
     delete?: never;
@@ -580,6 +648,40 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/accounts/{id}/topups': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The account's top-ups, newest first, each as GET /v1/topups/{id} shows it */
+    get: operations['listAccountTopups'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/review/psp-events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** PSP events held for review and not settled yet, newest first, with the top-up each names (admin) */
+    get: operations['listHeldPspEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/psp/events': {
     parameters: {
       query?: never;
@@ -681,6 +783,40 @@ export interface paths {
     };
     /** Status of a purchase request (pending with needs_review and review_reason while kept for review), the quotes and the attempts */
     get: operations['getPurchaseRequest'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/accounts/{id}/purchase-requests': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The account's purchase requests with their quotes and attempts, newest first */
+    get: operations['listAccountPurchaseRequests'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/review/purchase-requests': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Purchase requests kept pending for a person or a late seller answer, their wallet holds kept, newest first (admin) */
+    get: operations['listPurchaseRequestsInReview'];
     put?: never;
     post?: never;
     delete?: never;
@@ -1452,6 +1588,11 @@ export interface components {
        */
       updated_at: string;
     };
+    HoldPage: {
+      data: components['schemas']['Hold'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
     Transfer: {
       /** Format: uuid */
       id: string;
@@ -1735,6 +1876,42 @@ export interface components {
        */
       updated_at: string;
     };
+    TopupPage: {
+      data: components['schemas']['Topup'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    HeldPspEvent: {
+      /** @description The PSP's event id */
+      event_id: string;
+      /** @description Its key in the event log: what PUT /v1/psp/events/{id}/review takes */
+      log_id: string;
+      outcome: string;
+      /** @description Why it is held for review */
+      reason: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      received_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      settled_at: string | null;
+      /** @description The operator's note once settled */
+      settlement: string | null;
+      /**
+       * Format: uuid
+       * @description The top-up the event names (none exists for unknown_topup); null when it names none
+       */
+      topup_id: string | null;
+    };
+    HeldPspEventPage: {
+      data: components['schemas']['HeldPspEvent'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
     PspEventReceipt: {
       /** @constant */
       received: true;
@@ -1917,6 +2094,16 @@ export interface components {
        * @description RFC 3339 UTC
        */
       finished_at: string | null;
+    };
+    PurchaseRequestPage: {
+      data: components['schemas']['PurchaseRequest'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    PurchaseRequestReviewPage: {
+      data: components['schemas']['PurchaseRequest'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
     };
     Event: {
       /** Format: uuid */
@@ -2991,6 +3178,135 @@ export interface operations {
     requestBody?: never;
     responses: {
       /** @description Swagger UI (swagger-ui-dist): styles */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/css': string;
+        };
+      };
+      /** @description The request is not valid */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  consolePage: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The back-office console (sign in with a service token) */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/html': string;
+        };
+      };
+      /** @description The request is not valid */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  consoleScript: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The console, bundled from src/console */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/javascript': string;
+        };
+      };
+      /** @description The request is not valid */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+    };
+  };
+  consoleStyles: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The styles of the console */
       200: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -4590,6 +4906,137 @@ export interface operations {
         };
       };
       /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listAccountHolds: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+        status?: 'ACTIVE' | 'CAPTURED' | 'VOIDED' | 'EXPIRED';
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of holds */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HoldPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
       404: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -7154,6 +7601,248 @@ export interface operations {
       };
     };
   };
+  listAccountTopups: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of topups */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TopupPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listHeldPspEvents: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page, newest first */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HeldPspEventPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
   receivePspEvent: {
     parameters: {
       query?: never;
@@ -8083,6 +8772,248 @@ export interface operations {
             status?: 404;
             /** @enum {unknown} */
             code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listAccountPurchaseRequests: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of purchase-requests */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PurchaseRequestPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listPurchaseRequestsInReview: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page, newest first */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PurchaseRequestReviewPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
           };
         };
       };

@@ -7,7 +7,7 @@ import { requestFingerprint } from '../idempotency/fingerprint.js';
 import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
-import { uuidParams } from './routes/schemas.js';
+import { accountParams, pageSchema, uuidParams } from './routes/schemas.js';
 
 export type Auth = 'public' | 'bearer' | 'psp_signature' | 'stripe_signature' | 'payout_signature';
 
@@ -94,6 +94,54 @@ export function readByIdRoute(spec: {
     responses: { 200: spec.summary, 400: 'Malformed id', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
     response_schema: spec.response_schema,
     handler: async (ctx, { actor, params }) => ({ status: 200, body: await spec.read(ctx.state.deps, actor, params.id) }),
+  });
+}
+
+/** GET a page of what an account owns, newest first: for its owner, or a service that reads money. */
+export function accountPageRoute<Q extends { limit: number; cursor?: string }>(spec: {
+  operation_id: string;
+  /** The list under /v1/accounts/{id}/. */
+  list: string;
+  summary: string;
+  tag: string;
+  query: Joi.ObjectSchema<Q>;
+  /** Name of the page in /openapi.json, and the schema of one item. */
+  page: [string, Joi.Schema];
+  read: (deps: AppContext['state']['deps'], actor: Actor, account_id: string, query: Q) => Promise<unknown>;
+}): RouteSpec {
+  return defineRoute({
+    operation_id: spec.operation_id,
+    method: 'get',
+    path: `/v1/accounts/{id}/${spec.list}`,
+    summary: spec.summary,
+    tag: spec.tag,
+    auth: 'bearer',
+    params: accountParams,
+    query: spec.query,
+    responses: { 200: `A page of ${spec.list}`, 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
+    response_schema: pageSchema(...spec.page),
+    handler: async (ctx, { actor, params, query }) => ({ status: 200, body: await spec.read(ctx.state.deps, actor, params.id, query) }),
+  });
+}
+
+/** GET a page of what waits for an operator, newest first (admin). */
+export function reviewQueueRoute(spec: {
+  operation_id: string;
+  path: string;
+  summary: string;
+  tag: string;
+  query: Joi.ObjectSchema<{ limit: number; cursor?: string }>;
+  page: [string, Joi.Schema];
+  read: (deps: AppContext['state']['deps'], actor: Actor, query: { limit: number; cursor?: string }) => Promise<unknown>;
+}): RouteSpec {
+  const { page, read, ...documented } = spec;
+  return defineRoute({
+    ...documented,
+    method: 'get',
+    auth: 'bearer',
+    responses: { 200: 'A page, newest first', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Requires admin' },
+    response_schema: pageSchema(...page),
+    handler: async (ctx, { actor, query }) => ({ status: 200, body: await read(ctx.state.deps, actor, query) }),
   });
 }
 

@@ -2,6 +2,9 @@ import { isVisibleTo, requireAccountRead, requireReadScope } from '../auth/acces
 import type { Actor } from '../auth/tokens.js';
 import { notFound } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
+import { readAccountPage } from '../accounts/account-pages.js';
+import { newestFirstPage } from '../db/keyset-page.js';
+import { toHoldRecord, type HoldStatus } from './ledger-records.js';
 import { findHold, findTransaction, listHistory, type MetadataFilter } from './ledger-queries.js';
 import type { PostedTransaction } from './posting.js';
 import { holdView, transactionView, transferView, type TransactionView } from './views.js';
@@ -55,5 +58,28 @@ export async function accountHistory(
     const account = await tx.maybeOne('SELECT id FROM accounts WHERE id = ?', [account_id]);
     if (!account) throw notFound(`account ${account_id}`);
     return listHistory(tx, account_id, page);
+  });
+}
+
+/** An account's holds, newest first; `status` narrows them (ACTIVE: what is held right now). */
+export async function accountHolds(
+  deps: AppDeps,
+  actor: Actor,
+  account_id: string,
+  page: { limit: number; cursor?: string; status?: HoldStatus },
+) {
+  return readAccountPage(deps, actor, account_id, 'list_holds', async (tx) => {
+    const { rows, next_cursor } = await newestFirstPage<{ id: string }>(
+      tx,
+      {
+        columns: '*',
+        table: 'holds',
+        condition: page.status ? 'account_id = ? AND status = ?' : 'account_id = ?',
+        params: page.status ? [account_id, page.status] : [account_id],
+        time_column: 'created_at',
+      },
+      page,
+    );
+    return { data: rows.map((row) => holdView(toHoldRecord(row))), next_cursor };
   });
 }

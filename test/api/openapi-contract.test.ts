@@ -41,8 +41,9 @@ async function documentedOperations(): Promise<Array<{ method: string; path: str
 }
 
 describe('every route answers as /openapi.json says', () => {
-  it('operations and docs: health, ready, metrics, the document and the docs page with its files', async () => {
-    for (const path of ['/health', '/ready', '/metrics', '/openapi.json', '/docs', '/docs/docs.js', '/docs/swagger-ui.css']) {
+  it('operations, docs and console: health, ready, metrics, the document, the docs and console pages with their files', async () => {
+    const pages = ['/health', '/ready', '/metrics', '/openapi.json', '/docs', '/docs/docs.js', '/docs/swagger-ui.css'];
+    for (const path of [...pages, '/console', '/console/console.js', '/console/console.css']) {
       ok(await request(urls[0]!, 'GET', path), 200);
     }
     ok(await request(urls[0]!, 'GET', '/docs/swagger-ui-bundle.js'), 200);
@@ -162,6 +163,11 @@ describe('every route answers as /openapi.json says', () => {
     const accepted = await request(urls[0]!, 'POST', '/v1/purchase-requests', body, { token: buyer.token, key: key() });
     expect(ok(accepted, 202).status).toBe('pending');
     expect((await world.final(buyer, accepted.body.id)).status).toBe('purchased');
+    for (const list of ['holds', 'topups', 'purchase-requests']) {
+      ok(await request(urls[2]!, 'GET', `/v1/accounts/${buyer.id}/${list}?limit=1`, undefined, { token: h.admin }), 200);
+    }
+    ok(await request(urls[0]!, 'GET', '/v1/admin/review/psp-events', undefined, { token: h.admin }), 200);
+    ok(await request(urls[1]!, 'GET', '/v1/admin/review/purchase-requests', undefined, { token: h.admin }), 200);
     ok(await request(urls[1]!, 'POST', '/v1/admin/reconcile', undefined, { token: h.admin }), 200);
   });
 

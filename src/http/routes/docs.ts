@@ -59,12 +59,13 @@ const ASSET_HEADERS = { 'Cache-Control': ASSET_CACHE_CONTROL };
 /** A file of swagger-ui-dist, streamed from the installed package. */
 const swaggerUiFile = (name: string) => () => createReadStream(path.join(SWAGGER_UI_DIR, name));
 
-function docsRoute(
+/** A GET of a page or file the pod serves itself (docs, console): no token, no database. */
+export function staticRoute(
   operation_id: string,
   route_path: string,
   summary: string,
   media_type: string,
-  body: () => string | Readable,
+  body: () => string | Readable | Promise<string>,
   headers: Record<string, string>,
 ): RouteSpec {
   return defineRoute({
@@ -77,7 +78,7 @@ function docsRoute(
     responses: { 200: summary },
     response_content_type: media_type,
     needs_database: false,
-    handler: async () => ({ status: 200, body: body(), headers: { 'Content-Type': `${media_type}; charset=utf-8`, ...headers } }),
+    handler: async () => ({ status: 200, body: await body(), headers: { 'Content-Type': `${media_type}; charset=utf-8`, ...headers } }),
   });
 }
 
@@ -85,8 +86,8 @@ function docsRoute(
 export function docsRoutes(): RouteSpec[] {
   const summary = 'Swagger UI (swagger-ui-dist)';
   return [
-    docsRoute('docsPage', '/docs', 'This API, readable: Swagger UI over /openapi.json', 'text/html', () => PAGE, PAGE_HEADERS),
-    docsRoute(
+    staticRoute('docsPage', '/docs', 'This API, readable: Swagger UI over /openapi.json', 'text/html', () => PAGE, PAGE_HEADERS),
+    staticRoute(
       'docsInitializer',
       '/docs/docs.js',
       'Starts Swagger UI on /openapi.json',
@@ -94,7 +95,7 @@ export function docsRoutes(): RouteSpec[] {
       () => INITIALIZER,
       ASSET_HEADERS,
     ),
-    docsRoute(
+    staticRoute(
       'docsSwaggerUiScript',
       '/docs/swagger-ui-bundle.js',
       summary,
@@ -102,7 +103,7 @@ export function docsRoutes(): RouteSpec[] {
       swaggerUiFile('swagger-ui-bundle.js'),
       ASSET_HEADERS,
     ),
-    docsRoute(
+    staticRoute(
       'docsSwaggerUiStyles',
       '/docs/swagger-ui.css',
       `${summary}: styles`,

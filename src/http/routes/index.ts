@@ -8,6 +8,7 @@ import { complianceRoutes } from './compliance.js';
 import { merchantRoutes } from './merchants.js';
 import { withdrawalRoutes } from './withdrawals.js';
 import { statementRoutes } from './statements.js';
+import { consoleRoutes } from './console.js';
 import { docsRoutes } from './docs.js';
 import { eventRoutes } from './events.js';
 import { ledgerRoutes } from './ledger.js';
@@ -33,6 +34,6 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
   ];
   let document: unknown;
   const openapi = (): unknown => (document ??= buildOpenApi(routes));
-  const routes: RouteSpec[] = [...operationRoutes(openapi), ...docsRoutes(), ...api];
+  const routes: RouteSpec[] = [...operationRoutes(openapi), ...docsRoutes(), ...consoleRoutes(), ...api];
   return routes;
 }

@@ -3,13 +3,13 @@ import { createHold } from '../../ledger/create-hold.js';
 import { createTransfer } from '../../ledger/create-transfer.js';
 import { creditWallet } from '../../ledger/credit-wallet.js';
 import { debitWallet } from '../../ledger/debit-wallet.js';
-import { accountHistory, getHold, getTransaction, getTransfer } from '../../ledger/ledger-reads.js';
+import { accountHistory, accountHolds, getHold, getTransaction, getTransfer } from '../../ledger/ledger-reads.js';
 import { refundTransaction } from '../../ledger/refund-transaction.js';
 import { captureHoldRequest, voidHoldRequest } from '../../ledger/settle-hold.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { historyEntrySchema, holdViewSchema, transactionViewSchema, transferViewSchema } from '../../ledger/views.js';
-import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
+import { accountPageRoute, defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
 import {
   accountIdSchema,
   accountParams,
@@ -176,6 +176,17 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       tag: 'holds',
       read: getHold,
       response_schema: holdViewSchema,
+    }),
+    accountPageRoute({
+      operation_id: 'listAccountHolds',
+      list: 'holds',
+      summary: "The account's holds, newest first; status=ACTIVE for what is held right now",
+      tag: 'holds',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default, {
+        status: Joi.string().valid('ACTIVE', 'CAPTURED', 'VOIDED', 'EXPIRED'),
+      }),
+      page: ['HoldPage', holdViewSchema],
+      read: accountHolds,
     }),
     defineRoute({
       operation_id: 'captureHold',

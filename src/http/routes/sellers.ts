@@ -2,13 +2,13 @@ import Joi from 'joi';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { createPurchaseRequest, type Accepted } from '../../sellers/purchases/create-purchase-request.js';
-import { getPurchaseRequest } from '../../sellers/purchases/get-purchase-request.js';
+import { accountPurchaseRequests, getPurchaseRequest, purchaseRequestsInReview } from '../../sellers/purchases/get-purchase-request.js';
 import { putSeller } from '../../sellers/registry/put-seller.js';
 import { getSeller, listSellers } from '../../sellers/registry/read-sellers.js';
 import { sellerViewSchema } from '../../sellers/registry/seller-view.js';
 import { acceptedSchema } from '../../sellers/purchases/create-purchase-request.js';
 import { purchaseRequestViewSchema } from '../../sellers/purchases/get-purchase-request.js';
-import { defineRoute, type RouteSpec } from '../route.js';
+import { accountPageRoute, defineRoute, reviewQueueRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, pageQuery, pageSchema, uuidParams } from './schemas.js';
 
 const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -125,6 +125,24 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       responses: { 200: 'The purchase request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found' },
       response_schema: purchaseRequestViewSchema,
       handler: async (ctx, { actor, params }) => ({ status: 200, body: await getPurchaseRequest(ctx.state.deps, actor, params.id) }),
+    }),
+    accountPageRoute({
+      operation_id: 'listAccountPurchaseRequests',
+      list: 'purchase-requests',
+      summary: "The account's purchase requests with their quotes and attempts, newest first",
+      tag: 'purchase-requests',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      page: ['PurchaseRequestPage', purchaseRequestViewSchema],
+      read: accountPurchaseRequests,
+    }),
+    reviewQueueRoute({
+      operation_id: 'listPurchaseRequestsInReview',
+      path: '/v1/admin/review/purchase-requests',
+      summary: 'Purchase requests kept pending for a person or a late seller answer, their wallet holds kept, newest first (admin)',
+      tag: 'purchase-requests',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      page: ['PurchaseRequestReviewPage', purchaseRequestViewSchema],
+      read: purchaseRequestsInReview,
     }),
   ];
 }

@@ -7,10 +7,18 @@ import { pspEventReceiptSchema, receivePspEvent } from '../../shop/topups/receiv
 import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
 import { createStripeTopup } from '../../shop/topups/stripe/create-stripe-topup.js';
 import { receiveStripeEvent } from '../../shop/topups/stripe/receive-stripe-event.js';
-import { getTopup } from '../../shop/topups/topup-reads.js';
+import { accountTopups, getTopup, heldPspEventSchema, heldPspEvents } from '../../shop/topups/topup-reads.js';
 import { pspEventReviewSchema, topupViewSchema } from '../../shop/topups/topup-repository.js';
-import { defineRoute, readByIdRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, metadataSchema } from './schemas.js';
+import {
+  accountPageRoute,
+  defineRoute,
+  readByIdRoute,
+  reviewQueueRoute,
+  reviewSettlementRoute,
+  signedCallbackRoute,
+  type RouteSpec,
+} from '../route.js';
+import { accountIdSchema, metadataSchema, pageQuery } from './schemas.js';
 
 export function topupRoutes(config: Config): RouteSpec[] {
   const stripe = config.psp_provider === 'stripe';
@@ -55,6 +63,24 @@ export function topupRoutes(config: Config): RouteSpec[] {
       tag: 'topups',
       read: getTopup,
       response_schema: topupViewSchema,
+    }),
+    accountPageRoute({
+      operation_id: 'listAccountTopups',
+      list: 'topups',
+      summary: "The account's top-ups, newest first, each as GET /v1/topups/{id} shows it",
+      tag: 'topups',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      page: ['TopupPage', topupViewSchema],
+      read: accountTopups,
+    }),
+    reviewQueueRoute({
+      operation_id: 'listHeldPspEvents',
+      path: '/v1/admin/review/psp-events',
+      summary: 'PSP events held for review and not settled yet, newest first, with the top-up each names (admin)',
+      tag: 'topups',
+      query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
+      page: ['HeldPspEventPage', heldPspEventSchema],
+      read: heldPspEvents,
     }),
     signedCallbackRoute({
       operation_id: 'receivePspEvent',

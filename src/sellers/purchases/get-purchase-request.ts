@@ -1,12 +1,17 @@
 import Joi from 'joi';
 import type { Actor } from '../../auth/tokens.js';
-import { isVisibleTo, requireReadScope } from '../../auth/access.js';
+import { readAccountPage } from '../../accounts/account-pages.js';
+import { isVisibleTo, requireReadScope, requireScope } from '../../auth/access.js';
+import { newestFirstPage, type NewestFirstQuery } from '../../db/keyset-page.js';
+import type { SqlTx } from '../../db/sql.js';
 import { notFound } from '../../domain/errors.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { idSchema, minorSchema, timestampSchema, unionMembers, viewPart, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
 import {
   findPurchaseRequest,
   listAttempts,
+  listAttemptsOf,
+  toRequest,
   type Attempt,
   type AttemptOutcome,
   type PurchaseRequest,
@@ -25,6 +30,42 @@ export async function getPurchaseRequest(deps: AppDeps, actor: Actor, id: string
   // A player asking for someone else's request learns nothing, not even that it exists.
   if (!request || !isVisibleTo(actor, request.account_id)) throw notFound(`purchase request ${id}`);
   return purchaseRequestView(request, attempts);
+}
+
+type Page = { limit: number; cursor?: string };
+
+/** A page of purchase requests with their attempts, newest first. */
+async function requestPage(tx: SqlTx, query: Pick<NewestFirstQuery, 'condition' | 'params'>, page: Page) {
+  const { rows, next_cursor } = await newestFirstPage<Parameters<typeof toRequest>[0]>(
+    tx,
+    { ...query, columns: '*', table: 'purchase_requests', time_column: 'created_at' },
+    page,
+  );
+  const requests = rows.map(toRequest);
+  const attempts = await listAttemptsOf(
+    tx,
+    requests.map((request) => request.id),
+  );
+  return { data: requests.map((request) => purchaseRequestView(request, attempts.get(request.id) ?? [])), next_cursor };
+}
+
+/** An account's purchase requests, newest first. */
+export async function accountPurchaseRequests(deps: AppDeps, actor: Actor, account_id: string, page: Page) {
+  return readAccountPage(deps, actor, account_id, 'list_purchase_requests', (tx) =>
+    requestPage(tx, { condition: 'account_id = ?', params: [account_id] }, page),
+  );
+}
+
+/** Purchase requests kept pending for a person or a late seller answer, newest first (admin). */
+export async function purchaseRequestsInReview(deps: AppDeps, actor: Actor, page: Page) {
+  requireScope(actor, 'admin');
+  return deps.transactions.run(
+    'list_purchase_requests_in_review',
+    (tx) => requestPage(tx, { condition: 'review_reason IS NOT NULL', params: [] }, page),
+    {
+      read_only_snapshot: true,
+    },
+  );
 }
 
 function finalFields(request: PurchaseRequest) {

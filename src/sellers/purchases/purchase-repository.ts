@@ -131,6 +131,17 @@ export async function listAttempts(tx: SqlTx, purchase_request_id: string): Prom
   return rows.map(toAttempt);
 }
 
+/** The attempts of several requests, each request's in order. */
+export async function listAttemptsOf(tx: SqlTx, purchase_request_ids: readonly string[]): Promise<Map<string, Attempt[]>> {
+  const rows = await tx.rows<Row<Attempt> & { purchase_request_id: string }>(
+    'SELECT * FROM purchase_attempts WHERE purchase_request_id = ANY(?::uuid[]) ORDER BY purchase_request_id, position',
+    [[...purchase_request_ids]],
+  );
+  const attempts = new Map<string, Attempt[]>(purchase_request_ids.map((id) => [id, []]));
+  for (const row of rows) attempts.get(row.purchase_request_id)?.push(toAttempt(row));
+  return attempts;
+}
+
 export async function storeQuotes(tx: SqlTx, request: PurchaseRequest, quotes: readonly QuoteRecord[]): Promise<void> {
   await tx.execute(
     `UPDATE purchase_requests SET quotes = CAST(? AS JSONB), quotes_collected_at = now(), updated_at = now()

@@ -1,3 +1,4 @@
+import { newestFirstPage, type RowPage } from '../../db/keyset-page.js';
 import { timestamp, type SqlTx } from '../../db/sql.js';
 import type { RecordedDelivery } from './psp-event.js';
 
@@ -139,4 +140,23 @@ export async function settleReview(tx: SqlTx, log_id: string, settlement: string
     [settlement, log_id],
   );
   return row && toTopupEvent(row);
+}
+
+/** An event held for review that nobody has settled yet, and the top-up it names (null when none). */
+export type HeldEvent = TopupEvent & { topup_id: string | null };
+
+/** The events held for review and not settled, newest first: what the review queue shows. */
+export async function listHeldEvents(tx: SqlTx, page: { limit: number; cursor?: string }): Promise<RowPage<HeldEvent>> {
+  const { rows, next_cursor } = await newestFirstPage<EventRow & { topup_id: string | null }>(
+    tx,
+    {
+      columns: `${EVENT_COLUMNS}, topup_id`,
+      table: 'psp_events',
+      condition: 'review_reason IS NOT NULL AND review_settled_at IS NULL',
+      params: [],
+      time_column: 'received_at',
+    },
+    page,
+  );
+  return { rows: rows.map((row) => ({ ...toTopupEvent(row), topup_id: row.topup_id })), next_cursor };
 }

@@ -1,6 +1,6 @@
 import { SharedMigration } from './support.js';
 
-export class Migration20261220000100_events extends SharedMigration {
+export class Migration20261220000200_events extends SharedMigration {
   override async up(): Promise<void> {
     const region = await this.regionType();
     // The outbox: one row per change an integrator may react to, written by the change's own
