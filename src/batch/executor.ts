@@ -174,9 +174,11 @@ export class BatchExecutor {
       ticket?.drop();
       throw error;
     });
-    // A COMMIT on a database that stopped answering would hold the batch's answers for another query timeout.
+    // The batch has settled its operations; the queue's COMMIT is not waited for: on a database that
+    // stopped answering it would hold this batcher's next batch for another query timeout. A batch
+    // that found the database unavailable does not even try it.
     if (result !== 'committed' && 'unavailable' in result) ticket?.drop();
-    else await ticket?.leave();
+    else void ticket?.leave();
     return result;
   }
 
