@@ -204,7 +204,7 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
     expect(existsSync(path.join(data_dir, 'pg', 'PG_VERSION'))).toBe(true);
     expect(await listening(pg_port)).toBe(true);
     // The banner names the console next to the pods, and it is served there.
-    const console_url = /^ {2}console +(http:\S+\/console) /m.exec(first.output())?.[1];
+    const console_url = /^ {2}console +(http:\S+\/console)$/m.exec(first.output())?.[1];
     expect(console_url, first.output()).toBeDefined();
     const page = await fetch(console_url!, { signal: AbortSignal.timeout(5000) });
     expect(page.status).toBe(200);
