@@ -3,10 +3,9 @@ import { purchaseRequestBlock } from './account.js';
 import { type Api, data, load } from './api.js';
 import { confirmAction } from './confirm.js';
 import { badge, h, money, status, table, when } from './dom.js';
-import { pagedList } from './paged.js';
+import { allPages, pagedList } from './paged.js';
 
 const SELLERS_REFRESH_MS = 5_000;
-const SELLER_PAGES_MAX = 10;
 
 /** Reconciliation: run it on demand, show whether it is clean and every mismatch. */
 export function reconciliationPage(main: HTMLElement, api: Api): void {
@@ -54,17 +53,8 @@ export function reconciliationPage(main: HTMLElement, api: Api): void {
   );
 }
 
-async function allSellers(api: Api): Promise<Schemas['Seller'][]> {
-  const sellers: Schemas['Seller'][] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < SELLER_PAGES_MAX; page += 1) {
-    const answer = await data(api.GET('/v1/sellers', { params: { query: { limit: 100, cursor } } }));
-    sellers.push(...answer.data);
-    if (answer.next_cursor === null) break;
-    cursor = answer.next_cursor;
-  }
-  return sellers;
-}
+const allSellers = (api: Api) =>
+  allPages<Schemas['Seller']>((cursor) => data(api.GET('/v1/sellers', { params: { query: { limit: 100, cursor } } })));
 
 const circuitTone = (state: string) => (state === 'closed' ? 'good' : state === 'open' ? 'bad' : 'warn');
 
