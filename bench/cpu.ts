@@ -25,7 +25,7 @@ interface ProcStat {
   reaped_children_ticks: number;
 }
 
-async function procStat(pid: number): Promise<ProcStat | undefined> {
+export async function procStat(pid: number): Promise<ProcStat | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (!text) return undefined;
   // Fields after the command name, which may itself contain spaces and parentheses.

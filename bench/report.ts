@@ -23,7 +23,7 @@ const row = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
 const table = (header: readonly string[], lines: readonly string[]) => [row(header), row(header.map(() => '---')), ...lines].join('\n');
 
 /** CPU milliseconds per request of a group (requests include the warm-up: CPU is measured over the same span). */
-const msPer = (result: ScenarioResult, groups: readonly CpuGroup[]) =>
+export const msPer = (result: ScenarioResult, groups: readonly CpuGroup[]) =>
   (groups.reduce((sum, group) => sum + result.cpu.seconds[group], 0) * 1000) / result.stats.requests;
 
 export function resultsTable(results: readonly ScenarioResult[]): string {

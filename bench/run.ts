@@ -8,25 +8,27 @@ import { CpuMeter } from './cpu.js';
 import { startDelayProxy } from './delay-proxy.js';
 import { provision } from './fixtures.js';
 import { runLoad, runOpenLoop } from './load.js';
-import { cpuTable, goals, resultsTable, type Phase, type ScenarioResult } from './report.js';
+import { cpuTable, goals, msPer, resultsTable, type Phase, type ScenarioResult } from './report.js';
 import { scenarios, type Counts, type Scenario } from './scenarios.js';
 import { applySchemaVariants, isSchemaVariant, SCHEMA_VARIANTS, type SchemaVariant } from './schema-variants.js';
 import { runSellerBenchmark } from './sellers.js';
+import { runWebhookBenchmark } from './webhooks.js';
 import { runExportBenchmark } from './wallet.js';
 import { DEVELOPMENT_PAYOUT_SECRET } from '../src/platform/wallet-config.js';
 import { startPayoutSimulator, type PayoutSimulator } from '../tools/payout-simulator/payout-simulator.js';
 
-// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios m,mh,b,d,d1,o,c,k1,k0,w,half,delay,x,s
-//                    --accounts 10000 --delay-ms 2 --export-rows 1000000 --cpu-prof <dir>
+// `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios m,mh,b,d,d1,o,c,k1,k0,w,half,delay,wh,x,s
+//                    --accounts 10000 --delay-ms 2 --webhook-outage-s 60 --export-rows 1000000 --cpu-prof <dir>
 //                    --schema-variant foreign-keys,default-fillfactor]`
 // One fresh embedded PostgreSQL and three pod processes; the baseline and the service scenarios in
 // the order given (see BENCHMARKS.md); `half` runs every service scenario measured so far again at
 // half its peak rate (open loop); `delay` runs debits through a second set of pods that reach
-// PostgreSQL through a TCP proxy adding --delay-ms each way; `x` is the compliance export of
-// --export-rows ledger rows (bench/wallet.ts); `s` is the seller benchmark.
+// PostgreSQL through a TCP proxy adding --delay-ms each way; `wh` runs b's debits with a webhook
+// endpoint subscribed to everything, then its receiver down and back (bench/webhooks.ts); `x` is
+// the compliance export of --export-rows ledger rows (bench/wallet.ts); `s` is the seller benchmark.
 
 const CLOSED = ['m', 'mh', 'b', 'd', 'd1', 'o', 'c', 'k1', 'k0', 'w'];
-const PHASES = ['half', 'delay', 'x', 's'];
+const PHASES = ['half', 'delay', 'wh', 'x', 's'];
 const PROVISION_CONCURRENCY = 16;
 /** Open loop: requests in flight at most (a start beyond it counts as a failure: the system could not keep up). */
 const OPEN_LOOP_IN_FLIGHT_MAX = 512;
@@ -38,6 +40,7 @@ interface Options {
   scenarios: string[];
   accounts: number;
   delay_ms: number;
+  webhook_outage_s: number;
   export_rows: number;
   cpu_prof_dir: string | undefined;
   schema_variants: SchemaVariant[];
@@ -58,6 +61,7 @@ function parseOptions(): Options {
       scenarios: { type: 'string', default: [...CLOSED, ...PHASES].join(',') },
       accounts: { type: 'string', default: '10000' },
       'delay-ms': { type: 'string', default: '2' },
+      'webhook-outage-s': { type: 'string', default: '60' },
       'export-rows': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'string' },
       'schema-variant': { type: 'string', default: '' },
@@ -78,6 +82,7 @@ function parseOptions(): Options {
     scenarios: selected,
     accounts: Math.round(positive('accounts', values.accounts, 1_000_000)),
     delay_ms: positive('delay-ms', values['delay-ms'], 1000),
+    webhook_outage_s: positive('webhook-outage-s', values['webhook-outage-s'], 600),
     export_rows: Math.round(positive('export-rows', values['export-rows'], 10_000_000)),
     cpu_prof_dir: values['cpu-prof'],
     schema_variants: variants.filter(isSchemaVariant),
@@ -180,6 +185,27 @@ async function delayed(
   }
 }
 
+/** Scenario w after the closed-loop scenarios, against b measured before it in the same run. */
+async function webhookScenario(bench: Bench, pods: PodSet, pool: pg.Pool, debits: Scenario): Promise<string> {
+  const { options } = bench;
+  const b = bench.results.find((result) => result.id === 'b' && result.phase === 'peak');
+  const result = await timed('\nwebhook benchmark (scenario wh)', () =>
+    runWebhookBenchmark({
+      debit: debits.operation,
+      pod_urls: pods.urls,
+      pool,
+      concurrency: options.concurrency,
+      warmup_s: options.warmup_s,
+      duration_s: options.duration_s,
+      outage_s: options.webhook_outage_s,
+      baseline: b && { ops_per_s: b.stats.ops_per_s, system_ms_per_request: msPer(b, ['postgres', 'pods', 'load_generator']) },
+      meter: bench.meter,
+      log: (line) => console.log(`  ${line}`),
+    }),
+  );
+  return result.text;
+}
+
 async function benchmark(cluster: BenchCluster, options: Options): Promise<boolean> {
   // The pods' payout provider (scenario w): started first, so that the pods are forked knowing its URL.
   const payouts = await startPayoutSimulator({ callback_urls: [], secret: DEVELOPMENT_PAYOUT_SECRET });
@@ -235,13 +261,15 @@ async function benchmarkWith(cluster: BenchCluster, options: Options, payouts: P
             log: (line) => console.log(`  ${line}`),
           }),
         );
-      } else if (id !== 's') {
+      } else if (id !== 's' && id !== 'wh') {
         await measure(bench, catalog[id]!, 'peak');
       }
     }
+    const webhooks = options.scenarios.includes('wh') ? await webhookScenario(bench, pods, baseline_pool, catalog['b']!) : undefined;
     const rtt_ms = 2 * options.delay_ms;
     console.log(`\n${resultsTable(bench.results)}\n\nCPU (cores busy, and CPU ms per operation):\n${cpuTable(bench.results)}\n`);
     console.log(goals(bench.results, rtt_ms));
+    if (webhooks) console.log(`\n${webhooks}`);
     if (exported) console.log(`\n${exported}`);
     const clean = await reconcile(client);
     if (options.scenarios.includes('s')) {

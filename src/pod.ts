@@ -16,6 +16,8 @@ import { purgeExpiredKeysTask } from './idempotency/purge-expired-keys.js';
 import { expireHoldsTask } from './ledger/expire-holds.js';
 import { cancelExpiredOrdersTask } from './shop/orders/cancel-expired-orders.js';
 import { flagStuckTopupsTask } from './shop/topups/flag-stuck-topups.js';
+import { purgeEventsTask } from './events/purge-events.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { refreshTopupGauges } from './shop/topups/topup-gauges.js';
 import { refreshSellerGauges } from './sellers/seller-gauges.js';
 import { createSellerServices, sellerBackgroundTasks } from './sellers/seller-services.js';
@@ -63,6 +65,8 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
     cancelExpiredOrdersTask(deps),
     flagStuckTopupsTask(deps),
     ...sellerBackgroundTasks(deps),
+    deps.webhooks.task(),
+    purgeEventsTask(deps),
     deps.payouts.jobs.task(),
     flagUnansweredWithdrawalsTask(deps),
     reconciliationTask(deps),
@@ -113,11 +117,13 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
         logger,
       })
     : undefined;
+  const webhooks = new WebhookDispatcher({ transactions, config, logger, metrics, region });
   const executor = new BatchExecutor({
     pool: db.tx_pool,
     onUnreachable: (error) => writes?.databaseUnreachable(error),
     queue,
-    writer: new UnitWriter(db.dialect),
+    writer: new UnitWriter(db.dialect, config.webhooks.events_settle_window_ms),
+    observer: webhooks,
     policy,
     retention_hours: config.idempotency_retention_hours,
     metrics,
@@ -136,6 +142,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
   const core = {
+    webhooks,
     config,
     topology: options.topology,
     region,
@@ -180,7 +187,10 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const workers = new WorkerLoop(deps.logger, options.config.worker_backoff_max_ms);
-  if (options.run_workers) workers.start(backgroundTasks(deps));
+  if (options.run_workers) {
+    deps.webhooks.start(deps);
+    workers.start(backgroundTasks(deps));
+  }
   return {
     deps,
     server,
@@ -189,6 +199,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
       await workers.stop();
       await closeServer(server, options.config.shutdown_grace_ms);
       await deps.writes.idle();
+      await deps.webhooks.stop();
       await db.close();
     },
   };

@@ -5,6 +5,7 @@ import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import { newWallet, type AccountRecord } from '../ledger/ledger-records.js';
 import { walletBalance } from '../domain/money.js';
 import type { AppDeps } from '../platform/deps.js';
+import { emitEvent } from '../events/emit.js';
 import { accountView } from './account-view.js';
 
 export interface CreateAccountInput {
@@ -73,7 +74,9 @@ export async function createAccount(
           created_at: unit.now,
         });
         const wallet = unit.wallets.insert(newWallet(account, currency, unit.now));
-        return accountView(account, [walletBalance(wallet.currency, wallet.balance_minor, wallet.held_minor)]);
+        const view = accountView(account, [walletBalance(wallet.currency, wallet.balance_minor, wallet.held_minor)]);
+        emitEvent(unit, { type: 'account.created', account_id: id, data: view });
+        return view;
       },
     },
     idempotency,

@@ -12,10 +12,11 @@ export function requireScope(actor: Actor, scope: Scope): void {
 
 /**
  * What a service reads: a player `account` (GET /accounts/{id} and its wallets: the account view
- * carries its wallets), or `money`: the history, transactions, transfers, holds, orders,
- * entitlements, top-ups and purchase requests of any account, and every system account.
+ * carries its wallets), `money`: the history, transactions, transfers, holds, orders,
+ * entitlements, top-ups and purchase requests of any account, and every system account, or
+ * `events`: the events API (SPEC §11).
  */
-export type Readable = 'account' | 'money';
+export type Readable = 'account' | 'money' | 'events';
 
 /**
  * The one table of which service scope reads what; `admin` reads everything. A scope grants what
@@ -26,6 +27,7 @@ export type Readable = 'account' | 'money';
 export const READ_SCOPES: Record<Readable, readonly Scope[]> = {
   account: ['accounts:write', 'credits:write', 'refunds:write', 'compliance:write'],
   money: ['credits:write', 'refunds:write'],
+  events: ['events:read'],
 };
 
 /** A service needs a scope of READ_SCOPES; checked before anything is looked up, so a 403 reveals nothing. */
@@ -33,7 +35,7 @@ export function requireReadScope(actor: Actor, readable: Readable): void {
   if (actor.kind === 'player') return;
   const scopes = READ_SCOPES[readable];
   if (!scopes.some((scope) => hasScope(actor, scope)))
-    throw forbidden(`reading ${readable === 'money' ? 'money' : 'accounts'} requires scope ${scopes.join(' or ')}`);
+    throw forbidden(`reading ${readable === 'account' ? 'accounts' : readable} requires scope ${scopes.join(' or ')}`);
 }
 
 /**

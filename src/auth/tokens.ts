@@ -2,7 +2,15 @@ import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import { DomainError } from '../domain/errors.js';
 import { ACCOUNT_ID_PATTERN } from '../domain/ids.js';
 
-export const SCOPES = ['accounts:write', 'credits:write', 'catalog:write', 'refunds:write', 'compliance:write', 'admin'] as const;
+export const SCOPES = [
+  'accounts:write',
+  'credits:write',
+  'catalog:write',
+  'refunds:write',
+  'events:read',
+  'compliance:write',
+  'admin',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who is calling: a player (token without scope, sub = account id) or a service (scoped token). */

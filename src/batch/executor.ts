@@ -4,6 +4,7 @@ import { runPipeline, type PipelinedStatement } from '../db/pipeline.js';
 import { DatabaseUnavailable, isDatabaseUnavailable, sqlState } from '../db/database-errors.js';
 import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { isSettleGuardFailure } from '../events/settle-guard.js';
 import { IDEMPOTENCY_KEYS_PRIMARY_KEY } from '../idempotency/idempotency-record.js';
 import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
 import type { Logger } from '../platform/logger.js';
@@ -34,6 +35,14 @@ export interface BatchSlot {
   shard: number;
 }
 
+/** Work around a batch's commit that belongs to someone else: webhook deliveries (src/webhooks/dispatcher.ts). */
+export interface CommitObserver {
+  /** Every operation has decided, nothing is written yet: may amend rows the batch inserts. */
+  beforeWrites(unit: Unit): void;
+  /** The batch committed; `began_ms`: local clock before its first round trip. */
+  committed(unit: Unit, began_ms: number): void;
+}
+
 export interface ExecutorSettings {
   pool: pg.Pool;
   /** Told when a batch found the database unreachable. */
@@ -41,6 +50,7 @@ export interface ExecutorSettings {
   /** PostgreSQL's queue of hot accounts between pods; undefined on CockroachDB. */
   queue: AccountQueue | undefined;
   writer: UnitWriter;
+  observer?: CommitObserver;
   policy: RetryPolicy;
   retention_hours: number;
   metrics: Metrics;
@@ -171,6 +181,7 @@ export class BatchExecutor {
   }
 
   private async transact(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, set: ReadSet): Promise<AttemptResult> {
+    const began_ms = Date.now();
     const { statements, readers } = readStatements(set, slot.shard);
     // Both settle before anything else happens: a failure of one never leaves the other unobserved.
     const [keys, reads] = await Promise.allSettled([this.storedKeys(batch), this.roundTrip(connection, statements)]);
@@ -184,12 +195,15 @@ export class BatchExecutor {
       return this.abandon(connection, error);
     }
     const decisions = batch.map((pending) => this.decide(unit, pending, pending.idempotency && stored.get(keyOf(pending.idempotency))));
+    this.settings.observer?.beforeWrites(unit);
+    const writes = this.settings.writer.statements(unit);
     try {
-      await this.roundTrip(connection, this.settings.writer.statements(unit));
+      await this.roundTrip(connection, writes);
     } catch (error) {
-      return this.abandon(connection, error);
+      return this.abandon(connection, error, isSettleGuardFailure(error, writes));
     }
     for (const [index, pending] of batch.entries()) pending.settle(decisions[index]!);
+    this.settings.observer?.committed(unit, began_ms);
     return 'committed';
   }
 
@@ -265,15 +279,15 @@ export class BatchExecutor {
     return runPipeline(connection, statements);
   }
 
-  /** After a failed round trip: roll back, and say whether to retry, split or give up. */
-  private async abandon(connection: pg.PoolClient, error: unknown): Promise<AttemptResult> {
+  /** After a failed round trip: roll back, and say whether to retry (`rerun`: whatever the error), split or give up. */
+  private async abandon(connection: pg.PoolClient, error: unknown, rerun = false): Promise<AttemptResult> {
     if (isDatabaseUnavailable(error)) return { unavailable: error };
     try {
       await connection.query(ROLLBACK);
     } catch (rollback_error) {
       return { unavailable: rollback_error };
     }
-    if (isRetryable(error) || isRacedInsert(error)) return { retry: error };
+    if (rerun || isRetryable(error) || isRacedInsert(error)) return { retry: error };
     return { split: error };
   }
 }

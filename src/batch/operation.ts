@@ -19,6 +19,8 @@ export interface Needs {
   topups?: readonly string[];
   /** Keys of the PSP event log. */
   psp_events?: readonly string[];
+  /** Events of the outbox (a redelivery). Webhook endpoints need not be asked for: every batch reads them. */
+  events?: readonly string[];
   withdrawals?: readonly string[];
   /** Payout event log rows, by key: a callback is recorded once. */
   payout_events?: readonly string[];

@@ -14,7 +14,11 @@ import { toItem, type ItemRow } from '../shop/catalog/item-repository.js';
 import { ENTITLEMENTS, ORDER_LINES, ORDERS, toEntitlementRecord, toOrderLineRecord, toOrderRecord } from '../shop/orders/order-records.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, toJobRecord } from '../sellers/purchases/purchase-records.js';
 import { toAttempt, toRequest } from '../sellers/purchases/purchase-repository.js';
-import { PSP_EVENTS, TOPUPS, toPspEventRecord } from '../shop/topups/topup-records.js';
+import { PSP_EVENTS, TOPUP_LOG, TOPUPS, toPspEventRecord } from '../shop/topups/topup-records.js';
+import { EVENT_COLUMNS, toTopupEvent, type EventRow } from '../shop/topups/psp-event-repository.js';
+import { EVENTS, toEventRecord } from '../events/event-records.js';
+import { WEBHOOK_ENDPOINTS, toEndpointRecord } from '../webhooks/endpoint-records.js';
+import { ENDPOINTS_READ_PARAM, ENDPOINTS_READ_TEXT } from '../webhooks/fan-out.js';
 import { TOPUP_COLUMNS, toTopup, type TopupRow } from '../shop/topups/topup-repository.js';
 import { PAYOUT_EVENTS, toPayoutEventRecord, toWithdrawalRecord, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { TrackedTable } from './journal.js';
@@ -33,6 +37,7 @@ export interface ReadSet {
   purchase_requests: string[];
   topups: string[];
   psp_events: string[];
+  events: string[];
   withdrawals: string[];
   payout_events: string[];
   obligations: string[];
@@ -49,6 +54,7 @@ export function mergeNeeds(all: readonly Needs[]): ReadSet {
     purchase_requests: union((needs) => needs.purchase_requests),
     topups: union((needs) => needs.topups),
     psp_events: union((needs) => needs.psp_events),
+    events: union((needs) => needs.events),
     withdrawals: union((needs) => needs.withdrawals),
     payout_events: union((needs) => needs.payout_events),
     obligations: union((needs) => needs.obligations),
@@ -180,6 +186,26 @@ const READERS: Reader[] = [
     load: (unit, rows) => loadAll(unit.table(PSP_EVENTS), rows, toPspEventRecord),
   },
   {
+    name: 'batch_read_topup_log',
+    text: `SELECT topup_id, ${EVENT_COLUMNS} FROM psp_events WHERE topup_id = ANY($1::uuid[])`,
+    param: (set) => nonEmpty(set.topups),
+    load: (unit, rows) =>
+      loadAll(unit.table(TOPUP_LOG), rows, (row) => ({ ...toTopupEvent(row as unknown as EventRow), topup_id: row['topup_id'] as string })),
+  },
+  {
+    name: 'batch_read_events',
+    text: 'SELECT * FROM events WHERE id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.events),
+    load: (unit, rows) => loadAll(unit.table(EVENTS), rows, toEventRecord),
+  },
+  {
+    // Every batch may write events, so every batch fans them out to the endpoints it reads here.
+    name: 'batch_read_webhook_endpoints',
+    text: ENDPOINTS_READ_TEXT,
+    param: () => ENDPOINTS_READ_PARAM,
+    load: (unit, rows) => loadAll(unit.table(WEBHOOK_ENDPOINTS), rows, toEndpointRecord),
+  },
+  {
     name: 'batch_read_withdrawals',
     text: 'SELECT * FROM withdrawals WHERE id = ANY($1::uuid[])',
     param: (set) => nonEmpty(set.withdrawals),
@@ -189,6 +215,13 @@ const READERS: Reader[] = [
     name: 'batch_read_payout_events',
     text: 'SELECT * FROM payout_events WHERE id = ANY($1::text[])',
     param: (set) => nonEmpty(set.payout_events),
+    load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
+  },
+  {
+    // Every callback of the batch's withdrawals: a withdrawal's event shows them, as its GET does.
+    name: 'batch_read_withdrawal_callbacks',
+    text: 'SELECT * FROM payout_events WHERE withdrawal_id = ANY($1::uuid[])',
+    param: (set) => nonEmpty(set.withdrawals),
     load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
   },
   {

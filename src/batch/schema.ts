@@ -4,6 +4,9 @@ import { ACCOUNTS, ENTRIES, HOLDS, TRANSACTIONS, WALLETS } from '../ledger/ledge
 import { ENTITLEMENTS, ORDER_LINES, ORDER_REFUNDS, ORDERS } from '../shop/orders/order-records.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS } from '../sellers/purchases/purchase-records.js';
 import { PSP_EVENTS, TOPUPS } from '../shop/topups/topup-records.js';
+import { EVENTS } from '../events/event-records.js';
+import { WEBHOOK_DELIVERIES } from '../webhooks/delivery-records.js';
+import { WEBHOOK_ENDPOINTS } from '../webhooks/endpoint-records.js';
 import { PAYOUT_EVENTS, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
 import type { TableSpec } from './table-writer.js';
 
@@ -26,6 +29,9 @@ export const WRITE_ORDER: Array<TableSpec<object>> = [
   JOBS,
   TOPUPS,
   PSP_EVENTS,
+  WEBHOOK_ENDPOINTS,
+  EVENTS,
+  WEBHOOK_DELIVERIES,
   WITHDRAWALS,
   PAYOUT_EVENTS,
   REVIEW_FLAGS,

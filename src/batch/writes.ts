@@ -1,5 +1,7 @@
 import type { Dialect } from '../db/database.js';
 import type { PipelinedStatement } from '../db/pipeline.js';
+import { EVENTS } from '../events/event-records.js';
+import { settleGuard } from '../events/settle-guard.js';
 import { WRITE_ORDER } from './schema.js';
 import { TableWriter, type TableSpec } from './table-writer.js';
 import type { Unit } from './unit.js';
@@ -36,13 +38,15 @@ function shardUpsert(dialect: Dialect): (unit: Unit) => PipelinedStatement | und
 export class UnitWriter {
   private readonly writers: Array<{ spec: TableSpec<object>; writer: TableWriter<object> }>;
   private readonly shards: (unit: Unit) => PipelinedStatement | undefined;
+  private readonly settle_guard: PipelinedStatement;
 
-  constructor(dialect: Dialect) {
+  constructor(dialect: Dialect, events_settle_window_ms: number) {
     this.writers = WRITE_ORDER.map((spec) => ({ spec, writer: new TableWriter(spec, dialect) }));
     this.shards = shardUpsert(dialect);
+    this.settle_guard = settleGuard(events_settle_window_ms);
   }
 
-  /** Every change of the unit, then COMMIT: the second and last round trip of a batch. */
+  /** Every change of the unit, then (when it writes events) the settle guard, then COMMIT: the second and last round trip of a batch. */
   statements(unit: Unit): PipelinedStatement[] {
     const statements: PipelinedStatement[] = [];
     const shards = this.shards(unit);
@@ -55,6 +59,7 @@ export class UnitWriter {
       const updated = writer.update(table.updated());
       if (updated) statements.push(updated);
     }
+    if (unit.touched(EVENTS)?.inserted().length) statements.push(this.settle_guard);
     statements.push(COMMIT);
     return statements;
   }

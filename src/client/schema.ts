@@ -825,6 +825,134 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Events newest first (events:read or admin; a player: their own account). With account_id, paged in the account's commit order;
+     * without, events at least EVENTS_SETTLE_WINDOW_MS old
+     */
+    get: operations['listEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/events/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An event (events:read or admin; a player: an event of their own account) */
+    get: operations['getEvent'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/events/{id}/redeliver': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send an event again to an enabled endpoint (admin), outside its account order: 202 with the new delivery */
+    post: operations['redeliverEvent'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhook-endpoints': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Webhook endpoints newest first, with their health, never their secrets (admin) */
+    get: operations['listWebhookEndpoints'];
+    put?: never;
+    /** Register a webhook endpoint (admin): 201 with its signing secret, shown in this answer only */
+    post: operations['createWebhookEndpoint'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhook-endpoints/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A webhook endpoint with its health (admin) */
+    get: operations['getWebhookEndpoint'];
+    put?: never;
+    post?: never;
+    /** Delete an endpoint (admin): nothing more is delivered to it, pending retries included */
+    delete: operations['deleteWebhookEndpoint'];
+    options?: never;
+    head?: never;
+    /** Change the URL, the events, the description, or enable or disable an endpoint (admin) */
+    patch: operations['updateWebhookEndpoint'];
+    trace?: never;
+  };
+  '/v1/webhook-endpoints/{id}/rotate-secret': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A new signing secret (admin), shown in this answer only; the previous ones keep signing alongside it for overlap_seconds (default
+     * WEBHOOK_SECRET_OVERLAP_SECONDS, 86400)
+     */
+    post: operations['rotateWebhookSecret'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhook-endpoints/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An endpoint's deliveries newest first, each with its latest attempts: status code, latency, error (admin) */
+    get: operations['listWebhookDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/admin/reconcile': {
     parameters: {
       query?: never;
@@ -1974,6 +2102,275 @@ export interface components {
     };
     PurchaseRequestReviewPage: {
       data: components['schemas']['PurchaseRequest'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    Event: {
+      /** Format: uuid */
+      id: string;
+      /** @enum {string} */
+      type:
+        | 'account.created'
+        | 'transaction.posted'
+        | 'hold.created'
+        | 'hold.captured'
+        | 'hold.voided'
+        | 'hold.expired'
+        | 'order.completed'
+        | 'order.cancelled'
+        | 'order.partially_refunded'
+        | 'order.refunded'
+        | 'entitlement.granted'
+        | 'entitlement.revoked'
+        | 'topup.succeeded'
+        | 'topup.failed'
+        | 'topup.reversed'
+        | 'topup.held_for_review'
+        | 'topup.needs_reconciliation'
+        | 'purchase_request.purchased'
+        | 'purchase_request.price_not_met'
+        | 'purchase_request.not_available'
+        | 'purchase_request.failed'
+        | 'withdrawal.paid'
+        | 'withdrawal.failed'
+        | 'account.frozen'
+        | 'account.unfrozen'
+        | 'account.closed'
+        | 'reconciliation.mismatch_found'
+        | 'webhook_endpoint.disabled';
+      /** @description The version of the envelope and of the views in data */
+      api_version: string;
+      /**
+       * Format: date-time
+       * @description Its transaction's start
+       */
+      created_at: string;
+      /** @description The account the change belongs to; null for events of the whole system */
+      account_id: string | null;
+      /** @description The account's history number taken by the event: increasing in commit order per account, not contiguous */
+      account_sequence: number | null;
+      /** @description The object as its own GET shows it after the change (for transaction.posted, the ledger transaction) */
+      data: {
+        [key: string]: unknown;
+      };
+    };
+    EventPage: {
+      data: components['schemas']['Event'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    WebhookDelivery: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      endpoint_id: string;
+      /** Format: uuid */
+      event_id: string;
+      event_type: string;
+      account_id: string | null;
+      /** @description Asked for by an operator (POST /v1/events/{id}/redeliver) */
+      manual: boolean;
+      /** @enum {string} */
+      status: 'pending' | 'delivered' | 'failed';
+      attempts: number;
+      /**
+       * Format: date-time
+       * @description While pending
+       */
+      next_attempt_at: string | null;
+      /** @description The latest attempts, oldest first */
+      attempt_log: {
+        attempt: number;
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        at: string;
+        /** @description Null when no answer came (timeout, refused connection) */
+        status_code: number | null;
+        latency_ms: number;
+        error: string | null;
+      }[];
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      delivered_at: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      event_created_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      created_at: string;
+    };
+    WebhookEndpointWithSecret: {
+      /** Format: uuid */
+      id: string;
+      url: string;
+      description: string | null;
+      enabled_events: (
+        | '*'
+        | 'account.created'
+        | 'transaction.posted'
+        | 'hold.created'
+        | 'hold.captured'
+        | 'hold.voided'
+        | 'hold.expired'
+        | 'order.completed'
+        | 'order.cancelled'
+        | 'order.partially_refunded'
+        | 'order.refunded'
+        | 'entitlement.granted'
+        | 'entitlement.revoked'
+        | 'topup.succeeded'
+        | 'topup.failed'
+        | 'topup.reversed'
+        | 'topup.held_for_review'
+        | 'topup.needs_reconciliation'
+        | 'purchase_request.purchased'
+        | 'purchase_request.price_not_met'
+        | 'purchase_request.not_available'
+        | 'purchase_request.failed'
+        | 'withdrawal.paid'
+        | 'withdrawal.failed'
+        | 'account.frozen'
+        | 'account.unfrozen'
+        | 'account.closed'
+        | 'reconciliation.mismatch_found'
+        | 'webhook_endpoint.disabled'
+      )[];
+      /** @enum {string} */
+      status: 'enabled' | 'disabled' | 'deleted';
+      disabled_reason: string | null;
+      /** @description When each secret signing now was made and until when it signs (never the secrets) */
+      signing_secrets: {
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        created_at: string;
+        /**
+         * Format: date-time
+         * @description Null for the current secret
+         */
+        expires_at: string | null;
+      }[];
+      /**
+       * Format: date-time
+       * @description The first failed attempt since the last success
+       */
+      failing_since: string | null;
+      failure_reason: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      created_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      updated_at: string;
+      secret: string;
+    };
+    WebhookEndpoint: {
+      /** Format: uuid */
+      id: string;
+      url: string;
+      description: string | null;
+      enabled_events: (
+        | '*'
+        | 'account.created'
+        | 'transaction.posted'
+        | 'hold.created'
+        | 'hold.captured'
+        | 'hold.voided'
+        | 'hold.expired'
+        | 'order.completed'
+        | 'order.cancelled'
+        | 'order.partially_refunded'
+        | 'order.refunded'
+        | 'entitlement.granted'
+        | 'entitlement.revoked'
+        | 'topup.succeeded'
+        | 'topup.failed'
+        | 'topup.reversed'
+        | 'topup.held_for_review'
+        | 'topup.needs_reconciliation'
+        | 'purchase_request.purchased'
+        | 'purchase_request.price_not_met'
+        | 'purchase_request.not_available'
+        | 'purchase_request.failed'
+        | 'withdrawal.paid'
+        | 'withdrawal.failed'
+        | 'account.frozen'
+        | 'account.unfrozen'
+        | 'account.closed'
+        | 'reconciliation.mismatch_found'
+        | 'webhook_endpoint.disabled'
+      )[];
+      /** @enum {string} */
+      status: 'enabled' | 'disabled' | 'deleted';
+      disabled_reason: string | null;
+      /** @description When each secret signing now was made and until when it signs (never the secrets) */
+      signing_secrets: {
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        created_at: string;
+        /**
+         * Format: date-time
+         * @description Null for the current secret
+         */
+        expires_at: string | null;
+      }[];
+      /**
+       * Format: date-time
+       * @description The first failed attempt since the last success
+       */
+      failing_since: string | null;
+      failure_reason: string | null;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      created_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC
+       */
+      updated_at: string;
+    };
+    WebhookEndpointPage: {
+      data: components['schemas']['WebhookEndpoint'][];
+      /** @description Pass as `cursor` for the next page; null on the last page */
+      next_cursor: string | null;
+    };
+    RotatedSigningSecret: {
+      /** Format: uuid */
+      id: string;
+      secret: string;
+      /** @description When each secret signing now was made and until when it signs (never the secrets) */
+      signing_secrets: {
+        /**
+         * Format: date-time
+         * @description RFC 3339 UTC
+         */
+        created_at: string;
+        /**
+         * Format: date-time
+         * @description Null for the current secret
+         */
+        expires_at: string | null;
+      }[];
+    };
+    WebhookDeliveryPage: {
+      data: components['schemas']['WebhookDelivery'][];
       /** @description Pass as `cursor` for the next page; null on the last page */
       next_cursor: string | null;
     };
@@ -8658,6 +9055,1590 @@ export interface operations {
       };
     };
   };
+  listEvents: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+        type?: string;
+        account_id?: string;
+        created_after?: string;
+        created_before?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of events */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EventPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such account */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  getEvent: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The event */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Event'];
+        };
+      };
+      /** @description Malformed id */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  redeliverEvent: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          endpoint_id: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The delivery, pending */
+      202: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookDelivery'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such event or endpoint */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description The endpoint is disabled */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?:
+              | 'already_exists'
+              | 'insufficient_funds'
+              | 'invalid_state'
+              | 'account_frozen'
+              | 'account_closed'
+              | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Idempotency-Key reused */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listWebhookEndpoints: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of endpoints */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpointPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  createWebhookEndpoint: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          url: string;
+          enabled_events: (
+            | '*'
+            | 'account.created'
+            | 'transaction.posted'
+            | 'hold.created'
+            | 'hold.captured'
+            | 'hold.voided'
+            | 'hold.expired'
+            | 'order.completed'
+            | 'order.cancelled'
+            | 'order.partially_refunded'
+            | 'order.refunded'
+            | 'entitlement.granted'
+            | 'entitlement.revoked'
+            | 'topup.succeeded'
+            | 'topup.failed'
+            | 'topup.reversed'
+            | 'topup.held_for_review'
+            | 'topup.needs_reconciliation'
+            | 'purchase_request.purchased'
+            | 'purchase_request.price_not_met'
+            | 'purchase_request.not_available'
+            | 'purchase_request.failed'
+            | 'withdrawal.paid'
+            | 'withdrawal.failed'
+            | 'account.frozen'
+            | 'account.unfrozen'
+            | 'account.closed'
+            | 'reconciliation.mismatch_found'
+            | 'webhook_endpoint.disabled'
+          )[];
+          description?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The endpoint with its secret */
+      201: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpointWithSecret'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description WEBHOOK_ENDPOINTS_MAX endpoints exist */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?:
+              | 'already_exists'
+              | 'insufficient_funds'
+              | 'invalid_state'
+              | 'account_frozen'
+              | 'account_closed'
+              | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Idempotency-Key reused */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  getWebhookEndpoint: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The endpoint */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpoint'];
+        };
+      };
+      /** @description Malformed id */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  deleteWebhookEndpoint: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The endpoint, deleted */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpoint'];
+        };
+      };
+      /** @description Malformed id */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  updateWebhookEndpoint: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          url?: string;
+          enabled_events?: (
+            | '*'
+            | 'account.created'
+            | 'transaction.posted'
+            | 'hold.created'
+            | 'hold.captured'
+            | 'hold.voided'
+            | 'hold.expired'
+            | 'order.completed'
+            | 'order.cancelled'
+            | 'order.partially_refunded'
+            | 'order.refunded'
+            | 'entitlement.granted'
+            | 'entitlement.revoked'
+            | 'topup.succeeded'
+            | 'topup.failed'
+            | 'topup.reversed'
+            | 'topup.held_for_review'
+            | 'topup.needs_reconciliation'
+            | 'purchase_request.purchased'
+            | 'purchase_request.price_not_met'
+            | 'purchase_request.not_available'
+            | 'purchase_request.failed'
+            | 'withdrawal.paid'
+            | 'withdrawal.failed'
+            | 'account.frozen'
+            | 'account.unfrozen'
+            | 'account.closed'
+            | 'reconciliation.mismatch_found'
+            | 'webhook_endpoint.disabled'
+          )[];
+          description?: string | null;
+          /** @enum {string} */
+          status?: 'enabled' | 'disabled';
+        };
+      };
+    };
+    responses: {
+      /** @description The endpoint */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookEndpoint'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  rotateWebhookSecret: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          overlap_seconds?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description The new secret and every secret signing now */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RotatedSigningSecret'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description WEBHOOK_SECRETS_ACTIVE_MAX secrets sign already */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?:
+              | 'already_exists'
+              | 'insufficient_funds'
+              | 'invalid_state'
+              | 'account_frozen'
+              | 'account_closed'
+              | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Idempotency-Key reused */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?:
+              | 'refund_exceeds_remaining'
+              | 'not_refundable'
+              | 'price_changed'
+              | 'currency_mismatch'
+              | 'limit_exceeded'
+              | 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  listWebhookDeliveries: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+        status?: 'pending' | 'delivered' | 'failed';
+        event_id?: string;
+      };
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of deliveries */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WebhookDeliveryPage'];
+        };
+      };
+      /** @description Invalid query */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
   reconcile: {
     parameters: {
       query?: never;
@@ -11661,6 +13642,9 @@ export const IDEMPOTENT_OPERATIONS: readonly string[] = [
   'POST /v1/orders/{id}/refunds',
   'POST /v1/topups',
   'POST /v1/purchase-requests',
+  'POST /v1/events/{id}/redeliver',
+  'POST /v1/webhook-endpoints',
+  'POST /v1/webhook-endpoints/{id}/rotate-secret',
   'POST /v1/accounts/{id}/freeze',
   'POST /v1/accounts/{id}/unfreeze',
   'POST /v1/accounts/{id}/close',

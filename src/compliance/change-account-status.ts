@@ -1,9 +1,13 @@
 import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
+import { emitEvent } from '../events/emit.js';
+import type { EventType } from '../events/event-types.js';
 import type { AppDeps } from '../platform/deps.js';
 import { assertClosable, nextStatus, type StatusAction } from './account-status.js';
 import { complianceOperation, lockedAccountView, recordAction } from './compliance-actions.js';
 import { obligationsOf } from './obligations.js';
+
+const STATUS_EVENTS: Record<StatusAction, EventType> = { freeze: 'account.frozen', unfreeze: 'account.unfrozen', close: 'account.closed' };
 
 /**
  * Freezes, unfreezes or closes an account (compliance:write), exactly once per Idempotency-Key,
@@ -31,7 +35,9 @@ export async function changeAccountStatus(
         reason: input.reason ?? null,
         details: { from: account.status, to: status },
       });
-      return lockedAccountView(unit, changed);
+      const view = lockedAccountView(unit, changed);
+      emitEvent(unit, { type: STATUS_EVENTS[input.action], account_id: account.id, data: view });
+      return view;
     },
   });
   return deps.writes.request(operation, idempotency);

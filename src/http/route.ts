@@ -45,7 +45,7 @@ export interface ResponseDoc {
 // biome-ignore lint/suspicious/noExplicitAny: one route table holds specs of many input types; each spec is typed where it is defined
 export interface RouteSpec<P = any, Q = any, B = any> {
   operation_id: string;
-  method: 'get' | 'post' | 'put';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI path template, e.g. /v1/accounts/{id}. */
   path: string;
   summary: string;

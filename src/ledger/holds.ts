@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Unit } from '../batch/unit.js';
 import { DomainError, invalidState, notFound } from '../domain/errors.js';
+import { emitEvent } from '../events/emit.js';
 import type { HoldOwner, HoldRecord } from './ledger-records.js';
 import { holdFunds, postTransaction, releaseFunds, requireAccount, type LedgerLimits, type PostedTransaction } from './posting.js';
 import { movement } from './postings.js';
 import type { Metadata, TransactionReferences } from './ledger-records.js';
+import { holdView } from './views.js';
 
 export interface NewHold {
   owner: HoldOwner;
@@ -23,7 +25,7 @@ export interface NewHold {
 export function insertHold(unit: Unit, hold: NewHold, limits: LedgerLimits): HoldRecord {
   const account = requireAccount(unit, hold.account_id);
   holdFunds(unit, hold.account_id, hold.currency, hold.amount_minor, limits.kyc);
-  return unit.holds.insert({
+  const created = unit.holds.insert({
     id: hold.id ?? randomUUID(),
     account_id: hold.account_id,
     currency: hold.currency,
@@ -40,6 +42,8 @@ export function insertHold(unit: Unit, hold: NewHold, limits: LedgerLimits): Hol
     created_at: unit.now,
     updated_at: unit.now,
   });
+  emitEvent(unit, { type: 'hold.created', account_id: created.account_id, data: holdView(created) });
+  return created;
 }
 
 /**
@@ -59,7 +63,13 @@ export function requireLiveHold(unit: Unit, id: string, owner: HoldOwner): HoldR
 /** Voids or expires an ACTIVE hold: nothing is charged, the held money is available again. */
 export function releaseHold(unit: Unit, hold: HoldRecord, status: 'VOIDED' | 'EXPIRED'): HoldRecord {
   releaseFunds(unit, hold.account_id, hold.currency, hold.amount_minor);
-  return unit.holds.update(hold.id, { status, updated_at: unit.now });
+  const released = unit.holds.update(hold.id, { status, updated_at: unit.now });
+  emitEvent(unit, {
+    type: status === 'VOIDED' ? 'hold.voided' : 'hold.expired',
+    account_id: released.account_id,
+    data: holdView(released),
+  });
+  return released;
 }
 
 /**
@@ -98,5 +108,6 @@ export function captureHold(
     capture_transaction_id: posted.id,
     updated_at: unit.now,
   });
+  emitEvent(unit, { type: 'hold.captured', account_id: captured.account_id, data: holdView(captured) });
   return { hold: captured, posted };
 }

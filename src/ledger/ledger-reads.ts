@@ -7,22 +7,21 @@ import { newestFirstPage } from '../db/keyset-page.js';
 import { toHoldRecord, type HoldStatus } from './ledger-records.js';
 import { findHold, findTransaction, listHistory, type MetadataFilter } from './ledger-queries.js';
 import type { PostedTransaction } from './posting.js';
-import { holdView, transactionView, transferView } from './views.js';
+import { holdView, transactionView, transferView, type TransactionView } from './views.js';
 
 /** A ledger transaction, visible to services and to the players whose accounts it touches. */
 export async function getTransaction(deps: AppDeps, actor: Actor, id: string) {
   requireReadScope(actor, 'money');
   const posted = await deps.transactions.read((tx) => findTransaction(tx, id));
   if (!posted || !touches(actor, posted)) throw notFound(`transaction ${id}`);
-  return actor.kind === 'player' ? playerTransactionView(posted, actor.id) : transactionView(posted);
+  return actor.kind === 'player' ? playerTransactionView(transactionView(posted), actor.id) : transactionView(posted);
 }
 
 /** What a player may see of a transaction: its legs, but only their own balances, never another player's. */
-function playerTransactionView(posted: PostedTransaction, player_id: string) {
-  const view = transactionView(posted);
+export function playerTransactionView(view: TransactionView, player_id: string): TransactionView {
   return {
     ...view,
-    balance_after: posted.account_id === player_id ? view.balance_after : null,
+    balance_after: view.account_id === player_id ? view.balance_after : null,
     entries: view.entries.map((entry) =>
       entry.account_id === player_id ? entry : { account_id: entry.account_id, currency: entry.currency, amount: entry.amount },
     ),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Unit } from '../batch/unit.js';
 import { chargeLimits, guardHold, guardInflow, requireOutflowAllowed, usageOf } from '../compliance/wallet-guard.js';
 import { DomainError, invariant, notFound } from '../domain/errors.js';
+import { emitEvent } from '../events/emit.js';
 import type { KycSettings } from '../platform/wallet-config.js';
 import {
   newWallet,
@@ -16,6 +17,7 @@ import {
   type WalletRecord,
 } from './ledger-records.js';
 import { assertBalanced, insufficientFunds, isSystemAccount, type Posting } from './postings.js';
+import { transactionView } from './views.js';
 
 export interface NewTransaction extends TransactionReferences {
   type: TransactionType;
@@ -85,7 +87,9 @@ export function postTransaction(unit: Unit, input: NewTransaction, limits: Ledge
   };
   unit.transactions.insert(record);
   for (const entry of entries) unit.entries.insert(entry);
-  return postedOf(record, entries);
+  const posted = postedOf(record, entries);
+  emitEvent(unit, { type: 'transaction.posted', account_id: record.account_id, data: transactionView(posted) });
+  return posted;
 }
 
 export function postedOf(record: TransactionRecord, entries: readonly EntryRecord[]): PostedTransaction {

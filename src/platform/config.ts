@@ -3,6 +3,13 @@ import type { BatchLimits } from '../batch/batcher.js';
 import { loadTopology, regionNames, type Topology } from './regions.js';
 import { SELLER_CONFIG_KEYS, sellerConfigProblems, toSellerConfig, type SellerConfig } from '../sellers/seller-config.js';
 import {
+  DEVELOPMENT_WEBHOOK_SECRETS_KEY,
+  WEBHOOK_CONFIG_KEYS,
+  toWebhookConfig,
+  webhookConfigProblems,
+  type WebhookConfig,
+} from '../webhooks/webhook-config.js';
+import {
   DEVELOPMENT_PAYOUT_SECRET,
   toKycSettings,
   toWalletConfig,
@@ -118,6 +125,7 @@ export interface Config {
   /** Rows one fleet gauge counts at most: a gauge at this value means at least this many. */
   fleet_gauges_rows_max: number;
   sellers: SellerConfig;
+  webhooks: WebhookConfig;
   wallet: WalletConfig;
 }
 
@@ -221,6 +229,7 @@ function buildSchema(topology: Topology) {
       .max(30 * 24 * 3600)
       .default(7 * 24 * 3600),
     ...SELLER_CONFIG_KEYS,
+    ...WEBHOOK_CONFIG_KEYS,
     ...WALLET_CONFIG_KEYS,
     ...STRIPE_CONFIG_KEYS,
   }).unknown(true);
@@ -281,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     psp_event_depth_max: value.PSP_EVENT_DEPTH_MAX,
     default_currency: value.DEFAULT_CURRENCY,
     sellers: toSellerConfig(value),
+    webhooks: toWebhookConfig(value),
     wallet: toWalletConfig(value),
     batch: {
       operations_max: value.BATCH_OPERATIONS_MAX,
@@ -313,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
   };
   const problems = [
     ...sellerConfigProblems(config.sellers),
+    ...webhookConfigProblems(config.webhooks),
     ...walletConfigProblems(config.wallet),
     ...(config.psp_provider === 'stripe' ? stripeConfigProblems(config.stripe, config) : []),
   ];
@@ -331,6 +342,10 @@ function assertProductionReady(config: Config): void {
   if (DEVELOPMENT_SECRETS.has(config.wallet.payout_webhook_secret)) problems.push('PAYOUT_WEBHOOK_SECRET is the development secret');
   const secrets = [config.auth_jwt_secret, config.psp_webhook_secret, config.wallet.payout_webhook_secret];
   if (new Set(secrets).size < secrets.length) problems.push('AUTH_JWT_SECRET, PSP_WEBHOOK_SECRET and PAYOUT_WEBHOOK_SECRET must differ');
+  if (config.webhooks.secrets_key === DEVELOPMENT_WEBHOOK_SECRETS_KEY) problems.push('WEBHOOK_SECRETS_KEY is the development key');
+  if (secrets.includes(config.webhooks.secrets_key)) {
+    problems.push('WEBHOOK_SECRETS_KEY must differ from AUTH_JWT_SECRET, PSP_WEBHOOK_SECRET and PAYOUT_WEBHOOK_SECRET');
+  }
   if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
   if (config.psp_provider === 'stripe') problems.push(...stripeProductionProblems(config.stripe));
   if (problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);

@@ -5,6 +5,7 @@ import type { Database } from '../db/database.js';
 import type { CallerRateLimiter } from '../http/rate-limiter.js';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { SellerServices } from '../sellers/seller-services.js';
+import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import type { PayoutServices } from '../withdrawals/payout-services.js';
 import type { ExportSlots } from '../statements/export-transactions.js';
 import type { StripeServices } from '../shop/topups/stripe/stripe-client.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   rate_limiter: CallerRateLimiter;
   /** The seller aggregator's per-pod state: call slots, quote coalescing, the purchase job runner. */
   sellers: SellerServices;
+  /** Delivers the webhooks of the events this pod's batches commit, and polls for the rest (src/webhooks). */
+  webhooks: WebhookDispatcher;
   /** The payout jobs of withdrawals. */
   payouts: PayoutServices;
   /** Compliance exports streaming in this pod. */

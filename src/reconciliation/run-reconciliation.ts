@@ -1,4 +1,5 @@
 import type { SqlTx } from '../db/sql.js';
+import { emitEventsIn } from '../events/emit-in-transaction.js';
 import type { AppDeps } from '../platform/deps.js';
 import { databaseNow, fleetTask, readFleetTaskResult, recordFleetTaskResult } from '../platform/fleet-task.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -12,7 +13,10 @@ type Report = { ok: boolean; mismatches: Mismatch[] };
 /** What the fleet keeps of a reconciliation: how many mismatches each check found. */
 type StoredReport = { mismatches: Record<string, number> };
 
-type Deps = Pick<AppDeps, 'transactions' | 'metrics' | 'logger' | 'config'>;
+type Deps = Pick<AppDeps, 'transactions' | 'metrics' | 'logger' | 'db' | 'region' | 'config'>;
+
+/** Mismatches a `reconciliation.mismatch_found` event lists at most (it counts all of them by check). */
+const MISMATCHES_IN_EVENT_MAX = 100;
 
 /** The fleet task's row in fleet_tasks; its last result is the fleet's last report. */
 const TASK_NAME = 'reconciliation';
@@ -26,6 +30,7 @@ export async function runReconciliation(deps: Deps, trigger: ReconciliationTrigg
   const { started_at, report } = await reconcileCounted(deps, trigger);
   const stored: StoredReport = { mismatches: countByCheck(report.mismatches) };
   if (!report.ok) deps.logger.warn({ trigger, mismatches: stored.mismatches }, 'reconciliation found mismatches');
+  if (!report.ok && trigger === 'schedule') await announceMismatches(deps, started_at, report, stored);
   try {
     const finished_at = await recordFleetTaskResult(deps, TASK_NAME, started_at, stored);
     if (finished_at) showReport(deps.metrics, stored, finished_at);
@@ -44,6 +49,22 @@ async function reconcileCounted(deps: Deps, trigger: ReconciliationTrigger): Pro
   } catch (error) {
     deps.metrics.reconciliation_runs_total.inc({ trigger, outcome: 'failed' });
     throw error;
+  }
+}
+
+/** A scheduled run that found mismatches is an event (an admin's own run answers the admin). */
+async function announceMismatches(deps: Deps, started_at: string, report: Report, stored: StoredReport): Promise<void> {
+  const data = {
+    ok: false,
+    started_at,
+    mismatches_by_check: stored.mismatches,
+    mismatches: report.mismatches.slice(0, MISMATCHES_IN_EVENT_MAX),
+    truncated: report.mismatches.length > MISMATCHES_IN_EVENT_MAX,
+  };
+  try {
+    await deps.transactions.run('reconciliation_event', (tx) => emitEventsIn(tx, deps, [{ type: 'reconciliation.mismatch_found', data }]));
+  } catch (error) {
+    deps.logger.warn({ err: error }, 'the reconciliation.mismatch_found event could not be written');
   }
 }
 

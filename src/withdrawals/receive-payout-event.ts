@@ -119,11 +119,8 @@ function recordDelivery(unit: Unit, delivery: PayoutDelivery, pod_region: string
       .insert({ ...logged, body_base64: null, outcome: 'unknown_withdrawal', review_reason, conflicts_with: null, region: pod_region });
   }
   const decision = decidePayoutEvent(withdrawal, event);
-  if (decision.settle) {
-    const reason = decision.settle === 'FAILED' ? (event.data.failure_reason ?? 'the payout provider reported a failure') : null;
-    settleWithdrawal(unit, withdrawal, { status: decision.settle, payout_id: event.data.payout_id, reason }, limits);
-  }
-  return unit.table(PAYOUT_EVENTS).insert({
+  // Logged before the settlement, so that the withdrawal's event shows this callback as its GET will.
+  const record = unit.table(PAYOUT_EVENTS).insert({
     ...logged,
     body_base64: null,
     outcome: decision.outcome,
@@ -131,4 +128,9 @@ function recordDelivery(unit: Unit, delivery: PayoutDelivery, pod_region: string
     conflicts_with: null,
     region: withdrawal.region,
   });
+  if (decision.settle) {
+    const reason = decision.settle === 'FAILED' ? (event.data.failure_reason ?? 'the payout provider reported a failure') : null;
+    settleWithdrawal(unit, withdrawal, { status: decision.settle, payout_id: event.data.payout_id, reason }, limits);
+  }
+  return record;
 }

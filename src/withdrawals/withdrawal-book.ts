@@ -4,8 +4,10 @@ import { invariant, notFound } from '../domain/errors.js';
 import type { Metadata } from '../ledger/ledger-records.js';
 import { postTransaction, requireAccount, requireWallet, takeSequence, type LedgerLimits } from '../ledger/posting.js';
 import { movement } from '../ledger/postings.js';
+import { emitEvent } from '../events/emit.js';
 import { insertJob } from '../sellers/purchases/purchase-records.js';
-import { WITHDRAWALS, type Destination, type WithdrawalRecord, type WithdrawalStatus } from './withdrawal-records.js';
+import { PAYOUT_EVENTS, WITHDRAWALS, type Destination, type WithdrawalRecord, type WithdrawalStatus } from './withdrawal-records.js';
+import { withdrawalView } from './withdrawal-view.js';
 
 /** Withdrawals as a batch sees and changes them (in memory): every status change of a withdrawal passes here. */
 
@@ -107,7 +109,7 @@ export function settleWithdrawal(
     },
     limits,
   );
-  return unit.table(WITHDRAWALS).update(withdrawal.id, {
+  const settled = unit.table(WITHDRAWALS).update(withdrawal.id, {
     status: settlement.status,
     payout_id: withdrawal.payout_id ?? settlement.payout_id,
     failure_reason: paid ? null : settlement.reason,
@@ -116,4 +118,24 @@ export function settleWithdrawal(
     updated_at: unit.now,
     settled_at: unit.now,
   });
+  const data = withdrawalView(settled, callbacksOf(unit, settled.id));
+  emitEvent(unit, { type: paid ? 'withdrawal.paid' : 'withdrawal.failed', account_id: settled.account_id, data });
+  return settled;
+}
+
+/**
+ * The callbacks of a withdrawal the batch holds (every one, read with the withdrawal; those it
+ * records itself must be inserted before it settles), in the order its GET lists them.
+ */
+function callbacksOf(unit: Unit, withdrawal_id: string) {
+  return unit
+    .table(PAYOUT_EVENTS)
+    .all()
+    .filter((event) => event.withdrawal_id === withdrawal_id)
+    .sort(
+      (a, b) =>
+        a.received_at.localeCompare(b.received_at) ||
+        Number(a.review_reason === null) - Number(b.review_reason === null) ||
+        a.id.localeCompare(b.id),
+    );
 }

@@ -253,6 +253,44 @@ describe('Stripe events on the top-up state machine', () => {
     });
   });
 
+  it('when a payment is held and then made, then its events carry the top-up as GET shows it, never its client secret', async () => {
+    const { account_id, topup_id, intent_id } = await stripeTopup(1000);
+    const short = fake.other('payment_intent.succeeded', intent_id);
+    (short.data.object as { amount_received: number }).amount_received = 999;
+    expect(await deliver(short)).toEqual(['amount_mismatch']);
+    held.push({ event_id: short.id, outcome: 'amount_mismatch', topup_id });
+    const while_held = await topup(topup_id);
+    const client_secret = while_held.payment.client_secret as string;
+    expect(client_secret).toEqual(expect.any(String));
+    expect(await deliver(fake.pay(intent_id))).toEqual(['credited']);
+
+    const listed = await request(eu(), 'GET', `/v1/events?account_id=${account_id}`, undefined, {
+      token: await mint.service('events:read', 'integrator'),
+    });
+    expect(listed.status).toBe(200);
+    const events = (listed.body.data as { type: string; data: { payment: Record<string, unknown> } }[]).reverse();
+    expect(events.map((event) => event.type).filter((type) => type.startsWith('topup.'))).toEqual([
+      'topup.held_for_review',
+      'topup.succeeded',
+    ]);
+    const [held_event, succeeded_event] = events.filter((event) => event.type.startsWith('topup.'));
+    // The held event's amount is what the state machine was given (psp_events.amount_minor), as GET shows it.
+    expect(held_event!.data).toEqual(withoutClientSecret(while_held));
+    expect(succeeded_event!.data).toEqual(withoutClientSecret(await topup(topup_id)));
+    expect(held_event!.data.payment).toMatchObject({ provider: 'stripe', payment_intent_id: intent_id });
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const stored = await client.query('SELECT count(*)::int AS n FROM events WHERE account_id = $1 AND data_json LIKE $2', [
+        account_id,
+        `%${client_secret}%`,
+      ]);
+      expect(stored.rows[0].n).toBe(0);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('when the card is declined and then another one pays, then FAILED, then credited once', async () => {
     const { account_id, topup_id, intent_id } = await stripeTopup(800);
     expect(await deliver(fake.decline(intent_id))).toEqual(['failed']);
@@ -416,4 +454,10 @@ async function spend(account_id: string, token: string, amount: number) {
     { token, key: key() },
   );
   expect(debit.status).toBe(201);
+}
+
+/** A top-up view as its events carry it: the client secret that pays it is for the paying client alone. */
+function withoutClientSecret(view: { payment: Record<string, unknown> }) {
+  const { client_secret: _withheld, ...payment } = view.payment;
+  return { ...view, payment };
 }

@@ -169,6 +169,7 @@ describe('docker-compose.cockroach.yml matches regions/regions.json', () => {
       expect(podEnv.NODE_ENV).toBe('production');
       expect(podEnv.AUTH_JWT_SECRET).toMatch(/^\$\{AUTH_JWT_SECRET:\?.+\}$/);
       expect(podEnv.PSP_WEBHOOK_SECRET).toMatch(/^\$\{PSP_WEBHOOK_SECRET:\?.+\}$/);
+      expect(podEnv.WEBHOOK_SECRETS_KEY).toMatch(/^\$\{WEBHOOK_SECRETS_KEY:\?.+\}$/);
       expect(podEnv.PAYOUT_WEBHOOK_SECRET).toMatch(/^\$\{PAYOUT_WEBHOOK_SECRET:\?.+\}$/);
       expect(commandText(pod ?? {})).toContain(`npm run pod -- --region ${region.name}`);
       expect(publishedPorts(pod ?? {})).toContainEqual([region.port, region.port]);
@@ -205,13 +206,15 @@ describe('table locality map', () => {
       'jobs',
       'seller_quotes',
       'quote_fanouts',
+      'events',
+      'webhook_deliveries',
     ];
-    const global = ['items', 'sellers'];
+    const global = ['items', 'sellers', 'webhook_endpoints'];
     const map: Record<string, string> = TABLE_LOCALITIES;
     for (const table of regionalByRow) expect(map[table], table).toBe('regional_by_row');
     for (const table of global) expect(map[table], table).toBe('global');
     // Written on every seller call: REGIONAL BY TABLE in the primary region (unmapped), not GLOBAL.
-    for (const table of ['seller_rate_windows', 'seller_health']) expect(map[table], table).toBeUndefined();
+    for (const table of ['seller_rate_windows', 'seller_health', 'webhook_endpoint_health']) expect(map[table], table).toBeUndefined();
   });
 });
 

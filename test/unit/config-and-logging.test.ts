@@ -6,6 +6,7 @@ import { DEVELOPMENT_STRIPE_SECRET_KEY, DEVELOPMENT_STRIPE_WEBHOOK_SECRET } from
 
 const REAL_JWT = 'j'.repeat(40);
 const REAL_PSP = 'p'.repeat(40);
+const REAL_WEBHOOK_KEY = 'w'.repeat(40);
 const REAL_PAYOUT = 'q'.repeat(40);
 const URL = 'postgres://u:p@db:5432/shop';
 
@@ -30,11 +31,27 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, PAYOUT_WEBHOOK_SECRET: REAL_PSP })).toThrow(
       /must differ/,
     );
-    expect(loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets }).auth_jwt_secret).toBe(REAL_JWT);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets })).toThrow(
+      /WEBHOOK_SECRETS_KEY is the development key/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_PAYOUT })).toThrow(
+      /must differ/,
+    );
+    const production = loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY });
+    expect(production.auth_jwt_secret).toBe(REAL_JWT);
+    // Endpoints naming private or loopback addresses are refused in production unless allowed explicitly.
+    expect(production.webhooks.private_urls).toBe('refuse');
+    expect(loadConfig({}).webhooks.private_urls).toBe('allow');
+    expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '20000', WEBHOOK_LEASE_MS: '21000' })).toThrow(/WEBHOOK_LEASE_MS/);
   });
 
   it('when production takes top-ups through Stripe, then it refuses development, test-mode and plain-HTTP Stripe settings', () => {
-    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP, PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT };
+    const secrets = {
+      AUTH_JWT_SECRET: REAL_JWT,
+      PSP_WEBHOOK_SECRET: REAL_PSP,
+      PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT,
+      WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY,
+    };
     const base = { NODE_ENV: 'production', DATABASE_URL: URL, ...secrets };
     const live = { STRIPE_SECRET_KEY: 'sk_live_0123456789abcdef', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdefghij' };
     const start = (env: Record<string, string>) => () => loadConfig({ ...base, PSP_PROVIDER: 'stripe', ...live, ...env });

@@ -34,6 +34,9 @@ export const TABLE_LOCALITIES = {
   purchase_requests: 'regional_by_row',
   purchase_attempts: 'regional_by_row',
   jobs: 'regional_by_row',
+  // the outbox and its deliveries, homed with the account of the event (or the writing pod's region)
+  events: 'regional_by_row',
+  webhook_deliveries: 'regional_by_row',
   withdrawals: 'regional_by_row',
   payout_events: 'regional_by_row',
   review_flags: 'regional_by_row',
@@ -45,10 +48,12 @@ export const TABLE_LOCALITIES = {
   // read everywhere, written rarely
   items: 'global',
   sellers: 'global',
+  webhook_endpoints: 'global',
 
   // Deliberately NOT listed (REGIONAL BY TABLE IN PRIMARY REGION): seller_rate_windows and
   // seller_health are counters written by every seller call from every pod; GLOBAL would add a
   // commit-wait to each write, and one row per seller must be shared by all regions anyway.
+  // webhook_endpoint_health likewise: written by delivering pods of every region.
 } as const satisfies Record<string, TableLocality>;
 
 export type LocalizedTable = keyof typeof TABLE_LOCALITIES;

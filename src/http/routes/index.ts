@@ -10,6 +10,7 @@ import { withdrawalRoutes } from './withdrawals.js';
 import { statementRoutes } from './statements.js';
 import { consoleRoutes } from './console.js';
 import { docsRoutes } from './docs.js';
+import { eventRoutes } from './events.js';
 import { ledgerRoutes } from './ledger.js';
 import { shopRoutes } from './shop.js';
 import { topupRoutes } from './topups.js';
@@ -24,6 +25,7 @@ export function allRoutes(config: Config, topology: Topology): RouteSpec[] {
     ...shopRoutes(config),
     ...topupRoutes(config),
     ...sellerRoutes(config),
+    ...eventRoutes(config),
     ...adminRoutes(),
     ...complianceRoutes(config),
     ...merchantRoutes(config),

@@ -10,6 +10,10 @@ export interface HttpCallOptions {
   method: 'GET' | 'POST';
   url: string;
   body?: unknown;
+  /** Sent as is instead of `body` (bytes that were signed). */
+  raw_body?: string;
+  /** False: any answer counts by its status alone, its body (still bounded) is not parsed. */
+  parse_json?: boolean;
   headers?: Record<string, string>;
   timeout_ms: number;
   response_bytes_max: number;
@@ -24,15 +28,19 @@ export interface HttpCallOptions {
 // Connections per seller origin are capped: beyond it calls queue here (inside their timeout)
 // instead of opening a burst of connections that a busy server's accept queue would drop.
 const AGENT_OPTIONS = { keepAlive: true, maxFreeSockets: 1024, timeout: 4000, scheduling: 'lifo' as const };
-let agents: { 'http:': http.Agent; 'https:': https.Agent } | undefined;
+const agents = new Map<number, { 'http:': http.Agent; 'https:': https.Agent }>();
 
-/** The process-wide agents; the first caller's socket cap applies (every pod of a process has the same config). */
+/** The process-wide agents of one socket cap (sellers and webhook endpoints each have theirs; every pod of a process the same). */
 function agentsFor(sockets_per_origin_max: number) {
-  agents ??= {
-    'http:': new http.Agent({ ...AGENT_OPTIONS, maxSockets: sockets_per_origin_max }),
-    'https:': new https.Agent({ ...AGENT_OPTIONS, maxSockets: sockets_per_origin_max }),
-  };
-  return agents;
+  let found = agents.get(sockets_per_origin_max);
+  if (!found) {
+    found = {
+      'http:': new http.Agent({ ...AGENT_OPTIONS, maxSockets: sockets_per_origin_max }),
+      'https:': new https.Agent({ ...AGENT_OPTIONS, maxSockets: sockets_per_origin_max }),
+    };
+    agents.set(sockets_per_origin_max, found);
+  }
+  return found;
 }
 
 /**
@@ -50,7 +58,7 @@ export function httpCall(options: HttpCallOptions): Promise<HttpOutcome> {
       return resolve({ kind: 'network', latency_ms: 0, detail: 'invalid URL' });
     }
     const agent = agentsFor(options.sockets_per_origin_max)[url.protocol === 'https:' ? 'https:' : 'http:'];
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const payload = options.raw_body ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     const headers = {
       accept: 'application/json',
       ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
@@ -76,12 +84,18 @@ export function httpCall(options: HttpCallOptions): Promise<HttpOutcome> {
     request.on('error', (error: NodeJS.ErrnoException) =>
       settle({ kind: 'network', latency_ms: elapsed(), detail: String(error.code ?? error.message).slice(0, 200) }),
     );
-    request.on('response', (response) => readBody(response, options.response_bytes_max, elapsed, settle));
+    request.on('response', (response) => readBody(response, options.response_bytes_max, options.parse_json ?? true, elapsed, settle));
     request.end(payload);
   });
 }
 
-function readBody(response: http.IncomingMessage, bytes_max: number, elapsed: () => number, settle: (outcome: HttpOutcome) => void): void {
+function readBody(
+  response: http.IncomingMessage,
+  bytes_max: number,
+  parse_json: boolean,
+  elapsed: () => number,
+  settle: (outcome: HttpOutcome) => void,
+): void {
   const too_large = () => settle({ kind: 'too_large', latency_ms: elapsed(), detail: `response over ${bytes_max} bytes` });
   if (Number(response.headers['content-length'] ?? 0) > bytes_max) {
     too_large();
@@ -96,6 +110,7 @@ function readBody(response: http.IncomingMessage, bytes_max: number, elapsed: ()
   });
   response.on('error', (error) => settle({ kind: 'network', latency_ms: elapsed(), detail: error.message.slice(0, 200) }));
   response.on('end', () => {
+    if (!parse_json) return settle({ kind: 'answered', status: response.statusCode ?? 0, body: undefined, latency_ms: elapsed() });
     const text = Buffer.concat(chunks).toString('utf8');
     try {
       settle({

@@ -1,7 +1,9 @@
 import type { Unit } from '../../batch/unit.js';
 import { invariant } from '../../domain/errors.js';
+import { emitEvent } from '../../events/emit.js';
 import type { ClaimedJob } from '../jobs/job-queue.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS } from './purchase-records.js';
+import { purchaseRequestView } from './get-purchase-request.js';
 import type { FinalFields, PurchaseRequest } from './purchase-repository.js';
 
 /** A purchase request, its attempts and its job as a batch sees and changes them (in memory). */
@@ -24,7 +26,7 @@ export function pendingRequest(unit: Unit, id: string): PurchaseRequest | undefi
 
 export function finishRequest(unit: Unit, id: string, fields: FinalFields): void {
   invariant(pendingRequest(unit, id), `purchase request ${id} is no longer pending`);
-  unit.table(PURCHASE_REQUESTS).update(id, {
+  const finished = unit.table(PURCHASE_REQUESTS).update(id, {
     status: fields.status,
     final_price_minor: fields.final_price_minor ?? null,
     seller_id: fields.seller_id ?? null,
@@ -35,6 +37,18 @@ export function finishRequest(unit: Unit, id: string, fields: FinalFields): void
     finished_at: unit.now,
     updated_at: unit.now,
   });
+  const attempts = unit
+    .table(PURCHASE_ATTEMPTS)
+    .all()
+    .filter((attempt) => attempt.purchase_request_id === id)
+    .sort((a, b) => a.position - b.position);
+  if (finished.status !== 'pending') {
+    emitEvent(unit, {
+      type: `purchase_request.${finished.status}`,
+      account_id: finished.account_id,
+      data: purchaseRequestView(finished, attempts),
+    });
+  }
 }
 
 /** Flags a pending request for review; it stays pending with its wallet hold. */

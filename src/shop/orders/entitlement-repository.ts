@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { decodeCursor, encodeCursor } from '../../db/cursor.js';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import { idSchema, timestampSchema, unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
+import { entitlementView } from './views.js';
 
 interface EntitlementRow {
   id: string;
@@ -25,16 +26,11 @@ export async function listEntitlements(tx: SqlTx, account_id: string, page: { li
   );
   const last = rows.length > page.limit ? rows[page.limit - 1] : undefined;
   return {
-    data: rows.slice(0, page.limit).map((row) => ({
-      id: row.id,
-      order_id: row.order_id,
-      item_id: row.item_id,
-      quantity: row.quantity - row.revoked_quantity,
-      quantity_granted: row.quantity,
-      status: row.status,
-      granted_at: timestamp(row.granted_at),
-      revoked_at: row.revoked_at && timestamp(row.revoked_at),
-    })),
+    data: rows
+      .slice(0, page.limit)
+      .map((row) =>
+        entitlementView({ ...row, granted_at: timestamp(row.granted_at), revoked_at: row.revoked_at && timestamp(row.revoked_at) }),
+      ),
     next_cursor: last ? encodeCursor([int8(last.account_seq)]) : null,
   };
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Unit } from '../../batch/unit.js';
 import { invariant, notFound } from '../../domain/errors.js';
+import { emitEvent } from '../../events/emit.js';
+import type { EventType } from '../../events/event-types.js';
 import { requireAccount, takeSequence } from '../../ledger/posting.js';
 import {
   ENTITLEMENTS,
@@ -15,6 +17,21 @@ import {
 } from './order-records.js';
 import type { Metadata } from '../../ledger/ledger-records.js';
 import type { PricedOrder } from './pricing.js';
+import { entitlementView, orderView } from './views.js';
+
+/** The statuses an integrator hears about: an order's other changes (PENDING) stay internal. */
+const ORDER_EVENTS: Partial<Record<OrderStatus, EventType>> = {
+  COMPLETED: 'order.completed',
+  CANCELLED: 'order.cancelled',
+  PARTIALLY_REFUNDED: 'order.partially_refunded',
+  REFUNDED: 'order.refunded',
+};
+
+function emitOrderEvent(unit: Unit, order: Order): Order {
+  const type = ORDER_EVENTS[order.status];
+  if (type) emitEvent(unit, { type, account_id: order.account_id, data: orderView(order) });
+  return order;
+}
 
 /** Orders, their lines, entitlements and refunds as a batch sees and changes them (in memory). */
 
@@ -94,7 +111,7 @@ export function insertOrder(
       region: account.region,
     });
   }
-  return requireOrder(unit, order.id);
+  return emitOrderEvent(unit, requireOrder(unit, order.id));
 }
 
 /** Moves an order to another status, recording the change in its history. */
@@ -118,7 +135,7 @@ export function changeStatus(
     status_history: history,
     updated_at: unit.now,
   });
-  return requireOrder(unit, order.id);
+  return emitOrderEvent(unit, requireOrder(unit, order.id));
 }
 
 /** Records what a refund takes back of each line: units (their entitlements go) and money (merchant shares follow it). */
@@ -151,7 +168,7 @@ export function insertRefund(unit: Unit, refund: Omit<OrderRefundRecord, 'create
 export function grantEntitlements(unit: Unit, order: Order): void {
   const first_seq = takeSequence(unit, order.account_id, order.lines.length);
   order.lines.forEach((line, index) => {
-    unit.table(ENTITLEMENTS).insert({
+    const entitlement = unit.table(ENTITLEMENTS).insert({
       id: randomUUID(),
       account_id: order.account_id,
       account_seq: first_seq + index,
@@ -165,6 +182,7 @@ export function grantEntitlements(unit: Unit, order: Order): void {
       granted_at: unit.now,
       revoked_at: null,
     });
+    emitEvent(unit, { type: 'entitlement.granted', account_id: order.account_id, data: entitlementView(entitlement) });
   });
 }
 
@@ -180,10 +198,11 @@ export function revokeEntitlements(unit: Unit, order_id: string, lines: Readonly
       `entitlement of order ${order_id} line ${line_no} cannot lose ${quantity} more units`,
     );
     const revoked = revoked_quantity === entitlement.quantity;
-    unit.table(ENTITLEMENTS).update(key, {
+    const changed = unit.table(ENTITLEMENTS).update(key, {
       revoked_quantity,
       status: revoked ? 'REVOKED' : entitlement.status,
       revoked_at: revoked ? unit.now : entitlement.revoked_at,
     });
+    emitEvent(unit, { type: 'entitlement.revoked', account_id: changed.account_id, data: entitlementView(changed) });
   }
 }

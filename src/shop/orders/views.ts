@@ -10,7 +10,7 @@ import {
   metadataViewSchema,
 } from '../../platform/view-schema.js';
 import { itemKindSchema } from '../catalog/item.js';
-import type { Order, OrderMode, OrderStatus } from './order-records.js';
+import type { EntitlementRecord, Order, OrderMode, OrderStatus } from './order-records.js';
 
 export function orderView(order: Order) {
   return {
@@ -45,6 +45,25 @@ export function orderView(order: Order) {
   };
 }
 export type OrderView = ReturnType<typeof orderView>;
+
+/** An entitlement as the account's list shows it: the units the player still owns, and how many were granted. */
+export function entitlementView(
+  entitlement: Pick<
+    EntitlementRecord,
+    'id' | 'order_id' | 'item_id' | 'quantity' | 'revoked_quantity' | 'status' | 'granted_at' | 'revoked_at'
+  >,
+) {
+  return {
+    id: entitlement.id,
+    order_id: entitlement.order_id,
+    item_id: entitlement.item_id,
+    quantity: entitlement.quantity - entitlement.revoked_quantity,
+    quantity_granted: entitlement.quantity,
+    status: entitlement.status,
+    granted_at: entitlement.granted_at,
+    revoked_at: entitlement.revoked_at,
+  };
+}
 
 export const orderStatusSchema = Joi.string().valid(
   ...unionMembers<OrderStatus>({ PENDING: true, COMPLETED: true, CANCELLED: true, FAILED: true, PARTIALLY_REFUNDED: true, REFUNDED: true }),

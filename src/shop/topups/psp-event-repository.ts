@@ -39,11 +39,11 @@ export interface TopupEvent {
 }
 
 // What the state machine was given when it was given something, else what a generic payload says.
-const EVENT_COLUMNS = `id, conflicts_with, type, COALESCE(to_jsonb(amount_minor), payload->'data'->'amount') AS amount,
+export const EVENT_COLUMNS = `id, conflicts_with, type, COALESCE(to_jsonb(amount_minor), payload->'data'->'amount') AS amount,
   COALESCE(to_jsonb(currency), payload->'data'->'currency') AS currency, outcome, review_reason, review_settled_at, review_settlement,
   received_at`;
 
-interface EventRow {
+export interface EventRow {
   id: string;
   conflicts_with: string | null;
   type: string;
@@ -56,7 +56,7 @@ interface EventRow {
   received_at: string;
 }
 
-function toTopupEvent(row: EventRow): TopupEvent {
+export function toTopupEvent(row: EventRow): TopupEvent {
   return {
     id: row.conflicts_with ?? row.id,
     log_id: row.id,
@@ -68,6 +68,27 @@ function toTopupEvent(row: EventRow): TopupEvent {
     review_settled_at: row.review_settled_at && timestamp(row.review_settled_at),
     review_settlement: row.review_settlement,
     received_at: timestamp(row.received_at),
+  };
+}
+
+/**
+ * An event a batch has just recorded, as the top-up will show it once read back (EVENT_COLUMNS:
+ * the amount and currency the state machine was given, else what a generic payload says; nobody
+ * has settled it yet).
+ */
+export function recordedTopupEvent(record: NewPspEvent & { received_at: string }): TopupEvent {
+  const data = (record.payload as { data?: { amount?: unknown; currency?: unknown } } | null)?.data;
+  return {
+    id: record.conflicts_with ?? record.id,
+    log_id: record.id,
+    type: record.type,
+    amount_minor: record.amount_minor ?? (typeof data?.amount === 'number' ? data.amount : null),
+    currency: record.currency ?? (typeof data?.currency === 'string' ? data.currency : null),
+    outcome: record.outcome,
+    review_reason: record.review_reason,
+    review_settled_at: null,
+    review_settlement: null,
+    received_at: record.received_at,
   };
 }
 

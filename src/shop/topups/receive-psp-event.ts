@@ -6,12 +6,14 @@ import { walletKey } from '../../ledger/ledger-records.js';
 import { postTransaction } from '../../ledger/posting.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-schema.js';
-import { findPspEvent, type NewPspEvent } from './psp-event-repository.js';
+import { emitEvent } from '../../events/emit.js';
+import type { EventType } from '../../events/event-types.js';
+import { findPspEvent, recordedTopupEvent, type NewPspEvent } from './psp-event-repository.js';
 import { bodyBase64, conflictEntry, type DeliveredBody, type MalformedDelivery } from '../../webhooks/signed-delivery.js';
 import { bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature } from './psp-signature.js';
-import { PSP_EVENTS, TOPUPS } from './topup-records.js';
-import { findTopup, type Topup } from './topup-repository.js';
+import { PSP_EVENTS, TOPUP_LOG, TOPUPS } from './topup-records.js';
+import { findTopup, topupEventData, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
 /**
@@ -142,12 +144,38 @@ async function isRecorded(tx: SqlTx, delivery: LoggedDelivery): Promise<boolean>
 function recordDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): EventRecord | undefined {
   const log = unit.table(PSP_EVENTS);
   const recorded = log.get(delivery.key);
+  const topup_before = delivery.topup_id === null ? undefined : unit.table(TOPUPS).get(delivery.topup_id);
   let record: EventRecord;
   if (!recorded) record = applyDelivery(deps, unit, delivery);
   else if (isSameDelivery(recorded, delivery) || log.has(bodyKey(delivery.raw_body))) return undefined;
   else record = conflictRecord(delivery, { key: bodyKey(delivery.raw_body), recorded });
   log.insert({ ...record, received_at: unit.now });
+  emitTopupEvents(unit, record, topup_before);
   return record;
+}
+
+/** What a delivery did to its top-up, as integrators hear it: the top-up as GET /v1/topups/{id} shows it now. */
+function emitTopupEvents(unit: Unit, record: EventRecord, before: Topup | undefined): void {
+  const topup = record.topup_id === null ? undefined : unit.table(TOPUPS).get(record.topup_id);
+  if (!topup || before?.id !== topup.id) return;
+  const types: EventType[] = [];
+  if (record.review_reason !== null) types.push('topup.held_for_review');
+  else if (record.outcome === 'credited') types.push('topup.succeeded');
+  else if (record.outcome === 'failed') types.push('topup.failed');
+  // A refund applied now, or refunds that waited for the success applied with it.
+  if (topup.reversed_minor > before.reversed_minor) types.push('topup.reversed');
+  if (types.length === 0) return;
+  const logged = unit
+    .table(TOPUP_LOG)
+    .all()
+    .filter((event) => event.topup_id === topup.id);
+  const recorded = unit
+    .table(PSP_EVENTS)
+    .inserted()
+    .filter((event) => event.topup_id === topup.id)
+    .map(recordedTopupEvent);
+  const data = topupEventData(topup, [...logged, ...recorded]);
+  for (const type of types) emitEvent(unit, { type, account_id: topup.account_id, data });
 }
 
 /** An id already recorded with another body: kept, under the key of its own bytes, and never applied. */

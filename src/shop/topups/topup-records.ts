@@ -1,6 +1,6 @@
 import type { TableSpec } from '../../batch/table-writer.js';
 import { int8, timestamp } from '../../db/sql.js';
-import type { NewPspEvent } from './psp-event-repository.js';
+import type { NewPspEvent, TopupEvent } from './psp-event-repository.js';
 import type { Topup } from './topup-repository.js';
 
 /** The top-up columns a batch writes: the state machine's state and its ledger references. */
@@ -86,3 +86,14 @@ export function toPspEventRecord(row: Record<string, unknown>): PspEventRecord {
     received_at: timestamp(row['received_at'] as string),
   };
 }
+
+/**
+ * Every event recorded against the batch's top-ups, as a top-up shows them (topupView): read so
+ * that an event about a top-up carries its view after the change. Never written (not in
+ * WRITE_ORDER); what the batch records itself is in PSP_EVENTS.
+ */
+export interface TopupLogEntry extends TopupEvent {
+  topup_id: string;
+}
+
+export const TOPUP_LOG: TableSpec<TopupLogEntry> = { table: 'psp_events', keyOf: (row) => row.log_id, columns: {}, key: [] };

@@ -168,6 +168,18 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
 }
 export type TopupView = ReturnType<typeof topupView>;
 
+/**
+ * A top-up as its events carry it: the view of its GET without the Stripe client secret. The
+ * secret lets whoever holds it confirm the payment; it belongs to the paying client, while events
+ * are read by any events:read service and sent to every subscribed webhook endpoint.
+ */
+export function topupEventData(topup: Topup, events: TopupEvent[]): TopupView {
+  const view = topupView(topup, events);
+  if (!('client_secret' in view.payment)) return view;
+  const { client_secret: _withheld, ...payment } = view.payment;
+  return { ...view, payment };
+}
+
 /** What the client needs to pay: for the generic PSP, the top-up id as the payment reference; for Stripe, the PaymentIntent. */
 function paymentView(topup: Topup) {
   const generic = { provider: 'simulated-psp', reference: topup.id, amount: topup.amount_minor, currency: topup.currency };

@@ -1,0 +1,45 @@
+import type { AppDeps } from '../platform/deps.js';
+import type { PeriodicTask } from '../platform/worker.js';
+
+/**
+ * Retention (EVENTS_RETENTION_DAYS): events and their deliveries older than that are deleted, a
+ * bounded slice per statement, by every pod (a row two pods both pick is deleted once). A
+ * delivery still pending then is dropped with its event. Deleted endpoints go once none of their
+ * deliveries is left.
+ */
+export function purgeEventsTask(deps: AppDeps): PeriodicTask {
+  const { events_retention_days, events_purge_batch_size } = deps.config.webhooks;
+  const age = `${events_retention_days} days`;
+  return {
+    name: 'purge_events',
+    interval_ms: deps.config.worker_interval_ms,
+    batch_size: events_purge_batch_size,
+    run: () =>
+      deps.transactions.read(async (tx) => {
+        const events = await tx.execute(
+          `DELETE FROM events WHERE id IN (
+             SELECT id FROM events WHERE created_at < now() - CAST(? AS INTERVAL) ORDER BY created_at LIMIT ?)`,
+          [age, events_purge_batch_size],
+        );
+        const endpoints = await tx.rows<{ id: string }>('SELECT id FROM webhook_endpoints');
+        let deliveries = 0;
+        for (const { id } of endpoints) {
+          deliveries += await tx.execute(
+            `DELETE FROM webhook_deliveries WHERE id IN (
+               SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND created_at < now() - CAST(? AS INTERVAL)
+               ORDER BY created_at LIMIT ?)`,
+            [id, age, events_purge_batch_size],
+          );
+        }
+        await tx.execute(
+          `DELETE FROM webhook_endpoints WHERE status = 'deleted' AND updated_at < now() - CAST(? AS INTERVAL)
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = webhook_endpoints.id)`,
+          [age],
+        );
+        await tx.execute(
+          'DELETE FROM webhook_endpoint_health h WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = h.endpoint_id)',
+        );
+        return Math.max(events, deliveries);
+      }),
+  };
+}

@@ -1,0 +1,484 @@
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CommitObserver } from '../batch/executor.js';
+import type { Unit } from '../batch/unit.js';
+import { EVENTS, eventBody } from '../events/event-records.js';
+import type { AppDeps } from '../platform/deps.js';
+import { backoffDelayMs } from '../platform/backoff.js';
+import type { PeriodicTask } from '../platform/worker.js';
+import { httpCall, type HttpOutcome } from '../sellers/client/http-call.js';
+import { judgeAttempt } from './attempt-policy.js';
+import { disableFailingEndpoint } from './change-endpoint.js';
+import { DeliveryLanes, type DeliveryJob } from './delivery-lanes.js';
+import { WEBHOOK_DELIVERIES } from './delivery-records.js';
+import {
+  blockedDeliveries,
+  claimDeliveries,
+  claimFollowers,
+  eventGoneOutcome,
+  findEvents,
+  recordAttempts,
+  releaseDeliveries,
+  type AttemptOutcome,
+  type ClaimedDelivery,
+  type HeldDelivery,
+} from './delivery-store.js';
+import { markFailing, markHealthy, readHealth } from './endpoint-health.js';
+import { toEndpointRecord, WEBHOOK_ENDPOINTS, type EndpointHealth, type EndpointRecord } from './endpoint-records.js';
+import { activeSecrets, secretValue } from './endpoint-secrets.js';
+import { ENDPOINTS_READ_PARAM, ENDPOINTS_READ_TEXT } from './fan-out.js';
+import { SIGNATURE_HEADER, webhookSignatureHeader } from './signature.js';
+import { LEASE_SAFETY_MARGIN_MS } from './webhook-config.js';
+import { createWebhookMetrics, type WebhookMetrics } from './webhook-metrics.js';
+
+/** What the dispatcher needs before the pod's deps exist (the batch executor is built with it as its observer). */
+export type DispatcherBase = Pick<AppDeps, 'transactions' | 'config' | 'logger' | 'metrics' | 'region'>;
+
+const FLUSH_RETRY_BACKOFF = { initial_ms: 100, max_ms: 5000 };
+const FLUSH_TRIES_MAX = 8;
+const USER_AGENT = 'creditshop-webhooks/1';
+
+/**
+ * Delivers webhooks from this pod. Deliveries are created with their events, in the batch that
+ * commits them (src/events/emit.ts). Two ways lead here:
+ *
+ * - The fast path: a batch this pod runs takes its own deliveries with it. Before its writes the
+ *   rows get this pod's lease; after its commit they are held here at once (no poll, no claim
+ *   statement), once one query has shown that no earlier delivery of the same endpoint and
+ *   account is pending elsewhere (otherwise they are given back and wait their turn).
+ * - The poll: every WEBHOOK_POLL_INTERVAL_MS, per endpoint with room, a claim of due deliveries
+ *   that wait for nothing (a retry, a delivery given back, one whose pod died with its lease).
+ *
+ * Held deliveries run in bounded lanes per endpoint (src/webhooks/delivery-lanes.ts); outcomes
+ * and give-backs are written in batches by one flush at a time, fenced by lease tokens. Nothing
+ * here runs inside a batch's transaction, and a slow or dead endpoint fills only its own lane.
+ */
+export class WebhookDispatcher implements CommitObserver {
+  readonly owner: string;
+  private deps: AppDeps | undefined;
+  private readonly lanes: DeliveryLanes;
+  private readonly endpoints = new Map<string, EndpointRecord>();
+  private readonly health = new Map<string, EndpointHealth>();
+  /** Failed attempts in a row per endpoint, in this pod: from WEBHOOK_PROBE_AFTER_FAILURES on, it is only probed. */
+  private readonly failures_in_row = new Map<string, number>();
+  private readonly secret_values = new Map<string, string>();
+  private readonly metrics: WebhookMetrics;
+  private accepting: DeliveryJob[] = [];
+  private accept_run: Promise<void> | undefined;
+  private outcomes: AttemptOutcome[] = [];
+  private releases: HeldDelivery[] = [];
+  private flush_run: Promise<void> | undefined;
+  private readonly attempts = new Set<Promise<void>>();
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly base: DispatcherBase) {
+    this.owner = `${base.region}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const { queue_per_endpoint_max, concurrency_per_endpoint } = base.config.webhooks;
+    this.lanes = new DeliveryLanes({ queue_max: queue_per_endpoint_max, concurrency: concurrency_per_endpoint });
+    // Every attempt in flight listens for the stop: as many as the lanes allow.
+    setMaxListeners(concurrency_per_endpoint * base.config.webhooks.endpoints_max, this.stopping.signal);
+    this.metrics = createWebhookMetrics(base.metrics, () => new Map([...this.endpoints.keys()].map((id) => [id, this.lanes.depth(id)])));
+  }
+
+  /** Delivering starts (the pod runs its background work). */
+  start(deps: AppDeps): void {
+    this.deps = deps;
+  }
+
+  private get running(): boolean {
+    return this.deps !== undefined && !this.stopping.signal.aborted;
+  }
+
+  /** The poll, as a background task of the pod. */
+  task(): PeriodicTask {
+    const { poll_interval_ms, claim_batch_max } = this.base.config.webhooks;
+    return { name: 'webhook_deliveries', interval_ms: poll_interval_ms, batch_size: claim_batch_max, run: () => this.poll() };
+  }
+
+  // ---- the fast path ----
+
+  beforeWrites(unit: Unit): void {
+    if (!this.running) return;
+    const deliveries = unit.touched(WEBHOOK_DELIVERIES);
+    if (!deliveries) return;
+    const lease = {
+      lease_token: randomUUID(),
+      lease_owner: this.owner,
+      lease_expires_at: new Date(unit.now_ms + this.base.config.webhooks.lease_ms).toISOString(),
+    };
+    for (const delivery of deliveries.inserted()) {
+      // An endpoint being probed, or whose lane is full, is left to the poll: its deliveries wait in the database.
+      if (this.probing(delivery.endpoint_id) || this.lanes.room(delivery.endpoint_id) === 0) continue;
+      deliveries.update(delivery.id, lease);
+    }
+  }
+
+  committed(unit: Unit, began_ms: number): void {
+    if (!this.running) return;
+    try {
+      this.takeCommitted(unit, began_ms);
+    } catch (error) {
+      // The batch has committed: its deliveries wait in the database for their leases to run out.
+      this.base.logger.error({ err: error }, 'taking the deliveries of a committed batch failed');
+    }
+  }
+
+  private takeCommitted(unit: Unit, began_ms: number): void {
+    for (const endpoint of unit.touched(WEBHOOK_ENDPOINTS)?.all() ?? []) this.noteEndpoint(endpoint);
+    const mine = (unit.touched(WEBHOOK_DELIVERIES)?.inserted() ?? []).filter((delivery) => delivery.lease_owner === this.owner);
+    if (mine.length === 0) return;
+    const events = unit.table(EVENTS);
+    const deadline_ms = began_ms + this.base.config.webhooks.lease_ms - LEASE_SAFETY_MARGIN_MS;
+    const committed_ms = Date.now();
+    this.accept(
+      mine.map((delivery) => ({
+        id: delivery.id,
+        endpoint_id: delivery.endpoint_id,
+        account_id: delivery.account_id,
+        account_seq: delivery.account_seq,
+        attempts: 0,
+        lease_token: delivery.lease_token!,
+        deadline_ms,
+        event: events.get(delivery.event_id)!,
+        committed_ms,
+      })),
+    );
+  }
+
+  /** Jobs held here once their order is checked, one check at a time for all that arrived meanwhile. */
+  private accept(jobs: readonly DeliveryJob[]): void {
+    this.accepting.push(...jobs);
+    this.accept_run ??= this.acceptLoop().finally(() => (this.accept_run = undefined));
+  }
+
+  /** One order check at a time, for every job taken since the last one. */
+  private async acceptLoop(): Promise<void> {
+    while (this.accepting.length > 0 && this.running) {
+      const taken = this.accepting.splice(0);
+      // An endpoint that has begun to be probed since the batch stamped them: they wait in the database.
+      this.give(taken.filter((job) => this.probing(job.endpoint_id)));
+      const jobs = taken.filter((job) => !this.probing(job.endpoint_id));
+      this.give(this.lanes.add(jobs, true));
+      const held = jobs.filter((job) => this.lanes.holds(job));
+      try {
+        await this.checkOrder(held);
+      } catch (error) {
+        this.base.logger.warn({ err: error }, 'webhook order check failed; the deliveries go back to the poll');
+        this.give(this.lanes.removeQueued((job) => held.includes(job)));
+      }
+      this.lanes.confirm(held);
+      this.pump();
+    }
+    if (!this.running) this.give(this.accepting.splice(0));
+  }
+
+  /** Gives back (with what follows them in their chains) the jobs an earlier delivery held elsewhere must precede. */
+  private async checkOrder(jobs: readonly DeliveryJob[]): Promise<void> {
+    const candidates = jobs.flatMap((job) =>
+      job.account_id !== null && job.account_seq !== null
+        ? [{ id: job.id, endpoint_id: job.endpoint_id, account_id: job.account_id, account_seq: job.account_seq }]
+        : [],
+    );
+    if (candidates.length === 0) return;
+    const held = this.lanes.heldIn(candidates);
+    const blocked = await this.base.transactions.read((tx) => blockedDeliveries(tx, candidates, held));
+    if (blocked.size > 0) this.give(this.lanes.removeQueued((job) => blocked.has(job.id)));
+  }
+
+  // ---- the poll ----
+
+  /** Refreshes endpoints and their health, disables endpoints failing too long, claims what waits. */
+  async poll(): Promise<number> {
+    if (!this.running) return 0;
+    await this.refreshEndpoints();
+    await this.disableFailing();
+    const { lease_ms } = this.base.config.webhooks;
+    let claimed = 0;
+    for (const endpoint of this.endpoints.values()) {
+      const limit = this.claimLimit(endpoint.id);
+      if (endpoint.status !== 'enabled' || limit === 0) continue;
+      const claim = { endpoint_id: endpoint.id, owner: this.owner, lease_ms, token: randomUUID() };
+      const sent_ms = Date.now();
+      const heads = await this.base.transactions.read((tx) => claimDeliveries(tx, { ...claim, limit }));
+      claimed += heads.length;
+      await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
+      const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
+      if (this.probing(endpoint.id) || accounts.length === 0) continue;
+      const followers = { ...claim, token: randomUUID(), accounts, limit: this.claimLimit(endpoint.id) };
+      const followers_sent_ms = Date.now();
+      const rows = await this.base.transactions.read((tx) => claimFollowers(tx, followers));
+      await this.take(rows, followers.token, followers_sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'to check');
+    }
+    this.pump();
+    return claimed;
+  }
+
+  /**
+   * How many deliveries of an endpoint a poll may claim: one probe at a time while it is being
+   * probed; otherwise up to WEBHOOK_CLAIM_BATCH_MAX held from polls, so that a backlog spreads over
+   * the pods instead of filling the lane of whichever pod polls first.
+   */
+  private claimLimit(endpoint_id: string): number {
+    const depth = this.lanes.depth(endpoint_id);
+    if (this.probing(endpoint_id)) return depth === 0 ? 1 : 0;
+    return Math.max(0, Math.min(this.lanes.room(endpoint_id), this.base.config.webhooks.claim_batch_max - depth));
+  }
+
+  /** Claimed deliveries held here: `in order` (none before them is pending) or `to check` like a batch's own. */
+  private async take(
+    rows: readonly ClaimedDelivery[],
+    lease_token: string,
+    deadline_ms: number,
+    order: 'in order' | 'to check',
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    const events = await this.base.transactions.read((tx) =>
+      findEvents(
+        tx,
+        rows.map((row) => row.event_id),
+      ),
+    );
+    const now = new Date().toISOString();
+    const jobs: DeliveryJob[] = [];
+    for (const row of rows) {
+      const event = events.get(row.event_id);
+      if (!event) this.outcomes.push(eventGoneOutcome({ id: row.id, lease_token, attempts: row.attempts }, now));
+      else jobs.push({ ...row, lease_token, deadline_ms, event, committed_ms: Date.parse(event.created_at) });
+    }
+    if (order === 'in order') this.give(this.lanes.add(jobs));
+    else this.accept(jobs);
+    this.flush();
+  }
+
+  private async refreshEndpoints(): Promise<void> {
+    const { rows, health } = await this.base.transactions.read(async (tx) => ({
+      rows: await tx.rows<Record<string, unknown>>(ENDPOINTS_READ_TEXT, [ENDPOINTS_READ_PARAM]),
+      health: await readHealth(tx),
+    }));
+    const fresh = new Map(rows.map((row) => [row['id'] as string, toEndpointRecord(row)]));
+    for (const id of this.endpoints.keys()) if (!fresh.has(id)) this.forgetEndpoint(id);
+    for (const endpoint of fresh.values()) this.noteEndpoint(endpoint);
+    this.health.clear();
+    for (const [id, state] of health) this.health.set(id, state);
+    const salts = new Set([...this.endpoints.values()].flatMap((endpoint) => endpoint.secrets.map((secret) => secret.salt)));
+    for (const salt of this.secret_values.keys()) if (!salts.has(salt)) this.secret_values.delete(salt);
+  }
+
+  /** The newest state of an endpoint this pod has seen (a batch's read, or a poll's). */
+  private noteEndpoint(endpoint: EndpointRecord): void {
+    const known = this.endpoints.get(endpoint.id);
+    if (known && known.updated_at > endpoint.updated_at) return;
+    if (endpoint.status === 'deleted') {
+      this.forgetEndpoint(endpoint.id);
+      return;
+    }
+    this.endpoints.set(endpoint.id, endpoint);
+    // Disabled: nothing more is sent; what this pod held goes back to the database, where it waits.
+    if (endpoint.status !== 'enabled') {
+      this.failures_in_row.delete(endpoint.id);
+      this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint.id));
+    }
+  }
+
+  private forgetEndpoint(id: string): void {
+    this.endpoints.delete(id);
+    this.failures_in_row.delete(id);
+    this.give(this.lanes.removeQueued((job) => job.endpoint_id === id));
+  }
+
+  private async disableFailing(): Promise<void> {
+    const limit_ms = this.base.config.webhooks.disable_after_seconds * 1000;
+    for (const endpoint of this.endpoints.values()) {
+      const failing_since = this.health.get(endpoint.id)?.failing_since;
+      if (endpoint.status !== 'enabled' || !failing_since || Date.now() - Date.parse(failing_since) < limit_ms) continue;
+      if (await disableFailingEndpoint(this.deps!, endpoint.id, failing_since)) {
+        this.base.logger.warn({ endpoint_id: endpoint.id, failing_since }, 'webhook endpoint disabled: no delivery succeeded for too long');
+      }
+    }
+  }
+
+  // ---- attempts ----
+
+  private pump(): void {
+    if (!this.running) return;
+    for (const job of this.lanes.startable()) {
+      const attempt = this.attempt(job).catch((error: unknown) => {
+        this.base.logger.error({ err: error, delivery_id: job.id }, 'webhook attempt failed unexpectedly');
+        this.give(this.lanes.finish(job, false), [job]);
+      });
+      this.attempts.add(attempt);
+      void attempt.finally(() => {
+        this.attempts.delete(attempt);
+        this.pump();
+      });
+    }
+  }
+
+  private async attempt(job: DeliveryJob): Promise<void> {
+    const { timeout_ms, response_bytes_max, concurrency_per_endpoint } = this.base.config.webhooks;
+    const endpoint = this.endpoints.get(job.endpoint_id);
+    const started_ms = Date.now();
+    // Disabled or deleted since it was taken, or too close to the end of its lease to be sure of it: given back.
+    if (endpoint?.status !== 'enabled' || started_ms + timeout_ms > job.deadline_ms) {
+      this.give(this.lanes.finish(job, false), [job]);
+      return;
+    }
+    const body = eventBody(job.event);
+    const secrets = activeSecrets(endpoint.secrets, started_ms).map((secret) => this.secretOf(secret.salt));
+    const outcome = await httpCall({
+      method: 'POST',
+      url: endpoint.url,
+      raw_body: body,
+      parse_json: false,
+      headers: {
+        'user-agent': USER_AGENT,
+        [SIGNATURE_HEADER]: webhookSignatureHeader(secrets, Math.floor(started_ms / 1000), body),
+        'Creditshop-Event-Id': job.event.id,
+        'Creditshop-Event-Type': job.event.type,
+        'Creditshop-Delivery-Id': job.id,
+        'Creditshop-Delivery-Attempt': String(job.attempts + 1),
+      },
+      timeout_ms,
+      response_bytes_max,
+      signal: this.stopping.signal,
+      sockets_per_origin_max: concurrency_per_endpoint,
+    });
+    if (outcome.kind === 'aborted') {
+      this.give(this.lanes.finish(job, false), [job]);
+      return;
+    }
+    this.judge(job, outcome, started_ms);
+  }
+
+  private judge(job: DeliveryJob, outcome: HttpOutcome, started_ms: number): void {
+    const ok = outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300;
+    const now_ms = Date.now();
+    const number = job.attempts + 1;
+    const verdict = judgeAttempt({ ok, number, event_created_ms: Date.parse(job.event.created_at), now_ms }, this.base.config.webhooks);
+    const error = outcome.kind === 'answered' ? (ok ? null : `status ${outcome.status}`) : `${outcome.kind}: ${outcome.detail}`;
+    const labels = { endpoint_id: job.endpoint_id };
+    this.metrics.webhook_attempt_duration_seconds.observe(labels, outcome.latency_ms / 1000);
+    this.metrics.webhook_deliveries_total.inc({ ...labels, outcome: verdict.state === 'pending' ? 'retry' : verdict.state });
+    if (ok) this.metrics.webhook_delivery_lag_seconds.observe(labels, Math.max(0, now_ms - job.committed_ms) / 1000);
+    this.outcomes.push({
+      id: job.id,
+      lease_token: job.lease_token,
+      state: verdict.state,
+      retry_in_ms: verdict.state === 'pending' ? verdict.retry_in_ms : 0,
+      entry: {
+        attempt: number,
+        at: new Date(started_ms).toISOString(),
+        status_code: outcome.kind === 'answered' ? outcome.status : null,
+        latency_ms: outcome.latency_ms,
+        error,
+      },
+    });
+    // Delivered or given up: the next of its chain may go. To be retried: the rest of its chain waits with it.
+    this.give(this.lanes.finish(job, verdict.state !== 'pending'));
+    this.countAttempt(job.endpoint_id, ok);
+    this.noteHealth(job.endpoint_id, ok, error);
+    this.flush();
+  }
+
+  private secretOf(salt: string): string {
+    let value = this.secret_values.get(salt);
+    if (value === undefined) {
+      value = secretValue(this.base.config.webhooks.secrets_key, salt);
+      this.secret_values.set(salt, value);
+    }
+    return value;
+  }
+
+  private probing(endpoint_id: string): boolean {
+    return (this.failures_in_row.get(endpoint_id) ?? 0) >= this.base.config.webhooks.probe_after_failures;
+  }
+
+  /**
+   * Counts failures in a row. When they reach WEBHOOK_PROBE_AFTER_FAILURES the deliveries held for
+   * the endpoint go back to the database unattempted (they keep their due times instead of piling
+   * up backoffs) and only a probe is sent at a time, until one succeeds.
+   */
+  private countAttempt(endpoint_id: string, ok: boolean): void {
+    if (ok) {
+      if (this.probing(endpoint_id)) this.base.logger.info({ endpoint_id }, 'webhook endpoint answers again: delivering at full pace');
+      this.failures_in_row.delete(endpoint_id);
+      return;
+    }
+    this.failures_in_row.set(endpoint_id, (this.failures_in_row.get(endpoint_id) ?? 0) + 1);
+    if (this.failures_in_row.get(endpoint_id) === this.base.config.webhooks.probe_after_failures) {
+      this.base.logger.warn({ endpoint_id }, 'webhook endpoint keeps failing: probing it with one delivery at a time');
+      this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint_id));
+    }
+  }
+
+  /** Writes the turns of an endpoint's health: the first failure after successes, the first success after failures. */
+  private noteHealth(endpoint_id: string, ok: boolean, error: string | null): void {
+    const failing = this.health.get(endpoint_id)?.failing_since ?? null;
+    if (ok === (failing === null)) return;
+    this.health.set(
+      endpoint_id,
+      ok ? { failing_since: null, failure_reason: null } : { failing_since: new Date().toISOString(), failure_reason: error },
+    );
+    const write = ok
+      ? (tx: Parameters<typeof markHealthy>[0]) => markHealthy(tx, endpoint_id)
+      : (tx: Parameters<typeof markFailing>[0]) => markFailing(tx, endpoint_id, error ?? 'failed');
+    this.base.transactions.read(write).catch((failure: unknown) => {
+      this.base.logger.warn({ err: failure, endpoint_id }, 'recording webhook endpoint health failed');
+    });
+  }
+
+  // ---- writes ----
+
+  /** Jobs (and `also`) go back to the database unattempted: claimable by any pod. */
+  private give(jobs: readonly DeliveryJob[], also: readonly DeliveryJob[] = []): void {
+    const given = [...also, ...jobs];
+    if (given.length === 0) return;
+    this.releases.push(...given.map((job) => ({ id: job.id, lease_token: job.lease_token })));
+    this.flush();
+  }
+
+  /** One flush at a time; what arrives meanwhile goes with the next (group commit of outcomes). */
+  private flush(): void {
+    this.flush_run ??= this.flushLoop().finally(() => (this.flush_run = undefined));
+  }
+
+  private async flushLoop(): Promise<void> {
+    const { flush_rows_max, attempt_log_max } = this.base.config.webhooks;
+    for (let failures = 0; this.outcomes.length > 0 || this.releases.length > 0; ) {
+      const outcomes = this.outcomes.splice(0, flush_rows_max);
+      const releases = this.releases.splice(0, flush_rows_max);
+      try {
+        await this.base.transactions.read(async (tx) => {
+          await recordAttempts(tx, outcomes, attempt_log_max);
+          await releaseDeliveries(tx, releases);
+        });
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        // Never lost: a lease runs out on its own and another attempt follows (at least once).
+        if (failures >= FLUSH_TRIES_MAX) {
+          this.base.logger.error(
+            { err: error, rows: outcomes.length + releases.length },
+            'webhook outcomes not written; their leases will run out',
+          );
+          failures = 0;
+          continue;
+        }
+        this.outcomes.unshift(...outcomes);
+        this.releases.unshift(...releases);
+        await sleep(backoffDelayMs(failures, FLUSH_RETRY_BACKOFF));
+      }
+    }
+  }
+
+  /** Stops delivering: attempts in flight are abandoned (given back), held deliveries given back, everything written. */
+  async stop(): Promise<void> {
+    if (!this.deps) return;
+    this.stopping.abort();
+    await this.accept_run;
+    this.give(this.lanes.removeQueued(() => true));
+    await Promise.allSettled([...this.attempts]);
+    await this.flush_run;
+  }
+}

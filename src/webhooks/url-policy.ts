@@ -1,0 +1,66 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Which endpoint URLs are accepted. Endpoints are trusted operator configuration (only `admin`
+ * manages them), yet a URL is where the service sends every event: it must be http(s), bounded,
+ * and carry no credentials (a `user:password@` would be stored and shown with the endpoint). In
+ * production the service also refuses loopback, private, link-local and unspecified addresses
+ * and `localhost` names (WEBHOOK_PRIVATE_URLS=refuse): an admin token must not turn the service
+ * into a client of its own network. Names are not resolved: a public name pointing inside is the
+ * operator's own configuration, like the endpoint itself.
+ */
+export interface UrlPolicy {
+  length_max: number;
+  private_urls: 'allow' | 'refuse';
+}
+
+const PRIVATE = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const) {
+  PRIVATE.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const) {
+  PRIVATE.addSubnet(network, prefix, 'ipv6');
+}
+
+// `user:pass@` (even an empty `@`) in the authority.
+const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
+
+function isPrivateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
+  const family = isIP(mapped ?? host);
+  if (family === 0) return false;
+  return PRIVATE.check(mapped ?? host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Why `url` cannot be an endpoint, or undefined when it can. */
+export function endpointUrlProblem(url: string, policy: UrlPolicy): string | undefined {
+  if (url.length > policy.length_max) return `must be at most ${policy.length_max} characters`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'must be an absolute http or https URL';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must be an http or https URL';
+  if (USERINFO.test(url)) return 'must not carry credentials (user:password@)';
+  if (parsed.hostname === '') return 'must name a host';
+  if (policy.private_urls === 'refuse' && isPrivateHost(parsed.hostname)) {
+    return 'must not name a loopback, private or link-local address (WEBHOOK_PRIVATE_URLS=refuse)';
+  }
+  return undefined;
+}

@@ -1,0 +1,47 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Metrics } from '../platform/metrics.js';
+
+/** Webhook delivery metrics on the pod's registry (GET /metrics); their labels are endpoint ids, bounded by WEBHOOK_ENDPOINTS_MAX. */
+export interface WebhookMetrics {
+  /** From the event's commit to the endpoint's 2xx. */
+  webhook_delivery_lag_seconds: Histogram<'endpoint_id'>;
+  /** Attempts by outcome: delivered, retry (failed, will be retried), failed (given up). */
+  webhook_deliveries_total: Counter<'endpoint_id' | 'outcome'>;
+  webhook_attempt_duration_seconds: Histogram<'endpoint_id'>;
+}
+
+export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<string, number>): WebhookMetrics {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'webhook_queue_depth',
+    help: 'Deliveries this pod holds per endpoint, queued or in flight (at most WEBHOOK_QUEUE_PER_ENDPOINT_MAX)',
+    labelNames: ['endpoint_id'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [endpoint_id, depth] of queue_depth()) this.set({ endpoint_id }, depth);
+    },
+  });
+  return {
+    webhook_delivery_lag_seconds: new Histogram({
+      name: 'webhook_delivery_lag_seconds',
+      help: "From an event's commit to the 2xx of the endpoint it was delivered to",
+      labelNames: ['endpoint_id'],
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600, 72 * 3600],
+      registers,
+    }),
+    webhook_deliveries_total: new Counter({
+      name: 'webhook_deliveries_total',
+      help: 'Delivery attempts by outcome: delivered (2xx), retry (will be retried), failed (given up after the retry window)',
+      labelNames: ['endpoint_id', 'outcome'],
+      registers,
+    }),
+    webhook_attempt_duration_seconds: new Histogram({
+      name: 'webhook_attempt_duration_seconds',
+      help: 'Duration of one delivery attempt (the endpoint answering or failing)',
+      labelNames: ['endpoint_id'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,117 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
+import { request } from '../support/cluster.js';
+import { createEndpoint, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
+
+// A dead endpoint (it accepts connections and never answers) beside a healthy one: the money path
+// does not slow down, the healthy endpoint gets everything, and after WEBHOOK_DISABLE_AFTER_SECONDS
+// (3 s here) of nothing but failures the dead one is disabled, the healthy one is told, and no
+// more deliveries are attempted to it.
+
+let world: EventWorld;
+let healthy: WebhookListener;
+let blackhole: Server;
+const sockets: Socket[] = [];
+let connections = 0;
+
+beforeAll(async () => {
+  world = await startEventWorld({ WEBHOOK_DISABLE_AFTER_SECONDS: '3', WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_LEASE_MS: '3000' });
+  healthy = await startWebhookListener({ secrets: [] });
+  healthy.secrets.push((await createEndpoint(world, healthy.url)).secret);
+  blackhole = createServer((socket) => {
+    connections += 1;
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+  });
+  blackhole.listen(0, '127.0.0.1');
+  await once(blackhole, 'listening');
+});
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy();
+  blackhole?.close();
+  await healthy?.close();
+  await world?.stop();
+});
+
+/** `count` debits, `concurrency` at a time, over the three pods: the duration and every latency. */
+async function debits(accounts: readonly string[], count: number, concurrency: number) {
+  const latencies_ms: number[] = [];
+  const started_ms = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const sent_ms = performance.now();
+        const answer = await request(
+          world.pod(i),
+          'POST',
+          `/v1/accounts/${accounts[i % accounts.length]}/debits`,
+          { amount: 1, currency: 'EUR', reason: 'load' },
+          {
+            token: world.service,
+            key: key(),
+          },
+        );
+        expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+        latencies_ms.push(performance.now() - sent_ms);
+      }
+    }),
+  );
+  latencies_ms.sort((a, b) => a - b);
+  return { duration_ms: performance.now() - started_ms, p99_ms: latencies_ms[Math.floor(latencies_ms.length * 0.99)]! };
+}
+
+describe('a dead endpoint', () => {
+  it('slows nothing down, is disabled after the configured time, and gets nothing more', async () => {
+    const accounts = (await Promise.all(Array.from({ length: 30 }, () => world.player(100_000)))).map((player) => player.id);
+    await debits(accounts, 60, 15);
+    const before = await debits(accounts, 300, 15);
+
+    const dead_url = `http://127.0.0.1:${(blackhole.address() as { port: number }).port}/hooks`;
+    const dead = await createEndpoint(world, dead_url);
+    const during = await debits(accounts, 300, 15);
+    expect(connections).toBeGreaterThan(0);
+    // A money path that waited on the endpoint would take its 1 s timeout per request at least: 300
+    // debits 15 at a time, 20 s and more. Measured against the same load just before, on a machine
+    // that may be busy with other work.
+    expect(during.duration_ms).toBeLessThan(before.duration_ms * 2 + 500);
+    expect(during.p99_ms).toBeLessThan(Math.max(1000, before.p99_ms * 2));
+
+    const disabled = await waitFor('the dead endpoint disabled', 20_000, async () => {
+      const shown = await request(world.urls[0]!, 'GET', `/v1/webhook-endpoints/${dead.id}`, undefined, { token: world.admin });
+      return shown.body.status === 'disabled' ? shown.body : undefined;
+    });
+    expect(disabled).toMatchObject({
+      failing_since: expect.any(String),
+      disabled_reason: expect.stringContaining('no delivery succeeded'),
+    });
+    const told = await waitFor('webhook_endpoint.disabled delivered', 10_000, () =>
+      healthy.deliveries.find((delivery) => delivery.event_type === 'webhook_endpoint.disabled'),
+    );
+    expect(told.event).toMatchObject({ account_id: null, data: { id: dead.id, status: 'disabled' } });
+
+    // Attempts in flight when it was disabled end within the timeout; then nothing more reaches it.
+    await sleep(1500);
+    const attempts_so_far = connections;
+    await debits(accounts, 60, 15);
+    await sleep(1500);
+    expect(connections).toBe(attempts_so_far);
+
+    // Its deliveries wait (not delivered, not given up); the healthy endpoint has every event.
+    const pending = await request(world.urls[0]!, 'GET', `/v1/webhook-endpoints/${dead.id}/deliveries?status=delivered`, undefined, {
+      token: world.admin,
+    });
+    expect(pending.body.data).toEqual([]);
+    const events = await request(world.urls[1]!, 'GET', `/v1/events?account_id=${accounts[0]}&limit=200`, undefined, {
+      token: world.reader,
+    });
+    const acknowledged = () =>
+      new Set(healthy.deliveries.filter((delivery) => delivery.status === 200).map((delivery) => delivery.event_id));
+    await waitFor('the healthy endpoint caught up', 10_000, () =>
+      events.body.data.every((event: { id: string }) => acknowledged().has(event.id)) ? true : undefined,
+    );
+  });
+});

@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import { startWebhookListener, type ReceivedDelivery } from './listener.js';
+
+// npm run webhooks -- listen --port 4300 --secret whsec_… [--secret whsec_… ] [--fail-first 3] [--status 500] [--json]
+// Receives webhook deliveries, verifies their Creditshop-Signature with every --secret given (a
+// rotation's overlap: old and new), prints one line per delivery (the whole event with --json),
+// and answers 200, or --status to the first --fail-first deliveries (to watch the retries).
+
+const USAGE = 'usage: npm run webhooks -- listen --port <port> --secret <whsec_…> [--secret …] [--fail-first <n> --status <code>] [--json]';
+
+function main(): void {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      port: { type: 'string', default: '4300' },
+      host: { type: 'string', default: '127.0.0.1' },
+      secret: { type: 'string', multiple: true, default: [] },
+      'fail-first': { type: 'string', default: '0' },
+      status: { type: 'string', default: '500' },
+      'tolerance-s': { type: 'string', default: '300' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals[0] !== 'listen' || values.secret.length === 0) {
+    console.error(USAGE);
+    process.exit(2);
+  }
+  let failures_left = Number(values['fail-first']);
+  const print = (delivery: ReceivedDelivery) => {
+    const verdict = delivery.verified ? `verified (${delivery.signatures} v1)` : `REJECTED: ${delivery.reason}`;
+    const account = delivery.event?.account_id ? ` ${delivery.event.account_id}#${delivery.event.account_sequence}` : '';
+    console.log(
+      `${new Date(delivery.received_at_ms).toISOString()} ${delivery.event_type ?? '?'} ${delivery.event_id ?? '?'}${account} ` +
+        `attempt ${delivery.attempt ?? '?'} ${verdict} -> ${delivery.status}`,
+    );
+    if (values.json && delivery.event) console.log(JSON.stringify(delivery.event, null, 2));
+  };
+  startWebhookListener({
+    port: Number(values.port),
+    host: values.host,
+    secrets: values.secret,
+    tolerance_s: Number(values['tolerance-s']),
+    answer: () => (failures_left-- > 0 ? Number(values.status) : 200),
+    onDelivery: print,
+  })
+    .then((listener) => {
+      console.error(`listening on http://${values.host}:${listener.port}/ with ${values.secret.length} secret(s); Ctrl-C stops`);
+      const stop = () => void listener.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    })
+    .catch((error: unknown) => {
+      console.error(`cannot listen: ${String(error)}`);
+      process.exit(1);
+    });
+}
+
+main();
