@@ -1,6 +1,7 @@
 import type { Currency, Schemas } from '../client/creditshop-client.js';
 import { type Api, data, load } from './api.js';
 import { confirmAction } from './confirm.js';
+import { accountEvents } from './event-sections.js';
 import { configuredCurrencies } from './currencies.js';
 import { badge, type Child, h, money, short, show, status, summary, table, when } from './dom.js';
 import { pagedList } from './paged.js';
@@ -435,6 +436,7 @@ export const ACCOUNT_SECTIONS: Section[] = [
   { id: 'topups', title: 'Top-ups', needs: 'read_money', render: topups },
   { id: 'purchase-requests', title: 'Purchase requests', needs: 'read_money', render: purchaseRequests },
   { id: 'withdrawals', title: 'Withdrawals', needs: 'read_money', render: withdrawals },
+  { id: 'events', title: 'Events and webhook deliveries', needs: 'read_events', render: accountEvents },
 ];
 
 /** The account page: every section the token may read, each loading on its own. */

@@ -1,6 +1,7 @@
 import { accountPage } from './account.js';
 import { apiFor } from './api.js';
 import { h, show } from './dom.js';
+import { webhooksPage } from './event-sections.js';
 import { metricsPage } from './metrics.js';
 import { reconciliationPage, reviewFlagsPage, reviewPage, sellersPage } from './operations.js';
 import { type Capability, endSession, keepSession, type Session, sessionFor, storedSession } from './session.js';
@@ -25,6 +26,7 @@ const ROUTES: Route[] = [
     needs: 'compliance',
     open: (main, session) => void reviewFlagsPage(main, apiFor(session.token)),
   },
+  { path: '#/ops/webhooks', title: 'Webhooks', needs: 'admin', open: (main, session) => void webhooksPage(main, apiFor(session.token)) },
   { path: '#/ops/sellers', title: 'Sellers', needs: 'admin', open: (main, session) => sellersPage(main, apiFor(session.token)) },
   {
     path: '#/ops/reconciliation',

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
+import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
 import { fixedSeller, SellerWorld } from '../sellers/support.js';
 import { request, testConfig } from '../support/cluster.js';
 import { expectProblem, key, shopHarness, type ShopHarness } from '../support/shop.js';
@@ -15,6 +16,8 @@ const PAYOUT_SECRET = 'console-payouts-'.repeat(3);
 /** Tier 1 may cash out this much a day: a second withdrawal breaks it, an AML review flag. */
 const DAILY_WITHDRAWALS_MAX_MINOR = 1_500;
 let payouts: PayoutSimulator;
+let receiver: WebhookListener;
+let endpoint_id: string;
 let world: SellerWorld;
 let shop: ShopHarness;
 let browser: Browser;
@@ -24,6 +27,7 @@ const page_errors: string[] = [];
 
 beforeAll(async () => {
   payouts = await startPayoutSimulator({ callback_urls: [], secret: PAYOUT_SECRET });
+  receiver = await startWebhookListener({ secrets: [] });
   world = await SellerWorld.start({
     sellers: [fixedSeller('flaky', 900, { error_rate: 1 }), fixedSeller('steady', 1000)],
     env: {
@@ -37,11 +41,17 @@ beforeAll(async () => {
       PAYOUT_PROVIDER_URL: payouts.url,
       PAYOUT_WEBHOOK_SECRET: PAYOUT_SECRET,
       JOB_POLL_INTERVAL_MS: '100',
+      WEBHOOK_POLL_INTERVAL_MS: '100',
       KYC_LIMITS_ENABLED: 'true',
       KYC_TIER_LIMITS: JSON.stringify({ 1: { daily_withdrawals_max_minor: DAILY_WITHDRAWALS_MAX_MINOR } }),
     },
   });
   payouts.setCallbackUrls([world.url(0), world.url(1), world.url(2)]);
+  const endpoint = { url: `${receiver.url}/hooks`, enabled_events: ['account.frozen', 'account.unfrozen'], description: 'compliance feed' };
+  const created = await request(world.url(0), 'POST', '/v1/webhook-endpoints', endpoint, { token: world.admin, key: key() });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  endpoint_id = created.body.id;
+  receiver.secrets.push(created.body.secret);
   shop = await shopHarness([world.url(0), world.url(1), world.url(2)], testConfig());
   browser = await launchChromium();
   page = await browser.newPage();
@@ -54,6 +64,7 @@ afterAll(async () => {
   await browser?.close();
   await world?.stop();
   await payouts?.close();
+  await receiver?.close();
 });
 
 const section = (id: string) => page.locator(`#section-${id}`);
@@ -214,6 +225,56 @@ describe('the back-office console in Chromium', () => {
     expect(await section('wallets').textContent()).toContain('2,900');
     await section('status').locator('tbody tr').nth(1).waitFor();
     expect(await section('status').locator('tbody tr').first().textContent()).toContain('unfreezefrozen → active');
+  });
+
+  it("shows the account's events and where each was delivered, and redelivers one to its endpoint", async () => {
+    const player = await shop.player(1_000);
+    for (const action of ['freeze', 'unfreeze']) {
+      const answer = await request(
+        world.url(1),
+        'POST',
+        `/v1/accounts/${player.id}/${action}`,
+        { reason: 'check' },
+        {
+          token: world.admin,
+          key: key(),
+        },
+      );
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    }
+    const frozen = await waitFor('account.frozen delivered', 15_000, async () =>
+      receiver.deliveries.find((delivery) => delivery.event?.account_id === player.id && delivery.event_type === 'account.frozen'),
+    );
+    expect(frozen.verified).toBe(true);
+    await signIn(world.admin);
+    await openAccount(player.id);
+    const events = section('events');
+    await events.locator('details').first().waitFor();
+    expect(await events.locator('summary').allTextContents()).toEqual([
+      expect.stringMatching(/^account\.unfrozen · #\d+ · /),
+      expect.stringMatching(/^account\.frozen · #\d+ · /),
+      expect.stringMatching(/^transaction\.posted · #\d+ · /),
+      expect.stringMatching(/^account\.created · #\d+ · /),
+    ]);
+    const event = events.locator(`[data-event-id="${frozen.event_id}"]`);
+    await event.locator('summary').click();
+    await event.locator('table').waitFor();
+    expect(await event.locator('pre').textContent()).toContain('"status": "frozen"');
+    expect(await event.locator('tbody tr').first().textContent()).toMatch(new RegExp(`^${receiver.url}/hooksdelivered1200 in \\d+ ms`));
+
+    await event.getByRole('button', { name: `Redeliver to ${receiver.url}/hooks…` }).click();
+    expect(await page.locator('dialog[open]').textContent()).toContain(`account.frozen ${frozen.event_id}`);
+    expect(await confirmDialog()).toMatch(/^Delivery [0-9a-f-]{36} is pending\.$/);
+    await waitFor('the redelivery', 15_000, async () =>
+      receiver.deliveries.filter((delivery) => delivery.event_id === frozen.event_id).length === 2 ? true : undefined,
+    );
+
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    const listed = page.locator(`[data-endpoint-id="${endpoint_id}"]`);
+    await listed.locator('summary').click();
+    await listed.locator('tbody tr').first().waitFor();
+    const rows = await listed.locator('tbody tr', { hasText: frozen.event_id!.slice(0, 8) }).allTextContents();
+    expect(rows).toEqual([expect.stringMatching(/redelivery/), expect.stringMatching(/delivered1200 in \d+ ms.*automatic/)]);
   });
 
   it('raises the KYC tier, then shows a paid withdrawal, its use of the limits, and the AML flag of the next one', async () => {
