@@ -6,13 +6,14 @@ import { loadConfig } from '../src/platform/config.js';
 import { launchChromium } from '../test/console/browser.js';
 import { startPayoutSimulator } from '../tools/payout-simulator/payout-simulator.js';
 import { startSellerSimulator } from '../tools/seller-simulator/seller-simulator.js';
+import { startWebhookListener } from '../tools/webhook-listener/listener.js';
 
 // `npm run console:screenshots` with `npm start` running: puts some data into the started cluster
 // through the API (a player with an order, a refund, a hold, a top-up, a KYC tier raised, a
 // withdrawal paid by a payout simulator listening at PAYOUT_PROVIDER_URL, a freeze and unfreeze, an
-// AML review flag; a failing and a steady seller, the failing one called until its circuit opens),
-// then photographs the console's main pages in Chromium into docs/console/*.png (the README shows
-// them). CONSOLE_URL picks the pod.
+// AML review flag; a webhook endpoint at a listener in this script; a failing and a steady seller,
+// the failing one called until its circuit opens), then photographs the console's main pages in
+// Chromium into docs/console/*.png (the README shows them). CONSOLE_URL picks the pod.
 
 const BASE = process.env['CONSOLE_URL'] ?? 'http://127.0.0.1:3001';
 const OUT = 'docs/console';
@@ -29,6 +30,9 @@ async function ok<T>(answer: Promise<{ data?: T; error?: unknown }>): Promise<T>
   return data;
 }
 
+const receiver = await startWebhookListener({ secrets: [] });
+const hook = { url: `${receiver.url}/creditshop`, enabled_events: ['*' as const], description: 'game backend' };
+receiver.secrets.push((await ok(api.POST('/v1/webhook-endpoints', { body: hook }))).secret);
 const player = `player-${Date.now().toString(36)}`;
 await ok(api.POST('/v1/accounts', { body: { id: player, currency: 'EUR' } }));
 await ok(
@@ -116,6 +120,8 @@ try {
       await page.locator('#section-orders summary').first().click();
       await page.locator('#section-withdrawals summary').first().click();
       await page.locator('#section-withdrawals table').first().waitFor();
+      await page.locator('#section-events summary').first().click();
+      await page.locator('#section-events table').first().waitFor();
     });
     await shoot('#/ops/sellers', 'sellers', () => page.locator('[data-seller-id]').first().waitFor());
     await shoot('#/ops/reconciliation', 'reconciliation', async () => {
@@ -123,6 +129,10 @@ try {
       await page.locator('.badge').first().waitFor();
     });
     await shoot('#/ops/review', 'review', () => page.locator('[aria-busy]').first().waitFor({ state: 'detached' }));
+    await shoot('#/ops/webhooks', 'webhooks', async () => {
+      await page.locator('[data-endpoint-id] summary').first().click();
+      await page.locator('[data-endpoint-id] table').first().waitFor();
+    });
     await shoot('#/ops/review-flags', 'review-flags', () => page.locator('[data-flag-id]').first().waitFor());
     await shoot('#/ops/metrics', 'metrics', () => sleep(7000));
   } finally {
@@ -131,4 +141,5 @@ try {
 } finally {
   await simulator.close();
   await payouts.close();
+  await receiver.close();
 }

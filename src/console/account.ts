@@ -1,6 +1,6 @@
 import type { Currency, Schemas } from '../client/creditshop-client.js';
 import { type Api, data, load } from './api.js';
-import { confirmAction } from './confirm.js';
+import { actionButton, confirmAction } from './confirm.js';
 import { accountEvents } from './event-sections.js';
 import { configuredCurrencies } from './currencies.js';
 import { badge, type Child, h, money, short, show, status, summary, table, when } from './dom.js';
@@ -279,33 +279,23 @@ function entitlements({ api, account_id }: SectionContext): Child {
 
 function holds({ api, session, account_id, refresh }: SectionContext): Child {
   const voidButton = (hold: Schemas['Hold']) =>
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'secondary',
-        onclick: () =>
-          confirmAction(
-            api,
-            {
-              title: 'Void hold',
-              details: [
-                ['Hold', hold.id],
-                ['Amount', money(hold.amount, hold.currency)],
-                ['Effect', 'nothing is charged; the held money is available again'],
-              ],
-              confirm_label: 'Void the hold',
-              danger: true,
-              send: (client, key) =>
-                data(
-                  client.POST('/v1/holds/{id}/void', { params: { path: { id: hold.id }, header: { 'Idempotency-Key': key } }, body: {} }),
-                ),
-              done: (voided) => `Hold ${voided.id} is ${voided.status}.`,
-            },
-            refresh,
-          ),
-      },
+    actionButton(
+      api,
       'Void…',
+      () => ({
+        title: 'Void hold',
+        details: [
+          ['Hold', hold.id],
+          ['Amount', money(hold.amount, hold.currency)],
+          ['Effect', 'nothing is charged; the held money is available again'],
+        ],
+        confirm_label: 'Void the hold',
+        danger: true,
+        send: (client, key) =>
+          data(client.POST('/v1/holds/{id}/void', { params: { path: { id: hold.id }, header: { 'Idempotency-Key': key } }, body: {} })),
+        done: (voided) => `Hold ${voided.id} is ${voided.status}.`,
+      }),
+      refresh,
     );
   return pagedList<Schemas['Hold']>({
     filter: {

@@ -66,3 +66,8 @@ export function confirmAction<T>(api: Api, action: Action<T>, after: () => void)
   dialog.showModal();
   confirm.focus();
 }
+
+/** A button that opens the confirmation of `action`. */
+export function actionButton<T>(api: Api, label: string, action: () => Action<T>, after: () => void): HTMLButtonElement {
+  return h('button', { type: 'button', class: 'secondary', onclick: () => confirmAction(api, action(), after) }, label);
+}

@@ -62,9 +62,9 @@ export function when(timestamp: string | null | undefined): string {
 }
 
 const statusTone = (value: string): 'good' | 'bad' | 'warn' | undefined =>
-  /^(ACTIVE|COMPLETED|SUCCEEDED|CAPTURED|PAID|purchased|active|resolved)$/.test(value)
+  /^(ACTIVE|COMPLETED|SUCCEEDED|CAPTURED|PAID|purchased|active|resolved|delivered|enabled)$/.test(value)
     ? 'good'
-    : /^(FAILED|REVERSED|REVOKED|CANCELLED|failed|not_available|price_not_met|frozen|closed)$/.test(value)
+    : /^(FAILED|REVERSED|REVOKED|CANCELLED|failed|not_available|price_not_met|frozen|closed|disabled)$/.test(value)
       ? 'bad'
       : /^(PENDING|pending|PARTIALLY_REFUNDED|REFUNDED|open)$/.test(value)
         ? 'warn'

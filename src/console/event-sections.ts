@@ -1,7 +1,7 @@
 import type { Schemas } from '../client/creditshop-client.js';
 import type { SectionContext } from './account.js';
 import { type Api, data, load } from './api.js';
-import { confirmAction } from './confirm.js';
+import { actionButton } from './confirm.js';
 import { badge, type Child, h, short, status, summary, table, when } from './dom.js';
 import { allPages, pagedList } from './paged.js';
 
@@ -106,35 +106,27 @@ const deliveryColumns: Array<Column<Delivery>> = [
 ];
 
 function redeliverButton(api: Api, event_id: string, event_type: string, endpoint: Endpoint, label: string, refresh: () => void): Node {
-  return h(
-    'button',
-    {
-      type: 'button',
-      class: 'secondary',
-      onclick: () =>
-        confirmAction(
-          api,
-          {
-            title: 'Redeliver event',
-            details: [
-              ['Event', `${event_type} ${event_id}`],
-              ['Endpoint', endpoint.url],
-              ['Effect', 'sent once more, outside its account order: the receiver must treat an event id it has seen as done'],
-            ],
-            confirm_label: 'Redeliver',
-            send: (client, key) =>
-              data(
-                client.POST('/v1/events/{id}/redeliver', {
-                  params: { path: { id: event_id }, header: { 'Idempotency-Key': key } },
-                  body: { endpoint_id: endpoint.id },
-                }),
-              ),
-            done: (delivery) => `Delivery ${delivery.id} is ${delivery.status}.`,
-          },
-          refresh,
-        ),
-    },
+  return actionButton(
+    api,
     label,
+    () => ({
+      title: 'Redeliver event',
+      details: [
+        ['Event', `${event_type} ${event_id}`],
+        ['Endpoint', endpoint.url],
+        ['Effect', 'sent once more, outside its account order: the receiver must treat an event id it has seen as done'],
+      ],
+      confirm_label: 'Redeliver',
+      send: (client, key) =>
+        data(
+          client.POST('/v1/events/{id}/redeliver', {
+            params: { path: { id: event_id }, header: { 'Idempotency-Key': key } },
+            body: { endpoint_id: endpoint.id },
+          }),
+        ),
+      done: (delivery) => `Delivery ${delivery.id} is ${delivery.status}.`,
+    }),
+    refresh,
   );
 }
 
