@@ -4,12 +4,16 @@ import { mintToken } from '../src/auth/tokens.js';
 import { createCreditshopClient } from '../src/client/creditshop-client.js';
 import { loadConfig } from '../src/platform/config.js';
 import { launchChromium } from '../test/console/browser.js';
+import { startPayoutSimulator } from '../tools/payout-simulator/payout-simulator.js';
 import { startSellerSimulator } from '../tools/seller-simulator/seller-simulator.js';
+import { startWebhookListener } from '../tools/webhook-listener/listener.js';
 
 // `npm run console:screenshots` with `npm start` running: puts some data into the started cluster
-// through the API (a player with an order, a refund, a hold and a top-up; a failing and a steady
-// seller, the failing one called until its circuit opens), then photographs the console's main
-// pages in Chromium into docs/console/*.png (the README shows them). CONSOLE_URL picks the pod.
+// through the API (a player with an order, a refund, a hold, a top-up, a KYC tier raised, a
+// withdrawal paid by a payout simulator listening at PAYOUT_PROVIDER_URL, a freeze and unfreeze, an
+// AML review flag; a webhook endpoint at a listener in this script; a failing and a steady seller,
+// the failing one called until its circuit opens), then photographs the console's main pages in
+// Chromium into docs/console/*.png (the README shows them). CONSOLE_URL picks the pod.
 
 const BASE = process.env['CONSOLE_URL'] ?? 'http://127.0.0.1:3001';
 const OUT = 'docs/console';
@@ -26,6 +30,9 @@ async function ok<T>(answer: Promise<{ data?: T; error?: unknown }>): Promise<T>
   return data;
 }
 
+const receiver = await startWebhookListener({ secrets: [] });
+const hook = { url: `${receiver.url}/creditshop`, enabled_events: ['*' as const], description: 'game backend' };
+receiver.secrets.push((await ok(api.POST('/v1/webhook-endpoints', { body: hook }))).secret);
 const player = `player-${Date.now().toString(36)}`;
 await ok(api.POST('/v1/accounts', { body: { id: player, currency: 'EUR' } }));
 await ok(
@@ -50,6 +57,13 @@ await ok(
 );
 await ok(api.POST('/v1/topups', { body: { account_id: player, amount: 2000, currency: 'EUR' } }));
 
+const payout_url = new URL(config.wallet.payout_provider_url);
+const payouts = await startPayoutSimulator({
+  host: payout_url.hostname,
+  port: Number(payout_url.port),
+  callback_urls: [BASE],
+  secret: config.wallet.payout_webhook_secret,
+});
 const simulator = await startSellerSimulator({
   sellers: [
     { id: 'steady-books', prices: { 'book-1': 900 }, stock: { 'book-1': 1000 } },
@@ -74,6 +88,20 @@ try {
   }
   await sleep(3000);
 
+  const account = { params: { path: { id: player } } };
+  await ok(api.PUT('/v1/accounts/{id}/kyc', { ...account, body: { tier: 1, reason: 'passport checked' } }));
+  const destination = { type: 'bank_account', reference: 'NL91ABNA0417164300' };
+  await ok(api.POST('/v1/withdrawals', { body: { account_id: player, amount: 1500, currency: 'EUR', destination } }));
+  await ok(api.POST('/v1/accounts/{id}/freeze', { ...account, body: { reason: 'chargeback investigation 7' } }));
+  await ok(api.POST('/v1/accounts/{id}/unfreeze', { ...account, body: { reason: 'chargeback withdrawn' } }));
+  // A daily debit limit just above what the player spent today: the next debit breaks it, an AML review flag.
+  const limits = await ok(api.GET('/v1/accounts/{id}/limits', account));
+  const spent = limits.usage.find((usage) => usage.currency === 'EUR')?.debits_today ?? 0;
+  await ok(api.PUT('/v1/accounts/{id}/limits', { ...account, body: { daily_debits_max_minor: spent + 1000 } }));
+  const refused = await api.POST('/v1/accounts/{id}/debits', { ...account, body: { amount: 2000, currency: 'EUR', reason: 'tournament' } });
+  if (refused.error?.code !== 'limit_exceeded') throw new Error(`expected limit_exceeded, got ${JSON.stringify(refused.error)}`);
+  await sleep(1000);
+
   await mkdir(OUT, { recursive: true });
   const browser = await launchChromium();
   try {
@@ -90,6 +118,10 @@ try {
     await shoot(`#/accounts/${player}`, 'account', async () => {
       await page.locator('[aria-busy]').first().waitFor({ state: 'detached' });
       await page.locator('#section-orders summary').first().click();
+      await page.locator('#section-withdrawals summary').first().click();
+      await page.locator('#section-withdrawals table').first().waitFor();
+      await page.locator('#section-events summary').first().click();
+      await page.locator('#section-events table').first().waitFor();
     });
     await shoot('#/ops/sellers', 'sellers', () => page.locator('[data-seller-id]').first().waitFor());
     await shoot('#/ops/reconciliation', 'reconciliation', async () => {
@@ -97,10 +129,17 @@ try {
       await page.locator('.badge').first().waitFor();
     });
     await shoot('#/ops/review', 'review', () => page.locator('[aria-busy]').first().waitFor({ state: 'detached' }));
+    await shoot('#/ops/webhooks', 'webhooks', async () => {
+      await page.locator('[data-endpoint-id] summary').first().click();
+      await page.locator('[data-endpoint-id] table').first().waitFor();
+    });
+    await shoot('#/ops/review-flags', 'review-flags', () => page.locator('[data-flag-id]').first().waitFor());
     await shoot('#/ops/metrics', 'metrics', () => sleep(7000));
   } finally {
     await browser.close();
   }
 } finally {
   await simulator.close();
+  await payouts.close();
+  await receiver.close();
 }

@@ -100,6 +100,7 @@ async function printBanner(urls: ReadonlyArray<readonly [string, string]>): Prom
   console.log(`
 creditshop is running (${database?.embedded ? `embedded PostgreSQL under ${config.data_dir}` : 'DATABASE_URL'})
 ${urls.map(([region, url]) => `  ${region.padEnd(10)} ${url}`).join('\n')}
+  ${'console'.padEnd(10)} ${first}/console
 
 development admin token (12 h):  ${admin_token}
 development player token for player-1 (12 h):  ${player_token}

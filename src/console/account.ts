@@ -1,9 +1,12 @@
 import type { Currency, Schemas } from '../client/creditshop-client.js';
 import { type Api, data, load } from './api.js';
-import { confirmAction } from './confirm.js';
-import { badge, type Child, h, money, show, summary, table, when } from './dom.js';
+import { actionButton, confirmAction } from './confirm.js';
+import { accountEvents } from './event-sections.js';
+import { configuredCurrencies } from './currencies.js';
+import { badge, type Child, h, money, short, show, status, summary, table, when } from './dom.js';
 import { pagedList } from './paged.js';
 import type { Capability, Session } from './session.js';
+import { accountStatus, limits, withdrawals } from './wallet-sections.js';
 
 const PAGE_SIZE = 10;
 
@@ -26,21 +29,13 @@ export interface Section {
   render(context: SectionContext): Child;
 }
 
-const statusTone = (status: string): 'good' | 'bad' | 'warn' | undefined =>
-  /^(ACTIVE|COMPLETED|SUCCEEDED|CAPTURED|purchased)$/.test(status)
-    ? 'good'
-    : /^(FAILED|REVERSED|REVOKED|CANCELLED|failed|not_available|price_not_met)$/.test(status)
-      ? 'bad'
-      : /^(PENDING|pending|PARTIALLY_REFUNDED|REFUNDED)$/.test(status)
-        ? 'warn'
-        : undefined;
-const status = (value: string) => badge(value, statusTone(value));
-const short = (id: string | null | undefined) => (id ? h('code', { title: id }, id.slice(0, 8)) : '—');
-
 function wallets({ api, session, account_id, refresh }: SectionContext): Child {
   const box = h('div');
   void load(box, async () => {
-    const account = await data(api.GET('/v1/accounts/{id}', { params: { path: { id: account_id } } }));
+    const [account, currencies] = await Promise.all([
+      data(api.GET('/v1/accounts/{id}', { params: { path: { id: account_id } } })),
+      session.can('credit') ? configuredCurrencies(api) : undefined,
+    ]);
     return h(
       'div',
       {},
@@ -60,20 +55,24 @@ function wallets({ api, session, account_id, refresh }: SectionContext): Child {
         ],
         'No wallets yet.',
       ),
-      session.can('credit') ? goodwillForm(api, account, refresh) : null,
+      session.can('credit') ? goodwillForm(api, account, currencies, refresh) : null,
     );
   });
   return box;
 }
 
-function goodwillForm(api: Api, account: Schemas['Account'], refresh: () => void): Node {
-  const currency = h('input', {
-    name: 'currency',
-    required: true,
-    value: account.wallets[0]?.currency ?? 'EUR',
-    size: 6,
-    pattern: '[A-Z]{3,8}',
-  });
+/** The configured currencies to pick from, or free text when the pod does not list them. */
+function currencyField(currencies: string[] | undefined, preferred: string): HTMLInputElement | HTMLSelectElement {
+  if (!currencies) return h('input', { name: 'currency', required: true, value: preferred, size: 6, pattern: '[A-Z][A-Z0-9]{2,9}' });
+  return h(
+    'select',
+    { name: 'currency', required: true },
+    ...currencies.map((currency) => h('option', { value: currency, selected: currency === preferred }, currency)),
+  );
+}
+
+function goodwillForm(api: Api, account: Schemas['Account'], currencies: string[] | undefined, refresh: () => void): Node {
+  const currency = currencyField(currencies, account.wallets[0]?.currency ?? currencies?.[0] ?? 'EUR');
   const amount = h('input', { name: 'amount', type: 'number', min: 1, step: 1, required: true, size: 8 });
   const reason = h('input', { name: 'reason', required: true, maxlength: 200, size: 28 });
   const form = h(
@@ -114,41 +113,38 @@ function goodwillForm(api: Api, account: Schemas['Account'], refresh: () => void
 }
 
 function history({ api, account_id }: SectionContext): Child {
-  return pagedList<Schemas['HistoryEntry']>({
-    filter: {
-      label: 'Currency',
-      options: [
-        ['', 'All currencies'],
-        ['EUR', 'EUR'],
-        ['USD', 'USD'],
-        ['GBP', 'GBP'],
-        ['GEMS', 'GEMS'],
-        ['COINS', 'COINS'],
-      ],
-    },
-    fetch: (cursor, currency) =>
-      data(
-        api.GET('/v1/accounts/{id}/transactions', {
-          params: {
-            path: { id: account_id },
-            query: { limit: PAGE_SIZE, cursor, ...(currency ? { currency: currency as Currency } : {}) },
-          },
-        }),
-      ),
-    render: (rows) =>
-      table(
-        rows,
-        [
-          ['When', (entry) => when(entry.created_at)],
-          ['Type', (entry) => entry.type],
-          ['Amount', (entry) => money(entry.amount, entry.currency), 'num'],
-          ['Balance after', (entry) => money(entry.balance_after), 'num'],
-          ['Reason', (entry) => entry.reason ?? ''],
-          ['Transaction', (entry) => short(entry.transaction_id)],
-        ],
-        'No history yet.',
-      ),
+  const box = h('div');
+  void load(box, async () => {
+    const currencies = await configuredCurrencies(api);
+    return pagedList<Schemas['HistoryEntry']>({
+      ...(currencies
+        ? { filter: { label: 'Currency', options: [['', 'All currencies'], ...currencies.map((c): [string, string] => [c, c])] } }
+        : {}),
+      fetch: (cursor, currency) =>
+        data(
+          api.GET('/v1/accounts/{id}/transactions', {
+            params: {
+              path: { id: account_id },
+              query: { limit: PAGE_SIZE, cursor, ...(currency ? { currency: currency as Currency } : {}) },
+            },
+          }),
+        ),
+      render: (rows) =>
+        table(
+          rows,
+          [
+            ['When', (entry) => when(entry.created_at)],
+            ['Type', (entry) => entry.type],
+            ['Amount', (entry) => money(entry.amount, entry.currency), 'num'],
+            ['Balance after', (entry) => money(entry.balance_after), 'num'],
+            ['Reason', (entry) => entry.reason ?? ''],
+            ['Transaction', (entry) => short(entry.transaction_id)],
+          ],
+          'No history yet.',
+        ),
+    });
   });
+  return box;
 }
 
 function orders({ api, session, account_id, refresh }: SectionContext): Child {
@@ -283,33 +279,23 @@ function entitlements({ api, account_id }: SectionContext): Child {
 
 function holds({ api, session, account_id, refresh }: SectionContext): Child {
   const voidButton = (hold: Schemas['Hold']) =>
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'secondary',
-        onclick: () =>
-          confirmAction(
-            api,
-            {
-              title: 'Void hold',
-              details: [
-                ['Hold', hold.id],
-                ['Amount', money(hold.amount, hold.currency)],
-                ['Effect', 'nothing is charged; the held money is available again'],
-              ],
-              confirm_label: 'Void the hold',
-              danger: true,
-              send: (client, key) =>
-                data(
-                  client.POST('/v1/holds/{id}/void', { params: { path: { id: hold.id }, header: { 'Idempotency-Key': key } }, body: {} }),
-                ),
-              done: (voided) => `Hold ${voided.id} is ${voided.status}.`,
-            },
-            refresh,
-          ),
-      },
+    actionButton(
+      api,
       'Void…',
+      () => ({
+        title: 'Void hold',
+        details: [
+          ['Hold', hold.id],
+          ['Amount', money(hold.amount, hold.currency)],
+          ['Effect', 'nothing is charged; the held money is available again'],
+        ],
+        confirm_label: 'Void the hold',
+        danger: true,
+        send: (client, key) =>
+          data(client.POST('/v1/holds/{id}/void', { params: { path: { id: hold.id }, header: { 'Idempotency-Key': key } }, body: {} })),
+        done: (voided) => `Hold ${voided.id} is ${voided.status}.`,
+      }),
+      refresh,
     );
   return pagedList<Schemas['Hold']>({
     filter: {
@@ -431,12 +417,16 @@ export function purchaseRequestBlock(request: Schemas['PurchaseRequest']): Node 
 
 export const ACCOUNT_SECTIONS: Section[] = [
   { id: 'wallets', title: 'Wallets', needs: 'read_accounts', render: wallets },
+  { id: 'status', title: 'Status', needs: 'read_accounts', render: accountStatus },
+  { id: 'limits', title: 'KYC limits and usage', needs: 'read_accounts', render: limits },
   { id: 'history', title: 'History', needs: 'read_money', render: history },
   { id: 'orders', title: 'Orders', needs: 'read_money', render: orders },
   { id: 'entitlements', title: 'Entitlements', needs: 'read_money', render: entitlements },
   { id: 'holds', title: 'Holds', needs: 'read_money', render: holds },
   { id: 'topups', title: 'Top-ups', needs: 'read_money', render: topups },
   { id: 'purchase-requests', title: 'Purchase requests', needs: 'read_money', render: purchaseRequests },
+  { id: 'withdrawals', title: 'Withdrawals', needs: 'read_money', render: withdrawals },
+  { id: 'events', title: 'Events and webhook deliveries', needs: 'read_events', render: accountEvents },
 ];
 
 /** The account page: every section the token may read, each loading on its own. */

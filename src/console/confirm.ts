@@ -8,7 +8,9 @@ export interface Action<T> {
   details: Array<[string, Child]>;
   confirm_label: string;
   danger?: boolean;
-  /** Sends the request with this Idempotency-Key. */
+  /** False for a PUT that sets a value: repeating it sets the same value again, so it takes no Idempotency-Key. */
+  idempotent?: boolean;
+  /** Sends the request (with this Idempotency-Key if the action is idempotent). */
   send(api: Api, idempotency_key: string): Promise<T>;
   /** What to show once it is done. */
   done(result: T): Child;
@@ -29,7 +31,10 @@ export function confirmAction<T>(api: Api, action: Action<T>, after: () => void)
     'form',
     { method: 'dialog' },
     h('h2', {}, action.title),
-    summary([...action.details, ['Idempotency-Key', h('code', {}, idempotency_key)]]),
+    summary([
+      ...action.details,
+      action.idempotent === false ? ['Repeating it', 'sets the same value again'] : ['Idempotency-Key', h('code', {}, idempotency_key)],
+    ]),
     outcome,
     h('div', { class: 'row' }, confirm, cancel),
   );
@@ -54,10 +59,15 @@ export function confirmAction<T>(api: Api, action: Action<T>, after: () => void)
     } catch (error) {
       show(outcome, problemBox(error));
       confirm.disabled = false;
-      confirm.textContent = `${action.confirm_label} (same key)`;
+      confirm.textContent = action.idempotent === false ? action.confirm_label : `${action.confirm_label} (same key)`;
     }
   });
   document.body.append(dialog);
   dialog.showModal();
   confirm.focus();
+}
+
+/** A button that opens the confirmation of `action`. */
+export function actionButton<T>(api: Api, label: string, action: () => Action<T>, after: () => void): HTMLButtonElement {
+  return h('button', { type: 'button', class: 'secondary', onclick: () => confirmAction(api, action(), after) }, label);
 }

@@ -60,3 +60,18 @@ export function money(amount_minor: number | null | undefined, currency?: string
 export function when(timestamp: string | null | undefined): string {
   return timestamp ? timestamp.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—';
 }
+
+const statusTone = (value: string): 'good' | 'bad' | 'warn' | undefined =>
+  /^(ACTIVE|COMPLETED|SUCCEEDED|CAPTURED|PAID|purchased|active|resolved|delivered|enabled)$/.test(value)
+    ? 'good'
+    : /^(FAILED|REVERSED|REVOKED|CANCELLED|failed|not_available|price_not_met|frozen|closed|disabled)$/.test(value)
+      ? 'bad'
+      : /^(PENDING|pending|PARTIALLY_REFUNDED|REFUNDED|open)$/.test(value)
+        ? 'warn'
+        : undefined;
+
+/** A state as a badge, coloured by what it means for the money. */
+export const status = (value: string) => badge(value, statusTone(value));
+
+/** The start of a long id, the whole of it on hover. */
+export const short = (id: string | null | undefined) => (id ? h('code', { title: id }, id.slice(0, 8)) : '—');

@@ -1,8 +1,9 @@
 import { accountPage } from './account.js';
 import { apiFor } from './api.js';
 import { h, show } from './dom.js';
+import { webhooksPage } from './event-sections.js';
 import { metricsPage } from './metrics.js';
-import { reconciliationPage, reviewPage, sellersPage } from './operations.js';
+import { reconciliationPage, reviewFlagsPage, reviewPage, sellersPage } from './operations.js';
 import { type Capability, endSession, keepSession, type Session, sessionFor, storedSession } from './session.js';
 
 // The console's pages live in the URL's fragment (#/accounts/p-1, #/ops/sellers): the pod serves one
@@ -19,6 +20,13 @@ interface Route {
 const ROUTES: Route[] = [
   { path: '#/', title: 'Find an account', needs: 'read_accounts', open: (main) => searchPage(main) },
   { path: '#/ops/review', title: 'Held for review', needs: 'admin', open: (main, session) => void reviewPage(main, apiFor(session.token)) },
+  {
+    path: '#/ops/review-flags',
+    title: 'AML review flags',
+    needs: 'compliance',
+    open: (main, session) => void reviewFlagsPage(main, apiFor(session.token)),
+  },
+  { path: '#/ops/webhooks', title: 'Webhooks', needs: 'admin', open: (main, session) => void webhooksPage(main, apiFor(session.token)) },
   { path: '#/ops/sellers', title: 'Sellers', needs: 'admin', open: (main, session) => sellersPage(main, apiFor(session.token)) },
   {
     path: '#/ops/reconciliation',

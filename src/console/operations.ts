@@ -1,11 +1,11 @@
 import type { Schemas } from '../client/creditshop-client.js';
 import { purchaseRequestBlock } from './account.js';
 import { type Api, data, load } from './api.js';
-import { badge, h, table, when } from './dom.js';
-import { pagedList } from './paged.js';
+import { confirmAction } from './confirm.js';
+import { badge, h, money, status, table, when } from './dom.js';
+import { allPages, pagedList } from './paged.js';
 
 const SELLERS_REFRESH_MS = 5_000;
-const SELLER_PAGES_MAX = 10;
 
 /** Reconciliation: run it on demand, show whether it is clean and every mismatch. */
 export function reconciliationPage(main: HTMLElement, api: Api): void {
@@ -53,17 +53,8 @@ export function reconciliationPage(main: HTMLElement, api: Api): void {
   );
 }
 
-async function allSellers(api: Api): Promise<Schemas['Seller'][]> {
-  const sellers: Schemas['Seller'][] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < SELLER_PAGES_MAX; page += 1) {
-    const answer = await data(api.GET('/v1/sellers', { params: { query: { limit: 100, cursor } } }));
-    sellers.push(...answer.data);
-    if (answer.next_cursor === null) break;
-    cursor = answer.next_cursor;
-  }
-  return sellers;
-}
+const allSellers = (api: Api) =>
+  allPages<Schemas['Seller']>((cursor) => data(api.GET('/v1/sellers', { params: { query: { limit: 100, cursor } } })));
 
 const circuitTone = (state: string) => (state === 'closed' ? 'good' : state === 'open' ? 'bad' : 'warn');
 
@@ -154,4 +145,79 @@ export function reviewPage(main: HTMLElement, api: Api): void {
     h('section', { class: 'card' }, h('h2', {}, 'Top-ups: PSP events held for review'), events),
     h('section', { class: 'card' }, h('h2', {}, 'Purchase requests kept for review'), requests),
   );
+}
+
+/** The AML review queue: operations a velocity limit refused; a person looks into each and resolves it with a note. */
+export function reviewFlagsPage(main: HTMLElement, api: Api): void {
+  const flags = pagedList<Schemas['ReviewFlag']>({
+    filter: {
+      label: 'Status',
+      options: [
+        ['open', 'Open'],
+        ['resolved', 'Resolved'],
+        ['', 'All'],
+      ],
+    },
+    fetch: (cursor, state) =>
+      data(
+        api.GET('/v1/admin/review-flags', {
+          params: { query: { limit: 20, cursor, ...(state ? { status: state as Schemas['ReviewFlag']['status'] } : {}) } },
+        }),
+      ),
+    render: (rows) =>
+      table(
+        rows,
+        [
+          ['Account', (flag) => h('a', { href: `#/accounts/${encodeURIComponent(flag.account_id)}` }, flag.account_id)],
+          ['Refused', (flag) => `${flag.operation} of ${money(flag.attempted, flag.currency)}`],
+          ['Limit', (flag) => h('code', {}, flag.limit)],
+          ['Used / limit', (flag) => `${money(flag.used)} / ${money(flag.limit_value)}`, 'num'],
+          ['Window from', (flag) => when(flag.window_start)],
+          ['Flagged', (flag) => when(flag.created_at)],
+          ['Status', (flag) => status(flag.status)],
+          [
+            'Resolution',
+            (flag) => (flag.status === 'resolved' ? `${flag.resolution ?? ''} (${flag.resolved_by ?? ''})` : resolveForm(api, flag)),
+          ],
+        ],
+        'No review flag here.',
+      ),
+  });
+  main.replaceChildren(
+    h('h1', {}, 'AML review flags'),
+    h(
+      'section',
+      { class: 'card' },
+      h('p', { class: 'muted' }, 'Operations refused by a velocity limit (daily sums, hourly counts), newest first.'),
+      flags,
+    ),
+  );
+}
+
+function resolveForm(api: Api, flag: Schemas['ReviewFlag']): Node {
+  const note = h('input', { name: 'resolution', required: true, maxlength: 1000, size: 24, 'aria-label': `Note for flag ${flag.id}` });
+  const form = h('form', { class: 'row', 'data-flag-id': flag.id }, note, h('button', { type: 'submit', class: 'secondary' }, 'Resolve…'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    confirmAction(
+      api,
+      {
+        title: 'Resolve AML review flag',
+        details: [
+          ['Account', flag.account_id],
+          ['Refused', `${flag.operation} of ${money(flag.attempted, flag.currency)} (${flag.limit})`],
+          ['Note', note.value],
+        ],
+        confirm_label: 'Resolve',
+        idempotent: false,
+        send: (client) =>
+          data(
+            client.PUT('/v1/admin/review-flags/{id}/resolution', { params: { path: { id: flag.id } }, body: { resolution: note.value } }),
+          ),
+        done: (resolved) => `Flag resolved by ${resolved.resolved_by ?? 'you'}.`,
+      },
+      () => form.replaceWith(`${note.value} (resolved)`),
+    );
+  });
+  return form;
 }

@@ -6,6 +6,21 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
+const ALL_PAGES_MAX = 10;
+
+/** Every item of a short list (sellers, webhook endpoints), walking its pages up to a bound. */
+export async function allPages<T>(fetch: (cursor: string | undefined) => Promise<Page<T>>): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < ALL_PAGES_MAX; page += 1) {
+    const answer = await fetch(cursor);
+    items.push(...answer.data);
+    if (answer.next_cursor === null) break;
+    cursor = answer.next_cursor;
+  }
+  return items;
+}
+
 export interface PagedListOptions<T> {
   /** One page: after `cursor` (undefined: the first), narrowed by the filter's value ('' for none). */
   fetch(cursor: string | undefined, filter: string): Promise<Page<T>>;

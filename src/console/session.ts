@@ -3,15 +3,18 @@
 
 const TOKEN_KEY = 'creditshop.console.token';
 
-export type Capability = 'read_accounts' | 'read_money' | 'credit' | 'refund' | 'void_hold' | 'admin';
+export type Capability = 'read_accounts' | 'read_money' | 'read_events' | 'credit' | 'refund' | 'void_hold' | 'compliance' | 'admin';
 
 /** Which scopes grant what the console offers (src/auth/access.ts READ_SCOPES and the routes' scopes); admin implies all. */
 const GRANTS: Record<Capability, readonly string[]> = {
-  read_accounts: ['accounts:write', 'credits:write', 'refunds:write'],
+  read_accounts: ['accounts:write', 'credits:write', 'refunds:write', 'compliance:write'],
   read_money: ['credits:write', 'refunds:write'],
+  read_events: ['events:read'],
   credit: ['credits:write'],
   refund: ['refunds:write'],
   void_hold: ['credits:write'],
+  /** Freeze and unfreeze, KYC tier, status history, AML review flags. */
+  compliance: ['compliance:write'],
   admin: [],
 };
 

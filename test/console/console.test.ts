@@ -1,14 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
+import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
 import { fixedSeller, SellerWorld } from '../sellers/support.js';
 import { request, testConfig } from '../support/cluster.js';
-import { key, shopHarness, type ShopHarness } from '../support/shop.js';
+import { expectProblem, key, shopHarness, type ShopHarness } from '../support/shop.js';
+import { waitFor } from '../support/wallet.js';
 import { type Browser, launchChromium, type Page } from './browser.js';
 
 // The back-office console in real Chromium (Debian's, driven by playwright-core) against three
-// pods with their workers, a seller simulator and a database of their own: what an operator does,
-// by keyboard where it matters, and what the API then says.
+// pods with their workers, a seller simulator, the payout simulator and a database of their own:
+// what an operator does, by keyboard where it matters, and what the API then says.
 
 const CIRCUIT_MIN_CALLS = 3;
+const PAYOUT_SECRET = 'console-payouts-'.repeat(3);
+/** Tier 1 may cash out this much a day: a second withdrawal breaks it, an AML review flag. */
+const DAILY_WITHDRAWALS_MAX_MINOR = 1_500;
+let payouts: PayoutSimulator;
+let receiver: WebhookListener;
+let endpoint_id: string;
 let world: SellerWorld;
 let shop: ShopHarness;
 let browser: Browser;
@@ -17,6 +26,8 @@ let page: Page;
 const page_errors: string[] = [];
 
 beforeAll(async () => {
+  payouts = await startPayoutSimulator({ callback_urls: [], secret: PAYOUT_SECRET });
+  receiver = await startWebhookListener({ secrets: [] });
   world = await SellerWorld.start({
     sellers: [fixedSeller('flaky', 900, { error_rate: 1 }), fixedSeller('steady', 1000)],
     env: {
@@ -25,8 +36,22 @@ beforeAll(async () => {
       SELLER_CIRCUIT_MIN_CALLS: String(CIRCUIT_MIN_CALLS),
       SELLER_CIRCUIT_FAILURE_RATE: '0.5',
       SELLER_CIRCUIT_COOLDOWN_MS: '60000',
+      // One more than the default: the currency pickers list what the pod is configured with.
+      CURRENCIES: 'EUR,USD,GBP,GEMS,COINS,CHF',
+      PAYOUT_PROVIDER_URL: payouts.url,
+      PAYOUT_WEBHOOK_SECRET: PAYOUT_SECRET,
+      JOB_POLL_INTERVAL_MS: '100',
+      WEBHOOK_POLL_INTERVAL_MS: '100',
+      KYC_LIMITS_ENABLED: 'true',
+      KYC_TIER_LIMITS: JSON.stringify({ 1: { daily_withdrawals_max_minor: DAILY_WITHDRAWALS_MAX_MINOR } }),
     },
   });
+  payouts.setCallbackUrls([world.url(0), world.url(1), world.url(2)]);
+  const endpoint = { url: `${receiver.url}/hooks`, enabled_events: ['account.frozen', 'account.unfrozen'], description: 'compliance feed' };
+  const created = await request(world.url(0), 'POST', '/v1/webhook-endpoints', endpoint, { token: world.admin, key: key() });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  endpoint_id = created.body.id;
+  receiver.secrets.push(created.body.secret);
   shop = await shopHarness([world.url(0), world.url(1), world.url(2)], testConfig());
   browser = await launchChromium();
   page = await browser.newPage();
@@ -38,6 +63,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await world?.stop();
+  await payouts?.close();
+  await receiver?.close();
 });
 
 const section = (id: string) => page.locator(`#section-${id}`);
@@ -60,6 +87,19 @@ async function openAccount(account_id: string): Promise<void> {
   await page.keyboard.insertText(account_id);
   await page.keyboard.press('Enter');
   await section('wallets').locator('table, .problem').first().waitFor();
+}
+
+/** Confirms the open dialog by keyboard (its confirm button has the focus) and closes it once done; what it said. */
+async function confirmDialog(): Promise<string> {
+  const dialog = page.locator('dialog[open]');
+  await dialog.waitFor();
+  await page.keyboard.press('Enter');
+  await dialog.locator('.notice, .problem').first().waitFor();
+  const said = (await dialog.locator('.notice, .problem').first().textContent()) ?? '';
+  // Done: Close has the focus. Refused: Escape cancels.
+  await page.keyboard.press((await dialog.locator('.problem').count()) ? 'Escape' : 'Enter');
+  await dialog.waitFor({ state: 'detached' });
+  return said;
 }
 
 async function reload(id: string): Promise<void> {
@@ -89,6 +129,9 @@ describe('the back-office console in Chromium', () => {
     await signIn(shop.admin);
     await openAccount(player.id);
     await expect.poll(() => section('wallets').textContent()).toContain('5,000');
+    const currencies = ['EUR', 'USD', 'GBP', 'GEMS', 'COINS', 'CHF'];
+    expect(await section('history').locator('select option').allInnerTexts()).toEqual(['All currencies', ...currencies]);
+    expect(await section('wallets').locator('select[name=currency] option').allTextContents()).toEqual(currencies);
     expect(await section('orders').textContent()).toContain('No orders yet.');
 
     const lines = [
@@ -149,6 +192,149 @@ describe('the back-office console in Chromium', () => {
     expect(await page.locator('tr', { has: page.locator('[data-seller-id="flaky"]') }).textContent()).toContain('100% of 3');
   });
 
+  it('freezes an account: a debit through the API answers 409 account_frozen; unfrozen, it succeeds; the history says who', async () => {
+    const player = await shop.player(3_000);
+    const debit = () =>
+      request(
+        world.url(1),
+        'POST',
+        `/v1/accounts/${player.id}/debits`,
+        { amount: 100, currency: 'EUR', reason: 'match fee' },
+        {
+          token: shop.service,
+          key: key(),
+        },
+      );
+    await signIn(world.admin);
+    await openAccount(player.id);
+    await section('status').getByLabel('Reason (required)').fill('chargeback investigation 7');
+    await section('status').getByRole('button', { name: 'Review freeze…' }).click();
+    const dialog = page.locator('dialog[open]');
+    expect(await dialog.textContent()).toContain('409 account_frozen');
+    expect(await dialog.locator('code').textContent()).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await confirmDialog()).toBe(`Account ${player.id} is frozen.`);
+
+    expectProblem(await debit(), 409, 'account_frozen');
+    await section('status').locator('table').waitFor();
+    expect(await section('status').textContent()).toMatch(/frozen.*freezeactive → frozenchargeback investigation 7service:ops/);
+
+    await section('status').getByRole('button', { name: 'Review unfreeze…' }).click();
+    expect(await confirmDialog()).toBe(`Account ${player.id} is active.`);
+    expect((await debit()).status).toBe(201);
+    await reload('wallets');
+    expect(await section('wallets').textContent()).toContain('2,900');
+    await section('status').locator('tbody tr').nth(1).waitFor();
+    expect(await section('status').locator('tbody tr').first().textContent()).toContain('unfreezefrozen → active');
+  });
+
+  it("shows the account's events and where each was delivered, and redelivers one to its endpoint", async () => {
+    const player = await shop.player(1_000);
+    for (const action of ['freeze', 'unfreeze']) {
+      const answer = await request(
+        world.url(1),
+        'POST',
+        `/v1/accounts/${player.id}/${action}`,
+        { reason: 'check' },
+        {
+          token: world.admin,
+          key: key(),
+        },
+      );
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    }
+    const frozen = await waitFor('account.frozen delivered', 15_000, async () =>
+      receiver.deliveries.find((delivery) => delivery.event?.account_id === player.id && delivery.event_type === 'account.frozen'),
+    );
+    expect(frozen.verified).toBe(true);
+    await signIn(world.admin);
+    await openAccount(player.id);
+    const events = section('events');
+    await events.locator('details').first().waitFor();
+    expect(await events.locator('summary').allTextContents()).toEqual([
+      expect.stringMatching(/^account\.unfrozen · #\d+ · /),
+      expect.stringMatching(/^account\.frozen · #\d+ · /),
+      expect.stringMatching(/^transaction\.posted · #\d+ · /),
+      expect.stringMatching(/^account\.created · #\d+ · /),
+    ]);
+    const event = events.locator(`[data-event-id="${frozen.event_id}"]`);
+    await event.locator('summary').click();
+    await event.locator('table').waitFor();
+    expect(await event.locator('pre').textContent()).toContain('"status": "frozen"');
+    expect(await event.locator('tbody tr').first().textContent()).toMatch(new RegExp(`^${receiver.url}/hooksdelivered1200 in \\d+ ms`));
+
+    await event.getByRole('button', { name: `Redeliver to ${receiver.url}/hooks…` }).click();
+    expect(await page.locator('dialog[open]').textContent()).toContain(`account.frozen ${frozen.event_id}`);
+    expect(await confirmDialog()).toMatch(/^Delivery [0-9a-f-]{36} is pending\.$/);
+    await waitFor('the redelivery', 15_000, async () =>
+      receiver.deliveries.filter((delivery) => delivery.event_id === frozen.event_id).length === 2 ? true : undefined,
+    );
+
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    const listed = page.locator(`[data-endpoint-id="${endpoint_id}"]`);
+    await listed.locator('summary').click();
+    await listed.locator('tbody tr').first().waitFor();
+    const rows = await listed.locator('tbody tr', { hasText: frozen.event_id!.slice(0, 8) }).allTextContents();
+    expect(rows).toEqual([expect.stringMatching(/redelivery/), expect.stringMatching(/delivered1200 in \d+ ms.*automatic/)]);
+  });
+
+  it('raises the KYC tier, then shows a paid withdrawal, its use of the limits, and the AML flag of the next one', async () => {
+    const player = await shop.player(5_000);
+    const withdraw = (amount: number) =>
+      request(
+        world.url(2),
+        'POST',
+        '/v1/withdrawals',
+        { account_id: player.id, amount, currency: 'EUR', destination: { type: 'bank_account', reference: 'sim:instant:NL00BANK01' } },
+        { token: shop.service, key: key() },
+      );
+    expectProblem(await withdraw(1_000), 422, 'limit_exceeded'); // tier 0 does not cash out
+    await signIn(world.admin);
+    await openAccount(player.id);
+    await section('limits').locator('table').first().waitFor();
+    expect(await section('limits').textContent()).toContain('0 · unverified');
+    await section('limits').locator('summary', { hasText: 'Change KYC tier' }).click();
+    await section('limits').locator('select[name=tier]').selectOption('1');
+    await section('limits').getByRole('textbox', { name: 'Reason' }).fill('passport checked');
+    await section('limits').getByRole('button', { name: 'Review tier change…' }).click();
+    const dialog = page.locator('dialog[open]');
+    expect(await dialog.textContent()).toContain('0 · unverified → 1 · basic');
+    expect(await confirmDialog()).toBe(`Account ${player.id} is now at tier 1 · basic.`);
+
+    const created = await withdraw(1_000);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await waitFor('the withdrawal paid', 15_000, async () => {
+      const answer = await request(world.url(0), 'GET', `/v1/withdrawals/${created.body.id}`, undefined, { token: shop.service });
+      return answer.body.status === 'PAID' ? true : undefined;
+    });
+    await reload('withdrawals');
+    const withdrawal = section('withdrawals').locator(`[data-withdrawal-id="${created.body.id}"]`);
+    await withdrawal.locator('summary').click();
+    await withdrawal.locator('table').first().waitFor();
+    const shown = await withdrawal.textContent();
+    expect(shown).toContain('1,000 EUR to bank_account sim:instant:NL00BANK01');
+    expect(shown).toMatch(/PAID/);
+    expect(shown).toMatch(/payout\.paid/);
+    expect(shown).toContain(payouts.payout(created.body.id)!.payout_id);
+    await reload('limits');
+    const usage = await section('limits')
+      .locator('[data-usage-currency="EUR"] tr', { hasText: 'daily_withdrawals_max_minor' })
+      .textContent();
+    expect(usage).toMatch(/^daily_withdrawals_max_minor1,000500\d{4}-/);
+
+    expectProblem(await withdraw(1_000), 422, 'limit_exceeded');
+    await page.getByRole('link', { name: 'AML review flags' }).click();
+    const flag = page.locator('tr', { hasText: player.id });
+    await flag.waitFor();
+    expect(await flag.textContent()).toContain('withdrawal of 1,000 EUR');
+    await flag.getByRole('textbox').fill('first cash-out after KYC, fine');
+    await flag.getByRole('button', { name: 'Resolve…' }).click();
+    expect(await confirmDialog()).toBe('Flag resolved by service:ops.');
+    const flags = await request(world.url(0), 'GET', `/v1/admin/review-flags?account_id=${player.id}`, undefined, { token: world.admin });
+    expect(flags.body.data).toMatchObject([
+      { status: 'resolved', resolution: 'first cash-out after KYC, fine', resolved_by: 'service:ops' },
+    ]);
+  });
+
   it('shows only what the token may do, and problems as their title and detail', async () => {
     const support = await shop.mint.service('refunds:write', 'support-desk');
     await signIn(support);
@@ -162,6 +348,17 @@ describe('the back-office console in Chromium', () => {
     const player = await shop.player(1_000);
     await openAccount(player.id);
     expect(await section('wallets').locator('summary', { hasText: 'Goodwill credit' }).count()).toBe(0);
+    await section('status').locator('dl').waitFor();
+    expect(await section('status').locator('form').count()).toBe(0);
+    expect(await section('status').textContent()).toContain('shown to tokens with compliance:write');
+
+    // Compliance reads accounts, not their money: status, limits and the AML queue, and the actions on them.
+    await signIn(await shop.mint.service('compliance:write', 'aml-desk'));
+    expect(await page.locator('nav a').allInnerTexts()).toEqual(['Find an account', 'AML review flags', 'Live metrics']);
+    await openAccount(player.id);
+    expect(await page.locator('section h2').allInnerTexts()).toEqual(['Wallets', 'Status', 'KYC limits and usage']);
+    await section('status').getByRole('button', { name: 'Review freeze…' }).waitFor();
+    await section('limits').locator('summary', { hasText: 'Change KYC tier' }).waitFor();
 
     await page.getByRole('link', { name: 'Live metrics' }).click();
     await page.locator('figure.chart').first().waitFor({ timeout: 10_000 });

@@ -203,6 +203,12 @@ describe.sequential('npm start (supervisor, pods, embedded PostgreSQL)', () => {
     for (const pid of pids) expect(pid).not.toBe(first.pid);
     expect(existsSync(path.join(data_dir, 'pg', 'PG_VERSION'))).toBe(true);
     expect(await listening(pg_port)).toBe(true);
+    // The banner names the console next to the pods, and it is served there.
+    const console_url = /^ {2}console +(http:\S+\/console)$/m.exec(first.output())?.[1];
+    expect(console_url, first.output()).toBeDefined();
+    const page = await fetch(console_url!, { signal: AbortSignal.timeout(5000) });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('creditshop console');
   });
 
   it('creates an account through eu-west', { timeout: STEP_TIMEOUT_MS }, async () => {
