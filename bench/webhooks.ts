@@ -159,7 +159,7 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
     const system_ms_per_request = systemMsPerRequest(cpu, load.requests);
     const { lags } = await receiver.lags(window_start_ms, Date.now());
     log(
-      `w   ${load.ops_per_s.toFixed(0).padStart(6)} ops/s  p99 ${load.latency_p99_ms.toFixed(1)} ms  ` +
+      `wh  ${load.ops_per_s.toFixed(0).padStart(6)} ops/s  p99 ${load.latency_p99_ms.toFixed(1)} ms  ` +
         `delivery lag p50 ${percentile(lags, 0.5).toFixed(3)} s p99 ${percentile(lags, 0.99).toFixed(3)} s (${lags.length} events)`,
     );
 
@@ -169,12 +169,12 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
     const outage = runLoad({ concurrency, warmup_ms: 0, duration_ms: (1 + options.outage_s + recover_s) * 1000, operation: debit });
     await sleep(1000);
     await receiver.close();
-    log(`w   receiver down for ${options.outage_s} s`);
+    log(`wh  receiver down for ${options.outage_s} s`);
     await sleep(options.outage_s * 1000);
     const back_ms = Date.now();
     const backlog = await pendingBefore(pool, endpoint.id, back_ms);
     await receiver.listen(receiver.port);
-    log(`w   receiver back; ${backlog} deliveries pending`);
+    log(`wh  receiver back; ${backlog} deliveries pending`);
     let drained_after_s: number | undefined;
     while (drained_after_s === undefined && Date.now() - back_ms < (recover_s + 30) * 1000) {
       if ((await pendingBefore(pool, endpoint.id, back_ms)) === 0) drained_after_s = (Date.now() - back_ms) / 1000;
@@ -201,7 +201,9 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
         `load generator ${perRequest(cpu.seconds.load_generator)}, other (not ours) ${perRequest(cpu.seconds.other)}`,
       `  receiver down ${options.outage_s} s under load (${outage_load.ops_per_s.toFixed(0)} ops/s, failed ${outage_load.failed}): ` +
         `${backlog} deliveries pending when it came back, drained after ${drained_after_s?.toFixed(1) ?? 'NOT within the phase'} s, ` +
-        `lag p99 under ${LAG_GOAL_S} s from ${lag_under_goal_after_s ?? 'never'} s after its return on`,
+        (lag_under_goal_after_s === undefined
+          ? `lag p99 not under ${LAG_GOAL_S} s within the phase`
+          : `lag p99 under ${LAG_GOAL_S} s from ${lag_under_goal_after_s} s after its return on`),
       `  events acknowledged: ${totals.acknowledged}; bad signatures seen by the receiver: ${totals.rejected}`,
     ].join('\n');
     return {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelayMs } from './backoff.js';
 import type { Logger } from './logger.js';
@@ -26,6 +27,8 @@ export class WorkerLoop {
   ) {}
 
   start(tasks: readonly PeriodicTask[]): void {
+    // Every task pauses on the one stop signal: a listener each (Node warns past 10 by default).
+    setMaxListeners(this.loops.length + tasks.length, this.wake.signal);
     for (const task of tasks) this.loops.push(this.loop(task));
   }
 
