@@ -2571,7 +2571,7 @@ export interface components {
     PayoutEventReview: {
       /** @description The provider's event id */
       event_id: string;
-      /** @description Its key in the payout event log: what PUT /v1/payouts/events/{id}/review takes */
+      /** @description Its key in the event log: what PUT /v1/payouts/events/{id}/review takes */
       log_id: string;
       outcome: string;
       /** @description Why it is held for review */

@@ -46,3 +46,16 @@ export const METADATA_KEY_PATTERN = /^[A-Za-z0-9_.-]+$/;
 export const metadataViewSchema = Joi.object()
   .pattern(METADATA_KEY_PATTERN, Joi.string().allow(''))
   .description('What the client attached to the object, as sent');
+
+/** The keys of a partner's event held for review (PSP, payout provider): `whose` names the partner, `review_path` the settling route. */
+export function eventReviewKeys(whose: string, review_path: string) {
+  return {
+    event_id: Joi.string().description(`${whose} event id`),
+    log_id: Joi.string().description(`Its key in the event log: what ${review_path} takes`),
+    outcome: Joi.string(),
+    reason: Joi.string().allow(null).description('Why it is held for review'),
+    received_at: timestampSchema,
+    settled_at: timestampSchema.allow(null),
+    settlement: Joi.string().allow(null).description("The operator's note once settled"),
+  };
+}

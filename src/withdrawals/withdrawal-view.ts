@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import {
+  eventReviewKeys,
   idSchema,
   metadataViewSchema,
   minorSchema,
@@ -65,15 +66,10 @@ export type WithdrawalView = ReturnType<typeof withdrawalView>;
 
 const statusSchema = Joi.string().valid(...unionMembers<WithdrawalStatus>({ PENDING: true, PAID: true, FAILED: true }));
 
-export const payoutEventReviewSchema = viewSchema('PayoutEventReview', {
-  event_id: Joi.string().description("The provider's event id"),
-  log_id: Joi.string().description('Its key in the payout event log: what PUT /v1/payouts/events/{id}/review takes'),
-  outcome: Joi.string(),
-  reason: Joi.string().allow(null).description('Why it is held for review'),
-  received_at: timestampSchema,
-  settled_at: timestampSchema.allow(null),
-  settlement: Joi.string().allow(null).description("The operator's note once settled"),
-} satisfies ViewKeys<ReturnType<typeof payoutReviewView>>);
+export const payoutEventReviewSchema = viewSchema(
+  'PayoutEventReview',
+  eventReviewKeys("The provider's", 'PUT /v1/payouts/events/{id}/review') satisfies ViewKeys<ReturnType<typeof payoutReviewView>>,
+);
 
 export const withdrawalViewSchema = viewSchema('Withdrawal', {
   id: idSchema,

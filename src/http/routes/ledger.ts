@@ -20,6 +20,7 @@ import {
   pageSchema,
   playerAccountParams,
   uuidParams,
+  spendingRefusals,
 } from './schemas.js';
 
 const text = (max: number) => Joi.string().min(1).max(max);
@@ -156,15 +157,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       responses: {
         ...holdResponses,
         201: 'The ACTIVE hold',
-        404: 'No such account',
-        409: {
-          description: 'Insufficient funds, or the account is frozen or closed',
-          codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
-        },
-        422: {
-          description: 'No wallet in this currency, a KYC limit on what the account may spend, or Idempotency-Key reused',
-          codes: ['currency_mismatch', 'limit_exceeded'],
-        },
+        ...spendingRefusals(),
       },
       response_schema: holdViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createHold(ctx.state.deps, actor, body, idempotency),

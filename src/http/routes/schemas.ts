@@ -79,3 +79,18 @@ export const instantSchema = Joi.date()
       ? value
       : helpers.message({ custom: '{{#label}} must be an RFC 3339 instant with its offset, e.g. 2026-01-31T23:59:59Z' });
   });
+
+/** How a request that spends from an account's wallet can be refused (OpenAPI responses); `limits` names the KYC limits in play. */
+export function spendingRefusals(limits = 'a KYC limit on what the account may spend') {
+  return {
+    404: 'No such account',
+    409: {
+      description: 'Insufficient funds, or the account is frozen or closed',
+      codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
+    },
+    422: {
+      description: `No wallet in this currency, ${limits}, or Idempotency-Key reused`,
+      codes: ['currency_mismatch', 'limit_exceeded'],
+    },
+  } as const;
+}

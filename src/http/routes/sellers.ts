@@ -9,7 +9,7 @@ import { sellerViewSchema } from '../../sellers/registry/seller-view.js';
 import { acceptedSchema } from '../../sellers/purchases/create-purchase-request.js';
 import { purchaseRequestViewSchema } from '../../sellers/purchases/get-purchase-request.js';
 import { accountPageRoute, defineRoute, reviewQueueRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, pageSchema, uuidParams } from './schemas.js';
+import { accountIdSchema, pageQuery, pageSchema, uuidParams, spendingRefusals } from './schemas.js';
 
 const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // Product ids travel in seller URLs: a conservative alphabet keeps them unambiguous there.
@@ -95,15 +95,7 @@ export function sellerRoutes(config: Config): RouteSpec[] {
         400: 'Invalid request',
         401: 'Unauthenticated',
         403: 'Forbidden',
-        404: 'No such account',
-        409: {
-          description: 'Insufficient funds, or the account is frozen or closed',
-          codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
-        },
-        422: {
-          description: 'No wallet in this currency, a KYC limit on what the account may spend, or Idempotency-Key reused',
-          codes: ['currency_mismatch', 'limit_exceeded'],
-        },
+        ...spendingRefusals(),
         503: 'Retry with the same key',
       },
       response_schema: acceptedSchema,

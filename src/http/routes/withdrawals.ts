@@ -7,7 +7,7 @@ import { payoutEventReviewSchema, withdrawalViewSchema } from '../../withdrawals
 import { settlePayoutEventReview } from '../../withdrawals/settle-payout-event-review.js';
 import { getWithdrawal, listWithdrawals } from '../../withdrawals/withdrawal-reads.js';
 import { defineRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, metadataSchema, pageQuery, pageSchema, playerAccountParams, uuidParams } from './schemas.js';
+import { accountIdSchema, metadataSchema, pageQuery, pageSchema, playerAccountParams, uuidParams, spendingRefusals } from './schemas.js';
 
 export function withdrawalRoutes(config: Config): RouteSpec[] {
   return [
@@ -38,17 +38,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
         400: 'Invalid request',
         401: 'Unauthenticated',
         403: 'Forbidden',
-        404: 'No such account',
-        409: {
-          description: 'Insufficient funds, or the account is frozen or closed',
-          codes: ['insufficient_funds', 'account_frozen', 'account_closed'],
-        },
-        422: {
-          description:
-            'No wallet in this currency, a KYC limit (withdrawals_allowed, withdrawal_max_minor, daily_withdrawals_max_minor), ' +
-            'or Idempotency-Key reused',
-          codes: ['currency_mismatch', 'limit_exceeded'],
-        },
+        ...spendingRefusals('a KYC limit (withdrawals_allowed, withdrawal_max_minor, daily_withdrawals_max_minor)'),
         503: 'Retry with the same key',
       },
       response_schema: withdrawalViewSchema,

@@ -2,6 +2,7 @@ import Joi from 'joi';
 import { int8, timestamp, type SqlTx } from '../../db/sql.js';
 import type { Metadata } from '../../ledger/ledger-records.js';
 import {
+  eventReviewKeys,
   idSchema,
   metadataViewSchema,
   minorSchema,
@@ -114,15 +115,10 @@ export function reviewView(event: TopupEvent) {
   };
 }
 
-export const pspEventReviewSchema = viewSchema('PspEventReview', {
-  event_id: Joi.string().description("The PSP's event id"),
-  log_id: Joi.string().description('Its key in the event log: what PUT /v1/psp/events/{id}/review takes'),
-  outcome: Joi.string(),
-  reason: Joi.string().allow(null).description('Why it is held for review'),
-  received_at: timestampSchema,
-  settled_at: timestampSchema.allow(null),
-  settlement: Joi.string().allow(null).description("The operator's note once settled"),
-} satisfies ViewKeys<ReturnType<typeof reviewView>>);
+export const pspEventReviewSchema = viewSchema(
+  'PspEventReview',
+  eventReviewKeys("The PSP's", 'PUT /v1/psp/events/{id}/review') satisfies ViewKeys<ReturnType<typeof reviewView>>,
+);
 
 export function topupView(topup: Topup, events: TopupEvent[]) {
   const review = events.filter((event) => event.review_reason !== null);
