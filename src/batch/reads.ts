@@ -20,7 +20,13 @@ import { EVENTS, toEventRecord } from '../events/event-records.js';
 import { WEBHOOK_ENDPOINTS, toEndpointRecord } from '../webhooks/endpoint-records.js';
 import { ENDPOINTS_READ_PARAM, ENDPOINTS_READ_TEXT } from '../webhooks/fan-out.js';
 import { TOPUP_COLUMNS, toTopup, type TopupRow } from '../shop/topups/topup-repository.js';
-import { PAYOUT_EVENTS, toPayoutEventRecord, toWithdrawalRecord, WITHDRAWALS } from '../withdrawals/withdrawal-records.js';
+import {
+  CALLBACKS_SHOWN_MAX,
+  PAYOUT_EVENTS,
+  toPayoutEventRecord,
+  toWithdrawalRecord,
+  WITHDRAWALS,
+} from '../withdrawals/withdrawal-records.js';
 import type { TrackedTable } from './journal.js';
 import type { Needs } from './operation.js';
 import { Unit } from './unit.js';
@@ -220,7 +226,10 @@ const READERS: Reader[] = [
   {
     // Every callback of the batch's withdrawals: a withdrawal's event shows them, as its GET does.
     name: 'batch_read_withdrawal_callbacks',
-    text: 'SELECT * FROM payout_events WHERE withdrawal_id = ANY($1::uuid[])',
+    // As many as a withdrawal's view shows, chosen as its GET chooses them: a provider may send any number.
+    text: `SELECT e.* FROM unnest($1::uuid[]) AS w(id) CROSS JOIN LATERAL (
+             SELECT * FROM payout_events WHERE withdrawal_id = w.id
+             ORDER BY review_reason IS NULL, received_at, id LIMIT ${CALLBACKS_SHOWN_MAX}) AS e`,
     param: (set) => nonEmpty(set.withdrawals),
     load: (unit, rows) => loadAll(unit.table(PAYOUT_EVENTS), rows, toPayoutEventRecord),
   },

@@ -6,7 +6,14 @@ import { postTransaction, requireAccount, requireWallet, takeSequence, type Ledg
 import { movement } from '../ledger/postings.js';
 import { emitEvent } from '../events/emit.js';
 import { insertJob } from '../sellers/purchases/purchase-records.js';
-import { PAYOUT_EVENTS, WITHDRAWALS, type Destination, type WithdrawalRecord, type WithdrawalStatus } from './withdrawal-records.js';
+import {
+  CALLBACKS_SHOWN_MAX,
+  PAYOUT_EVENTS,
+  WITHDRAWALS,
+  type Destination,
+  type WithdrawalRecord,
+  type WithdrawalStatus,
+} from './withdrawal-records.js';
 import { withdrawalView } from './withdrawal-view.js';
 
 /** Withdrawals as a batch sees and changes them (in memory): every status change of a withdrawal passes here. */
@@ -124,8 +131,8 @@ export function settleWithdrawal(
 }
 
 /**
- * The callbacks of a withdrawal the batch holds (every one, read with the withdrawal; those it
- * records itself must be inserted before it settles), in the order its GET lists them.
+ * The callbacks of a withdrawal the batch holds (read with the withdrawal; those it records itself
+ * must be inserted before it settles): those its GET shows, chosen and listed as it lists them.
  */
 function callbacksOf(unit: Unit, withdrawal_id: string) {
   return unit
@@ -134,8 +141,10 @@ function callbacksOf(unit: Unit, withdrawal_id: string) {
     .filter((event) => event.withdrawal_id === withdrawal_id)
     .sort(
       (a, b) =>
-        a.received_at.localeCompare(b.received_at) ||
         Number(a.review_reason === null) - Number(b.review_reason === null) ||
+        a.received_at.localeCompare(b.received_at) ||
         a.id.localeCompare(b.id),
-    );
+    )
+    .slice(0, CALLBACKS_SHOWN_MAX)
+    .sort((a, b) => a.received_at.localeCompare(b.received_at));
 }

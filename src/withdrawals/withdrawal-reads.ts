@@ -5,11 +5,14 @@ import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import type { SqlTx } from '../db/sql.js';
 import { notFound } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
-import { toPayoutEventRecord, toWithdrawalRecord, type PayoutEventRecord, type WithdrawalRecord } from './withdrawal-records.js';
+import {
+  CALLBACKS_SHOWN_MAX,
+  toPayoutEventRecord,
+  toWithdrawalRecord,
+  type PayoutEventRecord,
+  type WithdrawalRecord,
+} from './withdrawal-records.js';
 import { withdrawalView } from './withdrawal-view.js';
-
-/** Callbacks shown on one withdrawal at most (those held for review always among them). */
-const EVENTS_SHOWN_MAX = 100;
 
 export async function findWithdrawal(tx: SqlTx, id: string): Promise<WithdrawalRecord | undefined> {
   const row = await tx.maybeOne<Record<string, unknown>>('SELECT * FROM withdrawals WHERE id = ?', [id]);
@@ -24,7 +27,7 @@ export async function findPayoutEvent(tx: SqlTx, id: string): Promise<PayoutEven
 async function withdrawalEvents(tx: SqlTx, withdrawal_id: string): Promise<PayoutEventRecord[]> {
   const rows = await tx.rows<Record<string, unknown>>(
     'SELECT * FROM payout_events WHERE withdrawal_id = ? ORDER BY review_reason IS NULL, received_at, id LIMIT ?',
-    [withdrawal_id, EVENTS_SHOWN_MAX],
+    [withdrawal_id, CALLBACKS_SHOWN_MAX],
   );
   return rows.map(toPayoutEventRecord).sort((a, b) => a.received_at.localeCompare(b.received_at));
 }

@@ -124,6 +124,9 @@ export interface PayoutEventRecord {
   received_at: string;
 }
 
+/** Callbacks a withdrawal's view shows at most (reviews first, then the earliest): its GET and its events alike. */
+export const CALLBACKS_SHOWN_MAX = 100;
+
 export const PAYOUT_EVENTS: TableSpec<PayoutEventRecord> = {
   table: 'payout_events',
   keyOf: (row) => row.id,

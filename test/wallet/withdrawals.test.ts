@@ -259,6 +259,38 @@ describe('callbacks', () => {
   });
 });
 
+describe('a provider that calls back without end', () => {
+  it('when 104 callbacks are held for one withdrawal, then its GET and its withdrawal.paid event show the same 100', async () => {
+    const id = await h.openAccount(5_000);
+    const created = await withdraw(id, 700, 'silent');
+    await waitFor('payout accepted', 10_000, async () => ((await withdrawal(created.body.id)).payout_id ? true : undefined));
+    const payout_id = sim.payout(created.body.id)!.payout_id;
+    for (let start = 0; start < 104; start += 8) {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, offset) =>
+          sendEvent(payoutEvent(`evt_many_${start + offset}_${id}`, { id: created.body.id, amount: 701, payout_id }), {
+            pod: offset % 3,
+          }),
+        ),
+      );
+      expect(answers.map((answer) => answer.body.outcome)).toEqual(Array(8).fill('amount_mismatch'));
+    }
+    expect(await sim.callback(created.body.id, 'payout.paid')).toBe(200);
+    const paid = await withdrawal(created.body.id);
+    expect(paid.status).toBe('PAID');
+    expect(paid.events).toHaveLength(100);
+    const stored = await h.sql.query("SELECT data_json FROM events WHERE type = 'withdrawal.paid' AND account_id = $1", [id]);
+    expect(stored.rows).toHaveLength(1);
+    expect(JSON.parse(stored.rows[0].data_json).events).toEqual(paid.events);
+    const held = (await h.reconcile()).mismatches.filter((mismatch) => mismatch.check === 'payout_event_held_for_review');
+    for (const mismatch of held) {
+      const log_id = encodeURIComponent(mismatch.log_id as string);
+      expect((await h.put(`/v1/payouts/events/${log_id}/review`, { settlement: 'checked' }, h.admin)).status).toBe(200);
+    }
+    await h.expectReconcileClean();
+  });
+});
+
 describe('rules and bad input', () => {
   it('when a withdrawal is malformed, over the balance, without a wallet or for someone else: refused, nothing moves', async () => {
     const id = await h.openAccount(1_000);
