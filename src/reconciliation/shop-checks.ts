@@ -142,23 +142,33 @@ export async function topupReversals(tx: SqlTx): Promise<Mismatch[]> {
  * held for an operator, reported here until one settles it (PUT /v1/psp/events/{id}/review), so that
  * none goes unnoticed.
  */
-export async function pspEventsHeldForReview(tx: SqlTx): Promise<Mismatch[]> {
+export function pspEventsHeldForReview(tx: SqlTx): Promise<Mismatch[]> {
+  return partnerEventsHeldForReview(tx, { log: 'psp_events', subject: 'topup_id', check: 'psp_event_held_for_review' });
+}
+
+/**
+ * The events of a partner's log (PSP, payout provider) held for review and not settled yet. A body
+ * that reused an id is kept under the hash of its bytes: the event id is the one it reused.
+ */
+export async function partnerEventsHeldForReview(
+  tx: SqlTx,
+  partner: { log: 'psp_events' | 'payout_events'; subject: 'topup_id' | 'withdrawal_id'; check: string },
+): Promise<Mismatch[]> {
   const rows = await tx.rows<{
     id: string;
     conflicts_with: string | null;
-    topup_id: string | null;
+    subject_id: string | null;
     outcome: string;
     review_reason: string;
   }>(
-    `SELECT id, conflicts_with, topup_id, outcome, review_reason FROM psp_events
+    `SELECT id, conflicts_with, ${partner.subject} AS subject_id, outcome, review_reason FROM ${partner.log}
      WHERE review_reason IS NOT NULL AND review_settled_at IS NULL ORDER BY received_at, id`,
   );
   return rows.map((row) => ({
-    check: 'psp_event_held_for_review',
+    check: partner.check,
     event_id: row.conflicts_with ?? row.id,
-    // The row of the event log: a body that reused an id is kept under the hash of its bytes.
     log_id: row.id,
-    topup_id: row.topup_id,
+    [partner.subject]: row.subject_id,
     outcome: row.outcome,
     expected: 'applied, or settled by an operator',
     actual: row.review_reason,

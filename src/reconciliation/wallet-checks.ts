@@ -1,6 +1,7 @@
 import { int8, type SqlTx } from '../db/sql.js';
 import type { Config } from '../platform/config.js';
 import type { Mismatch } from './reconcile.js';
+import { partnerEventsHeldForReview } from './shop-checks.js';
 
 /**
  * Withdrawals, merchants and revenue shares (SPEC §10), over the same snapshot as the other checks.
@@ -66,16 +67,6 @@ export async function payoutsNeedingAPerson(tx: SqlTx): Promise<Mismatch[]> {
   const unanswered = await tx.rows<{ id: string; created_at: string }>(
     "SELECT id, created_at FROM withdrawals WHERE status = 'PENDING' AND reconciliation_required_at IS NOT NULL ORDER BY created_at",
   );
-  const held = await tx.rows<{
-    id: string;
-    conflicts_with: string | null;
-    withdrawal_id: string | null;
-    outcome: string;
-    review_reason: string;
-  }>(
-    `SELECT id, conflicts_with, withdrawal_id, outcome, review_reason FROM payout_events
-     WHERE review_reason IS NOT NULL AND review_settled_at IS NULL ORDER BY received_at, id`,
-  );
   return [
     ...unanswered.map((row) => ({
       check: 'withdrawal_unanswered',
@@ -83,15 +74,7 @@ export async function payoutsNeedingAPerson(tx: SqlTx): Promise<Mismatch[]> {
       expected: 'PAID or FAILED by the payout provider',
       actual: `PENDING since ${row.created_at}`,
     })),
-    ...held.map((row) => ({
-      check: 'payout_event_held_for_review',
-      event_id: row.conflicts_with ?? row.id,
-      log_id: row.id,
-      withdrawal_id: row.withdrawal_id,
-      outcome: row.outcome,
-      expected: 'applied, or settled by an operator',
-      actual: row.review_reason,
-    })),
+    ...(await partnerEventsHeldForReview(tx, { log: 'payout_events', subject: 'withdrawal_id', check: 'payout_event_held_for_review' })),
   ];
 }
 

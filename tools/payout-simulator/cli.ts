@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEVELOPMENT_PAYOUT_SECRET } from '../../src/platform/wallet-config.js';
 import { PAYOUT_MODES, startPayoutSimulator, type PayoutMode } from './payout-simulator.js';
+import { closeOnSignal } from '../stop-on-signal.js';
 
 const USAGE = `usage: npm run payouts -- [--port 4100] [--host 127.0.0.1] [--callback-url http://127.0.0.1:3001[,http://127.0.0.1:3002]]
        [--mode ${PAYOUT_MODES.join('|')}] [--delay-ms 500]
@@ -40,9 +41,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const stop = () => void simulator.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignal(simulator);
 }
 
 main().catch((error: unknown) => {

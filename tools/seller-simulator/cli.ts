@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { generateSellers, startSellerSimulator, type ResolvedSellerSpec, type SellerSimulator } from './seller-simulator.js';
+import { closeOnSignal } from '../stop-on-signal.js';
 
 const USAGE = `usage: tsx tools/seller-simulator/cli.ts [--count 20] [--port 4000] [--host 127.0.0.1] [--seed 42]
        [--products book-1,game-key-7] [--window-ms 60000]
@@ -95,9 +96,7 @@ async function main(): Promise<void> {
   });
   printSellers(simulator);
   printHowToRegister(simulator, options);
-  const stop = () => void simulator.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignal(simulator);
 }
 
 main().catch((error: unknown) => {

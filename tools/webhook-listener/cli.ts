@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startWebhookListener, type ReceivedDelivery } from './listener.js';
+import { closeOnSignal } from '../stop-on-signal.js';
 
 // npm run webhooks -- listen --port 4300 --secret whsec_… [--secret whsec_… ] [--fail-first 3] [--status 500] [--json]
 // Receives webhook deliveries, verifies their Creditshop-Signature with every --secret given (a
@@ -45,9 +46,7 @@ function main(): void {
   })
     .then((listener) => {
       console.error(`listening on http://${values.host}:${listener.port}/ with ${values.secret.length} secret(s); Ctrl-C stops`);
-      const stop = () => void listener.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      closeOnSignal(listener);
     })
     .catch((error: unknown) => {
       console.error(`cannot listen: ${String(error)}`);
