@@ -200,7 +200,8 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
       `  CPU ms per request: postgres ${perRequest(cpu.seconds.postgres)}, pods ${perRequest(cpu.seconds.pods)}, ` +
         `load generator ${perRequest(cpu.seconds.load_generator)}, other (not ours) ${perRequest(cpu.seconds.other)}`,
       `  receiver down ${options.outage_s} s under load (${outage_load.ops_per_s.toFixed(0)} ops/s, failed ${outage_load.failed}): ` +
-        `${backlog} deliveries pending when it came back, drained after ${drained_after_s?.toFixed(1) ?? 'NOT within the phase'} s, ` +
+        `${backlog} deliveries pending when it came back, ` +
+        (drained_after_s === undefined ? 'not drained within the phase, ' : `drained after ${drained_after_s.toFixed(1)} s, `) +
         (lag_under_goal_after_s === undefined
           ? `lag p99 not under ${LAG_GOAL_S} s within the phase`
           : `lag p99 under ${LAG_GOAL_S} s from ${lag_under_goal_after_s} s after its return on`),
