@@ -19,7 +19,13 @@ export interface ClaimedDelivery {
   attempts: number;
 }
 
-/** Every write of a lease holder is fenced by its token: a pod that lost its lease changes nothing. */
+/**
+ * Every write of a lease holder is fenced by its token: a pod that lost its lease changes nothing.
+ * Only pending deliveries carry a token (a verdict clears it in the same write), so these writes
+ * need no `state = 'pending'`, and must not have it: it let PostgreSQL, with statistics from
+ * before a backlog, read the whole pending index instead of the rows named by id (an outcome write
+ * of 121 rows took 2.8 s over 14,000 pending deliveries in the benchmark).
+ */
 export interface HeldDelivery {
   id: string;
   lease_token: string;
@@ -136,7 +142,7 @@ export async function releaseDeliveries(tx: SqlTx, held: readonly HeldDelivery[]
   await tx.execute(
     `UPDATE webhook_deliveries AS d SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
      FROM unnest(?::uuid[], ?::text[]) AS v(id, lease_token)
-     WHERE d.id = v.id AND d.lease_token = v.lease_token AND d.state = 'pending'`,
+     WHERE d.id = v.id AND d.lease_token = v.lease_token`,
     [held.map((delivery) => delivery.id), held.map((delivery) => delivery.lease_token)],
   );
 }
@@ -162,7 +168,7 @@ export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcom
        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
      FROM unnest(?::uuid[], ?::text[], ?::text[], ?::int8[], ?::timestamptz[], ?::int4[], ?::int4[], ?::text[], ?::text[])
        AS v(id, lease_token, state, retry_in_ms, attempted_at, status_code, latency_ms, error, entry)
-     WHERE d.id = v.id AND d.lease_token = v.lease_token AND d.state = 'pending'`,
+     WHERE d.id = v.id AND d.lease_token = v.lease_token`,
     [
       log_max,
       column((outcome) => outcome.id),

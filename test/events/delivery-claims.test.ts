@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
-import { blockedDeliveries, claimDeliveries } from '../../src/webhooks/delivery-store.js';
+import { blockedDeliveries, claimDeliveries, recordAttempts, releaseDeliveries } from '../../src/webhooks/delivery-store.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 
 // The claims of webhook deliveries against a backlog that built up after the table's statistics
 // were taken, as after a receiver outage under load. With such statistics the claim once planned
 // its "no earlier pending delivery of the account" check as an anti-join that rescanned the
 // endpoint's whole pending index for every row: 7-13 s per claim over 13,000 pending deliveries
-// in the benchmark. Each account here has two pending deliveries; a claim must hand out heads only.
+// in the benchmark, and outcome writes read the whole pending index. Each account here has two
+// pending deliveries; a claim must hand out heads only.
 
 const ACCOUNTS = 10_000;
 const CLAIM_LIMIT = 200;
@@ -85,5 +86,36 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
         .map((candidate) => candidate.id)
         .sort(),
     );
+  });
+
+  it('outcomes and give-backs are written by id and lease token: a delivery held under another token is left alone', async () => {
+    const claim = { endpoint_id, owner: 'test', lease_ms: 30_000, limit: CLAIM_LIMIT, token: randomUUID() };
+    const claimed = await claimDeliveries(tx, claim);
+    const [delivered, given_back, stale] = [claimed.slice(0, 100), claimed.slice(100, 150), claimed.slice(150)];
+    const entry = { attempt: 1, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
+    const outcome = (delivery: (typeof claimed)[number], lease_token: string) => ({
+      id: delivery.id,
+      lease_token,
+      state: 'delivered' as const,
+      retry_in_ms: 0,
+      entry,
+    });
+    await recordAttempts(
+      tx,
+      [...delivered.map((delivery) => outcome(delivery, claim.token)), ...stale.map((delivery) => outcome(delivery, randomUUID()))],
+      20,
+    );
+    await releaseDeliveries(tx, [
+      ...given_back.map((delivery) => ({ id: delivery.id, lease_token: claim.token })),
+      ...stale.map((delivery) => ({ id: delivery.id, lease_token: randomUUID() })),
+    ]);
+    const { rows } = await client.query<{ id: string; state: string; attempts: number; lease_token: string | null }>(
+      'SELECT id, state, attempts, lease_token FROM webhook_deliveries WHERE id = ANY($1::uuid[])',
+      [claimed.map((delivery) => delivery.id)],
+    );
+    const by_id = new Map(rows.map((row) => [row.id, row]));
+    for (const delivery of delivered) expect(by_id.get(delivery.id)).toMatchObject({ state: 'delivered', attempts: 1, lease_token: null });
+    for (const delivery of given_back) expect(by_id.get(delivery.id)).toMatchObject({ state: 'pending', attempts: 0, lease_token: null });
+    for (const delivery of stale) expect(by_id.get(delivery.id)).toMatchObject({ state: 'pending', attempts: 0, lease_token: claim.token });
   });
 });
