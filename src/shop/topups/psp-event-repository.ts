@@ -120,13 +120,22 @@ export async function insertPspEvent(tx: SqlTx, event: NewPspEvent): Promise<boo
   return inserted.length === 1;
 }
 
-/** The events recorded against a top-up, oldest first; those held for review are never the ones cut off. */
-export async function listTopupEvents(tx: SqlTx, topup_id: string, limit: number): Promise<TopupEvent[]> {
-  const rows = await tx.rows<EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM psp_events WHERE topup_id = ? ORDER BY review_reason IS NULL, received_at, id LIMIT ?`,
-    [topup_id, limit],
+/**
+ * The events recorded against each top-up, oldest first, at most `limit` each; those held for
+ * review are never the ones cut off. One statement for any number of top-ups.
+ */
+export async function listTopupEvents(tx: SqlTx, topup_ids: readonly string[], limit: number): Promise<Map<string, TopupEvent[]>> {
+  const events = new Map<string, TopupEvent[]>(topup_ids.map((id) => [id, []]));
+  if (topup_ids.length === 0) return events;
+  const rows = await tx.rows<EventRow & { topup_id: string }>(
+    `SELECT e.* FROM unnest(?::uuid[]) AS t(id) CROSS JOIN LATERAL (
+       SELECT topup_id, ${EVENT_COLUMNS} FROM psp_events WHERE topup_id = t.id ORDER BY review_reason IS NULL, received_at, id LIMIT ?
+     ) AS e`,
+    [[...topup_ids], limit],
   );
-  return rows.map(toTopupEvent).sort((a, b) => a.received_at.localeCompare(b.received_at));
+  for (const row of rows) events.get(row.topup_id)!.push(toTopupEvent(row));
+  for (const list of events.values()) list.sort((a, b) => a.received_at.localeCompare(b.received_at));
+  return events;
 }
 
 /**

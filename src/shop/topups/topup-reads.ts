@@ -15,7 +15,7 @@ export async function getTopup(deps: AppDeps, actor: Actor, id: string) {
     'get_topup',
     async (tx) => {
       const topup = await findTopup(tx, id);
-      return topup && { topup, events: await listTopupEvents(tx, id, deps.config.limits.page_size_max) };
+      return topup && { topup, events: (await listTopupEvents(tx, [id], deps.config.limits.page_size_max)).get(id)! };
     },
     { read_only_snapshot: true },
   );
@@ -31,11 +31,13 @@ export async function accountTopups(deps: AppDeps, actor: Actor, account_id: str
       { columns: TOPUP_COLUMNS, table: 'topups', condition: 'account_id = ?', params: [account_id], time_column: 'created_at' },
       page,
     );
-    const data = [];
-    // One query per top-up, at most a page of them: a back-office read, and the events keep getTopup's cut-off rule.
-    for (const topup of rows.map(toTopup))
-      data.push(topupView(topup, await listTopupEvents(tx, topup.id, deps.config.limits.page_size_max)));
-    return { data, next_cursor };
+    const topups = rows.map(toTopup);
+    const events = await listTopupEvents(
+      tx,
+      topups.map((topup) => topup.id),
+      deps.config.limits.page_size_max,
+    );
+    return { data: topups.map((topup) => topupView(topup, events.get(topup.id)!)), next_cursor };
   });
 }
 
