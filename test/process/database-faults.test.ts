@@ -1,21 +1,22 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/tokens.js';
 import { withClient } from '../../src/db/connections.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
-import { migrateDatabase } from '../../src/db/migrate.js';
-import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../src/platform/config.js';
-import { createLogger } from '../../src/platform/logger.js';
+import { DEVELOPMENT_JWT_SECRET } from '../../src/platform/config.js';
 import { loadTopology } from '../../src/platform/regions.js';
 import { freePort } from '../support/ports.js';
 import { spawnDetached, startPodProcess, type DetachedProcess, type StartingPod } from '../support/pod-process.js';
 import { contractOf, recordViolations } from '../support/openapi-contract.js';
+import {
+  childrenOf,
+  QUICK_DATABASE_RECOVERY,
+  signalAll,
+  startRestartablePostgres,
+  type RestartablePostgres,
+} from '../support/restartable-postgres.js';
 
 // Real pod processes against a PostgreSQL of this file's own (the suite's shared one is never
 // touched), which the test shuts down, stalls and restarts while clients keep moving money. The
@@ -25,7 +26,7 @@ import { contractOf, recordViolations } from '../support/openapi-contract.js';
 const TOPOLOGY = loadTopology();
 const DATABASE_NAME = 'creditshop_faults';
 const OUTAGE_MS = 2000;
-/** Longer than DB_IDLE_IN_TRANSACTION_TIMEOUT_MS and DB_QUERY_TIMEOUT_MS below. */
+/** Longer than DB_IDLE_IN_TRANSACTION_TIMEOUT_MS and DB_QUERY_TIMEOUT_MS (QUICK_DATABASE_RECOVERY). */
 const STALL_MS = 5000;
 const READY_AGAIN_WITHIN_MS = 10_000;
 const READY_ANSWER_WITHIN_MS = 1000;
@@ -36,10 +37,7 @@ const RESTART_INITIAL_MS = 200;
 const RESTART_MAX_MS = 1000;
 const POD_KILLS = 6;
 
-let data_dir: string;
-let pg_port: number;
-let database: EmbeddedDatabase | undefined;
-let database_url: string;
+let database: RestartablePostgres;
 let service_token: string;
 let admin_token: string;
 const pods: StartingPod[] = [];
@@ -50,54 +48,12 @@ const acknowledged = new Set<string>();
 
 function podEnv(): Record<string, string> {
   return {
-    DATABASE_URL: database_url,
+    DATABASE_URL: database.url,
     NODE_ENV: 'test',
     LOG_LEVEL: 'error',
     DB_POOL_MAX: '6',
-    DB_CONNECT_TIMEOUT_MS: '500',
-    DB_STATEMENT_TIMEOUT_MS: '2000',
-    DB_QUERY_TIMEOUT_MS: '2500',
-    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '1000',
-    DB_WAIT_BACKOFF_INITIAL_MS: '100',
-    DB_WAIT_BACKOFF_MAX_MS: '1000',
-    READY_PROBE_TIMEOUT_MS: '800',
-    WORKER_INTERVAL_MS: '200',
-    WORKER_BACKOFF_MAX_MS: '1000',
+    ...QUICK_DATABASE_RECOVERY,
   };
-}
-
-async function startDatabase(): Promise<void> {
-  database = await startEmbeddedPostgres({
-    data_dir,
-    port: pg_port,
-    database: DATABASE_NAME,
-    durable: false,
-    persistent: true,
-    max_connections: 200,
-    log: () => undefined,
-  });
-  database_url = database.url;
-}
-
-/** A fast shutdown: SIGINT to the postmaster (what `pg_ctl stop -m fast` sends); resolves once it exited. */
-async function stopDatabase(): Promise<void> {
-  await database?.stop();
-  database = undefined;
-}
-
-/** The processes whose parent is `parent` (Linux /proc; the parent pid is the 4th field of stat). */
-function childrenOf(parent: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 function commandLine(pid: number): string {
@@ -108,39 +64,8 @@ function commandLine(pid: number): string {
   }
 }
 
-function postmasterPid(): number {
-  return Number(readFileSync(path.join(data_dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-/** The postmaster and every process it forked (backends, checkpointer, ...). */
-function postgresProcesses(): number[] {
-  return [postmasterPid(), ...childrenOf(postmasterPid())];
-}
-
-/**
- * Freezes the whole server: the postmaster first (so it forks no new backend), then every process
- * it had forked. Returns them all, for SIGCONT.
- */
-function stallPostgres(): number[] {
-  const postmaster = postmasterPid();
-  signal([postmaster], 'SIGSTOP');
-  const children = childrenOf(postmaster);
-  signal(children, 'SIGSTOP');
-  return [postmaster, ...children];
-}
-
-function signal(pids: readonly number[], name: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, name);
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
 async function query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-  return withClient({ connectionString: database_url }, async (client) => (await client.query(sql, params)).rows as T[]);
+  return withClient({ connectionString: database.url }, async (client) => (await client.query(sql, params)).rows as T[]);
 }
 
 interface Answer {
@@ -425,11 +350,7 @@ async function batchesQueued(urls: readonly string[]): Promise<number> {
 }
 
 beforeAll(async () => {
-  data_dir = await mkdtemp(path.join(tmpdir(), 'creditshop-faults-'));
-  pg_port = await freePort();
-  await startDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database_url, LOG_LEVEL: 'silent' });
-  await migrateDatabase({ config, url: database_url, topology: TOPOLOGY, logger: createLogger({ level: 'silent' }) });
+  database = await startRestartablePostgres(DATABASE_NAME);
   const settings = { secret: DEVELOPMENT_JWT_SECRET };
   service_token = await mintToken({ sub: 'faults-game-server', scope: 'accounts:write credits:write', expires_in_seconds: 900 }, settings);
   admin_token = await mintToken({ sub: 'faults-ops', scope: 'admin', expires_in_seconds: 900 }, settings);
@@ -448,11 +369,7 @@ afterAll(async () => {
       // Already gone.
     }
   }
-  if (database) {
-    signal(postgresProcesses(), 'SIGCONT');
-    await database.stop();
-  }
-  if (data_dir) await rm(data_dir, { recursive: true, force: true });
+  await database?.destroy();
 });
 
 describe.sequential('pods under load while PostgreSQL shuts down, stalls and restarts', () => {
@@ -462,11 +379,11 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
     timeout: 60_000,
   }, async () => {
     await throughFault({ writes_min: 10, reads_min: 4 }, async () => {
-      await stopDatabase();
+      await database.stop();
       const away_from_ms = Date.now();
       await sleep(OUTAGE_MS);
       const away_until_ms = Date.now();
-      await startDatabase();
+      await database.start();
       return { away_from_ms, away_until_ms, back_ms: Date.now() };
     });
     // The hot-account queue's connection (checked out, idle in a transaction) was in play.
@@ -477,11 +394,11 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
     timeout: 60_000,
   }, async () => {
     await throughFault({ writes_min: 2, reads_min: 1 }, async () => {
-      const stalled = stallPostgres();
+      const stalled = database.stall();
       const away_from_ms = Date.now();
       await sleep(STALL_MS);
       const away_until_ms = Date.now();
-      signal(stalled, 'SIGCONT');
+      signalAll(stalled, 'SIGCONT');
       return { away_from_ms, away_until_ms, back_ms: away_until_ms };
     });
   });
@@ -489,7 +406,7 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
   it('a pod and `npm start` started while the database is down wait for it (logging each wait) and serve once it is back', {
     timeout: 90_000,
   }, async () => {
-    await stopDatabase();
+    await database.stop();
     const pod = await startPodProcess('ap-south', { ...podEnv(), LOG_LEVEL: 'warn' }, { capture_output: true });
     pods.push(pod);
     const supervisor = await startSupervisor();
@@ -502,7 +419,7 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
     expect(pod.child.exitCode).toBeNull();
     expect(supervisor.child.exitCode).toBeNull();
 
-    await startDatabase();
+    await database.start();
     await pod.ready;
     expect(await eventually('ap-south /ready', READY_AGAIN_WITHIN_MS, () => isReady(pod.url))).toBe(true);
     await eventually(

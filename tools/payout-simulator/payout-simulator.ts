@@ -44,6 +44,9 @@ export interface PayoutSimulatorOptions {
   duplicates?: number;
   flaky_calls?: number;
   slow_calls?: number;
+  /** Deliveries of one callback until a pod answers 200 (a real provider keeps trying for days), and the pause between them. */
+  callback_attempts_max?: number;
+  callback_retry_ms?: number;
 }
 
 export interface SimulatedPayout {
@@ -73,11 +76,17 @@ export interface PayoutSimulator {
   close(): Promise<void>;
 }
 
-const CALLBACK_ATTEMPTS_MAX = 5;
-const CALLBACK_RETRY_MS = 200;
-
 export async function startPayoutSimulator(options: PayoutSimulatorOptions): Promise<PayoutSimulator> {
-  const settings = { mode: options.mode ?? 'instant', delay_ms: 500, duplicates: 3, flaky_calls: 2, slow_calls: 1, ...options };
+  const settings = {
+    mode: options.mode ?? 'instant',
+    delay_ms: 500,
+    duplicates: 3,
+    flaky_calls: 2,
+    slow_calls: 1,
+    callback_attempts_max: 5,
+    callback_retry_ms: 200,
+    ...options,
+  };
   const payouts = new Map<string, SimulatedPayout>();
   /** Payouts whose callbacks have started. */
   const calling_back = new Set<string>();
@@ -91,7 +100,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
       type,
       data: type === 'payout.failed' ? { ...data, failure_reason: 'account closed at the bank' } : data,
     });
-    for (let attempt = 1; attempt <= CALLBACK_ATTEMPTS_MAX && !closing.signal.aborted; attempt += 1) {
+    for (let attempt = 1; attempt <= settings.callback_attempts_max && !closing.signal.aborted; attempt += 1) {
       const url = settings.callback_urls[next_callback++ % settings.callback_urls.length]!;
       const header = signatureHeader(settings.secret, Math.floor(Date.now() / 1000), body);
       const status = await fetch(`${url}/v1/payouts/events`, {
@@ -107,7 +116,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
         .catch(() => 0);
       payout.callbacks.push({ event_id, type, status });
       if (status === 200) return status;
-      await sleep(CALLBACK_RETRY_MS, undefined, { signal: closing.signal }).catch(() => undefined);
+      await sleep(settings.callback_retry_ms, undefined, { signal: closing.signal }).catch(() => undefined);
     }
     return 0;
   };
