@@ -16,6 +16,8 @@ import { percentile, runLoad, type LoadStats, type Operation } from './load.js';
 // takes to drain, and when the delivery lag is back under 2 s.
 
 const LAG_GOAL_S = 2;
+/** How long the load goes on after the receiver is back, per second it was away. */
+const RECOVERY_PER_OUTAGE = 3;
 const TICKS_PER_SECOND = 100;
 const RECEIVER_SCRIPT = fileURLToPath(new URL('./webhook-receiver.ts', import.meta.url));
 
@@ -164,8 +166,10 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
     );
 
     // 2. The receiver down for outage_s under the same load, then back.
-    // The load goes on after the receiver's return for as long as it was away (20 s at least).
-    const recover_s = Math.max(20, options.outage_s);
+    // The load goes on after the receiver's return for three times as long as it was away (20 s at
+    // least): on two shared cores the backlog drains only with the CPU the load leaves, and the
+    // goal is that it drains and the lag comes back, not that it does so within the outage's length.
+    const recover_s = Math.max(20, RECOVERY_PER_OUTAGE * options.outage_s);
     const outage = runLoad({ concurrency, warmup_ms: 0, duration_ms: (1 + options.outage_s + recover_s) * 1000, operation: debit });
     await sleep(1000);
     await receiver.close();
@@ -176,7 +180,7 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
     await receiver.listen(receiver.port);
     log(`wh  receiver back; ${backlog} deliveries pending`);
     let drained_after_s: number | undefined;
-    while (drained_after_s === undefined && Date.now() - back_ms < (recover_s + 30) * 1000) {
+    while (drained_after_s === undefined && Date.now() - back_ms < recover_s * 1000) {
       if ((await pendingBefore(pool, endpoint.id, back_ms)) === 0) drained_after_s = (Date.now() - back_ms) / 1000;
       else await sleep(250);
     }
@@ -201,9 +205,9 @@ export async function runWebhookBenchmark(options: WebhookBenchOptions): Promise
         `load generator ${perRequest(cpu.seconds.load_generator)}, other (not ours) ${perRequest(cpu.seconds.other)}`,
       `  receiver down ${options.outage_s} s under load (${outage_load.ops_per_s.toFixed(0)} ops/s, failed ${outage_load.failed}): ` +
         `${backlog} deliveries pending when it came back, ` +
-        (drained_after_s === undefined ? 'not drained within the phase, ' : `drained after ${drained_after_s.toFixed(1)} s, `) +
+        (drained_after_s === undefined ? `not drained within ${recover_s} s, ` : `drained after ${drained_after_s.toFixed(1)} s, `) +
         (lag_under_goal_after_s === undefined
-          ? `lag p99 not under ${LAG_GOAL_S} s within the phase`
+          ? `lag p99 not under ${LAG_GOAL_S} s within ${recover_s} s`
           : `lag p99 under ${LAG_GOAL_S} s from ${lag_under_goal_after_s} s after its return on`),
       `  events acknowledged: ${totals.acknowledged}; bad signatures seen by the receiver: ${totals.rejected}`,
     ].join('\n');
