@@ -62,6 +62,8 @@ export class WebhookDispatcher implements CommitObserver {
   private readonly health = new Map<string, EndpointHealth>();
   /** Failed attempts in a row per endpoint, in this pod: from WEBHOOK_PROBE_AFTER_FAILURES on, it is only probed. */
   private readonly failures_in_row = new Map<string, number>();
+  /** Per endpoint being probed, when this pod may send its next probe (the endpoint's own backoff). */
+  private readonly probe_not_before_ms = new Map<string, number>();
   private readonly secret_values = new Map<string, string>();
   private readonly metrics: WebhookMetrics;
   private accepting: DeliveryJob[] = [];
@@ -216,12 +218,16 @@ export class WebhookDispatcher implements CommitObserver {
 
   /**
    * How many deliveries of an endpoint a poll may claim: one probe at a time while it is being
-   * probed; otherwise up to WEBHOOK_CLAIM_BATCH_MAX held from polls, so that a backlog spreads over
-   * the pods instead of filling the lane of whichever pod polls first.
+   * probed, once its pause since the last failed probe is over; otherwise up to
+   * WEBHOOK_CLAIM_BATCH_MAX held from polls, so that a backlog spreads over the pods instead of
+   * filling the lane of whichever pod polls first.
    */
   private claimLimit(endpoint_id: string): number {
     const depth = this.lanes.depth(endpoint_id);
-    if (this.probing(endpoint_id)) return depth === 0 ? 1 : 0;
+    if (this.probing(endpoint_id)) {
+      const paused = Date.now() < (this.probe_not_before_ms.get(endpoint_id) ?? 0);
+      return depth === 0 && !paused ? 1 : 0;
+    }
     return Math.max(0, Math.min(this.lanes.room(endpoint_id), this.base.config.webhooks.claim_batch_max - depth));
   }
 
@@ -276,14 +282,14 @@ export class WebhookDispatcher implements CommitObserver {
     this.endpoints.set(endpoint.id, endpoint);
     // Disabled: nothing more is sent; what this pod held goes back to the database, where it waits.
     if (endpoint.status !== 'enabled') {
-      this.failures_in_row.delete(endpoint.id);
+      this.forgetFailures(endpoint.id);
       this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint.id));
     }
   }
 
   private forgetEndpoint(id: string): void {
     this.endpoints.delete(id);
-    this.failures_in_row.delete(id);
+    this.forgetFailures(id);
     this.give(this.lanes.removeQueued((job) => job.endpoint_id === id));
   }
 
@@ -356,6 +362,7 @@ export class WebhookDispatcher implements CommitObserver {
     const now_ms = Date.now();
     const number = job.attempts + 1;
     const verdict = judgeAttempt({ ok, number, event_created_ms: Date.parse(job.event.created_at), now_ms }, this.base.config.webhooks);
+    const retry_in_ms = verdict.state === 'pending' ? this.probeRetry(job.endpoint_id, ok, verdict.retry_in_ms, now_ms) : 0;
     const error = outcome.kind === 'answered' ? (ok ? null : `status ${outcome.status}`) : `${outcome.kind}: ${outcome.detail}`;
     const labels = { endpoint_id: job.endpoint_id };
     this.metrics.webhook_attempt_duration_seconds.observe(labels, outcome.latency_ms / 1000);
@@ -365,7 +372,7 @@ export class WebhookDispatcher implements CommitObserver {
       id: job.id,
       lease_token: job.lease_token,
       state: verdict.state,
-      retry_in_ms: verdict.state === 'pending' ? verdict.retry_in_ms : 0,
+      retry_in_ms,
       entry: {
         attempt: number,
         at: new Date(started_ms).toISOString(),
@@ -390,6 +397,28 @@ export class WebhookDispatcher implements CommitObserver {
     return value;
   }
 
+  /**
+   * When a failed attempt leaves the endpoint probed (WEBHOOK_PROBE_AFTER_FAILURES in a row), the
+   * backoff is the endpoint's, not the delivery's: this pod sends its next probe after
+   * WEBHOOK_RETRY_BASE_MS doubling per failed probe up to WEBHOOK_RETRY_MAX_MS, and the delivery
+   * stays due, first of its account. Were each probed delivery to back off on its own, a dead
+   * endpoint would, hour after hour, leave the first pending delivery of every account waiting out
+   * a backoff, and every claim would read the whole backlog behind them to find nothing due.
+   */
+  private probeRetry(endpoint_id: string, ok: boolean, retry_in_ms: number, now_ms: number): number {
+    const failures = (this.failures_in_row.get(endpoint_id) ?? 0) + 1;
+    const { probe_after_failures, retry_base_ms, retry_max_ms } = this.base.config.webhooks;
+    if (ok || failures < probe_after_failures) return retry_in_ms;
+    const pause_ms = backoffDelayMs(failures - probe_after_failures + 1, { initial_ms: retry_base_ms, max_ms: retry_max_ms });
+    this.probe_not_before_ms.set(endpoint_id, now_ms + pause_ms);
+    return 0;
+  }
+
+  private forgetFailures(endpoint_id: string): void {
+    this.failures_in_row.delete(endpoint_id);
+    this.probe_not_before_ms.delete(endpoint_id);
+  }
+
   private probing(endpoint_id: string): boolean {
     return (this.failures_in_row.get(endpoint_id) ?? 0) >= this.base.config.webhooks.probe_after_failures;
   }
@@ -402,7 +431,7 @@ export class WebhookDispatcher implements CommitObserver {
   private countAttempt(endpoint_id: string, ok: boolean): void {
     if (ok) {
       if (this.probing(endpoint_id)) this.base.logger.info({ endpoint_id }, 'webhook endpoint answers again: delivering at full pace');
-      this.failures_in_row.delete(endpoint_id);
+      this.forgetFailures(endpoint_id);
       return;
     }
     this.failures_in_row.set(endpoint_id, (this.failures_in_row.get(endpoint_id) ?? 0) + 1);
