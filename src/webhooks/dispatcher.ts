@@ -400,16 +400,18 @@ export class WebhookDispatcher implements CommitObserver {
   /**
    * When a failed attempt leaves the endpoint probed (WEBHOOK_PROBE_AFTER_FAILURES in a row), the
    * backoff is the endpoint's, not the delivery's: this pod sends its next probe after
-   * WEBHOOK_RETRY_BASE_MS doubling per failed probe up to WEBHOOK_RETRY_MAX_MS, and the delivery
-   * stays due, first of its account. Were each probed delivery to back off on its own, a dead
+   * WEBHOOK_RETRY_BASE_MS doubling per failed probe up to WEBHOOK_PROBE_INTERVAL_MAX_MS (so an
+   * endpoint back after a long outage is found within it), and the delivery stays due, first of its
+   * account. Were each probed delivery to back off on its own, a dead
    * endpoint would, hour after hour, leave the first pending delivery of every account waiting out
    * a backoff, and every claim would read the whole backlog behind them to find nothing due.
    */
   private probeRetry(endpoint_id: string, ok: boolean, retry_in_ms: number, now_ms: number): number {
     const failures = (this.failures_in_row.get(endpoint_id) ?? 0) + 1;
-    const { probe_after_failures, retry_base_ms, retry_max_ms } = this.base.config.webhooks;
+    const { probe_after_failures, retry_base_ms, retry_max_ms, probe_interval_max_ms } = this.base.config.webhooks;
     if (ok || failures < probe_after_failures) return retry_in_ms;
-    const pause_ms = backoffDelayMs(failures - probe_after_failures + 1, { initial_ms: retry_base_ms, max_ms: retry_max_ms });
+    const max_ms = Math.max(retry_base_ms, Math.min(retry_max_ms, probe_interval_max_ms));
+    const pause_ms = backoffDelayMs(failures - probe_after_failures + 1, { initial_ms: retry_base_ms, max_ms });
     this.probe_not_before_ms.set(endpoint_id, now_ms + pause_ms);
     return 0;
   }

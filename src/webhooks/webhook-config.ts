@@ -50,6 +50,12 @@ export interface WebhookConfig {
    * into ever longer backoffs, so it drains as soon as the endpoint is back.
    */
   probe_after_failures: number;
+  /**
+   * The longest pause between two probes of a pod: probes back off from WEBHOOK_RETRY_BASE_MS,
+   * doubling, up to this (and WEBHOOK_RETRY_MAX_MS), so an endpoint that comes back after a long
+   * outage is found within it.
+   */
+  probe_interval_max_ms: number;
   response_bytes_max: number;
   /** Attempts a delivery remembers (status, latency, error): the latest ones. */
   attempt_log_max: number;
@@ -93,6 +99,7 @@ export const WEBHOOK_CONFIG_KEYS = {
     .max(30 * 24 * 3600)
     .default(3 * 24 * 3600),
   WEBHOOK_PROBE_AFTER_FAILURES: integer().min(1).max(10_000).default(5),
+  WEBHOOK_PROBE_INTERVAL_MAX_MS: integer().min(10).max(3_600_000).default(10_000),
   WEBHOOK_RESPONSE_BYTES_MAX: integer()
     .min(1024)
     .max(1024 * 1024)
@@ -126,6 +133,7 @@ export function toWebhookConfig(value: Record<string, unknown>): WebhookConfig {
     retry_window_hours: read('WEBHOOK_RETRY_WINDOW_HOURS'),
     disable_after_seconds: read('WEBHOOK_DISABLE_AFTER_SECONDS'),
     probe_after_failures: read('WEBHOOK_PROBE_AFTER_FAILURES'),
+    probe_interval_max_ms: read('WEBHOOK_PROBE_INTERVAL_MAX_MS'),
     response_bytes_max: read('WEBHOOK_RESPONSE_BYTES_MAX'),
     attempt_log_max: read('WEBHOOK_ATTEMPT_LOG_MAX'),
     flush_rows_max: read('WEBHOOK_FLUSH_ROWS_MAX'),
