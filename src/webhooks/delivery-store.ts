@@ -50,14 +50,19 @@ const firstPendingSeq = (also = '') => `(SELECT min(p.account_seq) FROM webhook_
   WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.state = 'pending'
     AND p.account_seq IS NOT NULL${also})`;
 
-const CLAIM = `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)
+const claimText = (
+  after_account: boolean,
+) => `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)
   WHERE id IN (
     SELECT d.id FROM webhook_deliveries d
-    WHERE d.endpoint_id = ? AND d.state = 'pending' AND d.next_attempt_at <= now()
+    WHERE d.endpoint_id = ?${after_account ? ' AND d.account_id > ?' : ''} AND d.state = 'pending' AND d.next_attempt_at <= now()
       AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
       AND (d.account_seq IS NULL OR d.account_seq <= COALESCE(${firstPendingSeq()}, d.account_seq))
     LIMIT ? FOR UPDATE SKIP LOCKED)
   RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts`;
+const CLAIM = claimText(false);
+// A probe's: accounts after the one it probed last, so that probes go round every account.
+const CLAIM_AFTER_ACCOUNT = claimText(true);
 
 type ClaimRow = {
   id: string;
@@ -68,12 +73,19 @@ type ClaimRow = {
   attempts: number;
 };
 
-/** Claims up to `limit` due deliveries of an endpoint that wait for nothing, with a lease of `lease_ms`. */
+/**
+ * Claims up to `limit` due deliveries of an endpoint that wait for nothing, with a lease of
+ * `lease_ms`; with `after_account`, only those of accounts after it (in the index's order).
+ */
 export async function claimDeliveries(
   tx: SqlTx,
-  claim: { endpoint_id: string; token: string; owner: string; lease_ms: number; limit: number },
+  claim: { endpoint_id: string; token: string; owner: string; lease_ms: number; limit: number; after_account?: string },
 ): Promise<ClaimedDelivery[]> {
-  const rows = await tx.rows<ClaimRow>(CLAIM, [claim.token, claim.owner, `${claim.lease_ms} milliseconds`, claim.endpoint_id, claim.limit]);
+  const lease = [claim.token, claim.owner, `${claim.lease_ms} milliseconds`, claim.endpoint_id];
+  const rows =
+    claim.after_account === undefined
+      ? await tx.rows<ClaimRow>(CLAIM, [...lease, claim.limit])
+      : await tx.rows<ClaimRow>(CLAIM_AFTER_ACCOUNT, [...lease, claim.after_account, claim.limit]);
   return rows.map((row) => ({ ...row, account_seq: row.account_seq === null ? null : int8(row.account_seq) }));
 }
 

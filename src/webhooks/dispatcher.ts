@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommitObserver } from '../batch/executor.js';
 import type { Unit } from '../batch/unit.js';
+import type { SqlTx } from '../db/sql.js';
 import { EVENTS, eventBody } from '../events/event-records.js';
 import type { AppDeps } from '../platform/deps.js';
 import { backoffDelayMs } from '../platform/backoff.js';
@@ -64,6 +65,8 @@ export class WebhookDispatcher implements CommitObserver {
   private readonly failures_in_row = new Map<string, number>();
   /** Per endpoint being probed, when this pod may send its next probe (the endpoint's own backoff). */
   private readonly probe_not_before_ms = new Map<string, number>();
+  /** Per endpoint being probed, the account whose delivery this pod probed last. */
+  private readonly probed_account = new Map<string, string>();
   private readonly secret_values = new Map<string, string>();
   private readonly metrics: WebhookMetrics;
   private accepting: DeliveryJob[] = [];
@@ -202,7 +205,7 @@ export class WebhookDispatcher implements CommitObserver {
       if (endpoint.status !== 'enabled' || limit === 0) continue;
       const claim = { endpoint_id: endpoint.id, owner: this.owner, lease_ms, token: randomUUID() };
       const sent_ms = Date.now();
-      const heads = await this.base.transactions.read((tx) => claimDeliveries(tx, { ...claim, limit }));
+      const heads = await this.base.transactions.read((tx) => this.claimHeads(tx, { ...claim, limit }));
       claimed += heads.length;
       await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
       const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
@@ -214,6 +217,23 @@ export class WebhookDispatcher implements CommitObserver {
     }
     this.pump();
     return claimed;
+  }
+
+  /**
+   * Claims the first deliveries of accounts. A probe goes to the account after the one this pod
+   * probed last (and round again from the first when none is left), so that probes go round
+   * every account's first delivery: never the same one again and again while others wait, as one
+   * the receiver always refuses would be, first in the index's order.
+   */
+  private async claimHeads(tx: SqlTx, claim: Parameters<typeof claimDeliveries>[1]): Promise<ClaimedDelivery[]> {
+    if (!this.probing(claim.endpoint_id)) return claimDeliveries(tx, claim);
+    const after_account = this.probed_account.get(claim.endpoint_id);
+    let heads = await claimDeliveries(tx, { ...claim, after_account });
+    if (heads.length === 0 && after_account !== undefined) heads = await claimDeliveries(tx, claim);
+    const probed = heads[0]?.account_id;
+    if (probed) this.probed_account.set(claim.endpoint_id, probed);
+    else this.probed_account.delete(claim.endpoint_id);
+    return heads;
   }
 
   /**
@@ -401,10 +421,11 @@ export class WebhookDispatcher implements CommitObserver {
    * When a failed attempt leaves the endpoint probed (WEBHOOK_PROBE_AFTER_FAILURES in a row), the
    * backoff is the endpoint's, not the delivery's: this pod sends its next probe after
    * WEBHOOK_RETRY_BASE_MS doubling per failed probe up to WEBHOOK_PROBE_INTERVAL_MAX_MS (so an
-   * endpoint back after a long outage is found within it), and the delivery stays due, first of its
-   * account. Were each probed delivery to back off on its own, a dead
-   * endpoint would, hour after hour, leave the first pending delivery of every account waiting out
-   * a backoff, and every claim would read the whole backlog behind them to find nothing due.
+   * endpoint back after a long outage is found within it), and the probed delivery waits only that
+   * pause (the next probes go to other accounts: see claimHeads). Were each probed delivery to back
+   * off on its own (up to WEBHOOK_RETRY_MAX_MS), a dead endpoint would, hour after hour, leave the
+   * first pending delivery of every account waiting out a backoff, and every claim would read the
+   * whole backlog behind them to find nothing due.
    */
   private probeRetry(endpoint_id: string, ok: boolean, retry_in_ms: number, now_ms: number): number {
     const failures = (this.failures_in_row.get(endpoint_id) ?? 0) + 1;
@@ -413,12 +434,13 @@ export class WebhookDispatcher implements CommitObserver {
     const max_ms = Math.max(retry_base_ms, Math.min(retry_max_ms, probe_interval_max_ms));
     const pause_ms = backoffDelayMs(failures - probe_after_failures + 1, { initial_ms: retry_base_ms, max_ms });
     this.probe_not_before_ms.set(endpoint_id, now_ms + pause_ms);
-    return 0;
+    return pause_ms;
   }
 
   private forgetFailures(endpoint_id: string): void {
     this.failures_in_row.delete(endpoint_id);
     this.probe_not_before_ms.delete(endpoint_id);
+    this.probed_account.delete(endpoint_id);
   }
 
   private probing(endpoint_id: string): boolean {

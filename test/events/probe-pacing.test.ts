@@ -38,24 +38,46 @@ afterAll(async () => {
   await world?.stop();
 });
 
+/** `count` debits over `accounts` (round robin) and the three pods, all at once: their transaction ids. */
+async function debits(accounts: readonly string[], count: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const answer = await request(
+        world.pod(i),
+        'POST',
+        `/v1/accounts/${accounts[i % accounts.length]!}/debits`,
+        { amount: 1, currency: 'EUR', reason: 'probe pacing' },
+        { token: world.service, key: key() },
+      );
+      expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+      return answer.body.id as string;
+    }),
+  );
+}
+
+/** An account of the given id with 10,000 EUR. */
+async function fundedAccount(id: string): Promise<string> {
+  const created = await request(world.pod(0), 'POST', '/v1/accounts', { id, currency: 'EUR' }, { token: world.service, key: key() });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const credit = await request(
+    world.pod(1),
+    'POST',
+    `/v1/accounts/${id}/credits`,
+    { amount: 10_000, currency: 'EUR', reason: 'seed' },
+    { token: world.service, key: key() },
+  );
+  expect(credit.status, JSON.stringify(credit.body)).toBe(201);
+  return id;
+}
+
 describe('an endpoint that keeps failing', () => {
   it('is probed at the pace of its own backoff, its deliveries stay due, and everything arrives once it answers', async () => {
     const endpoint = await createEndpoint(world, receiver.url, ['transaction.posted']);
     receiver.secrets.push(endpoint.secret);
     const accounts = await Promise.all(Array.from({ length: 20 }, () => world.player(10_000)));
-    const posted: string[] = [];
-    await Promise.all(
-      Array.from({ length: 60 }, async (_, i) => {
-        const answer = await request(
-          world.pod(i),
-          'POST',
-          `/v1/accounts/${accounts[i % accounts.length]!.id}/debits`,
-          { amount: 1, currency: 'EUR', reason: 'probe pacing' },
-          { token: world.service, key: key() },
-        );
-        expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-        posted.push(answer.body.transaction_id);
-      }),
+    const posted = await debits(
+      accounts.map((account) => account.id),
+      60,
     );
     // Every pod has failed often enough to probe, and the backoffs of its attempts before that are over.
     await sleep(RETRY_MAX_MS + 1500);
@@ -67,12 +89,14 @@ describe('an endpoint that keeps failing', () => {
     // at most 6 probes in 3 s each. Probing at every poll would be about 30 each.
     expect(probes).toBeGreaterThan(0);
     expect(probes).toBeLessThanOrEqual(PODS * 8);
-    const { rows } = await db.query<{ waiting: string }>(
-      `SELECT count(*) AS waiting FROM webhook_deliveries
-       WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now() + INTERVAL '100 milliseconds'`,
+    // Only the delivery each pod probed last waits, for that pod's pause: none of the others.
+    const { rows } = await db.query<{ waiting: string; longest_ms: string | null }>(
+      `SELECT count(*) AS waiting, max(EXTRACT(EPOCH FROM next_attempt_at - now()) * 1000) AS longest_ms FROM webhook_deliveries
+       WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now()`,
       [endpoint.id],
     );
-    expect(Number(rows[0]!.waiting)).toBe(0);
+    expect(Number(rows[0]!.waiting)).toBeLessThanOrEqual(PODS);
+    expect(Number(rows[0]!.longest_ms ?? 0)).toBeLessThanOrEqual(RETRY_MAX_MS);
 
     failing = false;
     const acknowledged = () =>
@@ -81,5 +105,42 @@ describe('an endpoint that keeps failing', () => {
     expect(events.length).toBeGreaterThanOrEqual(posted.length);
     await waitFor('every event acknowledged', 20_000, () => (events.every((id) => acknowledged().has(id)) ? true : undefined));
     expect(receiver.deliveries.every((delivery) => delivery.verified)).toBe(true);
+  });
+
+  it('refusing some accounts events for good, it is probed with other accounts deliveries and gets every other event', async () => {
+    // Accounts whose ids come before the others' in the pending index: a probe that kept going to
+    // the first due delivery would only ever ask for theirs.
+    const refused = new Set(await Promise.all(Array.from({ length: 8 }, (_, i) => fundedAccount(`0refused-${i}-${key().slice(0, 8)}`))));
+    const picky = await startWebhookListener({
+      secrets: [],
+      answer: (delivery) => (refused.has(delivery.event?.account_id ?? '') ? 500 : 200),
+    });
+    try {
+      const endpoint = await createEndpoint(world, picky.url, ['transaction.posted']);
+      picky.secrets.push(endpoint.secret);
+      // The refused accounts' events first: every pod fails often enough in a row to probe.
+      await debits([...refused], 24);
+      await sleep(500);
+      const accepted = (await Promise.all(Array.from({ length: 12 }, () => world.player(10_000)))).map((player) => player.id);
+      const posted = new Set(await debits(accepted, 36));
+      // Listed once settled (EVENTS_SETTLE_WINDOW_MS).
+      const wanted = await waitFor('the accepted accounts events listed', 10_000, async () => {
+        const listed = (await allEvents(world.urls, world.reader, { type: 'transaction.posted' }))
+          .filter((event) => accepted.includes(event.account_id) && posted.has(event.data.id))
+          .map((event) => event.id as string);
+        return listed.length === posted.size ? listed : undefined;
+      });
+      const acknowledged = () =>
+        new Set(picky.deliveries.filter((delivery) => delivery.status === 200).map((delivery) => delivery.event_id));
+      await waitFor('every accepted account event acknowledged', 20_000, () =>
+        wanted.every((id) => acknowledged().has(id)) ? true : undefined,
+      );
+      // The refused ones are still being retried, never given up within the window.
+      const refusals = picky.deliveries.filter((delivery) => refused.has(delivery.event?.account_id ?? ''));
+      expect(refusals.length).toBeGreaterThan(0);
+      expect(refusals.every((delivery) => delivery.status === 500)).toBe(true);
+    } finally {
+      await picky.close();
+    }
   });
 });
