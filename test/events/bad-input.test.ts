@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, type ApiResponse } from '../support/cluster.js';
 import { key, startEventWorld, type EventWorld } from '../support/events.js';
@@ -9,7 +8,6 @@ import { expectProblem } from '../support/shop.js';
 // work), so endpoints may name any host; private addresses are refused as in production.
 
 let world: EventWorld;
-let db: pg.Client;
 const ENDPOINT = 'https://hooks.example.com/creditshop';
 
 beforeAll(async () => {
@@ -17,11 +15,8 @@ beforeAll(async () => {
     { WEBHOOK_PRIVATE_URLS: 'refuse', WEBHOOK_ENDPOINTS_MAX: '3', WEBHOOK_SECRETS_ACTIVE_MAX: '2', WEBHOOK_DESCRIPTION_LENGTH_MAX: '100' },
     { workers: false },
   );
-  db = new pg.Client({ connectionString: world.database.url });
-  await db.connect();
 });
 afterAll(async () => {
-  await db?.end();
   await world?.stop();
 });
 
@@ -29,7 +24,7 @@ const base = () => world.urls[0]!;
 const create = (body: unknown, token = world.admin, idempotency_key = key()) =>
   request(base(), 'POST', '/v1/webhook-endpoints', body, { token, key: idempotency_key });
 const endpointCount = async () =>
-  Number((await db.query<{ count: string }>('SELECT count(*) AS count FROM webhook_endpoints')).rows[0]!.count);
+  Number((await world.db.query<{ count: string }>('SELECT count(*) AS count FROM webhook_endpoints')).rows[0]!.count);
 
 describe('webhook endpoints: bad input', () => {
   it.each([
@@ -86,7 +81,7 @@ describe('webhook endpoints: bad input', () => {
       expect(JSON.stringify(response.body)).not.toContain(secret);
       expect(JSON.stringify(response.body)).not.toContain('"secret"');
     }
-    const stored = await db.query(
+    const stored = await world.db.query(
       "SELECT (SELECT count(*) FROM webhook_endpoints WHERE secrets::text LIKE '%' || $1 || '%') + " +
         "(SELECT count(*) FROM idempotency_keys WHERE response_text LIKE '%' || $1 || '%') AS count",
       [secret.slice(6)],

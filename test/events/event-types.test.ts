@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
 import { startSellerSimulator, type SellerSimulator } from '../../tools/seller-simulator/seller-simulator.js';
@@ -390,14 +389,8 @@ describe('events of the scheduled reconciliation', () => {
 describe('retention', () => {
   it('events older than EVENTS_RETENTION_DAYS are purged, with their deliveries', async () => {
     const player = await world.player(100);
-    const db = new pg.Client({ connectionString: world.database.url });
-    await db.connect();
-    try {
-      const aged = await db.query("UPDATE events SET created_at = now() - INTERVAL '31 days' WHERE account_id = $1", [player.id]);
-      expect(aged.rowCount).toBe(2);
-      await waitFor('the purge worker', 10_000, async () => ((await eventsOf(player.id)).length === 0 ? true : undefined));
-    } finally {
-      await db.end();
-    }
+    const aged = await world.db.query("UPDATE events SET created_at = now() - INTERVAL '31 days' WHERE account_id = $1", [player.id]);
+    expect(aged.rowCount).toBe(2);
+    await waitFor('the purge worker', 10_000, async () => ((await eventsOf(player.id)).length === 0 ? true : undefined));
   });
 });

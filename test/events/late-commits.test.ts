@@ -14,22 +14,19 @@ import { allEvents, createEndpoint, FAST_WEBHOOKS, key, startEventWorld, waitFor
 const SETTLE_WINDOW_MS = Number(FAST_WEBHOOKS.EVENTS_SETTLE_WINDOW_MS);
 let world: EventWorld;
 let receiver: WebhookListener;
-let db: pg.Client;
 
 beforeAll(async () => {
   world = await startEventWorld();
   receiver = await startWebhookListener({ secrets: [] });
   receiver.secrets.push((await createEndpoint(world, receiver.url)).secret);
-  db = new pg.Client({ connectionString: world.database.url });
-  await db.connect();
 });
 afterAll(async () => {
-  await db?.end();
   await receiver?.close();
   await world?.stop();
 });
 
-const now_ms = async () => Number((await db.query<{ ms: string }>('SELECT (extract(epoch FROM now()) * 1000)::int8 AS ms')).rows[0]!.ms);
+const now_ms = async () =>
+  Number((await world.db.query<{ ms: string }>('SELECT (extract(epoch FROM now()) * 1000)::int8 AS ms')).rows[0]!.ms);
 
 /**
  * A debit that begins, waits `hold_ms` on its account's row held by another transaction while
@@ -132,8 +129,9 @@ describe('late commits', () => {
     await Promise.all([...writers, walker]);
     await sleep(SETTLE_WINDOW_MS + 200);
 
-    const all = (await db.query<{ id: string; ms: string }>('SELECT id, (extract(epoch FROM created_at) * 1000)::int8 AS ms FROM events'))
-      .rows;
+    const all = (
+      await world.db.query<{ id: string; ms: string }>('SELECT id, (extract(epoch FROM created_at) * 1000)::int8 AS ms FROM events')
+    ).rows;
     const created_ms = new Map(all.map((row) => [row.id, Number(row.ms)]));
     // The late debit committed after events that began after it (other accounts kept committing while it waited)...
     const late_event = (await allEvents(world.urls, world.reader, { account_id: late_accounts[0]!.id })).find(
@@ -158,7 +156,7 @@ describe('late commits', () => {
     }
 
     // At the end: the ledger's transactions = the listed transaction.posted events = the delivered ones.
-    const ledger = new Set((await db.query<{ id: string }>('SELECT id FROM ledger_transactions')).rows.map((row) => row.id));
+    const ledger = new Set((await world.db.query<{ id: string }>('SELECT id FROM ledger_transactions')).rows.map((row) => row.id));
     expect(ledger.has(late.id) && ledger.has(rerun.id)).toBe(true);
     const listed = await allEvents(world.urls, world.reader, { type: 'transaction.posted' });
     expect(new Set(listed.map((event) => event.data.id))).toEqual(ledger);

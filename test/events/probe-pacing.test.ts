@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
@@ -19,7 +18,6 @@ const PODS = 3;
 
 let world: EventWorld;
 let receiver: WebhookListener;
-let db: pg.Client;
 let failing = true;
 
 beforeAll(async () => {
@@ -29,11 +27,8 @@ beforeAll(async () => {
     WEBHOOK_RETRY_MAX_MS: String(RETRY_MAX_MS),
   });
   receiver = await startWebhookListener({ secrets: [], answer: () => (failing ? 500 : 200) });
-  db = new pg.Client({ connectionString: world.database.url });
-  await db.connect();
 });
 afterAll(async () => {
-  await db?.end();
   await receiver?.close();
   await world?.stop();
 });
@@ -53,21 +48,6 @@ async function debits(accounts: readonly string[], count: number): Promise<strin
       return answer.body.id as string;
     }),
   );
-}
-
-/** An account of the given id with 10,000 EUR. */
-async function fundedAccount(id: string): Promise<string> {
-  const created = await request(world.pod(0), 'POST', '/v1/accounts', { id, currency: 'EUR' }, { token: world.service, key: key() });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  const credit = await request(
-    world.pod(1),
-    'POST',
-    `/v1/accounts/${id}/credits`,
-    { amount: 10_000, currency: 'EUR', reason: 'seed' },
-    { token: world.service, key: key() },
-  );
-  expect(credit.status, JSON.stringify(credit.body)).toBe(201);
-  return id;
 }
 
 describe('an endpoint that keeps failing', () => {
@@ -90,7 +70,7 @@ describe('an endpoint that keeps failing', () => {
     expect(probes).toBeGreaterThan(0);
     expect(probes).toBeLessThanOrEqual(PODS * 8);
     // Only the delivery each pod probed last waits, for that pod's pause: none of the others.
-    const { rows } = await db.query<{ waiting: string; longest_ms: string | null }>(
+    const { rows } = await world.db.query<{ waiting: string; longest_ms: string | null }>(
       `SELECT count(*) AS waiting, max(EXTRACT(EPOCH FROM next_attempt_at - now()) * 1000) AS longest_ms FROM webhook_deliveries
        WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now()`,
       [endpoint.id],
@@ -110,7 +90,10 @@ describe('an endpoint that keeps failing', () => {
   it('refusing some accounts events for good, it is probed with other accounts deliveries and gets every other event', async () => {
     // Accounts whose ids come before the others' in the pending index: a probe that kept going to
     // the first due delivery would only ever ask for theirs.
-    const refused = new Set(await Promise.all(Array.from({ length: 8 }, (_, i) => fundedAccount(`0refused-${i}-${key().slice(0, 8)}`))));
+    const players = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => world.player(10_000, 'EUR', `0refused-${i}-${key().slice(0, 8)}`)),
+    );
+    const refused = new Set(players.map((player) => player.id));
     const picky = await startWebhookListener({
       secrets: [],
       answer: (delivery) => (refused.has(delivery.event?.account_id ?? '') ? 500 : 200),

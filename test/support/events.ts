@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { expect, inject } from 'vitest';
 import { request, startCluster, uniqueId, type ApiResponse, type TestCluster } from './cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database.js';
@@ -16,6 +17,8 @@ export interface EventWorld extends ShopHarness {
   database: ScratchDatabase;
   /** events:read */
   reader: string;
+  /** A connection to the world's database, for what a test checks or arranges in its tables. */
+  db: pg.Client;
   stop(): Promise<void>;
 }
 
@@ -35,12 +38,16 @@ export async function startEventWorld(env: Record<string, string> = {}, options:
     cluster.pods.map((pod) => pod.url),
     cluster.config,
   );
+  const db = new pg.Client({ connectionString: database.url });
+  await db.connect();
   return {
     ...harness,
     cluster,
     database,
     reader: await harness.mint.service('events:read', 'integrator'),
+    db,
     async stop() {
+      await db.end();
       await cluster.stop();
       await database.drop();
     },

@@ -15,7 +15,8 @@ export interface ShopHarness {
   admin: string;
   putItem(fields: Record<string, unknown>, id?: string): Promise<string>;
   /** A player account with an EUR wallet credited with `balance`, and its token. */
-  player(balance: number, currency?: string): Promise<{ id: string; token: string }>;
+  /** A player account with `balance` in `currency`, and its token; `id` when the test needs a given one. */
+  player(balance: number, currency?: string, id?: string): Promise<{ id: string; token: string }>;
   wallet(account_id: string, currency?: string): Promise<{ currency: string; balance: number; held: number; available: number }>;
   /** Every order of an account, newest first, walking all pages. */
   orders(account_id: string, limit?: number): Promise<any[]>;
@@ -71,8 +72,7 @@ export async function shopHarness(urls: string[], config: Config): Promise<ShopH
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       return id;
     },
-    async player(balance, currency = 'EUR') {
-      const id = uniqueId('p');
+    async player(balance, currency = 'EUR', id = uniqueId('p')) {
       const created = await request(base(), 'POST', '/v1/accounts', { id, currency }, { token: service, key: key() });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       if (balance > 0) {
