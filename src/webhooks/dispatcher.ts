@@ -33,6 +33,16 @@ import { SIGNATURE_HEADER, webhookSignatureHeader } from './signature.js';
 import { LEASE_SAFETY_MARGIN_MS } from './webhook-config.js';
 import { createWebhookMetrics, type WebhookMetrics } from './webhook-metrics.js';
 
+/** An endpoint whose attempts from this pod have failed since its last success. */
+interface FailingEndpoint {
+  /** From WEBHOOK_PROBE_AFTER_FAILURES on, the endpoint is only probed. */
+  failures_in_row: number;
+  /** When this pod may send its next probe (the endpoint's own backoff). */
+  probe_not_before_ms: number;
+  /** The account whose delivery this pod probed last. */
+  probed_account: string | undefined;
+}
+
 /** What the dispatcher needs before the pod's deps exist (the batch executor is built with it as its observer). */
 export type DispatcherBase = Pick<AppDeps, 'transactions' | 'config' | 'logger' | 'metrics' | 'region'>;
 
@@ -61,12 +71,8 @@ export class WebhookDispatcher implements CommitObserver {
   private readonly lanes: DeliveryLanes;
   private readonly endpoints = new Map<string, EndpointRecord>();
   private readonly health = new Map<string, EndpointHealth>();
-  /** Failed attempts in a row per endpoint, in this pod: from WEBHOOK_PROBE_AFTER_FAILURES on, it is only probed. */
-  private readonly failures_in_row = new Map<string, number>();
-  /** Per endpoint being probed, when this pod may send its next probe (the endpoint's own backoff). */
-  private readonly probe_not_before_ms = new Map<string, number>();
-  /** Per endpoint being probed, the account whose delivery this pod probed last. */
-  private readonly probed_account = new Map<string, string>();
+  /** Per endpoint failing in this pod; forgotten at its first success. */
+  private readonly failing = new Map<string, FailingEndpoint>();
   private readonly secret_values = new Map<string, string>();
   private readonly metrics: WebhookMetrics;
   private accepting: DeliveryJob[] = [];
@@ -227,12 +233,11 @@ export class WebhookDispatcher implements CommitObserver {
    */
   private async claimHeads(tx: SqlTx, claim: Parameters<typeof claimDeliveries>[1]): Promise<ClaimedDelivery[]> {
     if (!this.probing(claim.endpoint_id)) return claimDeliveries(tx, claim);
-    const after_account = this.probed_account.get(claim.endpoint_id);
+    const failing = this.failing.get(claim.endpoint_id)!;
+    const after_account = failing.probed_account;
     let heads = await claimDeliveries(tx, { ...claim, after_account });
     if (heads.length === 0 && after_account !== undefined) heads = await claimDeliveries(tx, claim);
-    const probed = heads[0]?.account_id;
-    if (probed) this.probed_account.set(claim.endpoint_id, probed);
-    else this.probed_account.delete(claim.endpoint_id);
+    failing.probed_account = heads[0]?.account_id ?? undefined;
     return heads;
   }
 
@@ -245,7 +250,7 @@ export class WebhookDispatcher implements CommitObserver {
   private claimLimit(endpoint_id: string): number {
     const depth = this.lanes.depth(endpoint_id);
     if (this.probing(endpoint_id)) {
-      const paused = Date.now() < (this.probe_not_before_ms.get(endpoint_id) ?? 0);
+      const paused = Date.now() < this.failing.get(endpoint_id)!.probe_not_before_ms;
       return depth === 0 && !paused ? 1 : 0;
     }
     return Math.max(0, Math.min(this.lanes.room(endpoint_id), this.base.config.webhooks.claim_batch_max - depth));
@@ -302,14 +307,14 @@ export class WebhookDispatcher implements CommitObserver {
     this.endpoints.set(endpoint.id, endpoint);
     // Disabled: nothing more is sent; what this pod held goes back to the database, where it waits.
     if (endpoint.status !== 'enabled') {
-      this.forgetFailures(endpoint.id);
+      this.failing.delete(endpoint.id);
       this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint.id));
     }
   }
 
   private forgetEndpoint(id: string): void {
     this.endpoints.delete(id);
-    this.forgetFailures(id);
+    this.failing.delete(id);
     this.give(this.lanes.removeQueued((job) => job.endpoint_id === id));
   }
 
@@ -428,23 +433,26 @@ export class WebhookDispatcher implements CommitObserver {
    * whole backlog behind them to find nothing due.
    */
   private probeRetry(endpoint_id: string, ok: boolean, retry_in_ms: number, now_ms: number): number {
-    const failures = (this.failures_in_row.get(endpoint_id) ?? 0) + 1;
+    const failures = (this.failing.get(endpoint_id)?.failures_in_row ?? 0) + 1;
     const { probe_after_failures, retry_base_ms, retry_max_ms, probe_interval_max_ms } = this.base.config.webhooks;
     if (ok || failures < probe_after_failures) return retry_in_ms;
     const max_ms = Math.max(retry_base_ms, Math.min(retry_max_ms, probe_interval_max_ms));
     const pause_ms = backoffDelayMs(failures - probe_after_failures + 1, { initial_ms: retry_base_ms, max_ms });
-    this.probe_not_before_ms.set(endpoint_id, now_ms + pause_ms);
+    this.failingEndpoint(endpoint_id).probe_not_before_ms = now_ms + pause_ms;
     return pause_ms;
   }
 
-  private forgetFailures(endpoint_id: string): void {
-    this.failures_in_row.delete(endpoint_id);
-    this.probe_not_before_ms.delete(endpoint_id);
-    this.probed_account.delete(endpoint_id);
+  private failingEndpoint(endpoint_id: string): FailingEndpoint {
+    let failing = this.failing.get(endpoint_id);
+    if (!failing) {
+      failing = { failures_in_row: 0, probe_not_before_ms: 0, probed_account: undefined };
+      this.failing.set(endpoint_id, failing);
+    }
+    return failing;
   }
 
   private probing(endpoint_id: string): boolean {
-    return (this.failures_in_row.get(endpoint_id) ?? 0) >= this.base.config.webhooks.probe_after_failures;
+    return (this.failing.get(endpoint_id)?.failures_in_row ?? 0) >= this.base.config.webhooks.probe_after_failures;
   }
 
   /**
@@ -455,11 +463,12 @@ export class WebhookDispatcher implements CommitObserver {
   private countAttempt(endpoint_id: string, ok: boolean): void {
     if (ok) {
       if (this.probing(endpoint_id)) this.base.logger.info({ endpoint_id }, 'webhook endpoint answers again: delivering at full pace');
-      this.forgetFailures(endpoint_id);
+      this.failing.delete(endpoint_id);
       return;
     }
-    this.failures_in_row.set(endpoint_id, (this.failures_in_row.get(endpoint_id) ?? 0) + 1);
-    if (this.failures_in_row.get(endpoint_id) === this.base.config.webhooks.probe_after_failures) {
+    const failing = this.failingEndpoint(endpoint_id);
+    failing.failures_in_row += 1;
+    if (failing.failures_in_row === this.base.config.webhooks.probe_after_failures) {
       this.base.logger.warn({ endpoint_id }, 'webhook endpoint keeps failing: probing it with one delivery at a time');
       this.give(this.lanes.removeQueued((job) => job.endpoint_id === endpoint_id));
     }
