@@ -13,6 +13,7 @@ import { Migration20261215000100_stripe_topups } from './Migration20261215000100
 import { Migration20261215000200_wallet_complete } from './Migration20261215000200_wallet_complete.js';
 import { Migration20261220000100_console_lists } from './Migration20261220000100_console_lists.js';
 import { Migration20261220000200_events } from './Migration20261220000200_events.js';
+import { Migration20261225000100_pod_slots } from './Migration20261225000100_pod_slots.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -30,4 +31,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261215000200_wallet_complete', class: Migration20261215000200_wallet_complete },
   { name: 'Migration20261220000100_console_lists', class: Migration20261220000100_console_lists },
   { name: 'Migration20261220000200_events', class: Migration20261220000200_events },
+  { name: 'Migration20261225000100_pod_slots', class: Migration20261225000100_pod_slots },
 ];

@@ -33,6 +33,7 @@ import { fleetGaugesTask } from './platform/fleet-gauges.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createMetrics } from './platform/metrics.js';
 import type { Topology } from './platform/regions.js';
+import { PodSlot, POD_SLOTS_MAX } from './platform/pod-slot.js';
 import { WorkerLoop, type PeriodicTask } from './platform/worker.js';
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -74,8 +75,7 @@ function backgroundTasks(deps: AppDeps): PeriodicTask[] {
   ];
 }
 
-/** Pods per region (POD_INDEX 0..63) and system-balance shards a pod may own (one per batcher: a region at most). */
-const POD_INDEX_MAX = 64;
+/** System-balance shards a pod may own (one per batcher: a region at most). */
 const SHARDS_PER_POD_MAX = 1024;
 
 function podLogger(options: PodOptions): Logger {
@@ -129,9 +129,10 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     metrics,
     logger,
   });
-  // Each batcher of each pod owns one shard of every system account (never a hot row).
-  const shard_base = (region_index * POD_INDEX_MAX + config.pod_index) * SHARDS_PER_POD_MAX;
-  const shardOf = (batch_region: string) => shard_base + regionIndexOf(batch_region);
+  // Each batcher of each pod owns one shard of every system account (never a hot row), named by
+  // the pod's slot in its region.
+  const slot = new PodSlot({ transactions, region, fixed: config.pod_index, lease_ms: config.pod_slot_lease_ms, logger });
+  const shardOf = (batch_region: string) => (region_index * POD_SLOTS_MAX + slot.index) * SHARDS_PER_POD_MAX + regionIndexOf(batch_region);
   // On CockroachDB a batch keeps to one home region, so that its transaction commits where its rows
   // live; on one PostgreSQL regions are labels, and a batcher per region would only make batches
   // smaller (a third of the throughput on three regions, BENCHMARKS.md).
@@ -151,6 +152,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     metrics,
     transactions,
     writes,
+    slot,
     directory,
     tokens,
     rate_limiter,
@@ -175,6 +177,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
     logger,
   });
   const deps = buildDeps({ ...options, logger }, db);
+  await deps.slot.start();
   const app = createApp(deps);
   const server = app.listen(options.port, options.host);
   server.requestTimeout = options.config.http_request_timeout_ms;
@@ -200,6 +203,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
       await closeServer(server, options.config.shutdown_grace_ms);
       await deps.writes.idle();
       await deps.webhooks.stop();
+      await deps.slot.stop();
       await db.close();
     },
   };

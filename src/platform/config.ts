@@ -57,7 +57,9 @@ export interface Config {
   database_url: string | undefined;
   db_dialect: 'postgres' | 'cockroach' | undefined;
   regions: string[];
-  pod_index: number;
+  /** Fixed by the operator (a StatefulSet ordinal, say); undefined: the pod leases a free slot of its region. */
+  pod_index: number | undefined;
+  pod_slot_lease_ms: number;
   host: string;
   port_offset: number;
   auth_jwt_secret: string;
@@ -162,7 +164,8 @@ function buildSchema(topology: Topology) {
       .default(3600),
     TOPUP_REVERSALS_MAX: integer().min(1).max(10000).default(100),
     PSP_EVENT_DEPTH_MAX: integer().min(4).max(1000).default(32),
-    POD_INDEX: integer().min(0).max(63).default(0),
+    POD_INDEX: integer().min(0).max(63),
+    POD_SLOT_LEASE_MS: integer().min(1000).max(600000).default(30000),
     PORT_OFFSET: integer().min(-1000).max(60000).default(0),
     AUTH_JWT_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_JWT_SECRET),
     AUTH_JWT_ISSUER: Joi.string().min(1).max(255),
@@ -249,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     db_dialect: value.DB_DIALECT,
     regions: String(value.REGIONS).split(','),
     pod_index: value.POD_INDEX,
+    pod_slot_lease_ms: value.POD_SLOT_LEASE_MS,
     host: value.HOST,
     port_offset: value.PORT_OFFSET,
     auth_jwt_secret: value.AUTH_JWT_SECRET,

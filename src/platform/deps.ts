@@ -12,6 +12,7 @@ import type { StripeServices } from '../shop/topups/stripe/stripe-client.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { PodSlot } from './pod-slot.js';
 import type { Topology } from './regions.js';
 
 /** Everything a pod's request handlers and use cases need, built once per pod. */
@@ -25,6 +26,8 @@ export interface AppDeps {
   transactions: TransactionRunner;
   /** Every money movement: batched, one serializable transaction per batch (src/batch). */
   writes: WritePath;
+  /** This pod's slot in its region: names the system-balance shards its batches write. */
+  slot: PodSlot;
   directory: AccountDirectory;
   tokens: TokenVerifier;
   rate_limiter: CallerRateLimiter;

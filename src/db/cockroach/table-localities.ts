@@ -44,6 +44,8 @@ export const TABLE_LOCALITIES = {
   // the fleet-wide quote cache and fan-out leases (crdb_region = region of the pod that wrote the row last)
   seller_quotes: 'regional_by_row',
   quote_fanouts: 'regional_by_row',
+  // which pod of a region holds which system-balance shard slot (crdb_region = the pods' region)
+  pod_slots: 'regional_by_row',
 
   // read everywhere, written rarely
   items: 'global',

@@ -1,0 +1,137 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { TransactionRunner } from '../db/transaction-runner.js';
+import type { Logger } from './logger.js';
+
+/** Slots per region (POD_INDEX 0..63): how many pods of one region can each own their system-balance shards. */
+export const POD_SLOTS_MAX = 64;
+const RENEWALS_PER_LEASE = 3;
+
+export interface PodSlotSettings {
+  transactions: TransactionRunner;
+  region: string;
+  /** POD_INDEX, when the operator fixed it: nothing is leased. */
+  fixed: number | undefined;
+  lease_ms: number;
+  logger: Logger;
+}
+
+/**
+ * The slot of its region this pod holds. A slot names the pod's own system-balance shards, which
+ * must have one writer: on PostgreSQL two pods writing one shard row under SERIALIZABLE abort each
+ * other's batches (measured: with two pods of a region on one slot, 8 of 100 orders of one of them
+ * exhausted their retries and answered 503 under the other's load). Replicas of one deployment
+ * share their settings, so unless POD_INDEX fixes it a pod leases the lowest free slot of its
+ * region at start and renews the lease; should it lose the lease (the database was away for
+ * longer than the lease) it leases another. Sharing a slot never breaks the ledger (shards are
+ * added up), it only costs retries: until the first lease, and while every slot is taken, the pod
+ * uses a random one.
+ */
+export class PodSlot {
+  private current: number;
+  private leased = false;
+  private stopped = false;
+  private readonly holder = randomUUID();
+  private timer: NodeJS.Timeout | undefined;
+  private keeping: Promise<void> = Promise.resolve();
+
+  constructor(private readonly settings: PodSlotSettings) {
+    this.current = settings.fixed ?? randomInt(POD_SLOTS_MAX);
+  }
+
+  /** The slot this pod's batches write their system-balance shards under now. */
+  get index(): number {
+    return this.current;
+  }
+
+  /** Leases a slot and keeps it leased until stop(). Never throws: a lease the database could not give is tried again at the next renewal. */
+  async start(): Promise<void> {
+    if (this.settings.fixed !== undefined) return;
+    this.keeping = this.keep();
+    await this.keeping;
+    this.schedule();
+  }
+
+  /** Frees the slot for the next pod at once (an abandoned lease frees it when it expires). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.keeping;
+    if (!this.leased) return;
+    this.leased = false;
+    await this.settings.transactions
+      .read((tx) =>
+        tx.execute('DELETE FROM pod_slots WHERE crdb_region = ? AND slot = ? AND holder = ?', [
+          this.settings.region,
+          this.current,
+          this.holder,
+        ]),
+      )
+      .catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(
+      () => {
+        this.keeping = this.keep().finally(() => this.schedule());
+      },
+      Math.max(1, Math.floor(this.settings.lease_ms / RENEWALS_PER_LEASE)),
+    );
+    this.timer.unref();
+  }
+
+  private async keep(): Promise<void> {
+    const { logger } = this.settings;
+    try {
+      if (this.leased && (await this.renew())) return;
+      if (this.leased) logger.warn({ slot: this.current }, 'pod slot lease lost to another pod; leasing another');
+      this.leased = false;
+      const slot = await this.lease();
+      if (slot === undefined) {
+        logger.error({ slots: POD_SLOTS_MAX, slot: this.current }, 'every pod slot of the region is leased; sharing one');
+        return;
+      }
+      this.current = slot;
+      this.leased = true;
+      logger.info({ slot }, 'pod slot leased');
+    } catch (error) {
+      // The database is away: the pod keeps writing under the slot it has, which is still its own
+      // unless the outage outlasts the lease.
+      logger.warn({ err: error, slot: this.current }, 'pod slot lease not renewed');
+    }
+  }
+
+  private async renew(): Promise<boolean> {
+    const renewed = await this.settings.transactions.read((tx) =>
+      tx.execute('UPDATE pod_slots SET expires_at = now() + CAST(? AS INTERVAL) WHERE crdb_region = ? AND slot = ? AND holder = ?', [
+        `${this.settings.lease_ms} milliseconds`,
+        this.settings.region,
+        this.current,
+        this.holder,
+      ]),
+    );
+    return renewed === 1;
+  }
+
+  /** The lowest slot whose lease is free or expired, leased in one serializable transaction (racing pods: one wins, the other retries). */
+  private async lease(): Promise<number | undefined> {
+    const { region, lease_ms } = this.settings;
+    return this.settings.transactions.run('lease_pod_slot', async (tx) => {
+      const taken = await tx.rows<{ slot: number }>('SELECT slot FROM pod_slots WHERE crdb_region = ? AND expires_at > now()', [region]);
+      const busy = new Set(taken.map((row) => Number(row.slot)));
+      const free = Array.from({ length: POD_SLOTS_MAX }, (_, slot) => slot).find((slot) => !busy.has(slot));
+      if (free === undefined) return undefined;
+      const rows = await tx.rows<{ slot: number }>(
+        `INSERT INTO pod_slots (crdb_region, slot, holder, holder_name, expires_at)
+         VALUES (?, ?, ?, ?, now() + CAST(? AS INTERVAL))
+         ON CONFLICT (crdb_region, slot) DO UPDATE
+           SET holder = excluded.holder, holder_name = excluded.holder_name, expires_at = excluded.expires_at
+           WHERE pod_slots.expires_at <= now()
+         RETURNING slot`,
+        [region, free, this.holder, `${hostname()}:${process.pid}`, `${lease_ms} milliseconds`],
+      );
+      return rows.length === 1 ? free : undefined;
+    });
+  }
+}
