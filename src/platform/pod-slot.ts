@@ -44,7 +44,7 @@ export class PodSlot {
     return this.current;
   }
 
-  /** Leases a slot and keeps it leased until stop(). Never throws: a lease the database could not give is tried again at the next renewal. */
+  /** Leases a slot and keeps it leased until stop(). Never throws: a lease the database refused is asked for again at the next renewal. */
   async start(): Promise<void> {
     if (this.settings.fixed !== undefined) return;
     this.keeping = this.keep();
