@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,7 @@ export default async function setup(project: TestProject) {
     });
     url = embedded.url;
   }
+  await planThroughIndexes(url);
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, LOG_LEVEL: 'silent' });
   const logger = createLogger({ level: 'silent' });
   await migrateDatabase({ config, url, topology: loadTopology(), logger, application_name: 'creditshop:test-migrate' });
@@ -41,4 +43,20 @@ export default async function setup(project: TestProject) {
     await embedded?.stop();
     if (data_dir) await rm(data_dir, { recursive: true, force: true });
   };
+}
+
+/**
+ * As on a scratch database (scratch-database.ts): the tables start tiny, so PostgreSQL would plan
+ * sequential scans, and under SERIALIZABLE a sequential scan predicate-locks the whole table, so
+ * that the test files running side by side would abort each other's batches.
+ */
+async function planThroughIndexes(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
+    await client.query(`ALTER DATABASE "${rows[0]!.name}" SET enable_seqscan = off`);
+  } finally {
+    await client.end();
+  }
 }

@@ -220,6 +220,9 @@ describe('callbacks', () => {
     expect(await withdrawal(created.body.id)).toMatchObject({ status: 'PENDING', events: [] });
     expect((await h.sql.query("SELECT count(*)::int AS n FROM payout_events WHERE id = 'evt_forged'")).rows[0].n).toBe(0);
     expect(await h.wallet(id)).toMatchObject({ balance: 4_200 });
+    // Settled, so that it is not an unanswered withdrawal (WITHDRAWAL_PENDING_TIMEOUT_SECONDS) in
+    // the reconciliation of the tests after this one.
+    expect(await sim.callback(created.body.id, 'payout.paid')).toBe(200);
   });
 
   it('when a signed body is malformed, names no withdrawal, reuses an id or disagrees on the amount: held for review', async () => {
