@@ -8,13 +8,16 @@ import { SharedMigration } from './support.js';
 export class Migration20261225000100_pod_slots extends SharedMigration {
   override async up(): Promise<void> {
     const region = await this.regionType();
+    // The key names the region as text, as every table here keys by its own columns; crdb_region
+    // (the same region) only places the row on CockroachDB.
     this.addSql(`CREATE TABLE pod_slots (
-      crdb_region ${region} NOT NULL,
+      region TEXT NOT NULL,
       slot INT4 NOT NULL,
       holder UUID NOT NULL,
       holder_name TEXT NOT NULL,
       expires_at TIMESTAMPTZ NOT NULL,
-      PRIMARY KEY (crdb_region, slot)
+      crdb_region ${region} NOT NULL,
+      PRIMARY KEY (region, slot)
     )`);
   }
 }

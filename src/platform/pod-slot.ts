@@ -61,11 +61,7 @@ export class PodSlot {
     this.leased = false;
     await this.settings.transactions
       .read((tx) =>
-        tx.execute('DELETE FROM pod_slots WHERE crdb_region = ? AND slot = ? AND holder = ?', [
-          this.settings.region,
-          this.current,
-          this.holder,
-        ]),
+        tx.execute('DELETE FROM pod_slots WHERE region = ? AND slot = ? AND holder = ?', [this.settings.region, this.current, this.holder]),
       )
       .catch(() => undefined);
   }
@@ -104,7 +100,7 @@ export class PodSlot {
 
   private async renew(): Promise<boolean> {
     const renewed = await this.settings.transactions.read((tx) =>
-      tx.execute('UPDATE pod_slots SET expires_at = now() + CAST(? AS INTERVAL) WHERE crdb_region = ? AND slot = ? AND holder = ?', [
+      tx.execute('UPDATE pod_slots SET expires_at = now() + CAST(? AS INTERVAL) WHERE region = ? AND slot = ? AND holder = ?', [
         `${this.settings.lease_ms} milliseconds`,
         this.settings.region,
         this.current,
@@ -118,18 +114,18 @@ export class PodSlot {
   private async lease(): Promise<number | undefined> {
     const { region, lease_ms } = this.settings;
     return this.settings.transactions.run('lease_pod_slot', async (tx) => {
-      const taken = await tx.rows<{ slot: number }>('SELECT slot FROM pod_slots WHERE crdb_region = ? AND expires_at > now()', [region]);
+      const taken = await tx.rows<{ slot: number }>('SELECT slot FROM pod_slots WHERE region = ? AND expires_at > now()', [region]);
       const busy = new Set(taken.map((row) => Number(row.slot)));
       const free = Array.from({ length: POD_SLOTS_MAX }, (_, slot) => slot).find((slot) => !busy.has(slot));
       if (free === undefined) return undefined;
       const rows = await tx.rows<{ slot: number }>(
-        `INSERT INTO pod_slots (crdb_region, slot, holder, holder_name, expires_at)
-         VALUES (?, ?, ?, ?, now() + CAST(? AS INTERVAL))
-         ON CONFLICT (crdb_region, slot) DO UPDATE
+        `INSERT INTO pod_slots (region, slot, holder, holder_name, expires_at, crdb_region)
+         VALUES (?, ?, ?, ?, now() + CAST(? AS INTERVAL), ?)
+         ON CONFLICT (region, slot) DO UPDATE
            SET holder = excluded.holder, holder_name = excluded.holder_name, expires_at = excluded.expires_at
            WHERE pod_slots.expires_at <= now()
          RETURNING slot`,
-        [region, free, this.holder, `${hostname()}:${process.pid}`, `${lease_ms} milliseconds`],
+        [region, free, this.holder, `${hostname()}:${process.pid}`, `${lease_ms} milliseconds`, region],
       );
       return rows.length === 1 ? free : undefined;
     });

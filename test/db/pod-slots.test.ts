@@ -29,13 +29,13 @@ async function cluster(env: Record<string, string> = {}): Promise<{ cluster: Tes
 }
 
 async function liveSlots(): Promise<number[]> {
-  const { rows } = await db.query<{ slot: number }>('SELECT slot FROM pod_slots WHERE crdb_region = $1 AND expires_at > now()', [REGION]);
+  const { rows } = await db.query<{ slot: number }>('SELECT slot FROM pod_slots WHERE region = $1 AND expires_at > now()', [REGION]);
   return rows.map((row) => row.slot);
 }
 
 async function ownLeases(): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
-    'SELECT count(*) AS n FROM pod_slots WHERE crdb_region = $1 AND holder_name = $2 AND expires_at > now()',
+    'SELECT count(*) AS n FROM pod_slots WHERE region = $1 AND holder_name = $2 AND expires_at > now()',
     [REGION, `${hostname()}:${process.pid}`],
   );
   return Number(rows[0]!.n);
@@ -81,13 +81,13 @@ describe('pod slots', () => {
     const c = await cluster({ POD_SLOT_LEASE_MS: '1000' });
     const before = c.slot();
     const taken = await db.query(
-      "UPDATE pod_slots SET holder = gen_random_uuid(), expires_at = now() + interval '1 hour' WHERE crdb_region = $1 AND slot = $2",
+      "UPDATE pod_slots SET holder = gen_random_uuid(), expires_at = now() + interval '1 hour' WHERE region = $1 AND slot = $2",
       [REGION, before],
     );
     expect(taken.rowCount).toBe(1);
     await expect.poll(c.slot, { timeout: 5000, interval: 50 }).not.toBe(before);
     expect(await liveSlots()).toContain(c.slot());
-    await db.query('DELETE FROM pod_slots WHERE crdb_region = $1 AND slot = $2', [REGION, before]);
+    await db.query('DELETE FROM pod_slots WHERE region = $1 AND slot = $2', [REGION, before]);
     // Other test files lease slots meanwhile: count only the leases of this process's pods.
     const held = await ownLeases();
     clusters.splice(clusters.indexOf(c.cluster), 1);
