@@ -61,7 +61,7 @@ async function debits(accounts: readonly string[], count: number, concurrency: n
     }),
   );
   latencies_ms.sort((a, b) => a - b);
-  return { duration_ms: performance.now() - started_ms, p99_ms: latencies_ms[Math.floor(latencies_ms.length * 0.99)]! };
+  return { duration_ms: performance.now() - started_ms, p90_ms: latencies_ms[Math.floor(latencies_ms.length * 0.9)]! };
 }
 
 describe('a dead endpoint', () => {
@@ -75,10 +75,12 @@ describe('a dead endpoint', () => {
     const during = await debits(accounts, 300, 15);
     expect(connections).toBeGreaterThan(0);
     // A money path that waited on the endpoint would take its 1 s timeout per request at least: 300
-    // debits 15 at a time, 20 s and more. Measured against the same load just before, on a machine
-    // that may be busy with other work.
+    // debits 15 at a time, 20 s and more, and most debits over 1 s. Measured against the same load
+    // just before, on a machine that may be busy with other work. The other test files' load
+    // changes from one moment to the next, so the tail is not compared (a p99 of 1.4 s after one
+    // under 0.7 s was seen with nothing waiting on the endpoint); the bulk of the debits is.
     expect(during.duration_ms).toBeLessThan(before.duration_ms * 2 + 500);
-    expect(during.p99_ms).toBeLessThan(Math.max(1000, before.p99_ms * 2));
+    expect(during.p90_ms).toBeLessThan(Math.max(1000, before.p90_ms * 2));
 
     const disabled = await waitFor('the dead endpoint disabled', 20_000, async () => {
       const shown = await request(world.urls[0]!, 'GET', `/v1/webhook-endpoints/${dead.id}`, undefined, { token: world.admin });
