@@ -44,6 +44,11 @@ export class PodSlot {
     return this.current;
   }
 
+  /** Whether no other pod may hold this slot now: leased, or fixed by the operator. */
+  get held(): boolean {
+    return this.settings.fixed !== undefined || this.leased;
+  }
+
   /** Leases a slot and keeps it leased until stop(). Never throws: a lease the database refused is asked for again at the next renewal. */
   async start(): Promise<void> {
     if (this.settings.fixed !== undefined) return;

@@ -41,12 +41,20 @@ async function ownLeases(): Promise<number> {
   return Number(rows[0]!.n);
 }
 
+/** What a pod's /metrics says of its slot. */
+async function slotMetrics(url: string): Promise<{ slot: number; held: number }> {
+  const text = (await request(url, 'GET', '/metrics')).body as string;
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  return { slot: value('pod_slot'), held: value('pod_slot_held') };
+}
+
 describe('pod slots', () => {
   it('when two deployments of a region order under load at once, then each pod has its own slot and no order is 503', async () => {
     const a = await cluster();
     const b = await cluster();
     expect(a.slot()).not.toBe(b.slot());
     expect(await liveSlots()).toEqual(expect.arrayContaining([a.slot(), b.slot()]));
+    expect(await slotMetrics(a.h.urls[0]!)).toEqual({ slot: a.slot(), held: 1 });
     // With one slot for both (POD_INDEX=0 on each, as before slots were leased), about 8 in 100 of
     // b's orders exhausted their retries against a's stream of batches on the shared shard row.
     const item_a = await a.h.putItem({ kind: 'skin', price: 10 });
@@ -98,6 +106,7 @@ describe('pod slots', () => {
   it('when POD_INDEX is set, then the pod writes under it and leases nothing', async () => {
     const fixed = await cluster({ POD_INDEX: '63' });
     expect(fixed.slot()).toBe(63);
+    expect(await slotMetrics(fixed.h.urls[0]!)).toEqual({ slot: 63, held: 1 });
     expect(await liveSlots()).not.toContain(63);
   });
 });
