@@ -1,4 +1,3 @@
-import pg from 'pg';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
 import { freePort } from './ports.js';
+import { planThroughIndexes } from './scratch-database.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -43,20 +43,4 @@ export default async function setup(project: TestProject) {
     await embedded?.stop();
     if (data_dir) await rm(data_dir, { recursive: true, force: true });
   };
-}
-
-/**
- * As on a scratch database (scratch-database.ts): the tables start tiny, so PostgreSQL would plan
- * sequential scans, and under SERIALIZABLE a sequential scan predicate-locks the whole table, so
- * that the test files running side by side would abort each other's batches.
- */
-async function planThroughIndexes(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ name: string }>('SELECT current_database() AS name');
-    await client.query(`ALTER DATABASE "${rows[0]!.name}" SET enable_seqscan = off`);
-  } finally {
-    await client.end();
-  }
 }
