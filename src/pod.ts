@@ -91,13 +91,11 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const { config, region } = options;
   const logger = podLogger(options);
   let writes: WritePath | undefined;
-  let slot: PodSlot | undefined;
   const metrics = createMetrics({
     region,
     process_metrics: options.process_metrics,
     pools: { transactions: db.tx_pool },
     write_queue_depth: () => writes?.depth ?? 0,
-    pod_slot: () => slot && { index: slot.index, held: slot.held },
     readiness: async () => (await checkReadiness(transactions, config.ready_probe_timeout_ms)).status === 'ready',
     reconciliation_interval_seconds: config.reconciliation_interval_seconds,
   });
@@ -133,10 +131,8 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   });
   // Each batcher of each pod owns one shard of every system account (never a hot row), named by
   // the pod's slot in its region.
-  const pod_slot = new PodSlot({ transactions, region, fixed: config.pod_index, lease_ms: config.pod_slot_lease_ms, logger });
-  slot = pod_slot;
-  const shardOf = (batch_region: string) =>
-    (region_index * POD_SLOTS_MAX + pod_slot.index) * SHARDS_PER_POD_MAX + regionIndexOf(batch_region);
+  const slot = new PodSlot({ transactions, region, fixed: config.pod_index, lease_ms: config.pod_slot_lease_ms, logger, metrics });
+  const shardOf = (batch_region: string) => (region_index * POD_SLOTS_MAX + slot.index) * SHARDS_PER_POD_MAX + regionIndexOf(batch_region);
   // On CockroachDB a batch keeps to one home region, so that its transaction commits where its rows
   // live; on one PostgreSQL regions are labels, and a batcher per region would only make batches
   // smaller (a third of the throughput on three regions, BENCHMARKS.md).
@@ -156,7 +152,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     metrics,
     transactions,
     writes,
-    slot: pod_slot,
+    slot,
     directory,
     tokens,
     rate_limiter,

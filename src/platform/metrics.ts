@@ -50,8 +50,6 @@ export interface MetricsOptions {
   pools?: Record<string, PoolStats>;
   /** Operations waiting for a batch in this pod, read at scrape time. */
   write_queue_depth?: () => number;
-  /** The pod's slot in its region and whether it holds it (src/platform/pod-slot.ts), read at scrape time. */
-  pod_slot?: () => { index: number; held: boolean } | undefined;
   /** Whether the pod can serve (the check of GET /ready), asked at scrape time. */
   readiness?: () => Promise<boolean>;
   reconciliation_interval_seconds?: number;
@@ -173,19 +171,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
       name: 'pod_slot',
       help: "The pod's slot in its region: names the system-balance shards its batches write",
       registers: [registry],
-      collect() {
-        const slot = options.pod_slot?.();
-        if (slot) this.set(slot.index);
-      },
     }),
     pod_slot_held: new Gauge({
       name: 'pod_slot_held',
       help: '1 while the pod holds its slot (leased, or fixed by POD_INDEX); 0 while it writes under one it may share',
       registers: [registry],
-      collect() {
-        const slot = options.pod_slot?.();
-        if (slot) this.set(slot.held ? 1 : 0);
-      },
     }),
   };
 }

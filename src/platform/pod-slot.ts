@@ -2,6 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { TransactionRunner } from '../db/transaction-runner.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 
 /** Slots per region (POD_INDEX 0..63): how many pods of one region can each own their system-balance shards. */
 export const POD_SLOTS_MAX = 64;
@@ -14,6 +15,7 @@ export interface PodSlotSettings {
   fixed: number | undefined;
   lease_ms: number;
   logger: Logger;
+  metrics: Pick<Metrics, 'pod_slot' | 'pod_slot_held'>;
 }
 
 /**
@@ -29,6 +31,7 @@ export interface PodSlotSettings {
  */
 export class PodSlot {
   private current: number;
+  /** Whether the lease of `current` is this pod's (set only through hold()). */
   private leased = false;
   private stopped = false;
   private readonly holder = randomUUID();
@@ -37,6 +40,7 @@ export class PodSlot {
 
   constructor(private readonly settings: PodSlotSettings) {
     this.current = settings.fixed ?? randomInt(POD_SLOTS_MAX);
+    this.publish();
   }
 
   /** The slot this pod's batches write their system-balance shards under now. */
@@ -63,7 +67,7 @@ export class PodSlot {
     clearTimeout(this.timer);
     await this.keeping;
     if (!this.leased) return;
-    this.leased = false;
+    this.hold(this.current, false);
     await this.settings.transactions
       .read((tx) =>
         tx.execute('DELETE FROM pod_slots WHERE region = ? AND slot = ? AND holder = ?', [this.settings.region, this.current, this.holder]),
@@ -87,20 +91,30 @@ export class PodSlot {
     try {
       if (this.leased && (await this.renew())) return;
       if (this.leased) logger.warn({ slot: this.current }, 'pod slot lease lost to another pod; leasing another');
-      this.leased = false;
+      this.hold(this.current, false);
       const slot = await this.lease();
       if (slot === undefined) {
         logger.error({ slots: POD_SLOTS_MAX, slot: this.current }, 'every pod slot of the region is leased; sharing one');
         return;
       }
-      this.current = slot;
-      this.leased = true;
+      this.hold(slot, true);
       logger.info({ slot }, 'pod slot leased');
     } catch (error) {
       // The database is away: the pod keeps writing under the slot it has, which is still its own
       // unless the outage outlasts the lease.
       logger.warn({ err: error, slot: this.current }, 'pod slot lease not renewed');
     }
+  }
+
+  private hold(slot: number, leased: boolean): void {
+    this.current = slot;
+    this.leased = leased;
+    this.publish();
+  }
+
+  private publish(): void {
+    this.settings.metrics.pod_slot.set(this.current);
+    this.settings.metrics.pod_slot_held.set(this.held ? 1 : 0);
   }
 
   private async renew(): Promise<boolean> {
