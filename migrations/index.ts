@@ -14,6 +14,7 @@ import { Migration20261215000200_wallet_complete } from './Migration202612150002
 import { Migration20261220000100_console_lists } from './Migration20261220000100_console_lists.js';
 import { Migration20261220000200_events } from './Migration20261220000200_events.js';
 import { Migration20261225000100_pod_slots } from './Migration20261225000100_pod_slots.js';
+import { Migration20261226000100_delivery_due_index } from './Migration20261226000100_delivery_due_index.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -32,4 +33,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261220000100_console_lists', class: Migration20261220000100_console_lists },
   { name: 'Migration20261220000200_events', class: Migration20261220000200_events },
   { name: 'Migration20261225000100_pod_slots', class: Migration20261225000100_pod_slots },
+  { name: 'Migration20261226000100_delivery_due_index', class: Migration20261226000100_delivery_due_index },
 ];

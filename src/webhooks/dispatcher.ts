@@ -3,7 +3,6 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CommitObserver } from '../batch/executor.js';
 import type { Unit } from '../batch/unit.js';
-import type { SqlTx } from '../db/sql.js';
 import { EVENTS, eventBody } from '../events/event-records.js';
 import type { AppDeps } from '../platform/deps.js';
 import { backoffDelayMs } from '../platform/backoff.js';
@@ -21,6 +20,7 @@ import {
   findEvents,
   recordAttempts,
   releaseDeliveries,
+  setAside,
   type AttemptOutcome,
   type ClaimedDelivery,
   type HeldDelivery,
@@ -39,8 +39,6 @@ interface FailingEndpoint {
   failures_in_row: number;
   /** When this pod may send its next probe (the endpoint's own backoff). */
   probe_not_before_ms: number;
-  /** The account whose delivery this pod probed last. */
-  probed_account: string | undefined;
 }
 
 /** What the dispatcher needs before the pod's deps exist (the batch executor is built with it as its observer). */
@@ -204,14 +202,20 @@ export class WebhookDispatcher implements CommitObserver {
     if (!this.running) return 0;
     await this.refreshEndpoints();
     await this.disableFailing();
-    const { lease_ms } = this.base.config.webhooks;
+    const { lease_ms, claim_scan_max } = this.base.config.webhooks;
     let claimed = 0;
     for (const endpoint of this.endpoints.values()) {
       const limit = this.claimLimit(endpoint.id);
       if (endpoint.status !== 'enabled' || limit === 0) continue;
       const claim = { endpoint_id: endpoint.id, owner: this.owner, lease_ms, token: randomUUID() };
       const sent_ms = Date.now();
-      const heads = await this.base.transactions.read((tx) => this.claimHeads(tx, { ...claim, limit }));
+      // By due time: a failed probe's delivery waits its pause, so the next probe goes to another account.
+      const { heads, waiting } = await this.base.transactions.read(async (tx) => {
+        const found = await claimDeliveries(tx, { ...claim, limit, scan_max: claim_scan_max });
+        await setAside(tx, found.waiting, lease_ms);
+        return { heads: found.claimed, waiting: found.waiting.length };
+      });
+      this.metrics.webhook_deliveries_set_aside_total.inc({ endpoint_id: endpoint.id }, waiting);
       claimed += heads.length;
       await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
       const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
@@ -223,22 +227,6 @@ export class WebhookDispatcher implements CommitObserver {
     }
     this.pump();
     return claimed;
-  }
-
-  /**
-   * Claims the first deliveries of accounts. A probe goes to the account after the one this pod
-   * probed last (and round again from the first when none is left), so that probes go round
-   * every account's first delivery: never the same one again and again while others wait, as one
-   * the receiver always refuses would be, first in the index's order.
-   */
-  private async claimHeads(tx: SqlTx, claim: Parameters<typeof claimDeliveries>[1]): Promise<ClaimedDelivery[]> {
-    if (!this.probing(claim.endpoint_id)) return claimDeliveries(tx, claim);
-    const failing = this.failing.get(claim.endpoint_id)!;
-    const after_account = failing.probed_account;
-    let heads = await claimDeliveries(tx, { ...claim, after_account });
-    if (heads.length === 0 && after_account !== undefined) heads = await claimDeliveries(tx, claim);
-    failing.probed_account = heads[0]?.account_id ?? undefined;
-    return heads;
   }
 
   /**
@@ -427,10 +415,10 @@ export class WebhookDispatcher implements CommitObserver {
    * backoff is the endpoint's, not the delivery's: this pod sends its next probe after
    * WEBHOOK_RETRY_BASE_MS doubling per failed probe up to WEBHOOK_PROBE_INTERVAL_MAX_MS (so an
    * endpoint back after a long outage is found within it), and the probed delivery waits only that
-   * pause (the next probes go to other accounts: see claimHeads). Were each probed delivery to back
-   * off on its own (up to WEBHOOK_RETRY_MAX_MS), a dead endpoint would, hour after hour, leave the
-   * first pending delivery of every account waiting out a backoff, and every claim would read the
-   * whole backlog behind them to find nothing due.
+   * pause (claims go by due time, so the next probes go to other accounts). Were each probed
+   * delivery to back off on its own (up to WEBHOOK_RETRY_MAX_MS), a dead endpoint would, hour after
+   * hour, leave the first pending delivery of every account waiting out a backoff, and its backlog
+   * would drain only as those backoffs ran out, long after the endpoint came back.
    */
   private probeRetry(endpoint_id: string, ok: boolean, retry_in_ms: number, now_ms: number): number {
     const failures = (this.failing.get(endpoint_id)?.failures_in_row ?? 0) + 1;
@@ -445,7 +433,7 @@ export class WebhookDispatcher implements CommitObserver {
   private failingEndpoint(endpoint_id: string): FailingEndpoint {
     let failing = this.failing.get(endpoint_id);
     if (!failing) {
-      failing = { failures_in_row: 0, probe_not_before_ms: 0, probed_account: undefined };
+      failing = { failures_in_row: 0, probe_not_before_ms: 0 };
       this.failing.set(endpoint_id, failing);
     }
     return failing;

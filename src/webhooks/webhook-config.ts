@@ -38,6 +38,8 @@ export interface WebhookConfig {
   queue_per_endpoint_max: number;
   /** Deliveries one claim statement takes at most. */
   claim_batch_max: number;
+  /** Due deliveries one claim statement reads at most (those waiting for an earlier one are set aside). */
+  claim_scan_max: number;
   retry_base_ms: number;
   retry_max_ms: number;
   /** A delivery failing this long after its event is given up (failed). */
@@ -88,6 +90,7 @@ export const WEBHOOK_CONFIG_KEYS = {
   WEBHOOK_CONCURRENCY_PER_ENDPOINT: integer().min(1).max(256).default(32),
   WEBHOOK_QUEUE_PER_ENDPOINT_MAX: integer().min(1).max(100_000).default(2000),
   WEBHOOK_CLAIM_BATCH_MAX: integer().min(1).max(10_000).default(200),
+  WEBHOOK_CLAIM_SCAN_MAX: integer().min(1).max(100_000).default(1000),
   WEBHOOK_RETRY_BASE_MS: integer().min(10).max(3_600_000).default(5000),
   WEBHOOK_RETRY_MAX_MS: integer()
     .min(Joi.ref('WEBHOOK_RETRY_BASE_MS'))
@@ -128,6 +131,7 @@ export function toWebhookConfig(value: Record<string, unknown>): WebhookConfig {
     concurrency_per_endpoint: read('WEBHOOK_CONCURRENCY_PER_ENDPOINT'),
     queue_per_endpoint_max: read('WEBHOOK_QUEUE_PER_ENDPOINT_MAX'),
     claim_batch_max: read('WEBHOOK_CLAIM_BATCH_MAX'),
+    claim_scan_max: read('WEBHOOK_CLAIM_SCAN_MAX'),
     retry_base_ms: read('WEBHOOK_RETRY_BASE_MS'),
     retry_max_ms: read('WEBHOOK_RETRY_MAX_MS'),
     retry_window_hours: read('WEBHOOK_RETRY_WINDOW_HOURS'),

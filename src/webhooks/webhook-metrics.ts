@@ -8,6 +8,8 @@ export interface WebhookMetrics {
   /** Attempts by outcome: delivered, retry (failed, will be retried), failed (given up). */
   webhook_deliveries_total: Counter<'endpoint_id' | 'outcome'>;
   webhook_attempt_duration_seconds: Histogram<'endpoint_id'>;
+  /** Deliveries a claim found waiting behind an earlier one of their account, and set aside. */
+  webhook_deliveries_set_aside_total: Counter<'endpoint_id'>;
 }
 
 export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<string, number>): WebhookMetrics {
@@ -41,6 +43,12 @@ export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<st
       help: 'Duration of one delivery attempt (the endpoint answering or failing)',
       labelNames: ['endpoint_id'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    webhook_deliveries_set_aside_total: new Counter({
+      name: 'webhook_deliveries_set_aside_total',
+      help: 'Deliveries found waiting behind an earlier one of their account (being sent or retried), set aside until it is done',
+      labelNames: ['endpoint_id'],
       registers,
     }),
   };

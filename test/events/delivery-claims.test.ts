@@ -53,13 +53,13 @@ afterAll(async () => {
 
 describe('claiming webhook deliveries from a backlog the statistics have not seen', () => {
   it('a claim hands out the first pending delivery of each account, in a statement that does not scan the backlog per row', async () => {
-    const claim = { endpoint_id, owner: 'test', lease_ms: 30_000, limit: CLAIM_LIMIT };
-    const first = await claimDeliveries(tx, { ...claim, token: randomUUID() });
+    const claim = { endpoint_id, owner: 'test', lease_ms: 30_000, limit: CLAIM_LIMIT, scan_max: CLAIM_LIMIT * 5 };
+    const { claimed: first } = await claimDeliveries(tx, { ...claim, token: randomUUID() });
     expect(first).toHaveLength(CLAIM_LIMIT);
     expect(new Set(first.map((delivery) => delivery.account_id)).size).toBe(CLAIM_LIMIT);
     expect(first.every((delivery) => delivery.account_seq === 3)).toBe(true);
     // Leased: the next claim skips them and takes other accounts' heads, never their followers.
-    const second = await claimDeliveries(tx, { ...claim, token: randomUUID() });
+    const { claimed: second } = await claimDeliveries(tx, { ...claim, token: randomUUID() });
     expect(second).toHaveLength(CLAIM_LIMIT);
     const accounts = new Set(first.map((delivery) => delivery.account_id));
     expect(second.every((delivery) => delivery.account_seq === 3 && !accounts.has(delivery.account_id))).toBe(true);
@@ -89,8 +89,8 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
   });
 
   it('outcomes and give-backs are written by id and lease token: a delivery held under another token is left alone', async () => {
-    const claim = { endpoint_id, owner: 'test', lease_ms: 30_000, limit: CLAIM_LIMIT, token: randomUUID() };
-    const claimed = await claimDeliveries(tx, claim);
+    const claim = { endpoint_id, owner: 'test', lease_ms: 30_000, limit: CLAIM_LIMIT, scan_max: CLAIM_LIMIT * 5, token: randomUUID() };
+    const { claimed } = await claimDeliveries(tx, claim);
     const [delivered, given_back, stale] = [claimed.slice(0, 100), claimed.slice(100, 150), claimed.slice(150)];
     const entry = { attempt: 1, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
     const outcome = (delivery: (typeof claimed)[number], lease_token: string) => ({

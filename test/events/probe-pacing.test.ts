@@ -6,9 +6,9 @@ import { allEvents, createEndpoint, key, startEventWorld, waitFor, type EventWor
 
 // An endpoint that keeps failing is probed one delivery at a time, on the endpoint's own backoff:
 // the probed deliveries stay due, each first of its account. Were each to back off on its own, a
-// dead endpoint would in time leave the first pending delivery of every account waiting, and every
-// claim would read the whole backlog behind them to find nothing; and each pod would probe at
-// every poll (10 a second here) with the next account's delivery.
+// dead endpoint would in time leave the first pending delivery of every account waiting out an
+// ever longer backoff, and its backlog would drain only as they ran out after it came back; and
+// each pod would probe at every poll (10 a second here) with the next account's delivery.
 
 const PROBE_AFTER_FAILURES = 3;
 const RETRY_BASE_MS = 400;
@@ -69,10 +69,13 @@ describe('an endpoint that keeps failing', () => {
     // at most 6 probes in 3 s each. Probing at every poll would be about 30 each.
     expect(probes).toBeGreaterThan(0);
     expect(probes).toBeLessThanOrEqual(PODS * 8);
-    // Only the delivery each pod probed last waits, for that pod's pause: none of the others.
+    // Of the accounts' first deliveries, only the one each pod probed last waits, for that pod's
+    // pause (the deliveries behind a first one wait for it, however they are due).
     const { rows } = await world.db.query<{ waiting: string; longest_ms: string | null }>(
-      `SELECT count(*) AS waiting, max(EXTRACT(EPOCH FROM next_attempt_at - now()) * 1000) AS longest_ms FROM webhook_deliveries
-       WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now()`,
+      `SELECT count(*) AS waiting, max(EXTRACT(EPOCH FROM next_attempt_at - now()) * 1000) AS longest_ms FROM webhook_deliveries d
+       WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at > now()
+         AND account_seq = (SELECT min(p.account_seq) FROM webhook_deliveries p
+           WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.state = 'pending')`,
       [endpoint.id],
     );
     expect(Number(rows[0]!.waiting)).toBeLessThanOrEqual(PODS);

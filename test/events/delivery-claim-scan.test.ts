@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
+import { claimDeliveries, claimFollowers, recordAttempts, setAside } from '../../src/webhooks/delivery-store.js';
+import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
+
+// An endpoint that refuses some accounts' first event again and again (a receiver bug with one
+// kind of event, say) while it accepts the others: each such head backs off for up to an hour,
+// for days, and its account's later events wait behind it. Claims once walked the endpoint's
+// pending deliveries in account order and read every waiting one, each poll of each pod, to find
+// the few that could go. A claim must read what is due, not what waits.
+
+const BLOCKED_ACCOUNTS = 2000;
+const FOLLOWERS_PER_ACCOUNT = 20;
+const READY_ACCOUNTS = 50;
+const CLAIM = { owner: 'test', lease_ms: 30_000, limit: 200, scan_max: 1000 };
+
+let scratch: ScratchDatabase;
+let client: pg.Client;
+let tx: SqlTx;
+const endpoint_id = randomUUID();
+
+async function insertPending(accounts: string, seq: string, attempts: number, due: string, count: number): Promise<void> {
+  await client.query(
+    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, account_id, account_seq, manual, state, attempts,
+       next_attempt_at, event_created_at, crdb_region, created_at)
+     SELECT gen_random_uuid(), $1::uuid, gen_random_uuid(), 'transaction.posted', ${accounts}, ${seq},
+       false, 'pending', $2::int, now() + CAST($3 AS INTERVAL), now(), 'eu-west', now()
+     FROM generate_series(0, $4::int - 1) AS g`,
+    [endpoint_id, attempts, due, count],
+  );
+}
+
+/** Heap tuples a statement read through indexes of webhook_deliveries, from this session's own counters. */
+async function tuplesRead<T>(run: () => Promise<T>): Promise<{ result: T; tuples: number }> {
+  await client.query('BEGIN');
+  const read = async () =>
+    Number(
+      (
+        await client.query<{ n: string }>(
+          "SELECT idx_tup_fetch + seq_tup_read AS n FROM pg_stat_xact_user_tables WHERE relname = 'webhook_deliveries'",
+        )
+      ).rows[0]!.n,
+    );
+  const before = await read();
+  const result = await run();
+  const tuples = (await read()) - before;
+  await client.query('COMMIT');
+  return { result, tuples };
+}
+
+/** A poll's claim, as the dispatcher makes it: what may go is claimed, what waits is set aside. */
+async function claim() {
+  const found = await claimDeliveries(tx, { ...CLAIM, endpoint_id, token: randomUUID() });
+  await setAside(tx, found.waiting, CLAIM.lease_ms);
+  return found.claimed;
+}
+
+beforeAll(async () => {
+  scratch = await createScratchDatabase(inject('database_url'), 'claim_scan');
+  client = new pg.Client({ connectionString: scratch.url });
+  await client.connect();
+  // Heads refused three times, backed off for an hour; their followers due since they committed.
+  await insertPending(`'blocked_' || g`, '1', 3, '1 hour', BLOCKED_ACCOUNTS);
+  for (let seq = 2; seq <= FOLLOWERS_PER_ACCOUNT + 1; seq += 1) {
+    await insertPending(`'blocked_' || (g % ${BLOCKED_ACCOUNTS})`, String(seq), 0, '-10 seconds', BLOCKED_ACCOUNTS);
+  }
+  // Accounts whose next event may go: after all of those in account order, before them by due time.
+  await insertPending(`'ready_' || g`, '1', 0, '-20 seconds', READY_ACCOUNTS);
+  await client.query('ANALYZE webhook_deliveries');
+  await client.query('SET plan_cache_mode = force_generic_plan');
+  tx = new SqlTx(client, new PreparedStatements());
+}, 60_000);
+afterAll(async () => {
+  await client?.end();
+  await scratch?.drop();
+});
+
+describe('claiming deliveries behind heads that keep failing', () => {
+  it('claims what may go; waiting followers are set aside once, and later claims do not read them again', async () => {
+    const claimed = await claim();
+    expect(claimed.map((delivery) => delivery.account_id).sort()).toEqual(
+      Array.from({ length: READY_ACCOUNTS }, (_, n) => `ready_${n}`).sort(),
+    );
+    // Every follower seen waiting is set aside until its head can be tried again: a few claims
+    // sweep them all once, each reading a few rows per row of its scan (the row, its head, the
+    // same again to set it aside).
+    for (let sweep = 0; sweep < (BLOCKED_ACCOUNTS * FOLLOWERS_PER_ACCOUNT) / CLAIM.scan_max; sweep += 1) {
+      const { result, tuples } = await tuplesRead(claim);
+      expect(result).toEqual([]);
+      expect(tuples).toBeLessThan(CLAIM.scan_max * 6);
+    }
+    const { result, tuples } = await tuplesRead(claim);
+    expect(result).toEqual([]);
+    // 42,050 pending deliveries, none may go: it reads only the 50 due ones held under a lease
+    // (a claim that walks the pending ones read 82,050 rows, each follower and its head).
+    expect(tuples).toBeLessThanOrEqual(READY_ACCOUNTS + 10);
+  });
+
+  it('a head delivered wakes the next delivery of its account, which is claimed with the rest of its chain', async () => {
+    const { rows } = await client.query<{ id: string }>(
+      `UPDATE webhook_deliveries SET lease_token = 'held' WHERE endpoint_id = $1 AND account_id = 'blocked_7' AND account_seq = 1
+       RETURNING id`,
+      [endpoint_id],
+    );
+    const entry = { attempt: 4, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
+    await recordAttempts(tx, [{ id: rows[0]!.id, lease_token: 'held', state: 'delivered', retry_in_ms: 0, entry }], 20);
+    const heads = await claim();
+    expect(heads.map((delivery) => [delivery.account_id, delivery.account_seq])).toEqual([['blocked_7', 2]]);
+    const followers = await claimFollowers(tx, { ...CLAIM, endpoint_id, accounts: ['blocked_7'], token: randomUUID() });
+    expect(followers.map((delivery) => delivery.account_seq).sort((a, b) => a! - b!)).toEqual(
+      Array.from({ length: FOLLOWERS_PER_ACCOUNT - 1 }, (_, n) => n + 3),
+    );
+    expect(await claim()).toEqual([]);
+  });
+
+  it('a head done while its follower is being set aside: the wake is not undone', async () => {
+    await insertPending(`'race'`, '1', 0, '-5 seconds', 1);
+    await insertPending(`'race'`, '2', 0, '-5 seconds', 1);
+    const found = await claimDeliveries(tx, { ...CLAIM, endpoint_id, token: randomUUID() });
+    const [head] = found.claimed;
+    expect([head?.account_id, head?.account_seq]).toEqual(['race', 1]);
+    expect(found.waiting).toHaveLength(1);
+    // The head's outcome and wake commit after the setting aside has taken its snapshot (the head
+    // still pending in it) and before it writes the follower: it waits for the wake's lock.
+    const other = new pg.Client({ connectionString: scratch.url });
+    await other.connect();
+    try {
+      const { rows } = await other.query<{ lease_token: string }>('SELECT lease_token FROM webhook_deliveries WHERE id = $1', [head!.id]);
+      const entry = { attempt: 1, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
+      await other.query('BEGIN');
+      const outcome = { id: head!.id, lease_token: rows[0]!.lease_token, state: 'delivered' as const, retry_in_ms: 0, entry };
+      await recordAttempts(new SqlTx(other, new PreparedStatements()), [outcome], 20);
+      const setting_aside = setAside(tx, found.waiting, CLAIM.lease_ms);
+      await waitForLockWait();
+      await other.query('COMMIT');
+      await setting_aside;
+    } finally {
+      await other.end();
+    }
+    expect((await claim()).map((delivery) => [delivery.account_id, delivery.account_seq])).toEqual([['race', 2]]);
+  });
+});
+
+/** Until a session of the scratch database waits for a row lock. */
+async function waitForLockWait(): Promise<void> {
+  const watcher = new pg.Client({ connectionString: scratch.url });
+  await watcher.connect();
+  try {
+    for (let tries = 0; tries < 100; tries += 1) {
+      const { rows } = await watcher.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      if (rows.length > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error('no session waited for a lock');
+  } finally {
+    await watcher.end();
+  }
+}
