@@ -154,10 +154,10 @@ export async function claimDeliveries(
   return result;
 }
 
-/** Sets aside what a claim found waiting (see SET_ASIDE); `lease_ms` past the earliest its head could be done. */
-export async function setAside(tx: SqlTx, waiting: Claim['waiting'], lease_ms: number): Promise<void> {
-  if (waiting.length === 0) return;
-  await tx.execute(SET_ASIDE, [`${lease_ms} milliseconds`, waiting.map((row) => row.id), waiting.map((row) => row.due_at)]);
+/** Sets aside what a claim found waiting (see SET_ASIDE), `lease_ms` past the earliest its head could be done: how many. */
+export async function setAside(tx: SqlTx, waiting: Claim['waiting'], lease_ms: number): Promise<number> {
+  if (waiting.length === 0) return 0;
+  return tx.execute(SET_ASIDE, [`${lease_ms} milliseconds`, waiting.map((row) => row.id), waiting.map((row) => row.due_at)]);
 }
 
 const CLAIM_FOLLOWERS = `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)

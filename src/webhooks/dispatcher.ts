@@ -210,12 +210,11 @@ export class WebhookDispatcher implements CommitObserver {
       const claim = { endpoint_id: endpoint.id, owner: this.owner, lease_ms, token: randomUUID() };
       const sent_ms = Date.now();
       // By due time: a failed probe's delivery waits its pause, so the next probe goes to another account.
-      const { heads, waiting } = await this.base.transactions.read(async (tx) => {
+      const { heads, set_aside } = await this.base.transactions.read(async (tx) => {
         const found = await claimDeliveries(tx, { ...claim, limit, scan_max: claim_scan_max });
-        await setAside(tx, found.waiting, lease_ms);
-        return { heads: found.claimed, waiting: found.waiting.length };
+        return { heads: found.claimed, set_aside: await setAside(tx, found.waiting, lease_ms) };
       });
-      this.metrics.webhook_deliveries_set_aside_total.inc({ endpoint_id: endpoint.id }, waiting);
+      this.metrics.webhook_deliveries_set_aside_total.inc({ endpoint_id: endpoint.id }, set_aside);
       claimed += heads.length;
       await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
       const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
