@@ -14,7 +14,8 @@ import { SharedMigration } from './support.js';
 export class Migration20261226000100_delivery_due_index extends SharedMigration {
   override async up(): Promise<void> {
     this.addSql(
-      "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE state = 'pending' AND next_attempt_at IS NOT NULL",
+      `CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at)
+         WHERE state = 'pending' AND next_attempt_at IS NOT NULL`,
     );
   }
 }
