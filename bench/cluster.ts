@@ -35,7 +35,7 @@ interface BenchDatabase {
  * Not durable (fsync and synchronous_commit off), as in the test suite: the benchmark measures
  * CPU and contention, not the disk of a shared machine.
  */
-async function startDatabase(): Promise<BenchDatabase> {
+async function startDatabase(preload_libraries: readonly string[]): Promise<BenchDatabase> {
   const data_dir = await mkdtemp(path.join(tmpdir(), 'creditshop-bench-'));
   let embedded: EmbeddedDatabase | undefined;
   try {
@@ -47,6 +47,7 @@ async function startDatabase(): Promise<BenchDatabase> {
       persistent: false,
       max_connections: MAX_CONNECTIONS,
       log: () => undefined,
+      preload_libraries,
     });
     const config = loadConfig({ DATABASE_URL: embedded.url, LOG_LEVEL: 'warn' });
     await migrateDatabase({ config, url: embedded.url, topology: loadTopology(), logger: createLogger({ level: 'warn', name: 'bench' }) });
@@ -114,8 +115,8 @@ export class BenchCluster {
   private database: BenchDatabase | undefined;
   private readonly pod_sets: PodSet[] = [];
 
-  async start(): Promise<void> {
-    this.database = await startDatabase();
+  async start(preload_libraries: readonly string[] = []): Promise<void> {
+    this.database = await startDatabase(preload_libraries);
   }
 
   /** Pods against `database_url` (the database itself, or a proxy in front of it), stopped with the cluster. */

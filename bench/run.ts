@@ -19,13 +19,14 @@ import { startPayoutSimulator, type PayoutSimulator } from '../tools/payout-simu
 
 // `npm run bench [-- --duration-s 10 --warmup-s 2 --concurrency 32 --scenarios m,mh,b,d,d1,o,c,k1,k0,w,half,delay,wh,x,s
 //                    --accounts 10000 --delay-ms 2 --webhook-outage-s 60 --export-rows 1000000 --cpu-prof <dir>
-//                    --schema-variant foreign-keys,default-fillfactor]`
+//                    --schema-variant foreign-keys,default-fillfactor --statements]`
 // One fresh embedded PostgreSQL and three pod processes; the baseline and the service scenarios in
 // the order given (see BENCHMARKS.md); `half` runs every service scenario measured so far again at
 // half its peak rate (open loop); `delay` runs debits through a second set of pods that reach
 // PostgreSQL through a TCP proxy adding --delay-ms each way; `wh` runs b's debits with a webhook
 // endpoint subscribed to everything, then its receiver down and back (bench/webhooks.ts); `x` is
 // the compliance export of --export-rows ledger rows (bench/wallet.ts); `s` is the seller benchmark.
+// --statements: the statements PostgreSQL spent most time on over the scenarios (pg_stat_statements).
 
 const CLOSED = ['m', 'mh', 'b', 'd', 'd1', 'o', 'c', 'k1', 'k0', 'w'];
 const PHASES = ['half', 'delay', 'wh', 'x', 's'];
@@ -44,6 +45,7 @@ interface Options {
   export_rows: number;
   cpu_prof_dir: string | undefined;
   schema_variants: SchemaVariant[];
+  statements: boolean;
 }
 
 function positive(name: string, text: string, max: number): number {
@@ -65,6 +67,7 @@ function parseOptions(): Options {
       'export-rows': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'string' },
       'schema-variant': { type: 'string', default: '' },
+      statements: { type: 'boolean', default: false },
     },
   });
   const variants = values['schema-variant'].split(',').filter(Boolean);
@@ -86,6 +89,7 @@ function parseOptions(): Options {
     export_rows: Math.round(positive('export-rows', values['export-rows'], 10_000_000)),
     cpu_prof_dir: values['cpu-prof'],
     schema_variants: variants.filter(isSchemaVariant),
+    statements: values.statements,
   };
 }
 
@@ -217,9 +221,27 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
   }
 }
 
+/** The statements PostgreSQL spent most time on since the set-up (--statements). */
+async function topStatements(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ calls: string; total_ms: string; mean_ms: string; rows: string; query: string }>(
+    `SELECT calls, round(total_exec_time) AS total_ms, round(CAST(mean_exec_time AS numeric), 2) AS mean_ms, rows,
+       left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+     FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20`,
+  );
+  const lines = rows.map(
+    (row) => `| ${row.calls} | ${row.total_ms} | ${row.mean_ms} | ${row.rows} | \`${row.query.replaceAll('|', '\\|')}\` |`,
+  );
+  return [
+    'statements by time (pg_stat_statements):',
+    '| calls | total ms | mean ms | rows | statement |',
+    '| --- | --- | --- | --- | --- |',
+    ...lines,
+  ].join('\n');
+}
+
 async function benchmarkWith(cluster: BenchCluster, options: Options, payouts: PayoutSimulator): Promise<boolean> {
   const profile_flags = options.cpu_prof_dir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpu_prof_dir}`] : [];
-  await timed('embedded PostgreSQL (durable: false) + migrations', () => cluster.start());
+  await timed('embedded PostgreSQL (durable: false) + migrations', () => cluster.start(options.statements ? ['pg_stat_statements'] : []));
   const pods = await timed('3 pods', () => cluster.startPods(cluster.database_url, profile_flags));
   payouts.setCallbackUrls(pods.urls);
   const config = loadConfig({ DATABASE_URL: cluster.database_url, LOG_LEVEL: 'warn' });
@@ -241,6 +263,7 @@ async function benchmarkWith(cluster: BenchCluster, options: Options, payouts: P
     );
     console.log(`  set-up requests repeated with the same Idempotency-Key: ${JSON.stringify(retried)}`);
     await timed('ANALYZE', () => baseline_pool.query('ANALYZE'));
+    if (options.statements) await baseline_pool.query('CREATE EXTENSION pg_stat_statements; SELECT pg_stat_statements_reset()');
     const catalog = scenarios({ client, baseline_pool, fixtures, concurrency: options.concurrency }, podCounts(client));
     const bench: Bench = { options, meter: new CpuMeter(await cluster.postmaster_pid(), () => pods.pids), results: [] };
     console.log(`\nscenarios (${options.warmup_s} s warm-up + ${options.duration_s} s measured each):`);
@@ -271,6 +294,7 @@ async function benchmarkWith(cluster: BenchCluster, options: Options, payouts: P
     console.log(goals(bench.results, rtt_ms));
     if (webhooks) console.log(`\n${webhooks}`);
     if (exported) console.log(`\n${exported}`);
+    if (options.statements) console.log(`\n${await topStatements(baseline_pool)}`);
     const clean = await reconcile(client);
     if (options.scenarios.includes('s')) {
       const sellers = await timed('\nseller aggregator benchmark (scratch databases, own pods and simulator)', () =>

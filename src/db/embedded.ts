@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   persistent: boolean;
   max_connections: number;
   log: (line: string) => void;
+  /** Server libraries to load at start (the benchmark's pg_stat_statements). */
+  preload_libraries?: readonly string[];
 }
 
 // A local, loopback-only development cluster: its password is not a secret.
@@ -113,6 +115,7 @@ function postgresFlags(options: EmbeddedOptions): string[] {
     TimeZone: 'UTC',
     max_pred_locks_per_transaction: '256',
   };
+  if (options.preload_libraries?.length) settings['shared_preload_libraries'] = options.preload_libraries.join(',');
   if (!options.durable) Object.assign(settings, { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' });
   return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
 }

@@ -220,11 +220,16 @@ export async function findEvents(tx: SqlTx, ids: readonly string[]): Promise<Map
   return new Map(rows.map((row) => [row['id'] as string, toEventRecord(row)]));
 }
 
-/** Gives deliveries back unattempted: claimable again at once (by any pod, this one included). */
+/**
+ * Gives deliveries back unattempted: claimable again at once (by any pod, this one included), a
+ * follower set aside and then claimed behind its head too. Such a one would otherwise wait out its
+ * setting aside (a minute): its head's wake found it held, and nothing wakes it again.
+ */
 export async function releaseDeliveries(tx: SqlTx, held: readonly HeldDelivery[]): Promise<void> {
   if (held.length === 0) return;
   await tx.execute(
-    `UPDATE webhook_deliveries AS d SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+    `UPDATE webhook_deliveries AS d
+     SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = LEAST(d.next_attempt_at, now())
      FROM unnest(?::uuid[], ?::text[]) AS v(id, lease_token)
      WHERE d.id = v.id AND d.lease_token = v.lease_token`,
     [held.map((delivery) => delivery.id), held.map((delivery) => delivery.lease_token)],

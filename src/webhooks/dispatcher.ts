@@ -219,7 +219,8 @@ export class WebhookDispatcher implements CommitObserver {
       await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
       const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
       if (this.probing(endpoint.id) || accounts.length === 0) continue;
-      const followers = { ...claim, token: randomUUID(), accounts, limit: this.claimLimit(endpoint.id) };
+      // Whole chains, up to the lane's room: a follower left behind is set aside and woken later, two writes more.
+      const followers = { ...claim, token: randomUUID(), accounts, limit: this.lanes.room(endpoint.id) };
       const followers_sent_ms = Date.now();
       const rows = await this.base.transactions.read((tx) => claimFollowers(tx, followers));
       await this.take(rows, followers.token, followers_sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'to check');
