@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
-import { claimDeliveries, claimFollowers, recordAttempts, setAside } from '../../src/webhooks/delivery-store.js';
+import { claimDeliveries, claimFollowers, recordAttempts, releaseDeliveries, setAside } from '../../src/webhooks/delivery-store.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 
 // An endpoint that refuses some accounts' first event again and again (a receiver bug with one
@@ -108,10 +108,23 @@ describe('claiming deliveries behind heads that keep failing', () => {
     await recordAttempts(tx, [{ id: rows[0]!.id, lease_token: 'held', state: 'delivered', retry_in_ms: 0, entry }], 20);
     const heads = await claim();
     expect(heads.map((delivery) => [delivery.account_id, delivery.account_seq])).toEqual([['blocked_7', 2]]);
-    const followers = await claimFollowers(tx, { ...CLAIM, endpoint_id, accounts: ['blocked_7'], token: randomUUID() });
+    const token = randomUUID();
+    const followers = await claimFollowers(tx, { ...CLAIM, endpoint_id, accounts: ['blocked_7'], token });
     expect(followers.map((delivery) => delivery.account_seq).sort((a, b) => a! - b!)).toEqual(
       Array.from({ length: FOLLOWERS_PER_ACCOUNT - 1 }, (_, n) => n + 3),
     );
+    expect(await claim()).toEqual([]);
+    // Given back unattempted (a pod stopping, say): due at once, not when they were set aside until.
+    await releaseDeliveries(
+      tx,
+      followers.map((delivery) => ({ id: delivery.id, lease_token: token })),
+    );
+    const { rows: due } = await client.query<{ n: string }>(
+      'SELECT count(*) AS n FROM webhook_deliveries WHERE id = ANY($1::uuid[]) AND next_attempt_at <= now() AND lease_token IS NULL',
+      [followers.map((delivery) => delivery.id)],
+    );
+    expect(Number(due[0]!.n)).toBe(followers.length);
+    // Their head is still held: the next claim sets them aside again.
     expect(await claim()).toEqual([]);
   });
 
