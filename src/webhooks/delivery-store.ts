@@ -41,14 +41,15 @@ export interface AttemptOutcome extends HeldDelivery {
 }
 
 // A pending delivery waits for every earlier pending one of its endpoint and account: it may go
-// when its account_seq is the first of those pending (`also` narrows them). A correlated scalar
-// subquery, run per row through webhook_deliveries_pending whatever the statistics say. Written
+// when its account_seq is the first of those pending (`also` narrows them; `of` names the outer
+// row, a delivery of that endpoint and account). A correlated scalar subquery, run per row
+// through webhook_deliveries_pending whatever the statistics say. Written
 // as NOT EXISTS it became an anti-join, and with statistics from before a backlog (the table empty
 // or all delivered at the last ANALYZE) PostgreSQL chose to rescan the endpoint's whole pending
 // index for every row: claims over 13,000 pending deliveries took 7-13 s in the benchmark, holding
 // the rows they had locked, and ran into the statement timeout.
-const firstPendingSeq = (also = '') => `(SELECT min(p.account_seq) FROM webhook_deliveries p
-  WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.state = 'pending'
+const firstPendingSeq = (also = '', of = 'd') => `(SELECT min(p.account_seq) FROM webhook_deliveries p
+  WHERE p.endpoint_id = ${of}.endpoint_id AND p.account_id = ${of}.account_id AND p.state = 'pending'
     AND p.account_seq IS NOT NULL${also})`;
 
 // An earlier delivery of the same endpoint and account is pending: `d` must wait for it.
@@ -290,8 +291,7 @@ async function wakeFollowers(tx: SqlTx, done_ids: readonly string[]): Promise<vo
      FROM webhook_deliveries AS r
      WHERE r.id = ANY(?::uuid[]) AND r.state <> 'pending' AND r.account_seq IS NOT NULL
        AND n.endpoint_id = r.endpoint_id AND n.account_id = r.account_id AND n.state = 'pending'
-       AND n.account_seq = (SELECT min(p.account_seq) FROM webhook_deliveries p
-         WHERE p.endpoint_id = r.endpoint_id AND p.account_id = r.account_id AND p.state = 'pending' AND p.account_seq > r.account_seq)
+       AND n.account_seq = ${firstPendingSeq(' AND p.account_seq > r.account_seq', 'r')}
        AND n.attempts = 0 AND (n.lease_expires_at IS NULL OR n.lease_expires_at < now())`,
     [[...done_ids]],
   );
