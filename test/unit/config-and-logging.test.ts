@@ -96,6 +96,10 @@ describe('configuration', () => {
     expect(attempt).toThrow(/TX_ATTEMPTS_MAX/);
     expect(attempt).toThrow(/mars/);
     expect(attempt).toThrow(/AUTH_JWT_SECRET/);
+    // A claim's scan is rows, at least one, bounded.
+    for (const rows of ['0', '1.5', 'lots', '100001'])
+      expect(() => loadConfig({ WEBHOOK_CLAIM_SCAN_MAX: rows })).toThrow(/WEBHOOK_CLAIM_SCAN_MAX/);
+    expect(loadConfig({ WEBHOOK_CLAIM_SCAN_MAX: '50' }).webhooks.claim_scan_max).toBe(50);
   });
 
   it('database faults: the client query timeout follows the statement timeout unless set and must exceed it; backoffs in order', () => {
