@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
 import { claimDeliveries, claimFollowers, recordAttempts, releaseDeliveries, setAside } from '../../src/webhooks/delivery-store.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
+import { tuplesRead } from '../support/table-reads.js';
 
 // An endpoint that refuses some accounts' first event again and again (a receiver bug with one
 // kind of event, say) while it accepts the others: each such head backs off for up to an hour,
@@ -30,24 +31,6 @@ async function insertPending(accounts: string, seq: string, attempts: number, du
      FROM generate_series(0, $4::int - 1) AS g`,
     [endpoint_id, attempts, due, count],
   );
-}
-
-/** Heap tuples a statement read through indexes of webhook_deliveries, from this session's own counters. */
-async function tuplesRead<T>(run: () => Promise<T>): Promise<{ result: T; tuples: number }> {
-  await client.query('BEGIN');
-  const read = async () =>
-    Number(
-      (
-        await client.query<{ n: string }>(
-          "SELECT idx_tup_fetch + seq_tup_read AS n FROM pg_stat_xact_user_tables WHERE relname = 'webhook_deliveries'",
-        )
-      ).rows[0]!.n,
-    );
-  const before = await read();
-  const result = await run();
-  const tuples = (await read()) - before;
-  await client.query('COMMIT');
-  return { result, tuples };
 }
 
 /** A poll's claim, as the dispatcher makes it: what may go is claimed, what waits is set aside. */
@@ -87,11 +70,11 @@ describe('claiming deliveries behind heads that keep failing', () => {
     // sweep them all once, each reading a few rows per row of its scan (the row, its head, the
     // same again to set it aside).
     for (let sweep = 0; sweep < (BLOCKED_ACCOUNTS * FOLLOWERS_PER_ACCOUNT) / CLAIM.scan_max; sweep += 1) {
-      const { result, tuples } = await tuplesRead(claim);
+      const { result, tuples } = await tuplesRead(client, 'webhook_deliveries', claim);
       expect(result).toEqual([]);
       expect(tuples).toBeLessThan(CLAIM.scan_max * 6);
     }
-    const { result, tuples } = await tuplesRead(claim);
+    const { result, tuples } = await tuplesRead(client, 'webhook_deliveries', claim);
     expect(result).toEqual([]);
     // 42,050 pending deliveries, none may go: it reads only the 50 due ones held under a lease
     // (a claim that walks the pending ones read 82,050 rows, each follower and its head).
