@@ -17,6 +17,12 @@ export interface DeliveryJob {
   committed_ms: number;
 }
 
+/** Weight of the newest attempt in an endpoint's smoothed latency: about the last ten attempts count. */
+const LATENCY_WEIGHT = 0.2;
+// The share of the start window planned to be used: attempts a little slower than their average
+// must not leave the last of a chain to be given back.
+const WINDOW_PLANNED = 0.8;
+
 interface Lane {
   /** Waiting to start, in arrival order. */
   queued: DeliveryJob[];
@@ -38,8 +44,14 @@ export class DeliveryLanes {
   private readonly lanes = new Map<string, Lane>();
   /** Held, but not to start before confirm(): a job taken with its batch while its order is being checked. */
   private readonly provisional = new Set<DeliveryJob>();
+  /** Per endpoint, how long its attempts take (smoothed): what room() plans with. */
+  private readonly latency_ms = new Map<string, number>();
 
-  constructor(private readonly limits: { queue_max: number; concurrency: number }) {}
+  /**
+   * `start_window_ms`: how long after it is taken a delivery may still start (its lease, less the
+   * attempt's timeout and a margin). Past it, a delivery is given back unattempted.
+   */
+  constructor(private readonly limits: { queue_max: number; concurrency: number; start_window_ms: number }) {}
 
   /** Jobs held (queued or in flight) for an endpoint. */
   depth(endpoint_id: string): number {
@@ -51,9 +63,36 @@ export class DeliveryLanes {
     return [...this.lanes.keys()];
   }
 
-  /** Room left in an endpoint's lane. */
+  /**
+   * Room left in an endpoint's lane: up to `queue_max` held, and no more than its attempts, at
+   * their recent pace, can start within a lease (`concurrency` at a time). Holding more than that
+   * from a slow endpoint only gives the rest back unattempted when their leases end.
+   */
   room(endpoint_id: string): number {
-    return Math.max(0, this.limits.queue_max - this.depth(endpoint_id));
+    const latency_ms = this.latency_ms.get(endpoint_id);
+    const sendable = latency_ms === undefined ? Number.POSITIVE_INFINITY : this.limits.concurrency * this.startsInWindow(latency_ms);
+    return Math.max(0, Math.min(this.limits.queue_max, sendable) - this.depth(endpoint_id));
+  }
+
+  /** How many deliveries of one chain of an endpoint (they run one after another) can start within a lease. */
+  chainRoom(endpoint_id: string): number {
+    const latency_ms = this.latency_ms.get(endpoint_id);
+    return latency_ms === undefined ? this.limits.queue_max : Math.min(this.limits.queue_max, this.startsInWindow(latency_ms));
+  }
+
+  /** An attempt to the endpoint took this long (answered, refused or timed out). */
+  noteLatency(endpoint_id: string, latency_ms: number): void {
+    const known = this.latency_ms.get(endpoint_id);
+    this.latency_ms.set(endpoint_id, known === undefined ? latency_ms : known + LATENCY_WEIGHT * (latency_ms - known));
+  }
+
+  /** The endpoint is gone: its pace is forgotten. */
+  forget(endpoint_id: string): void {
+    this.latency_ms.delete(endpoint_id);
+  }
+
+  private startsInWindow(latency_ms: number): number {
+    return Math.max(1, Math.floor((WINDOW_PLANNED * this.limits.start_window_ms) / Math.max(1, latency_ms)));
   }
 
   /** Ids of the jobs held for these (endpoint, account) chains. */

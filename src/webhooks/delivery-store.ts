@@ -163,30 +163,42 @@ export async function setAside(tx: SqlTx, waiting: Claim['waiting'], lease_ms: n
 }
 
 const CLAIM_FOLLOWERS = `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)
-  WHERE id IN (
-    SELECT d.id FROM webhook_deliveries d
-    WHERE d.endpoint_id = ? AND d.account_id = ANY(?::text[]) AND d.state = 'pending' AND d.account_seq IS NOT NULL
-      AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
-    ORDER BY d.account_id, d.account_seq LIMIT ? FOR UPDATE SKIP LOCKED)
+  WHERE id = ANY(ARRAY(
+    SELECT f.id FROM unnest(?::text[]) AS a(account_id), LATERAL (
+      SELECT d.id, d.account_seq FROM webhook_deliveries d
+      WHERE d.endpoint_id = ? AND d.account_id = a.account_id AND d.state = 'pending' AND d.account_seq IS NOT NULL
+        AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+      ORDER BY d.account_seq LIMIT ? FOR UPDATE SKIP LOCKED) AS f
+    ORDER BY a.account_id, f.account_seq LIMIT ?))
   RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts`;
 
 /**
  * Claims, for accounts whose first pending delivery this pod has just claimed, the deliveries
- * pending after it: a backlog drains a whole account at a time instead of one delivery per poll.
- * Due or set aside alike: a follower waits for nothing but its head. Their order is not checked
- * here (a row another pod holds is skipped): the caller checks it.
+ * pending after it, at most `per_chain` of each and `limit` in all: a backlog drains a whole
+ * account at a time instead of one delivery per poll. Due or set aside alike: a follower waits for
+ * nothing but its head. Their order is not checked here (a row another pod holds is skipped): the
+ * caller checks it.
  */
 export async function claimFollowers(
   tx: SqlTx,
-  claim: { endpoint_id: string; accounts: readonly string[]; token: string; owner: string; lease_ms: number; limit: number },
+  claim: {
+    endpoint_id: string;
+    accounts: readonly string[];
+    token: string;
+    owner: string;
+    lease_ms: number;
+    limit: number;
+    per_chain: number;
+  },
 ): Promise<ClaimedDelivery[]> {
-  if (claim.accounts.length === 0 || claim.limit <= 0) return [];
+  if (claim.accounts.length === 0 || claim.limit <= 0 || claim.per_chain <= 0) return [];
   const rows = await tx.rows<ClaimRow>(CLAIM_FOLLOWERS, [
     claim.token,
     claim.owner,
     `${claim.lease_ms} milliseconds`,
-    claim.endpoint_id,
     [...claim.accounts],
+    claim.endpoint_id,
+    claim.per_chain,
     claim.limit,
   ]);
   return rows.map(toClaimed);

@@ -83,8 +83,12 @@ export class WebhookDispatcher implements CommitObserver {
 
   constructor(private readonly base: DispatcherBase) {
     this.owner = `${base.region}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    const { queue_per_endpoint_max, concurrency_per_endpoint } = base.config.webhooks;
-    this.lanes = new DeliveryLanes({ queue_max: queue_per_endpoint_max, concurrency: concurrency_per_endpoint });
+    const { queue_per_endpoint_max, concurrency_per_endpoint, lease_ms, timeout_ms } = base.config.webhooks;
+    this.lanes = new DeliveryLanes({
+      queue_max: queue_per_endpoint_max,
+      concurrency: concurrency_per_endpoint,
+      start_window_ms: lease_ms - LEASE_SAFETY_MARGIN_MS - timeout_ms,
+    });
     // Every attempt in flight listens for the stop: as many as the lanes allow.
     setMaxListeners(concurrency_per_endpoint * base.config.webhooks.endpoints_max, this.stopping.signal);
     this.metrics = createWebhookMetrics(base.metrics, () => new Map([...this.endpoints.keys()].map((id) => [id, this.lanes.depth(id)])));
@@ -219,8 +223,15 @@ export class WebhookDispatcher implements CommitObserver {
       await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
       const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
       if (this.probing(endpoint.id) || accounts.length === 0) continue;
-      // Whole chains, up to the lane's room: a follower left behind is set aside and woken later, two writes more.
-      const followers = { ...claim, token: randomUUID(), accounts, limit: this.lanes.room(endpoint.id) };
+      // Whole chains, up to the lane's room and as much of each as can be sent within the lease: a
+      // follower left behind is set aside and woken later, two writes more.
+      const followers = {
+        ...claim,
+        token: randomUUID(),
+        accounts,
+        limit: this.lanes.room(endpoint.id),
+        per_chain: this.lanes.chainRoom(endpoint.id) - 1,
+      };
       const followers_sent_ms = Date.now();
       const rows = await this.base.transactions.read((tx) => claimFollowers(tx, followers));
       await this.take(rows, followers.token, followers_sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'to check');
@@ -303,6 +314,7 @@ export class WebhookDispatcher implements CommitObserver {
   private forgetEndpoint(id: string): void {
     this.endpoints.delete(id);
     this.failing.delete(id);
+    this.lanes.forget(id);
     this.give(this.lanes.removeQueued((job) => job.endpoint_id === id));
   }
 
@@ -339,8 +351,12 @@ export class WebhookDispatcher implements CommitObserver {
     const endpoint = this.endpoints.get(job.endpoint_id);
     const started_ms = Date.now();
     // Disabled or deleted since it was taken, or too close to the end of its lease to be sure of it: given back.
-    if (endpoint?.status !== 'enabled' || started_ms + timeout_ms > job.deadline_ms) {
-      this.give(this.lanes.finish(job, false), [job]);
+    const lease_ending = started_ms + timeout_ms > job.deadline_ms;
+    if (endpoint?.status !== 'enabled' || lease_ending) {
+      // With it go the rest of its chain, which cannot start before it.
+      const chain = this.lanes.finish(job, false);
+      if (lease_ending) this.metrics.webhook_deliveries_unsent_total.inc({ endpoint_id: job.endpoint_id }, 1 + chain.length);
+      this.give(chain, [job]);
       return;
     }
     const body = eventBody(job.event);
@@ -378,6 +394,7 @@ export class WebhookDispatcher implements CommitObserver {
     const retry_in_ms = verdict.state === 'pending' ? this.probeRetry(job.endpoint_id, ok, verdict.retry_in_ms, now_ms) : 0;
     const error = outcome.kind === 'answered' ? (ok ? null : `status ${outcome.status}`) : `${outcome.kind}: ${outcome.detail}`;
     const labels = { endpoint_id: job.endpoint_id };
+    this.lanes.noteLatency(job.endpoint_id, outcome.latency_ms);
     this.metrics.webhook_attempt_duration_seconds.observe(labels, outcome.latency_ms / 1000);
     this.metrics.webhook_deliveries_total.inc({ ...labels, outcome: verdict.state === 'pending' ? 'retry' : verdict.state });
     if (ok) this.metrics.webhook_delivery_lag_seconds.observe(labels, Math.max(0, now_ms - job.committed_ms) / 1000);

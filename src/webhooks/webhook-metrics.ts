@@ -10,6 +10,8 @@ export interface WebhookMetrics {
   webhook_attempt_duration_seconds: Histogram<'endpoint_id'>;
   /** Deliveries a claim found waiting behind an earlier one of their account, and set aside. */
   webhook_deliveries_set_aside_total: Counter<'endpoint_id'>;
+  /** Deliveries held here but given back unattempted because their lease was ending: more were held than could be sent. */
+  webhook_deliveries_unsent_total: Counter<'endpoint_id'>;
 }
 
 export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<string, number>): WebhookMetrics {
@@ -48,6 +50,12 @@ export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<st
     webhook_deliveries_set_aside_total: new Counter({
       name: 'webhook_deliveries_set_aside_total',
       help: 'Deliveries found waiting behind an earlier one of their account (being sent or retried), set aside until it is done',
+      labelNames: ['endpoint_id'],
+      registers,
+    }),
+    webhook_deliveries_unsent_total: new Counter({
+      name: 'webhook_deliveries_unsent_total',
+      help: 'Deliveries a pod held but gave back unattempted because their lease was ending (held more than it could send in time)',
       labelNames: ['endpoint_id'],
       registers,
     }),

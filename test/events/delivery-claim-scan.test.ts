@@ -92,7 +92,7 @@ describe('claiming deliveries behind heads that keep failing', () => {
     const heads = await claim();
     expect(heads.map((delivery) => [delivery.account_id, delivery.account_seq])).toEqual([['blocked_7', 2]]);
     const token = randomUUID();
-    const followers = await claimFollowers(tx, { ...CLAIM, endpoint_id, accounts: ['blocked_7'], token });
+    const followers = await claimFollowers(tx, { ...CLAIM, endpoint_id, accounts: ['blocked_7'], token, per_chain: 1000 });
     expect(followers.map((delivery) => delivery.account_seq).sort((a, b) => a! - b!)).toEqual(
       Array.from({ length: FOLLOWERS_PER_ACCOUNT - 1 }, (_, n) => n + 3),
     );
