@@ -80,7 +80,12 @@ export class DeliveryLanes {
     return latency_ms === undefined ? this.limits.queue_max : Math.min(this.limits.queue_max, this.startsInWindow(latency_ms));
   }
 
-  /** An attempt to the endpoint took this long (answered, refused or timed out). */
+  /** Jobs held for one chain (endpoint and account), queued or in flight. */
+  chainDepth(endpoint_id: string, account_id: string): number {
+    return this.lanes.get(endpoint_id)?.chains.get(account_id)?.length ?? 0;
+  }
+
+  /** An attempt to the endpoint took this long (answered or timed out). */
   noteLatency(endpoint_id: string, latency_ms: number): void {
     const known = this.latency_ms.get(endpoint_id);
     this.latency_ms.set(endpoint_id, known === undefined ? latency_ms : known + LATENCY_WEIGHT * (latency_ms - known));

@@ -32,8 +32,15 @@ export interface HeldDelivery {
   lease_token: string;
 }
 
+/** Where a delivery stands in the order of its endpoint and account (account_seq null: outside any order). */
+export interface ChainPlace {
+  endpoint_id: string;
+  account_id: string | null;
+  account_seq: number | null;
+}
+
 /** How an attempt ended, to be written with the verdict. */
-export interface AttemptOutcome extends HeldDelivery {
+export interface AttemptOutcome extends HeldDelivery, ChainPlace {
   state: DeliveryState;
   /** For a delivery to retry: from the write, on the database clock. */
   retry_in_ms: number;
@@ -162,20 +169,24 @@ export async function setAside(tx: SqlTx, waiting: Claim['waiting'], lease_ms: n
   return tx.execute(SET_ASIDE, [`${lease_ms} milliseconds`, waiting.map((row) => row.id), waiting.map((row) => row.due_at)]);
 }
 
+// The rows are read (and locked) as one scan of webhook_deliveries_pending in account order, and
+// cut per account after it: a LATERAL lookup per account would spread the scan fairly over the
+// accounts, but CockroachDB may plan it as a join over the whole index, locking what it reads.
 const CLAIM_FOLLOWERS = `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)
   WHERE id = ANY(ARRAY(
-    SELECT f.id FROM unnest(?::text[]) AS a(account_id), LATERAL (
-      SELECT d.id, d.account_seq FROM webhook_deliveries d
-      WHERE d.endpoint_id = ? AND d.account_id = a.account_id AND d.state = 'pending' AND d.account_seq IS NOT NULL
-        AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
-      ORDER BY d.account_seq LIMIT ? FOR UPDATE SKIP LOCKED) AS f
-    ORDER BY a.account_id, f.account_seq LIMIT ?))
+    SELECT c.id FROM (
+      SELECT s.id, row_number() OVER (PARTITION BY s.account_id ORDER BY s.account_seq) AS place FROM (
+        SELECT d.id, d.account_id, d.account_seq FROM webhook_deliveries d
+        WHERE d.endpoint_id = ? AND d.account_id = ANY(?::text[]) AND d.state = 'pending' AND d.account_seq IS NOT NULL
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+        ORDER BY d.account_id, d.account_seq LIMIT ? FOR UPDATE SKIP LOCKED) AS s
+    ) AS c WHERE c.place <= ?))
   RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts`;
 
 /**
  * Claims, for accounts whose first pending delivery this pod has just claimed, the deliveries
- * pending after it, at most `per_chain` of each and `limit` in all: a backlog drains a whole
- * account at a time instead of one delivery per poll. Due or set aside alike: a follower waits for
+ * pending after it, at most `per_chain` of each, of the first `limit` read: a backlog drains a
+ * whole account at a time instead of one delivery per poll. Due or set aside alike: a follower waits for
  * nothing but its head. Their order is not checked here (a row another pod holds is skipped): the
  * caller checks it.
  */
@@ -196,10 +207,10 @@ export async function claimFollowers(
     claim.token,
     claim.owner,
     `${claim.lease_ms} milliseconds`,
-    [...claim.accounts],
     claim.endpoint_id,
-    claim.per_chain,
+    [...claim.accounts],
     claim.limit,
+    claim.per_chain,
   ]);
   return rows.map(toClaimed);
 }
@@ -259,7 +270,7 @@ export async function releaseDeliveries(tx: SqlTx, held: readonly HeldDelivery[]
 export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcome[], log_max: number): Promise<void> {
   if (outcomes.length === 0) return;
   const column = <T>(pick: (outcome: AttemptOutcome) => T) => outcomes.map(pick);
-  const written = await tx.rows<{ endpoint_id: string; account_id: string | null; account_seq: string | null; state: DeliveryState }>(
+  await tx.execute(
     `UPDATE webhook_deliveries AS d SET
        state = v.state,
        attempts = d.attempts + 1,
@@ -272,8 +283,7 @@ export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcom
        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
      FROM unnest(?::uuid[], ?::text[], ?::text[], ?::int8[], ?::timestamptz[], ?::int4[], ?::int4[], ?::text[], ?::text[])
        AS v(id, lease_token, state, retry_in_ms, attempted_at, status_code, latency_ms, error, entry)
-     WHERE d.id = v.id AND d.lease_token = v.lease_token
-     RETURNING d.endpoint_id, d.account_id, d.account_seq, d.state`,
+     WHERE d.id = v.id AND d.lease_token = v.lease_token`,
     [
       log_max,
       column((outcome) => outcome.id),
@@ -287,46 +297,45 @@ export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcom
       column((outcome) => JSON.stringify(outcome.entry)),
     ],
   );
-  // Per chain, the earliest delivery done: what follows a later one waits for the next after it anyway.
-  const done = new Map<string, { endpoint_id: string; account_id: string; account_seq: number }>();
-  for (const row of written) {
-    if (row.state === 'pending' || row.account_id === null || row.account_seq === null) continue;
-    const chain = `${row.endpoint_id} ${row.account_id}`;
-    const account_seq = int8(row.account_seq);
-    if ((done.get(chain)?.account_seq ?? Number.POSITIVE_INFINITY) > account_seq) {
-      done.set(chain, { endpoint_id: row.endpoint_id, account_id: row.account_id, account_seq });
-    }
-  }
-  await wakeFollowers(tx, [...done.values()]);
+  await wakeFollowers(tx, outcomes);
 }
 
 /**
- * The next delivery of each chain (endpoint and account) whose delivery `done` ended is due at
- * once (never attempted, not held under a live lease). Written even when it was not set aside:
- * that changes its due time, which keeps a claim that read it waiting before this from setting
- * it aside after. The next deliveries are found from the chains given (through
- * webhook_deliveries_pending, one lookup each) and written by id. Joined to the table instead, with
- * statistics from before a backlog, PostgreSQL read every pending delivery for each wake (11.8 ms
- * a wake, a third of a core in the benchmark); for the same reason the write names no state: a
- * delivery never attempted is pending (every verdict counts its attempt).
+ * The next delivery of each chain (endpoint and account) with a delivery among `outcomes` ended
+ * is due at once (never attempted, not held under a live lease). Written even when it was not set
+ * aside: that changes its due time, which keeps a claim that read it waiting before this from
+ * setting it aside after. Taken from the outcomes, not from what the outcome write changed: when
+ * the wake fails after that write committed, the flush writes the outcomes again (changing
+ * nothing, their tokens are cleared) and this wake runs again. One that comes when the outcome
+ * was not written (a lease lost) only makes a waiting delivery due: the claim sets it aside again.
+ * Per chain the earliest delivery ended is enough: what follows a later one waits for the next
+ * after the earliest anyway. The next deliveries are found through webhook_deliveries_pending,
+ * one lookup each, and written by id; joined to the table instead, with statistics from before a
+ * backlog, PostgreSQL read every pending delivery for each wake (11.8 ms a wake, a third of a
+ * core in the benchmark). For the same reason the write names no state: a delivery never
+ * attempted is pending (every verdict counts its attempt).
  */
-async function wakeFollowers(
-  tx: SqlTx,
-  done: ReadonlyArray<{ endpoint_id: string; account_id: string; account_seq: number }>,
-): Promise<void> {
-  if (done.length === 0) return;
+async function wakeFollowers(tx: SqlTx, outcomes: readonly AttemptOutcome[]): Promise<void> {
+  const done = new Map<string, { endpoint_id: string; account_id: string; account_seq: number }>();
+  for (const { state, endpoint_id, account_id, account_seq } of outcomes) {
+    if (state === 'pending' || account_id === null || account_seq === null) continue;
+    const chain = `${endpoint_id} ${account_id}`;
+    if ((done.get(chain)?.account_seq ?? Number.POSITIVE_INFINITY) > account_seq) done.set(chain, { endpoint_id, account_id, account_seq });
+  }
+  if (done.size === 0) return;
+  const chains = [...done.values()];
   await tx.execute(
     `UPDATE webhook_deliveries AS n SET next_attempt_at = now()
      WHERE n.id = ANY(ARRAY(
          SELECT ${firstPending('id', ' AND p.account_seq > r.account_seq', 'r')}
          FROM unnest(?::uuid[], ?::text[], ?::int8[]) AS r(endpoint_id, account_id, account_seq)))
        AND n.attempts = 0 AND (n.lease_expires_at IS NULL OR n.lease_expires_at < now())`,
-    [done.map((chain) => chain.endpoint_id), done.map((chain) => chain.account_id), done.map((chain) => String(chain.account_seq))],
+    [chains.map((chain) => chain.endpoint_id), chains.map((chain) => chain.account_id), chains.map((chain) => String(chain.account_seq))],
   );
 }
 
 /** A delivery whose event is gone (retention): nothing can be sent any more. */
-export function eventGoneOutcome(delivery: HeldDelivery & { attempts: number }, now: string): AttemptOutcome {
+export function eventGoneOutcome(delivery: HeldDelivery & ChainPlace & { attempts: number }, now: string): AttemptOutcome {
   return {
     ...delivery,
     state: 'failed',

@@ -120,9 +120,21 @@ export class WebhookDispatcher implements CommitObserver {
       lease_owner: this.owner,
       lease_expires_at: new Date(unit.now_ms + this.base.config.webhooks.lease_ms).toISOString(),
     };
+    // What each lane, and each chain of it, can still take (room() and chainRoom()), less what this batch takes.
+    const lane_room = new Map<string, number>();
+    const chain_room = new Map<string, number>();
     for (const delivery of deliveries.inserted()) {
-      // An endpoint being probed, or whose lane is full, is left to the poll: its deliveries wait in the database.
-      if (this.probing(delivery.endpoint_id) || this.lanes.room(delivery.endpoint_id) === 0) continue;
+      const { endpoint_id, account_id } = delivery;
+      // An endpoint being probed, or a lane or chain without room, is left to the poll: its deliveries wait in the database.
+      const lane_left = lane_room.get(endpoint_id) ?? this.lanes.room(endpoint_id);
+      if (this.probing(endpoint_id) || lane_left <= 0) continue;
+      if (account_id !== null && delivery.account_seq !== null) {
+        const chain = `${endpoint_id} ${account_id}`;
+        const chain_left = chain_room.get(chain) ?? this.lanes.chainRoom(endpoint_id) - this.lanes.chainDepth(endpoint_id, account_id);
+        chain_room.set(chain, chain_left - 1);
+        if (chain_left <= 0) continue;
+      }
+      lane_room.set(endpoint_id, lane_left - 1);
       deliveries.update(delivery.id, lease);
     }
   }
@@ -273,7 +285,7 @@ export class WebhookDispatcher implements CommitObserver {
     const jobs: DeliveryJob[] = [];
     for (const row of rows) {
       const event = events.get(row.event_id);
-      if (!event) this.outcomes.push(eventGoneOutcome({ id: row.id, lease_token, attempts: row.attempts }, now));
+      if (!event) this.outcomes.push(eventGoneOutcome({ ...row, lease_token }, now));
       else jobs.push({ ...row, lease_token, deadline_ms, event, committed_ms: Date.parse(event.created_at) });
     }
     if (order === 'in order') this.give(this.lanes.add(jobs));
@@ -355,7 +367,8 @@ export class WebhookDispatcher implements CommitObserver {
     if (endpoint?.status !== 'enabled' || lease_ending) {
       // With it go the rest of its chain, which cannot start before it.
       const chain = this.lanes.finish(job, false);
-      if (lease_ending) this.metrics.webhook_deliveries_unsent_total.inc({ endpoint_id: job.endpoint_id }, 1 + chain.length);
+      if (endpoint?.status === 'enabled')
+        this.metrics.webhook_deliveries_unsent_total.inc({ endpoint_id: job.endpoint_id }, 1 + chain.length);
       this.give(chain, [job]);
       return;
     }
@@ -394,13 +407,17 @@ export class WebhookDispatcher implements CommitObserver {
     const retry_in_ms = verdict.state === 'pending' ? this.probeRetry(job.endpoint_id, ok, verdict.retry_in_ms, now_ms) : 0;
     const error = outcome.kind === 'answered' ? (ok ? null : `status ${outcome.status}`) : `${outcome.kind}: ${outcome.detail}`;
     const labels = { endpoint_id: job.endpoint_id };
-    this.lanes.noteLatency(job.endpoint_id, outcome.latency_ms);
+    // The pace of answers (and of timeouts): a refused connection says nothing of how long a delivery takes.
+    if (outcome.kind === 'answered' || outcome.kind === 'timeout') this.lanes.noteLatency(job.endpoint_id, outcome.latency_ms);
     this.metrics.webhook_attempt_duration_seconds.observe(labels, outcome.latency_ms / 1000);
     this.metrics.webhook_deliveries_total.inc({ ...labels, outcome: verdict.state === 'pending' ? 'retry' : verdict.state });
     if (ok) this.metrics.webhook_delivery_lag_seconds.observe(labels, Math.max(0, now_ms - job.committed_ms) / 1000);
     this.outcomes.push({
       id: job.id,
       lease_token: job.lease_token,
+      endpoint_id: job.endpoint_id,
+      account_id: job.account_id,
+      account_seq: job.account_seq,
       state: verdict.state,
       retry_in_ms,
       entry: {

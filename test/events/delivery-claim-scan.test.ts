@@ -88,7 +88,8 @@ describe('claiming deliveries behind heads that keep failing', () => {
       [endpoint_id],
     );
     const entry = { attempt: 4, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
-    await recordAttempts(tx, [{ id: rows[0]!.id, lease_token: 'held', state: 'delivered', retry_in_ms: 0, entry }], 20);
+    const head = { id: rows[0]!.id, endpoint_id, account_id: 'blocked_7', account_seq: 1, lease_token: 'held' };
+    await recordAttempts(tx, [{ ...head, state: 'delivered', retry_in_ms: 0, entry }], 20);
     const heads = await claim();
     expect(heads.map((delivery) => [delivery.account_id, delivery.account_seq])).toEqual([['blocked_7', 2]]);
     const token = randomUUID();
@@ -126,7 +127,7 @@ describe('claiming deliveries behind heads that keep failing', () => {
       const { rows } = await other.query<{ lease_token: string }>('SELECT lease_token FROM webhook_deliveries WHERE id = $1', [head!.id]);
       const entry = { attempt: 1, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
       await other.query('BEGIN');
-      const outcome = { id: head!.id, lease_token: rows[0]!.lease_token, state: 'delivered' as const, retry_in_ms: 0, entry };
+      const outcome = { ...head!, lease_token: rows[0]!.lease_token, state: 'delivered' as const, retry_in_ms: 0, entry };
       await recordAttempts(new SqlTx(other, new PreparedStatements()), [outcome], 20);
       const setting_aside = setAside(tx, found.waiting, CLAIM.lease_ms);
       await waitForLockWait();
@@ -136,6 +137,44 @@ describe('claiming deliveries behind heads that keep failing', () => {
       await other.end();
     }
     expect((await claim()).map((delivery) => [delivery.account_id, delivery.account_seq])).toEqual([['race', 2]]);
+  });
+
+  it('a wake lost after its outcome was written is made when the flush writes the outcome again', async () => {
+    await insertPending(`'rewake'`, '1', 0, '-5 seconds', 1);
+    await insertPending(`'rewake'`, '2', 0, '-5 seconds', 1);
+    const token = randomUUID();
+    const found = await claimDeliveries(tx, { ...CLAIM, endpoint_id, token });
+    await setAside(tx, found.waiting, CLAIM.lease_ms);
+    const [head] = found.claimed;
+    expect([head?.account_id, head?.account_seq, found.waiting.length]).toEqual(['rewake', 1, 1]);
+    // The outcome write committed, the wake after it failed (its statement timed out, say).
+    await client.query(`UPDATE webhook_deliveries SET state = 'delivered', attempts = 1, lease_token = NULL WHERE id = $1`, [head!.id]);
+    expect(await claim()).toEqual([]);
+    // The flush writes the outcome again: nothing left to write, but the wake is made.
+    const entry = { attempt: 1, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
+    await recordAttempts(tx, [{ ...head!, lease_token: token, state: 'delivered', retry_in_ms: 0, entry }], 20);
+    expect((await claim()).map((delivery) => [delivery.account_id, delivery.account_seq])).toEqual([['rewake', 2]]);
+  });
+
+  it('followers are claimed at most per_chain of each account, of the first rows read in account order', async () => {
+    for (let seq = 1; seq <= 6; seq += 1) await insertPending(`'chain_' || g`, String(seq), 0, '-5 seconds', 3);
+    await client.query(
+      `UPDATE webhook_deliveries SET lease_token = 'held', lease_expires_at = now() + INTERVAL '1 minute'
+       WHERE endpoint_id = $1 AND account_id LIKE 'chain_%' AND account_seq = 1`,
+      [endpoint_id],
+    );
+    const accounts = ['chain_0', 'chain_1', 'chain_2'];
+    const taken = async (limit: number, per_chain: number) => {
+      const token = randomUUID();
+      const rows = await claimFollowers(tx, { ...CLAIM, endpoint_id, accounts, token, limit, per_chain });
+      await releaseDeliveries(
+        tx,
+        rows.map((row) => ({ id: row.id, lease_token: token })),
+      );
+      return rows.map((row) => `${row.account_id}:${row.account_seq}`).sort();
+    };
+    expect(await taken(1000, 2)).toEqual(['chain_0:2', 'chain_0:3', 'chain_1:2', 'chain_1:3', 'chain_2:2', 'chain_2:3']);
+    expect(await taken(7, 100)).toEqual(['chain_0:2', 'chain_0:3', 'chain_0:4', 'chain_0:5', 'chain_0:6', 'chain_1:2', 'chain_1:3']);
   });
 });
 

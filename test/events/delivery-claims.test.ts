@@ -95,7 +95,7 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
     const [delivered, given_back, stale] = [claimed.slice(0, 100), claimed.slice(100, 150), claimed.slice(150)];
     const entry = { attempt: 1, at: new Date().toISOString(), status_code: 200, latency_ms: 5, error: null };
     const outcome = (delivery: (typeof claimed)[number], lease_token: string) => ({
-      id: delivery.id,
+      ...delivery,
       lease_token,
       state: 'delivered' as const,
       retry_in_ms: 0,
@@ -122,13 +122,14 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
     );
     const by_id = new Map(rows.map((row) => [row.id, row]));
     for (const delivery of delivered) expect(by_id.get(delivery.id)).toMatchObject({ state: 'delivered', attempts: 1, lease_token: null });
-    // Each delivered one woke the next of its account; the stale outcomes woke nothing.
+    // Each delivered one woke the next of its account, and so did the outcomes not written (a lease
+    // lost: their next only becomes due, and a claim sets it aside again); those given back, none.
     const { rows: woken } = await client.query<{ account_id: string }>(
       `SELECT account_id FROM webhook_deliveries
        WHERE endpoint_id = $1 AND state = 'pending' AND account_seq = 4 AND next_attempt_at >= $2::timestamptz`,
       [endpoint_id, entry.at],
     );
-    expect(woken.map((row) => row.account_id).sort()).toEqual(delivered.map((delivery) => delivery.account_id).sort());
+    expect(woken.map((row) => row.account_id).sort()).toEqual([...delivered, ...stale].map((delivery) => delivery.account_id).sort());
     for (const delivery of given_back) expect(by_id.get(delivery.id)).toMatchObject({ state: 'pending', attempts: 0, lease_token: null });
     for (const delivery of stale) expect(by_id.get(delivery.id)).toMatchObject({ state: 'pending', attempts: 0, lease_token: claim.token });
   });
