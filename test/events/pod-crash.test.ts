@@ -13,20 +13,23 @@ import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-
 // up with every event there is.
 
 const LEASE_MS = 3000;
+const SLOT_LEASE_MS = 2000;
 let database: ScratchDatabase;
+let env: Record<string, string>;
 let db: pg.Client;
 const pods: PodProcess[] = [];
 let receiver: WebhookListener;
 
 beforeAll(async () => {
   database = await createScratchDatabase(inject('database_url'), 'events_crash');
-  const env = {
+  env = {
     ...FAST_WEBHOOKS,
     DATABASE_URL: database.url,
     LOG_LEVEL: 'error',
     DB_POOL_MAX: '6',
     WEBHOOK_LEASE_MS: String(LEASE_MS),
     WEBHOOK_TIMEOUT_MS: '1000',
+    POD_SLOT_LEASE_MS: String(SLOT_LEASE_MS),
   };
   pods.push(...(await Promise.all(['eu-west', 'us-east', 'ap-south'].map((region) => forkPod(region, env)))));
   const slowly = async () => {
@@ -113,5 +116,29 @@ describe('a pod killed while delivering', () => {
     );
     expect(states.rows).toEqual([{ state: 'delivered', count: String(held.length) }]);
     expect(held.length).toBeGreaterThan(0);
+  });
+
+  it("the killed pod's slot lease is not renewed and runs out; a new pod of its region leases that slot", async () => {
+    const victim = pods.find((pod) => pod.child.signalCode === 'SIGKILL')!;
+    // This file's database is its own: the only leases in it are its pods'.
+    const leaseOf = async (pod: PodProcess) =>
+      (
+        await db.query<{ slot: number; live: boolean }>(
+          'SELECT slot, expires_at > now() AS live FROM pod_slots WHERE region = $1 AND holder_name LIKE $2',
+          [pod.region, `%:${pod.child.pid}`],
+        )
+      ).rows[0];
+    const dead = await leaseOf(victim);
+    expect(dead).toBeDefined();
+    await waitFor("the dead pod's slot lease run out", 3 * SLOT_LEASE_MS, async () =>
+      (await leaseOf(victim))?.live === false ? true : undefined,
+    );
+    const successor = await forkPod(victim.region, env);
+    pods.push(successor);
+    const leased = await waitFor("the new pod's slot lease", 3 * SLOT_LEASE_MS, async () => {
+      const lease = await leaseOf(successor);
+      return lease?.live ? lease : undefined;
+    });
+    expect(leased.slot).toBe(dead!.slot);
   });
 });

@@ -19,6 +19,8 @@ import { QUICK_DATABASE_RECOVERY, startRestartablePostgres, type RestartablePost
 
 const REGIONS = ['eu-west', 'us-east', 'ap-south'] as const;
 const OUTAGE_MS = 2000;
+/** Shorter than an outage: the pods' slot leases run out while the database is away. */
+const SLOT_LEASE_MS = 1000;
 const WEBHOOK_LEASE_MS = 3000;
 const JOB_LEASE_MS = 4000;
 /** The simulator's `slow` payouts answer their first call after this, and `delayed` ones call back after it: within the outage. */
@@ -67,6 +69,7 @@ beforeAll(async () => {
     NODE_ENV: 'test',
     LOG_LEVEL: 'error',
     DB_POOL_MAX: '6',
+    POD_SLOT_LEASE_MS: String(SLOT_LEASE_MS),
     ...QUICK_DATABASE_RECOVERY,
     ...FAST_WEBHOOKS,
     WEBHOOK_LEASE_MS: String(WEBHOOK_LEASE_MS),
@@ -355,5 +358,25 @@ describe.sequential('what leaves the system across a PostgreSQL restart under lo
       ]);
     }
     expect(await reconcile()).toEqual({ ok: true, mismatches: [] });
+  });
+
+  it('pod slots: leases the outages outlasted are held again, each pod its own slot', async () => {
+    // Two outages of OUTAGE_MS, each longer than a slot lease: every lease ran out meanwhile.
+    const leases = () =>
+      query<{ region: string; slot: number; pid: string }>(
+        `SELECT region, slot, split_part(holder_name, ':', 2) AS pid FROM pod_slots WHERE expires_at > now() ORDER BY region`,
+      );
+    const expected = pods
+      .map((pod) => ({ region: pod.region, pid: String(pod.child.pid) }))
+      .sort((a, b) => a.region.localeCompare(b.region));
+    const held = await waitFor('every pod holding a live slot lease', 10_000, async () => {
+      const live = await leases();
+      return live.length === pods.length ? live : undefined;
+    });
+    expect(held.map(({ region, pid }) => ({ region, pid }))).toEqual(expected);
+    for (const pod of pods) {
+      const metrics = String((await request(pod.url, 'GET', '/metrics')).body);
+      expect(metrics, pod.region).toMatch(/^pod_slot_held(\{[^}]*\})? 1$/m);
+    }
   });
 });
