@@ -7,6 +7,8 @@ import type { Metrics } from './metrics.js';
 /** Slots per region (POD_INDEX 0..63): how many pods of one region can each own their system-balance shards. */
 export const POD_SLOTS_MAX = 64;
 const RENEWALS_PER_LEASE = 3;
+/** How soon a pod without a lease of its own asks for one again. */
+const UNLEASED_RETRY_MS = 500;
 
 export interface PodSlotSettings {
   transactions: TransactionRunner;
@@ -27,7 +29,7 @@ export interface PodSlotSettings {
  * region at start and renews the lease; should it lose the lease (the database was away for
  * longer than the lease) it leases another. Sharing a slot never breaks the ledger (shards are
  * added up), it only costs retries: until the first lease, and while every slot is taken, the pod
- * uses a random one.
+ * uses a random one, and asks for a lease again every half second.
  */
 export class PodSlot {
   private current: number;
@@ -77,11 +79,14 @@ export class PodSlot {
 
   private schedule(): void {
     if (this.stopped) return;
+    // Without a lease of its own (the database refused, or every slot was taken) the pod shares a
+    // slot, which costs retries: it asks again soon rather than at the next renewal.
+    const renew_ms = Math.floor(this.settings.lease_ms / RENEWALS_PER_LEASE);
     this.timer = setTimeout(
       () => {
         this.keeping = this.keep().finally(() => this.schedule());
       },
-      Math.max(1, Math.floor(this.settings.lease_ms / RENEWALS_PER_LEASE)),
+      Math.max(1, this.held ? renew_ms : Math.min(renew_ms, UNLEASED_RETRY_MS)),
     );
     this.timer.unref();
   }

@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withClient } from '../../src/db/connections.js';
+import { POD_SLOTS_MAX } from '../../src/platform/pod-slot.js';
 import { request, startCluster, type TestCluster } from '../support/cluster.js';
+import { createScratchDatabase } from '../support/scratch-database.js';
 import { key, shopHarness, type ShopHarness } from '../support/shop.js';
 
 // Replicas of one deployment share their settings: no POD_INDEX tells them apart. Each pod leases
@@ -101,6 +104,33 @@ describe('pod slots', () => {
     clusters.splice(clusters.indexOf(c.cluster), 1);
     await c.cluster.stop();
     expect(await ownLeases()).toBe(held - 1);
+  });
+
+  it('when every slot of its region is taken, then the pod shares one and leases the first to come free within a second', async () => {
+    // A database of its own: filling a region's slots must not touch other test files' pods.
+    const scratch = await createScratchDatabase(inject('database_url'), 'slots');
+    try {
+      await withClient({ connectionString: scratch.url }, (client) =>
+        client.query(
+          `INSERT INTO pod_slots (region, slot, holder, holder_name, expires_at, crdb_region)
+           SELECT $1, g, gen_random_uuid(), 'another deployment', now() + interval '1 hour', $1 FROM generate_series(0, $2::int - 1) AS g`,
+          [REGION, POD_SLOTS_MAX],
+        ),
+      );
+      // The default lease (30 s) would renew, and so ask again, every 10 s.
+      const full = await cluster({ DATABASE_URL: scratch.url });
+      expect(full.cluster.pod(REGION).deps.slot.held).toBe(false);
+      expect((await slotMetrics(full.h.urls[0]!)).held).toBe(0);
+      await withClient({ connectionString: scratch.url }, (client) =>
+        client.query('DELETE FROM pod_slots WHERE region = $1 AND slot = 17', [REGION]),
+      );
+      await expect.poll(() => full.cluster.pod(REGION).deps.slot.held, { timeout: 3000, interval: 50 }).toBe(true);
+      expect(full.slot()).toBe(17);
+      clusters.splice(clusters.indexOf(full.cluster), 1);
+      await full.cluster.stop();
+    } finally {
+      await scratch.drop();
+    }
   });
 
   it('when POD_INDEX is set, then the pod writes under it and leases nothing', async () => {
