@@ -55,17 +55,14 @@ export interface AttemptOutcome extends HeldDelivery, ChainPlace {
 // delivered at the last ANALYZE) PostgreSQL chose to rescan the endpoint's whole pending index
 // for every row: claims over 13,000 pending deliveries took 7-13 s in the benchmark, holding the
 // rows they had locked, and ran into the statement timeout.
-const firstPending = (column: 'account_seq' | 'id', also = '', of = 'd') => `(SELECT p.${column} FROM webhook_deliveries p
+// `value` is what to read of that first pending delivery `p`.
+const firstPending = (value: string, also = '', of = 'd') => `(SELECT ${value} FROM webhook_deliveries p
   WHERE p.endpoint_id = ${of}.endpoint_id AND p.account_id = ${of}.account_id AND p.state = 'pending'
     AND p.account_seq IS NOT NULL${also} ORDER BY p.account_seq LIMIT 1)`;
-const firstPendingSeq = (also = '', of = 'd') => firstPending('account_seq', also, of);
+const firstPendingSeq = (also = '', of = 'd') => firstPending('p.account_seq', also, of);
 
 // An earlier delivery of the same endpoint and account is pending: `d` must wait for it.
 const WAITS = `${firstPendingSeq()} < d.account_seq`;
-
-// The earlier deliveries `d` waits for, the one it waits for directly first.
-const EARLIER_PENDING = `h.endpoint_id = d.endpoint_id AND h.account_id = d.account_id AND h.state = 'pending'
-    AND h.account_seq IS NOT NULL AND h.account_seq < d.account_seq`;
 
 /**
  * A claim reads an endpoint's due deliveries by due time (webhook_deliveries_due), at most
@@ -104,8 +101,10 @@ const claimText = (scan_rows: number) => `WITH scanned AS (
  * never undone (and one that comes after finds the delivery set aside).
  */
 const SET_ASIDE = `UPDATE webhook_deliveries AS d SET next_attempt_at = COALESCE(
-    (SELECT GREATEST(h.next_attempt_at, COALESCE(h.lease_expires_at, h.next_attempt_at), now()) + CAST(? AS INTERVAL)
-     FROM webhook_deliveries h WHERE ${EARLIER_PENDING} ORDER BY h.account_seq LIMIT 1),
+    ${firstPending(
+      'GREATEST(p.next_attempt_at, COALESCE(p.lease_expires_at, p.next_attempt_at), now()) + CAST(? AS INTERVAL)',
+      ' AND p.account_seq < d.account_seq',
+    )},
     d.next_attempt_at)
   FROM unnest(?::uuid[], ?::timestamptz[]) AS v(id, seen_due_at)
   WHERE d.id = v.id AND d.next_attempt_at = v.seen_due_at AND d.state = 'pending'
@@ -327,7 +326,7 @@ async function wakeFollowers(tx: SqlTx, outcomes: readonly AttemptOutcome[]): Pr
   await tx.execute(
     `UPDATE webhook_deliveries AS n SET next_attempt_at = now()
      WHERE n.id = ANY(ARRAY(
-         SELECT ${firstPending('id', ' AND p.account_seq > r.account_seq', 'r')}
+         SELECT ${firstPending('p.id', ' AND p.account_seq > r.account_seq', 'r')}
          FROM unnest(?::uuid[], ?::text[], ?::int8[]) AS r(endpoint_id, account_id, account_seq)))
        AND n.attempts = 0 AND (n.lease_expires_at IS NULL OR n.lease_expires_at < now())`,
     [chains.map((chain) => chain.endpoint_id), chains.map((chain) => chain.account_id), chains.map((chain) => String(chain.account_seq))],
