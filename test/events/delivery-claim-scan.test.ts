@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
 import { claimDeliveries, claimFollowers, recordAttempts, releaseDeliveries, setAside } from '../../src/webhooks/delivery-store.js';
-import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
+import { type BacklogDatabase, insertDeliveries, openBacklogDatabase } from '../support/delivery-backlog.js';
 import { tuplesRead } from '../support/table-reads.js';
 
 // An endpoint that refuses some accounts' first event again and again (a receiver bug with one
@@ -17,20 +17,13 @@ const FOLLOWERS_PER_ACCOUNT = 20;
 const READY_ACCOUNTS = 50;
 const CLAIM = { owner: 'test', lease_ms: 30_000, limit: 200, scan_max: 1000 };
 
-let scratch: ScratchDatabase;
+let backlog: BacklogDatabase;
 let client: pg.Client;
 let tx: SqlTx;
 const endpoint_id = randomUUID();
 
-async function insertPending(accounts: string, seq: string, attempts: number, due: string, count: number): Promise<void> {
-  await client.query(
-    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, account_id, account_seq, manual, state, attempts,
-       next_attempt_at, event_created_at, crdb_region, created_at)
-     SELECT gen_random_uuid(), $1::uuid, gen_random_uuid(), 'transaction.posted', ${accounts}, ${seq},
-       false, 'pending', $2::int, now() + CAST($3 AS INTERVAL), now(), 'eu-west', now()
-     FROM generate_series(0, $4::int - 1) AS g`,
-    [endpoint_id, attempts, due, count],
-  );
+function insertPending(accounts: string, seq: string, attempts: number, due: string, count: number): Promise<void> {
+  return insertDeliveries(client, { endpoint_id, accounts, seq, state: 'pending', attempts, due, count });
 }
 
 /** A poll's claim, as the dispatcher makes it: what may go is claimed, what waits is set aside. */
@@ -41,9 +34,8 @@ async function claim() {
 }
 
 beforeAll(async () => {
-  scratch = await createScratchDatabase(inject('database_url'), 'claim_scan');
-  client = new pg.Client({ connectionString: scratch.url });
-  await client.connect();
+  backlog = await openBacklogDatabase('claim_scan');
+  ({ client, tx } = backlog);
   // Heads refused three times, backed off for an hour; their followers due since they committed.
   await insertPending(`'blocked_' || g`, '1', 3, '1 hour', BLOCKED_ACCOUNTS);
   for (let seq = 2; seq <= FOLLOWERS_PER_ACCOUNT + 1; seq += 1) {
@@ -53,11 +45,9 @@ beforeAll(async () => {
   await insertPending(`'ready_' || g`, '1', 0, '-20 seconds', READY_ACCOUNTS);
   await client.query('ANALYZE webhook_deliveries');
   await client.query('SET plan_cache_mode = force_generic_plan');
-  tx = new SqlTx(client, new PreparedStatements());
 }, 60_000);
 afterAll(async () => {
-  await client?.end();
-  await scratch?.drop();
+  await backlog?.close();
 });
 
 describe('claiming deliveries behind heads that keep failing', () => {
@@ -121,7 +111,7 @@ describe('claiming deliveries behind heads that keep failing', () => {
     expect(found.waiting).toHaveLength(1);
     // The head's outcome and wake commit after the setting aside has taken its snapshot (the head
     // still pending in it) and before it writes the follower: it waits for the wake's lock.
-    const other = new pg.Client({ connectionString: scratch.url });
+    const other = new pg.Client({ connectionString: backlog.url });
     await other.connect();
     try {
       const { rows } = await other.query<{ lease_token: string }>('SELECT lease_token FROM webhook_deliveries WHERE id = $1', [head!.id]);
@@ -180,7 +170,7 @@ describe('claiming deliveries behind heads that keep failing', () => {
 
 /** Until a session of the scratch database waits for a row lock. */
 async function waitForLockWait(): Promise<void> {
-  const watcher = new pg.Client({ connectionString: scratch.url });
+  const watcher = new pg.Client({ connectionString: backlog.url });
   await watcher.connect();
   try {
     for (let tries = 0; tries < 100; tries += 1) {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlTx } from '../../src/db/sql.js';
 import { blockedDeliveries, claimDeliveries, recordAttempts, releaseDeliveries } from '../../src/webhooks/delivery-store.js';
-import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
+import { type BacklogDatabase, insertDeliveries, openBacklogDatabase } from '../support/delivery-backlog.js';
 import { tuplesRead } from '../support/table-reads.js';
 
 // The claims of webhook deliveries against a backlog that built up after the table's statistics
@@ -18,38 +18,37 @@ const CLAIM_LIMIT = 200;
 // Per statement, against about 2 s for the quadratic plan on the test machine (and 10 ms for a linear one).
 const STATEMENT_TIMEOUT_MS = 1000;
 
-let scratch: ScratchDatabase;
+let backlog: BacklogDatabase;
 let client: pg.Client;
 let tx: SqlTx;
 const endpoint_id = randomUUID();
 
-async function insertDeliveries(state: 'pending' | 'delivered', seq_from: number, per_account: number): Promise<void> {
-  await client.query(
-    `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, account_id, account_seq, manual, state, attempts,
-       next_attempt_at, event_created_at, crdb_region, created_at)
-     SELECT gen_random_uuid(), $1::uuid, gen_random_uuid(), 'transaction.posted', 'acct_' || (g % $2::int), $3::int + g / $2::int,
-       false, $4::text, 0, now() - INTERVAL '1 second', now(), 'eu-west', now()
-     FROM generate_series(0, $2::int * $5::int - 1) AS g`,
-    [endpoint_id, ACCOUNTS, seq_from, state, per_account],
-  );
+/** `per_account` deliveries of each account, account_seq from `seq_from`, due a second ago. */
+function insertBacklog(state: 'pending' | 'delivered', seq_from: number, per_account: number): Promise<void> {
+  return insertDeliveries(client, {
+    endpoint_id,
+    accounts: `'acct_' || (g % ${ACCOUNTS})`,
+    seq: `${seq_from} + g / ${ACCOUNTS}`,
+    state,
+    attempts: 0,
+    due: '-1 second',
+    count: ACCOUNTS * per_account,
+  });
 }
 
 beforeAll(async () => {
-  scratch = await createScratchDatabase(inject('database_url'), 'claims');
-  client = new pg.Client({ connectionString: scratch.url });
-  await client.connect();
+  backlog = await openBacklogDatabase('claims');
+  ({ client, tx } = backlog);
   // Statistics taken while every delivery was delivered; then the backlog.
-  await insertDeliveries('delivered', 1, 2);
+  await insertBacklog('delivered', 1, 2);
   await client.query('ANALYZE webhook_deliveries');
-  await insertDeliveries('pending', 3, 2);
+  await insertBacklog('pending', 3, 2);
   // The pods' statements are named prepared statements: plan them as the generic plan they end up with.
   await client.query('SET plan_cache_mode = force_generic_plan');
   await client.query(`SET statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
-  tx = new SqlTx(client, new PreparedStatements());
 }, 60_000);
 afterAll(async () => {
-  await client?.end();
-  await scratch?.drop();
+  await backlog?.close();
 });
 
 describe('claiming webhook deliveries from a backlog the statistics have not seen', () => {
