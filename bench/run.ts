@@ -223,18 +223,27 @@ async function benchmark(cluster: BenchCluster, options: Options): Promise<boole
 
 /** The statements PostgreSQL spent most time on since the set-up (--statements). */
 async function topStatements(pool: pg.Pool): Promise<string> {
-  const { rows } = await pool.query<{ calls: string; total_ms: string; mean_ms: string; rows: string; query: string }>(
-    `SELECT calls, round(total_exec_time) AS total_ms, round(CAST(mean_exec_time AS numeric), 2) AS mean_ms, rows,
-       left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
-     FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 20`,
+  const { rows } = await pool.query<{
+    calls: string;
+    total_ms: string;
+    mean_ms: string;
+    plans: string;
+    plan_ms: string;
+    rows: string;
+    query: string;
+  }>(
+    `SELECT calls, round(total_exec_time) AS total_ms, round(CAST(mean_exec_time AS numeric), 2) AS mean_ms,
+       plans, round(total_plan_time) AS plan_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+     FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 20`,
   );
-  const lines = rows.map(
-    (row) => `| ${row.calls} | ${row.total_ms} | ${row.mean_ms} | ${row.rows} | \`${row.query.replaceAll('|', '\\|')}\` |`,
-  );
+  const lines = rows.map((row) => {
+    const query = `\`${row.query.replaceAll('|', '\\|')}\``;
+    return `| ${row.calls} | ${row.total_ms} | ${row.mean_ms} | ${row.plans} | ${row.plan_ms} | ${row.rows} | ${query} |`;
+  });
   return [
-    'statements by time (pg_stat_statements):',
-    '| calls | total ms | mean ms | rows | statement |',
-    '| --- | --- | --- | --- | --- |',
+    'statements by time, execution and planning (pg_stat_statements):',
+    '| calls | total ms | mean ms | plans | planning ms | rows | statement |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...lines,
   ].join('\n');
 }
@@ -263,7 +272,12 @@ async function benchmarkWith(cluster: BenchCluster, options: Options, payouts: P
     );
     console.log(`  set-up requests repeated with the same Idempotency-Key: ${JSON.stringify(retried)}`);
     await timed('ANALYZE', () => baseline_pool.query('ANALYZE'));
-    if (options.statements) await baseline_pool.query('CREATE EXTENSION pg_stat_statements; SELECT pg_stat_statements_reset()');
+    if (options.statements) {
+      // Planning is counted too: a prepared statement planned again at every execution costs its plan each time.
+      await baseline_pool.query('ALTER SYSTEM SET pg_stat_statements.track_planning = on');
+      await baseline_pool.query('SELECT pg_reload_conf()');
+      await baseline_pool.query('CREATE EXTENSION pg_stat_statements; SELECT pg_stat_statements_reset()');
+    }
     const catalog = scenarios({ client, baseline_pool, fixtures, concurrency: options.concurrency }, podCounts(client));
     const bench: Bench = { options, meter: new CpuMeter(await cluster.postmaster_pid(), () => pods.pids), results: [] };
     console.log(`\nscenarios (${options.warmup_s} s warm-up + ${options.duration_s} s measured each):`);

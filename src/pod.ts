@@ -120,6 +120,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const webhooks = new WebhookDispatcher({ transactions, config, logger, metrics, region });
   const executor = new BatchExecutor({
     pool: db.tx_pool,
+    dialect: db.dialect,
     onUnreachable: (error) => writes?.databaseUnreachable(error),
     queue,
     writer: new UnitWriter(db.dialect, config.webhooks.events_settle_window_ms),

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import type { Dialect } from '../db/database.js';
 import { runPipeline, type PipelinedStatement } from '../db/pipeline.js';
 import { DatabaseUnavailable, isDatabaseUnavailable, sqlState } from '../db/database-errors.js';
 import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
@@ -11,7 +12,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { RecordedRefusal, type Operation, type RequestIdempotency, type StoredResponse } from './operation.js';
 import type { AccountQueue, QueueTicket } from './account-queue.js';
-import { loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
+import { GENERIC_PLANS, loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
 import type { Unit } from './unit.js';
 import type { UnitWriter } from './writes.js';
 
@@ -45,6 +46,7 @@ export interface CommitObserver {
 
 export interface ExecutorSettings {
   pool: pg.Pool;
+  dialect: Dialect;
   /** Told when a batch found the database unreachable. */
   onUnreachable: (error: DatabaseUnavailable) => void;
   /** PostgreSQL's queue of hot accounts between pods; undefined on CockroachDB. */
@@ -69,6 +71,7 @@ type AttemptResult = 'committed' | { retry: unknown } | { split: unknown } | { u
 
 const ROLLBACK = 'ROLLBACK';
 const UNIQUE_VIOLATION = '23505';
+const PRE_READ_PLANS: PipelinedStatement = { name: 'batch_read_idempotency_plans', text: `SELECT ${GENERIC_PLANS}`, values: [] };
 const PRE_READ = {
   name: 'batch_read_idempotency_keys',
   text: `SELECT k.caller, k.key, k.request_fingerprint, k.status_code, k.response_text, k.response_body
@@ -184,7 +187,7 @@ export class BatchExecutor {
 
   private async transact(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, set: ReadSet): Promise<AttemptResult> {
     const began_ms = Date.now();
-    const { statements, readers } = readStatements(set, slot.shard);
+    const { statements, readers } = readStatements(set, slot.shard, this.settings.dialect);
     // Both settle before anything else happens: a failure of one never leaves the other unobserved.
     const [keys, reads] = await Promise.allSettled([this.storedKeys(batch), this.roundTrip(connection, statements)]);
     if (reads.status === 'rejected') return this.abandon(connection, reads.reason);
@@ -268,12 +271,18 @@ export class BatchExecutor {
   private async storedKeys(batch: readonly Pending[]): Promise<Map<string, StoredKey>> {
     const keyed = batch.flatMap((pending) => (pending.idempotency ? [pending.idempotency] : []));
     if (keyed.length === 0) return new Map();
-    const result = await this.settings.pool.query<StoredKey & { caller: string; key: string }>({
-      ...PRE_READ,
-      values: [keyed.map((key) => key.caller), keyed.map((key) => key.key)],
-    });
-    this.settings.metrics.db_round_trips_total.inc({ path: 'batch' });
-    return new Map(result.rows.map((row) => [keyOf(row), row]));
+    const read = { ...PRE_READ, values: [keyed.map((key) => key.caller), keyed.map((key) => key.key)] };
+    const connection = await this.settings.pool.connect();
+    let results: pg.QueryResult[];
+    try {
+      results = await this.roundTrip(connection, this.settings.dialect === 'postgres' ? [PRE_READ_PLANS, read] : [read]);
+    } catch (error) {
+      connection.release(true);
+      throw error;
+    }
+    connection.release();
+    const rows = results.at(-1)!.rows as Array<StoredKey & { caller: string; key: string }>;
+    return new Map(rows.map((row) => [keyOf(row), row]));
   }
 
   private async roundTrip(connection: pg.PoolClient, statements: readonly PipelinedStatement[]): Promise<pg.QueryResult[]> {

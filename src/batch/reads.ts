@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Dialect } from '../db/database.js';
 import type { PipelinedStatement } from '../db/pipeline.js';
 import { timestamp } from '../db/sql.js';
 import {
@@ -247,15 +248,28 @@ const READERS: Reader[] = [
   },
 ];
 
+/**
+ * Generic plans for the rest of the transaction (or, outside one, of the pipeline's implicit
+ * transaction, which ends at its Sync). A batch's statements take arrays whose length changes
+ * with every batch; PostgreSQL, which keeps planning a prepared statement for its values while
+ * that plan looks cheaper than the generic one, planned most of them at every execution, and
+ * planning the reads and updates cost as much as running them (BENCHMARKS.md). Their generic plans
+ * are the same index lookups, ten rows estimated. CockroachDB plans and caches its own way.
+ */
+export const GENERIC_PLANS = "set_config('plan_cache_mode', 'force_generic_plan', true)";
+
 const BEGIN: PipelinedStatement = { name: 'batch_begin', text: 'BEGIN ISOLATION LEVEL SERIALIZABLE', values: [] };
-const NOW = { name: 'batch_now', text: 'SELECT now() AS now' };
+const NOW: Record<Dialect, PipelinedStatement> = {
+  postgres: { name: 'batch_now', text: `SELECT now() AS now, ${GENERIC_PLANS} AS plans`, values: [] },
+  cockroach: { name: 'batch_now', text: 'SELECT now() AS now', values: [] },
+};
 
 /** BEGIN, the transaction's timestamp, then every read the set needs: the first round trip of a batch. */
-export function readStatements(set: ReadSet, shard: number): { statements: PipelinedStatement[]; readers: Reader[] } {
+export function readStatements(set: ReadSet, shard: number, dialect: Dialect): { statements: PipelinedStatement[]; readers: Reader[] } {
   const readers = READERS.filter((reader) => reader.param(set, shard) !== undefined);
   const statements = [
     BEGIN,
-    { ...NOW, values: [] },
+    NOW[dialect],
     ...readers.map((reader) => ({ name: reader.name, text: reader.text, values: [reader.param(set, shard)] })),
   ];
   return { statements, readers };

@@ -172,3 +172,59 @@ describe('a statement that fails for one operation of a batch', () => {
     await h.expectReconcileClean();
   });
 });
+
+describe('the plans of batch statements', () => {
+  let h: LedgerHarness;
+  beforeAll(async () => {
+    h = await ledgerHarness(await startCluster());
+  });
+  afterAll(() => h?.cluster.stop());
+
+  it('when batches of every size run, then their statements are planned once per connection, the setting kept in the batch', async () => {
+    const pod = h.cluster.pod(REGION);
+    const wallets = await Promise.all(Array.from({ length: 4 }, () => h.openAccount(1_000, { home_region: REGION, base: pod.url })));
+    // Sequential debits make batches of one; concurrent ones, batches of several: arrays of every length.
+    const debit = (account: string) =>
+      request(
+        pod.url,
+        'POST',
+        `/v1/accounts/${account}/debits`,
+        { amount: 1, currency: 'EUR', reason: 'plans' },
+        { token: h.service, key: key() },
+      );
+    for (const account of [...wallets, ...wallets]) expect((await debit(account)).status).toBe(201);
+    const together = await Promise.all(wallets.flatMap((account) => [debit(account), debit(account)]));
+    expect(together.map((answer) => answer.status)).toEqual(together.map(() => 201));
+
+    // Prepared statements and their plan counts belong to a session: look at every connection of the pod's pool.
+    const pool = pod.deps.db.tx_pool;
+    const connections = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
+    const plans = new Map<string, { generic: number; custom: number }>();
+    const modes = new Set<string>();
+    try {
+      for (const connection of connections) {
+        const { rows } = await connection.query<{ name: string; generic_plans: string; custom_plans: string }>(
+          "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE 'batch\\_%'",
+        );
+        for (const row of rows) {
+          const sum = plans.get(row.name) ?? { generic: 0, custom: 0 };
+          plans.set(row.name, { generic: sum.generic + Number(row.generic_plans), custom: sum.custom + Number(row.custom_plans) });
+        }
+        modes.add((await connection.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]!.plan_cache_mode);
+      }
+    } finally {
+      for (const connection of connections) connection.release();
+    }
+    for (const name of [
+      'batch_read_idempotency_keys',
+      'batch_read_accounts',
+      'batch_read_wallets',
+      'batch_update_accounts',
+      'batch_update_wallets',
+      'batch_insert_ledger_transactions',
+    ])
+      expect({ name, generic: (plans.get(name)?.generic ?? 0) > 0 }).toEqual({ name, generic: true });
+    expect([...plans].filter(([, count]) => count.custom > 0)).toEqual([]);
+    expect([...modes]).toEqual(['auto']);
+  });
+});
