@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Dialect } from '../db/database.js';
+import { genericallyPlanned } from '../db/generic-plans.js';
 import { runPipeline, type PipelinedStatement } from '../db/pipeline.js';
+import type { Queryable } from '../db/sql.js';
 import { DatabaseUnavailable, isDatabaseUnavailable, sqlState } from '../db/database-errors.js';
 import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
@@ -12,7 +14,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { RecordedRefusal, type Operation, type RequestIdempotency, type StoredResponse } from './operation.js';
 import type { AccountQueue, QueueTicket } from './account-queue.js';
-import { GENERIC_PLANS, loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
+import { loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
 import type { Unit } from './unit.js';
 import type { UnitWriter } from './writes.js';
 
@@ -71,7 +73,6 @@ type AttemptResult = 'committed' | { retry: unknown } | { split: unknown } | { u
 
 const ROLLBACK = 'ROLLBACK';
 const UNIQUE_VIOLATION = '23505';
-const PRE_READ_PLANS: PipelinedStatement = { name: 'batch_read_idempotency_plans', text: `SELECT ${GENERIC_PLANS}`, values: [] };
 const PRE_READ = {
   name: 'batch_read_idempotency_keys',
   text: `SELECT k.caller, k.key, k.request_fingerprint, k.status_code, k.response_text, k.response_body
@@ -89,7 +90,11 @@ const keyOf = (idempotency: { caller: string; key: string }) => `${idempotency.c
  * one operation's data is isolated by splitting the batch in halves until the culprit runs alone.
  */
 export class BatchExecutor {
-  constructor(private readonly settings: ExecutorSettings) {}
+  private readonly key_reads: Queryable;
+
+  constructor(private readonly settings: ExecutorSettings) {
+    this.key_reads = genericallyPlanned(settings.pool, settings.dialect);
+  }
 
   /** Settles every pending operation exactly once. */
   async execute(batch: readonly Pending[], slot: BatchSlot): Promise<void> {
@@ -271,18 +276,12 @@ export class BatchExecutor {
   private async storedKeys(batch: readonly Pending[]): Promise<Map<string, StoredKey>> {
     const keyed = batch.flatMap((pending) => (pending.idempotency ? [pending.idempotency] : []));
     if (keyed.length === 0) return new Map();
-    const read = { ...PRE_READ, values: [keyed.map((key) => key.caller), keyed.map((key) => key.key)] };
-    const connection = await this.settings.pool.connect();
-    let results: pg.QueryResult[];
-    try {
-      results = await this.roundTrip(connection, this.settings.dialect === 'postgres' ? [PRE_READ_PLANS, read] : [read]);
-    } catch (error) {
-      connection.release(true);
-      throw error;
-    }
-    connection.release();
-    const rows = results.at(-1)!.rows as Array<StoredKey & { caller: string; key: string }>;
-    return new Map(rows.map((row) => [keyOf(row), row]));
+    const result = await this.key_reads.query<StoredKey & { caller: string; key: string }>({
+      ...PRE_READ,
+      values: [keyed.map((key) => key.caller), keyed.map((key) => key.key)],
+    });
+    this.settings.metrics.db_round_trips_total.inc({ path: 'batch' });
+    return new Map(result.rows.map((row) => [keyOf(row), row]));
   }
 
   private async roundTrip(connection: pg.PoolClient, statements: readonly PipelinedStatement[]): Promise<pg.QueryResult[]> {

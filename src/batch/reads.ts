@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Dialect } from '../db/database.js';
+import { GENERIC_PLANS } from '../db/generic-plans.js';
 import type { PipelinedStatement } from '../db/pipeline.js';
 import { timestamp } from '../db/sql.js';
 import {
@@ -248,17 +249,8 @@ const READERS: Reader[] = [
   },
 ];
 
-/**
- * Generic plans for the rest of the transaction (or, outside one, of the pipeline's implicit
- * transaction, which ends at its Sync). A batch's statements take arrays whose length changes
- * with every batch; PostgreSQL, which keeps planning a prepared statement for its values while
- * that plan looks cheaper than the generic one, planned most of them at every execution, and
- * planning the reads and updates cost as much as running them (BENCHMARKS.md). Their generic plans
- * are the same index lookups, ten rows estimated. CockroachDB plans and caches its own way.
- */
-export const GENERIC_PLANS = "set_config('plan_cache_mode', 'force_generic_plan', true)";
-
 const BEGIN: PipelinedStatement = { name: 'batch_begin', text: 'BEGIN ISOLATION LEVEL SERIALIZABLE', values: [] };
+// The transaction's timestamp, and on PostgreSQL generic plans for every statement of the batch after it.
 const NOW: Record<Dialect, PipelinedStatement> = {
   postgres: { name: 'batch_now', text: `SELECT now() AS now, ${GENERIC_PLANS} AS plans`, values: [] },
   cockroach: { name: 'batch_now', text: 'SELECT now() AS now', values: [] },
