@@ -128,6 +128,36 @@ describe('one batch, many operations, each with its own answer', () => {
     expect((await h.history(rich)).map((item) => item.amount)).toEqual([30, -200, -100, 1_000]);
     await h.expectReconcileClean();
   });
+
+  it('when batches of every size run, then their statements are planned once per connection, the setting kept in the batch', async () => {
+    const pod = h.cluster.pod(REGION);
+    const wallets = await Promise.all(Array.from({ length: 4 }, () => h.openAccount(1_000, { home_region: REGION, base: pod.url })));
+    // Sequential debits make batches of one; concurrent ones, batches of several: arrays of every length.
+    const debit = (account: string) =>
+      request(
+        pod.url,
+        'POST',
+        `/v1/accounts/${account}/debits`,
+        { amount: 1, currency: 'EUR', reason: 'plans' },
+        { token: h.service, key: key() },
+      );
+    for (const account of [...wallets, ...wallets]) expect((await debit(account)).status).toBe(201);
+    const together = await Promise.all(wallets.flatMap((account) => [debit(account), debit(account)]));
+    expect(together.map((answer) => answer.status)).toEqual(together.map(() => 201));
+
+    const { plans, modes } = await planCounts(pod.deps.db.tx_pool);
+    for (const name of [
+      'batch_read_idempotency_keys',
+      'batch_read_accounts',
+      'batch_read_wallets',
+      'batch_update_accounts',
+      'batch_update_wallets',
+      'batch_insert_ledger_transactions',
+    ])
+      expect({ name, generic: (plans.get(name)?.generic ?? 0) > 0 }).toEqual({ name, generic: true });
+    expect([...plans].filter(([name, count]) => name.startsWith('batch_') && count.custom > 0)).toEqual([]);
+    expect([...modes]).toEqual(['auto']);
+  });
 });
 
 describe('a statement that fails for one operation of a batch', () => {
@@ -171,43 +201,5 @@ describe('a statement that fails for one operation of a batch', () => {
     // The poisoned debit left nothing: no ledger row, no idempotency record (a retry may still succeed).
     expect((await h.history(shared)).filter((item) => item.reason === 'poison')).toEqual([]);
     await h.expectReconcileClean();
-  });
-});
-
-describe('the plans of batch statements', () => {
-  let h: LedgerHarness;
-  beforeAll(async () => {
-    h = await ledgerHarness(await startCluster());
-  });
-  afterAll(() => h?.cluster.stop());
-
-  it('when batches of every size run, then their statements are planned once per connection, the setting kept in the batch', async () => {
-    const pod = h.cluster.pod(REGION);
-    const wallets = await Promise.all(Array.from({ length: 4 }, () => h.openAccount(1_000, { home_region: REGION, base: pod.url })));
-    // Sequential debits make batches of one; concurrent ones, batches of several: arrays of every length.
-    const debit = (account: string) =>
-      request(
-        pod.url,
-        'POST',
-        `/v1/accounts/${account}/debits`,
-        { amount: 1, currency: 'EUR', reason: 'plans' },
-        { token: h.service, key: key() },
-      );
-    for (const account of [...wallets, ...wallets]) expect((await debit(account)).status).toBe(201);
-    const together = await Promise.all(wallets.flatMap((account) => [debit(account), debit(account)]));
-    expect(together.map((answer) => answer.status)).toEqual(together.map(() => 201));
-
-    const { plans, modes } = await planCounts(pod.deps.db.tx_pool);
-    for (const name of [
-      'batch_read_idempotency_keys',
-      'batch_read_accounts',
-      'batch_read_wallets',
-      'batch_update_accounts',
-      'batch_update_wallets',
-      'batch_insert_ledger_transactions',
-    ])
-      expect({ name, generic: (plans.get(name)?.generic ?? 0) > 0 }).toEqual({ name, generic: true });
-    expect([...plans].filter(([name, count]) => name.startsWith('batch_') && count.custom > 0)).toEqual([]);
-    expect([...modes]).toEqual(['auto']);
   });
 });
