@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedSeller, SellerWorld } from './support.js';
 
@@ -16,7 +17,9 @@ beforeAll(async () => {
       fixedSeller('plenty-2', 1100),
     ],
     window_ms: WINDOW_MS,
-    env: { SELLER_QUOTE_CACHE_TTL_MS: '0', SELLER_COALESCING: 'false' },
+    // The guard is the time a call may take from its reservation to the seller; on a machine running
+    // every test file at once, event loops lag by more than production's 250 ms.
+    env: { SELLER_QUOTE_CACHE_TTL_MS: '0', SELLER_COALESCING: 'false', SELLER_RATE_BOUNDARY_GUARD_MS: '600' },
   });
 });
 afterAll(() => world?.stop());
@@ -52,5 +55,47 @@ describe('a seller rate limit shared by three pods', () => {
 
   it('reconciliation is clean', async () => {
     expect(await world.reconcile()).toEqual({ ok: true, mismatches: [] });
+  });
+});
+
+describe('a rate reservation that comes back after its window', () => {
+  let late: SellerWorld;
+  beforeAll(async () => {
+    late = await SellerWorld.start({
+      sellers: [fixedSeller('held-up', 900, { rate_limit_per_minute: LIMIT }), fixedSeller('plenty-1', 1000)],
+      window_ms: WINDOW_MS,
+      env: { SELLER_QUOTE_CACHE_TTL_MS: '0', SELLER_COALESCING: 'false' },
+    });
+  });
+  afterAll(() => late?.stop());
+
+  it('when the database answers the reservation only once the next window began, then no seller is called in that window', async () => {
+    const [buyer] = await late.players(1, 100_000);
+    // The reservation's counter rows of this window and the next are held by another session, as a
+    // database under load would hold them: the reservation waits past the window's end.
+    const lock = new pg.Client({ connectionString: late.database.url });
+    await lock.connect();
+    try {
+      const window_start_ms = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS;
+      await lock.query('BEGIN');
+      await lock.query(
+        `INSERT INTO seller_rate_windows (seller_id, window_start_ms, call_limit, calls)
+         SELECT 'held-up', w, ${LIMIT}, 0 FROM unnest($1::int8[]) AS w`,
+        [[window_start_ms, window_start_ms + WINDOW_MS]],
+      );
+      const id = await late.purchase(buyer!, 'book-1', 2000);
+      await sleep(window_start_ms + WINDOW_MS + 300 - Date.now());
+      await lock.query('COMMIT');
+      const final = await late.final(buyer!, id);
+      // Every seller of that reservation is skipped (it ran late for all of them): the request ends without a seller.
+      expect(final.quotes.map((quote: any) => [quote.seller_id, quote.error]).sort()).toEqual([
+        ['held-up', 'rate_limited'],
+        ['plenty-1', 'rate_limited'],
+      ]);
+      const stats = late.simulator.stats('held-up');
+      expect(stats.quote_calls + stats.hold_calls + stats.order_calls).toBe(0);
+    } finally {
+      await lock.end();
+    }
   });
 });

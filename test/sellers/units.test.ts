@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallSlots } from '../../src/sellers/client/call-slots.js';
-import { windowsForCall } from '../../src/sellers/guard/rate-limiter.js';
+import { reservationCovers, windowsForCall } from '../../src/sellers/guard/rate-limiter.js';
 import {
   candidates,
   orderCallVerdict,
@@ -157,6 +157,15 @@ describe('rate windows', () => {
     expect(windowsForCall(11_700, 2000, 250)).toEqual([10_000]);
     expect(windowsForCall(11_800, 2000, 250)).toEqual([10_000, 12_000]);
     expect(windowsForCall(11_999, 2000, 0)).toEqual([10_000]);
+  });
+
+  it('uses a reservation only while a call made now lands in no window it did not reserve', () => {
+    expect(reservationCovers(10_000, 11_700, 2000, 250)).toBe(true);
+    // Reserved early in the window (the current one only); by now a call may land in the next.
+    expect(reservationCovers(10_000, 11_800, 2000, 250)).toBe(false);
+    // Reserved near the end (both windows): still covered until the guard reaches the third.
+    expect(reservationCovers(11_800, 13_700, 2000, 250)).toBe(true);
+    expect(reservationCovers(11_800, 13_800, 2000, 250)).toBe(false);
   });
 });
 

@@ -23,6 +23,15 @@ export function windowsForCall(now_ms: number, window_ms: number, boundary_guard
 }
 
 /**
+ * Whether a call made at `now_ms` still lands only in windows reserved at `reserved_at_ms`: a
+ * reservation that took longer than the boundary guard allows (a database under load) may have
+ * been made for a window that is ending, and a call made now could count in the next one, unreserved.
+ */
+export function reservationCovers(reserved_at_ms: number, now_ms: number, window_ms: number, boundary_guard_ms: number): boolean {
+  return windowStartMs(now_ms + boundary_guard_ms, window_ms) === windowStartMs(reserved_at_ms + boundary_guard_ms, window_ms);
+}
+
+/**
  * Reserves one call for each seller BEFORE it is made, in counters shared by all pods: a
  * reservation succeeds only while `calls < limit` for every window the call may land in, so the
  * sum of calls to a seller in any window never exceeds its limit, whatever the number of pods.

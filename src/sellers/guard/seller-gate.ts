@@ -4,7 +4,7 @@ import { countsAsFailure, type SellerResult } from '../client/seller-protocol.js
 import type { Seller } from '../registry/seller-repository.js';
 import { admitByCircuit, recordCalls, returnProbes } from './circuit-breaker.js';
 import { sellerMetrics } from '../seller-metrics.js';
-import { reserveCalls } from './rate-limiter.js';
+import { reservationCovers, reserveCalls } from './rate-limiter.js';
 
 /** Why a seller was not called: never waited for, only skipped. */
 export type SkipReason = 'circuit_open' | 'rate_limited' | 'busy' | 'deadline';
@@ -101,7 +101,11 @@ async function admit(deps: Deps, sellers: readonly Seller[]) {
   );
   const allowed = new Set([...circuit.closed, ...circuit.probes]);
   const candidates = sellers.filter((seller) => allowed.has(seller.id));
-  const reserved = await reserveCalls(deps, candidates, Date.now());
+  const reserved_at_ms = Date.now();
+  const reserved = await reserveCalls(deps, candidates, reserved_at_ms);
+  // A reservation that came back too late for its window is not used: skipping the call wastes budget, calling could exceed it.
+  const { rate_window_ms, rate_boundary_guard_ms } = deps.config.sellers;
+  if (!reservationCovers(reserved_at_ms, Date.now(), rate_window_ms, rate_boundary_guard_ms)) reserved.clear();
   await returnProbes(
     deps,
     circuit.probes.filter((id) => !reserved.has(id)),
