@@ -101,11 +101,7 @@ async function admit(deps: Deps, sellers: readonly Seller[]) {
   );
   const allowed = new Set([...circuit.closed, ...circuit.probes]);
   const candidates = sellers.filter((seller) => allowed.has(seller.id));
-  const reserved_at_ms = Date.now();
-  const reserved = await reserveCalls(deps, candidates, reserved_at_ms);
-  // A reservation that came back too late for its window is not used: skipping the call wastes budget, calling could exceed it.
-  const { rate_window_ms, rate_boundary_guard_ms } = deps.config.sellers;
-  if (!reservationCovers(reserved_at_ms, Date.now(), rate_window_ms, rate_boundary_guard_ms)) reserved.clear();
+  const reserved = await reserveInTime(deps, candidates);
   await returnProbes(
     deps,
     circuit.probes.filter((id) => !reserved.has(id)),
@@ -114,6 +110,24 @@ async function admit(deps: Deps, sellers: readonly Seller[]) {
     .filter((seller) => !reserved.has(seller.id))
     .map((seller) => ({ seller, reason: allowed.has(seller.id) ? ('rate_limited' as const) : ('circuit_open' as const) }));
   return { admitted: candidates.filter((seller) => reserved.has(seller.id)), skipped, probes: new Set(circuit.probes) };
+}
+
+const RESERVATION_TRIES_MAX = 2;
+
+/**
+ * Reservations in the shared rate windows that still hold when the calls are made: one the
+ * database answered too late for its windows (a stall, a loaded machine) is not used, since a call
+ * made now could land in a window it did not count in, and is asked again for the windows of now.
+ * The late one's budget is wasted, never exceeded.
+ */
+async function reserveInTime(deps: Deps, candidates: readonly Seller[]): Promise<Set<string>> {
+  const { rate_window_ms, rate_boundary_guard_ms } = deps.config.sellers;
+  for (let tries = 0; tries < RESERVATION_TRIES_MAX; tries += 1) {
+    const reserved_at_ms = Date.now();
+    const reserved = await reserveCalls(deps, candidates, reserved_at_ms);
+    if (reservationCovers(reserved_at_ms, Date.now(), rate_window_ms, rate_boundary_guard_ms)) return reserved;
+  }
+  return new Set();
 }
 
 /** One guarded call (a hold or an order): the result, or why it was skipped. Waits until the outcome is recorded. */
