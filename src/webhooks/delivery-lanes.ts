@@ -69,15 +69,13 @@ export class DeliveryLanes {
    * from a slow endpoint only gives the rest back unattempted when their leases end.
    */
   room(endpoint_id: string): number {
-    const latency_ms = this.latency_ms.get(endpoint_id);
-    const sendable = latency_ms === undefined ? Number.POSITIVE_INFINITY : this.limits.concurrency * this.startsInWindow(latency_ms);
+    const sendable = this.limits.concurrency * this.startsInWindow(endpoint_id);
     return Math.max(0, Math.min(this.limits.queue_max, sendable) - this.depth(endpoint_id));
   }
 
   /** How many deliveries of one chain of an endpoint (they run one after another) can start within a lease. */
   chainRoom(endpoint_id: string): number {
-    const latency_ms = this.latency_ms.get(endpoint_id);
-    return latency_ms === undefined ? this.limits.queue_max : Math.min(this.limits.queue_max, this.startsInWindow(latency_ms));
+    return Math.min(this.limits.queue_max, this.startsInWindow(endpoint_id));
   }
 
   /** Jobs held for one chain (endpoint and account), queued or in flight. */
@@ -96,7 +94,10 @@ export class DeliveryLanes {
     this.latency_ms.delete(endpoint_id);
   }
 
-  private startsInWindow(latency_ms: number): number {
+  /** Attempts one after another that can start within a lease at the endpoint's pace; unbounded before its first. */
+  private startsInWindow(endpoint_id: string): number {
+    const latency_ms = this.latency_ms.get(endpoint_id);
+    if (latency_ms === undefined) return Number.POSITIVE_INFINITY;
     return Math.max(1, Math.floor((WINDOW_PLANNED * this.limits.start_window_ms) / Math.max(1, latency_ms)));
   }
 

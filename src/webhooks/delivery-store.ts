@@ -39,6 +39,9 @@ export interface ChainPlace {
   account_seq: number | null;
 }
 
+/** One chain (endpoint and account) as a map key: its deliveries go one after another. */
+export const chainKey = (endpoint_id: string, account_id: string) => `${endpoint_id} ${account_id}`;
+
 /** How an attempt ended, to be written with the verdict. */
 export interface AttemptOutcome extends HeldDelivery, ChainPlace {
   state: DeliveryState;
@@ -318,7 +321,7 @@ async function wakeFollowers(tx: SqlTx, outcomes: readonly AttemptOutcome[]): Pr
   const done = new Map<string, { endpoint_id: string; account_id: string; account_seq: number }>();
   for (const { state, endpoint_id, account_id, account_seq } of outcomes) {
     if (state === 'pending' || account_id === null || account_seq === null) continue;
-    const chain = `${endpoint_id} ${account_id}`;
+    const chain = chainKey(endpoint_id, account_id);
     if ((done.get(chain)?.account_seq ?? Number.POSITIVE_INFINITY) > account_seq) done.set(chain, { endpoint_id, account_id, account_seq });
   }
   if (done.size === 0) return;

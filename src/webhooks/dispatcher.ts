@@ -14,6 +14,7 @@ import { DeliveryLanes, type DeliveryJob } from './delivery-lanes.js';
 import { WEBHOOK_DELIVERIES } from './delivery-records.js';
 import {
   blockedDeliveries,
+  chainKey,
   claimDeliveries,
   claimFollowers,
   eventGoneOutcome,
@@ -129,7 +130,7 @@ export class WebhookDispatcher implements CommitObserver {
       const lane_left = lane_room.get(endpoint_id) ?? this.lanes.room(endpoint_id);
       if (this.probing(endpoint_id) || lane_left <= 0) continue;
       if (account_id !== null && delivery.account_seq !== null) {
-        const chain = `${endpoint_id} ${account_id}`;
+        const chain = chainKey(endpoint_id, account_id);
         const chain_left = chain_room.get(chain) ?? this.lanes.chainRoom(endpoint_id) - this.lanes.chainDepth(endpoint_id, account_id);
         chain_room.set(chain, chain_left - 1);
         if (chain_left <= 0) continue;
