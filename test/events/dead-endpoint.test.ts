@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
 import { request } from '../support/cluster.js';
-import { createEndpoint, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
+import { createEndpoint, debitThrough, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
 
 // A dead endpoint (it accepts connections and never answers) beside a healthy one: the money path
 // does not slow down, the healthy endpoint gets everything, and after WEBHOOK_DISABLE_AFTER_SECONDS
@@ -45,17 +45,7 @@ async function debits(accounts: readonly string[], count: number, concurrency: n
     Array.from({ length: concurrency }, async () => {
       for (let i = next++; i < count; i = next++) {
         const sent_ms = performance.now();
-        const answer = await request(
-          world.pod(i),
-          'POST',
-          `/v1/accounts/${accounts[i % accounts.length]}/debits`,
-          { amount: 1, currency: 'EUR', reason: 'load' },
-          {
-            token: world.service,
-            key: key(),
-          },
-        );
-        expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+        await debitThrough(world, i, accounts[i % accounts.length]!, 'load');
         latencies_ms.push(performance.now() - sent_ms);
       }
     }),

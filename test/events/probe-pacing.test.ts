@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
-import { request } from '../support/cluster.js';
-import { allEvents, createEndpoint, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
+import { allEvents, createEndpoint, debitThrough, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
 
 // An endpoint that keeps failing is probed one delivery at a time, on the endpoint's own backoff:
 // the probed deliveries stay due, each first of its account. Were each to back off on its own, a
@@ -35,19 +34,7 @@ afterAll(async () => {
 
 /** `count` debits over `accounts` (round robin) and the three pods, all at once: their transaction ids. */
 async function debits(accounts: readonly string[], count: number): Promise<string[]> {
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const answer = await request(
-        world.pod(i),
-        'POST',
-        `/v1/accounts/${accounts[i % accounts.length]!}/debits`,
-        { amount: 1, currency: 'EUR', reason: 'probe pacing' },
-        { token: world.service, key: key() },
-      );
-      expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-      return answer.body.id as string;
-    }),
-  );
+  return Promise.all(Array.from({ length: count }, (_, i) => debitThrough(world, i, accounts[i % accounts.length]!, 'probe pacing')));
 }
 
 describe('an endpoint that keeps failing', () => {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
 import { request } from '../support/cluster.js';
-import { createEndpoint, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
+import { createEndpoint, debitThrough, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
 
 // A receiver that takes 100 ms per delivery, with a backlog of long chains (each account's events
 // go one after another). A pod once took whole chains, up to WEBHOOK_QUEUE_PER_ENDPOINT_MAX, and
@@ -36,18 +36,7 @@ afterAll(async () => {
   await world?.stop();
 });
 
-/** A debit of 1 EUR through pod `pod_index`: its transaction id. */
-async function debit(pod_index: number, account_id: string): Promise<string> {
-  const answer = await request(
-    world.pod(pod_index),
-    'POST',
-    `/v1/accounts/${account_id}/debits`,
-    { amount: 1, currency: 'EUR', reason: 'slow receiver' },
-    { token: world.service, key: key() },
-  );
-  expect(answer.status).toBe(201);
-  return answer.body.id as string;
-}
+const debit = (pod_index: number, account_id: string) => debitThrough(world, pod_index, account_id, 'slow receiver');
 
 /** Deliveries the pods gave back unattempted as their leases ended. */
 async function unsent(endpoint_id: string): Promise<number> {

@@ -8,10 +8,11 @@ const LIMIT = 5;
 // The time a call may take from its reservation to the seller; on a machine running every test
 // file at once, event loops lag by more than production's 250 ms.
 const GUARD_MS = 600;
+// Neither the quote cache nor coalescing: every request fans out on its own, so the only thing
+// between the pods and a limited seller is the shared rate window.
+const POD_ENV = { SELLER_QUOTE_CACHE_TTL_MS: '0', SELLER_COALESCING: 'false', SELLER_RATE_BOUNDARY_GUARD_MS: String(GUARD_MS) };
 let world: SellerWorld;
 
-// Neither the quote cache nor coalescing: every request fans out on its own, so the only thing
-// between the three pods and the limited seller is the shared rate window.
 beforeAll(async () => {
   world = await SellerWorld.start({
     sellers: [
@@ -20,7 +21,7 @@ beforeAll(async () => {
       fixedSeller('plenty-2', 1100),
     ],
     window_ms: WINDOW_MS,
-    env: { SELLER_QUOTE_CACHE_TTL_MS: '0', SELLER_COALESCING: 'false', SELLER_RATE_BOUNDARY_GUARD_MS: String(GUARD_MS) },
+    env: POD_ENV,
   });
 });
 afterAll(() => world?.stop());
@@ -67,7 +68,7 @@ describe('a rate reservation that comes back after its window', () => {
     late = await SellerWorld.start({
       sellers: [fixedSeller('held-up', 900, { rate_limit_per_minute: LIMIT }), fixedSeller('plenty-1', 1000)],
       window_ms: WINDOW_MS,
-      env: { SELLER_QUOTE_CACHE_TTL_MS: '0', SELLER_COALESCING: 'false', SELLER_RATE_BOUNDARY_GUARD_MS: String(GUARD_MS) },
+      env: POD_ENV,
     });
   });
   afterAll(() => late?.stop());

@@ -97,3 +97,21 @@ export async function createEndpoint(
   expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
   return { id: created.body.id, secret: created.body.secret };
 }
+
+/** A debit of 1 EUR from `account_id` through pod `pod_index` (round robin) with the service token: its transaction id. */
+export async function debitThrough(
+  world: Pick<EventWorld, 'pod' | 'service'>,
+  pod_index: number,
+  account_id: string,
+  reason: string,
+): Promise<string> {
+  const answer = await request(
+    world.pod(pod_index),
+    'POST',
+    `/v1/accounts/${account_id}/debits`,
+    { amount: 1, currency: 'EUR', reason },
+    { token: world.service, key: key() },
+  );
+  expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+  return answer.body.id as string;
+}
