@@ -83,6 +83,13 @@ export interface HistoryItem {
   created_at: string;
 }
 
+/**
+ * A transaction `t` whose metadata holds one key and value (a JSON object parameter). The inverted
+ * index on metadata holds only non-empty metadata: the filter says so (holding a key implies it)
+ * so that the index may serve it.
+ */
+export const METADATA_CONTAINS = "t.metadata @> ?::jsonb AND t.metadata <> '{}'::jsonb";
+
 /** One `metadata[key]=value` of a history query: entries whose transaction's metadata holds it. */
 export interface MetadataFilter {
   key: string;
@@ -94,7 +101,7 @@ export interface MetadataFilter {
  * is assigned in commit order, so paging never skips or repeats an entry while others are written.
  * A metadata filter is containment (`@>`) on the transaction's metadata: the account's entries
  * are walked by sequence and joined by primary key, or, for a rare value, PostgreSQL finds the
- * transactions through the inverted index on metadata first.
+ * transactions through the inverted index on metadata first (METADATA_CONTAINS).
  */
 export async function listHistory(
   tx: SqlTx,
@@ -110,7 +117,7 @@ export async function listHistory(
      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
      WHERE e.account_id = ? AND e.account_seq IS NOT NULL
        ${before === undefined ? '' : 'AND e.account_seq < ?'} ${options.currency ? 'AND e.currency = ?' : ''}
-       ${contains ? 'AND t.metadata @> ?::jsonb' : ''}
+       ${contains ? `AND ${METADATA_CONTAINS}` : ''}
      ORDER BY e.account_seq DESC LIMIT ?`,
     [
       account_id,

@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { METADATA_CONTAINS } from '../../src/ledger/ledger-queries.js';
 import { startCluster, uniqueId } from '../support/cluster.js';
 import { key } from '../support/ledger.js';
 import { expectProblem } from '../support/shop.js';
@@ -102,6 +104,26 @@ describe('metadata on money objects', () => {
 });
 
 describe('history filtered by metadata', () => {
+  it('when transactions carry no metadata, the inverted index skips them, and the history filter can still use it', async () => {
+    const client = new pg.Client({ connectionString: inject('database_url') });
+    await client.connect();
+    try {
+      const predicate = await client.query(
+        "SELECT pg_get_expr(indpred, indrelid) AS predicate FROM pg_index WHERE indexrelid = 'ledger_transactions_metadata'::regclass",
+      );
+      expect(predicate.rows[0].predicate).toBe("(metadata <> '{}'::jsonb)");
+      // With sequential scans ruled out, a filter that did not imply the predicate could only read the whole primary key.
+      await client.query('BEGIN');
+      await client.query('SET LOCAL enable_seqscan = off');
+      const filter = METADATA_CONTAINS.replace('?', `'{"campaign":"summer"}'`);
+      const plan = await client.query(`EXPLAIN SELECT t.id FROM ledger_transactions t WHERE ${filter}`);
+      expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).toContain('Bitmap Index Scan on ledger_transactions_metadata');
+    } finally {
+      await client.query('ROLLBACK');
+      await client.end();
+    }
+  });
+
   it('when history is asked with metadata[key]=value, then only entries whose transaction carries it, paged without skips', async () => {
     const id = await h.openAccount(10_000);
     const tagged: string[] = [];
