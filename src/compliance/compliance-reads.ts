@@ -104,7 +104,7 @@ export async function listReviewFlags(
   query: { limit: number; cursor?: string; status?: 'open' | 'resolved'; account_id?: string },
 ) {
   requireScope(actor, 'compliance:write');
-  const after = decodeCursor(query.cursor, ['timestamp', 'string']);
+  const after = decodeCursor(query.cursor, ['timestamp', 'uuid']);
   const conditions: string[] = [];
   const params: Array<string | number> = [];
   if (after) {

@@ -1,4 +1,7 @@
 import { DomainError } from '../domain/errors.js';
+import { UUID_PATTERN } from '../domain/ids.js';
+import { isStorableInstant } from '../domain/instants.js';
+import { isStorableText } from '../domain/text.js';
 
 const CURSOR_VERSION = 1;
 
@@ -10,14 +13,19 @@ export function encodeCursor(key: ReadonlyArray<string | number>): string {
 /** A PostgreSQL/CockroachDB timestamptz as text, the only form a timestamp cursor may carry. */
 const TIMESTAMP_TEXT = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)$/;
 
-type CursorField = 'string' | 'number' | 'timestamp';
+/** `uuid`: compared with a UUID column, so anything else would be a database error, not a bad cursor. */
+type CursorField = 'string' | 'uuid' | 'number' | 'timestamp';
 
+/**
+ * A cursor is client input like any other: each field must be what the database can compare it
+ * with (text it can store, a UUID, an instant in its range), or the page query itself would fail.
+ */
 function validField(type: CursorField, value: unknown): boolean {
   if (type === 'number') return Number.isSafeInteger(value);
   if (typeof value !== 'string' || value.length > 128) return false;
-  return (
-    type === 'string' || (TIMESTAMP_TEXT.test(value) && !Number.isNaN(Date.parse(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'))))
-  );
+  if (type === 'uuid') return UUID_PATTERN.test(value);
+  if (type === 'string') return isStorableText(value);
+  return TIMESTAMP_TEXT.test(value) && isStorableInstant(Date.parse(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
 }
 
 export function decodeCursor(cursor: string | undefined, shape: ReadonlyArray<CursorField>): Array<string | number> | undefined {

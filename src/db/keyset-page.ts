@@ -14,6 +14,8 @@ export interface NewestFirstQuery {
   params: SqlParam[];
   /** The row's time of creation, never updated: the page is cut on (it, id). */
   time_column: 'created_at' | 'received_at';
+  /** The type of the id column, which a cursor's id must match. */
+  id_type: 'uuid' | 'string';
 }
 
 /**
@@ -28,7 +30,7 @@ export async function newestFirstPage<Row>(
   query: NewestFirstQuery,
   page: { limit: number; cursor?: string | undefined },
 ): Promise<RowPage<Row>> {
-  const after = decodeCursor(page.cursor, ['timestamp', 'string']);
+  const after = decodeCursor(page.cursor, ['timestamp', query.id_type]);
   const time = query.time_column;
   const rows = await tx.rows<Row & { id: string; page_time: string }>(
     `SELECT ${query.columns}, ${time} AS page_time FROM ${query.table} WHERE ${query.condition}

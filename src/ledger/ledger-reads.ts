@@ -77,6 +77,7 @@ export async function accountHolds(
         condition: page.status ? 'account_id = ? AND status = ?' : 'account_id = ?',
         params: page.status ? [account_id, page.status] : [account_id],
         time_column: 'created_at',
+        id_type: 'uuid',
       },
       page,
     );

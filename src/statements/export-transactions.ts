@@ -133,6 +133,7 @@ export async function exportTransactions(deps: AppDeps, actor: Actor, range: Tim
   const release = deps.exports.take();
   const stream = new PassThrough();
   let started: () => void = () => undefined;
+  let streaming = false;
   const first_page = new Promise<void>((resolve) => (started = resolve));
   let attempts = 0;
   const run = deps.transactions.run(
@@ -145,6 +146,7 @@ export async function exportTransactions(deps: AppDeps, actor: Actor, range: Tim
         const rows = await page(tx, range, after, deps.config.wallet.export_page_rows);
         if (first) {
           if (format === 'csv') stream.write(`${CSV_COLUMNS.join(',')}\r\n`);
+          streaming = true;
           started();
         }
         for (const row of rows) await write(stream, exportLine(toExportRow(row), format));
@@ -158,6 +160,12 @@ export async function exportTransactions(deps: AppDeps, actor: Actor, range: Tim
   run.then(
     () => stream.end(),
     (error: unknown) => {
+      // Before the first page nobody reads the stream (the caller answers the error itself), and
+      // an 'error' nobody listens to would take the process down.
+      if (!streaming) {
+        stream.destroy();
+        return;
+      }
       if (!(error instanceof ExportAbandoned)) deps.logger.warn({ err: error }, 'export cut short');
       stream.destroy(error instanceof Error ? error : new Error(String(error)));
     },

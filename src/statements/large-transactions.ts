@@ -20,7 +20,7 @@ export async function largeTransactions(
   query: { range: TimeRange; currency: string; threshold: number; limit: number; cursor?: string },
 ) {
   requireScope(actor, 'admin');
-  const before = decodeCursor(query.cursor, ['timestamp', 'string']);
+  const before = decodeCursor(query.cursor, ['timestamp', 'uuid']);
   return deps.transactions.run('large_transactions', (tx) => reportPage(tx, query, before), { read_only_snapshot: true });
 }
 

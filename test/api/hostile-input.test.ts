@@ -117,6 +117,62 @@ describe('item 11: text the database cannot store, anywhere in a request', () =>
     expect((await request(eu(), 'GET', `/v1/accounts/${id}?whatever=fine`, undefined, { token })).status).toBe(200);
   });
 
+  it('when an instant is outside 0001-9999 in UTC or its date does not exist, then 400 wherever instants are taken', async () => {
+    const { id, token } = await player(1);
+    const instants = [
+      '0000-01-01T00:00:00Z',
+      '0001-01-01T00:30:00+01:00', // year 0 once in UTC
+      '+010000-01-01T00:00:00Z',
+      '-000001-01-01T00:00:00Z',
+      '2026-02-30T00:00:00Z',
+    ].map(encodeURIComponent);
+    for (const at of instants) {
+      const asked: Array<[string, string]> = [
+        [`/v1/accounts/${id}/wallets?as_of=${at}`, token],
+        [`/v1/accounts/${id}/statement?currency=EUR&from=${at}&to=2026-01-01T00:00:00Z`, token],
+        [`/v1/admin/reports/large-transactions?from=${at}&to=2026-01-01T00:00:00Z&currency=EUR&threshold=1`, admin],
+        // Before it was refused here, this one took the pod down (the stream's error had no listener).
+        [`/v1/admin/exports/transactions?from=${at}&to=2026-01-01T00:00:00Z`, admin],
+        [`/v1/events?created_after=${at}`, admin],
+        [`/v1/events?account_id=${id}&created_before=${at}`, admin],
+      ];
+      for (const [path, bearer] of asked)
+        expectProblem(await request(us(), 'GET', path, undefined, { token: bearer }), 400, 'validation_error');
+    }
+    expect((await request(us(), 'GET', '/health')).status).toBe(200);
+  });
+
+  it('when a cursor is forged (an id of the wrong type, U+0000, an instant out of range), then 400 on every list', async () => {
+    const { id, token } = await player(1);
+    const cursor = (...key: unknown[]) => Buffer.from(JSON.stringify([1, ...key])).toString('base64url');
+    const forged = [cursor('2026-12-02T00:00:00Z', 'a\u0000'), cursor('0000-01-01T00:00:00Z', '00000000-0000-0000-0000-000000000000')];
+    const not_uuid = cursor('2026-12-02T00:00:00Z', 'zzz');
+    const range = 'from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z';
+    // [list, token, whether its ids are UUIDs (a text id may be anything storable)]
+    const lists: Array<[string, string, boolean]> = [
+      [`/v1/accounts/${id}/holds?`, token, true],
+      [`/v1/accounts/${id}/topups?`, token, true],
+      [`/v1/accounts/${id}/purchase-requests?`, token, true],
+      ['/v1/admin/review/purchase-requests?', admin, true],
+      ['/v1/admin/review-flags?', admin, true],
+      [`/v1/admin/reports/large-transactions?${range}&currency=EUR&threshold=1&`, admin, true],
+      ['/v1/events?', admin, true],
+      ['/v1/webhook-endpoints?', admin, true],
+      ['/v1/admin/review/psp-events?', admin, false],
+      ['/v1/items?', admin, false],
+      ['/v1/sellers?', admin, false],
+    ];
+    for (const [list, bearer, uuid_ids] of lists) {
+      for (const bad of uuid_ids ? [...forged, not_uuid] : forged) {
+        const answer = await request(us(), 'GET', `${list}cursor=${bad}`, undefined, { token: bearer });
+        expect(answer.status, `${list} ${bad}`).toBe(400);
+        expectProblem(answer, 400, 'validation_error');
+      }
+    }
+    const statement = `/v1/accounts/${id}/statement?currency=EUR&${range}&cursor=${cursor('0000-01-01T00:00:00Z', 6)}`;
+    expectProblem(await request(us(), 'GET', statement, undefined, { token }), 400, 'validation_error');
+  });
+
   it('when a body is nested deeper than BODY_DEPTH_MAX (32), then 400 before anything recursive reads it; 32 levels pass', async () => {
     const { id, token } = await player(1000);
     const before = await snapshot(id);

@@ -191,18 +191,21 @@ class Load {
 }
 
 /** Reads that once answered 500 while the database was down (they bypassed the data layer), and the catalog. */
-const READS = [
-  (account: string) => `/v1/accounts/${account}`,
-  (account: string) => `/v1/accounts/${account}/wallets`,
-  (account: string) => `/v1/accounts/${account}/transactions?limit=5`,
-  () => '/v1/items?limit=5',
+/** Reads asked in turn, with the token each needs; the export streams, so it fails apart from the others. */
+const READS: ReadonlyArray<(account: string) => { route: string; token: () => string }> = [
+  (account) => ({ route: `/v1/accounts/${account}`, token: () => service_token }),
+  (account) => ({ route: `/v1/accounts/${account}/wallets`, token: () => service_token }),
+  (account) => ({ route: `/v1/accounts/${account}/transactions?limit=5`, token: () => service_token }),
+  () => ({ route: '/v1/items?limit=5', token: () => service_token }),
+  () => ({ route: `/v1/admin/exports/transactions?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z`, token: () => admin_token }),
 ];
 
-/** /ready, /health and a read of every pod, asked every 200 ms until stopped, with how long each /ready took. */
+/** /ready, /health and a read (READS in turn) of every pod, asked every 200 ms until stopped, with how long each /ready took. */
 class Probes {
   readonly ready: Array<{ at_ms: number; status: number; duration_ms: number }> = [];
   readonly health: number[] = [];
   readonly reads: Outcome[] = [];
+  private sent = 0;
   private running = true;
   private readonly loop: Promise<void>;
 
@@ -231,9 +234,9 @@ class Probes {
   }
 
   private async read(url: string): Promise<Outcome> {
-    const route = READS[Math.floor(Math.random() * READS.length)]!(accounts[0]!);
+    const { route, token } = READS[this.sent++ % READS.length]!(accounts[0]!);
     const sent_ms = Date.now();
-    const answer = await call(url, 'GET', route, undefined, { Authorization: `Bearer ${service_token}` }).catch(
+    const answer = await call(url, 'GET', route, undefined, { Authorization: `Bearer ${token()}` }).catch(
       (error: unknown): Answer => ({ status: 0, body: { code: String(error) }, retry_after: null }),
     );
     return { sent_ms, received_ms: Date.now(), status: answer.status, code: answer.body.code, retry_after: answer.retry_after };

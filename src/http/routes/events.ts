@@ -12,7 +12,7 @@ import { redeliverEvent } from '../../webhooks/redeliver-event.js';
 import { rotateSecret } from '../../webhooks/rotate-secret.js';
 import { endpointUrlProblem } from '../../webhooks/url-policy.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, pageSchema, uuidParams, uuidSchema } from './schemas.js';
+import { accountIdSchema, isoInstantTextSchema, pageQuery, pageSchema, uuidParams, uuidSchema } from './schemas.js';
 
 const TYPES_MESSAGE = `must be event types (${EVENT_TYPES.join(', ')})`;
 
@@ -56,8 +56,8 @@ export function eventRoutes(config: Config): RouteSpec[] {
       query: page({
         type: types,
         account_id: accountIdSchema,
-        created_after: Joi.string().isoDate(),
-        created_before: Joi.string().isoDate(),
+        created_after: isoInstantTextSchema,
+        created_before: isoInstantTextSchema,
       }),
       responses: { 200: 'A page of events', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
       response_schema: pageSchema('EventPage', eventViewSchema),

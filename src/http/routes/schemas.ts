@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { DomainError } from '../../domain/errors.js';
 import { ACCOUNT_ID_PATTERN, UUID_PATTERN } from '../../domain/ids.js';
+import { isStorableInstant } from '../../domain/instants.js';
 import { METADATA_KEY_PATTERN, viewSchema } from '../../platform/view-schema.js';
 import type { WalletConfig } from '../../platform/wallet-config.js';
 
@@ -70,15 +71,39 @@ export function metadataFilterOf(query: Record<string, unknown>): { key: string;
   return name === undefined ? undefined : { key: name.slice('metadata['.length, -1), value: query[name] as string };
 }
 
+/**
+ * Whether an ISO 8601 text names a date that exists and an instant the database can store: Joi
+ * and Date roll 2026-02-30 over to 2026-03-02 instead of refusing it.
+ */
+function isStorableIsoInstant(text: string, ms: number): boolean {
+  const date = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (date) {
+    const [year, month, day] = date.slice(1).map(Number) as [number, number, number];
+    const found = new Date(0);
+    found.setUTCFullYear(year, month - 1, day);
+    if (found.getUTCMonth() !== month - 1 || found.getUTCDate() !== day) return false;
+  }
+  return isStorableInstant(ms);
+}
+
+const INSTANT_RANGE = '{{#label}} must be a date that exists, from 0001-01-01 to 9999-12-31 in UTC';
+
 /** An RFC 3339 instant with its offset (a date alone, or a time without a zone, is ambiguous). */
 export const instantSchema = Joi.date()
   .iso()
   .custom((value: Date, helpers) => {
     const text = String(helpers.original);
-    return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
-      ? value
-      : helpers.message({ custom: '{{#label}} must be an RFC 3339 instant with its offset, e.g. 2026-01-31T23:59:59Z' });
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
+      return helpers.message({ custom: '{{#label}} must be an RFC 3339 instant with its offset, e.g. 2026-01-31T23:59:59Z' });
+    return isStorableIsoInstant(text, value.getTime()) ? value : helpers.message({ custom: INSTANT_RANGE });
   });
+
+/** Any ISO 8601 date or instant, as the ISO text of the instant (the events list's bounds). */
+export const isoInstantTextSchema = Joi.string()
+  .isoDate()
+  .custom((value: string, helpers) =>
+    isStorableIsoInstant(String(helpers.original), Date.parse(value)) ? value : helpers.message({ custom: INSTANT_RANGE }),
+  );
 
 /** How a request that spends from an account's wallet can be refused (OpenAPI responses); `limits` names the KYC limits in play. */
 export function spendingRefusals(limits = 'a KYC limit on what the account may spend') {

@@ -38,7 +38,7 @@ type Page = { limit: number; cursor?: string };
 async function requestPage(tx: SqlTx, query: Pick<NewestFirstQuery, 'condition' | 'params'>, page: Page) {
   const { rows, next_cursor } = await newestFirstPage<Parameters<typeof toRequest>[0]>(
     tx,
-    { ...query, columns: '*', table: 'purchase_requests', time_column: 'created_at' },
+    { ...query, columns: '*', table: 'purchase_requests', time_column: 'created_at', id_type: 'uuid' },
     page,
   );
   const requests = rows.map(toRequest);

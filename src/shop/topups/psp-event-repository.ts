@@ -164,6 +164,7 @@ export async function listHeldEvents(tx: SqlTx, page: { limit: number; cursor?: 
       condition: 'review_reason IS NOT NULL AND review_settled_at IS NULL',
       params: [],
       time_column: 'received_at',
+      id_type: 'string',
     },
     page,
   );

@@ -28,7 +28,14 @@ export async function accountTopups(deps: AppDeps, actor: Actor, account_id: str
   return readAccountPage(deps, actor, account_id, 'list_topups', async (tx) => {
     const { rows, next_cursor } = await newestFirstPage<TopupRow>(
       tx,
-      { columns: TOPUP_COLUMNS, table: 'topups', condition: 'account_id = ?', params: [account_id], time_column: 'created_at' },
+      {
+        columns: TOPUP_COLUMNS,
+        table: 'topups',
+        condition: 'account_id = ?',
+        params: [account_id],
+        time_column: 'created_at',
+        id_type: 'uuid',
+      },
       page,
     );
     const topups = rows.map(toTopup);
