@@ -6,6 +6,7 @@ import { DomainError } from '../domain/errors.js';
 import { findTextProblem } from '../domain/text.js';
 import type { AppContext } from './app-context.js';
 import { PROBLEM_CONTENT_TYPE, internalProblem, problemFor, type Problem } from './problem.js';
+import { signedBody } from '../shop/topups/psp-signature.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -120,22 +121,23 @@ export function refuseUnacceptableInput(value: unknown, location: InputLocation,
 }
 
 /**
- * Reads the request body up to the configured limit and keeps the raw text. `json` (every route
- * but signed callbacks) parses it and refuses anything but JSON, and whatever
- * refuseUnacceptableInput refuses, before the route sees it. `raw` leaves the text to a route that
- * must check a signature over the exact bytes before it judges them.
+ * Reads the request body up to the configured limit. `json` (every route but signed callbacks)
+ * parses it and refuses anything but JSON, and whatever refuseUnacceptableInput refuses, before
+ * the route sees it. `raw` keeps the exact bytes (and their text) for a route that must check a
+ * signature over them before it judges them.
  */
 export function requestBody(mode: 'json' | 'raw') {
   return async (ctx: AppContext, next: Next) => {
     if (!METHODS_WITH_BODY.has(ctx.method)) return next();
     const { limits } = ctx.state.deps.config;
-    const raw = await getRawBody(ctx.req, {
-      limit: limits.body_limit_bytes,
-      length: ctx.get('Content-Length') || undefined,
-      encoding: 'utf8',
-    });
-    ctx.state.raw_body = raw;
-    if (mode === 'raw' || raw.trim() === '') {
+    const bytes = await getRawBody(ctx.req, { limit: limits.body_limit_bytes, length: ctx.get('Content-Length') || undefined });
+    if (mode === 'raw') {
+      ctx.state.signed_body = signedBody(bytes);
+      ctx.state.body = undefined;
+      return next();
+    }
+    const raw = new TextDecoder().decode(bytes);
+    if (raw.trim() === '') {
       ctx.state.body = undefined;
       return next();
     }

@@ -8,6 +8,7 @@ import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { accountParams, pageSchema, uuidParams } from './routes/schemas.js';
+import { signedBody, type SignedBody } from '../shop/topups/psp-signature.js';
 
 export type Auth = 'public' | 'bearer' | 'psp_signature' | 'stripe_signature' | 'payout_signature';
 
@@ -247,7 +248,7 @@ export function signedCallbackRoute(spec: {
   tag: string;
   auth: 'psp_signature' | 'payout_signature';
   signature_header: string;
-  receive: (deps: Deps, raw_body: string, signature: string) => Promise<unknown>;
+  receive: (deps: Deps, body: SignedBody, signature: string) => Promise<unknown>;
   response_schema: Joi.Schema;
 }): RouteSpec {
   return defineRoute({
@@ -261,7 +262,7 @@ export function signedCallbackRoute(spec: {
     response_schema: spec.response_schema,
     handler: async (ctx) => ({
       status: 200,
-      body: await spec.receive(ctx.state.deps, ctx.state.raw_body ?? '', ctx.get(spec.signature_header)),
+      body: await spec.receive(ctx.state.deps, ctx.state.signed_body ?? signedBody(Buffer.alloc(0)), ctx.get(spec.signature_header)),
     }),
   });
 }

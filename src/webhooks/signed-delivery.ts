@@ -71,6 +71,9 @@ export function readSignedDelivery<E extends { id: string; type: string }>(
   if (json.kind === 'malformed') return json;
   const { value, error } = format.schema.validate(json.parsed, { convert: false, abortEarly: false });
   if (error) return malformedDelivery(raw_body, json.parsed, error.message, true, format.subject_field);
+  const data = (value as { data?: Record<string, unknown> }).data;
+  const subject_id = data?.[format.subject_field];
+  if (data && typeof subject_id === 'string') data[format.subject_field] = ourUuid(subject_id);
   return { kind: 'event', key: value.id, type: value.type, event: value, payload: json.parsed, raw_body };
 }
 
@@ -116,10 +119,15 @@ export function malformedDelivery(
     key: id ?? bodyKey(raw_body),
     reason: `malformed event: ${reason}`.slice(0, REASON_LENGTH_MAX),
     type: readableText(fields['type'], TYPE_LENGTH_MAX) ?? 'unknown',
-    subject_id: typeof subject_id === 'string' && UUID_PATTERN.test(subject_id) ? subject_id : null,
+    subject_id: typeof subject_id === 'string' && UUID_PATTERN.test(subject_id) ? ourUuid(subject_id) : null,
     payload: storable ? parsed : null,
     raw_body,
   };
+}
+
+/** Ours are written in lowercase; a partner may write them in capitals, which name the same UUID (RFC 9562). */
+function ourUuid(id: string): string {
+  return id.toLowerCase();
 }
 
 function readableText(value: unknown, length_max: number): string | null {

@@ -4,7 +4,7 @@ import { unionMembers, viewSchema } from '../platform/view-schema.js';
 import { DomainError } from '../domain/errors.js';
 import type { LedgerLimits } from '../ledger/posting.js';
 import type { AppDeps } from '../platform/deps.js';
-import { verifySignature } from '../shop/topups/psp-signature.js';
+import { verifySignature, type SignedBody } from '../shop/topups/psp-signature.js';
 import { bodyKey, conflictEntry, isSameDelivery, malformedEntry, type LoggedBody } from '../webhooks/signed-delivery.js';
 import { readPayoutDelivery, type PayoutDelivery } from './payout-event.js';
 import { settleWithdrawal } from './withdrawal-book.js';
@@ -43,12 +43,13 @@ type Receipt = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'conflict'; key
  * and an id reused with another body, a malformed body, an unknown withdrawal or an answer that
  * cannot be applied (payout_events held for review) is recorded and never applied.
  */
-export async function receivePayoutEvent(deps: AppDeps, raw_body: string, signature_header: string) {
+export async function receivePayoutEvent(deps: AppDeps, body: SignedBody, signature_header: string) {
   const { wallet } = deps.config;
   const now_s = Math.floor(Date.now() / 1000);
+  const raw_body = body.text;
   const check = verifySignature(
     signature_header,
-    raw_body,
+    body.bytes,
     wallet.payout_webhook_secret,
     now_s,
     wallet.payout_signature_tolerance_seconds,

@@ -352,6 +352,28 @@ describe('signed bodies that are not events we can apply', () => {
     expect(await balance(account_id)).toBe(0);
   });
 
+  it('when a signed body starts with a byte order mark or holds a byte that is not UTF-8, then its exact bytes verify', async () => {
+    const bom = await pendingTopup(1000);
+    const with_bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(psp.event(S, bom.topup_id, 1000)))]);
+    expect((await psp.sendRaw(with_bom)).body).toEqual({ received: true, outcome: 'credited' });
+    expect(await balance(bom.account_id)).toBe(1000);
+    // In a field nobody reads (partners' unknown fields are ignored): the event applies.
+    const latin1 = await pendingTopup(1000);
+    const event = JSON.stringify({ ...psp.event(S, latin1.topup_id, 1000), note: 'caf#' });
+    const with_latin1 = Buffer.from(event, 'latin1');
+    with_latin1[with_latin1.indexOf('#')] = 0xe9;
+    expect((await psp.sendRaw(with_latin1, 1)).body).toEqual({ received: true, outcome: 'credited' });
+    expect(await balance(latin1.account_id)).toBe(1000);
+  });
+
+  it('when the PSP writes our top-up id in capitals, then it names the same top-up', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const event = psp.event(S, topup_id, 1000);
+    const shouted = { ...event, data: { ...event.data, topup_id: topup_id.toUpperCase() } };
+    expect((await psp.send(shouted)).body).toEqual({ received: true, outcome: 'credited' });
+    expect(await balance(account_id)).toBe(1000);
+  });
+
   it('when the signature is forged, stale, missing or the body tampered, then 401 and nothing is recorded', async () => {
     const { account_id, topup_id } = await pendingTopup(1000);
     const success = psp.event(S, topup_id, 1000);

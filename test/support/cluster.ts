@@ -71,7 +71,7 @@ export interface RequestOptions {
   token?: string;
   key?: string;
   headers?: Record<string, string>;
-  raw?: string;
+  raw?: string | Buffer;
 }
 
 /**
@@ -88,7 +88,8 @@ export async function request<T = any>(
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
   if (options.key) headers['Idempotency-Key'] = options.key;
-  const payload = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
+  const raw = typeof options.raw === 'string' || options.raw === undefined ? options.raw : new Uint8Array(options.raw);
+  const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
   if (payload !== undefined && !headers['Content-Type']) headers['Content-Type'] = 'application/json';
   const contract = await contractOf(base);
   const response = await fetch(`${base}${path}`, { method, headers, body: payload });

@@ -31,7 +31,11 @@ export class TestPsp {
   }
 
   /** Any bytes, signed with the PSP secret (or another one). */
-  sendRaw(raw: string, pod = 0, options: { secret?: string; timestamp_s?: number; content_type?: string } = {}): Promise<ApiResponse> {
+  sendRaw(
+    raw: string | Buffer,
+    pod = 0,
+    options: { secret?: string; timestamp_s?: number; content_type?: string } = {},
+  ): Promise<ApiResponse> {
     const header = signatureHeader(options.secret ?? this.secret, options.timestamp_s ?? Math.floor(Date.now() / 1000), raw);
     return request(this.urls[pod % this.urls.length]!, 'POST', '/v1/psp/events', undefined, {
       raw,

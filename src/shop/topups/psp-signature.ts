@@ -4,12 +4,26 @@ const HEADER_PATTERN = /^t=(\d{1,12}),v1=([0-9a-f]{64})$/;
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
-/** HMAC-SHA256 over "<timestamp>.<raw body>", hex encoded (SPEC §5). */
-export function signPayload(secret: string, timestamp_s: number, raw_body: string): string {
-  return createHmac('sha256', secret).update(`${timestamp_s}.${raw_body}`).digest('hex');
+/**
+ * A signed callback's body: the bytes exactly as received, which the signature covers, and the
+ * text read from them (UTF-8; a byte order mark dropped, a byte that is not UTF-8 read as U+FFFD,
+ * which can only land inside a string, where every field that matters is validated).
+ */
+export interface SignedBody {
+  bytes: Buffer;
+  text: string;
 }
 
-export function signatureHeader(secret: string, timestamp_s: number, raw_body: string): string {
+export function signedBody(bytes: Buffer): SignedBody {
+  return { bytes, text: new TextDecoder().decode(bytes) };
+}
+
+/** HMAC-SHA256 over "<timestamp>.<raw body>", hex encoded (SPEC §5). */
+export function signPayload(secret: string, timestamp_s: number, raw_body: string | Buffer): string {
+  return createHmac('sha256', secret).update(`${timestamp_s}.`).update(raw_body).digest('hex');
+}
+
+export function signatureHeader(secret: string, timestamp_s: number, raw_body: string | Buffer): string {
   return `t=${timestamp_s},v1=${signPayload(secret, timestamp_s, raw_body)}`;
 }
 
@@ -19,7 +33,7 @@ export function signatureHeader(secret: string, timestamp_s: number, raw_body: s
  */
 export function verifySignature(
   header: string,
-  raw_body: string,
+  raw_body: Buffer,
   secret: string,
   now_s: number,
   tolerance_s: number,

@@ -11,7 +11,7 @@ import type { EventType } from '../../events/event-types.js';
 import { findPspEvent, recordedTopupEvent, type NewPspEvent } from './psp-event-repository.js';
 import { bodyBase64, conflictEntry, type DeliveredBody, type MalformedDelivery } from '../../webhooks/signed-delivery.js';
 import { bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
-import { verifySignature } from './psp-signature.js';
+import { verifySignature, type SignedBody } from './psp-signature.js';
 import { PSP_EVENTS, TOPUP_LOG, TOPUPS } from './topup-records.js';
 import { findTopup, topupEventData, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
@@ -68,18 +68,18 @@ export interface LoggedDelivery extends DeliveredBody {
  */
 export async function receivePspEvent(
   deps: AppDeps,
-  raw_body: string,
+  body: SignedBody,
   signature_header: string,
 ): Promise<{ received: true; outcome: EventOutcome }> {
   const check = verifySignature(
     signature_header,
-    raw_body,
+    body.bytes,
     deps.config.psp_webhook_secret,
     Math.floor(Date.now() / 1000),
     deps.config.psp_signature_tolerance_seconds,
   );
   if (!check.ok) throw new DomainError('unauthenticated', check.reason);
-  return receiveDelivery(deps, loggedPspDelivery(readPspDelivery(raw_body, deps.config.psp_event_depth_max)));
+  return receiveDelivery(deps, loggedPspDelivery(readPspDelivery(body.text, deps.config.psp_event_depth_max)));
 }
 
 /** The generic format: an event names its top-up, which must exist. */

@@ -5,6 +5,7 @@ import { loggedMalformed, receiveDelivery, type EventOutcome } from '../receive-
 import { findTopupIdByPaymentIntent } from '../topup-repository.js';
 import type { StripeConfig } from './stripe-config.js';
 import { readStripeEvent, stripeMeaning } from './stripe-event.js';
+import type { SignedBody } from '../psp-signature.js';
 
 /**
  * A Stripe webhook (POST /v1/psp/stripe/events), with the guarantees of the generic format: a
@@ -14,10 +15,11 @@ import { readStripeEvent, stripeMeaning } from './stripe-event.js';
  */
 export async function receiveStripeEvent(
   deps: AppDeps,
-  raw_body: string,
+  body: SignedBody,
   signature_header: string,
 ): Promise<{ received: true; outcome: EventOutcome }> {
-  verifyStripeSignature(deps.config.stripe, raw_body, signature_header);
+  verifyStripeSignature(deps.config.stripe, body.bytes, signature_header);
+  const raw_body = body.text;
   const event = readStripeEvent(raw_body, deps.config.psp_event_depth_max);
   if (event.kind === 'malformed') return receiveDelivery(deps, loggedMalformed(event));
   const { key, type, payload, metadata_topup_id, payment_intent_id } = event;
@@ -38,7 +40,7 @@ export async function receiveStripeEvent(
 }
 
 /** The SDK's constructEvent on the exact bytes received; a body that verifies but is no JSON event is read (and held) later. */
-function verifyStripeSignature(config: StripeConfig, raw_body: string, signature_header: string): void {
+function verifyStripeSignature(config: StripeConfig, raw_body: Buffer, signature_header: string): void {
   try {
     Stripe.webhooks.constructEvent(raw_body, signature_header, config.webhook_secret, config.webhook_tolerance_seconds);
   } catch (error) {
