@@ -121,6 +121,18 @@ export function refuseUnacceptableInput(value: unknown, location: InputLocation,
 }
 
 /**
+ * JSON is UTF-8 (RFC 8259): a byte that is not would be read as U+FFFD, storing something other
+ * than what the client sent, so it is refused like text PostgreSQL refuses.
+ */
+function jsonText(bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new DomainError('validation_error', 'request body is not valid UTF-8');
+  }
+}
+
+/**
  * Reads the request body up to the configured limit. `json` (every route but signed callbacks)
  * parses it and refuses anything but JSON, and whatever refuseUnacceptableInput refuses, before
  * the route sees it. `raw` keeps the exact bytes (and their text) for a route that must check a
@@ -136,7 +148,7 @@ export function requestBody(mode: 'json' | 'raw') {
       ctx.state.body = undefined;
       return next();
     }
-    const raw = new TextDecoder().decode(bytes);
+    const raw = jsonText(bytes);
     if (raw.trim() === '') {
       ctx.state.body = undefined;
       return next();

@@ -97,6 +97,16 @@ describe('item 11: text the database cannot store, anywhere in a request', () =>
     );
     expectRefusedText(item, 'catalog name');
     // Well-formed pairs (an emoji) are ordinary text.
+    // Bytes that are not UTF-8 (Latin-1 "café") would be read as U+FFFD: stored other than sent.
+    const latin1 = Buffer.from(JSON.stringify({ ...movement, reason: 'caf#' }), 'latin1');
+    latin1[latin1.indexOf('#')] = 0xe9;
+    const not_utf8 = await request(eu(), 'POST', `/v1/accounts/${payer.id}/debits`, undefined, {
+      token: payer.token,
+      key: key(),
+      raw: latin1,
+    });
+    expectProblem(not_utf8, 400, 'validation_error');
+    expect(not_utf8.body.detail).toBe('request body is not valid UTF-8');
     expect((await credit({ ...movement, reason: 'gg \ud83c\udf89' })).status).toBe(201);
     const after = await snapshot(payer.id);
     expect(after.entries).toBe(before.entries + 1);
