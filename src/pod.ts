@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
@@ -180,13 +180,24 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   const deps = buildDeps({ ...options, logger }, db);
   await deps.slot.start();
   const app = createApp(deps);
-  const server = app.listen(options.port, options.host);
+  // Without Host the request still reaches the app, which answers it as every bad request is
+  // answered (Node's own answer is an empty 400).
+  const server = createServer({ requireHostHeader: false }, app.callback()).listen(options.port, options.host);
   server.requestTimeout = options.config.http_request_timeout_ms;
   // Longer than clients and load balancers keep idle connections, so they close them first and
   // never reuse a socket the pod is closing.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = Math.min(options.config.http_request_timeout_ms, 60_000);
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerMalformedRequest(error, socket, options.region));
+  // What Node answers by itself otherwise, with an empty body or none: problem+json like the rest.
+  server.on('connect', (_request, socket: Duplex) => answerOnSocket(socket, 405, 'CONNECT is not served here', options.region));
+  server.on('checkExpectation', (request, response) => {
+    const body = JSON.stringify(
+      problemFor('validation_error', `Expect: ${request.headers.expect} is not supported (only 100-continue)`, {}, 417),
+    );
+    response.writeHead(417, { 'Content-Type': PROBLEM_CONTENT_TYPE, 'X-Region': options.region, Connection: 'close' });
+    response.end(body);
+  });
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -220,8 +231,12 @@ function answerMalformedRequest(error: NodeJS.ErrnoException, socket: Duplex, re
     return;
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const detail = status === 431 ? 'request headers are too large' : 'the request is not valid HTTP';
-  const body = JSON.stringify({ ...problemFor('validation_error', detail, {}, status) });
+  answerOnSocket(socket, status, status === 431 ? 'request headers are too large' : 'the request is not valid HTTP', region);
+}
+
+/** A problem+json answer written straight to a socket that no request object will answer, then closed. */
+function answerOnSocket(socket: Duplex, status: number, detail: string, region: string): void {
+  const body = JSON.stringify(problemFor('validation_error', detail, {}, status));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +

@@ -2,7 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { AppDeps } from '../platform/deps.js';
 import type { AppState } from './app-context.js';
-import { problemResponses, requestContext } from './middleware.js';
+import { problemResponses, requestContext, requireHost } from './middleware.js';
 import { mountRoutes } from './route.js';
 import { allRoutes } from './routes/index.js';
 
@@ -19,6 +19,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   });
   app.use(requestContext());
   app.use(problemResponses());
+  app.use(requireHost());
   app.use(router.routes());
   // A path that exists without the method asked: 405 with Allow (problemResponses adds the problem+json).
   app.use(router.allowedMethods());

@@ -41,6 +41,20 @@ export function requestContext() {
   };
 }
 
+/**
+ * HTTP/1.1 requires Host. The pod's server lets a request without it through (Node would answer an
+ * empty 400) so that it is refused here, as problem+json.
+ */
+export function requireHost() {
+  return async (ctx: AppContext, next: Next) => {
+    const { httpVersionMajor, httpVersionMinor } = ctx.req;
+    if (httpVersionMajor === 1 && httpVersionMinor >= 1 && ctx.get('Host') === '') {
+      throw new DomainError('validation_error', 'the Host header is missing (HTTP/1.1 requires it)');
+    }
+    await next();
+  };
+}
+
 /** Every failure leaves as RFC 9457 problem+json; unexpected ones are logged, never echoed. */
 export function problemResponses() {
   return async (ctx: AppContext, next: Next) => {
@@ -120,6 +134,18 @@ export function refuseUnacceptableInput(value: unknown, location: InputLocation,
   throw new DomainError('validation_error', message, { errors: [{ path: problem.path, message }] });
 }
 
+/** A body we would misread: compressed (we do not inflate bodies) or declared in a charset that is not UTF-8. */
+function refuseUnreadableEncoding(ctx: AppContext): void {
+  const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    throw new DomainError('validation_error', 'request body must not be encoded (Content-Encoding): send it as it is');
+  }
+  const charset = ctx.request.charset.toLowerCase();
+  if (charset !== '' && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new DomainError('validation_error', 'request body must be UTF-8 JSON (the charset of Content-Type says otherwise)');
+  }
+}
+
 /**
  * JSON is UTF-8 (RFC 8259): a byte that is not would be read as U+FFFD, storing something other
  * than what the client sent, so it is refused like text PostgreSQL refuses.
@@ -142,6 +168,7 @@ export function requestBody(mode: 'json' | 'raw') {
   return async (ctx: AppContext, next: Next) => {
     if (!METHODS_WITH_BODY.has(ctx.method)) return next();
     const { limits } = ctx.state.deps.config;
+    if (mode === 'json') refuseUnreadableEncoding(ctx);
     const bytes = await getRawBody(ctx.req, { limit: limits.body_limit_bytes, length: ctx.get('Content-Length') || undefined });
     if (mode === 'raw') {
       ctx.state.signed_body = signedBody(bytes);

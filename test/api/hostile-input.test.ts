@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, startCluster, tokens, uniqueId, type ApiResponse, type TestCluster } from '../support/cluster.js';
 import { expectProblem } from '../support/shop.js';
@@ -45,6 +46,25 @@ async function snapshot(account_id: string) {
 async function expectReconcileClean() {
   const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
   expect(report.body).toEqual({ ok: true, mismatches: [] });
+}
+
+/** Sends `text` on a raw connection, reads until the server closes it: the status, content type and problem code. */
+function rawExchange(base: string, text: string): Promise<{ status: number; type: string | undefined; code: string | undefined }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(text));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('close', () => {
+      const [head = '', body = ''] = received.split('\r\n\r\n');
+      const json = body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1);
+      const code = json === '' ? undefined : (JSON.parse(json) as { code?: string }).code;
+      resolve({ status: Number(head.split(' ')[1]), type: /content-type: ([^;\r\n]+)/i.exec(head)?.[1], code });
+    });
+    socket.on('error', reject);
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no answer to ${text.split('\r\n')[0]}`)));
+  });
 }
 
 /** A JSON value nested `levels` deep: {"a":{"a":...1...}}. */
@@ -245,6 +265,37 @@ function rawMethod(base: string, method: string, path: string): Promise<{ status
 }
 
 describe('item 13: a method a path does not have', () => {
+  it('when Node would answer by itself (CONNECT, an unknown Expect, no Host), then problem+json like any bad request', async () => {
+    const connected = await rawExchange(eu(), 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    expect(connected).toMatchObject({ status: 405, type: 'application/problem+json', code: 'validation_error' });
+    const expecting = await rawExchange(eu(), 'GET /v1/items HTTP/1.1\r\nHost: x\r\nExpect: x-unknown\r\n\r\n');
+    expect(expecting).toMatchObject({ status: 417, type: 'application/problem+json', code: 'validation_error' });
+    const hostless = await rawExchange(eu(), 'GET /v1/items HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(hostless).toMatchObject({ status: 400, type: 'application/problem+json', code: 'validation_error' });
+    expect((await rawExchange(eu(), 'GET /v1/items HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(200);
+  });
+
+  it('when a JSON body is compressed or declared in another charset, then 400 and nothing moves (it would be misread)', async () => {
+    const payer = await player(1_000);
+    const before = await snapshot(payer.id);
+    const debit = (headers: Record<string, string>) =>
+      request(
+        eu(),
+        'POST',
+        `/v1/accounts/${payer.id}/debits`,
+        { amount: 1, currency: 'EUR', reason: 'x' },
+        {
+          token: payer.token,
+          key: key(),
+          headers: { 'Content-Type': 'application/json', ...headers },
+        },
+      );
+    expectProblem(await debit({ 'Content-Encoding': 'x-foo' }), 400, 'validation_error');
+    expectProblem(await debit({ 'Content-Type': 'application/json; charset=latin1' }), 400, 'validation_error');
+    expect(await snapshot(payer.id)).toEqual(before);
+    expect((await debit({ 'Content-Type': 'application/json; charset=utf-8', 'Content-Encoding': 'identity' })).status).toBe(201);
+  });
+
   it('when DELETE, PATCH or another method hits an existing path, then 405 problem+json with Allow; unknown paths stay 404', async () => {
     const { id, token } = await player(1);
     const deleted = await request(eu(), 'DELETE', `/v1/accounts/${id}`, undefined, { token });
