@@ -216,7 +216,8 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
         : undefined;
       const params = validate(schemas.params, { ...context.params });
       const query = validate(schemas.query, { ...context.query });
-      const body = validate(schemas.body, context.state.body ?? (spec.body ? {} : undefined));
+      // No body is an empty object; a JSON `null` is a body, and not an object.
+      const body = validate(schemas.body, context.state.body === undefined && spec.body ? {} : context.state.body);
       const result = await spec.handler(context, {
         params,
         query,

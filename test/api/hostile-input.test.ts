@@ -275,6 +275,18 @@ describe('item 13: a method a path does not have', () => {
     expect((await rawExchange(eu(), 'GET /v1/items HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(200);
   });
 
+  it('when a body is JSON but not an object (null, an array, a number), then 400 even where every field is optional', async () => {
+    const payer = await player(1_000);
+    const hold = { account_id: payer.id, amount: 100, currency: 'EUR', expires_in_seconds: 60 };
+    const created = await request(eu(), 'POST', '/v1/holds', hold, { token: admin, key: key() });
+    expect(created.status).toBe(201);
+    for (const raw of ['null', '[]', '1', '"x"']) {
+      const captured = await request(eu(), 'POST', `/v1/holds/${created.body.id}/capture`, undefined, { token: admin, key: key(), raw });
+      expectProblem(captured, 400, 'validation_error');
+    }
+    expect((await request(eu(), 'GET', `/v1/holds/${created.body.id}`, undefined, { token: admin })).body.status).toBe('ACTIVE');
+  });
+
   it('when a JSON body is compressed or declared in another charset, then 400 and nothing moves (it would be misread)', async () => {
     const payer = await player(1_000);
     const before = await snapshot(payer.id);
