@@ -7,6 +7,7 @@ import { findTextProblem } from '../domain/text.js';
 import type { AppContext } from './app-context.js';
 import { PROBLEM_CONTENT_TYPE, internalProblem, problemFor, type Problem } from './problem.js';
 import { signedBody } from '../shop/topups/psp-signature.js';
+import { hasRoundedWholeNumber, ROUNDED_NUMBER } from '../domain/json-numbers.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -190,6 +191,7 @@ export function requestBody(mode: 'json' | 'raw') {
       throw new DomainError('validation_error', 'request body is not valid JSON');
     }
     refuseUnacceptableInput(body, 'body', limits.body_depth_max);
+    if (hasRoundedWholeNumber(raw)) throw new DomainError('validation_error', ROUNDED_NUMBER);
     ctx.state.body = body;
     return next();
   };

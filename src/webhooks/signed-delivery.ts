@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type Joi from 'joi';
 import { UUID_PATTERN } from '../domain/ids.js';
 import { findTextProblem, isStorableText } from '../domain/text.js';
+import { hasRoundedWholeNumber } from '../domain/json-numbers.js';
 
 /**
  * Reading a validly signed callback body of a payment partner (the PSP's events, the payout
@@ -93,7 +94,11 @@ export function readSignedJson(
     return malformedDelivery(raw_body, null, 'the body is not JSON', false, subject_field);
   }
   const problem = findTextProblem(parsed, depth_max);
-  if (!problem) return { kind: 'json', parsed };
+  if (!problem) {
+    // A partner is trusted for what it can prove: an amount it wrote is read exactly or not at all.
+    if (!hasRoundedWholeNumber(raw_body)) return { kind: 'json', parsed };
+    return malformedDelivery(raw_body, parsed, 'a number has more digits than can be read exactly', true, subject_field);
+  }
   const where = problem.path === '' ? 'the top level' : problem.path;
   const reason =
     problem.reason === 'too_deep'

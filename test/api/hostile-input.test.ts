@@ -287,6 +287,24 @@ describe('item 13: a method a path does not have', () => {
     expect((await request(eu(), 'GET', `/v1/holds/${created.body.id}`, undefined, { token: admin })).body.status).toBe('ACTIVE');
   });
 
+  it('when a number has more digits than can be read exactly (1.0000000000000000000001 would be read as 1), then 400', async () => {
+    const payer = await player(1_000);
+    const before = await snapshot(payer.id);
+    const debit = (amount: string) =>
+      request(eu(), 'POST', `/v1/accounts/${payer.id}/debits`, undefined, {
+        token: payer.token,
+        key: key(),
+        raw: `{"amount":${amount},"currency":"EUR","reason":"x"}`,
+      });
+    for (const amount of ['1.0000000000000000000001', '0.99999999999999999999', '100000000000000000000001e-22']) {
+      expectProblem(await debit(amount), 400, 'validation_error');
+    }
+    expect(await snapshot(payer.id)).toEqual(before);
+    // Written differently, a whole number is still one.
+    expect((await debit('1.0')).status).toBe(201);
+    expect((await debit('1e1')).status).toBe(201);
+  });
+
   it('when a JSON body is compressed or declared in another charset, then 400 and nothing moves (it would be misread)', async () => {
     const payer = await player(1_000);
     const before = await snapshot(payer.id);

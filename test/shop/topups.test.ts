@@ -330,6 +330,12 @@ describe('signed bodies that are not events we can apply', () => {
       },
       { name: 'U+0000 in the id', raw: JSON.stringify({ ...valid, id: 'evt_\u0000' }), topup: true },
       { name: 'nested 6000 deep', raw: nested, id: `evt_deep_${topup_id}` },
+      {
+        name: 'an amount that would be rounded',
+        raw: JSON.stringify({ ...valid, id: `evt_round_${topup_id}` }).replace('"amount":1000', '"amount":1000.0000000000000000001'),
+        id: `evt_round_${topup_id}`,
+        topup: true,
+      },
     ];
     for (const { name, raw, content_type, id, topup: about_topup } of bodies) {
       const first = await psp.sendRaw(raw, 0, { content_type });
@@ -348,6 +354,7 @@ describe('signed bodies that are not events we can apply', () => {
       expect.stringContaining('cannot store (U+0000 or a lone surrogate) at data.psp_payment_id'),
       expect.stringContaining('cannot store (U+0000 or a lone surrogate) at data.x'),
       expect.stringContaining('cannot store (U+0000 or a lone surrogate) at id'),
+      expect.stringContaining('a number has more digits than can be read exactly'),
     ]);
     expect(await balance(account_id)).toBe(0);
   });
