@@ -20,14 +20,16 @@ export function isStorableText(text: string): boolean {
  */
 const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-export type TextProblem = { path: string; reason: 'unstorable_text' | 'reserved_key' | 'too_deep'; key?: string };
+export type TextProblem = { path: string; reason: 'unstorable_text' | 'reserved_key' | 'too_deep' | 'too_many_items'; key?: string };
 
 /**
  * The first string (value or object key) of a parsed JSON value that the database cannot store,
- * the first reserved object key, or the first place nested deeper than `depth_max`. Iterative,
- * so a hostile nesting depth can never overflow the stack; visits each node once.
+ * the first reserved object key, the first place nested deeper than `depth_max`, or the first
+ * array longer than `array_items_max` (every item of a long array would be judged, and each
+ * judgement answered, by the schema after this). Iterative, so a hostile nesting depth can never
+ * overflow the stack; visits each node once.
  */
-export function findTextProblem(value: unknown, depth_max: number): TextProblem | undefined {
+export function findTextProblem(value: unknown, depth_max: number, array_items_max = Number.POSITIVE_INFINITY): TextProblem | undefined {
   const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const { value: node, path, depth } = next;
@@ -38,6 +40,7 @@ export function findTextProblem(value: unknown, depth_max: number): TextProblem 
     if (node === null || typeof node !== 'object') continue;
     if (depth >= depth_max) return { path, reason: 'too_deep' };
     if (Array.isArray(node)) {
+      if (node.length > array_items_max) return { path, reason: 'too_many_items' };
       for (let index = node.length - 1; index >= 0; index -= 1)
         pending.push({ value: node[index], path: `${path}[${index}]`, depth: depth + 1 });
       continue;

@@ -3,7 +3,7 @@ import type { Next } from 'koa';
 import getRawBody from 'raw-body';
 import Joi from 'joi';
 import { DomainError } from '../domain/errors.js';
-import { findTextProblem } from '../domain/text.js';
+import { findTextProblem, type TextProblem } from '../domain/text.js';
 import type { AppContext } from './app-context.js';
 import { PROBLEM_CONTENT_TYPE, internalProblem, problemFor, type Problem } from './problem.js';
 import { signedBody } from '../shop/topups/psp-signature.js';
@@ -101,9 +101,16 @@ function toProblem(ctx: AppContext, error: unknown): Problem {
   return internalProblem();
 }
 
+/** At most this many of a request's validation errors are listed: the answer stays small whatever was sent. */
+const VALIDATION_ERRORS_LISTED_MAX = 20;
+
 export function validationProblem(error: Joi.ValidationError): Problem {
-  const errors = error.details.map((detail) => ({ path: detail.path.join('.'), message: detail.message }));
-  return problemFor('validation_error', errors.map((entry) => entry.message).join('; '), { errors });
+  const errors = error.details
+    .slice(0, VALIDATION_ERRORS_LISTED_MAX)
+    .map((detail) => ({ path: detail.path.join('.'), message: detail.message }));
+  const more = error.details.length - errors.length;
+  const detail = errors.map((entry) => entry.message).join('; ') + (more > 0 ? `; and ${more} more` : '');
+  return problemFor('validation_error', detail, { errors });
 }
 
 function sendProblem(ctx: AppContext, problem: Problem): void {
@@ -122,16 +129,22 @@ const LOCATION_LABEL: Record<InputLocation, string> = { body: 'request body', pa
  * cannot store, reserved object keys and nesting deeper than `depth_max`, before any route, joi
  * schema or fingerprint reads the input. Offending text is never echoed, only where it was.
  */
-export function refuseUnacceptableInput(value: unknown, location: InputLocation, depth_max: number): void {
-  const problem = findTextProblem(value, depth_max);
+export function refuseUnacceptableInput(
+  value: unknown,
+  location: InputLocation,
+  depth_max: number,
+  array_items_max = Number.POSITIVE_INFINITY,
+): void {
+  const problem = findTextProblem(value, depth_max, array_items_max);
   if (!problem) return;
   const where = problem.path === '' ? `the ${LOCATION_LABEL[location]}` : `${LOCATION_LABEL[location]} "${problem.path}"`;
-  const message =
-    problem.reason === 'too_deep'
-      ? `${where} is nested deeper than ${depth_max} levels`
-      : problem.reason === 'reserved_key'
-        ? `"${problem.key}" is not allowed (in ${where})`
-        : `${where} contains text that cannot be stored (U+0000 or an unpaired UTF-16 surrogate)`;
+  const messages: Record<TextProblem['reason'], string> = {
+    too_deep: `${where} is nested deeper than ${depth_max} levels`,
+    too_many_items: `${where} holds more than ${array_items_max} items`,
+    reserved_key: `"${problem.key}" is not allowed (in ${where})`,
+    unstorable_text: `${where} contains text that cannot be stored (U+0000 or an unpaired UTF-16 surrogate)`,
+  };
+  const message = messages[problem.reason];
   throw new DomainError('validation_error', message, { errors: [{ path: problem.path, message }] });
 }
 
@@ -190,7 +203,7 @@ export function requestBody(mode: 'json' | 'raw') {
     } catch {
       throw new DomainError('validation_error', 'request body is not valid JSON');
     }
-    refuseUnacceptableInput(body, 'body', limits.body_depth_max);
+    refuseUnacceptableInput(body, 'body', limits.body_depth_max, limits.body_array_items_max);
     if (hasRoundedWholeNumber(raw)) throw new DomainError('validation_error', ROUNDED_NUMBER);
     ctx.state.body = body;
     return next();

@@ -42,6 +42,8 @@ export interface Limits {
   body_limit_bytes: number;
   /** Deepest nesting of objects and arrays in a request body; deeper bodies are refused before anything recursive reads them. */
   body_depth_max: number;
+  /** Most items of any array in a request body; longer ones are refused before the schema judges each item. */
+  body_array_items_max: number;
   page_size_max: number;
   page_size_default: number;
   transaction_attempts_max: number;
@@ -210,6 +212,7 @@ function buildSchema(topology: Topology) {
       .max(10 * 1024 * 1024)
       .default(64 * 1024),
     BODY_DEPTH_MAX: integer().min(4).max(256).default(32),
+    BODY_ARRAY_ITEMS_MAX: integer().min(10).max(100_000).default(1000),
     PAGE_SIZE_MAX: integer().min(1).max(1000).default(200),
     PAGE_SIZE_DEFAULT: integer().min(1).max(1000).default(50),
     BATCH_OPERATIONS_MAX: integer().min(1).max(4096).default(256),
@@ -317,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
       order_quantity_max: value.ORDER_QUANTITY_MAX,
       body_limit_bytes: value.BODY_LIMIT_BYTES,
       body_depth_max: value.BODY_DEPTH_MAX,
+      body_array_items_max: value.BODY_ARRAY_ITEMS_MAX,
       page_size_max: value.PAGE_SIZE_MAX,
       page_size_default: Math.min(value.PAGE_SIZE_DEFAULT, value.PAGE_SIZE_MAX),
       transaction_attempts_max: value.TX_ATTEMPTS_MAX,

@@ -305,6 +305,21 @@ describe('item 13: a method a path does not have', () => {
     expect((await debit('1e1')).status).toBe(201);
   });
 
+  it('when a body holds a long array of bad items, then a short 400: arrays are bounded, at most 20 errors listed', async () => {
+    const { id, token } = await player(1);
+    const events = `{"url":"http://127.0.0.1:4999/b","enabled_events":[${Array(32_700).fill('0').join(',')}]}`;
+    const endpoint = await request(eu(), 'POST', '/v1/webhook-endpoints', undefined, { token: admin, key: key(), raw: events });
+    expectProblem(endpoint, 400, 'validation_error');
+    expect(endpoint.body.detail).toBe('request body "enabled_events" holds more than 1000 items');
+    // Under the bound, every item is judged but only 20 errors are listed (46 MB were answered before).
+    const lines = `{"account_id":"${id}","lines":[${Array(900).fill('{}').join(',')}]}`;
+    const order = await request(eu(), 'POST', '/v1/orders', undefined, { token, key: key(), raw: lines });
+    expectProblem(order, 400, 'validation_error');
+    expect(order.body.errors.length).toBeLessThanOrEqual(20);
+    expect(order.body.detail).toMatch(/; and \d+ more$/);
+    expect(order.text.length).toBeLessThan(10_000);
+  });
+
   it('when a JSON body is compressed or declared in another charset, then 400 and nothing moves (it would be misread)', async () => {
     const payer = await player(1_000);
     const before = await snapshot(payer.id);
