@@ -38,10 +38,26 @@ for (const [network, prefix] of [
 // `user:pass@` (even an empty `@`) in the authority.
 const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
 
+// An IPv4 address carried in the last 32 bits of an IPv6 one, as the URL parser writes it:
+// IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::a.b.c.d) reach that IPv4 host.
+// (IPv4-mapped ::ffff:a.b.c.d is checked against the IPv4 rules by BlockList itself.)
+const EMBEDDED_IPV4 = /^(?::|64:ff9b:):([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+function embeddedIpv4(host: string): string | undefined {
+  const groups = EMBEDDED_IPV4.exec(host);
+  if (!groups) return undefined;
+  const value = (Number.parseInt(groups[1]!, 16) << 16) + Number.parseInt(groups[2]!, 16);
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join('.');
+}
+
 function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  // A trailing dot names the same host (`localhost.`).
+  const host = hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1] ?? embeddedIpv4(host);
   const family = isIP(mapped ?? host);
   if (family === 0) return false;
   return PRIVATE.check(mapped ?? host, family === 4 ? 'ipv4' : 'ipv6');
@@ -50,6 +66,11 @@ function isPrivateHost(hostname: string): boolean {
 /** Why `url` cannot be an endpoint, or undefined when it can. */
 export function endpointUrlProblem(url: string, policy: UrlPolicy): string | undefined {
   if (url.length > policy.length_max) return `must be at most ${policy.length_max} characters`;
+  // Stored and shown as sent, so it must already be written as the URL it is: no surrounding or
+  // embedded white space or control characters, and `scheme://` spelled out.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must be found
+  if (/[\s\u0000-\u001f\u007f]/.test(url) || !/^https?:\/\//i.test(url))
+    return 'must be an absolute http or https URL, written without spaces';
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -59,6 +80,7 @@ export function endpointUrlProblem(url: string, policy: UrlPolicy): string | und
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must be an http or https URL';
   if (USERINFO.test(url)) return 'must not carry credentials (user:password@)';
   if (parsed.hostname === '') return 'must name a host';
+  if (parsed.port === '0') return 'must not name port 0';
   if (policy.private_urls === 'refuse' && isPrivateHost(parsed.hostname)) {
     return 'must not name a loopback, private or link-local address (WEBHOOK_PRIVATE_URLS=refuse)';
   }

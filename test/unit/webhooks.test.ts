@@ -45,12 +45,14 @@ describe('endpoint URLs', () => {
   const refuse = { length_max: 200, private_urls: 'refuse' as const };
   const allow = { length_max: 200, private_urls: 'allow' as const };
 
-  it.each(['https://hooks.example.com/creditshop', 'http://203.0.113.7:8080/hooks?source=creditshop', 'https://[2001:db8::1]/hooks'])(
-    'accepts %s',
-    (url) => {
-      expect(endpointUrlProblem(url, refuse)).toBeUndefined();
-    },
-  );
+  it.each([
+    'https://hooks.example.com/creditshop',
+    'http://203.0.113.7:8080/hooks?source=creditshop',
+    'https://[2001:db8::1]/hooks',
+    'http://[64:ff9b::808:808]/hooks',
+  ])('accepts %s', (url) => {
+    expect(endpointUrlProblem(url, refuse)).toBeUndefined();
+  });
 
   it.each([
     ['ftp://hooks.example.com/x', 'http or https'],
@@ -72,6 +74,13 @@ describe('endpoint URLs', () => {
     ['http://[::ffff:10.0.0.1]/', 'private'],
     ['http://localhost:3000/', 'loopback'],
     ['http://api.localhost/', 'loopback'],
+    ['http://localhost./', 'loopback'],
+    ['http://[::127.0.0.1]/', 'loopback'],
+    ['http://[64:ff9b::7f00:1]/', 'loopback'],
+    [' http://hooks.example.com/ws\n', 'without spaces'],
+    ['http://hooks.example.com/a b', 'without spaces'],
+    ['http:hooks.example.com/x', 'absolute'],
+    ['http://hooks.example.com:0/x', 'port 0'],
     [`https://hooks.example.com/${'x'.repeat(200)}`, 'at most 200'],
   ])('refuses %s in production', (url, reason) => {
     expect(endpointUrlProblem(url, refuse)).toContain(reason);
