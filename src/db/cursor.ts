@@ -1,6 +1,6 @@
 import { DomainError } from '../domain/errors.js';
 import { UUID_PATTERN } from '../domain/ids.js';
-import { isStorableInstant } from '../domain/instants.js';
+import { isStorableIsoInstant } from '../domain/instants.js';
 import { isStorableText } from '../domain/text.js';
 
 const CURSOR_VERSION = 1;
@@ -25,7 +25,7 @@ function validField(type: CursorField, value: unknown): boolean {
   if (typeof value !== 'string' || value.length > 128) return false;
   if (type === 'uuid') return UUID_PATTERN.test(value);
   if (type === 'string') return isStorableText(value);
-  return TIMESTAMP_TEXT.test(value) && isStorableInstant(Date.parse(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
+  return TIMESTAMP_TEXT.test(value) && isStorableIsoInstant(value, Date.parse(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')));
 }
 
 export function decodeCursor(cursor: string | undefined, shape: ReadonlyArray<CursorField>): Array<string | number> | undefined {

@@ -175,7 +175,11 @@ describe('item 11: text the database cannot store, anywhere in a request', () =>
   it('when a cursor is forged (an id of the wrong type, U+0000, an instant out of range), then 400 on every list', async () => {
     const { id, token } = await player(1);
     const cursor = (...key: unknown[]) => Buffer.from(JSON.stringify([1, ...key])).toString('base64url');
-    const forged = [cursor('2026-12-02T00:00:00Z', 'a\u0000'), cursor('0000-01-01T00:00:00Z', '00000000-0000-0000-0000-000000000000')];
+    const forged = [
+      cursor('2026-12-02T00:00:00Z', 'a\u0000'),
+      cursor('0000-01-01T00:00:00Z', '00000000-0000-0000-0000-000000000000'),
+      cursor('2026-02-30T00:00:00Z', '00000000-0000-0000-0000-000000000000'),
+    ];
     const not_uuid = cursor('2026-12-02T00:00:00Z', 'zzz');
     const range = 'from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z';
     // [list, token, whether its ids are UUIDs (a text id may be anything storable)]

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { DomainError } from '../../domain/errors.js';
 import { ACCOUNT_ID_PATTERN, UUID_PATTERN } from '../../domain/ids.js';
-import { isStorableInstant } from '../../domain/instants.js';
+import { isStorableIsoInstant } from '../../domain/instants.js';
 import { METADATA_KEY_PATTERN, viewSchema } from '../../platform/view-schema.js';
 import type { WalletConfig } from '../../platform/wallet-config.js';
 
@@ -69,21 +69,6 @@ export function metadataFilterOf(query: Record<string, unknown>): { key: string;
   if (filters.length > 1) throw new DomainError('validation_error', 'history is filtered by one metadata[key]=value at most');
   const name = filters[0];
   return name === undefined ? undefined : { key: name.slice('metadata['.length, -1), value: query[name] as string };
-}
-
-/**
- * Whether an ISO 8601 text names a date that exists and an instant the database can store: Joi
- * and Date roll 2026-02-30 over to 2026-03-02 instead of refusing it.
- */
-function isStorableIsoInstant(text: string, ms: number): boolean {
-  const date = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
-  if (date) {
-    const [year, month, day] = date.slice(1).map(Number) as [number, number, number];
-    const found = new Date(0);
-    found.setUTCFullYear(year, month - 1, day);
-    if (found.getUTCMonth() !== month - 1 || found.getUTCDate() !== day) return false;
-  }
-  return isStorableInstant(ms);
 }
 
 const INSTANT_RANGE = '{{#label}} must be a date that exists, from 0001-01-01 to 9999-12-31 in UTC';
