@@ -164,9 +164,11 @@ function refuseUnreadableEncoding(ctx: AppContext): void {
  * JSON is UTF-8 (RFC 8259): a byte that is not would be read as U+FFFD, storing something other
  * than what the client sent, so it is refused like text PostgreSQL refuses.
  */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function jsonText(bytes: Buffer): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return STRICT_UTF8.decode(bytes);
   } catch {
     throw new DomainError('validation_error', 'request body is not valid UTF-8');
   }

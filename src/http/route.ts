@@ -263,9 +263,14 @@ export function signedCallbackRoute(spec: {
     response_schema: spec.response_schema,
     handler: async (ctx) => ({
       status: 200,
-      body: await spec.receive(ctx.state.deps, ctx.state.signed_body ?? signedBody(Buffer.alloc(0)), ctx.get(spec.signature_header)),
+      body: await spec.receive(ctx.state.deps, signedBodyOf(ctx), ctx.get(spec.signature_header)),
     }),
   });
+}
+
+/** The exact bytes of a signed callback as requestBody('raw') kept them (none for a request without a body). */
+export function signedBodyOf(ctx: AppContext): SignedBody {
+  return ctx.state.signed_body ?? signedBody(Buffer.alloc(0));
 }
 
 /**

@@ -57,10 +57,10 @@ function isPrivateHost(hostname: string): boolean {
     .replace(/\.$/, '')
     .toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1] ?? embeddedIpv4(host);
-  const family = isIP(mapped ?? host);
+  const embedded = embeddedIpv4(host);
+  const family = isIP(embedded ?? host);
   if (family === 0) return false;
-  return PRIVATE.check(mapped ?? host, family === 4 ? 'ipv4' : 'ipv6');
+  return PRIVATE.check(embedded ?? host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** Why `url` cannot be an endpoint, or undefined when it can. */

@@ -17,9 +17,9 @@ import {
   reviewSettlementRoute,
   signedCallbackRoute,
   type RouteSpec,
+  signedBodyOf,
 } from '../route.js';
 import { accountIdSchema, metadataSchema, pageQuery } from './schemas.js';
-import { signedBody } from '../../shop/topups/psp-signature.js';
 
 export function topupRoutes(config: Config): RouteSpec[] {
   const stripe = config.psp_provider === 'stripe';
@@ -128,7 +128,7 @@ function stripeEventsRoute(): RouteSpec {
     response_schema: pspEventReceiptSchema,
     handler: async (ctx) => ({
       status: 200,
-      body: await receiveStripeEvent(ctx.state.deps, ctx.state.signed_body ?? signedBody(Buffer.alloc(0)), ctx.get('Stripe-Signature')),
+      body: await receiveStripeEvent(ctx.state.deps, signedBodyOf(ctx), ctx.get('Stripe-Signature')),
     }),
   });
 }

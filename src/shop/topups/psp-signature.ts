@@ -14,8 +14,10 @@ export interface SignedBody {
   text: string;
 }
 
+const UTF8 = new TextDecoder();
+
 export function signedBody(bytes: Buffer): SignedBody {
-  return { bytes, text: new TextDecoder().decode(bytes) };
+  return { bytes, text: UTF8.decode(bytes) };
 }
 
 /** HMAC-SHA256 over "<timestamp>.<raw body>", hex encoded (SPEC §5). */
