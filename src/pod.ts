@@ -109,13 +109,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const transactions = new TransactionRunner({ pool: db.tx_pool, statements: db.statements, metrics, policy });
   const queue_on = config.batch_account_queue === 'on' || (config.batch_account_queue === 'auto' && db.dialect === 'postgres');
   const queue = queue_on
-    ? new AccountQueue({
-        pool: db.tx_pool,
-        hot_ms: config.hot_account_ttl_ms,
-        entries_max: config.account_directory_entries_max,
-        metrics,
-        logger,
-      })
+    ? new AccountQueue({ hot_ms: config.hot_account_ttl_ms, entries_max: config.account_directory_entries_max })
     : undefined;
   const webhooks = new WebhookDispatcher({ transactions, config, logger, metrics, region });
   const executor = new BatchExecutor({

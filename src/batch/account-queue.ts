@@ -1,48 +1,32 @@
-import type pg from 'pg';
-import { runPipeline } from '../db/pipeline.js';
-import type { Logger } from '../platform/logger.js';
-import type { Metrics } from '../platform/metrics.js';
+import type { PipelinedStatement } from '../db/pipeline.js';
 
 export interface AccountQueueSettings {
-  pool: pg.Pool;
   /** How long an account stays hot after a batch touching it lost a serialization conflict. */
   hot_ms: number;
-  /** Hot accounts and known queue rows remembered at most (the oldest go first). */
+  /** Hot accounts remembered at most (the oldest go first). */
   entries_max: number;
-  metrics: Metrics;
-  logger: Logger;
 }
 
-/** A place in the queue of some accounts: held until the batch behind it has committed or given up. */
-export interface QueueTicket {
-  leave(): Promise<void>;
-  /** Leaves without a round trip (the connection is destroyed, so the database ends its locks): for a database that cannot answer. */
-  drop(): void;
-}
+/** Advisory locks of the queue are (this namespace, hashtext(account id)): apart from any other user of advisory locks. */
+const QUEUE_LOCK_NAMESPACE = 0x63726564;
 
-const ENSURE_ROWS = {
-  name: 'queue_rows',
-  text: 'INSERT INTO contention_locks (account_id, crdb_region) SELECT unnest($1::text[]), $2 ON CONFLICT (account_id) DO NOTHING',
-};
-const BEGIN = { name: 'queue_begin', text: 'BEGIN', values: [] };
-const ENTER = {
-  name: 'queue_enter',
-  text: 'SELECT account_id FROM contention_locks WHERE account_id = ANY($1::text[]) ORDER BY account_id FOR UPDATE',
-};
+/** Every queue lock the batch's session holds, released in the round trip that commits or rolls back. */
+export const QUEUE_RELEASE: PipelinedStatement = { name: 'queue_release', text: 'SELECT pg_advisory_unlock_all()', values: [] };
 
 /**
  * PostgreSQL only: batches of several pods on one hot account take turns instead of aborting each
  * other. On PostgreSQL a serializable transaction's snapshot is taken at its first statement, so a
  * row lock it waits for does not save it: when the holder commits, the waiter fails with 40001,
  * and the pod whose next batch starts first wins again and again. A batch touching an account
- * that recently lost such a conflict therefore first queues on the account's row of
- * contention_locks, on another connection and before its own transaction begins, so its snapshot
- * contains the previous holder's commit. Correctness never depends on it (on CockroachDB, where a
- * locking read refreshes instead of failing, it is off): it only turns retries into waits.
+ * that recently lost such a conflict therefore first takes the account's session-level advisory
+ * lock on its own connection, before its transaction begins, so its snapshot contains the previous
+ * holder's commit. The lock is released in the same pipeline as the holder's COMMIT, so the next
+ * pod's waiting batch starts the moment the commit is done, without a round trip of the holder's
+ * in between. Correctness never depends on it (on CockroachDB, where a locking read refreshes
+ * instead of failing, it is off): it only turns retries into waits.
  */
 export class AccountQueue {
   private readonly hot_until_ms = new Map<string, number>();
-  private readonly known_rows = new Set<string>();
 
   constructor(private readonly settings: AccountQueueSettings) {}
 
@@ -52,7 +36,10 @@ export class AccountQueue {
       this.hot_until_ms.delete(account);
       this.hot_until_ms.set(account, until);
     }
-    trim(this.hot_until_ms, this.settings.entries_max);
+    for (const account of this.hot_until_ms.keys()) {
+      if (this.hot_until_ms.size <= this.settings.entries_max) break;
+      this.hot_until_ms.delete(account);
+    }
   }
 
   hotAmong(accounts: readonly string[]): string[] {
@@ -60,53 +47,16 @@ export class AccountQueue {
     return accounts.filter((account) => (this.hot_until_ms.get(account) ?? 0) > now);
   }
 
-  /** Waits until no batch of another pod (or batcher) holds any of `accounts`, and holds them. */
-  async enter(accounts: readonly string[], region: string): Promise<QueueTicket> {
-    const ordered = [...new Set(accounts)].sort();
-    const connection = await this.settings.pool.connect();
-    const broken = (error: unknown) => this.settings.logger.warn({ err: error }, 'account queue connection failed');
-    connection.on('error', broken);
-    try {
-      const missing = ordered.filter((account) => !this.known_rows.has(account));
-      // Queue rows are committed before they are locked: a row inserted and locked in one
-      // transaction would be invisible to the other pods until that transaction ends.
-      const { metrics } = this.settings;
-      if (missing.length > 0) {
-        metrics.db_round_trips_total.inc({ path: 'queue' });
-        await connection.query({ ...ENSURE_ROWS, values: [missing, region] });
-      }
-      for (const account of missing) this.known_rows.add(account);
-      trim(this.known_rows, this.settings.entries_max);
-      metrics.db_round_trips_total.inc({ path: 'queue' }, 2);
-      await runPipeline(connection, [BEGIN, { ...ENTER, values: [ordered] }]);
-      metrics.batch_queued_total.inc();
-    } catch (error) {
-      connection.off('error', broken);
-      connection.release(true);
-      throw error;
-    }
+  /**
+   * Waits until no batch of another pod (or batcher) holds any of `accounts`, then holds them for
+   * the session: run on the batch's connection outside its transaction, released by QUEUE_RELEASE.
+   * Every batch takes its locks in account order, so two batches never wait for each other.
+   */
+  lock(accounts: readonly string[]): PipelinedStatement {
     return {
-      leave: async () => {
-        try {
-          await connection.query('COMMIT');
-          connection.release();
-        } catch {
-          connection.release(true);
-        } finally {
-          connection.off('error', broken);
-        }
-      },
-      drop: () => {
-        connection.off('error', broken);
-        connection.release(true);
-      },
+      name: 'queue_lock',
+      text: 'SELECT pg_advisory_lock($1::int4, hashtext(account)) FROM unnest($2::text[]) WITH ORDINALITY AS q(account, n) ORDER BY n',
+      values: [QUEUE_LOCK_NAMESPACE, [...new Set(accounts)].sort()],
     };
-  }
-}
-
-function trim(entries: Map<string, unknown> | Set<string>, max: number): void {
-  for (const key of entries.keys()) {
-    if (entries.size <= max) return;
-    entries.delete(key);
   }
 }

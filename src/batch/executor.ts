@@ -13,7 +13,7 @@ import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { RecordedRefusal, type Operation, type RequestIdempotency, type StoredResponse } from './operation.js';
-import type { AccountQueue, QueueTicket } from './account-queue.js';
+import { QUEUE_RELEASE, type AccountQueue } from './account-queue.js';
 import { loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
 import type { Unit } from './unit.js';
 import type { UnitWriter } from './writes.js';
@@ -71,7 +71,7 @@ type StoredKey = {
 type LegacyBody = { ok: true; body: unknown } | { ok: false; code: ErrorCode; detail: string; extensions?: Record<string, unknown> };
 type AttemptResult = 'committed' | { retry: unknown } | { split: unknown } | { unavailable: unknown };
 
-const ROLLBACK = 'ROLLBACK';
+const ROLLBACK: PipelinedStatement = { name: 'batch_rollback', text: 'ROLLBACK', values: [] };
 const UNIQUE_VIOLATION = '23505';
 const PRE_READ = {
   name: 'batch_read_idempotency_keys',
@@ -170,47 +170,48 @@ export class BatchExecutor {
   /** One try of the batch; a retry (or a batch on a hot account) first queues behind other pods' batches on its accounts. */
   private async attempt(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, attempt: number): Promise<AttemptResult> {
     const set = mergeNeeds(batch.map((pending) => pending.op.needs));
-    const { queue } = this.settings;
+    const { queue, metrics } = this.settings;
     const queued = queue === undefined ? [] : attempt > 1 ? set.accounts : queue.hotAmong(set.accounts);
-    let ticket: QueueTicket | undefined;
-    try {
-      if (queued.length > 0) ticket = await queue!.enter(queued, slot.region);
-    } catch (error) {
-      return isDatabaseUnavailable(error) ? { unavailable: error } : { retry: error };
+    const locked = queued.length > 0;
+    if (locked) {
+      try {
+        await this.roundTrip(connection, [queue!.lock(queued)]);
+      } catch (error) {
+        return this.abandon(connection, error, { rerun: true, locked });
+      }
+      metrics.batch_queued_total.inc();
     }
-    const result = await this.transact(connection, batch, slot, set).catch((error: unknown) => {
-      ticket?.drop();
-      throw error;
-    });
-    // The batch has settled its operations; the queue's COMMIT is not waited for: on a database that
-    // stopped answering it would hold this batcher's next batch for another query timeout. A batch
-    // that found the database unavailable does not even try it.
-    if (result !== 'committed' && 'unavailable' in result) ticket?.drop();
-    else void ticket?.leave();
-    return result;
+    return this.transact(connection, batch, slot, set, locked);
   }
 
-  private async transact(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, set: ReadSet): Promise<AttemptResult> {
+  /** `locked`: the session holds queue locks, released with the COMMIT (or the ROLLBACK). */
+  private async transact(
+    connection: pg.PoolClient,
+    batch: readonly Pending[],
+    slot: BatchSlot,
+    set: ReadSet,
+    locked: boolean,
+  ): Promise<AttemptResult> {
     const began_ms = Date.now();
     const { statements, readers } = readStatements(set, slot.shard, this.settings.dialect);
     // Both settle before anything else happens: a failure of one never leaves the other unobserved.
     const [keys, reads] = await Promise.allSettled([this.storedKeys(batch), this.roundTrip(connection, statements)]);
-    if (reads.status === 'rejected') return this.abandon(connection, reads.reason);
-    if (keys.status === 'rejected') return this.abandon(connection, keys.reason);
+    if (reads.status === 'rejected') return this.abandon(connection, reads.reason, { locked });
+    if (keys.status === 'rejected') return this.abandon(connection, keys.reason, { locked });
     const stored = keys.value;
     let unit: Unit;
     try {
       unit = loadUnit(reads.value, readers, set, slot);
     } catch (error) {
-      return this.abandon(connection, error);
+      return this.abandon(connection, error, { locked });
     }
     const decisions = batch.map((pending) => this.decide(unit, pending, pending.idempotency && stored.get(keyOf(pending.idempotency))));
     this.settings.observer?.beforeWrites(unit);
     const writes = this.settings.writer.statements(unit);
     try {
-      await this.roundTrip(connection, writes);
+      await this.roundTrip(connection, locked ? [...writes, QUEUE_RELEASE] : writes);
     } catch (error) {
-      return this.abandon(connection, error, isSettleGuardFailure(error, writes));
+      return this.abandon(connection, error, { rerun: isSettleGuardFailure(error, writes), locked });
     }
     for (const [index, pending] of batch.entries()) pending.settle(decisions[index]!);
     this.settings.observer?.committed(unit, began_ms);
@@ -289,11 +290,18 @@ export class BatchExecutor {
     return runPipeline(connection, statements);
   }
 
-  /** After a failed round trip: roll back, and say whether to retry (`rerun`: whatever the error), split or give up. */
-  private async abandon(connection: pg.PoolClient, error: unknown, rerun = false): Promise<AttemptResult> {
+  /**
+   * After a failed round trip: roll back (and let go of the queue locks the session may hold), and
+   * say whether to retry (`rerun`: whatever the error), split or give up.
+   */
+  private async abandon(
+    connection: pg.PoolClient,
+    error: unknown,
+    { rerun = false, locked = false }: { rerun?: boolean; locked?: boolean } = {},
+  ): Promise<AttemptResult> {
     if (isDatabaseUnavailable(error)) return { unavailable: error };
     try {
-      await connection.query(ROLLBACK);
+      await runPipeline(connection, locked ? [ROLLBACK, QUEUE_RELEASE] : [ROLLBACK]);
     } catch (rollback_error) {
       return { unavailable: rollback_error };
     }

@@ -389,7 +389,7 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
       await database.start();
       return { away_from_ms, away_until_ms, back_ms: Date.now() };
     });
-    // The hot-account queue's connection (checked out, idle in a transaction) was in play.
+    // The hot-account queue (advisory locks held by batch sessions the restart ended) was in play.
     expect(await batchesQueued(urls())).toBeGreaterThan(0);
   });
 
