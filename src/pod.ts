@@ -107,7 +107,9 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     backoff_max_ms: config.transaction_backoff_max_ms,
   };
   const transactions = new TransactionRunner({ pool: db.tx_pool, statements: db.statements, metrics, policy });
-  const queue_on = config.batch_account_queue === 'on' || (config.batch_account_queue === 'auto' && db.dialect === 'postgres');
+  // The queue is PostgreSQL's advisory locks: CockroachDB's session-level ones are stubs that lock nothing.
+  const queue_on = config.batch_account_queue !== 'off' && db.dialect === 'postgres';
+  if (config.batch_account_queue === 'on' && !queue_on) logger.warn('BATCH_ACCOUNT_QUEUE=on is ignored: CockroachDB has no advisory locks');
   const queue = queue_on
     ? new AccountQueue({ hot_ms: config.hot_account_ttl_ms, entries_max: config.account_directory_entries_max })
     : undefined;
