@@ -111,7 +111,11 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const queue_on = config.batch_account_queue !== 'off' && db.dialect === 'postgres';
   if (config.batch_account_queue === 'on' && !queue_on) logger.warn('BATCH_ACCOUNT_QUEUE=on is ignored: CockroachDB has no advisory locks');
   const queue = queue_on
-    ? new AccountQueue({ hot_ms: config.hot_account_ttl_ms, entries_max: config.account_directory_entries_max })
+    ? new AccountQueue({
+        hot_ms: config.hot_account_ttl_ms,
+        entries_max: config.account_directory_entries_max,
+        idle_timeout_ms: config.db_idle_in_transaction_timeout_ms,
+      })
     : undefined;
   const webhooks = new WebhookDispatcher({ transactions, config, logger, metrics, region });
   const executor = new BatchExecutor({

@@ -5,13 +5,21 @@ export interface AccountQueueSettings {
   hot_ms: number;
   /** Hot accounts remembered at most (the oldest go first). */
   entries_max: number;
+  /** A session holding queue locks that waits this long for its next statement outside a transaction is ended by the server. */
+  idle_timeout_ms: number;
 }
 
 /** Advisory locks of the queue are (this namespace, hashtext(account id)): apart from any other user of advisory locks. */
 const QUEUE_LOCK_NAMESPACE = 0x63726564;
 
-/** Every queue lock the batch's session holds, released in the round trip that commits or rolls back. */
-export const QUEUE_RELEASE: PipelinedStatement = { name: 'queue_release', text: 'SELECT pg_advisory_unlock_all()', values: [] };
+/**
+ * Every queue lock the batch's session holds, released in the round trip that commits or rolls
+ * back, and the session's idle bound back to the server's.
+ */
+export const QUEUE_RELEASE: readonly PipelinedStatement[] = [
+  { name: 'queue_release', text: 'SELECT pg_advisory_unlock_all()', values: [] },
+  { name: 'queue_idle_reset', text: 'RESET idle_session_timeout', values: [] },
+];
 
 /**
  * PostgreSQL only: batches of several pods on one hot account take turns instead of aborting each
@@ -50,13 +58,22 @@ export class AccountQueue {
   /**
    * Waits until no batch of another pod (or batcher) holds any of `accounts`, then holds them for
    * the session: run on the batch's connection outside its transaction, released by QUEUE_RELEASE.
-   * Every batch takes its locks in account order, so two batches never wait for each other.
+   * Every batch takes its locks in account order, so two batches never wait for each other. Until
+   * its transaction begins the session is idle outside one, where idle_in_transaction_session_timeout
+   * does not reach: idle_session_timeout bounds it, so a pod stalled there frees the accounts.
    */
-  lock(accounts: readonly string[]): PipelinedStatement {
-    return {
-      name: 'queue_lock',
-      text: 'SELECT pg_advisory_lock($1::int4, hashtext(account)) FROM unnest($2::text[]) WITH ORDINALITY AS q(account, n) ORDER BY n',
-      values: [QUEUE_LOCK_NAMESPACE, [...new Set(accounts)].sort()],
-    };
+  lock(accounts: readonly string[]): PipelinedStatement[] {
+    return [
+      {
+        name: 'queue_idle_bound',
+        text: "SELECT set_config('idle_session_timeout', $1, false)",
+        values: [String(this.settings.idle_timeout_ms)],
+      },
+      {
+        name: 'queue_lock',
+        text: 'SELECT pg_advisory_lock($1::int4, hashtext(account)) FROM unnest($2::text[]) WITH ORDINALITY AS q(account, n) ORDER BY n',
+        values: [QUEUE_LOCK_NAMESPACE, [...new Set(accounts)].sort()],
+      },
+    ];
   }
 }

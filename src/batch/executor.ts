@@ -175,7 +175,7 @@ export class BatchExecutor {
     const locked = queued.length > 0;
     if (locked) {
       try {
-        await this.roundTrip(connection, [queue!.lock(queued)]);
+        await this.roundTrip(connection, queue!.lock(queued));
       } catch (error) {
         return this.abandon(connection, error, { rerun: true, locked });
       }
@@ -209,7 +209,7 @@ export class BatchExecutor {
     this.settings.observer?.beforeWrites(unit);
     const writes = this.settings.writer.statements(unit);
     try {
-      await this.roundTrip(connection, locked ? [...writes, QUEUE_RELEASE] : writes);
+      await this.roundTrip(connection, locked ? [...writes, ...QUEUE_RELEASE] : writes);
     } catch (error) {
       return this.abandon(connection, error, { rerun: isSettleGuardFailure(error, writes), locked });
     }
@@ -301,7 +301,7 @@ export class BatchExecutor {
   ): Promise<AttemptResult> {
     if (isDatabaseUnavailable(error)) return { unavailable: error };
     try {
-      await runPipeline(connection, locked ? [ROLLBACK, QUEUE_RELEASE] : [ROLLBACK]);
+      await runPipeline(connection, locked ? [ROLLBACK, ...QUEUE_RELEASE] : [ROLLBACK]);
     } catch (rollback_error) {
       return { unavailable: rollback_error };
     }
