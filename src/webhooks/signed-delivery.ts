@@ -70,12 +70,23 @@ export function readSignedDelivery<E extends { id: string; type: string }>(
 ): SignedDelivery<E> {
   const json = readSignedJson(raw_body, depth_max, format.subject_field);
   if (json.kind === 'malformed') return json;
+  canonicalSubject(json.parsed, format.subject_field);
   const { value, error } = format.schema.validate(json.parsed, { convert: false, abortEarly: false });
   if (error) return malformedDelivery(raw_body, json.parsed, error.message, true, format.subject_field);
-  const data = (value as { data?: Record<string, unknown> }).data;
-  const subject_id = data?.[format.subject_field];
-  if (data && typeof subject_id === 'string') data[format.subject_field] = ourUuid(subject_id);
   return { kind: 'event', key: value.id, type: value.type, event: value, payload: json.parsed, raw_body };
+}
+
+/**
+ * Our id in a partner's event written as we write it, in the event and in the payload the log
+ * keeps: a redelivery that differs from the first only in the id's case says the same, and is a
+ * duplicate, not a conflict.
+ */
+function canonicalSubject(parsed: unknown, subject_field: string): void {
+  const data = (parsed as { data?: unknown } | null)?.data;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return;
+  const fields = data as Record<string, unknown>;
+  const subject_id = fields[subject_field];
+  if (typeof subject_id === 'string' && UUID_PATTERN.test(subject_id)) fields[subject_field] = ourUuid(subject_id);
 }
 
 /**

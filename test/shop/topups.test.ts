@@ -373,11 +373,12 @@ describe('signed bodies that are not events we can apply', () => {
     expect(await balance(latin1.account_id)).toBe(1000);
   });
 
-  it('when the PSP writes our top-up id in capitals, then it names the same top-up', async () => {
+  it('when the PSP writes our top-up id in capitals, then it names that top-up; redelivered in lower case, a duplicate', async () => {
     const { account_id, topup_id } = await pendingTopup(1000);
     const event = psp.event(S, topup_id, 1000);
     const shouted = { ...event, data: { ...event.data, topup_id: topup_id.toUpperCase() } };
     expect((await psp.send(shouted)).body).toEqual({ received: true, outcome: 'credited' });
+    expect((await psp.send(event)).body).toEqual({ received: true, outcome: 'duplicate' });
     expect(await balance(account_id)).toBe(1000);
   });
 

@@ -204,6 +204,21 @@ describe('callbacks', () => {
     await h.expectReconcileClean();
   });
 
+  it('when the provider writes our id in capitals, then it names that withdrawal; redelivered in lower case, a duplicate', async () => {
+    const id = await h.openAccount(5_000);
+    const created = await withdraw(id, 1_000, 'silent');
+    await waitFor('payout accepted', 10_000, async () => ((await withdrawal(created.body.id)).payout_id ? true : undefined));
+    const paid = { ...created.body, payout_id: sim.payout(created.body.id)!.payout_id };
+    const shouted = await sendEvent(payoutEvent(`evt_${created.body.id}`, { ...paid, id: created.body.id.toUpperCase() }));
+    expect(shouted.body).toEqual({ received: true, outcome: 'paid' });
+    expect((await sendEvent(payoutEvent(`evt_${created.body.id}`, paid), { pod: 1 })).body).toEqual({
+      received: true,
+      outcome: 'duplicate',
+    });
+    expect(await h.wallet(id)).toMatchObject({ balance: 4_000 });
+    await h.expectReconcileClean();
+  });
+
   it('when a callback is forged, tampered, stale or unsigned, then 401 and nothing changes or is recorded', async () => {
     const id = await h.openAccount(5_000);
     const created = await withdraw(id, 800, 'silent');
