@@ -142,8 +142,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     db_round_trips_total: new Counter({
       name: 'db_round_trips_total',
       help:
-        'Round trips to the database by path: batch (the write path), queue (hot-account queue: enter and leave), ' +
-        'runner (everything else)',
+        'Round trips to the database by path: batch (the write path, its hot-account queue lock included), ' + 'runner (everything else)',
       labelNames: ['path'],
       registers: [registry],
     }),

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { request, startCluster, type ApiResponse } from '../support/cluster.js';
 import { key, ledgerHarness, tally, type LedgerHarness } from '../support/ledger.js';
+import { metricSum } from '../support/metrics.js';
 
 let h: LedgerHarness;
 
@@ -21,8 +22,8 @@ async function sampleWallet(account_id: string, done: Promise<unknown>) {
 
 /** Batches that queued on a hot account, over this file's pods. */
 async function batchesQueued(): Promise<number> {
-  const counts = await Promise.all(h.cluster.pods.map((pod) => pod.deps.metrics.batch_queued_total.get()));
-  return counts.flatMap((count) => count.values).reduce((sum, value) => sum + value.value, 0);
+  const counts = await Promise.all(h.cluster.pods.map((pod) => metricSum(pod.deps, 'batch_queued_total')));
+  return counts.reduce((sum, count) => sum + count, 0);
 }
 
 /**
