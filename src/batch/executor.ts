@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Dialect } from '../db/database.js';
-import { genericallyPlanned } from '../db/generic-plans.js';
+import { plannedByKeys } from '../db/keyed-plans.js';
 import { runPipeline, type PipelinedStatement } from '../db/pipeline.js';
 import type { Queryable } from '../db/sql.js';
 import { DatabaseUnavailable, isDatabaseUnavailable, sqlState } from '../db/database-errors.js';
@@ -93,7 +93,7 @@ export class BatchExecutor {
   private readonly key_reads: Queryable;
 
   constructor(private readonly settings: ExecutorSettings) {
-    this.key_reads = genericallyPlanned(settings.pool, settings.dialect);
+    this.key_reads = plannedByKeys(settings.pool, settings.dialect);
   }
 
   /** Settles every pending operation exactly once. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Dialect } from '../db/database.js';
-import { GENERIC_PLANS } from '../db/generic-plans.js';
+import { KEYED_PLANS } from '../db/keyed-plans.js';
 import type { PipelinedStatement } from '../db/pipeline.js';
 import { timestamp } from '../db/sql.js';
 import {
@@ -250,9 +250,9 @@ const READERS: Reader[] = [
 ];
 
 const BEGIN: PipelinedStatement = { name: 'batch_begin', text: 'BEGIN ISOLATION LEVEL SERIALIZABLE', values: [] };
-// The transaction's timestamp, and on PostgreSQL generic plans for every statement of the batch after it.
+// The transaction's timestamp, and on PostgreSQL keyed plans for every statement of the batch after it.
 const NOW: Record<Dialect, PipelinedStatement> = {
-  postgres: { name: 'batch_now', text: `SELECT now() AS now, ${GENERIC_PLANS} AS plans`, values: [] },
+  postgres: { name: 'batch_now', text: `SELECT now() AS now, ${KEYED_PLANS} AS plans`, values: [] },
   cockroach: { name: 'batch_now', text: 'SELECT now() AS now', values: [] },
 };
 

@@ -156,7 +156,7 @@ describe('one batch, many operations, each with its own answer', () => {
     ])
       expect({ name, generic: (plans.get(name)?.generic ?? 0) > 0 }).toEqual({ name, generic: true });
     expect([...plans].filter(([name, count]) => name.startsWith('batch_') && count.custom > 0)).toEqual([]);
-    expect([...modes]).toEqual(['auto']);
+    expect([...modes]).toEqual(['enable_hashjoin=on enable_mergejoin=on plan_cache_mode=auto']);
   });
 });
 

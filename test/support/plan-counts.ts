@@ -10,7 +10,7 @@ export interface PlanCount {
 /**
  * The plans PostgreSQL made for each named prepared statement over every connection of `pool`
  * (prepared statements and their plan counts belong to a session), by name; and the
- * `plan_cache_mode` each connection is left with.
+ * planner settings each connection is left with (`plan_cache_mode`, the join methods).
  */
 export async function planCounts(pool: pg.Pool): Promise<{ plans: Map<string, PlanCount>; modes: Set<string> }> {
   const connections = await Promise.all(Array.from({ length: pool.totalCount }, () => pool.connect()));
@@ -25,7 +25,11 @@ export async function planCounts(pool: pg.Pool): Promise<{ plans: Map<string, Pl
         const sum = plans.get(row.name) ?? { text: row.statement, generic: 0, custom: 0 };
         plans.set(row.name, { ...sum, generic: sum.generic + Number(row.generic_plans), custom: sum.custom + Number(row.custom_plans) });
       }
-      modes.add((await connection.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]!.plan_cache_mode);
+      const settings = await connection.query<{ settings: string }>(
+        `SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) AS settings FROM pg_settings
+          WHERE name IN ('plan_cache_mode', 'enable_hashjoin', 'enable_mergejoin')`,
+      );
+      modes.add(settings.rows[0]!.settings);
     }
   } finally {
     for (const connection of connections) connection.release();
