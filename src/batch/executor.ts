@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Dialect } from '../db/database.js';
 import { plannedByKeys } from '../db/keyed-plans.js';
-import { runPipeline, type PipelinedStatement } from '../db/pipeline.js';
+import { forgetPreparedStatements, runPipeline, type PipelinedStatement } from '../db/pipeline.js';
 import type { Queryable } from '../db/sql.js';
-import { DatabaseUnavailable, isDatabaseUnavailable, sqlState } from '../db/database-errors.js';
+import { DatabaseUnavailable, isDatabaseUnavailable, isStalePreparedStatement, sqlState } from '../db/database-errors.js';
 import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
 import { isSettleGuardFailure } from '../events/settle-guard.js';
@@ -28,7 +28,7 @@ export type Outcome =
 export interface Pending {
   op: Operation<unknown>;
   idempotency: RequestIdempotency | undefined;
-  /** Called exactly once. */
+  /** The first call answers; a later one (after a bug outside the operations) changes nothing. */
   settle(outcome: Outcome): void;
 }
 
@@ -110,27 +110,29 @@ export class BatchExecutor {
     }
     const broken = (error: unknown) => this.settings.logger.warn({ err: error }, 'batch connection failed');
     connection.on('error', broken);
-    let healthy = true;
+    let reusable = false;
     try {
-      healthy = await this.runOn(connection, batch, slot);
+      reusable = (await this.runOn(connection, batch, slot)) === undefined;
+    } catch (error) {
+      // A bug outside every operation's own decision (the writer, an observer): the transaction dies
+      // with its connection, and every operation not answered yet fails (a settled one keeps its answer).
+      this.settings.logger.error({ err: error }, 'a batch failed outside its operations');
+      for (const pending of batch) pending.settle({ kind: 'failed', error });
     } finally {
       connection.off('error', broken);
-      connection.release(!healthy);
+      connection.release(!reusable);
       metrics.batch_duration_seconds.observe({ batch_region: slot.region }, Number(process.hrtime.bigint() - started_ns) / 1e9);
     }
   }
 
-  /** Returns false when the connection must not be reused. */
-  private async runOn(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot): Promise<boolean> {
+  /** Settles every operation of `batch`; returns why the connection must not be reused, if it must not. */
+  private async runOn(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot): Promise<DatabaseUnavailable | undefined> {
     const { policy, metrics } = this.settings;
     for (let attempt = 1; ; attempt += 1) {
       metrics.batch_attempts_total.inc({ batch_region: slot.region });
       const result = await this.attempt(connection, batch, slot, attempt);
-      if (result === 'committed') return true;
-      if ('unavailable' in result) {
-        this.unreachable(batch, result.unavailable);
-        return false;
-      }
+      if (result === 'committed') return undefined;
+      if ('unavailable' in result) return this.unreachable(batch, result.unavailable);
       if ('split' in result) return this.isolate(connection, batch, slot, result.split);
       metrics.batch_retries_total.inc({ batch_region: slot.region, sqlstate: sqlState(result.retry) ?? 'unknown' });
       this.settings.queue?.markHot(batch.flatMap((pending) => pending.op.needs.accounts));
@@ -140,31 +142,41 @@ export class BatchExecutor {
           `the batch did not commit after ${attempt} attempts; retry with the same Idempotency-Key`,
         );
         for (const pending of batch) pending.settle({ kind: 'failed', error });
-        return true;
+        return undefined;
       }
       await sleep(backoffMs(policy, attempt));
     }
   }
 
-  private unreachable(batch: readonly Pending[], cause: unknown): void {
+  private unreachable(batch: readonly Pending[], cause: unknown): DatabaseUnavailable {
     const error = cause instanceof DatabaseUnavailable ? cause : new DatabaseUnavailable(cause);
     for (const pending of batch) pending.settle({ kind: 'failed', error });
     this.settings.onUnreachable(error);
+    return error;
   }
 
   /** A statement failed for some operation's data: halves run on their own until the culprit is alone. */
-  private async isolate(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot, error: unknown): Promise<boolean> {
+  private async isolate(
+    connection: pg.PoolClient,
+    batch: readonly Pending[],
+    slot: BatchSlot,
+    error: unknown,
+  ): Promise<DatabaseUnavailable | undefined> {
     if (batch.length === 1) {
       this.settings.logger.error(
         { err: error, operation: batch[0]!.op.name },
         'a batched operation failed a database statement on its own',
       );
       batch[0]!.settle({ kind: 'failed', error });
-      return true;
+      return undefined;
     }
     this.settings.metrics.batch_splits_total.inc({ batch_region: slot.region });
     const middle = Math.ceil(batch.length / 2);
-    return (await this.runOn(connection, batch.slice(0, middle), slot)) && (await this.runOn(connection, batch.slice(middle), slot));
+    const lost = await this.runOn(connection, batch.slice(0, middle), slot);
+    if (lost === undefined) return this.runOn(connection, batch.slice(middle), slot);
+    // The connection is gone with the first half: the second cannot run on it, and is answered as the first was.
+    for (const pending of batch.slice(middle)) pending.settle({ kind: 'failed', error: lost });
+    return lost;
   }
 
   /** One try of the batch; a retry (or a batch on a hot account) first queues behind other pods' batches on its accounts. */
@@ -299,13 +311,17 @@ export class BatchExecutor {
     error: unknown,
     { rerun = false, locked = false }: { rerun?: boolean; locked?: boolean } = {},
   ): Promise<AttemptResult> {
-    if (isDatabaseUnavailable(error)) return { unavailable: error };
+    const stale = isStalePreparedStatement(error);
+    if (!stale && isDatabaseUnavailable(error)) return { unavailable: error };
     try {
       await runPipeline(connection, locked ? [ROLLBACK, ...QUEUE_RELEASE] : [ROLLBACK]);
+      // Prepared before a migration changed a table's columns: prepared again by the rerun (no
+      // split into single operations that would each fail the same way).
+      if (stale) await forgetPreparedStatements(connection);
     } catch (rollback_error) {
       return { unavailable: rollback_error };
     }
-    if (rerun || isRetryable(error) || isRacedInsert(error)) return { retry: error };
+    if (stale || rerun || isRetryable(error) || isRacedInsert(error)) return { retry: error };
     return { split: error };
   }
 }

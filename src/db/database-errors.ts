@@ -16,6 +16,18 @@ const UNAVAILABLE_NODE_CODES = new Set([
   'ENETUNREACH',
 ]);
 /**
+ * A statement prepared on a connection before a migration changed the columns it returns (a
+ * `SELECT *` of a table that gained one while pods run): both engines refuse it (0A000) at every
+ * execution on that connection until it is prepared again. The connection is dropped like a broken
+ * one, so the next prepares it afresh; the batch path prepares again on the same connection.
+ */
+const STALE_PREPARED_STATEMENT = 'cached plan must not change result type';
+
+export function isStalePreparedStatement(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(STALE_PREPARED_STATEMENT);
+}
+
+/**
  * node-postgres failures that carry no code: no pool slot or connection in time (a client's own
  * connect timeout says only "timeout expired"), a client whose socket broke or that the server
  * dropped, a query the server never answered (query_timeout), a pool that is closing.
@@ -28,6 +40,7 @@ const UNAVAILABLE_MESSAGES = new RegExp(
     'not queryable',
     'Query read timeout',
     'Cannot use a pool after calling end',
+    STALE_PREPARED_STATEMENT,
   ].join('|'),
 );
 /** Causes and aggregated errors (a refused IPv4 and IPv6 connect) are looked into this deep. */

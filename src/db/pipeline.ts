@@ -155,3 +155,10 @@ export function runPipeline(client: pg.ClientBase, statements: readonly Pipeline
     client.query(pipeline as unknown as pg.QueryConfig);
   });
 }
+
+/** Forgets the statements prepared on `client`, on the server and here: the next pipelines prepare them again. */
+export async function forgetPreparedStatements(client: pg.ClientBase): Promise<void> {
+  await client.query('DEALLOCATE ALL');
+  const { parsedStatements } = (client as unknown as { connection: Connection }).connection;
+  for (const name of Object.keys(parsedStatements)) delete parsedStatements[name];
+}

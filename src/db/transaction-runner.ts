@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { DomainError } from '../domain/errors.js';
 import type { Metrics } from '../platform/metrics.js';
-import { asUnavailable, isDatabaseUnavailable, sqlState } from './database-errors.js';
+import { asUnavailable, isDatabaseUnavailable, isStalePreparedStatement, sqlState } from './database-errors.js';
 import { type PreparedStatements, SqlTx } from './sql.js';
 
 export interface RetryPolicy {
@@ -88,7 +88,8 @@ export class TransactionRunner {
         metrics.transaction_outcomes_total.inc({ name, outcome: 'committed' });
         return result;
       } catch (error) {
-        if (!isRetryable(error)) {
+        // A statement prepared before a migration: the connection is dropped, the rerun prepares it on another.
+        if (!isRetryable(error) && !isStalePreparedStatement(error)) {
           metrics.transaction_outcomes_total.inc({ name, outcome: 'failed' });
           throw asUnavailable(error);
         }

@@ -169,6 +169,13 @@ describe('a statement that fails for one operation of a batch', () => {
     const admin = new pg.Client({ connectionString: scratch.url });
     await admin.connect();
     await admin.query("ALTER TABLE ledger_transactions ADD CONSTRAINT test_poison CHECK (reason IS DISTINCT FROM 'poison')");
+    // And one reason whose statement loses its connection (the server ends the session that writes it).
+    await admin.query(`CREATE FUNCTION test_vanish() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.reason = 'vanish' THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+        RETURN NEW;
+      END $$`);
+    await admin.query('CREATE TRIGGER test_vanish BEFORE INSERT ON ledger_transactions FOR EACH ROW EXECUTE FUNCTION test_vanish()');
     await admin.end();
     h = await ledgerHarness(await startCluster({ env: { DATABASE_URL: scratch.url } }));
   });
@@ -201,5 +208,69 @@ describe('a statement that fails for one operation of a batch', () => {
     // The poisoned debit left nothing: no ledger row, no idempotency record (a retry may still succeed).
     expect((await h.history(shared)).filter((item) => item.reason === 'poison')).toEqual([]);
     await h.expectReconcileClean();
+  });
+
+  it('when a split batch loses its connection, then every operation is answered (503) and retries with the same keys commit', async () => {
+    const url = h.cluster.pod(REGION).url;
+    const account = await h.openAccount(1_000, { home_region: REGION, base: url });
+    const keys = ['poison', 'vanish', 'fine', 'fine'].map((reason) => ({ reason, key: key() }));
+    const debit = (reason: string, idempotency_key: string) => () =>
+      request(
+        url,
+        'POST',
+        `/v1/accounts/${account}/debits`,
+        { amount: 100, currency: 'EUR', reason },
+        { token: h.service, key: idempotency_key },
+      );
+    // The poisoned row fails first and splits the batch; the first half then loses the connection
+    // with the vanishing row, and the second half, which has not run, can no longer run on it.
+    const { answers } = await inOneBatch(
+      h,
+      scratch.url,
+      url,
+      keys.map(({ reason, key: idempotency_key }) => debit(reason, idempotency_key)),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([500, 503, 503, 503]);
+    for (const answer of answers.slice(1)) expect(answer.body.code).toBe('unavailable');
+    expect(await h.wallet(account)).toMatchObject({ balance: 1_000 });
+    // The pod reconnects alone; the fine debits, sent again with their keys, commit once.
+    const retried = async () => Promise.all(keys.slice(2).map(({ reason, key: idempotency_key }) => debit(reason, idempotency_key)()));
+    let statuses: number[] = [];
+    for (let tries = 0; tries < 50; tries += 1) {
+      statuses = (await retried()).map((answer) => answer.status);
+      if (statuses.every((status) => status === 201)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(statuses).toEqual([201, 201]);
+    expect(await h.wallet(account)).toMatchObject({ balance: 800 });
+    await h.expectReconcileClean();
+  });
+
+  it('when a migration adds a column while pods run, then batches prepare their statements again and nothing fails', async () => {
+    const url = h.cluster.pod(REGION).url;
+    const account = await h.openAccount(100_000, { home_region: REGION, base: url });
+    const debits = (count: number) =>
+      Promise.all(
+        Array.from({ length: count }, () =>
+          request(
+            url,
+            'POST',
+            `/v1/accounts/${account}/debits`,
+            { amount: 1, currency: 'EUR', reason: 'fine' },
+            { token: h.service, key: key() },
+          ),
+        ),
+      );
+    // Every connection of the pod prepares the batch's `SELECT * FROM accounts` and `wallets`.
+    expect(new Set((await debits(40)).map((answer) => answer.status))).toEqual(new Set([201]));
+    const admin = new pg.Client({ connectionString: scratch.url });
+    await admin.connect();
+    await admin.query('ALTER TABLE accounts ADD COLUMN test_added integer');
+    await admin.query('ALTER TABLE wallets ADD COLUMN test_added integer');
+    await admin.end();
+    // Before: "cached plan must not change result type" on every prepared connection, split down to 500s.
+    const after = await debits(40);
+    expect(after.filter((answer) => answer.status !== 201).map((answer) => [answer.status, answer.body.code])).toEqual([]);
+    expect(await h.wallet(account)).toMatchObject({ balance: 100_000 - 80 });
   });
 });
