@@ -24,7 +24,19 @@ export interface RunOptions {
  * to retry only because every write records its idempotency key in the same transaction. */
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01', '40003']);
 
+/** Thrown by a transaction's work when it must run again whole, for a reason of the work's own. */
+export class RerunTransaction extends Error {
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+    this.name = 'RerunTransaction';
+  }
+}
+
 export function isRetryable(error: unknown): boolean {
+  if (error instanceof RerunTransaction) return true;
   const state = sqlState(error);
   return state !== undefined && RETRYABLE_SQLSTATES.has(state);
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { TableWriter } from '../batch/table-writer.js';
+import { sqlState } from '../db/database-errors.js';
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
+import { RerunTransaction } from '../db/transaction-runner.js';
 import { isSystemAccount } from '../ledger/postings.js';
 import type { AppDeps } from '../platform/deps.js';
 import { WEBHOOK_DELIVERIES } from '../webhooks/delivery-records.js';
@@ -10,6 +12,9 @@ import type { NewEvent } from './emit.js';
 import { EVENTS, type EventRecord } from './event-records.js';
 import { EVENTS_API_VERSION } from './event-types.js';
 import { SETTLE_GUARD_TEXT, settleGuardMs } from './settle-guard.js';
+
+/** How the settle guard refuses a transaction that ran too long. */
+const DIVISION_BY_ZERO = '22012';
 
 /**
  * Events of a change made in a serializable transaction of the transaction runner rather than in
@@ -42,7 +47,12 @@ export async function emitEventsIn(tx: SqlTx, deps: Pick<AppDeps, 'db' | 'region
   ]) {
     if (statement) await tx.execute(statement.text, statement.values as never);
   }
-  await tx.execute(SETTLE_GUARD_TEXT, [`${settleGuardMs(deps.config.webhooks.events_settle_window_ms)} milliseconds`]);
+  try {
+    await tx.execute(SETTLE_GUARD_TEXT, [`${settleGuardMs(deps.config.webhooks.events_settle_window_ms)} milliseconds`]);
+  } catch (error) {
+    if (sqlState(error) === DIVISION_BY_ZERO) throw new RerunTransaction('the transaction ran too long to commit its events', error);
+    throw error;
+  }
   return records;
 }
 

@@ -4,6 +4,7 @@ import Koa from 'koa';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { RetriesExhausted } from '../../src/db/transaction-runner.js';
+import { emitEventsIn } from '../../src/events/emit-in-transaction.js';
 import { problemResponses, requestContext } from '../../src/http/middleware.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { loadTopology } from '../../src/platform/regions.js';
@@ -118,6 +119,31 @@ describe('the transaction runner on real PostgreSQL SERIALIZABLE', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('when a transaction writing events runs past the settle guard, then it runs again whole and its event commits once', async () => {
+    const deps = toolDeps(
+      {
+        config: testConfig({ EVENTS_SETTLE_WINDOW_MS: '200', TX_BACKOFF_BASE_MS: '1', TX_BACKOFF_MAX_MS: '5' }),
+        topology: loadTopology(),
+        region: 'eu-west',
+        database_url: inject('database_url'),
+        logger: createLogger({ level: 'silent' }),
+      },
+      db,
+    );
+    const marker = uniqueId('guard');
+    let attempts = 0;
+    const [event] = await deps.transactions.run('settle_guard_probe', async (tx) => {
+      attempts += 1;
+      // The first attempt outlives half the settle window (the guard's bound) before writing its event.
+      if (attempts === 1) await tx.execute('SELECT pg_sleep(0.15)');
+      return emitEventsIn(tx, deps, [{ type: 'reconciliation.mismatch_found', data: { marker } }]);
+    });
+    expect(attempts).toBe(2);
+    const stored = await outsider.query<{ id: string }>("SELECT id FROM events WHERE data_json LIKE '%' || $1 || '%'", [marker]);
+    expect(stored.rows.map((row) => row.id)).toEqual([event!.id]);
+    await outsider.query('DELETE FROM events WHERE id = $1', [event!.id]);
   });
 
   it('when the work throws a non-retryable error, then it is not retried', async () => {
