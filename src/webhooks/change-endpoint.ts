@@ -44,7 +44,9 @@ function update(unit: Unit, endpoint: EndpointRecord, fields: Partial<EndpointRe
 /** PATCH (admin): url, subscriptions, description, enabled or disabled. Enabling again starts a new health record. */
 export async function updateEndpoint(deps: AppDeps, actor: Actor, endpoint_id: string, changes: EndpointChanges) {
   requireScope(actor, 'admin');
-  const enabling = changes.status === 'enabled';
+  // The streak ends before the endpoint is enabled: ended after, a pod's check in between could
+  // see it enabled and failing for days, and disable it again at once.
+  if (changes.status === 'enabled') await deps.transactions.read((tx) => markHealthy(tx, endpoint_id));
   const changed = await changeEndpoint(deps, 'update_webhook_endpoint', endpoint_id, (unit, endpoint) => {
     const status: EndpointStatus = changes.status ?? endpoint.status;
     return update(unit, endpoint, {
@@ -56,7 +58,6 @@ export async function updateEndpoint(deps: AppDeps, actor: Actor, endpoint_id: s
         status === 'disabled' ? (changes.status === 'disabled' ? 'disabled by an operator' : endpoint.disabled_reason) : null,
     });
   });
-  if (enabling) await deps.transactions.read((tx) => markHealthy(tx, endpoint_id));
   return endpointView(changed, await deps.transactions.read((tx) => healthOf(tx, endpoint_id)));
 }
 

@@ -9,6 +9,8 @@ export interface DeliveryJob {
   account_seq: number | null;
   /** Attempts made before this pod took it. */
   attempts: number;
+  /** When the delivery was created: its retry window starts then (an operator's redelivery of an old event gets a whole window). */
+  created_at: string;
   lease_token: string;
   /** Local clock: an attempt must have ended by then (the lease's expiry less a margin). */
   deadline_ms: number;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { int8, type SqlTx } from '../db/sql.js';
+import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { toEventRecord, type EventRecord } from '../events/event-records.js';
 import type { AttemptRecord, DeliveryState } from './delivery-records.js';
 
@@ -18,6 +18,8 @@ export interface ClaimedDelivery {
   account_id: string | null;
   account_seq: number | null;
   attempts: number;
+  /** When the delivery was created (its retry window starts then). */
+  created_at: string;
 }
 
 /**
@@ -88,11 +90,12 @@ const claimText = (scan_rows: number) => `WITH scanned AS (
   ), claimed AS (
     UPDATE webhook_deliveries AS w SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)
     FROM ranked AS r WHERE w.id = r.id AND NOT r.waits AND r.place <= ?
-    RETURNING w.id, w.endpoint_id, w.event_id, w.account_id, w.account_seq, w.attempts
+    RETURNING w.id, w.endpoint_id, w.event_id, w.account_id, w.account_seq, w.attempts, w.created_at
   )
-  SELECT c.id, c.endpoint_id, c.event_id, c.account_id, c.account_seq, c.attempts, CAST(NULL AS TEXT) AS waiting_due_at FROM claimed AS c
+  SELECT c.id, c.endpoint_id, c.event_id, c.account_id, c.account_seq, c.attempts, c.created_at,
+    CAST(NULL AS TEXT) AS waiting_due_at FROM claimed AS c
   UNION ALL
-  SELECT r.id, NULL, NULL, NULL, NULL, NULL, CAST(r.next_attempt_at AS TEXT) FROM ranked AS r WHERE r.waits`;
+  SELECT r.id, NULL, NULL, NULL, NULL, NULL, NULL, CAST(r.next_attempt_at AS TEXT) FROM ranked AS r WHERE r.waits`;
 
 /**
  * Sets aside deliveries a claim found waiting: due again only after their head could be tried
@@ -121,6 +124,7 @@ type ClaimRow = {
   account_id: string | null;
   account_seq: string | null;
   attempts: number;
+  created_at: string | Date;
 };
 
 const toClaimed = (row: ClaimRow): ClaimedDelivery => ({
@@ -130,6 +134,7 @@ const toClaimed = (row: ClaimRow): ClaimedDelivery => ({
   account_id: row.account_id,
   account_seq: row.account_seq === null ? null : int8(row.account_seq),
   attempts: row.attempts,
+  created_at: timestamp(row.created_at),
 });
 
 /** What a claim took, and what it found waiting (to set aside). */
@@ -183,7 +188,7 @@ const CLAIM_FOLLOWERS = `UPDATE webhook_deliveries SET lease_token = ?, lease_ow
           AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
         ORDER BY d.account_id, d.account_seq LIMIT ? FOR UPDATE SKIP LOCKED) AS s
     ) AS c WHERE c.place <= ?))
-  RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts`;
+  RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts, created_at`;
 
 /**
  * Claims, for accounts whose first pending delivery this pod has just claimed, the deliveries

@@ -7,7 +7,7 @@ import { EVENTS, eventBody } from '../events/event-records.js';
 import type { AppDeps } from '../platform/deps.js';
 import { backoffDelayMs } from '../platform/backoff.js';
 import type { PeriodicTask } from '../platform/worker.js';
-import { httpCall, type HttpOutcome } from '../sellers/client/http-call.js';
+import { httpCall, OutboundAgents, type HttpOutcome } from '../sellers/client/http-call.js';
 import { judgeAttempt } from './attempt-policy.js';
 import { disableFailingEndpoint } from './change-endpoint.js';
 import { DeliveryLanes, type DeliveryJob } from './delivery-lanes.js';
@@ -73,6 +73,14 @@ export class WebhookDispatcher implements CommitObserver {
   /** Per endpoint failing in this pod; forgotten at its first success. */
   private readonly failing = new Map<string, FailingEndpoint>();
   private readonly secret_values = new Map<string, string>();
+  /** Per endpoint, its own connections: one slow endpoint never holds the sockets of another at the same origin. */
+  private readonly agents = new Map<string, OutboundAgents>();
+  /**
+   * Endpoints this pod has seen deleted, and when: a batch that read one before its deletion and
+   * commits after it must not bring it back. Kept for EVENTS_SETTLE_WINDOW_MS, beyond which no
+   * transaction writing deliveries can still commit (src/events/settle-guard.ts).
+   */
+  private readonly deleted_at_ms = new Map<string, number>();
   private readonly metrics: WebhookMetrics;
   private accepting: DeliveryJob[] = [];
   private accept_run: Promise<void> | undefined;
@@ -164,6 +172,7 @@ export class WebhookDispatcher implements CommitObserver {
         account_id: delivery.account_id,
         account_seq: delivery.account_seq,
         attempts: 0,
+        created_at: delivery.created_at,
         lease_token: delivery.lease_token!,
         deadline_ms,
         event: events.get(delivery.event_id)!,
@@ -301,6 +310,8 @@ export class WebhookDispatcher implements CommitObserver {
     }));
     const fresh = new Map(rows.map((row) => [row['id'] as string, toEndpointRecord(row)]));
     for (const id of this.endpoints.keys()) if (!fresh.has(id)) this.forgetEndpoint(id);
+    const forgotten_before_ms = Date.now() - this.base.config.webhooks.events_settle_window_ms;
+    for (const [id, deleted_ms] of this.deleted_at_ms) if (deleted_ms < forgotten_before_ms) this.deleted_at_ms.delete(id);
     for (const endpoint of fresh.values()) this.noteEndpoint(endpoint);
     this.health.clear();
     for (const [id, state] of health) this.health.set(id, state);
@@ -311,7 +322,7 @@ export class WebhookDispatcher implements CommitObserver {
   /** The newest state of an endpoint this pod has seen (a batch's read, or a poll's). */
   private noteEndpoint(endpoint: EndpointRecord): void {
     const known = this.endpoints.get(endpoint.id);
-    if (known && known.updated_at > endpoint.updated_at) return;
+    if ((known && known.updated_at > endpoint.updated_at) || this.deleted_at_ms.has(endpoint.id)) return;
     if (endpoint.status === 'deleted') {
       this.forgetEndpoint(endpoint.id);
       return;
@@ -325,6 +336,9 @@ export class WebhookDispatcher implements CommitObserver {
   }
 
   private forgetEndpoint(id: string): void {
+    this.deleted_at_ms.set(id, Date.now());
+    this.agents.get(id)?.destroy();
+    this.agents.delete(id);
     this.endpoints.delete(id);
     this.failing.delete(id);
     this.lanes.forget(id);
@@ -360,7 +374,7 @@ export class WebhookDispatcher implements CommitObserver {
   }
 
   private async attempt(job: DeliveryJob): Promise<void> {
-    const { timeout_ms, response_bytes_max, concurrency_per_endpoint } = this.base.config.webhooks;
+    const { timeout_ms, response_bytes_max } = this.base.config.webhooks;
     const endpoint = this.endpoints.get(job.endpoint_id);
     const started_ms = Date.now();
     // Disabled or deleted since it was taken, or too close to the end of its lease to be sure of it: given back.
@@ -391,7 +405,7 @@ export class WebhookDispatcher implements CommitObserver {
       timeout_ms,
       response_bytes_max,
       signal: this.stopping.signal,
-      sockets_per_origin_max: concurrency_per_endpoint,
+      agents: this.agentsOf(job.endpoint_id),
     });
     if (outcome.kind === 'aborted') {
       this.give(this.lanes.finish(job, false), [job]);
@@ -400,11 +414,20 @@ export class WebhookDispatcher implements CommitObserver {
     this.judge(job, outcome, started_ms);
   }
 
+  private agentsOf(endpoint_id: string): OutboundAgents {
+    let agents = this.agents.get(endpoint_id);
+    if (!agents) {
+      agents = new OutboundAgents(this.base.config.webhooks.concurrency_per_endpoint);
+      this.agents.set(endpoint_id, agents);
+    }
+    return agents;
+  }
+
   private judge(job: DeliveryJob, outcome: HttpOutcome, started_ms: number): void {
     const ok = outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300;
     const now_ms = Date.now();
     const number = job.attempts + 1;
-    const verdict = judgeAttempt({ ok, number, event_created_ms: Date.parse(job.event.created_at), now_ms }, this.base.config.webhooks);
+    const verdict = judgeAttempt({ ok, number, created_ms: Date.parse(job.created_at), now_ms }, this.base.config.webhooks);
     const retry_in_ms = verdict.state === 'pending' ? this.probeRetry(job.endpoint_id, ok, verdict.retry_in_ms, now_ms) : 0;
     const error = outcome.kind === 'answered' ? (ok ? null : `status ${outcome.status}`) : `${outcome.kind}: ${outcome.detail}`;
     const labels = { endpoint_id: job.endpoint_id };
@@ -564,6 +587,8 @@ export class WebhookDispatcher implements CommitObserver {
     await this.accept_run;
     this.give(this.lanes.removeQueued(() => true));
     await Promise.allSettled([...this.attempts]);
+    for (const agents of this.agents.values()) agents.destroy();
+    this.agents.clear();
     await this.flush_run;
   }
 }

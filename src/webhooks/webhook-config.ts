@@ -153,5 +153,9 @@ export function webhookConfigProblems(config: WebhookConfig): string[] {
   if (config.lease_ms < config.timeout_ms + 2 * LEASE_SAFETY_MARGIN_MS) {
     problems.push(`WEBHOOK_LEASE_MS must exceed WEBHOOK_TIMEOUT_MS by at least ${2 * LEASE_SAFETY_MARGIN_MS} ms`);
   }
+  // An event purged while its deliveries still retry would never arrive.
+  if (config.events_retention_days * 24 < config.retry_window_hours) {
+    problems.push('EVENTS_RETENTION_DAYS must cover WEBHOOK_RETRY_WINDOW_HOURS (events are kept while their deliveries may retry)');
+  }
   return problems;
 }

@@ -1,4 +1,4 @@
-import { httpCall } from '../sellers/client/http-call.js';
+import { httpCall, type OutboundAgents } from '../sellers/client/http-call.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { WithdrawalRecord } from './withdrawal-records.js';
 
@@ -18,11 +18,12 @@ const TEXT_MAX = 255;
 
 export async function requestPayout(
   deps: Pick<AppDeps, 'config' | 'metrics'>,
+  agents: OutboundAgents,
   withdrawal: WithdrawalRecord,
   timeout_ms: number,
   signal: AbortSignal,
 ): Promise<PayoutAnswer> {
-  const { wallet, sellers } = deps.config;
+  const { wallet } = deps.config;
   const outcome = await httpCall({
     method: 'POST',
     url: `${wallet.payout_provider_url}/payouts`,
@@ -31,7 +32,7 @@ export async function requestPayout(
     timeout_ms,
     response_bytes_max: wallet.payout_response_bytes_max,
     signal,
-    sockets_per_origin_max: sellers.sockets_per_origin_max,
+    agents,
   });
   const answer = readAnswer(outcome);
   deps.metrics.payout_calls_total.inc({ outcome: answer.kind });

@@ -1,3 +1,4 @@
+import { OutboundAgents } from '../sellers/client/http-call.js';
 import { JobRunner } from '../sellers/jobs/job-runner.js';
 import { runPayout, type PayoutDeps } from './run-payout.js';
 
@@ -7,5 +8,7 @@ export interface PayoutServices {
 }
 
 export function createPayoutServices(deps: PayoutDeps, owner: string): PayoutServices {
-  return { jobs: new JobRunner(deps, { kind: 'payout', task_name: 'payout_jobs', run: (lease) => runPayout(deps, lease) }, owner) };
+  // The payout provider's connections are its own: payouts never wait behind seller calls.
+  const agents = new OutboundAgents(deps.config.sellers.sockets_per_origin_max);
+  return { jobs: new JobRunner(deps, { kind: 'payout', task_name: 'payout_jobs', run: (lease) => runPayout(deps, agents, lease) }, owner) };
 }

@@ -1,6 +1,7 @@
 import { backoffDelayMs } from '../platform/backoff.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { JobLease } from '../sellers/jobs/job-lease.js';
+import type { OutboundAgents } from '../sellers/client/http-call.js';
 import { finishJob, releaseJob } from '../sellers/jobs/job-queue.js';
 import { requestPayout } from './payout-client.js';
 import { recordPayout, requireWithdrawal, settleWithdrawal } from './withdrawal-book.js';
@@ -18,7 +19,7 @@ export type PayoutDeps = Omit<AppDeps, 'sellers' | 'payouts'>;
  * after a doubling pause, PAYOUT_CALL_ATTEMPTS_MAX times at most; then the withdrawal stays
  * PENDING (its money on @payouts_pending) and is flagged for reconciliation: never failed on a guess.
  */
-export async function runPayout(deps: PayoutDeps, lease: JobLease): Promise<void> {
+export async function runPayout(deps: PayoutDeps, agents: OutboundAgents, lease: JobLease): Promise<void> {
   const { job } = lease;
   const withdrawal = await deps.transactions.read((tx) => findWithdrawal(tx, job.subject_id));
   if (withdrawal?.status !== 'PENDING' || withdrawal.payout_id !== null) {
@@ -27,7 +28,7 @@ export async function runPayout(deps: PayoutDeps, lease: JobLease): Promise<void
   }
   const { wallet } = deps.config;
   const timeout_ms = Math.min(wallet.payout_call_timeout_ms, (await lease.callDeadlineMs()) - Date.now());
-  const answer = timeout_ms > 0 ? await requestPayout(deps, withdrawal, timeout_ms, lease.signal) : undefined;
+  const answer = timeout_ms > 0 ? await requestPayout(deps, agents, withdrawal, timeout_ms, lease.signal) : undefined;
   if (answer?.kind === 'accepted') {
     await settle(deps, withdrawal, 'record_payout', (unit) => recordPayout(unit, requireWithdrawal(unit, withdrawal.id), answer));
   } else if (answer?.kind === 'refused') {

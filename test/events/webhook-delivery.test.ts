@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.js';
@@ -130,6 +132,75 @@ describe('webhook deliveries', () => {
     expect(lines.some((line) => /^webhook_deliveries_total\{.*outcome="delivered".*\} [1-9]/.test(line))).toBe(true);
     expect(lines.some((line) => line.startsWith('webhook_queue_depth{'))).toBe(true);
     await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${endpoint.id}`, undefined, { token: world.admin });
+  });
+
+  it("an operator's redelivery of an event older than the retry window is retried like any other", async () => {
+    // The first attempt of every delivery fails.
+    const tried = new Set<string>();
+    const receiver = await listener((delivery) => {
+      if (tried.has(delivery.delivery_id!)) return 200;
+      tried.add(delivery.delivery_id!);
+      return 500;
+    });
+    const [account_id] = await traffic(1, 1);
+    const [event] = await allEvents(world.urls, world.reader, { account_id: account_id!, type: 'transaction.posted' });
+    // Four days old: beyond WEBHOOK_RETRY_WINDOW_HOURS (72) from the event, which once ended the
+    // redelivery at its first failure.
+    await world.db.query("UPDATE events SET created_at = created_at - INTERVAL '96 hours' WHERE id = $1", [event.id]);
+    const endpoint = await createEndpoint(world, receiver.url, ['transaction.posted']);
+    receiver.secrets.push(endpoint.secret);
+    const redelivered = await request(
+      world.urls[0]!,
+      'POST',
+      `/v1/events/${event.id}/redeliver`,
+      { endpoint_id: endpoint.id },
+      { token: world.admin, key: key() },
+    );
+    expect(redelivered.status).toBe(202);
+    const delivered = await waitFor('the redelivery retried', 10_000, () =>
+      receiver.deliveries.find((received) => received.delivery_id === redelivered.body.id && received.status === 200),
+    );
+    expect(delivered).toMatchObject({ event_id: event.id, attempt: 2, verified: true });
+    await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${endpoint.id}`, undefined, { token: world.admin });
+  });
+
+  it('a slow endpoint holds only its own connections: another endpoint at the same origin does not wait for them', async () => {
+    // One server, two paths: /slow keeps every request until released, /fast answers at once.
+    const held: Array<() => void> = [];
+    const at_fast = new Set<string>();
+    const server = createServer((incoming, response) => {
+      incoming.resume();
+      const answer = () => response.writeHead(200).end();
+      if (incoming.url === '/slow') held.push(answer);
+      else {
+        at_fast.add(String(incoming.headers['creditshop-event-id']));
+        answer();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const endpoints: string[] = [];
+    try {
+      for (const path of ['/slow', '/fast']) endpoints.push((await createEndpoint(world, `${origin}${path}`, ['transaction.posted'])).id);
+      // Each account's deliveries go one at a time: 40 accounts to have more than 32 held at once.
+      const accounts = await traffic(40, 80);
+      const expected = (
+        await Promise.all(accounts.map((account_id) => allEvents(world.urls, world.reader, { account_id, type: 'transaction.posted' })))
+      )
+        .flat()
+        .map((event) => event.id as string);
+      // More requests wait at /slow than WEBHOOK_CONCURRENCY_PER_ENDPOINT (32) sockets: when the
+      // pods' connections were pooled per origin, /fast queued behind them until they timed out.
+      await waitFor('the slow endpoint holding a full set of connections', 10_000, () => (held.length >= 32 ? true : undefined));
+      await waitFor('every event at the fast endpoint while the slow one holds its connections', 5_000, () =>
+        expected.every((id) => at_fast.has(id)) ? true : undefined,
+      );
+    } finally {
+      for (const id of endpoints) await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${id}`, undefined, { token: world.admin });
+      for (const answer of held.splice(0)) answer();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('per account and endpoint, deliveries keep commit order: a delivery waits for the earlier ones', async () => {

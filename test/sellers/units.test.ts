@@ -219,7 +219,9 @@ describe('seller protocol', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     const seller = { base_url: `http://127.0.0.1:${port}` } as Parameters<typeof protocol.requestQuote>[0];
-    const settings = protocol.callSettings({ response_bytes_max: 65_536, sockets_per_origin_max: 4 }, 2000);
+    const { OutboundAgents } = await import('../../src/sellers/client/http-call.js');
+    const agents = new OutboundAgents(4);
+    const settings = protocol.callSettings({ response_bytes_max: 65_536 }, agents, 2000);
     const answer = async <T>(status: number, body: unknown, call: () => Promise<T>) => {
       reply = { status, body };
       return call();
@@ -257,6 +259,7 @@ describe('seller protocol', () => {
       expect(await answer(429, {}, order)).toMatchObject({ reason: 'rate_limited' });
       expect(await answer(503, {}, order)).toMatchObject({ reason: 'server_error' });
     } finally {
+      agents.destroy();
       server.close();
     }
   });

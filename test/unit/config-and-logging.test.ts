@@ -43,6 +43,8 @@ describe('configuration', () => {
     expect(production.webhooks.private_urls).toBe('refuse');
     expect(loadConfig({}).webhooks.private_urls).toBe('allow');
     expect(() => loadConfig({ WEBHOOK_TIMEOUT_MS: '20000', WEBHOOK_LEASE_MS: '21000' })).toThrow(/WEBHOOK_LEASE_MS/);
+    expect(() => loadConfig({ EVENTS_RETENTION_DAYS: '1', WEBHOOK_RETRY_WINDOW_HOURS: '72' })).toThrow(/EVENTS_RETENTION_DAYS must cover/);
+    expect(loadConfig({ EVENTS_RETENTION_DAYS: '3', WEBHOOK_RETRY_WINDOW_HOURS: '72' }).webhooks.events_retention_days).toBe(3);
   });
 
   it('when production takes top-ups through Stripe, then it refuses development, test-mode and plain-HTTP Stripe settings', () => {

@@ -97,10 +97,10 @@ describe('attempts and their verdict', () => {
   const created_ms = Date.parse('2026-12-01T00:00:00Z');
 
   it('a 2xx delivers; anything else is retried after a doubling, jittered, capped delay', () => {
-    expect(judgeAttempt({ ok: true, number: 9, event_created_ms: created_ms, now_ms: created_ms }, policy)).toEqual({ state: 'delivered' });
+    expect(judgeAttempt({ ok: true, number: 9, created_ms: created_ms, now_ms: created_ms }, policy)).toEqual({ state: 'delivered' });
     const delays = [1, 2, 3, 4, 12, 30].map((number) => [
-      judgeAttempt({ ok: false, number, event_created_ms: created_ms, now_ms: created_ms }, policy, () => 0),
-      judgeAttempt({ ok: false, number, event_created_ms: created_ms, now_ms: created_ms }, policy, () => 1),
+      judgeAttempt({ ok: false, number, created_ms: created_ms, now_ms: created_ms }, policy, () => 0),
+      judgeAttempt({ ok: false, number, created_ms: created_ms, now_ms: created_ms }, policy, () => 1),
     ]);
     expect(delays.map(([low]) => low)).toEqual(
       [2500, 5000, 10_000, 20_000, 1_800_000, 1_800_000].map((retry_in_ms) => ({ state: 'pending', retry_in_ms })),
@@ -112,10 +112,10 @@ describe('attempts and their verdict', () => {
 
   it('gives up when the next attempt would fall after the retry window', () => {
     const late_ms = created_ms + 72 * 3_600_000 - 1000;
-    expect(judgeAttempt({ ok: false, number: 40, event_created_ms: created_ms, now_ms: late_ms }, policy, () => 0)).toEqual({
+    expect(judgeAttempt({ ok: false, number: 40, created_ms: created_ms, now_ms: late_ms }, policy, () => 0)).toEqual({
       state: 'failed',
     });
-    expect(judgeAttempt({ ok: false, number: 1, event_created_ms: created_ms, now_ms: late_ms - 5000 }, policy, () => 0)).toEqual({
+    expect(judgeAttempt({ ok: false, number: 1, created_ms: created_ms, now_ms: late_ms - 5000 }, policy, () => 0)).toEqual({
       state: 'pending',
       retry_in_ms: 2500,
     });
@@ -130,6 +130,7 @@ describe('delivery lanes', () => {
     account_id: account,
     account_seq: seq,
     attempts: 0,
+    created_at: event.created_at,
     lease_token: 't',
     deadline_ms: 0,
     event,

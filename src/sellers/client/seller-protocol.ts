@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import type { Seller } from '../registry/seller-repository.js';
 import type { SellerConfig } from '../seller-config.js';
-import { httpCall, type HttpOutcome } from './http-call.js';
+import { httpCall, type HttpOutcome, type OutboundAgents } from './http-call.js';
 
 /** A seller's answer to a quote: `{available: false}` needs no other field (SPEC §6). */
 export type Quote =
@@ -87,19 +87,20 @@ function readOrder(body: unknown): Reading<SellerOrder> {
 export interface CallSettings {
   timeout_ms: number;
   response_bytes_max: number;
-  sockets_per_origin_max: number;
+  agents: OutboundAgents;
   signal?: AbortSignal;
 }
 
 export function callSettings(
-  config: Pick<SellerConfig, 'response_bytes_max' | 'sockets_per_origin_max'>,
+  config: Pick<SellerConfig, 'response_bytes_max'>,
+  agents: OutboundAgents,
   timeout_ms: number,
   signal?: AbortSignal,
 ): CallSettings {
   return {
     timeout_ms,
     response_bytes_max: config.response_bytes_max,
-    sockets_per_origin_max: config.sockets_per_origin_max,
+    agents,
     ...(signal ? { signal } : {}),
   };
 }

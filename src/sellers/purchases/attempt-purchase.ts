@@ -53,7 +53,7 @@ export async function continueAttempt(
 
 async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attempt, deadline_ms: number): Promise<SellerHold | Failure> {
   const held = await guarded(ctx, seller, 'hold', deadline_ms, (timeout_ms, signal) =>
-    requestHold(seller, attempt.quote_id ?? '', callSettings(ctx.deps.config.sellers, timeout_ms, signal)),
+    requestHold(seller, attempt.quote_id ?? '', callSettings(ctx.deps.config.sellers, ctx.agents, timeout_ms, signal)),
   );
   if ('outcome' in held) return held;
   if (held.price_minor > ctx.request.max_price_minor) {
@@ -91,7 +91,7 @@ async function orderAtSeller(
   let unknown = options.order_may_exist ? 'an earlier run sent the order without a definite answer' : undefined;
   for (let sends = 1; ; sends += 1) {
     const ordered = await guarded(ctx, seller, 'order', options.until_ms, (timeout_ms, signal) =>
-      placeOrder(seller, order_request, key, callSettings(config, timeout_ms, signal)),
+      placeOrder(seller, order_request, key, callSettings(config, ctx.agents, timeout_ms, signal)),
     );
     if (!('outcome' in ordered)) return { confirmed: ordered, attempt };
     const verdict = orderCallVerdict(ordered.outcome);

@@ -1,6 +1,7 @@
 import type { SqlTx } from '../../db/sql.js';
 import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
+import type { OutboundAgents } from '../client/http-call.js';
 import { assertLeaseIn } from '../jobs/job-queue.js';
 import type { JobLease } from '../jobs/job-lease.js';
 import type { PurchaseRequest } from './purchase-repository.js';
@@ -9,6 +10,7 @@ import type { PurchaseRequest } from './purchase-repository.js';
 export interface PurchaseContext {
   deps: SellerDeps;
   slots: CallSlots;
+  agents: OutboundAgents;
   lease: JobLease;
   request: PurchaseRequest;
   deadline_ms: number;

@@ -1,5 +1,6 @@
 import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
+import type { OutboundAgents } from '../client/http-call.js';
 import type { JobLease } from '../jobs/job-lease.js';
 import type { QuoteCoalescer } from '../quotes/quote-coalescer.js';
 import { byPrice, type QuoteRecord } from '../quotes/quote-record.js';
@@ -13,6 +14,7 @@ import { failAttempt, findPurchaseRequest, listAttempts, storeQuotes, type Attem
 
 export interface PurchaseServices {
   slots: CallSlots;
+  agents: OutboundAgents;
   coalescer: QuoteCoalescer;
 }
 
@@ -30,7 +32,14 @@ export async function runPurchase(deps: SellerDeps, services: PurchaseServices, 
   const { job } = lease;
   const request = await deps.transactions.read((tx) => findPurchaseRequest(tx, job.subject_id));
   if (!request) throw new Error(`job ${job.id}: purchase request ${job.subject_id} does not exist`);
-  const ctx: PurchaseContext = { deps, slots: services.slots, lease, request, deadline_ms: Date.parse(request.deadline_at) };
+  const ctx: PurchaseContext = {
+    deps,
+    slots: services.slots,
+    agents: services.agents,
+    lease,
+    request,
+    deadline_ms: Date.parse(request.deadline_at),
+  };
   // Already final (a previous run committed its finish but died before its job ended): end the job only.
   if (request.status !== 'pending') return finishUnpurchased(deps, job, request, { status: 'failed' });
   const attempts = await deps.transactions.read((tx) => listAttempts(tx, request.id));

@@ -1,5 +1,6 @@
 import type { AppDeps } from '../../platform/deps.js';
 import type { CallSlots } from '../client/call-slots.js';
+import type { OutboundAgents } from '../client/http-call.js';
 import { callSettings, requestQuote } from '../client/seller-protocol.js';
 import { callSellers } from '../guard/seller-gate.js';
 import type { Seller } from '../registry/seller-repository.js';
@@ -30,14 +31,14 @@ type FanOutInput = { product_id: string; sellers: readonly Seller[]; history: Re
  * the seller's timeout and the fan-out deadline. Sellers with an open circuit or no rate budget
  * are skipped, not waited for; partial answers are fine.
  */
-export async function fanOut(deps: Deps, slots: CallSlots, input: FanOutInput): Promise<FanOutResult> {
-  let result = await askInPhases(deps, slots, input);
+export async function fanOut(deps: Deps, slots: CallSlots, agents: OutboundAgents, input: FanOutInput): Promise<FanOutResult> {
+  let result = await askInPhases(deps, slots, agents, input);
   for (
     let round = 1;
     round < ROUNDS_MAX && !answered(result) && result.sellers_asked > 0 && input.deadline_ms - Date.now() >= RETRY_TIME_MIN_MS;
     round += 1
   ) {
-    const retry = await askInPhases(deps, slots, input);
+    const retry = await askInPhases(deps, slots, agents, input);
     result = {
       ...retry,
       sellers_asked: result.sellers_asked + retry.sellers_asked,
@@ -49,7 +50,7 @@ export async function fanOut(deps: Deps, slots: CallSlots, input: FanOutInput): 
 
 const answered = (result: FanOutResult) => result.quotes.some((quote) => quote.available !== null);
 
-async function askInPhases(deps: Deps, slots: CallSlots, input: FanOutInput): Promise<FanOutResult> {
+async function askInPhases(deps: Deps, slots: CallSlots, agents: OutboundAgents, input: FanOutInput): Promise<FanOutResult> {
   const config = deps.config.sellers;
   const phase_size = Math.min(config.fanout_phase_size, slots.capacity);
   const phases = planPhases(input.sellers, input.history, {
@@ -70,7 +71,7 @@ async function askInPhases(deps: Deps, slots: CallSlots, input: FanOutInput): Pr
       slots,
       'quote',
       phase,
-      (seller, timeout_ms) => requestQuote(seller, input.product_id, callSettings(config, timeout_ms)),
+      (seller, timeout_ms) => requestQuote(seller, input.product_id, callSettings(config, agents, timeout_ms)),
       input.deadline_ms,
     );
     const results = await settleWithQuorum(

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
+import type { OutboundAgents } from '../client/http-call.js';
 import { listActiveSellers } from '../registry/seller-repository.js';
 import { fanOut } from './fan-out.js';
 import {
@@ -39,6 +40,7 @@ export class QuoteCoalescer {
   constructor(
     private readonly deps: SellerDeps,
     private readonly slots: CallSlots,
+    private readonly agents: OutboundAgents,
     private readonly owner: string,
   ) {}
 
@@ -120,7 +122,7 @@ export class QuoteCoalescer {
   private async fanOut(product_id: string, deadline_ms: number): Promise<QuoteSet> {
     const sellers = await this.deps.transactions.read((tx) => listActiveSellers(tx));
     const history = await readHistory(this.deps, product_id);
-    const result = await fanOut(this.deps, this.slots, { product_id, sellers, history, deadline_ms });
+    const result = await fanOut(this.deps, this.slots, this.agents, { product_id, sellers, history, deadline_ms });
     return { quotes: result.quotes, source: 'fanout', sellers_asked: result.sellers_asked };
   }
 }
