@@ -28,6 +28,8 @@ const SELLERS: ScriptedSeller[] = [
   scripted('vanisher', { 'book-vanish': 160 }, { silent_calls_make_orders: false }),
   scripted('crowded', { 'book-crowd': 120 }, { supports_holds: false }),
   scripted('fallback', { 'book-crowd': 130 }),
+  scripted('nul', { 'book-nul': 100 }, { quote_id_suffix: '\u0000' }),
+  scripted('plain', { 'book-nul': 140 }),
 ];
 
 let world: SellerWorld<ScriptedSellers>;
@@ -169,6 +171,22 @@ describe('sellers read tolerantly', () => {
     for (const quote of final.quotes) expect(quote).toMatchObject({ available: false, price: null, error: null });
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 0, available: 10_000 });
     for (const seller of SELLERS) expect((await world.seller(seller.id)).health.circuit_state, seller.id).toBe('closed');
+    await expectReconciliation();
+  });
+});
+
+describe('a seller answering text the database refuses', () => {
+  it('when the cheapest quote carries U+0000 in its id, then it is a bad answer and the request buys from the next seller', async () => {
+    const buyer = await world.player(10_000);
+    const id = await world.purchase(buyer, 'book-nul', 600, 2);
+    // Once stored as it came, the quotes' write failed at every run of the job.
+    const final = await world.final(buyer, id);
+    expect(final).toMatchObject({ status: 'purchased', seller_id: 'plain', final_price: 140, needs_review: false });
+    expect(final.quotes.find((quote: { seller_id: string }) => quote.seller_id === 'nul')).toMatchObject({
+      available: null,
+      error: expect.stringContaining('bad_response'),
+    });
+    expect(await world.wallet(buyer)).toMatchObject({ balance: 10_000 - 140, held: 0 });
     await expectReconciliation();
   });
 });

@@ -24,6 +24,8 @@ export interface ScriptedSeller {
   silent_calls_make_orders: boolean;
   /** Answer order calls with this instead of confirming (after the silent ones). */
   order_refusal?: { status: number; body: unknown };
+  /** Appended to every quote id (text a database refuses, say). */
+  quote_id_suffix?: string;
 }
 
 export interface ScriptedOrder {
@@ -135,7 +137,7 @@ function quoteOf(seller: ScriptedSeller, product_id: string): Record<string, unk
   return {
     available: true,
     price,
-    quote_id: `q:${product_id}`,
+    quote_id: `q:${product_id}${seller.quote_id_suffix ?? ''}`,
     expires_at: new Date(Date.now() + 60_000).toISOString(),
     currency: 'EUR',
     seller_rating: 4.5,

@@ -143,3 +143,25 @@ describe("item 13: order refunds check the caller's scope before the order", () 
     expect((await state(completed.order_id, completed.buyer.id)).order.status).toBe('COMPLETED');
   });
 });
+
+describe('goodwill, then units', () => {
+  it("when support gave money back on every line and the owner then returns a unit, then it refunds the unit less its line's goodwill", async () => {
+    const skin = await h.putItem({ name: 'Skin', kind: 'skin', price: 50 });
+    const cape = await h.putItem({ name: 'Cape', kind: 'skin', price: 50 });
+    const { buyer, order_id } = await buy([
+      { item_id: skin, quantity: 1 },
+      { item_id: cape, quantity: 1 },
+    ]);
+    // 20 of goodwill, spread over the two lines (10 each).
+    expect((await refund(order_id, { amount: 20, reason: 'late delivery' }, h.refunds)).status).toBe(201);
+    // The skin's 50 less the 10 already given back on its line (answered 500 before: the line went past its total).
+    const unit = await refund(order_id, { lines: [{ item_id: skin, quantity: 1 }], reason: 'changed my mind' }, buyer.token);
+    expect(unit.status, JSON.stringify(unit.body)).toBe(201);
+    expect(unit.body).toMatchObject({ amount: 40, order_status: 'PARTIALLY_REFUNDED' });
+    const rest = await refund(order_id, { lines: [{ item_id: cape, quantity: 1 }], reason: 'changed my mind' }, buyer.token);
+    expect(rest.body).toMatchObject({ amount: 40, order_status: 'REFUNDED' });
+    expect((await h.wallet(buyer.id)).balance).toBe(10_000);
+    expect((await h.entitlements(buyer.id)).map((entitlement) => entitlement.status)).toEqual(['REVOKED', 'REVOKED']);
+    await h.expectReconcileClean();
+  });
+});

@@ -431,6 +431,51 @@ describe('events held for review', () => {
     expect(await balance(account_id)).toBe(1000);
   });
 
+  it('when a credited top-up gets a refund of another payment, then it is held, and the credit stays whole', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const other = psp.event(R, topup_id, 1000, { psp_payment_id: 'pay_other' });
+    expect(await psp.sendInOrder([psp.event(S, topup_id, 1000), other])).toEqual(['credited', 'held_for_review']);
+    held.push({ event_id: other.id, outcome: 'held_for_review', topup_id });
+    expect(await topup(topup_id)).toMatchObject({ status: 'SUCCEEDED', review_reason: expect.stringContaining('pay_other') });
+    expect(await balance(account_id)).toBe(1000);
+  });
+
+  it('when a top-up is in a currency the account has no wallet for yet, then its success opens that wallet', async () => {
+    const account_id = uniqueId('p');
+    expect((await request(eu(), 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(
+      201,
+    );
+    const player = await mint.player(account_id);
+    const created = await request(eu(), 'POST', '/v1/topups', { account_id, amount: 700, currency: 'USD' }, { token: player, key: key() });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // Answered 422 currency_mismatch before, and never recorded: the PSP would retry for days.
+    const success = psp.event(S, created.body.id, 700, { currency: 'USD' });
+    expect(await psp.sendInOrder([success])).toEqual(['credited']);
+    const wallets = await request(eu(), 'GET', `/v1/accounts/${account_id}/wallets`, undefined, { token: service });
+    expect(wallets.body.data.find((wallet: { currency: string }) => wallet.currency === 'USD')).toMatchObject({ balance: 700 });
+  });
+
+  it('when the ledger refuses a success the top-up allows (the account closed since), then 200, recorded and held', async () => {
+    const { account_id, topup_id } = await pendingTopup(500);
+    expect(await psp.sendInOrder([psp.event(F, topup_id, 500)])).toEqual(['failed']);
+    const compliance = await mint.service('compliance:write', 'compliance-desk');
+    const closed = await request(
+      eu(),
+      'POST',
+      `/v1/accounts/${account_id}/close`,
+      { reason: 'left the game' },
+      { token: compliance, key: key() },
+    );
+    expect(closed.status, JSON.stringify(closed.body)).toBe(200);
+    // Answered 409 account_closed before, and never recorded.
+    const late = psp.event(S, topup_id, 500);
+    expect(await psp.sendInOrder([late])).toEqual(['held_for_review']);
+    held.push({ event_id: late.id, outcome: 'held_for_review', topup_id });
+    expect(await storedEvent(late.id)).toMatchObject({ outcome: 'held_for_review', review_reason: expect.stringContaining('closed') });
+    expect(await topup(topup_id)).toMatchObject({ status: 'FAILED' });
+    expect(await balance(account_id)).toBe(0);
+  });
+
   it('when an event names an unknown top-up, then it is acknowledged, recorded and held', async () => {
     const unknown_topup = '00000000-0000-4000-8000-000000000000';
     const unknown = psp.event(S, unknown_topup, 100);

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { isStorableText } from '../../domain/text.js';
 import type { Seller } from '../registry/seller-repository.js';
 import type { SellerConfig } from '../seller-config.js';
 import { httpCall, type HttpOutcome, type OutboundAgents } from './http-call.js';
@@ -43,18 +44,20 @@ export function countsAsFailure(result: SellerResult<unknown>): boolean {
 // only a body that cannot mean what the call asked is a bad answer. A price of 0 is not a sale we
 // can settle (a ledger movement is never zero): a bad answer for holds, orders and offers.
 const money = Joi.number().integer().min(1).max(1e12).required();
-const text = Joi.string().min(1).max(256).required();
+// A seller's text is stored (quotes, holds, orders): what the database refuses is a bad answer, not a failed write.
+const storable = Joi.string().custom((value: string, helpers) => (isStorableText(value) ? value : helpers.error('any.invalid')));
+const text = storable.min(1).max(256).required();
 const OPTIONS: Joi.ValidationOptions = { allowUnknown: true, convert: false, abortEarly: true };
 const availabilitySchema = Joi.object({ available: Joi.boolean().required() }).required();
 const offerSchema = Joi.object({
   price: money,
   quote_id: text,
   expires_at: Joi.string().isoDate().required(),
-  currency: Joi.string().max(16),
+  currency: storable.max(16),
 }).required();
 const holdSchema = Joi.object({ hold_id: text, price: money }).required();
 const orderSchema = Joi.object({ order_id: text, status: Joi.string().valid('confirmed').required(), price: money }).required();
-const conflictSchema = Joi.object({ error: Joi.string().max(64), price: Joi.number().integer().min(1).max(1e12) });
+const conflictSchema = Joi.object({ error: storable.max(64), price: Joi.number().integer().min(1).max(1e12) });
 const CONFLICTS = new Set(['out_of_stock', 'quote_expired', 'hold_expired', 'price_changed']);
 
 type Reading<T> = { value: T } | { error: string };

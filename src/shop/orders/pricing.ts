@@ -181,12 +181,21 @@ export function planRefund(
       return { line, quantity: wanted.quantity };
     });
     assertPolicyAllows(lines, rules);
-    const amount_minor = lines.reduce((sum, entry) => sum + entry.line.unit_price_minor * entry.quantity, 0);
+    // Units at their price, less what goodwill already gave back on their line: never more back
+    // than the line has left.
+    const line_amounts = new Map<number, number>();
+    for (const { line, quantity } of lines) {
+      const counted = line_amounts.get(line.line_no) ?? 0;
+      const line_left = line.unit_price_minor * line.quantity - line.refunded_minor - counted;
+      line_amounts.set(line.line_no, counted + Math.min(line.unit_price_minor * quantity, line_left));
+    }
+    const amount_minor = [...line_amounts.values()].reduce((sum, amount) => sum + amount, 0);
+    if (amount_minor === 0)
+      throw new DomainError('refund_exceeds_remaining', 'what these units cost was already given back on their lines', {
+        remaining: remaining_minor,
+      });
     if (amount_minor > remaining_minor)
       throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
-    const line_amounts = new Map<number, number>();
-    for (const { line, quantity } of lines)
-      line_amounts.set(line.line_no, (line_amounts.get(line.line_no) ?? 0) + line.unit_price_minor * quantity);
     return { amount_minor, lines, line_amounts, completes_refund: amount_minor === remaining_minor };
   }
   const amount_minor = request.amount_minor ?? remaining_minor;

@@ -212,6 +212,25 @@ function applyToTopup(deps: AppDeps, unit: Unit, topup: Topup, event: PspEvent):
   const limits = { balance_max_minor: deps.config.limits.balance_max_minor, reversals_max: deps.config.topup_reversals_max };
   const decision = decideTopupEvent(topup, event, balance, limits);
   if (decision.next === topup) return decision;
+  const mark = unit.journal.mark();
+  try {
+    return writeDecision(deps, unit, topup, decision);
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    // The ledger refuses what the machine allowed (a limit of the account's KYC tier, a closed
+    // account): the event is recorded and held, never answered with an error the PSP would retry
+    // for days while nobody sees it.
+    unit.journal.rollbackTo(mark);
+    return {
+      outcome: 'held_for_review',
+      review_reason: `${event.id} could not be posted: ${error.message}`,
+      next: topup,
+      transactions: [],
+    };
+  }
+}
+
+function writeDecision(deps: AppDeps, unit: Unit, topup: Topup, decision: Decision): Decision {
   const ledger = { credit_transaction_id: topup.credit_transaction_id, reversal_transaction_id: topup.reversal_transaction_id };
   for (const planned of decision.transactions) {
     const posted = postTransaction(

@@ -19,7 +19,8 @@ import type { Posting } from '../../ledger/postings.js';
  *   available (never below zero, never held money), book the rest on @chargebacks as unrecovered.
  * - Held for review, never applied: an amount or currency that differs from the top-up, reversals
  *   beyond the amount, more reversals than the limit, a success after a full reversal, a second
- *   payment for an already credited top-up, a credit that would break the wallet maximum.
+ *   payment for an already credited top-up, a refund of another payment than the credited one, a
+ *   credit that would break the wallet maximum.
  */
 
 export type TopupStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'REVERSED';
@@ -134,7 +135,8 @@ function succeed(topup: TopupState, event: PspEvent, wallet: WalletBalance, limi
       reference: psp_payment_id,
       postings: [
         { account_id: '@psp', currency: topup.currency, amount_minor: -topup.amount_minor },
-        { account_id: topup.account_id, currency: topup.currency, amount_minor: topup.amount_minor },
+        // A top-up may be the account's first money in its currency (accepted as such at creation).
+        { account_id: topup.account_id, currency: topup.currency, amount_minor: topup.amount_minor, opens_wallet: true },
       ],
     },
   ];
@@ -160,6 +162,10 @@ function refund(topup: TopupState, event: PspEvent, wallet: WalletBalance, limit
   // The event log lets each id through once; a twin delivery that committed after the log was
   // looked up shows here first (its insert into the log then fails, and the caller retries).
   if (topup.reversals.some((reversal) => reversal.event_id === event.id)) return unchanged(topup, 'duplicate');
+  // A refund of another payment than the one credited (a second payment, itself held) takes nothing from this credit.
+  if (topup.psp_payment_id !== null && event.data.psp_payment_id !== topup.psp_payment_id) {
+    return held(topup, `refund ${event.id} is of payment ${event.data.psp_payment_id}; the top-up was paid by ${topup.psp_payment_id}`);
+  }
   if (topup.reversals.length >= limits.reversals_max) {
     return held(topup, `refund ${event.id}: the top-up already has ${topup.reversals.length} reversals, the most it takes`);
   }
