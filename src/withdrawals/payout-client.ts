@@ -1,3 +1,4 @@
+import { isStorableText } from '../domain/text.js';
 import { httpCall, type OutboundAgents } from '../sellers/client/http-call.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { WithdrawalRecord } from './withdrawal-records.js';
@@ -52,6 +53,7 @@ function readAnswer(outcome: Awaited<ReturnType<typeof httpCall>>): PayoutAnswer
   return { kind: 'unknown', reason: `the payout provider answered ${outcome.status}${error}` };
 }
 
+/** Text of the provider's that is stored (ids, statuses, reasons): what the database refuses is no answer. */
 function isText(value: unknown): value is string {
-  return typeof value === 'string' && value.length >= 1 && value.length <= TEXT_MAX;
+  return typeof value === 'string' && value.length >= 1 && value.length <= TEXT_MAX && isStorableText(value);
 }

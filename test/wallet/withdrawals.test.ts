@@ -162,6 +162,16 @@ describe('a withdrawal that fails', () => {
     await h.expectReconcileClean();
   });
 
+  it('when the refusal carries text the database refuses, then it still fails at once, without that text', async () => {
+    const id = await h.openAccount(5_000);
+    // Its reason once failed the refusal's write at every run of the job: the provider was called forever.
+    const created = await withdraw(id, 700, 'refusing:garbled');
+    const failed = await settled(created.body.id);
+    expect(failed).toMatchObject({ status: 'FAILED', failure_reason: 'the payout provider refused it (422)' });
+    expect(await h.wallet(id)).toMatchObject({ balance: 5_000 });
+    await h.expectReconcileClean();
+  });
+
   it('when the provider answers 503 twice, then the same payout is asked again with the same key and paid once', async () => {
     const id = await h.openAccount(5_000);
     const created = await withdraw(id, 900, 'flaky');

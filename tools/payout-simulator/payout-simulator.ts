@@ -151,7 +151,11 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     if (!valid) return sendReply(res, { status: 400, body: { error: 'validation_error' } });
     const reference = destination.reference as string;
     const mode = PAYOUT_MODES.find((candidate) => reference.startsWith(`sim:${candidate}`)) ?? settings.mode;
-    if (mode === 'refusing') return sendReply(res, { status: 422, body: { error: 'invalid_destination' } });
+    if (mode === 'refusing') {
+      // `sim:refusing:garbled…`: a careless provider whose refusal holds text no database stores.
+      const error = reference.startsWith('sim:refusing:garbled') ? 'invalid\u0000destination\uD800' : 'invalid_destination';
+      return sendReply(res, { status: 422, body: { error } });
+    }
     let payout = payouts.get(key);
     const created = payout === undefined;
     payout ??= {
