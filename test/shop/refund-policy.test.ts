@@ -145,7 +145,7 @@ describe("item 13: order refunds check the caller's scope before the order", () 
 });
 
 describe('goodwill, then units', () => {
-  it("when support gave money back on every line and the owner then returns a unit, then it refunds the unit less its line's goodwill", async () => {
+  it("when support gave money back on every line and the owner returns a unit, then it refunds it less its line's goodwill", async () => {
     const skin = await h.putItem({ name: 'Skin', kind: 'skin', price: 50 });
     const cape = await h.putItem({ name: 'Cape', kind: 'skin', price: 50 });
     const { buyer, order_id } = await buy([
