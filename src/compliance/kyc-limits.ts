@@ -111,12 +111,21 @@ const SINGLE: Record<OutflowKind, LimitName> = {
 };
 
 /** The first limit the outflow of `amount_minor` would break, on usage already made current; undefined when none. */
+/** A tier (or override) that does not let the account cash out. */
+export const WITHDRAWALS_REFUSED: LimitBreach = {
+  limit: 'withdrawals_allowed',
+  value: false,
+  remaining: 0,
+  resets_at: null,
+  velocity: false,
+  used: 0,
+  window_start: null,
+};
+
 export function outflowBreach(limits: TierLimits, usage: WalletUsage, kind: OutflowKind, amount_minor: number): LimitBreach | undefined {
   const day_start = usage.usage_day_start;
   invariant(day_start !== null && usage.usage_hour_start !== null, 'usage must be made current before it is checked');
-  if (kind === 'withdrawal' && !limits.withdrawals_allowed) {
-    return { limit: 'withdrawals_allowed', value: false, remaining: 0, resets_at: null, velocity: false, used: 0, window_start: null };
-  }
+  if (kind === 'withdrawal' && !limits.withdrawals_allowed) return WITHDRAWALS_REFUSED;
   const single = SINGLE[kind];
   const single_max = limits[single] as number;
   if (amount_minor > single_max) {

@@ -25,6 +25,7 @@ import {
   limitExceeded,
   outflowBreach,
   outflowRule,
+  WITHDRAWALS_REFUSED,
   type LimitBreach,
 } from './kyc-limits.js';
 
@@ -39,6 +40,12 @@ import {
 function limitsOf(account: AccountRecord, currency: string, kyc: KycSettings): TierLimits | undefined {
   if (!kyc.enabled || account.kind !== 'player' || !kyc.limited_currencies.has(currency)) return undefined;
   return effectiveLimits(kyc.tiers, account.kyc_tier, account.limit_overrides);
+}
+
+function mayCashOut(account: AccountRecord, kyc: KycSettings): boolean {
+  return (
+    !kyc.enabled || account.kind !== 'player' || effectiveLimits(kyc.tiers, account.kyc_tier, account.limit_overrides).withdrawals_allowed
+  );
 }
 
 /** Whether money may leave the account at all: never a closed one, and a frozen one only when it is not its own doing. */
@@ -61,8 +68,15 @@ export function chargeLimits(
   kyc: KycSettings,
 ): WalletUsage | undefined {
   const rule = outflowRule(type);
-  const limits = rule && limitsOf(account, wallet.currency, kyc);
-  if (!rule || !limits) return undefined;
+  if (!rule) return undefined;
+  const limits = limitsOf(account, wallet.currency, kyc);
+  if (!limits) {
+    // Cashing out is the account's permission whatever the currency (game currencies' amounts are not limited).
+    if (rule.kind === 'withdrawal' && rule.refusable && !mayCashOut(account, kyc)) {
+      throw refusal(account, wallet.currency, type, amount_minor, WITHDRAWALS_REFUSED);
+    }
+    return undefined;
+  }
   const usage = currentUsage(wallet, unit.now_ms);
   const breach = rule.refusable ? outflowBreach(limits, usage, rule.kind, amount_minor) : undefined;
   if (breach) throw refusal(account, wallet.currency, type, amount_minor, breach);

@@ -111,6 +111,17 @@ describe('withdrawals and tiers', () => {
     expect(over.body).toMatchObject({ limit: 'withdrawal_max_minor', value: 10_000 });
     expect(await h.wallet(id)).toMatchObject({ balance: 40_000 });
   });
+
+  it('when an unverified account cashes out a game currency, whose amounts no limit bounds, then 422 withdrawals_allowed all the same', async () => {
+    const id = await h.openAccount(0);
+    expect((await h.post(`/v1/accounts/${id}/credits`, { amount: 5_000, currency: 'GEMS', reason: 'won' }, h.service)).status).toBe(201);
+    const body = { account_id: id, amount: 5_000, currency: 'GEMS', destination: { type: 'bank_account', reference: 'NL00' } };
+    const refused = await h.post('/v1/withdrawals', body, h.service);
+    expectProblem(refused, 422, 'limit_exceeded');
+    expect(refused.body).toMatchObject({ limit: 'withdrawals_allowed', value: false, currency: 'GEMS' });
+    await h.setTier(id, 1);
+    expect((await h.post('/v1/withdrawals', body, h.service)).status).toBe(201);
+  });
 });
 
 describe('per-account overrides', () => {
