@@ -62,6 +62,14 @@ function csvField(value: string | number | null): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+// Text a client wrote that a spreadsheet would read as a formula (CSV injection: a player's reason
+// `=HYPERLINK(…)` in an operator's export) starts with a quote. Ids and amounts go as they are.
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+function csvText(value: string | null): string {
+  return csvField(value !== null && FORMULA_START.test(value) ? `'${value}` : value);
+}
+
 export function exportLine(row: ExportRow, format: ExportFormat): string {
   if (format === 'jsonl') return `${JSON.stringify(row)}\n`;
   const { references, metadata, ...fields } = row;
@@ -74,10 +82,9 @@ export function exportLine(row: ExportRow, format: ExportFormat): string {
     fields.currency,
     fields.amount,
     fields.balance_after,
-    ...REFERENCE_FIELDS.map((field) => references[field]),
-    JSON.stringify(metadata),
   ];
-  return `${values.map(csvField).join(',')}\r\n`;
+  const texts = REFERENCE_FIELDS.map((field) => csvText(references[field]));
+  return `${[...values.map(csvField), ...texts, csvField(JSON.stringify(metadata))].join(',')}\r\n`;
 }
 
 type PageRow = Record<string, unknown> & { id: string; created_at: string };

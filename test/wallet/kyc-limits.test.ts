@@ -112,7 +112,7 @@ describe('withdrawals and tiers', () => {
     expect(await h.wallet(id)).toMatchObject({ balance: 40_000 });
   });
 
-  it('when an unverified account cashes out a game currency, whose amounts no limit bounds, then 422 withdrawals_allowed all the same', async () => {
+  it('when an unverified account cashes out a game currency (amounts unlimited), then 422 withdrawals_allowed all the same', async () => {
     const id = await h.openAccount(0);
     expect((await h.post(`/v1/accounts/${id}/credits`, { amount: 5_000, currency: 'GEMS', reason: 'won' }, h.service)).status).toBe(201);
     const body = { account_id: id, amount: 5_000, currency: 'GEMS', destination: { type: 'bank_account', reference: 'NL00' } };

@@ -146,6 +146,12 @@ describe('compliance exports', () => {
       h.service,
     );
     expect(csv_tricky.status).toBe(201);
+    const formula = await h.post(
+      `/v1/accounts/${id}/debits`,
+      { amount: 1, currency: 'EUR', reason: '=HYPERLINK("http://evil.example","open me")' },
+      h.service,
+    );
+    expect(formula.status).toBe(201);
     await sleep(5);
     const to = at(Date.now());
     await sleep(1_000); // every batch that began before `to` has committed
@@ -193,6 +199,13 @@ describe('compliance exports', () => {
     const reason_column = records[0]!.indexOf('reason');
     expect(records.find((record) => record[0] === csv_tricky.body.id && record[4] === id)![reason_column]).toBe(
       'a "quoted", multi\nline reason',
+    );
+    // A spreadsheet does not run it: the cell starts with a quote (JSON lines keep the text as it is).
+    expect(records.find((record) => record[0] === formula.body.id && record[4] === id)![reason_column]).toBe(
+      `'=HYPERLINK("http://evil.example","open me")`,
+    );
+    expect(lines.find((line) => line.transaction_id === formula.body.id).references.reason).toBe(
+      '=HYPERLINK("http://evil.example","open me")',
     );
   });
 
