@@ -9,8 +9,10 @@ export interface TimeRange {
 }
 
 /**
- * Checks a range: `from` before `to`, `to` not beyond now (what has not happened cannot be
- * stated), and at most `max_days` long (every statement, export and report is bounded).
+ * Checks a range: `from` before `to`, `from` not beyond now (what has not happened cannot be
+ * stated), and at most `max_days` long (every statement, export and report is bounded). A range
+ * reaching into the last EVENTS_SETTLE_WINDOW_MS may still gain rows: a transaction is stamped
+ * when its batch starts and commits up to half that window later (README, Statements).
  */
 export function timeRange(from: Date, to: Date, max_days: number, now_ms: number): TimeRange {
   if (from.getTime() >= to.getTime()) throw new DomainError('validation_error', '"from" must be before "to"');
