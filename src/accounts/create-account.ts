@@ -81,6 +81,7 @@ export async function createAccount(
     },
     idempotency,
   );
-  if (answer.status === 201) deps.directory.remember(id, home_region);
+  // Where it lives, as the answer says: a replay on another pod without home_region names the first pod's region.
+  if (answer.status === 201) deps.directory.remember(id, (JSON.parse(answer.body) as { home_region: string }).home_region);
   return answer;
 }

@@ -82,7 +82,8 @@ export class TokenVerifier {
     this.check = createVerifier({
       key: settings.secret,
       algorithms: ['HS256'],
-      requiredClaims: ['sub', 'exp'],
+      // A configured issuer or audience must be in the token: fast-jwt checks a claim only when it is there.
+      requiredClaims: ['sub', 'exp', ...(settings.issuer ? ['iss'] : []), ...(settings.audience ? ['aud'] : [])],
       ...(settings.issuer ? { allowedIss: settings.issuer } : {}),
       ...(settings.audience ? { allowedAud: settings.audience } : {}),
     });

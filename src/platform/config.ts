@@ -243,9 +243,18 @@ function buildSchema(topology: Topology) {
 
 export class ConfigError extends Error {}
 
+// Settings whose value is a secret (or may hold one, as a URL's password): a message about them never
+// quotes it (Joi's pattern message does), since start-up errors reach logs.
+const SECRET_SETTING = /SECRET|KEY|PASSWORD|TOKEN|_URL$/;
+
+function describeProblem(detail: Joi.ValidationErrorItem): string {
+  const name = String(detail.path[0] ?? '');
+  return SECRET_SETTING.test(name) ? `${name} is not valid (${detail.type})` : detail.message;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topology = loadTopology()): Config {
   const { value, error } = buildSchema(topology).validate(env, { abortEarly: false, convert: true });
-  if (error) throw new ConfigError(`invalid configuration: ${error.details.map((detail) => detail.message).join('; ')}`);
+  if (error) throw new ConfigError(`invalid configuration: ${error.details.map(describeProblem).join('; ')}`);
   const currencies = String(value.CURRENCIES).split(',');
   const kyc = toKycSettings(value, currencies);
   if (!kyc.settings) throw new ConfigError(`invalid configuration: ${kyc.problems.join('; ')}`);

@@ -289,3 +289,21 @@ describe('rate limits', () => {
     }
   });
 });
+
+describe('where a replayed account lives', () => {
+  it('when a creation is replayed on another pod that batches by home region, then that pod places the account at home', async () => {
+    const placing = await startCluster({ env: { BATCH_BY_HOME_REGION: 'on' } });
+    try {
+      const id = uniqueId('svc');
+      const key = uniqueId('k');
+      const send = (region: string) =>
+        request(placing.pod(region).url, 'POST', '/v1/accounts', { id, currency: 'EUR' }, { token: accounts_writer, key });
+      expect((await send('eu-west')).body.home_region).toBe('eu-west');
+      expect((await send('ap-south')).headers.get('idempotent-replayed')).toBe('true');
+      // It remembered its own region before: every later write of the account there went to the wrong batcher.
+      expect(await placing.pod('ap-south').deps.directory.regionOf(id)).toBe('eu-west');
+    } finally {
+      await placing.stop();
+    }
+  });
+});

@@ -72,6 +72,10 @@ describe('configuration', () => {
     expect(stripe({ STRIPE_TIMEOUT_MS: '20000', STRIPE_MAX_NETWORK_RETRIES: '1' })).toThrow(/must stay below HTTP_REQUEST_TIMEOUT_MS/);
     expect(stripe({ STRIPE_API_BASE_URL: 'http://127.0.0.1:12111/v1' })).toThrow(/STRIPE_API_BASE_URL/);
     expect(stripe({ STRIPE_SECRET_KEY: 'pk_live_0123456789abcdef' })).toThrow(/STRIPE_SECRET_KEY/);
+    // A live key with a stray newline (from a mounted secret file) is refused without being quoted.
+    const live_key = `sk_live_${'k3y'.repeat(8)}`;
+    expect(stripe({ STRIPE_SECRET_KEY: `${live_key}\n` })).toThrow(/STRIPE_SECRET_KEY is not valid/);
+    expect(stripe({ STRIPE_SECRET_KEY: `${live_key}\n` })).not.toThrow(live_key);
     expect(stripe({ STRIPE_API_BASE_URL: 'http://127.0.0.1:12111' })().stripe.api_address).toEqual({
       protocol: 'http',
       host: '127.0.0.1',

@@ -49,6 +49,8 @@ describe('bearer tokens', () => {
       'sub as an array': await signed({ ...good, sub: ['p-1'] }),
       'another issuer': await signed({ ...good, iss: 'someone-else' }),
       'another audience': await signed({ ...good, aud: 'someone-else' }),
+      'no issuer (one is configured)': await signed({ sub: 'p-1', aud: 'game', exp: now_s() + 60 }),
+      'no audience (one is configured)': await signed({ sub: 'p-1', iss: 'creditshop', exp: now_s() + 60 }),
       'not valid before an hour from now': await signed({ ...good, nbf: now_s() + 3600 }),
       'scope as a list': await signed({ ...good, scope: ['admin'] }),
       'a system account as a player': await signed({ ...good, sub: '@revenue' }),
