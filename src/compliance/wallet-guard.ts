@@ -107,12 +107,21 @@ export function guardInflow(
 
 /**
  * Authorizing a hold: the account must be active, and the amount within what it may still spend
- * in one debit and today; the hold is counted when it is captured.
+ * in one debit and today, less what its open holds already set aside (each is counted when it is
+ * captured, and a seller purchase's capture is never refused: holds side by side were each within
+ * the day's room and together beyond it).
  */
 export function guardHold(unit: Unit, account: AccountRecord, wallet: WalletRecord, amount_minor: number, kyc: KycSettings): void {
   requireActive(account);
   const limits = limitsOf(account, wallet.currency, kyc);
-  const breach = limits && outflowBreach(limits, currentUsage(wallet, unit.now_ms), 'debit', amount_minor);
+  if (!limits) return;
+  const usage = currentUsage(wallet, unit.now_ms);
+  const breach = outflowBreach(
+    limits,
+    { ...usage, debits_today_minor: usage.debits_today_minor + wallet.held_minor },
+    'debit',
+    amount_minor,
+  );
   if (breach) throw refusal(account, wallet.currency, 'hold', amount_minor, breach);
 }
 

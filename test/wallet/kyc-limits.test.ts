@@ -230,6 +230,18 @@ describe('velocity breaches are AML review flags', () => {
       'limit_exceeded',
     );
   });
+
+  it('when holds side by side would together pass the daily limit, then the one beyond it is refused', async () => {
+    const id = await h.openAccount(40_000);
+    const hold = (amount: number) => h.post('/v1/holds', { account_id: id, amount, currency: 'EUR', expires_in_seconds: 60 }, h.service);
+    expect((await hold(5_000)).status).toBe(201);
+    expect((await hold(5_000)).status).toBe(201);
+    // Each within one debit and the day's 10,000 on its own; the open holds have taken the day's room.
+    const beyond = await hold(1);
+    expectProblem(beyond, 422, 'limit_exceeded');
+    expect(beyond.body).toMatchObject({ limit: 'daily_debits_max_minor', remaining: 0 });
+    expect(await h.wallet(id)).toMatchObject({ balance: 40_000, held: 10_000 });
+  });
 });
 
 describe('a daily limit under concurrency', () => {
