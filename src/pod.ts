@@ -188,6 +188,9 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   // never reuse a socket the pod is closing.
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = Math.min(options.config.http_request_timeout_ms, 60_000);
+  // An error of the listening socket itself (accept failing for want of file descriptors): logged;
+  // without a listener Node would end the process.
+  server.on('error', (error) => logger.error({ err: error }, 'the HTTP server reported an error'));
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerMalformedRequest(error, socket, options.region));
   // What Node answers by itself otherwise, with an empty body or none: problem+json like the rest.
   server.on('connect', (_request, socket: Duplex) => answerOnSocket(socket, 405, 'CONNECT is not served here', options.region));
@@ -209,8 +212,15 @@ export async function startPod(options: PodOptions): Promise<Pod> {
     server,
     url: `http://127.0.0.1:${port}`,
     async stop() {
-      await workers.stop();
-      await closeServer(server, options.config.shutdown_grace_ms);
+      const grace_ms = options.config.shutdown_grace_ms;
+      // Out of rotation at once, whatever background run is in flight (a reconciliation may take
+      // a while); jobs already calling a seller or the payout provider get the grace to record
+      // what they learn, and beyond it their leases run out for another pod.
+      await Promise.all([
+        closeServer(server, grace_ms),
+        workers.stop(),
+        within(grace_ms, Promise.all([deps.sellers.jobs.idle(), deps.payouts.jobs.idle()])),
+      ]);
       await deps.writes.idle();
       await deps.webhooks.stop();
       await deps.slot.stop();
@@ -243,6 +253,13 @@ function answerOnSocket(socket: Duplex, status: number, detail: string, region: 
 }
 
 /** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */
+/** Waits for `work`, at most `limit_ms`. */
+async function within(limit_ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, limit_ms)))]);
+  clearTimeout(timer);
+}
+
 async function closeServer(server: Server, grace_ms: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

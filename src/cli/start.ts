@@ -72,8 +72,18 @@ function spawnPod(slot: PodSlot, url: string): void {
       void printBanner(slots.map((candidate) => [candidate.region, candidate.url!] as const));
     }
   });
-  child.on('exit', (code, signal) => {
-    if (!stopping) scheduleRestart(slot, url, { code, signal });
+  // A pod that could not be started (fork refused: EAGAIN, EMFILE) reports an error and may never
+  // exit: it is restarted all the same, once, like one that exited.
+  let ended = false;
+  const ended_once = (exit: { code: number | null; signal: NodeJS.Signals | null }) => {
+    if (ended) return;
+    ended = true;
+    if (!stopping) scheduleRestart(slot, url, exit);
+  };
+  child.on('exit', (code, signal) => ended_once({ code, signal }));
+  child.on('error', (error) => {
+    logger.error({ err: error, region: slot.region }, 'pod process error');
+    if (child.pid === undefined) ended_once({ code: null, signal: null });
   });
 }
 

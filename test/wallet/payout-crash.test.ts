@@ -22,11 +22,12 @@ let database: ScratchDatabase;
 let db: pg.Client;
 let service: string;
 let admin: string;
+let env: Record<string, string>;
 
 beforeAll(async () => {
   database = await createScratchDatabase(inject('database_url'), 'payout_crash');
   sim = await startPayoutSimulator({ callback_urls: [], secret: SECRET, delay_ms: 4000, slow_calls: 1 });
-  const env = {
+  env = {
     DATABASE_URL: database.url,
     LOG_LEVEL: 'error',
     DB_POOL_MAX: '6',
@@ -114,5 +115,35 @@ describe('a pod killed between the payout call and its record', () => {
     expect(wallets.body.data).toEqual([{ currency: 'EUR', balance: 7_000, held: 0, available: 7_000 }]);
     const report = await request(survivor.url, 'POST', '/v1/admin/reconcile', undefined, { token: admin });
     expect(report.body).toEqual({ ok: true, mismatches: [] });
+  });
+
+  it('when the pod calling the provider gets SIGTERM, it waits for the answer and records it before it exits: one call', async () => {
+    // A lease longer than the provider's 4 s: the call is given the time to be answered.
+    pods.push(await forkPod('ap-south', { ...env, JOB_LEASE_MS: '9000' }));
+    const live = pods.filter((pod) => pod.child.exitCode === null && pod.child.signalCode === null);
+    sim.setCallbackUrls(live.map((pod) => pod.url));
+    const url = live.at(-1)!.url;
+    const id = uniqueId('p');
+    expect((await request(url, 'POST', '/v1/accounts', { id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(201);
+    const credit = { amount: 10_000, currency: 'EUR', reason: 'seed' };
+    expect((await request(url, 'POST', `/v1/accounts/${id}/credits`, credit, { token: service, key: key() })).status).toBe(201);
+    const body = { account_id: id, amount: 2_000, currency: 'EUR', destination: { type: 'bank_account', reference: 'sim:slow:NL03' } };
+    const created = await request(url, 'POST', '/v1/withdrawals', body, { token: service, key: key() });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const withdrawal_id: string = created.body.id;
+
+    await waitFor('the payout call in flight', 15_000, async () => (sim.payout(withdrawal_id)?.calls === 1 ? true : undefined));
+    const owner = await db.query<{ lease_owner: string }>('SELECT lease_owner FROM jobs WHERE subject_id = $1', [withdrawal_id]);
+    const draining = live.find((pod) => pod.child.pid === Number(owner.rows[0]!.lease_owner.split(':')[1]))!;
+    // Before, the pod exited at once: the answer was lost, and another pod asked again once the lease ran out.
+    await stopPodProcess(draining);
+    const job = await db.query<{ claims: number; finished: boolean }>(
+      'SELECT claims, finished_at IS NOT NULL AS finished FROM jobs WHERE subject_id = $1',
+      [withdrawal_id],
+    );
+    expect(job.rows).toEqual([{ claims: 1, finished: true }]);
+    const recorded = await db.query<{ payout_id: string | null }>('SELECT payout_id FROM withdrawals WHERE id = $1', [withdrawal_id]);
+    expect(recorded.rows[0]!.payout_id).toBe(sim.payout(withdrawal_id)!.payout_id);
+    expect(sim.payout(withdrawal_id)!.calls).toBe(1);
   });
 });
