@@ -117,6 +117,15 @@ function drawNav(session: Session, current: string): void {
   show(who, `${session.subject} · ${[...session.scopes].join(' ')} `, signOut);
 }
 
+/** A hand-made link with a stray `%` names the account as written rather than leaving the page blank. */
+function decodedOrAsIs(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 function route(): void {
   stopPage?.();
   stopPage = undefined;
@@ -128,7 +137,7 @@ function route(): void {
   const hash = location.hash || '#/';
   if (hash.startsWith(ACCOUNT_PREFIX) && session.can('read_accounts')) {
     drawNav(session, '#/');
-    accountPage(main, apiFor(session.token), session, decodeURIComponent(hash.slice(ACCOUNT_PREFIX.length)));
+    accountPage(main, apiFor(session.token), session, decodedOrAsIs(hash.slice(ACCOUNT_PREFIX.length)));
   } else {
     const entry =
       ROUTES.find((candidate) => candidate.path === hash && allowed(session, candidate.needs)) ??

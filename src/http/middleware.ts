@@ -21,6 +21,8 @@ export function requestContext() {
     ctx.state.started_at_ns = process.hrtime.bigint();
     ctx.set('X-Request-Id', ctx.state.request_id);
     ctx.set('X-Region', deps.region);
+    // Balances, destinations and review notes: no browser keeps a copy after its user signs out.
+    if (ctx.path.startsWith('/v1/')) ctx.set('Cache-Control', 'no-store');
     try {
       await next();
     } finally {

@@ -33,6 +33,7 @@ describe('when a player creates their own account', () => {
     });
     const fetched = await request(ap(), 'GET', `/v1/accounts/${id}`, undefined, { token });
     expect(fetched.status).toBe(200);
+    expect(fetched.headers.get('cache-control')).toBe('no-store');
     expect(fetched.headers.get('x-region')).toBe('ap-south');
     expect(fetched.body).toEqual(created.body);
     const wallets = await request(eu(), 'GET', `/v1/accounts/${id}/wallets`, undefined, { token });

@@ -344,6 +344,9 @@ describe('the back-office console in Chromium', () => {
     const problem = section('wallets').locator('.problem');
     await problem.waitFor();
     expect(await problem.textContent()).toMatch(/Not found — account nobody-\d+ was not found \(404 not_found\)/);
+    // A hand-made link with a stray % is read as written (decoding it threw, and the page stayed as it was).
+    await page.goto(`${world.url(0)}/console#/accounts/%E0%A4%A`);
+    await section('wallets').locator('.problem').waitFor();
 
     const player = await shop.player(1_000);
     await openAccount(player.id);
