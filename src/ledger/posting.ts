@@ -129,6 +129,13 @@ export function takeSequence(unit: Unit, account_id: string, count: number): num
   return account.entry_seq + 1;
 }
 
+/**
+ * Money going back to the wallet it left: the wallet maximum bounds new money, never these (a
+ * failed payout's return, reported by a signed callback, was refused once the wallet had been
+ * credited up to its maximum meanwhile, and the callback went unrecorded).
+ */
+const RETURNS: ReadonlySet<TransactionType> = new Set<TransactionType>(['refund', 'order_refund', 'withdrawal_return']);
+
 function moveWallet(unit: Unit, transaction_id: string, posting: Posting, input: NewTransaction, limits: LedgerLimits): EntryRecord {
   const { account_id, currency, amount_minor } = posting;
   const account = requireAccount(unit, account_id);
@@ -151,7 +158,7 @@ function moveWallet(unit: Unit, transaction_id: string, posting: Posting, input:
     if (charged) usage = usageOf(charged);
   } else {
     guardInflow(account, wallet, input.type, balance_minor, account_id === input.account_id, limits.kyc);
-    if (balance_minor > limits.balance_max_minor) {
+    if (balance_minor > limits.balance_max_minor && !RETURNS.has(input.type)) {
       // Never names the wallet, its balance or the cap: the payer may be another player.
       throw new DomainError('invalid_state', 'the receiving account cannot receive this amount');
     }

@@ -92,6 +92,39 @@ describe('a withdrawal the provider pays', () => {
     await h.expectReconcileClean();
   });
 
+  it('when a failed payout returns money to a wallet credited up to its maximum meanwhile, then it comes back all the same', async () => {
+    // Pods of their own on the same database, with a small wallet maximum, take the callbacks.
+    const capped = await startCluster({
+      env: { DATABASE_URL: database.url, PAYOUT_WEBHOOK_SECRET: 'x'.repeat(40), BALANCE_MAX_MINOR: '5000' },
+    });
+    sim.setCallbackUrls(capped.pods.map((pod) => pod.url));
+    try {
+      const base = capped.pods[0]!.url;
+      const id = await h.openAccount(5_000, { base });
+      const created = await withdraw(id, 3_000, 'delayed:fail');
+      expect(created.status).toBe(201);
+      // Before the provider's payout.failed (300 ms later): the wallet back at its maximum.
+      const credit = await request(
+        base,
+        'POST',
+        `/v1/accounts/${id}/credits`,
+        { amount: 3_000, currency: 'EUR', reason: 'x' },
+        {
+          token: h.service,
+          key: uniqueId('k'),
+        },
+      );
+      expect(credit.status).toBe(201);
+      // Answered 409 before, unrecorded at every retry of the provider: the withdrawal stayed PENDING.
+      expect(await settled(created.body.id)).toMatchObject({ status: 'FAILED' });
+      expect(await h.wallet(id)).toMatchObject({ balance: 8_000 });
+      await h.expectReconcileClean();
+    } finally {
+      sim.setCallbackUrls(h.urls);
+      await capped.stop();
+    }
+  });
+
   it('when the provider calls back many times at once, and once more under another event id, then it is paid once', async () => {
     const id = await h.openAccount(5_000);
     const created = await withdraw(id, 1_000, 'duplicated');
