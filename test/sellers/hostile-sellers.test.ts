@@ -30,6 +30,16 @@ const SELLERS: ScriptedSeller[] = [
   scripted('fallback', { 'book-crowd': 130 }),
   scripted('nul', { 'book-nul': 100 }, { quote_id_suffix: '\u0000' }),
   scripted('plain', { 'book-nul': 140 }),
+  scripted(
+    'busy',
+    { 'book-busy': 100 },
+    {
+      supports_holds: false,
+      silent_order_calls: 1,
+      refuse_resends: { status: 409, body: { error: 'idempotency_key_in_use' } },
+    },
+  ),
+  scripted('spare', { 'book-busy': 150 }),
 ];
 
 let world: SellerWorld<ScriptedSellers>;
@@ -171,6 +181,20 @@ describe('sellers read tolerantly', () => {
     for (const quote of final.quotes) expect(quote).toMatchObject({ available: false, price: null, error: null });
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 0, available: 10_000 });
     for (const seller of SELLERS) expect((await world.seller(seller.id)).health.circuit_state, seller.id).toBe('closed');
+    await expectReconciliation();
+  });
+});
+
+describe('a seller refusing an order it may already have made', () => {
+  it('when the first send is unanswered and the re-send refused, then nobody else is asked: no second purchase', async () => {
+    const buyer = await world.player(10_000);
+    const id = await world.purchase(buyer, 'book-busy', 600, 0);
+    const final = await world.final(buyer, id);
+    // Before, the refusal ended the attempt and the next seller sold too: two purchases for one request.
+    expect(final).toMatchObject({ status: 'not_available', reason: expect.stringContaining('nobody else is asked') });
+    expect(world.simulator.orders('busy')).toHaveLength(1);
+    expect(world.simulator.calls('spare')).toMatchObject({ order: 0 });
+    expect(await world.wallet(buyer)).toMatchObject({ balance: 10_000, held: 0 });
     await expectReconciliation();
   });
 });

@@ -24,6 +24,8 @@ export interface ScriptedSeller {
   silent_calls_make_orders: boolean;
   /** Answer order calls with this instead of confirming (after the silent ones). */
   order_refusal?: { status: number; body: unknown };
+  /** Answer a re-sent order, already made, with this (a seller still busy with the first send). */
+  refuse_resends?: { status: number; body: unknown };
   /** Appended to every quote id (text a database refuses, say). */
   quote_id_suffix?: string;
 }
@@ -117,6 +119,10 @@ export class ScriptedSellers {
     this.orders_by_seller.set(seller.id, orders);
     const silent = seller.silent_order_calls > 0;
     if (silent) seller.silent_order_calls -= 1;
+    if (!silent && seller.refuse_resends && orders.has(key)) {
+      answer(response, seller.refuse_resends.status, seller.refuse_resends.body);
+      return;
+    }
     if (!silent && seller.order_refusal && !orders.has(key)) {
       answer(response, seller.order_refusal.status, seller.order_refusal.body);
       return;

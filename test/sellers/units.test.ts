@@ -241,6 +241,13 @@ describe('seller protocol', () => {
         reason: 'bad_response',
       });
       expect(await answer(200, { available: true, price: 700, expires_at }, quote)).toMatchObject({ reason: 'bad_response' });
+      // An offset Date cannot read (Joi's isoDate takes it): once a RangeError in every fan-out, now a bad answer.
+      const offer = (at: string) => ({ available: true, price: 700, quote_id: 'q-1', expires_at: at });
+      expect(await answer(200, offer('2030-01-01T00:00:00+01'), quote)).toMatchObject({ reason: 'bad_response' });
+      expect(await answer(200, offer('2030-01-01T00:00:00+01:00'), quote)).toMatchObject({
+        outcome: 'ok',
+        value: { expires_at_ms: Date.parse('2030-01-01T00:00:00+01:00') },
+      });
       expect(await answer(204, undefined, quote)).toMatchObject({ outcome: 'failed', reason: 'bad_response' });
 
       expect(await answer(201, { hold_id: 'h-1', price: 700, ttl: 60 }, hold)).toMatchObject({

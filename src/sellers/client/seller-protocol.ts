@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { isStorableIsoInstant } from '../../domain/instants.js';
 import { isStorableText } from '../../domain/text.js';
 import type { Seller } from '../registry/seller-repository.js';
 import type { SellerConfig } from '../seller-config.js';
@@ -74,7 +75,10 @@ function readQuote(body: unknown): Reading<Quote> {
   const offer = validated<{ price: number; quote_id: string; expires_at: string; currency?: string }>(offerSchema, body);
   if ('error' in offer) return offer;
   const { price, quote_id, expires_at, currency } = offer.value;
-  return { value: { available: true, price_minor: price, currency: currency ?? null, quote_id, expires_at_ms: Date.parse(expires_at) } };
+  // Joi's isoDate takes what Date cannot read (an offset "+01"): one seller's format made every fan-out throw.
+  const expires_at_ms = Date.parse(expires_at);
+  if (!isStorableIsoInstant(expires_at, expires_at_ms)) return { error: '"expires_at" is not an instant' };
+  return { value: { available: true, price_minor: price, currency: currency ?? null, quote_id, expires_at_ms } };
 }
 
 function readHold(body: unknown): Reading<SellerHold> {

@@ -9,7 +9,11 @@ import { failAttempt, insertAttempt, recordSellerHold, type Attempt, type Attemp
 
 export type AttemptResult =
   | { confirmed: SellerOrder; attempt: Attempt }
-  | { failed: AttemptOutcome; attempt: Attempt }
+  /**
+   * `after_unknown`: refused after a send that got no definite answer (a seller busy with that
+   * first order may refuse the resend): the first order may stand, so no other seller is asked.
+   */
+  | { failed: AttemptOutcome; attempt: Attempt; after_unknown: boolean }
   /** The order may have been made and no definite answer came in time: the attempt stays `started`. */
   | { unknown: string; attempt: Attempt };
 
@@ -95,7 +99,8 @@ async function orderAtSeller(
     );
     if (!('outcome' in ordered)) return { confirmed: ordered, attempt };
     const verdict = orderCallVerdict(ordered.outcome);
-    if (verdict === 'refused' || (verdict === 'not_sent' && unknown === undefined)) return fail(ctx, attempt, ordered);
+    if (verdict === 'refused' || (verdict === 'not_sent' && unknown === undefined))
+      return fail(ctx, attempt, ordered, unknown !== undefined);
     if (verdict === 'unknown') unknown = ordered.detail;
     const left_ms = options.until_ms - Date.now();
     if (left_ms < RESEND_TIME_MIN_MS) {
@@ -131,7 +136,7 @@ function failureOutcome(reason: Extract<SellerResult<never>, { outcome: 'failed'
   return reason === 'rejected' ? 'refused' : 'error';
 }
 
-async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure): Promise<AttemptResult> {
+async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure, after_unknown = false): Promise<AttemptResult> {
   await fenced(ctx, 'fail_purchase_attempt', (tx) =>
     failAttempt(tx, ctx.request.id, attempt.position, failure.outcome, failure.detail, failure.price_minor),
   );
@@ -142,5 +147,5 @@ async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure): P
     detail: failure.detail,
     price_minor: failure.price_minor,
   };
-  return { failed: failure.outcome, attempt: failed };
+  return { failed: failure.outcome, attempt: failed, after_unknown };
 }
