@@ -34,6 +34,8 @@ http.setResponseCallback(http.expectedStatuses(200, 201));
 
 const flowsCompleted = new Counter('purchase_flows_completed');
 
+const PREALLOCATED_VUS = Math.max(2, RATE * 2);
+
 export const options = {
   scenarios: {
     shoppers: {
@@ -42,8 +44,9 @@ export const options = {
       rate: RATE,
       timeUnit: '1s',
       duration: DURATION,
-      preAllocatedVUs: Math.max(2, RATE * 2),
-      maxVUs: MAX_VUS,
+      preAllocatedVUs: PREALLOCATED_VUS,
+      // k6 refuses a scenario whose maxVUs is below its preAllocatedVUs (a high RATE).
+      maxVUs: Math.max(MAX_VUS, PREALLOCATED_VUS),
     },
   },
   thresholds: thresholds(['topup', 'psp_event', 'order', 'refund']),

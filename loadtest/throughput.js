@@ -19,6 +19,7 @@ import {
   randomInt,
   reconcile,
   runContext,
+  verifyRequest,
 } from './lib.js';
 
 const VUS = Number(__ENV.VUS || 32);
@@ -52,12 +53,12 @@ function params(token, key, tags) {
   return { headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, 'Idempotency-Key': key }, tags };
 }
 
-/** Sends requests SETUP_BATCH at a time; every one must answer 201. */
-function sendAll(requests, what) {
+/** Sends requests SETUP_BATCH at a time; every one must answer `status`. */
+function sendAll(requests, what, status = 201) {
   for (let start = 0; start < requests.length; start += SETUP_BATCH) {
     const answers = http.batch(requests.slice(start, start + SETUP_BATCH));
     answers.forEach((res, i) => {
-      if (res.status !== 201) throw new Error(`${what} ${start + i} answered ${res.status}: ${res.body}`);
+      if (res.status !== status) throw new Error(`${what} ${start + i} answered ${res.status}: ${res.body}`);
     });
   }
 }
@@ -75,6 +76,12 @@ export function setup() {
       params(token, `${run_id}:setup:account:${id}`, { name: 'POST /v1/accounts' }),
     ]),
     'opening account',
+  );
+  // Full KYC: an unverified account's limits (a balance of 100,000 EUR minor units) refuse the funding.
+  sendAll(
+    accounts.map(({ id, home }) => verifyRequest(home.base, token, id)),
+    'verifying account',
+    200,
   );
   sendAll(
     accounts.map(({ id, home }) => [

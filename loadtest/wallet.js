@@ -38,14 +38,16 @@ const insufficientFunds = new Counter('insufficient_funds');
 const noOverdraft = new Rate('no_overdraft');
 
 function arrival(exec, rate) {
+  const preallocated = Math.max(2, Math.ceil(rate / 2));
   return {
     executor: 'constant-arrival-rate',
     exec,
     rate,
     timeUnit: '1s',
     duration: DURATION,
-    preAllocatedVUs: Math.max(2, Math.ceil(rate / 2)),
-    maxVUs: MAX_VUS,
+    preAllocatedVUs: preallocated,
+    // k6 refuses a scenario whose maxVUs is below its preAllocatedVUs (a high RATE).
+    maxVUs: Math.max(MAX_VUS, preallocated),
   };
 }
 
