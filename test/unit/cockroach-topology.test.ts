@@ -171,6 +171,8 @@ describe('docker-compose.cockroach.yml matches regions/regions.json', () => {
       expect(podEnv.PSP_WEBHOOK_SECRET).toMatch(/^\$\{PSP_WEBHOOK_SECRET:\?.+\}$/);
       expect(podEnv.WEBHOOK_SECRETS_KEY).toMatch(/^\$\{WEBHOOK_SECRETS_KEY:\?.+\}$/);
       expect(podEnv.PAYOUT_WEBHOOK_SECRET).toMatch(/^\$\{PAYOUT_WEBHOOK_SECRET:\?.+\}$/);
+      // Withdrawals are paid: the payout provider is the compose file's own (the default is the pod's localhost).
+      expect(podEnv.PAYOUT_PROVIDER_URL).toBe('http://payouts:4100');
       expect(commandText(pod ?? {})).toContain(`npm run pod -- --region ${region.name}`);
       expect(publishedPorts(pod ?? {})).toContainEqual([region.port, region.port]);
       const deps = dependsOn(pod ?? {});
@@ -178,6 +180,15 @@ describe('docker-compose.cockroach.yml matches regions/regions.json', () => {
       expect(deps[url.hostname]).toBe('service_healthy');
     });
   }
+
+  it("runs the payout simulator, calling every pod back with the pods' payout secret", () => {
+    const payouts = services.payouts;
+    expect(payouts).toBeDefined();
+    const command = commandText(payouts ?? {});
+    expect(command).toContain('npm run payouts -- --host 0.0.0.0 --port 4100');
+    for (const region of topology.regions) expect(command).toContain(`http://pod-${region.name}:${region.port}`);
+    expect(env(payouts ?? {}).PAYOUT_WEBHOOK_SECRET).toMatch(/^\$\{PAYOUT_WEBHOOK_SECRET:\?.+\}$/);
+  });
 
   it('has no pod for a region that regions.json does not know', () => {
     const pods = Object.keys(services).filter((name) => name.startsWith('pod-'));
