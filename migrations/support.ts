@@ -1,4 +1,21 @@
-import { Migration } from '@mikro-orm/migrations';
+import { Migration, type Query } from '@mikro-orm/migrations';
+
+// On CockroachDB a migration is not one transaction (each DDL statement commits on its own): one
+// that fails halfway leaves its first statements applied, and the rerun must get past them.
+// Every statement that can say so says it: a table, index or column made again, or a constraint or
+// index dropped again, changes nothing. (ADD CONSTRAINT has no such form on either engine.)
+const RERUNNABLE: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^(\s*)CREATE TABLE (?!IF NOT EXISTS )/i, '$1CREATE TABLE IF NOT EXISTS '],
+  [/^(\s*)CREATE (UNIQUE )?INDEX (?!IF NOT EXISTS )/i, '$1CREATE $2INDEX IF NOT EXISTS '],
+  [/^(\s*)DROP INDEX (?!IF EXISTS )/i, '$1DROP INDEX IF EXISTS '],
+  [/\bADD COLUMN (?!IF NOT EXISTS )/gi, 'ADD COLUMN IF NOT EXISTS '],
+  [/\bDROP CONSTRAINT (?!IF EXISTS )/gi, 'DROP CONSTRAINT IF EXISTS '],
+];
+
+/** `sql` as a statement that a rerun after a partial migration gets past. */
+export function rerunnable(sql: string): string {
+  return RERUNNABLE.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), sql);
+}
 
 /**
  * Only `wallets` has a foreign key (to `accounts`, checked when a wallet opens). Rows that
@@ -15,6 +32,10 @@ import { Migration } from '@mikro-orm/migrations';
  * made REGIONAL BY ROW AS crdb_region; on PostgreSQL it is plain text.
  */
 export abstract class SharedMigration extends Migration {
+  override addSql(sql: Query): void {
+    super.addSql(typeof sql === 'string' ? rerunnable(sql) : sql);
+  }
+
   private async isCockroach(): Promise<boolean> {
     const rows = (await this.execute('SELECT version() AS version')) as Array<{ version: string }>;
     return rows[0]?.version.startsWith('CockroachDB') ?? false;
