@@ -56,7 +56,7 @@ export async function callSellers<T>(
   const calls = admitted.map((seller) => {
     const timeout_ms = Math.min(seller.timeout_ms, deadline_ms - Date.now());
     const result = call(seller, Math.max(1, timeout_ms)).finally(() => slots.release(1));
-    return { seller, result };
+    return { seller, result, cut_short: timeout_ms < seller.timeout_ms };
   });
   const recorded = Promise.all(calls.map(({ result }) => result))
     .then((results) => {
@@ -69,13 +69,21 @@ export async function callSellers<T>(
         );
       return recordCalls(
         deps,
-        results.map((result, index) => ({
-          seller_id: calls[index]!.seller.id,
-          failed: countsAsFailure(result) && !local,
-          latency_ms: result.latency_ms,
-          error: result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`,
-          probe: probes.has(calls[index]!.seller.id),
-        })),
+        results.flatMap((result, index) => {
+          const { seller, cut_short } = calls[index]!;
+          // A timeout we cut short (the request's deadline came first) says nothing of the seller: not recorded.
+          if (cut_short && result.outcome === 'failed' && result.reason === 'timeout') return [];
+          return [
+            {
+              seller_id: seller.id,
+              failed: countsAsFailure(result) && !local,
+              latency_ms: result.latency_ms,
+              error: result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`,
+              // A failure on our side settles no probe: its lease lapses and a later call probes again.
+              probe: probes.has(seller.id) && !local,
+            },
+          ];
+        }),
       );
     })
     .catch((error: unknown) => deps.logger.warn({ err: error }, 'recording seller call outcomes failed'));

@@ -1,0 +1,67 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CallSlots } from '../../src/sellers/client/call-slots.js';
+import { OutboundAgents } from '../../src/sellers/client/http-call.js';
+import { callSettings, requestQuote } from '../../src/sellers/client/seller-protocol.js';
+import { callSellers } from '../../src/sellers/guard/seller-gate.js';
+import { findSeller } from '../../src/sellers/registry/seller-repository.js';
+import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
+
+// A real pod's gate and a real seller over HTTP that answers in 300 ms, within its own 1 s
+// timeout: a call the request's deadline cuts short at 100 ms times out on our side, not the seller's.
+
+let cluster: TestCluster;
+let seller: Server;
+let admin: string;
+const agents = new OutboundAgents(8);
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  admin = await tokens(cluster.config).service('admin', 'ops');
+  seller = createServer((incoming, response) => {
+    incoming.resume();
+    setTimeout(() => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ available: false }));
+    }, 300);
+  });
+  await new Promise<void>((resolve) => seller.listen(0, '127.0.0.1', resolve));
+});
+afterAll(async () => {
+  agents.destroy();
+  seller?.closeAllConnections();
+  seller?.close();
+  await cluster?.stop();
+});
+
+describe('a call cut short by the request', () => {
+  it("when the request's deadline ends a call before the seller's timeout, then its timeout is not charged to the seller", async () => {
+    const id = uniqueId('slow-seller');
+    const base_url = `http://127.0.0.1:${(seller.address() as AddressInfo).port}`;
+    const body = { base_url, rate_limit_per_minute: 100_000, timeout_ms: 1000, supports_holds: true, active: true };
+    expect((await request(cluster.pods[0]!.url, 'PUT', `/v1/sellers/${id}`, body, { token: admin })).status).toBeLessThan(300);
+    const { deps } = cluster.pods[0]!;
+    const found = await deps.transactions.read((tx) => findSeller(tx, id));
+    const ask = (deadline_ms: number) =>
+      callSellers(
+        deps,
+        new CallSlots(4),
+        'quote',
+        [found!],
+        (target, timeout_ms) => requestQuote(target, 'book-1', callSettings(deps.config.sellers, agents, timeout_ms)),
+        deadline_ms,
+      );
+    const short = await ask(Date.now() + 100);
+    expect(await short.calls[0]!.result).toMatchObject({ outcome: 'failed', reason: 'timeout' });
+    await short.recorded;
+    // Recorded as a failure before: three such requests opened the circuit of a healthy seller.
+    const health = async () => (await request(cluster.pods[1]!.url, 'GET', `/v1/sellers/${id}`, undefined, { token: admin })).body.health;
+    expect(await health()).toMatchObject({ recent_failures: 0 });
+    // Given its own timeout, the same seller answers.
+    const whole = await ask(Date.now() + 2000);
+    expect(await whole.calls[0]!.result).toMatchObject({ outcome: 'ok' });
+    await whole.recorded;
+    expect(await health()).toMatchObject({ recent_calls: 1, recent_failures: 0 });
+  });
+});
