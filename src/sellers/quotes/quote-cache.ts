@@ -189,7 +189,11 @@ export async function readHistory(deps: Deps, product_id: string): Promise<Map<s
   );
 }
 
-/** Cached quotes and finished fan-out records past the retention; both are only history by then. */
+/**
+ * Cached quotes and fan-out records past the retention; both are only history by then. A fan-out
+ * abandoned without an answer (no seller active, every circuit open) never completes: it goes once
+ * it started that long ago (a player could leave one per product id asked for).
+ */
 export async function purgeQuoteCache(deps: Deps, batch_size: number): Promise<number> {
   const retention = `${deps.config.sellers.state_retention_ms} milliseconds`;
   const quotes = await autocommit(deps, (tx) =>
@@ -203,7 +207,8 @@ export async function purgeQuoteCache(deps: Deps, batch_size: number): Promise<n
     tx.execute(
       `DELETE FROM quote_fanouts WHERE product_id IN
          (SELECT product_id FROM quote_fanouts
-          WHERE completed_at < now() - CAST(? AS INTERVAL) AND (lease_expires_at IS NULL OR lease_expires_at < now()) LIMIT ?)`,
+          WHERE COALESCE(completed_at, started_at) < now() - CAST(? AS INTERVAL)
+            AND (lease_expires_at IS NULL OR lease_expires_at < now()) LIMIT ?)`,
       [retention, batch_size],
     ),
   );
