@@ -77,6 +77,9 @@ describe('a pod killed while delivering', () => {
       expect((await write(`/v1/accounts/${id}/credits`, { amount: 100_000, currency: 'EUR', reason: 'seed' }, i)).status).toBe(201);
     }
     let writing = true;
+    // Paced: the receiver takes 300 ms a delivery and each account's go one at a time, so 12 accounts
+    // drain at most 40 events a second. Unpaced, a fast machine wrote thousands of debits before the
+    // kill, and their deliveries alone outlasted the wait below.
     const writers = Array.from({ length: 12 }, async (_, worker) => {
       for (let i = 0; writing; i += 1) {
         const answer = await write(
@@ -85,6 +88,7 @@ describe('a pod killed while delivering', () => {
           worker + i,
         );
         expect(answer.status).toBe(201);
+        await sleep(150);
       }
     });
 
