@@ -244,6 +244,10 @@ describe('seller protocol', () => {
       // An offset Date cannot read (Joi's isoDate takes it): once a RangeError in every fan-out, now a bad answer.
       const offer = (at: string) => ({ available: true, price: 700, quote_id: 'q-1', expires_at: at });
       expect(await answer(200, offer('2030-01-01T00:00:00+01'), quote)).toMatchObject({ reason: 'bad_response' });
+      expect(await answer(200, { ...offer(expires_at), currency: null }, quote)).toMatchObject({
+        outcome: 'ok',
+        value: { currency: null },
+      });
       expect(await answer(200, offer('2030-01-01T00:00:00+01:00'), quote)).toMatchObject({
         outcome: 'ok',
         value: { expires_at_ms: Date.parse('2030-01-01T00:00:00+01:00') },

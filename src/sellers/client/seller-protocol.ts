@@ -54,7 +54,8 @@ const offerSchema = Joi.object({
   price: money,
   quote_id: text,
   expires_at: Joi.string().isoDate().required(),
-  currency: storable.max(16),
+  // Not in the protocol (SPEC §6): a null is read as absent, like a missing field.
+  currency: storable.max(16).allow(null),
 }).required();
 const holdSchema = Joi.object({ hold_id: text, price: money }).required();
 const orderSchema = Joi.object({ order_id: text, status: Joi.string().valid('confirmed').required(), price: money }).required();
