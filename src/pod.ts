@@ -252,7 +252,6 @@ function answerOnSocket(socket: Duplex, status: number, detail: string, region: 
   );
 }
 
-/** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */
 /** Waits for `work`, at most `limit_ms`. */
 async function within(limit_ms: number, work: Promise<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -260,6 +259,7 @@ async function within(limit_ms: number, work: Promise<unknown>): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */
 async function closeServer(server: Server, grace_ms: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

@@ -110,7 +110,6 @@ const SINGLE: Record<OutflowKind, LimitName> = {
   withdrawal: 'withdrawal_max_minor',
 };
 
-/** The first limit the outflow of `amount_minor` would break, on usage already made current; undefined when none. */
 /** A tier (or override) that does not let the account cash out. */
 export const WITHDRAWALS_REFUSED: LimitBreach = {
   limit: 'withdrawals_allowed',
@@ -122,6 +121,7 @@ export const WITHDRAWALS_REFUSED: LimitBreach = {
   window_start: null,
 };
 
+/** The first limit the outflow of `amount_minor` would break, on usage already made current; undefined when none. */
 export function outflowBreach(limits: TierLimits, usage: WalletUsage, kind: OutflowKind, amount_minor: number): LimitBreach | undefined {
   const day_start = usage.usage_day_start;
   invariant(day_start !== null && usage.usage_hour_start !== null, 'usage must be made current before it is checked');

@@ -36,16 +36,15 @@ import {
  * this applies them to the batch's state.
  */
 
-/** The limits of a wallet, or undefined when none apply: limits off, a merchant, or a currency that is not limited. */
-function limitsOf(account: AccountRecord, currency: string, kyc: KycSettings): TierLimits | undefined {
-  if (!kyc.enabled || account.kind !== 'player' || !kyc.limited_currencies.has(currency)) return undefined;
+/** The account's limits, or undefined when none apply: limits off, or a merchant. */
+function accountLimitsOf(account: AccountRecord, kyc: KycSettings): TierLimits | undefined {
+  if (!kyc.enabled || account.kind !== 'player') return undefined;
   return effectiveLimits(kyc.tiers, account.kyc_tier, account.limit_overrides);
 }
 
-function mayCashOut(account: AccountRecord, kyc: KycSettings): boolean {
-  return (
-    !kyc.enabled || account.kind !== 'player' || effectiveLimits(kyc.tiers, account.kyc_tier, account.limit_overrides).withdrawals_allowed
-  );
+/** The limits of a wallet, or undefined when none apply: limits off, a merchant, or a currency that is not limited. */
+function limitsOf(account: AccountRecord, currency: string, kyc: KycSettings): TierLimits | undefined {
+  return kyc.limited_currencies.has(currency) ? accountLimitsOf(account, kyc) : undefined;
 }
 
 /** Whether money may leave the account at all: never a closed one, and a frozen one only when it is not its own doing. */
@@ -72,7 +71,7 @@ export function chargeLimits(
   const limits = limitsOf(account, wallet.currency, kyc);
   if (!limits) {
     // Cashing out is the account's permission whatever the currency (game currencies' amounts are not limited).
-    if (rule.kind === 'withdrawal' && rule.refusable && !mayCashOut(account, kyc)) {
+    if (rule.kind === 'withdrawal' && rule.refusable && accountLimitsOf(account, kyc)?.withdrawals_allowed === false) {
       throw refusal(account, wallet.currency, type, amount_minor, WITHDRAWALS_REFUSED);
     }
     return undefined;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { TableWriter } from '../batch/table-writer.js';
-import { sqlState } from '../db/database-errors.js';
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { RerunTransaction } from '../db/transaction-runner.js';
 import { isSystemAccount } from '../ledger/postings.js';
@@ -11,10 +10,7 @@ import { ENDPOINTS_READ_PARAM, ENDPOINTS_READ_TEXT, fanOut } from '../webhooks/f
 import type { NewEvent } from './emit.js';
 import { EVENTS, type EventRecord } from './event-records.js';
 import { EVENTS_API_VERSION } from './event-types.js';
-import { SETTLE_GUARD_TEXT, settleGuardMs } from './settle-guard.js';
-
-/** How the settle guard refuses a transaction that ran too long. */
-const DIVISION_BY_ZERO = '22012';
+import { isSettleGuardRefusal, SETTLE_GUARD_TEXT, settleGuardMs } from './settle-guard.js';
 
 /**
  * Events of a change made in a serializable transaction of the transaction runner rather than in
@@ -50,7 +46,7 @@ export async function emitEventsIn(tx: SqlTx, deps: Pick<AppDeps, 'db' | 'region
   try {
     await tx.execute(SETTLE_GUARD_TEXT, [`${settleGuardMs(deps.config.webhooks.events_settle_window_ms)} milliseconds`]);
   } catch (error) {
-    if (sqlState(error) === DIVISION_BY_ZERO) throw new RerunTransaction('the transaction ran too long to commit its events', error);
+    if (isSettleGuardRefusal(error)) throw new RerunTransaction('the transaction ran too long to commit its events', error);
     throw error;
   }
   return records;

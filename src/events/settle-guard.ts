@@ -1,5 +1,8 @@
 import type { PipelinedStatement } from '../db/pipeline.js';
+import { sqlState } from '../db/database-errors.js';
 import { PipelineError } from '../db/pipeline.js';
+
+const DIVISION_BY_ZERO = '22012';
 
 /**
  * The write side of the global events list's guarantee (src/events/event-reads.ts). The list
@@ -22,6 +25,11 @@ export function settleGuardMs(settle_window_ms: number): number {
 
 export function settleGuard(settle_window_ms: number): PipelinedStatement {
   return { name: SETTLE_GUARD_NAME, text: SETTLE_GUARD_TEXT, values: [`${settleGuardMs(settle_window_ms)} milliseconds`] };
+}
+
+/** How the guard refuses a transaction that ran too long: its division by zero. */
+export function isSettleGuardRefusal(error: unknown): boolean {
+  return sqlState(error) === DIVISION_BY_ZERO;
 }
 
 /** Whether a pipeline failed at the settle guard: the transaction ran too long, and runs again. */

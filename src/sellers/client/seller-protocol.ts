@@ -73,7 +73,7 @@ function readQuote(body: unknown): Reading<Quote> {
   const availability = validated<{ available: boolean }>(availabilitySchema, body);
   if ('error' in availability) return availability;
   if (!availability.value.available) return { value: { available: false } };
-  const offer = validated<{ price: number; quote_id: string; expires_at: string; currency?: string }>(offerSchema, body);
+  const offer = validated<{ price: number; quote_id: string; expires_at: string; currency?: string | null }>(offerSchema, body);
   if ('error' in offer) return offer;
   const { price, quote_id, expires_at, currency } = offer.value;
   // Joi's isoDate takes what Date cannot read (an offset "+01"): one seller's format made every fan-out throw.
