@@ -182,20 +182,25 @@ export async function setAside(tx: SqlTx, waiting: Claim['waiting'], lease_ms: n
 const CLAIM_FOLLOWERS = `UPDATE webhook_deliveries SET lease_token = ?, lease_owner = ?, lease_expires_at = now() + CAST(? AS INTERVAL)
   WHERE id = ANY(ARRAY(
     SELECT c.id FROM (
-      SELECT s.id, row_number() OVER (PARTITION BY s.account_id ORDER BY s.account_seq) AS place FROM (
-        SELECT d.id, d.account_id, d.account_seq FROM webhook_deliveries d
+      SELECT s.id, row_number() OVER chain AS place, bool_and(s.ready) OVER chain AS ready_so_far FROM (
+        SELECT d.id, d.account_id, d.account_seq,
+          (d.attempts = 0 OR d.next_attempt_at IS NULL OR d.next_attempt_at <= now()) AS ready
+        FROM webhook_deliveries d
         WHERE d.endpoint_id = ? AND d.account_id = ANY(?::text[]) AND d.state = 'pending' AND d.account_seq IS NOT NULL
           AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
         ORDER BY d.account_id, d.account_seq LIMIT ? FOR UPDATE SKIP LOCKED) AS s
-    ) AS c WHERE c.place <= ?))
+      WINDOW chain AS (PARTITION BY s.account_id ORDER BY s.account_seq)
+    ) AS c WHERE c.place <= ? AND c.ready_so_far))
   RETURNING id, endpoint_id, event_id, account_id, account_seq, attempts, created_at`;
 
 /**
  * Claims, for accounts whose first pending delivery this pod has just claimed, the deliveries
  * pending after it, at most `per_chain` of each, of the first `limit` read: a backlog drains a
  * whole account at a time instead of one delivery per poll. Due or set aside alike: a follower waits for
- * nothing but its head. Their order is not checked here (a row another pod holds is skipped): the
- * caller checks it.
+ * nothing but its head. But a delivery that failed waits out its backoff, and so does the rest of
+ * its chain: the head may have failed, been given back and become pending again between the claim
+ * of the head and this one, and was sent again at once. Their order is not checked here (a row
+ * another pod holds is skipped): the caller checks it.
  */
 export async function claimFollowers(
   tx: SqlTx,

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlTx } from '../../src/db/sql.js';
-import { blockedDeliveries, claimDeliveries, recordAttempts, releaseDeliveries } from '../../src/webhooks/delivery-store.js';
+import {
+  blockedDeliveries,
+  claimDeliveries,
+  claimFollowers,
+  recordAttempts,
+  releaseDeliveries,
+} from '../../src/webhooks/delivery-store.js';
 import { type BacklogDatabase, insertDeliveries, openBacklogDatabase } from '../support/delivery-backlog.js';
 import { tuplesRead } from '../support/table-reads.js';
 
@@ -131,5 +137,35 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
     expect(woken.map((row) => row.account_id).sort()).toEqual([...delivered, ...stale].map((delivery) => delivery.account_id).sort());
     for (const delivery of given_back) expect(by_id.get(delivery.id)).toMatchObject({ state: 'pending', attempts: 0, lease_token: null });
     for (const delivery of stale) expect(by_id.get(delivery.id)).toMatchObject({ state: 'pending', attempts: 0, lease_token: claim.token });
+  });
+
+  it('a follower claim leaves a delivery waiting out its backoff, and what follows it, where it is', async () => {
+    const chains_endpoint_id = randomUUID();
+    const insert = (account: string, seq: number, attempts: number, due: string) =>
+      insertDeliveries(client, {
+        endpoint_id: chains_endpoint_id,
+        accounts: `'${account}'`,
+        seq: String(seq),
+        state: 'pending',
+        attempts,
+        due,
+        count: 1,
+      });
+    // A head that failed and was given back between the claim of its chain's head and this one.
+    await insert('acct_backoff', 1, 1, '5 seconds');
+    await insert('acct_backoff', 2, 0, '-1 second');
+    // A head whose backoff is over, and a chain set aside behind a head delivered since.
+    await insert('acct_due', 1, 1, '-1 second');
+    await insert('acct_due', 2, 0, '-1 second');
+    await insert('acct_set_aside', 1, 0, '1 hour');
+    await insert('acct_set_aside', 2, 0, '1 hour');
+    const claim = { endpoint_id: chains_endpoint_id, owner: 'test', lease_ms: 30_000, token: randomUUID(), limit: 100, per_chain: 5 };
+    const followers = await claimFollowers(tx, { ...claim, accounts: ['acct_backoff', 'acct_due', 'acct_set_aside'] });
+    expect(followers.map((delivery) => `${delivery.account_id} ${delivery.account_seq}`).sort()).toEqual([
+      'acct_due 1',
+      'acct_due 2',
+      'acct_set_aside 1',
+      'acct_set_aside 2',
+    ]);
   });
 });
