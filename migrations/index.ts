@@ -16,6 +16,7 @@ import { Migration20261220000200_events } from './Migration20261220000200_events
 import { Migration20261225000100_pod_slots } from './Migration20261225000100_pod_slots.js';
 import { Migration20261226000100_delivery_due_index } from './Migration20261226000100_delivery_due_index.js';
 import { Migration20261227000100_lean_ledger_indexes } from './Migration20261227000100_lean_ledger_indexes.js';
+import { Migration20261228000100_attempt_order_route } from './Migration20261228000100_attempt_order_route.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -36,4 +37,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261225000100_pod_slots', class: Migration20261225000100_pod_slots },
   { name: 'Migration20261226000100_delivery_due_index', class: Migration20261226000100_delivery_due_index },
   { name: 'Migration20261227000100_lean_ledger_indexes', class: Migration20261227000100_lean_ledger_indexes },
+  { name: 'Migration20261228000100_attempt_order_route', class: Migration20261228000100_attempt_order_route },
 ];

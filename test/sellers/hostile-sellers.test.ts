@@ -26,6 +26,7 @@ const SELLERS: ScriptedSeller[] = [
   scripted('backup', { 'book-slow': 250, 'book-ghost': 180, 'book-vanish': 190 }),
   scripted('ghost', { 'book-ghost': 150 }),
   scripted('vanisher', { 'book-vanish': 160 }, { silent_calls_make_orders: false }),
+  scripted('switcher', { 'book-switch': 170 }, { supports_holds: false }),
   scripted('crowded', { 'book-crowd': 120 }, { supports_holds: false }),
   scripted('fallback', { 'book-crowd': 130 }),
   scripted('nul', { 'book-nul': 100 }, { quote_id_suffix: '\u0000' }),
@@ -256,6 +257,29 @@ describe('an order whose outcome is unknown', () => {
     expect(world.simulator.orders('backup')).toHaveLength(0);
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 9850, held: 0, available: 9850 });
     expect(await sellerPurchases(buyer)).toEqual([expect.objectContaining({ amount: -150 })]);
+    await expectReconciliation();
+  });
+
+  it('when the seller is registered again with holds while its order waits in review, then the same order is re-sent and paid', async () => {
+    const { seller: switcher, buyer, id } = await unansweredUntilReview('switcher', 'book-switch', 0);
+    await expectReconciliation([{ check: 'purchase_needs_review', purchase_request_id: id }]);
+
+    // The operator turns holds on meanwhile: the attempt ordered by quote, and its order stands at the seller.
+    switcher.supports_holds = true;
+    const registration = { ...(await world.seller('switcher')), supports_holds: true };
+    const { base_url, rate_limit_per_minute, timeout_ms, active } = registration;
+    await world.write(
+      'PUT',
+      '/v1/sellers/switcher',
+      { base_url, rate_limit_per_minute, timeout_ms, supports_holds: true, active },
+      world.admin,
+    );
+    switcher.silent_order_calls = 0;
+    const final = await world.final(buyer, id, 20_000);
+    expect(final).toMatchObject({ status: 'purchased', seller_id: 'switcher', final_price: 170, needs_review: false });
+    expect(world.simulator.calls('switcher').hold).toBe(0);
+    expect(world.simulator.orders('switcher')).toEqual([expect.objectContaining({ idempotency_key: `${id}:switcher`, price: 170 })]);
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 9830, held: 0, available: 9830 });
     await expectReconciliation();
   });
 

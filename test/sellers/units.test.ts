@@ -37,6 +37,7 @@ const attempt = (seller_id: string, outcome: Attempt['outcome'], price_minor: nu
   seller_id,
   quote_id: 'q',
   quoted_price_minor: 1,
+  order_route: 'hold',
   seller_hold_id: null,
   held_price_minor: null,
   state: 'failed',

@@ -5,7 +5,7 @@ import type { Seller } from '../registry/seller-repository.js';
 import type { QuoteRecord } from '../quotes/quote-record.js';
 import { fenced, orderIdempotencyKey, type PurchaseContext } from './purchase-context.js';
 import { orderCallVerdict, resendDelayMs } from './purchase-outcome.js';
-import { failAttempt, insertAttempt, recordSellerHold, type Attempt, type AttemptOutcome } from './purchase-repository.js';
+import { failAttempt, insertAttempt, recordSellerHold, type Attempt, type AttemptOutcome, type OrderRoute } from './purchase-repository.js';
 
 export type AttemptResult =
   | { confirmed: SellerOrder; attempt: Attempt }
@@ -29,14 +29,29 @@ export interface ContinueOptions {
 /** Starts an attempt at the seller of `quote`: the attempt row is written before any call. */
 export async function attemptPurchase(ctx: PurchaseContext, seller: Seller, quote: QuoteRecord, position: number): Promise<AttemptResult> {
   const attempt = await fenced(ctx, 'start_purchase_attempt', (tx) =>
-    insertAttempt(tx, ctx.request, { position, seller_id: seller.id, quote_id: quote.quote_id!, quoted_price_minor: quote.price! }),
+    insertAttempt(tx, ctx.request, {
+      position,
+      seller_id: seller.id,
+      quote_id: quote.quote_id!,
+      quoted_price_minor: quote.price!,
+      order_route: seller.supports_holds ? 'hold' : 'quote',
+    }),
   );
   return continueAttempt(ctx, seller, attempt, { until_ms: ctx.deadline_ms, order_may_exist: false });
 }
 
 /**
+ * How an attempt orders: as it started, whatever the seller's registration says now. A resumed
+ * attempt that ordered by quote and now asked for a hold first would send the order again with
+ * another body, or, past the deadline, be taken for one interrupted before ordering: the order the
+ * seller made would go unpaid and its wallet hold voided.
+ */
+export const orderRoute = (attempt: Attempt, seller: Seller): OrderRoute =>
+  attempt.order_route ?? (seller.supports_holds ? 'hold' : 'quote');
+
+/**
  * Carries a started attempt to its end from wherever it stands: a hold at the seller if it
- * supports holds and none is recorded yet, then the order. A resumed attempt (its previous owner
+ * orders through holds and none is recorded yet, then the order. A resumed attempt (its previous owner
  * died) re-sends the very same order under the same Idempotency-Key, so the seller answers with
  * the order it may already have made instead of making a second one.
  */
@@ -46,7 +61,7 @@ export async function continueAttempt(
   attempt: Attempt,
   options: ContinueOptions,
 ): Promise<AttemptResult> {
-  if (!seller.supports_holds) return orderAtSeller(ctx, seller, attempt, { quote_id: attempt.quote_id ?? '' }, options);
+  if (orderRoute(attempt, seller) === 'quote') return orderAtSeller(ctx, seller, attempt, { quote_id: attempt.quote_id ?? '' }, options);
   if (attempt.seller_hold_id !== null) return orderAtSeller(ctx, seller, attempt, { hold_id: attempt.seller_hold_id }, options);
   const held = await holdAtSeller(ctx, seller, attempt, options.until_ms);
   if ('outcome' in held) return fail(ctx, attempt, held);

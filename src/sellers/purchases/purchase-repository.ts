@@ -49,11 +49,16 @@ export type AttemptOutcome =
   | 'deadline'
   | 'interrupted';
 
+/** 'hold': a hold at the seller first, then an order naming it; 'quote': an order naming the quote. */
+export type OrderRoute = 'hold' | 'quote';
+
 export interface Attempt {
   position: number;
   seller_id: string;
   quote_id: string | null;
   quoted_price_minor: number | null;
+  /** How the order goes to the seller (see orderRoute); null: the attempt started before this was recorded. */
+  order_route: OrderRoute | null;
   seller_hold_id: string | null;
   held_price_minor: number | null;
   /** `confirmed`: the seller made the order (with outcome `price_moved` when above the price we accept, so not paid). */
@@ -100,6 +105,7 @@ export function toAttempt(row: Row<Attempt>): Attempt {
     seller_id: row.seller_id as string,
     quote_id: (row.quote_id as string | null) ?? null,
     quoted_price_minor: optionalInt8(row.quoted_price_minor),
+    order_route: (row.order_route as OrderRoute | null) ?? null,
     seller_hold_id: (row.seller_hold_id as string | null) ?? null,
     held_price_minor: optionalInt8(row.held_price_minor),
     state: row.state as Attempt['state'],
@@ -153,12 +159,12 @@ export async function storeQuotes(tx: SqlTx, request: PurchaseRequest, quotes: r
 export async function insertAttempt(
   tx: SqlTx,
   request: PurchaseRequest,
-  attempt: { position: number; seller_id: string; quote_id: string; quoted_price_minor: number },
+  attempt: { position: number; seller_id: string; quote_id: string; quoted_price_minor: number; order_route: OrderRoute },
 ): Promise<Attempt> {
   const row = await tx.one<Row<Attempt>>(
-    `INSERT INTO purchase_attempts (purchase_request_id, position, seller_id, quote_id, quoted_price_minor, state, crdb_region)
-     VALUES (?, ?, ?, ?, ?, 'started', ?) RETURNING *`,
-    [request.id, attempt.position, attempt.seller_id, attempt.quote_id, attempt.quoted_price_minor, request.region],
+    `INSERT INTO purchase_attempts (purchase_request_id, position, seller_id, quote_id, quoted_price_minor, order_route, state, crdb_region)
+     VALUES (?, ?, ?, ?, ?, ?, 'started', ?) RETURNING *`,
+    [request.id, attempt.position, attempt.seller_id, attempt.quote_id, attempt.quoted_price_minor, attempt.order_route, request.region],
   );
   return toAttempt(row);
 }

@@ -6,7 +6,7 @@ import type { QuoteCoalescer } from '../quotes/quote-coalescer.js';
 import { byPrice, type QuoteRecord } from '../quotes/quote-record.js';
 import { findSeller } from '../registry/seller-repository.js';
 import { sellerMetrics } from '../seller-metrics.js';
-import { attemptPurchase, continueAttempt, type AttemptResult } from './attempt-purchase.js';
+import { attemptPurchase, continueAttempt, orderRoute, type AttemptResult } from './attempt-purchase.js';
 import { finishConfirmed, finishUnpurchased, keepForReview } from './finish-purchase.js';
 import { fenced, type PurchaseContext } from './purchase-context.js';
 import { candidates, recheckPlan, unpurchasedOutcome } from './purchase-outcome.js';
@@ -98,7 +98,7 @@ async function resumeAttemptInFlight(ctx: PurchaseContext, attempts: Attempt[]):
   const seller = await ctx.deps.transactions.read((tx) => findSeller(tx, open.seller_id));
   let result: AttemptResult;
   if (!seller) result = { unknown: 'the seller is no longer registered: it cannot be asked', attempt: open };
-  else if (!seller.supports_holds || open.seller_hold_id !== null) {
+  else if (orderRoute(open, seller) === 'quote' || open.seller_hold_id !== null) {
     // The order may have been sent: a definite answer is needed, past the deadline if need be (one seller timeout).
     const until_ms = Math.max(ctx.deadline_ms, Date.now() + seller.timeout_ms);
     result = await continueAttempt(ctx, seller, open, { until_ms, order_may_exist: true });
