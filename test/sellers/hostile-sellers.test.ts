@@ -260,7 +260,7 @@ describe('an order whose outcome is unknown', () => {
     await expectReconciliation();
   });
 
-  it('when the seller is registered again with holds while its order waits in review, then the same order is re-sent and paid', async () => {
+  it('when the seller is registered again with holds while its order waits in review, then that order is re-sent and paid', async () => {
     const { seller: switcher, buyer, id } = await unansweredUntilReview('switcher', 'book-switch', 0);
     await expectReconciliation([{ check: 'purchase_needs_review', purchase_request_id: id }]);
 
