@@ -18,6 +18,7 @@ export type PayoutDeps = Omit<AppDeps, 'sellers' | 'payouts'>;
  * asks again with the same key and gets the same payout. An unknown outcome is asked again
  * after a doubling pause, PAYOUT_CALL_ATTEMPTS_MAX times at most; then the withdrawal stays
  * PENDING (its money on @payouts_pending) and is flagged for reconciliation: never failed on a guess.
+ * A refusal fails the withdrawal only at the first call: after an unknown outcome it is flagged too.
  */
 export async function runPayout(deps: PayoutDeps, agents: OutboundAgents, lease: JobLease): Promise<void> {
   const { job } = lease;
@@ -31,6 +32,14 @@ export async function runPayout(deps: PayoutDeps, agents: OutboundAgents, lease:
   const answer = timeout_ms > 0 ? await requestPayout(deps, agents, withdrawal, timeout_ms, lease.signal) : undefined;
   if (answer?.kind === 'accepted') {
     await settle(deps, withdrawal, 'record_payout', (unit) => recordPayout(unit, requireWithdrawal(unit, withdrawal.id), answer));
+  } else if (answer?.kind === 'refused' && job.claims > 1) {
+    // An earlier run called and got no answer (or died calling): the provider may hold that payout,
+    // and a refusal of the same key again (some providers refuse a key they have seen) proves
+    // nothing. Failing it would return money that may be paid out: a signed callback or a person decides.
+    deps.logger.warn({ withdrawal_id: withdrawal.id, reason: answer.reason }, 'payout refused after an unknown outcome; flagged');
+    await deps.transactions.run('flag_unanswered_withdrawal', (tx) => flagForReconciliation(tx, withdrawal.id));
+    await finishJob(deps, job, `${answer.reason}, after ${job.claims - 1} call(s) of unknown outcome: it may exist`);
+    return;
   } else if (answer?.kind === 'refused') {
     await settle(deps, withdrawal, 'refused_payout', (unit) => {
       const current = requireWithdrawal(unit, withdrawal.id);

@@ -213,6 +213,22 @@ describe('a withdrawal that fails', () => {
     expect(sim.payouts().filter((payout) => payout.withdrawal_id === created.body.id)).toHaveLength(1);
     await h.expectReconcileClean();
   });
+  it('when the key is refused at the call after one without an answer: PENDING, flagged, and the callback pays it', async () => {
+    const id = await h.openAccount(5_000);
+    const created = await withdraw(id, 800, 'resend_refusing');
+    const flagged = await waitFor('flagged', 15_000, async () => {
+      const body = await withdrawal(created.body.id);
+      return body.needs_reconciliation || body.status !== 'PENDING' ? body : undefined;
+    });
+    // The refusal proves nothing: the provider holds the payout of the first call and pays it.
+    expect(flagged).toMatchObject({ status: 'PENDING', needs_reconciliation: true });
+    expect(await h.wallet(id)).toMatchObject({ balance: 4_200 });
+    const paid = await settled(created.body.id);
+    expect(paid).toMatchObject({ status: 'PAID', payout_id: sim.payout(created.body.id)!.payout_id });
+    expect(sim.payout(created.body.id)!.calls).toBe(2);
+    expect(await h.wallet(id)).toMatchObject({ balance: 4_200 });
+    await h.expectReconcileClean();
+  });
 });
 
 describe('a withdrawal the provider never settles', () => {

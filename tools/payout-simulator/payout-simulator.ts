@@ -20,6 +20,8 @@ import type { Reply } from '../seller-simulator/seller-state.js';
  * - refusing: 422, no payout
  * - flaky: the first `flaky_calls` calls create the payout but answer 503 (an unknown outcome)
  * - slow: the first `slow_calls` calls create the payout but answer only after `delay_ms`
+ * - resend_refusing: the first call creates the payout but answers 503; every repeat of its key is
+ *   refused 422 `duplicate_idempotency_key` (as some providers do), and `payout.paid` follows `delay_ms` later
  *
  * The provider starts calling back once it has answered a payout call in time (flaky and slow
  * payouts: after the first call that got a real answer), as a provider would after its answer.
@@ -29,7 +31,18 @@ import type { Reply } from '../seller-simulator/seller-state.js';
  * Not part of the service: a development tool.
  */
 
-export const PAYOUT_MODES = ['instant', 'delayed', 'failing', 'duplicated', 'out_of_order', 'silent', 'refusing', 'flaky', 'slow'] as const;
+export const PAYOUT_MODES = [
+  'instant',
+  'delayed',
+  'failing',
+  'duplicated',
+  'out_of_order',
+  'silent',
+  'resend_refusing',
+  'refusing',
+  'flaky',
+  'slow',
+] as const;
 export type PayoutMode = (typeof PAYOUT_MODES)[number];
 
 export interface PayoutSimulatorOptions {
@@ -131,7 +144,8 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
   const settle = async (payout: SimulatedPayout) => {
     const type = payout.outcome;
     if (payout.mode === 'silent' || payout.mode === 'out_of_order') return;
-    if (payout.mode === 'delayed') await sleep(settings.delay_ms, undefined, { signal: closing.signal }).catch(() => undefined);
+    if (payout.mode === 'delayed' || payout.mode === 'resend_refusing')
+      await sleep(settings.delay_ms, undefined, { signal: closing.signal }).catch(() => undefined);
     if (payout.mode !== 'duplicated') {
       await deliver(payout, type);
       return;
@@ -178,6 +192,14 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     payouts.set(key, payout);
     payout.calls += 1;
     const reply: Reply = { status: created ? 201 : 200, body: { payout_id: payout.payout_id, status: 'pending' } };
+    if (payout.mode === 'resend_refusing') {
+      if (created) return sendReply(res, { status: 503, body: { error: 'unavailable' } });
+      if (!calling_back.has(key)) {
+        calling_back.add(key);
+        void settle(payout);
+      }
+      return sendReply(res, { status: 422, body: { error: 'duplicate_idempotency_key' } });
+    }
     if (payout.mode === 'flaky' && payout.calls <= settings.flaky_calls)
       return sendReply(res, { status: 503, body: { error: 'unavailable' } });
     if (payout.mode === 'slow' && payout.calls <= settings.slow_calls) {
