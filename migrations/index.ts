@@ -17,6 +17,7 @@ import { Migration20261225000100_pod_slots } from './Migration20261225000100_pod
 import { Migration20261226000100_delivery_due_index } from './Migration20261226000100_delivery_due_index.js';
 import { Migration20261227000100_lean_ledger_indexes } from './Migration20261227000100_lean_ledger_indexes.js';
 import { Migration20261228000100_attempt_order_route } from './Migration20261228000100_attempt_order_route.js';
+import { Migration20261228000200_purchase_review_settlement } from './Migration20261228000200_purchase_review_settlement.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -38,4 +39,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261226000100_delivery_due_index', class: Migration20261226000100_delivery_due_index },
   { name: 'Migration20261227000100_lean_ledger_indexes', class: Migration20261227000100_lean_ledger_indexes },
   { name: 'Migration20261228000100_attempt_order_route', class: Migration20261228000100_attempt_order_route },
+  { name: 'Migration20261228000200_purchase_review_settlement', class: Migration20261228000200_purchase_review_settlement },
 ];

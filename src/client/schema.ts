@@ -808,6 +808,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/purchase-requests/{id}/review': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Settle a purchase request kept for review (admin), as agreed with the seller: `purchased` captures its order at `price` (at most the
+     * wallet hold), `not_purchased` voids the hold and ends it `failed`; the note is kept as review_settlement
+     */
+    put: operations['settlePurchaseRequestReview'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/admin/review/purchase-requests': {
     parameters: {
       query?: never;
@@ -2004,6 +2024,8 @@ export interface components {
       /** @description Pending and waiting for a person or a late seller answer, its wallet hold kept */
       needs_review: boolean;
       review_reason: string | null;
+      /** @description A person's note on how they settled the request after review */
+      review_settlement: string | null;
       status_url: string;
       account_id: string;
       product_id: string;
@@ -8902,6 +8924,178 @@ export interface operations {
             status?: 404;
             /** @enum {unknown} */
             code?: 'not_found';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Service temporarily unavailable */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  settlePurchaseRequestReview: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @enum {string} */
+          outcome: 'purchased' | 'not_purchased';
+          /** @description How the person settled it with the seller */
+          settlement: string;
+          /** @description purchased only: the seller's order id */
+          order_id?: string & ((unknown[] | boolean | number | Record<string, never> | string | null) | unknown);
+          /** @description purchased only: the price agreed with the seller, in minor units */
+          price?: number & ((unknown[] | boolean | number | Record<string, never> | string | null) | unknown);
+        };
+      };
+    };
+    responses: {
+      /** @description The settled purchase request */
+      200: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PurchaseRequest'];
+        };
+      };
+      /** @description Invalid request (a price above the wallet hold) */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Requires admin */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description Not pending in review, no order to settle, or another order id than the confirmed one */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'invalid_state';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
           };
         };
       };

@@ -54,12 +54,15 @@ export async function orphanSellerCaptures(tx: SqlTx): Promise<Mismatch[]> {
   }));
 }
 
-/** A seller order we know of (a confirmed attempt) is the one its request bought and captured; any other is owed or to cancel. */
+/**
+ * A seller order we know of (a confirmed attempt) is the one its request bought and captured; any other
+ * is owed or to cancel, unless a person settled its request after review (review_settlement).
+ */
 export async function uncapturedSellerOrders(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{ purchase_request_id: string; seller_id: string; order_id: string | null; status: string }>(
     `SELECT a.purchase_request_id, a.seller_id, a.order_id, r.status
      FROM purchase_attempts a JOIN purchase_requests r ON r.id = a.purchase_request_id
-     WHERE a.state = 'confirmed' AND NOT (r.status = 'purchased' AND r.seller_id = a.seller_id)`,
+     WHERE a.state = 'confirmed' AND NOT (r.status = 'purchased' AND r.seller_id = a.seller_id) AND r.review_settlement IS NULL`,
   );
   return rows.map((row) => ({
     check: 'seller_order_without_capture',

@@ -6,6 +6,7 @@ import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import { TestPsp } from '../support/psp.js';
 import { key, shopHarness, type ShopHarness } from '../support/shop.js';
 import { fixedSeller, SellerWorld } from '../sellers/support.js';
+import { ScriptedSellers } from '../sellers/scripted-sellers.js';
 import { startWebhookListener } from '../../tools/webhook-listener/listener.js';
 
 // Every answer of this file goes through request(), so test/support/contract-setup.ts fails the
@@ -169,6 +170,25 @@ describe('every route answers as /openapi.json says', () => {
     ok(await request(urls[0]!, 'GET', '/v1/admin/review/psp-events', undefined, { token: h.admin }), 200);
     ok(await request(urls[1]!, 'GET', '/v1/admin/review/purchase-requests', undefined, { token: h.admin }), 200);
     ok(await request(urls[1]!, 'POST', '/v1/admin/reconcile', undefined, { token: h.admin }), 200);
+  });
+
+  it('a purchase request kept for review (a seller confirming above its quote) and settled by a person', async () => {
+    const greedy = { id: 'contract-greedy', prices: { 'contract-greedy-book': 300 }, supports_holds: false, order_price: 900 };
+    const scripted = await ScriptedSellers.start([{ ...greedy, silent_order_calls: 0, silent_calls_make_orders: true }]);
+    try {
+      const registration = { base_url: scripted.baseUrl(greedy.id), rate_limit_per_minute: 1000, timeout_ms: 1000, supports_holds: false };
+      ok(await request(urls[0]!, 'PUT', `/v1/sellers/${greedy.id}`, registration, { token: h.admin }), 201);
+      const buyer = await world.player(5000);
+      const body = { account_id: buyer.id, product_id: 'contract-greedy-book', max_price: 1000, currency: 'EUR' };
+      const { id } = ok(await request(urls[1]!, 'POST', '/v1/purchase-requests', body, { token: buyer.token, key: key() }), 202);
+      await world.until(buyer, id, (request_view) => request_view.needs_review === true);
+      const settlement = { outcome: 'not_purchased', settlement: 'the seller cancelled its order' };
+      ok(await request(urls[2]!, 'PUT', `/v1/purchase-requests/${id}/review`, settlement, { token: h.admin }), 200);
+      const active = { ...registration, active: false };
+      ok(await request(urls[0]!, 'PUT', `/v1/sellers/${greedy.id}`, active, { token: h.admin }), 200);
+    } finally {
+      await scripted.close();
+    }
   });
 
   it('events, webhook endpoints, their deliveries and a redelivery', async () => {

@@ -46,6 +46,8 @@ const SELLERS: ScriptedSeller[] = [
 let world: SellerWorld<ScriptedSellers>;
 /** Mismatches that earlier tests left on purpose (requests in review): reconciliation must list exactly these, plus a test's own. */
 const outstanding: Array<{ check: string; purchase_request_id: string }> = [];
+/** Requests an earlier test left in review, for a person to settle. */
+const in_review = new Map<string, { buyer: { id: string; token: string }; id: string }>();
 
 beforeAll(async () => {
   world = await SellerWorld.startWith(await ScriptedSellers.start(SELLERS), {
@@ -70,25 +72,12 @@ async function expectReconciliation(own: Array<{ check: string; purchase_request
   expect(report.mismatches).toEqual(expect.arrayContaining(expected.map((mismatch) => expect.objectContaining(mismatch))));
 }
 
-/** Polls the request until `done` holds for it. */
-async function until(buyer: { token: string }, id: string, done: (body: any) => boolean, within_ms = 20_000): Promise<any> {
-  const deadline = Date.now() + within_ms;
-  for (;;) {
-    const response = await request(world.url(), 'GET', `/v1/purchase-requests/${id}`, undefined, { token: buyer.token });
-    if (done(response.body)) return response.body;
-    if (Date.now() > deadline)
-      throw new Error(`purchase request ${id} not as expected within ${within_ms} ms: ${JSON.stringify(response.body)}`);
-    await sleep(50);
-  }
-}
-
-/** A purchase (max_price 200) whose seller leaves every order call unanswered, followed until it is kept for review. */
 async function unansweredUntilReview(seller_id: string, product_id: string, pod: number) {
   const seller = world.simulator.seller(seller_id);
   seller.silent_order_calls = Number.MAX_SAFE_INTEGER;
   const buyer = await world.player(10_000);
   const id = await world.purchase(buyer, product_id, 200, pod);
-  return { seller, buyer, id, review: await until(buyer, id, (body) => body.needs_review === true) };
+  return { seller, buyer, id, review: await world.until(buyer, id, (body) => body.needs_review === true) };
 }
 
 const sellerPurchases = async (buyer: { id: string; token: string }) =>
@@ -98,7 +87,7 @@ describe('a seller confirming above the price it held or quoted', () => {
   it('when a seller quotes 100, holds at 100, confirms at 500 and another offers 300, then nothing is charged, in review', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-greedy', 1000);
-    const review = await until(buyer, id, (body) => body.needs_review === true);
+    const review = await world.until(buyer, id, (body) => body.needs_review === true);
 
     expect(review).toMatchObject({ status: 'pending', needs_review: true });
     expect(review.review_reason).toContain('confirmed order o-greedy-1 at 500, above its held price 100');
@@ -122,7 +111,11 @@ describe('a seller confirming above the price it held or quoted', () => {
     expect(hold.body).toMatchObject({ status: 'ACTIVE', amount: 1000 });
     // A later run (another pod's poll) changes nothing: the job has ended.
     await sleep(500);
-    expect(await until(buyer, id, () => true)).toMatchObject({ status: 'pending', needs_review: true, attempts: [expect.anything()] });
+    expect(await world.until(buyer, id, () => true)).toMatchObject({
+      status: 'pending',
+      needs_review: true,
+      attempts: [expect.anything()],
+    });
 
     const own = [
       { check: 'purchase_needs_review', purchase_request_id: id },
@@ -130,12 +123,13 @@ describe('a seller confirming above the price it held or quoted', () => {
     ];
     await expectReconciliation(own);
     outstanding.push(...own);
+    in_review.set('greedy', { buyer, id });
   });
 
   it('when an order against max_price 1,000 is confirmed at 999,999 (no holds), then it is not purchased but in review', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'game-key-inflated', 1000, 2);
-    const review = await until(buyer, id, (body) => body.needs_review === true);
+    const review = await world.until(buyer, id, (body) => body.needs_review === true);
 
     expect(review).toMatchObject({ status: 'pending', needs_review: true });
     expect(review.final_price).toBeUndefined();
@@ -152,6 +146,65 @@ describe('a seller confirming above the price it held or quoted', () => {
     ];
     await expectReconciliation(own);
     outstanding.push(...own);
+    in_review.set('inflator', { buyer, id });
+  });
+});
+
+describe('a person settling a request kept for review', () => {
+  const settle = (id: string, body: unknown, token = world.admin) =>
+    request(world.url(1), 'PUT', `/v1/purchase-requests/${id}/review`, body, { token });
+  const settled = (id: string) =>
+    outstanding.splice(0, outstanding.length, ...outstanding.filter((item) => item.purchase_request_id !== id));
+
+  it('when the over-priced confirmation is agreed at the held price, then that order is captured at it, once', async () => {
+    const { buyer, id } = in_review.get('greedy')!;
+    const other_order = await settle(id, { outcome: 'purchased', order_id: 'o-greedy-9', price: 100, settlement: 'agreed at 100' });
+    expect(other_order).toMatchObject({ status: 409, body: { code: 'invalid_state' } });
+    const above_hold = await settle(id, { outcome: 'purchased', order_id: 'o-greedy-1', price: 1001, settlement: 'agreed' });
+    expect(above_hold).toMatchObject({ status: 400, body: { code: 'validation_error' } });
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 1000, available: 9000 });
+
+    const answer = await settle(id, { outcome: 'purchased', order_id: 'o-greedy-1', price: 100, settlement: 'the seller agreed to 100' });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      status: 'purchased',
+      final_price: 100,
+      seller_id: 'greedy',
+      needs_review: false,
+      review_settlement: 'the seller agreed to 100',
+      confirmation: { seller_id: 'greedy', order_id: 'o-greedy-1', price: 100, idempotency_key: `${id}:greedy` },
+    });
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 9900, held: 0, available: 9900 });
+    expect(await sellerPurchases(buyer)).toEqual([expect.objectContaining({ amount: -100 })]);
+    // A repeat finds it settled: nothing moves twice.
+    expect(await settle(id, { outcome: 'purchased', order_id: 'o-greedy-1', price: 100, settlement: 'again' })).toMatchObject({
+      status: 409,
+      body: { code: 'invalid_state' },
+    });
+    settled(id);
+    await expectReconciliation();
+  });
+
+  it('when the order is cancelled with the seller, then the hold is voided and reconciliation no longer reports the order', async () => {
+    const { buyer, id } = in_review.get('inflator')!;
+    const refusals = await Promise.all([
+      settle(id, { outcome: 'not_purchased', settlement: 'cancelled' }, buyer.token),
+      settle(id, { outcome: 'not_purchased', settlement: 'cancelled' }, world.service),
+      settle(id, { outcome: 'not_purchased', settlement: 'cancelled', order_id: 'o-inflator-1' }),
+      settle(id, { outcome: 'purchased', settlement: 'agreed', price: 900 }),
+      settle(id, { outcome: 'not_purchased', settlement: '' }),
+      settle(id, { outcome: 'not_purchased', settlement: 'nul \u0000' }),
+      settle('00000000-0000-4000-8000-000000000000', { outcome: 'not_purchased', settlement: 'cancelled' }),
+    ]);
+    expect(refusals.map((answer) => answer.status)).toEqual([403, 403, 400, 400, 400, 400, 404]);
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 1000, available: 9000 });
+
+    const answer = await settle(id, { outcome: 'not_purchased', settlement: 'the seller cancelled order o-inflator-1' });
+    expect(answer.body).toMatchObject({ status: 'failed', reason: 'settled by a person: the seller cancelled order o-inflator-1' });
+    expect(answer.body.attempts).toEqual([expect.objectContaining({ state: 'confirmed', outcome: 'price_moved' })]);
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 0, available: 10_000 });
+    settled(id);
+    await expectReconciliation();
   });
 });
 
@@ -187,15 +240,25 @@ describe('sellers read tolerantly', () => {
 });
 
 describe('a seller refusing an order it may already have made', () => {
-  it('when the first send is unanswered and the re-send refused, then nobody else is asked: no second purchase', async () => {
+  it('when the first send is unanswered and re-sends refused, then it waits in review with its hold; a later answer pays it', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-busy', 600, 0);
-    const final = await world.final(buyer, id);
-    // Before, the refusal ended the attempt and the next seller sold too: two purchases for one request.
-    expect(final).toMatchObject({ status: 'not_available', reason: expect.stringContaining('nobody else is asked') });
+    // A refusal of a re-send proves nothing: the seller holds the order of the first send. Once it
+    // ended the request (the hold voided, the seller's order unpaid), and before that the next seller sold too.
+    const review = await world.until(buyer, id, (body) => body.needs_review === true);
+    expect(review).toMatchObject({ status: 'pending', review_reason: expect.stringContaining('a re-send was refused (') });
+    expect(review.attempts).toEqual([expect.objectContaining({ seller_id: 'busy', state: 'started' })]);
     expect(world.simulator.orders('busy')).toHaveLength(1);
     expect(world.simulator.calls('spare')).toMatchObject({ order: 0 });
-    expect(await world.wallet(buyer)).toMatchObject({ balance: 10_000, held: 0 });
+    expect(await world.wallet(buyer)).toMatchObject({ balance: 10_000, held: 600 });
+    await expectReconciliation([{ check: 'purchase_needs_review', purchase_request_id: id }]);
+
+    world.simulator.seller('busy').refuse_resends = undefined;
+    const final = await world.final(buyer, id, 20_000);
+    expect(final).toMatchObject({ status: 'purchased', seller_id: 'busy', final_price: 100, needs_review: false });
+    expect(world.simulator.orders('busy')).toHaveLength(1);
+    expect(world.simulator.calls('spare')).toMatchObject({ order: 0 });
+    expect(await world.wallet(buyer)).toMatchObject({ balance: 9900, held: 0 });
     await expectReconciliation();
   });
 });
@@ -283,17 +346,38 @@ describe('an order whose outcome is unknown', () => {
     await expectReconciliation();
   });
 
-  it('when a late answer past the deadline is a definite refusal, then the hold is voided and nobody else is asked', async () => {
+  it('when a late answer past the deadline is a refusal, then it stays in review with its hold until a person settles it', async () => {
     const { seller: vanisher, buyer, id } = await unansweredUntilReview('vanisher', 'book-vanish', 2);
     await expectReconciliation([{ check: 'purchase_needs_review', purchase_request_id: id }]);
 
+    // After sends without an answer a refusal proves nothing (it once voided the hold and ended the
+    // request): rechecks ask again with the same key, and the request waits for a person.
     vanisher.order_refusal = { status: 409, body: { error: 'out_of_stock' } };
     vanisher.silent_order_calls = 0;
-    const final = await world.final(buyer, id, 20_000);
-    expect(final).toMatchObject({ status: 'not_available', needs_review: false, review_reason: null });
-    expect(final.attempts).toEqual([expect.objectContaining({ seller_id: 'vanisher', state: 'failed', outcome: 'out_of_stock' })]);
-    expect(world.simulator.orders('vanisher')).toHaveLength(0);
+    const review = await world.until(buyer, id, (body) => String(body.review_reason).includes('a re-send was refused ('));
+    expect(review).toMatchObject({ status: 'pending', needs_review: true });
+    expect(review.attempts).toEqual([expect.objectContaining({ seller_id: 'vanisher', state: 'started' })]);
     expect(world.simulator.calls('backup')).toMatchObject({ hold: 0, order: 0 });
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 200, available: 9800 });
+    await expectReconciliation([{ check: 'purchase_needs_review', purchase_request_id: id }]);
+
+    const answer = await request(
+      world.url(0),
+      'PUT',
+      `/v1/purchase-requests/${id}/review`,
+      {
+        outcome: 'not_purchased',
+        settlement: 'the seller has no order under our key',
+      },
+      { token: world.admin },
+    );
+    expect(answer.body).toMatchObject({
+      status: 'failed',
+      needs_review: false,
+      review_settlement: 'the seller has no order under our key',
+    });
+    expect(answer.body.attempts).toEqual([expect.objectContaining({ seller_id: 'vanisher', state: 'failed' })]);
+    expect(world.simulator.orders('vanisher')).toHaveLength(0);
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 0, available: 10_000 });
     await expectReconciliation();
   });

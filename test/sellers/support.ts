@@ -149,17 +149,22 @@ export class SellerWorld<Host extends SellerHost = SellerSimulator> {
     ).id as string;
   }
 
-  /** Polls the status URL until the request is final (or `within_ms` passes). */
-  async final(buyer: { token: string }, id: string, within_ms = 30_000): Promise<any> {
+  /** Polls the status URL until `done` holds for the request (or `within_ms` passes). */
+  async until(buyer: { token: string }, id: string, done: (body: any) => boolean, within_ms = 30_000): Promise<any> {
     const deadline = Date.now() + within_ms;
     for (;;) {
       const response = await request(this.url(), 'GET', `/v1/purchase-requests/${id}`, undefined, { token: buyer.token });
       if (response.status !== 200) throw new Error(`status: ${response.status} ${JSON.stringify(response.body)}`);
-      if (response.body.status !== 'pending') return response.body;
+      if (done(response.body)) return response.body;
       if (Date.now() > deadline)
-        throw new Error(`purchase request ${id} still pending after ${within_ms} ms: ${JSON.stringify(response.body)}`);
+        throw new Error(`purchase request ${id} not as expected within ${within_ms} ms: ${JSON.stringify(response.body)}`);
       await sleep(50);
     }
+  }
+
+  /** Polls the status URL until the request is final (or `within_ms` passes). */
+  final(buyer: { token: string }, id: string, within_ms = 30_000): Promise<any> {
+    return this.until(buyer, id, (body) => body.status !== 'pending', within_ms);
   }
 
   async wallet(buyer: { id: string; token: string }): Promise<{ balance: number; held: number; available: number }> {

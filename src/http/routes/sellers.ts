@@ -4,6 +4,7 @@ import type { Config } from '../../platform/config.js';
 import { createPurchaseRequest, type Accepted } from '../../sellers/purchases/create-purchase-request.js';
 import { accountPurchaseRequests, getPurchaseRequest, purchaseRequestsInReview } from '../../sellers/purchases/get-purchase-request.js';
 import { putSeller } from '../../sellers/registry/put-seller.js';
+import { settlePurchaseReview } from '../../sellers/purchases/settle-purchase-review.js';
 import { getSeller, listSellers } from '../../sellers/registry/read-sellers.js';
 import { sellerViewSchema } from '../../sellers/registry/seller-view.js';
 import { acceptedSchema } from '../../sellers/purchases/create-purchase-request.js';
@@ -14,6 +15,9 @@ import { accountIdSchema, pageQuery, pageSchema, uuidParams, spendingRefusals } 
 const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // Product ids travel in seller URLs: a conservative alphabet keeps them unambiguous there.
 const PRODUCT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+// Fields of a settlement that captures an order: required with it, refused without.
+// biome-ignore lint/suspicious/noThenProperty: Joi names a condition's branch `then`; this object is no thenable
+const PURCHASED_ONLY = { is: 'purchased', then: Joi.required(), otherwise: Joi.forbidden() };
 const sellerParams = Joi.object({ id: Joi.string().pattern(SELLER_ID).required() });
 // Userinfo (`user:pass@`, even an empty `@`) in the authority: credentials would be stored and shown with the seller.
 const URL_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
@@ -126,6 +130,43 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
       page: ['PurchaseRequestPage', purchaseRequestViewSchema],
       read: accountPurchaseRequests,
+    }),
+    defineRoute({
+      operation_id: 'settlePurchaseRequestReview',
+      method: 'put',
+      path: '/v1/purchase-requests/{id}/review',
+      summary:
+        'Settle a purchase request kept for review (admin), as agreed with the seller: `purchased` captures its order at `price` ' +
+        '(at most the wallet hold), `not_purchased` voids the hold and ends it `failed`; the note is kept as review_settlement',
+      tag: 'purchase-requests',
+      auth: 'bearer',
+      params: uuidParams,
+      body: Joi.object({
+        outcome: Joi.string().valid('purchased', 'not_purchased').required(),
+        settlement: Joi.string().min(1).max(1000).required().description('How the person settled it with the seller'),
+        order_id: Joi.string().min(1).max(255).when('outcome', PURCHASED_ONLY).description("purchased only: the seller's order id"),
+        price: amountSchema(config.limits.amount_max_minor)
+          .when('outcome', PURCHASED_ONLY)
+          .description('purchased only: the price agreed with the seller, in minor units'),
+      }),
+      responses: {
+        200: 'The settled purchase request',
+        400: 'Invalid request (a price above the wallet hold)',
+        ...adminResponses,
+        404: 'Not found',
+        409: {
+          description: 'Not pending in review, no order to settle, or another order id than the confirmed one',
+          codes: ['invalid_state'],
+        },
+      },
+      response_schema: purchaseRequestViewSchema,
+      handler: async (ctx, { actor, params, body }) => {
+        const decision =
+          body.outcome === 'purchased'
+            ? { outcome: 'purchased' as const, order_id: body.order_id, price_minor: body.price, settlement: body.settlement }
+            : { outcome: 'not_purchased' as const, settlement: body.settlement };
+        return { status: 200, body: await settlePurchaseReview(ctx.state.deps, actor, params.id, decision) };
+      },
     }),
     reviewQueueRoute({
       operation_id: 'listPurchaseRequestsInReview',

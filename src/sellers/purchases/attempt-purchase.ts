@@ -9,11 +9,7 @@ import { failAttempt, insertAttempt, recordSellerHold, type Attempt, type Attemp
 
 export type AttemptResult =
   | { confirmed: SellerOrder; attempt: Attempt }
-  /**
-   * `after_unknown`: refused after a send that got no definite answer (a seller busy with that
-   * first order may refuse the resend): the first order may stand, so no other seller is asked.
-   */
-  | { failed: AttemptOutcome; attempt: Attempt; after_unknown: boolean }
+  | { failed: AttemptOutcome; attempt: Attempt }
   /** The order may have been made and no definite answer came in time: the attempt stays `started`. */
   | { unknown: string; attempt: Attempt };
 
@@ -114,9 +110,12 @@ async function orderAtSeller(
     );
     if (!('outcome' in ordered)) return { confirmed: ordered, attempt };
     const verdict = orderCallVerdict(ordered.outcome);
-    if (verdict === 'refused' || (verdict === 'not_sent' && unknown === undefined))
-      return fail(ctx, attempt, ordered, unknown !== undefined);
+    if (verdict !== 'unknown' && unknown === undefined) return fail(ctx, attempt, ordered);
+    // After a send without a definite answer a refusal proves nothing either: a seller busy with
+    // that first order, or one that checks its hold before the key, refuses a re-send of an order
+    // it holds. Only a confirmation settles the attempt; until then it stays `started`.
     if (verdict === 'unknown') unknown = ordered.detail;
+    else if (verdict === 'refused') unknown = `a re-send was refused (${ordered.detail}); before: ${unknown}`;
     const left_ms = options.until_ms - Date.now();
     if (left_ms < RESEND_TIME_MIN_MS) {
       return { unknown: `order outcome unknown after ${sends} send(s): ${unknown}; last: ${ordered.detail}`, attempt };
@@ -151,7 +150,7 @@ function failureOutcome(reason: Extract<SellerResult<never>, { outcome: 'failed'
   return reason === 'rejected' ? 'refused' : 'error';
 }
 
-async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure, after_unknown = false): Promise<AttemptResult> {
+async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure): Promise<AttemptResult> {
   await fenced(ctx, 'fail_purchase_attempt', (tx) =>
     failAttempt(tx, ctx.request.id, attempt.position, failure.outcome, failure.detail, failure.price_minor),
   );
@@ -162,5 +161,5 @@ async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure, af
     detail: failure.detail,
     price_minor: failure.price_minor,
   };
-  return { failed: failure.outcome, attempt: failed, after_unknown };
+  return { failed: failure.outcome, attempt: failed };
 }

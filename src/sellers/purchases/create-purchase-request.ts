@@ -77,6 +77,7 @@ export async function createPurchaseRequest(
           lowest_price_minor: null,
           failure_reason: null,
           review_reason: null,
+          review_settlement: null,
           region: hold.region,
           created_at: unit.now,
           updated_at: unit.now,

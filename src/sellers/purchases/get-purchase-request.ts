@@ -89,6 +89,7 @@ export function purchaseRequestView(request: PurchaseRequest, attempts: readonly
     // Pending and waiting for a person or a seller's late answer, its wallet hold kept (README "Seller aggregator").
     needs_review: request.review_reason !== null,
     review_reason: request.review_reason,
+    review_settlement: request.review_settlement,
     status_url: statusUrl(request.id),
     account_id: request.account_id,
     product_id: request.product_id,
@@ -148,6 +149,7 @@ export const purchaseRequestViewSchema = viewSchema('PurchaseRequest', {
   ),
   needs_review: Joi.boolean().description('Pending and waiting for a person or a late seller answer, its wallet hold kept'),
   review_reason: Joi.string().allow(null),
+  review_settlement: Joi.string().allow(null).description("A person's note on how they settled the request after review"),
   status_url: Joi.string(),
   account_id: Joi.string(),
   product_id: Joi.string(),

@@ -21,6 +21,8 @@ export interface PurchaseRequest {
   failure_reason: string | null;
   /** Set while a pending request waits for a person or a seller's late answer (its wallet hold kept). */
   review_reason: string | null;
+  /** A person's note on how they settled the request after review (PUT …/review); null otherwise. */
+  review_settlement: string | null;
   region: string;
   created_at: string;
   updated_at: string;
@@ -92,6 +94,7 @@ export function toRequest(row: Row<PurchaseRequest> & { max_price_minor: string;
     lowest_price_minor: optionalInt8(row.lowest_price_minor),
     failure_reason: (row.failure_reason as string | null) ?? null,
     review_reason: (row.review_reason as string | null) ?? null,
+    review_settlement: (row.review_settlement as string | null) ?? null,
     region: row.crdb_region,
     created_at: timestamp(row.created_at as string),
     updated_at: timestamp(row.updated_at as string),

@@ -47,13 +47,9 @@ export async function runPurchase(deps: SellerDeps, services: PurchaseServices, 
   const resumed = await resumeAttemptInFlight(ctx, attempts);
   if (resumed && !('failed' in resumed)) return conclude(ctx, resumed);
   const quotes = request.quotes ?? (await collectQuotes(ctx, services.coalescer));
-  const decisive = resumed?.after_unknown ? resumed : await tryCheapestFirst(ctx, quotes, attempts);
-  if (decisive && !('failed' in decisive)) return conclude(ctx, decisive);
-  const reason = decisive
-    ? `seller ${decisive.attempt.seller_id} refused an order it may already have made (an earlier send got no answer): nobody else is asked`
-    : Date.now() >= ctx.deadline_ms
-      ? 'deadline reached before a seller could deliver'
-      : undefined;
+  const decisive = await tryCheapestFirst(ctx, quotes, attempts);
+  if (decisive) return conclude(ctx, decisive);
+  const reason = Date.now() >= ctx.deadline_ms ? 'deadline reached before a seller could deliver' : undefined;
   return finishUnpurchased(
     deps,
     job,
@@ -111,7 +107,7 @@ async function resumeAttemptInFlight(ctx: PurchaseContext, attempts: Attempt[]):
 
 async function failOpenAttempt(ctx: PurchaseContext, attempt: Attempt, detail: string): Promise<AttemptResult> {
   await fenced(ctx, 'fail_purchase_attempt', (tx) => failAttempt(tx, ctx.request.id, attempt.position, 'deadline', detail, null));
-  return { failed: 'deadline', attempt: { ...attempt, state: 'failed', outcome: 'deadline', detail }, after_unknown: false };
+  return { failed: 'deadline', attempt: { ...attempt, state: 'failed', outcome: 'deadline', detail } };
 }
 
 /** Quotes from the fan-out (or shared from a concurrent one), kept on the request for good. */
@@ -134,8 +130,8 @@ function recordable(quotes: readonly QuoteRecord[], max: number): QuoteRecord[] 
 }
 
 /**
- * Tries sellers cheapest first until one confirms, leaves its order's outcome unknown, or refuses
- * an order it may already have made (each ends the search).
+ * Tries sellers cheapest first until one confirms or leaves its order's outcome unknown (each
+ * ends the search).
  */
 async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteRecord[], attempts: Attempt[]) {
   const { quote_expiry_margin_ms } = ctx.deps.config.sellers;
@@ -148,7 +144,7 @@ async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteReco
     if (!seller?.active) continue;
     const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1);
     attempts.push(result.attempt);
-    if (!('failed' in result) || result.after_unknown) return result;
+    if (!('failed' in result)) return result;
   }
   return undefined;
 }

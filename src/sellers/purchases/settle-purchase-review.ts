@@ -1,0 +1,92 @@
+import { requireScope } from '../../auth/access.js';
+import type { Actor } from '../../auth/tokens.js';
+import type { Unit } from '../../batch/unit.js';
+import { DomainError, invalidState, notFound } from '../../domain/errors.js';
+import { captureHold, releaseHold } from '../../ledger/holds.js';
+import type { AppDeps } from '../../platform/deps.js';
+import { finishRequest, pendingRequest } from './purchase-book.js';
+import { orderIdempotencyKey } from './purchase-context.js';
+import { PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, type AttemptRecord } from './purchase-records.js';
+import { findPurchaseRequest, listAttempts } from './purchase-repository.js';
+import { purchaseRequestView } from './get-purchase-request.js';
+
+/** A person's decision on a request kept for review, with their note (`settlement`). */
+export type PurchaseSettlement =
+  | { outcome: 'purchased'; order_id: string; price_minor: number; settlement: string }
+  | { outcome: 'not_purchased'; settlement: string };
+
+/**
+ * A person settles a purchase request kept for review (they asked the seller): `purchased` captures
+ * the seller's order at the price agreed with it, at most the wallet hold (max_price), as a
+ * confirmation would have; `not_purchased` voids the hold and ends the request `failed`. Either way the
+ * note is kept, and a seller order the request did not capture is no longer reported by
+ * reconciliation (the person settled it with the seller). Only a request still pending and in review
+ * is settled: one a late seller answer settled first answers 409, and so does a repeat (GET shows it).
+ * A recheck job still scheduled finds the request final and ends.
+ */
+export async function settlePurchaseReview(deps: AppDeps, actor: Actor, id: string, decision: PurchaseSettlement) {
+  requireScope(actor, 'admin');
+  const request = await deps.transactions.read((tx) => findPurchaseRequest(tx, id));
+  if (!request) throw notFound(`purchase request ${id}`);
+  await deps.writes.run({
+    name: 'settle_purchase_review',
+    region: request.region,
+    needs: { accounts: [request.account_id], holds: [request.hold_id], purchase_requests: [request.id] },
+    decide: (unit) => {
+      if (pendingRequest(unit, id)?.review_reason == null) throw invalidState(`purchase request ${id} is not pending in review`);
+      const hold = unit.holds.get(request.hold_id);
+      const open = attemptInReview(unit, id);
+      const note = `settled by a person: ${decision.settlement}`;
+      if (decision.outcome === 'not_purchased') {
+        unit.table(PURCHASE_REQUESTS).update(id, { review_settlement: decision.settlement });
+        if (hold?.status === 'ACTIVE') releaseHold(unit, hold, 'VOIDED');
+        if (open?.state === 'started') endAttempt(unit, open, { state: 'failed', outcome: 'refused', detail: note });
+        finishRequest(unit, id, { status: 'failed', failure_reason: note });
+        return;
+      }
+      if (!open) throw invalidState(`purchase request ${id} has no order at a seller to settle`);
+      if (hold?.status !== 'ACTIVE') throw invalidState(`the wallet hold of purchase request ${id} is ${hold?.status ?? 'missing'}`);
+      if (decision.price_minor > hold.amount_minor)
+        throw new DomainError('validation_error', `price ${decision.price_minor} is above the wallet hold ${hold.amount_minor}`);
+      if (open.state === 'confirmed' && open.order_id !== decision.order_id)
+        throw invalidState(`seller ${open.seller_id} confirmed order ${open.order_id}, not ${decision.order_id}`);
+      unit.table(PURCHASE_REQUESTS).update(id, { review_settlement: decision.settlement });
+      const order = open.state === 'started' ? { order_id: decision.order_id, price_minor: decision.price_minor } : {};
+      endAttempt(unit, open, { state: 'confirmed', outcome: null, detail: note, ...order });
+      const reference = `${open.seller_id}:${decision.order_id}`;
+      captureHold(unit, hold, decision.price_minor, { type: 'seller_purchase', purchase_request_id: id, reference }, deps.config.limits);
+      finishRequest(unit, id, {
+        status: 'purchased',
+        final_price_minor: decision.price_minor,
+        seller_id: open.seller_id,
+        confirmation: {
+          seller_id: open.seller_id,
+          order_id: decision.order_id,
+          price: decision.price_minor,
+          idempotency_key: orderIdempotencyKey(id, open.seller_id),
+        },
+      });
+    },
+  });
+  return deps.transactions.read(async (tx) => purchaseRequestView((await findPurchaseRequest(tx, id))!, await listAttempts(tx, id)));
+}
+
+/** The attempt a review is about: the one in flight, or the one confirmed at a price not paid. At most one ends the search. */
+function attemptInReview(unit: Unit, request_id: string): AttemptRecord | undefined {
+  return unit
+    .table(PURCHASE_ATTEMPTS)
+    .all()
+    .find((attempt) => attempt.purchase_request_id === request_id && (attempt.state === 'started' || attempt.state === 'confirmed'));
+}
+
+function endAttempt(
+  unit: Unit,
+  attempt: AttemptRecord,
+  fields: Pick<AttemptRecord, 'state' | 'outcome' | 'detail'> & Partial<Pick<AttemptRecord, 'order_id' | 'price_minor'>>,
+): void {
+  unit.table(PURCHASE_ATTEMPTS).update(`${attempt.purchase_request_id}#${attempt.position}`, {
+    ...fields,
+    detail: fields.detail?.slice(0, 300) ?? null,
+    finished_at: unit.now,
+  });
+}
