@@ -230,6 +230,17 @@ describe('partial reversals', () => {
 });
 
 describe('one event id, one body', () => {
+  it('when a body carries numbers JSON cannot keep as sent (-0, 1e400), then its byte-identical redelivery is a duplicate', async () => {
+    const { account_id, topup_id } = await pendingTopup(700);
+    const success = psp.event(S, topup_id, 700);
+    // Stored, -0 reads back as 0 and 1e400 as null: a copy compared with the stored one was a conflict, held for review.
+    const raw = JSON.stringify(success).replace(/}$/, ',"psp_extra":{"zero":-0,"huge":1e400,"list":[1,-0.0]}}');
+    const outcomes = [];
+    for (const pod of [0, 1, 2]) outcomes.push((await psp.sendRaw(raw, pod)).body.outcome);
+    expect(outcomes).toEqual(['credited', 'duplicate', 'duplicate']);
+    expect(await balance(account_id)).toBe(700);
+  });
+
   it('when an event id is reused with another body, then 200, the conflict is recorded for review and never applied', async () => {
     const { account_id, topup_id } = await pendingTopup(1000);
     const success = psp.event(S, topup_id, 1000);
