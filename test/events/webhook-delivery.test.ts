@@ -203,6 +203,52 @@ describe('webhook deliveries', () => {
     }
   });
 
+  it('a 2xx with a body beyond WEBHOOK_RESPONSE_BYTES_MAX acknowledges the delivery: the status is the answer', async () => {
+    // 200 KB, announced (Content-Length) on one path and streamed (chunked) on the other: once
+    // judged too large, retried for days, and holding back every later event of the account.
+    const attempts = new Map<string, number>();
+    const big = Buffer.alloc(200 * 1024, 'x');
+    const server = createServer((incoming, response) => {
+      incoming.resume();
+      const id = String(incoming.headers['creditshop-event-id']);
+      attempts.set(`${incoming.url} ${id}`, (attempts.get(`${incoming.url} ${id}`) ?? 0) + 1);
+      if (incoming.url === '/announced') response.writeHead(200, { 'content-length': String(big.length) }).end(big);
+      else {
+        response.writeHead(200);
+        for (let part = 0; part < 10; part += 1) response.write(big.subarray(0, 20 * 1024));
+        response.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const endpoints: string[] = [];
+    try {
+      for (const path of ['/announced', '/streamed'])
+        endpoints.push((await createEndpoint(world, `${origin}${path}`, ['transaction.posted'])).id);
+      const accounts = await traffic(2, 6);
+      const expected = (
+        await Promise.all(accounts.map((account_id) => allEvents(world.urls, world.reader, { account_id, type: 'transaction.posted' })))
+      )
+        .flat()
+        .map((event) => event.id as string);
+      for (const id of endpoints) {
+        const delivered = await waitFor(`every delivery of endpoint ${id} delivered`, 15_000, async () => {
+          const page = await request(world.urls[1]!, 'GET', `/v1/webhook-endpoints/${id}/deliveries?limit=100`, undefined, {
+            token: world.admin,
+          });
+          const done = page.body.data.filter((delivery: { status: string }) => delivery.status === 'delivered');
+          return done.length >= expected.length ? done : undefined;
+        });
+        expect(delivered.every((delivery: { attempts: number }) => delivery.attempts === 1)).toBe(true);
+      }
+      expect([...attempts.values()].every((count) => count === 1)).toBe(true);
+    } finally {
+      for (const id of endpoints) await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${id}`, undefined, { token: world.admin });
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('per account and endpoint, deliveries keep commit order: a delivery waits for the earlier ones', async () => {
     // Every third delivery fails once: retries must hold back the account's later events.
     let count = 0;

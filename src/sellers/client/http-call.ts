@@ -108,7 +108,12 @@ function readBody(
   elapsed: () => number,
   settle: (outcome: HttpOutcome) => void,
 ): void {
-  const too_large = () => settle({ kind: 'too_large', latency_ms: elapsed(), detail: `response over ${bytes_max} bytes` });
+  const too_large = () => {
+    if (parse_json) return settle({ kind: 'too_large', latency_ms: elapsed(), detail: `response over ${bytes_max} bytes` });
+    // The status is the whole answer: what the body holds beyond the limit is not read (the connection closes).
+    settle({ kind: 'answered', status: response.statusCode ?? 0, body: undefined, latency_ms: elapsed() });
+    response.destroy();
+  };
   if (Number(response.headers['content-length'] ?? 0) > bytes_max) {
     too_large();
     return;
