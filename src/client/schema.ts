@@ -8264,7 +8264,6 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          /** Format: uri */
           base_url: string;
           rate_limit_per_minute: number;
           timeout_ms: number;

@@ -373,7 +373,7 @@ describe('item 13: a method a path does not have', () => {
 });
 
 describe('item 13: seller base_url with credentials', () => {
-  it('when a seller base_url carries user:pass@ (or any userinfo) or a non-http(s) scheme, then 400 and it is never stored', async () => {
+  it('when a seller base_url carries user:pass@ (or any userinfo), a non-http(s) scheme or no usable port: 400, never stored', async () => {
     const id = uniqueId('seller');
     const seller = (base_url: string) => ({ base_url, rate_limit_per_minute: 60, timeout_ms: 1000, supports_holds: true, active: false });
     for (const base_url of [
@@ -383,6 +383,8 @@ describe('item 13: seller base_url with credentials', () => {
       'ftp://sellers.example.com',
       'file:///etc/passwd',
       'javascript:alert(1)',
+      'http://sellers.example.com:99999',
+      'http://127.0.0.1:0/shop',
     ]) {
       const response = await request(eu(), 'PUT', `/v1/sellers/${id}`, seller(base_url), { token: admin });
       expectProblem(response, 400, 'validation_error');

@@ -10,9 +10,8 @@ import { createdEndpointSchema, endpointViewSchema, rotatedSecretSchema } from '
 import { getEndpoint, listDeliveries, listEndpoints } from '../../webhooks/read-endpoints.js';
 import { redeliverEvent } from '../../webhooks/redeliver-event.js';
 import { rotateSecret } from '../../webhooks/rotate-secret.js';
-import { endpointUrlProblem } from '../../webhooks/url-policy.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, isoInstantTextSchema, pageQuery, pageSchema, uuidParams, uuidSchema } from './schemas.js';
+import { accountIdSchema, isoInstantTextSchema, pageQuery, pageSchema, partnerUrlSchema, uuidParams, uuidSchema } from './schemas.js';
 
 const TYPES_MESSAGE = `must be event types (${EVENT_TYPES.join(', ')})`;
 
@@ -25,12 +24,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
       const listed = value.split(',');
       return listed.every(isEventType) ? [...new Set(listed)] : helpers.message({ custom: `{{#label}} ${TYPES_MESSAGE}, comma-separated` });
     });
-  const url = Joi.string()
-    .max(url_length_max)
-    .custom((value: string, helpers) => {
-      const problem = endpointUrlProblem(value, { length_max: url_length_max, private_urls });
-      return problem ? helpers.message({ custom: `{{#label}} ${problem}` }) : value;
-    });
+  const url = partnerUrlSchema({ length_max: url_length_max, private_urls });
   const enabled_events = Joi.array()
     .items(
       Joi.string()

@@ -4,6 +4,7 @@ import { ACCOUNT_ID_PATTERN, UUID_PATTERN } from '../../domain/ids.js';
 import { isStorableIsoInstant } from '../../domain/instants.js';
 import { METADATA_KEY_PATTERN, viewSchema } from '../../platform/view-schema.js';
 import type { WalletConfig } from '../../platform/wallet-config.js';
+import { endpointUrlProblem, type UrlPolicy } from '../../webhooks/url-policy.js';
 
 export const accountIdSchema = Joi.string().pattern(ACCOUNT_ID_PATTERN).messages({
   'string.pattern.base': '{{#label}} must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -',
@@ -103,4 +104,14 @@ export function spendingRefusals(limits = 'a KYC limit on what the account may s
       codes: ['currency_mismatch', 'limit_exceeded'],
     },
   } as const;
+}
+
+/** A partner's URL we call (a webhook endpoint, a seller): http(s), a valid port, no credentials, within the policy. */
+export function partnerUrlSchema(policy: UrlPolicy): Joi.StringSchema {
+  return Joi.string()
+    .max(policy.length_max)
+    .custom((value: string, helpers) => {
+      const problem = endpointUrlProblem(value, policy);
+      return problem ? helpers.message({ custom: `{{#label}} ${problem}` }) : value;
+    });
 }

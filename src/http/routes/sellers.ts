@@ -10,7 +10,7 @@ import { sellerViewSchema } from '../../sellers/registry/seller-view.js';
 import { acceptedSchema } from '../../sellers/purchases/create-purchase-request.js';
 import { purchaseRequestViewSchema } from '../../sellers/purchases/get-purchase-request.js';
 import { accountPageRoute, defineRoute, reviewQueueRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, pageSchema, uuidParams, spendingRefusals } from './schemas.js';
+import { accountIdSchema, pageQuery, pageSchema, partnerUrlSchema, uuidParams, spendingRefusals } from './schemas.js';
 
 const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // Product ids travel in seller URLs: a conservative alphabet keeps them unambiguous there.
@@ -19,17 +19,12 @@ const PRODUCT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // biome-ignore lint/suspicious/noThenProperty: Joi names a condition's branch `then`; this object is no thenable
 const PURCHASED_ONLY = { is: 'purchased', then: Joi.required(), otherwise: Joi.forbidden() };
 const sellerParams = Joi.object({ id: Joi.string().pattern(SELLER_ID).required() });
-// Userinfo (`user:pass@`, even an empty `@`) in the authority: credentials would be stored and shown with the seller.
-const URL_USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
+const SELLER_URL_LENGTH_MAX = 2048;
 
 export function sellerRoutes(config: Config): RouteSpec[] {
   const sellerBody = Joi.object({
-    base_url: Joi.string()
-      .uri({ scheme: ['http', 'https'] })
-      .max(2048)
-      .custom((value: string, helpers) => (URL_USERINFO.test(value) ? helpers.error('string.uriCredentials') : value))
-      .messages({ 'string.uriCredentials': '{{#label}} must not carry credentials (user:password@)' })
-      .required(),
+    // Sellers are the operator's own configuration, inside its network or not.
+    base_url: partnerUrlSchema({ length_max: SELLER_URL_LENGTH_MAX, private_urls: 'allow' }).required(),
     rate_limit_per_minute: Joi.number().integer().strict().min(1).max(1_000_000).required(),
     timeout_ms: Joi.number().integer().strict().min(10).max(60_000).required(),
     supports_holds: Joi.boolean().strict().required(),
