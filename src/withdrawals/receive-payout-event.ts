@@ -50,7 +50,7 @@ export async function receivePayoutEvent(deps: AppDeps, body: SignedBody, signat
   const check = verifySignature(
     signature_header,
     body.bytes,
-    wallet.payout_webhook_secret,
+    [wallet.payout_webhook_secret],
     now_s,
     wallet.payout_signature_tolerance_seconds,
     'Payout-Signature',

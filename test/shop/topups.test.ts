@@ -414,6 +414,29 @@ describe('signed bodies that are not events we can apply', () => {
     expect(await storedEvent(success.id)).toBeUndefined();
     expect(await balance(account_id)).toBe(0);
   });
+
+  it('when a valid signature is written as partners write it (spaces, order, case, two v1, v0), then it is accepted', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const raw = JSON.stringify(psp.event(S, topup_id, 1000));
+    const t = Math.floor(Date.now() / 1000);
+    const v1 = signatureHeader(cluster.config.psp_webhook_secret, t, raw).split(',v1=')[1]!;
+    const other = signatureHeader('a rotated-out secret of forty characters', t, raw).split(',v1=')[1]!;
+    const headers = [
+      `t=${t}, v1=${v1}`,
+      `v1=${v1},t=${t}`,
+      `t=${t},v1=${v1.toUpperCase()}`,
+      `t=${t},v1=${other},v1=${v1}`,
+      `t=${t},v0=deadbeef,v1=${v1}`,
+    ];
+    const outcomes = [];
+    for (const header of headers) {
+      const response = await request(eu(), 'POST', '/v1/psp/events', undefined, { raw, headers: { 'Psp-Signature': header } });
+      outcomes.push(response.body.outcome ?? response.body.code);
+    }
+    // Each once answered 401: a validly signed event the PSP would have retried for days, never recorded.
+    expect(outcomes).toEqual(['credited', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    expect(await balance(account_id)).toBe(1000);
+  });
 });
 
 describe('events held for review', () => {

@@ -74,7 +74,7 @@ export async function receivePspEvent(
   const check = verifySignature(
     signature_header,
     body.bytes,
-    deps.config.psp_webhook_secret,
+    [deps.config.psp_webhook_secret],
     Math.floor(Date.now() / 1000),
     deps.config.psp_signature_tolerance_seconds,
   );
