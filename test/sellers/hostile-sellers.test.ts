@@ -27,6 +27,8 @@ const SELLERS: ScriptedSeller[] = [
   scripted('ghost', { 'book-ghost': 150 }),
   scripted('vanisher', { 'book-vanish': 160 }, { silent_calls_make_orders: false }),
   scripted('switcher', { 'book-switch': 170 }, { supports_holds: false }),
+  scripted('holdup', { 'book-hold-up': 800 }, { hold_price: 1200 }),
+  scripted('steady', { 'book-hold-up': 1000 }),
   scripted('crowded', { 'book-crowd': 120 }, { supports_holds: false }),
   scripted('fallback', { 'book-crowd': 130 }),
   scripted('nul', { 'book-nul': 100 }, { quote_id_suffix: '\u0000' }),
@@ -124,6 +126,21 @@ describe('a seller confirming above the price it held or quoted', () => {
     await expectReconciliation(own);
     outstanding.push(...own);
     in_review.set('greedy', { buyer, id });
+  });
+
+  it('when a seller quotes 800 but holds at 1200 and the next one quotes 1000, then the next one sells at 1000', async () => {
+    const buyer = await world.player(10_000);
+    const id = await world.purchase(buyer, 'book-hold-up', 2000);
+    const final = await world.final(buyer, id);
+    // Once bought at the hold's 1200: within max_price, yet 200 more than the next seller asked.
+    expect(final).toMatchObject({ status: 'purchased', seller_id: 'steady', final_price: 1000 });
+    expect(final.attempts).toEqual([
+      expect.objectContaining({ seller_id: 'holdup', state: 'failed', outcome: 'price_moved', price: 1200 }),
+      expect.objectContaining({ seller_id: 'steady', state: 'confirmed' }),
+    ]);
+    expect(world.simulator.calls('holdup')).toMatchObject({ hold: 1, order: 0 });
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 9000, held: 0, available: 9000 });
+    await expectReconciliation();
   });
 
   it('when an order against max_price 1,000 is confirmed at 999,999 (no holds), then it is not purchased but in review', async () => {

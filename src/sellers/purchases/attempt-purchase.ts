@@ -20,10 +20,21 @@ export interface ContinueOptions {
   until_ms: number;
   /** A previous run may have sent the order: only a definite answer settles the attempt. */
   order_may_exist: boolean;
+  /**
+   * The quote of the next seller in line (null: none, or not known): a hold above its own quote and
+   * above that one is a price move, and that seller is tried instead.
+   */
+  next_quote_minor?: number | null;
 }
 
 /** Starts an attempt at the seller of `quote`: the attempt row is written before any call. */
-export async function attemptPurchase(ctx: PurchaseContext, seller: Seller, quote: QuoteRecord, position: number): Promise<AttemptResult> {
+export async function attemptPurchase(
+  ctx: PurchaseContext,
+  seller: Seller,
+  quote: QuoteRecord,
+  position: number,
+  next_quote_minor: number | null,
+): Promise<AttemptResult> {
   const attempt = await fenced(ctx, 'start_purchase_attempt', (tx) =>
     insertAttempt(tx, ctx.request, {
       position,
@@ -33,7 +44,7 @@ export async function attemptPurchase(ctx: PurchaseContext, seller: Seller, quot
       order_route: seller.supports_holds ? 'hold' : 'quote',
     }),
   );
-  return continueAttempt(ctx, seller, attempt, { until_ms: ctx.deadline_ms, order_may_exist: false });
+  return continueAttempt(ctx, seller, attempt, { until_ms: ctx.deadline_ms, order_may_exist: false, next_quote_minor });
 }
 
 /**
@@ -59,15 +70,20 @@ export async function continueAttempt(
 ): Promise<AttemptResult> {
   if (orderRoute(attempt, seller) === 'quote') return orderAtSeller(ctx, seller, attempt, { quote_id: attempt.quote_id ?? '' }, options);
   if (attempt.seller_hold_id !== null) return orderAtSeller(ctx, seller, attempt, { hold_id: attempt.seller_hold_id }, options);
-  const held = await holdAtSeller(ctx, seller, attempt, options.until_ms);
+  const held = await holdAtSeller(ctx, seller, attempt, options);
   if ('outcome' in held) return fail(ctx, attempt, held);
   // The held price, not the quoted one, is what the order is judged against.
   const holding: Attempt = { ...attempt, seller_hold_id: held.hold_id, held_price_minor: held.price_minor };
   return orderAtSeller(ctx, seller, holding, { hold_id: held.hold_id }, options);
 }
 
-async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attempt, deadline_ms: number): Promise<SellerHold | Failure> {
-  const held = await guarded(ctx, seller, 'hold', deadline_ms, (timeout_ms, signal) =>
+async function holdAtSeller(
+  ctx: PurchaseContext,
+  seller: Seller,
+  attempt: Attempt,
+  options: ContinueOptions,
+): Promise<SellerHold | Failure> {
+  const held = await guarded(ctx, seller, 'hold', options.until_ms, (timeout_ms, signal) =>
     requestHold(seller, attempt.quote_id ?? '', callSettings(ctx.deps.config.sellers, ctx.agents, timeout_ms, signal)),
   );
   if ('outcome' in held) return held;
@@ -76,6 +92,16 @@ async function holdAtSeller(ctx: PurchaseContext, seller: Seller, attempt: Attem
     return {
       outcome: 'price_moved',
       detail: `held at ${held.price_minor}, above the maximum ${ctx.request.max_price_minor}`,
+      price_minor: held.price_minor,
+    };
+  }
+  const { next_quote_minor = null } = options;
+  const quoted_minor = attempt.quoted_price_minor ?? 0;
+  if (held.price_minor > quoted_minor && next_quote_minor !== null && held.price_minor > next_quote_minor) {
+    // Bought here, the player would pay more than the next seller asks: the cheapest offer is theirs now.
+    return {
+      outcome: 'price_moved',
+      detail: `held at ${held.price_minor}, above its quote ${quoted_minor} and the next seller's ${next_quote_minor}`,
       price_minor: held.price_minor,
     };
   }

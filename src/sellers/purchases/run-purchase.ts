@@ -137,12 +137,12 @@ async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteReco
   const { quote_expiry_margin_ms } = ctx.deps.config.sellers;
   // A seller is tried once per request (an interrupted attempt was already carried on by resumeAttemptInFlight).
   const settled = new Set(attempts.map((attempt) => attempt.seller_id));
-  for (const quote of candidates(quotes, ctx.request, Date.now(), quote_expiry_margin_ms)) {
-    if (settled.has(quote.seller_id)) continue;
+  const untried = candidates(quotes, ctx.request, Date.now(), quote_expiry_margin_ms).filter((quote) => !settled.has(quote.seller_id));
+  for (const [index, quote] of untried.entries()) {
     if (Date.now() >= ctx.deadline_ms) break;
     const seller = await ctx.deps.transactions.read((tx) => findSeller(tx, quote.seller_id));
     if (!seller?.active) continue;
-    const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1);
+    const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1, untried[index + 1]?.price ?? null);
     attempts.push(result.attempt);
     if (!('failed' in result)) return result;
   }
