@@ -474,6 +474,19 @@ describe('events held for review', () => {
     expect(await balance(account_id)).toBe(1000);
   });
 
+  it('when a refund of another payment arrives before the success, then the success credits whole and shows it for review', async () => {
+    const { account_id, topup_id } = await pendingTopup(1000);
+    const other = psp.event(R, topup_id, 1000, { psp_payment_id: 'pay_other' });
+    const success = psp.event(S, topup_id, 1000);
+    // Once applied with the credit: the order of arrival decided whether another payment's refund clawed this one back.
+    expect(await psp.sendInOrder([other, success])).toEqual(['reversal_waiting', 'credited']);
+    held.push({ event_id: success.id, outcome: 'credited', topup_id });
+    const view = await topup(topup_id);
+    expect(view).toMatchObject({ status: 'SUCCEEDED', reversed_amount: 0, pending_reversal_amount: 0, reversals: [] });
+    expect(view.review_reason).toContain(`refund ${other.id} (of payment pay_other)`);
+    expect(await balance(account_id)).toBe(1000);
+  });
+
   it('when a top-up is in a currency the account has no wallet for yet, then its success opens that wallet', async () => {
     const account_id = uniqueId('p');
     expect((await request(eu(), 'POST', '/v1/accounts', { id: account_id, currency: 'EUR' }, { token: service, key: key() })).status).toBe(

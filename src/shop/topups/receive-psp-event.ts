@@ -160,7 +160,8 @@ function emitTopupEvents(unit: Unit, record: EventRecord, before: Topup | undefi
   if (!topup || before?.id !== topup.id) return;
   const types: EventType[] = [];
   if (record.review_reason !== null) types.push('topup.held_for_review');
-  else if (record.outcome === 'credited') types.push('topup.succeeded');
+  // A success is credited even when it holds something for review (a refund of another payment waited for it).
+  if (record.outcome === 'credited') types.push('topup.succeeded');
   else if (record.outcome === 'failed') types.push('topup.failed');
   // A refund applied now, or refunds that waited for the success applied with it.
   if (topup.reversed_minor > before.reversed_minor) types.push('topup.reversed');

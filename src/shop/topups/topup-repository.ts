@@ -76,6 +76,7 @@ export function toTopup(row: TopupRow): Topup {
       event_id: reversal.event_id,
       amount_minor: int8(reversal.amount_minor),
       status: reversal.status,
+      ...(reversal.psp_payment_id === undefined ? {} : { psp_payment_id: reversal.psp_payment_id }),
       recovered_minor: int8(reversal.recovered_minor),
       unrecovered_minor: int8(reversal.unrecovered_minor),
     })),

@@ -38,6 +38,8 @@ export interface Reversal {
   event_id: string;
   amount_minor: number;
   status: 'waiting' | 'applied';
+  /** The payment the refund is of (absent on reversals recorded before it was kept). */
+  psp_payment_id?: string;
   /** Taken back from the wallet (0 while waiting). */
   recovered_minor: number;
   /** Booked as a loss on @chargebacks (0 while waiting). */
@@ -140,15 +142,29 @@ function succeed(topup: TopupState, event: PspEvent, wallet: WalletBalance, limi
       ],
     },
   ];
-  let next: TopupState = { ...topup, status: 'SUCCEEDED', psp_payment_id };
+  // A refund that waited for the credit may turn out to be of another payment: it takes nothing from
+  // this one. It leaves the top-up's reversals, and the success that shows it is held for review.
+  const waiting = topup.reversals.filter((reversal) => reversal.status === 'waiting');
+  const foreign = waiting.filter((reversal) => reversal.psp_payment_id !== undefined && reversal.psp_payment_id !== psp_payment_id);
+  let next: TopupState = {
+    ...topup,
+    status: 'SUCCEEDED',
+    psp_payment_id,
+    reversals: topup.reversals.filter((reversal) => !foreign.includes(reversal)),
+  };
   let balance: WalletBalance = { ...wallet, balance_minor: wallet.balance_minor + topup.amount_minor };
-  for (const waiting of topup.reversals.filter((reversal) => reversal.status === 'waiting')) {
-    const applied = applyReversal(next, waiting, balance);
+  for (const reversal of waiting.filter((candidate) => !foreign.includes(candidate))) {
+    const applied = applyReversal(next, reversal, balance);
     transactions.push(applied.transaction);
     next = applied.next;
     balance = applied.balance;
   }
-  return { outcome: 'credited', review_reason: null, next, transactions };
+  const review_reason =
+    foreign.length === 0
+      ? null
+      : `credited; ${foreign.map((reversal) => `refund ${reversal.event_id} (of payment ${reversal.psp_payment_id})`).join(', ')} ` +
+        `waited for it but this top-up was paid by ${psp_payment_id}: not applied`;
+  return { outcome: 'credited', review_reason, next, transactions };
 }
 
 /** A failure before any success fails the top-up; after a success it is an earlier attempt's, reported late. */
@@ -176,7 +192,14 @@ function refund(topup: TopupState, event: PspEvent, wallet: WalletBalance, limit
       `refund ${event.id} of ${amount_minor} would bring reversals to ${recorded_minor + amount_minor} of ${topup.amount_minor}`,
     );
   }
-  const reversal: Reversal = { event_id: event.id, amount_minor, status: 'waiting', recovered_minor: 0, unrecovered_minor: 0 };
+  const reversal: Reversal = {
+    event_id: event.id,
+    amount_minor,
+    status: 'waiting',
+    psp_payment_id: event.data.psp_payment_id,
+    recovered_minor: 0,
+    unrecovered_minor: 0,
+  };
   const recorded: TopupState = { ...topup, reversals: [...topup.reversals, reversal] };
   if (topup.status !== 'SUCCEEDED') return { outcome: 'reversal_waiting', review_reason: null, next: recorded, transactions: [] };
   const applied = applyReversal(recorded, reversal, wallet);
