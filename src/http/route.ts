@@ -151,6 +151,7 @@ export function reviewQueueRoute(spec: {
 const BODY_OPTIONS: Joi.ValidationOptions = { convert: false, allowUnknown: false, abortEarly: false, presence: 'optional' };
 const TEXT_OPTIONS: Joi.ValidationOptions = { convert: true, allowUnknown: false, abortEarly: false };
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
+const NOTHING = Joi.object({});
 
 function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown): T {
   if (!schema) return value as T;
@@ -199,11 +200,14 @@ function toRouterPath(path: string): string {
 export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec[]): void {
   for (const spec of routes) {
     const body_mode = SIGNED_CALLBACKS.has(spec.auth) ? 'raw' : 'json';
+    // An API route that declares no query or body takes none: an unknown parameter or field is
+    // 400 there as everywhere else (SPEC §4). Pages the pod serves to browsers are left alone.
+    const none = spec.path.startsWith('/v1/') && body_mode === 'json' ? NOTHING : undefined;
     // Options compiled into the schemas once: given to validate(), Joi merges them on every call.
     const schemas = {
       params: spec.params?.prefs(TEXT_OPTIONS),
-      query: spec.query?.prefs(TEXT_OPTIONS),
-      body: spec.body?.prefs(BODY_OPTIONS),
+      query: (spec.query ?? none)?.prefs(TEXT_OPTIONS),
+      body: (spec.body ?? none)?.prefs(BODY_OPTIONS),
     };
     router[spec.method](spec.operation_id, toRouterPath(spec.path), requestBody(body_mode), async (ctx) => {
       const context = ctx as AppContext;

@@ -140,11 +140,24 @@ describe('item 11: text the database cannot store, anywhere in a request', () =>
     expectRefusedText(await request(eu(), 'GET', '/v1/items/helm%00'), 'path of a public route');
     expectRefusedText(await request(eu(), 'GET', `/v1/accounts/${id}%00`, undefined, { token }), 'path of a bearer route');
     expectRefusedText(await request(eu(), 'GET', '/v1/items?cursor=%00'), 'query of a public route');
-    // A route without a query schema never looks at its query: the edge still refuses the text.
+    // A route that takes no query: the edge refuses the text before the route refuses the parameter.
     expectRefusedText(await request(eu(), 'GET', `/v1/accounts/${id}?whatever=a%00b`, undefined, { token }), 'unread query');
     const unread = await request(eu(), 'GET', `/v1/accounts/${id}?whatever=a%00b`, undefined, { token });
     expect(unread.body.detail).toMatch(/query parameter "whatever"/);
-    expect((await request(eu(), 'GET', `/v1/accounts/${id}?whatever=fine`, undefined, { token })).status).toBe(200);
+  });
+
+  it('when a route that takes no query or no body is given one, then 400 and nothing changes', async () => {
+    const { id, token } = await player(1);
+    // Both were answered as if absent: a misspelt parameter or field went unnoticed (SPEC §4: unknown fields are 400).
+    const refused = [
+      await request(eu(), 'GET', `/v1/accounts/${id}?whatever=fine`, undefined, { token }),
+      await request(eu(), 'POST', '/v1/admin/reconcile', { unknown_field: 1 }, { token: admin }),
+      await request(eu(), 'POST', '/v1/admin/reconcile', 'just a string', { token: admin }),
+      await request(eu(), 'POST', '/v1/admin/reconcile?dry_run=true', undefined, { token: admin }),
+    ];
+    for (const response of refused) expectProblem(response, 400, 'validation_error');
+    expect((await request(eu(), 'GET', `/v1/accounts/${id}`, undefined, { token })).status).toBe(200);
+    expect((await request(eu(), 'POST', '/v1/admin/reconcile', {}, { token: admin })).status).toBe(200);
   });
 
   it('when an instant is outside 0001-9999 in UTC or its date does not exist, then 400 wherever instants are taken', async () => {
