@@ -6,10 +6,11 @@ import { forgetPreparedStatements, runPipeline, type PipelinedStatement } from '
 import type { Queryable } from '../db/sql.js';
 import { DatabaseUnavailable, isDatabaseUnavailable, isStalePreparedStatement, sqlState } from '../db/database-errors.js';
 import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
-import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { isSettleGuardFailure } from '../events/settle-guard.js';
 import { IDEMPOTENCY_KEYS_PRIMARY_KEY } from '../idempotency/idempotency-record.js';
 import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
+import { replayStored, type StoredKey } from '../idempotency/stored-answer.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { RecordedRefusal, type Operation, type RequestIdempotency, type StoredResponse } from './operation.js';
@@ -61,14 +62,6 @@ export interface ExecutorSettings {
   logger: Logger;
 }
 
-type StoredKey = {
-  request_fingerprint: string;
-  status_code: number;
-  response_text: string | null;
-  /** Written before answers were stored as their exact bytes (kept at most the retention period). */
-  response_body: LegacyBody | null;
-};
-type LegacyBody = { ok: true; body: unknown } | { ok: false; code: ErrorCode; detail: string; extensions?: Record<string, unknown> };
 type AttemptResult = 'committed' | { retry: unknown } | { split: unknown } | { unavailable: unknown };
 
 const ROLLBACK: PipelinedStatement = { name: 'batch_rollback', text: 'ROLLBACK', values: [] };
@@ -340,11 +333,6 @@ function isRacedInsert(error: unknown): boolean {
 }
 
 function replayOf(idempotency: RequestIdempotency, stored: StoredKey): Outcome {
-  if (stored.request_fingerprint !== idempotency.fingerprint) {
-    return { kind: 'failed', error: new DomainError('idempotency_key_reused', 'this Idempotency-Key was used for a different request') };
-  }
-  if (stored.response_text !== null) return { kind: 'replayed', response: { status: stored.status_code, body: stored.response_text } };
-  const legacy = stored.response_body!;
-  if (legacy.ok) return { kind: 'replayed', response: { status: stored.status_code, body: JSON.stringify(legacy.body) } };
-  return { kind: 'replayed', response: idempotency.renderFailure(new DomainError(legacy.code, legacy.detail, legacy.extensions ?? {})) };
+  const replay = replayStored(idempotency, stored);
+  return replay instanceof DomainError ? { kind: 'failed', error: replay } : { kind: 'replayed', response: replay };
 }

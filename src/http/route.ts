@@ -4,6 +4,8 @@ import { DomainError, type ErrorCode } from '../domain/errors.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestIdempotency } from '../batch/operation.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
+import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
+import { storedAnswer } from '../idempotency/stored-answer.js';
 import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
@@ -153,6 +155,24 @@ const TEXT_OPTIONS: Joi.ValidationOptions = { convert: true, allowUnknown: false
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7E]{1,255}$/;
 const NOTHING = Joi.object({});
 
+/**
+ * A keyed request refused before it reached the write path (its input, its account, a rule checked
+ * first) answers what its key has stored, if anything: a retry of a request that ran gets its
+ * answer, another request under the key 422 `idempotency_key_reused`. Looked up on such refusals
+ * only: a request that runs finds its key in its batch.
+ */
+async function runOrReplay(ctx: AppContext, idempotency: RequestIdempotency, run: () => Promise<RouteResult>): Promise<RouteResult> {
+  try {
+    return await run();
+  } catch (error) {
+    const refused = error instanceof Joi.ValidationError || (error instanceof DomainError && REMEMBERED_FAILURES.has(error.code));
+    if (!refused) throw error;
+    const stored = await storedAnswer(ctx.state.deps, idempotency);
+    if (!stored) throw error;
+    return stored;
+  }
+}
+
 function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown): T {
   if (!schema) return value as T;
   const { value: validated, error } = schema.validate(value);
@@ -218,17 +238,14 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       const idempotency = spec.idempotent
         ? idempotencyScope(context, actor, spec.idempotent.success_status, context.state.body)
         : undefined;
-      const params = validate(schemas.params, { ...context.params });
-      const query = validate(schemas.query, { ...context.query });
-      // No body is an empty object; a JSON `null` is a body, and not an object.
-      const body = validate(schemas.body, context.state.body === undefined && spec.body ? {} : context.state.body);
-      const result = await spec.handler(context, {
-        params,
-        query,
-        body,
-        actor: actor as Actor,
-        idempotency: idempotency as RequestIdempotency,
-      });
+      const run = async (): Promise<RouteResult> => {
+        const params = validate(schemas.params, { ...context.params });
+        const query = validate(schemas.query, { ...context.query });
+        // No body is an empty object; a JSON `null` is a body, and not an object.
+        const body = validate(schemas.body, context.state.body === undefined && spec.body ? {} : context.state.body);
+        return spec.handler(context, { params, query, body, actor: actor as Actor, idempotency: idempotency as RequestIdempotency });
+      };
+      const result = idempotency ? await runOrReplay(context, idempotency, run) : await run();
       context.status = result.status;
       context.body = result.body;
       // A stored answer travels as the exact bytes first sent (SPEC §4: replayed byte for byte).

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreditshopClient } from '../../src/client/creditshop-client.js';
 import { client, wireText } from '../support/client.js';
-import { uniqueId, type TestCluster } from '../support/cluster.js';
+import { request, uniqueId, type TestCluster } from '../support/cluster.js';
 import { key, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // A retried request gets the stored answer back byte for byte (SPEC §4): through any region, after
@@ -131,5 +131,48 @@ describe('replays', () => {
     expect(applied.length).toBeGreaterThanOrEqual(1);
     expect(new Set(answers.map(wireText)).size).toBe(1);
     expect((await h.wallet(a.id)).balance).toBe(990);
+  });
+
+  it('when a key is reused for a request its route refuses before running it, then 422 idempotency_key_reused all the same', async () => {
+    const a = await h.player(1_000);
+    const b = await h.player(1_000);
+    const used = key();
+    const debit = (account_id: string, body: unknown) =>
+      request(h.pod(0), 'POST', `/v1/accounts/${account_id}/debits`, body, { token: a.token, key: used });
+    const first = await debit(a.id, { amount: 2, currency: 'EUR', reason: 'a' });
+    expect(first.status).toBe(201);
+    // Each was answered by its own refusal (400, 404, 400), as if the key were free: it is not.
+    const reused = [
+      await debit(a.id, { amount: -5, currency: 'EUR', reason: 'a' }),
+      await debit(b.id, { amount: 2, currency: 'EUR', reason: 'a' }),
+      await request(
+        h.pod(1),
+        'POST',
+        '/v1/transfers',
+        { from_account_id: a.id, to_account_id: a.id, amount: 1, currency: 'EUR' },
+        {
+          token: a.token,
+          key: used,
+        },
+      ),
+    ];
+    for (const answer of reused) expect(answer.body).toMatchObject({ status: 422, code: 'idempotency_key_reused' });
+    // The request itself, retried, still gets its first answer; a refused one under a fresh key its own refusal.
+    const retried = await debit(a.id, { amount: 2, currency: 'EUR', reason: 'a' });
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.text).toBe(first.text);
+    const fresh = await request(
+      h.pod(2),
+      'POST',
+      `/v1/accounts/${b.id}/debits`,
+      { amount: 2, currency: 'EUR', reason: 'a' },
+      {
+        token: a.token,
+        key: key(),
+      },
+    );
+    expect(fresh.status).toBe(404);
+    expect((await h.wallet(a.id)).balance).toBe(998);
+    expect((await h.wallet(b.id)).balance).toBe(1_000);
   });
 });
