@@ -1390,7 +1390,7 @@ export interface components {
     };
     NotReady: {
       /** @enum {string} */
-      status: 'migrations_pending' | 'database_unreachable';
+      status: 'migrations_pending' | 'database_unreachable' | 'database_read_only';
       /** @description migrations_pending: the migrations not applied yet */
       pending?: string[];
     };
@@ -2959,7 +2959,7 @@ export interface operations {
       };
       431: components['responses']['HeadersTooLarge'];
       500: components['responses']['InternalError'];
-      /** @description Not ready: the database is unreachable or migrations are pending */
+      /** @description Not ready: the database is unreachable or takes no writes, or migrations are pending */
       503: {
         headers: {
           'X-Region': components['headers']['X-Region'];

@@ -2,8 +2,12 @@ import { DomainError } from '../domain/errors.js';
 
 /** SQLSTATE classes of a database that cannot serve now: 08 connection exception, 57P operator intervention, 53 resources. */
 const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '57P', '53'];
-/** query_canceled (statement_timeout) and idle_in_transaction_session_timeout: the session outlived its bounds. */
-const UNAVAILABLE_SQLSTATES = new Set(['57014', '25P03']);
+/**
+ * query_canceled (statement_timeout), idle_in_transaction_session_timeout and lock_not_available (a
+ * server's lock_timeout): the session outlived its bounds; read_only_sql_transaction: the server
+ * takes no writes now (a standby promoted or not yet, an operator's default_transaction_read_only).
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57014', '25P03', '55P03', '25006']);
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -30,11 +34,13 @@ export function isStalePreparedStatement(error: unknown): boolean {
 /**
  * node-postgres failures that carry no code: no pool slot or connection in time (a client's own
  * connect timeout says only "timeout expired"), a client whose socket broke or that the server
- * dropped, a query the server never answered (query_timeout), a pool that is closing.
+ * dropped, a query the server never answered (query_timeout), a pool that is closing; and knex's
+ * (migrations, through MikroORM) when no connection came in time.
  */
 const UNAVAILABLE_MESSAGES = new RegExp(
   [
     'timeout exceeded when trying to connect',
+    'Timeout acquiring a connection',
     '^timeout expired$',
     'Connection terminated',
     'not queryable',

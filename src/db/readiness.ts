@@ -2,7 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pendingMigrations } from './migration-status.js';
 import type { TransactionRunner } from './transaction-runner.js';
 
-export type Readiness = { status: 'ready' } | { status: 'database_unreachable' } | { status: 'migrations_pending'; pending: string[] };
+export type Readiness =
+  | { status: 'ready' }
+  | { status: 'database_unreachable' }
+  | { status: 'database_read_only' }
+  | { status: 'migrations_pending'; pending: string[] };
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -13,15 +17,20 @@ const TIMED_OUT = Symbol('timed out');
  * fail on its own bounds (connect and query timeouts).
  */
 export async function checkReadiness(transactions: TransactionRunner, timeout_ms: number): Promise<Readiness> {
-  const probe = transactions.read(pendingMigrations);
+  // A database that takes no writes (a standby, default_transaction_read_only) fails every write: not ready.
+  const probe = transactions.read(async (tx) => ({
+    pending: await pendingMigrations(tx),
+    read_only: (await tx.one<{ read_only: string }>("SELECT current_setting('default_transaction_read_only') AS read_only")).read_only,
+  }));
   const deadline = new AbortController();
   try {
-    const pending = await Promise.race([probe, sleep(timeout_ms, TIMED_OUT, { signal: deadline.signal })]);
-    if (pending === TIMED_OUT) {
+    const probed = await Promise.race([probe, sleep(timeout_ms, TIMED_OUT, { signal: deadline.signal })]);
+    if (probed === TIMED_OUT) {
       probe.catch(() => undefined);
       return { status: 'database_unreachable' };
     }
-    return pending.length === 0 ? { status: 'ready' } : { status: 'migrations_pending', pending };
+    if (probed.pending.length > 0) return { status: 'migrations_pending', pending: probed.pending };
+    return probed.read_only === 'on' ? { status: 'database_read_only' } : { status: 'ready' };
   } catch {
     return { status: 'database_unreachable' };
   } finally {

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createPool, sessionSettings, withClient } from '../../src/db/connections.js';
 import { DatabaseUnavailable, isDatabaseUnavailable } from '../../src/db/database-errors.js';
+import { checkReadiness } from '../../src/db/readiness.js';
 import type { Database } from '../../src/db/database.js';
 import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -90,6 +91,25 @@ describe('every way the database fails is DomainError unavailable, through reads
       statement: 'SELECT pg_sleep(1)',
     },
     {
+      // A standby, or an operator's default_transaction_read_only: every write was a 500.
+      name: 'the server takes no writes (25006)',
+      traffic: async () => pool({ options: '-c TimeZone=UTC -c default_transaction_read_only=on' }),
+      statement: 'CREATE TABLE read_only_probe (x INT)',
+    },
+    {
+      // A server-side lock_timeout: reads and writes behind a long lock were 500s.
+      name: 'a lock is not granted within the server lock_timeout (55P03)',
+      traffic: async () => {
+        const holder = await pool().connect();
+        held.push(holder);
+        await holder.query('CREATE TABLE IF NOT EXISTS lock_timeout_probe (x INT)');
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE lock_timeout_probe IN ACCESS EXCLUSIVE MODE');
+        return pool({ options: '-c TimeZone=UTC -c lock_timeout=100' });
+      },
+      statement: 'SELECT * FROM lock_timeout_probe',
+    },
+    {
       name: 'no pool connection in time',
       traffic: async () => {
         const exhausted = pool({ max: 1, connectionTimeoutMillis: 1000 });
@@ -116,11 +136,24 @@ describe('every way the database fails is DomainError unavailable, through reads
     await expect(runner.run('probe', (tx) => tx.rows('SELECT 1 / 0'))).rejects.toMatchObject({ code: '22012' });
   });
 
-  it('node errors carried inside others count: a refused IPv4 and IPv6 connect (AggregateError), a wrapped cause', () => {
+  it('node errors carried inside others count: a refused IPv4 and IPv6 connect (AggregateError), a wrapped cause; knex timeouts', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     expect(isDatabaseUnavailable(new AggregateError([refused], 'all attempts failed'))).toBe(true);
     expect(isDatabaseUnavailable(new Error('migration failed', { cause: { code: '57P03' } }))).toBe(true);
+    // knex's own (migrations, through MikroORM) when the server accepts connections and stalls: start-up died on it.
+    const knex_timeout = Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), {
+      name: 'KnexTimeoutError',
+    });
+    expect(isDatabaseUnavailable(knex_timeout)).toBe(true);
     expect(isDatabaseUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isDatabaseUnavailable(Object.assign(new Error('could not serialize'), { code: '40001' }))).toBe(false);
+  });
+});
+
+describe('readiness', () => {
+  it('a database that takes no writes is not ready: every write would fail', async () => {
+    const read_only = runnerOver(pool({ options: '-c TimeZone=UTC -c default_transaction_read_only=on' }));
+    expect(await checkReadiness(read_only, 2000)).toEqual({ status: 'database_read_only' });
+    expect(await checkReadiness(runnerOver(pool()), 2000)).toEqual({ status: 'ready' });
   });
 });

@@ -10,7 +10,7 @@ const readySchema = viewSchema('Ready', {
   dialect: Joi.string().valid('postgres', 'cockroach'),
 });
 const notReadySchema = viewSchema('NotReady', {
-  status: Joi.string().valid('migrations_pending', 'database_unreachable'),
+  status: Joi.string().valid('migrations_pending', 'database_unreachable', 'database_read_only'),
   pending: Joi.array().items(Joi.string()).optional().description('migrations_pending: the migrations not applied yet'),
 });
 /** The document is checked by what it is built from; its answer only promises the OpenAPI envelope. */
@@ -45,7 +45,10 @@ export function operationRoutes(openapi: () => unknown): RouteSpec[] {
       auth: 'public',
       responses: {
         200: 'Ready',
-        503: { description: 'Not ready: the database is unreachable or migrations are pending', schema: notReadySchema },
+        503: {
+          description: 'Not ready: the database is unreachable or takes no writes, or migrations are pending',
+          schema: notReadySchema,
+        },
       },
       response_schema: readySchema,
       // It answers a database failure itself, with its own body.
