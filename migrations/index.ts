@@ -18,6 +18,7 @@ import { Migration20261226000100_delivery_due_index } from './Migration202612260
 import { Migration20261227000100_lean_ledger_indexes } from './Migration20261227000100_lean_ledger_indexes.js';
 import { Migration20261228000100_attempt_order_route } from './Migration20261228000100_attempt_order_route.js';
 import { Migration20261228000200_purchase_review_settlement } from './Migration20261228000200_purchase_review_settlement.js';
+import { Migration20261228000300_failed_topup_refunds } from './Migration20261228000300_failed_topup_refunds.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -40,4 +41,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261227000100_lean_ledger_indexes', class: Migration20261227000100_lean_ledger_indexes },
   { name: 'Migration20261228000100_attempt_order_route', class: Migration20261228000100_attempt_order_route },
   { name: 'Migration20261228000200_purchase_review_settlement', class: Migration20261228000200_purchase_review_settlement },
+  { name: 'Migration20261228000300_failed_topup_refunds', class: Migration20261228000300_failed_topup_refunds },
 ];

@@ -124,6 +124,36 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
     expect((await h.wallet(buyer.id)).balance).toBe(1500);
     await h.expectReconcileClean();
   });
+
+  it('when a FAILED top-up has a refund waiting for a success that does not come, then it is flagged too', async () => {
+    const buyer = await h.player(0);
+    const created = await request(
+      h.pod(0),
+      'POST',
+      '/v1/topups',
+      { account_id: buyer.id, amount: 900, currency: 'EUR' },
+      {
+        token: buyer.token,
+        key: key(),
+      },
+    );
+    const payment = { topup_id: created.body.id, amount: 900, currency: 'EUR', psp_payment_id: uniqueId('pay') };
+    const send = (type: string) => {
+      const raw = JSON.stringify({ id: uniqueId('evt'), type, data: payment });
+      const header = signatureHeader(cluster.config.psp_webhook_secret, Math.floor(Date.now() / 1000), raw);
+      return request(h.pod(1), 'POST', '/v1/psp/events', undefined, { raw, headers: { 'Psp-Signature': header } });
+    };
+    expect((await send('payment.failed')).body.outcome).toBe('failed');
+    expect((await send('payment.refunded')).body.outcome).toBe('reversal_waiting');
+    // Once it waited unseen: neither held nor flagged, a refund of money that never arrived here.
+    const flagged = await eventually('the failed top-up is flagged', 15_000, async () => {
+      const topup = await request(h.pod(2), 'GET', `/v1/topups/${created.body.id}`, undefined, { token: buyer.token });
+      return topup.body.needs_reconciliation ? topup.body : undefined;
+    });
+    expect(flagged).toMatchObject({ status: 'FAILED', pending_reversal_amount: 900 });
+    expect((await send('payment.succeeded')).body.outcome).toBe('credited');
+    expect((await h.wallet(buyer.id)).balance).toBe(0);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
