@@ -126,21 +126,23 @@ export function outflowBreach(limits: TierLimits, usage: WalletUsage, kind: Outf
   const day_start = usage.usage_day_start;
   invariant(day_start !== null && usage.usage_hour_start !== null, 'usage must be made current before it is checked');
   if (kind === 'withdrawal' && !limits.withdrawals_allowed) return WITHDRAWALS_REFUSED;
-  const single = SINGLE[kind];
-  const single_max = limits[single] as number;
-  if (amount_minor > single_max) {
-    return { limit: single, value: single_max, remaining: single_max, resets_at: null, velocity: false, used: 0, window_start: null };
-  }
-  const day_end = iso(Date.parse(day_start) + DAY_MS);
   const daily = DAILY[kind];
   const daily_max = limits[daily.limit] as number;
   const used_today = daily.used(usage);
+  const daily_room = Math.max(0, daily_max - used_today);
+  const single = SINGLE[kind];
+  const single_max = limits[single] as number;
+  if (amount_minor > single_max) {
+    // What one operation may still move: the single limit, or less when today's room is smaller.
+    const remaining = Math.min(single_max, daily_room);
+    return { limit: single, value: single_max, remaining, resets_at: null, velocity: false, used: 0, window_start: null };
+  }
+  const day_end = iso(Date.parse(day_start) + DAY_MS);
   if (used_today + amount_minor > daily_max) {
-    const remaining = Math.max(0, daily_max - used_today);
     return {
       limit: daily.limit,
       value: daily_max,
-      remaining,
+      remaining: daily_room,
       resets_at: day_end,
       velocity: true,
       used: used_today,

@@ -77,9 +77,18 @@ export function chargeLimits(
     return undefined;
   }
   const usage = currentUsage(wallet, unit.now_ms);
-  const breach = rule.refusable ? outflowBreach(limits, usage, rule.kind, amount_minor) : undefined;
+  // A debit's room is what today's debits and the open holds leave: a hold set it aside when it was
+  // authorized, so its capture is never refused for a debit made since. (A capture's own hold is
+  // released before its money moves: it is not counted twice.)
+  const room = rule.kind === 'debit' ? withOpenHolds(usage, wallet) : usage;
+  const breach = rule.refusable ? outflowBreach(limits, room, rule.kind, amount_minor) : undefined;
   if (breach) throw refusal(account, wallet.currency, type, amount_minor, breach);
   return chargeOutflow(usage, rule.kind, amount_minor);
+}
+
+/** Usage for a debit limit's check: the wallet's open holds as if already debited today. */
+function withOpenHolds(usage: WalletUsage, wallet: WalletRecord): WalletUsage {
+  return { ...usage, debits_today_minor: usage.debits_today_minor + wallet.held_minor };
 }
 
 /**
@@ -107,20 +116,13 @@ export function guardInflow(
 /**
  * Authorizing a hold: the account must be active, and the amount within what it may still spend
  * in one debit and today, less what its open holds already set aside (each is counted when it is
- * captured, and a seller purchase's capture is never refused: holds side by side were each within
- * the day's room and together beyond it).
+ * captured; debits count them too, so the room a hold set aside stays its own).
  */
 export function guardHold(unit: Unit, account: AccountRecord, wallet: WalletRecord, amount_minor: number, kyc: KycSettings): void {
   requireActive(account);
   const limits = limitsOf(account, wallet.currency, kyc);
   if (!limits) return;
-  const usage = currentUsage(wallet, unit.now_ms);
-  const breach = outflowBreach(
-    limits,
-    { ...usage, debits_today_minor: usage.debits_today_minor + wallet.held_minor },
-    'debit',
-    amount_minor,
-  );
+  const breach = outflowBreach(limits, withOpenHolds(currentUsage(wallet, unit.now_ms), wallet), 'debit', amount_minor);
   if (breach) throw refusal(account, wallet.currency, 'hold', amount_minor, breach);
 }
 

@@ -242,6 +242,22 @@ describe('velocity breaches are AML review flags', () => {
     expect(beyond.body).toMatchObject({ limit: 'daily_debits_max_minor', remaining: 0 });
     expect(await h.wallet(id)).toMatchObject({ balance: 40_000, held: 10_000 });
   });
+
+  it('when debits follow a hold, then they have only the room the hold left: its capture is never refused for them', async () => {
+    const id = await h.openAccount(40_000);
+    const held = await h.post('/v1/holds', { account_id: id, amount: 5_000, currency: 'EUR', expires_in_seconds: 60 }, h.service);
+    expect(held.status).toBe(201);
+    expect((await debit(id, 4_000)).status).toBe(201);
+    // Debits once ignored open holds: this one passed, and the capture authorized before it was refused (422).
+    const beyond = await debit(id, 1_001);
+    expectProblem(beyond, 422, 'limit_exceeded');
+    expect(beyond.body).toMatchObject({ limit: 'daily_debits_max_minor', remaining: 1_000 });
+    // One debit's limit is 5,000, but 1,000 is all the day still allows: that is what remains.
+    expect((await debit(id, 5_001)).body).toMatchObject({ limit: 'debit_max_minor', remaining: 1_000 });
+    expect((await h.post(`/v1/holds/${held.body.id}/capture`, {}, h.service)).status).toBe(200);
+    expect((await debit(id, 1_000)).status).toBe(201);
+    expect(await h.wallet(id)).toEqual({ currency: 'EUR', balance: 30_000, held: 0, available: 30_000 });
+  });
 });
 
 describe('a daily limit under concurrency', () => {
