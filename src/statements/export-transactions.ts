@@ -97,7 +97,7 @@ const REFERENCE_COLUMNS = REFERENCE_FIELDS.map((field) => `t.${field}`).join(', 
 
 async function page(tx: SqlTx, range: TimeRange, after: { created_at: string; id: string }, limit: number): Promise<PageRow[]> {
   return tx.rows<PageRow>(
-    `SELECT t.id, t.created_at, t.type, t.account_id AS transaction_account_id, t.currency, ${REFERENCE_COLUMNS},
+    `SELECT t.id, t.created_at, t.type, t.account_id AS transaction_account_id, e.currency, ${REFERENCE_COLUMNS},
        t.metadata, e.account_id, e.amount_minor AS entry_amount, e.balance_after_minor
      FROM (SELECT * FROM ledger_transactions
            WHERE created_at >= CAST(? AS TIMESTAMPTZ) AND created_at < CAST(? AS TIMESTAMPTZ)

@@ -10,7 +10,7 @@ import type { AppDeps } from '../platform/deps.js';
 import type { TimeRange } from './time-range.js';
 
 /**
- * AML review: ledger transactions of at least `threshold` minor units in one currency over
+ * AML review: ledger transactions moving at least `threshold` minor units of one currency over
  * [from, to), newest first (admin). The range is bounded (EXPORT_RANGE_MAX_DAYS) and walked
  * through the transactions' time index; pages are cut on (created_at, id).
  */
@@ -30,11 +30,25 @@ async function reportPage(
   before: Array<string | number> | undefined,
 ) {
   const rows = await tx.rows<{ id: string; created_at: string }>(
-    `SELECT id, created_at FROM ledger_transactions
-     WHERE created_at >= CAST(? AS TIMESTAMPTZ) AND created_at < CAST(? AS TIMESTAMPTZ) AND currency = ? AND amount_minor >= ?
-       ${before ? 'AND (created_at, id) < (CAST(? AS TIMESTAMPTZ), CAST(? AS UUID))' : ''}
-     ORDER BY created_at DESC, id DESC LIMIT ?`,
-    [query.range.from, query.range.to, query.currency, query.threshold, ...(before ?? []), query.limit + 1],
+    // A transaction in another currency may move this one too (a currency pack's grant): its entries say.
+    `SELECT t.id, t.created_at FROM ledger_transactions t
+     WHERE t.created_at >= CAST(? AS TIMESTAMPTZ) AND t.created_at < CAST(? AS TIMESTAMPTZ)
+       AND ((t.currency = ? AND t.amount_minor >= ?)
+         OR (t.currency <> ? AND EXISTS (SELECT 1 FROM ledger_entries e
+               WHERE e.transaction_id = t.id AND e.currency = ? AND abs(e.amount_minor) >= ?)))
+       ${before ? 'AND (t.created_at, t.id) < (CAST(? AS TIMESTAMPTZ), CAST(? AS UUID))' : ''}
+     ORDER BY t.created_at DESC, t.id DESC LIMIT ?`,
+    [
+      query.range.from,
+      query.range.to,
+      query.currency,
+      query.threshold,
+      query.currency,
+      query.currency,
+      query.threshold,
+      ...(before ?? []),
+      query.limit + 1,
+    ],
   );
   const page = rows.slice(0, query.limit);
   const transactions = [];

@@ -259,6 +259,34 @@ describe('the large-transaction report', () => {
       'forbidden',
     );
   });
+
+  it('when an order grants a currency pack, then its grant legs are exported and reported in their own currency', async () => {
+    const id = await h.openAccount(5_000);
+    const from = at(Date.now());
+    await sleep(5);
+    const order = await h.post('/v1/orders', { account_id: id, lines: [{ item_id: 'pack-gems-500', quantity: 1 }] }, h.service);
+    expect(order.status, JSON.stringify(order.body)).toBe(201);
+    const to = at(Date.now() + 1);
+    await sleep(1_000); // every batch that began before `to` has committed
+    const exported = await fetch(`${h.urls[0]}/v1/admin/exports/transactions?${new URLSearchParams({ from, to, format: 'jsonl' })}`, {
+      headers: { Authorization: `Bearer ${h.admin}` },
+    });
+    const ours = (await exported.text())
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.account_id === id);
+    // Once every leg carried the transaction's currency: the 500 GEMS granted came out as 500 EUR.
+    expect(ours.map((line) => [line.currency, line.amount, line.balance_after])).toEqual([
+      ['EUR', -499, 4_501],
+      ['GEMS', 500, 500],
+    ]);
+    const report = await h.get(
+      `/v1/admin/reports/large-transactions?${new URLSearchParams({ from, to, currency: 'GEMS', threshold: '500' })}`,
+      h.admin,
+    );
+    expect(report.body.data.map((transaction: { id: string }) => transaction.id)).toEqual([ours[0].transaction_id]);
+  });
 });
 
 /** RFC 4180 records (quoted fields may hold commas, quotes and line breaks). */
