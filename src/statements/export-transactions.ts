@@ -63,7 +63,9 @@ function csvField(value: string | number | null): string {
 }
 
 // Text a client wrote that a spreadsheet would read as a formula (CSV injection: a player's reason
-// `=HYPERLINK(…)` in an operator's export) starts with a quote. Ids and amounts go as they are.
+// `=HYPERLINK(…)` in an operator's export) starts with a quote: references, and account ids too (a
+// game's player id `-2-3` was computed as -5; a system account reads `'@revenue`). Server-made
+// ids, types, currencies and amounts go as they are (a negative amount is a number).
 const FORMULA_START = /^[=+\-@\t\r]/;
 
 function csvText(value: string | null): string {
@@ -73,18 +75,19 @@ function csvText(value: string | null): string {
 export function exportLine(row: ExportRow, format: ExportFormat): string {
   if (format === 'jsonl') return `${JSON.stringify(row)}\n`;
   const { references, metadata, ...fields } = row;
-  const values = [
-    fields.transaction_id,
-    fields.created_at,
-    fields.type,
-    fields.transaction_account_id,
-    fields.account_id,
-    fields.currency,
-    fields.amount,
-    fields.balance_after,
+  const cells = [
+    csvField(fields.transaction_id),
+    csvField(fields.created_at),
+    csvField(fields.type),
+    csvText(fields.transaction_account_id),
+    csvText(fields.account_id),
+    csvField(fields.currency),
+    csvField(fields.amount),
+    csvField(fields.balance_after),
+    ...REFERENCE_FIELDS.map((field) => csvText(references[field])),
+    csvField(JSON.stringify(metadata)),
   ];
-  const texts = REFERENCE_FIELDS.map((field) => csvText(references[field]));
-  return `${[...values.map(csvField), ...texts, csvField(JSON.stringify(metadata))].join(',')}\r\n`;
+  return `${cells.join(',')}\r\n`;
 }
 
 type PageRow = Record<string, unknown> & { id: string; created_at: string };

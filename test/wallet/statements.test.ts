@@ -152,6 +152,10 @@ describe('compliance exports', () => {
       h.service,
     );
     expect(formula.status).toBe(201);
+    // A game's player id a spreadsheet would compute (-2-3 is -5).
+    const minus = `-2-${Date.now()}`;
+    expect((await h.post('/v1/accounts', { id: minus, currency: 'EUR' }, h.service)).status).toBe(201);
+    await move(minus, 'credits', 7);
     await sleep(5);
     const to = at(Date.now());
     await sleep(1_000); // every batch that began before `to` has committed
@@ -193,9 +197,11 @@ describe('compliance exports', () => {
       'amount',
       'balance_after',
     ]);
+    // Account ids that start like a formula start with a quote, system accounts (`@revenue`) too.
     expect(records.slice(1).map((record) => [record[0], record[4], record[6]])).toEqual(
-      expected.rows.map((row) => [row.transaction_id, row.account_id, row.amount]),
+      expected.rows.map((row) => [row.transaction_id, /^[=+\-@]/.test(row.account_id) ? `'${row.account_id}` : row.account_id, row.amount]),
     );
+    expect(records.some((record) => record[4] === `'${minus}`)).toBe(true);
     const reason_column = records[0]!.indexOf('reason');
     expect(records.find((record) => record[0] === csv_tricky.body.id && record[4] === id)![reason_column]).toBe(
       'a "quoted", multi\nline reason',
