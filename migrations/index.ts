@@ -19,6 +19,7 @@ import { Migration20261227000100_lean_ledger_indexes } from './Migration20261227
 import { Migration20261228000100_attempt_order_route } from './Migration20261228000100_attempt_order_route.js';
 import { Migration20261228000200_purchase_review_settlement } from './Migration20261228000200_purchase_review_settlement.js';
 import { Migration20261228000300_failed_topup_refunds } from './Migration20261228000300_failed_topup_refunds.js';
+import { Migration20261228000400_pending_redeliveries } from './Migration20261228000400_pending_redeliveries.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -42,4 +43,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261228000100_attempt_order_route', class: Migration20261228000100_attempt_order_route },
   { name: 'Migration20261228000200_purchase_review_settlement', class: Migration20261228000200_purchase_review_settlement },
   { name: 'Migration20261228000300_failed_topup_refunds', class: Migration20261228000300_failed_topup_refunds },
+  { name: 'Migration20261228000400_pending_redeliveries', class: Migration20261228000400_pending_redeliveries },
 ];

@@ -4,8 +4,9 @@ import type { PeriodicTask } from '../platform/worker.js';
 /**
  * Retention (EVENTS_RETENTION_DAYS): events and their deliveries older than that are deleted, a
  * bounded slice per statement, by every pod (a row two pods both pick is deleted once). A
- * delivery still pending then is dropped with its event. Deleted endpoints go once none of their
- * deliveries is left.
+ * delivery still pending then is dropped with its event, except an operator's redelivery: its retry
+ * window starts when it is asked for, so its event stays until it is done (the retention covers
+ * every other delivery's window). Deleted endpoints go once none of their deliveries is left.
  */
 export function purgeEventsTask(deps: AppDeps): PeriodicTask {
   const { events_retention_days, events_purge_batch_size } = deps.config.webhooks;
@@ -18,7 +19,9 @@ export function purgeEventsTask(deps: AppDeps): PeriodicTask {
       deps.transactions.read(async (tx) => {
         const events = await tx.execute(
           `DELETE FROM events WHERE id IN (
-             SELECT id FROM events WHERE created_at < now() - CAST(? AS INTERVAL) ORDER BY created_at LIMIT ?)`,
+             SELECT id FROM events WHERE created_at < now() - CAST(? AS INTERVAL)
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id AND d.manual AND d.state = 'pending')
+             ORDER BY created_at LIMIT ?)`,
           [age, events_purge_batch_size],
         );
         const endpoints = await tx.rows<{ id: string }>('SELECT id FROM webhook_endpoints');

@@ -1,8 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
 import { startSellerSimulator, type SellerSimulator } from '../../tools/seller-simulator/seller-simulator.js';
 import { request, uniqueId } from '../support/cluster.js';
-import { allEvents, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
+import { allEvents, createEndpoint, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
 import { TestPsp } from '../support/psp.js';
 
 // Every event type of SPEC §11 that this service emits is produced by its cause, carries the
@@ -392,5 +394,41 @@ describe('retention', () => {
     const aged = await world.db.query("UPDATE events SET created_at = now() - INTERVAL '31 days' WHERE account_id = $1", [player.id]);
     expect(aged.rowCount).toBe(2);
     await waitFor('the purge worker', 10_000, async () => ((await eventsOf(player.id)).length === 0 ? true : undefined));
+  });
+
+  it("an operator's redelivery keeps its event past retention until the delivery is done (its window starts when asked)", async () => {
+    const refusing = createServer((incoming, response) => incoming.resume().on('end', () => response.writeHead(500).end()));
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/hook`;
+      const endpoint = await createEndpoint(world, url, ['account.frozen']);
+      const player = await world.player(100);
+      const [created, credited] = await eventsOf(player.id);
+      const redelivery = await request(
+        world.urls[1]!,
+        'POST',
+        `/v1/events/${created.id}/redeliver`,
+        { endpoint_id: endpoint.id },
+        {
+          token: world.admin,
+          key: key(),
+        },
+      );
+      expect(redelivery.status).toBe(202);
+      await world.db.query("UPDATE events SET created_at = now() - INTERVAL '31 days' WHERE account_id = $1", [player.id]);
+      await waitFor('the purge of the other event', 10_000, async () => ((await eventsOf(player.id)).length === 1 ? true : undefined));
+      // Once purged with it, and the redelivery given up at once: "the event was purged (retention)".
+      const kept = await eventsOf(player.id);
+      expect(kept.map((event) => event.id)).toEqual([created.id]);
+      expect(kept.map((event) => event.id)).not.toContain(credited.id);
+      const deliveries = await request(world.urls[2]!, 'GET', `/v1/webhook-endpoints/${endpoint.id}/deliveries`, undefined, {
+        token: world.admin,
+      });
+      expect(deliveries.body.data).toEqual([expect.objectContaining({ event_id: created.id, manual: true, status: 'pending' })]);
+      await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${endpoint.id}`, undefined, { token: world.admin });
+    } finally {
+      refusing.closeAllConnections();
+      refusing.close();
+    }
   });
 });
