@@ -1,6 +1,6 @@
 import { int8, timestamp, type SqlTx } from '../db/sql.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import type { PostedTransaction } from './posting.js';
+import { inEntryOrder, type PostedTransaction } from './posting.js';
 import { REFERENCE_FIELDS, toHoldRecord, type HoldRecord, type Metadata, type TransactionType } from './ledger-records.js';
 
 interface TransactionRow {
@@ -39,12 +39,14 @@ export async function findTransaction(tx: SqlTx, id: string): Promise<PostedTran
     region: crdb_region,
     amount_minor: int8(row.amount_minor),
     created_at: timestamp(row.created_at),
-    entries: entries.map((entry) => ({
-      account_id: entry.account_id,
-      currency: entry.currency,
-      amount_minor: int8(entry.amount_minor),
-      balance_after_minor: entry.balance_after_minor === null ? null : int8(entry.balance_after_minor),
-    })),
+    entries: inEntryOrder(
+      entries.map((entry) => ({
+        account_id: entry.account_id,
+        currency: entry.currency,
+        amount_minor: int8(entry.amount_minor),
+        balance_after_minor: entry.balance_after_minor === null ? null : int8(entry.balance_after_minor),
+      })),
+    ),
   };
 }
 

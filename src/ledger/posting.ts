@@ -95,13 +95,25 @@ export function postTransaction(unit: Unit, input: NewTransaction, limits: Ledge
 export function postedOf(record: TransactionRecord, entries: readonly EntryRecord[]): PostedTransaction {
   return {
     ...record,
-    entries: entries.map(({ account_id, currency, amount_minor, balance_after_minor }) => ({
-      account_id,
-      currency,
-      amount_minor,
-      balance_after_minor,
-    })),
+    entries: inEntryOrder(
+      entries.map(({ account_id, currency, amount_minor, balance_after_minor }) => ({
+        account_id,
+        currency,
+        amount_minor,
+        balance_after_minor,
+      })),
+    ),
   };
+}
+
+/**
+ * A transaction's entries in the one order every view of it shows (GET, its transaction.posted
+ * event): by amount, then account id compared as code units (the database's collation is not asked).
+ */
+export function inEntryOrder<E extends Pick<PostedEntry, 'amount_minor' | 'account_id'>>(entries: E[]): E[] {
+  return entries.sort(
+    (a, b) => a.amount_minor - b.amount_minor || (a.account_id < b.account_id ? -1 : a.account_id > b.account_id ? 1 : 0),
+  );
 }
 
 /** A player account of the batch, or not_found. */

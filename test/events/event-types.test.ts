@@ -77,6 +77,21 @@ describe('events of accounts and the ledger', () => {
     expect(one.body).toEqual(events[2]);
   });
 
+  it("a merchant payment's transaction.posted lists its entries in the order GET shows them", async () => {
+    const player = await world.player(10_000);
+    const merchant_id = `m-${key()}`.slice(0, 60);
+    const merchant = await post('/v1/accounts', { id: merchant_id, currency: 'EUR', kind: 'merchant', fee_bps: 250 });
+    expect(merchant.status).toBe(201);
+    const paid = await post('/v1/merchant-payments', { from_account_id: player.id, merchant_id, amount: 1_000, currency: 'EUR' });
+    expect(paid.status, JSON.stringify(paid.body)).toBe(201);
+    const posted = (await eventsOf(player.id)).filter(
+      (event) => event.type === 'transaction.posted' && event.data.type === 'merchant_payment',
+    );
+    expect(posted).toHaveLength(1);
+    // Once in the order the postings were written (payer, merchant, @revenue): SPEC §11 says "as its own GET shows it".
+    expect(posted[0].data).toEqual(await get(`/v1/transactions/${posted[0].data.id}`));
+  });
+
   it('a transfer is one transaction.posted, on the payer, with both legs', async () => {
     const from = await world.player(1000);
     const to = await world.player(0);
