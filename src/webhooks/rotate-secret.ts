@@ -30,7 +30,8 @@ export async function rotateSecret(
         const endpoint = unit.table(WEBHOOK_ENDPOINTS).get(input.endpoint_id);
         if (!endpoint) throw notFound(`webhook endpoint ${input.endpoint_id}`);
         const active = activeSecrets(endpoint.secrets, unit.now_ms);
-        if (active.length >= secrets_active_max) {
+        // A rotation that ends the others at once (a leaked secret) always fits.
+        if (overlap_seconds > 0 && active.length >= secrets_active_max) {
           throw invalidState(`${active.length} secrets sign already (WEBHOOK_SECRETS_ACTIVE_MAX); wait for an overlap to end`);
         }
         const ends_ms = unit.now_ms + overlap_seconds * 1000;

@@ -95,6 +95,10 @@ describe('webhook endpoints: bad input', () => {
     expectProblem(await rotate({ overlap_seconds: 3600, extra: true }), 400, 'validation_error');
     expect((await rotate({ overlap_seconds: 3600 })).status).toBe(200);
     expectProblem(await rotate({ overlap_seconds: 3600 }), 409, 'invalid_state');
+    // A rotation that ends the others at once (a leaked secret) is never refused for them: it once waited out the overlap.
+    const immediate = await rotate({ overlap_seconds: 0 });
+    expect(immediate.status, JSON.stringify(immediate.body)).toBe(200);
+    expect(immediate.body.signing_secrets).toHaveLength(1);
 
     // WEBHOOK_ENDPOINTS_MAX = 3.
     expect((await create({ url: `${ENDPOINT}/2`, enabled_events: ['hold.created'] })).status).toBe(201);
