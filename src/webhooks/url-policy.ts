@@ -31,6 +31,11 @@ for (const [network, prefix] of [
   ['::1', 128],
   ['fc00::', 7],
   ['fe80::', 10],
+  // Site-local (deprecated, still routed inside some networks); IPv4-translated (SIIT) and 6to4
+  // addresses, which carry an IPv4 address the rules above cannot see: none is a public endpoint.
+  ['fec0::', 10],
+  ['::ffff:0:0:0', 96],
+  ['2002::', 16],
 ] as const) {
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 }
