@@ -53,7 +53,12 @@ export async function listDeliveries(
   const after = decodeTimeCursor(page.cursor);
   return deps.transactions.read(async (tx) => {
     if (!(await findEndpoint(tx, endpoint_id))) throw notFound(`webhook endpoint ${endpoint_id}`);
+    // A walk over the endpoint lists settled deliveries only, as the events list does: a delivery is
+    // written with its event, none commits later than the settle window after its created_at, so no
+    // page misses one committed late. The deliveries of one event are a lookup, shown at once.
+    const settle_window = `${deps.config.webhooks.events_settle_window_ms} milliseconds`;
     const filters = [
+      ...(page.event_id ? [] : [{ condition: 'created_at <= now() - CAST(? AS INTERVAL)', params: [settle_window] }]),
       ...(after ? [{ condition: '(created_at, id) < (?::timestamptz, ?::uuid)', params: after }] : []),
       ...(page.status ? [{ condition: 'state = ?', params: [page.status] }] : []),
       ...(page.event_id ? [{ condition: 'event_id = ?', params: [page.event_id] }] : []),

@@ -436,9 +436,15 @@ describe('retention', () => {
       const kept = await eventsOf(player.id);
       expect(kept.map((event) => event.id)).toEqual([created.id]);
       expect(kept.map((event) => event.id)).not.toContain(credited.id);
-      const deliveries = await request(world.urls[2]!, 'GET', `/v1/webhook-endpoints/${endpoint.id}/deliveries`, undefined, {
-        token: world.admin,
-      });
+      const deliveries = await request(
+        world.urls[2]!,
+        'GET',
+        `/v1/webhook-endpoints/${endpoint.id}/deliveries?event_id=${created.id}`,
+        undefined,
+        {
+          token: world.admin,
+        },
+      );
       expect(deliveries.body.data).toEqual([expect.objectContaining({ event_id: created.id, manual: true, status: 'pending' })]);
       await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${endpoint.id}`, undefined, { token: world.admin });
     } finally {

@@ -16,12 +16,37 @@ import { allEvents, createEndpoint, key, startEventWorld, waitFor, type EventWor
 const SETTLE_WINDOW_MS = 3000;
 let world: EventWorld;
 let receiver: WebhookListener;
+let endpoint_id: string;
 
 beforeAll(async () => {
   world = await startEventWorld({ EVENTS_SETTLE_WINDOW_MS: String(SETTLE_WINDOW_MS) });
   receiver = await startWebhookListener({ secrets: [] });
-  receiver.secrets.push((await createEndpoint(world, receiver.url)).secret);
+  const endpoint = await createEndpoint(world, receiver.url);
+  receiver.secrets.push(endpoint.secret);
+  endpoint_id = endpoint.id;
 });
+
+/** Every delivery of the endpoint, walked page by page through the pods. */
+async function allDeliveries(): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page === 0 || cursor; page += 1) {
+    const query = new URLSearchParams({ limit: '50', ...(cursor ? { cursor } : {}) });
+    const answer: ApiResponse = await request(
+      world.pod(page),
+      'GET',
+      `/v1/webhook-endpoints/${endpoint_id}/deliveries?${query}`,
+      undefined,
+      {
+        token: world.admin,
+      },
+    );
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    ids.push(...answer.body.data.map((delivery: { id: string }) => delivery.id));
+    cursor = answer.body.next_cursor;
+  }
+  return ids;
+}
 afterAll(async () => {
   await receiver?.close();
   await world?.stop();
@@ -119,11 +144,15 @@ describe('late commits', () => {
     });
     // Global walks while the writers write: each remembers when it began (database clock).
     const walks: Array<{ started_ms: number; ended_ms: number; ids: string[] }> = [];
+    const delivery_walks: Array<{ started_ms: number; ids: string[] }> = [];
     const walker = (async () => {
       while (writing) {
         const started_ms = await now_ms();
         const ids = (await allEvents(world.urls, world.reader, {}, 50)).map((event) => event.id);
         walks.push({ started_ms, ended_ms: await now_ms(), ids });
+        // The endpoint's deliveries, walked the same way: once paged with no settle window, a walk
+        // missed those committed late between its pages.
+        delivery_walks.push({ started_ms: await now_ms(), ids: await allDeliveries() });
         await sleep(150);
       }
     })();
@@ -171,6 +200,26 @@ describe('late commits', () => {
       const settled = all.filter((row) => Number(row.ms) <= walk.started_ms - SETTLE_WINDOW_MS).map((row) => row.id);
       expect(settled.filter((id) => !seen.has(id))).toEqual([]);
       expect(walk.ids.every((id) => created_ms.get(id)! <= walk.ended_ms - SETTLE_WINDOW_MS + 1)).toBe(true);
+    }
+
+    const deliveries = (
+      await world.db.query<{ id: string; ms: string }>(
+        'SELECT id, (extract(epoch FROM created_at) * 1000)::int8 AS ms FROM webhook_deliveries WHERE endpoint_id = $1',
+        [endpoint_id],
+      )
+    ).rows;
+    const delivery_ms = new Map(deliveries.map((row) => [row.id, Number(row.ms)]));
+    expect(delivery_walks.length).toBeGreaterThan(3);
+    for (const walk of delivery_walks) {
+      const seen = new Set(walk.ids);
+      expect(seen.size).toBe(walk.ids.length);
+      const settled = deliveries.filter((row) => Number(row.ms) <= walk.started_ms - SETTLE_WINDOW_MS).map((row) => row.id);
+      expect(settled.filter((id) => !seen.has(id))).toEqual([]);
+      // No gap: every delivery between the newest and the oldest a walk showed is in it (the late debit's was not).
+      const shown_ms = walk.ids.map((id) => delivery_ms.get(id)!);
+      const [oldest_ms, newest_ms] = [Math.min(...shown_ms), Math.max(...shown_ms)];
+      const between = deliveries.filter((row) => Number(row.ms) > oldest_ms && Number(row.ms) < newest_ms).map((row) => row.id);
+      expect(between.filter((id) => !seen.has(id))).toEqual([]);
     }
 
     // At the end: the ledger's transactions = the listed transaction.posted events = the delivered ones.
