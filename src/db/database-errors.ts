@@ -55,8 +55,17 @@ const CAUSE_DEPTH_MAX = 4;
 /** The database cannot serve now; safe to retry later with the same Idempotency-Key. */
 export class DatabaseUnavailable extends DomainError {
   constructor(override readonly cause: unknown) {
-    super('unavailable', 'the database is unreachable; retry with the same Idempotency-Key');
+    super('unavailable', `${unavailableReason(cause)}; retry with the same Idempotency-Key`);
   }
+}
+
+// What an operator reading the answer should look at: a database that answers, but not in time or
+// not for writes, is not an unreachable one.
+function unavailableReason(cause: unknown): string {
+  const state = sqlState(cause);
+  if (state === '57014' || state === '55P03') return 'the database did not finish in time (a statement or lock timeout)';
+  if (state === '25006') return 'the database takes no writes now (read-only)';
+  return 'the database is unreachable';
 }
 
 /** The SQLSTATE of a database error, or the Node error code of a socket error. */

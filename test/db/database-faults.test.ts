@@ -145,6 +145,10 @@ describe('every way the database fails is DomainError unavailable, through reads
       name: 'KnexTimeoutError',
     });
     expect(isDatabaseUnavailable(knex_timeout)).toBe(true);
+    // The answer says which: a database that answers too slowly or takes no writes is not unreachable.
+    expect(new DatabaseUnavailable({ code: '57014' }).detail).toMatch(/^the database did not finish in time/);
+    expect(new DatabaseUnavailable({ code: '25006' }).detail).toMatch(/^the database takes no writes now/);
+    expect(new DatabaseUnavailable(refused).detail).toMatch(/^the database is unreachable/);
     expect(isDatabaseUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isDatabaseUnavailable(Object.assign(new Error('could not serialize'), { code: '40001' }))).toBe(false);
   });
