@@ -19,7 +19,8 @@ beforeAll(async () => {
   const { client } = backlog;
   await client.query(
     `INSERT INTO orders (id, account_id, account_seq, mode, status, currency, total_minor, refunded_minor, status_history, crdb_region)
-     SELECT gen_random_uuid(), 'p' || g, 1, 'immediate', 'REFUNDED', 'EUR', 100, 100, '[]', 'eu-west' FROM generate_series(1, $1::int) AS g`,
+     SELECT gen_random_uuid(), 'p' || g, 1, 'immediate', 'REFUNDED', 'EUR', 100, 100, '[]', 'eu-west'
+     FROM generate_series(1, $1::int) AS g`,
     [REFUNDED_ORDERS],
   );
   await client.query(
