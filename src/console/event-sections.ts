@@ -215,7 +215,7 @@ function endpointDeliveries(api: Api, endpoint: Endpoint): Node {
                 : null,
           ],
         ],
-        'No deliveries.',
+        'No deliveries yet (the newest show once settled, a few seconds after they are made).',
       ),
   });
   return list;

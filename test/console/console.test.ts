@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
 import { startWebhookListener, type WebhookListener } from '../../tools/webhook-listener/listener.js';
@@ -24,6 +25,7 @@ let browser: Browser;
 let page: Page;
 /** Errors the page logged (a CSP violation is one): none is expected. Answers with an error status are the API's, shown on the page. */
 const page_errors: string[] = [];
+const SETTLE_WINDOW_MS = 1000;
 
 beforeAll(async () => {
   payouts = await startPayoutSimulator({ callback_urls: [], secret: PAYOUT_SECRET });
@@ -42,6 +44,8 @@ beforeAll(async () => {
       PAYOUT_WEBHOOK_SECRET: PAYOUT_SECRET,
       JOB_POLL_INTERVAL_MS: '100',
       WEBHOOK_POLL_INTERVAL_MS: '100',
+      // An endpoint's deliveries are listed once settled (paging never skips a late commit).
+      EVENTS_SETTLE_WINDOW_MS: String(SETTLE_WINDOW_MS),
       KYC_LIMITS_ENABLED: 'true',
       KYC_TIER_LIMITS: JSON.stringify({ 1: { daily_withdrawals_max_minor: DAILY_WITHDRAWALS_MAX_MINOR } }),
     },
@@ -269,6 +273,7 @@ describe('the back-office console in Chromium', () => {
       receiver.deliveries.filter((delivery) => delivery.event_id === frozen.event_id).length === 2 ? true : undefined,
     );
 
+    await sleep(SETTLE_WINDOW_MS + 200);
     await page.getByRole('link', { name: 'Webhooks' }).click();
     const listed = page.locator(`[data-endpoint-id="${endpoint_id}"]`);
     await listed.locator('summary').click();
