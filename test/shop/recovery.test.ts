@@ -37,6 +37,28 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
   });
   afterAll(() => cluster?.stop());
 
+  async function createTopup(buyer: { id: string; token: string }, amount: number): Promise<ApiResponse> {
+    const created = await request(
+      h.pod(0),
+      'POST',
+      '/v1/topups',
+      { account_id: buyer.id, amount, currency: 'EUR' },
+      {
+        token: buyer.token,
+        key: key(),
+      },
+    );
+    expect(created.status).toBe(201);
+    return created;
+  }
+
+  /** The top-up once the recovery worker has flagged it. */
+  const untilFlagged = (buyer: { token: string }, topup_id: string) =>
+    eventually('the top-up is flagged', 15_000, async () => {
+      const topup = await request(h.pod(1), 'GET', `/v1/topups/${topup_id}`, undefined, { token: buyer.token });
+      return topup.body.needs_reconciliation ? topup.body : undefined;
+    });
+
   it('when a two-step order outlives its PENDING window, it is CANCELLED, hold VOIDED; one completed in time is untouched', async () => {
     const item = await h.putItem({ name: 'Game', kind: 'game', price: 700 });
     const buyer = await h.player(1000);
@@ -92,19 +114,9 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
 
   it('when a top-up outlives its PENDING timeout, then needs_reconciliation, no credit; a late signed success credits once', async () => {
     const buyer = await h.player(0);
-    const created = await request(
-      h.pod(0),
-      'POST',
-      '/v1/topups',
-      { account_id: buyer.id, amount: 1500, currency: 'EUR' },
-      { token: buyer.token, key: key() },
-    );
-    expect(created.status).toBe(201);
+    const created = await createTopup(buyer, 1500);
     expect(created.body).toMatchObject({ status: 'PENDING', needs_reconciliation: false });
-    const flagged = await eventually('the top-up is flagged', 15_000, async () => {
-      const topup = await request(h.pod(1), 'GET', `/v1/topups/${created.body.id}`, undefined, { token: buyer.token });
-      return topup.body.needs_reconciliation ? topup.body : undefined;
-    });
+    const flagged = await untilFlagged(buyer, created.body.id);
     expect(flagged).toMatchObject({ status: 'PENDING', needs_reconciliation: true, credit_transaction_id: null });
     expect((await h.wallet(buyer.id)).balance).toBe(0);
 
@@ -129,16 +141,7 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
 
   it('when a FAILED top-up has a refund waiting for a success that does not come, then it is flagged too', async () => {
     const buyer = await h.player(0);
-    const created = await request(
-      h.pod(0),
-      'POST',
-      '/v1/topups',
-      { account_id: buyer.id, amount: 900, currency: 'EUR' },
-      {
-        token: buyer.token,
-        key: key(),
-      },
-    );
+    const created = await createTopup(buyer, 900);
     const payment = { topup_id: created.body.id, amount: 900, currency: 'EUR', psp_payment_id: uniqueId('pay') };
     const send = (type: string) => {
       const raw = JSON.stringify({ id: uniqueId('evt'), type, data: payment });
@@ -148,10 +151,7 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
     expect((await send('payment.failed')).body.outcome).toBe('failed');
     expect((await send('payment.refunded')).body.outcome).toBe('reversal_waiting');
     // Once it waited unseen: neither held nor flagged, a refund of money that never arrived here.
-    const flagged = await eventually('the failed top-up is flagged', 15_000, async () => {
-      const topup = await request(h.pod(2), 'GET', `/v1/topups/${created.body.id}`, undefined, { token: buyer.token });
-      return topup.body.needs_reconciliation ? topup.body : undefined;
-    });
+    const flagged = await untilFlagged(buyer, created.body.id);
     expect(flagged).toMatchObject({ status: 'FAILED', pending_reversal_amount: 900 });
     expect((await send('payment.succeeded')).body.outcome).toBe('credited');
     expect((await h.wallet(buyer.id)).balance).toBe(0);
