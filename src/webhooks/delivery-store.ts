@@ -104,16 +104,22 @@ const claimText = (scan_rows: number) => `WITH scanned AS (
  * read per poll of every pod. Followers come back claimed behind their head (claimFollowers) or
  * woken when it is done (wakeFollowers). A fresh statement, and only where the due time is still
  * the one the claim read: a wake changes it, so one that came between the claim and this is
- * never undone (and one that comes after finds the delivery set aside).
+ * never undone (and one that comes after finds the delivery set aside). It never waits for a row
+ * another statement holds (`SKIP LOCKED`: that one is changing it anyway, and a delivery not set
+ * aside is only read again by a later claim): two pods' claims read the same waiting deliveries, and
+ * their settings aside, each taking the rows in its own order, deadlocked under load (40P01).
  */
-const SET_ASIDE = `UPDATE webhook_deliveries AS d SET next_attempt_at = COALESCE(
+const SET_ASIDE = `WITH free AS (
+    SELECT w.id FROM webhook_deliveries AS w WHERE w.id = ANY(?::uuid[]) FOR UPDATE SKIP LOCKED
+  )
+  UPDATE webhook_deliveries AS d SET next_attempt_at = COALESCE(
     ${firstPending(
       'GREATEST(p.next_attempt_at, COALESCE(p.lease_expires_at, p.next_attempt_at), now()) + CAST(? AS INTERVAL)',
       ' AND p.account_seq < d.account_seq',
     )},
     d.next_attempt_at)
-  FROM unnest(?::uuid[], ?::timestamptz[]) AS v(id, seen_due_at)
-  WHERE d.id = v.id AND d.next_attempt_at = v.seen_due_at AND d.state = 'pending'
+  FROM unnest(?::uuid[], ?::timestamptz[]) AS v(id, seen_due_at), free AS f
+  WHERE d.id = v.id AND f.id = v.id AND d.next_attempt_at = v.seen_due_at AND d.state = 'pending'
     AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
     AND ${WAITS}`;
 
@@ -173,7 +179,8 @@ export async function claimDeliveries(
 /** Sets aside what a claim found waiting (see SET_ASIDE), `lease_ms` past the earliest its head could be done: how many. */
 export async function setAside(tx: SqlTx, waiting: Claim['waiting'], lease_ms: number): Promise<number> {
   if (waiting.length === 0) return 0;
-  return tx.execute(SET_ASIDE, [`${lease_ms} milliseconds`, waiting.map((row) => row.id), waiting.map((row) => row.due_at)]);
+  const ids = waiting.map((row) => row.id);
+  return tx.execute(SET_ASIDE, [ids, `${lease_ms} milliseconds`, ids, waiting.map((row) => row.due_at)]);
 }
 
 // The rows are read (and locked) as one scan of webhook_deliveries_pending in account order, and

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlTx } from '../../src/db/sql.js';
 import {
@@ -8,6 +8,7 @@ import {
   claimFollowers,
   recordAttempts,
   releaseDeliveries,
+  setAside,
 } from '../../src/webhooks/delivery-store.js';
 import { type BacklogDatabase, insertDeliveries, openBacklogDatabase } from '../support/delivery-backlog.js';
 import { tuplesRead } from '../support/table-reads.js';
@@ -167,5 +168,37 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
       'acct_set_aside 1',
       'acct_set_aside 2',
     ]);
+  });
+  it('setting aside skips a waiting delivery another statement holds instead of waiting for it (two such waits deadlocked)', async () => {
+    const aside_endpoint_id = randomUUID();
+    await insertDeliveries(client, {
+      endpoint_id: aside_endpoint_id,
+      accounts: `'acct_aside'`,
+      seq: '1 + g',
+      state: 'pending',
+      attempts: 0,
+      due: '-1 second',
+      count: 3,
+    });
+    const claim = { endpoint_id: aside_endpoint_id, owner: 'test', lease_ms: 30_000, limit: 10, scan_max: 10, token: randomUUID() };
+    const { claimed, waiting } = await claimDeliveries(tx, claim);
+    expect(claimed.map((delivery) => delivery.account_seq)).toEqual([1]);
+    expect(waiting).toHaveLength(2);
+    const holder = new pg.Client({ connectionString: backlog.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM webhook_deliveries WHERE id = $1 FOR UPDATE', [waiting[0]!.id]);
+      // Under the statement timeout: waiting for the held row would fail it.
+      expect(await setAside(tx, waiting, 30_000)).toBe(1);
+      await holder.query('ROLLBACK');
+    } finally {
+      await holder.end();
+    }
+    const { rows } = await client.query<{ id: string; set_aside: boolean }>(
+      `SELECT id, next_attempt_at > now() + INTERVAL '10 seconds' AS set_aside FROM webhook_deliveries WHERE id = ANY($1::uuid[])`,
+      [waiting.map((row) => row.id)],
+    );
+    expect(Object.fromEntries(rows.map((row) => [row.id, row.set_aside]))).toEqual({ [waiting[0]!.id]: false, [waiting[1]!.id]: true });
   });
 });
