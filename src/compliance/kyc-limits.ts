@@ -175,6 +175,30 @@ export function chargeOutflow(usage: WalletUsage, kind: OutflowKind, amount_mino
   };
 }
 
+/** Money coming back from an outflow that never happened (a failed payout): the kind of outflow it undoes. */
+const UNDONE_OUTFLOWS: Partial<Record<TransactionType, OutflowKind>> = { withdrawal_return: 'withdrawal' };
+
+export function undoneOutflow(type: TransactionType): OutflowKind | undefined {
+  return UNDONE_OUTFLOWS[type];
+}
+
+/**
+ * Usage after an outflow made at `made_at_ms` is undone, on usage already made current: it no
+ * longer counts in today's sum when it was counted in it (one made on an earlier day counted in that
+ * day's, which is over).
+ */
+export function undoOutflow(
+  usage: WalletUsage,
+  kind: Exclude<OutflowKind, 'transfer'>,
+  amount_minor: number,
+  made_at_ms: number,
+): WalletUsage {
+  invariant(usage.usage_day_start !== null, 'usage must be made current before an outflow is undone');
+  if (made_at_ms < Date.parse(usage.usage_day_start)) return usage;
+  const field = kind === 'debit' ? 'debits_today_minor' : 'withdrawals_today_minor';
+  return { ...usage, [field]: Math.max(0, usage[field] - amount_minor) };
+}
+
 /** The tier's maximum balance, for money coming in: the breach when `balance_after_minor` would exceed it. */
 export function balanceBreach(limits: TierLimits, balance_before_minor: number, balance_after_minor: number): LimitBreach | undefined {
   if (balance_after_minor <= limits.balance_max_minor) return undefined;

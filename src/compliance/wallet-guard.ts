@@ -25,6 +25,8 @@ import {
   limitExceeded,
   outflowBreach,
   outflowRule,
+  undoneOutflow,
+  undoOutflow,
   WITHDRAWALS_REFUSED,
   type LimitBreach,
 } from './kyc-limits.js';
@@ -84,6 +86,24 @@ export function chargeLimits(
   const breach = rule.refusable ? outflowBreach(limits, room, rule.kind, amount_minor) : undefined;
   if (breach) throw refusal(account, wallet.currency, type, amount_minor, breach);
   return chargeOutflow(usage, rule.kind, amount_minor);
+}
+
+/**
+ * Money coming back from an outflow that never happened (`made_at`, a failed payout's withdrawal):
+ * the wallet's usage without it, or undefined when the wallet's limits do not count it.
+ */
+export function returnLimits(
+  unit: Unit,
+  account: AccountRecord,
+  wallet: WalletRecord,
+  type: TransactionType,
+  amount_minor: number,
+  made_at: string,
+  kyc: KycSettings,
+): WalletUsage | undefined {
+  const kind = undoneOutflow(type);
+  if (kind === undefined || kind === 'transfer' || !limitsOf(account, wallet.currency, kyc)) return undefined;
+  return undoOutflow(currentUsage(wallet, unit.now_ms), kind, amount_minor, Date.parse(made_at));
 }
 
 /** Usage for a debit limit's check: the wallet's open holds as if already debited today. */

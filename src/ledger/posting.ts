@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Unit } from '../batch/unit.js';
-import { chargeLimits, guardHold, guardInflow, requireOutflowAllowed, usageOf } from '../compliance/wallet-guard.js';
+import { chargeLimits, guardHold, guardInflow, requireOutflowAllowed, returnLimits, usageOf } from '../compliance/wallet-guard.js';
 import { DomainError, invariant, notFound } from '../domain/errors.js';
 import { emitEvent } from '../events/emit.js';
 import type { KycSettings } from '../platform/wallet-config.js';
@@ -27,6 +27,11 @@ export interface NewTransaction extends TransactionReferences {
   amount_minor: number;
   postings: Posting[];
   metadata?: Metadata;
+  /**
+   * Set on money coming back from an outflow that never happened (a payout that failed): the
+   * outflow counted against the wallet's limits when it was made, and no longer does.
+   */
+  undoes_outflow?: { made_at: string };
 }
 
 export interface PostedEntry {
@@ -170,6 +175,10 @@ function moveWallet(unit: Unit, transaction_id: string, posting: Posting, input:
     if (charged) usage = usageOf(charged);
   } else {
     guardInflow(account, wallet, input.type, balance_minor, account_id === input.account_id, limits.kyc);
+    if (input.undoes_outflow) {
+      const returned = returnLimits(unit, account, wallet, input.type, amount_minor, input.undoes_outflow.made_at, limits.kyc);
+      if (returned) usage = usageOf(returned);
+    }
     if (balance_minor > limits.balance_max_minor && !RETURNS.has(input.type)) {
       // Never names the wallet, its balance or the cap: the payer may be another player.
       throw new DomainError('invalid_state', 'the receiving account cannot receive this amount');

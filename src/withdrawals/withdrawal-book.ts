@@ -113,6 +113,7 @@ export function settleWithdrawal(
       reason: settlement.reason,
       metadata: withdrawal.metadata,
       postings: movement(PENDING_PAYOUTS, paid ? PAID_PAYOUTS : withdrawal.account_id, withdrawal.currency, withdrawal.amount_minor),
+      ...(paid ? {} : { undoes_outflow: { made_at: withdrawal.created_at } }),
     },
     limits,
   );

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import { startCluster } from '../support/cluster.js';
 import { tally } from '../support/ledger.js';
 import { expectProblem } from '../support/shop.js';
@@ -26,9 +28,12 @@ const TIERS = {
 };
 
 let h: WalletHarness;
+let payout_secret: string;
 
 beforeAll(async () => {
-  h = await walletHarness(await startCluster({ env: { KYC_LIMITS_ENABLED: 'true', KYC_TIER_LIMITS: JSON.stringify(TIERS) } }));
+  const cluster = await startCluster({ env: { KYC_LIMITS_ENABLED: 'true', KYC_TIER_LIMITS: JSON.stringify(TIERS) } });
+  payout_secret = cluster.config.wallet.payout_webhook_secret;
+  h = await walletHarness(cluster);
 });
 afterAll(() => h?.stop());
 
@@ -110,6 +115,40 @@ describe('withdrawals and tiers', () => {
     const over = await h.post('/v1/withdrawals', body(10_001), h.service);
     expect(over.body).toMatchObject({ limit: 'withdrawal_max_minor', value: 10_000 });
     expect(await h.wallet(id)).toMatchObject({ balance: 40_000 });
+  });
+
+  it('when a payout fails, then it no longer counts in the day withdrawal limit: the same amount again is allowed', async () => {
+    const id = await h.openAccount(40_000);
+    await h.setTier(id, 1);
+    expect((await h.setLimits(id, { daily_withdrawals_max_minor: 3_000 })).status).toBe(200);
+    const withdraw = () =>
+      h.post(
+        '/v1/withdrawals',
+        { account_id: id, amount: 2_000, currency: 'EUR', destination: { type: 'bank_account', reference: 'NL00' } },
+        h.service,
+      );
+    const usage = async () => (await h.get(`/v1/accounts/${id}/limits`, h.compliance)).body.usage[0];
+    const first = await withdraw();
+    expect(first.status).toBe(201);
+    expect(await usage()).toMatchObject({ withdrawals_today: 2_000 });
+    // The provider's signed report that the payout failed: the money comes back.
+    const data = { withdrawal_id: first.body.id, amount: 2_000, currency: 'EUR', payout_id: 'po_failed', failure_reason: 'closed' };
+    const raw = JSON.stringify({ id: `evt_${randomUUID()}`, type: 'payout.failed', data });
+    const callback = await fetch(`${h.urls[0]}/v1/payouts/events`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'Payout-Signature': signatureHeader(payout_secret, Math.floor(Date.now() / 1000), raw),
+      },
+      body: raw,
+    });
+    expect(callback.status).toBe(200);
+    expect((await h.get(`/v1/withdrawals/${first.body.id}`, h.service)).body).toMatchObject({ status: 'FAILED' });
+    expect(await usage()).toMatchObject({ withdrawals_today: 0, remaining: { daily_withdrawals_max_minor: 3_000 } });
+    expect((await withdraw()).status).toBe(201);
+    expect(await usage()).toMatchObject({ withdrawals_today: 2_000, remaining: { daily_withdrawals_max_minor: 1_000 } });
+    expectProblem(await withdraw(), 422, 'limit_exceeded');
+    expect(await h.wallet(id)).toMatchObject({ balance: 38_000 });
   });
 
   it('when an unverified account cashes out a game currency (amounts unlimited), then 422 withdrawals_allowed all the same', async () => {
