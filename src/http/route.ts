@@ -70,6 +70,12 @@ export interface RouteSpec<P = any, Q = any, B = any> {
   response_content_type?: string | readonly string[];
   /** False for routes that answer without the database: they never answer 503 `unavailable`. */
   needs_database?: false;
+  /**
+   * Idempotent routes: how an answer of the write path goes out (a secret revealed, a header
+   * added), the handler's and one stored under its key alike, so a replay is the same bytes and
+   * headers whichever way it comes back (a refused retry gets the stored answer too).
+   */
+  present?: (deps: Deps, answer: RouteResult) => RouteResult;
   handler: (ctx: AppContext, input: RouteInput<P, Q, B>) => Promise<RouteResult>;
 }
 
@@ -165,7 +171,10 @@ async function runOrReplay(ctx: AppContext, idempotency: RequestIdempotency, run
   try {
     return await run();
   } catch (error) {
-    const refused = error instanceof Joi.ValidationError || (error instanceof DomainError && REMEMBERED_FAILURES.has(error.code));
+    // Never for a caller refused its permission (a token without the scope): it learns nothing of what the key holds.
+    const refused =
+      error instanceof Joi.ValidationError ||
+      (error instanceof DomainError && REMEMBERED_FAILURES.has(error.code) && error.code !== 'forbidden');
     if (!refused) throw error;
     const stored = await storedAnswer(ctx.state.deps, idempotency);
     if (!stored) throw error;
@@ -245,7 +254,8 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
         const body = validate(schemas.body, context.state.body === undefined && spec.body ? {} : context.state.body);
         return spec.handler(context, { params, query, body, actor: actor as Actor, idempotency: idempotency as RequestIdempotency });
       };
-      const result = idempotency ? await runOrReplay(context, idempotency, run) : await run();
+      const answered = idempotency ? await runOrReplay(context, idempotency, run) : await run();
+      const result = spec.present ? spec.present(context.state.deps, answered) : answered;
       context.status = result.status;
       context.body = result.body;
       // A stored answer travels as the exact bytes first sent (SPEC §4: replayed byte for byte).

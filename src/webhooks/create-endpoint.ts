@@ -5,7 +5,7 @@ import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import { invalidState } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
 import { endpointView, WEBHOOK_ENDPOINTS } from './endpoint-records.js';
-import { newSigningSecret, revealSecrets, secretMarker } from './endpoint-secrets.js';
+import { newSigningSecret, secretMarker } from './endpoint-secrets.js';
 
 export interface CreateEndpointInput {
   url: string;
@@ -16,7 +16,8 @@ export interface CreateEndpointInput {
 /**
  * Registers an endpoint (admin), enabled at once: every event committed after it is delivered to
  * it if subscribed; none before. The answer shows its signing secret, the only answer that ever
- * does (a replay under the same Idempotency-Key shows the same one again).
+ * does: stored with its marker, revealed as it goes out (the route's `present`), so a replay under
+ * the same Idempotency-Key shows the same one again.
  */
 export async function createEndpoint(
   deps: AppDeps,
@@ -25,8 +26,8 @@ export async function createEndpoint(
   idempotency: RequestIdempotency,
 ): Promise<RequestAnswer> {
   requireScope(actor, 'admin');
-  const { endpoints_max, secrets_key } = deps.config.webhooks;
-  const answer = await deps.writes.request(
+  const { endpoints_max } = deps.config.webhooks;
+  return deps.writes.request(
     {
       name: 'create_webhook_endpoint',
       region: deps.region,
@@ -53,5 +54,4 @@ export async function createEndpoint(
     },
     idempotency,
   );
-  return { ...answer, body: revealSecrets(answer.body, secrets_key) };
 }

@@ -4,10 +4,11 @@ import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import { invalidState, notFound } from '../domain/errors.js';
 import type { AppDeps } from '../platform/deps.js';
 import { WEBHOOK_ENDPOINTS } from './endpoint-records.js';
-import { activeSecrets, newSigningSecret, revealSecrets, secretMarker } from './endpoint-secrets.js';
+import { activeSecrets, newSigningSecret, secretMarker } from './endpoint-secrets.js';
 
 /**
- * A new signing secret (admin), shown in this answer only. The secrets signing until now keep
+ * A new signing secret (admin), shown in this answer only (revealed as it goes out, as a created
+ * endpoint's). The secrets signing until now keep
  * signing alongside it for `overlap_seconds` (default WEBHOOK_SECRET_OVERLAP_SECONDS; 0 ends them
  * at once): every delivery meanwhile carries one v1 per secret, so receivers switch whenever they
  * are ready. Secrets past their overlap are forgotten.
@@ -19,9 +20,9 @@ export async function rotateSecret(
   idempotency: RequestIdempotency,
 ): Promise<RequestAnswer> {
   requireScope(actor, 'admin');
-  const { secret_overlap_seconds, secrets_active_max, secrets_key } = deps.config.webhooks;
+  const { secret_overlap_seconds, secrets_active_max } = deps.config.webhooks;
   const overlap_seconds = input.overlap_seconds ?? secret_overlap_seconds;
-  const answer = await deps.writes.request(
+  return deps.writes.request(
     {
       name: 'rotate_webhook_secret',
       region: deps.region,
@@ -52,5 +53,4 @@ export async function rotateSecret(
     },
     idempotency,
   );
-  return { ...answer, body: revealSecrets(answer.body, secrets_key) };
 }

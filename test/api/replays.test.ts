@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreditshopClient } from '../../src/client/creditshop-client.js';
 import { client, wireText } from '../support/client.js';
-import { request, uniqueId, type TestCluster } from '../support/cluster.js';
+import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
 import { key, type ShopHarness, startShopCluster } from '../support/shop.js';
 
 // A retried request gets the stored answer back byte for byte (SPEC §4): through any region, after
@@ -174,5 +174,31 @@ describe('replays', () => {
     expect(fresh.status).toBe(404);
     expect((await h.wallet(a.id)).balance).toBe(998);
     expect((await h.wallet(b.id)).balance).toBe(1_000);
+  });
+  it('when a retry showing a secret is refused by a stricter pod, then its stored answer comes back, secret included', async () => {
+    const mint = tokens(cluster.config);
+    const sub = uniqueId('ops');
+    const admin = await mint.service('admin', sub);
+    // Subscribed to an event no test here makes, and deleted at the end: nothing is ever sent to it.
+    const body = { url: 'http://127.0.0.1:9/hook', enabled_events: ['webhook_endpoint.disabled'], description: 'replayed' };
+    const used = key();
+    const first = await request(h.pod(0), 'POST', '/v1/webhook-endpoints', body, { token: admin, key: used });
+    expect(first.status).toBe(201);
+    expect(first.body.secret).toMatch(/^whsec_/);
+    // A pod of a newer deployment whose rules refuse the same body (a shorter description): the key's answer, as first sent.
+    const stricter = await startCluster({ env: { WEBHOOK_DESCRIPTION_LENGTH_MAX: '1' } });
+    try {
+      const retried = await request(stricter.pods[0]!.url, 'POST', '/v1/webhook-endpoints', body, { token: admin, key: used });
+      expect(retried.headers.get('idempotent-replayed')).toBe('true');
+      expect(retried.text).toBe(first.text);
+    } finally {
+      await stricter.stop();
+    }
+    // The same principal with a token that lacks the scope is refused, and learns nothing of what the key holds.
+    const reader = await mint.service('events:read', sub);
+    const refused = await request(h.pod(1), 'POST', '/v1/webhook-endpoints', body, { token: reader, key: used });
+    expect(refused.status).toBe(403);
+    expect(refused.text).not.toContain(first.body.secret);
+    expect((await request(h.pod(0), 'DELETE', `/v1/webhook-endpoints/${first.body.id}`, undefined, { token: admin })).status).toBe(200);
   });
 });

@@ -7,11 +7,16 @@ import { deleteEndpoint, updateEndpoint } from '../../webhooks/change-endpoint.j
 import { createEndpoint } from '../../webhooks/create-endpoint.js';
 import { deliveryViewSchema } from '../../webhooks/delivery-records.js';
 import { createdEndpointSchema, endpointViewSchema, rotatedSecretSchema } from '../../webhooks/endpoint-records.js';
+import { revealSecrets } from '../../webhooks/endpoint-secrets.js';
 import { getEndpoint, listDeliveries, listEndpoints } from '../../webhooks/read-endpoints.js';
 import { redeliverEvent } from '../../webhooks/redeliver-event.js';
 import { rotateSecret } from '../../webhooks/rotate-secret.js';
 import { defineRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, isoInstantTextSchema, pageQuery, pageSchema, partnerUrlSchema, uuidParams, uuidSchema } from './schemas.js';
+
+/** An answer showing a signing secret carries its marker as stored: the secret itself goes out (src/webhooks/endpoint-secrets.ts). */
+const revealingSecrets: RouteSpec['present'] = (deps, answer) =>
+  typeof answer.body === 'string' ? { ...answer, body: revealSecrets(answer.body, deps.config.webhooks.secrets_key) } : answer;
 
 const TYPES_MESSAGE = `must be event types (${EVENT_TYPES.join(', ')})`;
 
@@ -110,6 +115,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
         503: 'Retry with the same key',
       },
       response_schema: createdEndpointSchema,
+      present: revealingSecrets,
       handler: async (ctx, { actor, body, idempotency }) => createEndpoint(ctx.state.deps, actor, body, idempotency),
     }),
     defineRoute({
@@ -197,6 +203,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
         503: 'Retry with the same key',
       },
       response_schema: rotatedSecretSchema,
+      present: revealingSecrets,
       handler: async (ctx, { actor, params, body, idempotency }) =>
         rotateSecret(ctx.state.deps, actor, { endpoint_id: params.id, ...body }, idempotency),
     }),

@@ -98,11 +98,9 @@ export function sellerRoutes(config: Config): RouteSpec[] {
         503: 'Retry with the same key',
       },
       response_schema: acceptedSchema,
-      handler: async (ctx, { actor, body, idempotency }) => {
-        const answer = await createPurchaseRequest(ctx.state.deps, actor, body, idempotency);
-        if (answer.status !== 202) return answer;
-        return { ...answer, headers: { Location: (JSON.parse(answer.body) as Accepted).status_url } };
-      },
+      present: (_deps, answer) =>
+        answer.status === 202 ? { ...answer, headers: { Location: (JSON.parse(answer.body as string) as Accepted).status_url } } : answer,
+      handler: async (ctx, { actor, body, idempotency }) => createPurchaseRequest(ctx.state.deps, actor, body, idempotency),
     }),
     defineRoute({
       operation_id: 'getPurchaseRequest',
