@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../support/cluster.js';
 import { ScriptedSellers, type ScriptedSeller } from './scripted-sellers.js';
@@ -43,6 +44,7 @@ const SELLERS: ScriptedSeller[] = [
     },
   ),
   scripted('spare', { 'book-busy': 150 }),
+  scripted('stuck', { 'book-stuck': 100 }, { supports_holds: false }),
 ];
 
 let world: SellerWorld<ScriptedSellers>;
@@ -221,6 +223,50 @@ describe('a person settling a request kept for review', () => {
     expect(answer.body.attempts).toEqual([expect.objectContaining({ state: 'confirmed', outcome: 'price_moved' })]);
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 0, available: 10_000 });
     settled(id);
+    await expectReconciliation();
+  });
+});
+
+describe('a person settling while a recheck asks the seller', () => {
+  it('when a recheck is asking the seller, then the settlement is 409; once it ends, settling ends the rechecks for good', async () => {
+    const { seller: stuck, buyer, id } = await unansweredUntilReview('stuck', 'book-stuck', 0);
+    const settle = () =>
+      request(
+        world.url(2),
+        'PUT',
+        `/v1/purchase-requests/${id}/review`,
+        { outcome: 'not_purchased', settlement: 'no order' },
+        {
+          token: world.admin,
+        },
+      );
+    const db = new pg.Client({ connectionString: world.database.url });
+    await db.connect();
+    try {
+      // A recheck's run holds the job's lease while it asks the seller (taken here, so that the test
+      // does not race one): an order the seller made on that call would come back to a final request.
+      const lease = (expires: string) =>
+        db.query(
+          `UPDATE jobs SET lease_token = $2, lease_expires_at = now() + CAST($3 AS INTERVAL), run_after = now() + INTERVAL '1 hour'
+           WHERE kind = 'purchase' AND subject_id = $1 AND finished_at IS NULL`,
+          [id, 'a-recheck-in-flight', expires],
+        );
+      expect((await lease('1 minute')).rowCount).toBe(1);
+      expect(await settle()).toMatchObject({ status: 409, body: { code: 'invalid_state' } });
+      expect(await world.wallet(buyer)).toMatchObject({ held: 200 });
+      await lease('-1 second');
+      expect(await settle()).toMatchObject({ status: 200, body: { status: 'failed', review_settlement: 'no order' } });
+      const { rows } = await db.query("SELECT finished_at FROM jobs WHERE kind = 'purchase' AND subject_id = $1", [id]);
+      expect(rows.every((row) => row.finished_at !== null)).toBe(true);
+    } finally {
+      await db.end();
+    }
+    // No recheck asks the seller again.
+    const calls = world.simulator.calls('stuck').order;
+    stuck.silent_order_calls = 0;
+    await sleep(1500);
+    expect(world.simulator.calls('stuck').order).toBe(calls);
+    expect(await world.wallet(buyer)).toMatchObject({ balance: 10_000, held: 0 });
     await expectReconciliation();
   });
 });

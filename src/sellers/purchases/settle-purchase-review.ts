@@ -6,7 +6,7 @@ import { captureHold, releaseHold } from '../../ledger/holds.js';
 import type { AppDeps } from '../../platform/deps.js';
 import { finishRequest, pendingRequest } from './purchase-book.js';
 import { orderIdempotencyKey } from './purchase-context.js';
-import { PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, type AttemptRecord } from './purchase-records.js';
+import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, type AttemptRecord } from './purchase-records.js';
 import { findPurchaseRequest, listAttempts } from './purchase-repository.js';
 import { purchaseRequestView } from './get-purchase-request.js';
 
@@ -22,7 +22,6 @@ export type PurchaseSettlement =
  * note is kept, and a seller order the request did not capture is no longer reported by
  * reconciliation (the person settled it with the seller). Only a request still pending and in review
  * is settled: one a late seller answer settled first answers 409, and so does a repeat (GET shows it).
- * A recheck job still scheduled finds the request final and ends.
  */
 export async function settlePurchaseReview(deps: AppDeps, actor: Actor, id: string, decision: PurchaseSettlement) {
   requireScope(actor, 'admin');
@@ -34,6 +33,7 @@ export async function settlePurchaseReview(deps: AppDeps, actor: Actor, id: stri
     needs: { accounts: [request.account_id], holds: [request.hold_id], purchase_requests: [request.id] },
     decide: (unit) => {
       if (pendingRequest(unit, id)?.review_reason == null) throw invalidState(`purchase request ${id} is not pending in review`);
+      endRechecks(unit, id);
       const hold = unit.holds.get(request.hold_id);
       const open = attemptInReview(unit, id);
       const note = `settled by a person: ${decision.settlement}`;
@@ -69,6 +69,25 @@ export async function settlePurchaseReview(deps: AppDeps, actor: Actor, id: stri
     },
   });
   return deps.transactions.read(async (tx) => purchaseRequestView((await findPurchaseRequest(tx, id))!, await listAttempts(tx, id)));
+}
+
+/**
+ * No recheck follows a person's settlement, and none may be asking the seller while it is made:
+ * an order the seller made on that call would come back to a request already final, unpaid. A
+ * recheck in flight (its job leased) is 409, to be settled again once it ends (a moment: a seller
+ * call's timeout); otherwise the job ends here (a claim between the read and the commit changes
+ * its lease token, and the batch reruns).
+ */
+function endRechecks(unit: Unit, request_id: string): void {
+  const job = unit
+    .table(JOBS)
+    .all()
+    .find((row) => row.subject_id === request_id && row.finished_at === null);
+  if (!job) return;
+  if (job.lease_expires_at !== null && Date.parse(job.lease_expires_at) > unit.now_ms) {
+    throw invalidState(`purchase request ${request_id} is being rechecked with the seller right now; settle it once that ends`);
+  }
+  unit.table(JOBS).update(job.id, { finished_at: unit.now, lease_token: null, lease_expires_at: null, updated_at: unit.now });
 }
 
 /** The attempt a review is about: the one in flight, or the one confirmed at a price not paid. At most one ends the search. */
