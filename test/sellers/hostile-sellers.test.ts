@@ -45,6 +45,8 @@ const SELLERS: ScriptedSeller[] = [
   ),
   scripted('spare', { 'book-busy': 150 }),
   scripted('stuck', { 'book-stuck': 100 }, { supports_holds: false }),
+  scripted('outbid', { 'book-outbid': 800 }, { hold_price: 1200 }),
+  scripted('soldout', { 'book-outbid': 1000 }, { supports_holds: false, order_refusal: { status: 409, body: { error: 'out_of_stock' } } }),
 ];
 
 let world: SellerWorld<ScriptedSellers>;
@@ -142,6 +144,22 @@ describe('a seller confirming above the price it held or quoted', () => {
     ]);
     expect(world.simulator.calls('holdup')).toMatchObject({ hold: 1, order: 0 });
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 9000, held: 0, available: 9000 });
+    await expectReconciliation();
+  });
+
+  it('when a hold above its quote loses to a next seller who cannot sell, then it is bought at the hold (within max_price)', async () => {
+    const buyer = await world.player(10_000);
+    const id = await world.purchase(buyer, 'book-outbid', 2000, 1);
+    const final = await world.final(buyer, id);
+
+    expect(final).toMatchObject({ status: 'purchased', seller_id: 'outbid', final_price: 1200 });
+    expect(final.attempts).toEqual([
+      expect.objectContaining({ seller_id: 'outbid', state: 'failed', outcome: 'price_moved', price: 1200 }),
+      expect.objectContaining({ seller_id: 'soldout', state: 'failed' }),
+      expect.objectContaining({ seller_id: 'outbid', state: 'confirmed', price: 1200 }),
+    ]);
+    expect(world.simulator.orders('outbid')).toHaveLength(1);
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 8800, held: 0, available: 8800 });
     await expectReconciliation();
   });
 

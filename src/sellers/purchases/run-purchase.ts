@@ -4,7 +4,7 @@ import type { OutboundAgents } from '../client/http-call.js';
 import type { JobLease } from '../jobs/job-lease.js';
 import type { QuoteCoalescer } from '../quotes/quote-coalescer.js';
 import { byPrice, type QuoteRecord } from '../quotes/quote-record.js';
-import { findSeller } from '../registry/seller-repository.js';
+import { findSeller, type Seller } from '../registry/seller-repository.js';
 import { sellerMetrics } from '../seller-metrics.js';
 import { attemptPurchase, continueAttempt, orderRoute, type AttemptResult } from './attempt-purchase.js';
 import { finishConfirmed, finishUnpurchased, keepForReview } from './finish-purchase.js';
@@ -138,13 +138,22 @@ async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteReco
   // A seller is tried once per request (an interrupted attempt was already carried on by resumeAttemptInFlight).
   const settled = new Set(attempts.map((attempt) => attempt.seller_id));
   const untried = candidates(quotes, ctx.request, Date.now(), quote_expiry_margin_ms).filter((quote) => !settled.has(quote.seller_id));
+  let outbid: { seller: Seller; quote: QuoteRecord } | undefined;
   for (const [index, quote] of untried.entries()) {
     if (Date.now() >= ctx.deadline_ms) break;
     const seller = await ctx.deps.transactions.read((tx) => findSeller(tx, quote.seller_id));
     if (!seller?.active) continue;
-    const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1, untried[index + 1]?.price ?? null);
+    const next_quote_minor = untried[index + 1]?.price ?? null;
+    const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1, next_quote_minor);
     attempts.push(result.attempt);
     if (!('failed' in result)) return result;
+    const within_max = (result.attempt.price_minor ?? Number.POSITIVE_INFINITY) <= ctx.request.max_price_minor;
+    if (result.failed === 'price_moved' && next_quote_minor !== null && within_max) outbid ??= { seller, quote };
   }
-  return undefined;
+  // A seller left for a cheaper next quote, at a price within max_price, is asked again when no
+  // cheaper one sold (inactive, out of stock): the player would rather pay it than get nothing.
+  if (!outbid || Date.now() >= ctx.deadline_ms) return undefined;
+  const result = await attemptPurchase(ctx, outbid.seller, outbid.quote, attempts.length + 1, null);
+  attempts.push(result.attempt);
+  return 'failed' in result ? undefined : result;
 }
