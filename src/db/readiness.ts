@@ -17,10 +17,11 @@ const TIMED_OUT = Symbol('timed out');
  * fail on its own bounds (connect and query timeouts).
  */
 export async function checkReadiness(transactions: TransactionRunner, timeout_ms: number): Promise<Readiness> {
-  // A database that takes no writes (a standby, default_transaction_read_only) fails every write: not ready.
+  // A database that takes no writes fails every write: not ready. transaction_read_only is on for a hot standby as for
+  // default_transaction_read_only (a standby leaves the latter off).
   const probe = transactions.read(async (tx) => ({
     pending: await pendingMigrations(tx),
-    read_only: (await tx.one<{ read_only: string }>("SELECT current_setting('default_transaction_read_only') AS read_only")).read_only,
+    read_only: (await tx.one<{ read_only: string }>("SELECT current_setting('transaction_read_only') AS read_only")).read_only,
   }));
   const deadline = new AbortController();
   try {
