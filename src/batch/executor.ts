@@ -4,7 +4,7 @@ import type { Dialect } from '../db/database.js';
 import { plannedByKeys } from '../db/keyed-plans.js';
 import { forgetPreparedStatements, runPipeline, type PipelinedStatement } from '../db/pipeline.js';
 import type { Queryable } from '../db/sql.js';
-import { DatabaseUnavailable, isDatabaseUnavailable, isStalePreparedStatement, sqlState } from '../db/database-errors.js';
+import { DatabaseUnavailable, isDatabaseUnavailable, isStalePreparedStatement, sqlState, unavailableKind } from '../db/database-errors.js';
 import { backoffMs, isRetryable, type RetryPolicy } from '../db/transaction-runner.js';
 import { DomainError } from '../domain/errors.js';
 import { isSettleGuardFailure } from '../events/settle-guard.js';
@@ -144,7 +144,8 @@ export class BatchExecutor {
   private unreachable(batch: readonly Pending[], cause: unknown): DatabaseUnavailable {
     const error = cause instanceof DatabaseUnavailable ? cause : new DatabaseUnavailable(cause);
     for (const pending of batch) pending.settle({ kind: 'failed', error });
-    this.settings.onUnreachable(error);
+    // A batch that ran out of time (a lock held long on one hot account) says nothing of the others: no pause for the pod.
+    if (unavailableKind(error) !== 'timeout') this.settings.onUnreachable(error);
     return error;
   }
 

@@ -59,13 +59,24 @@ export class DatabaseUnavailable extends DomainError {
   }
 }
 
-// What an operator reading the answer should look at: a database that answers, but not in time or
-// not for writes, is not an unreachable one.
+/** Why the database cannot serve: a database that answers, but not in time or not for writes, is not an unreachable one. */
+export type UnavailableKind = 'timeout' | 'read_only' | 'unreachable';
+
+export function unavailableKind(cause: unknown): UnavailableKind {
+  const state = sqlState(cause instanceof DatabaseUnavailable ? cause.cause : cause);
+  if (state === '57014' || state === '55P03') return 'timeout';
+  return state === '25006' ? 'read_only' : 'unreachable';
+}
+
+// What an operator reading the answer should look at.
+const UNAVAILABLE_REASONS: Record<UnavailableKind, string> = {
+  timeout: 'the database did not finish in time (a statement or lock timeout)',
+  read_only: 'the database takes no writes now (read-only)',
+  unreachable: 'the database is unreachable',
+};
+
 function unavailableReason(cause: unknown): string {
-  const state = sqlState(cause);
-  if (state === '57014' || state === '55P03') return 'the database did not finish in time (a statement or lock timeout)';
-  if (state === '25006') return 'the database takes no writes now (read-only)';
-  return 'the database is unreachable';
+  return UNAVAILABLE_REASONS[unavailableKind(cause)];
 }
 
 /** The SQLSTATE of a database error, or the Node error code of a socket error. */
