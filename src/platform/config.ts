@@ -352,6 +352,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
   return config;
 }
 
+/** A random secret of 32 or more characters has far more; a typed or padded placeholder has fewer. */
+const SECRET_DISTINCT_CHARACTERS_MIN = 8;
+
 function assertProductionReady(config: Config): void {
   const problems: string[] = [];
   if (DEVELOPMENT_SECRETS.has(config.auth_jwt_secret)) problems.push('AUTH_JWT_SECRET is the development secret');
@@ -362,6 +365,18 @@ function assertProductionReady(config: Config): void {
   if (config.webhooks.secrets_key === DEVELOPMENT_WEBHOOK_SECRETS_KEY) problems.push('WEBHOOK_SECRETS_KEY is the development key');
   if (secrets.includes(config.webhooks.secrets_key)) {
     problems.push('WEBHOOK_SECRETS_KEY must differ from AUTH_JWT_SECRET, PSP_WEBHOOK_SECRET and PAYOUT_WEBHOOK_SECRET');
+  }
+  const named = {
+    AUTH_JWT_SECRET: config.auth_jwt_secret,
+    PSP_WEBHOOK_SECRET: config.psp_webhook_secret,
+    PAYOUT_WEBHOOK_SECRET: config.wallet.payout_webhook_secret,
+    WEBHOOK_SECRETS_KEY: config.webhooks.secrets_key,
+  };
+  for (const [name, value] of Object.entries(named)) {
+    // 32 spaces, or one letter 32 times, pass the length rule and are guessed at once: an admin token forged with them is valid.
+    if (new Set(value).size < SECRET_DISTINCT_CHARACTERS_MIN) {
+      problems.push(`${name} is too weak (fewer than ${SECRET_DISTINCT_CHARACTERS_MIN} different characters): use a random value`);
+    }
   }
   if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
   if (config.psp_provider === 'stripe') problems.push(...stripeProductionProblems(config.stripe));

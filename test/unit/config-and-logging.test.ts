@@ -4,10 +4,11 @@ import { ConfigError, DEVELOPMENT_JWT_SECRET, DEVELOPMENT_PSP_SECRET, loadConfig
 import { createLogger } from '../../src/platform/logger.js';
 import { DEVELOPMENT_STRIPE_SECRET_KEY, DEVELOPMENT_STRIPE_WEBHOOK_SECRET } from '../../src/shop/topups/stripe/stripe-config.js';
 
-const REAL_JWT = 'j'.repeat(40);
-const REAL_PSP = 'p'.repeat(40);
-const REAL_WEBHOOK_KEY = 'w'.repeat(40);
-const REAL_PAYOUT = 'q'.repeat(40);
+// As `openssl rand -hex 20` would make them (production refuses a secret of few different characters).
+const REAL_JWT = '5b0e9c1d7a3f8e2b6c4d0a9f1e7b3c8d2a6f4e0b';
+const REAL_PSP = 'c7e1a9f3b5d2e8c4a0f6b1d9e3c7a5f2b8d4e0c6';
+const REAL_WEBHOOK_KEY = '9d3b7f1e5c2a8d6b0f4e9a3c7d1b5f8e2a6c0d4b';
+const REAL_PAYOUT = 'e4a8c2f6b0d9e3a7c1f5b9d2e6a0c4f8b3d7e1a5';
 const URL = 'postgres://u:p@db:5432/shop';
 
 describe('configuration', () => {
@@ -37,6 +38,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_PAYOUT })).toThrow(
       /must differ/,
     );
+    // Long enough, and guessed at once: 32 spaces, one letter 40 times (never quoted in the refusal).
+    for (const weak of [' '.repeat(32), 'j'.repeat(40), 'abab'.repeat(10)]) {
+      const refusal = () =>
+        loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY, AUTH_JWT_SECRET: weak });
+      expect(refusal).toThrow(/AUTH_JWT_SECRET is too weak/);
+      expect(refusal).not.toThrow(weak);
+    }
     const production = loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY });
     expect(production.auth_jwt_secret).toBe(REAL_JWT);
     // Endpoints naming private or loopback addresses are refused in production unless allowed explicitly.
