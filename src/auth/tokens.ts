@@ -26,7 +26,7 @@ export interface TokenSettings {
   audience?: string | undefined;
 }
 
-const SUBJECT_PATTERN = /^[A-Za-z0-9_@:.-]{1,128}$/;
+export const SUBJECT_PATTERN = /^[A-Za-z0-9_@:.-]{1,128}$/;
 const TOKEN_LENGTH_MAX = 8_192;
 
 /** What the caller is told of a token the verifier refused; the reasons stay coarse on purpose. */

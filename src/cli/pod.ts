@@ -1,13 +1,15 @@
-import { parseArgs } from 'node:util';
 import { migrateDatabase } from '../db/migrate.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { loadTopology } from '../platform/regions.js';
 import { startPod, type Pod } from '../pod.js';
+import { commandArgs, reportFailures } from './command.js';
 import { resolveDatabase } from './database-url.js';
 
 // One pod (one region) in this process: `npm run pod -- --region us-east [--port 3002]`.
-const { values } = parseArgs({ options: { region: { type: 'string' }, port: { type: 'string' } } });
+const USAGE = 'usage: npm run pod -- [--region <name from regions/regions.json>] [--port <port>]';
+reportFailures('pod', USAGE);
+const { values } = commandArgs({ options: { region: { type: 'string' }, port: { type: 'string' } } }, USAGE);
 const topology = loadTopology();
 const config = loadConfig();
 const region = values.region ?? config.regions[0]!;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { mintToken } from '../auth/tokens.js';
 import { loadConfig } from '../platform/config.js';
 import { loadTopology } from '../platform/regions.js';
 import { signatureHeader } from '../shop/topups/psp-signature.js';
+import { commandArgs, reportFailures, UsageError } from './command.js';
 
 // A PSP simulator that sends correctly signed events, in order or not, in parts, repeated, or broken:
 //   npm run psp -- <steps> <topup-id> [--url URL] [--amount N] [--currency CUR] [--event-id ID] [--times N] [--shuffle]
@@ -21,17 +21,21 @@ const USAGE =
   ' [--shuffle]\n' +
   '  step: succeed | fail | refund | not-json | nul, optionally :<amount> and @<event-id> (e.g. refund:300@evt_7)';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    url: { type: 'string' },
-    amount: { type: 'string' },
-    currency: { type: 'string' },
-    'event-id': { type: 'string' },
-    times: { type: 'string', default: '1' },
-    shuffle: { type: 'boolean', default: false },
+reportFailures('psp', USAGE);
+const { values, positionals } = commandArgs(
+  {
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      amount: { type: 'string' },
+      currency: { type: 'string' },
+      'event-id': { type: 'string' },
+      times: { type: 'string', default: '1' },
+      shuffle: { type: 'boolean', default: false },
+    },
   },
-});
+  USAGE,
+);
 const [steps_argument, topup_id] = positionals;
 const steps = (steps_argument ?? '').split(',').map((step) => STEP_PATTERN.exec(step));
 const times = Number(values.times);
@@ -47,8 +51,12 @@ const token = await mintToken(
 );
 
 async function readTopup(): Promise<{ amount: number; currency: string } & Record<string, unknown>> {
-  const response = await fetch(`${url}/v1/topups/${topup_id}`, { headers: { Authorization: `Bearer ${token}` } });
-  if (!response.ok) throw new Error(`GET /v1/topups/${topup_id} answered ${response.status}: ${await response.text()}`);
+  const response = await fetch(`${url}/v1/topups/${topup_id}`, { headers: { Authorization: `Bearer ${token}` } }).catch((error: Error) => {
+    throw new UsageError(
+      `cannot reach ${url} (${String((error.cause as Error | undefined)?.message ?? error.message)}): is a pod there? (--url)`,
+    );
+  });
+  if (!response.ok) throw new UsageError(`GET /v1/topups/${topup_id} answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as { amount: number; currency: string };
 }
 

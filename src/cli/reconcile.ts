@@ -4,23 +4,41 @@ import { createLogger } from '../platform/logger.js';
 import { loadTopology } from '../platform/regions.js';
 import { toolDeps } from '../pod.js';
 import { reconcile } from '../reconciliation/reconcile.js';
+import { commandArgs, reportFailures, UsageError } from './command.js';
 import { resolveDatabase } from './database-url.js';
 
-// `npm run reconcile`: verifies the ledger invariants; prints the report and exits 1 on any mismatch.
+// `npm run reconcile`: verifies the ledger invariants; prints the report and exits 1 on any
+// mismatch, 2 when it could not run (a setting, a database that cannot serve within --wait-s).
+const WAIT_MAX_S = 3600;
+const USAGE = `usage: npm run reconcile [-- --wait-s <seconds>]
+  --wait-s  how long to wait for a database that cannot serve before giving up (default 60, at most ${WAIT_MAX_S})`;
+reportFailures('reconcile', USAGE);
+const { values } = commandArgs({ options: { 'wait-s': { type: 'string', default: '60' } } }, USAGE);
+const wait_s = Number(values['wait-s']);
+if (!/^\d+$/.test(values['wait-s']) || wait_s > WAIT_MAX_S) throw new UsageError(`--wait-s must be 0 to ${WAIT_MAX_S} seconds`);
 const config = loadConfig();
 const topology = loadTopology();
 const region = config.regions[0]!;
 const logger = createLogger({ level: config.log_level === 'info' ? 'warn' : config.log_level, name: 'reconcile' });
 const database = await resolveDatabase(config, logger);
-const db = await openDatabase(config, { url: database.url, application_name: 'creditshop:reconcile', pool_max: 2, logger });
 let ok = false;
 try {
-  const deps = toolDeps({ config, topology, region, database_url: database.url, logger }, db);
-  const report = await reconcile(deps);
-  ok = report.ok;
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const db = await openDatabase(config, {
+    url: database.url,
+    application_name: 'creditshop:reconcile',
+    pool_max: 2,
+    logger,
+    wait_max_ms: wait_s * 1000,
+  });
+  try {
+    const deps = toolDeps({ config, topology, region, database_url: database.url, logger }, db);
+    const report = await reconcile(deps);
+    ok = report.ok;
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    await db.close();
+  }
 } finally {
-  await db.close();
   await database.embedded?.stop();
 }
 process.exit(ok ? 0 : 1);

@@ -6,6 +6,7 @@ import { backoffDelayMs } from '../platform/backoff.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { loadTopology } from '../platform/regions.js';
+import { commandArgs, reportFailures } from './command.js';
 import { resolveDatabase } from './database-url.js';
 
 // `npm start`: the embedded database (unless DATABASE_URL is set), migrations and seeds, then one
@@ -23,6 +24,9 @@ interface PodSlot {
   url?: string;
 }
 
+const USAGE = 'usage: npm start   (settings from the environment: see README)';
+reportFailures('start', USAGE);
+commandArgs({ options: {} }, USAGE);
 const config = loadConfig();
 const topology = loadTopology();
 const logger = createLogger({ level: config.log_level, name: 'supervisor' });

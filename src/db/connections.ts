@@ -3,7 +3,7 @@ import pg from 'pg';
 import { backoffDelayMs, type Backoff } from '../platform/backoff.js';
 import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/logger.js';
-import { isDatabaseUnavailable, sqlState } from './database-errors.js';
+import { asUnavailable, isDatabaseUnavailable, sqlState } from './database-errors.js';
 
 /** Connection settings of every session this application opens: its name, its bounds, UTC. */
 export function sessionSettings(config: Config, url: string, application_name: string): pg.ClientConfig {
@@ -59,13 +59,22 @@ export async function withClient<T>(settings: pg.ClientConfig, work: (client: pg
  * for as long as the database is unavailable: start-up rides out an outage of any length instead
  * of crashing. Any other failure is thrown at once.
  */
-export async function retryWhileUnavailable<T>(what: string, step: () => Promise<T>, backoff: Backoff, logger: Logger): Promise<T> {
+export async function retryWhileUnavailable<T>(
+  what: string,
+  step: () => Promise<T>,
+  backoff: Backoff,
+  logger: Logger,
+  /** Given up after this long (a one-off command); a pod waits for as long as it takes. */
+  wait_max_ms = Number.POSITIVE_INFINITY,
+): Promise<T> {
+  const give_up_at_ms = Date.now() + wait_max_ms;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await step();
     } catch (error) {
       if (!isDatabaseUnavailable(error)) throw error;
-      const delay_ms = backoffDelayMs(attempt, backoff);
+      if (Date.now() >= give_up_at_ms) throw asUnavailable(error);
+      const delay_ms = Math.min(backoffDelayMs(attempt, backoff), Math.max(0, give_up_at_ms - Date.now()));
       logger.warn({ step: what, attempt, delay_ms, reason: describe(error) }, 'database unavailable; waiting before trying again');
       await sleep(delay_ms);
     }

@@ -21,6 +21,8 @@ export interface DatabaseOptions {
   application_name: string;
   pool_max: number;
   logger: Logger;
+  /** How long to wait for a database that cannot serve before giving up (DatabaseUnavailable); a pod waits for good. */
+  wait_max_ms?: number;
 }
 
 async function detectDialect(config: Config, url: string, application_name: string): Promise<Dialect> {
@@ -39,7 +41,7 @@ export function waitForDatabase(config: Config, options: Omit<DatabaseOptions, '
     const detected = await detectDialect(config, options.url, options.application_name);
     return config.db_dialect ?? detected;
   };
-  return retryWhileUnavailable('connect', detect, databaseWaitBackoff(config), options.logger);
+  return retryWhileUnavailable('connect', detect, databaseWaitBackoff(config), options.logger, options.wait_max_ms);
 }
 
 /** Idle connections stay open a while, so a quiet pod does not pay to reconnect on its next burst. */

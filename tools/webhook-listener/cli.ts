@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { commandArgs, reportFailures, UsageError } from '../../src/cli/command.js';
 import { startWebhookListener, type ReceivedDelivery } from './listener.js';
 import { closeOnSignal } from '../stop-on-signal.js';
 
@@ -9,24 +9,38 @@ import { closeOnSignal } from '../stop-on-signal.js';
 
 const USAGE = 'usage: npm run webhooks -- listen --port <port> --secret <whsec_…> [--secret …] [--fail-first <n> --status <code>] [--json]';
 
+/** A whole number option within [min, max]. */
+function wholeNumber(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
 function main(): void {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      port: { type: 'string', default: '4300' },
-      host: { type: 'string', default: '127.0.0.1' },
-      secret: { type: 'string', multiple: true, default: [] },
-      'fail-first': { type: 'string', default: '0' },
-      status: { type: 'string', default: '500' },
-      'tolerance-s': { type: 'string', default: '300' },
-      json: { type: 'boolean', default: false },
+  reportFailures('webhooks', USAGE);
+  const { values, positionals } = commandArgs(
+    {
+      allowPositionals: true,
+      options: {
+        port: { type: 'string', default: '4300' },
+        host: { type: 'string', default: '127.0.0.1' },
+        secret: { type: 'string', multiple: true, default: [] },
+        'fail-first': { type: 'string', default: '0' },
+        status: { type: 'string', default: '500' },
+        'tolerance-s': { type: 'string', default: '300' },
+        json: { type: 'boolean', default: false },
+      },
     },
-  });
+    USAGE,
+  );
   if (positionals[0] !== 'listen' || values.secret.length === 0) {
     console.error(USAGE);
     process.exit(2);
   }
-  let failures_left = Number(values['fail-first']);
+  const port = wholeNumber('port', values.port, 0, 65_535);
+  const status = wholeNumber('status', values.status, 100, 599);
+  const tolerance_s = wholeNumber('tolerance-s', values['tolerance-s'], 1, 86_400);
+  let failures_left = wholeNumber('fail-first', values['fail-first'], 0, 1_000_000);
   const print = (delivery: ReceivedDelivery) => {
     const verdict = delivery.verified ? `verified (${delivery.signatures} v1)` : `REJECTED: ${delivery.reason}`;
     const account = delivery.event?.account_id ? ` ${delivery.event.account_id}#${delivery.event.account_sequence}` : '';
@@ -37,11 +51,11 @@ function main(): void {
     if (values.json && delivery.event) console.log(JSON.stringify(delivery.event, null, 2));
   };
   startWebhookListener({
-    port: Number(values.port),
+    port,
     host: values.host,
     secrets: values.secret,
-    tolerance_s: Number(values['tolerance-s']),
-    answer: () => (failures_left-- > 0 ? Number(values.status) : 200),
+    tolerance_s,
+    answer: () => (failures_left-- > 0 ? status : 200),
     onDelivery: print,
   })
     .then((listener) => {
