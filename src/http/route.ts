@@ -190,10 +190,17 @@ function validate<T>(schema: Joi.Schema<T> | undefined, value: unknown): T {
 }
 
 async function authenticate(ctx: AppContext): Promise<Actor> {
-  const header = ctx.get('Authorization');
-  const match = /^Bearer ([^\s]+)$/.exec(header);
-  if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
-  const actor = ctx.state.deps.tokens.verify(match[1]);
+  // The scheme's name is case-insensitive (RFC 7235 §2.1): `bearer …` is a bearer token too.
+  const match = /^Bearer +([^\s]+)$/i.exec(ctx.get('Authorization'));
+  let actor: Actor;
+  try {
+    if (!match?.[1]) throw new DomainError('unauthenticated', 'missing bearer token');
+    actor = ctx.state.deps.tokens.verify(match[1]);
+  } catch (error) {
+    // A 401 names the scheme it wants (RFC 7235 §3.1, RFC 6750 §3).
+    if (error instanceof DomainError && error.code === 'unauthenticated') ctx.set('WWW-Authenticate', 'Bearer realm="creditshop"');
+    throw error;
+  }
   ctx.state.actor = actor;
   ctx.state.deps.rate_limiter.take(`${actor.kind}:${actor.id}`);
   return actor;

@@ -215,7 +215,14 @@ describe('bad input never reaches a 500', () => {
     const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(
       JSON.stringify({ sub: 'attacker', scope: 'admin', exp: Math.floor(Date.now() / 1000) + 600 }),
     ).toString('base64url')}.`;
-    problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: unsigned }), 401, 'unauthenticated');
+    const refused = await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: unsigned });
+    problem(refused, 401, 'unauthenticated');
+    // A 401 names the scheme it wants (RFC 7235 §3.1); the scheme's name is read in any case (§2.1).
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="creditshop"');
+    const service = await mint.service('accounts:write');
+    const lower = await request(eu(), 'POST', path, body, { key: uniqueId('k'), headers: { Authorization: `bearer ${service}` } });
+    expect(lower.status).toBe(201);
+    expect(lower.headers.get('www-authenticate')).toBeNull();
     problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: await mint.service('catalog:write') }), 403, 'forbidden');
     problem(
       await request(eu(), 'GET', `/v1/accounts/${body.id}`, undefined, { token: await mint.service('catalog:write') }),
