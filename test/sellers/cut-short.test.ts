@@ -35,33 +35,50 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-describe('a call cut short by the request', () => {
-  it("when the request's deadline ends a call before the seller's timeout, then its timeout is not charged to the seller", async () => {
-    const id = uniqueId('slow-seller');
-    const base_url = `http://127.0.0.1:${(seller.address() as AddressInfo).port}`;
-    const body = { base_url, rate_limit_per_minute: 100_000, timeout_ms: 1000, supports_holds: true, active: true };
-    expect((await request(cluster.pods[0]!.url, 'PUT', `/v1/sellers/${id}`, body, { token: admin })).status).toBeLessThan(300);
-    const { deps } = cluster.pods[0]!;
-    const found = await deps.transactions.read((tx) => findSeller(tx, id));
-    const ask = (deadline_ms: number) =>
+/** A seller of that server registered with `timeout_ms`, and a quote call to it through the gate with `deadline_ms`. */
+async function registered(prefix: string, timeout_ms: number) {
+  const id = uniqueId(prefix);
+  const base_url = `http://127.0.0.1:${(seller.address() as AddressInfo).port}`;
+  const body = { base_url, rate_limit_per_minute: 100_000, timeout_ms, supports_holds: true, active: true };
+  expect((await request(cluster.pods[0]!.url, 'PUT', `/v1/sellers/${id}`, body, { token: admin })).status).toBeLessThan(300);
+  const { deps } = cluster.pods[0]!;
+  const found = await deps.transactions.read((tx) => findSeller(tx, id));
+  return {
+    ask: (deadline_ms: number) =>
       callSellers(
         deps,
         new CallSlots(4),
         'quote',
         [found!],
-        (target, timeout_ms) => requestQuote(target, 'book-1', callSettings(deps.config.sellers, agents, timeout_ms)),
+        (target, call_timeout_ms) => requestQuote(target, 'book-1', callSettings(deps.config.sellers, agents, call_timeout_ms)),
         deadline_ms,
-      );
+      ),
+    health: async () => (await request(cluster.pods[1]!.url, 'GET', `/v1/sellers/${id}`, undefined, { token: admin })).body.health,
+  };
+}
+
+describe('a call cut short by the request', () => {
+  it("when the request's deadline ends a call before the seller's timeout, then its timeout is not charged to the seller", async () => {
+    const { ask, health } = await registered('slow-seller', 1000);
     const short = await ask(Date.now() + 100);
     expect(await short.calls[0]!.result).toMatchObject({ outcome: 'failed', reason: 'timeout' });
     await short.recorded;
     // Recorded as a failure before: three such requests opened the circuit of a healthy seller.
-    const health = async () => (await request(cluster.pods[1]!.url, 'GET', `/v1/sellers/${id}`, undefined, { token: admin })).body.health;
     expect(await health()).toMatchObject({ recent_failures: 0 });
     // Given its own timeout, the same seller answers.
     const whole = await ask(Date.now() + 2000);
     expect(await whole.calls[0]!.result).toMatchObject({ outcome: 'ok' });
     await whole.recorded;
     expect(await health()).toMatchObject({ recent_calls: 1, recent_failures: 0 });
+  });
+
+  it('when a call is given at least half of its own timeout and times out, then that is charged to the seller', async () => {
+    // Answers in 300 ms; registered with 500 ms and given 260, as a seller whose timeout no phase
+    // can give is on every call: were those never charged, its circuit would never open.
+    const { ask, health } = await registered('cut-seller', 500);
+    const gated = await ask(Date.now() + 260);
+    expect(await gated.calls[0]!.result).toMatchObject({ outcome: 'failed', reason: 'timeout' });
+    await gated.recorded;
+    expect(await health()).toMatchObject({ recent_calls: 1, recent_failures: 1 });
   });
 });

@@ -56,7 +56,10 @@ export async function callSellers<T>(
   const calls = admitted.map((seller) => {
     const timeout_ms = Math.min(seller.timeout_ms, deadline_ms - Date.now());
     const result = call(seller, Math.max(1, timeout_ms)).finally(() => slots.release(1));
-    return { seller, result, cut_short: timeout_ms < seller.timeout_ms };
+    // Cut short: given less than half of its own timeout. A seller whose timeout is above what a
+    // phase can ever give (SELLER_QUOTE_PHASE_MAX_MS) is cut on every call, and were none of those
+    // timeouts charged, its circuit would never open however dead it is.
+    return { seller, result, cut_short: timeout_ms < seller.timeout_ms / 2 };
   });
   const recorded = Promise.all(calls.map(({ result }) => result))
     .then((results) => {
