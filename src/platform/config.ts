@@ -10,6 +10,7 @@ import {
   type WebhookConfig,
 } from '../webhooks/webhook-config.js';
 import {
+  DEVELOPMENT_PAYOUT_PROVIDER_URL,
   DEVELOPMENT_PAYOUT_SECRET,
   toKycSettings,
   toWalletConfig,
@@ -379,6 +380,12 @@ function assertProductionReady(config: Config): void {
     }
   }
   if (!config.database_url) problems.push('DATABASE_URL is required (no embedded database in production)');
+  // Left at its default, withdrawals would be paid out by the development simulator on the pod's own host.
+  if (config.wallet.payout_provider_url === DEVELOPMENT_PAYOUT_PROVIDER_URL) {
+    problems.push(
+      `PAYOUT_PROVIDER_URL is the development payout simulator (${DEVELOPMENT_PAYOUT_PROVIDER_URL}): set the provider's address`,
+    );
+  }
   if (config.psp_provider === 'stripe') problems.push(...stripeProductionProblems(config.stripe));
   if (problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems.join('; ')}`);
 }

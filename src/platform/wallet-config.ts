@@ -48,6 +48,8 @@ export interface WalletConfig {
 }
 
 export const DEVELOPMENT_PAYOUT_SECRET = 'creditshop-development-payout-secret-not-for-production';
+/** Where `npm run payouts` (the payout simulator) listens: the default for development only. */
+export const DEVELOPMENT_PAYOUT_PROVIDER_URL = 'http://127.0.0.1:4100';
 const SECRET_LENGTH_MIN = 32;
 const MINOR_MAX = 1e15;
 const COUNT_MAX = 1_000_000;
@@ -73,7 +75,7 @@ export const WALLET_CONFIG_KEYS = {
   MERCHANT_CREDIT_LIMIT_MINOR: integer().min(0).max(MINOR_MAX).default(100_000),
   PAYOUT_PROVIDER_URL: Joi.string()
     .uri({ scheme: ['http', 'https'] })
-    .default('http://127.0.0.1:4100'),
+    .default(DEVELOPMENT_PAYOUT_PROVIDER_URL),
   PAYOUT_WEBHOOK_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_PAYOUT_SECRET),
   PAYOUT_SIGNATURE_TOLERANCE_SECONDS: integer().min(1).max(3600).default(300),
   PAYOUT_CALL_TIMEOUT_MS: integer().min(100).max(120_000).default(5000),

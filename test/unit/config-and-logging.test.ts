@@ -28,7 +28,12 @@ describe('configuration', () => {
     expect(() =>
       loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP }),
     ).toThrow(/PAYOUT_WEBHOOK_SECRET is the development secret/);
-    const secrets = { AUTH_JWT_SECRET: REAL_JWT, PSP_WEBHOOK_SECRET: REAL_PSP, PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT };
+    const secrets = {
+      AUTH_JWT_SECRET: REAL_JWT,
+      PSP_WEBHOOK_SECRET: REAL_PSP,
+      PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT,
+      PAYOUT_PROVIDER_URL: 'https://payouts.example.com',
+    };
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, PAYOUT_WEBHOOK_SECRET: REAL_PSP })).toThrow(
       /must differ/,
     );
@@ -45,6 +50,11 @@ describe('configuration', () => {
       expect(refusal).toThrow(/AUTH_JWT_SECRET is too weak/);
       expect(refusal).not.toThrow(weak);
     }
+    // Left at its default, withdrawals would go to the development payout simulator on the pod's host.
+    const { PAYOUT_PROVIDER_URL: _, ...simulated } = secrets;
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...simulated, WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY })).toThrow(
+      /PAYOUT_PROVIDER_URL is the development payout simulator/,
+    );
     const production = loadConfig({ NODE_ENV: 'production', DATABASE_URL: URL, ...secrets, WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY });
     expect(production.auth_jwt_secret).toBe(REAL_JWT);
     // Endpoints naming private or loopback addresses are refused in production unless allowed explicitly.
@@ -61,6 +71,7 @@ describe('configuration', () => {
       PSP_WEBHOOK_SECRET: REAL_PSP,
       PAYOUT_WEBHOOK_SECRET: REAL_PAYOUT,
       WEBHOOK_SECRETS_KEY: REAL_WEBHOOK_KEY,
+      PAYOUT_PROVIDER_URL: 'https://payouts.example.com',
     };
     const base = { NODE_ENV: 'production', DATABASE_URL: URL, ...secrets };
     const live = { STRIPE_SECRET_KEY: 'sk_live_0123456789abcdef', STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdefghij' };
