@@ -284,10 +284,11 @@ export async function releaseDeliveries(tx: SqlTx, held: readonly HeldDelivery[]
  * Writes the outcomes of attempts, many in one statement: the verdict, the attempt (a failed one
  * appended to the delivery's log, the latest `log_max` kept; the last one in last_*), the lease
  * given back. A delivery that succeeds at once, as most do, touches no JSON. Then the deliveries
- * done wake what they held back.
+ * done wake what they held back: the chains (endpoint and account) where one was woken, waiting
+ * in the database, are returned.
  */
-export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcome[], log_max: number): Promise<void> {
-  if (outcomes.length === 0) return;
+export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcome[], log_max: number): Promise<WokenChain[]> {
+  if (outcomes.length === 0) return [];
   const column = <T>(pick: (outcome: AttemptOutcome) => T) => outcomes.map(pick);
   await tx.execute(
     `UPDATE webhook_deliveries AS d SET
@@ -316,7 +317,13 @@ export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcom
       column((outcome) => JSON.stringify(outcome.entry)),
     ],
   );
-  await wakeFollowers(tx, outcomes);
+  return wakeFollowers(tx, outcomes);
+}
+
+/** A chain whose next delivery waits in the database, never attempted and held by no pod. */
+export interface WokenChain {
+  endpoint_id: string;
+  account_id: string;
 }
 
 /**
@@ -334,21 +341,22 @@ export async function recordAttempts(tx: SqlTx, outcomes: readonly AttemptOutcom
  * core in the benchmark). For the same reason the write names no state: a delivery never
  * attempted is pending (every verdict counts its attempt).
  */
-async function wakeFollowers(tx: SqlTx, outcomes: readonly AttemptOutcome[]): Promise<void> {
+async function wakeFollowers(tx: SqlTx, outcomes: readonly AttemptOutcome[]): Promise<WokenChain[]> {
   const done = new Map<string, { endpoint_id: string; account_id: string; account_seq: number }>();
   for (const { state, endpoint_id, account_id, account_seq } of outcomes) {
     if (state === 'pending' || account_id === null || account_seq === null) continue;
     const chain = chainKey(endpoint_id, account_id);
     if ((done.get(chain)?.account_seq ?? Number.POSITIVE_INFINITY) > account_seq) done.set(chain, { endpoint_id, account_id, account_seq });
   }
-  if (done.size === 0) return;
+  if (done.size === 0) return [];
   const chains = [...done.values()];
-  await tx.execute(
+  return tx.rows<WokenChain>(
     `UPDATE webhook_deliveries AS n SET next_attempt_at = now()
      WHERE n.id = ANY(ARRAY(
          SELECT ${firstPending('p.id', ' AND p.account_seq > r.account_seq', 'r')}
          FROM unnest(?::uuid[], ?::text[], ?::int8[]) AS r(endpoint_id, account_id, account_seq)))
-       AND n.attempts = 0 AND (n.lease_expires_at IS NULL OR n.lease_expires_at < now())`,
+       AND n.attempts = 0 AND (n.lease_expires_at IS NULL OR n.lease_expires_at < now())
+     RETURNING n.endpoint_id, n.account_id`,
     [chains.map((chain) => chain.endpoint_id), chains.map((chain) => chain.account_id), chains.map((chain) => String(chain.account_seq))],
   );
 }
