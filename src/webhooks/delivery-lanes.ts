@@ -103,13 +103,12 @@ export class DeliveryLanes {
     return Math.max(1, Math.floor((WINDOW_PLANNED * this.limits.start_window_ms) / Math.max(1, latency_ms)));
   }
 
-  /** Ids of the jobs held for these (endpoint, account) chains. */
-  heldIn(chains: Iterable<{ endpoint_id: string; account_id: string }>): string[] {
-    const ids: string[] = [];
-    for (const { endpoint_id, account_id } of chains) {
-      for (const job of this.lanes.get(endpoint_id)?.chains.get(account_id) ?? []) ids.push(job.id);
-    }
-    return ids;
+  /** The account_seq of the last job held in its chain before `job` (queued or in flight), or null when none is. */
+  heldBefore(job: { endpoint_id: string; account_id: string; account_seq: number }): number | null {
+    const chain = this.lanes.get(job.endpoint_id)?.chains.get(job.account_id) ?? [];
+    let before: number | null = null;
+    for (const held of chain) if (held.account_seq! < job.account_seq) before = held.account_seq;
+    return before;
   }
 
   /**

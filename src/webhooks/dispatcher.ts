@@ -211,14 +211,13 @@ export class WebhookDispatcher implements CommitObserver {
 
   /** Gives back (with what follows them in their chains) the jobs an earlier delivery held elsewhere must precede. */
   private async checkOrder(jobs: readonly DeliveryJob[]): Promise<void> {
-    const candidates = jobs.flatMap((job) =>
-      job.account_id !== null && job.account_seq !== null
-        ? [{ id: job.id, endpoint_id: job.endpoint_id, account_id: job.account_id, account_seq: job.account_seq }]
-        : [],
-    );
+    const candidates = jobs.flatMap((job) => {
+      if (job.account_id === null || job.account_seq === null) return [];
+      const place = { id: job.id, endpoint_id: job.endpoint_id, account_id: job.account_id, account_seq: job.account_seq };
+      return [{ ...place, held_before_seq: this.lanes.heldBefore(place) }];
+    });
     if (candidates.length === 0) return;
-    const held = this.lanes.heldIn(candidates);
-    const blocked = await this.base.transactions.read((tx) => blockedDeliveries(tx, candidates, held));
+    const blocked = await this.base.transactions.read((tx) => blockedDeliveries(tx, candidates));
     if (blocked.size > 0) this.give(this.lanes.removeQueued((job) => blocked.has(job.id)));
   }
 

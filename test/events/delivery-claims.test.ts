@@ -77,22 +77,55 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
       `SELECT id, account_id, account_seq FROM webhook_deliveries
        WHERE state = 'pending' AND account_seq = 4 ORDER BY account_id LIMIT ${CLAIM_LIMIT}`,
     );
-    const candidates = rows.map((row) => ({ ...row, endpoint_id, account_seq: Number(row.account_seq) }));
-    const heads = await client.query<{ id: string }>(
-      `SELECT id FROM webhook_deliveries WHERE state = 'pending' AND account_seq = 3 AND account_id = ANY($1::text[])`,
-      [candidates.slice(0, 50).map((candidate) => candidate.account_id)],
-    );
-    const blocked = await blockedDeliveries(
-      tx,
-      candidates,
-      heads.rows.map((row) => row.id),
-    );
+    // The first 50 are checked as if this pod held their heads (account_seq 3), the others not.
+    const candidates = rows.map((row, index) => ({
+      ...row,
+      endpoint_id,
+      account_seq: Number(row.account_seq),
+      held_before_seq: index < 50 ? 3 : null,
+    }));
+    const blocked = await blockedDeliveries(tx, candidates);
     expect([...blocked].sort()).toEqual(
       candidates
         .slice(50)
         .map((candidate) => candidate.id)
         .sort(),
     );
+  });
+
+  it('the order check of a hot account reads what lies after the last delivery held before each candidate, not the chain', async () => {
+    // One account's chain of 2,000 pending deliveries, all held by this pod, and 50 more to check.
+    const hot_endpoint_id = randomUUID();
+    await insertDeliveries(client, {
+      endpoint_id: hot_endpoint_id,
+      accounts: `'acct_hot'`,
+      seq: '1 + g',
+      state: 'pending',
+      attempts: 0,
+      due: '-1 second',
+      count: 2050,
+    });
+    const { rows } = await client.query<{ id: string; account_seq: string }>(
+      'SELECT id, account_seq FROM webhook_deliveries WHERE endpoint_id = $1 AND account_seq > 2000 ORDER BY account_seq',
+      [hot_endpoint_id],
+    );
+    const candidates = rows.map((row) => ({
+      id: row.id,
+      endpoint_id: hot_endpoint_id,
+      account_id: 'acct_hot',
+      account_seq: Number(row.account_seq),
+      held_before_seq: Number(row.account_seq) - 1,
+    }));
+    // Excluding the 2,000 held ids instead read the whole held chain per candidate: 100,000 rows.
+    const { result: blocked, tuples } = await tuplesRead(client, 'webhook_deliveries', () => blockedDeliveries(tx, candidates));
+    expect(blocked.size).toBe(0);
+    expect(tuples).toBeLessThanOrEqual(candidates.length * 3);
+    // Not held, the chain's first pending delivery comes before them all.
+    const unheld = await blockedDeliveries(
+      tx,
+      candidates.map((candidate) => ({ ...candidate, held_before_seq: null })),
+    );
+    expect(unheld.size).toBe(candidates.length);
   });
 
   it('outcomes and give-backs are written by id and lease token: a delivery held under another token is left alone', async () => {

@@ -180,7 +180,9 @@ describe('delivery lanes', () => {
     expect(lanes.room('E')).toBe(0);
     expect(lanes.room('F')).toBe(2);
     expect(ids(lanes.startable())).toEqual([]);
-    expect(lanes.heldIn([{ endpoint_id: 'E', account_id: 'A' }])).toEqual(['a1', 'a2']);
+    // What an order check reads after: the last held before a job of the chain.
+    const place = (account_seq: number) => ({ endpoint_id: 'E', account_id: 'A', account_seq });
+    expect([lanes.heldBefore(place(1)), lanes.heldBefore(place(2)), lanes.heldBefore(place(9))]).toEqual([null, 1, 2]);
     lanes.confirm([a1, a2]);
     expect(ids(lanes.startable())).toEqual(['a1']);
     expect(ids(lanes.removeQueued((held) => held.id === 'a2'))).toEqual(['a2']);
