@@ -9,11 +9,12 @@ import { failAttempt, insertAttempt, recordSellerHold, type Attempt, type Attemp
 
 export type AttemptResult =
   | { confirmed: SellerOrder; attempt: Attempt }
-  | { failed: AttemptOutcome; attempt: Attempt }
+  /** `outbid_hold`: the seller's hold (within max_price) left for a cheaper next quote; it lapses on its own. */
+  | { failed: AttemptOutcome; attempt: Attempt; outbid_hold?: SellerHold }
   /** The order may have been made and no definite answer came in time: the attempt stays `started`. */
   | { unknown: string; attempt: Attempt };
 
-type Failure = { outcome: AttemptOutcome; detail: string; price_minor: number | null };
+type Failure = { outcome: AttemptOutcome; detail: string; price_minor: number | null; outbid_hold?: SellerHold };
 
 export interface ContinueOptions {
   /** Re-sends of an order of unknown outcome go on until then (at least one send is made). */
@@ -27,24 +28,32 @@ export interface ContinueOptions {
   next_quote_minor?: number | null;
 }
 
-/** Starts an attempt at the seller of `quote`: the attempt row is written before any call. */
+/**
+ * Starts an attempt at the seller of `quote`: the attempt row is written before any call. With
+ * `hold` (one the seller gave an earlier attempt, left for a cheaper next quote that then did not
+ * sell) the attempt orders on it: no second hold is asked for the same quote.
+ */
 export async function attemptPurchase(
   ctx: PurchaseContext,
   seller: Seller,
   quote: QuoteRecord,
   position: number,
   next_quote_minor: number | null,
+  hold?: SellerHold,
 ): Promise<AttemptResult> {
-  const attempt = await fenced(ctx, 'start_purchase_attempt', (tx) =>
-    insertAttempt(tx, ctx.request, {
+  const started = await fenced(ctx, 'start_purchase_attempt', async (tx) => {
+    const inserted = await insertAttempt(tx, ctx.request, {
       position,
       seller_id: seller.id,
       quote_id: quote.quote_id!,
       quoted_price_minor: quote.price!,
-      order_route: seller.supports_holds ? 'hold' : 'quote',
-    }),
-  );
-  return continueAttempt(ctx, seller, attempt, { until_ms: ctx.deadline_ms, order_may_exist: false, next_quote_minor });
+      order_route: seller.supports_holds || hold ? 'hold' : 'quote',
+    });
+    if (!hold) return inserted;
+    await recordSellerHold(tx, ctx.request.id, position, hold);
+    return { ...inserted, seller_hold_id: hold.hold_id, held_price_minor: hold.price_minor };
+  });
+  return continueAttempt(ctx, seller, started, { until_ms: ctx.deadline_ms, order_may_exist: false, next_quote_minor });
 }
 
 /**
@@ -103,6 +112,7 @@ async function holdAtSeller(
       outcome: 'price_moved',
       detail: `held at ${held.price_minor}, above its quote ${quoted_minor} and the next seller's ${next_quote_minor}`,
       price_minor: held.price_minor,
+      outbid_hold: held,
     };
   }
   await fenced(ctx, 'record_seller_hold', (tx) => recordSellerHold(tx, ctx.request.id, attempt.position, held));
@@ -187,5 +197,5 @@ async function fail(ctx: PurchaseContext, attempt: Attempt, failure: Failure): P
     detail: failure.detail,
     price_minor: failure.price_minor,
   };
-  return { failed: failure.outcome, attempt: failed };
+  return { failed: failure.outcome, attempt: failed, ...(failure.outbid_hold ? { outbid_hold: failure.outbid_hold } : {}) };
 }

@@ -1,6 +1,7 @@
 import type { SellerDeps } from '../seller-services.js';
 import type { CallSlots } from '../client/call-slots.js';
 import type { OutboundAgents } from '../client/http-call.js';
+import type { SellerHold } from '../client/seller-protocol.js';
 import type { JobLease } from '../jobs/job-lease.js';
 import type { QuoteCoalescer } from '../quotes/quote-coalescer.js';
 import { byPrice, type QuoteRecord } from '../quotes/quote-record.js';
@@ -138,22 +139,22 @@ async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteReco
   // A seller is tried once per request (an interrupted attempt was already carried on by resumeAttemptInFlight).
   const settled = new Set(attempts.map((attempt) => attempt.seller_id));
   const untried = candidates(quotes, ctx.request, Date.now(), quote_expiry_margin_ms).filter((quote) => !settled.has(quote.seller_id));
-  let outbid: { seller: Seller; quote: QuoteRecord } | undefined;
+  let outbid: { seller: Seller; quote: QuoteRecord; hold: SellerHold } | undefined;
   for (const [index, quote] of untried.entries()) {
     if (Date.now() >= ctx.deadline_ms) break;
     const seller = await ctx.deps.transactions.read((tx) => findSeller(tx, quote.seller_id));
     if (!seller?.active) continue;
-    const next_quote_minor = untried[index + 1]?.price ?? null;
-    const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1, next_quote_minor);
+    const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1, untried[index + 1]?.price ?? null);
     attempts.push(result.attempt);
     if (!('failed' in result)) return result;
-    const within_max = (result.attempt.price_minor ?? Number.POSITIVE_INFINITY) <= ctx.request.max_price_minor;
-    if (result.failed === 'price_moved' && next_quote_minor !== null && within_max) outbid ??= { seller, quote };
+    const hold = result.outbid_hold;
+    if (hold && hold.price_minor < (outbid?.hold.price_minor ?? Number.POSITIVE_INFINITY)) outbid = { seller, quote, hold };
   }
-  // A seller left for a cheaper next quote, at a price within max_price, is asked again when no
-  // cheaper one sold (inactive, out of stock): the player would rather pay it than get nothing.
+  // The cheapest hold left for a cheaper next quote (within max_price) is ordered on when no cheaper
+  // seller sold (inactive, out of stock): the player would rather pay it than get nothing. On that
+  // hold, not a new one: a second hold on one quote could find its last unit held by the first.
   if (!outbid || Date.now() >= ctx.deadline_ms) return undefined;
-  const result = await attemptPurchase(ctx, outbid.seller, outbid.quote, attempts.length + 1, null);
+  const result = await attemptPurchase(ctx, outbid.seller, outbid.quote, attempts.length + 1, null, outbid.hold);
   attempts.push(result.attempt);
   return 'failed' in result ? undefined : result;
 }
