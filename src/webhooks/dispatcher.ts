@@ -86,6 +86,10 @@ export class WebhookDispatcher implements CommitObserver {
   private accepting: DeliveryJob[] = [];
   private accept_run: Promise<void> | undefined;
   private outcomes: AttemptOutcome[] = [];
+  /** The outcomes the flush is writing now (with `outcomes`, those not yet in the database). */
+  private writing: readonly AttemptOutcome[] = [];
+  /** Outcomes of attempts: each was its chain's first pending delivery (not one whose event was found purged). */
+  private readonly in_order = new WeakSet<AttemptOutcome>();
   private releases: HeldDelivery[] = [];
   private flush_run: Promise<void> | undefined;
   private readonly attempts = new Set<Promise<void>>();
@@ -214,7 +218,8 @@ export class WebhookDispatcher implements CommitObserver {
     const candidates = jobs.flatMap((job) => {
       if (job.account_id === null || job.account_seq === null) return [];
       const place = { id: job.id, endpoint_id: job.endpoint_id, account_id: job.account_id, account_seq: job.account_seq };
-      return [{ ...place, held_before_seq: this.lanes.heldBefore(place) }];
+      const before = [this.lanes.heldBefore(place), this.settledBefore(place)].filter((seq) => seq !== null);
+      return [{ ...place, held_before_seq: before.length > 0 ? Math.max(...before) : null }];
     });
     if (candidates.length === 0) return;
     const blocked = await this.base.transactions.read((tx) => blockedDeliveries(tx, candidates));
@@ -436,7 +441,7 @@ export class WebhookDispatcher implements CommitObserver {
     this.metrics.webhook_attempt_duration_seconds.observe(labels, outcome.latency_ms / 1000);
     this.metrics.webhook_deliveries_total.inc({ ...labels, outcome: verdict.state === 'pending' ? 'retry' : verdict.state });
     if (ok) this.metrics.webhook_delivery_lag_seconds.observe(labels, Math.max(0, now_ms - job.committed_ms) / 1000);
-    this.outcomes.push({
+    const attempted: AttemptOutcome = {
       id: job.id,
       lease_token: job.lease_token,
       endpoint_id: job.endpoint_id,
@@ -451,7 +456,9 @@ export class WebhookDispatcher implements CommitObserver {
         latency_ms: outcome.latency_ms,
         error,
       },
-    });
+    };
+    this.in_order.add(attempted);
+    this.outcomes.push(attempted);
     // Delivered or given up: the next of its chain may go. To be retried: the rest of its chain waits with it.
     this.give(this.lanes.finish(job, verdict.state !== 'pending'));
     this.countAttempt(job.endpoint_id, ok);
@@ -556,6 +563,7 @@ export class WebhookDispatcher implements CommitObserver {
     for (let failures = 0; this.outcomes.length > 0 || this.releases.length > 0; ) {
       const outcomes = this.outcomes.splice(0, flush_rows_max);
       const releases = this.releases.splice(0, flush_rows_max);
+      this.writing = outcomes;
       try {
         const woken = await this.base.transactions.read(async (tx) => {
           const chains = await recordAttempts(tx, outcomes, attempt_log_max);
@@ -578,8 +586,28 @@ export class WebhookDispatcher implements CommitObserver {
         this.outcomes.unshift(...outcomes);
         this.releases.unshift(...releases);
         await sleep(backoffDelayMs(failures, FLUSH_RETRY_BACKOFF));
+      } finally {
+        this.writing = [];
       }
     }
+  }
+
+  /**
+   * The account_seq of the last delivery of `place`'s chain before it that this pod has delivered
+   * or given up and not yet written: still pending in the database, and behind it nothing waits.
+   * Without it, an account's next event committed by this pod between an attempt and the flush of
+   * its outcome was given back, and the wake (written before that give-back) did not carry it on:
+   * it waited for a poll.
+   */
+  private settledBefore(place: { endpoint_id: string; account_id: string; account_seq: number }): number | null {
+    let before: number | null = null;
+    for (const outcome of [...this.writing, ...this.outcomes]) {
+      const { endpoint_id, account_id, account_seq, state } = outcome;
+      if (state === 'pending' || !this.in_order.has(outcome) || account_seq === null) continue;
+      if (endpoint_id !== place.endpoint_id || account_id !== place.account_id) continue;
+      if (account_seq < place.account_seq && (before === null || account_seq > before)) before = account_seq;
+    }
+    return before;
   }
 
   /**

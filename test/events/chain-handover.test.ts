@@ -53,4 +53,37 @@ describe('an account written through every pod', () => {
     expect(acknowledged.filter((id) => posted.includes(id))).toEqual(posted);
     expect(receiver.deliveries.every((delivery) => delivery.verified)).toBe(true);
   });
+
+  it('when one pod commits an account event before the outcome of the one before is written, then it is not given back', async () => {
+    // A receiver that answers at once and four writers on one account through one pod: the next
+    // debit often commits between an attempt and the flush of its outcome, and was given back
+    // behind it, to wait for a poll (here up to a minute).
+    const fast = await startWebhookListener({ secrets: [] });
+    try {
+      const endpoint = await createEndpoint(world, fast.url, ['transaction.posted']);
+      fast.secrets.push(endpoint.secret);
+      const player = await world.player(100_000);
+      const posted = (
+        await Promise.all(
+          Array.from({ length: 4 }, async (_, writer) => {
+            const ids: string[] = [];
+            for (let index = 0; index < 30; index += 1) ids.push(await debitThrough(world, 0, player.id, `one pod ${writer}.${index}`));
+            return ids;
+          }),
+        )
+      ).flat();
+      const firsts = await waitFor('every debit acknowledged', 5000, () => {
+        const seen = new Map<string, number>();
+        for (const delivery of fast.deliveries) {
+          const id = transactionOf(delivery);
+          if (delivery.status === 200 && id && !seen.has(id)) seen.set(id, delivery.event?.account_sequence as number);
+        }
+        return posted.every((id) => seen.has(id)) ? [...seen.values()] : undefined;
+      });
+      // First receipts in the account's order.
+      expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+    } finally {
+      await fast.close();
+    }
+  });
 });
