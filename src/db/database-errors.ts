@@ -63,9 +63,16 @@ export class DatabaseUnavailable extends DomainError {
 export type UnavailableKind = 'timeout' | 'read_only' | 'unreachable';
 
 export function unavailableKind(cause: unknown): UnavailableKind {
-  const state = sqlState(cause instanceof DatabaseUnavailable ? cause.cause : cause);
+  const state = firstSqlState(cause);
   if (state === '57014' || state === '55P03') return 'timeout';
   return state === '25006' ? 'read_only' : 'unreachable';
+}
+
+/** The first SQLSTATE (or socket error code) of an error or of the causes it wraps, as isDatabaseUnavailable reads them. */
+function firstSqlState(error: unknown, depth = 0): string | undefined {
+  if (typeof error !== 'object' || error === null || depth > CAUSE_DEPTH_MAX) return undefined;
+  const state = error instanceof DomainError ? undefined : sqlState(error);
+  return state ?? firstSqlState((error as { cause?: unknown }).cause, depth + 1);
 }
 
 // What an operator reading the answer should look at.

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createPool, sessionSettings, withClient } from '../../src/db/connections.js';
-import { DatabaseUnavailable, isDatabaseUnavailable } from '../../src/db/database-errors.js';
+import { DatabaseUnavailable, isDatabaseUnavailable, unavailableKind } from '../../src/db/database-errors.js';
 import { checkReadiness } from '../../src/db/readiness.js';
 import type { Database } from '../../src/db/database.js';
 import { PreparedStatements, SqlTx } from '../../src/db/sql.js';
@@ -149,6 +149,8 @@ describe('every way the database fails is DomainError unavailable, through reads
     expect(new DatabaseUnavailable({ code: '57014' }).detail).toMatch(/^the database did not finish in time/);
     expect(new DatabaseUnavailable({ code: '25006' }).detail).toMatch(/^the database takes no writes now/);
     expect(new DatabaseUnavailable(refused).detail).toMatch(/^the database is unreachable/);
+    // However deep the timeout is wrapped: a timeout pauses no pod's writes (an unreachable database does).
+    expect(unavailableKind(new DatabaseUnavailable(new Error('batch', { cause: { code: '57014' } })))).toBe('timeout');
     expect(isDatabaseUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isDatabaseUnavailable(Object.assign(new Error('could not serialize'), { code: '40001' }))).toBe(false);
   });
