@@ -22,8 +22,12 @@ function isPersonsMistake(error: unknown): boolean {
   return state !== undefined && REFUSED_LOGIN.test(state);
 }
 
-/** Installs the failure report of command `name`: call it first, before anything can fail. */
-export function reportFailures(name: string, usage?: string): void {
+/**
+ * Installs the failure report of command `name`: call it first, before anything can fail. Returns
+ * what removes it: a pod that has started is no longer a command whose input can be wrong, and
+ * what escapes it then is a defect, for Node to report whole.
+ */
+export function reportFailures(name: string, usage?: string): () => void {
   const report = (error: unknown) => {
     if (!isPersonsMistake(error)) {
       process.stderr.write(`${name}: unexpected failure\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
@@ -40,6 +44,10 @@ export function reportFailures(name: string, usage?: string): void {
   };
   process.on('uncaughtException', report);
   process.on('unhandledRejection', report);
+  return () => {
+    process.off('uncaughtException', report);
+    process.off('unhandledRejection', report);
+  };
 }
 
 /** The command's arguments, read strictly; `--help` (or `-h`) prints `usage` and exits 0. */

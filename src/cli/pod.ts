@@ -8,7 +8,7 @@ import { resolveDatabase } from './database-url.js';
 
 // One pod (one region) in this process: `npm run pod -- --region us-east [--port 3002]`.
 const USAGE = 'usage: npm run pod -- [--region <name from regions/regions.json>] [--port <port>]';
-reportFailures('pod', USAGE);
+const started = reportFailures('pod', USAGE);
 const { values } = commandArgs({ options: { region: { type: 'string' }, port: { type: 'string' } } }, USAGE);
 const topology = loadTopology();
 const config = loadConfig();
@@ -49,5 +49,6 @@ pod = await startPod({
   run_workers: true,
   logger,
 });
+started();
 logger.info({ url: pod.url }, 'pod listening');
 process.send?.({ type: 'ready', region, url: pod.url });

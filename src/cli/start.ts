@@ -25,7 +25,7 @@ interface PodSlot {
 }
 
 const USAGE = 'usage: npm start   (settings from the environment: see README)';
-reportFailures('start', USAGE);
+const started = reportFailures('start', USAGE);
 commandArgs({ options: {} }, USAGE);
 const config = loadConfig();
 const topology = loadTopology();
@@ -104,6 +104,7 @@ function scheduleRestart(slot: PodSlot, url: string, exit: { code: number | null
 
 database = await resolveDatabase(config, logger);
 await migrateDatabase({ config, url: database.url, topology, logger });
+started();
 for (const slot of slots) if (!stopping) spawnPod(slot, database.url);
 
 async function printBanner(urls: ReadonlyArray<readonly [string, string]>): Promise<void> {
