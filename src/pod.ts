@@ -141,7 +141,12 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   const batchRegionOf = by_home_region ? (home_region: string) => home_region : () => region;
   writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms, batchRegionOf);
   const directory = new AccountDirectory(transactions, config.account_directory_entries_max, by_home_region);
-  const tokens = new TokenVerifier({ secret: config.auth_jwt_secret, issuer: config.auth_jwt_issuer, audience: config.auth_jwt_audience });
+  const tokens = new TokenVerifier({
+    secret: config.auth_jwt_secret,
+    issuer: config.auth_jwt_issuer,
+    audience: config.auth_jwt_audience,
+    lifetime_max_seconds: config.auth_jwt_lifetime_max_seconds,
+  });
   const rate_limiter = new CallerRateLimiter(config.rate_limit_per_second, config.rate_limit_burst);
   const core = {
     webhooks,

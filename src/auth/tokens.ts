@@ -24,6 +24,8 @@ export interface TokenSettings {
   secret: string;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** Tokens expiring further ahead are refused (verification only; unbounded when absent). */
+  lifetime_max_seconds?: number;
 }
 
 export const SUBJECT_PATTERN = /^[A-Za-z0-9_@:.-]{1,128}$/;
@@ -66,6 +68,8 @@ export async function mintToken(
 }
 
 const VERIFIED_TOKENS_MAX = 10_000;
+/** How far ahead of this pod's clock a token's `iat` may be (the issuer's clock may run a little fast). */
+const CLOCK_SKEW_MS = 60_000;
 
 /**
  * Verifies bearer tokens and remembers the verified ones until they expire: the same token
@@ -76,9 +80,11 @@ const VERIFIED_TOKENS_MAX = 10_000;
  */
 export class TokenVerifier {
   private readonly verified = new Map<string, { actor: Actor; expires_at_ms: number }>();
-  private readonly check: (token: string) => { sub?: unknown; scope?: unknown; exp: number };
+  private readonly check: (token: string) => { sub?: unknown; scope?: unknown; exp: number; iat?: unknown };
+  private readonly lifetime_max_ms: number;
 
   constructor(settings: TokenSettings) {
+    this.lifetime_max_ms = (settings.lifetime_max_seconds ?? Number.POSITIVE_INFINITY) * 1000;
     this.check = createVerifier({
       key: settings.secret,
       algorithms: ['HS256'],
@@ -95,12 +101,17 @@ export class TokenVerifier {
     const known = this.verified.get(token);
     if (known && known.expires_at_ms > Date.now()) return known.actor;
     if (known) this.verified.delete(token);
-    let claims: { sub?: unknown; scope?: unknown; exp: number };
+    let claims: { sub?: unknown; scope?: unknown; exp: number; iat?: unknown };
     try {
       claims = this.check(token);
     } catch (error) {
       throw unauthenticated(error);
     }
+    const now_ms = Date.now();
+    // A token that never expires in practice (exp: 1e300), or one issued in the future, is no
+    // token this service's issuers make: refused like a forged one (fast-jwt checks neither).
+    const issued_late = claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat * 1000 > now_ms + CLOCK_SKEW_MS);
+    if (claims.exp * 1000 - now_ms > this.lifetime_max_ms || issued_late) throw new DomainError('unauthenticated', 'token is invalid');
     const actor = toActor(claims.sub, claims.scope);
     if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, { actor, expires_at_ms: claims.exp * 1000 });

@@ -68,6 +68,8 @@ export interface Config {
   auth_jwt_secret: string;
   auth_jwt_issuer: string | undefined;
   auth_jwt_audience: string | undefined;
+  /** A token whose expiry is further away than this is refused (whoever holds the secret may sign anything). */
+  auth_jwt_lifetime_max_seconds: number;
   psp_webhook_secret: string;
   psp_signature_tolerance_seconds: number;
   /** Who takes top-up payments: the generic signed PSP format, or Stripe (PaymentIntents and its webhooks). */
@@ -173,6 +175,10 @@ function buildSchema(topology: Topology) {
     AUTH_JWT_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_JWT_SECRET),
     AUTH_JWT_ISSUER: Joi.string().min(1).max(255),
     AUTH_JWT_AUDIENCE: Joi.string().min(1).max(255),
+    AUTH_JWT_LIFETIME_MAX_SECONDS: integer()
+      .min(60)
+      .max(366 * 24 * 3600)
+      .default(30 * 24 * 3600),
     PSP_WEBHOOK_SECRET: Joi.string().min(SECRET_LENGTH_MIN).default(DEVELOPMENT_PSP_SECRET),
     PSP_SIGNATURE_TOLERANCE_SECONDS: integer().min(1).max(3600).default(300),
     PSP_PROVIDER: Joi.string().valid('generic', 'stripe').default('generic'),
@@ -271,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     auth_jwt_secret: value.AUTH_JWT_SECRET,
     auth_jwt_issuer: value.AUTH_JWT_ISSUER,
     auth_jwt_audience: value.AUTH_JWT_AUDIENCE,
+    auth_jwt_lifetime_max_seconds: value.AUTH_JWT_LIFETIME_MAX_SECONDS,
     psp_webhook_secret: value.PSP_WEBHOOK_SECRET,
     psp_signature_tolerance_seconds: value.PSP_SIGNATURE_TOLERANCE_SECONDS,
     psp_provider: value.PSP_PROVIDER,

@@ -215,6 +215,17 @@ describe('bad input never reaches a 500', () => {
     const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(
       JSON.stringify({ sub: 'attacker', scope: 'admin', exp: Math.floor(Date.now() / 1000) + 600 }),
     ).toString('base64url')}.`;
+    // Signed with the right secret, and still no token this service's issuers make: one that never
+    // expires in practice (over AUTH_JWT_LIFETIME_MAX_SECONDS), one issued a day from now, one whose iat is text.
+    const secret = new TextEncoder().encode(cluster.config.auth_jwt_secret);
+    const now_s = Math.floor(Date.now() / 1000);
+    for (const claims of [{ exp: 1e300 }, { exp: now_s + 600, iat: now_s + 86_400 }, { exp: now_s + 600, iat: 'x' }]) {
+      const signed = await new SignJWT({ scope: 'accounts:write', ...claims } as Record<string, unknown>)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('game-server')
+        .sign(secret);
+      problem(await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: signed }), 401, 'unauthenticated');
+    }
     const refused = await request(eu(), 'POST', path, body, { key: uniqueId('k'), token: unsigned });
     problem(refused, 401, 'unauthenticated');
     // A 401 names the scheme it wants (RFC 7235 §3.1); the scheme's name is read in any case (§2.1).
