@@ -215,7 +215,9 @@ describe('a person settling a request kept for review', () => {
     });
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 9900, held: 0, available: 9900 });
     expect(await sellerPurchases(buyer)).toEqual([expect.objectContaining({ amount: -100 })]);
-    // A repeat finds it settled: nothing moves twice.
+    // The same decision again (a retry after a lost answer) gets the settled request; another is 409. Nothing moves twice.
+    const retried = await settle(id, { outcome: 'purchased', order_id: 'o-greedy-1', price: 100, settlement: 'the seller agreed to 100' });
+    expect(retried).toMatchObject({ status: 200, body: answer.body });
     expect(await settle(id, { outcome: 'purchased', order_id: 'o-greedy-1', price: 100, settlement: 'again' })).toMatchObject({
       status: 409,
       body: { code: 'invalid_state' },

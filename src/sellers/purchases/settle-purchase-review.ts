@@ -7,7 +7,7 @@ import type { AppDeps } from '../../platform/deps.js';
 import { finishRequest, pendingRequest } from './purchase-book.js';
 import { orderIdempotencyKey } from './purchase-context.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, type AttemptRecord } from './purchase-records.js';
-import { findPurchaseRequest, listAttempts } from './purchase-repository.js';
+import { findPurchaseRequest, listAttempts, type PurchaseRequest } from './purchase-repository.js';
 import { purchaseRequestView } from './get-purchase-request.js';
 
 /** A person's decision on a request kept for review, with their note (`settlement`). */
@@ -21,12 +21,33 @@ export type PurchaseSettlement =
  * confirmation would have; `not_purchased` voids the hold and ends the request `failed`. Either way the
  * note is kept, and a seller order the request did not capture is no longer reported by
  * reconciliation (the person settled it with the seller). Only a request still pending and in review
- * is settled: one a late seller answer settled first answers 409, and so does a repeat (GET shows it).
+ * is settled: one a late seller answer settled first answers 409, and so does another decision on a
+ * settled one; the same decision again gets the settled request (a retry after a lost answer).
  */
 export async function settlePurchaseReview(deps: AppDeps, actor: Actor, id: string, decision: PurchaseSettlement) {
   requireScope(actor, 'admin');
   const request = await deps.transactions.read((tx) => findPurchaseRequest(tx, id));
   if (!request) throw notFound(`purchase request ${id}`);
+  // PUT is idempotent: the same decision again (a retry after an answer lost) gets the settled request.
+  if (!settledAs(request, decision)) {
+    await settle(deps, request, decision);
+  }
+  return deps.transactions.read(async (tx) => purchaseRequestView((await findPurchaseRequest(tx, id))!, await listAttempts(tx, id)));
+}
+
+/** Whether a person already settled `request` with this very decision. */
+function settledAs(request: PurchaseRequest, decision: PurchaseSettlement): boolean {
+  if (request.review_settlement !== decision.settlement) return false;
+  if (decision.outcome === 'not_purchased') return request.status === 'failed';
+  return (
+    request.status === 'purchased' &&
+    request.confirmation?.order_id === decision.order_id &&
+    request.final_price_minor === decision.price_minor
+  );
+}
+
+async function settle(deps: AppDeps, request: PurchaseRequest, decision: PurchaseSettlement): Promise<void> {
+  const { id } = request;
   await deps.writes.run({
     name: 'settle_purchase_review',
     region: request.region,
@@ -68,7 +89,6 @@ export async function settlePurchaseReview(deps: AppDeps, actor: Actor, id: stri
       });
     },
   });
-  return deps.transactions.read(async (tx) => purchaseRequestView((await findPurchaseRequest(tx, id))!, await listAttempts(tx, id)));
 }
 
 /**
