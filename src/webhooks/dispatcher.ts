@@ -252,16 +252,7 @@ export class WebhookDispatcher implements CommitObserver {
       if (this.probing(endpoint.id) || accounts.length === 0) continue;
       // Whole chains, up to the lane's room and as much of each as can be sent within the lease: a
       // follower left behind is set aside and woken later, two writes more.
-      const followers = {
-        ...claim,
-        token: randomUUID(),
-        accounts,
-        limit: this.lanes.room(endpoint.id),
-        per_chain: this.lanes.chainRoom(endpoint.id) - 1,
-      };
-      const followers_sent_ms = Date.now();
-      const rows = await this.base.transactions.read((tx) => claimFollowers(tx, followers));
-      await this.take(rows, followers.token, followers_sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'to check');
+      await this.claimChains(endpoint.id, accounts, this.lanes.chainRoom(endpoint.id) - 1);
     }
     this.pump();
     return claimed;
@@ -601,11 +592,13 @@ export class WebhookDispatcher implements CommitObserver {
    */
   private settledBefore(place: { endpoint_id: string; account_id: string; account_seq: number }): number | null {
     let before: number | null = null;
-    for (const outcome of [...this.writing, ...this.outcomes]) {
-      const { endpoint_id, account_id, account_seq, state } = outcome;
-      if (state === 'pending' || !this.in_order.has(outcome) || account_seq === null) continue;
-      if (endpoint_id !== place.endpoint_id || account_id !== place.account_id) continue;
-      if (account_seq < place.account_seq && (before === null || account_seq > before)) before = account_seq;
+    for (const unwritten of [this.writing, this.outcomes]) {
+      for (const outcome of unwritten) {
+        const { endpoint_id, account_id, account_seq, state } = outcome;
+        if (state === 'pending' || !this.in_order.has(outcome) || account_seq === null) continue;
+        if (endpoint_id !== place.endpoint_id || account_id !== place.account_id) continue;
+        if (account_seq < place.account_seq && (before === null || account_seq > before)) before = account_seq;
+      }
     }
     return before;
   }
@@ -626,24 +619,25 @@ export class WebhookDispatcher implements CommitObserver {
       by_endpoint.set(endpoint_id, [...(by_endpoint.get(endpoint_id) ?? []), account_id]);
     }
     for (const [endpoint_id, accounts] of by_endpoint) {
-      const { lease_ms } = this.base.config.webhooks;
-      const claim = {
-        endpoint_id,
-        accounts,
-        owner: this.owner,
-        lease_ms,
-        token: randomUUID(),
-        limit: this.lanes.room(endpoint_id),
-        per_chain: this.lanes.chainRoom(endpoint_id),
-      };
-      const sent_ms = Date.now();
-      const continued = this.base.transactions
-        .read((tx) => claimFollowers(tx, claim))
-        .then((rows) => this.take(rows, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'to check'))
-        .catch((error: unknown) => this.base.logger.warn({ err: error, endpoint_id }, 'carrying on webhook chains failed; the poll will'));
+      const continued = this.claimChains(endpoint_id, accounts, this.lanes.chainRoom(endpoint_id)).catch((error: unknown) =>
+        this.base.logger.warn({ err: error, endpoint_id }, 'carrying on webhook chains failed; the poll will'),
+      );
       this.attempts.add(continued);
       void continued.finally(() => this.attempts.delete(continued));
     }
+  }
+
+  /**
+   * Claims the pending deliveries of these accounts' chains not held elsewhere, in account order, up
+   * to the lane's room and `per_chain` of each, and holds them once their order is checked.
+   */
+  private async claimChains(endpoint_id: string, accounts: readonly string[], per_chain: number): Promise<void> {
+    const { lease_ms } = this.base.config.webhooks;
+    const token = randomUUID();
+    const claim = { endpoint_id, accounts, owner: this.owner, lease_ms, token, limit: this.lanes.room(endpoint_id), per_chain };
+    const sent_ms = Date.now();
+    const rows = await this.base.transactions.read((tx) => claimFollowers(tx, claim));
+    await this.take(rows, token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'to check');
   }
 
   /** Stops delivering: attempts in flight are abandoned (given back), held deliveries given back, everything written. */
