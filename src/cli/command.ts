@@ -50,6 +50,13 @@ export function reportFailures(name: string, usage?: string): () => void {
   };
 }
 
+/** A whole-number option `--name` within [min, max], or a usage mistake naming it. */
+export function wholeNumber(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
 /** The command's arguments, read strictly; `--help` (or `-h`) prints `usage` and exits 0. */
 export function commandArgs<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> {
   const args = config.args ?? process.argv.slice(2);

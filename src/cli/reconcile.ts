@@ -4,7 +4,7 @@ import { createLogger } from '../platform/logger.js';
 import { loadTopology } from '../platform/regions.js';
 import { toolDeps } from '../pod.js';
 import { reconcile } from '../reconciliation/reconcile.js';
-import { commandArgs, reportFailures, UsageError } from './command.js';
+import { commandArgs, reportFailures, wholeNumber } from './command.js';
 import { resolveDatabase } from './database-url.js';
 
 // `npm run reconcile`: verifies the ledger invariants; prints the report and exits 1 on any
@@ -14,8 +14,7 @@ const USAGE = `usage: npm run reconcile [-- --wait-s <seconds>]
   --wait-s  how long to wait for a database that cannot serve before giving up (default 60, at most ${WAIT_MAX_S})`;
 reportFailures('reconcile', USAGE);
 const { values } = commandArgs({ options: { 'wait-s': { type: 'string', default: '60' } } }, USAGE);
-const wait_s = Number(values['wait-s']);
-if (!/^\d+$/.test(values['wait-s']) || wait_s > WAIT_MAX_S) throw new UsageError(`--wait-s must be 0 to ${WAIT_MAX_S} seconds`);
+const wait_s = wholeNumber('wait-s', values['wait-s'], 0, WAIT_MAX_S);
 const config = loadConfig();
 const topology = loadTopology();
 const region = config.regions[0]!;

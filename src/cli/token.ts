@@ -1,6 +1,6 @@
 import { mintToken, SCOPES, SUBJECT_PATTERN } from '../auth/tokens.js';
 import { loadConfig } from '../platform/config.js';
-import { commandArgs, reportFailures, UsageError } from './command.js';
+import { commandArgs, reportFailures, UsageError, wholeNumber } from './command.js';
 
 // `npm run token -- --sub p-1 [--scope "credits:write"] [--ttl 3600]`: prints a JWT signed with
 // AUTH_JWT_SECRET (the development secret unless set). Without --scope it is a player token.
@@ -15,9 +15,7 @@ const { values } = commandArgs(
 );
 // A token the service would refuse (a subject it cannot read, no expiry) is never printed.
 if (!values.sub || !SUBJECT_PATTERN.test(values.sub)) throw new UsageError('--sub is missing or not a subject the service accepts');
-const ttl_s = Number(values.ttl);
-if (!/^\d+$/.test(values.ttl) || ttl_s < 1 || ttl_s > TTL_MAX_SECONDS)
-  throw new UsageError(`--ttl must be 1 to ${TTL_MAX_SECONDS} seconds`);
+const ttl_s = wholeNumber('ttl', values.ttl, 1, TTL_MAX_SECONDS);
 const unknown = (values.scope ?? '').split(' ').filter((scope) => scope && !(SCOPES as readonly string[]).includes(scope));
 if (unknown.length > 0) throw new UsageError(`unknown scope(s): ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`);
 const config = loadConfig();

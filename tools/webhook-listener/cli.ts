@@ -1,4 +1,4 @@
-import { commandArgs, reportFailures, UsageError } from '../../src/cli/command.js';
+import { commandArgs, reportFailures, wholeNumber } from '../../src/cli/command.js';
 import { startWebhookListener, type ReceivedDelivery } from './listener.js';
 import { closeOnSignal } from '../stop-on-signal.js';
 
@@ -8,13 +8,6 @@ import { closeOnSignal } from '../stop-on-signal.js';
 // and answers 200, or --status to the first --fail-first deliveries (to watch the retries).
 
 const USAGE = 'usage: npm run webhooks -- listen --port <port> --secret <whsec_…> [--secret …] [--fail-first <n> --status <code>] [--json]';
-
-/** A whole number option within [min, max]. */
-function wholeNumber(name: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
-  return value;
-}
 
 function main(): void {
   reportFailures('webhooks', USAGE);
