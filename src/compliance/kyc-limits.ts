@@ -175,27 +175,22 @@ export function chargeOutflow(usage: WalletUsage, kind: OutflowKind, amount_mino
   };
 }
 
-/** Money coming back from an outflow that never happened (a failed payout): the kind of outflow it undoes. */
-const UNDONE_OUTFLOWS: Partial<Record<TransactionType, OutflowKind>> = { withdrawal_return: 'withdrawal' };
+/** Money coming back from an outflow that never happened (a failed payout): the day's sum it no longer counts in. */
+const UNDONE_OUTFLOWS: Partial<Record<TransactionType, 'withdrawals_today_minor'>> = { withdrawal_return: 'withdrawals_today_minor' };
 
-export function undoneOutflow(type: TransactionType): OutflowKind | undefined {
-  return UNDONE_OUTFLOWS[type];
+export function undoesOutflow(type: TransactionType): boolean {
+  return UNDONE_OUTFLOWS[type] !== undefined;
 }
 
 /**
- * Usage after an outflow made at `made_at_ms` is undone, on usage already made current: it no
- * longer counts in today's sum when it was counted in it (one made on an earlier day counted in that
- * day's, which is over).
+ * Usage after the outflow that money of `type` undoes, made at `made_at_ms`, on usage already made
+ * current: it no longer counts in today's sum when it was counted in it (one made on an earlier day
+ * counted in that day's, which is over).
  */
-export function undoOutflow(
-  usage: WalletUsage,
-  kind: Exclude<OutflowKind, 'transfer'>,
-  amount_minor: number,
-  made_at_ms: number,
-): WalletUsage {
+export function undoOutflow(usage: WalletUsage, type: TransactionType, amount_minor: number, made_at_ms: number): WalletUsage {
   invariant(usage.usage_day_start !== null, 'usage must be made current before an outflow is undone');
-  if (made_at_ms < Date.parse(usage.usage_day_start)) return usage;
-  const field = kind === 'debit' ? 'debits_today_minor' : 'withdrawals_today_minor';
+  const field = UNDONE_OUTFLOWS[type];
+  if (field === undefined || made_at_ms < Date.parse(usage.usage_day_start)) return usage;
   return { ...usage, [field]: Math.max(0, usage[field] - amount_minor) };
 }
 

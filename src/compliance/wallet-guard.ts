@@ -25,7 +25,7 @@ import {
   limitExceeded,
   outflowBreach,
   outflowRule,
-  undoneOutflow,
+  undoesOutflow,
   undoOutflow,
   WITHDRAWALS_REFUSED,
   type LimitBreach,
@@ -101,9 +101,8 @@ export function returnLimits(
   made_at: string,
   kyc: KycSettings,
 ): WalletUsage | undefined {
-  const kind = undoneOutflow(type);
-  if (kind === undefined || kind === 'transfer' || !limitsOf(account, wallet.currency, kyc)) return undefined;
-  return undoOutflow(currentUsage(wallet, unit.now_ms), kind, amount_minor, Date.parse(made_at));
+  if (!undoesOutflow(type) || !limitsOf(account, wallet.currency, kyc)) return undefined;
+  return undoOutflow(currentUsage(wallet, unit.now_ms), type, amount_minor, Date.parse(made_at));
 }
 
 /** Usage for a debit limit's check: the wallet's open holds as if already debited today. */
