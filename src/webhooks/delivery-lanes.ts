@@ -51,9 +51,10 @@ export class DeliveryLanes {
 
   /**
    * `start_window_ms`: how long after it is taken a delivery may still start (its lease, less the
-   * attempt's timeout and a margin). Past it, a delivery is given back unattempted.
+   * attempt's timeout and a margin). Past it, a delivery is given back unattempted. `timeout_ms`:
+   * the longest an attempt takes, the pace planned with until the endpoint's first attempt here.
    */
-  constructor(private readonly limits: { queue_max: number; concurrency: number; start_window_ms: number }) {}
+  constructor(private readonly limits: { queue_max: number; concurrency: number; start_window_ms: number; timeout_ms: number }) {}
 
   /** Jobs held (queued or in flight) for an endpoint. */
   depth(endpoint_id: string): number {
@@ -96,10 +97,13 @@ export class DeliveryLanes {
     this.latency_ms.delete(endpoint_id);
   }
 
-  /** Attempts one after another that can start within a lease at the endpoint's pace; unbounded before its first. */
+  /**
+   * Attempts one after another that can start within a lease at the endpoint's pace. Before its
+   * first attempt from this pod, at the slowest pace: a pod that had never sent to a 100 ms endpoint
+   * once took a burst's whole chain of 60 with its batch and gave back the 46 it could not start.
+   */
   private startsInWindow(endpoint_id: string): number {
-    const latency_ms = this.latency_ms.get(endpoint_id);
-    if (latency_ms === undefined) return Number.POSITIVE_INFINITY;
+    const latency_ms = this.latency_ms.get(endpoint_id) ?? this.limits.timeout_ms;
     return Math.max(1, Math.floor((WINDOW_PLANNED * this.limits.start_window_ms) / Math.max(1, latency_ms)));
   }
 

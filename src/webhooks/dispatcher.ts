@@ -102,6 +102,7 @@ export class WebhookDispatcher implements CommitObserver {
       queue_max: queue_per_endpoint_max,
       concurrency: concurrency_per_endpoint,
       start_window_ms: lease_ms - LEASE_SAFETY_MARGIN_MS - timeout_ms,
+      timeout_ms,
     });
     // Every attempt in flight listens for the stop: as many as the lanes allow.
     setMaxListeners(concurrency_per_endpoint * base.config.webhooks.endpoints_max, this.stopping.signal);

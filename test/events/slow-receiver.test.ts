@@ -9,7 +9,8 @@ import { createEndpoint, debitThrough, startEventWorld, waitFor, type EventWorld
 // gave back unattempted every delivery it could not start before its lease ran out (59 of 120
 // here), to be claimed again. A pod now holds what the endpoint's recent pace lets it send within
 // a lease (none given back in the runs that tested it), and a batch takes with it no more of a
-// chain than that (a burst of 60 debits on one wallet: 46 given back before, none now).
+// chain than that, planning at the pace of the timeout until it has sent to the endpoint (a burst
+// of 60 debits on one wallet: 46 given back before, none now).
 
 const LATENCY_MS = 100;
 const ACCOUNTS = 4;
@@ -77,18 +78,30 @@ describe('a slow receiver with a backlog', () => {
   });
 
   it('a burst on one account: a batch takes with it no more of the chain than can be sent within a lease', async () => {
-    const [endpoint] = (await request(world.urls[0]!, 'GET', '/v1/webhook-endpoints', undefined, { token: world.admin })).body.data;
-    const before = await unsent(endpoint.id);
-    const account = await world.player(100_000);
-    // One pod, one wallet: the debits share a few batches, each with a long piece of the account's chain.
-    const posted = await Promise.all(Array.from({ length: BURST }, () => debit(0, account.id)));
-    const arrived = () =>
-      new Set(
-        receiver.deliveries
-          .filter((received) => received.verified && received.status === 200)
-          .map((received) => (received.event!.data as { id: string }).id),
-      );
-    await waitFor('the burst delivered', 60_000, () => (posted.every((id) => arrived().has(id)) ? true : undefined));
-    expect((await unsent(endpoint.id)) - before).toBeLessThan(BURST / 4);
+    // A new endpoint, to which no pod has sent yet: its pace is not known anywhere.
+    const fresh = await startWebhookListener({
+      secrets: [],
+      answer: async () => {
+        await sleep(LATENCY_MS);
+        return 200;
+      },
+    });
+    try {
+      const endpoint = await createEndpoint(world, fresh.url, ['transaction.posted']);
+      fresh.secrets.push(endpoint.secret);
+      const account = await world.player(100_000);
+      // One pod, one wallet: the debits share a few batches, each with a long piece of the account's chain.
+      const posted = await Promise.all(Array.from({ length: BURST }, () => debit(0, account.id)));
+      const arrived = () =>
+        new Set(
+          fresh.deliveries
+            .filter((received) => received.verified && received.status === 200)
+            .map((received) => (received.event!.data as { id: string }).id),
+        );
+      await waitFor('the burst delivered', 60_000, () => (posted.every((id) => arrived().has(id)) ? true : undefined));
+      expect(await unsent(endpoint.id)).toBeLessThan(BURST / 4);
+    } finally {
+      await fresh.close();
+    }
   });
 });

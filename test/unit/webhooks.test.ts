@@ -142,7 +142,7 @@ describe('delivery lanes', () => {
   const ids = (jobs: readonly DeliveryJob[]) => jobs.map((held) => held.id);
 
   it('runs one job per account at a time, in account order, up to the concurrency of each endpoint', () => {
-    const lanes = new DeliveryLanes({ queue_max: 10, concurrency: 2, start_window_ms: 10_000 });
+    const lanes = new DeliveryLanes({ queue_max: 10, concurrency: 2, start_window_ms: 10_000, timeout_ms: 100 });
     expect(
       lanes.add([
         job('a2', 'E', 'A', 2),
@@ -158,7 +158,7 @@ describe('delivery lanes', () => {
   });
 
   it('a job to retry takes the rest of its chain out; a settled one lets the next go', () => {
-    const lanes = new DeliveryLanes({ queue_max: 10, concurrency: 4, start_window_ms: 10_000 });
+    const lanes = new DeliveryLanes({ queue_max: 10, concurrency: 4, start_window_ms: 10_000, timeout_ms: 100 });
     const [a1, a2, a3, b1] = [job('a1', 'E', 'A', 1), job('a2', 'E', 'A', 2), job('a3', 'E', 'A', 3), job('b1', 'E', 'B', 1)];
     lanes.add([a1, a2, a3, b1]);
     expect(ids(lanes.startable())).toEqual(['a1', 'b1']);
@@ -174,7 +174,7 @@ describe('delivery lanes', () => {
   });
 
   it('holds at most queue_max per endpoint; provisional jobs wait for confirm and leave with their chain', () => {
-    const lanes = new DeliveryLanes({ queue_max: 2, concurrency: 4, start_window_ms: 10_000 });
+    const lanes = new DeliveryLanes({ queue_max: 2, concurrency: 4, start_window_ms: 10_000, timeout_ms: 100 });
     const [a1, a2, a3] = [job('a1', 'E', 'A', 1), job('a2', 'E', 'A', 2), job('a3', 'E', 'A', 3)];
     expect(ids(lanes.add([a1, a2, a3], true))).toEqual(['a3']);
     expect(lanes.room('E')).toBe(0);
@@ -191,9 +191,9 @@ describe('delivery lanes', () => {
   });
 
   it('holds from a slow endpoint only what can start within a lease, at the pace of its recent attempts', () => {
-    const lanes = new DeliveryLanes({ queue_max: 2000, concurrency: 4, start_window_ms: 10_000 });
-    // Not yet measured, or fast: up to queue_max, whole chains.
-    expect([lanes.room('E'), lanes.chainRoom('E')]).toEqual([2000, 2000]);
+    const lanes = new DeliveryLanes({ queue_max: 2000, concurrency: 4, start_window_ms: 10_000, timeout_ms: 5000 });
+    // Not yet measured: at the pace of the timeout (1 of a chain, 4 chains). Fast: up to queue_max, whole chains.
+    expect([lanes.room('E'), lanes.chainRoom('E')]).toEqual([4, 1]);
     lanes.noteLatency('E', 4);
     expect([lanes.room('E'), lanes.chainRoom('E')]).toEqual([2000, 2000]);
     // About 1 s an attempt: 8 of a chain one after another (with a fifth of the window to spare), 4 chains at a time.
@@ -205,9 +205,9 @@ describe('delivery lanes', () => {
     // Slower than the window: one at a time per chain, still `concurrency` chains.
     for (let attempt = 0; attempt < 40; attempt += 1) lanes.noteLatency('E', 30_000);
     expect([lanes.room('E'), lanes.chainRoom('E')]).toEqual([2, 1]);
-    expect(lanes.room('F')).toBe(2000);
+    expect(lanes.room('F')).toBe(4);
     lanes.forget('E');
-    expect(lanes.chainRoom('E')).toBe(2000);
+    expect(lanes.chainRoom('E')).toBe(1);
   });
 });
 
