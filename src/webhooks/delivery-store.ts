@@ -275,19 +275,32 @@ export async function findEvents(tx: SqlTx, ids: readonly string[]): Promise<Map
   return new Map(rows.map((row) => [row['id'] as string, toEventRecord(row)]));
 }
 
+/** A delivery given back unattempted; `carry_on`: the pod would send it once nothing before it is pending. */
+export interface GivenBack extends HeldDelivery {
+  carry_on: boolean;
+}
+
 /**
  * Gives deliveries back unattempted: claimable again at once (by any pod, this one included), a
  * follower set aside and then claimed behind its head too. Such a one would otherwise wait out its
- * setting aside (a minute): its head's wake found it held, and nothing wakes it again.
+ * setting aside (a minute): its head's wake found it held, and nothing wakes it again. Returns the
+ * chains where one to carry on is now first pending: given back for an earlier delivery another pod
+ * was sending, which that pod finished meanwhile, its wake finding this one still held here. Nothing
+ * else would claim it before a poll.
  */
-export async function releaseDeliveries(tx: SqlTx, held: readonly HeldDelivery[]): Promise<void> {
-  if (held.length === 0) return;
-  await tx.execute(
-    `UPDATE webhook_deliveries AS d
-     SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = LEAST(d.next_attempt_at, now())
-     FROM unnest(?::uuid[], ?::text[]) AS v(id, lease_token)
-     WHERE d.id = v.id AND d.lease_token = v.lease_token`,
-    [held.map((delivery) => delivery.id), held.map((delivery) => delivery.lease_token)],
+export async function releaseDeliveries(tx: SqlTx, given: readonly GivenBack[]): Promise<WokenChain[]> {
+  if (given.length === 0) return [];
+  return tx.rows<WokenChain>(
+    `WITH released AS (
+       UPDATE webhook_deliveries AS d
+       SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = LEAST(d.next_attempt_at, now())
+       FROM unnest(?::uuid[], ?::text[], ?::bool[]) AS v(id, lease_token, carry_on)
+       WHERE d.id = v.id AND d.lease_token = v.lease_token
+       RETURNING d.endpoint_id, d.account_id, d.account_seq, v.carry_on
+     )
+     SELECT DISTINCT r.endpoint_id, r.account_id FROM released AS r
+     WHERE r.carry_on AND r.account_seq IS NOT NULL AND ${firstPendingSeq(' AND p.account_seq < r.account_seq', 'r')} IS NULL`,
+    [given.map((delivery) => delivery.id), given.map((delivery) => delivery.lease_token), given.map((delivery) => delivery.carry_on)],
   );
 }
 

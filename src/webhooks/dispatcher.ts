@@ -24,7 +24,7 @@ import {
   setAside,
   type AttemptOutcome,
   type ClaimedDelivery,
-  type HeldDelivery,
+  type GivenBack,
   type WokenChain,
 } from './delivery-store.js';
 import { markFailing, markHealthy, readHealth } from './endpoint-health.js';
@@ -90,7 +90,7 @@ export class WebhookDispatcher implements CommitObserver {
   private writing: readonly AttemptOutcome[] = [];
   /** Outcomes of attempts: each was its chain's first pending delivery (not one whose event was found purged). */
   private readonly in_order = new WeakSet<AttemptOutcome>();
-  private releases: HeldDelivery[] = [];
+  private releases: GivenBack[] = [];
   private flush_run: Promise<void> | undefined;
   private readonly attempts = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
@@ -166,7 +166,19 @@ export class WebhookDispatcher implements CommitObserver {
 
   private takeCommitted(unit: Unit, began_ms: number): void {
     for (const endpoint of unit.touched(WEBHOOK_ENDPOINTS)?.all() ?? []) this.noteEndpoint(endpoint);
-    const mine = (unit.touched(WEBHOOK_DELIVERIES)?.inserted() ?? []).filter((delivery) => delivery.lease_owner === this.owner);
+    const inserted = unit.touched(WEBHOOK_DELIVERIES)?.inserted() ?? [];
+    const mine = inserted.filter((delivery) => delivery.lease_owner === this.owner);
+    // Left in the database for want of room in a chain this pod holds nothing of now: the delivery
+    // before them may have been written, and its wake gone by, before this batch committed.
+    const left: WokenChain[] = [];
+    for (const { endpoint_id, account_id, account_seq, lease_owner } of inserted) {
+      if (lease_owner === this.owner || account_id === null || account_seq === null) continue;
+      const holds = this.lanes.chainDepth(endpoint_id, account_id) > 0;
+      if (!holds && !mine.some((delivery) => delivery.endpoint_id === endpoint_id && delivery.account_id === account_id)) {
+        left.push({ endpoint_id, account_id });
+      }
+    }
+    this.continueChains(left);
     if (mine.length === 0) return;
     const events = unit.table(EVENTS);
     const deadline_ms = began_ms + this.base.config.webhooks.lease_ms - LEASE_SAFETY_MARGIN_MS;
@@ -224,7 +236,13 @@ export class WebhookDispatcher implements CommitObserver {
     });
     if (candidates.length === 0) return;
     const blocked = await this.base.transactions.read((tx) => blockedDeliveries(tx, candidates));
-    if (blocked.size > 0) this.give(this.lanes.removeQueued((job) => blocked.has(job.id)));
+    // Carried on by this pod if what blocks them is done by the time the give-back is written.
+    if (blocked.size > 0)
+      this.give(
+        this.lanes.removeQueued((job) => blocked.has(job.id)),
+        [],
+        true,
+      );
   }
 
   // ---- the poll ----
@@ -537,11 +555,14 @@ export class WebhookDispatcher implements CommitObserver {
 
   // ---- writes ----
 
-  /** Jobs (and `also`) go back to the database unattempted: claimable by any pod. */
-  private give(jobs: readonly DeliveryJob[], also: readonly DeliveryJob[] = []): void {
+  /**
+   * Jobs (and `also`) go back to the database unattempted: claimable by any pod. `carry_on`: this
+   * pod claims them again once written, if nothing before them is pending then (see releaseDeliveries).
+   */
+  private give(jobs: readonly DeliveryJob[], also: readonly DeliveryJob[] = [], carry_on = false): void {
     const given = [...also, ...jobs];
     if (given.length === 0) return;
-    this.releases.push(...given.map((job) => ({ id: job.id, lease_token: job.lease_token })));
+    this.releases.push(...given.map((job) => ({ id: job.id, lease_token: job.lease_token, carry_on })));
     this.flush();
   }
 
@@ -557,11 +578,10 @@ export class WebhookDispatcher implements CommitObserver {
       const releases = this.releases.splice(0, flush_rows_max);
       this.writing = outcomes;
       try {
-        const woken = await this.base.transactions.read(async (tx) => {
-          const chains = await recordAttempts(tx, outcomes, attempt_log_max);
-          await releaseDeliveries(tx, releases);
-          return chains;
-        });
+        const woken = await this.base.transactions.read(async (tx) => [
+          ...(await recordAttempts(tx, outcomes, attempt_log_max)),
+          ...(await releaseDeliveries(tx, releases)),
+        ]);
         failures = 0;
         this.continueChains(woken);
       } catch (error) {
@@ -609,14 +629,17 @@ export class WebhookDispatcher implements CommitObserver {
    * database (committed by another pod and given back, or left by a poll's claim): claimed at once,
    * with what follows it, rather than at the next poll of some pod. An account whose writes land on
    * every pod would otherwise wait a poll interval per hand-over: under 12 accounts written through
-   * three pods, most deliveries did. Its order is checked like a batch's own.
+   * three pods, most deliveries did. Its order is checked like a batch's own. Also the chains of
+   * deliveries this pod gave back behind a head that another pod has delivered since, or that its
+   * batch left in the database behind a head delivered since.
    */
   private continueChains(woken: readonly WokenChain[]): void {
     if (!this.running || woken.length === 0) return;
     const by_endpoint = new Map<string, string[]>();
     for (const { endpoint_id, account_id } of woken) {
       if (this.endpoints.get(endpoint_id)?.status !== 'enabled' || this.probing(endpoint_id)) continue;
-      if (this.lanes.chainDepth(endpoint_id, account_id) > 0) continue;
+      // Even when this pod holds later deliveries of the chain (their order checks will give them back).
+      if (by_endpoint.get(endpoint_id)?.includes(account_id)) continue;
       by_endpoint.set(endpoint_id, [...(by_endpoint.get(endpoint_id) ?? []), account_id]);
     }
     for (const [endpoint_id, accounts] of by_endpoint) {

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookListener, type ReceivedDelivery, type WebhookListener } from '../../tools/webhook-listener/listener.js';
+import { request } from '../support/cluster.js';
 import { createEndpoint, debitThrough, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
 
 // An account written through every pod: its deliveries are committed by different pods, and a pod
@@ -84,6 +86,72 @@ describe('an account written through every pod', () => {
       expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
     } finally {
       await fast.close();
+    }
+  });
+
+  it('when a pod gives an event back behind one another pod delivers before the give-back is written, then it carries it on', async () => {
+    // Pod 1 commits the account's next event while pod 0 sends the one before: pod 1 gives it back.
+    // Pod 0's delivery is written first (its wake finds the next one still held by pod 1), because
+    // pod 1's flush waits on a row this test locks. Once pod 1 has written the give-back, nothing
+    // before the event is pending: pod 1 claims it again. Before, it waited for a poll (a minute).
+    const [player, other] = [await world.player(10_000), await world.player(10_000)];
+    for (const old of (await request(world.urls[0]!, 'GET', '/v1/webhook-endpoints', undefined, { token: world.admin })).body.data) {
+      await request(world.urls[0]!, 'PATCH', `/v1/webhook-endpoints/${old.id}`, { status: 'disabled' }, { token: world.admin });
+    }
+    const gate = () => {
+      let open = () => {};
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { opened, open };
+    };
+    const [other_gate, player_gate] = [gate(), gate()];
+    const gated = new Set<string>();
+    const listener = await startWebhookListener({
+      secrets: [],
+      answer: async (delivery) => {
+        const account = delivery.event?.account_id ?? '';
+        gated.add(transactionOf(delivery) ?? '');
+        if (account === other.id) await other_gate.opened;
+        if (account === player.id) await player_gate.opened;
+        return 200;
+      },
+    });
+    const locker = new pg.Client({ connectionString: world.database.url });
+    await locker.connect();
+    try {
+      const endpoint = await createEndpoint(world, listener.url, ['transaction.posted']);
+      listener.secrets.push(endpoint.secret);
+      const arrived = (id: string) => waitFor(`${id} at the receiver`, 5000, () => (gated.has(id) ? true : undefined));
+      // Pod 1 sends the other account's event; its outcome will wait on the row locked here.
+      await arrived(await debitThrough(world, 1, other.id, 'blocks the flush'));
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND account_id = $2 FOR UPDATE', [
+        endpoint.id,
+        other.id,
+      ]);
+      other_gate.open();
+      await waitFor('pod 1 flush waiting on the lock', 5000, async () => {
+        const waiting = await world.db.query("SELECT 1 FROM pg_locks WHERE NOT granted AND locktype IN ('transactionid', 'tuple')");
+        return waiting.rowCount! > 0 ? true : undefined;
+      });
+      const first = await debitThrough(world, 0, player.id, 'sent by pod 0');
+      await arrived(first);
+      const second = await debitThrough(world, 1, player.id, 'given back by pod 1');
+      // Pod 1's order check finds the first pending at pod 0; its give-back waits behind the flush.
+      await sleep(500);
+      player_gate.open();
+      await waitFor('pod 0 wrote its delivery', 5000, async () => {
+        const states = await world.db.query("SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1 AND state = 'delivered'", [
+          endpoint.id,
+        ]);
+        return states.rowCount === 1 ? true : undefined;
+      });
+      await locker.query('COMMIT');
+      const delivered = () => listener.deliveries.filter((delivery) => delivery.status === 200).map(transactionOf);
+      await waitFor('the second delivered', 4000, () => (delivered().includes(second) ? true : undefined));
+      expect(delivered().filter((id) => id === first || id === second)).toEqual([first, second]);
+    } finally {
+      await locker.end();
+      await listener.close();
     }
   });
 });

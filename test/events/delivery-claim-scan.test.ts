@@ -91,7 +91,7 @@ describe('claiming deliveries behind heads that keep failing', () => {
     // Given back unattempted (a pod stopping, say): due at once, not when they were set aside until.
     await releaseDeliveries(
       tx,
-      followers.map((delivery) => ({ id: delivery.id, lease_token: token })),
+      followers.map((delivery) => ({ id: delivery.id, lease_token: token, carry_on: false })),
     );
     const { rows: due } = await client.query<{ n: string }>(
       'SELECT count(*) AS n FROM webhook_deliveries WHERE id = ANY($1::uuid[]) AND next_attempt_at <= now() AND lease_token IS NULL',
@@ -158,7 +158,7 @@ describe('claiming deliveries behind heads that keep failing', () => {
       const rows = await claimFollowers(tx, { ...CLAIM, endpoint_id, accounts, token, limit, per_chain });
       await releaseDeliveries(
         tx,
-        rows.map((row) => ({ id: row.id, lease_token: token })),
+        rows.map((row) => ({ id: row.id, lease_token: token, carry_on: false })),
       );
       return rows.map((row) => `${row.account_id}:${row.account_seq}`).sort();
     };

@@ -151,10 +151,12 @@ describe('claiming webhook deliveries from a backlog the statistics have not see
       ),
     );
     expect(tuples).toBeLessThanOrEqual(claimed.length * 4);
-    await releaseDeliveries(tx, [
-      ...given_back.map((delivery) => ({ id: delivery.id, lease_token: claim.token })),
-      ...stale.map((delivery) => ({ id: delivery.id, lease_token: randomUUID() })),
+    const carried = await releaseDeliveries(tx, [
+      ...given_back.map((delivery) => ({ id: delivery.id, lease_token: claim.token, carry_on: true })),
+      ...stale.map((delivery) => ({ id: delivery.id, lease_token: randomUUID(), carry_on: true })),
     ]);
+    // Those given back are first in their chains again: theirs to carry on; a give-back not written, none.
+    expect(carried.map((chain) => chain.account_id).sort()).toEqual(given_back.map((delivery) => delivery.account_id).sort());
     const { rows } = await client.query<{ id: string; state: string; attempts: number; lease_token: string | null }>(
       'SELECT id, state, attempts, lease_token FROM webhook_deliveries WHERE id = ANY($1::uuid[])',
       [claimed.map((delivery) => delivery.id)],
