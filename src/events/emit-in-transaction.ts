@@ -55,7 +55,7 @@ export async function emitEventsIn(tx: SqlTx, deps: Pick<AppDeps, 'db' | 'region
 async function takeAccountSequence(tx: SqlTx, account_id: string | null | undefined) {
   if (!account_id || isSystemAccount(account_id)) return undefined;
   const row = await tx.maybeOne<{ entry_seq: string; crdb_region: string }>(
-    "UPDATE accounts SET entry_seq = entry_seq + 1 WHERE id = ? AND kind = 'player' RETURNING entry_seq, crdb_region",
+    "UPDATE accounts SET entry_seq = entry_seq + 1 WHERE id = ? AND kind <> 'system' RETURNING entry_seq, crdb_region",
     [account_id],
   );
   return row && { seq: int8(row.entry_seq), region: row.crdb_region };

@@ -223,6 +223,18 @@ describe('events of orders and entitlements', () => {
 });
 
 describe('events of top-ups', () => {
+  it('the events of a merchant are numbered in its history like those of a player, those written outside a batch too', async () => {
+    const id = uniqueId('m');
+    expect((await post('/v1/accounts', { id, currency: 'EUR', kind: 'merchant', fee_bps: 100 })).status).toBe(201);
+    const stuck = (await post('/v1/topups', { account_id: id, amount: 2000, currency: 'EUR' })).body;
+    await waitFor('the stuck top-up worker', 15_000, async () =>
+      (await get(`/v1/topups/${stuck.id}`)).needs_reconciliation ? true : undefined,
+    );
+    // One event a page: each page's cursor is the account_sequence of its last event (it was a 500).
+    const events = (await allEvents(world.urls, world.reader, { account_id: id }, 1)).reverse();
+    expect(types(events)).toEqual(['account.created', 'topup.needs_reconciliation']);
+    expect(events[1].account_sequence).toBeGreaterThan(events[0].account_sequence);
+  });
   it('succeeded, reversed, failed, held_for_review and needs_reconciliation carry the top-up as GET /v1/topups/{id} shows it', async () => {
     const player = await world.player(0);
     const topup = async () => (await post('/v1/topups', { account_id: player.id, amount: 2000, currency: 'EUR' })).body;
