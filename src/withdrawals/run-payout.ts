@@ -1,3 +1,4 @@
+import { findAccount } from '../accounts/account-repository.js';
 import { backoffDelayMs } from '../platform/backoff.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { JobLease } from '../sellers/jobs/job-lease.js';
@@ -19,15 +20,26 @@ export type PayoutDeps = Omit<AppDeps, 'sellers' | 'payouts'>;
  * after a doubling pause, PAYOUT_CALL_ATTEMPTS_MAX times at most; then the withdrawal stays
  * PENDING (its money on @payouts_pending) and is flagged for reconciliation: never failed on a guess.
  * A refusal fails the withdrawal only at the first call: after an unknown outcome it is flagged too.
+ * While the account is frozen the job waits, checking again every PAYOUT_RETRY_INTERVAL_MAX_MS.
  */
 export async function runPayout(deps: PayoutDeps, agents: OutboundAgents, lease: JobLease): Promise<void> {
   const { job } = lease;
-  const withdrawal = await deps.transactions.read((tx) => findWithdrawal(tx, job.subject_id));
+  const { withdrawal, account } = await deps.transactions.read(async (tx) => {
+    const found = await findWithdrawal(tx, job.subject_id);
+    return { withdrawal: found, account: found && (await findAccount(tx, found.account_id)) };
+  });
   if (withdrawal?.status !== 'PENDING' || withdrawal.payout_id !== null) {
     await finishJob(deps, job);
     return;
   }
   const { wallet } = deps.config;
+  if (account?.status === 'frozen') {
+    // Nothing leaves a frozen account (SPEC §10): the provider is not asked while it is frozen, even
+    // again after an unknown outcome (that would pay a payout it may not have); a payout it has is
+    // settled by its callback. A freeze committed during a call cannot stop that call.
+    await releaseJob(deps, job, 'the account is frozen: the payout waits', wallet.payout_retry_interval_max_ms, false);
+    return;
+  }
   const timeout_ms = Math.min(wallet.payout_call_timeout_ms, (await lease.callDeadlineMs()) - Date.now());
   const answer = timeout_ms > 0 ? await requestPayout(deps, agents, withdrawal, timeout_ms, lease.signal) : undefined;
   if (answer?.kind === 'accepted') {

@@ -231,6 +231,27 @@ describe('a withdrawal that fails', () => {
   });
 });
 
+describe('a withdrawal of an account frozen before it is paid', () => {
+  it('when frozen, then the provider is not asked again until it is unfrozen, and then it is paid once', async () => {
+    const id = await h.openAccount(5_000);
+    // The provider answers 503 twice (an unknown outcome), then pays.
+    const created = await withdraw(id, 700, 'flaky');
+    expect(created.status).toBe(201);
+    expect((await h.post(`/v1/accounts/${id}/freeze`, { reason: 'case 7' }, h.compliance)).status).toBe(200);
+    const calls = () => sim.payout(created.body.id)?.calls ?? 0;
+    const frozen_calls = calls();
+    // Many retry intervals (at most 200 ms here) while frozen: no call goes out, nothing is counted.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(calls()).toBe(frozen_calls);
+    expect((await withdrawal(created.body.id)).status).toBe('PENDING');
+    expect((await h.post(`/v1/accounts/${id}/unfreeze`, { reason: 'case 7 closed' }, h.compliance)).status).toBe(200);
+    expect((await settled(created.body.id)).status).toBe('PAID');
+    expect(calls()).toBe(3);
+    expect(await h.wallet(id)).toMatchObject({ balance: 4_300 });
+    await h.expectReconcileClean();
+  });
+});
+
 describe('a withdrawal the provider never settles', () => {
   it('when no callback comes, then it stays PENDING with its money on @payouts_pending, flagged for reconciliation', async () => {
     const id = await h.openAccount(5_000);

@@ -128,14 +128,18 @@ export async function rescheduleJobIn(tx: SqlTx, job: ClaimedJob, delay_ms: numb
   if (rescheduled !== 1) throw new LeaseLost(job.id);
 }
 
-/** Gives the job back after a failure, to be claimed again after `delay_ms`. */
-export async function releaseJob(deps: Deps, job: ClaimedJob, error: string, delay_ms: number): Promise<void> {
+/**
+ * Gives the job back after a failure, to be claimed again after `delay_ms`. `counted: false`: this
+ * run did nothing (it waits for something, as a frozen account's payout does): its claim does not
+ * count among the job's runs.
+ */
+export async function releaseJob(deps: Deps, job: ClaimedJob, error: string, delay_ms: number, counted = true): Promise<void> {
   await autocommit(deps, (tx) =>
     tx.execute(
       `UPDATE jobs SET lease_token = NULL, lease_expires_at = NULL, run_after = now() + CAST(? AS INTERVAL),
-         last_error = ?, updated_at = now()
+         last_error = ?, claims = claims - ?, updated_at = now()
        WHERE id = ? AND lease_token = ? AND finished_at IS NULL`,
-      [`${delay_ms} milliseconds`, error.slice(0, 500), job.id, job.lease_token],
+      [`${delay_ms} milliseconds`, error.slice(0, 500), counted ? 0 : 1, job.id, job.lease_token],
     ),
   );
 }
