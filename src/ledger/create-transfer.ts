@@ -39,7 +39,16 @@ export async function createTransfer(
     { ...rest, type: 'transfer', from: from_account_id, to: to_account_id, note: note ?? null },
     transferView,
     (unit) => {
-      requireAccount(unit, to_account_id);
+      // A merchant is paid with its fee (merchant payments) and pays out by withdrawal: a transfer
+      // to or from one bypassed both the fee and the KYC limits of the player on the other side.
+      for (const account_id of [from_account_id, to_account_id]) {
+        if (requireAccount(unit, account_id).kind !== 'player') {
+          throw new DomainError(
+            'validation_error',
+            'transfers move money between player accounts; pay a merchant with /v1/merchant-payments',
+          );
+        }
+      }
       assertRecipientCanReceive(
         unit.wallets.get(walletKey(to_account_id, input.currency)),
         { currency: input.currency, amount_minor: input.amount },

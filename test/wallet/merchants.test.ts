@@ -106,7 +106,7 @@ describe('merchant payments', () => {
     await h.expectReconcileClean();
   });
 
-  it('when the merchant is no merchant, lacks the currency, or the payer is short, then refused and nothing moves', async () => {
+  it('when the merchant is no merchant, lacks the currency, the payer is short or it is paid by transfer, then refused', async () => {
     const shop = await merchant(100);
     const id = await h.openAccount(1_000);
     const other_player = await h.openAccount(0);
@@ -119,6 +119,14 @@ describe('merchant payments', () => {
     );
     expectProblem(await pay(id, shop, 1_001), 409, 'insufficient_funds');
     expectProblem(await pay(shop, shop, 1), 400, 'validation_error');
+    // Not by transfer either, either way: no fee, and the merchant side has no player limits.
+    for (const [from_account_id, to_account_id] of [
+      [id, shop],
+      [shop, id],
+    ]) {
+      const transfer = { from_account_id, to_account_id, amount: 1, currency: 'EUR' };
+      expectProblem(await h.post('/v1/transfers', transfer, h.service), 400, 'validation_error');
+    }
     expectProblem(await pay(id, shop, 100, await h.mint.player(other_player)), 404, 'not_found');
     const good = { from_account_id: id, merchant_id: shop, amount: 1, currency: 'EUR' };
     for (const body of [
