@@ -33,7 +33,9 @@ try {
     const deps = toolDeps({ config, topology, region, database_url: database.url, logger }, db);
     const report = await reconcile(deps);
     ok = report.ok;
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    // Written out before the exit below: a pipe (`| jq`) took only its first 64 KiB otherwise.
+    const text = `${JSON.stringify(report, null, 2)}\n`;
+    await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
   } finally {
     await db.close();
   }

@@ -52,8 +52,8 @@ afterAll(async () => {
 });
 
 /** `npm run reconcile` against this file's database. */
-function reconcileCli() {
-  return runCli('reconcile', [], { DATABASE_URL: database_url });
+function reconcileCli(piped = false) {
+  return runCli('reconcile', [], { DATABASE_URL: database_url }, piped);
 }
 
 /** Runs `work` with a wallet column moved by `delta` behind the ledger's back, always putting it back. */
@@ -127,6 +127,37 @@ describe('reconciliation', () => {
     const cli = await reconcileCli();
     expect(cli.code, cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout)).toEqual({ ok: true, mismatches: [] });
+  });
+
+  it('when the report is larger than a pipe holds, then the CLI prints all of it before it exits', async () => {
+    const id = await h!.openAccount(1_000);
+    // 800 copies of the account and its wallet, out of step with the ledger (no entry for them): over 64 KiB of mismatches.
+    const copy = async (table: string, key: string, changed: string) => {
+      const { rows } = await sql.query<{ column_name: string }>(
+        'SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND NOT (column_name = ANY($2::text[]))',
+        [table, [key, ...Object.keys(JSON.parse(changed))]],
+      );
+      const kept = rows.map((row) => `"${row.column_name}"`).join(', ');
+      const values = Object.values(JSON.parse(changed) as Record<string, string>).join(', ');
+      const names = Object.keys(JSON.parse(changed)).join(', ');
+      await sql.query(
+        `INSERT INTO ${table} (${key}, ${names}${names ? ', ' : ''}${kept})
+         SELECT 'ghost-' || g, ${values}${values ? ', ' : ''}${kept} FROM ${table}, generate_series(1, 800) AS g WHERE ${key} = $1`,
+        [id],
+      );
+    };
+    await copy('accounts', 'id', '{}');
+    await copy('wallets', 'account_id', '{"balance_minor":"1"}');
+    try {
+      const cli = await reconcileCli(true);
+      expect(cli.stdout.length).toBeGreaterThan(65_536);
+      expect(cli.code).toBe(1);
+      expect(JSON.parse(cli.stdout).mismatches.length).toBeGreaterThanOrEqual(800);
+    } finally {
+      await sql.query("DELETE FROM wallets WHERE account_id LIKE 'ghost-%'");
+      await sql.query("DELETE FROM accounts WHERE id LIKE 'ghost-%'");
+    }
+    await h!.expectReconcileClean();
   });
 
   it('when a wallet holds more than its active holds, then a wallet_held mismatch is reported until restored', async () => {

@@ -6,13 +6,22 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs one of the project's command-line tools (`src/cli/<name>.ts`) as a real process, to its end. */
-export function runCli(name: string, args: string[], env: Record<string, string>): Promise<CliRun> {
+/**
+ * Runs one of the project's command-line tools (`src/cli/<name>.ts`) as a real process, to its end.
+ * `piped`: its output goes through a shell pipe (`| cat`), as in `npm run reconcile | jq`, which a
+ * process can exit before it has drained (the pipe Node gives a child is a socket, which it cannot).
+ */
+export function runCli(name: string, args: string[], env: Record<string, string>, piped = false): Promise<CliRun> {
+  const command = [process.execPath, '--import', 'tsx', `src/cli/${name}.ts`, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `src/cli/${name}.ts`, ...args], {
-      env: { ...process.env, LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      piped ? 'bash' : command[0]!,
+      piped ? ['-o', 'pipefail', '-c', '"$@" | cat', 'bash', ...command] : command.slice(1),
+      {
+        env: { ...process.env, LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
