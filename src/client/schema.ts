@@ -2492,6 +2492,8 @@ export interface components {
         transfers_out_today: number;
         withdrawals_today: number;
         transfers_out_this_hour: number;
+        /** @description Open holds: they count against the daily debits as if debited today */
+        held: number;
         remaining: {
           daily_debits_max_minor: number;
           daily_transfers_out_max_minor: number;

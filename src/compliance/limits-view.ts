@@ -4,6 +4,7 @@ import { minorSchema, timestampSchema, viewPart, viewSchema, type ViewKeys } fro
 import type { KycSettings } from '../platform/wallet-config.js';
 import { LIMIT_NAMES, type KycTier, type LimitName } from './kyc-tiers.js';
 import { currentUsage, effectiveLimits } from './kyc-limits.js';
+import { withOpenHolds } from './wallet-guard.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -36,6 +37,8 @@ export function limitsView(account: LimitedAccount, wallets: readonly WalletReco
       .sort((a, b) => a.currency.localeCompare(b.currency))
       .map((wallet) => {
         const usage = currentUsage(wallet, now_ms);
+        // A debit's room is what today's debits and the open holds leave (as the guard counts it).
+        const debit_room = withOpenHolds(usage, wallet);
         const day_start_ms = Date.parse(usage.usage_day_start!);
         const hour_start_ms = Date.parse(usage.usage_hour_start!);
         const left = (max: number, used: number) => Math.max(0, max - used);
@@ -49,8 +52,9 @@ export function limitsView(account: LimitedAccount, wallets: readonly WalletReco
           transfers_out_today: usage.transfers_out_today_minor,
           withdrawals_today: usage.withdrawals_today_minor,
           transfers_out_this_hour: usage.transfers_out_this_hour,
+          held: wallet.held_minor,
           remaining: {
-            daily_debits_max_minor: left(limits.daily_debits_max_minor, usage.debits_today_minor),
+            daily_debits_max_minor: left(limits.daily_debits_max_minor, debit_room.debits_today_minor),
             daily_transfers_out_max_minor: left(limits.daily_transfers_out_max_minor, usage.transfers_out_today_minor),
             daily_withdrawals_max_minor: left(limits.daily_withdrawals_max_minor, usage.withdrawals_today_minor),
             transfers_out_per_hour_max: left(limits.transfers_out_per_hour_max, usage.transfers_out_this_hour),
@@ -84,6 +88,7 @@ export const limitsViewSchema = viewSchema('AccountLimits', {
       transfers_out_today: minorSchema,
       withdrawals_today: minorSchema,
       transfers_out_this_hour: Joi.number().integer(),
+      held: minorSchema.description('Open holds: they count against the daily debits as if debited today'),
       remaining: viewPart({
         daily_debits_max_minor: minorSchema,
         daily_transfers_out_max_minor: minorSchema,

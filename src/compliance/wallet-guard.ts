@@ -106,7 +106,7 @@ export function returnLimits(
 }
 
 /** Usage for a debit limit's check: the wallet's open holds as if already debited today. */
-function withOpenHolds(usage: WalletUsage, wallet: WalletRecord): WalletUsage {
+export function withOpenHolds(usage: WalletUsage, wallet: WalletRecord): WalletUsage {
   return { ...usage, debits_today_minor: usage.debits_today_minor + wallet.held_minor };
 }
 

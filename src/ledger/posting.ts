@@ -168,7 +168,9 @@ function moveWallet(unit: Unit, transaction_id: string, posting: Posting, input:
   if (amount_minor < 0) {
     const floor_minor = wallet.overdraft_allowed && TAKE_BACKS.has(input.type) ? -limits.merchant_credit_limit_minor : 0;
     if (balance_minor - wallet.held_minor < floor_minor) {
-      if (account.kind === 'merchant') throw new DomainError('insufficient_funds', 'the merchant cannot return its share of this refund');
+      // The merchant is the other side of a refund: its balance is not the refunded player's business.
+      if (account.kind === 'merchant' && TAKE_BACKS.has(input.type))
+        throw new DomainError('insufficient_funds', 'the merchant cannot return its share of this refund');
       throw insufficientFunds(account_id, currency, wallet.balance_minor - wallet.held_minor, -amount_minor);
     }
     const charged = chargeLimits(unit, account, wallet, input.type, -amount_minor, limits.kyc);

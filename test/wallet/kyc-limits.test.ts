@@ -287,6 +287,9 @@ describe('velocity breaches are AML review flags', () => {
     const held = await h.post('/v1/holds', { account_id: id, amount: 5_000, currency: 'EUR', expires_in_seconds: 60 }, h.service);
     expect(held.status).toBe(201);
     expect((await debit(id, 4_000)).status).toBe(201);
+    // What GET /limits says remains is what a debit may still take (it once left the hold out: 6,000).
+    const usage = (await h.get(`/v1/accounts/${id}/limits`, h.compliance)).body.usage[0];
+    expect(usage).toMatchObject({ debits_today: 4_000, held: 5_000, remaining: { daily_debits_max_minor: 1_000 } });
     // Debits once ignored open holds: this one passed, and the capture authorized before it was refused (422).
     const beyond = await debit(id, 1_001);
     expectProblem(beyond, 422, 'limit_exceeded');

@@ -179,6 +179,10 @@ describe('revenue shares of catalog items', () => {
     expectProblem(rest, 409, 'insufficient_funds');
     expect(rest.body.detail).toBe('the merchant cannot return its share of this refund');
     expect(await h.wallet(shop)).toMatchObject({ balance: -450 });
+    // Its own outflow below zero is short of its own money, not of a refund's share.
+    const own = await h.post(`/v1/accounts/${shop}/debits`, { amount: 1, currency: 'EUR', reason: 'fee' }, h.service);
+    expectProblem(own, 409, 'insufficient_funds');
+    expect(own.body.detail).not.toContain('refund');
     expect(await h.wallet(buyer)).toMatchObject({ balance: 10_000 - 3_000 + 1_000 + 500 });
     expect((await h.get(`/v1/orders/${order.body.id}`, h.service)).body).toMatchObject({
       status: 'PARTIALLY_REFUNDED',
