@@ -45,6 +45,8 @@ export interface WalletConfig {
   export_page_rows: number;
   /** Exports streaming at once per pod (each holds a database connection for its snapshot). */
   exports_in_flight_max: number;
+  /** Longest an export waits for its client to take what it wrote (its snapshot's transaction idle meanwhile). */
+  export_client_wait_max_ms: number;
 }
 
 export const DEVELOPMENT_PAYOUT_SECRET = 'creditshop-development-payout-secret-not-for-production';
@@ -98,6 +100,7 @@ export const WALLET_CONFIG_KEYS = {
   EXPORT_RANGE_MAX_DAYS: integer().min(1).max(3660).default(31),
   EXPORT_PAGE_ROWS: integer().min(10).max(100_000).default(1000),
   EXPORTS_IN_FLIGHT_MAX: integer().min(1).max(100).default(4),
+  EXPORT_CLIENT_WAIT_MAX_MS: integer().min(1000).max(3_600_000).default(600_000),
 };
 
 type Value = Record<string, unknown>;
@@ -122,6 +125,7 @@ export function toWalletConfig(value: Value): WalletConfig {
     export_range_max_days: read('EXPORT_RANGE_MAX_DAYS'),
     export_page_rows: read('EXPORT_PAGE_ROWS'),
     exports_in_flight_max: read('EXPORTS_IN_FLIGHT_MAX'),
+    export_client_wait_max_ms: read('EXPORT_CLIENT_WAIT_MAX_MS'),
   };
 }
 

@@ -151,6 +151,9 @@ export async function exportTransactions(deps: AppDeps, actor: Actor, range: Tim
     async (tx) => {
       // A snapshot that has begun to stream is never run again: its lines would repeat.
       if (++attempts > 1) throw new ExportAbandoned('the export snapshot failed after it began to stream');
+      // Idle while its client takes the lines, at the client's pace: not a transaction stalled by a
+      // fault (DB_IDLE_IN_TRANSACTION_TIMEOUT_MS cut slow readers short), yet bounded.
+      await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${deps.config.wallet.export_client_wait_max_ms}`);
       let after = { created_at: range.from, id: '00000000-0000-0000-0000-000000000000' };
       for (let first = true; ; first = false) {
         const rows = await page(tx, range, after, deps.config.wallet.export_page_rows);
