@@ -69,6 +69,8 @@ describe('balances in the past', () => {
       expectProblem(await walletsAt(id, as_of), 400, 'validation_error');
     }
     expectProblem(await walletsAt('@revenue', at(Date.now())), 400, 'validation_error');
+    // Nor a history: its entries have no history number, and the list answered empty.
+    expectProblem(await h.get('/v1/accounts/@revenue/transactions', h.admin), 400, 'validation_error');
     expectProblem(await walletsAt(id, at(Date.now()), await h.mint.player('someone-else')), 404, 'not_found');
     expectProblem(await walletsAt(id, at(Date.now()), await h.mint.service('accounts:write', 'x')), 403, 'forbidden');
     expectProblem(await walletsAt('no-such-account', at(Date.now())), 404, 'not_found');
