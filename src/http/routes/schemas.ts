@@ -78,18 +78,27 @@ const INSTANT_RANGE = '{{#label}} must be a date that exists, from 0001-01-01 to
 export const instantSchema = Joi.date()
   .iso()
   .custom((value: Date, helpers) => {
-    const text = String(helpers.original);
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
-      return helpers.message({ custom: '{{#label}} must be an RFC 3339 instant with its offset, e.g. 2026-01-31T23:59:59Z' });
-    return isStorableIsoInstant(text, value.getTime()) ? value : helpers.message({ custom: INSTANT_RANGE });
+    const problem = instantProblem(String(helpers.original), value.getTime());
+    return problem ? helpers.message({ custom: problem }) : value;
   });
 
-/** Any ISO 8601 date or instant, as the ISO text of the instant (the events list's bounds). */
+/**
+ * What is wrong with an instant's text, if anything: without its offset a pod read it in its own
+ * time zone (events' created_after with TZ=America/New_York was 5 hours off); out of range.
+ */
+function instantProblem(text: string, ms: number): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
+    return '{{#label}} must be an RFC 3339 instant with its offset, e.g. 2026-01-31T23:59:59Z';
+  return isStorableIsoInstant(text, ms) ? undefined : INSTANT_RANGE;
+}
+
+/** An RFC 3339 instant with its offset, as the ISO text of the instant (the events list's bounds). */
 export const isoInstantTextSchema = Joi.string()
   .isoDate()
-  .custom((value: string, helpers) =>
-    isStorableIsoInstant(String(helpers.original), Date.parse(value)) ? value : helpers.message({ custom: INSTANT_RANGE }),
-  );
+  .custom((value: string, helpers) => {
+    const problem = instantProblem(String(helpers.original), Date.parse(value));
+    return problem ? helpers.message({ custom: problem }) : value;
+  });
 
 /** How a request that spends from an account's wallet can be refused (OpenAPI responses); `limits` names the KYC limits in play. */
 export function spendingRefusals(limits = 'a KYC limit on what the account may spend') {
