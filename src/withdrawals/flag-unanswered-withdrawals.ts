@@ -6,7 +6,9 @@ import type { PeriodicTask } from '../platform/worker.js';
  * Recovery worker: a withdrawal the provider has not settled within
  * WITHDRAWAL_PENDING_TIMEOUT_SECONDS is not guessed at; it is flagged for reconciliation
  * (needs_reconciliation) and stays PENDING, its money on @payouts_pending, until a signed
- * callback settles it or a person does. Never silently lost: reconciliation lists it.
+ * callback settles it or a person does. Never silently lost: reconciliation lists it. Not while
+ * its account is frozen: its payout waits for compliance, not for the provider (the freeze is what
+ * an operator sees); once unfrozen, it is flagged if still unsettled.
  */
 export function flagUnansweredWithdrawalsTask(deps: AppDeps): PeriodicTask {
   const batch_size = deps.config.worker_batch_size;
@@ -18,8 +20,9 @@ export function flagUnansweredWithdrawalsTask(deps: AppDeps): PeriodicTask {
       deps.transactions.run('flag_unanswered_withdrawals', (tx) =>
         tx.execute(
           `UPDATE withdrawals SET reconciliation_required_at = now() WHERE id IN (
-             SELECT id FROM withdrawals WHERE status = 'PENDING' AND reconciliation_required_at IS NULL
-               AND created_at < now() - CAST(? AS INTERVAL) ORDER BY created_at LIMIT ?)`,
+             SELECT w.id FROM withdrawals AS w JOIN accounts AS a ON a.id = w.account_id
+             WHERE w.status = 'PENDING' AND w.reconciliation_required_at IS NULL AND a.status <> 'frozen'
+               AND w.created_at < now() - CAST(? AS INTERVAL) ORDER BY w.created_at LIMIT ?)`,
           [`${deps.config.wallet.withdrawal_pending_timeout_seconds} seconds`, batch_size],
         ),
       ),

@@ -24,6 +24,10 @@ export type PayoutDeps = Omit<AppDeps, 'sellers' | 'payouts'>;
  */
 export async function runPayout(deps: PayoutDeps, agents: OutboundAgents, lease: JobLease): Promise<void> {
   const { job } = lease;
+  const { wallet } = deps.config;
+  // The lease is made long enough for the call first (it may take a write), so that the account's
+  // status is read as late as can be before the call.
+  const timeout_ms = Math.min(wallet.payout_call_timeout_ms, (await lease.callDeadlineMs()) - Date.now());
   const { withdrawal, account } = await deps.transactions.read(async (tx) => {
     const found = await findWithdrawal(tx, job.subject_id);
     return { withdrawal: found, account: found && (await findAccount(tx, found.account_id)) };
@@ -32,15 +36,13 @@ export async function runPayout(deps: PayoutDeps, agents: OutboundAgents, lease:
     await finishJob(deps, job);
     return;
   }
-  const { wallet } = deps.config;
   if (account?.status === 'frozen') {
     // Nothing leaves a frozen account (SPEC §10): the provider is not asked while it is frozen, even
     // again after an unknown outcome (that would pay a payout it may not have); a payout it has is
-    // settled by its callback. A freeze committed during a call cannot stop that call.
+    // settled by its callback. A freeze committed after this read, during the call, cannot stop it.
     await releaseJob(deps, job, 'the account is frozen: the payout waits', wallet.payout_retry_interval_max_ms, false);
     return;
   }
-  const timeout_ms = Math.min(wallet.payout_call_timeout_ms, (await lease.callDeadlineMs()) - Date.now());
   const answer = timeout_ms > 0 ? await requestPayout(deps, agents, withdrawal, timeout_ms, lease.signal) : undefined;
   if (answer?.kind === 'accepted') {
     await settle(deps, withdrawal, 'record_payout', (unit) => recordPayout(unit, requireWithdrawal(unit, withdrawal.id), answer));

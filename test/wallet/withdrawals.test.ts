@@ -232,21 +232,30 @@ describe('a withdrawal that fails', () => {
 });
 
 describe('a withdrawal of an account frozen before it is paid', () => {
-  it('when frozen, then the provider is not asked again until it is unfrozen, and then it is paid once', async () => {
+  it('when frozen, then the provider is not asked until it is unfrozen, and the wait does not count among its attempts', async () => {
     const id = await h.openAccount(5_000);
-    // The provider answers 503 twice (an unknown outcome), then pays.
-    const created = await withdraw(id, 700, 'flaky');
-    expect(created.status).toBe(201);
-    expect((await h.post(`/v1/accounts/${id}/freeze`, { reason: 'case 7' }, h.compliance)).status).toBe(200);
-    const calls = () => sim.payout(created.body.id)?.calls ?? 0;
-    const frozen_calls = calls();
-    // Many retry intervals (at most 200 ms here) while frozen: no call goes out, nothing is counted.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(calls()).toBe(frozen_calls);
-    expect((await withdrawal(created.body.id)).status).toBe('PENDING');
+    // Made while the provider is down (its call, if it comes first, is an unknown outcome that created nothing).
+    sim.setDown(true);
+    let withdrawal_id: string;
+    try {
+      // Once up: 503 twice (unknown outcomes), then paid.
+      const created = await withdraw(id, 700, 'flaky');
+      expect(created.status).toBe(201);
+      withdrawal_id = created.body.id as string;
+      expect((await h.post(`/v1/accounts/${id}/freeze`, { reason: 'case 7' }, h.compliance)).status).toBe(200);
+    } finally {
+      sim.setDown(false);
+    }
+    // Many retry intervals (at most 200 ms here) while frozen: nothing is asked. Beyond
+    // WITHDRAWAL_PENDING_TIMEOUT_SECONDS (2) too, yet not flagged: it waits for compliance, not the provider.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(sim.payout(withdrawal_id)).toBeUndefined();
+    expect(await withdrawal(withdrawal_id)).toMatchObject({ status: 'PENDING', needs_reconciliation: false });
     expect((await h.post(`/v1/accounts/${id}/unfreeze`, { reason: 'case 7 closed' }, h.compliance)).status).toBe(200);
-    expect((await settled(created.body.id)).status).toBe('PAID');
-    expect(calls()).toBe(3);
+    // At most one call while down and three now: PAYOUT_CALL_ATTEMPTS_MAX (4). Had each wait counted as
+    // an attempt, the first 503 would have been past the last allowed: flagged, never paid.
+    expect((await settled(withdrawal_id)).status).toBe('PAID');
+    expect(sim.payout(withdrawal_id)!.calls).toBe(3);
     expect(await h.wallet(id)).toMatchObject({ balance: 4_300 });
     await h.expectReconcileClean();
   });

@@ -82,6 +82,8 @@ export interface PayoutSimulator {
   payout(withdrawal_id: string): SimulatedPayout | undefined;
   payouts(): SimulatedPayout[];
   setMode(mode: PayoutMode): void;
+  /** Down: every payout call is answered 503 before anything is created (a provider in an outage). */
+  setDown(down: boolean): void;
   /** Where callbacks go from now on (pods started after the simulator). */
   setCallbackUrls(urls: string[]): void;
   /** Sends a correctly signed callback for a payout now (as the provider would, e.g. a late or repeated one). */
@@ -90,6 +92,7 @@ export interface PayoutSimulator {
 }
 
 export async function startPayoutSimulator(options: PayoutSimulatorOptions): Promise<PayoutSimulator> {
+  let down = false;
   const settings = {
     mode: options.mode ?? 'instant',
     delay_ms: 500,
@@ -156,6 +159,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
   };
 
   const handlePayout = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (down) return sendReply(res, { status: 503, body: { error: 'unavailable' } });
     const key = req.headers['idempotency-key'];
     const parsed = await readJson(req);
     if (!('value' in parsed)) return sendReply(res, parsed);
@@ -234,6 +238,9 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     payouts: () => [...payouts.values()],
     setMode: (mode) => {
       settings.mode = mode;
+    },
+    setDown: (value) => {
+      down = value;
     },
     setCallbackUrls: (urls) => {
       settings.callback_urls = urls;
