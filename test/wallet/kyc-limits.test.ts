@@ -82,6 +82,13 @@ describe('limits per tier', () => {
     const credit = await h.post(`/v1/accounts/${id}/credits`, { amount: 5_001, currency: 'EUR', reason: 'bonus' }, h.service);
     expectProblem(credit, 422, 'limit_exceeded');
     expect(credit.body).toMatchObject({ limit: 'balance_max_minor', value: 50_000, remaining: 5_000 });
+    // Top-ups being paid count: two of 3,000 would both be paid at the PSP, and the second held for review.
+    const topup = (amount: number) => h.post('/v1/topups', { account_id: id, amount, currency: 'EUR' }, h.service);
+    expect((await topup(3_000)).status).toBe(201);
+    const second = await topup(3_000);
+    expectProblem(second, 422, 'limit_exceeded');
+    expect(second.body).toMatchObject({ limit: 'balance_max_minor', value: 50_000, remaining: 2_000 });
+    expect((await topup(2_000)).status).toBe(201);
     const sender = await h.openAccount(10_000);
     await h.setTier(sender, 1);
     const sent = await transfer(sender, id, 5_001);

@@ -30,7 +30,7 @@ export async function createTopup(
     {
       name: 'create_topup',
       region: (await deps.directory.regionOf(input.account_id)) ?? deps.region,
-      needs: { accounts: [input.account_id] },
+      needs: { accounts: [input.account_id], obligations: [input.account_id] },
       // A new top-up has no PSP events yet.
       decide: (unit) => topupView(insertPendingTopup(unit, input, 'generic', deps.config.limits.kyc), []),
     },
@@ -41,12 +41,22 @@ export async function createTopup(
 /**
  * A new PENDING top-up of an existing player account; no money moves until the PSP confirms. A
  * closed account takes none, and one that would take the wallet over its KYC tier's maximum
- * balance is refused before the player pays.
+ * balance is refused before the player pays, counting the top-ups being paid now (the batch reads
+ * them: Needs.obligations): three opened at once up to the maximum were all paid at the PSP, two
+ * of them then held for review. One the stuck-top-up worker has flagged (abandoned, most likely,
+ * after TOPUP_PENDING_TIMEOUT_SECONDS) no longer counts.
  */
 export function insertPendingTopup(unit: Unit, input: TopupRequest, psp_provider: PspProvider, kyc: KycSettings): Topup {
   const account = requireAccount(unit, input.account_id);
   const wallet = unit.wallets.get(walletKey(account.id, input.currency)) ?? newWallet(account, input.currency, unit.now);
-  guardInflow(account, wallet, 'topup', wallet.balance_minor + input.amount, true, kyc);
+  const being_paid_minor = unit
+    .table(TOPUPS)
+    .all()
+    .filter((topup) => topup.account_id === account.id && topup.currency === input.currency && topup.status === 'PENDING')
+    .filter((topup) => topup.reconciliation_required_at === null)
+    .reduce((sum, topup) => sum + topup.amount_minor, 0);
+  const counted = { ...wallet, balance_minor: wallet.balance_minor + being_paid_minor };
+  guardInflow(account, counted, 'topup', counted.balance_minor + input.amount, true, kyc);
   return unit.table(TOPUPS).insert({
     id: randomUUID(),
     account_id: input.account_id,

@@ -36,7 +36,7 @@ export async function createStripeTopup(
     {
       name: 'reserve_stripe_topup',
       region,
-      needs: { accounts: [input.account_id] },
+      needs: { accounts: [input.account_id], obligations: [input.account_id] },
       decide: (unit) => ({ topup_id: insertPendingTopup(unit, input, 'stripe', deps.config.limits.kyc).id }),
     },
     reservationOf(idempotency),
