@@ -83,6 +83,8 @@ export class WebhookDispatcher implements CommitObserver {
    */
   private readonly deleted_at_ms = new Map<string, number>();
   private readonly metrics: WebhookMetrics;
+  /** Per batch, the chains it left in the database for want of room (beforeWrites to committed). */
+  private readonly left_for_room = new WeakMap<Unit, WokenChain[]>();
   private accepting: DeliveryJob[] = [];
   private accept_run: Promise<void> | undefined;
   private outcomes: AttemptOutcome[] = [];
@@ -138,6 +140,8 @@ export class WebhookDispatcher implements CommitObserver {
     // What each lane, and each chain of it, can still take (room() and chainRoom()), less what this batch takes.
     const lane_room = new Map<string, number>();
     const chain_room = new Map<string, number>();
+    const taken = new Set<string>();
+    const no_room = new Map<string, WokenChain>();
     for (const delivery of deliveries.inserted()) {
       const { endpoint_id, account_id } = delivery;
       // An endpoint being probed, or a lane or chain without room, is left to the poll: its deliveries wait in the database.
@@ -147,11 +151,19 @@ export class WebhookDispatcher implements CommitObserver {
         const chain = chainKey(endpoint_id, account_id);
         const chain_left = chain_room.get(chain) ?? this.lanes.chainRoom(endpoint_id) - this.lanes.chainDepth(endpoint_id, account_id);
         chain_room.set(chain, chain_left - 1);
-        if (chain_left <= 0) continue;
+        if (chain_left <= 0) {
+          no_room.set(chain, { endpoint_id, account_id });
+          continue;
+        }
+        taken.add(chain);
       }
       lane_room.set(endpoint_id, lane_left - 1);
       deliveries.update(delivery.id, lease);
     }
+    // Chains of which this batch takes nothing for want of room: the head this pod holds carries them
+    // on, unless it is done by the time the batch commits (see takeCommitted).
+    const left = [...no_room].filter(([chain]) => !taken.has(chain)).map(([, place]) => place);
+    if (left.length > 0) this.left_for_room.set(unit, left);
   }
 
   committed(unit: Unit, began_ms: number): void {
@@ -166,37 +178,30 @@ export class WebhookDispatcher implements CommitObserver {
 
   private takeCommitted(unit: Unit, began_ms: number): void {
     for (const endpoint of unit.touched(WEBHOOK_ENDPOINTS)?.all() ?? []) this.noteEndpoint(endpoint);
-    const inserted = unit.touched(WEBHOOK_DELIVERIES)?.inserted() ?? [];
-    const mine = inserted.filter((delivery) => delivery.lease_owner === this.owner);
     // Left in the database for want of room in a chain this pod holds nothing of now: the delivery
-    // before them may have been written, and its wake gone by, before this batch committed.
-    const left: WokenChain[] = [];
-    for (const { endpoint_id, account_id, account_seq, lease_owner } of inserted) {
-      if (lease_owner === this.owner || account_id === null || account_seq === null) continue;
-      const holds = this.lanes.chainDepth(endpoint_id, account_id) > 0;
-      if (!holds && !mine.some((delivery) => delivery.endpoint_id === endpoint_id && delivery.account_id === account_id)) {
-        left.push({ endpoint_id, account_id });
-      }
-    }
-    this.continueChains(left);
-    if (mine.length === 0) return;
+    // before them may have been written, and its wake gone by, before this batch committed. Claimed
+    // once the batch's own are held, so that the claim counts them in the lane's room.
+    const left = (this.left_for_room.get(unit) ?? []).filter((place) => this.lanes.chainDepth(place.endpoint_id, place.account_id) === 0);
+    const mine = (unit.touched(WEBHOOK_DELIVERIES)?.inserted() ?? []).filter((delivery) => delivery.lease_owner === this.owner);
     const events = unit.table(EVENTS);
     const deadline_ms = began_ms + this.base.config.webhooks.lease_ms - LEASE_SAFETY_MARGIN_MS;
     const committed_ms = Date.now();
-    this.accept(
-      mine.map((delivery) => ({
-        id: delivery.id,
-        endpoint_id: delivery.endpoint_id,
-        account_id: delivery.account_id,
-        account_seq: delivery.account_seq,
-        attempts: 0,
-        created_at: delivery.created_at,
-        lease_token: delivery.lease_token!,
-        deadline_ms,
-        event: events.get(delivery.event_id)!,
-        committed_ms,
-      })),
-    );
+    if (mine.length > 0)
+      this.accept(
+        mine.map((delivery) => ({
+          id: delivery.id,
+          endpoint_id: delivery.endpoint_id,
+          account_id: delivery.account_id,
+          account_seq: delivery.account_seq,
+          attempts: 0,
+          created_at: delivery.created_at,
+          lease_token: delivery.lease_token!,
+          deadline_ms,
+          event: events.get(delivery.event_id)!,
+          committed_ms,
+        })),
+      );
+    this.continueChains(left);
   }
 
   /** Jobs held here once their order is checked, one check at a time for all that arrived meanwhile. */
