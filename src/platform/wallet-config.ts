@@ -47,6 +47,8 @@ export interface WalletConfig {
   exports_in_flight_max: number;
   /** Longest an export waits for its client to take what it wrote (its snapshot's transaction idle meanwhile). */
   export_client_wait_max_ms: number;
+  /** Longest an export streams in all (it holds a connection and an old snapshot throughout). */
+  export_duration_max_ms: number;
 }
 
 export const DEVELOPMENT_PAYOUT_SECRET = 'creditshop-development-payout-secret-not-for-production';
@@ -101,6 +103,7 @@ export const WALLET_CONFIG_KEYS = {
   EXPORT_PAGE_ROWS: integer().min(10).max(100_000).default(1000),
   EXPORTS_IN_FLIGHT_MAX: integer().min(1).max(100).default(4),
   EXPORT_CLIENT_WAIT_MAX_MS: integer().min(1000).max(3_600_000).default(600_000),
+  EXPORT_DURATION_MAX_MS: integer().min(1000).max(86_400_000).default(3_600_000),
 };
 
 type Value = Record<string, unknown>;
@@ -126,6 +129,7 @@ export function toWalletConfig(value: Value): WalletConfig {
     export_page_rows: read('EXPORT_PAGE_ROWS'),
     exports_in_flight_max: read('EXPORTS_IN_FLIGHT_MAX'),
     export_client_wait_max_ms: read('EXPORT_CLIENT_WAIT_MAX_MS'),
+    export_duration_max_ms: read('EXPORT_DURATION_MAX_MS'),
   };
 }
 

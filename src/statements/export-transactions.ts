@@ -130,6 +130,8 @@ function toExportRow(row: PageRow): ExportRow {
 }
 
 class ExportAbandoned extends Error {}
+/** Not retried as a transaction (a snapshot that has begun to stream never is), and logged. */
+class ExportTooLong extends ExportAbandoned {}
 
 /**
  * Streams every ledger entry of [from, to) as CSV or JSON lines (admin), over ONE consistent
@@ -155,8 +157,12 @@ export async function exportTransactions(deps: AppDeps, actor: Actor, range: Tim
       // fault (DB_IDLE_IN_TRANSACTION_TIMEOUT_MS cut slow readers short), yet bounded.
       await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${deps.config.wallet.export_client_wait_max_ms}`);
       let after = { created_at: range.from, id: '00000000-0000-0000-0000-000000000000' };
+      const { export_page_rows, export_duration_max_ms } = deps.config.wallet;
+      const ends_ms = Date.now() + export_duration_max_ms;
       for (let first = true; ; first = false) {
-        const rows = await page(tx, range, after, deps.config.wallet.export_page_rows);
+        if (Date.now() > ends_ms)
+          throw new ExportTooLong(`the export streamed for longer than EXPORT_DURATION_MAX_MS (${export_duration_max_ms} ms)`);
+        const rows = await page(tx, range, after, export_page_rows);
         if (first) {
           if (format === 'csv') stream.write(`${CSV_COLUMNS.join(',')}\r\n`);
           streaming = true;
@@ -164,7 +170,7 @@ export async function exportTransactions(deps: AppDeps, actor: Actor, range: Tim
         }
         for (const row of rows) await write(stream, exportLine(toExportRow(row), format));
         const last = rows.at(-1);
-        if (!last || new Set(rows.map((row) => row.id)).size < deps.config.wallet.export_page_rows) break;
+        if (!last || new Set(rows.map((row) => row.id)).size < export_page_rows) break;
         after = { created_at: last.created_at, id: last.id };
       }
     },
@@ -179,7 +185,7 @@ export async function exportTransactions(deps: AppDeps, actor: Actor, range: Tim
         stream.destroy();
         return;
       }
-      if (!(error instanceof ExportAbandoned)) deps.logger.warn({ err: error }, 'export cut short');
+      if (!(error instanceof ExportAbandoned) || error instanceof ExportTooLong) deps.logger.warn({ err: error }, 'export cut short');
       stream.destroy(error instanceof Error ? error : new Error(String(error)));
     },
   );

@@ -42,12 +42,16 @@ function readSlowly(url: string, token: string, pause_ms: number): Promise<{ sta
 }
 
 describe('an export read slowly', () => {
-  it('when its client pauses longer than the idle-in-transaction timeout, then it still gets every line', async () => {
-    const id = await h.openAccount(0);
+  let id: string;
+  let ids: string[];
+  let query: URLSearchParams;
+
+  beforeAll(async () => {
+    id = await h.openAccount(0);
     // About 10 KB of metadata a transaction: 3 MB, more than the sockets between hold while the client pauses.
     const metadata = Object.fromEntries(Array.from({ length: 20 }, (_, key) => [`k${key}`, 'x'.repeat(500)]));
     const from = new Date().toISOString();
-    const ids: string[] = [];
+    ids = [];
     for (let start = 0; start < CREDITS; start += 20) {
       const answers = await Promise.all(
         Array.from({ length: Math.min(20, CREDITS - start) }, () =>
@@ -61,7 +65,10 @@ describe('an export read slowly', () => {
     }
     const to = new Date(Date.now() + 1).toISOString();
     await sleep(1000); // every batch that began before `to` has committed
-    const query = new URLSearchParams({ from, to, format: 'jsonl' });
+    query = new URLSearchParams({ from, to, format: 'jsonl' });
+  });
+
+  it('when its client pauses longer than the idle-in-transaction timeout, then it still gets every line', async () => {
     const exported = await readSlowly(`${h.urls[0]}/v1/admin/exports/transactions?${query}`, h.admin, 3 * IDLE_TIMEOUT_MS);
     expect(exported.status).toBe(200);
     expect(exported.complete).toBe(true);
@@ -72,5 +79,16 @@ describe('an export read slowly', () => {
     const ours = new Set(lines.filter((line) => line.account_id === id).map((line) => line.transaction_id));
     expect(ours.size).toBe(CREDITS);
     expect([...ours].sort()).toEqual([...ids].sort());
+  });
+
+  it('when it streams longer than EXPORT_DURATION_MAX_MS, then it is cut: the response ends unterminated', async () => {
+    const short = await walletHarness(await startCluster({ env: { EXPORT_DURATION_MAX_MS: '1000', EXPORT_PAGE_ROWS: '20' } }));
+    try {
+      const exported = await readSlowly(`${short.urls[0]}/v1/admin/exports/transactions?${query}`, short.admin, 2000);
+      expect(exported.status).toBe(200);
+      expect(exported.complete).toBe(false);
+    } finally {
+      await short.stop();
+    }
   });
 });
