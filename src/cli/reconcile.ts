@@ -33,9 +33,16 @@ try {
     const deps = toolDeps({ config, topology, region, database_url: database.url, logger }, db);
     const report = await reconcile(deps);
     ok = report.ok;
-    // Written out before the exit below: a pipe (`| jq`) took only its first 64 KiB otherwise.
+    // Written out before the exit below: a pipe (`| jq`) took only its first 64 KiB otherwise. A
+    // reader that has seen enough (`| head`) closes it: that is no failure of the reconciliation.
     const text = `${JSON.stringify(report, null, 2)}\n`;
-    await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+    const closedByReader = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+    process.stdout.on('error', (error) => {
+      if (!closedByReader(error)) throw error;
+    });
+    await new Promise<void>((resolve, reject) =>
+      process.stdout.write(text, (error) => (!error || closedByReader(error) ? resolve() : reject(error))),
+    );
   } finally {
     await db.close();
   }
