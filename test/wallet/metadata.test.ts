@@ -51,7 +51,8 @@ describe('metadata on money objects', () => {
     const id = await h.openAccount(10_000);
     const other = await h.openAccount(0);
     for (const [what, path, body, read] of endpoints(id, other)) {
-      const metadata = { campaign: `spring-${what}`, 'order.ref_1': 'A-17', empty: '' };
+      // 500 characters (SPEC §10) of four UTF-8 bytes and two UTF-16 units each.
+      const metadata = { campaign: `spring-${what}`, 'order.ref_1': 'A-17', empty: '', wide: '😀'.repeat(500) };
       const created = await h.post(path, { ...body, metadata }, h.service);
       expect(created.status, `${what}: ${JSON.stringify(created.body)}`).toBe(201);
       expect(created.body.metadata, what).toEqual(metadata);
@@ -86,6 +87,7 @@ describe('metadata on money objects', () => {
       { 'bad key': 'v' },
       { ключ: 'v' },
       { k: 'v'.repeat(501) },
+      { k: '😀'.repeat(501) },
       { k: 5 },
       { k: null },
       { k: { nested: 'v' } },

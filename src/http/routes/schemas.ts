@@ -41,6 +41,18 @@ export function pageSchema(id: string, item: Joi.Schema): Joi.ObjectSchema {
 }
 
 /**
+ * Text of at most `max` characters, counted as people and PostgreSQL's char_length count them (code
+ * points): Joi's max() counts UTF-16 units, and took 500 emoji for 1,000 characters.
+ */
+function charactersMax(max: number) {
+  return Joi.string()
+    .allow('')
+    .custom((value: string, helpers) =>
+      value.length <= max || [...value].length <= max ? value : helpers.message({ custom: `{{#label}} must be at most ${max} characters` }),
+    );
+}
+
+/**
  * `metadata` on money objects (SPEC §10), one schema for every route that takes it: at most
  * METADATA_KEYS_MAX keys of [A-Za-z0-9_.-], each at most METADATA_KEY_LENGTH_MAX long, string
  * values of at most METADATA_VALUE_LENGTH_MAX characters. Any other key or value is 400.
@@ -49,7 +61,7 @@ export function metadataSchema(wallet: WalletConfig) {
   return Joi.object()
     .pattern(
       Joi.string().min(1).max(wallet.metadata_key_length_max).pattern(METADATA_KEY_PATTERN),
-      Joi.string().allow('').max(wallet.metadata_value_length_max),
+      charactersMax(wallet.metadata_value_length_max),
     )
     .max(wallet.metadata_keys_max)
     .messages({ 'object.unknown': `{{#label}}: metadata keys are 1 to ${wallet.metadata_key_length_max} of A-Z, a-z, 0-9, _, . and -` });
@@ -60,7 +72,7 @@ export function metadataFilterQuery(wallet: WalletConfig) {
   const key = `[A-Za-z0-9_.-]{1,${wallet.metadata_key_length_max}}`;
   return {
     pattern: new RegExp(`^metadata\\[${key}\\]$`),
-    value: Joi.string().allow('').max(wallet.metadata_value_length_max),
+    value: charactersMax(wallet.metadata_value_length_max),
   };
 }
 
