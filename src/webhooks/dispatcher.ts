@@ -162,8 +162,10 @@ export class WebhookDispatcher implements CommitObserver {
     }
     // Chains of which this batch takes nothing for want of room: the head this pod holds carries them
     // on, unless it is done by the time the batch commits (see takeCommitted).
-    const left = [...no_room].filter(([chain]) => !taken.has(chain)).map(([, place]) => place);
-    if (left.length > 0) this.left_for_room.set(unit, left);
+    this.left_for_room.set(
+      unit,
+      [...no_room].filter(([chain]) => !taken.has(chain)).map(([, place]) => place),
+    );
   }
 
   committed(unit: Unit, began_ms: number): void {
