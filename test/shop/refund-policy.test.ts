@@ -164,4 +164,20 @@ describe('goodwill, then units', () => {
     expect((await h.entitlements(buyer.id)).map((entitlement) => entitlement.status)).toEqual(['REVOKED', 'REVOKED']);
     await h.expectReconcileClean();
   });
+
+  it('when goodwill left less than a unit and the owner returns one, then the order is refunded whole and every unit revoked', async () => {
+    const skin = await h.putItem({ name: 'Skin', kind: 'skin', price: 499 });
+    const { buyer, order_id } = await buy([{ item_id: skin, quantity: 2 }]);
+    expect((await refund(order_id, { amount: 997, reason: 'goodwill' }, h.refunds)).status).toBe(201);
+    // The last 1 of 998 comes back with this unit: nothing is left to pay for the other, which once
+    // stayed ACTIVE in a REFUNDED order (asking for everything left revoked both).
+    const unit = await refund(order_id, { lines: [{ item_id: skin, quantity: 1 }], reason: 'return one' }, buyer.token);
+    expect(unit.status, JSON.stringify(unit.body)).toBe(201);
+    expect(unit.body).toMatchObject({ amount: 1, order_status: 'REFUNDED' });
+    const after = await state(order_id, buyer.id);
+    expect(after.order.lines[0]).toMatchObject({ quantity: 2, refunded_quantity: 2 });
+    expect(after.entitlements.map((entitlement) => entitlement.status)).toEqual(['REVOKED']);
+    expect(after.wallet.balance).toBe(10_000);
+    await h.expectReconcileClean();
+  });
 });

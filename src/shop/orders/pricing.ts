@@ -152,7 +152,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * Decides what a refund covers. By lines: those units at their snapshotted price. By amount:
- * money only (goodwill), unless it refunds everything left, which revokes every remaining unit.
+ * money only (goodwill). Either way a refund of everything left revokes every remaining unit.
  * Neither: everything left. Items that are not refundable, and consumables, are refused
  * (422 not_refundable) whoever asks, unless support overrides the policy explicitly.
  */
@@ -196,7 +196,13 @@ export function planRefund(
       });
     if (amount_minor > remaining_minor)
       throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
-    return { amount_minor, lines, line_amounts, completes_refund: amount_minor === remaining_minor };
+    // The order's last money back: every unit left goes with it, as when everything left is asked
+    // for (goodwill may have paid back the others already). An order once ended REFUNDED with one kept.
+    if (amount_minor === remaining_minor) {
+      assertPolicyAllows(remaining_units, rules);
+      return { amount_minor, lines: remaining_units, line_amounts, completes_refund: true };
+    }
+    return { amount_minor, lines, line_amounts, completes_refund: false };
   }
   const amount_minor = request.amount_minor ?? remaining_minor;
   if (remaining_minor === 0 || amount_minor > remaining_minor) {
