@@ -115,6 +115,14 @@ describe('a seller confirming above the price it held or quoted', () => {
     expect(await sellerPurchases(buyer)).toEqual([]);
     const hold = await request(world.url(1), 'GET', `/v1/holds/${review.hold_id}`, undefined, { token: world.service });
     expect(hold.body).toMatchObject({ status: 'ACTIVE', amount: 1000 });
+    // Past its expiry too (PURCHASE_HOLD_TTL_SECONDS, a day): the expiry worker (every 200 ms here) once
+    // released it, and the person settling the review found the seller's order with nothing to pay it.
+    const sql = new pg.Client({ connectionString: world.database.url });
+    await sql.connect();
+    await sql.query("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = $1", [review.hold_id]).finally(() => sql.end());
+    await sleep(1000);
+    const kept = await request(world.url(2), 'GET', `/v1/holds/${review.hold_id}`, undefined, { token: world.service });
+    expect(kept.body).toMatchObject({ status: 'ACTIVE', amount: 1000 });
     // A later run (another pod's poll) changes nothing: the job has ended.
     await sleep(500);
     expect(await world.until(buyer, id, () => true)).toMatchObject({
