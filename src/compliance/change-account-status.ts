@@ -1,7 +1,9 @@
 import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
+import type { Unit } from '../batch/unit.js';
 import { emitEvent } from '../events/emit.js';
 import type { EventType } from '../events/event-types.js';
+import type { AccountRecord } from '../ledger/ledger-records.js';
 import type { AppDeps } from '../platform/deps.js';
 import { assertClosable, nextStatus, type StatusAction } from './account-status.js';
 import { complianceOperation, lockedAccountView, recordAction } from './compliance-actions.js';
@@ -26,19 +28,19 @@ export async function changeAccountStatus(
     name: `${input.action}_account`,
     needs: input.action === 'close' ? { obligations: [input.account_id] } : {},
     decide: (unit, account) => {
-      const status = nextStatus(account.status, input.action, account.id);
       if (input.action === 'close') assertClosable(account.id, obligationsOf(unit, account.id));
-      const changed = unit.accounts.update(account.id, { status });
-      recordAction(unit, changed, {
-        kind: input.action,
-        actor,
-        reason: input.reason ?? null,
-        details: { from: account.status, to: status },
-      });
-      const view = lockedAccountView(unit, changed);
-      emitEvent(unit, { type: STATUS_EVENTS[input.action], account_id: account.id, data: view });
-      return view;
+      return changeStatusIn(unit, account, input.action, actor, input.reason ?? null);
     },
   });
   return deps.writes.request(operation, idempotency);
+}
+
+/** The status change itself, in the caller's batch (the account locked by it): recorded with who and why, and its event. */
+export function changeStatusIn(unit: Unit, account: AccountRecord, action: StatusAction, actor: Actor, reason: string | null) {
+  const status = nextStatus(account.status, action, account.id);
+  const changed = unit.accounts.update(account.id, { status });
+  recordAction(unit, changed, { kind: action, actor, reason, details: { from: account.status, to: status } });
+  const view = lockedAccountView(unit, changed);
+  emitEvent(unit, { type: STATUS_EVENTS[action], account_id: account.id, data: view });
+  return view;
 }

@@ -229,6 +229,36 @@ describe('partial reversals', () => {
   });
 });
 
+describe('a chargeback the wallet cannot pay back', () => {
+  it('when the money is held, then the loss is booked and the account frozen: the hold released, nothing can leave', async () => {
+    const { account_id, player, topup_id } = await pendingTopup(1000);
+    expect(await psp.sendInOrder([psp.event(S, topup_id, 1000)])).toEqual(['credited']);
+    const hold = { account_id, amount: 1000, currency: 'EUR', expires_in_seconds: 600 };
+    const held_money = await request(eu(), 'POST', '/v1/holds', hold, { token: service, key: key() });
+    expect(held_money.status).toBe(201);
+    expect(await psp.sendInOrder([psp.event(R, topup_id, 1000)])).toEqual(['reversed']);
+    expect(await topup(topup_id, player)).toMatchObject({ status: 'REVERSED', unrecovered_amount: 1000 });
+    expect((await request(eu(), 'GET', `/v1/accounts/${account_id}`, undefined, { token: admin })).body).toMatchObject({
+      status: 'frozen',
+    });
+    // Released (a two-step order cancelled, say), the 1,000 the card's owner took back is on the
+    // wallet again: once it could be spent, transferred or cashed out.
+    expect((await request(eu(), 'POST', `/v1/holds/${held_money.body.id}/void`, {}, { token: service, key: key() })).status).toBe(200);
+    expect(await balance(account_id)).toBe(1000);
+    const debit = await request(
+      eu(),
+      'POST',
+      `/v1/accounts/${account_id}/debits`,
+      { amount: 1, currency: 'EUR', reason: 'spend it' },
+      { token: player, key: key() },
+    );
+    expect([debit.status, debit.body.code]).toEqual([409, 'account_frozen']);
+    const actions = await request(eu(), 'GET', `/v1/accounts/${account_id}/compliance-actions`, undefined, { token: admin });
+    expect(actions.body.data[0]).toMatchObject({ action: 'freeze', actor: 'service:psp-chargebacks' });
+    expect(actions.body.data[0].reason).toContain(topup_id);
+  });
+});
+
 describe('one event id, one body', () => {
   it('when a body carries numbers JSON cannot keep as sent (-0, 1e400), then its byte-identical redelivery is a duplicate', async () => {
     const { account_id, topup_id } = await pendingTopup(700);

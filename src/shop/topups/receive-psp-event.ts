@@ -1,5 +1,7 @@
 import Joi from 'joi';
+import type { Actor } from '../../auth/tokens.js';
 import type { Unit } from '../../batch/unit.js';
+import { changeStatusIn } from '../../compliance/change-account-status.js';
 import { DomainError, invariant } from '../../domain/errors.js';
 import type { SqlTx } from '../../db/sql.js';
 import { walletKey } from '../../ledger/ledger-records.js';
@@ -255,5 +257,21 @@ function writeDecision(deps: AppDeps, unit: Unit, topup: Topup, decision: Decisi
   unit
     .table(TOPUPS)
     .update(topup.id, { status, psp_payment_id, reversed_minor, unrecovered_minor, reversals, ...ledger, updated_at: unit.now });
+  freezeOnLoss(unit, topup, unrecovered_minor - topup.unrecovered_minor);
   return decision;
+}
+
+const CHARGEBACK_DESK: Actor = { kind: 'service', id: 'psp-chargebacks', scopes: new Set() };
+
+/**
+ * A chargeback the wallet could not pay back in full leaves the account frozen, for compliance to
+ * review: money still comes in, none leaves. The part not recovered was spent, or held: a hold
+ * released later (an order cancelled), or a refund of what the money bought, gave the player back
+ * credits the card's owner had taken back, free to transfer or cash out.
+ */
+function freezeOnLoss(unit: Unit, topup: Topup, lost_minor: number): void {
+  const account = unit.account(topup.account_id);
+  if (lost_minor <= 0 || account?.status !== 'active') return;
+  const reason = `a chargeback of top-up ${topup.id} left ${lost_minor} ${topup.currency} unrecovered`;
+  changeStatusIn(unit, account, 'freeze', CHARGEBACK_DESK, reason);
 }
