@@ -180,4 +180,21 @@ describe('goodwill, then units', () => {
     expect(after.wallet.balance).toBe(10_000);
     await h.expectReconcileClean();
   });
+
+  it('when what goodwill paid back in whole is a consumable, then the owner returning the other item is not refused for it', async () => {
+    const potion = await h.putItem({ name: 'Potion', kind: 'consumable', price: 499 });
+    const skin = await h.putItem({ name: 'Skin', kind: 'skin', price: 499 });
+    const { buyer, order_id } = await buy([
+      { item_id: potion, quantity: 1 },
+      { item_id: skin, quantity: 1 },
+    ]);
+    // 997 of goodwill, the potion's whole line among it (support overrode the policy for it then).
+    const goodwill = await refund(order_id, { amount: 997, reason: 'goodwill', override_policy: true }, h.refunds);
+    expect(goodwill.status, JSON.stringify(goodwill.body)).toBe(201);
+    const unit = await refund(order_id, { lines: [{ item_id: skin, quantity: 1 }], reason: 'return it' }, buyer.token);
+    expect(unit.status, JSON.stringify(unit.body)).toBe(201);
+    expect(unit.body).toMatchObject({ amount: 1, order_status: 'REFUNDED' });
+    expect((await state(order_id, buyer.id)).entitlements.map((entitlement) => entitlement.status)).toEqual(['REVOKED', 'REVOKED']);
+    await h.expectReconcileClean();
+  });
 });

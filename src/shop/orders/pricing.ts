@@ -197,11 +197,9 @@ export function planRefund(
     if (amount_minor > remaining_minor)
       throw new DomainError('refund_exceeds_remaining', `${remaining_minor} is left to refund`, { remaining: remaining_minor });
     // The order's last money back: every unit left goes with it, as when everything left is asked
-    // for (goodwill may have paid back the others already). An order once ended REFUNDED with one kept.
-    if (amount_minor === remaining_minor) {
-      assertPolicyAllows(remaining_units, rules);
-      return { amount_minor, lines: remaining_units, line_amounts, completes_refund: true };
-    }
+    // for (goodwill paid the others back already: the policy was decided then, on that money). An
+    // order once ended REFUNDED with one kept.
+    if (amount_minor === remaining_minor) return { amount_minor, lines: remaining_units, line_amounts, completes_refund: true };
     return { amount_minor, lines, line_amounts, completes_refund: false };
   }
   const amount_minor = request.amount_minor ?? remaining_minor;
