@@ -13,10 +13,10 @@ import { releaseHold } from './holds.js';
 export function expireHoldsTask(deps: AppDeps): PeriodicTask {
   return dueItemsTask(deps, {
     name: 'expire_holds',
-    due_sql: `SELECT h.id, h.account_id, h.crdb_region,
-         CASE WHEN h.owner = 'purchase_request' THEN (SELECT p.id FROM purchase_requests p WHERE p.hold_id = h.id) END AS request_id
-       FROM holds h WHERE h.status = 'ACTIVE' AND h.expires_at <= now()
-         AND NOT EXISTS (SELECT 1 FROM purchase_requests r WHERE r.review_reason IS NOT NULL AND r.status = 'pending' AND r.hold_id = h.id)
+    // A join, not a correlated subquery: CockroachDB may not decorrelate one that can fail (more than one row).
+    due_sql: `SELECT h.id, h.account_id, h.crdb_region, p.id AS request_id
+       FROM holds h LEFT JOIN purchase_requests p ON p.hold_id = h.id
+       WHERE h.status = 'ACTIVE' AND h.expires_at <= now() AND (p.id IS NULL OR p.status <> 'pending' OR p.review_reason IS NULL)
        ORDER BY h.expires_at LIMIT ?`,
     needs: (item) => ({
       accounts: [item.account_id],

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,12 +118,21 @@ describe('a seller confirming above the price it held or quoted', () => {
     expect(hold.body).toMatchObject({ status: 'ACTIVE', amount: 1000 });
     // Past its expiry too (PURCHASE_HOLD_TTL_SECONDS, a day): the expiry worker (every 200 ms here) once
     // released it, and the person settling the review found the seller's order with nothing to pay it.
+    // A hold of the same account past its expiry too, as a control: the worker runs, and expires it.
+    const control_body = { account_id: buyer.id, amount: 1, currency: 'EUR', expires_in_seconds: 600 };
+    const control = await request(world.url(0), 'POST', '/v1/holds', control_body, { token: world.service, key: randomUUID() });
+    expect(control.status, JSON.stringify(control.body)).toBe(201);
     const sql = new pg.Client({ connectionString: world.database.url });
     await sql.connect();
-    await sql.query("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = $1", [review.hold_id]).finally(() => sql.end());
+    await sql
+      .query("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])", [[review.hold_id, control.body.id]])
+      .finally(() => sql.end());
     await sleep(1000);
     const kept = await request(world.url(2), 'GET', `/v1/holds/${review.hold_id}`, undefined, { token: world.service });
     expect(kept.body).toMatchObject({ status: 'ACTIVE', amount: 1000 });
+    expect((await request(world.url(2), 'GET', `/v1/holds/${control.body.id}`, undefined, { token: world.service })).body).toMatchObject({
+      status: 'EXPIRED',
+    });
     // A later run (another pod's poll) changes nothing: the job has ended.
     await sleep(500);
     expect(await world.until(buyer, id, () => true)).toMatchObject({
