@@ -24,16 +24,16 @@ export function purgeEventsTask(deps: AppDeps): PeriodicTask {
              ORDER BY created_at LIMIT ?)`,
           [age, events_purge_batch_size],
         );
-        const endpoints = await tx.rows<{ id: string }>('SELECT id FROM webhook_endpoints');
-        let deliveries = 0;
-        for (const { id } of endpoints) {
-          deliveries += await tx.execute(
-            `DELETE FROM webhook_deliveries WHERE id IN (
-               SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND created_at < now() - CAST(? AS INTERVAL)
-               ORDER BY created_at LIMIT ?)`,
-            [id, age, events_purge_batch_size],
-          );
-        }
+        // One statement, an index probe per endpoint inside it: a statement per endpoint, deleted ones
+        // included, cost every pod hundreds of round trips a second at idle once endpoints came and went.
+        const deliveries = await tx.execute(
+          `DELETE FROM webhook_deliveries WHERE id IN (
+             SELECT old.id FROM webhook_endpoints e CROSS JOIN LATERAL (
+               SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.created_at < now() - CAST(? AS INTERVAL)
+               ORDER BY d.created_at LIMIT ?) AS old
+             LIMIT ?)`,
+          [age, events_purge_batch_size, events_purge_batch_size],
+        );
         await tx.execute(
           `DELETE FROM webhook_endpoints WHERE status = 'deleted' AND updated_at < now() - CAST(? AS INTERVAL)
              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = webhook_endpoints.id)`,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
 import { startSellerSimulator, type SellerSimulator } from '../../tools/seller-simulator/seller-simulator.js';
+import { purgeEventsTask } from '../../src/events/purge-events.js';
 import { request, uniqueId } from '../support/cluster.js';
 import { allEvents, createEndpoint, key, startEventWorld, waitFor, type EventWorld } from '../support/events.js';
 import { TestPsp } from '../support/psp.js';
@@ -421,6 +422,37 @@ describe('retention', () => {
     const aged = await world.db.query("UPDATE events SET created_at = now() - INTERVAL '31 days' WHERE account_id = $1", [player.id]);
     expect(aged.rowCount).toBe(2);
     await waitFor('the purge worker', 10_000, async () => ((await eventsOf(player.id)).length === 0 ? true : undefined));
+  });
+
+  it('a purge takes the same few statements however many endpoints there are, deleted ones included', async () => {
+    for (let index = 0; index < 60; index += 1) {
+      const endpoint = await createEndpoint(world, `http://127.0.0.1:9/churn-${index}`, ['hold.expired']);
+      const deleted = await request(world.urls[0]!, 'DELETE', `/v1/webhook-endpoints/${endpoint.id}`, undefined, { token: world.admin });
+      expect(deleted.status).toBeLessThan(300);
+    }
+    const deps = world.cluster.pods[0]!.deps;
+    // Every call on the purge's connection counted: one per statement.
+    let statements = 0;
+    const transactions = {
+      read: <T>(work: (tx: Parameters<Parameters<typeof deps.transactions.read>[0]>[0]) => Promise<T>) =>
+        deps.transactions.read((tx) =>
+          work(
+            new Proxy(tx, {
+              get(target, property, receiver) {
+                const value = Reflect.get(target, property, receiver);
+                if (typeof value !== 'function') return value;
+                return (...args: unknown[]) => {
+                  statements += 1;
+                  return value.apply(target, args);
+                };
+              },
+            }),
+          ),
+        ),
+    };
+    await purgeEventsTask({ ...deps, transactions: transactions as typeof deps.transactions }).run();
+    // Once one statement per endpoint row: 60 and more here.
+    expect(statements).toBeLessThanOrEqual(5);
   });
 
   it("an operator's redelivery keeps its event past retention until the delivery is done (its window starts when asked)", async () => {
