@@ -1,4 +1,4 @@
-import { requireReadScope } from '../auth/access.js';
+import { hasScope, requireReadScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { int8, type SqlParam, type SqlTx } from '../db/sql.js';
@@ -29,9 +29,14 @@ export async function getEvent(deps: AppDeps, actor: Actor, id: string) {
   const row = await deps.transactions.read((tx) => tx.maybeOne<Record<string, unknown>>('SELECT * FROM events WHERE id = ?', [id]));
   const event = row && toEventRecord(row);
   // A player learns nothing of other accounts' events, not even that they exist.
-  if (!event || (actor.kind === 'player' && event.account_id !== actor.id)) throw notFound(`event ${id}`);
+  if (!event || (actor.kind === 'player' && event.account_id !== actor.id) || hiddenFrom(actor, event.type)) throw notFound(`event ${id}`);
   return visibleView(actor, event);
 }
+
+// An endpoint's events carry its configuration (URL, description), which only admins read
+// (GET /webhook-endpoints): events:read once read it through webhook_endpoint.disabled.
+const ADMIN_EVENTS = 'webhook_endpoint.';
+const hiddenFrom = (actor: Actor, type: string) => type.startsWith(ADMIN_EVENTS) && !hasScope(actor, 'admin');
 
 /**
  * Events newest first (events:read or admin; a player, those of their own account). Paging never
@@ -51,6 +56,10 @@ export async function listEvents(deps: AppDeps, actor: Actor, query: EventQuery)
   const account_id = actor.kind === 'player' ? (query.account_id ?? actor.id) : query.account_id;
   if (actor.kind === 'player' && account_id !== actor.id) throw new DomainError('not_found', 'account was not found');
   const filters = filtersOf(query);
+  if (!hasScope(actor, 'admin')) {
+    filters.conditions.push('type NOT LIKE ?');
+    filters.params.push(`${ADMIN_EVENTS}%`);
+  }
   const page = await deps.transactions.read(async (tx) => {
     if (account_id === undefined) return settledPage(tx, query, filters, deps.config.webhooks.events_settle_window_ms);
     const account = await tx.maybeOne('SELECT id FROM accounts WHERE id = ?', [account_id]);

@@ -84,6 +84,12 @@ describe('a dead endpoint', () => {
       healthy.deliveries.find((delivery) => delivery.event_type === 'webhook_endpoint.disabled'),
     );
     expect(told.event).toMatchObject({ account_id: null, data: { id: dead.id, status: 'disabled' } });
+    // Its data is the endpoint as admins read it (its URL): not for events:read, which cannot read endpoints.
+    const of = (token: string, path: string) => request(world.urls[2]!, 'GET', path, undefined, { token });
+    expect((await of(world.admin, `/v1/events/${told.event!.id}`)).status).toBe(200);
+    expect((await of(world.reader, `/v1/events/${told.event!.id}`)).status).toBe(404);
+    const listed = await of(world.reader, '/v1/events?type=webhook_endpoint.disabled');
+    expect([listed.status, listed.body.data]).toEqual([200, []]);
 
     // Attempts in flight when it was disabled end within the timeout; then nothing more reaches it.
     await sleep(1500);
