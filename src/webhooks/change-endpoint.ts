@@ -41,12 +41,16 @@ function update(unit: Unit, endpoint: EndpointRecord, fields: Partial<EndpointRe
   return unit.table(WEBHOOK_ENDPOINTS).update(endpoint.id, { ...fields, updated_at: unit.now });
 }
 
-/** PATCH (admin): url, subscriptions, description, enabled or disabled. Enabling again starts a new health record. */
+/**
+ * PATCH (admin): url, subscriptions, description, enabled or disabled. Enabling again, or a new
+ * URL (a receiver fixed, or moved), starts a new health record.
+ */
 export async function updateEndpoint(deps: AppDeps, actor: Actor, endpoint_id: string, changes: EndpointChanges) {
   requireScope(actor, 'admin');
   // The streak ends before the endpoint is enabled: ended after, a pod's check in between could
-  // see it enabled and failing for days, and disable it again at once.
-  if (changes.status === 'enabled') await deps.transactions.read((tx) => markHealthy(tx, endpoint_id));
+  // see it enabled and failing for days, and disable it again at once. A URL fixed near the end of
+  // the streak was disabled before its first attempt.
+  if (changes.status === 'enabled' || changes.url !== undefined) await deps.transactions.read((tx) => markHealthy(tx, endpoint_id));
   const changed = await changeEndpoint(deps, 'update_webhook_endpoint', endpoint_id, (unit, endpoint) => {
     const status: EndpointStatus = changes.status ?? endpoint.status;
     return update(unit, endpoint, {

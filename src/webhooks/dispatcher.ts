@@ -349,6 +349,13 @@ export class WebhookDispatcher implements CommitObserver {
       this.forgetEndpoint(endpoint.id);
       return;
     }
+    // Another receiver: what this pod learnt of the old one (failures, pace, connections) is not its.
+    if (known && known.url !== endpoint.url) {
+      this.failing.delete(endpoint.id);
+      this.lanes.forget(endpoint.id);
+      this.agents.get(endpoint.id)?.destroy();
+      this.agents.delete(endpoint.id);
+    }
     this.endpoints.set(endpoint.id, endpoint);
     // Disabled: nothing more is sent; what this pod held goes back to the database, where it waits.
     if (endpoint.status !== 'enabled') {

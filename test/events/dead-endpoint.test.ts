@@ -112,4 +112,39 @@ describe('a dead endpoint', () => {
       events.body.data.every((event: { id: string }) => acknowledged().has(event.id)) ? true : undefined,
     );
   });
+
+  it('when its URL is fixed near the end of its failing streak, then it is not disabled and the new URL gets what waited', async () => {
+    const account = (await world.player(100_000)).id;
+    // Refused connections (nothing listens at port 9): the streak starts at the first failure.
+    const endpoint = await createEndpoint(world, 'http://127.0.0.1:9/hook', ['transaction.posted']);
+    healthy.secrets.push(endpoint.secret);
+    const posted = await debitThrough(world, 0, account, 'while it fails');
+    const health = async () =>
+      (await request(world.urls[0]!, 'GET', `/v1/webhook-endpoints/${endpoint.id}`, undefined, { token: world.admin })).body;
+    await waitFor('the first failure', 5000, async () => ((await health()).failing_since ? true : undefined));
+    // Most of WEBHOOK_DISABLE_AFTER_SECONDS (3) gone, and its delivery pausing (as a probe's would) past the rest of it.
+    await world.db.query("UPDATE webhook_endpoint_health SET failing_since = now() - interval '2500 milliseconds' WHERE endpoint_id = $1", [
+      endpoint.id,
+    ]);
+    await world.db.query(
+      "UPDATE webhook_deliveries SET next_attempt_at = now() + interval '2 seconds' WHERE endpoint_id = $1 AND state = 'pending'",
+      [endpoint.id],
+    );
+    const fixed = await request(
+      world.urls[1]!,
+      'PATCH',
+      `/v1/webhook-endpoints/${endpoint.id}`,
+      { url: healthy.url },
+      { token: world.admin },
+    );
+    expect(fixed.status, JSON.stringify(fixed.body)).toBe(200);
+    // The old streak ran out meanwhile: the endpoint was once disabled before the new URL was tried.
+    await sleep(1500);
+    expect(await health()).toMatchObject({ status: 'enabled', failing_since: null });
+    await waitFor('the waiting event at the new URL', 10_000, () =>
+      healthy.deliveries.some((delivery) => delivery.status === 200 && (delivery.event?.data as { id?: string })?.id === posted)
+        ? true
+        : undefined,
+    );
+  });
 });
