@@ -23,6 +23,10 @@ for (const [network, prefix] of [
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
   ['192.168.0.0', 16],
+  // Benchmarking, multicast, and the reserved block with the broadcast address: no receiver there.
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ] as const) {
   PRIVATE.addSubnet(network, prefix, 'ipv4');
 }
@@ -36,6 +40,9 @@ for (const [network, prefix] of [
   ['fec0::', 10],
   ['::ffff:0:0:0', 96],
   ['2002::', 16],
+  // Local-use NAT64 (RFC 8215, the operator's own translator) and multicast.
+  ['64:ff9b:1::', 48],
+  ['ff00::', 8],
 ] as const) {
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 }
@@ -55,13 +62,16 @@ function embeddedIpv4(host: string): string | undefined {
   return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join('.');
 }
 
+// The names every resolver's hosts file gives the loopback address.
+const LOOPBACK_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback']);
+
 function isPrivateHost(hostname: string): boolean {
   // A trailing dot names the same host (`localhost.`).
   const host = hostname
     .replace(/^\[|\]$/g, '')
     .replace(/\.$/, '')
     .toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (LOOPBACK_NAMES.has(host) || host.endsWith('.localhost')) return true;
   const embedded = embeddedIpv4(host);
   const family = isIP(embedded ?? host);
   if (family === 0) return false;
@@ -86,6 +96,8 @@ export function endpointUrlProblem(url: string, policy: UrlPolicy): string | und
   if (USERINFO.test(url)) return 'must not carry credentials (user:password@)';
   if (parsed.hostname === '') return 'must name a host';
   if (parsed.port === '0') return 'must not name port 0';
+  // A fragment never leaves the client: stored and shown, it would say the URL is one it is not.
+  if (url.includes('#')) return 'must not carry a fragment (#...): it is never sent';
   if (policy.private_urls === 'refuse' && isPrivateHost(parsed.hostname)) {
     return 'must not name a loopback, private or link-local address (WEBHOOK_PRIVATE_URLS=refuse)';
   }
