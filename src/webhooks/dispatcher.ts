@@ -271,7 +271,9 @@ export class WebhookDispatcher implements CommitObserver {
         const found = await claimDeliveries(tx, { ...claim, limit, scan_max: claim_scan_max });
         return { heads: found.claimed, set_aside: await setAside(tx, found.waiting, lease_ms) };
       });
-      this.metrics.webhook_deliveries_set_aside_total.inc({ endpoint_id: endpoint.id }, set_aside);
+      // Not a series per endpoint polled (inc by 0), nor one again for an endpoint deleted meanwhile.
+      if (set_aside > 0 && this.endpoints.has(endpoint.id))
+        this.metrics.webhook_deliveries_set_aside_total.inc({ endpoint_id: endpoint.id }, set_aside);
       claimed += heads.length;
       await this.take(heads, claim.token, sent_ms + lease_ms - LEASE_SAFETY_MARGIN_MS, 'in order');
       const accounts = [...new Set(heads.flatMap((head) => (head.account_seq === null ? [] : [head.account_id!])))];
@@ -366,6 +368,7 @@ export class WebhookDispatcher implements CommitObserver {
 
   private forgetEndpoint(id: string): void {
     this.deleted_at_ms.set(id, Date.now());
+    this.metrics.forget(id);
     this.agents.get(id)?.destroy();
     this.agents.delete(id);
     this.endpoints.delete(id);

@@ -12,6 +12,8 @@ export interface WebhookMetrics {
   webhook_deliveries_set_aside_total: Counter<'endpoint_id'>;
   /** Deliveries held here but given back unattempted because their lease was ending: more were held than could be sent. */
   webhook_deliveries_unsent_total: Counter<'endpoint_id'>;
+  /** Drops a deleted endpoint's series: endpoints come and go, the label values must not pile up. */
+  forget(endpoint_id: string): void;
 }
 
 export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<string, number>): WebhookMetrics {
@@ -26,7 +28,7 @@ export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<st
       for (const [endpoint_id, depth] of queue_depth()) this.set({ endpoint_id }, depth);
     },
   });
-  return {
+  const made = {
     webhook_delivery_lag_seconds: new Histogram({
       name: 'webhook_delivery_lag_seconds',
       help: "From an event's commit to the 2xx of the endpoint it was delivered to",
@@ -59,5 +61,15 @@ export function createWebhookMetrics(metrics: Metrics, queue_depth: () => Map<st
       labelNames: ['endpoint_id'],
       registers,
     }),
+  };
+  return {
+    ...made,
+    forget(endpoint_id) {
+      made.webhook_delivery_lag_seconds.remove({ endpoint_id });
+      made.webhook_attempt_duration_seconds.remove({ endpoint_id });
+      made.webhook_deliveries_set_aside_total.remove({ endpoint_id });
+      made.webhook_deliveries_unsent_total.remove({ endpoint_id });
+      for (const outcome of ['delivered', 'retry', 'failed']) made.webhook_deliveries_total.remove({ endpoint_id, outcome });
+    },
   };
 }
