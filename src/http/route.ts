@@ -209,6 +209,10 @@ async function authenticate(ctx: AppContext): Promise<Actor> {
 function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_status: number, body: unknown): RequestIdempotency {
   const key = ctx.get('Idempotency-Key');
   if (key === '') throw new DomainError('idempotency_key_required', 'this request needs an Idempotency-Key header');
+  // Node joins repeated headers with ", ": two keys read as one third key, which neither retry would name.
+  if ((ctx.req.headersDistinct['idempotency-key']?.length ?? 0) > 1) {
+    throw new DomainError('validation_error', 'send one Idempotency-Key header, not several');
+  }
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
     throw new DomainError('validation_error', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
   }

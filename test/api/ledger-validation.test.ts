@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request, startCluster, type ApiResponse } from '../support/cluster.js';
 import { key, ledgerHarness, type LedgerHarness } from '../support/ledger.js';
@@ -227,6 +228,44 @@ describe('other malformed requests', () => {
       400,
       'idempotency_key_required',
     );
+    await expectUnchanged();
+  });
+
+  it('when two Idempotency-Key headers are sent, then 400: they once read as one key, "a, b", that no retry names', async () => {
+    const body = JSON.stringify({ amount: 10, currency: 'EUR', reason: 'x' });
+    const url = new URL(h.pod(0));
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const sent = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path: `/v1/accounts/${victim}/debits`,
+          // Raw headers: the same name twice, as a careless client or proxy sends it.
+          headers: [
+            'Host',
+            url.host,
+            'Authorization',
+            `Bearer ${h.service}`,
+            'Content-Type',
+            'application/json',
+            'Idempotency-Key',
+            key(),
+            'Idempotency-Key',
+            key(),
+          ],
+        },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode!, text }));
+        },
+      );
+      sent.once('error', reject);
+      sent.end(body);
+    });
+    expect(answer.status, answer.text).toBe(400);
+    expect(JSON.parse(answer.text).detail).toContain('one Idempotency-Key');
     await expectUnchanged();
   });
 
