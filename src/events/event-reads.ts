@@ -1,8 +1,8 @@
-import { hasScope, requireReadScope } from '../auth/access.js';
+import { hasScope, requireAccountRead, requireReadScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
 import { int8, type SqlParam, type SqlTx } from '../db/sql.js';
-import { DomainError, notFound } from '../domain/errors.js';
+import { notFound } from '../domain/errors.js';
 import { playerTransactionView } from '../ledger/ledger-reads.js';
 import type { TransactionView } from '../ledger/views.js';
 import type { AppDeps } from '../platform/deps.js';
@@ -54,7 +54,7 @@ const hiddenFrom = (actor: Actor, type: string) => type.startsWith(ADMIN_EVENTS)
 export async function listEvents(deps: AppDeps, actor: Actor, query: EventQuery) {
   requireReadScope(actor, 'events');
   const account_id = actor.kind === 'player' ? (query.account_id ?? actor.id) : query.account_id;
-  if (actor.kind === 'player' && account_id !== actor.id) throw new DomainError('not_found', 'account was not found');
+  if (account_id !== undefined) requireAccountRead(actor, account_id, 'events');
   const filters = filtersOf(query);
   if (!hasScope(actor, 'admin')) {
     filters.conditions.push('type NOT LIKE ?');
