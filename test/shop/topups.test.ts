@@ -236,7 +236,10 @@ describe('a chargeback the wallet cannot pay back', () => {
     const hold = { account_id, amount: 1000, currency: 'EUR', expires_in_seconds: 600 };
     const held_money = await request(eu(), 'POST', '/v1/holds', hold, { token: service, key: key() });
     expect(held_money.status).toBe(201);
-    expect(await psp.sendInOrder([psp.event(R, topup_id, 1000)])).toEqual(['reversed']);
+    const chargeback = psp.event(R, topup_id, 1000);
+    expect(await psp.sendInOrder([chargeback])).toEqual(['reversed']);
+    // Redelivered (the PSP repeats itself): nothing more, the account frozen once.
+    expect(await psp.sendInOrder([chargeback])).toEqual(['duplicate']);
     expect(await topup(topup_id, player)).toMatchObject({ status: 'REVERSED', unrecovered_amount: 1000 });
     expect((await request(eu(), 'GET', `/v1/accounts/${account_id}`, undefined, { token: admin })).body).toMatchObject({
       status: 'frozen',
@@ -254,6 +257,7 @@ describe('a chargeback the wallet cannot pay back', () => {
     );
     expect([debit.status, debit.body.code]).toEqual([409, 'account_frozen']);
     const actions = await request(eu(), 'GET', `/v1/accounts/${account_id}/compliance-actions`, undefined, { token: admin });
+    expect(actions.body.data).toHaveLength(1);
     expect(actions.body.data[0]).toMatchObject({ action: 'freeze', actor: 'service:psp-chargebacks' });
     expect(actions.body.data[0].reason).toContain(topup_id);
   });
