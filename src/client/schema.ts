@@ -289,7 +289,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Refund all (default) or part of a previous debit or capture (credits:write or refunds:write) */
+    /**
+     * Refund all (default) or part of a previous debit, capture or merchant payment (credits:write or refunds:write); a merchant payment is
+     * given back by the merchant and @revenue in proportion to its net and fee
+     */
     post: operations['refundTransaction'];
     delete?: never;
     options?: never;
@@ -2578,6 +2581,8 @@ export interface components {
       net_amount: number;
       currency: string;
       reference: string | null;
+      /** @description Refunded so far by POST /transactions/{id}/refunds (0 in the answer to the payment) */
+      amount_refunded: number;
       /** @description What the client attached to the object, as sent */
       metadata: {
         [key: string]: string;
@@ -4310,7 +4315,10 @@ export interface operations {
           };
         };
       };
-      /** @description Not a refundable transaction, the wallet cannot receive this amount, or the account is closed */
+      /**
+       * @description Not a refundable transaction, the wallet cannot receive this amount, the account is closed, or the merchant cannot
+       * give its share back within its credit limit
+       */
       409: {
         headers: {
           'X-Region': components['headers']['X-Region'];
@@ -4323,7 +4331,7 @@ export interface operations {
             /** @constant */
             status?: 409;
             /** @enum {unknown} */
-            code?: 'invalid_state' | 'account_closed' | 'idempotency_key_in_flight';
+            code?: 'invalid_state' | 'account_closed' | 'insufficient_funds' | 'idempotency_key_in_flight';
           };
         };
       };

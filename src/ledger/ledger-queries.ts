@@ -50,10 +50,6 @@ export async function findTransaction(tx: SqlTx, id: string): Promise<PostedTran
   };
 }
 
-/**
- * A player account's wallet in a currency, for deciding whether it may receive money: undefined
- * when the account has no such wallet; 404 when there is no such player account. Primary-key reads.
- */
 /** Sum already refunded against a spend: racing refunds both read it, so serializability decides. */
 export async function refundedAmount(tx: SqlTx, original_transaction_id: string): Promise<number> {
   const row = await tx.one<{ total: string | null }>(

@@ -63,8 +63,8 @@ export interface LedgerLimits {
   merchant_credit_limit_minor: number;
 }
 
-/** Transactions that take a merchant's revenue share back: only they may take its wallet below zero. */
-const TAKE_BACKS: ReadonlySet<TransactionType> = new Set<TransactionType>(['order_refund']);
+/** Transactions that take a merchant's revenue share or payment back: only they may take its wallet below zero. */
+const TAKE_BACKS: ReadonlySet<TransactionType> = new Set<TransactionType>(['order_refund', 'refund']);
 
 /**
  * Appends one balanced ledger transaction to the batch and moves every balance it touches: a

@@ -2,14 +2,16 @@ import { hasScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import { DomainError, forbidden, notFound } from '../domain/errors.js';
+import type { PostedRecord, Unit } from '../batch/unit.js';
+import { takeBackOf } from '../merchants/revenue-shares.js';
 import type { AppDeps } from '../platform/deps.js';
 import type { TransactionType } from './ledger-records.js';
 import { findTransaction } from './ledger-queries.js';
 import { postTransaction } from './posting.js';
-import { isSystemAccount, movement } from './postings.js';
+import { isSystemAccount, movement, type Posting } from './postings.js';
 import { transactionView } from './views.js';
 
-const REFUNDABLE_TYPES: ReadonlySet<TransactionType> = new Set(['debit', 'hold_capture']);
+const REFUNDABLE_TYPES: ReadonlySet<TransactionType> = new Set(['debit', 'hold_capture', 'merchant_payment']);
 
 /**
  * Returns all or part of a previous spend to the wallet it came from, from the account it went
@@ -43,7 +45,6 @@ export async function refundTransaction(
         if (remaining === 0 || amount > remaining) {
           throw new DomainError('refund_exceeds_remaining', `${remaining} of ${original.amount_minor} is left to refund`, { remaining });
         }
-        const sink = posted.entries.find((entry) => entry.amount_minor > 0 && entry.currency === original.currency)!;
         const refund = postTransaction(
           unit,
           {
@@ -56,7 +57,7 @@ export async function refundTransaction(
             original_transaction_id: original.id,
             // A refund carries what its spend carried: filtering history by metadata finds both.
             metadata: original.metadata,
-            postings: movement(sink.account_id, original.account_id, original.currency, amount),
+            postings: refundPostings(unit, posted, amount),
           },
           deps.config.limits,
         );
@@ -66,4 +67,35 @@ export async function refundTransaction(
     },
     idempotency,
   );
+}
+
+/**
+ * Where a refund's money comes from. A debit's or a capture's from the one account it went to; a
+ * merchant payment's from the merchant and @revenue, the merchant giving back its net in proportion
+ * on a running total (revenue-shares.ts), so partial refunds add up to the net and the fee exactly.
+ * A closed merchant gives nothing back: @revenue bears it, as with revenue shares.
+ */
+function refundPostings(unit: Unit, posted: PostedRecord, amount_minor: number): Posting[] {
+  const { transaction: original, entries } = posted;
+  const merchant_id = original.type === 'merchant_payment' ? original.merchant_id : null;
+  if (merchant_id === null) {
+    const sink = entries.find((entry) => entry.amount_minor > 0 && entry.currency === original.currency)!;
+    return movement(sink.account_id, original.account_id, original.currency, amount_minor);
+  }
+  const open = unit.account(merchant_id)?.status !== 'closed';
+  const net_minor = entries.find((entry) => entry.account_id === merchant_id)?.amount_minor ?? 0;
+  const line = {
+    merchant_id,
+    merchant_share_minor: open ? net_minor : 0,
+    total_minor: original.amount_minor,
+    refunded_minor: posted.refunded_minor,
+  };
+  const from_merchant_minor = takeBackOf(line, amount_minor);
+  return [
+    { account_id: original.account_id, currency: original.currency, amount_minor },
+    ...(from_merchant_minor > 0 ? [{ account_id: merchant_id, currency: original.currency, amount_minor: -from_merchant_minor }] : []),
+    ...(amount_minor > from_merchant_minor
+      ? [{ account_id: '@revenue', currency: original.currency, amount_minor: from_merchant_minor - amount_minor }]
+      : []),
+  ];
 }

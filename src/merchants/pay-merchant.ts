@@ -6,7 +6,7 @@ import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
 import type { Unit } from '../batch/unit.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import { walletKey, type AccountRecord, type Metadata } from '../ledger/ledger-records.js';
-import { findTransaction } from '../ledger/ledger-queries.js';
+import { findTransaction, refundedAmount } from '../ledger/ledger-queries.js';
 import { postTransaction, requireAccount, type PostedTransaction } from '../ledger/posting.js';
 import type { Posting } from '../ledger/postings.js';
 import type { AppDeps } from '../platform/deps.js';
@@ -73,7 +73,7 @@ export async function payMerchant(
           },
           deps.config.limits,
         );
-        return merchantPaymentView(posted, true);
+        return merchantPaymentView(posted, true, 0);
       },
     },
     idempotency,
@@ -84,7 +84,7 @@ export async function payMerchant(
  * A merchant payment as its ledger transaction records it: the fee is what went to @revenue. The
  * payer's balance after it is shown to the payer and to services, never to the merchant.
  */
-export function merchantPaymentView(posted: PostedTransaction, show_payer_balance: boolean) {
+export function merchantPaymentView(posted: PostedTransaction, show_payer_balance: boolean, refunded_minor: number) {
   const fee_minor = posted.entries.find((entry) => entry.account_id === '@revenue')?.amount_minor ?? 0;
   return {
     id: posted.id,
@@ -95,6 +95,7 @@ export function merchantPaymentView(posted: PostedTransaction, show_payer_balanc
     net_amount: posted.amount_minor - fee_minor,
     currency: posted.currency,
     reference: posted.reference ?? null,
+    amount_refunded: refunded_minor,
     metadata: posted.metadata,
     transaction_id: posted.id,
     // The payer's balance only: the merchant's is not the payer's business, nor the reverse.
@@ -108,10 +109,14 @@ export function merchantPaymentView(posted: PostedTransaction, show_payer_balanc
 /** A merchant payment: to services reading money, the payer, and the merchant. */
 export async function getMerchantPayment(deps: AppDeps, actor: Actor, id: string) {
   requireReadScope(actor, 'money');
-  const posted = await deps.transactions.read((tx) => findTransaction(tx, id));
+  const found = await deps.transactions.read(async (tx) => {
+    const posted = await findTransaction(tx, id);
+    return posted && { posted, refunded_minor: await refundedAmount(tx, id) };
+  });
+  const posted = found?.posted;
   const visible = posted && [posted.account_id, posted.merchant_id].some((party) => party && isVisibleTo(actor, party));
   if (posted?.type !== 'merchant_payment' || !visible) throw notFound(`merchant payment ${id}`);
-  return merchantPaymentView(posted, actor.kind === 'service' || actor.id === posted.account_id);
+  return merchantPaymentView(posted, actor.kind === 'service' || actor.id === posted.account_id, found.refunded_minor);
 }
 
 export const merchantPaymentViewSchema = viewSchema('MerchantPayment', {
@@ -123,6 +128,7 @@ export const merchantPaymentViewSchema = viewSchema('MerchantPayment', {
   net_amount: minorSchema.description('What the merchant received: amount - fee'),
   currency: Joi.string(),
   reference: Joi.string().allow(null),
+  amount_refunded: minorSchema.description('Refunded so far by POST /transactions/{id}/refunds (0 in the answer to the payment)'),
   metadata: metadataViewSchema,
   transaction_id: idSchema,
   balance_after: minorSchema.allow(null).description("The payer's balance after it: shown to the payer and to services"),

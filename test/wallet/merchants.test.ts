@@ -144,6 +144,62 @@ describe('merchant payments', () => {
   });
 });
 
+describe('refunds of merchant payments', () => {
+  const refund = (payment_id: string, amount?: number) =>
+    h.post(`/v1/transactions/${payment_id}/refunds`, { ...(amount === undefined ? {} : { amount }), reason: 'returned' }, refunds);
+
+  it('when a merchant payment is refunded in parts, then the merchant and @revenue give back its net and fee exactly', async () => {
+    const shop = await merchant(250, 30);
+    const id = await h.openAccount(20_000);
+    const paid = await pay(id, shop, 10_001);
+    expect(paid.body).toMatchObject({ fee: 250, net_amount: 9_751, amount_refunded: 0 });
+
+    const first = await refund(paid.body.id, 3_000);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body).toMatchObject({ type: 'refund', account_id: id, amount: 3_000, original_transaction_id: paid.body.id });
+    // The merchant gives back round half up(9,751 x 3,000 / 10,001) = 2,925; @revenue the rest of the 3,000.
+    expect([await moved(first.body.id, id), await moved(first.body.id, shop), await moved(first.body.id, '@revenue')]).toEqual([
+      3_000, -2_925, -75,
+    ]);
+    const rest = await refund(paid.body.id);
+    expect(rest.body).toMatchObject({ amount: 7_001 });
+    expect([await moved(rest.body.id, shop), await moved(rest.body.id, '@revenue')]).toEqual([-6_826, -175]);
+
+    expect(await h.wallet(shop)).toMatchObject({ balance: 0 });
+    expect(await h.wallet(id)).toMatchObject({ balance: 20_000 });
+    expect((await h.get(`/v1/merchant-payments/${paid.body.id}`, await h.mint.player(shop))).body).toMatchObject({
+      amount_refunded: 10_001,
+    });
+    expectProblem(await refund(paid.body.id, 1), 422, 'refund_exceeds_remaining');
+    await h.expectReconcileClean();
+  });
+
+  it('when the merchant cannot give its part back within its credit limit, then 409; a closed merchant leaves it to @revenue', async () => {
+    const shop = await merchant(0);
+    const id = await h.openAccount(5_000);
+    const paid = await pay(id, shop, 1_000);
+    expect((await h.post(`/v1/accounts/${shop}/debits`, { amount: 800, currency: 'EUR', reason: 'fees' }, h.service)).status).toBe(201);
+
+    // 1,000 back would leave the merchant at -800, past its credit limit of 500: nothing moves.
+    expectProblem(await refund(paid.body.id), 409, 'insufficient_funds');
+    expect(await h.wallet(shop)).toMatchObject({ balance: 200 });
+    expect((await refund(paid.body.id, 700)).status).toBe(201);
+    expect(await h.wallet(shop)).toMatchObject({ balance: -CREDIT_LIMIT_MINOR });
+
+    const closing = await merchant(0);
+    const second = await pay(id, closing, 300);
+    expect((await h.post(`/v1/accounts/${closing}/debits`, { amount: 300, currency: 'EUR', reason: 'fees' }, h.service)).status).toBe(201);
+    expect(
+      (await h.post(`/v1/accounts/${closing}/close`, { reason: 'gone' }, await h.mint.service('compliance:write', 'desk'))).status,
+    ).toBe(200);
+    const returned = await refund(second.body.id);
+    expect(returned.status, JSON.stringify(returned.body)).toBe(201);
+    expect([await moved(returned.body.id, closing), await moved(returned.body.id, '@revenue')]).toEqual([0, -300]);
+    expect(await h.wallet(id)).toMatchObject({ balance: 5_000 - 300 });
+    await h.expectReconcileClean();
+  });
+});
+
 describe('revenue shares of catalog items', () => {
   it('when an item names a merchant, then orders pay it its share and refunds take the share back in proportion', async () => {
     const shop = await merchant(0);

@@ -89,7 +89,9 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       operation_id: 'refundTransaction',
       method: 'post',
       path: '/v1/transactions/{id}/refunds',
-      summary: 'Refund all (default) or part of a previous debit or capture (credits:write or refunds:write)',
+      summary:
+        'Refund all (default) or part of a previous debit, capture or merchant payment (credits:write or refunds:write); ' +
+        'a merchant payment is given back by the merchant and @revenue in proportion to its net and fee',
       tag: 'credits',
       auth: 'bearer',
       idempotent: { success_status: 201 },
@@ -98,8 +100,10 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       responses: {
         ...transactionResponses,
         409: {
-          description: 'Not a refundable transaction, the wallet cannot receive this amount, or the account is closed',
-          codes: ['invalid_state', 'account_closed'],
+          description:
+            'Not a refundable transaction, the wallet cannot receive this amount, the account is closed, ' +
+            'or the merchant cannot give its share back within its credit limit',
+          codes: ['invalid_state', 'account_closed', 'insufficient_funds'],
         },
         422: { description: 'Refund exceeds what is left, or Idempotency-Key reused', codes: ['refund_exceeds_remaining'] },
       },
