@@ -3,19 +3,25 @@ import type { Mismatch } from './reconcile.js';
 
 const PAID = "('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED')";
 
-/** Invariant 4: a paid order has its payment for its total and one entitlement per line. */
+/**
+ * Invariant 4: a paid order has its payment for its total and one entitlement per line; a fully
+ * refunded one has none of their units left (an order once ended REFUNDED with one kept).
+ */
 export async function paidOrders(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{
     id: string;
     account_id: string;
+    status: string;
     total_minor: string;
     paid_minor: string | null;
     lines: string;
     entitlements: string;
+    units_kept: string | null;
   }>(
-    `SELECT o.id, o.account_id, o.total_minor, t.amount_minor AS paid_minor,
+    `SELECT o.id, o.account_id, o.status, o.total_minor, t.amount_minor AS paid_minor,
             (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id) AS lines,
-            (SELECT COUNT(*) FROM entitlements e WHERE e.order_id = o.id) AS entitlements
+            (SELECT COUNT(*) FROM entitlements e WHERE e.order_id = o.id) AS entitlements,
+            (SELECT SUM(e.quantity - e.revoked_quantity) FROM entitlements e WHERE e.order_id = o.id) AS units_kept
      FROM orders o LEFT JOIN ledger_transactions t ON t.id = o.payment_transaction_id AND t.order_id = o.id AND t.type IN ('purchase')
      WHERE o.status IN ${PAID}`,
   );
@@ -39,6 +45,10 @@ export async function paidOrders(tx: SqlTx): Promise<Mismatch[]> {
         expected: int8(row.lines),
         actual: int8(row.entitlements),
       });
+    }
+    const units_kept = int8(row.units_kept ?? 0);
+    if (row.status === 'REFUNDED' && units_kept > 0) {
+      found.push({ check: 'refunded_order_entitlements', order_id: row.id, account_id: row.account_id, expected: 0, actual: units_kept });
     }
     return found;
   });

@@ -8,6 +8,7 @@ import { loadTopology } from '../../src/platform/regions.js';
 import { runCli } from '../support/cli.js';
 import { request, startCluster } from '../support/cluster.js';
 import { key, ledgerHarness, type LedgerHarness } from '../support/ledger.js';
+import { shopHarness } from '../support/shop.js';
 
 // This file corrupts balances on purpose. It does so in a database of its own, so that the
 // other test files (which reconcile the shared database) never see the corruption.
@@ -180,6 +181,29 @@ describe('reconciliation', () => {
         mismatches: [{ check: 'wallet_held', account_id: id, currency: 'EUR', expected: 200, actual: 205 }],
       });
     });
+    await h!.expectReconcileClean();
+  });
+
+  it('when a refunded order keeps a unit of its item, then refunded_order_entitlements is reported until restored', async () => {
+    const shop = await shopHarness(h!.urls, h!.cluster.config);
+    const buyer = await shop.player(1_000);
+    const lines = [{ item_id: await shop.putItem({ price: 300 }), quantity: 2 }];
+    const order = await request(h!.pod(0), 'POST', '/v1/orders', { account_id: buyer.id, lines }, { token: h!.service, key: key() });
+    expect(order.status, JSON.stringify(order.body)).toBe(201);
+    const refund = { reason: 'returned' };
+    expect(
+      (await request(h!.pod(1), 'POST', `/v1/orders/${order.body.id}/refunds`, refund, { token: shop.refunds, key: key() })).status,
+    ).toBe(201);
+    await h!.expectReconcileClean();
+    await sql.query("UPDATE entitlements SET status = 'ACTIVE', revoked_quantity = 1 WHERE order_id = $1", [order.body.id]);
+    try {
+      expect(await h!.reconcile()).toEqual({
+        ok: false,
+        mismatches: [{ check: 'refunded_order_entitlements', order_id: order.body.id, account_id: buyer.id, expected: 0, actual: 1 }],
+      });
+    } finally {
+      await sql.query("UPDATE entitlements SET status = 'REVOKED', revoked_quantity = quantity WHERE order_id = $1", [order.body.id]);
+    }
     await h!.expectReconcileClean();
   });
 

@@ -14,7 +14,6 @@ export interface ShopHarness {
   refunds: string;
   admin: string;
   putItem(fields: Record<string, unknown>, id?: string): Promise<string>;
-  /** A player account with an EUR wallet credited with `balance`, and its token. */
   /** A player account with `balance` in `currency`, and its token; `id` when the test needs a given one. */
   player(balance: number, currency?: string, id?: string): Promise<{ id: string; token: string }>;
   wallet(account_id: string, currency?: string): Promise<{ currency: string; balance: number; held: number; available: number }>;
