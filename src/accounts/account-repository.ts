@@ -1,6 +1,6 @@
-import { int8, optionalInt8, timestamp, type SqlTx } from '../db/sql.js';
+import { int8, int8Total, optionalInt8, timestamp, type SqlTx } from '../db/sql.js';
 import { notFound } from '../domain/errors.js';
-import { walletBalance, type WalletBalance } from '../domain/money.js';
+import { systemBalance, walletBalance, type WalletBalance } from '../domain/money.js';
 import type { AccountKind, AccountStatus } from '../ledger/ledger-records.js';
 import type { AccountFacts } from './account-view.js';
 
@@ -63,15 +63,16 @@ export async function findAccount(tx: SqlTx, id: string): Promise<Account | unde
  * system account (which has no wallet row) the sum of its balance shards.
  */
 export async function findBalances(tx: SqlTx, account: Account): Promise<WalletBalance[]> {
-  const rows =
-    account.kind === 'system'
-      ? await tx.rows<BalanceRow>(
-          `SELECT currency, SUM(balance_minor)::text AS balance_minor, '0' AS held_minor
-             FROM system_balance_shards WHERE account_id = ? GROUP BY currency ORDER BY currency`,
-          [account.id],
-        )
-      : await tx.rows<BalanceRow>('SELECT currency, balance_minor, held_minor FROM wallets WHERE account_id = ? ORDER BY currency', [
-          account.id,
-        ]);
+  if (account.kind === 'system') {
+    const shards = await tx.rows<{ currency: string; balance_minor: string }>(
+      `SELECT currency, SUM(balance_minor)::text AS balance_minor
+         FROM system_balance_shards WHERE account_id = ? GROUP BY currency ORDER BY currency`,
+      [account.id],
+    );
+    return shards.map((row) => systemBalance(row.currency, int8Total(row.balance_minor)));
+  }
+  const rows = await tx.rows<BalanceRow>('SELECT currency, balance_minor, held_minor FROM wallets WHERE account_id = ? ORDER BY currency', [
+    account.id,
+  ]);
   return rows.map(toWalletBalance);
 }

@@ -31,7 +31,7 @@ export type AccountView = ReturnType<typeof accountView>;
 
 export const walletViewSchema = viewSchema('Wallet', {
   currency: Joi.string(),
-  balance: minorSchema,
+  balance: minorSchema.description("A system account's may pass 2^53: read it as an exact integer"),
   held: minorSchema.description('Held by active holds'),
   available: minorSchema.description('balance - held'),
 } satisfies ViewKeys<WalletBalance>);

@@ -1415,6 +1415,7 @@ export interface components {
     };
     Wallet: {
       currency: string;
+      /** @description A system account's may pass 2^53: read it as an exact integer */
       balance: number;
       /** @description Held by active holds */
       held: number;
@@ -2733,9 +2734,9 @@ export interface components {
       closing_balance: number;
       /** @description Of every entry of the range, not only this page */
       totals: {
-        /** @description Sum of the entries in */
+        /** @description Sum of the entries in (may pass 2^53: read it as an exact integer) */
         credits: number;
-        /** @description Sum of the entries out (negative) */
+        /** @description Sum of the entries out (negative; may pass -2^53) */
         debits: number;
         entries: number;
       };

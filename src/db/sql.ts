@@ -101,6 +101,25 @@ export function int8(value: string | number | bigint | null | undefined): number
   return parsed;
 }
 
+/**
+ * A SUM of INT8s, exact: a number while it is a safe integer, a BigInt past 2^53 (a system
+ * account's balance, a statement's totals grow without bound; the JSON writer prints either).
+ */
+export function int8Total(value: string | null): number | bigint {
+  if (value === null) return 0;
+  const parsed = Number(value);
+  return Number.isSafeInteger(parsed) ? parsed : BigInt(value);
+}
+
+/**
+ * An INT8 or a SUM as a report shows it: a number while safe, its digits past 2^53 (reconciliation
+ * must report any corruption, not fail on it).
+ */
+export function int8Exact(value: string | null): number | string {
+  const total = int8Total(value);
+  return typeof total === 'bigint' ? total.toString() : total;
+}
+
 /** Timestamps come back as Date or PostgreSQL text ('2026-11-22 08:30:00.123456+00'); the API speaks RFC 3339 UTC. */
 export function timestamp(value: string | Date): string {
   if (value instanceof Date) return value.toISOString();

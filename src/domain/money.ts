@@ -17,11 +17,17 @@ export function amountSchema(amount_max_minor: number) {
 
 export interface WalletBalance {
   currency: string;
-  balance: number;
+  /** A BigInt only for a system account past 2^53 (its balance is a sum that grows without bound). */
+  balance: number | bigint;
   held: number;
-  available: number;
+  available: number | bigint;
 }
 
 export function walletBalance(currency: string, balance_minor: number, held_minor: number): WalletBalance {
   return { currency, balance: balance_minor, held: held_minor, available: balance_minor - held_minor };
+}
+
+/** A system account holds nothing back: what it has is available. */
+export function systemBalance(currency: string, balance_minor: number | bigint): WalletBalance {
+  return { currency, balance: balance_minor, held: 0, available: balance_minor };
 }

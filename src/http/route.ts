@@ -1,3 +1,4 @@
+import { Stream } from 'node:stream';
 import type Router from '@koa/router';
 import Joi from 'joi';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
@@ -8,6 +9,7 @@ import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
 import { storedAnswer } from '../idempotency/stored-answer.js';
 import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
+import { jsonText } from './json-text.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { accountParams, pageSchema, uuidParams } from './routes/schemas.js';
 import { signedBody, type SignedBody } from '../shop/topups/psp-signature.js';
@@ -268,13 +270,23 @@ export function mountRoutes(router: Router<AppState>, routes: readonly RouteSpec
       const answered = idempotency ? await runOrReplay(context, idempotency, run) : await run();
       const result = spec.present ? spec.present(context.state.deps, answered) : answered;
       context.status = result.status;
-      context.body = result.body;
       // A stored answer travels as the exact bytes first sent (SPEC §4: replayed byte for byte).
-      if (typeof result.body === 'string') context.type = result.status >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json';
+      if (typeof result.body === 'string') {
+        context.body = result.body;
+        context.type = result.status >= 400 ? PROBLEM_CONTENT_TYPE : 'application/json';
+      } else if (isJsonView(result.body)) {
+        context.body = jsonText(result.body);
+        context.type = 'application/json';
+      } else context.body = result.body;
       if (result.replayed) context.set('Idempotent-Replayed', 'true');
       for (const [name, value] of Object.entries(result.headers ?? {})) context.set(name, value);
     });
   }
+}
+
+/** What Koa would write as JSON itself: any object but a stream (exports) or bytes. */
+function isJsonView(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && !(body instanceof Stream) && !Buffer.isBuffer(body);
 }
 
 type Deps = AppContext['state']['deps'];

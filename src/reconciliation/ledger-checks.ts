@@ -1,4 +1,4 @@
-import { int8, type SqlTx } from '../db/sql.js';
+import { int8, int8Exact, type SqlTx } from '../db/sql.js';
 import type { Mismatch } from './reconcile.js';
 
 /** Invariant 1, globally: per currency, every entry ever written sums to zero. */
@@ -6,7 +6,7 @@ export async function currencyTotals(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{ currency: string; total: string }>(
     'SELECT currency, SUM(amount_minor) AS total FROM ledger_entries GROUP BY currency HAVING SUM(amount_minor) <> 0',
   );
-  return rows.map((row) => ({ check: 'currency_sum', currency: row.currency, expected: 0, actual: int8(row.total) }));
+  return rows.map((row) => ({ check: 'currency_sum', currency: row.currency, expected: 0, actual: int8Exact(row.total) }));
 }
 
 /** Every player wallet: balance = sum of its entries = balance_after of its latest entry. */
@@ -27,10 +27,10 @@ export async function walletBalances(tx: SqlTx): Promise<Mismatch[]> {
      WHERE w.balance_minor <> COALESCE(sums.total, 0) OR w.balance_minor <> COALESCE(last.balance_after_minor, 0)`,
   );
   return rows.flatMap((row) => {
-    const balance = int8(row.balance_minor);
+    const balance = int8Exact(row.balance_minor);
     const found: Mismatch[] = [];
-    const total = row.entries_total === null ? 0 : int8(row.entries_total);
-    const last = row.last_balance_after === null ? 0 : int8(row.last_balance_after);
+    const total = int8Exact(row.entries_total);
+    const last = int8Exact(row.last_balance_after);
     if (balance !== total)
       found.push({ check: 'wallet_balance', account_id: row.account_id, currency: row.currency, expected: total, actual: balance });
     if (balance !== last)
@@ -57,7 +57,7 @@ export async function orphanEntries(tx: SqlTx): Promise<Mismatch[]> {
     account_id: row.account_id,
     currency: row.currency,
     expected: 0,
-    actual: int8(row.total),
+    actual: int8Exact(row.total),
   }));
 }
 
@@ -83,8 +83,8 @@ export async function systemShards(tx: SqlTx): Promise<Mismatch[]> {
     account_id: row.account_id,
     currency: row.currency,
     shard: row.shard,
-    expected: row.entries_total === null ? 0 : int8(row.entries_total),
-    actual: row.balance_minor === null ? 0 : int8(row.balance_minor),
+    expected: int8Exact(row.entries_total),
+    actual: int8Exact(row.balance_minor),
   }));
 }
 
@@ -100,8 +100,8 @@ export async function heldAmounts(tx: SqlTx): Promise<Mismatch[]> {
     check: 'wallet_held',
     account_id: row.account_id,
     currency: row.currency,
-    expected: row.active_total === null ? 0 : int8(row.active_total),
-    actual: int8(row.held_minor),
+    expected: int8Exact(row.active_total),
+    actual: int8Exact(row.held_minor),
   }));
 }
 
@@ -138,7 +138,7 @@ export async function transactionShapes(tx: SqlTx): Promise<Mismatch[]> {
       transaction_id: row.transaction_id,
       currency: row.currency,
       expected: 0,
-      actual: int8(row.total),
+      actual: int8Exact(row.total),
       entries: int8(row.entries),
     })),
     ...dangling.map((row) => ({

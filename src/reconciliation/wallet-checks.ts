@@ -1,4 +1,4 @@
-import { int8, type SqlTx } from '../db/sql.js';
+import { int8, int8Exact, type SqlTx } from '../db/sql.js';
 import type { Config } from '../platform/config.js';
 import type { Mismatch } from './reconcile.js';
 import { partnerEventsHeldForReview } from './shop-checks.js';
@@ -57,8 +57,8 @@ export async function pendingPayouts(tx: SqlTx): Promise<Mismatch[]> {
     check: 'payouts_pending_balance',
     account_id: '@payouts_pending',
     currency: row.currency,
-    expected: row.pending === null ? 0 : int8(row.pending),
-    actual: row.held === null ? 0 : int8(row.held),
+    expected: int8Exact(row.pending),
+    actual: int8Exact(row.held),
   }));
 }
 

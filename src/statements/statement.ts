@@ -4,7 +4,7 @@ import { transactionTypeSchema } from '../ledger/views.js';
 import { idSchema, metadataViewSchema, minorSchema, timestampSchema, viewPart, viewSchema } from '../platform/view-schema.js';
 import type { Actor } from '../auth/tokens.js';
 import { decodeCursor, encodeCursor } from '../db/cursor.js';
-import { int8, timestamp, type SqlTx } from '../db/sql.js';
+import { int8, int8Total, timestamp, type SqlTx } from '../db/sql.js';
 import { DomainError, notFound } from '../domain/errors.js';
 import type { Metadata, TransactionType } from '../ledger/ledger-records.js';
 import type { AppDeps } from '../platform/deps.js';
@@ -85,8 +85,8 @@ async function statementPage(
     opening_balance: await balanceBefore(range.from),
     closing_balance: await balanceBefore(range.to),
     totals: {
-      credits: totals.credits === null ? 0 : int8(totals.credits),
-      debits: totals.debits === null ? 0 : int8(totals.debits),
+      credits: int8Total(totals.credits),
+      debits: int8Total(totals.debits),
       entries: int8(totals.entries),
     },
     data: page.map((row) => ({
@@ -112,8 +112,8 @@ export const statementSchema = viewSchema('Statement', {
   opening_balance: minorSchema.description('The balance after the last entry before `from`'),
   closing_balance: minorSchema.description('The balance after the last entry before `to`'),
   totals: viewPart({
-    credits: minorSchema.description('Sum of the entries in'),
-    debits: minorSchema.description('Sum of the entries out (negative)'),
+    credits: minorSchema.description('Sum of the entries in (may pass 2^53: read it as an exact integer)'),
+    debits: minorSchema.description('Sum of the entries out (negative; may pass -2^53)'),
     entries: Joi.number().integer(),
   }).description('Of every entry of the range, not only this page'),
   data: Joi.array().items(

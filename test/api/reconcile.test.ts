@@ -207,6 +207,36 @@ describe('reconciliation', () => {
     await h!.expectReconcileClean();
   });
 
+  it('when a system account passes 2^53 minor units, then its balance is exact JSON and reconciliation reports it in digits', async () => {
+    await h!.openAccount(100);
+    const bonus = async () => {
+      const wallets = await request(h!.pod(0), 'GET', '/v1/accounts/@bonus/wallets', undefined, { token: h!.admin });
+      expect(wallets.status, wallets.text).toBe(200);
+      return BigInt(/"currency":"EUR","balance":(-?\d+),"held":0,"available":(-?\d+)/.exec(wallets.text)![1]!);
+    };
+    const before = await bonus();
+    const shard = await sql.query("SELECT shard FROM system_balance_shards WHERE account_id = '@bonus' AND currency = 'EUR' LIMIT 1");
+    const past_2_53 = 2n ** 54n + 1n;
+    const move = (sign: string) =>
+      sql.query(
+        `UPDATE system_balance_shards SET balance_minor = balance_minor ${sign} $1
+         WHERE account_id = '@bonus' AND currency = 'EUR' AND shard = $2`,
+        [past_2_53.toString(), shard.rows[0].shard],
+      );
+    await move('+');
+    try {
+      expect(await bonus()).toBe(before + past_2_53);
+      const report = await h!.reconcile();
+      expect(report.mismatches).toHaveLength(1);
+      const [mismatch] = report.mismatches as Array<Record<string, unknown>>;
+      expect(mismatch).toMatchObject({ check: 'system_shard_balance', account_id: '@bonus', currency: 'EUR' });
+      expect(BigInt(mismatch!['actual'] as string) - BigInt(mismatch!['expected'] as number)).toBe(past_2_53);
+    } finally {
+      await move('-');
+    }
+    await h!.expectReconcileClean();
+  });
+
   it('when raw SQL tries to drain a wallet below zero, then the database itself refuses it and the ledger stays clean', async () => {
     const id = await h!.openAccount(100);
     const drained = sql.query("UPDATE wallets SET balance_minor = balance_minor - 150 WHERE account_id = $1 AND currency = 'EUR'", [id]);
