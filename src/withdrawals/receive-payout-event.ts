@@ -6,7 +6,7 @@ import type { LedgerLimits } from '../ledger/posting.js';
 import type { AppDeps } from '../platform/deps.js';
 import { verifySignature, type SignedBody } from '../shop/topups/psp-signature.js';
 import { bodyKey, conflictEntry, isSameDelivery, malformedEntry, type LoggedBody } from '../webhooks/signed-delivery.js';
-import { readPayoutDelivery, type PayoutDelivery } from './payout-event.js';
+import { failureReasonOf, readPayoutDelivery, type PayoutDelivery } from './payout-event.js';
 import { settleWithdrawal } from './withdrawal-book.js';
 import { findPayoutEvent, findWithdrawal } from './withdrawal-reads.js';
 import { PAYOUT_EVENTS, WITHDRAWALS, type PayoutEventRecord } from './withdrawal-records.js';
@@ -130,8 +130,8 @@ function recordDelivery(unit: Unit, delivery: PayoutDelivery, pod_region: string
     region: withdrawal.region,
   });
   if (decision.settle) {
-    const reason = decision.settle === 'FAILED' ? (event.data.failure_reason ?? 'the payout provider reported a failure') : null;
-    settleWithdrawal(unit, withdrawal, { status: decision.settle, payout_id: event.data.payout_id, reason }, limits);
+    const reason = decision.settle === 'FAILED' ? failureReasonOf(event) : null;
+    settleWithdrawal(unit, withdrawal, { status: decision.settle, payout_id: event.data.payout_id || null, reason }, limits);
   }
   return record;
 }

@@ -293,6 +293,39 @@ describe('callbacks', () => {
     await h.expectReconcileClean();
   });
 
+  it('when a callback sends optional fields as null, a long reason or a failure without payout id, then it is applied', async () => {
+    const id = await h.openAccount(5_000);
+    const silent = async (amount: number) => {
+      const created = await withdraw(id, amount, 'silent');
+      return waitFor('payout accepted', 10_000, async () => {
+        const body = await withdrawal(created.body.id);
+        return body.payout_id ? body : undefined;
+      });
+    };
+    const send = (type: string, body: { id: string; amount: number }, data: Record<string, unknown>) =>
+      sendEvent(
+        JSON.stringify({ id: uniqueId('evt'), type, data: { withdrawal_id: body.id, amount: body.amount, currency: 'EUR', ...data } }),
+      );
+
+    const nulls = await silent(100);
+    expect((await send('payout.failed', nulls, { payout_id: null, failure_reason: null })).body.outcome).toBe('failed');
+    expect(await withdrawal(nulls.id)).toMatchObject({ status: 'FAILED', failure_reason: 'the payout provider reported a failure' });
+
+    const long = await silent(200);
+    expect((await send('payout.failed', long, { payout_id: '', failure_reason: 'r'.repeat(900) })).body.outcome).toBe('failed');
+    const reason: string = (await withdrawal(long.id)).failure_reason;
+    expect([reason.length, reason.endsWith('r…')]).toEqual([500, true]);
+
+    // A payment must name its payout: without one it proves nothing, and is held; with it, paid.
+    const paid = await silent(300);
+    expect((await send('payout.paid', paid, { failure_reason: null })).body.outcome).toBe('malformed');
+    expect((await send('payout.paid', paid, { payout_id: paid.payout_id, failure_reason: null })).body.outcome).toBe('paid');
+    expect(await h.wallet(id)).toMatchObject({ balance: 5_000 - 300 });
+    const [held] = (await withdrawal(paid.id)).review;
+    expect((await h.put(`/v1/payouts/events/${held.log_id}/review`, { settlement: 'paid later with its id' }, h.admin)).status).toBe(200);
+    await h.expectReconcileClean();
+  });
+
   it('when the provider writes our id in capitals, then it names that withdrawal; redelivered in lower case, a duplicate', async () => {
     const id = await h.openAccount(5_000);
     const created = await withdraw(id, 1_000, 'silent');
