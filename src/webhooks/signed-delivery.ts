@@ -171,15 +171,20 @@ export interface LoggedBody {
 
 /**
  * A redelivery is the same event when it says the same thing: for events we understand, equal
- * JSON (a partner may re-serialise with other spacing or key order); for anything else, equal bytes.
+ * `type` and `data` as JSON (a partner may re-serialise with other spacing or key order, and
+ * change what describes the delivery rather than the event: Stripe's `pending_webhooks` falls as
+ * endpoints acknowledge it); for anything else, equal bytes.
  */
 export function isSameDelivery(recorded: LoggedBody, delivery: Pick<DeliveredBody, 'kind' | 'payload' | 'raw_body'>): boolean {
   if (recorded.body_base64 !== null || delivery.kind === 'malformed') return recorded.body_base64 === bodyBase64(delivery.raw_body);
-  return isDeepStrictEqual(asStored(recorded.payload), asStored(delivery.payload));
+  return isDeepStrictEqual(meaningOf(recorded.payload), meaningOf(delivery.payload));
 }
 
-// A payload as the log keeps it, in JSON: -0 reads back as 0, and a number beyond doubles (1e400) as null.
-const asStored = (payload: unknown): unknown => JSON.parse(JSON.stringify(payload) ?? 'null');
+/** What an event says, as the log keeps it in JSON: -0 reads back as 0, and a number beyond doubles (1e400) as null. */
+function meaningOf(payload: unknown): unknown {
+  const { type, data } = payload as { type?: unknown; data?: unknown };
+  return JSON.parse(JSON.stringify({ type, data }));
+}
 
 /** How an event log records a body, whatever the partner: the part every log row has. */
 export interface LogEntry {
