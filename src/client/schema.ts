@@ -1859,7 +1859,7 @@ export interface components {
       review: components['schemas']['PspEventReview'][];
       /** @description The latest reason nobody has settled yet */
       review_reason: string | null;
-      /** @description PENDING for longer than TOPUP_PENDING_TIMEOUT_SECONDS */
+      /** @description PENDING (or FAILED with a refund waiting) for longer than TOPUP_PENDING_TIMEOUT_SECONDS, and still so */
       needs_reconciliation: boolean;
       events: {
         id: string;

@@ -134,7 +134,8 @@ describe('recovery worker (in-process pods with workers, 3 s timeouts)', () => {
     const deliveries = await Promise.all([deliver(h.pod(0)), deliver(h.pod(1)), deliver(h.pod(2))]);
     expect(deliveries.map((delivery) => delivery.body.outcome).sort()).toEqual(['credited', 'duplicate', 'duplicate']);
     const settled = await request(h.pod(2), 'GET', `/v1/topups/${created.body.id}`, undefined, { token: buyer.token });
-    expect(settled.body).toMatchObject({ status: 'SUCCEEDED', credit_transaction_id: expect.any(String) });
+    // Settled by the PSP: nothing left to reconcile (the flag on the row no longer means anything).
+    expect(settled.body).toMatchObject({ status: 'SUCCEEDED', credit_transaction_id: expect.any(String), needs_reconciliation: false });
     expect((await h.wallet(buyer.id)).balance).toBe(1500);
     await h.expectReconcileClean();
   });

@@ -121,6 +121,14 @@ export const pspEventReviewSchema = viewSchema(
   eventReviewKeys("The PSP's", 'PUT /v1/psp/events/{id}/review') satisfies ViewKeys<ReturnType<typeof reviewView>>,
 );
 
+/**
+ * What the stuck-top-up worker flags (flag-stuck-topups.ts): PENDING, or FAILED with a refund
+ * waiting for a success. A flag stays on the row; it means nothing once a signed event settled it.
+ */
+function isWaitingOnThePsp(topup: Topup): boolean {
+  return topup.status === 'PENDING' || (topup.status === 'FAILED' && topup.reversals.some((reversal) => reversal.status === 'waiting'));
+}
+
 export function topupView(topup: Topup, events: TopupEvent[]) {
   const review = events.filter((event) => event.review_reason !== null);
   return {
@@ -148,7 +156,7 @@ export function topupView(topup: Topup, events: TopupEvent[]) {
     review: review.map(reviewView),
     // The latest reason nobody has settled yet.
     review_reason: review.filter((event) => event.review_settled_at === null).at(-1)?.review_reason ?? null,
-    needs_reconciliation: topup.reconciliation_required_at !== null,
+    needs_reconciliation: topup.reconciliation_required_at !== null && isWaitingOnThePsp(topup),
     events: events.map((event) => ({
       id: event.id,
       type: event.type,
@@ -209,7 +217,9 @@ export const topupViewSchema = viewSchema('Topup', {
   ),
   review: Joi.array().items(pspEventReviewSchema).description('Events that could not be applied automatically'),
   review_reason: Joi.string().allow(null).description('The latest reason nobody has settled yet'),
-  needs_reconciliation: Joi.boolean().description('PENDING for longer than TOPUP_PENDING_TIMEOUT_SECONDS'),
+  needs_reconciliation: Joi.boolean().description(
+    'PENDING (or FAILED with a refund waiting) for longer than TOPUP_PENDING_TIMEOUT_SECONDS, and still so',
+  ),
   events: Joi.array().items(
     viewPart({
       id: Joi.string(),
