@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { request, startCluster, tokens, uniqueId, type TestCluster } from '../support/cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 import { bodyKey } from '../../src/shop/topups/psp-event.js';
+import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import { expectHeldForReview, type HeldEvent } from '../support/psp.js';
 import { sendStripeEvent, StripeFake, type StripeEventBody } from '../support/stripe-fake.js';
 
@@ -431,6 +432,22 @@ describe('what Stripe sends that is not a top-up event', () => {
     (unknown.data.object as { metadata: Record<string, string> }).metadata = { creditshop_topup_id: nowhere };
     expect(await deliver(foreign, unknown)).toEqual(['unrelated', 'unknown_topup']);
     held.push({ event_id: unknown.id, outcome: 'unknown_topup', topup_id: nowhere });
+  });
+
+  it('when the generic PSP names a Stripe top-up, then held on it and never credited: a provider proves its own payments', async () => {
+    const { account_id, topup_id } = await stripeTopup(700);
+    const id = uniqueId('evt');
+    const raw = JSON.stringify({
+      id,
+      type: 'payment.succeeded',
+      data: { topup_id, amount: 700, currency: 'EUR', psp_payment_id: 'pay_1' },
+    });
+    const header = signatureHeader(cluster.config.psp_webhook_secret, Math.floor(Date.now() / 1000), raw);
+    const answer = await request(eu(), 'POST', '/v1/psp/events', undefined, { raw, headers: { 'Psp-Signature': header } });
+    expect([answer.status, answer.body.outcome]).toEqual([200, 'unknown_topup']);
+    expect(await topup(topup_id)).toMatchObject({ status: 'PENDING', review: [expect.objectContaining({ event_id: id })] });
+    expect(await balance(account_id)).toBe(0);
+    held.push({ event_id: id, outcome: 'unknown_topup', topup_id });
   });
 
   it('when a validly signed body is not a Stripe event, then 200 and it is kept, held for review', async () => {

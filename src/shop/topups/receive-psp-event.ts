@@ -89,9 +89,19 @@ function loggedPspDelivery(delivery: PspDelivery): LoggedDelivery {
   if (delivery.kind === 'malformed') return loggedMalformed(delivery);
   const { key, event, payload, raw_body } = delivery;
   const topup_id = event.data.topup_id;
-  const meaning = (topup: Topup | undefined): Meaning =>
-    topup ? { event } : { outcome: 'unknown_topup', review_reason: `no top-up ${topup_id}` };
+  const meaning = (topup: Topup | undefined): Meaning => {
+    if (!topup) return { outcome: 'unknown_topup', review_reason: `no top-up ${topup_id}` };
+    return topup.psp_provider === 'generic' ? { event } : notPaidThere(topup, 'the PSP of /v1/psp/events');
+  };
   return { kind: 'event', key, type: event.type, topup_id, payload, raw_body, meaning };
+}
+
+/**
+ * An event about a top-up paid through another provider: a provider proves only its own payments
+ * (a Stripe event named a top-up of the generic PSP, and credited it). Held, on the top-up.
+ */
+export function notPaidThere(topup: Topup, provider: string): Meaning {
+  return { outcome: 'unknown_topup', review_reason: `top-up ${topup.id} is paid through ${topup.psp_provider}, not ${provider}` };
 }
 
 /** A signed body of any format that is no event: held for review, with why. */

@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import { UUID_PATTERN } from '../../../domain/ids.js';
 import { malformedDelivery, readSignedJson, type MalformedDelivery } from '../../../webhooks/signed-delivery.js';
-import type { Meaning } from '../receive-psp-event.js';
+import { notPaidThere, type Meaning } from '../receive-psp-event.js';
 import type { Topup } from '../topup-repository.js';
 import type { PspEventType } from '../topup-state-machine.js';
 
@@ -172,6 +172,7 @@ export function stripeMeaning(event: StripeEvent, topup_id: string | null, topup
   const { subject } = event;
   if (subject.kind === 'ignored') return nothing('ignored_type');
   if (!topup) return topup_id === null ? nothing('unrelated') : { outcome: 'unknown_topup', review_reason: `no top-up ${topup_id}` };
+  if (topup.psp_provider !== 'stripe') return notPaidThere(topup, 'Stripe');
   switch (subject.kind) {
     case 'payment': {
       const { intent, type } = subject;
