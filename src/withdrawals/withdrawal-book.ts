@@ -135,7 +135,7 @@ export function settleWithdrawal(
  * The callbacks of a withdrawal the batch holds (read with the withdrawal; those it records itself
  * must be inserted before it settles): those its GET shows, chosen and listed as it lists them.
  */
-function callbacksOf(unit: Unit, withdrawal_id: string) {
+export function callbacksOf(unit: Unit, withdrawal_id: string) {
   return unit
     .table(PAYOUT_EVENTS)
     .all()

@@ -24,7 +24,8 @@ export async function findPayoutEvent(tx: SqlTx, id: string): Promise<PayoutEven
   return row && toPayoutEventRecord(row);
 }
 
-async function withdrawalEvents(tx: SqlTx, withdrawal_id: string): Promise<PayoutEventRecord[]> {
+/** The callbacks a withdrawal's GET shows: those held for review first, then by arrival, at most CALLBACKS_SHOWN_MAX. */
+export async function withdrawalEvents(tx: SqlTx, withdrawal_id: string): Promise<PayoutEventRecord[]> {
   const rows = await tx.rows<Record<string, unknown>>(
     'SELECT * FROM payout_events WHERE withdrawal_id = ? ORDER BY review_reason IS NULL, received_at, id LIMIT ?',
     [withdrawal_id, CALLBACKS_SHOWN_MAX],

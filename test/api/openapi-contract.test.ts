@@ -5,6 +5,7 @@ import { OpenApiContract, contractOf, type WireAnswer } from '../support/openapi
 import { signatureHeader } from '../../src/shop/topups/psp-signature.js';
 import { TestPsp } from '../support/psp.js';
 import { key, shopHarness, type ShopHarness } from '../support/shop.js';
+import { waitFor } from '../support/wallet.js';
 import { fixedSeller, SellerWorld } from '../sellers/support.js';
 import { ScriptedSellers } from '../sellers/scripted-sellers.js';
 import { startWebhookListener } from '../../tools/webhook-listener/listener.js';
@@ -23,7 +24,10 @@ let urls: string[];
 
 beforeAll(async () => {
   // KYC limits on, as in production: the wallet's routes answer with their limits and flags.
-  world = await SellerWorld.start({ sellers: [fixedSeller(SELLER, 700, {}, PRODUCT)], env: { KYC_LIMITS_ENABLED: 'true' } });
+  world = await SellerWorld.start({
+    sellers: [fixedSeller(SELLER, 700, {}, PRODUCT)],
+    env: { KYC_LIMITS_ENABLED: 'true', WITHDRAWAL_PENDING_TIMEOUT_SECONDS: '1' },
+  });
   urls = [world.url(0), world.url(1), world.url(2)];
   h = await shopHarness(urls, testConfig());
 });
@@ -243,6 +247,8 @@ describe('every route answers as /openapi.json says', () => {
       destination: { type: 'bank_account', reference: 'NL00BANK0123' },
     };
     const withdrawal = ok(await request(urls[0]!, 'POST', '/v1/withdrawals', cash_out, as(player.token)), 201);
+    // No provider answers this one: flagged after a second, and settled by hand below.
+    const unanswered = ok(await request(urls[0]!, 'POST', '/v1/withdrawals', { ...cash_out, amount: 500 }, as(player.token)), 201);
     ok(await request(urls[1]!, 'GET', `/v1/accounts/${player.id}/withdrawals`, undefined, { token: player.token }), 200);
     // The provider's callbacks, signed: one that disagrees on the amount (held for review), then its answer.
     const callback = (amount: number, type: string) => {
@@ -260,6 +266,12 @@ describe('every route answers as /openapi.json says', () => {
     const failed = ok(await request(urls[0]!, 'GET', `/v1/withdrawals/${withdrawal.id}`, undefined, { token: player.token }), 200);
     const review = `/v1/payouts/events/${encodeURIComponent(failed.review[0].log_id)}/review`;
     ok(await request(urls[1]!, 'PUT', review, { settlement: 'the provider sent a wrong amount first' }, { token: h.admin }), 200);
+    await waitFor('flagged', 15_000, async () => {
+      const read = await request(urls[2]!, 'GET', `/v1/withdrawals/${unanswered.id}`, undefined, { token: player.token });
+      return read.body.needs_reconciliation ? true : undefined;
+    });
+    const by_hand = { status: 'FAILED', settlement: 'the provider has no such payout' };
+    ok(await request(urls[1]!, 'POST', `/v1/withdrawals/${unanswered.id}/settle`, by_hand, { token: h.admin, key: key() }), 200);
 
     const now = new Date().toISOString();
     const range = `from=${since}&to=${now}`;

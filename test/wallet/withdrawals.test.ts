@@ -279,6 +279,52 @@ describe('a withdrawal the provider never settles', () => {
   });
 });
 
+describe('a withdrawal settled by hand', () => {
+  it('when an operator settles a flagged withdrawal, then once, as the callback would; a contradicting callback is held', async () => {
+    const id = await h.openAccount(5_000);
+    const settle = (withdrawal_id: string, body: Record<string, unknown>, options: { key?: string; token?: string } = {}) =>
+      h.post(`/v1/withdrawals/${withdrawal_id}/settle`, body, options.token ?? h.admin, { key: options.key });
+    const flagged = async (amount: number) => {
+      const created = await withdraw(id, amount, 'silent');
+      // Until it is flagged its payout job or the provider settles it: a guess could pay it twice.
+      expectProblem(await settle(created.body.id, { status: 'FAILED', settlement: 'too early' }), 409, 'invalid_state');
+      return waitFor('flagged', 15_000, async () => {
+        const body = await withdrawal(created.body.id);
+        return body.needs_reconciliation && body.payout_id ? body : undefined;
+      });
+    };
+
+    const returned = await flagged(1_000);
+    expectProblem(await settle(returned.id, { status: 'FAILED', settlement: 'x' }, { token: await h.mint.player(id) }), 403, 'forbidden');
+    expectProblem(await settle(returned.id, { status: 'REVERSED', settlement: 'x' }), 400, 'validation_error');
+    expectProblem(await settle(returned.id, { status: 'FAILED', settlement: 'x', payout_id: 'po_other' }), 400, 'validation_error');
+    const key = uniqueId('k');
+    const note = { status: 'FAILED', settlement: 'provider ticket 42: never sent' };
+    const failed = await settle(returned.id, note, { key });
+    expect(failed.status, failed.text).toBe(200);
+    expect(failed.body).toMatchObject({
+      status: 'FAILED',
+      needs_reconciliation: false,
+      failure_reason: `settled by ops: ${note.settlement}`,
+    });
+    expect((await settle(returned.id, note, { key })).text).toBe(failed.text);
+    expectProblem(await settle(returned.id, note), 409, 'invalid_state');
+    expect(await h.wallet(id)).toMatchObject({ balance: 5_000 });
+    // The provider pays it after all: recorded, held for a person, never applied.
+    expect(await sim.callback(returned.id, 'payout.paid')).toBe(200);
+    const [held] = (await withdrawal(returned.id)).review;
+    expect(held).toMatchObject({ outcome: 'contradiction' });
+    expect((await h.put(`/v1/payouts/events/${held.log_id}/review`, { settlement: 'recovered from the bank' }, h.admin)).status).toBe(200);
+
+    const paid = await flagged(600);
+    const settled = await settle(paid.id, { status: 'PAID', settlement: 'provider statement of June', payout_id: paid.payout_id });
+    expect(settled.body).toMatchObject({ status: 'PAID', payout_id: paid.payout_id, failure_reason: null });
+    expect(await sim.callback(paid.id, 'payout.paid')).toBe(200);
+    expect(await h.wallet(id)).toMatchObject({ balance: 5_000 - 600 });
+    await h.expectReconcileClean();
+  });
+});
+
 describe('callbacks', () => {
   it('when the same callback is delivered 12 times at once to three pods, then it is applied once', async () => {
     const id = await h.openAccount(5_000);

@@ -6,6 +6,7 @@ import { payoutEventReceiptSchema, receivePayoutEvent } from '../../withdrawals/
 import { payoutEventReviewSchema, withdrawalViewSchema } from '../../withdrawals/withdrawal-view.js';
 import { settlePayoutEventReview } from '../../withdrawals/settle-payout-event-review.js';
 import { getWithdrawal, listWithdrawals } from '../../withdrawals/withdrawal-reads.js';
+import { settleWithdrawalByHand } from '../../withdrawals/settle-withdrawal-by-hand.js';
 import { defineRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
 import { accountIdSchema, metadataSchema, pageQuery, pageSchema, playerAccountParams, uuidParams, spendingRefusals } from './schemas.js';
 
@@ -43,6 +44,38 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       },
       response_schema: withdrawalViewSchema,
       handler: async (ctx, { actor, body, idempotency }) => createWithdrawal(ctx.state.deps, actor, body, idempotency),
+    }),
+    defineRoute({
+      operation_id: 'settleWithdrawalByHand',
+      method: 'post',
+      path: '/v1/withdrawals/{id}/settle',
+      summary:
+        'Settle by hand a withdrawal flagged for reconciliation (admin), once the provider said what became of it: ' +
+        'PAID (money to @payouts) or FAILED (money back in the wallet), once; a later callback is applied as any late one',
+      tag: 'withdrawals',
+      auth: 'bearer',
+      idempotent: { success_status: 200 },
+      params: uuidParams,
+      body: Joi.object({
+        status: Joi.string().valid('PAID', 'FAILED').required(),
+        settlement: Joi.string().min(1).max(1000).required().description('What the provider said, and how it was asked'),
+        payout_id: Joi.string().min(1).max(255).description("The provider's payout, when the withdrawal has none recorded"),
+      }),
+      responses: {
+        200: 'The settled withdrawal',
+        400: 'Invalid request, or another payout id than the one recorded',
+        401: 'Unauthenticated',
+        403: 'Forbidden',
+        404: 'No such withdrawal',
+        409: {
+          description: 'Settled already, or not flagged for reconciliation (its job or callback settles it)',
+          codes: ['invalid_state'],
+        },
+        503: 'Retry with the same key',
+      },
+      response_schema: withdrawalViewSchema,
+      handler: async (ctx, { actor, params, body, idempotency }) =>
+        settleWithdrawalByHand(ctx.state.deps, actor, { withdrawal_id: params.id, ...body }, idempotency),
     }),
     defineRoute({
       operation_id: 'getWithdrawal',
