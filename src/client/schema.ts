@@ -668,6 +668,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/topups/{id}/recover': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Take back what a chargeback could not (compliance:write): the loss booked on @chargebacks, from the wallet's available money (a hold
+     * released since, a purchase refunded), frozen or not; all that is available, or `amount`
+     */
+    post: operations['recoverChargebackLoss'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/admin/review/psp-events': {
     parameters: {
       query?: never;
@@ -1491,7 +1511,8 @@ export interface components {
         | 'merchant_payment'
         | 'withdrawal'
         | 'payout'
-        | 'withdrawal_return';
+        | 'withdrawal_return'
+        | 'chargeback_recovery';
       /** @description The account the transaction is about (the payer) */
       account_id: string;
       amount: number;
@@ -1555,7 +1576,8 @@ export interface components {
         | 'merchant_payment'
         | 'withdrawal'
         | 'payout'
-        | 'withdrawal_return';
+        | 'withdrawal_return'
+        | 'chargeback_recovery';
       /** @description Signed: negative left the account */
       amount: number;
       currency: string;
@@ -2780,7 +2802,8 @@ export interface components {
           | 'merchant_payment'
           | 'withdrawal'
           | 'payout'
-          | 'withdrawal_return';
+          | 'withdrawal_return'
+          | 'chargeback_recovery';
         amount: number;
         balance_after: number;
         reason: string | null;
@@ -7770,6 +7793,200 @@ export interface operations {
         headers: {
           'X-Region': components['headers']['X-Region'];
           'X-Request-Id': components['headers']['X-Request-Id'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 503;
+            /** @enum {unknown} */
+            code?: 'unavailable';
+          };
+        };
+      };
+    };
+  };
+  recoverChargebackLoss: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Chosen by the client, 1 to 255 printable ASCII characters, scoped to the caller, kept at least 24 hours */
+        'Idempotency-Key': components['parameters']['Idempotency-Key'];
+        /** @description Echoed back and logged when it is 1 to 128 of A-Z a-z 0-9 . _ -; a new one is made otherwise */
+        'X-Request-Id'?: components['parameters']['X-Request-Id'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          amount?: number;
+          reason: string;
+        };
+      };
+    };
+    responses: {
+      /** @description The chargeback_recovery transaction: the wallet -amount, @chargebacks +amount */
+      201: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Transaction'];
+        };
+      };
+      /** @description Invalid request */
+      400: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 400;
+            /** @enum {unknown} */
+            code?: 'validation_error' | 'idempotency_key_required';
+          };
+        };
+      };
+      /** @description Unauthenticated */
+      401: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 401;
+            /** @enum {unknown} */
+            code?: 'unauthenticated';
+          };
+        };
+      };
+      /** @description Forbidden */
+      403: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 403;
+            /** @enum {unknown} */
+            code?: 'forbidden';
+          };
+        };
+      };
+      /** @description No such top-up */
+      404: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 404;
+            /** @enum {unknown} */
+            code?: 'not_found';
+          };
+        };
+      };
+      /** @description No loss left to recover, more asked than is left, nothing available, or the account is closed */
+      409: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 409;
+            /** @enum {unknown} */
+            code?: 'invalid_state' | 'insufficient_funds' | 'account_closed' | 'idempotency_key_in_flight';
+          };
+        };
+      };
+      /** @description The request is not valid */
+      413: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 413;
+            /** @enum {unknown} */
+            code?: 'validation_error';
+          };
+        };
+      };
+      /** @description Idempotency-Key reused with a different request */
+      422: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 422;
+            /** @enum {unknown} */
+            code?: 'idempotency_key_reused';
+          };
+        };
+      };
+      /** @description Too many requests */
+      429: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
+          'Retry-After': components['headers']['Retry-After'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'] & {
+            /** @constant */
+            status?: 429;
+            /** @enum {unknown} */
+            code?: 'rate_limited';
+          };
+        };
+      };
+      431: components['responses']['HeadersTooLarge'];
+      500: components['responses']['InternalError'];
+      /** @description Retry with the same key */
+      503: {
+        headers: {
+          'X-Region': components['headers']['X-Region'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          'Idempotent-Replayed': components['headers']['Idempotent-Replayed'];
           'Retry-After': components['headers']['Retry-After'];
           [name: string]: unknown;
         };
@@ -14063,6 +14280,7 @@ export const IDEMPOTENT_OPERATIONS: readonly string[] = [
   'POST /v1/orders/{id}/cancel',
   'POST /v1/orders/{id}/refunds',
   'POST /v1/topups',
+  'POST /v1/topups/{id}/recover',
   'POST /v1/purchase-requests',
   'POST /v1/events/{id}/redeliver',
   'POST /v1/webhook-endpoints',

@@ -193,7 +193,8 @@ export type TransactionType =
   | 'merchant_payment'
   | 'withdrawal'
   | 'payout'
-  | 'withdrawal_return';
+  | 'withdrawal_return'
+  | 'chargeback_recovery';
 
 export const REFERENCE_FIELDS = [
   'reason',

@@ -53,6 +53,7 @@ export const transactionTypeSchema = Joi.string().valid(
     withdrawal: true,
     payout: true,
     withdrawal_return: true,
+    chargeback_recovery: true,
   }),
 );
 

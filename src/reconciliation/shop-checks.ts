@@ -126,7 +126,7 @@ export async function topupCredits(tx: SqlTx): Promise<Mismatch[]> {
 
 /**
  * A top-up's reversed and unrecovered amounts are what its reversal transactions moved: in total,
- * and the part booked as a loss on @chargebacks.
+ * and the part booked as a loss on @chargebacks, less what compliance recovered of it since.
  */
 export async function topupReversals(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{
@@ -144,7 +144,7 @@ export async function topupReversals(tx: SqlTx): Promise<Mismatch[]> {
        ON v.topup_id = p.id
      LEFT JOIN (SELECT t.topup_id, -SUM(e.amount_minor) AS unrecovered
                 FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id AND e.account_id = '@chargebacks'
-                WHERE t.type = 'topup_reversal' GROUP BY t.topup_id) c ON c.topup_id = p.id
+                WHERE t.type IN ('topup_reversal', 'chargeback_recovery') GROUP BY t.topup_id) c ON c.topup_id = p.id
      WHERE p.status IN ('SUCCEEDED', 'REVERSED') OR v.topup_id IS NOT NULL`,
   );
   return rows

@@ -155,6 +155,14 @@ describe('every route answers as /openapi.json says', () => {
     ok(await request(urls[1]!, 'PUT', path, { settlement: 'confirmed with the PSP' }, { token: h.admin }), 200);
     const forged = await psp.sendRaw('{}', 0, { secret: 'not-the-secret' });
     expect(forged.status).toBe(401);
+
+    // A chargeback of money held: booked as a loss; the hold released, compliance recovers it.
+    const held = { account_id: owner.id, amount: 2000, currency: 'EUR', expires_in_seconds: 600 };
+    const hold = ok(await request(urls[0]!, 'POST', '/v1/holds', held, { token: h.service, key: key() }), 201);
+    expect(ok(await psp.send(psp.event('payment.refunded', topup.id, 2000), 2), 200).outcome).toBe('reversed');
+    ok(await request(urls[1]!, 'POST', `/v1/holds/${hold.id}/void`, {}, { token: h.admin, key: key() }), 200);
+    const recovery = { reason: 'the hold was released after the chargeback' };
+    ok(await request(urls[2]!, 'POST', `/v1/topups/${topup.id}/recover`, recovery, { token: h.admin, key: key() }), 201);
   });
 
   it('sellers and a purchase request bought from the registered seller', async () => {

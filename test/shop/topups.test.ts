@@ -260,6 +260,23 @@ describe('a chargeback the wallet cannot pay back', () => {
     expect(actions.body.data).toHaveLength(1);
     expect(actions.body.data[0]).toMatchObject({ action: 'freeze', actor: 'service:psp-chargebacks' });
     expect(actions.body.data[0].reason).toContain(topup_id);
+
+    // Compliance takes it back, frozen as the account is: the loss on @chargebacks is recovered.
+    const compliance = await mint.service('compliance:write', 'compliance-desk');
+    const recover = (body: Record<string, unknown>, token = compliance) =>
+      request(eu(), 'POST', `/v1/topups/${topup_id}/recover`, body, { token, key: key() });
+    expect((await recover({ reason: 'mine' }, player)).status).toBe(403);
+    expect((await recover({ amount: 1001, reason: 'too much' })).body.code).toBe('invalid_state');
+    const recovered = await recover({ reason: 'hold released after the chargeback' });
+    expect(recovered.status, recovered.text).toBe(201);
+    expect(recovered.body).toMatchObject({ type: 'chargeback_recovery', amount: 1000, balance_after: 0, topup_id });
+    expect(await topup(topup_id, player)).toMatchObject({
+      unrecovered_amount: 0,
+      reversals: [expect.objectContaining({ recovered_amount: 1000, unrecovered_amount: 0 })],
+    });
+    expect((await recover({ reason: 'again' })).body.code).toBe('invalid_state');
+    const report = await request(eu(), 'POST', '/v1/admin/reconcile', undefined, { token: admin });
+    expect(report.body.mismatches.filter((mismatch: { check: string }) => mismatch.check === 'topup_reversed_amount')).toEqual([]);
   });
 });
 

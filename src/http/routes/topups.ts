@@ -2,7 +2,9 @@ import Joi from 'joi';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { invariant } from '../../domain/errors.js';
+import { transactionViewSchema } from '../../ledger/views.js';
 import { createTopup } from '../../shop/topups/create-topup.js';
+import { recoverChargebackLoss } from '../../shop/topups/recover-chargeback-loss.js';
 import { pspEventReceiptSchema, receivePspEvent } from '../../shop/topups/receive-psp-event.js';
 import { settlePspEventReview } from '../../shop/topups/settle-psp-event-review.js';
 import { createStripeTopup } from '../../shop/topups/stripe/create-stripe-topup.js';
@@ -19,7 +21,7 @@ import {
   type RouteSpec,
   signedBodyOf,
 } from '../route.js';
-import { accountIdSchema, metadataSchema, pageQuery } from './schemas.js';
+import { accountIdSchema, metadataSchema, pageQuery, uuidParams } from './schemas.js';
 
 export function topupRoutes(config: Config): RouteSpec[] {
   const stripe = config.psp_provider === 'stripe';
@@ -73,6 +75,34 @@ export function topupRoutes(config: Config): RouteSpec[] {
       query: pageQuery(config.limits.page_size_max, config.limits.page_size_default),
       page: ['TopupPage', topupViewSchema],
       read: accountTopups,
+    }),
+    defineRoute({
+      operation_id: 'recoverChargebackLoss',
+      method: 'post',
+      path: '/v1/topups/{id}/recover',
+      summary:
+        "Take back what a chargeback could not (compliance:write): the loss booked on @chargebacks, from the wallet's " +
+        'available money (a hold released since, a purchase refunded), frozen or not; all that is available, or `amount`',
+      tag: 'topups',
+      auth: 'bearer',
+      idempotent: { success_status: 201 },
+      params: uuidParams,
+      body: Joi.object({ amount: amountSchema(config.limits.amount_max_minor), reason: Joi.string().min(1).max(500).required() }),
+      responses: {
+        201: 'The chargeback_recovery transaction: the wallet -amount, @chargebacks +amount',
+        400: 'Invalid request',
+        401: 'Unauthenticated',
+        403: 'Forbidden',
+        404: 'No such top-up',
+        409: {
+          description: 'No loss left to recover, more asked than is left, nothing available, or the account is closed',
+          codes: ['invalid_state', 'insufficient_funds', 'account_closed'],
+        },
+        503: 'Retry with the same key',
+      },
+      response_schema: transactionViewSchema,
+      handler: async (ctx, { actor, params, body, idempotency }) =>
+        recoverChargebackLoss(ctx.state.deps, actor, { topup_id: params.id, ...body }, idempotency),
     }),
     reviewQueueRoute({
       operation_id: 'listHeldPspEvents',
