@@ -13227,7 +13227,7 @@ export interface operations {
           'application/json': components['schemas']['Withdrawal'];
         };
       };
-      /** @description Invalid request, or another payout id than the one recorded */
+      /** @description Invalid request */
       400: {
         headers: {
           'X-Region': components['headers']['X-Region'];

@@ -1,7 +1,8 @@
 import { requireScope } from '../auth/access.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestAnswer, RequestIdempotency } from '../batch/operation.js';
-import { DomainError, invalidState, notFound } from '../domain/errors.js';
+import { invalidState, notFound } from '../domain/errors.js';
+import { isJobUnfinished } from '../sellers/jobs/job-queue.js';
 import type { AppDeps } from '../platform/deps.js';
 import { callbacksOf, requireWithdrawal, settleWithdrawal } from './withdrawal-book.js';
 import { findWithdrawal, withdrawalEvents } from './withdrawal-reads.js';
@@ -18,9 +19,10 @@ export interface HandSettlement {
 /**
  * An operator settles a withdrawal the provider left unanswered, once they have asked the
  * provider what became of it: PAID (the money to @payouts) or FAILED (back in the wallet), as
- * the callback would have, in one batch. Only a withdrawal flagged for reconciliation: until then
- * its payout job may still call, or the callback come, and a guess could pay it out twice. A
- * callback arriving later is applied as any late one: agreeing, `already_*`; contradicting, held.
+ * the callback would have, in one batch. Only a withdrawal flagged for reconciliation whose payout
+ * job has finished (flagged by the pending timeout, its job may still be calling the provider): a
+ * guess could pay it out twice. A callback arriving later is applied as any late one: agreeing,
+ * `already_*`; contradicting, held.
  */
 export async function settleWithdrawalByHand(
   deps: AppDeps,
@@ -31,9 +33,17 @@ export async function settleWithdrawalByHand(
   requireScope(actor, 'admin');
   const found = await deps.transactions.read(async (tx) => {
     const withdrawal = await findWithdrawal(tx, input.withdrawal_id);
-    return withdrawal && { withdrawal, callbacks: await withdrawalEvents(tx, withdrawal.id) };
+    if (!withdrawal) return undefined;
+    const job_unfinished = await isJobUnfinished(tx, 'payout', withdrawal.id);
+    return { withdrawal, job_unfinished, callbacks: await withdrawalEvents(tx, withdrawal.id) };
   });
   if (!found) throw notFound(`withdrawal ${input.withdrawal_id}`);
+  // A job once finished never runs again: while it has not, it may be calling the provider now.
+  if (found.job_unfinished && found.withdrawal.status === 'PENDING') {
+    throw invalidState(
+      `the payout job of withdrawal ${found.withdrawal.id} is still running: it settles it, or gives up and leaves it to you`,
+    );
+  }
   const { withdrawal: read } = found;
   return deps.writes.request(
     {
@@ -48,7 +58,7 @@ export async function settleWithdrawalByHand(
           throw invalidState(`withdrawal ${withdrawal.id} is not flagged for reconciliation: its payout job or the provider settles it`);
         }
         if (input.payout_id !== undefined && withdrawal.payout_id !== null && input.payout_id !== withdrawal.payout_id) {
-          throw new DomainError('validation_error', `the withdrawal's payout is ${withdrawal.payout_id}`);
+          throw invalidState(`the withdrawal's payout is ${withdrawal.payout_id}, not ${input.payout_id}`);
         }
         const reason = `settled by ${actor.id}: ${input.settlement}`;
         const settled = settleWithdrawal(

@@ -63,7 +63,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       }),
       responses: {
         200: 'The settled withdrawal',
-        400: 'Invalid request, or another payout id than the one recorded',
+        400: 'Invalid request',
         401: 'Unauthenticated',
         403: 'Forbidden',
         404: 'No such withdrawal',

@@ -81,6 +81,12 @@ function toClaimed(row: ClaimRow, lease_token: string, claimed_at_ms: number): C
 }
 
 /** Extends the lease; false when it is no longer ours. */
+/** Whether the job of a subject is still to run or running (not finished): it may still call its partner. */
+export async function isJobUnfinished(tx: SqlTx, kind: JobKind, subject_id: string): Promise<boolean> {
+  const job = await tx.maybeOne('SELECT id FROM jobs WHERE kind = ? AND subject_id = ? AND finished_at IS NULL', [kind, subject_id]);
+  return job !== undefined;
+}
+
 export async function renewLease(deps: Deps, job: ClaimedJob): Promise<boolean> {
   const renewed = await autocommit(deps, (tx) =>
     tx.execute(
