@@ -12,6 +12,7 @@ import { IDEMPOTENCY_KEYS_PRIMARY_KEY } from '../idempotency/idempotency-record.
 import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
 import { replayStored, type StoredKey } from '../idempotency/stored-answer.js';
 import type { Logger } from '../platform/logger.js';
+import { jsonText } from '../platform/json-text.js';
 import type { Metrics } from '../platform/metrics.js';
 import { RecordedRefusal, type Operation, type RequestIdempotency, type StoredResponse } from './operation.js';
 import { QUEUE_RELEASE, type AccountQueue } from './account-queue.js';
@@ -299,7 +300,7 @@ export class BatchExecutor {
     try {
       const value = pending.op.decide(unit);
       if (!idempotency) return { kind: 'done', value };
-      const response = { status: idempotency.success_status, body: JSON.stringify(value) };
+      const response = { status: idempotency.success_status, body: jsonText(value) };
       this.remember(unit, pending, response);
       return { kind: 'done', value, response };
     } catch (error) {

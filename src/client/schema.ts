@@ -1995,6 +1995,7 @@ export interface components {
         | 'conflict'
         | 'malformed'
         | 'unknown_topup'
+        | 'provider_mismatch'
         | 'ignored_type'
         | 'unrelated';
     };

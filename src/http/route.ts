@@ -9,7 +9,7 @@ import { REMEMBERED_FAILURES } from '../idempotency/remembered-failures.js';
 import { storedAnswer } from '../idempotency/stored-answer.js';
 import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
-import { jsonText } from './json-text.js';
+import { jsonText } from '../platform/json-text.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 import { accountParams, pageSchema, uuidParams } from './routes/schemas.js';
 import { signedBody, type SignedBody } from '../shop/topups/psp-signature.js';

@@ -234,7 +234,9 @@ function operationsMetrics(registry: Registry, options: MetricsOptions): Operati
     }),
     topups_needing_reconciliation: new Gauge({
       name: 'topups_needing_reconciliation',
-      help: 'PENDING top-ups the PSP never confirmed within TOPUP_PENDING_TIMEOUT_SECONDS (the same in every pod)',
+      help:
+        'Top-ups the PSP never confirmed within TOPUP_PENDING_TIMEOUT_SECONDS and still waiting on it: PENDING, or FAILED ' +
+        'with a refund waiting (the same in every pod)',
       registers,
     }),
   };

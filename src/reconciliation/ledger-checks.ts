@@ -151,4 +151,39 @@ export async function transactionShapes(tx: SqlTx): Promise<Mismatch[]> {
   ];
 }
 
-export const LEDGER_CHECKS = [currencyTotals, transactionShapes, walletBalances, orphanEntries, systemShards, heldAmounts, overdrafts];
+/**
+ * Refunds of a spend (a debit, a capture, a merchant payment) never add up past it, and each
+ * account it paid gives back at most what it received (a merchant its net, @revenue its fee).
+ */
+export async function transactionRefunds(tx: SqlTx): Promise<Mismatch[]> {
+  const rows = await tx.rows<{ id: string; account_id: string | null; received: string; given_back: string }>(
+    `SELECT o.id, NULL AS account_id, o.amount_minor AS received, r.total AS given_back FROM ledger_transactions o
+     JOIN (SELECT original_transaction_id, SUM(amount_minor) AS total FROM ledger_transactions WHERE type = 'refund'
+           GROUP BY original_transaction_id) r ON r.original_transaction_id = o.id
+     WHERE r.total > o.amount_minor
+     UNION ALL
+     SELECT o.id, e.account_id, e.amount_minor AS received, -SUM(re.amount_minor) AS given_back FROM ledger_transactions r
+     JOIN ledger_transactions o ON o.id = r.original_transaction_id
+     JOIN ledger_entries e ON e.transaction_id = o.id AND e.amount_minor > 0
+     JOIN ledger_entries re ON re.transaction_id = r.id AND re.account_id = e.account_id AND re.currency = e.currency
+     WHERE r.type = 'refund' GROUP BY o.id, e.account_id, e.amount_minor HAVING -SUM(re.amount_minor) > e.amount_minor`,
+  );
+  return rows.map((row) => ({
+    check: 'transaction_refunds',
+    transaction_id: row.id,
+    ...(row.account_id === null ? {} : { account_id: row.account_id }),
+    expected: `at most ${row.received} given back`,
+    actual: `${row.given_back} given back`,
+  }));
+}
+
+export const LEDGER_CHECKS = [
+  currencyTotals,
+  transactionShapes,
+  transactionRefunds,
+  walletBalances,
+  orphanEntries,
+  systemShards,
+  heldAmounts,
+  overdrafts,
+];

@@ -1,4 +1,4 @@
-import { int8, type SqlTx } from '../db/sql.js';
+import { int8, int8Exact, type SqlTx } from '../db/sql.js';
 import type { Mismatch } from './reconcile.js';
 
 const PAID = "('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED')";
@@ -97,11 +97,11 @@ export async function orderRefunds(tx: SqlTx): Promise<Mismatch[]> {
      WHERE o.refunded_minor > 0 OR o.status IN ('PARTIALLY_REFUNDED', 'REFUNDED') OR r.total IS NOT NULL OR t.total IS NOT NULL`,
   );
   return rows
-    .filter((row) => int8(row.refunded_minor) !== int8(row.records ?? 0) || int8(row.refunded_minor) !== int8(row.ledger ?? 0))
+    .filter((row) => int8Exact(row.refunded_minor) !== int8Exact(row.records) || int8Exact(row.refunded_minor) !== int8Exact(row.ledger))
     .map((row) => ({
       check: 'order_refunded_amount',
       order_id: row.id,
-      expected: int8(row.refunded_minor),
+      expected: int8Exact(row.refunded_minor),
       actual: `${row.records ?? 0} recorded, ${row.ledger ?? 0} in the ledger`,
     }));
 }
@@ -117,8 +117,10 @@ export async function topupCredits(tx: SqlTx): Promise<Mismatch[]> {
     const expected = row.status === 'SUCCEEDED' || row.status === 'REVERSED' ? 1 : 0;
     const credits = int8(row.credits);
     if (credits !== expected) return [{ check: 'topup_credits', topup_id: row.id, status: row.status, expected, actual: credits }];
-    if (expected === 1 && int8(row.credited_minor) !== int8(row.amount_minor)) {
-      return [{ check: 'topup_credit_amount', topup_id: row.id, expected: int8(row.amount_minor), actual: int8(row.credited_minor) }];
+    if (expected === 1 && int8Exact(row.credited_minor) !== int8Exact(row.amount_minor)) {
+      return [
+        { check: 'topup_credit_amount', topup_id: row.id, expected: int8Exact(row.amount_minor), actual: int8Exact(row.credited_minor) },
+      ];
     }
     return [];
   });
@@ -148,12 +150,16 @@ export async function topupReversals(tx: SqlTx): Promise<Mismatch[]> {
      WHERE p.status IN ('SUCCEEDED', 'REVERSED') OR v.topup_id IS NOT NULL`,
   );
   return rows
-    .filter((row) => int8(row.reversed_minor) !== int8(row.ledger_reversed) || int8(row.unrecovered_minor) !== int8(row.ledger_unrecovered))
+    .filter(
+      (row) =>
+        int8Exact(row.reversed_minor) !== int8Exact(row.ledger_reversed) ||
+        int8Exact(row.unrecovered_minor) !== int8Exact(row.ledger_unrecovered),
+    )
     .map((row) => ({
       check: 'topup_reversed_amount',
       topup_id: row.id,
-      expected: `${int8(row.reversed_minor)} reversed, ${int8(row.unrecovered_minor)} unrecovered`,
-      actual: `${int8(row.ledger_reversed)} reversed, ${int8(row.ledger_unrecovered)} unrecovered in the ledger`,
+      expected: `${row.reversed_minor} reversed, ${row.unrecovered_minor} unrecovered`,
+      actual: `${row.ledger_reversed} reversed, ${row.ledger_unrecovered} unrecovered in the ledger`,
     }));
 }
 

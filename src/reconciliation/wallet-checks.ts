@@ -103,8 +103,8 @@ export async function orderLineRefunds(tx: SqlTx): Promise<Mismatch[]> {
   return rows.map((row) => ({
     check: 'order_line_refunds',
     order_id: row.id,
-    expected: int8(row.refunded_minor),
-    actual: int8(row.lines_refunded),
+    expected: int8Exact(row.refunded_minor),
+    actual: int8Exact(row.lines_refunded),
   }));
 }
 

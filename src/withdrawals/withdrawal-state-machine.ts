@@ -35,7 +35,8 @@ export function decidePayoutEvent(withdrawal: PayoutSubject, event: PayoutEvent)
       `the event says ${amount} ${currency}; the withdrawal is ${withdrawal.amount_minor} ${withdrawal.currency}`,
     );
   }
-  // A failure without a payout id names no other payout: the provider failed before giving it one.
+  // A failure that names no payout names no other one (a provider may fail a payout before giving it
+  // an id, or leave it out): one withdrawal is one payout, asked under its own Idempotency-Key.
   if (withdrawal.payout_id !== null && payout_id && payout_id !== withdrawal.payout_id) {
     return review('payout_mismatch', `the event names payout ${payout_id}; the withdrawal's payout is ${withdrawal.payout_id}`);
   }

@@ -237,6 +237,24 @@ describe('reconciliation', () => {
     await h!.expectReconcileClean();
   });
 
+  it('when refunds add up past what their spend moved, then transaction_refunds is reported until restored', async () => {
+    const id = await h!.openAccount(1_000);
+    const options = { token: h!.service, key: key() };
+    const debit = await request(h!.pod(0), 'POST', `/v1/accounts/${id}/debits`, { amount: 300, currency: 'EUR', reason: 'x' }, options);
+    expect(debit.status).toBe(201);
+    const refund = await request(h!.pod(1), 'POST', `/v1/transactions/${debit.body.id}/refunds`, {}, { token: h!.service, key: key() });
+    expect(refund.status).toBe(201);
+    await sql.query('UPDATE ledger_transactions SET amount_minor = 200 WHERE id = $1', [debit.body.id]);
+    try {
+      expect((await h!.reconcile()).mismatches).toEqual([
+        { check: 'transaction_refunds', transaction_id: debit.body.id, expected: 'at most 200 given back', actual: '300 given back' },
+      ]);
+    } finally {
+      await sql.query('UPDATE ledger_transactions SET amount_minor = 300 WHERE id = $1', [debit.body.id]);
+    }
+    await h!.expectReconcileClean();
+  });
+
   it('when raw SQL tries to drain a wallet below zero, then the database itself refuses it and the ledger stays clean', async () => {
     const id = await h!.openAccount(100);
     const drained = sql.query("UPDATE wallets SET balance_minor = balance_minor - 150 WHERE account_id = $1 AND currency = 'EUR'", [id]);

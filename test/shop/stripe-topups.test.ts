@@ -444,10 +444,10 @@ describe('what Stripe sends that is not a top-up event', () => {
     });
     const header = signatureHeader(cluster.config.psp_webhook_secret, Math.floor(Date.now() / 1000), raw);
     const answer = await request(eu(), 'POST', '/v1/psp/events', undefined, { raw, headers: { 'Psp-Signature': header } });
-    expect([answer.status, answer.body.outcome]).toEqual([200, 'unknown_topup']);
+    expect([answer.status, answer.body.outcome]).toEqual([200, 'provider_mismatch']);
     expect(await topup(topup_id)).toMatchObject({ status: 'PENDING', review: [expect.objectContaining({ event_id: id })] });
     expect(await balance(account_id)).toBe(0);
-    held.push({ event_id: id, outcome: 'unknown_topup', topup_id });
+    held.push({ event_id: id, outcome: 'provider_mismatch', topup_id });
   });
 
   it('when a validly signed body is not a Stripe event, then 200 and it is kept, held for review', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonText } from '../../src/http/json-text.js';
+import { jsonText } from '../../src/platform/json-text.js';
 
 describe('JSON text of views with sums past 2^53', () => {
   it('when a view holds BigInts, then they are written as exact integers and nothing else changes', () => {

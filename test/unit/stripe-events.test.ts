@@ -158,6 +158,14 @@ describe('reading Stripe bodies', () => {
     expect(stripeMeaning(event, TOPUP_ID, undefined)).toEqual({ outcome: 'unknown_topup', review_reason: `no top-up ${TOPUP_ID}` });
   });
 
+  it('when its metadata names a top-up of the generic PSP, then it is held: Stripe proves only its own payments', () => {
+    const generic: Topup = { ...pendingTopup(), psp_provider: 'generic', stripe_payment_intent_id: null, stripe_client_secret: null };
+    expect(stripeMeaning(read(succeeded()), TOPUP_ID, generic)).toEqual({
+      outcome: 'provider_mismatch',
+      review_reason: `top-up ${TOPUP_ID} is paid through generic, not Stripe`,
+    });
+  });
+
   it('when metadata carries something that is not a top-up id, then it is not taken for one', () => {
     const object = { ...intent('succeeded', 1000), metadata: { creditshop_topup_id: "'; DROP TABLE topups; --" } };
     expect(read(body('payment_intent.succeeded', object)).metadata_topup_id).toBeNull();

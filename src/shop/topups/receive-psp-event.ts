@@ -19,11 +19,11 @@ import { findTopup, topupEventData, type Topup } from './topup-repository.js';
 import { decideTopupEvent, type Decision, type MachineOutcome, type PspEvent } from './topup-state-machine.js';
 
 /**
- * What a delivery came to. Besides the state machine's outcomes: `conflict`, `malformed` and
- * `unknown_topup` are held for review; `ignored_type` (an event type creditshop does not act on)
+ * What a delivery came to. Besides the state machine's outcomes: `conflict`, `malformed`,
+ * `unknown_topup` and `provider_mismatch` are held for review; `ignored_type` (an event type creditshop does not act on)
  * and `unrelated` (a payment that is no creditshop top-up) are recorded and need nobody.
  */
-export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup' | 'ignored_type' | 'unrelated';
+export type EventOutcome = MachineOutcome | 'conflict' | 'malformed' | 'unknown_topup' | 'provider_mismatch' | 'ignored_type' | 'unrelated';
 
 export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
   received: Joi.valid(true),
@@ -41,6 +41,7 @@ export const pspEventReceiptSchema = viewSchema('PspEventReceipt', {
       conflict: true,
       malformed: true,
       unknown_topup: true,
+      provider_mismatch: true,
       ignored_type: true,
       unrelated: true,
     }),
@@ -101,7 +102,7 @@ function loggedPspDelivery(delivery: PspDelivery): LoggedDelivery {
  * (a Stripe event named a top-up of the generic PSP, and credited it). Held, on the top-up.
  */
 export function notPaidThere(topup: Topup, provider: string): Meaning {
-  return { outcome: 'unknown_topup', review_reason: `top-up ${topup.id} is paid through ${topup.psp_provider}, not ${provider}` };
+  return { outcome: 'provider_mismatch', review_reason: `top-up ${topup.id} is paid through ${topup.psp_provider}, not ${provider}` };
 }
 
 /** A signed body of any format that is no event: held for review, with why. */

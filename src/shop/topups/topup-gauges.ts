@@ -12,11 +12,15 @@ async function countEventsHeldForReview(tx: SqlTx, rows_max: number): Promise<Ma
   return new Map(rows.map((row) => [row.outcome, int8(row.events)]));
 }
 
-/** PENDING top-ups flagged because the PSP never confirmed them in time (at most rows_max counted). */
+/**
+ * Top-ups flagged because the PSP never confirmed them in time and still waiting on it (at most
+ * rows_max counted): PENDING, or FAILED with a refund waiting for a success, as their view says.
+ */
 async function countTopupsNeedingReconciliation(tx: SqlTx, rows_max: number): Promise<number> {
   const row = await tx.one<{ topups: string }>(
     `SELECT COUNT(*) AS topups FROM (
-       SELECT id FROM topups WHERE status = 'PENDING' AND reconciliation_required_at IS NOT NULL LIMIT ?
+       SELECT id FROM topups WHERE reconciliation_required_at IS NOT NULL
+         AND (status = 'PENDING' OR (status = 'FAILED' AND reversals @> '[{"status": "waiting"}]'::JSONB)) LIMIT ?
      ) AS flagged`,
     [rows_max],
   );
