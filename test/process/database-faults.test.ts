@@ -406,6 +406,31 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
     });
   });
 
+  it('a pod told to stop while the database is stalled exits within its grace and a moment, not after its query timeouts', {
+    timeout: 60_000,
+  }, async () => {
+    const slow_timeouts = { DB_STATEMENT_TIMEOUT_MS: '15000', DB_QUERY_TIMEOUT_MS: '20000', DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '30000' };
+    const pod = await startPodProcess('eu-west', { ...podEnv(), ...slow_timeouts, SHUTDOWN_GRACE_MS: '1000' });
+    await pod.ready;
+    const stalled = database.stall();
+    try {
+      const credit = { amount: 1, currency: 'EUR', reason: 'in flight' };
+      const headers = { Authorization: `Bearer ${service_token}`, 'Idempotency-Key': randomUUID() };
+      const in_flight = call(pod.url, 'POST', `/v1/accounts/${accounts[2]}/credits`, credit, headers).catch(() => undefined);
+      await sleep(300);
+      const asked_ms = Date.now();
+      const exited = new Promise((resolve) => pod.child.once('exit', resolve));
+      pod.child.kill('SIGTERM');
+      await exited;
+      // The grace (1 s), the cleanup allowance (2 s) and slack for a loaded machine: not the 20 s query timeout.
+      expect(Date.now() - asked_ms).toBeLessThan(8_000);
+      await in_flight;
+    } finally {
+      signalAll(stalled, 'SIGCONT');
+      if (pod.child.exitCode === null && pod.child.signalCode === null) pod.child.kill('SIGKILL');
+    }
+  });
+
   it('a pod and `npm start` started while the database is down wait for it (logging each wait) and serve once it is back', {
     timeout: 90_000,
   }, async () => {
