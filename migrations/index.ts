@@ -21,6 +21,7 @@ import { Migration20261228000200_purchase_review_settlement } from './Migration2
 import { Migration20261228000300_failed_topup_refunds } from './Migration20261228000300_failed_topup_refunds.js';
 import { Migration20261228000400_pending_redeliveries } from './Migration20261228000400_pending_redeliveries.js';
 import { Migration20261228000500_purchase_request_hold } from './Migration20261228000500_purchase_request_hold.js';
+import { Migration20261228000600_review_settled_by } from './Migration20261228000600_review_settled_by.js';
 
 /** Every migration in order; listed explicitly so that no file system scan is needed at start-up. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -46,4 +47,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261228000300_failed_topup_refunds', class: Migration20261228000300_failed_topup_refunds },
   { name: 'Migration20261228000400_pending_redeliveries', class: Migration20261228000400_pending_redeliveries },
   { name: 'Migration20261228000500_purchase_request_hold', class: Migration20261228000500_purchase_request_hold },
+  { name: 'Migration20261228000600_review_settled_by', class: Migration20261228000600_review_settled_by },
 ];

@@ -1864,8 +1864,10 @@ export interface components {
        * @description RFC 3339 UTC
        */
       settled_at: string | null;
-      /** @description The operator's note once settled */
+      /** @description The operator's note once settled (settled once: another note is 409) */
       settlement: string | null;
+      /** @description Who settled it (service:<name>) */
+      settled_by: string | null;
     };
     Topup: {
       /** Format: uuid */
@@ -1965,8 +1967,10 @@ export interface components {
        * @description RFC 3339 UTC
        */
       settled_at: string | null;
-      /** @description The operator's note once settled */
+      /** @description The operator's note once settled (settled once: another note is 409) */
       settlement: string | null;
+      /** @description Who settled it (service:<name>) */
+      settled_by: string | null;
       /**
        * Format: uuid
        * @description The top-up the event names (none exists for unknown_topup); null when it names none
@@ -2659,8 +2663,10 @@ export interface components {
        * @description RFC 3339 UTC
        */
       settled_at: string | null;
-      /** @description The operator's note once settled */
+      /** @description The operator's note once settled (settled once: another note is 409) */
       settlement: string | null;
+      /** @description Who settled it (service:<name>) */
+      settled_by: string | null;
     };
     Withdrawal: {
       /** Format: uuid */

@@ -56,6 +56,7 @@ export function eventReviewKeys(whose: string, review_path: string) {
     reason: Joi.string().allow(null).description('Why it is held for review'),
     received_at: timestampSchema,
     settled_at: timestampSchema.allow(null),
-    settlement: Joi.string().allow(null).description("The operator's note once settled"),
+    settlement: Joi.string().allow(null).description("The operator's note once settled (settled once: another note is 409)"),
+    settled_by: Joi.string().allow(null).description('Who settled it (service:<name>)'),
   };
 }

@@ -100,7 +100,7 @@ function classify(unit: Unit, delivery: PayoutDelivery): Receipt {
 function recordDelivery(unit: Unit, delivery: PayoutDelivery, pod_region: string, limits: LedgerLimits): PayoutEventRecord | undefined {
   const receipt = classify(unit, delivery);
   if (receipt.kind === 'duplicate') return undefined;
-  const received = { review_settled_at: null, review_settlement: null, received_at: unit.now };
+  const received = { review_settled_at: null, review_settlement: null, review_settled_by: null, received_at: unit.now };
   if (receipt.kind === 'conflict') {
     const { withdrawal_id, region } = receipt.recorded;
     return unit.table(PAYOUT_EVENTS).insert({ ...received, ...conflictEntry(delivery, receipt.key), withdrawal_id, region });

@@ -120,6 +120,7 @@ export interface PayoutEventRecord {
   conflicts_with: string | null;
   review_settled_at: string | null;
   review_settlement: string | null;
+  review_settled_by: string | null;
   region: string;
   received_at: string;
 }
@@ -157,6 +158,7 @@ export function toPayoutEventRecord(row: Record<string, unknown>): PayoutEventRe
     conflicts_with: (row['conflicts_with'] as string | null) ?? null,
     review_settled_at: optionalTimestamp(row['review_settled_at']),
     review_settlement: (row['review_settlement'] as string | null) ?? null,
+    review_settled_by: (row['review_settled_by'] as string | null) ?? null,
     region: row['crdb_region'] as string,
     received_at: timestamp(row['received_at'] as string),
   };

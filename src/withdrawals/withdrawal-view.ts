@@ -33,6 +33,7 @@ export function payoutReviewView(event: PayoutEventRecord) {
     received_at: event.received_at,
     settled_at: event.review_settled_at,
     settlement: event.review_settlement,
+    settled_by: event.review_settled_by,
   };
 }
 

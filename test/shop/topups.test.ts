@@ -219,6 +219,7 @@ describe('partial reversals', () => {
         received_at: expect.any(String),
         settled_at: null,
         settlement: null,
+        settled_by: null,
       },
     ]);
 
@@ -629,9 +630,13 @@ describe('settling what is held for review', () => {
       expect(settled.status).toBe(200);
       expect(settled.body).toMatchObject({ log_id, settled_at: expect.any(String), settlement: `checked with the PSP: ${log_id}` });
     }
-    // Settling again replaces the note and keeps the time it was first settled.
-    const again = await settle(first!, { settlement: 'credited by hand, see ticket 42' });
-    expect(again.body).toMatchObject({ log_id: first, settlement: 'credited by hand, see ticket 42' });
+    // Settled once, by whom: the same note again is that settlement; another note is refused, the first stands.
+    const again = await settle(first!, { settlement: `checked with the PSP: ${first}` });
+    expect(again.body).toMatchObject({ log_id: first, settlement: `checked with the PSP: ${first}`, settled_by: 'service:ops' });
+    expect((await settle(first!, { settlement: 'credited by hand, see ticket 42' })).body).toMatchObject({
+      status: 409,
+      code: 'invalid_state',
+    });
     const topup_id = report.body.mismatches.find((mismatch: { topup_id: string | null }) => mismatch.topup_id !== null).topup_id;
     const view = await topup(topup_id);
     expect(view.review.length).toBeGreaterThan(0);

@@ -319,7 +319,14 @@ describe('a withdrawal settled by hand', () => {
     expect(await sim.callback(returned.id, 'payout.paid')).toBe(200);
     const [held] = (await withdrawal(returned.id)).review;
     expect(held).toMatchObject({ outcome: 'contradiction' });
-    expect((await h.put(`/v1/payouts/events/${held.log_id}/review`, { settlement: 'recovered from the bank' }, h.admin)).status).toBe(200);
+    const recovered = { settlement: 'recovered from the bank' };
+    const review = await h.put(`/v1/payouts/events/${held.log_id}/review`, recovered, h.admin);
+    expect(review.body).toMatchObject({ settlement: recovered.settlement, settled_by: 'service:ops', settled_at: expect.any(String) });
+    // Settled once: the same note again is that settlement (a retried PUT); another note does not replace it.
+    expect((await h.put(`/v1/payouts/events/${held.log_id}/review`, recovered, h.admin)).body).toEqual(review.body);
+    const other = await h.put(`/v1/payouts/events/${held.log_id}/review`, { settlement: 'never mind' }, h.admin);
+    expectProblem(other, 409, 'invalid_state');
+    expect(other.body.detail).toContain('service:ops');
 
     const paid = await flagged(600);
     const settled = await settle(paid.id, { status: 'PAID', settlement: 'provider statement of June', payout_id: paid.payout_id });

@@ -35,13 +35,14 @@ export interface TopupEvent {
   review_reason: string | null;
   review_settled_at: string | null;
   review_settlement: string | null;
+  review_settled_by: string | null;
   received_at: string;
 }
 
 // What the state machine was given when it was given something, else what a generic payload says.
 export const EVENT_COLUMNS = `id, conflicts_with, type, COALESCE(to_jsonb(amount_minor), payload->'data'->'amount') AS amount,
   COALESCE(to_jsonb(currency), payload->'data'->'currency') AS currency, outcome, review_reason, review_settled_at, review_settlement,
-  received_at`;
+  review_settled_by, received_at`;
 
 export interface EventRow {
   id: string;
@@ -53,6 +54,7 @@ export interface EventRow {
   review_reason: string | null;
   review_settled_at: string | null;
   review_settlement: string | null;
+  review_settled_by: string | null;
   received_at: string;
 }
 
@@ -67,6 +69,7 @@ export function toTopupEvent(row: EventRow): TopupEvent {
     review_reason: row.review_reason,
     review_settled_at: row.review_settled_at && timestamp(row.review_settled_at),
     review_settlement: row.review_settlement,
+    review_settled_by: row.review_settled_by,
     received_at: timestamp(row.received_at),
   };
 }
@@ -88,6 +91,7 @@ export function recordedTopupEvent(record: NewPspEvent & { received_at: string }
     review_reason: record.review_reason,
     review_settled_at: null,
     review_settlement: null,
+    review_settled_by: null,
     received_at: record.received_at,
   };
 }
@@ -142,12 +146,9 @@ export async function listTopupEvents(tx: SqlTx, topup_ids: readonly string[], l
  * Records that an operator settled an event held for review; settling again replaces the note and
  * keeps the first time. Undefined when the log has no such event held for review.
  */
-export async function settleReview(tx: SqlTx, log_id: string, settlement: string): Promise<TopupEvent | undefined> {
-  const row = await tx.maybeOne<EventRow>(
-    `UPDATE psp_events SET review_settled_at = COALESCE(review_settled_at, now()), review_settlement = ?
-     WHERE id = ? AND review_reason IS NOT NULL RETURNING ${EVENT_COLUMNS}`,
-    [settlement, log_id],
-  );
+/** One event of the log as a top-up shows it. */
+export async function findTopupEvent(tx: SqlTx, log_id: string): Promise<TopupEvent | undefined> {
+  const row = await tx.maybeOne<EventRow>(`SELECT ${EVENT_COLUMNS} FROM psp_events WHERE id = ?`, [log_id]);
   return row && toTopupEvent(row);
 }
 

@@ -113,6 +113,7 @@ export function reviewView(event: TopupEvent) {
     received_at: event.received_at,
     settled_at: event.review_settled_at,
     settlement: event.review_settlement,
+    settled_by: event.review_settled_by,
   };
 }
 
