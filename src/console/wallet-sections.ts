@@ -16,22 +16,24 @@ const TIERS: Array<[number, string]> = [
 ];
 const tierName = (tier: number) => TIERS.find(([value]) => value === tier)?.[1] ?? String(tier);
 
-export function withdrawals({ api, account_id }: SectionContext): Child {
+export function withdrawals({ api, session, account_id, refresh }: SectionContext): Child {
+  const settles = session.can('admin') ? refresh : undefined;
   return pagedList<Schemas['Withdrawal']>({
     fetch: (cursor) =>
       data(api.GET('/v1/accounts/{id}/withdrawals', { params: { path: { id: account_id }, query: { limit: PAGE_SIZE, cursor } } })),
     render: (rows) =>
       rows.length === 0
         ? h('p', { class: 'empty' }, 'No withdrawals.')
-        : h('div', {}, ...rows.map((withdrawal) => withdrawalBlock(api, withdrawal))),
+        : h('div', {}, ...rows.map((withdrawal) => withdrawalBlock(api, withdrawal, settles))),
   });
 }
 
 /**
  * One withdrawal of the list; opened, the withdrawal as GET /v1/withdrawals/{id} shows it: the list
- * leaves out the provider's callbacks and what is held for review.
+ * leaves out the provider's callbacks and what is held for review. `settled`: an admin may settle
+ * it by hand once it is flagged, and the account is shown again after.
  */
-function withdrawalBlock(api: Api, listed: Schemas['Withdrawal']): Node {
+function withdrawalBlock(api: Api, listed: Schemas['Withdrawal'], settled?: () => void): Node {
   const body = h('div');
   const block = h(
     'details',
@@ -49,9 +51,72 @@ function withdrawalBlock(api: Api, listed: Schemas['Withdrawal']): Node {
   );
   block.addEventListener('toggle', () => {
     if (block.open && !body.hasChildNodes())
-      void load(body, async () => withdrawalDetail(await data(api.GET('/v1/withdrawals/{id}', { params: { path: { id: listed.id } } }))));
+      void load(body, async () => {
+        const withdrawal = await data(api.GET('/v1/withdrawals/{id}', { params: { path: { id: listed.id } } }));
+        const flagged = withdrawal.status === 'PENDING' && withdrawal.needs_reconciliation;
+        return h('div', {}, withdrawalDetail(withdrawal), flagged && settled ? settleForm(api, withdrawal, settled) : null);
+      });
   });
   return block;
+}
+
+/**
+ * Settling by hand a withdrawal the provider left unanswered, once the provider said what became of
+ * it (POST /v1/withdrawals/{id}/settle): the API refuses it while its payout job may still call.
+ */
+function settleForm(api: Api, withdrawal: Schemas['Withdrawal'], settled: () => void): Node {
+  const outcome = h(
+    'select',
+    { name: 'status' },
+    h('option', { value: 'FAILED' }, 'FAILED: the money goes back to the wallet'),
+    h('option', { value: 'PAID' }, 'PAID: the provider paid it out'),
+  );
+  const note = h('input', { name: 'settlement', required: true, maxlength: 1000, size: 36 });
+  const form = h(
+    'form',
+    { 'aria-label': 'Settle the withdrawal by hand' },
+    h(
+      'div',
+      { class: 'row' },
+      h('label', {}, 'The provider says', outcome),
+      h('label', {}, 'How you know (required)', note),
+      h('button', { type: 'submit', class: 'danger' }, 'Review settlement…'),
+    ),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const body = { status: outcome.value as 'PAID' | 'FAILED', settlement: note.value };
+    confirmAction(
+      api,
+      {
+        title: 'Settle the withdrawal by hand',
+        details: [
+          ['Withdrawal', h('code', {}, withdrawal.id)],
+          ['Amount', money(withdrawal.amount, withdrawal.currency)],
+          ['Settled as', body.status],
+          ['Note', body.settlement],
+          [
+            'Effect',
+            body.status === 'PAID'
+              ? 'the money leaves @payouts_pending for @payouts, as a payout.paid callback would'
+              : 'the money goes back to the wallet, as a payout.failed callback would; a later payout.paid is held for review',
+          ],
+        ],
+        confirm_label: `Settle it ${body.status}`,
+        danger: true,
+        send: (client, key) =>
+          data(
+            client.POST('/v1/withdrawals/{id}/settle', {
+              params: { path: { id: withdrawal.id }, header: { 'Idempotency-Key': key } },
+              body,
+            }),
+          ),
+        done: (result) => `Withdrawal ${result.id} is ${result.status}.`,
+      },
+      settled,
+    );
+  });
+  return h('details', { open: true }, h('summary', {}, 'Settle by hand'), form);
 }
 
 function withdrawalDetail(withdrawal: Schemas['Withdrawal']): Node {

@@ -47,6 +47,7 @@ beforeAll(async () => {
       // An endpoint's deliveries are listed once settled (paging never skips a late commit).
       EVENTS_SETTLE_WINDOW_MS: String(SETTLE_WINDOW_MS),
       KYC_LIMITS_ENABLED: 'true',
+      WITHDRAWAL_PENDING_TIMEOUT_SECONDS: '1',
       KYC_TIER_LIMITS: JSON.stringify({ 1: { daily_withdrawals_max_minor: DAILY_WITHDRAWALS_MAX_MINOR } }),
     },
   });
@@ -338,6 +339,29 @@ describe('the back-office console in Chromium', () => {
     expect(flags.body.data).toMatchObject([
       { status: 'resolved', resolution: 'first cash-out after KYC, fine', resolved_by: 'service:ops' },
     ]);
+  });
+
+  it('settles by hand a withdrawal the provider never answered: FAILED, and the money back in the wallet', async () => {
+    const player = await shop.player(5_000);
+    const tier = await request(world.url(0), 'PUT', `/v1/accounts/${player.id}/kyc`, { tier: 1, reason: 'ok' }, { token: world.admin });
+    expect(tier.status).toBe(200);
+    const destination = { type: 'bank_account', reference: 'sim:silent:NL00BANK02' };
+    const cash_out = { account_id: player.id, amount: 700, currency: 'EUR', destination };
+    const created = await request(world.url(2), 'POST', '/v1/withdrawals', cash_out, { token: shop.service, key: key() });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const read = () => request(world.url(0), 'GET', `/v1/withdrawals/${created.body.id}`, undefined, { token: shop.service });
+    await waitFor('the withdrawal flagged', 15_000, async () => ((await read()).body.needs_reconciliation ? true : undefined));
+
+    await signIn(world.admin);
+    await openAccount(player.id);
+    const withdrawal = section('withdrawals').locator(`[data-withdrawal-id="${created.body.id}"]`);
+    await withdrawal.locator('summary').first().click();
+    await withdrawal.getByRole('textbox', { name: 'How you know (required)' }).fill('provider ticket 7: never sent');
+    await withdrawal.getByRole('button', { name: 'Review settlement…' }).click();
+    expect(await page.locator('dialog[open]').textContent()).toContain('the money goes back to the wallet');
+    expect(await confirmDialog()).toBe(`Withdrawal ${created.body.id} is FAILED.`);
+    expect((await read()).body).toMatchObject({ status: 'FAILED', failure_reason: 'settled by ops: provider ticket 7: never sent' });
+    expect((await shop.wallet(player.id)).balance).toBe(5_000);
   });
 
   it('shows only what the token may do, and problems as their title and detail', async () => {
