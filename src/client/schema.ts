@@ -2759,7 +2759,6 @@ export interface components {
         | 'contradiction'
         | 'amount_mismatch'
         | 'payout_mismatch'
-        | 'duplicate'
         | 'conflict'
         | 'malformed'
         | 'unknown_withdrawal';

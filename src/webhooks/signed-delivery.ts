@@ -180,6 +180,20 @@ export function isSameDelivery(recorded: LoggedBody, delivery: Pick<DeliveredBod
   return isDeepStrictEqual(meaningOf(recorded.payload), meaningOf(delivery.payload));
 }
 
+/**
+ * The log entry a delivery repeats, if any: its event id saying the same, or its very bytes
+ * recorded before under their hash (a body that reused an id, or had none usable). A repeat is
+ * answered as the first delivery was (SPEC §1.3) and changes nothing.
+ */
+export function repeatedEntry<R extends LoggedBody>(
+  find: (key: string) => R | undefined,
+  delivery: Pick<DeliveredBody, 'kind' | 'key' | 'payload' | 'raw_body'>,
+): R | undefined {
+  const recorded = find(delivery.key);
+  if (!recorded) return undefined;
+  return isSameDelivery(recorded, delivery) ? recorded : find(bodyKey(delivery.raw_body));
+}
+
 /** What an event says, as the log keeps it in JSON: -0 reads back as 0, and a number beyond doubles (1e400) as null. */
 function meaningOf(payload: unknown): unknown {
   const { type, data } = payload as { type?: unknown; data?: unknown };

@@ -5,14 +5,14 @@ import { DomainError } from '../domain/errors.js';
 import type { LedgerLimits } from '../ledger/posting.js';
 import type { AppDeps } from '../platform/deps.js';
 import { verifySignature, type SignedBody } from '../shop/topups/psp-signature.js';
-import { bodyKey, conflictEntry, isSameDelivery, malformedEntry, type LoggedBody } from '../webhooks/signed-delivery.js';
+import { bodyKey, conflictEntry, isSameDelivery, malformedEntry, repeatedEntry } from '../webhooks/signed-delivery.js';
 import { failureReasonOf, readPayoutDelivery, type PayoutDelivery } from './payout-event.js';
 import { settleWithdrawal } from './withdrawal-book.js';
 import { findPayoutEvent, findWithdrawal } from './withdrawal-reads.js';
 import { PAYOUT_EVENTS, WITHDRAWALS, type PayoutEventRecord } from './withdrawal-records.js';
 import { decidePayoutEvent, type PayoutOutcome } from './withdrawal-state-machine.js';
 
-export type PayoutEventOutcome = PayoutOutcome | 'duplicate' | 'conflict' | 'malformed' | 'unknown_withdrawal';
+export type PayoutEventOutcome = PayoutOutcome | 'conflict' | 'malformed' | 'unknown_withdrawal';
 
 export const payoutEventReceiptSchema = viewSchema('PayoutEventReceipt', {
   received: Joi.valid(true),
@@ -25,7 +25,6 @@ export const payoutEventReceiptSchema = viewSchema('PayoutEventReceipt', {
       contradiction: true,
       amount_mismatch: true,
       payout_mismatch: true,
-      duplicate: true,
       conflict: true,
       malformed: true,
       unknown_withdrawal: true,
@@ -33,7 +32,10 @@ export const payoutEventReceiptSchema = viewSchema('PayoutEventReceipt', {
   ),
 });
 
-type Receipt = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'conflict'; key: string; recorded: PayoutEventRecord };
+type Receipt =
+  | { kind: 'new' }
+  | { kind: 'repeated'; event: PayoutEventRecord }
+  | { kind: 'conflict'; key: string; recorded: PayoutEventRecord };
 
 /**
  * A payout provider's callback (POST /v1/payouts/events). Only a valid Payout-Signature over the
@@ -64,7 +66,7 @@ export async function receivePayoutEvent(deps: AppDeps, body: SignedBody, signat
     logged: await findPayoutEvent(tx, delivery.key),
     withdrawal: subject_id === null ? undefined : await findWithdrawal(tx, subject_id),
   }));
-  if (known.logged && isSameDelivery(known.logged, delivery)) return answered(deps, 'duplicate');
+  if (known.logged && isSameDelivery(known.logged, delivery)) return answered(deps, known.logged.outcome, false);
   const { withdrawal } = known;
   const recorded = await deps.writes.run({
     name: 'payout_event',
@@ -76,30 +78,46 @@ export async function receivePayoutEvent(deps: AppDeps, body: SignedBody, signat
     },
     decide: (unit) => recordDelivery(unit, delivery, deps.region, deps.config.limits),
   });
-  if (recorded?.review_reason) {
-    deps.logger.warn({ event_id: recorded.id, outcome: recorded.outcome, reason: recorded.review_reason }, 'payout event held for review');
+  if (recorded.first && recorded.event.review_reason) {
+    const { id, outcome, review_reason } = recorded.event;
+    deps.logger.warn({ event_id: id, outcome, reason: review_reason }, 'payout event held for review');
   }
-  return answered(deps, (recorded?.outcome ?? 'duplicate') as PayoutEventOutcome);
+  return answered(deps, recorded.event.outcome, recorded.first);
 }
 
-function answered(deps: AppDeps, outcome: PayoutEventOutcome) {
-  deps.metrics.payout_events_total.inc({ outcome });
-  return { received: true as const, outcome };
+/** The answer to a delivery: a redelivery gets the first one's outcome (SPEC §1.3), counted as a duplicate. */
+function answered(deps: AppDeps, outcome: string, first: boolean) {
+  deps.metrics.payout_events_total.inc({ outcome: first ? outcome : 'duplicate' });
+  return { received: true as const, outcome: outcome as PayoutEventOutcome };
 }
 
 function classify(unit: Unit, delivery: PayoutDelivery): Receipt {
   const log = unit.table(PAYOUT_EVENTS);
+  const repeated = repeatedEntry((key) => log.get(key), delivery);
+  if (repeated) return { kind: 'repeated', event: repeated };
   const recorded = log.get(delivery.key);
-  if (!recorded) return { kind: 'new' };
-  if (isSameDelivery(recorded as LoggedBody, delivery)) return { kind: 'duplicate' };
-  const key = bodyKey(delivery.raw_body);
-  return log.get(key) ? { kind: 'duplicate' } : { kind: 'conflict', key, recorded };
+  return recorded ? { kind: 'conflict', key: bodyKey(delivery.raw_body), recorded } : { kind: 'new' };
 }
 
-/** Records the delivery in the log with what it came to, and applies it if it settles its withdrawal; undefined for a duplicate. */
-function recordDelivery(unit: Unit, delivery: PayoutDelivery, pod_region: string, limits: LedgerLimits): PayoutEventRecord | undefined {
+/** Records the delivery in the log with what it came to, and applies it if it settles its withdrawal; a repeat changes nothing. */
+function recordDelivery(
+  unit: Unit,
+  delivery: PayoutDelivery,
+  pod_region: string,
+  limits: LedgerLimits,
+): { event: PayoutEventRecord; first: boolean } {
   const receipt = classify(unit, delivery);
-  if (receipt.kind === 'duplicate') return undefined;
+  if (receipt.kind === 'repeated') return { event: receipt.event, first: false };
+  return { event: recordFirst(unit, delivery, receipt, pod_region, limits), first: true };
+}
+
+function recordFirst(
+  unit: Unit,
+  delivery: PayoutDelivery,
+  receipt: Exclude<Receipt, { kind: 'repeated' }>,
+  pod_region: string,
+  limits: LedgerLimits,
+): PayoutEventRecord {
   const received = { review_settled_at: null, review_settlement: null, review_settled_by: null, received_at: unit.now };
   if (receipt.kind === 'conflict') {
     const { withdrawal_id, region } = receipt.recorded;

@@ -239,8 +239,8 @@ describe('a chargeback the wallet cannot pay back', () => {
     expect(held_money.status).toBe(201);
     const chargeback = psp.event(R, topup_id, 1000);
     expect(await psp.sendInOrder([chargeback])).toEqual(['reversed']);
-    // Redelivered (the PSP repeats itself): nothing more, the account frozen once.
-    expect(await psp.sendInOrder([chargeback])).toEqual(['duplicate']);
+    // Redelivered (the PSP repeats itself): the first answer again, nothing more, the account frozen once.
+    expect(await psp.sendInOrder([chargeback])).toEqual(['reversed']);
     expect(await topup(topup_id, player)).toMatchObject({ status: 'REVERSED', unrecovered_amount: 1000 });
     expect((await request(eu(), 'GET', `/v1/accounts/${account_id}`, undefined, { token: admin })).body).toMatchObject({
       status: 'frozen',
@@ -282,14 +282,14 @@ describe('a chargeback the wallet cannot pay back', () => {
 });
 
 describe('one event id, one body', () => {
-  it('when a body carries numbers JSON cannot keep as sent (-0, 1e400), then its byte-identical redelivery is a duplicate', async () => {
+  it('when a body carries numbers JSON cannot keep as sent (-0, 1e400), then its byte-identical redelivery is a repeat', async () => {
     const { account_id, topup_id } = await pendingTopup(700);
     const success = psp.event(S, topup_id, 700);
     // Stored, -0 reads back as 0 and 1e400 as null: a copy compared with the stored one was a conflict, held for review.
     const raw = JSON.stringify(success).replace(/}$/, ',"psp_extra":{"zero":-0,"huge":1e400,"list":[1,-0.0]}}');
     const outcomes = [];
     for (const pod of [0, 1, 2]) outcomes.push((await psp.sendRaw(raw, pod)).body.outcome);
-    expect(outcomes).toEqual(['credited', 'duplicate', 'duplicate']);
+    expect(outcomes).toEqual(['credited', 'credited', 'credited']);
     expect(await balance(account_id)).toBe(700);
   });
 
@@ -301,11 +301,12 @@ describe('one event id, one body', () => {
     for (const pod of [0, 1, 2]) {
       const delivery = await psp.send(reused, pod);
       expect(delivery.status).toBe(200);
-      expect(delivery.body.outcome).toBe(pod === 0 ? 'conflict' : 'duplicate');
+      // The same bytes again repeat that conflict (answered as it was, recorded once).
+      expect(delivery.body.outcome).toBe('conflict');
     }
-    // The original body, even re-serialised with other spacing and key order, is a plain duplicate.
+    // The original body, even re-serialised with other spacing and key order, repeats the original.
     const reordered = JSON.stringify({ data: { ...success.data }, type: success.type, id: success.id }, null, 2);
-    expect((await psp.sendRaw(reordered, 1)).body.outcome).toBe('duplicate');
+    expect((await psp.sendRaw(reordered, 1)).body.outcome).toBe('credited');
     const third_body = { ...success, data: { ...success.data, amount: 1 } };
     expect((await psp.send(third_body, 2)).body.outcome).toBe('conflict');
     held.push({ event_id: success.id, outcome: 'conflict', topup_id }, { event_id: success.id, outcome: 'conflict', topup_id });
@@ -325,9 +326,8 @@ describe('one event id, one body', () => {
     const success = psp.event(S, topup_id, 2500);
     const deliveries = await Promise.all(Array.from({ length: 30 }, (_, index) => psp.send(success, index)));
     expect(deliveries.map((delivery) => delivery.status)).toEqual(Array(30).fill(200));
-    const outcomes = deliveries.map((delivery) => delivery.body.outcome);
-    expect(outcomes.filter((outcome) => outcome === 'credited')).toHaveLength(1);
-    expect(outcomes.filter((outcome) => outcome === 'duplicate')).toHaveLength(29);
+    expect(deliveries.map((delivery) => delivery.body.outcome)).toEqual(Array(30).fill('credited'));
+    expect((await topup(topup_id)).events).toHaveLength(1);
     expect(await balance(account_id)).toBe(2500);
   });
 
@@ -346,17 +346,15 @@ describe('one event id, one body', () => {
     const deliveries = shuffled(events.flatMap((event) => [event, event, event]));
     const answers = await Promise.all(deliveries.map(async (event, index) => ({ event, response: await psp.send(event, index) })));
     expect(answers.filter(({ response }) => response.status !== 200).map(({ response }) => response.body)).toEqual([]);
-    // Each event id has its effect once: one answer is what it came to, the other two are duplicates.
+    // Each event id has its effect once, and its three deliveries the same answer: what the first came to.
     for (const event of events) {
       const outcomes = answers.filter((answer) => answer.event === event).map(({ response }) => response.body.outcome);
-      expect(
-        outcomes.filter((outcome) => outcome === 'duplicate'),
-        event.id,
-      ).toHaveLength(2);
+      expect(new Set(outcomes).size, event.id).toBe(1);
     }
     for (const { account_id, topup_id } of topups) {
       const credited = answers.filter(({ event, response }) => event.data.topup_id === topup_id && response.body.outcome === 'credited');
-      expect(credited).toHaveLength(1);
+      expect(new Set(credited.map(({ event }) => event.id)).size).toBe(1);
+      expect((await topup(topup_id)).events).toHaveLength(5);
       expect(await topup(topup_id)).toMatchObject({ status: 'SUCCEEDED', reversed_amount: 600, pending_reversal_amount: 0, review: [] });
       expect(await balance(account_id)).toBe(400);
     }
@@ -404,7 +402,7 @@ describe('signed bodies that are not events we can apply', () => {
       const first = await psp.sendRaw(raw, 0, { content_type });
       expect(first.status, name).toBe(200);
       expect(first.body, name).toEqual({ received: true, outcome: 'malformed' });
-      expect((await psp.sendRaw(raw, 1, { content_type })).body.outcome, `${name}, redelivered`).toBe('duplicate');
+      expect((await psp.sendRaw(raw, 1, { content_type })).body.outcome, `${name}, redelivered`).toBe('malformed');
       const log_id = id ?? `sha256:${createHash('sha256').update(raw).digest('hex')}`;
       const stored = await storedEvent(log_id);
       expect(stored, name).toMatchObject({ outcome: 'malformed', review_reason: expect.stringMatching(/^malformed event: /) });
@@ -436,12 +434,13 @@ describe('signed bodies that are not events we can apply', () => {
     expect(await balance(latin1.account_id)).toBe(1000);
   });
 
-  it('when the PSP writes our top-up id in capitals, then it names that top-up; redelivered in lower case, a duplicate', async () => {
+  it('when the PSP writes our top-up id in capitals, then it names that top-up; redelivered in lower case, a repeat', async () => {
     const { account_id, topup_id } = await pendingTopup(1000);
     const event = psp.event(S, topup_id, 1000);
     const shouted = { ...event, data: { ...event.data, topup_id: topup_id.toUpperCase() } };
     expect((await psp.send(shouted)).body).toEqual({ received: true, outcome: 'credited' });
-    expect((await psp.send(event)).body).toEqual({ received: true, outcome: 'duplicate' });
+    expect((await psp.send(event)).body).toEqual({ received: true, outcome: 'credited' });
+    expect((await topup(topup_id)).events).toHaveLength(1);
     expect(await balance(account_id)).toBe(1000);
   });
 
@@ -486,7 +485,7 @@ describe('signed bodies that are not events we can apply', () => {
       outcomes.push(response.body.outcome ?? response.body.code);
     }
     // Each once answered 401: a validly signed event the PSP would have retried for days, never recorded.
-    expect(outcomes).toEqual(['credited', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    expect(outcomes).toEqual(Array(5).fill('credited'));
     expect(await balance(account_id)).toBe(1000);
   });
 });
@@ -664,7 +663,7 @@ describe('npm run psp', () => {
     const reused = await pspCli([`refund:100@${event_id},refund:200@${event_id}`, topup_id, '--url', eu(), '--times', '2']);
     expect(reused.code, reused.stderr).toBe(0);
     const deliveries = reused.stdout.split('\n').filter((line) => line.startsWith('delivery'));
-    expect(deliveries.map((line) => /"outcome":"(\w+)"/.exec(line)?.[1])).toEqual(['reversed', 'duplicate', 'conflict', 'duplicate']);
+    expect(deliveries.map((line) => /"outcome":"(\w+)"/.exec(line)?.[1])).toEqual(['reversed', 'reversed', 'conflict', 'conflict']);
     held.push({ event_id, outcome: 'conflict', topup_id });
     expect(await balance(account_id)).toBe(300);
     expect((await pspCli(['explode', topup_id])).code).toBe(2);

@@ -97,31 +97,20 @@ export function recordedTopupEvent(record: NewPspEvent & { received_at: string }
 }
 
 export async function findPspEvent(tx: SqlTx, id: string): Promise<RecordedDelivery | undefined> {
-  const row = await tx.maybeOne<{ id: string; topup_id: string | null; payload: unknown; body_base64: string | null; crdb_region: string }>(
-    'SELECT id, topup_id, payload, body_base64, crdb_region FROM psp_events WHERE id = ?',
+  const row = await tx.maybeOne<Omit<RecordedDelivery, 'region'> & { crdb_region: string }>(
+    'SELECT id, topup_id, payload, body_base64, outcome, crdb_region FROM psp_events WHERE id = ?',
     [id],
   );
-  return row && { id: row.id, topup_id: row.topup_id, payload: row.payload, body_base64: row.body_base64, region: row.crdb_region };
-}
-
-/** Appends an event to the log; false when a twin delivery recorded the same id first. */
-export async function insertPspEvent(tx: SqlTx, event: NewPspEvent): Promise<boolean> {
-  const inserted = await tx.rows(
-    `INSERT INTO psp_events (id, type, topup_id, payload, body_base64, outcome, review_reason, conflicts_with, crdb_region)
-     VALUES (?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id`,
-    [
-      event.id,
-      event.type,
-      event.topup_id,
-      JSON.stringify(event.payload),
-      event.body_base64,
-      event.outcome,
-      event.review_reason,
-      event.conflicts_with,
-      event.region,
-    ],
+  return (
+    row && {
+      id: row.id,
+      topup_id: row.topup_id,
+      payload: row.payload,
+      body_base64: row.body_base64,
+      outcome: row.outcome,
+      region: row.crdb_region,
+    }
   );
-  return inserted.length === 1;
 }
 
 /**

@@ -25,6 +25,8 @@ export type PspDelivery = SignedDelivery<PspEvent>;
 export interface RecordedDelivery extends LoggedBody {
   id: string;
   topup_id: string | null;
+  /** What the first delivery came to (an EventOutcome): what a redelivery is answered. */
+  outcome: string;
   region: string;
 }
 

@@ -3,7 +3,6 @@ import type { Actor } from '../../auth/tokens.js';
 import type { Unit } from '../../batch/unit.js';
 import { changeStatusIn } from '../../compliance/change-account-status.js';
 import { DomainError, invariant } from '../../domain/errors.js';
-import type { SqlTx } from '../../db/sql.js';
 import { walletKey } from '../../ledger/ledger-records.js';
 import { postTransaction } from '../../ledger/posting.js';
 import type { AppDeps } from '../../platform/deps.js';
@@ -11,7 +10,7 @@ import { unionMembers, viewSchema, type ViewKeys } from '../../platform/view-sch
 import { emitEvent } from '../../events/emit.js';
 import type { EventType } from '../../events/event-types.js';
 import { findPspEvent, recordedTopupEvent, type NewPspEvent } from './psp-event-repository.js';
-import { bodyBase64, conflictEntry, type DeliveredBody, type MalformedDelivery } from '../../webhooks/signed-delivery.js';
+import { bodyBase64, conflictEntry, repeatedEntry, type DeliveredBody, type MalformedDelivery } from '../../webhooks/signed-delivery.js';
 import { bodyKey, isSameDelivery, readPspDelivery, type PspDelivery, type RecordedDelivery } from './psp-event.js';
 import { verifySignature, type SignedBody } from './psp-signature.js';
 import { PSP_EVENTS, TOPUP_LOG, TOPUPS } from './topup-records.js';
@@ -111,23 +110,32 @@ export function loggedMalformed(delivery: MalformedDelivery): LoggedDelivery {
   return { kind, key, type, topup_id, payload, raw_body, meaning: () => ({ outcome: 'malformed', review_reason: reason }) };
 }
 
-/** Records a validly signed delivery once, applying what it means to its top-up in the same batch. */
+/**
+ * Records a validly signed delivery once, applying what it means to its top-up in the same batch.
+ * A redelivery is answered with the first delivery's outcome (SPEC §1.3), counted as a duplicate.
+ */
 export async function receiveDelivery(deps: AppDeps, delivery: LoggedDelivery): Promise<{ received: true; outcome: EventOutcome }> {
-  const answer = await receive(deps, delivery);
-  deps.metrics.psp_events_total.inc({ outcome: answer.outcome });
-  return answer;
+  const { outcome, first } = await receive(deps, delivery);
+  deps.metrics.psp_events_total.inc({ outcome: first ? outcome : 'duplicate' });
+  return { received: true, outcome };
 }
 
-async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<{ received: true; outcome: EventOutcome }> {
+/** What a delivery came to, and whether this delivery is the one that did it. */
+interface Receipt {
+  outcome: EventOutcome;
+  first: boolean;
+}
+
+async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<Receipt> {
   const { topup_id } = delivery;
   // A redelivery of a recorded event is answered without a batch; otherwise the top-up is looked
   // up to know whose wallet the event may move (the batcher, the account to lock).
   const known = await deps.transactions.read(async (tx) => ({
-    duplicate: await isRecorded(tx, delivery),
+    recorded: await findPspEvent(tx, delivery.key),
     topup: topup_id === null ? undefined : await findTopup(tx, topup_id),
   }));
-  if (known.duplicate) return { received: true, outcome: 'duplicate' };
-  const recorded = await deps.writes.run({
+  if (known.recorded && isSameDelivery(known.recorded, delivery)) return { outcome: known.recorded.outcome as EventOutcome, first: false };
+  return deps.writes.run({
     name: 'psp_event',
     region: known.topup?.region ?? deps.region,
     needs: {
@@ -137,16 +145,6 @@ async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<{ recei
     },
     decide: (unit) => recordDelivery(deps, unit, delivery),
   });
-  if (!recorded) return { received: true, outcome: 'duplicate' };
-  if (recorded.review_reason !== null) {
-    deps.logger.warn({ event_id: recorded.id, outcome: recorded.outcome, reason: recorded.review_reason }, 'PSP event held for review');
-  }
-  return { received: true, outcome: recorded.outcome };
-}
-
-async function isRecorded(tx: SqlTx, delivery: LoggedDelivery): Promise<boolean> {
-  const recorded = await findPspEvent(tx, delivery.key);
-  return recorded !== undefined && isSameDelivery(recorded, delivery);
 }
 
 /**
@@ -154,17 +152,19 @@ async function isRecorded(tx: SqlTx, delivery: LoggedDelivery): Promise<boolean>
  * batch) changes nothing; an id recorded with another body is kept under the key of its own bytes
  * and never applied; anything else is applied as far as the state machine allows, and logged.
  */
-function recordDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): EventRecord | undefined {
+function recordDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): Receipt {
   const log = unit.table(PSP_EVENTS);
+  const repeated = repeatedEntry((key) => log.get(key), delivery);
+  if (repeated) return { outcome: repeated.outcome as EventOutcome, first: false };
   const recorded = log.get(delivery.key);
   const topup_before = delivery.topup_id === null ? undefined : unit.table(TOPUPS).get(delivery.topup_id);
-  let record: EventRecord;
-  if (!recorded) record = applyDelivery(deps, unit, delivery);
-  else if (isSameDelivery(recorded, delivery) || log.has(bodyKey(delivery.raw_body))) return undefined;
-  else record = conflictRecord(delivery, { key: bodyKey(delivery.raw_body), recorded });
+  const record = recorded ? conflictRecord(delivery, { key: bodyKey(delivery.raw_body), recorded }) : applyDelivery(deps, unit, delivery);
   log.insert({ ...record, received_at: unit.now });
   emitTopupEvents(unit, record, topup_before);
-  return record;
+  if (record.review_reason !== null) {
+    deps.logger.warn({ event_id: record.id, outcome: record.outcome, reason: record.review_reason }, 'PSP event held for review');
+  }
+  return { outcome: record.outcome, first: true };
 }
 
 /** What a delivery did to its top-up, as integrators hear it: the top-up as GET /v1/topups/{id} shows it now. */
