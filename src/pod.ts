@@ -126,8 +126,6 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     onUnreachable: (error) => writes?.databaseUnreachable(error),
     queue,
     locked: new LockedAccounts({ lock_wait_max_ms: config.batch_lock_wait_max_ms, entries_max: config.account_directory_entries_max }),
-    // Batches run once the write path exists: it is made right below, from this executor.
-    setAside: (aside) => writes!.setAside(aside),
     writer: new UnitWriter(db.dialect, config.webhooks.events_settle_window_ms),
     observer: webhooks,
     policy,
@@ -144,10 +142,7 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
   // smaller (a third of the throughput on three regions, BENCHMARKS.md).
   const by_home_region = config.batch_by_home_region === 'on' || (config.batch_by_home_region === 'auto' && db.dialect === 'cockroach');
   const batchRegionOf = by_home_region ? (home_region: string) => home_region : () => region;
-  // An operation on an account another transaction keeps locked waits as long as a statement may (the
-  // wait a batch had before it let other accounts go ahead), looking again every tenth of a lock wait.
-  const locked_wait = { wait_max_ms: config.db_statement_timeout_ms, pause_ms: Math.ceil(config.batch_lock_wait_max_ms / 10) };
-  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms, batchRegionOf, locked_wait);
+  writes = new WritePath(executor, config.batch, shardOf, config.database_unreachable_pause_ms, batchRegionOf);
   const directory = new AccountDirectory(transactions, config.account_directory_entries_max, by_home_region);
   const tokens = new TokenVerifier({
     secret: config.auth_jwt_secret,

@@ -1,6 +1,6 @@
 import { DatabaseUnavailable } from '../db/database-errors.js';
 import { DomainError } from '../domain/errors.js';
-import type { BatchExecutor, LockedPending, Outcome, Pending } from './executor.js';
+import type { BatchExecutor, Outcome, Pending } from './executor.js';
 import type { Operation, RequestAnswer, RequestIdempotency } from './operation.js';
 
 export interface BatchLimits {
@@ -12,19 +12,8 @@ export interface BatchLimits {
   queued_max: number;
 }
 
-/** How an operation whose account another transaction holds locked waits for it (locked-accounts.ts). */
-export interface LockedWait {
-  /** From its arrival, how long it may wait for the account before it is answered 503 (as long as a statement may wait). */
-  wait_max_ms: number;
-  /** Between two looks at the account (a probe in the batch that includes it). */
-  pause_ms: number;
-}
-
 interface Queued extends Pending {
   bytes: number;
-  enqueued_ms: number;
-  /** Set aside on a locked account: not taken into a batch before then. */
-  not_before_ms: number;
 }
 
 /** The accounts of the batches running in this pod: an operation on one of them waits for the next batch. */
@@ -51,8 +40,6 @@ class AccountGate {
 class RegionQueue {
   readonly waiting: Queued[] = [];
   running = false;
-  /** A pump due when the earliest operation set aside may be looked at again. */
-  wake: NodeJS.Timeout | undefined;
 
   constructor(readonly region: string) {}
 }
@@ -85,33 +72,7 @@ export class WritePath {
     private readonly unreachable_pause_ms: number,
     /** The batcher of an operation whose rows live in a home region. */
     private readonly batchRegionOf: (home_region: string) => string,
-    private readonly locked_wait: LockedWait,
   ) {}
-
-  /**
-   * Operations a batch took out because another transaction holds their account locked: back at
-   * the head of their queue, in their order, looked at again after a pause; answered 503 once they
-   * have waited as long as a statement may. Their accounts' later operations stay behind them.
-   */
-  setAside(aside: readonly LockedPending[]): void {
-    const now_ms = Date.now();
-    const back = new Map<RegionQueue, Queued[]>();
-    for (const { pending, account } of aside) {
-      const queued = pending as Queued;
-      if (now_ms - queued.enqueued_ms >= this.locked_wait.wait_max_ms) {
-        const detail = `account ${account} stayed locked by another transaction; retry with the same Idempotency-Key`;
-        queued.settle({ kind: 'failed', error: new DomainError('unavailable', detail) });
-        continue;
-      }
-      queued.not_before_ms = now_ms + this.locked_wait.pause_ms;
-      const queue = this.queueOf(queued.op.region);
-      back.set(queue, [...(back.get(queue) ?? []), queued]);
-    }
-    for (const [queue, returning] of back) {
-      queue.waiting.unshift(...returning);
-      this.queued += returning.length;
-    }
-  }
 
   /**
    * A batch found the database unreachable: for a short pause every operation waiting, and every
@@ -179,8 +140,7 @@ export class WritePath {
     return this.queued === 0 && [...this.queues.values()].every((queue) => !queue.running);
   }
 
-  private enqueue(arriving: Omit<Queued, 'enqueued_ms' | 'not_before_ms'>): void {
-    const pending: Queued = { ...arriving, enqueued_ms: Date.now(), not_before_ms: 0 };
+  private enqueue(pending: Queued): void {
     if (Date.now() < this.unreachable_until_ms) {
       pending.settle({ kind: 'failed', error: new DatabaseUnavailable(new Error('the last batch found the database unreachable')) });
       return;
@@ -192,40 +152,21 @@ export class WritePath {
       });
       return;
     }
-    const queue = this.queueOf(pending.op.region);
-    queue.waiting.push(pending);
-    this.queued += 1;
-    this.pump(queue);
-  }
-
-  private queueOf(home_region: string): RegionQueue {
-    const region = this.batchRegionOf(home_region);
+    const region = this.batchRegionOf(pending.op.region);
     let queue = this.queues.get(region);
     if (!queue) {
       queue = new RegionQueue(region);
       this.queues.set(region, queue);
     }
-    return queue;
+    queue.waiting.push(pending);
+    this.queued += 1;
+    this.pump(queue);
   }
 
   private pump(queue: RegionQueue): void {
     if (queue.running || queue.waiting.length === 0) return;
     const batch = this.take(queue);
     if (batch.length > 0) this.start(queue, batch);
-    else this.wakeLater(queue);
-  }
-
-  /** Nothing could be taken: only operations set aside wait, and the queue looks again when the first is due. */
-  private wakeLater(queue: RegionQueue): void {
-    if (queue.wake) return;
-    const due_ms = Math.min(...queue.waiting.map((pending) => pending.not_before_ms));
-    queue.wake = setTimeout(
-      () => {
-        queue.wake = undefined;
-        this.pump(queue);
-      },
-      Math.max(0, due_ms - Date.now()),
-    );
   }
 
   /** The next batch: waiting operations in arrival order, skipping (with every later one on the same account) those on busy accounts. */
@@ -234,12 +175,10 @@ export class WritePath {
     const rest: Queued[] = [];
     const held_back = new Set<string>();
     let bytes = 0;
-    const now_ms = Date.now();
     for (const pending of queue.waiting) {
       const accounts = pending.op.needs.accounts;
       const full = batch.length >= this.limits.operations_max || (batch.length > 0 && bytes + pending.bytes > this.limits.bytes_max);
-      const resting = pending.not_before_ms > now_ms;
-      if (full || resting || accounts.some((account) => held_back.has(account) || this.gate.isBusy(account))) {
+      if (full || accounts.some((account) => held_back.has(account) || this.gate.isBusy(account))) {
         for (const account of accounts) held_back.add(account);
         rest.push(pending);
         continue;

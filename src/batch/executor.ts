@@ -35,12 +35,6 @@ export interface Pending {
   settle(outcome: Outcome): void;
 }
 
-/** An operation taken out of its batch: another transaction holds `account` locked. */
-export interface LockedPending {
-  pending: Pending;
-  account: string;
-}
-
 /** Where a batch runs: its region's batcher and that batcher's system-balance shard. */
 export interface BatchSlot {
   region: string;
@@ -64,8 +58,6 @@ export interface ExecutorSettings {
   queue: AccountQueue | undefined;
   /** Accounts another transaction holds locked longer than a batch waits. */
   locked: LockedAccounts;
-  /** Takes back operations on accounts found locked, in their order, to run in a later batch (or answer 503). */
-  setAside: (aside: readonly LockedPending[]) => void;
   writer: UnitWriter;
   observer?: CommitObserver;
   policy: RetryPolicy;
@@ -175,8 +167,8 @@ export class BatchExecutor {
   }
 
   /**
-   * Probes the batch's accounts found locked lately (no wait) and sets aside the operations on
-   * those still locked (they wait for a later batch); returns the operations left to run.
+   * Probes the batch's accounts found locked lately (no wait) and answers 503 the operations on
+   * those still locked; returns the operations left to run.
    */
   private async setAsideLocked(connection: pg.PoolClient, batch: readonly Pending[]): Promise<readonly Pending[]> {
     const suspects = this.settings.locked.suspectsAmong([...new Set(batch.flatMap((pending) => pending.op.needs.accounts))]);
@@ -184,14 +176,18 @@ export class BatchExecutor {
     const set_aside = new Set(await this.probeLocked(connection, suspects));
     if (set_aside.size === 0) return batch;
     const kept: Pending[] = [];
-    const aside: LockedPending[] = [];
     for (const pending of batch) {
       const account = pending.op.needs.accounts.find((candidate) => set_aside.has(candidate));
       if (account === undefined) kept.push(pending);
-      else aside.push({ pending, account });
+      else {
+        this.settings.metrics.batch_locked_operations_total.inc();
+        const error = new DomainError(
+          'unavailable',
+          `account ${account} is locked by another transaction for now; retry with the same Idempotency-Key`,
+        );
+        pending.settle({ kind: 'failed', error });
+      }
     }
-    this.settings.metrics.batch_locked_operations_total.inc(aside.length);
-    this.settings.setAside(aside);
     return kept;
   }
 

@@ -17,8 +17,8 @@ const SUSPECT_FOR_WAITS = 30;
  * batcher runs one batch at a time, so a batch waiting on one such account held up every other
  * account of the pod until the statement timeout, batch after batch. A batch now waits at most
  * BATCH_LOCK_WAIT_MAX_MS (its lock_timeout), learns which accounts are locked (a probe that waits
- * for nothing), sets their operations aside (the write path queues them again, batcher.ts) and
- * commits the others; later batches probe such an account first, until it is found free.
+ * for nothing), answers their operations 503 (retry with the same key) and commits the others;
+ * later batches probe such an account first, until it is found free.
  */
 export class LockedAccounts {
   /** Account → when it was last found locked. */

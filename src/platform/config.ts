@@ -121,10 +121,7 @@ export interface Config {
   /** One batcher per home region (else one per pod): `auto` means on CockroachDB only. */
   batch_by_home_region: 'auto' | 'on' | 'off';
   hot_account_ttl_ms: number;
-  /**
-   * How long a batch waits for a lock another transaction holds on one of its accounts before it sets
-   * that account's operations aside (they wait for a later batch).
-   */
+  /** How long a batch waits for a lock another transaction holds on one of its accounts before it sets that account's operations aside. */
   batch_lock_wait_max_ms: number;
   /** After a batch found the database unreachable, writes are refused at once (503) for this long. */
   database_unreachable_pause_ms: number;

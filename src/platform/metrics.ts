@@ -142,7 +142,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }),
     batch_locked_operations_total: new Counter({
       name: 'batch_locked_operations_total',
-      help: 'Operations set aside to wait for a later batch: another transaction held their account locked past BATCH_LOCK_WAIT_MAX_MS',
+      help: 'Operations answered 503 at once because another transaction held their account locked past BATCH_LOCK_WAIT_MAX_MS',
       registers: [registry],
     }),
     db_round_trips_total: new Counter({
