@@ -9,7 +9,6 @@ import { PROBLEM_CONTENT_TYPE, problemFor } from './http/problem.js';
 import { CallerRateLimiter } from './http/rate-limiter.js';
 import { AccountDirectory } from './accounts/account-directory.js';
 import { AccountQueue } from './batch/account-queue.js';
-import { LockedAccounts } from './batch/locked-accounts.js';
 import { WritePath } from './batch/batcher.js';
 import { BatchExecutor } from './batch/executor.js';
 import { UnitWriter } from './batch/writes.js';
@@ -116,7 +115,6 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
         hot_ms: config.hot_account_ttl_ms,
         entries_max: config.account_directory_entries_max,
         idle_timeout_ms: config.db_idle_in_transaction_timeout_ms,
-        lock_wait_max_ms: config.batch_lock_wait_max_ms,
       })
     : undefined;
   const webhooks = new WebhookDispatcher({ transactions, config, logger, metrics, region });
@@ -125,7 +123,6 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
     dialect: db.dialect,
     onUnreachable: (error) => writes?.databaseUnreachable(error),
     queue,
-    locked: new LockedAccounts({ lock_wait_max_ms: config.batch_lock_wait_max_ms, entries_max: config.account_directory_entries_max }),
     writer: new UnitWriter(db.dialect, config.webhooks.events_settle_window_ms),
     observer: webhooks,
     policy,

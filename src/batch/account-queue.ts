@@ -1,5 +1,4 @@
 import type { PipelinedStatement } from '../db/pipeline.js';
-import { AccountStamps } from './account-stamps.js';
 
 export interface AccountQueueSettings {
   /** How long an account stays hot after a batch touching it lost a serialization conflict. */
@@ -8,8 +7,6 @@ export interface AccountQueueSettings {
   entries_max: number;
   /** A session holding queue locks that waits this long for its next statement outside a transaction is ended by the server. */
   idle_timeout_ms: number;
-  /** How long a batch waits for a queue lock before it goes on without the queue (a holder stalled). */
-  lock_wait_max_ms: number;
 }
 
 /** Advisory locks of the queue are (this namespace, hashtext(account id)): apart from any other user of advisory locks. */
@@ -22,7 +19,6 @@ const QUEUE_LOCK_NAMESPACE = 0x63726564;
 export const QUEUE_RELEASE: readonly PipelinedStatement[] = [
   { name: 'queue_release', text: 'SELECT pg_advisory_unlock_all()', values: [] },
   { name: 'queue_idle_reset', text: 'RESET idle_session_timeout', values: [] },
-  { name: 'queue_lock_wait_reset', text: 'RESET lock_timeout', values: [] },
 ];
 
 /**
@@ -38,23 +34,25 @@ export const QUEUE_RELEASE: readonly PipelinedStatement[] = [
  * instead of failing, it is off): it only turns retries into waits.
  */
 export class AccountQueue {
-  /** Account → until when it is hot. */
-  private readonly hot_until: AccountStamps;
+  private readonly hot_until_ms = new Map<string, number>();
 
-  constructor(private readonly settings: AccountQueueSettings) {
-    this.hot_until = new AccountStamps(settings.entries_max);
-  }
+  constructor(private readonly settings: AccountQueueSettings) {}
 
   markHot(accounts: Iterable<string>): void {
-    this.hot_until.mark(accounts, Date.now() + this.settings.hot_ms);
-  }
-
-  forget(accounts: Iterable<string>): void {
-    this.hot_until.forget(accounts);
+    const until = Date.now() + this.settings.hot_ms;
+    for (const account of accounts) {
+      this.hot_until_ms.delete(account);
+      this.hot_until_ms.set(account, until);
+    }
+    for (const account of this.hot_until_ms.keys()) {
+      if (this.hot_until_ms.size <= this.settings.entries_max) break;
+      this.hot_until_ms.delete(account);
+    }
   }
 
   hotAmong(accounts: readonly string[]): string[] {
-    return this.hot_until.stampedAfter(accounts, Date.now());
+    const now = Date.now();
+    return accounts.filter((account) => (this.hot_until_ms.get(account) ?? 0) > now);
   }
 
   /**
@@ -62,15 +60,14 @@ export class AccountQueue {
    * the session: run on the batch's connection outside its transaction, released by QUEUE_RELEASE.
    * Every batch takes its locks in account order, so two batches never wait for each other. Until
    * its transaction begins the session is idle outside one, where idle_in_transaction_session_timeout
-   * does not reach: idle_session_timeout bounds it, so a pod stalled there frees the accounts. A
-   * batch waits for them at most lock_timeout (the caller then goes on without the queue).
+   * does not reach: idle_session_timeout bounds it, so a pod stalled there frees the accounts.
    */
   lock(accounts: readonly string[]): PipelinedStatement[] {
     return [
       {
         name: 'queue_idle_bound',
-        text: "SELECT set_config('idle_session_timeout', $1, false), set_config('lock_timeout', $2, false)",
-        values: [String(this.settings.idle_timeout_ms), String(this.settings.lock_wait_max_ms)],
+        text: "SELECT set_config('idle_session_timeout', $1, false)",
+        values: [String(this.settings.idle_timeout_ms)],
       },
       {
         name: 'queue_lock',

@@ -16,7 +16,6 @@ import { jsonText } from '../platform/json-text.js';
 import type { Metrics } from '../platform/metrics.js';
 import { RecordedRefusal, type Operation, type RequestIdempotency, type StoredResponse } from './operation.js';
 import { QUEUE_RELEASE, type AccountQueue } from './account-queue.js';
-import { LOCK_PROBE, lockedOf, type LockedAccounts } from './locked-accounts.js';
 import { loadUnit, mergeNeeds, readStatements, type ReadSet } from './reads.js';
 import type { Unit } from './unit.js';
 import type { UnitWriter } from './writes.js';
@@ -56,8 +55,6 @@ export interface ExecutorSettings {
   onUnreachable: (error: DatabaseUnavailable) => void;
   /** PostgreSQL's queue of hot accounts between pods; undefined on CockroachDB. */
   queue: AccountQueue | undefined;
-  /** Accounts another transaction holds locked longer than a batch waits. */
-  locked: LockedAccounts;
   writer: UnitWriter;
   observer?: CommitObserver;
   policy: RetryPolicy;
@@ -66,12 +63,10 @@ export interface ExecutorSettings {
   logger: Logger;
 }
 
-type AttemptResult = 'committed' | { retry: unknown } | { split: unknown } | { unavailable: unknown } | { locked: unknown };
+type AttemptResult = 'committed' | { retry: unknown } | { split: unknown } | { unavailable: unknown };
 
 const ROLLBACK: PipelinedStatement = { name: 'batch_rollback', text: 'ROLLBACK', values: [] };
 const UNIQUE_VIOLATION = '23505';
-/** lock_not_available: a lock wait ran out of lock_timeout. */
-const LOCK_NOT_AVAILABLE = '55P03';
 const PRE_READ = {
   name: 'batch_read_idempotency_keys',
   text: `SELECT k.caller, k.key, k.request_fingerprint, k.status_code, k.response_text, k.response_body
@@ -125,34 +120,15 @@ export class BatchExecutor {
   }
 
   /** Settles every operation of `batch`; returns why the connection must not be reused, if it must not. */
-  private async runOn(connection: pg.PoolClient, all: readonly Pending[], slot: BatchSlot): Promise<DatabaseUnavailable | undefined> {
+  private async runOn(connection: pg.PoolClient, batch: readonly Pending[], slot: BatchSlot): Promise<DatabaseUnavailable | undefined> {
     const { policy, metrics } = this.settings;
-    let batch = all;
     for (let attempt = 1; ; attempt += 1) {
-      try {
-        batch = await this.setAsideLocked(connection, batch);
-      } catch (error) {
-        return this.unreachable(batch, error);
-      }
-      if (batch.length === 0) return undefined;
       metrics.batch_attempts_total.inc({ batch_region: slot.region });
       const result = await this.attempt(connection, batch, slot, attempt);
       if (result === 'committed') return undefined;
       if ('unavailable' in result) return this.unreachable(batch, result.unavailable);
       if ('split' in result) return this.isolate(connection, batch, slot, result.split);
-      if ('locked' in result) {
-        // Which accounts it waited on, learnt now: their operations are set aside at the top of the
-        // loop and the others run again at once, uncounted. None locked any more: an ordinary retry.
-        const accounts = [...new Set(batch.flatMap((pending) => pending.op.needs.accounts))];
-        const locked = await this.probeLocked(connection, accounts).catch((error: unknown) => error);
-        if (!Array.isArray(locked)) return this.unreachable(batch, locked);
-        if (locked.length > 0) {
-          attempt -= 1;
-          continue;
-        }
-      }
-      const cause = 'locked' in result ? result.locked : result.retry;
-      metrics.batch_retries_total.inc({ batch_region: slot.region, sqlstate: sqlState(cause) ?? 'unknown' });
+      metrics.batch_retries_total.inc({ batch_region: slot.region, sqlstate: sqlState(result.retry) ?? 'unknown' });
       this.settings.queue?.markHot(batch.flatMap((pending) => pending.op.needs.accounts));
       if (attempt >= policy.attempts_max) {
         const error = new DomainError(
@@ -164,40 +140,6 @@ export class BatchExecutor {
       }
       await sleep(backoffMs(policy, attempt));
     }
-  }
-
-  /**
-   * Probes the batch's accounts found locked lately (no wait) and answers 503 the operations on
-   * those still locked; returns the operations left to run.
-   */
-  private async setAsideLocked(connection: pg.PoolClient, batch: readonly Pending[]): Promise<readonly Pending[]> {
-    const suspects = this.settings.locked.suspectsAmong([...new Set(batch.flatMap((pending) => pending.op.needs.accounts))]);
-    if (suspects.length === 0) return batch;
-    const set_aside = new Set(await this.probeLocked(connection, suspects));
-    if (set_aside.size === 0) return batch;
-    const kept: Pending[] = [];
-    for (const pending of batch) {
-      const account = pending.op.needs.accounts.find((candidate) => set_aside.has(candidate));
-      if (account === undefined) kept.push(pending);
-      else {
-        this.settings.metrics.batch_locked_operations_total.inc();
-        const error = new DomainError(
-          'unavailable',
-          `account ${account} is locked by another transaction for now; retry with the same Idempotency-Key`,
-        );
-        pending.settle({ kind: 'failed', error });
-      }
-    }
-    return kept;
-  }
-
-  /** Which of `accounts` another transaction holds locked now (remembered as such, the others forgotten). */
-  private async probeLocked(connection: pg.PoolClient, accounts: readonly string[]): Promise<string[]> {
-    if (accounts.length === 0) return [];
-    const locked = lockedOf(await this.roundTrip(connection, LOCK_PROBE([...accounts].sort())));
-    this.settings.locked.markFree(accounts.filter((account) => !locked.includes(account)));
-    this.settings.locked.markLocked(locked);
-    return locked;
   }
 
   private unreachable(batch: readonly Pending[], cause: unknown): DatabaseUnavailable {
@@ -242,16 +184,7 @@ export class BatchExecutor {
       try {
         await this.roundTrip(connection, queue!.lock(queued));
       } catch (error) {
-        if (sqlState(error) !== LOCK_NOT_AVAILABLE) return this.abandon(connection, error, { rerun: true, locked });
-        // A session held a queue lock past a lock wait (a pod stalled between its lock and its
-        // transaction): the queue only spares retries, so this batch goes on without it.
-        try {
-          await this.roundTrip(connection, QUEUE_RELEASE);
-        } catch (release_error) {
-          return { unavailable: release_error };
-        }
-        queue!.forget(queued);
-        return this.transact(connection, batch, slot, set, false);
+        return this.abandon(connection, error, { rerun: true, locked });
       }
       metrics.batch_queued_total.inc();
     }
@@ -267,7 +200,7 @@ export class BatchExecutor {
     locked: boolean,
   ): Promise<AttemptResult> {
     const began_ms = Date.now();
-    const { statements, readers } = readStatements(set, slot.shard, this.settings.dialect, this.settings.locked.lock_timeout);
+    const { statements, readers } = readStatements(set, slot.shard, this.settings.dialect);
     // Both settle before anything else happens: a failure of one never leaves the other unobserved.
     const [keys, reads] = await Promise.allSettled([this.storedKeys(batch), this.roundTrip(connection, statements)]);
     if (reads.status === 'rejected') return this.abandon(connection, reads.reason, { locked });
@@ -374,8 +307,7 @@ export class BatchExecutor {
     { rerun = false, locked = false }: { rerun?: boolean; locked?: boolean } = {},
   ): Promise<AttemptResult> {
     const stale = isStalePreparedStatement(error);
-    const lock_wait = sqlState(error) === LOCK_NOT_AVAILABLE;
-    if (!stale && !lock_wait && isDatabaseUnavailable(error)) return { unavailable: error };
+    if (!stale && isDatabaseUnavailable(error)) return { unavailable: error };
     try {
       await runPipeline(connection, locked ? [ROLLBACK, ...QUEUE_RELEASE] : [ROLLBACK]);
       // Prepared before a migration changed a table's columns: prepared again by the rerun (no
@@ -384,7 +316,6 @@ export class BatchExecutor {
     } catch (rollback_error) {
       return { unavailable: rollback_error };
     }
-    if (lock_wait) return { locked: error };
     if (stale || rerun || isRetryable(error) || isRacedInsert(error)) return { retry: error };
     return { split: error };
   }

@@ -256,20 +256,11 @@ const NOW: Record<Dialect, PipelinedStatement> = {
   cockroach: { name: 'batch_now', text: 'SELECT now() AS now', values: [] },
 };
 
-/**
- * BEGIN, how long its lock waits may last (locked-accounts.ts), the transaction's timestamp, then
- * every read the set needs: the first round trip of a batch.
- */
-export function readStatements(
-  set: ReadSet,
-  shard: number,
-  dialect: Dialect,
-  lock_timeout: PipelinedStatement,
-): { statements: PipelinedStatement[]; readers: Reader[] } {
+/** BEGIN, the transaction's timestamp, then every read the set needs: the first round trip of a batch. */
+export function readStatements(set: ReadSet, shard: number, dialect: Dialect): { statements: PipelinedStatement[]; readers: Reader[] } {
   const readers = READERS.filter((reader) => reader.param(set, shard) !== undefined);
   const statements = [
     BEGIN,
-    lock_timeout,
     NOW[dialect],
     ...readers.map((reader) => ({ name: reader.name, text: reader.text, values: [reader.param(set, shard)] })),
   ];
@@ -283,8 +274,8 @@ export function loadUnit(
   set: ReadSet,
   batch: { region: string; shard: number },
 ): Unit {
-  const now = timestamp((results[2]!.rows[0] as { now: string }).now);
+  const now = timestamp((results[1]!.rows[0] as { now: string }).now);
   const unit = new Unit(now, batch.region, batch.shard);
-  for (const [index, reader] of readers.entries()) reader.load(unit, results[index + 3]!.rows, set);
+  for (const [index, reader] of readers.entries()) reader.load(unit, results[index + 2]!.rows, set);
   return unit;
 }

@@ -121,8 +121,6 @@ export interface Config {
   /** One batcher per home region (else one per pod): `auto` means on CockroachDB only. */
   batch_by_home_region: 'auto' | 'on' | 'off';
   hot_account_ttl_ms: number;
-  /** How long a batch waits for a lock another transaction holds on one of its accounts before it sets that account's operations aside. */
-  batch_lock_wait_max_ms: number;
   /** After a batch found the database unreachable, writes are refused at once (503) for this long. */
   database_unreachable_pause_ms: number;
   /** One pod of the fleet at a time reconciles the whole database this often (a fleet task). */
@@ -233,7 +231,6 @@ function buildSchema(topology: Topology) {
     BATCH_ACCOUNT_QUEUE: Joi.string().valid('auto', 'on', 'off').default('auto'),
     BATCH_BY_HOME_REGION: Joi.string().valid('auto', 'on', 'off').default('auto'),
     HOT_ACCOUNT_TTL_MS: integer().min(0).max(600_000).default(2000),
-    BATCH_LOCK_WAIT_MAX_MS: integer().min(10).less(Joi.ref('DB_STATEMENT_TIMEOUT_MS')).default(2000),
     DATABASE_UNREACHABLE_PAUSE_MS: integer().min(0).max(60_000).default(500),
     ACCOUNT_DIRECTORY_ENTRIES_MAX: integer().min(1).max(10_000_000).default(1_000_000),
     RECONCILIATION_INTERVAL_SECONDS: integer().min(1).max(86_400).default(300),
@@ -328,7 +325,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, topology: Topol
     batch_account_queue: value.BATCH_ACCOUNT_QUEUE,
     batch_by_home_region: value.BATCH_BY_HOME_REGION,
     hot_account_ttl_ms: value.HOT_ACCOUNT_TTL_MS,
-    batch_lock_wait_max_ms: value.BATCH_LOCK_WAIT_MAX_MS,
     database_unreachable_pause_ms: value.DATABASE_UNREACHABLE_PAUSE_MS,
     reconciliation_interval_seconds: value.RECONCILIATION_INTERVAL_SECONDS,
     fleet_task_lease_ms: value.FLEET_TASK_LEASE_MS,

@@ -13,7 +13,6 @@ export interface Metrics extends OperationsMetrics {
   batch_retries_total: Counter<'batch_region' | 'sqlstate'>;
   batch_splits_total: Counter<'batch_region'>;
   batch_queued_total: Counter;
-  batch_locked_operations_total: Counter;
   db_round_trips_total: Counter<'path'>;
   write_queue_depth: Gauge;
   pod_slot: Gauge;
@@ -138,11 +137,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
     batch_queued_total: new Counter({
       name: 'batch_queued_total',
       help: 'Batches that queued behind other pods on a hot account before starting (PostgreSQL)',
-      registers: [registry],
-    }),
-    batch_locked_operations_total: new Counter({
-      name: 'batch_locked_operations_total',
-      help: 'Operations answered 503 at once because another transaction held their account locked past BATCH_LOCK_WAIT_MAX_MS',
       registers: [registry],
     }),
     db_round_trips_total: new Counter({

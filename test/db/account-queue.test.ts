@@ -6,8 +6,7 @@ import { AccountQueue, QUEUE_RELEASE } from '../../src/batch/account-queue.js';
 import { runPipeline } from '../../src/db/pipeline.js';
 
 const IDLE_TIMEOUT_MS = 400;
-const settings = { hot_ms: 1_000, entries_max: 10, idle_timeout_ms: IDLE_TIMEOUT_MS };
-const queue = new AccountQueue({ ...settings, lock_wait_max_ms: 5_000 });
+const queue = new AccountQueue({ hot_ms: 1_000, entries_max: 10, idle_timeout_ms: IDLE_TIMEOUT_MS });
 const clients: pg.Client[] = [];
 
 async function session(): Promise<pg.Client> {
@@ -55,19 +54,5 @@ describe('the hot-account queue (PostgreSQL advisory locks held by a batch sessi
     expect(Date.now() - started_ms).toBeGreaterThanOrEqual(IDLE_TIMEOUT_MS - 50);
     await expect(stalled.query('SELECT 1')).rejects.toThrow();
     await runPipeline(next, [...QUEUE_RELEASE]);
-  });
-
-  it('a batch waits for a held account at most its lock wait: lock_not_available, holding nothing, bounds reset', async () => {
-    const hasty = new AccountQueue({ ...settings, idle_timeout_ms: 60_000, lock_wait_max_ms: 100 });
-    const [free, held] = [`queue-${randomUUID()}`, `queue-${randomUUID()}`];
-    const [holder, batch, other] = [await session(), await session(), await session()];
-    await runPipeline(holder, hasty.lock([held]));
-    await expect(runPipeline(batch, hasty.lock([free, held]))).rejects.toMatchObject({ code: '55P03' });
-    await runPipeline(batch, [...QUEUE_RELEASE]);
-    // It let go of the account it had taken before the wait, and of its bounds.
-    await runPipeline(other, hasty.lock([free]));
-    expect((await batch.query('SHOW lock_timeout')).rows).toEqual([{ lock_timeout: '0' }]);
-    await runPipeline(other, [...QUEUE_RELEASE]);
-    await runPipeline(holder, [...QUEUE_RELEASE]);
   });
 });
