@@ -28,7 +28,11 @@ export async function refundTransaction(
     throw forbidden('requires scope credits:write or refunds:write');
   const spend = await deps.transactions.read((tx) => findTransaction(tx, input.transaction_id));
   if (!spend) throw notFound(`transaction ${input.transaction_id}`);
-  const players = spend.entries.map((entry) => entry.account_id).filter((account) => !isSystemAccount(account));
+  // A merchant payment whose fee took the whole amount paid its merchant nothing (no entry), and the
+  // refund still reads the merchant: whether it is closed decides who gives back.
+  const players = [...spend.entries.map((entry) => entry.account_id), ...(spend.merchant_id ? [spend.merchant_id] : [])].filter(
+    (account) => !isSystemAccount(account),
+  );
   return deps.writes.request(
     {
       name: 'refund_transaction',

@@ -153,7 +153,8 @@ export async function transactionShapes(tx: SqlTx): Promise<Mismatch[]> {
 
 /**
  * Refunds of a spend (a debit, a capture, a merchant payment) never add up past it, and each
- * account it paid gives back at most what it received (a merchant its net, @revenue its fee).
+ * player or merchant account it paid gives back at most what it received (a merchant its net).
+ * A system account may give back more: @revenue bears the share of a merchant closed since.
  */
 export async function transactionRefunds(tx: SqlTx): Promise<Mismatch[]> {
   const rows = await tx.rows<{ id: string; account_id: string | null; received: string; given_back: string }>(
@@ -164,7 +165,7 @@ export async function transactionRefunds(tx: SqlTx): Promise<Mismatch[]> {
      UNION ALL
      SELECT o.id, e.account_id, e.amount_minor AS received, -SUM(re.amount_minor) AS given_back FROM ledger_transactions r
      JOIN ledger_transactions o ON o.id = r.original_transaction_id
-     JOIN ledger_entries e ON e.transaction_id = o.id AND e.amount_minor > 0
+     JOIN ledger_entries e ON e.transaction_id = o.id AND e.amount_minor > 0 AND e.account_id NOT LIKE '@%'
      JOIN ledger_entries re ON re.transaction_id = r.id AND re.account_id = e.account_id AND re.currency = e.currency
      WHERE r.type = 'refund' GROUP BY o.id, e.account_id, e.amount_minor HAVING -SUM(re.amount_minor) > e.amount_minor`,
   );

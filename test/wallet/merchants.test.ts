@@ -186,9 +186,11 @@ describe('refunds of merchant payments', () => {
     expect((await refund(paid.body.id, 700)).status).toBe(201);
     expect(await h.wallet(shop)).toMatchObject({ balance: -CREDIT_LIMIT_MINOR });
 
-    const closing = await merchant(0);
+    // With a fee, @revenue gives back more than the fee it got: the closed merchant's share too.
+    const closing = await merchant(100);
     const second = await pay(id, closing, 300);
-    expect((await h.post(`/v1/accounts/${closing}/debits`, { amount: 300, currency: 'EUR', reason: 'fees' }, h.service)).status).toBe(201);
+    expect(second.body).toMatchObject({ fee: 3, net_amount: 297 });
+    expect((await h.post(`/v1/accounts/${closing}/debits`, { amount: 297, currency: 'EUR', reason: 'fees' }, h.service)).status).toBe(201);
     expect(
       (await h.post(`/v1/accounts/${closing}/close`, { reason: 'gone' }, await h.mint.service('compliance:write', 'desk'))).status,
     ).toBe(200);
@@ -196,6 +198,16 @@ describe('refunds of merchant payments', () => {
     expect(returned.status, JSON.stringify(returned.body)).toBe(201);
     expect([await moved(returned.body.id, closing), await moved(returned.body.id, '@revenue')]).toEqual([0, -300]);
     expect(await h.wallet(id)).toMatchObject({ balance: 5_000 - 300 });
+
+    // A fee of the whole amount paid the merchant nothing: the refund is @revenue's alone.
+    const all_fee = await merchant(0, 30);
+    const tiny = await pay(id, all_fee, 20);
+    expect(tiny.body).toMatchObject({ fee: 20, net_amount: 0 });
+    const back = await refund(tiny.body.id);
+    expect(back.status, back.text).toBe(201);
+    expect([await moved(back.body.id, id), await moved(back.body.id, all_fee), await moved(back.body.id, '@revenue')]).toEqual([
+      20, 0, -20,
+    ]);
     await h.expectReconcileClean();
   });
 });
