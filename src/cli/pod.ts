@@ -35,10 +35,20 @@ async function shutdown(signal: string) {
   // 25 s against a 10 s grace): past the grace and a moment to clean up, the pod exits all the
   // same. What it had not committed is rolled back with its connections; clients retry their keys.
   const drain_ms = config.shutdown_grace_ms + SHUTDOWN_CLEANUP_MS;
-  const drained = await Promise.race([(pod?.stop() ?? Promise.resolve()).then(() => true), sleep(drain_ms, false, { ref: false })]);
-  if (!drained) logger.warn({ drain_ms }, 'the drain outlasted the grace (is the database stalled?): exiting without it');
-  else await database?.embedded?.stop();
-  process.exit(0);
+  const drained = await Promise.race([
+    (pod?.stop() ?? Promise.resolve()).then(
+      () => true,
+      (error: unknown) => {
+        logger.error({ err: error }, 'the drain failed');
+        return false;
+      },
+    ),
+    sleep(drain_ms, false, { ref: false }),
+  ]);
+  if (!drained) logger.warn({ drain_ms }, 'the drain did not finish within the grace (is the database stalled?): exiting without it');
+  // An embedded database goes with the pod either way, within its own bound.
+  await Promise.race([database?.embedded?.stop(), sleep(SHUTDOWN_CLEANUP_MS, undefined, { ref: false })]);
+  process.exit(drained ? 0 : 1);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));

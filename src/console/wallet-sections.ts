@@ -65,9 +65,11 @@ function withdrawalBlock(api: Api, listed: Schemas['Withdrawal'], settled?: () =
  * it (POST /v1/withdrawals/{id}/settle): the API refuses it while its payout job may still call.
  */
 function settleForm(api: Api, withdrawal: Schemas['Withdrawal'], settled: () => void): Node {
+  // No default: settling FAILED a withdrawal the provider did pay pays the player twice.
   const outcome = h(
     'select',
-    { name: 'status' },
+    { name: 'status', required: true },
+    h('option', { value: '' }, 'choose what the provider says…'),
     h('option', { value: 'FAILED' }, 'FAILED: the money goes back to the wallet'),
     h('option', { value: 'PAID' }, 'PAID: the provider paid it out'),
   );

@@ -356,6 +356,7 @@ describe('the back-office console in Chromium', () => {
     await openAccount(player.id);
     const withdrawal = section('withdrawals').locator(`[data-withdrawal-id="${created.body.id}"]`);
     await withdrawal.locator('summary').first().click();
+    await withdrawal.locator('select[name=status]').selectOption('FAILED');
     await withdrawal.getByRole('textbox', { name: 'How you know (required)' }).fill('provider ticket 7: never sent');
     await withdrawal.getByRole('button', { name: 'Review settlement…' }).click();
     expect(await page.locator('dialog[open]').textContent()).toContain('the money goes back to the wallet');
