@@ -1536,7 +1536,7 @@ export interface components {
       purchase_request_id: string | null;
       /** Format: uuid */
       withdrawal_id: string | null;
-      /** @description The merchant a merchant payment paid */
+      /** @description The merchant a merchant payment paid, or its refund takes back from */
       merchant_id: string | null;
       /** @description What the client attached to the object, as sent */
       metadata: {

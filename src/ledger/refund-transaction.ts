@@ -59,6 +59,8 @@ export async function refundTransaction(
             reason: input.reason ?? 'refund',
             reference: original.reference,
             original_transaction_id: original.id,
+            // A merchant payment's refund names its merchant too, as the payment does.
+            merchant_id: original.merchant_id,
             // A refund carries what its spend carried: filtering history by metadata finds both.
             metadata: original.metadata,
             postings: refundPostings(unit, posted, amount),

@@ -68,7 +68,7 @@ const referencesSchema = {
   topup_id: idSchema.allow(null),
   purchase_request_id: idSchema.allow(null),
   withdrawal_id: idSchema.allow(null),
-  merchant_id: Joi.string().allow(null).description('The merchant a merchant payment paid'),
+  merchant_id: Joi.string().allow(null).description('The merchant a merchant payment paid, or its refund takes back from'),
 } satisfies Record<keyof TransactionReferences, Joi.Schema>;
 
 export const transactionViewSchema = viewSchema('Transaction', {

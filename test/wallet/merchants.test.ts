@@ -156,7 +156,13 @@ describe('refunds of merchant payments', () => {
 
     const first = await refund(paid.body.id, 3_000);
     expect(first.status, JSON.stringify(first.body)).toBe(201);
-    expect(first.body).toMatchObject({ type: 'refund', account_id: id, amount: 3_000, original_transaction_id: paid.body.id });
+    expect(first.body).toMatchObject({
+      type: 'refund',
+      account_id: id,
+      amount: 3_000,
+      original_transaction_id: paid.body.id,
+      merchant_id: shop,
+    });
     // The merchant gives back round half up(9,751 x 3,000 / 10,001) = 2,925; @revenue the rest of the 3,000.
     expect([await moved(first.body.id, id), await moved(first.body.id, shop), await moved(first.body.id, '@revenue')]).toEqual([
       3_000, -2_925, -75,
