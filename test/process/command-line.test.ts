@@ -1,6 +1,11 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.js';
 
 // The command line tools as a person runs them: a mistake (an argument, a setting, a database that
 // cannot serve) is one line naming it and exit 2, never a stack trace; nothing waits forever.
@@ -8,12 +13,20 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STACK_FRAME = /^\s+at /m;
 
-function run(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs a tool; a setting given as undefined is left out of its environment. */
+function run(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const settings = Object.fromEntries(
+    Object.entries({ ...process.env, LOG_LEVEL: 'silent', ...env }).filter(([, value]) => value !== undefined),
+  );
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', script, ...args],
-      { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 30_000 },
+      { cwd: ROOT, env: settings, timeout: 30_000 },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -39,6 +52,21 @@ describe('command line tools', () => {
     expect(answer.stderr.trim()).toBe('reconcile: the database cannot serve (unreachable); gave up waiting');
     expect(Date.now() - started_ms).toBeLessThan(20_000);
     expect((await run('src/cli/reconcile.ts', ['--bogus'])).code).toBe(2);
+  });
+
+  it('when its embedded database cannot start (its port taken), then one line says where to look, and exit 2', async () => {
+    const port = await freePort();
+    const squatter = createServer().listen(port, '127.0.0.1');
+    const data_dir = await mkdtemp(path.join(tmpdir(), 'creditshop-embedded-'));
+    try {
+      const answer = await run('src/cli/reconcile.ts', [], { DATABASE_URL: undefined, DATA_DIR: data_dir, EMBEDDED_PG_PORT: String(port) });
+      expect(answer.code).toBe(2);
+      expect(answer.stderr).toMatch(new RegExp(`^reconcile: the embedded PostgreSQL did not start on EMBEDDED_PG_PORT ${port}`));
+      expect(answer.stderr).not.toMatch(STACK_FRAME);
+    } finally {
+      squatter.close();
+      await rm(data_dir, { recursive: true, force: true });
+    }
   });
 
   it('when a pod starts in production with a weak secret, then one line names the setting, not the secret, and exit 2', async () => {
