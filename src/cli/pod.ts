@@ -47,7 +47,8 @@ async function shutdown(signal: string) {
   ]);
   if (!drained) logger.warn({ drain_ms }, 'the drain did not finish within the grace (is the database stalled?): exiting without it');
   // An embedded database goes with the pod either way, within its own bound.
-  await Promise.race([database?.embedded?.stop(), sleep(SHUTDOWN_CLEANUP_MS, undefined, { ref: false })]);
+  const stopped = database?.embedded?.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the database failed'));
+  await Promise.race([stopped, sleep(SHUTDOWN_CLEANUP_MS, undefined, { ref: false })]);
   process.exit(drained ? 0 : 1);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

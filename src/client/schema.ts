@@ -715,8 +715,8 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; 200 for every validly signed body: duplicates,
-     * conflicts and malformed bodies are recorded, never refused
+     * PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; 200 for every validly signed body: conflicts
+     * and malformed bodies are recorded, never refused; a redelivery gets its first answer
      */
     post: operations['receivePspEvent'];
     delete?: never;
@@ -1275,7 +1275,7 @@ export interface paths {
     put?: never;
     /**
      * Payout provider callback, signed with Payout-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body"> (PAYOUT_WEBHOOK_SECRET); 200 for
-     * every validly signed body: duplicates, conflicts and malformed bodies are recorded
+     * every validly signed body: conflicts and malformed bodies are recorded; a redelivery gets its first answer
      */
     post: operations['receivePayoutEvent'];
     delete?: never;

@@ -191,7 +191,10 @@ export function repeatedEntry<R extends LoggedBody>(
 ): R | undefined {
   const recorded = find(delivery.key);
   if (!recorded) return undefined;
-  return isSameDelivery(recorded, delivery) ? recorded : find(bodyKey(delivery.raw_body));
+  if (isSameDelivery(recorded, delivery)) return recorded;
+  // Under the hash of these bytes only if it holds these bytes: a partner's id could be such a key.
+  const by_bytes = find(bodyKey(delivery.raw_body));
+  return by_bytes?.body_base64 === bodyBase64(delivery.raw_body) ? by_bytes : undefined;
 }
 
 /** What an event says, as the log keeps it in JSON: -0 reads back as 0, and a number beyond doubles (1e400) as null. */

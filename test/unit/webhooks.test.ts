@@ -3,6 +3,7 @@ import { eventBody, eventView, type EventRecord } from '../../src/events/event-r
 import { judgeAttempt } from '../../src/webhooks/attempt-policy.js';
 import { DeliveryLanes, type DeliveryJob } from '../../src/webhooks/delivery-lanes.js';
 import { revealSecrets, secretMarker, secretValue } from '../../src/webhooks/endpoint-secrets.js';
+import { bodyBase64, bodyKey, repeatedEntry } from '../../src/webhooks/signed-delivery.js';
 import { verifyWebhookSignature, webhookSignatureHeader } from '../../src/webhooks/signature.js';
 import { endpointUrlProblem } from '../../src/webhooks/url-policy.js';
 
@@ -243,5 +244,23 @@ describe('the event body', () => {
     };
     expect(eventBody(record)).toBe(JSON.stringify(eventView(record)));
     expect(eventBody(record)).toContain('"data":{"zeta":1,"alpha":{"b":2,"a":1}}');
+  });
+});
+
+describe('partner redeliveries', () => {
+  const delivery = (raw: string) => ({ kind: 'event' as const, key: 'evt_1', payload: JSON.parse(raw) as unknown, raw_body: raw });
+
+  it('when a body repeats an event or the very bytes of a conflict, then that row; a row merely keyed like its hash is not one', () => {
+    const first = '{"id":"evt_1","type":"payment.succeeded","data":{"amount":1}}';
+    const other = '{"id":"evt_1","type":"payment.refunded","data":{"amount":1}}';
+    const log = new Map<string, { payload: unknown; body_base64: string | null; outcome: string }>([
+      ['evt_1', { payload: JSON.parse(first), body_base64: null, outcome: 'credited' }],
+      [bodyKey(other), { payload: null, body_base64: bodyBase64(other), outcome: 'conflict' }],
+    ]);
+    expect(repeatedEntry((key) => log.get(key), delivery(first))?.outcome).toBe('credited');
+    expect(repeatedEntry((key) => log.get(key), delivery(other))?.outcome).toBe('conflict');
+    // A partner event whose id happens to be the hash key of this body is no record of these bytes.
+    log.set(bodyKey(other), { payload: JSON.parse(first), body_base64: null, outcome: 'credited' });
+    expect(repeatedEntry((key) => log.get(key), delivery(other))).toBeUndefined();
   });
 });

@@ -118,7 +118,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
       path: '/v1/psp/events',
       summary:
         'PSP callback, signed with Psp-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body">; ' +
-        '200 for every validly signed body: duplicates, conflicts and malformed bodies are recorded, never refused',
+        '200 for every validly signed body: conflicts and malformed bodies are recorded, never refused; a redelivery gets its first answer',
       tag: 'topups',
       auth: 'psp_signature',
       signature_header: 'Psp-Signature',
@@ -146,8 +146,9 @@ function stripeEventsRoute(): RouteSpec {
     method: 'post',
     path: '/v1/psp/stripe/events',
     summary:
-      'Stripe webhook endpoint, verified with Stripe-Signature; 200 for every verified body (applied, duplicate, ' +
-      'held for review or an event type creditshop does not use), 400 with nothing recorded when the signature does not verify',
+      'Stripe webhook endpoint, verified with Stripe-Signature; 200 for every verified body (applied, held for review or an ' +
+      'event type creditshop does not use; a redelivery gets its first answer), ' +
+      '400 with nothing recorded when the signature does not verify',
     tag: 'topups',
     auth: 'stripe_signature',
     responses: {

@@ -110,7 +110,8 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       path: '/v1/payouts/events',
       summary:
         'Payout provider callback, signed with Payout-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "t.body"> ' +
-        '(PAYOUT_WEBHOOK_SECRET); 200 for every validly signed body: duplicates, conflicts and malformed bodies are recorded',
+        '(PAYOUT_WEBHOOK_SECRET); 200 for every validly signed body: conflicts and malformed bodies are recorded; ' +
+        'a redelivery gets its first answer',
       tag: 'withdrawals',
       auth: 'payout_signature',
       signature_header: 'Payout-Signature',
