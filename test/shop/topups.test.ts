@@ -13,6 +13,7 @@ import {
   type PspEventType,
   type TestPspEvent,
 } from '../support/psp.js';
+import { metricSum } from '../support/metrics.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/scratch-database.js';
 
 // Top-ups against a PSP that delivers out of order, in parts, repeatedly and sometimes broken: a
@@ -324,9 +325,14 @@ describe('one event id, one body', () => {
   it('when the same success is delivered 30 times at once through three pods, then it is credited exactly once', async () => {
     const { account_id, topup_id } = await pendingTopup(2500);
     const success = psp.event(S, topup_id, 2500);
+    const counted = async (outcome: string) =>
+      (await Promise.all(cluster.pods.map((pod) => metricSum(pod.deps, 'psp_events_total', { outcome })))).reduce((a, b) => a + b, 0);
+    const before = { credited: await counted('credited'), duplicate: await counted('duplicate') };
     const deliveries = await Promise.all(Array.from({ length: 30 }, (_, index) => psp.send(success, index)));
     expect(deliveries.map((delivery) => delivery.status)).toEqual(Array(30).fill(200));
     expect(deliveries.map((delivery) => delivery.body.outcome)).toEqual(Array(30).fill('credited'));
+    // Answered alike, counted apart: one credit, 29 repeats.
+    expect([(await counted('credited')) - before.credited, (await counted('duplicate')) - before.duplicate]).toEqual([1, 29]);
     expect((await topup(topup_id)).events).toHaveLength(1);
     expect(await balance(account_id)).toBe(2500);
   });
