@@ -3,6 +3,7 @@ import type Joi from 'joi';
 import joiToJsonModule from 'joi-to-json';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
 import { problemSchema, STATUS_BY_CODE, TITLE_BY_CODE } from './problem.js';
+import { CHARACTERS_MAX } from './routes/schemas.js';
 import type { ResponseDoc, RouteSpec } from './route.js';
 
 // The package is CommonJS (module.exports = parse) behind ESM-style typings.
@@ -44,6 +45,17 @@ const RESPONSE_HEADERS = {
   Allow: { description: 'The methods this path serves', required: true, schema: { type: 'string' } },
 };
 
+/** A character limit (schemas.ts textSchema) is JSON Schema's maxLength, which counts characters. */
+function characterLimits(json: unknown): void {
+  if (typeof json !== 'object' || json === null) return;
+  const node = json as JsonObject;
+  if (CHARACTERS_MAX in node) {
+    node['maxLength'] = node[CHARACTERS_MAX];
+    delete node[CHARACTERS_MAX];
+  }
+  for (const value of Object.values(node)) characterLimits(value);
+}
+
 /**
  * joi-to-json writes an object's `.pattern(/re/, value)` both as `patternProperties` (right) and
  * as a property literally named "/re/" (wrong: no key is named so); this drops the latter.
@@ -69,6 +81,7 @@ class SchemaComponents {
       {
         set: (target, name, definition: JsonObject) => {
           dropPatternKeys(definition);
+          characterLimits(definition);
           this.add(String(name), definition);
           target[String(name)] = definition;
           return true;
@@ -78,6 +91,7 @@ class SchemaComponents {
     const converted = joiToJson(schema as never, 'open-api-3.1', found) as JsonObject;
     delete converted['schemas'];
     dropPatternKeys(converted);
+    characterLimits(converted);
     return converted;
   }
 

@@ -11,7 +11,7 @@ import type { AppContext, AppState } from './app-context.js';
 import { refuseUnacceptableInput, requestBody } from './middleware.js';
 import { jsonText } from '../platform/json-text.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
-import { accountParams, pageSchema, uuidParams } from './routes/schemas.js';
+import { accountParams, pageSchema, textSchema, uuidParams } from './routes/schemas.js';
 import { signedBody, type SignedBody } from '../shop/topups/psp-signature.js';
 
 export type Auth = 'public' | 'bearer' | 'psp_signature' | 'stripe_signature' | 'payout_signature';
@@ -347,7 +347,7 @@ export function reviewSettlementRoute(spec: {
     tag: spec.tag,
     auth: 'bearer',
     params: Joi.object({ id: Joi.string().min(1).max(300).required() }),
-    body: Joi.object({ settlement: Joi.string().min(1).max(1000).required() }),
+    body: Joi.object({ settlement: textSchema(1000).required() }),
     responses: {
       200: 'The settled review item',
       400: 'Invalid request',

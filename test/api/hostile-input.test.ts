@@ -128,9 +128,15 @@ describe('item 11: text the database cannot store, anywhere in a request', () =>
     expectProblem(not_utf8, 400, 'validation_error');
     expect(not_utf8.body.detail).toBe('request body is not valid UTF-8');
     expect((await credit({ ...movement, reason: 'gg \ud83c\udf89' })).status).toBe(201);
+    // Limits count characters, as /openapi.json's maxLength and PostgreSQL do, not UTF-16 units:
+    // 200 emoji are a reason of 200 characters; 201 are one too many.
+    expect((await credit({ ...movement, reason: '\u{1F389}'.repeat(200) })).status).toBe(201);
+    const long = await credit({ ...movement, reason: '\u{1F389}'.repeat(201) });
+    expectProblem(long, 400, 'validation_error');
+    expect(long.body.errors).toEqual([{ path: 'reason', message: '"reason" must be at most 200 characters' }]);
     const after = await snapshot(payer.id);
-    expect(after.entries).toBe(before.entries + 1);
-    expect(after.wallets[0].balance).toBe(before.wallets[0].balance + 100);
+    expect(after.entries).toBe(before.entries + 2);
+    expect(after.wallets[0].balance).toBe(before.wallets[0].balance + 200);
     expect((await snapshot(payee.id)).entries).toBe(0);
     await expectReconcileClean();
   });

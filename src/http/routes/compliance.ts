@@ -17,9 +17,9 @@ import { setLimitOverrides } from '../../compliance/set-limit-overrides.js';
 import type { Config } from '../../platform/config.js';
 import { limitValueSchema } from '../../platform/wallet-config.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, pageSchema, playerAccountParams, uuidParams } from './schemas.js';
+import { accountIdSchema, pageQuery, pageSchema, playerAccountParams, textSchema, uuidParams } from './schemas.js';
 
-const reason = Joi.string().min(1).max(500);
+const reason = textSchema(500);
 
 function statusRoute(action: StatusAction, summary: string): RouteSpec {
   return defineRoute({
@@ -160,7 +160,7 @@ export function complianceRoutes(config: Config): RouteSpec[] {
       tag: 'compliance',
       auth: 'bearer',
       params: uuidParams,
-      body: Joi.object({ resolution: Joi.string().min(1).max(1000).required() }),
+      body: Joi.object({ resolution: textSchema(1000).required() }),
       responses: { 200: 'The resolved flag', 400: 'Invalid request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such flag' },
       response_schema: reviewFlagViewSchema,
       handler: async (ctx, { actor, params, body }) => ({

@@ -12,7 +12,16 @@ import { getEndpoint, listDeliveries, listEndpoints } from '../../webhooks/read-
 import { redeliverEvent } from '../../webhooks/redeliver-event.js';
 import { rotateSecret } from '../../webhooks/rotate-secret.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, isoInstantTextSchema, pageQuery, pageSchema, partnerUrlSchema, uuidParams, uuidSchema } from './schemas.js';
+import {
+  accountIdSchema,
+  isoInstantTextSchema,
+  pageQuery,
+  pageSchema,
+  partnerUrlSchema,
+  textSchema,
+  uuidParams,
+  uuidSchema,
+} from './schemas.js';
 
 /** An answer showing a signing secret carries its marker as stored: the secret itself goes out (src/webhooks/endpoint-secrets.ts). */
 const revealingSecrets: RouteSpec['present'] = (deps, answer) =>
@@ -39,7 +48,7 @@ export function eventRoutes(config: Config): RouteSpec[] {
     .min(1)
     .max(EVENT_TYPES.length + 1)
     .unique();
-  const description = Joi.string().max(description_length_max);
+  const description = textSchema(description_length_max);
   const endpointParams = uuidParams;
   const adminResponses = { 401: 'Unauthenticated', 403: 'Requires admin' };
   return [

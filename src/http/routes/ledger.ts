@@ -21,9 +21,8 @@ import {
   playerAccountParams,
   uuidParams,
   spendingRefusals,
+  textSchema,
 } from './schemas.js';
-
-const text = (max: number) => Joi.string().min(1).max(max);
 
 export function ledgerRoutes(config: Config): RouteSpec[] {
   const amount = amountSchema(config.limits.amount_max_minor);
@@ -33,8 +32,8 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
   const movementBody = Joi.object({
     amount: amount.required(),
     currency: currency.required(),
-    reason: text(200).required(),
-    reference: text(200),
+    reason: textSchema(200).required(),
+    reference: textSchema(200),
     metadata,
   });
   const transactionResponses = {
@@ -96,7 +95,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       idempotent: { success_status: 201 },
       params: uuidParams,
-      body: Joi.object({ amount, reason: text(200) }),
+      body: Joi.object({ amount, reason: textSchema(200) }),
       responses: {
         ...transactionResponses,
         409: {
@@ -155,7 +154,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         amount: amount.required(),
         currency: currency.required(),
         expires_in_seconds: Joi.number().integer().strict().min(1).max(config.limits.hold_ttl_max_seconds).required(),
-        reference: text(200),
+        reference: textSchema(200),
         metadata,
       }),
       responses: {
@@ -229,7 +228,7 @@ export function ledgerRoutes(config: Config): RouteSpec[] {
         to_account_id: accountIdSchema.required(),
         amount: amount.required(),
         currency: currency.required(),
-        note: text(500),
+        note: textSchema(500),
         metadata,
       }),
       responses: {

@@ -3,7 +3,7 @@ import { amountSchema, currencySchema } from '../../domain/money.js';
 import { getMerchantPayment, merchantPaymentViewSchema, payMerchant } from '../../merchants/pay-merchant.js';
 import type { Config } from '../../platform/config.js';
 import { defineRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, metadataSchema, uuidParams } from './schemas.js';
+import { accountIdSchema, metadataSchema, textSchema, uuidParams } from './schemas.js';
 
 export function merchantRoutes(config: Config): RouteSpec[] {
   return [
@@ -22,7 +22,7 @@ export function merchantRoutes(config: Config): RouteSpec[] {
         merchant_id: accountIdSchema.required(),
         amount: amountSchema(config.limits.amount_max_minor).required(),
         currency: currencySchema(config.currencies).required(),
-        reference: Joi.string().min(1).max(200),
+        reference: textSchema(200),
         metadata: metadataSchema(config.wallet),
       }),
       responses: {

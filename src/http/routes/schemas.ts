@@ -40,16 +40,25 @@ export function pageSchema(id: string, item: Joi.Schema): Joi.ObjectSchema {
   });
 }
 
+/** The schema extension that carries a character limit into /openapi.json, as `maxLength` (openapi.ts). */
+export const CHARACTERS_MAX = 'x-characters-max';
+
 /**
- * Text of at most `max` characters, counted as people and PostgreSQL's char_length count them (code
- * points): Joi's max() counts UTF-16 units, and took 500 emoji for 1,000 characters.
+ * Text of at most `max` characters, counted as people, JSON Schema's maxLength and PostgreSQL's
+ * char_length count them (code points): Joi's max() counts UTF-16 units, and refused 101 emoji
+ * under a limit of 200 characters.
  */
-function charactersMax(max: number) {
-  return Joi.string()
-    .allow('')
+function charactersMax(max: number, text = Joi.string().allow('')) {
+  return text
     .custom((value: string, helpers) =>
       value.length <= max || [...value].length <= max ? value : helpers.message({ custom: `{{#label}} must be at most ${max} characters` }),
-    );
+    )
+    .meta({ [CHARACTERS_MAX]: max });
+}
+
+/** Text a person writes (a reason, a note, a name, a reference): 1 to `max` characters. */
+export function textSchema(max: number) {
+  return charactersMax(max, Joi.string().min(1));
 }
 
 /**

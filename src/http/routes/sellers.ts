@@ -10,7 +10,7 @@ import { sellerViewSchema } from '../../sellers/registry/seller-view.js';
 import { acceptedSchema } from '../../sellers/purchases/create-purchase-request.js';
 import { purchaseRequestViewSchema } from '../../sellers/purchases/get-purchase-request.js';
 import { accountPageRoute, defineRoute, reviewQueueRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, pageQuery, pageSchema, partnerUrlSchema, uuidParams, spendingRefusals } from './schemas.js';
+import { accountIdSchema, pageQuery, pageSchema, partnerUrlSchema, spendingRefusals, textSchema, uuidParams } from './schemas.js';
 
 const SELLER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 // Product ids travel in seller URLs: a conservative alphabet keeps them unambiguous there.
@@ -136,7 +136,7 @@ export function sellerRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({
         outcome: Joi.string().valid('purchased', 'not_purchased').required(),
-        settlement: Joi.string().min(1).max(1000).required().description('How the person settled it with the seller'),
+        settlement: textSchema(1000).required().description('How the person settled it with the seller'),
         order_id: Joi.string().min(1).max(255).when('outcome', PURCHASED_ONLY).description("purchased only: the seller's order id"),
         price: amountSchema(config.limits.amount_max_minor)
           .when('outcome', PURCHASED_ONLY)

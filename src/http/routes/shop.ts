@@ -12,7 +12,7 @@ import { entitlementViewSchema } from '../../shop/orders/entitlement-repository.
 import { orderRefundViewSchema, refundOrder } from '../../shop/orders/refund-order.js';
 import { orderViewSchema } from '../../shop/orders/views.js';
 import { defineRoute, readByIdRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, accountParams, metadataSchema, pageQuery, pageSchema, uuidParams } from './schemas.js';
+import { accountIdSchema, accountParams, metadataSchema, pageQuery, pageSchema, textSchema, uuidParams } from './schemas.js';
 
 export const ITEM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const itemId = Joi.string().pattern(ITEM_ID_PATTERN);
@@ -86,7 +86,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       params: Joi.object({ id: itemId.required() }),
       body: Joi.object({
-        name: Joi.string().min(1).max(200).required(),
+        name: textSchema(200).required(),
         kind: Joi.string()
           .valid(...KINDS)
           .required(),
@@ -164,7 +164,7 @@ export function shopRoutes(config: Config): RouteSpec[] {
           .max(config.limits.order_lines_max)
           .unique('item_id'),
         amount,
-        reason: Joi.string().min(1).max(200).required(),
+        reason: textSchema(200).required(),
         override_policy: Joi.boolean().strict(),
       }).oxor('lines', 'amount'),
       responses: {

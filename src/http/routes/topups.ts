@@ -21,7 +21,7 @@ import {
   type RouteSpec,
   signedBodyOf,
 } from '../route.js';
-import { accountIdSchema, metadataSchema, pageQuery, uuidParams } from './schemas.js';
+import { accountIdSchema, metadataSchema, pageQuery, textSchema, uuidParams } from './schemas.js';
 
 export function topupRoutes(config: Config): RouteSpec[] {
   const stripe = config.psp_provider === 'stripe';
@@ -87,7 +87,7 @@ export function topupRoutes(config: Config): RouteSpec[] {
       auth: 'bearer',
       idempotent: { success_status: 201 },
       params: uuidParams,
-      body: Joi.object({ amount: amountSchema(config.limits.amount_max_minor), reason: Joi.string().min(1).max(500).required() }),
+      body: Joi.object({ amount: amountSchema(config.limits.amount_max_minor), reason: textSchema(500).required() }),
       responses: {
         201: 'The chargeback_recovery transaction: the wallet -amount, @chargebacks +amount',
         400: 'Invalid request',

@@ -8,7 +8,16 @@ import { settlePayoutEventReview } from '../../withdrawals/settle-payout-event-r
 import { getWithdrawal, listWithdrawals } from '../../withdrawals/withdrawal-reads.js';
 import { settleWithdrawalByHand } from '../../withdrawals/settle-withdrawal-by-hand.js';
 import { defineRoute, reviewSettlementRoute, signedCallbackRoute, type RouteSpec } from '../route.js';
-import { accountIdSchema, metadataSchema, pageQuery, pageSchema, playerAccountParams, uuidParams, spendingRefusals } from './schemas.js';
+import {
+  accountIdSchema,
+  metadataSchema,
+  pageQuery,
+  pageSchema,
+  playerAccountParams,
+  spendingRefusals,
+  textSchema,
+  uuidParams,
+} from './schemas.js';
 
 export function withdrawalRoutes(config: Config): RouteSpec[] {
   return [
@@ -30,7 +39,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
           type: Joi.string()
             .pattern(/^[a-z][a-z0-9_]{0,31}$/)
             .required(),
-          reference: Joi.string().min(1).max(200).required(),
+          reference: textSchema(200).required(),
         }).required(),
         metadata: metadataSchema(config.wallet),
       }),
@@ -58,7 +67,7 @@ export function withdrawalRoutes(config: Config): RouteSpec[] {
       params: uuidParams,
       body: Joi.object({
         status: Joi.string().valid('PAID', 'FAILED').required(),
-        settlement: Joi.string().min(1).max(1000).required().description('What the provider said, and how it was asked'),
+        settlement: textSchema(1000).required().description('What the provider said, and how it was asked'),
         payout_id: Joi.string().min(1).max(255).description("The provider's payout, when the withdrawal has none recorded"),
       }),
       responses: {
