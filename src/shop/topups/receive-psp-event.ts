@@ -120,10 +120,11 @@ export async function receiveDelivery(deps: AppDeps, delivery: LoggedDelivery): 
   return { received: true, outcome };
 }
 
-/** What a delivery came to, and whether this delivery is the one that did it. */
+/** What a delivery came to, whether this delivery is the one that did it, and why it is held if it is. */
 interface Receipt {
   outcome: EventOutcome;
   first: boolean;
+  held?: { event_id: string; reason: string };
 }
 
 async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<Receipt> {
@@ -135,7 +136,7 @@ async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<Receipt
     topup: topup_id === null ? undefined : await findTopup(tx, topup_id),
   }));
   if (known.recorded && isSameDelivery(known.recorded, delivery)) return { outcome: known.recorded.outcome as EventOutcome, first: false };
-  return deps.writes.run({
+  const receipt = await deps.writes.run({
     name: 'psp_event',
     region: known.topup?.region ?? deps.region,
     needs: {
@@ -145,6 +146,12 @@ async function receive(deps: AppDeps, delivery: LoggedDelivery): Promise<Receipt
     },
     decide: (unit) => recordDelivery(deps, unit, delivery),
   });
+  // Told once it committed: a batch may decide again when it reruns.
+  if (receipt.held) {
+    const { event_id, reason } = receipt.held;
+    deps.logger.warn({ event_id, outcome: receipt.outcome, reason }, 'PSP event held for review');
+  }
+  return receipt;
 }
 
 /**
@@ -161,10 +168,8 @@ function recordDelivery(deps: AppDeps, unit: Unit, delivery: LoggedDelivery): Re
   const record = recorded ? conflictRecord(delivery, { key: bodyKey(delivery.raw_body), recorded }) : applyDelivery(deps, unit, delivery);
   log.insert({ ...record, received_at: unit.now });
   emitTopupEvents(unit, record, topup_before);
-  if (record.review_reason !== null) {
-    deps.logger.warn({ event_id: record.id, outcome: record.outcome, reason: record.review_reason }, 'PSP event held for review');
-  }
-  return { outcome: record.outcome, first: true };
+  const held = record.review_reason === null ? undefined : { event_id: record.id, reason: record.review_reason };
+  return { outcome: record.outcome, first: true, ...(held ? { held } : {}) };
 }
 
 /** What a delivery did to its top-up, as integrators hear it: the top-up as GET /v1/topups/{id} shows it now. */
