@@ -45,29 +45,24 @@ const RESPONSE_HEADERS = {
   Allow: { description: 'The methods this path serves', required: true, schema: { type: 'string' } },
 };
 
-/** A character limit (schemas.ts textSchema) is JSON Schema's maxLength, which counts characters. */
-function characterLimits(json: unknown): void {
-  if (typeof json !== 'object' || json === null) return;
-  const node = json as JsonObject;
-  if (CHARACTERS_MAX in node) {
-    node['maxLength'] = node[CHARACTERS_MAX];
-    delete node[CHARACTERS_MAX];
-  }
-  for (const value of Object.values(node)) characterLimits(value);
-}
-
 /**
- * joi-to-json writes an object's `.pattern(/re/, value)` both as `patternProperties` (right) and
- * as a property literally named "/re/" (wrong: no key is named so); this drops the latter.
+ * What joi-to-json writes, mended in one walk: an object's `.pattern(/re/, value)` comes both as
+ * `patternProperties` (right) and as a property literally named "/re/" (wrong: no key is named
+ * so), which is dropped; a character limit (schemas.ts textSchema) is JSON Schema's maxLength,
+ * which counts characters.
  */
-function dropPatternKeys(json: unknown): void {
+function mendConverted(json: unknown): void {
   if (typeof json !== 'object' || json === null) return;
   const node = json as JsonObject;
   const properties = node['properties'] as JsonObject | undefined;
   if (node['patternProperties'] && properties) {
     for (const key of Object.keys(properties)) if (key.startsWith('/') && key.lastIndexOf('/') > 0) delete properties[key];
   }
-  for (const value of Object.values(node)) dropPatternKeys(value);
+  if (CHARACTERS_MAX in node) {
+    node['maxLength'] = node[CHARACTERS_MAX];
+    delete node[CHARACTERS_MAX];
+  }
+  for (const value of Object.values(node)) mendConverted(value);
 }
 
 /** Joi -> JSON Schema 2020-12. A schema with an id (`viewSchema`) becomes one shared component, referenced where used. */
@@ -80,8 +75,7 @@ class SchemaComponents {
       {},
       {
         set: (target, name, definition: JsonObject) => {
-          dropPatternKeys(definition);
-          characterLimits(definition);
+          mendConverted(definition);
           this.add(String(name), definition);
           target[String(name)] = definition;
           return true;
@@ -90,8 +84,7 @@ class SchemaComponents {
     );
     const converted = joiToJson(schema as never, 'open-api-3.1', found) as JsonObject;
     delete converted['schemas'];
-    dropPatternKeys(converted);
-    characterLimits(converted);
+    mendConverted(converted);
     return converted;
   }
 
