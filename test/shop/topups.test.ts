@@ -269,6 +269,9 @@ describe('a chargeback the wallet cannot pay back', () => {
       request(eu(), 'POST', `/v1/topups/${topup_id}/recover`, body, { token, key: key() });
     expect((await recover({ reason: 'mine' }, player)).status).toBe(403);
     expect((await recover({ amount: 1001, reason: 'too much' })).body.code).toBe('invalid_state');
+    for (const bad of [{ reason: 'half a pair \ud800' }, { reason: '' }, { reason: 'x', amount: 0 }, { reason: 'x', extra: 1 }]) {
+      expect((await recover(bad)).body.code, JSON.stringify(bad)).toBe('validation_error');
+    }
     const recovered = await recover({ reason: 'hold released after the chargeback' });
     expect(recovered.status, recovered.text).toBe(201);
     expect(recovered.body).toMatchObject({ type: 'chargeback_recovery', amount: 1000, balance_after: 0, topup_id });

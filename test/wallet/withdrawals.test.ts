@@ -297,6 +297,8 @@ describe('a withdrawal settled by hand', () => {
     const returned = await flagged(1_000);
     expectProblem(await settle(returned.id, { status: 'FAILED', settlement: 'x' }, { token: await h.mint.player(id) }), 403, 'forbidden');
     expectProblem(await settle(returned.id, { status: 'REVERSED', settlement: 'x' }), 400, 'validation_error');
+    expectProblem(await settle(returned.id, { status: 'FAILED', settlement: 'nul \u0000 byte' }), 400, 'validation_error');
+    expectProblem(await settle(returned.id, { status: 'FAILED', settlement: 'x'.repeat(1001) }), 400, 'validation_error');
     expectProblem(await settle(returned.id, { status: 'FAILED', settlement: 'x', payout_id: 'po_other' }), 409, 'invalid_state');
     // Flagged by the pending timeout while its payout job has yet to finish (it may be calling the provider): refused.
     const job = "UPDATE jobs SET finished_at = $2, run_after = now() + interval '1 hour' WHERE kind = 'payout' AND subject_id = $1";
