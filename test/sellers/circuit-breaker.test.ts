@@ -6,11 +6,19 @@ const COOLDOWN_MS = 2500;
 let world: SellerWorld;
 let buyer: { id: string; token: string };
 
-// Every request fans out (no cache, no coalescing), so each one would call the flaky seller.
+// Every request fans out (no cache, no coalescing), so each one would call the flaky seller. The
+// slow seller answers after the fan-out stopped waiting (quorum 2 of 3, then the grace), so the
+// outcomes of each fan-out's calls are recorded only after the purchase went on to its hold.
 beforeAll(async () => {
   world = await SellerWorld.start({
-    sellers: [fixedSeller('flaky', 900, { error_rate: 1 }), fixedSeller('steady', 1000)],
+    sellers: [
+      fixedSeller('flaky', 900, { error_rate: 1 }),
+      fixedSeller('steady', 1000),
+      fixedSeller('slow', 1100, { latency_ms: { median: 900, p99: 900 } }),
+    ],
     env: {
+      SELLER_FANOUT_QUORUM: '0.5',
+      SELLER_FANOUT_STRAGGLER_GRACE_MS: '100',
       SELLER_QUOTE_CACHE_TTL_MS: '0',
       SELLER_COALESCING: 'false',
       SELLER_CIRCUIT_MIN_CALLS: '3',
@@ -66,7 +74,7 @@ describe('a shared circuit breaker', () => {
     expect(Date.parse(reopened.circuit_probe_after)).toBeGreaterThan(Date.now());
   });
 
-  it('closes when the probe succeeds after the seller recovered, and the seller is used again', async () => {
+  it('closes when the probe succeeds after the seller recovered: the probing purchase and later ones buy there', async () => {
     world.simulator.setFailing('flaky', 0);
     expect(await circuitBecomes('half_open', COOLDOWN_MS + 2000)).toMatchObject({ circuit_state: 'half_open' });
     const before = calls();

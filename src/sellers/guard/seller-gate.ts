@@ -55,7 +55,8 @@ export async function callSellers<T>(
   for (const { reason } of skipped) metrics.seller_calls_skipped_total.inc({ reason });
   const calls = admitted.map((seller) => {
     const timeout_ms = Math.min(seller.timeout_ms, deadline_ms - Date.now());
-    const result = call(seller, Math.max(1, timeout_ms)).finally(() => slots.release(1));
+    const called = call(seller, Math.max(1, timeout_ms)).finally(() => slots.release(1));
+    const result = probes.has(seller.id) ? called.then((answer) => closeOnSuccess(deps, seller, answer)) : called;
     // Cut short: given less than half of its own timeout. A seller whose timeout is above what a
     // phase can ever give (SELLER_QUOTE_PHASE_MAX_MS) is cut on every call, and were none of those
     // timeouts charged, its circuit would never open however dead it is.
@@ -76,6 +77,7 @@ export async function callSellers<T>(
           const { seller, cut_short } = calls[index]!;
           // A timeout we cut short (the request's deadline came first) says nothing of the seller: not recorded.
           if (cut_short && result.outcome === 'failed' && result.reason === 'timeout') return [];
+          if (probes.has(seller.id) && !countsAsFailure(result)) return []; // recorded by closeOnSuccess
           return [
             {
               seller_id: seller.id,
@@ -91,6 +93,20 @@ export async function callSellers<T>(
     })
     .catch((error: unknown) => deps.logger.warn({ err: error }, 'recording seller call outcomes failed'));
   return { calls, skipped, recorded };
+}
+
+/**
+ * A probe the seller answered closes its circuit before its answer is handed on, not with its batch
+ * (which waits for the batch's stragglers): the caller's own hold and order at that seller come
+ * next, and would otherwise be skipped by the half-open circuit whose probe they just made.
+ */
+async function closeOnSuccess<T>(deps: Deps, seller: Seller, result: SellerResult<T>): Promise<SellerResult<T>> {
+  if (countsAsFailure(result)) return result;
+  const error = result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`;
+  await recordCalls(deps, [{ seller_id: seller.id, failed: false, latency_ms: result.latency_ms, error, probe: true }]).catch(
+    (error: unknown) => deps.logger.warn({ err: error, seller_id: seller.id }, 'recording a successful probe failed'),
+  );
+  return result;
 }
 
 // A batch this large failing this uniformly points at our side (a stalled pod, its network),
