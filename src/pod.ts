@@ -2,6 +2,7 @@ import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
+import { answerWhileStarting } from './http/starting.js';
 import { TransactionRunner } from './db/transaction-runner.js';
 import { TokenVerifier } from './auth/tokens.js';
 import { createApp } from './http/app.js';
@@ -170,41 +171,36 @@ export function buildDeps(options: PodOptions, db: Database): AppDeps {
 }
 
 /**
- * Starts a pod once its database answers (waiting with backoff while it does not). From then on
- * the pod never exits for want of the database: requests answer 503 while it is away, and the
- * pools reconnect when it is back.
+ * Starts a pod: it listens at once, answering as a starting pod does (answerWhileStarting) while
+ * its database does not answer (waiting with backoff), then serves. From then on the pod never
+ * exits for want of the database: requests answer 503 while it is away, and the pools reconnect
+ * when it is back.
  */
 export async function startPod(options: PodOptions): Promise<Pod> {
   const logger = podLogger(options);
-  const db = await openDatabase(options.config, {
-    url: options.database_url,
-    application_name: `creditshop:${options.region}`,
-    pool_max: options.config.db_pool_max,
-    logger,
-  });
-  const deps = buildDeps({ ...options, logger }, db);
-  await deps.slot.start();
-  const app = createApp(deps);
-  // Without Host the request still reaches the app, which answers it as every bad request is
-  // answered (Node's own answer is an empty 400).
-  const server = createServer({ requireHostHeader: false }, app.callback()).listen(options.port, options.host);
-  server.requestTimeout = options.config.http_request_timeout_ms;
-  // Longer than clients and load balancers keep idle connections, so they close them first and
-  // never reuse a socket the pod is closing.
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = Math.min(options.config.http_request_timeout_ms, 60_000);
-  // An error of the listening socket itself (accept failing for want of file descriptors): logged;
-  // without a listener Node would end the process.
-  server.on('error', (error) => logger.error({ err: error }, 'the HTTP server reported an error'));
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerMalformedRequest(error, socket, options.region));
-  // What Node answers by itself otherwise, with an empty body or none: problem+json like the rest.
-  server.on('connect', (_request, socket: Duplex) => answerOnSocket(socket, 405, 'CONNECT is not served here', options.region));
-  server.on('checkExpectation', (_request, response) => {
-    const body = JSON.stringify(problemFor('validation_error', 'this Expect is not supported (only 100-continue)', {}, 417));
-    response.writeHead(417, { 'Content-Type': PROBLEM_CONTENT_TYPE, 'X-Region': options.region, Connection: 'close' });
-    response.end(body);
-  });
+  const server = createHttpServer(options, logger);
+  const starting = answerWhileStarting(options.region);
+  server.on('request', starting);
+  server.listen(options.port, options.host);
   await once(server, 'listening');
+  let db: Database | undefined;
+  let deps: AppDeps;
+  try {
+    db = await openDatabase(options.config, {
+      url: options.database_url,
+      application_name: `creditshop:${options.region}`,
+      pool_max: options.config.db_pool_max,
+      logger,
+    });
+    deps = buildDeps({ ...options, logger }, db);
+    await deps.slot.start();
+  } catch (error) {
+    server.close();
+    await db?.close();
+    throw error;
+  }
+  server.removeListener('request', starting);
+  server.on('request', createApp(deps).callback());
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const workers = new WorkerLoop(deps.logger, options.config.worker_backoff_max_ms);
@@ -232,6 +228,30 @@ export async function startPod(options: PodOptions): Promise<Pod> {
       await db.close();
     },
   };
+}
+
+/** The pod's HTTP server with its limits and its answers to what never reaches the app; requests are handled by whoever listens. */
+function createHttpServer(options: PodOptions, logger: Logger): Server {
+  // Without Host the request still reaches the app, which answers it as every bad request is
+  // answered (Node's own answer is an empty 400).
+  const server = createServer({ requireHostHeader: false });
+  server.requestTimeout = options.config.http_request_timeout_ms;
+  // Longer than clients and load balancers keep idle connections, so they close them first and
+  // never reuse a socket the pod is closing.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = Math.min(options.config.http_request_timeout_ms, 60_000);
+  // An error of the listening socket itself (accept failing for want of file descriptors): logged;
+  // without a listener Node would end the process.
+  server.on('error', (error) => logger.error({ err: error }, 'the HTTP server reported an error'));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerMalformedRequest(error, socket, options.region));
+  // What Node answers by itself otherwise, with an empty body or none: problem+json like the rest.
+  server.on('connect', (_request, socket: Duplex) => answerOnSocket(socket, 405, 'CONNECT is not served here', options.region));
+  server.on('checkExpectation', (_request, response) => {
+    const body = JSON.stringify(problemFor('validation_error', 'this Expect is not supported (only 100-continue)', {}, 417));
+    response.writeHead(417, { 'Content-Type': PROBLEM_CONTENT_TYPE, 'X-Region': options.region, Connection: 'close' });
+    response.end(body);
+  });
+  return server;
 }
 
 /**

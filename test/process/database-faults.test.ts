@@ -441,6 +441,25 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
     await eventually('the pod waiting for the database', 30_000, async () =>
       pod.output().includes('database unavailable; waiting') ? true : undefined,
     );
+    // Waiting, the pod is alive to a liveness probe (not restarted in a loop for the length of the outage), not ready, and 503 to clients.
+    const waiting = async (method: string, route: string) => {
+      const response = await fetch(`${pod.url}${route}`, { method, signal: AbortSignal.timeout(5000) });
+      return {
+        status: response.status,
+        type: response.headers.get('content-type'),
+        retry_after: response.headers.get('retry-after'),
+        region: response.headers.get('x-region'),
+        body: await response.json(),
+      };
+    };
+    expect(await waiting('GET', '/health')).toMatchObject({ status: 200, region: 'ap-south', body: { status: 'ok', region: 'ap-south' } });
+    expect(await waiting('GET', '/ready')).toMatchObject({ status: 503, body: { status: 'database_unreachable' } });
+    expect(await waiting('POST', '/v1/accounts')).toMatchObject({
+      status: 503,
+      type: 'application/problem+json',
+      retry_after: '1',
+      body: { status: 503, code: 'unavailable' },
+    });
     await eventually('the supervisor waiting for the database', 30_000, async () =>
       supervisor.log().includes('database unavailable; waiting') ? true : undefined,
     );
