@@ -10,6 +10,7 @@ import { request, startCluster, tokens, uniqueId, type TestCluster } from '../su
 
 // A real pod's gate and a real seller over HTTP that answers in 300 ms, within its own 1 s
 // timeout: a call the request's deadline cuts short at 100 ms times out on our side, not the seller's.
+// Under /silent the same server never answers, so a call there times out whatever it is given.
 
 let cluster: TestCluster;
 let seller: Server;
@@ -21,6 +22,7 @@ beforeAll(async () => {
   admin = await tokens(cluster.config).service('admin', 'ops');
   seller = createServer((incoming, response) => {
     incoming.resume();
+    if (incoming.url?.startsWith('/silent/')) return; // left open until afterAll closes every connection
     setTimeout(() => {
       response.writeHead(200, { 'Content-Type': 'application/json' });
       response.end(JSON.stringify({ available: false }));
@@ -36,9 +38,9 @@ afterAll(async () => {
 });
 
 /** A seller of that server registered with `timeout_ms`, and a quote call to it through the gate with `deadline_ms`. */
-async function registered(prefix: string, timeout_ms: number) {
+async function registered(prefix: string, timeout_ms: number, path = '') {
   const id = uniqueId(prefix);
-  const base_url = `http://127.0.0.1:${(seller.address() as AddressInfo).port}`;
+  const base_url = `http://127.0.0.1:${(seller.address() as AddressInfo).port}${path}`;
   const body = { base_url, rate_limit_per_minute: 100_000, timeout_ms, supports_holds: true, active: true };
   expect((await request(cluster.pods[0]!.url, 'PUT', `/v1/sellers/${id}`, body, { token: admin })).status).toBeLessThan(300);
   const { deps } = cluster.pods[0]!;
@@ -73,10 +75,14 @@ describe('a call cut short by the request', () => {
   });
 
   it('when a call is given at least half of its own timeout and times out, then that is charged to the seller', async () => {
-    // Answers in 300 ms; registered with 500 ms and given 260, as a seller whose timeout no phase
-    // can give is on every call: were those never charged, its circuit would never open.
-    const { ask, health } = await registered('cut-seller', 500);
-    const gated = await ask(Date.now() + 260);
+    // Never answers; registered with 1000 ms and given less of it by the request's deadline, as a
+    // seller whose timeout no phase can give is on every call: were those never charged, its circuit
+    // would never open. The gate sizes the call only after its circuit and rate-window round trips, so
+    // the deadline leaves 400 ms for those before the call falls under half (500 ms) and is cut short;
+    // a tighter one was cut short on a loaded machine and never charged. The call still gets at most
+    // 900 of its 1000 ms: were any call short of its own timeout left uncharged, this would fail.
+    const { ask, health } = await registered('cut-seller', 1000, '/silent');
+    const gated = await ask(Date.now() + 900);
     expect(await gated.calls[0]!.result).toMatchObject({ outcome: 'failed', reason: 'timeout' });
     await gated.recorded;
     expect(await health()).toMatchObject({ recent_calls: 1, recent_failures: 1 });
