@@ -29,7 +29,13 @@ const OUTAGE_MS = 2000;
 /** Longer than DB_IDLE_IN_TRANSACTION_TIMEOUT_MS and DB_QUERY_TIMEOUT_MS (QUICK_DATABASE_RECOVERY). */
 const STALL_MS = 5000;
 const READY_AGAIN_WITHIN_MS = 10_000;
-const READY_ANSWER_WITHIN_MS = 1000;
+/**
+ * /ready answers by its own READY_PROBE_TIMEOUT_MS (800 ms) whatever the database does; one that
+ * waited on a stalled database instead would take the query timeout (DB_QUERY_TIMEOUT_MS, 2500 ms).
+ * The bound lies between the two, 500 ms under the latter: 1 s (200 ms over the probe timeout)
+ * failed now and then among some 50 probes on a loaded machine.
+ */
+const READY_ANSWER_WITHIN_MS = Number(QUICK_DATABASE_RECOVERY.DB_QUERY_TIMEOUT_MS) - 500;
 const CLIENTS = 6;
 const ACCOUNT_BALANCE = 1_000_000;
 /** The supervisor's restart backoff in this test: 200 ms doubling up to 1 s. */
@@ -261,10 +267,15 @@ function expectUnavailableBetween(outcomes: readonly Outcome[], from_ms: number,
 function expectProbesDuring(probes: Probes, from_ms: number, to_ms: number): void {
   const during = probes.ready.filter((probe) => probe.at_ms >= from_ms && probe.at_ms + probe.duration_ms <= to_ms);
   expect(during.length, '/ready probes while the database was away').toBeGreaterThan(2);
-  for (const probe of during) {
-    expect(probe.status).toBe(503);
-    expect(probe.duration_ms).toBeLessThan(READY_ANSWER_WITHIN_MS);
-  }
+  for (const probe of during) expect(probe.status).toBe(503);
+  // The bound holds for every probe, whatever its answer. Inside the window a probe without its own
+  // timeout fails at the pool's connect timeout (500 ms) all the same; what can show one waiting on
+  // the database is the first round, sent as the stall begins, when its query lands on a connection
+  // the stall holds (it then takes the query timeout). Not every run has one, so this catches a /ready
+  // that waits on the database in some runs, not all.
+  const slowest = probes.ready.reduce((slow, probe) => (probe.duration_ms > slow.duration_ms ? probe : slow));
+  const explained = `the slowest /ready, at_ms from the fault: ${JSON.stringify({ ...slowest, at_ms: slowest.at_ms - from_ms })}`;
+  expect(slowest.duration_ms, explained).toBeLessThan(READY_ANSWER_WITHIN_MS);
   expect(probes.health.every((status) => status === 200)).toBe(true);
 }
 
@@ -303,8 +314,8 @@ interface Away {
 /**
  * Runs `fault` while clients write and probes read through both serving pods, then checks: every
  * answer while the database was away was 503 unavailable with Retry-After (at least so many of
- * them), /ready said 503 within a second and /health 200, no pod exited, both were ready again
- * within seconds and took writes again, and the ledger holds exactly the acknowledged writes.
+ * them), /ready said 503 within READY_ANSWER_WITHIN_MS and /health 200, no pod exited, both were
+ * ready again within seconds and took writes again, and the ledger holds exactly the acknowledged writes.
  */
 async function throughFault(answers: { writes_min: number; reads_min: number }, fault: () => Promise<Away>): Promise<void> {
   const urls = pods.slice(0, 2).map((pod) => pod.url);
