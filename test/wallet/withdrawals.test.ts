@@ -234,8 +234,11 @@ describe('a withdrawal that fails', () => {
 describe('a withdrawal of an account frozen before it is paid', () => {
   it('when frozen, then the provider is not asked until it is unfrozen, and the wait does not count among its attempts', async () => {
     const id = await h.openAccount(5_000);
-    // Made while the provider is down (its call, if it comes first, is an unknown outcome that created nothing).
-    sim.setDown(true);
+    // Made while the provider is down and hanging: the job's call, if it comes before the freeze, waits
+    // there until the freeze is in and is then an unknown outcome that created nothing, so the job
+    // calls at most once before the freeze. Answered at once, it could call again until its attempts
+    // ran out; and a call that read the account before the freeze could reach the provider once it was up.
+    sim.setDown(true, { hanging: true });
     let withdrawal_id: string;
     try {
       // Once up: 503 twice (unknown outcomes), then paid.
@@ -243,6 +246,16 @@ describe('a withdrawal of an account frozen before it is paid', () => {
       expect(created.status).toBe(201);
       withdrawal_id = created.body.id as string;
       expect((await h.post(`/v1/accounts/${id}/freeze`, { reason: 'case 7' }, h.compliance)).status).toBe(200);
+      // Still down: the call waiting (or still on its way) gets its 503 now; every later run of the job
+      // reads the freeze. Up only once the job has said so: nothing then can reach the provider.
+      sim.setDown(true);
+      await waitFor('the payout job waiting for the freeze', 15_000, async () => {
+        const { rows } = await h.sql.query<{ last_error: string | null }>(
+          `SELECT last_error FROM jobs WHERE kind = 'payout' AND subject_id = $1`,
+          [withdrawal_id],
+        );
+        return rows[0]?.last_error?.startsWith('the account is frozen') ? true : undefined;
+      });
     } finally {
       sim.setDown(false);
     }

@@ -82,8 +82,12 @@ export interface PayoutSimulator {
   payout(withdrawal_id: string): SimulatedPayout | undefined;
   payouts(): SimulatedPayout[];
   setMode(mode: PayoutMode): void;
-  /** Down: every payout call is answered 503 before anything is created (a provider in an outage). */
-  setDown(down: boolean): void;
+  /**
+   * Down: every payout call is answered 503 before anything is created (a provider in an outage).
+   * `hanging`: those 503s go out only when the outage ends or stops hanging, so a test can have a call
+   * wait there until something else has happened (e.g. a freeze committed).
+   */
+  setDown(down: boolean, options?: { hanging?: boolean }): void;
   /** Where callbacks go from now on (pods started after the simulator). */
   setCallbackUrls(urls: string[]): void;
   /** Sends a correctly signed callback for a payout now (as the provider would, e.g. a late or repeated one). */
@@ -93,6 +97,12 @@ export interface PayoutSimulator {
 
 export async function startPayoutSimulator(options: PayoutSimulatorOptions): Promise<PayoutSimulator> {
   let down = false;
+  /** While a hanging outage lasts: ends it for the calls waiting in it. */
+  let hanging: { ended: Promise<void>; end: () => void } | undefined;
+  const endHanging = () => {
+    hanging?.end();
+    hanging = undefined;
+  };
   const settings = {
     mode: options.mode ?? 'instant',
     delay_ms: 500,
@@ -159,7 +169,10 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
   };
 
   const handlePayout = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (down) return sendReply(res, { status: 503, body: { error: 'unavailable' } });
+    if (down) {
+      if (hanging) await hanging.ended;
+      return sendReply(res, { status: 503, body: { error: 'unavailable' } });
+    }
     const key = req.headers['idempotency-key'];
     const parsed = await readJson(req);
     if (!('value' in parsed)) return sendReply(res, parsed);
@@ -239,8 +252,16 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     setMode: (mode) => {
       settings.mode = mode;
     },
-    setDown: (value) => {
+    setDown: (value, options = {}) => {
       down = value;
+      if (!value || !options.hanging) endHanging();
+      else if (!hanging) {
+        let end = () => {};
+        const ended = new Promise<void>((resolve) => {
+          end = resolve;
+        });
+        hanging = { ended, end };
+      }
     },
     setCallbackUrls: (urls) => {
       settings.callback_urls = urls;
@@ -253,6 +274,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     close: () =>
       new Promise<void>((resolve, reject) => {
         closing.abort();
+        endHanging();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
