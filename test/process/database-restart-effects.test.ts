@@ -22,8 +22,14 @@ const OUTAGE_MS = 2000;
 /** Shorter than an outage: the pods' slot leases run out while the database is away. */
 const SLOT_LEASE_MS = 1000;
 const WEBHOOK_LEASE_MS = 3000;
-const JOB_LEASE_MS = 4000;
-/** The simulator's `slow` payouts answer their first call after this, and `delayed` ones call back after it: within the outage. */
+/**
+ * The slow payouts' first calls wait at the simulator until the database is stopped: some 250 ms
+ * here on an idle machine, and the call timeout leaves 20 times that (a call is timed within the
+ * job's lease, so the lease is longer). A longer lease delays the slow jobs' retry after the restart.
+ */
+const PAYOUT_CALL_TIMEOUT_MS = 5000;
+const JOB_LEASE_MS = 6000;
+/** The simulator's `delayed` payouts call back after this: within the outage. */
 const PROVIDER_DELAY_MS = 1500;
 const PAYOUT_SECRET = 'r'.repeat(40);
 const SEED_MINOR = 1_000_000;
@@ -78,7 +84,7 @@ beforeAll(async () => {
     JOB_POLL_INTERVAL_MS: '200',
     PAYOUT_PROVIDER_URL: sim.url,
     PAYOUT_WEBHOOK_SECRET: PAYOUT_SECRET,
-    PAYOUT_CALL_TIMEOUT_MS: '3000',
+    PAYOUT_CALL_TIMEOUT_MS: String(PAYOUT_CALL_TIMEOUT_MS),
     PAYOUT_RETRY_INTERVAL_MIN_MS: '200',
     PAYOUT_RETRY_INTERVAL_MAX_MS: '1000',
   };
@@ -124,12 +130,18 @@ class Writers {
 }
 
 /**
- * Restarts PostgreSQL under `writers`: once `ready()` holds, a fast shutdown, OUTAGE_MS without a
- * database, a start, and `after_min` writes acknowledged afterwards. Returns when the database was away.
+ * Restarts PostgreSQL under `writers`: once `ready()` holds, a fast shutdown, `stopped()`, OUTAGE_MS
+ * without a database, a start, and `after_min` writes acknowledged afterwards. Returns when the database was away.
  */
-async function restartUnder(writers: Writers, ready: () => boolean, after_min: number): Promise<{ from_ms: number; to_ms: number }> {
+async function restartUnder(
+  writers: Writers,
+  ready: () => boolean,
+  after_min: number,
+  stopped: () => void = () => {},
+): Promise<{ from_ms: number; to_ms: number }> {
   await waitFor('traffic under way before the restart', 20_000, () => (ready() ? true : undefined));
   await database.stop();
+  stopped();
   const from_ms = Date.now();
   await sleep(OUTAGE_MS);
   const to_ms = Date.now();
@@ -291,8 +303,10 @@ describe.sequential('what leaves the system across a PostgreSQL restart under lo
       return undefined;
     };
 
-    // Payouts whose first call the provider answers only after 1.5 s: the database is stopped while
-    // they are in flight, so their answers arrive with no database to record them in.
+    // Payouts whose first call the provider answers only once the database is stopped, so their answers
+    // arrive with no database to record them in. (Answered after a fixed 1.5 s, they were recorded
+    // before the restart whenever the load took longer than that to get to it.)
+    const releaseSlow = sim.holdSlowAnswers();
     for (const [index, reference] of ['sim:slow:NL01', 'sim:slow:fail:NL02', 'sim:slow:NL03', 'sim:slow:fail:NL04'].entries()) {
       expect(await withdraw(index, reference)).toBeUndefined();
     }
@@ -303,7 +317,17 @@ describe.sequential('what leaves the system across a PostgreSQL restart under lo
       await sleep(50);
       return withdraw(writer + turn, `${modes[(writer + turn) % modes.length]}${writer}-${turn}`);
     });
-    const away = await restartUnder(writers, () => slow.every((id) => sim.payout(id)?.calls === 1) && writers.acknowledged >= 5, 20);
+    let answered_in_flight = 0;
+    const away = await restartUnder(
+      writers,
+      () => slow.every((id) => sim.payout(id)?.calls === 1) && writers.acknowledged >= 5,
+      20,
+      () => {
+        answered_in_flight = releaseSlow();
+      },
+    );
+    // Each slow answer went to its job still waiting for it (not one that had timed out and asked again).
+    expect(answered_in_flight, 'slow answers taken by a call still waiting (PAYOUT_CALL_TIMEOUT_MS)').toBe(slow.length);
     expect(writers.violations).toEqual([]);
     expectUnavailableDuring(away);
 

@@ -19,7 +19,8 @@ import type { Reply } from '../seller-simulator/seller-state.js';
  * - silent: accepted, never called back
  * - refusing: 422, no payout
  * - flaky: the first `flaky_calls` calls create the payout but answer 503 (an unknown outcome)
- * - slow: the first `slow_calls` calls create the payout but answer only after `delay_ms`
+ * - slow: the first `slow_calls` calls create the payout but answer only after `delay_ms` (or, while
+ *   `holdSlowAnswers` holds them, once released)
  * - resend_refusing: the first call creates the payout but answers 503; every repeat of its key is
  *   refused 422 `duplicate_idempotency_key` (as some providers do), and `payout.paid` follows `delay_ms` later
  *
@@ -88,6 +89,12 @@ export interface PayoutSimulator {
    * wait there until something else has happened (e.g. a freeze committed).
    */
   setDown(down: boolean, options?: { hanging?: boolean }): void;
+  /**
+   * From now on `slow` payouts' held answers wait for the returned release rather than `delay_ms`,
+   * so a test can time them against something else (a database outage). The release sends the ones
+   * waiting and returns how many went to a caller still waiting for them (not one that gave up).
+   */
+  holdSlowAnswers(): () => number;
   /** Where callbacks go from now on (pods started after the simulator). */
   setCallbackUrls(urls: string[]): void;
   /** Sends a correctly signed callback for a payout now (as the provider would, e.g. a late or repeated one). */
@@ -103,6 +110,8 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     hanging?.end();
     hanging = undefined;
   };
+  /** While slow answers are held: the answers waiting, and what releases them. */
+  let slow_hold: { waiting: ServerResponse[]; released: Promise<void>; release: () => void } | undefined;
   const settings = {
     mode: options.mode ?? 'instant',
     delay_ms: 500,
@@ -220,7 +229,10 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
     if (payout.mode === 'flaky' && payout.calls <= settings.flaky_calls)
       return sendReply(res, { status: 503, body: { error: 'unavailable' } });
     if (payout.mode === 'slow' && payout.calls <= settings.slow_calls) {
-      await sleep(settings.delay_ms, undefined, { signal: closing.signal }).catch(() => undefined);
+      if (slow_hold) {
+        slow_hold.waiting.push(res);
+        await slow_hold.released;
+      } else await sleep(settings.delay_ms, undefined, { signal: closing.signal }).catch(() => undefined);
       return sendReply(res, reply);
     }
     if (!calling_back.has(key)) {
@@ -263,6 +275,20 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
         hanging = { ended, end };
       }
     },
+    holdSlowAnswers: () => {
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const hold = { waiting: [] as ServerResponse[], released, release };
+      slow_hold = hold;
+      return () => {
+        if (slow_hold === hold) slow_hold = undefined;
+        hold.release();
+        // A caller that gave up (its timeout) closed its connection: its answer reaches no one.
+        return hold.waiting.filter((res) => !res.destroyed).length;
+      };
+    },
     setCallbackUrls: (urls) => {
       settings.callback_urls = urls;
     },
@@ -275,6 +301,7 @@ export async function startPayoutSimulator(options: PayoutSimulatorOptions): Pro
       new Promise<void>((resolve, reject) => {
         closing.abort();
         endHanging();
+        slow_hold?.release();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
