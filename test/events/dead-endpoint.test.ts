@@ -65,12 +65,14 @@ describe('a dead endpoint', () => {
     const during = await debits(accounts, 300, 15);
     expect(connections).toBeGreaterThan(0);
     // A money path that waited on the endpoint would take its 1 s timeout per request at least: 300
-    // debits 15 at a time, 20 s and more, and most debits over 1 s. Measured against the same load
-    // just before, on a machine that may be busy with other work. The other test files' load
-    // changes from one moment to the next, so the tail is not compared (a p99 of 1.4 s after one
-    // under 0.7 s was seen with nothing waiting on the endpoint); the bulk of the debits is.
-    expect(during.duration_ms).toBeLessThan(before.duration_ms * 2 + 500);
-    expect(during.p90_ms).toBeLessThan(Math.max(1000, before.p90_ms * 2));
+    // debits 15 at a time, 20 s and more, and every debit over 1 s. Bounded by that, not by the same
+    // load measured just before: the other test files' load changes from one moment to the next, so
+    // two windows compare badly. On an idle machine this takes some 0.8 s with a p90 of 55 ms, so
+    // either bound leaves a busy one over ten times that, and a money path waiting on the endpoint
+    // fails both whatever the load. The tail is not bounded (a p99 of 1.4 s after one under 0.7 s was
+    // seen with nothing waiting on the endpoint); the bulk of the debits is.
+    expect(during.duration_ms, JSON.stringify({ before, during })).toBeLessThan(12_000);
+    expect(during.p90_ms, JSON.stringify({ before, during })).toBeLessThan(1000);
 
     const disabled = await waitFor('the dead endpoint disabled', 20_000, async () => {
       const shown = await request(world.urls[0]!, 'GET', `/v1/webhook-endpoints/${dead.id}`, undefined, { token: world.admin });
