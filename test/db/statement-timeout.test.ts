@@ -11,7 +11,10 @@ import { key, ledgerHarness, type LedgerHarness } from '../support/ledger.js';
 let h: LedgerHarness;
 
 beforeAll(async () => {
-  h = await ledgerHarness(await startCluster({ env: { DB_STATEMENT_TIMEOUT_MS: '300', DATABASE_UNREACHABLE_PAUSE_MS: '30000' } }));
+  // The timeout bounds every statement of these pods, not only the locked one: at 300 ms, opening an
+  // account or the other debit timed out now and then on a loaded machine. 2 s bounds the lock wait
+  // just as well.
+  h = await ledgerHarness(await startCluster({ env: { DB_STATEMENT_TIMEOUT_MS: '2000', DATABASE_UNREACHABLE_PAUSE_MS: '30000' } }));
 });
 afterAll(() => h?.cluster.stop());
 
