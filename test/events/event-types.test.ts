@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPayoutSimulator, type PayoutSimulator } from '../../tools/payout-simulator/payout-simulator.js';
@@ -441,12 +440,19 @@ describe('retention', () => {
       expect(deleted.status).toBeLessThan(300);
       churned.push(endpoint.id);
     }
-    // Nor do their metric series stay behind once the pods have seen them deleted (a poll, 100 ms here).
-    await sleep(500);
-    for (const url of world.urls) {
-      const page = String((await request(url, 'GET', '/metrics')).body);
-      expect(churned.filter((id) => page.includes(id))).toEqual([]);
-    }
+    // Nor do their metric series stay behind once the pods have seen them deleted (a poll, 100 ms
+    // here): asked until gone from every pod (a fixed 500 ms was not always enough on a loaded
+    // machine), then shown per pod if some stay.
+    const left = async () =>
+      Promise.all(
+        world.urls.map(async (url) => {
+          const page = String((await request(url, 'GET', '/metrics')).body);
+          return { url, series_of: churned.filter((id) => page.includes(id)) };
+        }),
+      );
+    const gone = (pods: Awaited<ReturnType<typeof left>>) => pods.every((pod) => pod.series_of.length === 0);
+    await waitFor('no series of a deleted endpoint', 10_000, async () => (gone(await left()) ? true : undefined)).catch(() => undefined);
+    expect((await left()).filter((pod) => pod.series_of.length > 0)).toEqual([]);
     const deps = world.cluster.pods[0]!.deps;
     // Every call on the purge's connection counted: one per statement.
     let statements = 0;
