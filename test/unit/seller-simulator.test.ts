@@ -120,15 +120,23 @@ describe('seller simulator protocol', () => {
   });
 
   it('reserves held stock until the hold expires', async () => {
-    const sim = await start([seller({ stock: { [PRODUCT]: 1 }, hold_ttl_ms: 100 })]);
+    // A hold of 1 s: the quote and hold that must find the stock held come well within it (at 100 ms
+    // a loaded machine could let it expire first); then the stock is asked for until it is back.
+    const sim = await start([seller({ stock: { [PRODUCT]: 1 }, hold_ttl_ms: 1000 })]);
     const first = await quote(sim);
+    const holding_ms = Date.now();
     expect((await post(`${sim.baseUrl('alpha')}/holds`, { quote_id: first.body.quote_id })).status).toBe(200);
     const second = await quote(sim);
     expect(second.body.available).toBe(false);
     const refused = await post(`${sim.baseUrl('alpha')}/holds`, { quote_id: second.body.quote_id });
     expect(refused).toMatchObject({ status: 409, body: { error: 'out_of_stock' } });
-    await sleep(150);
-    expect((await quote(sim)).body.available).toBe(true);
+    let available = false;
+    for (const deadline = Date.now() + 10_000; !available && Date.now() < deadline; await sleep(50)) {
+      available = (await quote(sim)).body.available === true;
+    }
+    expect(available).toBe(true);
+    // Not before the hold's expiry (it was made after holding_ms, on the same clock): held until then.
+    expect(Date.now() - holding_ms).toBeGreaterThanOrEqual(1000);
   });
 });
 
@@ -147,9 +155,11 @@ describe('seller simulator behaviour', () => {
   });
 
   it('counts a burst straddling two fixed windows in the sliding maximum', async () => {
-    const window_ms = 1000;
+    // The first burst must end within its window and the second within a window of the first's start:
+    // 1 s of room each (400 ms in windows of 1 s was too little for a timer firing late on a loaded machine).
+    const window_ms = 2000;
     const sim = await start([seller({ rate_limit_per_minute: 3 })], window_ms);
-    await alignToWindow(window_ms, 600);
+    await alignToWindow(window_ms, 1000);
     for (let i = 0; i < 3; i += 1) expect((await quote(sim)).status).toBe(200);
     await alignToWindow(window_ms, 20);
     for (let i = 0; i < 3; i += 1) expect((await quote(sim)).status).toBe(200);
