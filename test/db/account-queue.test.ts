@@ -5,7 +5,9 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { AccountQueue, QUEUE_RELEASE } from '../../src/batch/account-queue.js';
 import { runPipeline } from '../../src/db/pipeline.js';
 
-const IDLE_TIMEOUT_MS = 400;
+// Well over the 200 ms the first test lets the holding session sit idle while the second waits: at
+// 400 ms a late timer on a loaded machine let the server end it first.
+const IDLE_TIMEOUT_MS = 1500;
 const queue = new AccountQueue({ hot_ms: 1_000, entries_max: 10, idle_timeout_ms: IDLE_TIMEOUT_MS });
 const clients: pg.Client[] = [];
 
