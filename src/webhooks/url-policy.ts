@@ -86,6 +86,9 @@ export function endpointUrlProblem(url: string, policy: UrlPolicy): string | und
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must be found
   if (/[\s\u0000-\u001f\u007f]/.test(url) || !/^https?:\/\//i.test(url))
     return 'must be an absolute http or https URL, written without spaces';
+  // The parser skips more slashes (or backslashes) after `http://`: `http:///u:p@host` is `u:p@host`
+  // to it, which the credentials check below, reading the text, would not see.
+  if (/^https?:\/\/[/\\]/i.test(url)) return 'must name its host right after http:// or https://';
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -93,7 +96,7 @@ export function endpointUrlProblem(url: string, policy: UrlPolicy): string | und
     return 'must be an absolute http or https URL';
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'must be an http or https URL';
-  if (USERINFO.test(url)) return 'must not carry credentials (user:password@)';
+  if (USERINFO.test(url) || parsed.username !== '' || parsed.password !== '') return 'must not carry credentials (user:password@)';
   if (parsed.hostname === '') return 'must name a host';
   if (parsed.port === '0') return 'must not name port 0';
   // A fragment never leaves the client: stored and shown, it would say the URL is one it is not.

@@ -36,6 +36,7 @@ describe('webhook endpoints: bad input', () => {
     ['no URL at all', { url: 'hooks.example.com/x', enabled_events: ['*'] }],
     ['a URL with credentials', { url: 'https://user:secret@hooks.example.com/x', enabled_events: ['*'] }],
     ['a URL with an empty userinfo', { url: 'https://@hooks.example.com/x', enabled_events: ['*'] }],
+    ['credentials behind a third slash', { url: 'http:///alice:secret@hooks.example.com/x', enabled_events: ['*'] }],
     ['a loopback URL', { url: 'http://127.0.0.1:4300/hooks', enabled_events: ['*'] }],
     ['a private URL', { url: 'http://10.1.2.3/hooks', enabled_events: ['*'] }],
     ['a link-local URL', { url: 'http://169.254.169.254/latest', enabled_events: ['*'] }],
