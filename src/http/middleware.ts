@@ -8,6 +8,7 @@ import type { AppContext } from './app-context.js';
 import { PROBLEM_CONTENT_TYPE, internalProblem, problemFor, type Problem } from './problem.js';
 import { signedBody } from '../shop/topups/psp-signature.js';
 import { hasRoundedWholeNumber, ROUNDED_NUMBER } from '../domain/json-numbers.js';
+import { DUPLICATE_KEY, duplicateKey } from './duplicate-keys.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -209,6 +210,8 @@ export function requestBody(mode: 'json' | 'raw') {
     }
     refuseUnacceptableInput(body, 'body', limits.body_depth_max, limits.body_array_items_max);
     if (hasRoundedWholeNumber(raw)) throw new DomainError('validation_error', ROUNDED_NUMBER);
+    const repeated = duplicateKey(raw);
+    if (repeated !== undefined) throw new DomainError('validation_error', `${DUPLICATE_KEY}: ${JSON.stringify(repeated.slice(0, 100))}`);
     ctx.state.body = body;
     return next();
   };

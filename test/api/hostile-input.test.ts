@@ -328,6 +328,32 @@ describe('item 13: a method a path does not have', () => {
     expect((await debit('1e1')).status).toBe(201);
   });
 
+  it('when an object names a field twice (JSON.parse would keep the last), then 400 naming it, nothing changed', async () => {
+    const payer = await player(50_000);
+    const before = await snapshot(payer.id);
+    const debit = (raw: string) =>
+      request(eu(), 'POST', `/v1/accounts/${payer.id}/debits`, undefined, { token: payer.token, key: key(), raw });
+    for (const [raw, name] of [
+      ['{"amount":1,"amount":40000,"currency":"EUR","reason":"x"}', 'amount'],
+      ['{"amount":1,"currency":"EUR","reason":"x","\u0061mount":40000}', 'amount'],
+      ['{"amount":1,"currency":"EUR","reason":"x","metadata":{"a":[{"k":1,"k":2}]}}', 'k'],
+    ]) {
+      const refused = await debit(raw!);
+      expectProblem(refused, 400, 'validation_error');
+      expect(refused.body.detail).toBe(`a name appears twice in one object of the request body: "${name}"`);
+    }
+    expect(await snapshot(payer.id)).toEqual(before);
+    // The same name in different objects, in arrays, and as a value, is no repetition.
+    const fine = await request(eu(), 'POST', '/v1/webhook-endpoints', undefined, {
+      token: admin,
+      key: key(),
+      raw: '{"url":"http://127.0.0.1:4999/b","description":"url","enabled_events":["hold.created","x"],"x":{"url":{"url":1}}}',
+    });
+    expectProblem(fine, 400, 'validation_error');
+    expect(fine.body.detail).not.toMatch(/twice/);
+    expect((await debit('{"amount":1,"currency":"EUR","reason":"amount","metadata":{"amount":"a","currency":"b"}}')).status).toBe(201);
+  });
+
   it('when a body holds a long array of bad items, then a short 400: arrays are bounded, at most 20 errors listed', async () => {
     const { id, token } = await player(1);
     const events = `{"url":"http://127.0.0.1:4999/b","enabled_events":[${Array(32_700).fill('0').join(',')}]}`;
