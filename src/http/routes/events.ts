@@ -64,8 +64,8 @@ export function eventRoutes(config: Config): RouteSpec[] {
       query: page({
         type: types,
         account_id: accountIdSchema,
-        created_after: isoInstantTextSchema,
-        created_before: isoInstantTextSchema,
+        created_after: isoInstantTextSchema.description('Events created strictly after this instant (exclusive)'),
+        created_before: isoInstantTextSchema.description('Events created strictly before this instant (exclusive)'),
       }),
       responses: { 200: 'A page of events', 400: 'Invalid query', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'No such account' },
       response_schema: pageSchema('EventPage', eventViewSchema),
