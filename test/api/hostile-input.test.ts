@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -326,6 +327,18 @@ describe('item 13: a method a path does not have', () => {
     // Written differently, a whole number is still one.
     expect((await debit('1.0')).status).toBe(201);
     expect((await debit('1e1')).status).toBe(201);
+  });
+
+  it('when a UUID in a path or query is in upper case, then it names the same object (RFC 9562); in a body it is 400', async () => {
+    const payer = await player(1_000);
+    const raw = '{"amount":5,"currency":"EUR","reason":"x"}';
+    const debit = await request(eu(), 'POST', `/v1/accounts/${payer.id}/debits`, undefined, { token: payer.token, key: key(), raw });
+    expect(debit.status).toBe(201);
+    const upper = await request(eu(), 'GET', `/v1/transactions/${debit.body.id.toUpperCase()}`, undefined, { token: payer.token });
+    expect([upper.status, upper.body]).toEqual([200, debit.body]);
+    const body = { endpoint_id: randomUUID().toUpperCase() };
+    const redeliver = await request(eu(), 'POST', `/v1/events/${randomUUID()}/redeliver`, body, { token: admin, key: key() });
+    expectProblem(redeliver, 400, 'validation_error');
   });
 
   it('when an object names a field twice (JSON.parse would keep the last), then 400 naming it, nothing changed', async () => {

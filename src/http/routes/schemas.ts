@@ -9,7 +9,14 @@ import { endpointUrlProblem, type UrlPolicy } from '../../webhooks/url-policy.js
 export const accountIdSchema = Joi.string().pattern(ACCOUNT_ID_PATTERN).messages({
   'string.pattern.base': '{{#label}} must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -',
 });
-export const uuidSchema = Joi.string().pattern(UUID_PATTERN).messages({ 'string.pattern.base': '{{#label}} must be a UUID' });
+/**
+ * UUIDs are read in any case (RFC 9562) and stored in lower case: a path or query names the same
+ * object in upper case. A body is not converted (see route.ts): there one in upper case is 400.
+ */
+export const uuidSchema = Joi.string()
+  .pattern(UUID_PATTERN)
+  .lowercase()
+  .messages({ 'string.pattern.base': '{{#label}} must be a UUID', 'string.lowercase': '{{#label}} must be a UUID in lower case' });
 
 /** In paths an account may also be a system account (`@revenue`): services with a reading scope may look at it. */
 const accountRefSchema = Joi.string()
