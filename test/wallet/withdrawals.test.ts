@@ -292,6 +292,30 @@ describe('a withdrawal the provider never settles', () => {
   });
 });
 
+describe('a withdrawal the provider has, of an account frozen since', () => {
+  it('when no callback comes, then it is flagged all the same, and an operator settles it without unfreezing', async () => {
+    const id = await h.openAccount(5_000);
+    const created = await withdraw(id, 1_200, 'silent');
+    await waitFor('the payout job finished', 15_000, async () => {
+      const rows = await h.sql.query("SELECT 1 FROM jobs WHERE kind = 'payout' AND subject_id = $1 AND finished_at IS NOT NULL", [
+        created.body.id,
+      ]);
+      return rows.rowCount === 1 ? true : undefined;
+    });
+    expect((await h.post(`/v1/accounts/${id}/freeze`, { reason: 'fraud review' }, h.compliance)).status).toBe(200);
+    const flagged = await waitFor('flagged', 15_000, async () => {
+      const body = await withdrawal(created.body.id);
+      return body.needs_reconciliation ? body : undefined;
+    });
+    expect(flagged).toMatchObject({ status: 'PENDING', payout_id: sim.payout(created.body.id)!.payout_id });
+    const settled = await h.post(`/v1/withdrawals/${created.body.id}/settle`, { status: 'FAILED', settlement: 'bank: rejected' }, h.admin);
+    expect(settled.status, settled.text).toBe(200);
+    expect(await h.wallet(id)).toMatchObject({ balance: 5_000 });
+    expect((await h.get(`/v1/accounts/${id}`, h.service)).body).toMatchObject({ status: 'frozen' });
+    await h.expectReconcileClean();
+  });
+});
+
 describe('a withdrawal settled by hand', () => {
   it('when an operator settles a flagged withdrawal, then once, as the callback would; a contradicting callback is held', async () => {
     const id = await h.openAccount(5_000);
