@@ -93,11 +93,7 @@ export function postTransaction(unit: Unit, input: NewTransaction, limits: Ledge
   unit.transactions.insert(record);
   for (const entry of entries) unit.entries.insert(entry);
   const posted = postedOf(record, entries);
-  // Each account whose wallet it moves has it in its own history of events (a transfer's payee,
-  // a paid merchant), as each can GET it; the same data, under one event per account.
-  const data = transactionView(posted);
-  const accounts = new Set([record.account_id, ...entries.map((entry) => entry.account_id).filter((account) => !isSystemAccount(account))]);
-  for (const account_id of accounts) emitEvent(unit, { type: 'transaction.posted', account_id, data });
+  emitEvent(unit, { type: 'transaction.posted', account_id: record.account_id, data: transactionView(posted) });
   return posted;
 }
 

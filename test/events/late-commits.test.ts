@@ -227,14 +227,7 @@ describe('late commits', () => {
     expect(ledger.has(late.id) && ledger.has(rerun.id)).toBe(true);
     const listed = await allEvents(world.urls, world.reader, { type: 'transaction.posted' });
     expect(new Set(listed.map((event) => event.data.id))).toEqual(ledger);
-    // One event per account whose wallet a transaction moves (a transfer's payer and payee), none twice.
-    const owners = await world.db.query<{ pair: string }>(
-      `SELECT id || ' ' || account_id AS pair FROM ledger_transactions
-       UNION SELECT transaction_id || ' ' || account_id FROM ledger_entries WHERE account_id NOT LIKE '@%'`,
-    );
-    const pairs = listed.map((event) => `${event.data.id} ${event.account_id}`);
-    expect(pairs).toHaveLength(new Set(pairs).size);
-    expect(new Set(pairs)).toEqual(new Set(owners.rows.map((row) => row.pair)));
+    expect(listed).toHaveLength(ledger.size);
     const per_account = (
       await Promise.all([...accounts, ...late_accounts].map((account) => allEvents(world.urls, world.reader, { account_id: account.id })))
     )
