@@ -5,7 +5,13 @@
  */
 export const ROUNDED_NUMBER = 'a number in the request body has more digits than can be read exactly (it would be rounded)';
 
-const TOKENS = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+/**
+ * A JSON string token, written as runs between escapes: `"(?:[^"\\]|\\.)*"` would overflow the
+ * regex engine's stack on one long string (a 500 where the body limit allows megabytes).
+ */
+export const JSON_STRING_PATTERN = String.raw`"[^"\\]*(?:\\.[^"\\]*)*"`;
+
+const TOKENS = new RegExp(`${JSON_STRING_PATTERN}|-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?`, 'g');
 
 export function hasRoundedWholeNumber(text: string): boolean {
   for (const [token] of text.matchAll(TOKENS)) {

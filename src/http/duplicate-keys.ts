@@ -1,3 +1,5 @@
+import { JSON_STRING_PATTERN } from '../domain/json-numbers.js';
+
 /**
  * A name written twice in one JSON object: JSON.parse keeps the last, while a gateway, a log or a
  * signature checker in front of us may read the first, so two readers would act on two different
@@ -5,7 +7,7 @@
  */
 export const DUPLICATE_KEY = 'a name appears twice in one object of the request body';
 
-const TOKENS = /"(?:[^"\\]|\\.)*"|[{}[\],:]/g;
+const TOKENS = new RegExp(`${JSON_STRING_PATTERN}|[{}[\\],:]`, 'g');
 
 /** The first name written twice in one object of `text`, which JSON.parse has already accepted. */
 export function duplicateKey(text: string): string | undefined {

@@ -348,7 +348,7 @@ describe('item 13: a method a path does not have', () => {
       request(eu(), 'POST', `/v1/accounts/${payer.id}/debits`, undefined, { token: payer.token, key: key(), raw });
     for (const [raw, name] of [
       ['{"amount":1,"amount":40000,"currency":"EUR","reason":"x"}', 'amount'],
-      ['{"amount":1,"currency":"EUR","reason":"x","\u0061mount":40000}', 'amount'],
+      [String.raw`{"amount":1,"currency":"EUR","reason":"x","\u0061mount":40000}`, 'amount'],
       ['{"amount":1,"currency":"EUR","reason":"x","metadata":{"a":[{"k":1,"k":2}]}}', 'k'],
     ]) {
       const refused = await debit(raw!);
