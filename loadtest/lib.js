@@ -154,10 +154,11 @@ export function runContext() {
 /** Fails setup early, with a hint, when a pod is not up; returns the region each pod serves. */
 export function discoverPods() {
   return BASE_URLS.map((base) => {
-    const res = http.get(`${base}/health`, { tags: { name: 'GET /health' } });
+    // Ready, not only up: a pod listens while it still waits for its database.
+    const res = http.get(`${base}/ready`, { tags: { name: 'GET /ready' } });
     if (res.status !== 200) {
       throw new Error(
-        `${base}/health answered ${res.status} ${res.error || ''}: is \`npm start\` running? (BASE_URLS=${BASE_URLS.join(',')})`,
+        `${base}/ready answered ${res.status} ${res.error || ''}: is \`npm start\` running? (BASE_URLS=${BASE_URLS.join(',')})`,
       );
     }
     return { base, region: res.headers['X-Region'] };

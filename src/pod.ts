@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { openDatabase, type Database } from './db/database.js';
@@ -185,6 +185,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   await once(server, 'listening');
   let db: Database | undefined;
   let deps: AppDeps;
+  let app: RequestListener;
   try {
     db = await openDatabase(options.config, {
       url: options.database_url,
@@ -194,13 +195,14 @@ export async function startPod(options: PodOptions): Promise<Pod> {
     });
     deps = buildDeps({ ...options, logger }, db);
     await deps.slot.start();
+    app = createApp(deps).callback();
   } catch (error) {
     server.close();
     await db?.close();
     throw error;
   }
   server.removeListener('request', starting);
-  server.on('request', createApp(deps).callback());
+  server.on('request', app);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const workers = new WorkerLoop(deps.logger, options.config.worker_backoff_max_ms);

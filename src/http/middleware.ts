@@ -13,12 +13,16 @@ import { DUPLICATE_KEY, duplicateKey } from './duplicate-keys.js';
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
+/** The caller's X-Request-Id when it is a sane one, else a new id. */
+export function requestIdOf(incoming: string | undefined): string {
+  return incoming !== undefined && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+}
+
 /** Request id, X-Region, latency metric and one access-log line for every request. */
 export function requestContext() {
   return async (ctx: AppContext, next: Next) => {
     const { deps } = ctx.state;
-    const incoming = ctx.get('X-Request-Id');
-    ctx.state.request_id = REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    ctx.state.request_id = requestIdOf(ctx.get('X-Request-Id'));
     ctx.state.started_at_ns = process.hrtime.bigint();
     ctx.set('X-Request-Id', ctx.state.request_id);
     ctx.set('X-Region', deps.region);

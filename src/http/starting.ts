@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { requestIdOf } from './middleware.js';
 import { PROBLEM_CONTENT_TYPE, problemFor } from './problem.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -12,17 +12,21 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  */
 export function answerWhileStarting(region: string): RequestListener {
   return (request: IncomingMessage, response: ServerResponse) => {
-    // The body is not read: drained, so that a kept-alive connection can carry the next request.
-    request.resume();
+    // A body is not read, whatever its size: the connection closes after the answer instead.
+    if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined) {
+      response.setHeader('Connection', 'close');
+    }
     const path = (request.url ?? '/').split('?')[0];
     const get = request.method === 'GET' || request.method === 'HEAD';
-    response.setHeader('X-Request-Id', randomUUID());
+    const request_id = requestIdOf(request.headers['x-request-id']?.toString());
+    response.setHeader('X-Request-Id', request_id);
     response.setHeader('X-Region', region);
     response.setHeader('Cache-Control', 'no-store');
     if (get && path === '/health') return send(response, 200, JSON_TYPE, { status: 'ok', region, pid: process.pid });
     if (get && path === '/ready') return send(response, 503, JSON_TYPE, { status: 'database_unreachable' });
     response.setHeader('Retry-After', '1');
-    send(response, 503, PROBLEM_CONTENT_TYPE, problemFor('unavailable', 'this pod is starting: its database does not answer yet'));
+    const problem = problemFor('unavailable', 'this pod is starting: its database does not answer yet', { request_id });
+    send(response, 503, PROBLEM_CONTENT_TYPE, problem);
   };
 }
 

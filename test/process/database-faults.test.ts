@@ -453,8 +453,8 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
       pod.output().includes('database unavailable; waiting') ? true : undefined,
     );
     // Waiting, the pod is alive to a liveness probe (not restarted in a loop for the length of the outage), not ready, and 503 to clients.
-    const waiting = async (method: string, route: string) => {
-      const response = await fetch(`${pod.url}${route}`, { method, signal: AbortSignal.timeout(5000) });
+    const waiting = async (method: string, route: string, init: RequestInit = {}) => {
+      const response = await fetch(`${pod.url}${route}`, { method, signal: AbortSignal.timeout(5000), ...init });
       return {
         status: response.status,
         type: response.headers.get('content-type'),
@@ -465,11 +465,14 @@ describe.sequential('pods under load while PostgreSQL shuts down, stalls and res
     };
     expect(await waiting('GET', '/health')).toMatchObject({ status: 200, region: 'ap-south', body: { status: 'ok', region: 'ap-south' } });
     expect(await waiting('GET', '/ready')).toMatchObject({ status: 503, body: { status: 'database_unreachable' } });
-    expect(await waiting('POST', '/v1/accounts')).toMatchObject({
+    // A body is not read, whatever its size (the connection closes instead); the caller's request id is kept.
+    const body = JSON.stringify({ id: 'x'.repeat(200_000) });
+    const headers = { 'Content-Type': 'application/json', 'X-Request-Id': 'client-req-7' };
+    expect(await waiting('POST', '/v1/accounts', { body, headers })).toMatchObject({
       status: 503,
       type: 'application/problem+json',
       retry_after: '1',
-      body: { status: 503, code: 'unavailable' },
+      body: { status: 503, code: 'unavailable', request_id: 'client-req-7' },
     });
     await eventually('the supervisor waiting for the database', 30_000, async () =>
       supervisor.log().includes('database unavailable; waiting') ? true : undefined,

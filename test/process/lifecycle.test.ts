@@ -114,8 +114,10 @@ async function getJson<T>(url: string, token?: string): Promise<{ status: number
 }
 
 /** The region's /health, or undefined while it does not answer 200 with its X-Region. */
+/** The pod's /health once it is ready: a pod listens (and its /health is 200) while it still waits for its database. */
 async function health(region: string): Promise<Health | undefined> {
   try {
+    if ((await getJson(`${urlOf(region)}/ready`)).status !== 200) return undefined;
     const response = await getJson<Health>(`${urlOf(region)}/health`);
     return response.status === 200 && response.region === region && response.body.region === region ? response.body : undefined;
   } catch {
