@@ -56,7 +56,7 @@ export async function callSellers<T>(
   const calls = admitted.map((seller) => {
     const timeout_ms = Math.min(seller.timeout_ms, deadline_ms - Date.now());
     const called = call(seller, Math.max(1, timeout_ms)).finally(() => slots.release(1));
-    const result = probes.has(seller.id) ? called.then((answer) => closeOnSuccess(deps, seller, answer)) : called;
+    const result = probes.has(seller.id) ? called.then((answer) => settleProbe(deps, seller, answer)) : called;
     // Cut short: given less than half of its own timeout. A seller whose timeout is above what a
     // phase can ever give (SELLER_QUOTE_PHASE_MAX_MS) is cut on every call, and were none of those
     // timeouts charged, its circuit would never open however dead it is.
@@ -77,15 +77,16 @@ export async function callSellers<T>(
           const { seller, cut_short } = calls[index]!;
           // A timeout we cut short (the request's deadline came first) says nothing of the seller: not recorded.
           if (cut_short && result.outcome === 'failed' && result.reason === 'timeout') return [];
-          if (probes.has(seller.id) && !countsAsFailure(result)) return []; // recorded by closeOnSuccess
+          const probe = probes.has(seller.id);
+          if (probe && answered(result)) return []; // recorded by settleProbe
           return [
             {
               seller_id: seller.id,
               failed: countsAsFailure(result) && !local,
               latency_ms: result.latency_ms,
-              error: result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`,
+              error: errorOf(result),
               // A failure on our side settles no probe: its lease lapses and a later call probes again.
-              probe: probes.has(seller.id) && !local,
+              probe: probe && !local && !aborted(result),
             },
           ];
         }),
@@ -95,19 +96,29 @@ export async function callSellers<T>(
   return { calls, skipped, recorded };
 }
 
+/** The seller answered (a refusal or a 429 is an answer): it is up. */
+const answered = (result: SellerResult<unknown>) => result.outcome !== 'failed' || result.reason === 'rate_limited';
+/** Cut by us (a job giving up its lease): says nothing of the seller. */
+const aborted = (result: SellerResult<unknown>) => result.outcome === 'failed' && result.reason === 'aborted';
+
 /**
  * A probe the seller answered closes its circuit before its answer is handed on, not with its batch
  * (which waits for the batch's stragglers): the caller's own hold and order at that seller come
- * next, and would otherwise be skipped by the half-open circuit whose probe they just made.
+ * next, and would otherwise be skipped by the half-open circuit whose probe they just made. A probe
+ * we cut short ourselves is given back, for the next caller to make. A failed one opens the circuit
+ * again with its batch (where a failure of the whole batch is told from the seller's).
  */
-async function closeOnSuccess<T>(deps: Deps, seller: Seller, result: SellerResult<T>): Promise<SellerResult<T>> {
-  if (countsAsFailure(result)) return result;
-  const error = result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`;
-  await recordCalls(deps, [{ seller_id: seller.id, failed: false, latency_ms: result.latency_ms, error, probe: true }]).catch(
-    (error: unknown) => deps.logger.warn({ err: error, seller_id: seller.id }, 'recording a successful probe failed'),
-  );
+async function settleProbe<T>(deps: Deps, seller: Seller, result: SellerResult<T>): Promise<SellerResult<T>> {
+  const settled = answered(result)
+    ? recordCalls(deps, [{ seller_id: seller.id, failed: false, latency_ms: result.latency_ms, error: errorOf(result), probe: true }])
+    : aborted(result)
+      ? returnProbes(deps, [seller.id])
+      : undefined;
+  await settled?.catch((error: unknown) => deps.logger.warn({ err: error, seller_id: seller.id }, 'settling a probe failed'));
   return result;
 }
+
+const errorOf = (result: SellerResult<unknown>) => (result.outcome === 'ok' ? null : `${result.reason}: ${result.detail}`);
 
 // A batch this large failing this uniformly points at our side (a stalled pod, its network),
 // not at every seller at once: opening all their circuits would turn a hiccup into an outage.
