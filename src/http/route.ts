@@ -2,6 +2,7 @@ import { Stream } from 'node:stream';
 import type Router from '@koa/router';
 import Joi from 'joi';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { UUID_PATTERN } from '../domain/ids.js';
 import type { Actor } from '../auth/tokens.js';
 import type { RequestIdempotency } from '../batch/operation.js';
 import { requestFingerprint } from '../idempotency/fingerprint.js';
@@ -221,7 +222,11 @@ function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_sta
   return {
     caller: actor ? `${actor.kind}:${actor.id}` : 'anonymous',
     key,
-    fingerprint: requestFingerprint(ctx.method, ctx.path, body ?? null),
+    fingerprint: requestFingerprint(
+      ctx.method,
+      ctx.path.replace(UUID_IN_PATH, (uuid) => uuid.toLowerCase()),
+      body ?? null,
+    ),
     success_status,
     renderFailure: (error) => {
       const problem = problemFor(error.code, error.detail, error.extensions);
@@ -229,6 +234,9 @@ function idempotencyScope(ctx: AppContext, actor: Actor | undefined, success_sta
     },
   };
 }
+
+// UUIDs in a path are read in any case (uuidSchema): a retry naming the object in the other case is the same request.
+const UUID_IN_PATH = new RegExp(UUID_PATTERN.source.replace(/^\^|\$$/g, ''), 'gi');
 
 function toRouterPath(path: string): string {
   return path.replace(/\{([a-z_]+)\}/g, ':$1');

@@ -336,6 +336,14 @@ describe('item 13: a method a path does not have', () => {
     expect(debit.status).toBe(201);
     const upper = await request(eu(), 'GET', `/v1/transactions/${debit.body.id.toUpperCase()}`, undefined, { token: payer.token });
     expect([upper.status, upper.body]).toEqual([200, debit.body]);
+    // A retry that names it in the other case is the same request: its first answer, not 422 key reused.
+    const refund = (id: string, refund_key: string) =>
+      request(eu(), 'POST', `/v1/transactions/${id}/refunds`, { amount: 2, reason: 'r' }, { token: admin, key: refund_key });
+    const refund_key = key();
+    const refunded = await refund(debit.body.id, refund_key);
+    expect(refunded.status).toBe(201);
+    const retried = await refund(debit.body.id.toUpperCase(), refund_key);
+    expect([retried.status, retried.headers.get('idempotent-replayed'), retried.text]).toEqual([201, 'true', refunded.text]);
     const body = { endpoint_id: randomUUID().toUpperCase() };
     const redeliver = await request(eu(), 'POST', `/v1/events/${randomUUID()}/redeliver`, body, { token: admin, key: key() });
     expectProblem(redeliver, 400, 'validation_error');
