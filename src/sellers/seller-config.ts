@@ -37,6 +37,11 @@ export interface SellerConfig {
   circuit_window_ms: number;
   /** How long an open circuit stays open before one probe call is allowed (half-open). */
   circuit_cooldown_ms: number;
+  /**
+   * The currency of a quote that names none (SPEC §6's quote has no currency field): a purchase in
+   * another currency cannot use it, so free game currency never buys what a seller prices in money.
+   */
+  quote_currency_default: string;
   /** Quotes are shared between requests for this long, never past the quote's own expiry; 0 disables. */
   quote_cache_ttl_ms: number;
   /** A quote is used only while it stays valid at least this much longer. */
@@ -101,6 +106,9 @@ export const SELLER_CONFIG_KEYS = {
   SELLER_CIRCUIT_FAILURE_RATE: Joi.number().greater(0).max(1).default(0.5),
   SELLER_CIRCUIT_WINDOW_MS: integer().min(100).max(3_600_000).default(30_000),
   SELLER_CIRCUIT_COOLDOWN_MS: integer().min(100).max(3_600_000).default(30_000),
+  SELLER_QUOTE_CURRENCY: Joi.string()
+    .pattern(/^[A-Z][A-Z0-9]{2,9}$/)
+    .default(Joi.ref('DEFAULT_CURRENCY')),
   SELLER_QUOTE_CACHE_TTL_MS: integer().min(0).max(600_000).default(5000),
   SELLER_QUOTE_EXPIRY_MARGIN_MS: integer().min(0).max(600_000).default(2000),
   SELLER_COALESCE_POLL_MS: integer().min(5).max(5000).default(50),
@@ -150,6 +158,7 @@ export function toSellerConfig(value: Record<string, unknown>): SellerConfig {
     circuit_failure_rate: read('SELLER_CIRCUIT_FAILURE_RATE'),
     circuit_window_ms: read('SELLER_CIRCUIT_WINDOW_MS'),
     circuit_cooldown_ms: read('SELLER_CIRCUIT_COOLDOWN_MS'),
+    quote_currency_default: value['SELLER_QUOTE_CURRENCY'] as string,
     quote_cache_ttl_ms: read('SELLER_QUOTE_CACHE_TTL_MS'),
     quote_expiry_margin_ms: read('SELLER_QUOTE_EXPIRY_MARGIN_MS'),
     coalesce_poll_ms: read('SELLER_COALESCE_POLL_MS'),

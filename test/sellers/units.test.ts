@@ -50,7 +50,7 @@ const attempt = (seller_id: string, outcome: Attempt['outcome'], price_minor: nu
 });
 
 describe('purchase candidates and outcomes', () => {
-  const request = { currency: 'EUR', max_price_minor: 1000 };
+  const request = { currency: 'EUR', quote_currency_default: 'EUR', max_price_minor: 1000 };
 
   it('tries available, unexpired quotes in the currency at or below the maximum, cheapest first', () => {
     const quotes = [
@@ -61,8 +61,14 @@ describe('purchase candidates and outcomes', () => {
       quote('none', 100, false),
       quote('late', 600, true, { expires_at: new Date(NOW + 1000).toISOString() }),
       quote('b', 700, true, { latency_ms: 5 }),
+      quote('plain', 800, true, { currency: null }),
     ];
-    expect(candidates(quotes, request, NOW, 2000).map((candidate) => candidate.seller_id)).toEqual(['b', 'a', 'c']);
+    expect(candidates(quotes, request, NOW, 2000).map((candidate) => candidate.seller_id)).toEqual(['b', 'a', 'plain', 'c']);
+    // A quote naming no currency is in SELLER_QUOTE_CURRENCY: never bought with another one (free game currency).
+    const in_coins = { ...request, currency: 'COINS' };
+    expect(candidates(quotes, in_coins, NOW, 2000)).toEqual([]);
+    expect(unpurchasedOutcome({ quotes, attempts: [], ...in_coins }).status).toBe('not_available');
+    expect(candidates(quotes, { ...request, currency: 'GBP' }, NOW, 2000).map((candidate) => candidate.seller_id)).toEqual(['gbp']);
   });
 
   it('decides price_not_met, not_available and failed from quotes and attempts', () => {

@@ -1,5 +1,5 @@
 import { invariant } from '../../domain/errors.js';
-import { byPrice, usableQuotes, type QuoteRecord } from '../quotes/quote-record.js';
+import { byPrice, isOfferIn, usableQuotes, type PurchaseCurrency, type QuoteRecord } from '../quotes/quote-record.js';
 import type { Attempt, AttemptOutcome, FinalFields } from './purchase-repository.js';
 
 // The seller answered and the deal is off: nothing to buy there.
@@ -8,11 +8,11 @@ const UNAVAILABLE: ReadonlySet<AttemptOutcome> = new Set(['out_of_stock', 'quote
 /** Quotes worth an attempt, cheapest first: usable now, within the maximum price. */
 export function candidates(
   quotes: readonly QuoteRecord[],
-  request: { currency: string; max_price_minor: number },
+  request: PurchaseCurrency & { max_price_minor: number },
   now_ms: number,
   margin_ms: number,
 ): QuoteRecord[] {
-  return usableQuotes(quotes, request.currency, now_ms, margin_ms)
+  return usableQuotes(quotes, request, now_ms, margin_ms)
     .filter((quote) => (quote.price ?? Infinity) <= request.max_price_minor)
     .sort(byPrice);
 }
@@ -21,16 +21,15 @@ export function candidates(
  * The final status of a request that bought nothing (SPEC: price_not_met {lowest_price} |
  * not_available | failed), from what the sellers answered and how the attempts ended.
  */
-export function unpurchasedOutcome(input: {
-  quotes: readonly QuoteRecord[];
-  attempts: readonly Attempt[];
-  currency: string;
-  max_price_minor: number;
-  reason?: string;
-}): FinalFields {
-  const offers = input.quotes.filter(
-    (quote) => quote.available === true && quote.price !== null && (quote.currency === null || quote.currency === input.currency),
-  );
+export function unpurchasedOutcome(
+  input: PurchaseCurrency & {
+    quotes: readonly QuoteRecord[];
+    attempts: readonly Attempt[];
+    max_price_minor: number;
+    reason?: string;
+  },
+): FinalFields {
+  const offers = input.quotes.filter((quote) => isOfferIn(quote, input));
   if (offers.length === 0) {
     const answered = input.quotes.some((quote) => quote.available !== null);
     return answered

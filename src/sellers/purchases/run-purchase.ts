@@ -55,7 +55,7 @@ export async function runPurchase(deps: SellerDeps, services: PurchaseServices, 
     deps,
     job,
     request,
-    unpurchasedOutcome({ quotes, attempts, currency: request.currency, max_price_minor: request.max_price_minor, reason }),
+    unpurchasedOutcome({ quotes, attempts, ...purchaseCurrency(ctx), max_price_minor: request.max_price_minor, reason }),
   );
 }
 
@@ -111,6 +111,11 @@ async function failOpenAttempt(ctx: PurchaseContext, attempt: Attempt, detail: s
   return { failed: 'deadline', attempt: { ...attempt, state: 'failed', outcome: 'deadline', detail } };
 }
 
+const purchaseCurrency = (ctx: PurchaseContext) => ({
+  currency: ctx.request.currency,
+  quote_currency_default: ctx.deps.config.sellers.quote_currency_default,
+});
+
 /** Quotes from the fan-out (or shared from a concurrent one), kept on the request for good. */
 async function collectQuotes(ctx: PurchaseContext, coalescer: QuoteCoalescer): Promise<QuoteRecord[]> {
   const { sellers: config } = ctx.deps.config;
@@ -138,7 +143,8 @@ async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteReco
   const { quote_expiry_margin_ms } = ctx.deps.config.sellers;
   // A seller is tried once per request (an interrupted attempt was already carried on by resumeAttemptInFlight).
   const settled = new Set(attempts.map((attempt) => attempt.seller_id));
-  const untried = candidates(quotes, ctx.request, Date.now(), quote_expiry_margin_ms).filter((quote) => !settled.has(quote.seller_id));
+  const wanted = { ...purchaseCurrency(ctx), max_price_minor: ctx.request.max_price_minor };
+  const untried = candidates(quotes, wanted, Date.now(), quote_expiry_margin_ms).filter((quote) => !settled.has(quote.seller_id));
   let outbid: { seller: Seller; quote: QuoteRecord; hold: SellerHold } | undefined;
   for (const [index, quote] of untried.entries()) {
     if (Date.now() >= ctx.deadline_ms) break;

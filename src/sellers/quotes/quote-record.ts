@@ -45,14 +45,23 @@ export function skippedRecord(seller_id: string, reason: SkipReason): QuoteRecor
   return failedRecord(seller_id, reason);
 }
 
-/** Quotes a purchase may act on: answered available, in the wanted currency, valid for `margin_ms` more. */
-export function usableQuotes(records: readonly QuoteRecord[], currency: string, now_ms: number, margin_ms: number): QuoteRecord[] {
+/** The purchase's currency, and what a quote naming none is in (SELLER_QUOTE_CURRENCY). */
+export interface PurchaseCurrency {
+  currency: string;
+  quote_currency_default: string;
+}
+
+/** An offer (answered available, with a price) in the purchase's currency. */
+export function isOfferIn(record: QuoteRecord, wanted: PurchaseCurrency): boolean {
+  return record.available === true && record.price !== null && (record.currency ?? wanted.quote_currency_default) === wanted.currency;
+}
+
+/** Quotes a purchase may act on: offers in its currency, valid for `margin_ms` more. */
+export function usableQuotes(records: readonly QuoteRecord[], wanted: PurchaseCurrency, now_ms: number, margin_ms: number): QuoteRecord[] {
   return records.filter(
     (record) =>
-      record.available === true &&
-      record.price !== null &&
+      isOfferIn(record, wanted) &&
       record.quote_id !== null &&
-      (record.currency === null || record.currency === currency) &&
       record.expires_at !== null &&
       Date.parse(record.expires_at) > now_ms + margin_ms,
   );
