@@ -5,6 +5,7 @@ import type { SellerHold } from '../client/seller-protocol.js';
 import type { JobLease } from '../jobs/job-lease.js';
 import type { QuoteCoalescer } from '../quotes/quote-coalescer.js';
 import { byPrice, type QuoteRecord } from '../quotes/quote-record.js';
+import { findAccount } from '../../accounts/account-repository.js';
 import { findSeller, type Seller } from '../registry/seller-repository.js';
 import { sellerMetrics } from '../seller-metrics.js';
 import { attemptPurchase, continueAttempt, orderRoute, type AttemptResult } from './attempt-purchase.js';
@@ -48,8 +49,9 @@ export async function runPurchase(deps: SellerDeps, services: PurchaseServices, 
   const resumed = await resumeAttemptInFlight(ctx, attempts);
   if (resumed && !('failed' in resumed)) return conclude(ctx, resumed);
   const quotes = request.quotes ?? (await collectQuotes(ctx, services.coalescer));
-  const decisive = await tryCheapestFirst(ctx, quotes, attempts);
-  if (decisive) return conclude(ctx, decisive);
+  const tried = await tryCheapestFirst(ctx, quotes, attempts);
+  if (tried.decisive) return conclude(ctx, tried.decisive);
+  if (tried.stopped) return finishUnpurchased(deps, job, request, { status: 'failed', failure_reason: tried.stopped });
   const reason = Date.now() >= ctx.deadline_ms ? 'deadline reached before a seller could deliver' : undefined;
   return finishUnpurchased(
     deps,
@@ -136,10 +138,21 @@ function recordable(quotes: readonly QuoteRecord[], max: number): QuoteRecord[] 
 }
 
 /**
- * Tries sellers cheapest first until one confirms or leaves its order's outcome unknown (each
- * ends the search).
+ * Why no new order may be placed for the request now: its account was frozen or closed since it
+ * was made (SPEC §10: no money leaves it). An order already sent is still settled (it is owed).
  */
-async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteRecord[], attempts: Attempt[]) {
+async function orderRefusal(ctx: PurchaseContext): Promise<string | undefined> {
+  const account = await ctx.deps.transactions.read((tx) => findAccount(tx, ctx.request.account_id));
+  return account?.status === 'active' ? undefined : `the account is ${account?.status ?? 'gone'}: no order was placed`;
+}
+
+type Tried = { decisive?: Exclude<AttemptResult, { failed: AttemptOutcome }>; stopped?: string };
+
+/**
+ * Tries sellers cheapest first until one confirms or leaves its order's outcome unknown (each
+ * ends the search), or the account may no longer pay.
+ */
+async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteRecord[], attempts: Attempt[]): Promise<Tried> {
   const { quote_expiry_margin_ms } = ctx.deps.config.sellers;
   // A seller is tried once per request (an interrupted attempt was already carried on by resumeAttemptInFlight).
   const settled = new Set(attempts.map((attempt) => attempt.seller_id));
@@ -150,17 +163,21 @@ async function tryCheapestFirst(ctx: PurchaseContext, quotes: readonly QuoteReco
     if (Date.now() >= ctx.deadline_ms) break;
     const seller = await ctx.deps.transactions.read((tx) => findSeller(tx, quote.seller_id));
     if (!seller?.active) continue;
+    const stopped = await orderRefusal(ctx);
+    if (stopped) return { stopped };
     const result = await attemptPurchase(ctx, seller, quote, attempts.length + 1, untried[index + 1]?.price ?? null);
     attempts.push(result.attempt);
-    if (!('failed' in result)) return result;
+    if (!('failed' in result)) return { decisive: result };
     const hold = result.outbid_hold;
     if (hold && hold.price_minor < (outbid?.hold.price_minor ?? Number.POSITIVE_INFINITY)) outbid = { seller, quote, hold };
   }
   // The cheapest hold left for a cheaper next quote (within max_price) is ordered on when no cheaper
   // seller sold (inactive, out of stock): the player would rather pay it than get nothing. On that
   // hold, not a new one: a second hold on one quote could find its last unit held by the first.
-  if (!outbid || Date.now() >= ctx.deadline_ms) return undefined;
+  if (!outbid || Date.now() >= ctx.deadline_ms) return {};
+  const stopped = await orderRefusal(ctx);
+  if (stopped) return { stopped };
   const result = await attemptPurchase(ctx, outbid.seller, outbid.quote, attempts.length + 1, null, outbid.hold);
   attempts.push(result.attempt);
-  return 'failed' in result ? undefined : result;
+  return 'failed' in result ? {} : { decisive: result };
 }
