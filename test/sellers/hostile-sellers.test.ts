@@ -473,6 +473,15 @@ describe('an order whose outcome is unknown', () => {
     expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 200, available: 9800 });
     await expectReconciliation([{ check: 'purchase_needs_review', purchase_request_id: id }]);
 
+    // Paid by hand, it is paid at most what the seller held (160), as a confirmation would be: not up to max_price (200).
+    const dear = { outcome: 'purchased', order_id: 'o-claimed', price: 200, settlement: 'the seller says 200' };
+    const above_quote = await request(world.url(0), 'PUT', `/v1/purchase-requests/${id}/review`, dear, { token: world.admin });
+    expect(above_quote).toMatchObject({
+      status: 400,
+      body: { code: 'validation_error', detail: 'price 200 is above what seller vanisher held (160)' },
+    });
+    expect(await world.wallet(buyer)).toEqual({ currency: 'EUR', balance: 10_000, held: 200, available: 9800 });
+
     const answer = await request(
       world.url(0),
       'PUT',

@@ -7,7 +7,7 @@ import type { AppDeps } from '../../platform/deps.js';
 import { finishRequest, pendingRequest } from './purchase-book.js';
 import { orderIdempotencyKey } from './purchase-context.js';
 import { JOBS, PURCHASE_ATTEMPTS, PURCHASE_REQUESTS, type AttemptRecord } from './purchase-records.js';
-import { findPurchaseRequest, listAttempts, type PurchaseRequest } from './purchase-repository.js';
+import { findPurchaseRequest, listAttempts, type Attempt, type PurchaseRequest } from './purchase-repository.js';
 import { purchaseRequestView } from './get-purchase-request.js';
 
 /** A person's decision on a request kept for review, with their note (`settlement`). */
@@ -26,11 +26,14 @@ export type PurchaseSettlement =
  */
 export async function settlePurchaseReview(deps: AppDeps, actor: Actor, id: string, decision: PurchaseSettlement) {
   requireScope(actor, 'admin');
-  const request = await deps.transactions.read((tx) => findPurchaseRequest(tx, id));
-  if (!request) throw notFound(`purchase request ${id}`);
+  const found = await deps.transactions.read(async (tx) => {
+    const request = await findPurchaseRequest(tx, id);
+    return request && { request, attempts: await listAttempts(tx, id) };
+  });
+  if (!found) throw notFound(`purchase request ${id}`);
   // PUT is idempotent: the same decision again (a retry after an answer lost) gets the settled request.
-  if (!settledAs(request, decision)) {
-    await settle(deps, request, decision);
+  if (!settledAs(found.request, decision)) {
+    await settle(deps, found.request, found.attempts, decision);
   }
   return deps.transactions.read(async (tx) => purchaseRequestView((await findPurchaseRequest(tx, id))!, await listAttempts(tx, id)));
 }
@@ -46,7 +49,7 @@ function settledAs(request: PurchaseRequest, decision: PurchaseSettlement): bool
   );
 }
 
-async function settle(deps: AppDeps, request: PurchaseRequest, decision: PurchaseSettlement): Promise<void> {
+async function settle(deps: AppDeps, request: PurchaseRequest, attempts: readonly Attempt[], decision: PurchaseSettlement): Promise<void> {
   const { id } = request;
   await deps.writes.run({
     name: 'settle_purchase_review',
@@ -71,6 +74,7 @@ async function settle(deps: AppDeps, request: PurchaseRequest, decision: Purchas
         throw new DomainError('validation_error', `price ${decision.price_minor} is above the wallet hold ${hold.amount_minor}`);
       if (open.state === 'confirmed' && open.order_id !== decision.order_id)
         throw invalidState(`seller ${open.seller_id} confirmed order ${open.order_id}, not ${decision.order_id}`);
+      if (open.state === 'started') refuseAboveOffer(attempts, open, decision.price_minor);
       unit.table(PURCHASE_REQUESTS).update(id, { review_settlement: decision.settlement });
       const order = open.state === 'started' ? { order_id: decision.order_id, price_minor: decision.price_minor } : {};
       endAttempt(unit, open, { state: 'confirmed', outcome: null, detail: note, ...order });
@@ -89,6 +93,22 @@ async function settle(deps: AppDeps, request: PurchaseRequest, decision: Purchas
       });
     },
   });
+}
+
+/**
+ * An order whose answer never came is paid at most what the seller held or quoted for it, as a
+ * confirmation would be (a seller's confirmed price above it is what a person weighs, in review
+ * as `confirmed`): a price above it is a typing slip or an unproven claim, not the seller's offer.
+ */
+function refuseAboveOffer(attempts: readonly Attempt[], open: AttemptRecord, price_minor: number): void {
+  const attempt = attempts.find((candidate) => candidate.position === open.position);
+  const offer_minor = attempt?.held_price_minor ?? attempt?.quoted_price_minor ?? null;
+  if (offer_minor !== null && price_minor > offer_minor) {
+    throw new DomainError(
+      'validation_error',
+      `price ${price_minor} is above what seller ${open.seller_id} ${attempt?.held_price_minor == null ? 'quoted' : 'held'} (${offer_minor})`,
+    );
+  }
 }
 
 /**
