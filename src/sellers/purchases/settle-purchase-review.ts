@@ -103,12 +103,9 @@ async function settle(deps: AppDeps, request: PurchaseRequest, attempts: readonl
 function refuseAboveOffer(attempts: readonly Attempt[], open: AttemptRecord, price_minor: number): void {
   const attempt = attempts.find((candidate) => candidate.position === open.position);
   const offer_minor = attempt?.held_price_minor ?? attempt?.quoted_price_minor ?? null;
-  if (offer_minor !== null && price_minor > offer_minor) {
-    throw new DomainError(
-      'validation_error',
-      `price ${price_minor} is above what seller ${open.seller_id} ${attempt?.held_price_minor == null ? 'quoted' : 'held'} (${offer_minor})`,
-    );
-  }
+  if (offer_minor === null || price_minor <= offer_minor) return;
+  const offered = attempt?.held_price_minor == null ? 'quoted' : 'held';
+  throw new DomainError('validation_error', `price ${price_minor} is above what seller ${open.seller_id} ${offered} (${offer_minor})`);
 }
 
 /**
