@@ -33,9 +33,9 @@ const SELLERS: ScriptedSeller[] = [
   scripted('holdup', { 'book-hold-up': 800 }, { hold_price: 1200 }),
   scripted('steady', { 'book-hold-up': 1000 }),
   scripted('crowded', { 'book-crowd': 120 }, { supports_holds: false }),
-  scripted('fallback', { 'book-crowd': 130 }),
+  scripted('fallback', { 'book-crowd': 130 }, { unknown_product_404: true }),
   scripted('nul', { 'book-nul': 100 }, { quote_id_suffix: '\u0000' }),
-  scripted('plain', { 'book-nul': 140 }),
+  scripted('plain', { 'book-nul': 140 }, { unknown_product_404: true }),
   scripted(
     'busy',
     { 'book-busy': 100 },
@@ -337,7 +337,7 @@ describe('sellers read tolerantly', () => {
     await expectReconciliation();
   });
 
-  it('when no seller has the product and each answers {available: false} alone, then not_available, hold voided', async () => {
+  it('when no seller has the product (answering {available: false} alone, or 404 with JSON), then not_available', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-nobody-has', 800);
     const final = await world.final(buyer, id);

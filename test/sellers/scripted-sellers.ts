@@ -28,6 +28,8 @@ export interface ScriptedSeller {
   refuse_resends?: { status: number; body: unknown };
   /** Appended to every quote id (text a database refuses, say). */
   quote_id_suffix?: string;
+  /** Answer a quote for a product not sold with 404 `{"error": "unknown_product"}`, as many real sellers do. */
+  unknown_product_404?: boolean;
 }
 
 export interface ScriptedOrder {
@@ -96,7 +98,9 @@ export class ScriptedSellers {
     this.calls_by_seller.set(seller.id, calls);
     if (request.method === 'GET' && endpoint === 'quote') {
       calls.quote += 1;
-      return answer(response, 200, quoteOf(seller, url.searchParams.get('product_id') ?? ''));
+      const product_id = url.searchParams.get('product_id') ?? '';
+      if (seller.unknown_product_404 && seller.prices[product_id] === undefined) return answer(response, 404, { error: 'unknown_product' });
+      return answer(response, 200, quoteOf(seller, product_id));
     }
     if (request.method === 'POST' && endpoint === 'holds' && seller.supports_holds) {
       calls.hold += 1;

@@ -119,6 +119,12 @@ export async function requestQuote(seller: Seller, product_id: string, settings:
     url: `${seller.base_url}/quote?product_id=${encodeURIComponent(product_id)}`,
     ...settings,
   });
+  // A seller that does not know the product often says so with a 404 and a JSON body: not
+  // available, not a failing seller (unknown product ids asked on purpose must not open its circuit).
+  // A 404 that is not JSON (a proxy's page, a wrong base_url) stays a failure.
+  if (outcome.kind === 'answered' && outcome.status === 404 && typeof outcome.body === 'object' && outcome.body !== null) {
+    return { outcome: 'ok', value: { available: false }, latency_ms: outcome.latency_ms };
+  }
   return interpret(outcome, readQuote);
 }
 
