@@ -27,7 +27,7 @@ export async function runPayout(deps: PayoutDeps, agents: OutboundAgents, lease:
   const { wallet } = deps.config;
   // The lease is made long enough for the call first (it may take a write), so that the account's
   // status is read as late as can be before the call.
-  const timeout_ms = Math.min(wallet.payout_call_timeout_ms, (await lease.callDeadlineMs()) - Date.now());
+  const timeout_ms = Math.min(wallet.payout_call_timeout_ms, (await lease.callDeadlineMs(wallet.payout_call_timeout_ms)) - Date.now());
   const { withdrawal, account } = await deps.transactions.read(async (tx) => {
     const found = await findWithdrawal(tx, job.subject_id);
     return { withdrawal: found, account: found && (await findAccount(tx, found.account_id)) };

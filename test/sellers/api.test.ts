@@ -71,7 +71,15 @@ describe('seller registry', () => {
 
   it('refuses bad bodies (400), non-admins (403), anonymous callers (401) and unknown sellers (404)', async () => {
     const id = uniqueId('bad');
-    for (const bad of [body({ base_url: 'ftp://x' }), body({ timeout_ms: '500' }), body({ extra: 1 }), { base_url: 'http://x' }]) {
+    // A timeout beyond what a job's lease can give a call (JOB_LEASE_MS 10 s less 1 s) would never be honoured.
+    const beyond_lease = body({ timeout_ms: 9001 });
+    for (const bad of [
+      body({ base_url: 'ftp://x' }),
+      body({ timeout_ms: '500' }),
+      body({ extra: 1 }),
+      { base_url: 'http://x' },
+      beyond_lease,
+    ]) {
       const response = await request(world.url(), 'PUT', `/v1/sellers/${id}`, bad, { token: world.admin });
       expect(response.status, JSON.stringify(bad)).toBe(400);
       expect(response.body.code).toBe('validation_error');

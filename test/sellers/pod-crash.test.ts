@@ -31,7 +31,7 @@ beforeAll(async () => {
   pods.push(...(await Promise.all(['eu-west', 'us-east'].map((region) => forkPod(region, env)))));
   world = await SellerWorld.attach({
     sellers: SELLERS,
-    timeout_ms: 4000,
+    timeout_ms: 2000,
     urls: pods.map((pod) => pod.url),
     simulator,
     database,

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { LEASE_CALL_RESERVE_MS } from '../../sellers/jobs/job-lease.js';
 import { amountSchema, currencySchema } from '../../domain/money.js';
 import type { Config } from '../../platform/config.js';
 import { createPurchaseRequest, type Accepted } from '../../sellers/purchases/create-purchase-request.js';
@@ -26,7 +27,13 @@ export function sellerRoutes(config: Config): RouteSpec[] {
     // Sellers are the operator's own configuration, inside its network or not.
     base_url: partnerUrlSchema({ length_max: SELLER_URL_LENGTH_MAX, private_urls: 'allow' }).required(),
     rate_limit_per_minute: Joi.number().integer().strict().min(1).max(1_000_000).required(),
-    timeout_ms: Joi.number().integer().strict().min(10).max(60_000).required(),
+    // A call is made within its job's lease (JOB_LEASE_MS): a longer timeout could never be given.
+    timeout_ms: Joi.number()
+      .integer()
+      .strict()
+      .min(10)
+      .max(Math.min(60_000, config.sellers.job_lease_ms - LEASE_CALL_RESERVE_MS))
+      .required(),
     supports_holds: Joi.boolean().strict().required(),
     active: Joi.boolean().strict().default(true),
   });

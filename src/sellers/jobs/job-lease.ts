@@ -3,6 +3,8 @@ import { LeaseLost, renewLease, type ClaimedJob } from './job-queue.js';
 
 // A call must end this long before the lease could expire (timer and clock-rate slack).
 const SAFETY_MARGIN_MS = 500;
+/** A call's timeout may use the lease but for this (the margin, and the renewal's own round trip). */
+export const LEASE_CALL_RESERVE_MS = 2 * SAFETY_MARGIN_MS;
 const HEARTBEATS_PER_LEASE = 3;
 
 /**
@@ -51,10 +53,15 @@ export class JobLease {
     this.valid_until_ms = Math.max(this.valid_until_ms, sent_ms + this.lease_ms);
   }
 
-  /** The latest epoch ms by which a call started now must end; renews first when half the lease is used. */
-  async callDeadlineMs(): Promise<number> {
+  /**
+   * The latest epoch ms by which a call started now must end; renews first when half the lease is
+   * used, or when what is left of it would cut a call of `timeout_ms` short (a seller's timeout up
+   * to the lease is then honoured whenever the call is made).
+   */
+  async callDeadlineMs(timeout_ms = 0): Promise<number> {
     if (this.lost) throw new LeaseLost(this.job.id);
-    if (this.valid_until_ms - Date.now() < this.lease_ms / 2) await this.renew();
+    const left_ms = this.valid_until_ms - Date.now();
+    if (left_ms < this.lease_ms / 2 || left_ms - SAFETY_MARGIN_MS < timeout_ms) await this.renew();
     return this.valid_until_ms - SAFETY_MARGIN_MS;
   }
 

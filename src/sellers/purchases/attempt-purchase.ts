@@ -168,7 +168,7 @@ async function guarded<T>(
   deadline_ms: number,
   call: (timeout_ms: number, signal: AbortSignal) => Promise<SellerResult<T>>,
 ): Promise<T | Failure> {
-  const until_ms = Math.min(deadline_ms, await ctx.lease.callDeadlineMs());
+  const until_ms = Math.min(deadline_ms, await ctx.lease.callDeadlineMs(seller.timeout_ms));
   const called = await callSeller(ctx.deps, ctx.slots, kind, seller, (_seller, timeout_ms) => call(timeout_ms, ctx.lease.signal), until_ms);
   if ('skipped' in called) return { outcome: called.skipped, detail: `not called: ${called.skipped}`, price_minor: null };
   const { result } = called;
