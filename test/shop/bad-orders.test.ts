@@ -217,6 +217,7 @@ describe('catalog', () => {
       ['grants on a skin', { ...valid, grants: { currency: 'GEMS', amount: 100 } }],
       ['pack granting its own currency', { ...valid, kind: 'currency_pack', grants: { currency: 'EUR', amount: 100 } }],
       ['grants with amount 0', { ...valid, kind: 'currency_pack', grants: { currency: 'GEMS', amount: 0 } }],
+      ['a refundable consumable (refunds of consumables are always refused)', { ...valid, kind: 'consumable' }],
     ];
     const failures: string[] = [];
     for (const [i, [name, body]] of bad_bodies.entries()) {

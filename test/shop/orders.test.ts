@@ -155,7 +155,7 @@ describe('two-step orders and refunds', () => {
   it('when a player refunds one of two lines, then money returns, that entitlement is revoked, order is PARTIALLY_REFUNDED', async () => {
     const game = await putItem({ name: 'Game', kind: 'game', price: 600 });
     const skin = await putItem({ name: 'Skin', kind: 'skin', price: 100 });
-    const potion = await putItem({ name: 'Potion', kind: 'consumable', price: 50 });
+    const potion = await putItem({ name: 'Potion', kind: 'consumable', price: 50, refundable: false });
     const buyer = await player(1000);
     const order = await request(
       eu(),

@@ -66,7 +66,8 @@ export async function shopHarness(urls: string[], config: Config): Promise<ShopH
     refunds,
     admin,
     async putItem(fields, id = uniqueId('item')) {
-      const body = { name: `Item ${id}`, kind: 'skin', active: true, refundable: true, currency: 'EUR', ...fields };
+      const kind = fields.kind ?? 'skin';
+      const body = { name: `Item ${id}`, kind, active: true, refundable: kind !== 'consumable', currency: 'EUR', ...fields };
       const response = await request(base(), 'PUT', `/v1/items/${id}`, body, { token: catalog });
       expect(response.status, JSON.stringify(response.body)).toBe(201);
       return id;

@@ -29,6 +29,9 @@ export async function putItem(deps: AppDeps, actor: Actor, input: PutItemInput):
   }
   if (grants && grants.currency === input.currency)
     throw new DomainError('validation_error', 'a currency pack must grant a different currency than its price');
+  // Refunds of consumables are refused whatever the item says (pricing.ts): the catalog must not promise one.
+  if (input.kind === 'consumable' && input.refundable)
+    throw new DomainError('validation_error', 'a consumable is never refundable ("override_policy" aside): "refundable" must be false');
   const merchant_id = input.merchant_id ?? null;
   const revenue_share_bps = input.revenue_share_bps ?? null;
   if ((merchant_id === null) !== (revenue_share_bps === null))
