@@ -200,6 +200,19 @@ describe('refunds of merchant payments', () => {
     expect(
       (await h.post(`/v1/accounts/${closing}/close`, { reason: 'gone' }, await h.mint.service('compliance:write', 'desk'))).status,
     ).toBe(200);
+    // Its items can no longer be put on sale (no order of them could pay it), only taken off.
+    const item = {
+      name: 'Gone',
+      kind: 'skin',
+      price: 100,
+      currency: 'EUR',
+      refundable: true,
+      merchant_id: closing,
+      revenue_share_bps: 500,
+    };
+    const item_id = uniqueId('item');
+    expectProblem(await h.put(`/v1/items/${item_id}`, { ...item, active: true }, catalog), 400, 'validation_error');
+    expect((await h.put(`/v1/items/${item_id}`, { ...item, active: false }, catalog)).status).toBe(201);
     const returned = await refund(second.body.id);
     expect(returned.status, JSON.stringify(returned.body)).toBe(201);
     expect([await moved(returned.body.id, closing), await moved(returned.body.id, '@revenue')]).toEqual([0, -300]);

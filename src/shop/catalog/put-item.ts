@@ -38,7 +38,7 @@ export async function putItem(deps: AppDeps, actor: Actor, input: PutItemInput):
     throw new DomainError('validation_error', '"merchant_id" and "revenue_share_bps" go together');
   const merchant = merchant_id === null ? null : { merchant_id, revenue_share_bps: revenue_share_bps! };
   const { item, created } = await deps.transactions.run('put_item', async (tx) => {
-    if (merchant) await requireMerchantWallet(tx, merchant.merchant_id, input.currency);
+    if (merchant) await requireMerchantWallet(tx, merchant.merchant_id, input.currency, input.active);
     return upsertItem(tx, {
       id: input.id,
       name: input.name,
@@ -55,11 +55,16 @@ export async function putItem(deps: AppDeps, actor: Actor, input: PutItemInput):
 }
 
 /** An item is sold for a merchant that exists and can be paid in the item's currency. */
-async function requireMerchantWallet(tx: SqlTx, merchant_id: string, currency: string): Promise<void> {
-  const merchant = await tx.maybeOne<{ kind: string; wallet: string | null }>(
-    'SELECT a.kind, w.currency AS wallet FROM accounts a LEFT JOIN wallets w ON w.account_id = a.id AND w.currency = ? WHERE a.id = ?',
+async function requireMerchantWallet(tx: SqlTx, merchant_id: string, currency: string, active: boolean): Promise<void> {
+  const merchant = await tx.maybeOne<{ kind: string; status: string; wallet: string | null }>(
+    `SELECT a.kind, a.status, w.currency AS wallet FROM accounts a LEFT JOIN wallets w ON w.account_id = a.id AND w.currency = ?
+     WHERE a.id = ?`,
     [currency, merchant_id],
   );
   if (merchant?.kind !== 'merchant') throw new DomainError('validation_error', `"merchant_id" ${merchant_id} is not a merchant`);
   if (merchant.wallet === null) throw new DomainError('validation_error', `merchant ${merchant_id} has no ${currency} wallet`);
+  // Every order of it would be refused (the merchant cannot be paid): put on sale, it could never be bought. Taking it off sale is fine.
+  if (active && merchant.status === 'closed') {
+    throw new DomainError('validation_error', `merchant ${merchant_id} is closed: its items can only be put inactive`);
+  }
 }
