@@ -24,7 +24,7 @@ const SELLERS: ScriptedSeller[] = [
   scripted('greedy', { 'book-greedy': 100 }, { order_price: 500 }),
   scripted('honest', { 'book-greedy': 300 }),
   scripted('inflator', { 'game-key-inflated': 900 }, { supports_holds: false, order_price: 999_999 }),
-  scripted('created', { 'book-201': 450 }, { hold_status: 201 }),
+  scripted('created', { 'book-201': 450 }, { hold_status: 201, order_status: 'CONFIRMED' }),
   scripted('slowpoke', { 'book-slow': 200 }, { supports_holds: false }),
   scripted('backup', { 'book-slow': 250, 'book-ghost': 180, 'book-vanish': 190 }),
   scripted('ghost', { 'book-ghost': 150 }),
@@ -317,7 +317,7 @@ describe('a person settling while a recheck asks the seller', () => {
 });
 
 describe('sellers read tolerantly', () => {
-  it('when a seller answers its holds with 201, then it is bought from and its circuit counts no failure', async () => {
+  it('when a seller answers its holds with 201 and its orders CONFIRMED, then it is bought from, its circuit counts no failure', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-201', 600, 1);
     const final = await world.final(buyer, id);

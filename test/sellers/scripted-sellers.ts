@@ -28,6 +28,8 @@ export interface ScriptedSeller {
   refuse_resends?: { status: number; body: unknown };
   /** Appended to every quote id (text a database refuses, say). */
   quote_id_suffix?: string;
+  /** The `status` of a confirmed order; default `confirmed`. */
+  order_status?: string;
   /** Answer a quote for a product not sold with 404 `{"error": "unknown_product"}`, as many real sellers do. */
   unknown_product_404?: boolean;
 }
@@ -137,7 +139,7 @@ export class ScriptedSellers {
     // Silent: the socket stays open until the caller times out and drops it.
     if (silent) return;
     const order = orders.get(key)!;
-    answer(response, 201, { order_id: order.order_id, status: 'confirmed', price: order.price, eta: 'soon' });
+    answer(response, 201, { order_id: order.order_id, status: seller.order_status ?? 'confirmed', price: order.price, eta: 'soon' });
   }
 }
 

@@ -58,7 +58,12 @@ const offerSchema = Joi.object({
   currency: storable.max(16).allow(null),
 }).required();
 const holdSchema = Joi.object({ hold_id: text, price: money }).required();
-const orderSchema = Joi.object({ order_id: text, status: Joi.string().valid('confirmed').required(), price: money }).required();
+// `CONFIRMED` says the same: sellers differ in small ways (SPEC §6).
+const orderSchema = Joi.object({
+  order_id: text,
+  status: Joi.string().valid('confirmed').insensitive().required(),
+  price: money,
+}).required();
 const conflictSchema = Joi.object({ error: storable.max(64), price: Joi.number().integer().min(1).max(1e12) });
 const CONFLICTS = new Set(['out_of_stock', 'quote_expired', 'hold_expired', 'price_changed']);
 
