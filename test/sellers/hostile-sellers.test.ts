@@ -317,7 +317,7 @@ describe('a person settling while a recheck asks the seller', () => {
 });
 
 describe('sellers read tolerantly', () => {
-  it('when a seller answers its holds with 201 and its orders CONFIRMED, then it is bought from, its circuit counts no failure', async () => {
+  it('when a seller answers holds with 201 and orders CONFIRMED, then it is bought from and its circuit counts no failure', async () => {
     const buyer = await world.player(10_000);
     const id = await world.purchase(buyer, 'book-201', 600, 1);
     const final = await world.final(buyer, id);
